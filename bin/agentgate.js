@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// Runs the compiled CLI when the package was built (npm pack, container
+// image), and the TypeScript sources directly otherwise: Node >= 24 strips
+// types natively, so a fresh clone needs no build step.
+import { existsSync } from "node:fs";
+
+const compiled = new URL("../dist/cli/main.js", import.meta.url);
+const entry = existsSync(compiled) ? compiled : new URL("../src/cli/main.ts", import.meta.url);
+const { main } = await import(entry.href);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,85 @@
+// The `agentgate` command line (SPEC §4). Exit status: 0 success or all
+// admitted, 1 denied / failed verification, 2 bad usage or unreadable input.
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { BundleError } from "../policy/bundle.ts";
+import { ConfigError } from "../policy/load.ts";
+import { InputError } from "./manifests.ts";
+import { runReview, type Io, type ReviewOptions } from "./review.ts";
+import { defaultNamespace, defaultServiceAccount, runServe, type ServeOptions } from "./serve.ts";
+import { registerBundleCommands } from "./bundle.ts";
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number of seconds");
+  return n;
+}
+
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command("agentgate")
+    .description("Admission webhook and policy gateway for AI agents on Kubernetes")
+    .showHelpAfterError(false)
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride();
+
+  program
+    .command("serve")
+    .description("run the validating and mutating webhook server (HTTPS)")
+    .option("--listen <host:port>", "address to serve on", "0.0.0.0:8443")
+    .option("--tls-cert-file <file>", "serving certificate (PEM); reloaded when it changes")
+    .option("--tls-key-file <file>", "serving key (PEM)")
+    .option("--bundle <path>", "OPA bundle (.tar.gz or directory, built for wasm); repeatable; default: the embedded default bundle", collect, [])
+    .option("--policy-config <file>", "YAML merged into data.agentgate.config")
+    .option("--kubeconfig <file>", "kubeconfig of the cluster to watch (default: in-cluster, then $KUBECONFIG)")
+    .option("--offline", "no cluster: every context reference resolves to null", false)
+    .option("--namespace <ns>", "agentgate's own namespace (exempt from admission)", defaultNamespace())
+    .option("--service-account <user>", "agentgate's own identity, allowed to change stamps and managed objects", defaultServiceAccount())
+    .option("--trusted-user <user>", "another identity trusted like agentgate's own (the controller's ServiceAccount); repeatable", collect, [])
+    .option("--ca-out <file>", "with a self-signed certificate: write its CA here")
+    .addOption(new Option("--drain-seconds <n>", "on SIGTERM, report not ready this long before closing").default(0).argParser(positiveInt))
+    .action(async (opts: ServeOptions) => { setExit(await runServe(opts)); });
+
+  program
+    .command("review")
+    .description("admit manifests offline, as kubectl apply would submit them, against the same bundles")
+    .option("-f, --file <file>", "manifest file (multi-document YAML or JSON; - for stdin); repeatable", collect, [])
+    .option("--context <file>", "objects references resolve to (AgentConfig, ModelConfig, RemoteMCPServer, Namespace); repeatable", collect, [])
+    .option("--bundle <path>", "OPA bundle; repeatable; default: the embedded default bundle", collect, [])
+    .option("--policy-config <file>", "YAML merged into data.agentgate.config")
+    .option("--user <name>", "requesting user", "kubernetes-admin")
+    .option("--group <group>", "requesting user's group; repeatable", collect, [])
+    .addOption(new Option("--operation <op>", "admission operation").choices(["CREATE", "UPDATE"]).default("CREATE"))
+    .option("--old <file>", "the objects as stored before, for UPDATE; repeatable", collect, [])
+    .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
+    .option("--admission-review <file>", "answer a raw AdmissionReview exactly as the webhook would")
+    .addOption(new Option("--webhook <which>", "with --admission-review: which webhook answers").choices(["validate", "mutate"]).default("validate"))
+    .action(async (opts: ReviewOptions) => {
+      if (opts.file.length === 0 && opts.admissionReview === undefined) throw new InputError("review needs -f FILE (or - for stdin), or --admission-review FILE");
+      setExit(await runReview(opts, io));
+    });
+
+  registerBundleCommands(program, io, setExit);
+  return program;
+}
+
+/** Runs the CLI; returns the exit status instead of exiting, so tests can call it. */
+export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) }): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => { code = c; });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+      return 2;
+    }
+    if (err instanceof InputError || err instanceof ConfigError || err instanceof BundleError || err instanceof InvalidArgumentError) {
+      io.err(`agentgate: ${err.message}`);
+      return 2;
+    }
+    io.err(`agentgate: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
+}

@@ -1,0 +1,29 @@
+// Finding and running the opa binary for authoring commands (never at
+// admission time: the gateway only evaluates wasm).
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { InputError } from "./manifests.ts";
+
+const BUILT = fileURLToPath(new URL("../../.tools/bin/opa", import.meta.url));
+
+export function findOpa(): string {
+  const fromEnv = process.env.AGENTGATE_OPA;
+  if (fromEnv) return fromEnv;
+  if (existsSync(BUILT)) return BUILT;
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir && existsSync(`${dir}/opa`)) return `${dir}/opa`;
+  }
+  throw new InputError("opa not found: install it on PATH, set AGENTGATE_OPA, or run tools/install.sh");
+}
+
+export function runOpa(args: string[], opts: { input?: string } = {}): Promise<{ stdout: string; stderr: string }> {
+  const opa = findOpa();
+  return new Promise((resolve, reject) => {
+    const child = execFile(opa, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new InputError(`opa ${args[0] ?? ""} failed: ${(stderr || err.message).trim().split("\n").slice(0, 8).join(" | ")}`));
+      else resolve({ stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}

@@ -1,0 +1,142 @@
+// `agentgate serve`: the webhook server.
+import { writeFile } from "node:fs/promises";
+import * as k8s from "@kubernetes/client-node";
+import { ClusterLookup } from "../context/cluster-lookup.ts";
+import { StaticLookup } from "../context/static-lookup.ts";
+import type { ObjectLookup } from "../context/lookup.ts";
+import type { GatewayDeps } from "../gateway/admit.ts";
+import { makeIdentity, serviceAccountUser } from "../guardrails/identity.ts";
+import { logger } from "../log.ts";
+import { loadEngine } from "../policy/load.ts";
+import { GatewayMetrics } from "../server/metrics.ts";
+import { createGatewayServer } from "../server/server.ts";
+import { CertificateReloader, readKeyPair, type KeyPair } from "../server/tls-reload.ts";
+import { generateServingCertificate } from "../tls/self-signed.ts";
+import { InputError } from "./manifests.ts";
+
+export interface ServeOptions {
+  listen: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  bundle: string[];
+  policyConfig?: string;
+  kubeconfig?: string;
+  offline: boolean;
+  namespace: string;
+  serviceAccount: string;
+  trustedUser: string[];
+  caOut?: string;
+  drainSeconds: number;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new InputError(`--listen ${JSON.stringify(listen)}: expected HOST:PORT, e.g. 0.0.0.0:8443`);
+  return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
+}
+
+export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  else if (process.env.KUBECONFIG) kc.loadFromDefault();
+  else throw new InputError("no cluster to watch: pass --kubeconfig FILE (or set KUBECONFIG), or --offline");
+  return kc;
+}
+
+export interface RunningGateway {
+  port: number;
+  caCert?: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(opts: ServeOptions): Promise<RunningGateway> {
+  const { host, port } = parseListen(opts.listen);
+  const metrics = new GatewayMetrics();
+  const engine = await loadEngine(opts.bundle, opts.policyConfig);
+  metrics.setBundles(engine.bundles.map((b) => b.bundle));
+  logger.info("bundles loaded", { bundles: engine.bundles.map((b) => ({ name: b.bundle.name, revision: b.bundle.revision, digest: b.bundle.digest, source: b.bundle.source })) });
+
+  let tls: KeyPair;
+  let caCert: string | undefined;
+  if (opts.tlsCertFile || opts.tlsKeyFile) {
+    if (!opts.tlsCertFile || !opts.tlsKeyFile) throw new InputError("--tls-cert-file and --tls-key-file go together");
+    tls = await readKeyPair(opts.tlsCertFile, opts.tlsKeyFile).catch((err: unknown) => {
+      throw new InputError(`serving certificate: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  } else {
+    const svc = "agentgate";
+    const generated = generateServingCertificate(["localhost", "127.0.0.1", "::1", svc, `${svc}.${opts.namespace}`, `${svc}.${opts.namespace}.svc`]);
+    tls = { cert: generated.cert, key: generated.key };
+    caCert = generated.caCert;
+    if (opts.caOut) await writeFile(opts.caOut, caCert);
+    logger.info("no --tls-cert-file: serving a self-signed certificate; put this CA in the webhook's caBundle", { caFile: opts.caOut, ca: caCert });
+  }
+
+  let lookup: ObjectLookup;
+  let cluster: ClusterLookup | undefined;
+  if (opts.offline) {
+    lookup = new StaticLookup();
+  } else {
+    cluster = new ClusterLookup(loadKubeConfig(opts.kubeconfig), logger, (kind, synced) => metrics.cacheSynced.set({ kind }, synced ? 1 : 0));
+    lookup = cluster;
+  }
+
+  const identity = makeIdentity([opts.serviceAccount, ...opts.trustedUser]);
+  const deps: GatewayDeps = { engine: () => engine, lookup, identity, exemptNamespaces: new Set([opts.namespace, "kube-system"]) };
+  let draining = false;
+  const server = createGatewayServer({
+    tls,
+    deps,
+    metrics,
+    log: logger,
+    notReady: () => (draining ? "shutting down" : cluster?.notSynced()),
+  });
+  let reloader: CertificateReloader | undefined;
+  if (opts.tlsCertFile && opts.tlsKeyFile) {
+    reloader = new CertificateReloader(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger);
+    reloader.start();
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err) => reject(new InputError(`--listen ${opts.listen}: ${err.message}`)));
+    server.listen(port, host, resolve);
+  });
+  const address = server.address();
+  const boundPort = typeof address === "object" && address ? address.port : port;
+  logger.info("agentgate serving", { listen: `${host}:${boundPort}`, offline: opts.offline, revision: engine.revision });
+  // Caches sync in the background; /readyz says when.
+  cluster?.start().catch((err: unknown) => logger.error("watch caches failed to start", { error: err instanceof Error ? err.message : String(err) }));
+
+  return {
+    port: boundPort,
+    ...(caCert ? { caCert } : {}),
+    async close() {
+      // Not ready first, so endpoints drop this pod before connections close.
+      draining = true;
+      if (opts.drainSeconds > 0) await new Promise((r) => setTimeout(r, opts.drainSeconds * 1000));
+      reloader?.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await cluster?.stop();
+    },
+  };
+}
+
+export async function runServe(opts: ServeOptions): Promise<number> {
+  const gateway = await startGateway(opts);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info("shutting down", { signal, drainSeconds: opts.drainSeconds });
+      gateway.close().then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}
+
+export const defaultNamespace = (): string => process.env.POD_NAMESPACE ?? "agentgate-system";
+export const defaultServiceAccount = (): string => serviceAccountUser(defaultNamespace(), process.env.POD_SERVICE_ACCOUNT ?? "agentgate");

@@ -1,0 +1,43 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { STAMP, type AgentRun, type Guardrails } from "../types/agent.ts";
+import { checkApproval } from "./approval.ts";
+
+const guardrails: Guardrails = {
+  tokenBudget: 1,
+  timeout: "1m",
+  maxIterations: 1,
+  networkPolicy: "strict",
+  egress: [],
+  rbac: [],
+  approval: { required: true, approverGroups: ["agent-approvers"] },
+  tools: [],
+};
+
+function run(approvedBy?: string): AgentRun {
+  const annotations: Record<string, string> = { [STAMP.createdBy]: "alice", [STAMP.guardrails]: JSON.stringify(guardrails) };
+  if (approvedBy !== undefined) annotations[STAMP.approvedBy] = approvedBy;
+  return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r", annotations }, spec: {} };
+}
+
+const cases: { name: string; next: AgentRun; old: AgentRun | null; user: { username: string; groups?: string[] }; denied: RegExp | null }[] = [
+  { name: "an approver in the group approves as themselves", next: run("bob"), old: run(), user: { username: "bob", groups: ["agent-approvers"] }, denied: null },
+  { name: "unrelated updates pass", next: run(), old: run(), user: { username: "carol" }, denied: null },
+  { name: "approving in someone else's name", next: run("bob"), old: run(), user: { username: "mallory", groups: ["agent-approvers"] }, denied: /names "bob" but the request comes from "mallory"/ },
+  { name: "the creator approving their own run", next: run("alice"), old: run(), user: { username: "alice", groups: ["agent-approvers"] }, denied: /"alice" created this run and cannot approve it/ },
+  { name: "a user outside the approver groups", next: run("dave"), old: run(), user: { username: "dave", groups: ["dev"] }, denied: /not in an approver group of this run; allowed: agent-approvers/ },
+  { name: "creating a run already approved", next: run("bob"), old: null, user: { username: "alice", groups: ["agent-approvers"] }, denied: /cannot be created already approved/ },
+  { name: "withdrawing an approval", next: run(), old: run("bob"), user: { username: "bob", groups: ["agent-approvers"] }, denied: /cannot be changed or withdrawn/ },
+];
+
+for (const c of cases) {
+  test(`run-approval: ${c.name}`, () => {
+    const violations = checkApproval(c.next, c.old, c.user);
+    if (c.denied === null) assert.deepEqual(violations, []);
+    else {
+      assert.ok(violations.length > 0, "expected a denial");
+      assert.ok(violations.every((v) => v.policy === "run-approval" && v.action === "deny"));
+      assert.match(violations.map((v) => v.message).join("\n"), c.denied);
+    }
+  });
+}

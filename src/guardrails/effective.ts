@@ -1,0 +1,146 @@
+// The effective limits of one run: the run's overrides, else its config's
+// values, else the policy config's defaults. Policy has already checked
+// that overrides only narrow; this only states the result.
+import type { AgentConfig, AgentRun, EgressRule, Guardrails, ToolServerKind } from "../types/agent.ts";
+import type { ModelConfig, RemoteMCPServer } from "../types/kagent.ts";
+import { isRecord, type KubeObject, type PolicyRule } from "../types/kube.ts";
+import type { PolicyContext } from "../types/policy.ts";
+
+function num(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+function section(config: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = config[key];
+  return isRecord(value) ? value : {};
+}
+
+/** Well-known API endpoints of providers whose ModelConfig names no base URL. */
+const PROVIDER_HOSTS: Record<string, string> = {
+  OpenAI: "api.openai.com",
+  Anthropic: "api.anthropic.com",
+  Gemini: "generativelanguage.googleapis.com",
+  GeminiVertexAI: "aiplatform.googleapis.com",
+  AnthropicVertexAI: "aiplatform.googleapis.com",
+};
+
+const PUBLIC_TLDS: ReadonlySet<string> = new Set([
+  "com", "net", "org", "io", "ai", "dev", "app", "cloud", "co", "us", "uk", "de", "eu", "fr", "jp", "cn", "in", "me", "tech", "sh", "so", "xyz", "local", "localhost", "internal", "corp", "lan",
+]);
+
+/**
+ * Parses an endpoint into host and port, and recognises in-cluster Service
+ * names (name.namespace, name.namespace.svc[.cluster.local]) so the
+ * NetworkPolicy can select them by namespace instead of by IP.
+ */
+export function egressFor(purpose: string, endpoint: string): EgressRule | undefined {
+  let url: URL;
+  try {
+    url = new URL(endpoint.includes("://") ? endpoint : `https://${endpoint}`);
+  } catch {
+    return undefined;
+  }
+  const host = url.hostname;
+  const port = url.port !== "" ? Number(url.port) : url.protocol === "http:" ? 80 : 443;
+  const rule: EgressRule = { purpose, host, port };
+  const parts = host.split(".");
+  const svc = parts.indexOf("svc");
+  // "name.namespace" is how in-cluster clients usually spell a Service; a
+  // two-label public host ("openai.com") is told apart by its TLD.
+  const inCluster =
+    (parts.length === 2 && !PUBLIC_TLDS.has(parts[1] ?? "") && !/^\d+$/.test(parts[1] ?? "")) ||
+    (svc === 2 && (parts.length === 3 || parts.slice(3).join(".") === "cluster.local"));
+  if (inCluster && parts[0] && parts[1]) rule.service = { namespace: parts[1], name: parts[0] };
+  return rule;
+}
+
+function modelEgress(model: ModelConfig | null): EgressRule | undefined {
+  const spec = model?.spec;
+  if (!spec) return undefined;
+  const blocks: [string, string][] = [
+    ["openAI", "baseUrl"],
+    ["anthropic", "baseUrl"],
+    ["azureOpenAI", "azureEndpoint"],
+    ["ollama", "host"],
+    ["gemini", "baseUrl"],
+    ["geminiVertexAI", "baseUrl"],
+    ["anthropicVertexAI", "baseUrl"],
+  ];
+  for (const [block, key] of blocks) {
+    const value: unknown = spec[block];
+    const endpoint = isRecord(value) ? text(value[key]) : undefined;
+    if (endpoint) return egressFor("model", endpoint);
+  }
+  const host = PROVIDER_HOSTS[text(spec.provider) ?? ""];
+  return host ? { purpose: "model", host, port: 443 } : undefined;
+}
+
+function serverEgress(key: string, kind: ToolServerKind, server: KubeObject | null | undefined): EgressRule | undefined {
+  if (!server) return undefined;
+  const [namespace = "", name = ""] = key.split("/");
+  if (kind === "RemoteMCPServer") {
+    const url = text((server as RemoteMCPServer).spec?.url);
+    return url ? egressFor(`mcp:${key}`, url) : undefined;
+  }
+  // MCPServer (kmcp) and Service are in-cluster: the Service of that name.
+  const spec: unknown = server.spec;
+  const ports = isRecord(spec) && Array.isArray(spec.ports) ? (spec.ports as unknown[]) : [];
+  const first = ports[0];
+  const port = isRecord(first) ? (num(first.port) ?? 0) : 0;
+  return { purpose: `mcp:${key}`, host: `${name}.${namespace}.svc`, port, service: { namespace, name } };
+}
+
+export function computeGuardrails(
+  run: AgentRun,
+  config: AgentConfig,
+  context: PolicyContext,
+  policyConfig: Record<string, unknown>,
+): Guardrails {
+  const budgets = section(policyConfig, "budgets");
+  const runSpec = isRecord(run.spec) ? run.spec : {};
+  const spec = isRecord(config.spec) ? config.spec : {};
+  const namespace = config.metadata?.namespace ?? run.metadata?.namespace ?? "";
+
+  const egress: EgressRule[] = [];
+  const model = modelEgress(context.modelConfig as ModelConfig | null);
+  if (model) egress.push(model);
+
+  const tools: Guardrails["tools"] = [];
+  const servers = Array.isArray(spec.toolServers) ? (spec.toolServers as unknown[]) : [];
+  for (const server of servers) {
+    if (!isRecord(server) || !isRecord(server.ref)) continue;
+    const name = text(server.ref.name);
+    if (!name) continue;
+    const kind: ToolServerKind = server.ref.kind === "MCPServer" || server.ref.kind === "Service" ? server.ref.kind : "RemoteMCPServer";
+    const key = `${text(server.ref.namespace) ?? namespace}/${name}`;
+    tools.push({ server: key, kind, allowedTools: strings(server.allowedTools), requireApproval: strings(server.requireApproval) });
+    const rule = serverEgress(key, kind, context.toolServers[key]);
+    if (rule) egress.push(rule);
+  }
+
+  const approval = isRecord(spec.approval) ? spec.approval : {};
+  const configGroups = strings(approval.approverGroups);
+  const rbac = isRecord(spec.rbac) && Array.isArray(spec.rbac.rules) ? (spec.rbac.rules as PolicyRule[]) : [];
+
+  return {
+    tokenBudget: num(runSpec.tokenBudget) ?? num(spec.tokenBudget) ?? num(budgets.defaultTokenBudget) ?? 0,
+    timeout: text(runSpec.timeout) ?? text(spec.timeout) ?? text(budgets.defaultTimeout) ?? "",
+    maxIterations: num(runSpec.maxIterations) ?? num(spec.maxIterations) ?? num(budgets.defaultMaxIterations) ?? 0,
+    networkPolicy: spec.networkPolicy === "permissive" ? "permissive" : "strict",
+    egress,
+    rbac,
+    approval: {
+      required: approval.required === true,
+      approverGroups: configGroups.length > 0 ? configGroups : strings(section(policyConfig, "approval").approverGroups),
+    },
+    tools,
+  };
+}

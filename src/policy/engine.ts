@@ -1,0 +1,176 @@
+// The policy boundary: bundles in, decisions out. Nothing outside policy/
+// knows that the policies are WebAssembly.
+import type { Action, GoalInput, Violation } from "../types/policy.ts";
+import { isRecord } from "../types/kube.ts";
+import type { Bundle } from "./bundle.ts";
+import { mergeOverride } from "./merge.ts";
+import { WasmPolicy, describe } from "./wasm-policy.ts";
+
+export const ENTRYPOINT = {
+  violations: "agentgate/violations",
+  defaults: "agentgate/defaults",
+  goalsAllow: "agent/goals/allow",
+  goalsDeny: "agent/goals/deny",
+} as const;
+
+const ACTIONS: ReadonlySet<string> = new Set<Action>(["deny", "warn", "dryrun"]);
+
+export interface LoadedBundle {
+  readonly bundle: Bundle;
+  readonly policy: WasmPolicy;
+}
+
+/** A bundle that could not answer; the gateway fails closed on it. */
+export interface BundleFailure {
+  bundle: string;
+  revision: string;
+  error: string;
+}
+
+export interface ViolationsOutcome {
+  violations: Violation[];
+  failures: BundleFailure[];
+}
+
+export interface DefaultsOutcome {
+  /** per bundle, in load order */
+  defaults: Record<string, unknown>[];
+  failures: BundleFailure[];
+}
+
+export class PolicyEngine {
+  readonly bundles: readonly LoadedBundle[];
+  /** data.agentgate.config as the gateway's own checks read it */
+  readonly policyConfig: Record<string, unknown>;
+
+  private constructor(bundles: LoadedBundle[], policyConfig: Record<string, unknown>) {
+    this.bundles = bundles;
+    this.policyConfig = policyConfig;
+  }
+
+  /**
+   * Loads every bundle (all or nothing). `configOverride` is merged into each
+   * bundle's data.agentgate.config: how a platform team tunes the default
+   * bundle without Rego.
+   */
+  static async load(bundles: Bundle[], configOverride?: Record<string, unknown>): Promise<PolicyEngine> {
+    const loaded: LoadedBundle[] = [];
+    let policyConfig: Record<string, unknown> | undefined;
+    for (const bundle of bundles) {
+      const data = withConfig(bundle.data, configOverride);
+      const policy = await WasmPolicy.load(bundle, data);
+      if (!policy.entrypoints.has(ENTRYPOINT.violations) && !policy.entrypoints.has(ENTRYPOINT.goalsAllow)) {
+        throw new Error(
+          `bundle "${bundle.name}" (revision ${bundle.revision}): has neither entrypoint ${ENTRYPOINT.violations} nor ${ENTRYPOINT.goalsAllow}; build it with -e ${ENTRYPOINT.violations}`,
+        );
+      }
+      const agentgate = data.agentgate;
+      if (policyConfig === undefined && isRecord(agentgate) && isRecord(agentgate.config)) policyConfig = agentgate.config;
+      loaded.push({ bundle, policy });
+    }
+    return new PolicyEngine(loaded, policyConfig ?? {});
+  }
+
+  /** "default@<rev>,team-a@<rev>": the policy-revision stamp. */
+  get revision(): string {
+    return this.bundles.map((b) => `${b.bundle.name}@${b.bundle.revision}`).join(",");
+  }
+
+  violations(input: ArrayBuffer): ViolationsOutcome {
+    const violations: Violation[] = [];
+    const failures: BundleFailure[] = [];
+    for (const { bundle, policy } of this.bundles) {
+      if (!policy.entrypoints.has(ENTRYPOINT.violations)) continue;
+      try {
+        violations.push(...asViolations(policy.evaluate(ENTRYPOINT.violations, input)));
+      } catch (err) {
+        failures.push({ bundle: bundle.name, revision: bundle.revision, error: describe(err) });
+      }
+    }
+    return { violations, failures };
+  }
+
+  defaults(input: ArrayBuffer): DefaultsOutcome {
+    const defaults: Record<string, unknown>[] = [];
+    const failures: BundleFailure[] = [];
+    for (const { bundle, policy } of this.bundles) {
+      if (!policy.entrypoints.has(ENTRYPOINT.defaults)) continue;
+      try {
+        const value = policy.evaluate(ENTRYPOINT.defaults, input);
+        if (value === undefined) continue;
+        if (!isRecord(value)) throw new Error(`${ENTRYPOINT.defaults} must be an object, got ${typeName(value)}`);
+        defaults.push(value);
+      } catch (err) {
+        failures.push({ bundle: bundle.name, revision: bundle.revision, error: describe(err) });
+      }
+    }
+    return { defaults, failures };
+  }
+
+  /** The proposal's Gate 1: denied unless allow is true and deny is empty. */
+  goals(goal: GoalInput): ViolationsOutcome {
+    const violations: Violation[] = [];
+    const failures: BundleFailure[] = [];
+    let buffer: ArrayBuffer | undefined;
+    for (const { bundle, policy } of this.bundles) {
+      if (!policy.entrypoints.has(ENTRYPOINT.goalsAllow) && !policy.entrypoints.has(ENTRYPOINT.goalsDeny)) continue;
+      buffer ??= encodeInput(goal);
+      try {
+        const deny = policy.entrypoints.has(ENTRYPOINT.goalsDeny) ? policy.evaluate(ENTRYPOINT.goalsDeny, buffer) : [];
+        const reasons = Array.isArray(deny) ? deny.map((d) => (typeof d === "string" ? d : JSON.stringify(d))).sort() : [];
+        for (const reason of reasons) {
+          violations.push({ policy: "goal-policy", field: "spec.goal", message: reason, action: "deny" });
+        }
+        if (policy.entrypoints.has(ENTRYPOINT.goalsAllow)) {
+          const allow = policy.evaluate(ENTRYPOINT.goalsAllow, buffer);
+          if (allow !== true && reasons.length === 0) {
+            violations.push({
+              policy: "goal-policy",
+              field: "spec.goal",
+              message: `the goal is not allowed by bundle "${bundle.name}" (agent.goals.allow is not true); rephrase the goal or ask the platform team which goals this namespace may run`,
+              action: "deny",
+            });
+          }
+        }
+      } catch (err) {
+        failures.push({ bundle: bundle.name, revision: bundle.revision, error: describe(err) });
+      }
+    }
+    return { violations, failures };
+  }
+}
+
+export function encodeInput(input: unknown): ArrayBuffer {
+  const bytes = new TextEncoder().encode(JSON.stringify(input));
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
+
+function withConfig(data: Record<string, unknown>, override: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!override) return data;
+  const agentgate = isRecord(data.agentgate) ? data.agentgate : {};
+  return { ...data, agentgate: { ...agentgate, config: mergeOverride(agentgate.config ?? {}, override) } };
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value;
+}
+
+/** A bundle's violations set, checked field by field: a malformed entry is an error, not a pass. */
+function asViolations(value: unknown): Violation[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new Error(`${ENTRYPOINT.violations} must be a set, got ${typeName(value)}`);
+  return value.map((entry: unknown) => {
+    if (!isRecord(entry)) throw new Error(`${ENTRYPOINT.violations} holds a ${typeName(entry)}, not an object`);
+    const { policy, field, message } = entry;
+    const action = entry.action ?? "deny";
+    if (typeof policy !== "string" || typeof message !== "string") {
+      throw new Error(`${ENTRYPOINT.violations} entry ${JSON.stringify(entry)} lacks a string "policy" or "message"`);
+    }
+    if (typeof action !== "string" || !ACTIONS.has(action)) {
+      throw new Error(`${ENTRYPOINT.violations} entry for policy "${policy}" has action ${JSON.stringify(action)}; allowed: deny, warn, dryrun`);
+    }
+    return { policy, field: typeof field === "string" ? field : "", message, action: action as Action };
+  });
+}

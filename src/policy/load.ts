@@ -1,0 +1,55 @@
+// Loading what `--bundle` and `--policy-config` name into a PolicyEngine.
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { isRecord } from "../types/kube.ts";
+import { readBundle, type Bundle } from "./bundle.ts";
+import { PolicyEngine } from "./engine.ts";
+
+/** The compiled default bundle shipped with agentgate (built from policies/). */
+export const DEFAULT_BUNDLE_PATH = fileURLToPath(new URL("../../policies/bundle.tar.gz", import.meta.url));
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads a --policy-config YAML file: the overrides for data.agentgate.config. */
+export async function readPolicyConfig(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`policy config ${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`policy config ${path}: not valid YAML: ${(err instanceof Error ? err.message : String(err)).split("\n")[0] ?? ""}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (!isRecord(value)) throw new ConfigError(`policy config ${path}: must be a YAML mapping (the keys of data.agentgate.config), got ${Array.isArray(value) ? "a list" : typeof value}`);
+  return value;
+}
+
+export async function readBundles(sources: readonly string[]): Promise<Bundle[]> {
+  const list = sources.length > 0 ? sources : [DEFAULT_BUNDLE_PATH];
+  const bundles: Bundle[] = [];
+  const names = new Set<string>();
+  for (const source of list) {
+    const bundle = await readBundle(source, source === DEFAULT_BUNDLE_PATH ? "default" : undefined);
+    let name = bundle.name;
+    for (let i = 2; names.has(name); i++) name = `${bundle.name}-${i}`;
+    names.add(name);
+    bundles.push({ ...bundle, name });
+  }
+  return bundles;
+}
+
+export async function loadEngine(sources: readonly string[], policyConfigPath?: string): Promise<PolicyEngine> {
+  const override = policyConfigPath ? await readPolicyConfig(policyConfigPath) : undefined;
+  return PolicyEngine.load(await readBundles(sources), override);
+}

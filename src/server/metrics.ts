@@ -1,0 +1,59 @@
+// Prometheus metrics of the gateway, conventional names and base units.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: "agentgate_admission_requests_total",
+    help: "Admission reviews answered, by webhook, resource, operation and decision (allowed, denied, exempt, error).",
+    labelNames: ["webhook", "resource", "operation", "decision"] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: "agentgate_admission_duration_seconds",
+    help: "Time from request body received to response written, by webhook.",
+    labelNames: ["webhook"] as const,
+    // Reaches past the webhook timeout (default 5 s, at most 30 s).
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly violations = new Counter({
+    name: "agentgate_violations_total",
+    help: "Policy findings, by policy id and action (deny, warn, dryrun).",
+    labelNames: ["policy", "action"] as const,
+    registers: [this.registry],
+  });
+  readonly evaluationErrors = new Counter({
+    name: "agentgate_policy_evaluation_errors_total",
+    help: "Bundle evaluations that failed (the request was refused: fail closed).",
+    labelNames: ["bundle"] as const,
+    registers: [this.registry],
+  });
+  readonly bundleInfo = new Gauge({
+    name: "agentgate_bundle_info",
+    help: "The bundles in force (value 1), by name, revision and digest.",
+    labelNames: ["bundle", "revision", "digest"] as const,
+    registers: [this.registry],
+  });
+  readonly badRequests = new Counter({
+    name: "agentgate_bad_requests_total",
+    help: "Requests refused with HTTP 4xx before evaluation (malformed, too large, unknown resource).",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly cacheSynced = new Gauge({
+    name: "agentgate_cache_synced",
+    help: "1 when the watch cache of a kind has synced, 0 otherwise.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "agentgate_" });
+  }
+
+  setBundles(bundles: readonly { name: string; revision: string; digest: string }[]): void {
+    this.bundleInfo.reset();
+    for (const b of bundles) this.bundleInfo.set({ bundle: b.name, revision: b.revision, digest: b.digest }, 1);
+  }
+}

@@ -1,0 +1,154 @@
+// The HTTPS front of the gateway. The two admission endpoints are served on
+// a plain node:https path (the hot path: express costs more per request than
+// the policy evaluation does); health, readiness and metrics go through
+// express.
+import { createServer, type Server } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import express from "express";
+import { admit, UnknownResourceError, type GatewayDeps, type Origin } from "../gateway/admit.ts";
+import { findResource } from "../gateway/resources.ts";
+import type { Logger } from "../log.ts";
+import type { AdmissionRequest } from "../types/admission.ts";
+import { WireError, parseAdmissionReview } from "../wire/parse.ts";
+import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import type { KeyPair } from "./tls-reload.ts";
+
+/** Object and oldObject of the largest Kubernetes object (1.5 MiB each), plus the envelope. */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024 + 64 * 1024;
+
+export interface GatewayServerOptions {
+  tls: KeyPair;
+  deps: GatewayDeps;
+  metrics: GatewayMetrics;
+  log: Logger;
+  /** why the gateway is not ready, or undefined when it is */
+  notReady: () => string | undefined;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? "0");
+    if (declared > limit) {
+      reject(new WireError(`request body of ${declared} bytes is over the limit of ${limit} bytes`, 413));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new WireError(`request body is over the limit of ${limit} bytes`, 413));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: string, contentType = "application/json"): void {
+  res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Fail closed on anything unexpected, with the uid in the log to find it. */
+function failClosed(request: AdmissionRequest, err: unknown): string {
+  const reason = err instanceof Error ? err.message : String(err);
+  return serializeReview({
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    response: {
+      uid: request.uid,
+      allowed: false,
+      status: { code: 500, reason: "InternalError", message: `[gateway-error] agentgate could not evaluate this request: ${reason}; retry, and if it persists tell the platform team (request uid ${request.uid})`, status: "Failure" },
+    },
+  });
+}
+
+export function createGatewayServer(opts: GatewayServerOptions): Server {
+  const { deps, metrics, log } = opts;
+
+  async function handleReview(origin: Origin, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    let request: AdmissionRequest;
+    try {
+      request = parseAdmissionReview(await readBody(req, MAX_BODY_BYTES));
+    } catch (err) {
+      const wire = err instanceof WireError ? err : new WireError(err instanceof Error ? err.message : String(err));
+      metrics.badRequests.inc({ reason: wire.status === 413 ? "too_large" : "malformed" });
+      log.warn("bad admission request", { webhook: origin, error: wire.message });
+      send(res, wire.status, `${JSON.stringify({ error: wire.message })}\n`);
+      return;
+    }
+    const resource = findResource(request.resource);
+    try {
+      const decision = await admit(request, deps, origin);
+      send(res, 200, serializeReview(toAdmissionReview(request.uid, decision)));
+      const outcome = decision.exempt ? "exempt" : decision.failures.length > 0 ? "error" : decision.allowed ? "allowed" : "denied";
+      metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: outcome });
+      for (const v of decision.violations) metrics.violations.inc({ policy: v.policy, action: v.action });
+      for (const f of decision.failures) {
+        metrics.evaluationErrors.inc({ bundle: f.bundle });
+        log.error("policy evaluation failed; request refused", { uid: request.uid, bundle: f.bundle, revision: f.revision, error: f.error });
+      }
+      if (!decision.allowed || decision.violations.length > 0) {
+        log.info("admission decision", {
+          uid: request.uid,
+          webhook: origin,
+          kind: request.kind.kind,
+          namespace: request.namespace,
+          name: request.name,
+          user: request.userInfo.username,
+          allowed: decision.allowed,
+          violations: decision.violations,
+          revision: decision.revision,
+        });
+      }
+    } catch (err) {
+      if (err instanceof UnknownResourceError) {
+        metrics.badRequests.inc({ reason: "unknown_resource" });
+        send(res, 400, `${JSON.stringify({ error: err.message })}\n`);
+        return;
+      }
+      log.error("admission failed; request refused", { uid: request.uid, webhook: origin, role: resource?.role, error: err instanceof Error ? err.stack : String(err) });
+      metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: "error" });
+      send(res, 200, failClosed(request, err));
+    } finally {
+      metrics.duration.observe({ webhook: origin }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.get("/healthz", (_req, res) => { res.type("text/plain").send("ok\n"); });
+  app.get("/readyz", (_req, res) => {
+    const why = opts.notReady();
+    if (why === undefined) res.type("text/plain").send("ok\n");
+    else res.status(503).type("text/plain").send(`not ready: ${why}\n`);
+  });
+  app.get("/metrics", (_req, res, next) => {
+    metrics.registry.metrics().then((text) => res.type(metrics.registry.contentType).send(text), next);
+  });
+  app.use((req, res) => {
+    const allowed = req.path === "/validate" || req.path === "/mutate" ? "POST" : "GET";
+    res.status(req.path === "/validate" || req.path === "/mutate" ? 405 : 404).json({
+      error: `${req.method} ${req.path} is not served; endpoints: POST /validate, POST /mutate, GET /healthz, GET /readyz, GET /metrics${allowed === "POST" ? " (use POST)" : ""}`,
+    });
+  });
+
+  const server = createServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" }, (req, res) => {
+    const path = req.url?.split("?")[0];
+    if (req.method === "POST" && (path === "/validate" || path === "/mutate")) {
+      void handleReview(path === "/validate" ? "validate" : "mutate", req, res);
+      return;
+    }
+    app(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}

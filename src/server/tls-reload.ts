@@ -1,0 +1,87 @@
+// Serving certificate files that change under a running server (a renewed
+// Secret, cert-manager): watched and swapped into the TLS context without a
+// restart. Kubernetes updates mounted Secrets by swapping a symlink, so the
+// directory is watched, not the files, and a poll backs the watch up.
+import { watch, type FSWatcher } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Server as HttpsServer } from "node:https";
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import type { Logger } from "../log.ts";
+
+export interface KeyPair {
+  cert: string;
+  key: string;
+}
+
+export async function readKeyPair(certFile: string, keyFile: string): Promise<KeyPair> {
+  const [cert, key] = await Promise.all([readFile(certFile, "utf8"), readFile(keyFile, "utf8")]);
+  // Refuse a half-written pair before it reaches the TLS stack.
+  const x509 = new X509Certificate(cert);
+  if (!x509.checkPrivateKey(createPrivateKey(key))) throw new Error(`${certFile} and ${keyFile} do not belong together`);
+  return { cert, key };
+}
+
+export class CertificateReloader {
+  private readonly watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private current: string;
+  private readonly server: HttpsServer;
+  private readonly certFile: string;
+  private readonly keyFile: string;
+  private readonly log: Logger;
+  private readonly onReload: (() => void) | undefined;
+  reloads = 0;
+
+  constructor(server: HttpsServer, certFile: string, keyFile: string, initial: KeyPair, log: Logger, onReload?: () => void) {
+    this.server = server;
+    this.certFile = certFile;
+    this.keyFile = keyFile;
+    this.log = log;
+    this.onReload = onReload;
+    this.current = initial.cert + initial.key;
+  }
+
+  start(pollMs = 10_000): void {
+    for (const dir of new Set([dirname(this.certFile), dirname(this.keyFile)])) {
+      try {
+        this.watchers.push(watch(dir, () => this.schedule()));
+      } catch (err) {
+        this.log.warn("cannot watch certificate directory; polling only", { dir, error: String(err) });
+      }
+    }
+    this.poll = setInterval(() => this.schedule(), pollMs);
+    this.poll.unref();
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    // Files of a pair are written one after the other: let both land.
+    this.timer = setTimeout(() => void this.reload(), 200);
+    this.timer.unref();
+  }
+
+  async reload(): Promise<boolean> {
+    let pair: KeyPair;
+    try {
+      pair = await readKeyPair(this.certFile, this.keyFile);
+    } catch (err) {
+      this.log.warn("certificate files changed but cannot be used yet; keeping the current certificate", { error: err instanceof Error ? err.message : String(err) });
+      return false;
+    }
+    if (pair.cert + pair.key === this.current) return false;
+    this.server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: "TLSv1.2" });
+    this.current = pair.cert + pair.key;
+    this.reloads++;
+    this.log.info("serving certificate reloaded", { certFile: this.certFile, notAfter: new X509Certificate(pair.cert).validTo });
+    this.onReload?.();
+    return true;
+  }
+
+  stop(): void {
+    for (const w of this.watchers) w.close();
+    clearTimeout(this.timer);
+    clearInterval(this.poll);
+  }
+}

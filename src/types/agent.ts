@@ -1,0 +1,129 @@
+// agent.tekton.dev/v1alpha1: the AgentConfig and AgentRun APIs (SPEC §1).
+import type { Condition, KubeObject, PolicyRule } from "./kube.ts";
+
+export const AGENT_GROUP = "agent.tekton.dev";
+export const AGENT_VERSION = "v1alpha1";
+export const AGENT_API_VERSION = `${AGENT_GROUP}/${AGENT_VERSION}`;
+
+export interface ObjectRef {
+  name: string;
+  namespace?: string;
+}
+
+export type ToolServerKind = "RemoteMCPServer" | "MCPServer" | "Service";
+
+export interface ToolServer {
+  ref: ObjectRef & { kind?: ToolServerKind; apiGroup?: string };
+  allowedTools?: string[];
+  requireApproval?: string[];
+}
+
+export interface Hook {
+  name?: string;
+  pipelineRef: { name: string };
+  params?: { name: string; value: string }[];
+}
+
+export interface AgentConfigSpec {
+  modelConfigRef?: ObjectRef;
+  systemPrompt?: string;
+  toolServers?: ToolServer[];
+  maxIterations?: number;
+  timeout?: string;
+  tokenBudget?: number;
+  rbac?: { rules?: PolicyRule[] };
+  networkPolicy?: "strict" | "permissive";
+  approval?: { required?: boolean; approverGroups?: string[] };
+  preHooks?: Hook[];
+  postHooks?: Hook[];
+}
+
+export interface AgentConfig extends KubeObject {
+  spec?: AgentConfigSpec;
+}
+
+export type RunPhase =
+  | "Pending"
+  | "WaitingForApproval"
+  | "PreHooks"
+  | "Acting"
+  | "PostHooks"
+  | "Succeeded"
+  | "Failed";
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  toolCalls: number;
+}
+
+export interface DsseEnvelope {
+  payloadType: string;
+  payload: string;
+  signatures: { keyid: string; sig: string }[];
+}
+
+export interface AgentRunSpec {
+  configRef?: { name: string };
+  goal?: string;
+  context?: { hints?: string[] };
+  tokenBudget?: number;
+  timeout?: string;
+  maxIterations?: number;
+  status?: "" | "Cancelled";
+}
+
+export interface AgentRunStatus {
+  phase?: RunPhase;
+  conditions?: Condition[];
+  startTime?: string;
+  completionTime?: string;
+  iterations?: number;
+  agentRef?: { name: string; namespace: string };
+  usage?: Usage;
+  results?: { name: string; value: string }[];
+  provenance?: DsseEnvelope;
+  taskId?: string;
+  observedGeneration?: number;
+}
+
+export interface AgentRun extends KubeObject {
+  spec?: AgentRunSpec;
+  status?: AgentRunStatus;
+}
+
+/** The annotations and label the gateway stamps on every AgentRun (SPEC §2). */
+export const STAMP = {
+  createdBy: "agent.tekton.dev/created-by",
+  policyRevision: "agent.tekton.dev/policy-revision",
+  guardrails: "agent.tekton.dev/guardrails",
+  configLabel: "agent.tekton.dev/config",
+  approvedBy: "agent.tekton.dev/approved-by",
+} as const;
+
+export const PROFILE_LABEL = "agent.tekton.dev/guardrail-profile";
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+export const MANAGED_BY_VALUE = "agentgate";
+
+/** An egress destination the run's NetworkPolicy must allow. */
+export interface EgressRule {
+  /** what needs it: "model" or "mcp:<namespace>/<name>" */
+  purpose: string;
+  host: string;
+  port: number;
+  /** set when host is an in-cluster Service name */
+  service?: { namespace: string; name: string };
+}
+
+/** The effective limits of one run, stamped as JSON on the AgentRun. */
+export interface Guardrails {
+  tokenBudget: number;
+  timeout: string;
+  maxIterations: number;
+  networkPolicy: "strict" | "permissive";
+  egress: EgressRule[];
+  rbac: PolicyRule[];
+  approval: { required: boolean; approverGroups: string[] };
+  tools: { server: string; kind: ToolServerKind; allowedTools: string[]; requireApproval: string[] }[];
+}

@@ -1,0 +1,40 @@
+// The policy contract of SPEC §2: what bundles receive and return.
+import type { AdmissionRequest } from "./admission.ts";
+import type { KubeObject } from "./kube.ts";
+
+export type Action = "deny" | "warn" | "dryrun";
+
+export interface Violation {
+  policy: string;
+  field: string;
+  message: string;
+  action: Action;
+}
+
+export interface NamespaceContext {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export interface PolicyContext {
+  namespace: NamespaceContext | null;
+  agentConfig: KubeObject | null;
+  modelConfig: KubeObject | null;
+  /** "<namespace>/<name>" → the referenced server, or null when it does not exist */
+  toolServers: Record<string, KubeObject | null>;
+}
+
+export interface PolicyInput {
+  request: AdmissionRequest;
+  context: PolicyContext;
+}
+
+/** The proposal's Gate 1 input (agent/goals/allow, agent/goals/deny). */
+export interface GoalInput {
+  goal: string;
+  namespace: string;
+  requested_tools: string[];
+  require_approval: boolean;
+  config: unknown;
+}

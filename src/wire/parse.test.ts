@@ -1,0 +1,45 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { WireError, parseAdmissionReview } from "./parse.ts";
+
+const good = {
+  apiVersion: "admission.k8s.io/v1",
+  kind: "AdmissionReview",
+  request: {
+    uid: "u1",
+    kind: { group: "agent.tekton.dev", version: "v1alpha1", kind: "AgentRun" },
+    resource: { group: "agent.tekton.dev", version: "v1alpha1", resource: "agentruns" },
+    operation: "CREATE",
+    namespace: "qe",
+    userInfo: { username: "alice" },
+    object: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" },
+  },
+};
+
+test("parses a well-formed review into its request", () => {
+  const request = parseAdmissionReview(JSON.stringify(good));
+  assert.equal(request.uid, "u1");
+  assert.equal(request.kind.kind, "AgentRun");
+  assert.equal(request.userInfo.username, "alice");
+});
+
+const bad: { name: string; body: string; reason: RegExp }[] = [
+  { name: "non-JSON", body: "{not json", reason: /^request body is not JSON/ },
+  { name: "a JSON array", body: "[]", reason: /not a JSON object/ },
+  { name: "wrong apiVersion", body: JSON.stringify({ ...good, apiVersion: "admission.k8s.io/v1beta1" }), reason: /apiVersion must be admission.k8s.io\/v1, got "admission.k8s.io\/v1beta1"/ },
+  { name: "wrong kind", body: JSON.stringify({ ...good, kind: "Pod" }), reason: /kind must be AdmissionReview, got "Pod"/ },
+  { name: "no request", body: JSON.stringify({ apiVersion: good.apiVersion, kind: good.kind }), reason: /has no request/ },
+  { name: "no uid", body: JSON.stringify({ ...good, request: { ...good.request, uid: "" } }), reason: /has no uid/ },
+  { name: "no resource", body: JSON.stringify({ ...good, request: { ...good.request, resource: undefined } }), reason: /request.resource must be an object/ },
+  { name: "unknown operation", body: JSON.stringify({ ...good, request: { ...good.request, operation: "PATCH" } }), reason: /operation "PATCH" is not one of/ },
+  { name: "object not an object", body: JSON.stringify({ ...good, request: { ...good.request, object: "x" } }), reason: /request.object must be an object or null/ },
+];
+
+for (const c of bad) {
+  test(`refuses ${c.name} with a one-line reason`, () => {
+    assert.throws(
+      () => parseAdmissionReview(c.body),
+      (err: unknown) => err instanceof WireError && err.status === 400 && c.reason.test(err.message) && !err.message.includes("\n"),
+    );
+  });
+}

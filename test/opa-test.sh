@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Rego unit tests of the default bundle, with the opa built by tools/install.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OPA="${AGENTGATE_OPA:-.tools/bin/opa}"
+[[ -x "$OPA" ]] || { echo "opa not found at $OPA: run tools/install.sh" >&2; exit 2; }
+"$OPA" check --v1-compatible policies/ 2>/dev/null || "$OPA" check policies/
+"$OPA" test policies/ --explain fails
