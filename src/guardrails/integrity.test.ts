@@ -22,7 +22,7 @@ test("run-immutable: a changed goal or budget is denied, field by field", () => 
 test("run-immutable: a cancelled run cannot be resumed", () => {
   const v = checkRunImmutable(run({ ...spec, status: "" }), run({ ...spec, status: "Cancelled" }));
   assert.equal(v[0]?.field, "spec.status");
-  assert.match(v[0]?.message ?? "", /from "Cancelled" to ""/);
+  assert.match(v[0].message, /from "Cancelled" to ""/);
 });
 
 test("stamp-integrity on UPDATE: every stamp is frozen", () => {

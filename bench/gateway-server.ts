@@ -1,0 +1,28 @@
+// The gateway as the benchmark runs it: the real server and evaluation path,
+// with context served from the fixture objects instead of a cluster (the
+// watch cache is an in-memory map either way). Prints its port when ready.
+import { StaticLookup } from "../src/context/static-lookup.ts";
+import { makeIdentity } from "../src/guardrails/identity.ts";
+import { logger } from "../src/log.ts";
+import { loadEngine } from "../src/policy/load.ts";
+import { GatewayMetrics } from "../src/server/metrics.ts";
+import { createGatewayServer } from "../src/server/server.ts";
+import { agentConfig, contextObjects } from "./fixtures.ts";
+
+const [certFile, keyFile] = process.argv.slice(2);
+if (!certFile || !keyFile) throw new Error("usage: gateway-server.ts CERT KEY");
+const { readFile } = await import("node:fs/promises");
+logger.level = "warn";
+const engine = await loadEngine([]);
+const server = createGatewayServer({
+  tls: { cert: await readFile(certFile, "utf8"), key: await readFile(keyFile, "utf8") },
+  deps: { engine: () => engine, lookup: new StaticLookup([...contextObjects, agentConfig]), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]) },
+  metrics: new GatewayMetrics(),
+  log: logger,
+  notReady: () => undefined,
+});
+server.listen(0, "127.0.0.1", () => {
+  const address = server.address();
+  process.stdout.write(`${JSON.stringify({ port: typeof address === "object" && address ? address.port : 0 })}\n`);
+});
+process.on("SIGTERM", () => server.close(() => process.exit(0)));

@@ -1,0 +1,167 @@
+// npm run bench: the gateway against OPA's own admission server, same Rego,
+// same AdmissionReviews, same load generator, in one run. Prints figures and,
+// last, one JSON line (the issue's format).
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon, { type Result } from "autocannon";
+import { applyPatch } from "rfc6902";
+import { StaticLookup } from "../src/context/static-lookup.ts";
+import { resolveContext } from "../src/context/resolve.ts";
+import { admit, type GatewayDeps } from "../src/gateway/admit.ts";
+import { makeIdentity } from "../src/guardrails/identity.ts";
+import { loadEngine } from "../src/policy/load.ts";
+import { findOpa } from "../src/cli/opa.ts";
+import { generateServingCertificate } from "../src/tls/self-signed.ts";
+import type { AdmissionReview } from "../src/types/admission.ts";
+import { admissionReviews, agentConfig, contextObjects } from "./fixtures.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 16;
+const FIXED_RATE = 1000;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      srv.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+    srv.on("error", reject);
+  });
+}
+
+function post(port: number, path: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: "127.0.0.1", port, path, method: "POST", rejectUnauthorized: false, headers: { "content-type": "application/json" } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function waitFor(port: number, path: string, probe: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await post(port, path, probe);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function peakRssMb(child: ChildProcess): Promise<number> {
+  return readFile(`/proc/${child.pid ?? 0}/status`, "utf8").then((s) => Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024);
+}
+
+async function load(port: number, path: string, bodies: string[], overallRate?: number): Promise<Result> {
+  return autocannon({
+    url: `https://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: DURATION,
+    ...(overallRate ? { overallRate } : {}),
+    requests: bodies.map((body) => ({ method: "POST", path, body, headers: { "content-type": "application/json" } })),
+  });
+}
+
+function summary(r: Result): { rps: number; p50_ms: number; p99_ms: number } {
+  return { rps: Math.round(r.requests.average), p50_ms: r.latency.p50, p99_ms: r.latency.p99 };
+}
+
+function check(name: string, r: Result): void {
+  if (r.errors > 0 || r.timeouts > 0 || r.non2xx > 0) throw new Error(`${name}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx responses`);
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "agentgate-bench-"));
+  const children: ChildProcess[] = [];
+  try {
+    // What the API server sends /validate: AgentRuns already mutated (stamped).
+    const engine = await loadEngine([]);
+    const lookup = new StaticLookup([...contextObjects, agentConfig]);
+    const deps: GatewayDeps = { engine: () => engine, lookup, identity: makeIdentity([]), exemptNamespaces: new Set() };
+    const reviews: AdmissionReview[] = [];
+    const contexts: Record<string, unknown> = {};
+    for (const { review } of admissionReviews()) {
+      const request = review.request;
+      if (!request) continue;
+      const mutation = await admit(request, deps, "mutate");
+      if (request.object && mutation.patch.length > 0) applyPatch(request.object, mutation.patch);
+      contexts[request.uid] = await resolveContext(request, lookup);
+      reviews.push(review);
+    }
+    const bodies = reviews.map((r) => JSON.stringify(r));
+    const sizes = bodies.map((b) => b.length);
+    console.log(`inputs: ${bodies.length} AdmissionReviews, ${Math.min(...sizes)}–${Math.max(...sizes)} bytes`);
+
+    const tls = generateServingCertificate(["127.0.0.1"]);
+    await writeFile(join(dir, "tls.crt"), tls.cert);
+    await writeFile(join(dir, "tls.key"), tls.key);
+    await writeFile(join(dir, "contexts.json"), JSON.stringify({ bench: { contexts } }));
+
+    const gateway = spawn(process.execPath, [join(ROOT, "bench/gateway-server.ts"), join(dir, "tls.crt"), join(dir, "tls.key")], { stdio: ["ignore", "pipe", "inherit"] });
+    children.push(gateway);
+    const gatewayPort = await new Promise<number>((resolve, reject) => {
+      gateway.stdout.once("data", (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
+      gateway.once("exit", (code) => reject(new Error(`gateway exited with ${code}`)));
+    });
+
+    const opaPort = await freePort();
+    const opa = spawn(
+      findOpa(),
+      ["run", "--server", "--addr", `127.0.0.1:${opaPort}`, "--tls-cert-file", join(dir, "tls.crt"), "--tls-private-key-file", join(dir, "tls.key"), "--log-level", "error", "--ignore", "*_test.rego", join(ROOT, "policies"), join(ROOT, "bench/opa-admission.rego"), join(dir, "contexts.json")],
+      { stdio: ["ignore", "ignore", "inherit"] },
+    );
+    children.push(opa);
+    await waitFor(opaPort, "/", bodies[0] ?? "{}");
+
+    // Both must give the same answers, or the comparison means nothing.
+    for (const body of bodies) {
+      const g = (JSON.parse(await post(gatewayPort, "/validate", body)) as AdmissionReview).response;
+      const o = (JSON.parse(await post(opaPort, "/", body)) as AdmissionReview).response;
+      if (g?.allowed !== o?.allowed || (g?.status?.message ?? "") !== (o?.status?.message ?? "")) {
+        throw new Error(`gateway and OPA disagree on ${g?.uid ?? "?"}:\n gateway: ${JSON.stringify(g)}\n opa:     ${JSON.stringify(o)}`);
+      }
+    }
+    const denied = reviews.filter((_, i) => bodies[i] !== undefined).length;
+    console.log(`answers agree on all ${denied} inputs`);
+
+    // Warm both up, then measure one after the other on the same machine.
+    await load(gatewayPort, "/validate", bodies, undefined).then((r) => check("gateway warm-up", r));
+    await load(opaPort, "/", bodies, undefined).then((r) => check("opa warm-up", r));
+    const gSat = await load(gatewayPort, "/validate", bodies);
+    check("gateway", gSat);
+    const oSat = await load(opaPort, "/", bodies);
+    check("opa", oSat);
+    const gFixed = await load(gatewayPort, "/validate", bodies, FIXED_RATE);
+    check("gateway fixed-rate", gFixed);
+    const oFixed = await load(opaPort, "/", bodies, FIXED_RATE);
+    check("opa fixed-rate", oFixed);
+    const rss = await peakRssMb(gateway);
+
+    const out = {
+      saturation: { gateway: summary(gSat), opa: summary(oSat), ratio: Math.round((gSat.requests.average / oSat.requests.average) * 100) / 100 },
+      fixed_rate: { rps: FIXED_RATE, gateway_p99_ms: gFixed.latency.p99, opa_p99_ms: oFixed.latency.p99 },
+      gateway_rss_mb: Math.round(rss),
+    };
+    console.log(`saturation (${CONNECTIONS} connections, ${DURATION}s): gateway ${out.saturation.gateway.rps} reviews/s (p50 ${gSat.latency.p50} ms, p99 ${gSat.latency.p99} ms); opa ${out.saturation.opa.rps} reviews/s (p50 ${oSat.latency.p50} ms, p99 ${oSat.latency.p99} ms); ratio ${out.saturation.ratio}`);
+    console.log(`fixed ${FIXED_RATE} reviews/s: gateway p99 ${gFixed.latency.p99} ms, opa p99 ${oFixed.latency.p99} ms; gateway peak RSS ${out.gateway_rss_mb} MB`);
+    console.log(JSON.stringify(out));
+  } finally {
+    for (const c of children) c.kill("SIGTERM");
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,77 @@
+// The proposal's Gate 1 contract (agent/goals/allow, agent/goals/deny) works
+// unchanged for AgentRun CREATE.
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import { StaticLookup } from "../../src/context/static-lookup.ts";
+import type { GatewayDeps } from "../../src/gateway/admit.ts";
+import { admitLikeApiServer } from "../../src/gateway/review.ts";
+import { makeIdentity } from "../../src/guardrails/identity.ts";
+import { readBundle } from "../../src/policy/bundle.ts";
+import { PolicyEngine } from "../../src/policy/engine.ts";
+import type { KubeObject } from "../../src/types/kube.ts";
+import { requestFromManifest } from "../../src/wire/from-manifest.ts";
+import { buildTestBundle } from "../fixtures/bundles.ts";
+
+// Written as a Gate-1 policy author would, against the proposal's input.
+const GOALS = `package agent.goals
+
+default allow := false
+
+allow if {
+  input.namespace == "qe"
+  not input.require_approval
+  every t in input.requested_tools { startswith(t, "k8s_get") }
+}
+
+deny contains msg if {
+  contains(lower(input.goal), "production")
+  msg := sprintf("goals touching production are not allowed (goal: %s)", [input.goal])
+}
+`;
+
+const config: KubeObject = {
+  apiVersion: "agent.tekton.dev/v1alpha1",
+  kind: "AgentConfig",
+  metadata: { name: "cfg", namespace: "qe" },
+  spec: { toolServers: [{ ref: { name: "s" }, allowedTools: ["k8s_get_resources"] }] },
+};
+
+function run(goal: string, namespace = "qe"): KubeObject {
+  return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r", namespace }, spec: { configRef: { name: "cfg" }, goal } };
+}
+
+let deps: GatewayDeps;
+before(async () => {
+  const path = await buildTestBundle({ "goals.rego": GOALS }, { entrypoints: ["agent/goals/allow", "agent/goals/deny"], name: "gate1" });
+  const engine = await PolicyEngine.load([await readBundle(path)]);
+  deps = {
+    engine: () => engine,
+    lookup: new StaticLookup([config, { ...config, metadata: { name: "cfg", namespace: "dev" } }]),
+    identity: makeIdentity([]),
+    exemptNamespaces: new Set(),
+  };
+});
+
+async function review(object: KubeObject) {
+  return (await admitLikeApiServer(requestFromManifest(object, { operation: "CREATE", user: { username: "alice" } }), deps)).result;
+}
+
+test("Gate 1: an allowed goal is admitted", async () => {
+  const result = await review(run("Write tests for the refund flow"));
+  assert.equal(result.allowed, true, JSON.stringify(result.violations));
+});
+
+test("Gate 1: deny reasons come back as goal-policy violations", async () => {
+  const result = await review(run("Clean up Production namespaces"));
+  assert.equal(result.allowed, false);
+  assert.deepEqual(result.violations.map((v) => [v.policy, v.field, v.message]), [
+    ["goal-policy", "spec.goal", "goals touching production are not allowed (goal: Clean up Production namespaces)"],
+  ]);
+});
+
+test("Gate 1: allow false without deny reasons is still a denial that says why", async () => {
+  const result = await review(run("Write tests", "dev"));
+  assert.equal(result.allowed, false);
+  assert.equal(result.violations[0]?.policy, "goal-policy");
+  assert.match(result.violations[0].message, /not allowed by bundle "gate1"/);
+});
