@@ -101,15 +101,15 @@ test("a denial is 403 Forbidden with the [policy-id] field: message line", async
   const response = (JSON.parse(res.body) as AdmissionReview).response;
   assert.equal(res.status, 200);
   assert.equal(response?.uid, "uid-1");
-  assert.equal(response?.allowed, false);
-  assert.deepEqual(response?.status, { code: 403, reason: "Forbidden", message: "[token-budget] spec.tokenBudget: too big", status: "Failure" });
+  assert.equal(response.allowed, false);
+  assert.deepEqual(response.status, { code: 403, reason: "Forbidden", message: "[token-budget] spec.tokenBudget: too big", status: "Failure" });
 });
 
 test("an evaluation error fails closed, naming the bundle and the error", async () => {
   const res = await call("POST", "/validate", review({ explode: { not: "a number" } }));
   const response = (JSON.parse(res.body) as AdmissionReview).response;
   assert.equal(response?.allowed, false);
-  assert.match(response?.status?.message ?? "", /^\[policy-evaluation\] bundle "unit": evaluation failed under revision src-[0-9a-f]+: .+fail closed/);
+  assert.match(response.status?.message ?? "", /^\[policy-evaluation\] bundle "unit": evaluation failed under revision src-[0-9a-f]+: .+fail closed/);
 });
 
 test("an exempt namespace is admitted without evaluation", async () => {
