@@ -11,6 +11,8 @@ import type { Logger } from "../log.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { WireError, parseAdmissionReview } from "../wire/parse.ts";
 import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
+import { denialLines } from "../wire/messages.ts";
+import type { DecisionLogger } from "./decision-log.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { KeyPair } from "./tls-reload.ts";
 
@@ -24,6 +26,10 @@ export interface GatewayServerOptions {
   log: Logger;
   /** why the gateway is not ready, or undefined when it is */
   notReady: () => string | undefined;
+  /** OPA-shaped decision logs, when enabled */
+  decisions?: DecisionLogger;
+  /** told of every denied UPDATE of an existing object (to record an Event on it) */
+  onDeniedUpdate?: (request: AdmissionRequest, message: string) => void;
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -91,6 +97,8 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
       const outcome = decision.exempt ? "exempt" : decision.failures.length > 0 ? "error" : decision.allowed ? "allowed" : "denied";
       metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: outcome });
       for (const v of decision.violations) metrics.violations.inc({ policy: v.policy, action: v.action });
+      opts.decisions?.log(origin, decision.input, decision, process.hrtime.bigint() - started, deps.engine().bundles.map((b) => b.bundle));
+      if (!decision.allowed && request.operation === "UPDATE" && !request.dryRun) opts.onDeniedUpdate?.(request, denialLines(decision.violations).join("; "));
       for (const f of decision.failures) {
         metrics.evaluationErrors.inc({ bundle: f.bundle });
         log.error("policy evaluation failed; request refused", { uid: request.uid, bundle: f.bundle, revision: f.revision, error: f.error });
