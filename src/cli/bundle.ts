@@ -32,6 +32,8 @@ export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ ou
       ...entrypoints.flatMap((e) => ["-e", e]),
       "--ignore",
       "*_test.rego",
+      "--ignore",
+      "*.tar.gz",
       "--revision",
       revision,
       "-o",

@@ -1,0 +1,164 @@
+package agentgate_test
+
+import rego.v1
+
+import data.agentgate
+
+req(kind, group, object) := {"request": {
+	"operation": "CREATE",
+	"kind": {"group": group, "version": "v1", "kind": kind},
+	"namespace": "qe",
+	"object": object,
+}}
+
+with_ctx(r, ctx) := object.union(r, {"context": ctx})
+
+model_claude := {"spec": {"provider": "Anthropic", "model": "claude-3.5-sonnet"}}
+
+model_old := {"spec": {"provider": "OpenAI", "model": "gpt-3.5-turbo"}}
+
+good_config := {"metadata": {"name": "c"}, "spec": {
+	"modelConfigRef": {"name": "claude"},
+	"toolServers": [{"ref": {"name": "kagent-tool-server", "namespace": "kagent"}, "allowedTools": ["k8s_get_resources"]}],
+	"tokenBudget": 1000, "timeout": "30m", "maxIterations": 5,
+	"rbac": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
+}}
+
+cfg_input(spec) := with_ctx(req("AgentConfig", "agent.tekton.dev", {"metadata": {"name": "c"}, "spec": object.union(good_config.spec, spec)}), {"modelConfig": model_claude, "namespace": null})
+
+ids(inp) := {v.policy | some v in agentgate.violations with input as inp}
+
+test_good_config_is_clean if count(ids(cfg_input({}))) == 0
+
+# model-allowlist
+test_model_allowlist_glob_crosses_dots if agentgate.model_allowed("Anthropic", "claude-3.5-sonnet")
+
+test_model_allowlist_denies_unlisted_model if "model-allowlist" in ids(with_ctx(req("AgentConfig", "agent.tekton.dev", good_config), {"modelConfig": model_old}))
+
+test_model_allowlist_denies_missing_modelconfig if {
+	vs := agentgate.violations with input as with_ctx(req("AgentConfig", "agent.tekton.dev", good_config), {"modelConfig": null})
+	some v in vs
+	v.policy == "model-allowlist"
+	contains(v.message, "create it first")
+}
+
+test_model_allowlist_modelconfig_allowed if not "model-allowlist" in ids(req("ModelConfig", "kagent.dev", model_claude))
+
+test_model_allowlist_modelconfig_denied if "model-allowlist" in ids(req("ModelConfig", "kagent.dev", model_old))
+
+# model-token-cap
+test_token_cap_allows_small if not "model-token-cap" in ids(req("ModelConfig", "kagent.dev", object.union(model_claude, {"spec": {"anthropic": {"maxTokens": 4096}}})))
+
+test_token_cap_denies_large if "model-token-cap" in ids(req("ModelConfig", "kagent.dev", object.union(model_claude, {"spec": {"anthropic": {"maxTokens": 100000}}})))
+
+# model-endpoint
+test_endpoint_denies_disable_verify if "model-endpoint" in ids(req("ModelConfig", "kagent.dev", object.union(model_claude, {"spec": {"tls": {"disableVerify": true}}})))
+
+test_endpoint_allows_verified if not "model-endpoint" in ids(req("ModelConfig", "kagent.dev", model_claude))
+
+test_endpoint_prefix_enforced if {
+	inp := req("ModelConfig", "kagent.dev", object.union(model_claude, {"spec": {"anthropic": {"baseUrl": "https://evil.example.com"}}}))
+	"model-endpoint" in ids(inp) with data.agentgate.config.models.requiredBaseUrlPrefix as "https://llm-proxy.internal/"
+	not "model-endpoint" in ids(req("ModelConfig", "kagent.dev", object.union(model_claude, {"spec": {"anthropic": {"baseUrl": "https://llm-proxy.internal/v1"}}}))) with data.agentgate.config.models.requiredBaseUrlPrefix as "https://llm-proxy.internal/"
+}
+
+# tool-allowlist
+test_tool_allowlist_denies_unlisted_tool if "tool-allowlist" in ids(cfg_input({"toolServers": [{"ref": {"name": "kagent-tool-server", "namespace": "kagent"}, "allowedTools": ["k8s_get_x", "k8s_delete_pod"], "requireApproval": ["k8s_delete_pod"]}]}))
+
+test_tool_allowlist_denies_unlisted_server if "tool-allowlist" in ids(cfg_input({"toolServers": [{"ref": {"name": "other", "namespace": "kagent"}, "allowedTools": ["k8s_get_x"]}]}))
+
+test_tool_allowlist_denies_empty_list if "tool-allowlist" in ids(cfg_input({"toolServers": [{"ref": {"name": "kagent-tool-server", "namespace": "kagent"}, "allowedTools": []}]}))
+
+test_tool_allowlist_agent if {
+	agent := {"spec": {"declarative": {"modelConfig": "claude", "tools": [{"type": "McpServer", "mcpServer": {"kind": "RemoteMCPServer", "name": "kagent-tool-server", "namespace": "kagent", "toolNames": ["k8s_get_pods"]}}]}}}
+	not "tool-allowlist" in ids(with_ctx(req("Agent", "kagent.dev", agent), {"modelConfig": model_claude}))
+	bad := json.patch(agent, [{"op": "replace", "path": "/spec/declarative/tools/0/mcpServer/toolNames", "value": ["rm_rf"]}])
+	"tool-allowlist" in ids(with_ctx(req("Agent", "kagent.dev", bad), {"modelConfig": model_claude}))
+}
+
+test_tool_allowlist_pinned_url if {
+	r := {"metadata": {"name": "kagent-tool-server", "namespace": "kagent"}, "spec": {"url": "http://evil:80/mcp"}}
+	inp := object.union(req("RemoteMCPServer", "kagent.dev", r), {"request": {"namespace": "kagent"}})
+	"tool-allowlist" in ids(inp)
+	ok := object.union(inp, {"request": {"object": {"spec": {"url": "http://kagent-tools.kagent:8084/mcp"}}}})
+	not "tool-allowlist" in ids(ok)
+}
+
+# tool-approval
+test_tool_approval_required if "tool-approval" in ids(cfg_input({"toolServers": [{"ref": {"name": "kagent-tool-server", "namespace": "kagent"}, "allowedTools": ["k8s_get_x"]}]})) with data.agentgate.config.tools.requireApproval as ["*get*"]
+
+test_tool_approval_given if not "tool-approval" in ids(cfg_input({"toolServers": [{"ref": {"name": "kagent-tool-server", "namespace": "kagent"}, "allowedTools": ["k8s_get_x"], "requireApproval": ["k8s_get_x"]}]})) with data.agentgate.config.tools.requireApproval as ["*get*"]
+
+# token-budget, run-timeout, max-iterations on configs
+test_budget_limits if {
+	"token-budget" in ids(cfg_input({"tokenBudget": 900000}))
+	"run-timeout" in ids(cfg_input({"timeout": "2h"}))
+	"run-timeout" in ids(cfg_input({"timeout": "soon"}))
+	"max-iterations" in ids(cfg_input({"maxIterations": 50}))
+	"token-budget" in ids(cfg_input({"tokenBudget": "lots"}))
+}
+
+# and on runs: overrides only narrow
+run_input(spec) := with_ctx(req("AgentRun", "agent.tekton.dev", {"spec": object.union({"configRef": {"name": "c"}, "goal": "g"}, spec)}), {"agentConfig": good_config})
+
+test_run_overrides_narrow if count(ids(run_input({"tokenBudget": 500, "timeout": "10m", "maxIterations": 3}))) == 0
+
+test_run_overrides_cannot_widen if {
+	"token-budget" in ids(run_input({"tokenBudget": 5000}))
+	"run-timeout" in ids(run_input({"timeout": "45m"}))
+	"max-iterations" in ids(run_input({"maxIterations": 6}))
+}
+
+# config-exists
+test_config_exists if {
+	"config-exists" in ids(with_ctx(req("AgentRun", "agent.tekton.dev", {"spec": {"configRef": {"name": "nope"}}}), {"agentConfig": null}))
+	not "config-exists" in ids(run_input({}))
+}
+
+# rbac-scope
+test_rbac_scope if {
+	"rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["secrets"], "verbs": ["get"]}]}}))
+	"rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["pods"], "verbs": ["*"]}]}}))
+	"rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["secrets/status"], "verbs": ["get"]}]}}))
+	"rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["roles"], "verbs": ["escalate"]}]}}))
+	not "rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["configmaps"], "verbs": ["get", "list"]}]}}))
+}
+
+# network-strict
+test_network_strict if {
+	"network-strict" in ids(cfg_input({"networkPolicy": "permissive"}))
+	not "network-strict" in ids(cfg_input({"networkPolicy": "permissive"})) with data.agentgate.config.network.allowPermissive as true
+}
+
+# kagent-byo
+test_kagent_byo if {
+	"kagent-byo" in ids(req("Agent", "kagent.dev", {"spec": {"type": "BYO"}}))
+	not "kagent-byo" in ids(req("Agent", "kagent.dev", {"spec": {"type": "BYO"}})) with data.agentgate.config.kagent.allowBYO as true
+}
+
+# profiles and enforcement
+test_profile_enforcement_warn if {
+	inp := object.union(cfg_input({"tokenBudget": 900000}), {"context": {"namespace": {"name": "qe", "labels": {"agent.tekton.dev/guardrail-profile": "rollout"}}}})
+	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"rollout": {"enforcement": "warn"}}
+	count(vs) > 0
+	every v in vs { v.action == "warn" }
+}
+
+test_profile_raises_limit if {
+	inp := object.union(cfg_input({"tokenBudget": 900000}), {"context": {"namespace": {"name": "qe", "labels": {"agent.tekton.dev/guardrail-profile": "big"}}}})
+	not "token-budget" in ids(inp) with data.agentgate.config.profiles as {"big": {"budgets": {"maxTokenBudget": 1000000}}}
+}
+
+test_default_action_is_deny if {
+	some v in agentgate.violations with input as cfg_input({"tokenBudget": 900000})
+	v.action == "deny"
+}
+
+# defaults and operations
+test_defaults_for_agentconfig if agentgate.defaults.spec.timeout == "15m" with input as req("AgentConfig", "agent.tekton.dev", {"spec": {}})
+
+test_no_defaults_for_runs if agentgate.defaults == {} with input as req("AgentRun", "agent.tekton.dev", {"spec": {}})
+
+test_delete_is_not_evaluated if count(agentgate.violations) == 0 with input as {"request": {"operation": "DELETE", "kind": {"group": "agent.tekton.dev", "kind": "AgentConfig"}, "object": null}}
+
+test_update_is_evaluated if "token-budget" in ids(object.union(cfg_input({"tokenBudget": 900000}), {"request": {"operation": "UPDATE"}}))
