@@ -9,7 +9,7 @@ const console = new winston.transports.Console({ stderrLevels: ["error", "warn",
 export const logger = winston.createLogger({
   level: process.env.AGENTGATE_LOG_LEVEL ?? "info",
   format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- see above
+   
   transports: [console],
 });
 

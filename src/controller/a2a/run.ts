@@ -1,0 +1,322 @@
+// Following one kagent task from the goal to an outcome the run reconciler can
+// write: stream the events, meter usage, and stop the task (tasks/cancel) as
+// soon as the token budget, the iteration bound, the deadline or a human's
+// cancellation says so.
+//
+// Idempotency: kagent does not deduplicate by messageId, so a goal sent twice
+// starts two tasks. The caller therefore passes a deterministic messageId per
+// run attempt, records the task id as soon as `onTaskId` reports it, and a
+// restarted controller calls followTask with `taskId` set: the message is then
+// never sent again; the task is re-read with tasks/get (which also rebuilds
+// the usage from its history) and followed by tasks/resubscribe, or by polling
+// where the server cannot stream.
+import type { A2AClient } from "./client.ts";
+import { A2AError } from "./client.ts";
+import type { A2AEvent, Artifact, Message, Part, Result, TaskState, Usage } from "./types.ts";
+import { INTERRUPTED_STATES, RpcCode, TERMINAL_STATES } from "./types.ts";
+import { metadataValue, UsageMeter } from "./usage.ts";
+
+export type FollowReason = "Succeeded" | "BudgetExceeded" | "TimedOut" | "Cancelled" | "AgentFailed";
+
+export interface FollowOptions {
+  /** bound on totalTokens; 0 or absent: none */
+  budgetTokens?: number;
+  /** bound on LLM calls; 0 or absent: none */
+  maxIterations?: number;
+  /** epoch ms */
+  deadline?: number;
+  /** polled every checkIntervalMs; true stops the task with reason Cancelled */
+  isCancelled?: () => boolean;
+  onProgress?: (line: string, usage: Usage, iterations: number) => void;
+  /** called once, as soon as the server names the task: record it to resume after a restart */
+  onTaskId?: (taskId: string) => void;
+  /** aborting (controller shutdown) stops following without cancelling the task and rejects */
+  signal?: AbortSignal;
+  /** resume the task a previous attempt started; the message is not sent */
+  taskId?: string;
+  /** default true */
+  stream?: boolean;
+  /** default 1000 */
+  pollIntervalMs?: number;
+  /** how often deadline and isCancelled are checked; default 200 */
+  checkIntervalMs?: number;
+  /** bound on the tasks/cancel call and on waiting for a task id to cancel; default 5000 */
+  cancelWaitMs?: number;
+}
+
+export interface FollowOutcome {
+  reason: FollowReason;
+  /** the last state the server reported ("unknown" when it answered with a bare message) */
+  state: TaskState;
+  taskId: string | undefined;
+  contextId: string | undefined;
+  usage: Usage;
+  /** LLM calls observed */
+  iterations: number;
+  results: Result[];
+  message: string;
+}
+
+interface Stop {
+  reason: Exclude<FollowReason, "Succeeded" | "AgentFailed">;
+  message: string;
+  at: number;
+}
+
+/** Sentinel abort reason: we interrupted our own request because we decided to stop. */
+class StopRequested extends Error {
+  override name = "StopRequested";
+}
+
+function textOf(parts: Part[]): string {
+  return parts
+    .filter((p): p is Extract<Part, { kind: "text" }> => p.kind === "text" && metadataValue(p.metadata, "thought") !== true)
+    .map((p) => p.text)
+    .join("");
+}
+
+/** What the events say about the task: id, state, artifacts, a direct reply. */
+class TaskView {
+  taskId: string | undefined;
+  contextId: string | undefined;
+  state: TaskState = "unknown";
+  statusMessage: Message | undefined;
+  /** a bare Message answer: the agent replied without creating a task */
+  reply: Message | undefined;
+  readonly artifacts = new Map<string, Artifact>();
+
+  /** Returns the task id when this event revealed it for the first time. */
+  observe(ev: A2AEvent): string | undefined {
+    const before = this.taskId;
+    switch (ev.kind) {
+      case "task":
+        this.taskId ??= ev.id;
+        this.contextId ??= ev.contextId;
+        this.setStatus(ev.status.state, ev.status.message);
+        for (const a of ev.artifacts ?? []) this.artifacts.set(a.artifactId, a);
+        break;
+      case "status-update":
+        if (ev.taskId) this.taskId ??= ev.taskId;
+        if (ev.contextId) this.contextId ??= ev.contextId;
+        this.setStatus(ev.status.state, ev.status.message);
+        break;
+      case "artifact-update": {
+        if (ev.taskId) this.taskId ??= ev.taskId;
+        const existing = this.artifacts.get(ev.artifact.artifactId);
+        this.artifacts.set(ev.artifact.artifactId, ev.append && existing ? { ...existing, parts: [...existing.parts, ...ev.artifact.parts] } : ev.artifact);
+        break;
+      }
+      case "message":
+        if (ev.role === "agent") this.reply = ev;
+        if (ev.taskId) this.taskId ??= ev.taskId;
+        break;
+    }
+    return before === undefined && this.taskId !== undefined ? this.taskId : undefined;
+  }
+
+  private setStatus(state: TaskState, message: Message | undefined): void {
+    // A late event must not reopen a finished task.
+    if (TERMINAL_STATES.has(this.state)) return;
+    this.state = state;
+    if (message) this.statusMessage = message;
+  }
+
+  get done(): boolean {
+    return TERMINAL_STATES.has(this.state) || INTERRUPTED_STATES.has(this.state) || (this.reply !== undefined && this.state === "unknown");
+  }
+
+  get statusText(): string {
+    return this.statusMessage ? textOf(this.statusMessage.parts).trim() : "";
+  }
+
+  /**
+   * Named artifacts become results of that name. The answer is the text of the
+   * last unnamed artifact (kagent writes its final answer unnamed), else the
+   * direct reply, else the completed status message; it is the result "result".
+   */
+  results(): Result[] {
+    const byName = new Map<string, string>();
+    let answer: string | undefined;
+    for (const a of this.artifacts.values()) {
+      const text = textOf(a.parts);
+      if (a.name) byName.set(a.name, text);
+      else if (text.trim() !== "") answer = text;
+    }
+    if (answer === undefined && this.reply) answer = textOf(this.reply.parts);
+    if (answer === undefined && this.state === "completed" && this.statusText) answer = this.statusText;
+    if (answer !== undefined && !byName.has("result")) byName.set("result", answer);
+    return [...byName].map(([name, value]) => ({ name, value }));
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Consecutive failed polls tolerated before giving up on a task we know. */
+const MAX_POLL_FAILURES = 10;
+
+export async function followTask(client: A2AClient, message: Message, opts: FollowOptions = {}): Promise<FollowOutcome> {
+  const meter = new UsageMeter();
+  const view = new TaskView();
+  const stream = opts.stream ?? true;
+  const pollMs = opts.pollIntervalMs ?? 1000;
+  const cancelWaitMs = opts.cancelWaitMs ?? 5000;
+  const budget = opts.budgetTokens ?? 0;
+  const maxIterations = opts.maxIterations ?? 0;
+  const external = opts.signal;
+  external?.throwIfAborted();
+
+  // Aborted by us to interrupt a stream or a poll when a stop condition fires,
+  // or by the caller's signal.
+  const ac = new AbortController();
+  const onExternalAbort = (): void => ac.abort(external?.reason);
+  external?.addEventListener("abort", onExternalAbort, { once: true });
+
+  // an object, not a `let`: the checks assign it from callbacks the type checker cannot follow
+  const halt: { stop: Stop | undefined } = { stop: undefined };
+  const check = (): void => {
+    if (!halt.stop) {
+      const now = Date.now();
+      const usage = meter.usage;
+      if (opts.isCancelled?.()) halt.stop = { reason: "Cancelled", message: "the run was cancelled", at: now };
+      else if (opts.deadline !== undefined && now >= opts.deadline) halt.stop = { reason: "TimedOut", message: `the deadline ${new Date(opts.deadline).toISOString()} passed`, at: now };
+      else if (budget > 0 && usage.totalTokens > budget) halt.stop = { reason: "BudgetExceeded", message: `the token budget ${budget} was exceeded (${usage.totalTokens} tokens used)`, at: now };
+      else if (maxIterations > 0 && meter.llmCalls > maxIterations) halt.stop = { reason: "BudgetExceeded", message: `the iteration bound ${maxIterations} was exceeded (${meter.llmCalls} LLM calls)`, at: now };
+    }
+    // Without a task id there is nothing to cancel yet: keep reading for it a
+    // little while rather than losing the task, then give up on it.
+    const stop = halt.stop;
+    if (stop && !ac.signal.aborted && (view.taskId !== undefined || Date.now() - stop.at >= cancelWaitMs)) {
+      ac.abort(new StopRequested(stop.message));
+    }
+  };
+  const timer = setInterval(check, opts.checkIntervalMs ?? 200);
+
+  // a function, not an expression: events change both behind the type checker's back
+  const finished = (): boolean => view.done || halt.stop !== undefined;
+
+  const absorb = (ev: A2AEvent): void => {
+    const lines = meter.observe(ev);
+    const revealed = view.observe(ev);
+    if (revealed !== undefined && revealed !== opts.taskId) opts.onTaskId?.(revealed);
+    for (const line of lines) opts.onProgress?.(line, meter.usage, meter.llmCalls);
+    check();
+  };
+
+  /** Swallows the abort we caused ourselves; anything else propagates. */
+  const settled = (err: unknown): void => {
+    if (external?.aborted) throw external.reason;
+    if (ac.signal.aborted && ac.signal.reason instanceof StopRequested) return;
+    throw err;
+  };
+
+  try {
+    check();
+    if (opts.taskId !== undefined) {
+      view.taskId = opts.taskId;
+    } else if (!halt.stop) {
+      try {
+        for await (const ev of client.send(message, { stream, signal: ac.signal })) {
+          absorb(ev);
+          if (finished()) break;
+        }
+      } catch (err) {
+        // A stream that broke after naming the task is followed by polling.
+        if (view.taskId === undefined || !(err instanceof A2AError)) settled(err);
+      }
+    }
+
+    let resubscribe = stream && client.streamingSupported;
+    let failures = 0;
+    while (view.taskId !== undefined && !finished()) {
+      try {
+        absorb(await client.getTask(view.taskId, undefined, ac.signal));
+        failures = 0;
+      } catch (err) {
+        if (!(err instanceof A2AError)) settled(err);
+        else if (err.code === RpcCode.TaskNotFound || ++failures >= MAX_POLL_FAILURES) throw err;
+      }
+      if (finished()) break;
+      if (resubscribe) {
+        try {
+          for await (const ev of client.resubscribe(view.taskId, { signal: ac.signal })) {
+            absorb(ev);
+            if (finished()) break;
+          }
+        } catch (err) {
+          // refused or broken: polling carries on alone
+          if (err instanceof A2AError) resubscribe = false;
+          else settled(err);
+        }
+        if (finished()) break;
+      }
+      await sleep(pollMs, ac.signal);
+    }
+  } finally {
+    clearInterval(timer);
+    external?.removeEventListener("abort", onExternalAbort);
+  }
+
+  const stop = halt.stop;
+  // what the agent did, before our cancel turns an interrupted task into a canceled one
+  const endState = view.state;
+  // Stopping, or the agent is waiting for a human nobody will be: release the task.
+  let cancelNote = "";
+  const interrupted = INTERRUPTED_STATES.has(view.state);
+  if (view.taskId !== undefined && (interrupted || (stop && !TERMINAL_STATES.has(view.state)))) {
+    try {
+      absorb(await client.cancelTask(view.taskId, AbortSignal.timeout(cancelWaitMs)));
+      cancelNote = `; task ${view.taskId} cancelled`;
+    } catch (err) {
+      cancelNote = `; cancelling task ${view.taskId} failed: ${describe(err)}`;
+    }
+  } else if (stop && view.taskId === undefined) {
+    cancelNote = "; kagent never named the task, so it could not be cancelled";
+  }
+  // One last read settles usage and results the stream may have missed.
+  if (view.taskId !== undefined) {
+    try {
+      absorb(await client.getTask(view.taskId, undefined, AbortSignal.timeout(cancelWaitMs)));
+    } catch {
+      // best effort: the streamed view stands
+    }
+  }
+
+  const base = { state: stop ? view.state : endState, taskId: view.taskId, contextId: view.contextId, usage: meter.usage, iterations: meter.llmCalls, results: view.results() };
+  const task = view.taskId !== undefined ? `kagent task ${view.taskId}` : "the kagent agent";
+  const said = view.statusText ? `: ${view.statusText}` : "";
+  if (stop) return { ...base, reason: stop.reason, message: `${stop.message}${cancelNote}` };
+  switch (endState) {
+    case "completed":
+      return { ...base, reason: "Succeeded", message: `${task} completed` };
+    case "failed":
+      return { ...base, reason: "AgentFailed", message: `${task} failed${said}` };
+    case "rejected":
+      return { ...base, reason: "AgentFailed", message: `${task} was rejected${said}` };
+    case "canceled":
+      return { ...base, reason: "AgentFailed", message: `${task} was canceled outside agentgate${said}` };
+    case "input-required":
+    case "auth-required":
+      return { ...base, reason: "AgentFailed", message: `${task} stopped in state ${endState}, waiting for a human agentgate cannot supply${said}${cancelNote}` };
+    default:
+      if (view.reply) return { ...base, reason: "Succeeded", message: `${task} answered without a task` };
+      return { ...base, reason: "AgentFailed", message: `${task} ended in state ${endState}` };
+  }
+}

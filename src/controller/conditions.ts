@@ -1,0 +1,35 @@
+// The run's Succeeded condition (Tekton's convention) and phase.
+import type { AgentRunStatus, RunPhase } from "../types/agent.ts";
+import type { Condition } from "../types/kube.ts";
+
+export type RunReason =
+  | "PolicyDenied"
+  | "WaitingForApproval"
+  | "KagentNotInstalled"
+  | "ConfigNotFound"
+  | "PreHookFailed"
+  | "PostHookFailed"
+  | "TimedOut"
+  | "Cancelled"
+  | "BudgetExceeded"
+  | "AgentFailed"
+  | "Succeeded"
+  | "Pending"
+  | "Running";
+
+export function succeededCondition(status: "True" | "False" | "Unknown", reason: RunReason, message: string, previous?: Condition[]): Condition[] {
+  const old = previous?.find((c) => c.type === "Succeeded");
+  const changed = !old || old.status !== status || old.reason !== reason;
+  return [
+    ...(previous ?? []).filter((c) => c.type !== "Succeeded"),
+    { type: "Succeeded", status, reason, message, lastTransitionTime: changed ? new Date().toISOString() : old.lastTransitionTime },
+  ];
+}
+
+export function isTerminal(status: AgentRunStatus | undefined): boolean {
+  return status?.phase === "Succeeded" || status?.phase === "Failed";
+}
+
+export function phaseFor(reason: RunReason): RunPhase {
+  return reason === "Succeeded" ? "Succeeded" : "Failed";
+}

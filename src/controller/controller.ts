@@ -1,0 +1,195 @@
+// The thin controller's process: leader election, watches on AgentRuns and
+// CustomRuns, the work queue, health and metrics endpoints.
+import { createServer, type Server } from "node:http";
+import * as k8s from "@kubernetes/client-node";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { AgentRun } from "../types/agent.ts";
+import type { CustomRun } from "../types/tekton.ts";
+import type { Logger } from "../log.ts";
+import { CustomRunReconciler, isAgentRunCustomRun } from "./customrun.ts";
+import type { AgentDriver, ProvenanceRecorder } from "./driver.ts";
+import { GVR, Kube, statusCode } from "./kube.ts";
+import { LeaderElector } from "./leader.ts";
+import { WorkQueue } from "./queue.ts";
+import { RunReconciler } from "./reconcile-run.ts";
+import type { ApiServerEndpoint } from "./scope.ts";
+
+export interface ControllerOptions {
+  kubeConfig: k8s.KubeConfig;
+  driver: AgentDriver;
+  provenance: ProvenanceRecorder;
+  log: Logger;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  healthListen?: { host: string; port: number };
+  metricsListen?: { host: string; port: number };
+  identity?: string;
+}
+
+export interface RunningController {
+  kube: Kube;
+  reconciler: RunReconciler;
+  elector?: LeaderElector;
+  healthPort?: number;
+  metricsPort?: number;
+  stop(): Promise<void>;
+}
+
+type ObjectInformer<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.ObjectCache<T>;
+
+export async function startController(opts: ControllerOptions): Promise<RunningController> {
+  const { log } = opts;
+  const kube = new Kube(opts.kubeConfig);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "agentgate_controller_" });
+  const reconciles = new Counter({ name: "agentgate_controller_reconciles_total", help: "Reconciles, by kind and outcome.", labelNames: ["kind", "outcome"] as const, registers: [registry] });
+  const leaderGauge = new Gauge({ name: "agentgate_controller_leader", help: "1 while this replica leads.", registers: [registry] });
+  const runningGauge = new Gauge({ name: "agentgate_controller_runs_acting", help: "Runs whose agent is acting now.", registers: [registry] });
+
+  let runs: ObjectInformer<k8s.KubernetesObject> | undefined;
+  let customRuns: ObjectInformer<k8s.KubernetesObject> | undefined;
+  let synced = false;
+  let apiServerCache: { at: number; value: ApiServerEndpoint | undefined } | undefined;
+
+  const queue: WorkQueue = new WorkQueue(async (key) => {
+    const [kind, ns = "", name = ""] = key.split("/");
+    try {
+      if (kind === "run") {
+        const run = runs?.get(name, ns) as AgentRun | undefined;
+        if (!run) return undefined;
+        const result = await reconciler.reconcile(run);
+        reconciles.inc({ kind: "AgentRun", outcome: "ok" });
+        runningGauge.set(reconciler.running);
+        return result;
+      }
+      const cr = customRuns?.get(name, ns) as CustomRun | undefined;
+      if (cr) await customRunReconciler.reconcile(cr);
+      reconciles.inc({ kind: "CustomRun", outcome: "ok" });
+      return undefined;
+    } catch (err) {
+      reconciles.inc({ kind: kind === "run" ? "AgentRun" : "CustomRun", outcome: "error" });
+      throw err;
+    }
+  }, log);
+
+  const reconciler: RunReconciler = new RunReconciler({
+    kube,
+    driver: opts.driver,
+    provenance: opts.provenance,
+    log,
+    requeue: (k) => queue.add(`run/${k}`),
+    apiServer: async () => {
+      if (apiServerCache && Date.now() - apiServerCache.at < 60_000) return apiServerCache.value;
+      let value: ApiServerEndpoint | undefined;
+      try {
+        const ep = await kube.core.readNamespacedEndpoints({ name: "kubernetes", namespace: "default" });
+        const subset = ep.subsets?.[0];
+        value = { ips: (subset?.addresses ?? []).map((a) => a.ip), port: subset?.ports?.[0]?.port ?? 443 };
+      } catch {
+        value = undefined;
+      }
+      apiServerCache = { at: Date.now(), value };
+      return value;
+    },
+  });
+  const customRunReconciler = new CustomRunReconciler(kube, log);
+
+  const servers: Server[] = [];
+  async function listen(addr: { host: string; port: number } | undefined, handler: Parameters<typeof createServer>[1]): Promise<number | undefined> {
+    if (!addr) return undefined;
+    const server = createServer(handler);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(addr.port, addr.host, resolve));
+    const a = server.address();
+    return typeof a === "object" && a ? a.port : undefined;
+  }
+  const healthPort = await listen(opts.healthListen, (req, res) => {
+    if (req.url === "/healthz") return void res.end("ok\n");
+    if (req.url === "/readyz") {
+      // A standby replica is ready: it serves health and waits for the lease.
+      const ok = !opts.leaderElect || synced || !elector?.isLeader;
+      res.statusCode = ok ? 200 : 503;
+      return void res.end(ok ? "ok\n" : "not ready: watches not synced\n");
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  const metricsPort = await listen(opts.metricsListen, (_req, res) => {
+    registry.metrics().then((text) => {
+      res.setHeader("content-type", registry.contentType);
+      res.end(text);
+    }, () => { res.statusCode = 500; res.end(); });
+  });
+
+  async function startWatches(): Promise<void> {
+    runs = k8s.makeInformer(opts.kubeConfig, "/apis/agent.tekton.dev/v1alpha1/agentruns", async () => (await kube.custom.listCustomObjectForAllNamespaces({ ...GVR.agentRuns, resourcePlural: GVR.agentRuns.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>);
+    const onRun = (object: k8s.KubernetesObject) => {
+      const run = object as AgentRun;
+      reconciler.observe(run);
+      queue.add(`run/${run.metadata?.namespace ?? ""}/${run.metadata?.name ?? ""}`);
+      const owner = run.metadata?.ownerReferences?.find((o) => o.kind === "CustomRun");
+      if (owner) queue.add(`customrun/${run.metadata?.namespace ?? ""}/${owner.name}`);
+    };
+    runs.on("add", onRun);
+    runs.on("update", onRun);
+    runs.on("error", (err: unknown) => {
+      log.warn("AgentRun watch failed; restarting", { error: err instanceof Error ? err.message : String(err) });
+      setTimeout(() => void runs?.start(), 2000).unref();
+    });
+    await runs.start();
+
+    customRuns = k8s.makeInformer(opts.kubeConfig, "/apis/tekton.dev/v1beta1/customruns", async () => (await kube.custom.listCustomObjectForAllNamespaces({ ...GVR.customRuns, resourcePlural: GVR.customRuns.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>);
+    const onCustomRun = (object: k8s.KubernetesObject) => {
+      const cr = object as CustomRun;
+      if (isAgentRunCustomRun(cr)) queue.add(`customrun/${cr.metadata?.namespace ?? ""}/${cr.metadata?.name ?? ""}`);
+    };
+    customRuns.on("add", onCustomRun);
+    customRuns.on("update", onCustomRun);
+    customRuns.on("error", (err: unknown) => {
+      setTimeout(() => void customRuns?.start().catch(() => undefined), statusCode(err) === 404 ? 30_000 : 2000).unref();
+    });
+    try {
+      await customRuns.start();
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+      log.info("Tekton CustomRun API not served; CustomRun support waits for it");
+    }
+    synced = true;
+  }
+
+  let elector: LeaderElector | undefined;
+  let stopping = false;
+  if (opts.leaderElect) {
+    elector = new LeaderElector({ api: kube.coordination, namespace: opts.leaseNamespace, name: "agentgate-controller", log, ...(opts.identity ? { identity: opts.identity } : {}) });
+    void elector
+      .acquire(() => {
+        leaderGauge.set(0);
+        // Another replica leads now; stop acting rather than race it.
+        if (!stopping) process.emit("SIGTERM");
+      })
+      .then(async () => {
+        leaderGauge.set(1);
+        if (!stopping) await startWatches();
+      })
+      .catch((err: unknown) => log.error("leader election failed", { error: err instanceof Error ? err.message : String(err) }));
+  } else {
+    leaderGauge.set(1);
+    await startWatches();
+  }
+
+  return {
+    kube,
+    reconciler,
+    ...(elector ? { elector } : {}),
+    ...(healthPort !== undefined ? { healthPort } : {}),
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
+    async stop() {
+      stopping = true;
+      queue.stop();
+      elector?.stop();
+      await runs?.stop();
+      await customRuns?.stop().catch(() => undefined);
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    },
+  };
+}

@@ -1,0 +1,24 @@
+// Pre- and post-hooks as Tekton PipelineRuns owned by the run.
+import type { AgentRun, Hook } from "../types/agent.ts";
+import type { PipelineRun } from "../types/tekton.ts";
+import { ownedMeta } from "./owned.ts";
+
+export function hookPipelineRun(run: AgentRun, hook: Hook, name: string, extraParams: { name: string; value: string }[] = []): PipelineRun {
+  const params = [...(hook.params ?? []), ...extraParams.filter((p) => !(hook.params ?? []).some((h) => h.name === p.name))];
+  return {
+    apiVersion: "tekton.dev/v1",
+    kind: "PipelineRun",
+    metadata: ownedMeta(run, name, { "agent.tekton.dev/hook": hook.name ?? hook.pipelineRef.name }),
+    spec: { pipelineRef: { name: hook.pipelineRef.name }, ...(params.length > 0 ? { params } : {}) },
+  };
+}
+
+export type HookState = { state: "running" } | { state: "succeeded" } | { state: "failed"; message: string };
+
+/** Reads Tekton's Succeeded condition. */
+export function hookState(pr: PipelineRun | null): HookState {
+  const c = pr?.status?.conditions?.find((x) => x.type === "Succeeded");
+  if (!c || c.status === "Unknown") return { state: "running" };
+  if (c.status === "True") return { state: "succeeded" };
+  return { state: "failed", message: `${c.reason}${c.message ? `: ${c.message}` : ""}` };
+}

@@ -1,0 +1,107 @@
+// Lease-based leader election (coordination.k8s.io/v1): two replicas never
+// both act on runs.
+import { hostname } from "node:os";
+import type * as k8s from "@kubernetes/client-node";
+import type { Logger } from "../log.ts";
+import { statusCode } from "./kube.ts";
+
+export interface LeaderOptions {
+  api: k8s.CoordinationV1Api;
+  namespace: string;
+  name: string;
+  identity?: string;
+  leaseSeconds?: number;
+  renewSeconds?: number;
+  log: Logger;
+}
+
+export class LeaderElector {
+  readonly identity: string;
+  private timer: NodeJS.Timeout | undefined;
+  private leading = false;
+  private readonly opts: LeaderOptions;
+
+  constructor(opts: LeaderOptions) {
+    this.opts = opts;
+    this.identity = opts.identity ?? `${hostname()}_${process.pid}`;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Resolves once this process leads; then renews until stop(). onLost fires if it stops leading. */
+  async acquire(onLost: () => void): Promise<void> {
+    const leaseSeconds = this.opts.leaseSeconds ?? 15;
+    const renewMs = (this.opts.renewSeconds ?? 5) * 1000;
+    for (;;) {
+      if (await this.tryAcquireOrRenew(leaseSeconds)) break;
+      await new Promise((r) => setTimeout(r, renewMs));
+    }
+    this.leading = true;
+    this.opts.log.info("became leader", { lease: `${this.opts.namespace}/${this.opts.name}`, identity: this.identity });
+    const renew = async () => {
+      const ok = await this.tryAcquireOrRenew(leaseSeconds).catch(() => false);
+      if (!ok) {
+        this.leading = false;
+        this.opts.log.warn("lost leadership", { identity: this.identity });
+        onLost();
+        return;
+      }
+      this.timer = setTimeout(() => void renew(), renewMs);
+    };
+    this.timer = setTimeout(() => void renew(), renewMs);
+  }
+
+  private async tryAcquireOrRenew(leaseSeconds: number): Promise<boolean> {
+    const { api, namespace, name } = this.opts;
+    const now = new Date();
+    let lease: k8s.V1Lease;
+    try {
+      lease = await api.readNamespacedLease({ name, namespace });
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+      try {
+        await api.createNamespacedLease({
+          namespace,
+          body: { metadata: { name, namespace }, spec: { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
+        });
+        return true;
+      } catch (createErr) {
+        if (statusCode(createErr) === 409) return false;
+        throw createErr;
+      }
+    }
+    const spec = lease.spec ?? {};
+    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
+    const expired = renewed + (spec.leaseDurationSeconds ?? leaseSeconds) * 1000 < now.getTime();
+    if (spec.holderIdentity !== this.identity && !expired) return false;
+    const transitions = (spec.leaseTransitions ?? 0) + (spec.holderIdentity === this.identity ? 0 : 1);
+    try {
+      // resourceVersion makes the update conditional: two candidates cannot both win.
+      await api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: {
+          metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion },
+          spec: {
+            holderIdentity: this.identity,
+            leaseDurationSeconds: leaseSeconds,
+            acquireTime: (spec.holderIdentity === this.identity ? spec.acquireTime : now) as Date,
+            renewTime: now,
+            leaseTransitions: transitions,
+          },
+        },
+      });
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 409) return false;
+      throw err;
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.leading = false;
+  }
+}

@@ -1,0 +1,37 @@
+// Names and ownership of everything the controller creates for a run: all
+// owned by the AgentRun (garbage-collected with it) and labelled as
+// agentgate's (guarded by the managed-object check).
+import { AGENT_API_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type AgentRun } from "../types/agent.ts";
+import type { ObjectMeta, OwnerReference } from "../types/kube.ts";
+
+export const RUN_LABEL = "agent.tekton.dev/run";
+
+export const names = {
+  serviceAccount: (run: string) => `${run}-sa`,
+  role: (run: string) => `${run}-role`,
+  roleBinding: (run: string) => `${run}-binding`,
+  networkPolicy: (run: string) => `${run}-netpol`,
+  agent: (run: string) => `${run}-agent`,
+  preHook: (run: string, i: number) => `${run}-pre-${i}`,
+  postHook: (run: string, i: number) => `${run}-post-${i}`,
+};
+
+export function ownerReference(run: AgentRun): OwnerReference {
+  return {
+    apiVersion: AGENT_API_VERSION,
+    kind: "AgentRun",
+    name: run.metadata?.name ?? "",
+    uid: run.metadata?.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function ownedMeta(run: AgentRun, name: string, extraLabels: Record<string, string> = {}): ObjectMeta {
+  return {
+    name,
+    namespace: run.metadata?.namespace ?? "",
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [RUN_LABEL]: run.metadata?.name ?? "", ...extraLabels },
+    ownerReferences: [ownerReference(run)],
+  };
+}
