@@ -29,5 +29,6 @@ export default tseslint.config(
   {
     files: ["**/*.js"],
     extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { URL: "readonly", process: "readonly", console: "readonly" } },
   },
 );
