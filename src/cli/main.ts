@@ -7,6 +7,8 @@ import { InputError } from "./manifests.ts";
 import { runReview, type Io, type ReviewOptions } from "./review.ts";
 import { defaultNamespace, defaultServiceAccount, runServe, type ServeOptions } from "./serve.ts";
 import { registerBundleCommands } from "./bundle.ts";
+import { registerControllerCommand } from "./controller.ts";
+import { registerProvenanceCommands } from "./provenance-verify.ts";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -60,6 +62,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   registerBundleCommands(program, io, setExit);
+  registerControllerCommand(program, io, setExit);
+  registerProvenanceCommands(program, io, setExit);
   return program;
 }
 

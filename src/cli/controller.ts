@@ -1,0 +1,66 @@
+// `agentgate controller`: the thin controller (SPEC §5).
+import type { Command } from "commander";
+import { Option } from "commander";
+import { A2ADriver } from "../controller/a2a-driver.ts";
+import { startController } from "../controller/controller.ts";
+import { Kube } from "../controller/kube.ts";
+import { ProvenanceSigner, loadSigningKeyFromSecret } from "../controller/provenance-recorder.ts";
+import { logger } from "../log.ts";
+import type { Io } from "./review.ts";
+import { InputError } from "./manifests.ts";
+import { loadKubeConfig, parseListen } from "./serve.ts";
+
+export interface ControllerCliOptions {
+  kubeconfig?: string;
+  kagentUrl: string;
+  provenanceKeySecret?: string;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  healthListen: string;
+  metricsListen: string;
+}
+
+export async function runControllerCommand(opts: ControllerCliOptions): Promise<number> {
+  const kubeConfig = loadKubeConfig(opts.kubeconfig);
+  let key;
+  if (opts.provenanceKeySecret) {
+    const [ns, name] = opts.provenanceKeySecret.split("/");
+    if (!ns || !name) throw new InputError(`--provenance-key-secret ${JSON.stringify(opts.provenanceKeySecret)}: expected NAMESPACE/NAME`);
+    key = await loadSigningKeyFromSecret(new Kube(kubeConfig), ns, name);
+  }
+  const controller = await startController({
+    kubeConfig,
+    driver: new A2ADriver(opts.kagentUrl, logger),
+    provenance: new ProvenanceSigner(key),
+    log: logger,
+    leaderElect: opts.leaderElect,
+    leaseNamespace: opts.leaseNamespace,
+    healthListen: parseListen(opts.healthListen),
+    metricsListen: parseListen(opts.metricsListen),
+  });
+  logger.info("agentgate controller started", { kagentUrl: opts.kagentUrl, leaderElect: opts.leaderElect, signed: key !== undefined });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info("controller shutting down", { signal });
+      controller.stop().then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}
+
+export function registerControllerCommand(program: Command, _io: Io, setExit: (code: number) => void): void {
+  program
+    .command("controller")
+    .description("run the thin controller: per-run scope, kagent delegation, hooks, status and provenance")
+    .option("--kubeconfig <file>", "kubeconfig (default: in-cluster, then $KUBECONFIG)")
+    .option("--kagent-url <url>", "kagent controller's base URL; an Agent's A2A endpoint is <url>/api/a2a/<namespace>/<name>/", "http://kagent-controller.kagent.svc:8083")
+    .option("--provenance-key-secret <ns/name>", "Secret whose key private-key.pem holds a PKCS#8 PEM ECDSA P-256 key; without it provenance is unsigned")
+    .option("--leader-elect", "hold Lease agentgate-controller before acting (default)", true)
+    .option("--no-leader-elect", "act without leader election (one replica only)")
+    .option("--lease-namespace <ns>", "namespace of the Lease", process.env.POD_NAMESPACE ?? "agentgate-system")
+    .option("--health-listen <host:port>", "/healthz and /readyz", "0.0.0.0:8081")
+    .addOption(new Option("--metrics-listen <host:port>", "Prometheus /metrics").default("0.0.0.0:9090"))
+    .action(async (opts: ControllerCliOptions) => { setExit(await runControllerCommand(opts)); });
+}
