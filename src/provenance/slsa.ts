@@ -14,8 +14,9 @@ export function canonicalJson(value: unknown): string {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
-  // JSON.stringify answers undefined for functions and symbols.
-  return (JSON.stringify(value)) ?? "null";
+  // JSON.stringify answers undefined for undefined, functions and symbols.
+  const text: string | undefined = JSON.stringify(value);
+  return text === undefined ? "null" : text;
 }
 
 function modelName(spec: unknown): string {
