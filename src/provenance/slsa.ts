@@ -15,8 +15,8 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   // JSON.stringify answers undefined for undefined, functions and symbols.
-  const text: string | undefined = JSON.stringify(value);
-  return text === undefined ? "null" : text;
+  if (value === undefined || typeof value === "function" || typeof value === "symbol") return "null";
+  return JSON.stringify(value);
 }
 
 function modelName(spec: unknown): string {
