@@ -36,7 +36,15 @@ profile := p if {
 	is_object(p)
 } else := {}
 
-cfg := object.union(data.agentgate.config, profile)
+# Most namespaces have no profile: skip the merge for them.
+cfg := data.agentgate.config if not has_profile
+
+cfg := object.union(data.agentgate.config, profile) if has_profile
+
+has_profile if count(profile) > 0
+
+# A JSON path segment with an index, without a host call (sprintf is one).
+indexed(prefix, i) := concat("", [prefix, "[", format_int(i, 10), "]"])
 
 action := a if {
 	a := profile.enforcement
@@ -52,7 +60,60 @@ spec := s if {
 
 # glob.match with null delimiters (not [], which means "."): model and tool names contain dots
 # ("claude-3.5-sonnet") that must not stop a "*".
-matches(pattern, value) if glob.match(pattern, null, value)
+matches(pattern, value) if {
+	fast_glob(pattern)
+	fast_match(split(pattern, "*"), value)
+}
+
+matches(pattern, value) if {
+	not fast_glob(pattern)
+	glob.match(pattern, null, value)
+}
+
+# glob.match compiles its pattern on every call, which dominates evaluation
+# time; the allowlists are nearly all "prefix*", "*infix*" or literals, and
+# those are decided with string builtins, with glob's meaning.
+glob_special(p) if contains(p, "?")
+
+glob_special(p) if contains(p, "[")
+
+glob_special(p) if contains(p, "{")
+
+glob_special(p) if contains(p, "\\")
+
+fast_glob(p) if {
+	is_string(p)
+	not glob_special(p)
+	count(split(p, "*")) <= 2
+}
+
+fast_glob(p) if {
+	is_string(p)
+	not glob_special(p)
+	parts := split(p, "*")
+	count(parts) == 3
+	parts[0] == ""
+	parts[2] == ""
+}
+
+fast_match(parts, v) if {
+	count(parts) == 1
+	parts[0] == v
+}
+
+fast_match(parts, v) if {
+	count(parts) == 2
+	is_string(v)
+	startswith(v, parts[0])
+	endswith(v, parts[1])
+	count(v) >= count(parts[0]) + count(parts[1])
+}
+
+fast_match(parts, v) if {
+	count(parts) == 3
+	is_string(v)
+	contains(v, parts[1])
+}
 
 list_or_empty(x) := x if is_array(x)
 

@@ -10,7 +10,7 @@ violations contains finding("model-endpoint", "spec.tls.disableVerify", msg) if 
 
 base_url_fields := {"openAI": "baseUrl", "anthropic": "baseUrl", "azureOpenAI": "azureEndpoint", "ollama": "host", "gemini": "baseUrl", "geminiVertexAI": "baseUrl", "anthropicVertexAI": "baseUrl"}
 
-violations contains finding("model-endpoint", sprintf("spec.%s.%s", [block, field]), msg) if {
+violations contains finding("model-endpoint", concat(".", ["spec", block, field]), msg) if {
 	is_kind("ModelConfig", "kagent.dev")
 	prefix := cfg.models.requiredBaseUrlPrefix
 	is_string(prefix)

@@ -11,7 +11,7 @@ token_fields := {
 	"anthropicVertexAI": ["maxTokens"],
 }
 
-violations contains finding("model-token-cap", sprintf("spec.%s.%s", [block, field]), msg) if {
+violations contains finding("model-token-cap", concat(".", ["spec", block, field]), msg) if {
 	is_kind("ModelConfig", "kagent.dev")
 	some block, fields in token_fields
 	b := spec[block]

@@ -162,3 +162,24 @@ test_no_defaults_for_runs if agentgate.defaults == {} with input as req("AgentRu
 test_delete_is_not_evaluated if count(agentgate.violations) == 0 with input as {"request": {"operation": "DELETE", "kind": {"group": "agent.tekton.dev", "kind": "AgentConfig"}, "object": null}}
 
 test_update_is_evaluated if "token-budget" in ids(object.union(cfg_input({"tokenBudget": 900000}), {"request": {"operation": "UPDATE"}}))
+
+test_glob_fast_paths_mean_what_glob_means if {
+	cases := [
+		["claude-*", "claude-3.5-sonnet"], ["claude-*", "claude-"], ["claude-*", "claud"], ["gpt-4o*", "gpt-4o"],
+		["*delete*", "k8s_delete_pod"], ["*delete*", "delete"], ["*delete*", "k8s_get"], ["k8s_get_*", "k8s_get_pods"],
+		["exact", "exact"], ["exact", "exactly"], ["a*b", "ab"], ["a*b", "a"], ["a*b", "axxb"], ["*", ""], ["*", "x"],
+		["k8s_?et_*", "k8s_get_x"], ["*a*b*", "xaxbx"], ["[ab]*", "b1"],
+	]
+	every c in cases {
+		matches_bool(c[0], c[1]) == glob.match(c[0], null, c[1])
+	}
+}
+
+matches_bool(p, v) := true if agentgate.matches(p, v)
+
+else := false
+
+test_glob_fast_paths_negative if {
+	not agentgate.matches("claude-*", "claud")
+	not agentgate.matches("a*b", "a")
+}

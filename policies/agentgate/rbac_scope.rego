@@ -2,7 +2,7 @@ package agentgate
 
 import rego.v1
 
-violations contains finding("rbac-scope", sprintf("spec.rbac.rules[%d].verbs", [i]), msg) if {
+violations contains finding("rbac-scope", concat(".", [indexed("spec.rbac.rules", i), "verbs"]), msg) if {
 	is_kind("AgentConfig", "agent.tekton.dev")
 	some i, rule in list_or_empty(object.get(object.get(spec, "rbac", {}), "rules", []))
 	bad := sort([v | some v in list_or_empty(object.get(rule, "verbs", [])); forbidden(v, cfg.rbac.forbiddenVerbs)])
@@ -10,7 +10,7 @@ violations contains finding("rbac-scope", sprintf("spec.rbac.rules[%d].verbs", [
 	msg := sprintf("grants verb %s, which an agent run may not have (forbidden: %s); remove it and list the verbs the agent needs", [concat(", ", bad), str_list(cfg.rbac.forbiddenVerbs)])
 }
 
-violations contains finding("rbac-scope", sprintf("spec.rbac.rules[%d].resources", [i]), msg) if {
+violations contains finding("rbac-scope", concat(".", [indexed("spec.rbac.rules", i), "resources"]), msg) if {
 	is_kind("AgentConfig", "agent.tekton.dev")
 	some i, rule in list_or_empty(object.get(object.get(spec, "rbac", {}), "rules", []))
 	bad := sort([r | some r in list_or_empty(object.get(rule, "resources", [])); forbidden(base_resource(r), cfg.rbac.forbiddenResources)])

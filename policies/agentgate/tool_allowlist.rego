@@ -9,7 +9,7 @@ tool_refs contains r if {
 	some i, s in list_or_empty(object.get(spec, "toolServers", []))
 	ref := object.get(s, "ref", {})
 	r := {
-		"field": sprintf("spec.toolServers[%d]", [i]),
+		"field": indexed("spec.toolServers", i),
 		"tools_field": "allowedTools",
 		"kind": object.get(ref, "kind", "RemoteMCPServer"),
 		"namespace": ref_ns(ref),
@@ -26,7 +26,7 @@ tool_refs contains r if {
 	object.get(t, "type", "McpServer") == "McpServer"
 	m := object.get(t, "mcpServer", {})
 	r := {
-		"field": sprintf("spec.declarative.tools[%d]", [i]),
+		"field": indexed("spec.declarative.tools", i),
 		"tools_field": "mcpServer.toolNames",
 		"kind": object.get(m, "kind", "RemoteMCPServer"),
 		"namespace": ref_ns(m),
@@ -51,14 +51,14 @@ violations contains finding("tool-allowlist", r.field, msg) if {
 	msg := sprintf("%s \"%s/%s\" is not an allowed tool server; allowed: %s. Use one of those, or ask the platform team to add it to tools.servers", [r.kind, r.namespace, r.name, allowed_servers])
 }
 
-violations contains finding("tool-allowlist", sprintf("%s.%s", [r.field, r.tools_field]), msg) if {
+violations contains finding("tool-allowlist", concat(".", [r.field, r.tools_field]), msg) if {
 	some r in tool_refs
 	listed_server(r)
 	count([t | some t in list_or_empty(r.tools); is_string(t)]) == 0
 	msg := "lists no tools; an empty list means every tool of the server, which is never allowed. List the tools the agent needs"
 }
 
-violations contains finding("tool-allowlist", sprintf("%s.%s[%d]", [r.field, r.tools_field, j]), msg) if {
+violations contains finding("tool-allowlist", indexed(concat(".", [r.field, r.tools_field]), j), msg) if {
 	some r in tool_refs
 	s := listed_server(r)
 	some j, t in list_or_empty(r.tools)

@@ -2,7 +2,7 @@ package agentgate
 
 import rego.v1
 
-violations contains finding("tool-approval", sprintf("%s.requireApproval", [r.field]), msg) if {
+violations contains finding("tool-approval", concat(".", [r.field, "requireApproval"]), msg) if {
 	some r in tool_refs
 	some t in list_or_empty(r.tools)
 	is_string(t)
