@@ -1,0 +1,117 @@
+// The certificate Secret on the API server: read, create if absent, replace
+// conditionally. A create that loses the race to another replica, or a
+// replace made against an outdated resourceVersion, reports "conflict" so the
+// caller re-reads and adopts the winner's certificates.
+import * as k8s from "@kubernetes/client-node";
+import { fromSecretData, MaterialError, SECRET_KEYS, toSecretData, type CertificateMaterial } from "./material.ts";
+
+export interface SecretRef {
+  namespace: string;
+  name: string;
+}
+
+export class SecretRefError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SecretRefError";
+  }
+}
+
+/** `NAMESPACE/NAME`. */
+export function parseSecretRef(text: string): SecretRef {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
+  if (!m?.[1] || !m[3]) throw new SecretRefError(`--cert-secret ${JSON.stringify(text)}: expected NAMESPACE/NAME, e.g. agentgate-system/agentgate-tls`);
+  return { namespace: m[1], name: m[3] };
+}
+
+export interface StoredSecret {
+  secret: k8s.V1Secret;
+  /** undefined when the Secret's data is not usable (then `problem` says why) */
+  material: CertificateMaterial | undefined;
+  problem?: string;
+}
+
+export const TLS_SECRET_TYPE = "kubernetes.io/tls";
+export const MANAGED_LABELS = { "app.kubernetes.io/name": "agentgate", "app.kubernetes.io/component": "webhook-certificate", "app.kubernetes.io/managed-by": "agentgate" };
+
+function statusCode(err: unknown): number | undefined {
+  return err instanceof k8s.ApiException ? err.code : undefined;
+}
+
+export function decodeSecret(secret: k8s.V1Secret): StoredSecret {
+  try {
+    return { secret, material: fromSecretData(secret.data) };
+  } catch (err) {
+    if (!(err instanceof MaterialError)) throw err;
+    return { secret, material: undefined, problem: err.message };
+  }
+}
+
+export class CertificateSecretStore {
+  readonly ref: SecretRef;
+  private readonly api: k8s.CoreV1Api;
+
+  constructor(kc: k8s.KubeConfig, ref: SecretRef) {
+    this.api = kc.makeApiClient(k8s.CoreV1Api);
+    this.ref = ref;
+  }
+
+  /** undefined when the Secret does not exist */
+  async read(): Promise<StoredSecret | undefined> {
+    try {
+      return decodeSecret(await this.api.readNamespacedSecret(this.ref));
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async create(m: CertificateMaterial): Promise<StoredSecret | "conflict"> {
+    const body: k8s.V1Secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: this.ref.name, namespace: this.ref.namespace, labels: MANAGED_LABELS },
+      type: TLS_SECRET_TYPE,
+      data: toSecretData(m),
+    };
+    try {
+      return decodeSecret(await this.api.createNamespacedSecret({ namespace: this.ref.namespace, body }));
+    } catch (err) {
+      if (statusCode(err) === 409) return "conflict";
+      throw err;
+    }
+  }
+
+  /**
+   * Replaces the certificate keys of the Secret as it was read, only if it is
+   * still at that resourceVersion; its type, other keys, labels and
+   * annotations (a chart's) are kept.
+   */
+  async replace(m: CertificateMaterial, stored: StoredSecret): Promise<StoredSecret | "conflict"> {
+    const ours = toSecretData(m);
+    const others = Object.entries(stored.secret.data ?? {}).filter(([k]) => !(k in ours) && k !== SECRET_KEYS.nextCaKey);
+    const meta = stored.secret.metadata;
+    const body: k8s.V1Secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        name: this.ref.name,
+        namespace: this.ref.namespace,
+        resourceVersion: meta?.resourceVersion,
+        labels: { ...meta?.labels, ...MANAGED_LABELS },
+        annotations: meta?.annotations,
+        ownerReferences: meta?.ownerReferences,
+        finalizers: meta?.finalizers,
+      },
+      type: stored.secret.type ?? TLS_SECRET_TYPE,
+      data: { ...Object.fromEntries(others), ...ours },
+    };
+    try {
+      return decodeSecret(await this.api.replaceNamespacedSecret({ ...this.ref, body }));
+    } catch (err) {
+      // 404: deleted since it was read; the next read creates it.
+      if (statusCode(err) === 409 || statusCode(err) === 404) return "conflict";
+      throw err;
+    }
+  }
+}
