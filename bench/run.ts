@@ -17,6 +17,7 @@ import { makeIdentity } from "../src/guardrails/identity.ts";
 import { loadEngine } from "../src/policy/load.ts";
 import { findOpa } from "../src/cli/opa.ts";
 import { generateServingCertificate } from "../src/tls/self-signed.ts";
+import { pacedLoad, type PacedResult } from "./paced.ts";
 import type { AdmissionReview } from "../src/types/admission.ts";
 import { admissionReviews, agentConfig, contextObjects } from "./fixtures.ts";
 
@@ -65,12 +66,11 @@ function peakRssMb(child: ChildProcess): Promise<number> {
   return readFile(`/proc/${child.pid ?? 0}/status`, "utf8").then((s) => Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024);
 }
 
-async function load(port: number, path: string, bodies: string[], overallRate?: number): Promise<Result> {
+async function load(port: number, path: string, bodies: string[]): Promise<Result> {
   return autocannon({
     url: `https://127.0.0.1:${port}`,
     connections: CONNECTIONS,
     duration: DURATION,
-    ...(overallRate ? { overallRate } : {}),
     requests: bodies.map((body) => ({ method: "POST", path, body, headers: { "content-type": "application/json" } })),
   });
 }
@@ -81,6 +81,10 @@ function summary(r: Result): { rps: number; p50_ms: number; p99_ms: number } {
 
 function check(name: string, r: Result): void {
   if (r.errors > 0 || r.timeouts > 0 || r.non2xx > 0) throw new Error(`${name}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx responses`);
+}
+
+function checkPaced(name: string, r: PacedResult): void {
+  if (r.failed > 0 || r.ok !== r.sent) throw new Error(`${name}: ${r.failed} of ${r.sent} requests failed`);
 }
 
 async function main(): Promise<void> {
@@ -120,7 +124,7 @@ async function main(): Promise<void> {
     const opaPort = await freePort();
     const opa = spawn(
       findOpa(),
-      ["run", "--server", "--addr", `127.0.0.1:${opaPort}`, "--tls-cert-file", join(dir, "tls.crt"), "--tls-private-key-file", join(dir, "tls.key"), "--log-level", "error", "--ignore", "*_test.rego", join(ROOT, "policies"), join(ROOT, "bench/opa-admission.rego"), join(dir, "contexts.json")],
+      ["run", "--server", "--addr", `127.0.0.1:${opaPort}`, "--tls-cert-file", join(dir, "tls.crt"), "--tls-private-key-file", join(dir, "tls.key"), "--log-level", "error", "--ignore", "*_test.rego", "--ignore", "*.tar.gz", join(ROOT, "policies"), join(ROOT, "bench/opa-admission.rego"), join(dir, "contexts.json")],
       { stdio: ["ignore", "ignore", "inherit"] },
     );
     children.push(opa);
@@ -138,25 +142,26 @@ async function main(): Promise<void> {
     console.log(`answers agree on all ${denied} inputs`);
 
     // Warm both up, then measure one after the other on the same machine.
-    await load(gatewayPort, "/validate", bodies, undefined).then((r) => check("gateway warm-up", r));
-    await load(opaPort, "/", bodies, undefined).then((r) => check("opa warm-up", r));
+    await load(gatewayPort, "/validate", bodies).then((r) => check("gateway warm-up", r));
+    await load(opaPort, "/", bodies).then((r) => check("opa warm-up", r));
     const gSat = await load(gatewayPort, "/validate", bodies);
     check("gateway", gSat);
     const oSat = await load(opaPort, "/", bodies);
     check("opa", oSat);
-    const gFixed = await load(gatewayPort, "/validate", bodies, FIXED_RATE);
-    check("gateway fixed-rate", gFixed);
-    const oFixed = await load(opaPort, "/", bodies, FIXED_RATE);
-    check("opa fixed-rate", oFixed);
+    const gFixed = await pacedLoad(gatewayPort, "/validate", bodies, FIXED_RATE, DURATION, CONNECTIONS);
+    checkPaced("gateway fixed-rate", gFixed);
+    const oFixed = await pacedLoad(opaPort, "/", bodies, FIXED_RATE, DURATION, CONNECTIONS);
+    checkPaced("opa fixed-rate", oFixed);
     const rss = await peakRssMb(gateway);
 
     const out = {
       saturation: { gateway: summary(gSat), opa: summary(oSat), ratio: Math.round((gSat.requests.average / oSat.requests.average) * 100) / 100 },
-      fixed_rate: { rps: FIXED_RATE, gateway_p99_ms: gFixed.latency.p99, opa_p99_ms: oFixed.latency.p99 },
+      fixed_rate: { rps: FIXED_RATE, gateway_p99_ms: gFixed.p99_ms, opa_p99_ms: oFixed.p99_ms },
       gateway_rss_mb: Math.round(rss),
     };
     console.log(`saturation (${CONNECTIONS} connections, ${DURATION}s): gateway ${out.saturation.gateway.rps} reviews/s (p50 ${gSat.latency.p50} ms, p99 ${gSat.latency.p99} ms); opa ${out.saturation.opa.rps} reviews/s (p50 ${oSat.latency.p50} ms, p99 ${oSat.latency.p99} ms); ratio ${out.saturation.ratio}`);
-    console.log(`fixed ${FIXED_RATE} reviews/s: gateway p99 ${gFixed.latency.p99} ms, opa p99 ${oFixed.latency.p99} ms; gateway peak RSS ${out.gateway_rss_mb} MB`);
+    console.log(`fixed ${FIXED_RATE} reviews/s for ${DURATION}s (open loop, latency from issue to last byte): gateway p50 ${gFixed.p50_ms} ms, p99 ${gFixed.p99_ms} ms, p99.9 ${gFixed.p999_ms} ms, max ${gFixed.max_ms} ms; opa p50 ${oFixed.p50_ms} ms, p99 ${oFixed.p99_ms} ms, p99.9 ${oFixed.p999_ms} ms, max ${oFixed.max_ms} ms`);
+    console.log(`gateway peak RSS ${out.gateway_rss_mb} MB`);
     console.log(JSON.stringify(out));
   } finally {
     for (const c of children) c.kill("SIGTERM");
