@@ -55,7 +55,9 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(leaseSeconds: number): Promise<boolean> {
     const { api, namespace, name } = this.opts;
-    const now = new Date();
+    const nowDate = new Date();
+    // Lease times are MicroTime: RFC 3339 with exactly six fractional digits.
+    const now = nowDate.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z") as unknown as Date;
     let lease: k8s.V1Lease;
     try {
       lease = await api.readNamespacedLease({ name, namespace });
@@ -74,7 +76,7 @@ export class LeaderElector {
     }
     const spec = lease.spec ?? {};
     const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
-    const expired = renewed + (spec.leaseDurationSeconds ?? leaseSeconds) * 1000 < now.getTime();
+    const expired = renewed + (spec.leaseDurationSeconds ?? leaseSeconds) * 1000 < nowDate.getTime();
     if (spec.holderIdentity !== this.identity && !expired) return false;
     const transitions = (spec.leaseTransitions ?? 0) + (spec.holderIdentity === this.identity ? 0 : 1);
     try {
