@@ -2,10 +2,14 @@
 // controller-runtime's envtest: etcd and kube-apiserver (and optionally
 // kube-controller-manager, for garbage collection) built from source by
 // tools/install.sh, on free loopback ports, with certificates made here.
-// Every child runs in its own process group and is killed when the test
-// process ends, however it ends.
+//
+// Process hygiene: every child runs in its own process group and is killed
+// when the test process ends, however it ends: stop(), normal exit (an
+// 'exit' hook), SIGINT/SIGTERM (handlers that exit 130/143) and even SIGKILL
+// of the test process (a small shell watchdog per plane that outlives it).
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync, openSync, readFileSync, statSync, readdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,14 +20,17 @@ import forge from "node-forge";
 
 const BIN = fileURLToPath(new URL("../../.tools/bin/", import.meta.url));
 
-export function toolPath(name: string): string {
+/** Absolute path of a tool built by tools/install.sh; throws if it is not built. */
+export const toolPath = (name: string): string => {
   const path = join(BIN, name);
   if (!existsSync(path)) throw new Error(`${path} is missing: run tools/install.sh to build the test tools`);
   return path;
-}
+};
 
 export interface ControlPlaneOptions {
+  /** Also run kube-controller-manager (garbagecollector, namespace controllers). */
   controllerManager?: boolean;
+  /** CRD files or directories (*.yaml, *.yml, *.json; multi-document) to install before returning. */
   crds?: string[];
 }
 
@@ -33,56 +40,116 @@ export interface KubectlResult {
   stderr: string;
 }
 
+export interface KubectlOptions {
+  stdin?: string;
+  /** Resolve with a non-zero code instead of rejecting. */
+  allowFail?: boolean;
+}
+
 export interface ControlPlane {
+  /** Temp dir with certificates, kubeconfigs, logs (<tool>.log) and etcd data; removed by stop(). */
   readonly dir: string;
+  /** https://127.0.0.1:<port> */
   readonly server: string;
+  /** Admin kubeconfig (CN=admin, O=system:masters) for kubectl and client-node. */
   readonly kubeconfigPath: string;
   readonly kubeConfig: k8s.KubeConfig;
+  /** PEM of the CA that signed the apiserver serving certificate and every client certificate. */
   readonly caPem: string;
+  /** Process ids of the children (etcd, kube-apiserver[, kube-controller-manager]). */
   readonly pids: number[];
-  kubectl(args: string[], opts?: { stdin?: string; allowFail?: boolean }): Promise<KubectlResult>;
+  /** Runs the built kubectl with the admin kubeconfig (a later --kubeconfig in args wins). */
+  kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
+  /** kubectl apply -f - (client-side). */
   applyYaml(yaml: string): Promise<void>;
+  /** Applies CRD files/directories and waits until every CRD is Established. */
   installCRDs(paths: string[]): Promise<void>;
+  /** Writes a client-certificate kubeconfig for another identity (O = groups); returns its path. */
   kubeconfigFor(user: string, groups?: string[]): Promise<string>;
+  /** Stops every child (SIGTERM, SIGKILL after 5 s) and removes dir. Idempotent. */
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
+const START_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 5_000;
+
+// ---------------------------------------------------------------------------
+// Process bookkeeping, once per process.
+
+interface Running {
+  dir: string;
+  children: Set<ChildProcess>;
+  watchdog: ChildProcess | undefined;
+}
+
+const running = new Set<Running>();
 let hooked = false;
 
-function killAll(): void {
-  for (const child of live) {
-    try {
-      if (child.pid) process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
+function killGroup(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
+  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
   }
-  live.clear();
+}
+
+/** Synchronous: usable from an 'exit' hook. */
+function killEverything(): void {
+  for (const r of running) {
+    for (const child of r.children) killGroup(child, "SIGKILL");
+    killGroup(r.watchdog, "SIGKILL");
+    rmSync(r.dir, { recursive: true, force: true });
+  }
+  running.clear();
 }
 
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
-  process.on("exit", killAll);
+  process.on("exit", killEverything);
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     process.once(signal, () => {
-      killAll();
+      killEverything();
       process.exit(code);
     });
   }
 }
 
+// If the test process is SIGKILLed no hook runs; this shell notices the
+// parent is gone and kills the process groups listed in dir/pgids. It exits
+// by itself once stop() has removed dir. (/bin/sh may be dash: its kill takes
+// neither "--" nor "-s KILL" before a negative pid; "-9 -<pgid>" works.)
+const WATCHDOG = `
+while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done
+[ -d "$2" ] || exit 0
+for g in $(cat "$2/pgids" 2>/dev/null); do kill -9 "-$g" 2>/dev/null; done
+rm -rf "$2"
+`;
+
+function startWatchdog(dir: string): ChildProcess {
+  const child = spawn("/bin/sh", ["-c", WATCHDOG, "watchdog", String(process.pid), dir], { detached: true, stdio: "ignore" });
+  child.unref();
+  return child;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
     srv.listen(0, "127.0.0.1", () => {
       const address = srv.address();
-      srv.close(() => { resolve(typeof address === "object" && address ? address.port : 0); });
+      srv.close(() => {
+        if (typeof address === "object" && address) resolve(address.port);
+        else reject(new Error("could not get a free port"));
+      });
     });
-    srv.on("error", reject);
   });
 }
+
+// ---------------------------------------------------------------------------
+// Certificates.
 
 interface Pki {
   caCert: forge.pki.Certificate;
@@ -90,23 +157,41 @@ interface Pki {
   caPem: string;
   saPrivate: string;
   saPublic: string;
+  leafKeys: forge.pki.rsa.KeyPair;
 }
 
-// Key generation is the slow part of a start; one CA per test process.
+interface KeyPairPem {
+  cert: string;
+  key: string;
+}
+
+// One CA per test process: key generation is the slow part of certificate
+// work (node-forge uses node's native generator when it can, ~0.1 s a key).
 let pki: Pki | undefined;
+
+function serialNumber(): string {
+  // Positive (Go rejects negative serials since 1.23) and unique.
+  const bytes = randomBytes(16);
+  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x01;
+  return bytes.toString("hex");
+}
 
 function makePki(): Pki {
   if (pki) return pki;
   const caKeys = forge.pki.rsa.generateKeyPair(2048);
   const caCert = forge.pki.createCertificate();
   caCert.publicKey = caKeys.publicKey;
-  caCert.serialNumber = "01";
+  caCert.serialNumber = serialNumber();
   caCert.validity.notBefore = new Date(Date.now() - 3_600_000);
   caCert.validity.notAfter = new Date(Date.now() + 7 * 86_400_000);
   const name = [{ name: "commonName", value: "agentgate-test-ca" }];
   caCert.setSubject(name);
   caCert.setIssuer(name);
-  caCert.setExtensions([{ name: "basicConstraints", cA: true, critical: true }, { name: "keyUsage", keyCertSign: true, digitalSignature: true, critical: true }]);
+  caCert.setExtensions([
+    { name: "basicConstraints", cA: true, critical: true },
+    { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: "subjectKeyIdentifier" },
+  ]);
   caCert.sign(caKeys.privateKey, forge.md.sha256.create());
   const sa = forge.pki.rsa.generateKeyPair(2048);
   pki = {
@@ -115,25 +200,22 @@ function makePki(): Pki {
     caPem: forge.pki.certificateToPem(caCert),
     saPrivate: forge.pki.privateKeyToPem(sa.privateKey),
     saPublic: forge.pki.publicKeyToPem(sa.publicKey),
+    // One key pair for every leaf certificate: tests need distinct
+    // identities, not distinct keys.
+    leafKeys: forge.pki.rsa.generateKeyPair(2048),
   };
   return pki;
 }
 
-let serial = 2;
-let leafKeys: forge.pki.rsa.KeyPair | undefined;
-
-function issue(p: Pki, cn: string, orgs: string[], server: boolean): { cert: string; key: string } {
-  // One leaf key pair reused for every certificate: tests need distinct
-  // identities, not distinct keys, and RSA generation costs ~1 s each.
-  leafKeys ??= forge.pki.rsa.generateKeyPair(2048);
+function issue(p: Pki, cn: string, orgs: string[], server: boolean): KeyPairPem {
   const cert = forge.pki.createCertificate();
-  cert.publicKey = leafKeys.publicKey;
-  cert.serialNumber = (serial++).toString(16).padStart(2, "0");
+  cert.publicKey = p.leafKeys.publicKey;
+  cert.serialNumber = serialNumber();
   cert.validity.notBefore = new Date(Date.now() - 3_600_000);
   cert.validity.notAfter = new Date(Date.now() + 7 * 86_400_000);
   cert.setSubject([{ name: "commonName", value: cn }, ...orgs.map((o) => ({ name: "organizationName", value: o }))]);
   cert.setIssuer(p.caCert.subject.attributes);
-  const extensions: Record<string, unknown>[] = [
+  const extensions: object[] = [
     { name: "basicConstraints", cA: false },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
     { name: "extKeyUsage", serverAuth: server, clientAuth: !server },
@@ -141,63 +223,60 @@ function issue(p: Pki, cn: string, orgs: string[], server: boolean): { cert: str
   if (server) {
     extensions.push({
       name: "subjectAltName",
-      altNames: [{ type: 7, ip: "127.0.0.1" }, { type: 2, value: "localhost" }, { type: 2, value: "kubernetes.default.svc" }, { type: 7, ip: "10.0.0.1" }],
+      altNames: [
+        { type: 7, ip: "127.0.0.1" },
+        { type: 2, value: "localhost" },
+        { type: 2, value: "kubernetes.default.svc" },
+        { type: 2, value: "kubernetes.default.svc.cluster.local" },
+        { type: 7, ip: "10.0.0.1" },
+      ],
     });
   }
   cert.setExtensions(extensions);
   cert.sign(p.caKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(leafKeys.privateKey) };
+  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(p.leafKeys.privateKey) };
 }
 
-function kubeconfigYaml(server: string, caPem: string, user: string, cert: string, key: string): string {
+function kubeconfigText(server: string, caPem: string, user: string, creds: KeyPairPem): string {
   const b64 = (s: string) => Buffer.from(s).toString("base64");
+  // JSON is YAML; kubectl and client-node read it as a kubeconfig.
   return JSON.stringify({
     apiVersion: "v1",
     kind: "Config",
     clusters: [{ name: "local", cluster: { server, "certificate-authority-data": b64(caPem) } }],
-    users: [{ name: user, user: { "client-certificate-data": b64(cert), "client-key-data": b64(key) } }],
+    users: [{ name: user, user: { "client-certificate-data": b64(creds.cert), "client-key-data": b64(creds.key) } }],
     contexts: [{ name: "local", context: { cluster: "local", user, namespace: "default" } }],
     "current-context": "local",
   });
 }
 
-function startProcess(dir: string, name: string, args: string[]): ChildProcess {
-  const log = openSync(join(dir, `${name}.log`), "a");
-  const child = spawn(toolPath(name), args, { detached: true, stdio: ["ignore", log, log] });
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-  return child;
-}
+// ---------------------------------------------------------------------------
+// Helpers.
 
-function tail(dir: string, name: string): string {
-  try {
-    return readFileSync(join(dir, `${name}.log`), "utf8").split("\n").slice(-15).join("\n");
-  } catch {
-    return "";
-  }
-}
-
-function get(url: string, cert: { cert: string; key: string }, ca: string): Promise<{ status: number; body: string }> {
+function httpsGet(url: string, opts: { creds?: KeyPairPem; ca?: string }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { cert: cert.cert, key: cert.key, ca, timeout: 2000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }); });
-    });
+    const req = httpsRequest(
+      url,
+      { cert: opts.creds?.cert, key: opts.creds?.key, ca: opts.ca, rejectUnauthorized: opts.ca !== undefined, timeout: 2000, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }); });
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.end();
   });
 }
 
-async function waitUntil(what: string, deadlineMs: number, check: () => Promise<boolean>, diagnostics: () => string, children: ChildProcess[] = []): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const dead = children.find((c) => c.exitCode !== null || c.signalCode !== null);
-    if (dead) throw new Error(`control plane: ${dead.spawnfile} exited while waiting for ${what}\n${diagnostics()}`);
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`control plane: ${what} not ready after ${deadlineMs / 1000}s\n${diagnostics()}`);
-    await new Promise((r) => setTimeout(r, 100));
+function logTail(dir: string, name: string, lines = 20): string {
+  try {
+    const text = readFileSync(join(dir, `${name}.log`), "utf8").trimEnd();
+    return `--- ${name}.log (tail) ---\n${text.split("\n").slice(-lines).join("\n")}`;
+  } catch {
+    return `--- ${name}.log: none ---`;
   }
 }
 
@@ -205,18 +284,46 @@ function yamlFiles(paths: string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {
     if (statSync(p).isDirectory()) {
-      for (const f of readdirSync(p).sort()) if (f.endsWith(".yaml") || f.endsWith(".yml")) out.push(join(p, f));
+      for (const f of readdirSync(p).sort()) if (/\.(ya?ml|json)$/.test(f)) out.push(join(p, f));
     } else out.push(p);
   }
   return out;
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+class StartError extends Error {
+  readonly portClash: boolean;
+  constructor(message: string, portClash: boolean) {
+    super(message);
+    this.name = "StartError";
+    this.portClash = portClash;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  // Free ports are found by listening on port 0 and closing: another process
+  // can take one before the child binds it. Retry the whole start then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (!(err instanceof StartError && err.portClash && attempt < 3)) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   hookExit();
-  const dir = mkdtempSync(join(tmpdir(), "agentgate-cp-"));
   const p = makePki();
-  const serving = issue(p, "kube-apiserver", [], true);
-  const admin = issue(p, "admin", ["system:masters"], false);
+  const dir = mkdtempSync(join(tmpdir(), "agentgate-cp-"));
+  const r: Running = { dir, children: new Set(), watchdog: undefined };
+  running.add(r);
+  r.watchdog = startWatchdog(dir);
+  const ordered: ChildProcess[] = [];
+
   const files = {
     ca: join(dir, "ca.crt"),
     cert: join(dir, "apiserver.crt"),
@@ -224,96 +331,114 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     saKey: join(dir, "sa.key"),
     saPub: join(dir, "sa.pub"),
     kubeconfig: join(dir, "admin.kubeconfig"),
+    kcmKubeconfig: join(dir, "kube-controller-manager.kubeconfig"),
+    kubectlCache: join(dir, "kubectl-cache"),
   };
+  const serving = issue(p, "kube-apiserver", [], true);
+  const admin = issue(p, "admin", ["system:masters"], false);
   writeFileSync(files.ca, p.caPem);
   writeFileSync(files.cert, serving.cert);
-  writeFileSync(files.key, serving.key);
-  writeFileSync(files.saKey, p.saPrivate);
+  writeFileSync(files.key, serving.key, { mode: 0o600 });
+  writeFileSync(files.saKey, p.saPrivate, { mode: 0o600 });
   writeFileSync(files.saPub, p.saPublic);
   const [etcdClient, etcdPeer, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const server = `https://127.0.0.1:${apiPort}`;
-  writeFileSync(files.kubeconfig, kubeconfigYaml(server, p.caPem, "admin", admin.cert, admin.key));
+  writeFileSync(files.kubeconfig, kubeconfigText(server, p.caPem, "admin", admin), { mode: 0o600 });
 
-  const children: ChildProcess[] = [];
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    for (const child of [...children].reverse()) {
-      if (child.exitCode !== null || child.signalCode !== null || !child.pid) continue;
-      const exited = new Promise<void>((r) => child.once("exit", () => { r(); }));
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        continue;
-      }
-      const timer = setTimeout(() => {
-        try {
-          if (child.pid) process.kill(-child.pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }, 5000);
-      await exited;
-      clearTimeout(timer);
+  const launch = (name: string, args: string[]): ChildProcess => {
+    const log = openSync(join(dir, `${name}.log`), "a");
+    let child: ChildProcess;
+    try {
+      child = spawn(toolPath(name), args, { detached: true, stdio: ["ignore", log, log] });
+    } finally {
+      closeSync(log);
     }
-    rmSync(dir, { recursive: true, force: true });
+    // Unreferenced: a test that forgets stop() still lets its process exit,
+    // and the 'exit' hook then kills the child.
+    child.unref();
+    r.children.add(child);
+    ordered.push(child);
+    child.once("exit", () => r.children.delete(child));
+    writeFileSync(join(dir, "pgids"), ordered.map((c) => c.pid ?? "").join("\n"));
+    return child;
   };
 
-  try {
-    children.push(
-      startProcess(dir, "etcd", [
-        "--name", "test",
-        "--data-dir", join(dir, "etcd"),
-        "--listen-client-urls", `http://127.0.0.1:${etcdClient}`,
-        "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
-        "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-        "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-        "--initial-cluster", `test=http://127.0.0.1:${etcdPeer}`,
-        "--unsafe-no-fsync",
-        "--log-level", "error",
-      ]),
-    );
-    children.push(
-      startProcess(dir, "kube-apiserver", [
-        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-        `--secure-port=${apiPort}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        `--tls-cert-file=${files.cert}`,
-        `--tls-private-key-file=${files.key}`,
-        `--client-ca-file=${files.ca}`,
-        "--authorization-mode=RBAC",
-        "--service-cluster-ip-range=10.0.0.0/24",
-        "--disable-admission-plugins=ServiceAccount",
-        `--service-account-key-file=${files.saPub}`,
-        `--service-account-signing-key-file=${files.saKey}`,
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        "--allow-privileged=true",
-        // Loopback advertise addresses are refused by the endpoint reconciler.
-        "--endpoint-reconciler-type=none",
-        "--v=0",
-      ]),
-    );
-    await waitUntil("kube-apiserver /readyz", 60_000, async () => (await get(`${server}/readyz`, admin, p.caPem)).status === 200, () => `${tail(dir, "etcd")}\n${tail(dir, "kube-apiserver")}`, children);
-    await waitUntil("default namespaces", 30_000, async () => (await get(`${server}/api/v1/namespaces/kube-system`, admin, p.caPem)).status === 200 && (await get(`${server}/api/v1/namespaces/default`, admin, p.caPem)).status === 200, () => tail(dir, "kube-apiserver"));
-    if (opts.controllerManager) {
-      const kcmPort = await freePort();
-      children.push(
-        startProcess(dir, "kube-controller-manager", [
-          `--kubeconfig=${files.kubeconfig}`,
-          `--authentication-kubeconfig=${files.kubeconfig}`,
-          `--authorization-kubeconfig=${files.kubeconfig}`,
-          "--controllers=garbagecollector,namespace",
-          "--leader-elect=false",
-          `--secure-port=${kcmPort}`,
-          "--bind-address=127.0.0.1",
-          `--service-account-private-key-file=${files.saKey}`,
-          `--root-ca-file=${files.ca}`,
-          "--v=0",
-        ]),
-      );
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      // Reverse start order: controller-manager, apiserver, then etcd.
+      for (const child of [...ordered].reverse()) {
+        if (!child.pid || child.exitCode !== null || child.signalCode !== null) continue;
+        const exited = new Promise<void>((resolve) => child.once("exit", () => { resolve(); }));
+        killGroup(child, "SIGTERM");
+        const timer = setTimeout(() => { killGroup(child, "SIGKILL"); }, STOP_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }
+      killGroup(r.watchdog, "SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+      running.delete(r);
+    })();
+    return stopping;
+  };
+
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  const waitFor = async (what: string, check: () => Promise<boolean>): Promise<void> => {
+    for (;;) {
+      const dead = ordered.find((c) => c.exitCode !== null || c.signalCode !== null);
+      const logs = () => ordered.map((c) => logTail(dir, c.spawnfile.split("/").pop() ?? "")).join("\n");
+      if (dead) {
+        const text = logs();
+        throw new StartError(
+          `control plane: ${dead.spawnfile} exited (${dead.exitCode ?? dead.signalCode ?? "?"}) while waiting for ${what}\n${text}`,
+          /address already in use/.test(text),
+        );
+      }
+      if (await check().catch(() => false)) return;
+      if (Date.now() > deadline) throw new StartError(`control plane: ${what} not ready within ${START_TIMEOUT_MS / 1000} s\n${logs()}`, false);
+      await sleep(100);
     }
+  };
+  const apiOk = async (path: string) => (await httpsGet(`${server}${path}`, { creds: admin, ca: p.caPem })).status === 200;
+
+  try {
+    launch("etcd", [
+      "--name", "test",
+      "--data-dir", join(dir, "etcd"),
+      "--listen-client-urls", `http://127.0.0.1:${etcdClient}`,
+      "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
+      "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`,
+      "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
+      "--initial-cluster", `test=http://127.0.0.1:${etcdPeer}`,
+      "--unsafe-no-fsync",
+      "--log-level", "error",
+    ]);
+    launch("kube-apiserver", [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      `--secure-port=${apiPort}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--tls-cert-file=${files.cert}`,
+      `--tls-private-key-file=${files.key}`,
+      `--client-ca-file=${files.ca}`,
+      "--authorization-mode=RBAC",
+      "--service-cluster-ip-range=10.0.0.0/24",
+      // Default plugins stay on (MutatingAdmissionWebhook and
+      // ValidatingAdmissionWebhook among them); ServiceAccount would want
+      // the token controller for every pod.
+      "--disable-admission-plugins=ServiceAccount",
+      `--service-account-key-file=${files.saPub}`,
+      `--service-account-signing-key-file=${files.saKey}`,
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      "--allow-privileged=true",
+      // A loopback advertise address is refused by the endpoint reconciler.
+      "--endpoint-reconciler-type=none",
+      "--v=0",
+    ]);
+    await waitFor("kube-apiserver /readyz", () => apiOk("/readyz"));
+    // The default namespaces appear a moment after readiness.
+    await waitFor("namespaces default and kube-system", async () => (await apiOk("/api/v1/namespaces/default")) && (await apiOk("/api/v1/namespaces/kube-system")));
+
   } catch (err) {
     await stop();
     throw err;
@@ -322,16 +447,25 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromFile(files.kubeconfig);
 
-  const kubectl = (args: string[], o: { stdin?: string; allowFail?: boolean } = {}): Promise<KubectlResult> =>
+  const kubectl = (args: string[], o: KubectlOptions = {}): Promise<KubectlResult> =>
     new Promise((resolve, reject) => {
-      const child = execFile(toolPath("kubectl"), ["--kubeconfig", files.kubeconfig, ...args], { maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 1) : 0;
-        if (code !== 0 && !o.allowFail) reject(new Error(`kubectl ${args.join(" ")} failed (${code}): ${stderr}`));
-        else resolve({ code, stdout, stderr });
-      });
+      const child = execFile(
+        toolPath("kubectl"),
+        // A cache per plane: ports are reused, and a discovery cache keyed by
+        // host:port from an earlier plane would describe other CRDs.
+        ["--kubeconfig", files.kubeconfig, "--cache-dir", files.kubectlCache, ...args],
+        { maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const code = err === null ? 0 : typeof err.code === "number" ? err.code : 1;
+          if (code !== 0 && !o.allowFail) reject(new Error(`kubectl ${args.join(" ")} failed (${err?.signal ?? code}): ${stderr}${stdout}`));
+          else resolve({ code, stdout, stderr });
+        },
+      );
+      child.stdin?.on("error", () => { /* kubectl may exit before reading stdin */ });
       child.stdin?.end(o.stdin ?? "");
     });
 
+  let identities = 0;
   const cp: ControlPlane = {
     dir,
     server,
@@ -339,7 +473,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     kubeConfig,
     caPem: p.caPem,
     get pids() {
-      return children.map((c) => c.pid ?? 0);
+      return ordered.flatMap((c) => (c.pid ? [c.pid] : []));
     },
     kubectl,
     async applyYaml(yaml) {
@@ -348,24 +482,41 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     async installCRDs(paths) {
       const list = yamlFiles(paths);
       if (list.length === 0) return;
-      await kubectl(["apply", ...list.flatMap((f) => ["-f", f])]);
-      await kubectl(["wait", "--for", "condition=established", "--timeout=60s", ...list.flatMap((f) => ["-f", f])]);
+      const fileArgs = list.flatMap((f) => ["-f", f]);
+      await kubectl(["apply", ...fileArgs]);
+      await kubectl(["wait", "--for=condition=Established", "--timeout=60s", ...fileArgs]);
     },
     kubeconfigFor(user, groups = []) {
-      const c = issue(p, user, groups, false);
-      const path = join(dir, `${user.replace(/[^A-Za-z0-9_.-]/g, "_")}.kubeconfig`);
-      writeFileSync(path, kubeconfigYaml(server, p.caPem, user, c.cert, c.key));
+      const path = join(dir, `user-${++identities}-${user.replace(/[^A-Za-z0-9_.-]/g, "_")}.kubeconfig`);
+      writeFileSync(path, kubeconfigText(server, p.caPem, user, issue(p, user, groups, false)), { mode: 0o600 });
       return Promise.resolve(path);
     },
     stop,
   };
-  if (opts.crds && opts.crds.length > 0) {
-    try {
-      await cp.installCRDs(opts.crds);
-    } catch (err) {
-      await stop();
-      throw err;
+  try {
+    if (opts.crds && opts.crds.length > 0) await cp.installCRDs(opts.crds);
+    // After the CRDs: the garbage collector discovers resources at start, and
+    // would otherwise miss owners of CRD kinds until its next resync.
+    if (opts.controllerManager) {
+      const kcmPort = await freePort();
+      writeFileSync(files.kcmKubeconfig, kubeconfigText(server, p.caPem, "system:kube-controller-manager", issue(p, "system:kube-controller-manager", ["system:masters"], false)), { mode: 0o600 });
+      launch("kube-controller-manager", [
+        `--kubeconfig=${files.kcmKubeconfig}`,
+        `--authentication-kubeconfig=${files.kcmKubeconfig}`,
+        `--authorization-kubeconfig=${files.kcmKubeconfig}`,
+        "--controllers=garbagecollector,namespace",
+        "--leader-elect=false",
+        `--secure-port=${kcmPort}`,
+        "--bind-address=127.0.0.1",
+        `--root-ca-file=${files.ca}`,
+        "--v=0",
+      ]);
+      // /healthz is always allowed; its serving certificate is self-signed.
+      await waitFor("kube-controller-manager /healthz", async () => (await httpsGet(`https://127.0.0.1:${kcmPort}/healthz`, {})).status === 200);
     }
+  } catch (err) {
+    await stop();
+    throw err;
   }
   return cp;
 }
