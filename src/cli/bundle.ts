@@ -1,9 +1,11 @@
-// `agentgate bundle build|inspect`: authoring and examining bundles.
+// `agentgate bundle build|inspect|sign|verify`: authoring and examining bundles.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { readBundle } from "../policy/bundle.ts";
+import { signBundleAt, verifyBundleAt } from "../policy/bundle-signing.ts";
+import { SignatureError, readSigningKey, readVerificationKey } from "../policy/signatures.ts";
 import { ENTRYPOINT } from "../policy/engine.ts";
 import { sourceRevision } from "../policy/source-revision.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
@@ -64,6 +66,41 @@ export function registerBundleCommands(program: Command, io: Io, setExit: (code:
       const { output, revision } = await buildBundle(dir, opts);
       io.out(`built ${output} (revision ${revision})`);
       setExit(0);
+    });
+
+  bundle
+    .command("sign <bundle>")
+    .description("sign every file of a bundle into its .signatures.json (OPA's format; opa run --verification-key accepts it)")
+    .requiredOption("--signing-key <pem>", "PEM private key (RSA, EC or Ed25519), or the HMAC secret file with --signing-alg HS256")
+    .option("--signing-alg <alg>", "RS256, PS256, ES256, ES384, ES512, EdDSA, HS256, … (default: from the key)")
+    .option("--key-id <id>", "key id put in the JWT (kid and keyid)", "default")
+    .option("--scope <scope>", "scope claim verifiers must be configured with")
+    .option("-o, --output <file>", "signed bundle to write (.tar.gz; default: the bundle in place)")
+    .action(async (path: string, opts: { signingKey: string; signingAlg?: string; keyId: string; scope?: string; output?: string }) => {
+      const key = await readSigningKey(opts.signingKey, { keyId: opts.keyId, ...(opts.signingAlg ? { algorithm: opts.signingAlg } : {}), ...(opts.scope ? { scope: opts.scope } : {}) });
+      const signed = await signBundleAt(path, key, opts.output);
+      io.out(`signed ${signed.files} files of ${path} with ${key.algorithm} key "${key.keyId}": ${signed.output}`);
+      setExit(0);
+    });
+
+  bundle
+    .command("verify <bundle>")
+    .description("check a bundle's .signatures.json: the JWT, its key id and scope, and every file's hash (exit 1 when refused)")
+    .requiredOption("--verification-key <pem>", "PEM public key or certificate, or the HMAC secret file with --signing-alg HS256")
+    .option("--signing-alg <alg>", "the algorithm the key verifies (default: from the key)")
+    .option("--key-id <id>", "the key's id; a JWT naming another key is refused", "default")
+    .option("--scope <scope>", "the scope the bundle must be signed for")
+    .action(async (path: string, opts: { verificationKey: string; signingAlg?: string; keyId: string; scope?: string }) => {
+      const key = await readVerificationKey(opts.verificationKey, { keyId: opts.keyId, ...(opts.signingAlg ? { algorithm: opts.signingAlg } : {}), ...(opts.scope ? { scope: opts.scope } : {}) });
+      try {
+        const result = await verifyBundleAt(path, key);
+        io.out(`verified ${path}: ${result.files} files signed with ${result.algorithm} key "${result.keyId}"${result.scope ? `, scope "${result.scope}"` : ""}`);
+        setExit(0);
+      } catch (err) {
+        if (!(err instanceof SignatureError)) throw err;
+        io.err(`verification failed: ${err.message}`);
+        setExit(1);
+      }
     });
 
   bundle
