@@ -1,33 +1,23 @@
-// One compiled policy.wasm, loaded through the opa-wasm SDK. The only file
-// that touches the SDK's evaluation API.
-import { loadPolicy, type LoadedPolicy } from "@open-policy-agent/opa-wasm";
+// One compiled policy.wasm, evaluated through the opa-wasm SDK's
+// LoadedPolicy. The only file that touches the SDK's evaluation API.
+//
+// The wasm is instantiated here, not by the SDK's loadPolicy, so that the
+// host builtins are agentgate's (builtins/dispatch.ts): the SDK's loadPolicy
+// lets its own JavaScript builtins win over custom ones and hands builtins
+// JSON, in which sets are arrays. LoadedPolicy takes an instance it did not
+// create (its constructor's contract); sdk-table.test.ts checks that it still
+// does.
+import { createRequire } from "node:module";
+import type { LoadedPolicy } from "@open-policy-agent/opa-wasm";
 import { BundleError, type Bundle } from "./bundle.ts";
-import { CUSTOM_BUILTINS, HOST_BUILTINS } from "./builtins/index.ts";
+import { hostImports } from "./builtins/dispatch.ts";
+import { HOST_BUILTINS } from "./builtins/index.ts";
+import { exportedNumber, wasmApi, type WasmInstance } from "./builtins/wasm-api.ts";
 
-interface WasmExports {
-  builtins(): number;
-  opa_json_dump(addr: number): number;
-}
+const require = createRequire(import.meta.url);
+const { LoadedPolicy: LoadedPolicyClass } = require("@open-policy-agent/opa-wasm") as { LoadedPolicy: typeof LoadedPolicy };
 
-interface InstanceLike {
-  instance?: { exports: unknown };
-  exports?: unknown;
-}
-
-// The SDK keeps the builtin table it reads from the wasm to itself; the
-// gateway needs it at load time to refuse what it cannot evaluate, so it
-// reads the same export (builtins(), ABI 1.x) from the instance.
-function readBuiltinNames(policy: LoadedPolicy): string[] {
-  const holder = policy.wasmInstance as unknown as InstanceLike;
-  const exports = (holder.instance?.exports ?? holder.exports) as WasmExports;
-  const raw = exports.opa_json_dump(exports.builtins());
-  const memory = (policy as unknown as { mem: { buffer: ArrayBuffer } }).mem;
-  const bytes = new Uint8Array(memory.buffer);
-  let end = raw;
-  while (bytes[end] !== 0) end++;
-  const table: unknown = JSON.parse(new TextDecoder().decode(bytes.subarray(raw, end)));
-  return Object.keys(table as Record<string, number>).sort();
-}
+const INITIAL_PAGES = 8;
 
 export class WasmPolicy {
   readonly entrypoints: ReadonlySet<string>;
@@ -43,13 +33,19 @@ export class WasmPolicy {
 
   /** Loads the bundle's wasm with its data; refuses builtins nobody implements. */
   static async load(bundle: Bundle, data: Record<string, unknown>): Promise<WasmPolicy> {
-    let policy: LoadedPolicy;
+    const memory = new wasmApi.Memory({ initial: INITIAL_PAGES });
+    const host = hostImports(memory);
+    let instance: WasmInstance;
+    let required: string[];
     try {
-      policy = await loadPolicy(bundle.wasm, { initial: 8 }, CUSTOM_BUILTINS);
+      const module = await wasmApi.compile(bundle.wasm);
+      instance = await wasmApi.instantiate(module, host.imports);
+      const abi = exportedNumber(instance, "opa_wasm_abi_version");
+      if (abi !== 1) throw new Error(`unsupported wasm ABI version ${String(abi)} (agentgate evaluates ABI 1.x)`);
+      required = host.bind(instance);
     } catch (err) {
       throw new BundleError(bundle.name, `policy.wasm does not load: ${describe(err)}`, { cause: err });
     }
-    const required = readBuiltinNames(policy);
     const missing = required.filter((name) => !HOST_BUILTINS.has(name));
     if (missing.length > 0) {
       throw new BundleError(
@@ -57,6 +53,7 @@ export class WasmPolicy {
         `(revision ${bundle.revision}) policy.wasm needs builtin${missing.length > 1 ? "s" : ""} ${missing.join(", ")}, which this gateway does not provide; run \`agentgate capabilities\` for what it does`,
       );
     }
+    const policy = new LoadedPolicyClass(instance, memory, exportedNumber(instance, "opa_wasm_abi_minor_version"));
     try {
       policy.setData(data);
     } catch (err) {

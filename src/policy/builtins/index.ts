@@ -1,36 +1,28 @@
 // The host builtins agentgate provides to wasm policies, with OPA's
-// semantics. A builtin that fails returns undefined, as OPA's do outside
-// strict mode: the expression is undefined rather than the evaluation failing.
-import { parseDurationNs } from "./duration.ts";
-import { SDK_HOST_BUILTINS, yieldToCustomBuiltins } from "./sdk-table.ts";
+// semantics, one file per family. A name here takes precedence over the
+// SDK's JavaScript builtin of the same name (dispatch.ts); the SDK's are used
+// only for names that no family here implements.
+import type { RegoBuiltin } from "./operands.ts";
+import { SDK_BUILTINS, type JsonBuiltin } from "./sdk-table.ts";
+import { SEMVER_BUILTINS } from "./semver.ts";
+import { STRINGS_BUILTINS } from "./strings.ts";
+import { TIME_BUILTINS } from "./time.ts";
+import { UNITS_BUILTINS } from "./units.ts";
 
-export type Builtin = (...args: unknown[]) => unknown;
+export type { RegoBuiltin } from "./operands.ts";
 
-function undefinedOnError(fn: Builtin): Builtin {
-  return (...args: unknown[]) => {
-    try {
-      return fn(...args);
-    } catch {
-      return undefined;
-    }
-  };
-}
-
-const implementations: Record<string, Builtin> = {
-  "time.parse_duration_ns": (s) => {
-    if (typeof s !== "string") throw new TypeError("operand 1 must be string");
-    return Number(parseDurationNs(s));
-  },
-};
-
-export const CUSTOM_BUILTINS: Readonly<Record<string, Builtin>> = Object.fromEntries(
-  Object.entries(implementations).map(([name, fn]) => [name, undefinedOnError(fn)]),
+/** agentgate's own builtins, by name. */
+export const AGENTGATE_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
+  Object.entries({ ...STRINGS_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS }),
 );
 
-yieldToCustomBuiltins(Object.keys(CUSTOM_BUILTINS));
+/**
+ * The SDK's builtins agentgate relies on (regex.split with JavaScript's
+ * RegExp, yaml.* with the `yaml` package): those it has no own version of.
+ */
+export const SDK_FALLBACK_BUILTINS: ReadonlyMap<string, JsonBuiltin> = new Map(
+  [...SDK_BUILTINS].filter(([name]) => !AGENTGATE_BUILTINS.has(name)),
+);
 
 /** Every host builtin a policy may call in this gateway. */
-export const HOST_BUILTINS: ReadonlySet<string> = new Set([
-  ...SDK_HOST_BUILTINS,
-  ...Object.keys(CUSTOM_BUILTINS),
-]);
+export const HOST_BUILTINS: ReadonlySet<string> = new Set([...AGENTGATE_BUILTINS.keys(), ...SDK_FALLBACK_BUILTINS.keys()]);

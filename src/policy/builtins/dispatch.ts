@@ -1,0 +1,105 @@
+// The host side of a policy.wasm: the imports it is instantiated with and
+// the dispatch of its builtin calls. agentgate's builtins get the arguments
+// as Rego values (opa_value_dump: sets stay sets, numbers keep their text)
+// and answer in opa_value_parse's text; the SDK's fallbacks get and give
+// JSON, as they do inside the SDK. A builtin that throws yields undefined, as
+// builtin errors do in OPA outside strict mode.
+import { AGENTGATE_BUILTINS, SDK_FALLBACK_BUILTINS } from "./index.ts";
+import type { WasmImports, WasmInstance, WasmMemory } from "./wasm-api.ts";
+import { fromJson, parseRegoValue, serializeRegoValue, type RegoValue } from "./rego-value.ts";
+
+interface PolicyExports {
+  builtins(): number;
+  opa_json_dump(addr: number): number;
+  opa_json_parse(addr: number, len: number): number;
+  opa_value_dump(addr: number): number;
+  opa_value_parse(addr: number, len: number): number;
+  opa_malloc(len: number): number;
+}
+
+export interface HostImports {
+  imports: WasmImports;
+  /** Connects the imports to their instance; returns the builtin names the wasm calls out for. */
+  bind(instance: WasmInstance): string[];
+}
+
+export class PolicyAbortError extends Error {
+  constructor(message: string) {
+    super(`policy.wasm aborted: ${message}`);
+    this.name = "PolicyAbortError";
+  }
+}
+
+export function hostImports(memory: WasmMemory): HostImports {
+  let exports: PolicyExports | undefined;
+  let names: Record<number, string> = {};
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+
+  const readString = (addr: number): string => {
+    const bytes = new Uint8Array(memory.buffer);
+    let end = addr;
+    while (bytes[end] !== 0) end++;
+    return decoder.decode(bytes.subarray(addr, end));
+  };
+  const write = (text: string, parse: (addr: number, len: number) => number): number => {
+    const ex = exports as PolicyExports;
+    const bytes = encoder.encode(text);
+    const addr = ex.opa_malloc(bytes.length);
+    new Uint8Array(memory.buffer).set(bytes, addr);
+    return parse(addr, bytes.length);
+  };
+
+  const call = (id: number, args: number[]): number => {
+    const ex = exports;
+    if (!ex) throw new Error("policy.wasm called a builtin before it was bound");
+    const name = names[id] ?? `#${id}`;
+    const own = AGENTGATE_BUILTINS.get(name);
+    if (own) {
+      let result: RegoValue | undefined;
+      try {
+        result = own(...args.map((a) => parseRegoValue(readString(ex.opa_value_dump(a)))));
+      } catch {
+        return 0;
+      }
+      return result === undefined ? 0 : write(serializeRegoValue(result), (a, l) => ex.opa_value_parse(a, l));
+    }
+    const sdk = SDK_FALLBACK_BUILTINS.get(name);
+    if (sdk) {
+      let result: unknown;
+      try {
+        result = sdk(...args.map((a) => JSON.parse(readString(ex.opa_json_dump(a))) as unknown));
+      } catch {
+        return 0;
+      }
+      return result === undefined ? 0 : write(serializeRegoValue(fromJson(result)), (a, l) => ex.opa_value_parse(a, l));
+    }
+    throw new Error(`not implemented: builtin ${name}`);
+  };
+
+  const imports: WasmImports = {
+    env: {
+      memory,
+      opa_abort: (addr: number) => {
+        throw new PolicyAbortError(readString(addr));
+      },
+      // print() output has no place on the admission path.
+      opa_println: () => undefined,
+      opa_builtin0: (id: number) => call(id, []),
+      opa_builtin1: (id: number, _ctx: number, a: number) => call(id, [a]),
+      opa_builtin2: (id: number, _ctx: number, a: number, b: number) => call(id, [a, b]),
+      opa_builtin3: (id: number, _ctx: number, a: number, b: number, c: number) => call(id, [a, b, c]),
+      opa_builtin4: (id: number, _ctx: number, a: number, b: number, c: number, d: number) => call(id, [a, b, c, d]),
+    },
+  };
+
+  return {
+    imports,
+    bind(instance) {
+      exports = instance.exports as unknown as PolicyExports;
+      const table = JSON.parse(readString(exports.opa_json_dump(exports.builtins()))) as Record<string, number>;
+      names = Object.fromEntries(Object.entries(table).map(([name, id]) => [id, name]));
+      return Object.keys(table).sort();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// Every host builtin and sprintf verb agentgate implements, answered by the
+// gateway's evaluator (wasm built by the real opa) and by `opa eval` on the
+// same Rego: the answers must be identical, undefined included.
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readBundle } from "../../src/policy/bundle.ts";
+import { encodeInput } from "../../src/policy/engine.ts";
+import { WasmPolicy } from "../../src/policy/wasm-policy.ts";
+import { runOpa } from "../../src/cli/opa.ts";
+
+const SET = `{"b", "a", 1, [2, "x"], {"k": set()}}`;
+const OBJ = `{"zeta": {3, 1, 2}, "alpha": [1.50, null, true], 7: "seven", "ü": "\\u0001"}`;
+
+const CASES: string[] = [
+  // sprintf: every verb over every kind of argument OPA hands fmt
+  `sprintf("%v|%s|%d|%q|%x|%X|%f|%g|%e|%t|%%", ["a", "b", 3, "q\\"", "hi", "hi", 1.5, 2.25, 1234.5678, true])`,
+  `sprintf("%v", [${SET}])`,
+  `sprintf("%v", [${OBJ}])`,
+  `sprintf("%s and %v", [[1, "two", 3.0, null, false, set()], {}])`,
+  `sprintf("%d %d %v", [12345678901234567890, -9223372036854775808, 123456789012345678901234567890])`,
+  `sprintf("%x %X %o %O %b %c %q %U %#U", [255, 255, 8, 8, 5, 9731, 9731, 9731, 9731])`,
+  `sprintf("%5d|%-5d|%05d|%+d|% d|%.3d|%8.3d|%#x|%#o|%#b", [42, 42, -42, 42, 42, 7, 7, 255, 8, 5])`,
+  `sprintf("%f %.2f %8.3f %-8.2f| %+.1f %08.3f % f", [3.14159, 2.675, 1.0005, 0.125, 2.5, -3.5, 1.0])`,
+  `sprintf("%.0f %.0f %.0f %.1f %.1f", [0.5, 1.5, 2.5, 0.25, 0.35])`,
+  `sprintf("%e %E %.2e %g %G %.3g %g %g %g", [1234.5678, 0.000123, 9.999, 0.00001234, 1e21, 1234567.0, 100000.0, 1000000.0, 1e-5])`,
+  `sprintf("%v %v %v %v %v %v", [1e20, 1e21, 1234567.0, 0.5, 1.0, -0.0])`,
+  `sprintf("%#g %#.3g %#v %#e", [1.0, 2.0, 3.0, 4.0])`,
+  `sprintf("%s %10s|%-10s|%.2s|%q|%+q|%#q|%x|% x|%#x|% #X", ["é", "right", "left", "truncate", "tab\\there", "ünï", "back", "hé", "hé", "hé", "hé"])`,
+  `sprintf("%t %d %s %x %f", [true, "str", 5, 1.5, "x"])`,
+  `sprintf("%d %d", [1])`,
+  `sprintf("%d", [1, 2, "three"])`,
+  `sprintf("%[2]d %[1]s %[3]d %[1]q", ["a", 2])`,
+  `sprintf("%*d|%-*d|%.*f|%*s", [5, 42, 4, 7, 2, 3.14159, "x", "y"])`,
+  `sprintf("%!|%z|%", [1])`,
+  `sprintf("%T %T %T %T %T", [1, 1.5, "s", [1], 99999999999999999999])`,
+  `sprintf("%v %s %q", ["😀\\u00ff\\u200b", "\\ufffd", "\\u007f\\u0000\\u2028"])`,
+  `sprintf("%d%%", [50])`,
+  `sprintf("%x %X %.2x %x %x %x", [1.5, -0.1, 3.14159, 0.0, 1e300, 5e-324])`,
+  `sprintf("%v", [{"tools": {"write", "delete"}, "limits": {"tokens": 500000}}])`,
+  // units
+  `[units.parse("1m"), units.parse("100m"), units.parse("1.5"), units.parse("10K"), units.parse("1Ki"), units.parse("2.5Gi"), units.parse("1e3k"), units.parse("3M"), units.parse("0.0001m")]`,
+  `[units.parse_bytes("1.1kb"), units.parse_bytes("1KiB"), units.parse_bytes("5Gi"), units.parse_bytes("\\"10MB\\""), units.parse_bytes("1e3"), units.parse_bytes("0.5mi"), units.parse_bytes("123456789012345678901234567890")]`,
+  `units.parse("1 m")`,
+  `units.parse_bytes("12 mb")`,
+  `units.parse("1Qi")`,
+  `units.parse_bytes("kb")`,
+  // semver
+  `[semver.is_valid("1.2.3"), semver.is_valid("v1.2.3-rc.1+build.5"), semver.is_valid("01.2.3"), semver.is_valid("1.2"), semver.is_valid(1), semver.is_valid("1.2.3-01")]`,
+  `[semver.compare("1.2.3", "1.2.4"), semver.compare("1.0.0-alpha", "1.0.0"), semver.compare("1.0.0-alpha.1", "1.0.0-alpha.beta"), semver.compare("2.0.0+a", "2.0.0+b"), semver.compare("1.0.0-2", "1.0.0-10")]`,
+  `semver.compare("1.2", "1.2.3")`,
+  // durations
+  `[time.parse_duration_ns("15m"), time.parse_duration_ns("1h30m"), time.parse_duration_ns("1.5h"), time.parse_duration_ns("300ms"), time.parse_duration_ns("-2m"), time.parse_duration_ns("1µs")]`,
+  `time.parse_duration_ns("15")`,
+  // strings the wasm leaves to the host
+  `[strings.any_prefix_match("kubectl-get", ["kubectl", "helm"]), strings.any_prefix_match({"a", "b"}, "b"), strings.any_suffix_match(["x.yaml", "y.json"], {".json"}), strings.any_suffix_match("a", [])]`,
+  `[strings.count("cheese", "e"), strings.count("five", ""), strings.count("ééé", "é"), indexof_n("sheep", "e"), indexof_n("ééaé", "é")]`,
+  `[strings.split_n("a,b,c,d", ",", 2), strings.split_n("a,b,c,d", ",", -2), strings.split_n("a,b", ",", 0), strings.split_n("abc", "", 2)]`,
+  `indexof_n("abc", "")`,
+];
+
+let policy: WasmPolicy;
+let want: Record<string, unknown>;
+
+before(async () => {
+  const dir = await mkdtemp(join(tmpdir(), "agentgate-fidelity-"));
+  const module = `package t\n\n${CASES.map((expr, i) => `r${i} := ${expr}`).join("\n")}\n`;
+  await writeFile(join(dir, "t.rego"), module);
+  const bundlePath = join(dir, "t.tar.gz");
+  await runOpa(["build", "-t", "wasm", "-e", "t", "-o", bundlePath, join(dir, "t.rego")]);
+  const bundle = await readBundle(bundlePath);
+  policy = await WasmPolicy.load(bundle, {});
+  const { stdout } = await runOpa(["eval", "-f", "json", "-d", join(dir, "t.rego"), "data.t"]);
+  const parsed = JSON.parse(stdout) as { result: [{ expressions: [{ value: Record<string, unknown> }] }] };
+  want = parsed.result[0].expressions[0].value;
+});
+
+CASES.forEach((expr, i) => {
+  test(`r${i} answers as opa eval: ${expr.length > 90 ? `${expr.slice(0, 90)}…` : expr}`, () => {
+    const got = policy.evaluate("t", encodeInput(null)) as Record<string, unknown>;
+    assert.deepEqual(got[`r${i}`], want[`r${i}`]);
+  });
+});
