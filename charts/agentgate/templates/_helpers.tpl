@@ -1,0 +1,167 @@
+{{- define "agentgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "agentgate.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "agentgate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "agentgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: agentgate
+{{- end -}}
+
+{{- define "agentgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "agentgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "agentgate.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "agentgate.gateway.serviceAccountName" -}}
+{{- default (printf "%s-gateway" (include "agentgate.fullname" .)) .Values.gateway.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "agentgate.controller.serviceAccountName" -}}
+{{- default (printf "%s-controller" (include "agentgate.fullname" .)) .Values.controller.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "agentgate.gateway.user" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "agentgate.gateway.serviceAccountName" .) -}}
+{{- end -}}
+
+{{- define "agentgate.controller.user" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "agentgate.controller.serviceAccountName" .) -}}
+{{- end -}}
+
+{{/* Every identity the gateway trusts like its own (--service-account and --trusted-user). */}}
+{{- define "agentgate.trustedUsers" -}}
+{{- $users := list (include "agentgate.gateway.user" .) -}}
+{{- if .Values.controller.enabled -}}
+{{- $users = append $users (include "agentgate.controller.user" .) -}}
+{{- end -}}
+{{- concat $users .Values.gateway.trustedUsers | uniq | toJson -}}
+{{- end -}}
+
+{{/* The webhook Service; also the name both webhook configurations carry. */}}
+{{- define "agentgate.serviceName" -}}
+{{- include "agentgate.fullname" . -}}
+{{- end -}}
+
+{{- define "agentgate.tlsSecretName" -}}
+{{- if eq .Values.certificates.mode "provided" -}}
+{{- required "certificates.provided.secretName is required with certificates.mode=provided" .Values.certificates.provided.secretName -}}
+{{- else -}}
+{{- default (printf "%s-tls" (include "agentgate.fullname" .)) .Values.certificates.secretName -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "agentgate.servingCertificateName" -}}
+{{- printf "%s-serving" (include "agentgate.fullname" .) -}}
+{{- end -}}
+
+{{/* Where the gateway reads its serving certificate when it does not manage it itself. */}}
+{{- define "agentgate.tlsMountPath" -}}/etc/agentgate/tls{{- end -}}
+
+{{- define "agentgate.policyConfigMapName" -}}
+{{- printf "%s-policy" (include "agentgate.fullname" .) -}}
+{{- end -}}
+
+{{/*
+The webhooks' clientConfig: the gateway's Service, or webhook.url for a
+gateway outside the cluster. caBundle is set here only in provided mode;
+self-managed has the gateway patch it in, cert-manager has cainjector do so.
+*/}}
+{{- define "agentgate.clientConfig" -}}
+{{- $root := index . 0 -}}
+{{- $path := index . 1 -}}
+{{- if $root.Values.webhook.url }}
+url: {{ printf "%s%s" (trimSuffix "/" $root.Values.webhook.url) $path | quote }}
+{{- else }}
+service:
+  name: {{ include "agentgate.serviceName" $root }}
+  namespace: {{ $root.Release.Namespace }}
+  path: {{ $path }}
+  port: 443
+{{- end }}
+{{- if eq $root.Values.certificates.mode "provided" }}
+{{- $ca := required "certificates.provided.caBundle is required with certificates.mode=provided" $root.Values.certificates.provided.caBundle }}
+caBundle: {{ ternary ($ca | b64enc) ($ca | trim) (contains "-----BEGIN" $ca) }}
+{{- end }}
+{{- end -}}
+
+{{/* cert-manager mode: cainjector copies the serving Certificate's CA into caBundle. */}}
+{{- define "agentgate.webhookAnnotations" -}}
+cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "agentgate.servingCertificateName" .) }}
+{{- end -}}
+
+{{/* Settings every webhook shares (as webhookConfigurations() in src/gateway/webhooks.ts). */}}
+{{- define "agentgate.webhookCommon" -}}
+admissionReviewVersions: ["v1"]
+sideEffects: None
+timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
+failurePolicy: {{ .Values.webhook.failurePolicy }}
+matchPolicy: Equivalent
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces | uniq | toJson }}
+{{- end -}}
+
+{{- define "agentgate.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "agentgate.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/* serve flags of self-managed mode: the gateway keeps the Secret and the caBundle of both webhook configurations. */}}
+{{- define "agentgate.gateway.selfManagedArgs" -}}
+- --cert-secret={{ .Release.Namespace }}/{{ include "agentgate.tlsSecretName" . }}
+- --cert-service={{ include "agentgate.serviceName" . }}
+- --webhook-config={{ include "agentgate.fullname" . }}
+{{- with .Values.webhook.url }}
+- --cert-host={{ (urlParse .).host | splitList ":" | first | trimPrefix "[" }}
+{{- end }}
+{{- end -}}
+
+{{/* serve flags that make every bundle's .signatures.json verify against policy.verification. */}}
+{{- define "agentgate.gateway.bundleKeyArgs" -}}
+- --bundle-verification-key=/etc/agentgate/bundle-key/key.pem
+{{- with .Values.policy.verification.keyId }}
+- --bundle-key-id={{ . }}
+{{- end }}
+{{- with .Values.policy.verification.scope }}
+- --bundle-scope={{ . }}
+{{- end }}
+{{- end -}}

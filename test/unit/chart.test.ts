@@ -1,0 +1,449 @@
+// The Helm chart, rendered by the real helm: lint-clean, every certificate
+// mode renders what it promises, the pods are locked down and drain, the
+// RBAC covers what the code calls, and the webhook configurations are exactly
+// what webhookConfigurations() (src/gateway/webhooks.ts) produces from the
+// one list of handled resources.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments, stringify } from "yaml";
+import { buildProgram } from "../../src/cli/main.ts";
+import { WATCHED_KINDS } from "../../src/context/cluster-lookup.ts";
+import { GVR } from "../../src/controller/kube.ts";
+import { HANDLED_RESOURCES } from "../../src/gateway/resources.ts";
+import { webhookConfigurations, WEBHOOK_NAMES } from "../../src/gateway/webhooks.ts";
+import { SYSTEM_DELETERS } from "../../src/guardrails/identity.ts";
+import { loadEngine } from "../../src/policy/load.ts";
+import { generateServingCertificate } from "../../src/tls/self-signed.ts";
+import { toolPath } from "../support/control-plane.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const CHART = join(ROOT, "charts/agentgate");
+const WORK = mkdtempSync(join(tmpdir(), "agentgate-chart-"));
+const NS = "agentgate-system";
+
+type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> } };
+
+interface HelmResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function helm(args: string[]): Promise<HelmResult> {
+  return new Promise((resolve) => {
+    execFile(
+      toolPath("helm"),
+      args,
+      // helm keeps caches and repositories under these; none of them is the user's.
+      { env: { ...process.env, HELM_CACHE_HOME: join(WORK, "cache"), HELM_CONFIG_HOME: join(WORK, "config"), HELM_DATA_HOME: join(WORK, "data") }, maxBuffer: 32 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+let valuesCount = 0;
+function valuesFile(values: Record<string, unknown>): string {
+  const path = join(WORK, `values-${++valuesCount}.yaml`);
+  writeFileSync(path, stringify(values));
+  return path;
+}
+
+async function render(values: Record<string, unknown> = {}, release = "agentgate", namespace = NS): Promise<Obj[]> {
+  const r = await helm(["template", release, CHART, "--namespace", namespace, "-f", valuesFile(values)]);
+  assert.equal(r.code, 0, `helm template failed: ${r.stderr}`);
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as Obj | null)
+    .filter((o): o is Obj => o !== null);
+}
+
+async function renderFails(values: Record<string, unknown>): Promise<string> {
+  const r = await helm(["template", "agentgate", CHART, "--namespace", NS, "-f", valuesFile(values)]);
+  assert.notEqual(r.code, 0, "helm template should refuse these values");
+  return r.stderr;
+}
+
+function find(objects: Obj[], kind: string, name: string): Obj {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `${kind} ${name} rendered (have: ${objects.map((x) => `${x.kind}/${x.metadata.name}`).join(", ")})`);
+  return o;
+}
+
+interface Container {
+  name: string;
+  args: string[];
+  ports?: { name: string; containerPort: number }[];
+  readinessProbe?: { httpGet?: { path: string; port: string | number; scheme?: string } };
+  livenessProbe?: { httpGet?: { path: string; port: string | number; scheme?: string } };
+  securityContext?: Record<string, unknown>;
+  resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+
+interface PodSpec {
+  serviceAccountName: string;
+  terminationGracePeriodSeconds: number;
+  securityContext: Record<string, unknown>;
+  topologySpreadConstraints?: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } }[];
+  containers: Container[];
+  volumes?: { name: string; secret?: { secretName: string }; configMap?: { name: string } }[];
+}
+
+function podSpec(deployment: Obj): { replicas: number; labels: Record<string, string>; annotations: Record<string, string>; spec: PodSpec } {
+  const d = deployment as unknown as { spec: { replicas: number; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } } };
+  return { replicas: d.spec.replicas, labels: d.spec.template.metadata.labels, annotations: d.spec.template.metadata.annotations ?? {}, spec: d.spec.template.spec };
+}
+
+const flagValue = (args: string[], flag: string): string | undefined => args.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
+const flagValues = (args: string[], flag: string): string[] => args.filter((a) => a.startsWith(`${flag}=`)).map((a) => a.slice(flag.length + 1));
+
+function optionsOf(command: string): Set<string> {
+  const program = buildProgram({ out: () => undefined, err: () => undefined }, () => undefined);
+  const cmd = program.commands.find((c) => c.name() === command);
+  assert.ok(cmd, `agentgate ${command} exists`);
+  return new Set(cmd.options.map((o) => o.long ?? "").filter((s) => s !== ""));
+}
+
+const CA = generateServingCertificate(["127.0.0.1"]).caCert;
+const base64 = (s: string): string => Buffer.from(s).toString("base64");
+
+const MODES: Record<string, Record<string, unknown>> = {
+  "self-managed": {},
+  "cert-manager": { certificates: { mode: "cert-manager" } },
+  provided: { certificates: { mode: "provided", provided: { secretName: "my-tls", caBundle: CA } } },
+};
+
+describe("helm lint", () => {
+  for (const [mode, values] of Object.entries(MODES)) {
+    test(`clean, also with --strict: ${mode}`, async () => {
+      for (const strict of [[], ["--strict"]]) {
+        const r = await helm(["lint", CHART, "--namespace", NS, ...strict, "-f", valuesFile(values)]);
+        assert.equal(r.code, 0, `helm lint ${strict.join(" ")}: ${r.stdout}${r.stderr}`);
+        assert.doesNotMatch(r.stdout, /\[(WARNING|ERROR)\]/, r.stdout);
+        assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+      }
+    });
+  }
+
+  test("values the schema refuses are named", async () => {
+    assert.match(await renderFails({ webhook: { failurePolicy: "Sometimes" } }), /failurePolicy/);
+    assert.match(await renderFails({ certificates: { mode: "vault" } }), /mode/);
+    assert.match(await renderFails({ gateway: { replica: 3 } }), /replica/);
+    assert.match(await renderFails({ webhook: { url: "http://127.0.0.1:8443" } }), /url/);
+  });
+});
+
+describe("certificate modes", () => {
+  test("self-managed: the gateway keeps the Secret and patches the caBundle itself; RBAC for exactly those objects", async () => {
+    const objects = await render();
+    const gw = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec;
+    const args = gw.containers[0]?.args ?? [];
+    assert.equal(flagValue(args, "--tls-cert-file"), undefined, "no mounted certificate");
+    assert.equal(flagValue(args, "--cert-secret"), `${NS}/agentgate-tls`);
+    assert.equal(flagValue(args, "--cert-service"), "agentgate", "the certificate names the webhook Service");
+    find(objects, "Service", flagValue(args, "--cert-service") ?? "");
+    assert.deepEqual(flagValues(args, "--webhook-config"), ["agentgate"], "the caBundle it keeps is that of the chart's configurations");
+    assert.deepEqual(flagValues(args, "--cert-host"), []);
+    assert.ok(!gw.volumes?.some((v) => v.secret), "no Secret volume: the gateway reads its Secret through the API");
+    for (const kind of ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]) {
+      const cfg = find(objects, kind, "agentgate") as unknown as { metadata: { annotations?: Record<string, string> }; webhooks: { clientConfig: Record<string, unknown> }[] };
+      assert.equal(cfg.metadata.annotations?.["cert-manager.io/inject-ca-from"], undefined);
+      for (const w of cfg.webhooks) assert.equal(w.clientConfig.caBundle, undefined, "left to the gateway (a chart value would fight its rotation)");
+    }
+    const clusterRole = find(objects, "ClusterRole", "agentgate-gateway") as unknown as { rules: Rule[] };
+    const webhookRule = clusterRole.rules.find((r) => r.apiGroups.includes("admissionregistration.k8s.io"));
+    assert.deepEqual(webhookRule?.resourceNames, ["agentgate"], "only its own webhook configurations");
+    const role = find(objects, "Role", "agentgate-gateway") as unknown as { metadata: { namespace: string }; rules: Rule[] };
+    assert.equal(role.metadata.namespace, NS);
+    assert.deepEqual(role.rules.find((r) => r.resources.includes("secrets") && r.verbs.includes("get"))?.resourceNames, ["agentgate-tls"]);
+
+    const byUrl = podSpec(find(await render({ webhook: { url: "https://10.0.0.7:9443" } }), "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [];
+    assert.deepEqual(flagValues(byUrl, "--cert-host"), ["10.0.0.7"], "a gateway reached by URL: the certificate names that host");
+  });
+
+  test("cert-manager: a CA chain, a serving Certificate for the Service names, and cainjector's annotation on both configurations", async () => {
+    const objects = await render(MODES["cert-manager"]);
+    const cert = find(objects, "Certificate", "agentgate-serving") as unknown as { spec: { secretName: string; dnsNames: string[]; issuerRef: { name: string; kind: string } } };
+    assert.deepEqual(cert.spec.dnsNames.slice(0, 3), ["agentgate", `agentgate.${NS}`, `agentgate.${NS}.svc`]);
+    find(objects, "Issuer", cert.spec.issuerRef.name);
+    find(objects, "Certificate", "agentgate-ca");
+    find(objects, "Issuer", "agentgate-selfsigned");
+    for (const kind of ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]) {
+      assert.equal(find(objects, kind, "agentgate").metadata.annotations?.["cert-manager.io/inject-ca-from"], `${NS}/agentgate-serving`);
+    }
+    const gw = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec;
+    assert.equal(gw.volumes?.find((v) => v.name === "tls")?.secret?.secretName, cert.spec.secretName, "the gateway mounts the Secret cert-manager writes");
+    const args = gw.containers[0]?.args ?? [];
+    const mount = gw.containers[0]?.volumeMounts?.find((m) => m.name === "tls")?.mountPath;
+    assert.equal(flagValue(args, "--tls-cert-file"), `${mount ?? ""}/tls.crt`);
+    assert.equal(flagValue(args, "--tls-key-file"), `${mount ?? ""}/tls.key`);
+    assert.ok(!objects.some((o) => o.kind === "Role" && o.metadata.name === "agentgate-gateway"), "no Secret access for the gateway");
+
+    const external = await render({ certificates: { mode: "cert-manager", certManager: { issuerRef: { name: "corp-ca", kind: "ClusterIssuer" } } } });
+    assert.ok(!external.some((o) => o.kind === "Issuer"), "an issuer given: none created");
+    assert.deepEqual((find(external, "Certificate", "agentgate-serving") as unknown as { spec: { issuerRef: unknown } }).spec.issuerRef, { name: "corp-ca", kind: "ClusterIssuer", group: "cert-manager.io" });
+  });
+
+  test("provided: the existing Secret is mounted and the CA (PEM or base64) lands in every webhook's caBundle", async () => {
+    for (const caBundle of [CA, base64(CA)]) {
+      const objects = await render({ certificates: { mode: "provided", provided: { secretName: "my-tls", caBundle } } });
+      const gw = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec;
+      assert.equal(gw.volumes?.find((v) => v.name === "tls")?.secret?.secretName, "my-tls");
+      for (const kind of ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]) {
+        const cfg = find(objects, kind, "agentgate") as unknown as { webhooks: { clientConfig: { caBundle?: string } }[] };
+        for (const w of cfg.webhooks) assert.equal(w.clientConfig.caBundle, base64(CA));
+      }
+    }
+    assert.match(await renderFails({ certificates: { mode: "provided", provided: { secretName: "my-tls" } } }), /certificates\.provided\.caBundle is required/);
+    assert.match(await renderFails({ certificates: { mode: "provided", provided: { caBundle: CA } } }), /certificates\.provided\.secretName is required/);
+  });
+});
+
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+describe("pods", () => {
+  test("gateway: 2 replicas spread across nodes, PDB, non-root read-only, resources, HTTPS probes on 8443", async () => {
+    const objects = await render();
+    const { replicas, labels, spec } = podSpec(find(objects, "Deployment", "agentgate-gateway"));
+    assert.equal(replicas, 2);
+    assert.ok(spec.topologySpreadConstraints?.some((t) => t.topologyKey === "kubernetes.io/hostname" && Object.entries(t.labelSelector.matchLabels).every(([k, v]) => labels[k] === v)));
+    const pdb = find(objects, "PodDisruptionBudget", "agentgate-gateway") as unknown as { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } };
+    assert.equal(pdb.spec.minAvailable, 1);
+    assert.ok(Object.entries(pdb.spec.selector.matchLabels).every(([k, v]) => labels[k] === v), "the PDB selects the gateway's pods");
+    const gw = spec.containers[0];
+    assert.ok(gw);
+    assert.equal(spec.securityContext.runAsNonRoot, true);
+    assert.deepEqual(gw.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
+    assert.ok(gw.volumeMounts?.some((m) => m.mountPath === "/tmp"), "a writable /tmp under the read-only root");
+    assert.ok(gw.resources?.requests?.cpu !== undefined && gw.resources.requests.memory !== undefined && gw.resources.limits?.memory !== undefined);
+    const port = gw.ports?.find((p) => p.name === "https");
+    assert.equal(port?.containerPort, 8443);
+    assert.equal(flagValue(gw.args, "--listen"), "0.0.0.0:8443");
+    assert.deepEqual(gw.readinessProbe?.httpGet, { path: "/readyz", port: "https", scheme: "HTTPS" });
+    assert.deepEqual(gw.livenessProbe?.httpGet, { path: "/healthz", port: "https", scheme: "HTTPS" });
+    const service = find(objects, "Service", "agentgate") as unknown as { spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] } };
+    assert.ok(Object.entries(service.spec.selector).every(([k, v]) => labels[k] === v));
+    assert.deepEqual(service.spec.ports.map((p) => [p.port, p.targetPort]), [[443, "https"]]);
+  });
+
+  test("the pods run as the image's user (Dockerfile USER)", async () => {
+    const user = /^USER\s+(\d+)(?::(\d+))?\s*$/m.exec(readFileSync(join(ROOT, "Dockerfile"), "utf8"));
+    assert.ok(user);
+    const objects = await render();
+    for (const name of ["agentgate-gateway", "agentgate-controller"]) {
+      const sc = podSpec(find(objects, "Deployment", name)).spec.securityContext;
+      assert.equal(sc.runAsUser, Number(user[1]), name);
+      if (user[2]) assert.equal(sc.runAsGroup, Number(user[2]), name);
+    }
+  });
+
+  test("a rolling restart drains: --drain-seconds below the grace period, no replica down before a new one is ready", async () => {
+    const objects = await render({ gateway: { drainSeconds: 12, terminationGracePeriodSeconds: 40 } });
+    const d = find(objects, "Deployment", "agentgate-gateway") as unknown as { spec: { strategy: { rollingUpdate: { maxUnavailable: number } } } };
+    assert.equal(d.spec.strategy.rollingUpdate.maxUnavailable, 0);
+    const { spec } = podSpec(d as unknown as Obj);
+    assert.equal(spec.terminationGracePeriodSeconds, 40);
+    assert.equal(flagValue(spec.containers[0]?.args ?? [], "--drain-seconds"), "12");
+    assert.match(await renderFails({ gateway: { drainSeconds: 30, terminationGracePeriodSeconds: 30 } }), /drainSeconds must be less than/);
+  });
+
+  test("controller: leader election, its own ServiceAccount, health probes", async () => {
+    const objects = await render({ provenance: { keySecret: "provenance-key" } });
+    const { spec } = podSpec(find(objects, "Deployment", "agentgate-controller"));
+    const c = spec.containers[0];
+    assert.ok(c);
+    assert.equal(c.args[0], "controller");
+    assert.ok(c.args.includes("--leader-elect"));
+    assert.equal(flagValue(c.args, "--lease-namespace"), NS);
+    assert.equal(flagValue(c.args, "--provenance-key-secret"), `${NS}/provenance-key`);
+    assert.equal(spec.serviceAccountName, "agentgate-controller");
+    assert.notEqual(spec.serviceAccountName, podSpec(find(objects, "Deployment", "agentgate-gateway")).spec.serviceAccountName);
+    assert.deepEqual(c.readinessProbe?.httpGet, { path: "/readyz", port: "health" });
+    assert.equal(c.ports?.find((p) => p.name === "health")?.containerPort, Number(flagValue(c.args, "--health-listen")?.split(":")[1]));
+  });
+
+  test("every flag the chart renders exists on agentgate serve / controller", async () => {
+    const serve = optionsOf("serve");
+    const controller = optionsOf("controller");
+    const all = {
+      gateway: { decisionLogs: { enabled: true, redact: ["request.object.spec.systemPrompt"] }, trustedUsers: ["ci-bot"] },
+      policy: { config: { budgets: { maxTokenBudget: 1000 } }, bundles: ["/bundles/a.tar.gz", "https://bundles.example/agentgate"], verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
+      provenance: { keySecret: "k" },
+      webhook: { url: "https://gateway.dev.example:8443" },
+    };
+    for (const values of [...Object.values(MODES), all]) {
+      const objects = await render(values);
+      for (const [name, known] of [["agentgate-gateway", serve], ["agentgate-controller", controller]] as const) {
+        const args = podSpec(find(objects, "Deployment", name)).spec.containers[0]?.args ?? [];
+        for (const arg of args.slice(1)) {
+          const flag = arg.split("=")[0] ?? "";
+          assert.ok(known.has(flag), `${name}: ${flag} is not an option of agentgate ${args[0] ?? ""} (${[...known].join(" ")})`);
+        }
+      }
+    }
+  });
+});
+
+describe("policy values", () => {
+  test("policy.config becomes a ConfigMap passed with --policy-config that the engine loads; a change rolls the gateway", async () => {
+    const config = { budgets: { maxTokenBudget: 200000 }, profiles: { rollout: { enforcement: "warn" } } };
+    const objects = await render({ policy: { config, bundles: ["/bundles/extra.tar.gz"] } });
+    const cm = find(objects, "ConfigMap", "agentgate-policy") as unknown as { data: Record<string, string> };
+    const { spec, annotations } = podSpec(find(objects, "Deployment", "agentgate-gateway"));
+    const args = spec.containers[0]?.args ?? [];
+    const path = flagValue(args, "--policy-config");
+    assert.ok(path);
+    const mount = spec.containers[0]?.volumeMounts?.find((m) => path.startsWith(`${m.mountPath}/`));
+    assert.equal(spec.volumes?.find((v) => v.name === mount?.name)?.configMap?.name, "agentgate-policy");
+    const key = path.slice((mount?.mountPath.length ?? 0) + 1);
+    const file = join(WORK, "policy-config.yaml");
+    writeFileSync(file, cm.data[key] ?? "");
+    const engine = await loadEngine([], file);
+    assert.ok(engine.revision, "the rendered config loads over the default bundle");
+    assert.deepEqual(flagValues(args, "--bundle"), ["/bundles/extra.tar.gz"]);
+
+    const changed = podSpec(find(await render({ policy: { config: { budgets: { maxTokenBudget: 100000 } } } }), "Deployment", "agentgate-gateway")).annotations;
+    assert.notEqual(changed["checksum/policy"], annotations["checksum/policy"]);
+    const none = await render();
+    assert.ok(!none.some((o) => o.kind === "ConfigMap" && o.metadata.name === "agentgate-policy"));
+    assert.equal(flagValue(podSpec(find(none, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [], "--policy-config"), undefined);
+  });
+});
+
+test("policy.verification: the public key is mounted where --bundle-verification-key reads it, with key id and scope", async () => {
+  const publicKey = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----";
+  const objects = await render({ policy: { verification: { publicKey, keyId: "prod", scope: "agentgate" } } });
+  const { spec } = podSpec(find(objects, "Deployment", "agentgate-gateway"));
+  const args = spec.containers[0]?.args ?? [];
+  const path = flagValue(args, "--bundle-verification-key") ?? "";
+  const mount = spec.containers[0]?.volumeMounts?.find((m) => path.startsWith(`${m.mountPath}/`));
+  const cmName = spec.volumes?.find((v) => v.name === mount?.name)?.configMap?.name ?? "";
+  const cm = find(objects, "ConfigMap", cmName) as unknown as { data: Record<string, string> };
+  assert.equal(cm.data[path.slice((mount?.mountPath.length ?? 0) + 1)]?.trim(), publicKey);
+  assert.equal(flagValue(args, "--bundle-key-id"), "prod");
+  assert.equal(flagValue(args, "--bundle-scope"), "agentgate");
+  const unverified = podSpec(find(await render(), "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [];
+  assert.equal(flagValue(unverified, "--bundle-verification-key"), undefined);
+});
+
+describe("RBAC: separate and least privilege", () => {
+  const allows = (rules: Rule[], group: string, resource: string, verb: string): boolean =>
+    rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+
+  test("the gateway reads what its watch caches list and writes nothing agentgate guards", async () => {
+    const objects = await render();
+    const rules = (find(objects, "ClusterRole", "agentgate-gateway") as unknown as { rules: Rule[] }).rules;
+    for (const w of WATCHED_KINDS) for (const verb of ["get", "list", "watch"]) assert.ok(allows(rules, w.group, w.plural, verb), `${verb} ${w.plural}.${w.group}`);
+    assert.ok(allows(rules, "", "services", "get"), "Services named as tool servers");
+    assert.ok(allows(rules, "", "events", "create"), "Events on denied updates");
+    for (const r of HANDLED_RESOURCES) for (const verb of ["create", "update", "patch", "delete"]) assert.ok(!allows(rules, r.group, r.resource, verb), `no ${verb} on ${r.resource}`);
+    assert.ok(!rules.some((r) => r.resources.includes("secrets")), "no cluster-wide Secret access");
+    const binding = find(objects, "ClusterRoleBinding", "agentgate-gateway") as unknown as { subjects: { name: string }[] };
+    assert.deepEqual(binding.subjects.map((s) => s.name), ["agentgate-gateway"]);
+  });
+
+  test("the controller can do what src/controller calls, and reads one Secret only when signing", async () => {
+    const objects = await render({ provenance: { keySecret: "provenance-key" } });
+    const rules = (find(objects, "ClusterRole", "agentgate-controller") as unknown as { rules: Rule[] }).rules;
+    for (const gvr of Object.values(GVR)) assert.ok(allows(rules, gvr.group, gvr.plural, "get"), `get ${gvr.plural}`);
+    for (const [group, resource, verb] of [
+      ["agent.tekton.dev", "agentruns", "watch"], ["agent.tekton.dev", "agentruns", "create"], ["agent.tekton.dev", "agentruns/status", "patch"],
+      ["tekton.dev", "customruns", "watch"], ["tekton.dev", "customruns/status", "patch"], ["tekton.dev", "pipelineruns", "create"],
+      ["kagent.dev", "agents", "create"], ["kagent.dev", "agents", "patch"],
+      ["", "serviceaccounts", "patch"], ["rbac.authorization.k8s.io", "roles", "patch"], ["rbac.authorization.k8s.io", "rolebindings", "patch"], ["networking.k8s.io", "networkpolicies", "patch"],
+      ["", "events", "create"],
+    ] as const) assert.ok(allows(rules, group, resource, verb), `${verb} ${resource}.${group}`);
+    assert.ok(!rules.some((r) => r.resources.includes("secrets")), "no cluster-wide Secret access");
+    assert.ok(!allows(rules, "agent.tekton.dev", "agentconfigs", "update") && !allows(rules, "agent.tekton.dev", "agentconfigs", "patch"), "configs are read-only");
+    const role = find(objects, "Role", "agentgate-controller") as unknown as { metadata: { namespace: string }; rules: Rule[] };
+    assert.equal(role.metadata.namespace, NS);
+    assert.deepEqual(role.rules.find((r) => r.resources.includes("secrets"))?.resourceNames, ["provenance-key"]);
+    assert.deepEqual(role.rules.find((r) => r.resources.includes("leases") && r.verbs.includes("update"))?.resourceNames, ["agentgate-controller"]);
+    const unsigned = await render();
+    assert.ok(!(find(unsigned, "Role", "agentgate-controller") as unknown as { rules: Rule[] }).rules.some((r) => r.resources.includes("secrets")));
+  });
+});
+
+describe("webhook configurations equal webhookConfigurations()", () => {
+  test("files/handled-resources.json is HANDLED_RESOURCES and SYSTEM_DELETERS", () => {
+    const path = join(CHART, "files/handled-resources.json");
+    const current = JSON.parse(readFileSync(path, "utf8")) as { resources: unknown; systemDeleters: unknown; "//": string };
+    if (process.env.AGENTGATE_WRITE_CHART === "1") {
+      writeFileSync(path, `${JSON.stringify({ "//": current["//"], resources: HANDLED_RESOURCES, systemDeleters: SYSTEM_DELETERS }, null, 2)}\n`);
+      return;
+    }
+    assert.deepEqual(current.resources, HANDLED_RESOURCES, "regenerate: AGENTGATE_WRITE_CHART=1 node --test test/unit/chart.test.ts");
+    assert.deepEqual(current.systemDeleters, SYSTEM_DELETERS, "regenerate: AGENTGATE_WRITE_CHART=1 node --test test/unit/chart.test.ts");
+  });
+
+  type Webhook = Record<string, unknown> & { name: string; clientConfig: Record<string, unknown>; matchConditions?: { name: string; expression: string }[] };
+  const webhooksOf = (o: unknown): Webhook[] => (o as { webhooks: Webhook[] }).webhooks;
+
+  const cases: { title: string; values: Record<string, unknown>; release: string; namespace: string; expect: Parameters<typeof webhookConfigurations>[0] }[] = [
+    {
+      title: "defaults (self-managed, Service)",
+      values: {},
+      release: "agentgate",
+      namespace: NS,
+      expect: { name: "agentgate", target: { service: { namespace: NS, name: "agentgate", port: 443 }, caBundle: "" }, exemptNamespaces: ["kube-system", NS] },
+    },
+    {
+      title: "another release and namespace, failurePolicy Ignore, timeout 2, an excluded namespace",
+      values: { webhook: { failurePolicy: "Ignore", timeoutSeconds: 2, excludeNamespaces: ["sandbox"] } },
+      release: "guard",
+      namespace: "platform",
+      expect: { name: "guard-agentgate", target: { service: { namespace: "platform", name: "guard-agentgate", port: 443 }, caBundle: "" }, exemptNamespaces: ["kube-system", "platform", "sandbox"], failurePolicy: "Ignore", timeoutSeconds: 2 },
+    },
+    {
+      title: "a gateway outside the cluster (webhook.url) with a provided CA",
+      values: { webhook: { url: "https://127.0.0.1:9443/" }, certificates: { mode: "provided", provided: { secretName: "t", caBundle: CA } } },
+      release: "agentgate",
+      namespace: NS,
+      expect: { name: "agentgate", target: { url: "https://127.0.0.1:9443", caBundle: CA }, exemptNamespaces: ["kube-system", NS] },
+    },
+  ];
+
+  for (const c of cases) {
+    test(c.title, async () => {
+      const objects = await render(c.values, c.release, c.namespace);
+      const expected = webhookConfigurations(c.expect);
+      for (const [kind, want] of [["ValidatingWebhookConfiguration", expected.validating], ["MutatingWebhookConfiguration", expected.mutating]] as const) {
+        const got = find(objects, kind, c.expect.name);
+        assert.equal(got.metadata.name, (want as { metadata: { name: string } }).metadata.name);
+        const wantHooks = webhooksOf(want).map((w) => (c.expect.target.caBundle === "" ? { ...w, clientConfig: Object.fromEntries(Object.entries(w.clientConfig).filter(([k]) => k !== "caBundle")) } : w));
+        // matchConditions are the chart's addition (they name the release's ServiceAccounts); checked below.
+        const gotHooks = webhooksOf(got).map(({ matchConditions: _m, ...w }) => w);
+        assert.deepEqual(gotHooks, wantHooks);
+      }
+    });
+  }
+
+  test("matchConditions skip only calls whose answer is fixed: agentgate's identities and garbage collection on managed objects", async () => {
+    const objects = await render();
+    const validating = webhooksOf(find(objects, "ValidatingWebhookConfiguration", "agentgate"));
+    const mutating = webhooksOf(find(objects, "MutatingWebhookConfiguration", "agentgate"));
+    for (const w of [...mutating, ...validating.filter((x) => x.name === WEBHOOK_NAMES.validate)]) {
+      assert.equal(w.matchConditions, undefined, `${w.name}: every agent object is evaluated, whoever sends it`);
+    }
+    const managed = validating.find((w) => w.name === WEBHOOK_NAMES.managed)?.matchConditions ?? [];
+    const users = (expr: string | undefined): string[] => [...(expr ?? "").matchAll(/'([^']+)'/g)].map((m) => m[1] ?? "").filter((u) => u !== "DELETE");
+    const trusted = managed.find((m) => m.name === "not-agentgate")?.expression;
+    assert.deepEqual(users(trusted), [`system:serviceaccount:${NS}:agentgate-gateway`, `system:serviceaccount:${NS}:agentgate-controller`]);
+    const gateway = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [];
+    assert.deepEqual(users(trusted), [flagValue(gateway, "--service-account"), ...flagValues(gateway, "--trusted-user")], "the same identities the gateway trusts");
+    const gc = managed.find((m) => m.name === "not-garbage-collection")?.expression;
+    assert.match(gc ?? "", /request\.operation == 'DELETE'/);
+    assert.deepEqual(users(gc), [...SYSTEM_DELETERS]);
+    const off = await render({ webhook: { matchConditions: false } });
+    assert.ok(webhooksOf(find(off, "ValidatingWebhookConfiguration", "agentgate")).every((w) => w.matchConditions === undefined));
+  });
+});
