@@ -7,14 +7,14 @@ import type { ObjectLookup } from "../context/lookup.ts";
 import type { GatewayDeps } from "../gateway/admit.ts";
 import { makeIdentity, serviceAccountUser } from "../guardrails/identity.ts";
 import { logger } from "../log.ts";
-import { loadEngine } from "../policy/load.ts";
+import { openBundleStore, type BundleFlags } from "../policy/bundle-store.ts";
 import { GatewayMetrics } from "../server/metrics.ts";
 import { createGatewayServer } from "../server/server.ts";
 import { CertificateReloader, readKeyPair, type KeyPair } from "../server/tls-reload.ts";
 import { generateServingCertificate } from "../tls/self-signed.ts";
 import { InputError } from "./manifests.ts";
 
-export interface ServeOptions {
+export interface ServeOptions extends BundleFlags {
   listen: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
@@ -54,9 +54,8 @@ export interface RunningGateway {
 export async function startGateway(opts: ServeOptions): Promise<RunningGateway> {
   const { host, port } = parseListen(opts.listen);
   const metrics = new GatewayMetrics();
-  const engine = await loadEngine(opts.bundle, opts.policyConfig);
-  metrics.setBundles(engine.bundles.map((b) => b.bundle));
-  logger.info("bundles loaded", { bundles: engine.bundles.map((b) => ({ name: b.bundle.name, revision: b.bundle.revision, digest: b.bundle.digest, source: b.bundle.source })) });
+  // Bundles are verified, loaded and swapped by the store; requests read store.engine() once each.
+  const store = await openBundleStore(opts, logger, metrics);
 
   let tls: KeyPair;
   let caCert: string | undefined;
@@ -84,14 +83,14 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   }
 
   const identity = makeIdentity([opts.serviceAccount, ...opts.trustedUser]);
-  const deps: GatewayDeps = { engine: () => engine, lookup, identity, exemptNamespaces: new Set([opts.namespace, "kube-system"]) };
+  const deps: GatewayDeps = { engine: () => store.engine(), lookup, identity, exemptNamespaces: new Set([opts.namespace, "kube-system"]) };
   let draining = false;
   const server = createGatewayServer({
     tls,
     deps,
     metrics,
     log: logger,
-    notReady: () => (draining ? "shutting down" : cluster?.notSynced()),
+    notReady: () => (draining ? "shutting down" : (store.notReady() ?? cluster?.notSynced())),
   });
   let reloader: CertificateReloader | undefined;
   if (opts.tlsCertFile && opts.tlsKeyFile) {
@@ -104,7 +103,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   });
   const address = server.address();
   const boundPort = typeof address === "object" && address ? address.port : port;
-  logger.info("agentgate serving", { listen: `${host}:${boundPort}`, offline: opts.offline, revision: engine.revision });
+  logger.info("agentgate serving", { listen: `${host}:${boundPort}`, offline: opts.offline, bundles: store.status() });
   // Caches sync in the background; /readyz says when.
   cluster?.start().catch((err: unknown) => logger.error("watch caches failed to start", { error: err instanceof Error ? err.message : String(err) }));
 
@@ -116,6 +115,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       draining = true;
       if (opts.drainSeconds > 0) await new Promise((r) => setTimeout(r, opts.drainSeconds * 1000));
       reloader?.stop();
+      store.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -35,6 +35,30 @@ export class GatewayMetrics {
     labelNames: ["bundle", "revision", "digest"] as const,
     registers: [this.registry],
   });
+  readonly bundleActivations = new Counter({
+    name: "agentgate_bundle_activations_total",
+    help: "Bundle versions put in force, by bundle and origin (file, http, cache, embedded).",
+    labelNames: ["bundle", "origin"] as const,
+    registers: [this.registry],
+  });
+  readonly bundleFailures = new Counter({
+    name: "agentgate_bundle_failures_total",
+    help: "Bundle versions that could not be fetched or were refused (the last good one stays in force), by bundle and stage (fetch, signature, load).",
+    labelNames: ["bundle", "stage"] as const,
+    registers: [this.registry],
+  });
+  readonly bundleLastActivation = new Gauge({
+    name: "agentgate_bundle_last_activation_timestamp_seconds",
+    help: "Unix time the bundle's version in force was activated.",
+    labelNames: ["bundle"] as const,
+    registers: [this.registry],
+  });
+  readonly bundleLastFailure = new Gauge({
+    name: "agentgate_bundle_last_failure_timestamp_seconds",
+    help: "Unix time of the bundle's last fetch failure or refused version.",
+    labelNames: ["bundle"] as const,
+    registers: [this.registry],
+  });
   readonly badRequests = new Counter({
     name: "agentgate_bad_requests_total",
     help: "Requests refused with HTTP 4xx before evaluation (malformed, too large, unknown resource).",

@@ -1,0 +1,54 @@
+// Where a bundle comes from (a file, a directory, an OPA bundle service) and
+// how a source hands new versions to the store. Sources only fetch and
+// notice changes; the store verifies, loads and swaps.
+
+/** One version of a bundle as a source delivers it. */
+export interface SourceVersion {
+  /** the bundle's files by path, as `.tar.gz` unpacks them */
+  files: Map<string, Buffer>;
+  /** the archive as received, kept as the last good copy on disk */
+  archive?: Buffer;
+  /** the bundle service's ETag for this version */
+  etag?: string;
+}
+
+/** Verifies, loads and activates a version; rejects when it is refused. */
+export type Deliver = (version: SourceVersion) => Promise<void>;
+
+/** A source could not fetch or read (not a refusal of a bundle's content). */
+export type Report = (error: Error) => void;
+
+export interface BundleSource {
+  readonly kind: "file" | "http";
+  /** the path or URL as given */
+  readonly location: string;
+  /**
+   * Makes the first attempt (delivering or reporting) and resolves after
+   * it; then keeps watching or polling until stop().
+   */
+  start(deliver: Deliver, report: Report): Promise<void>;
+  /** The service's ETag of a version restored from the cache, so a poll can answer 304. */
+  resumeFrom?(etag: string): void;
+  stop(): void;
+}
+
+export function isUrl(location: string): boolean {
+  return /^https?:\/\//i.test(location);
+}
+
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "30s", "1m", "500ms", "1h" or a bare number of seconds → milliseconds. */
+export function parseInterval(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * (UNITS[m[2] ?? "s"] ?? 1000) : NaN;
+  if (!Number.isFinite(ms) || ms < 10) throw new Error(`${flag} ${JSON.stringify(value)}: expected a duration such as 30s, 1m or 500ms (at least 10ms)`);
+  return ms;
+}
+
+/** Spreads replicas' polls apart: value × [1 - spread, 1 + spread). */
+export function jitter(ms: number, spread: number, random: () => number = Math.random): number {
+  return Math.round(ms * (1 - spread + 2 * spread * random()));
+}
+
+export const describeError = (err: unknown): string => (err instanceof Error ? err.message : String(err));

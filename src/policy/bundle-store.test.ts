@@ -1,0 +1,201 @@
+// The store: verify → load → swap, the last good version kept on refusal
+// and on disk, readiness before a first version, and what metrics say.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { buildTestBundle } from "../../test/fixtures/bundles.ts";
+import { logger } from "../log.ts";
+import { GatewayMetrics } from "../server/metrics.ts";
+import { readBundleFiles, writeBundleArchive } from "./bundle-archive.ts";
+import { BundleStore, openBundleStore } from "./bundle-store.ts";
+import { encodeInput } from "./engine.ts";
+import { signBundleFiles, signingKeyFrom, verificationKeyFrom } from "./signatures.ts";
+
+const rule = (max: number) => `package agentgate
+violations contains {"policy": "limit", "field": "spec.x", "message": "over ${String(max)}", "action": "deny"} if input.request.object.spec.x > ${String(max)}
+`;
+
+let dir: string;
+let v1: Buffer;
+let v2: Buffer;
+/** builds fine, but needs a builtin the gateway does not have: refused at load */
+let unloadable: Buffer;
+const pair = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const signingKey = signingKeyFrom(Buffer.from(pair.privateKey.export({ type: "pkcs8", format: "pem" })), "test key");
+const verification = verificationKeyFrom(Buffer.from(pair.publicKey.export({ type: "spki", format: "pem" })), "test key");
+
+async function built(max: number, revision: string): Promise<Buffer> {
+  const path = await buildTestBundle({ "p.rego": rule(max) }, { entrypoints: ["agentgate/violations"], revision, name: "team" });
+  const bytes = await readFile(path);
+  await rm(dirname(path), { recursive: true, force: true });
+  return bytes;
+}
+
+async function signed(bytes: Buffer): Promise<Buffer> {
+  const path = join(dir, `sign-${String(Math.random()).slice(2)}.tar.gz`);
+  await writeFile(path, bytes);
+  const files = await readBundleFiles(path, "t");
+  files.set(".signatures.json", await signBundleFiles(files, signingKey));
+  await writeBundleArchive(files, path);
+  return readFile(path);
+}
+
+before(async () => {
+  logger.level = "error";
+  dir = await mkdtemp(join(tmpdir(), "agentgate-store-"));
+  v1 = await built(1, "v1");
+  v2 = await built(2, "v2");
+  // A wasm bundle without the entrypoint the gateway needs.
+  const path = await buildTestBundle({ "p.rego": "package other\nx := 1\n" }, { entrypoints: ["other/x"], revision: "bad", name: "team" });
+  unloadable = await readFile(path);
+  await rm(dirname(path), { recursive: true, force: true });
+});
+
+after(() => rm(dir, { recursive: true, force: true }));
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(check(), `gave up waiting for ${what}`);
+}
+
+const denies = (store: BundleStore, x: number): boolean => store.engine().violations(encodeInput({ request: { object: { spec: { x } } }, context: {} })).violations.length > 0;
+
+async function swapIn(path: string, bytes: Buffer): Promise<void> {
+  await writeFile(`${path}.new`, bytes);
+  await rename(`${path}.new`, path);
+}
+
+async function metric(metrics: GatewayMetrics, name: string): Promise<string[]> {
+  return (await metrics.registry.metrics()).split("\n").filter((l) => l.startsWith(name));
+}
+
+test("good → unloadable → unsigned → good: refused versions leave the last good one in force, and metrics count it", async () => {
+  const path = join(dir, "swap", "team.tar.gz");
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, await signed(v1));
+  const metrics = new GatewayMetrics();
+  const store = new BundleStore({ sources: [path], verification, pollIntervalMs: 600_000, log: logger, metrics, file: { debounceMs: 10 } });
+  await store.start();
+  try {
+    assert.equal(store.notReady(), undefined);
+    assert.equal(store.engine().revision, "team@v1");
+    assert.ok(denies(store, 2));
+    const first = store.engine();
+
+    await swapIn(path, await signed(unloadable));
+    await until("load refusal", () => store.status()[0]?.lastError !== undefined);
+    assert.match(store.status()[0]?.lastError ?? "", /has neither entrypoint agentgate\/violations nor agent\/goals\/allow/);
+    assert.equal(store.engine(), first);
+
+    await swapIn(path, v2);
+    await until("signature refusal", () => /unsigned/.test(store.status()[0]?.lastError ?? ""));
+    assert.equal(store.engine(), first);
+    assert.equal(store.notReady(), undefined, "still ready on the last good version");
+
+    await swapIn(path, await signed(v2));
+    await until("v2 in force", () => store.engine().revision === "team@v2");
+    assert.ok(!denies(store, 2) && denies(store, 3));
+    assert.equal(store.status()[0]?.lastError, undefined);
+
+    assert.deepEqual(await metric(metrics, "agentgate_bundle_activations_total{"), ['agentgate_bundle_activations_total{bundle="team",origin="file"} 2']);
+    assert.deepEqual((await metric(metrics, "agentgate_bundle_failures_total{")).sort(), [
+      'agentgate_bundle_failures_total{bundle="team",stage="load"} 1',
+      'agentgate_bundle_failures_total{bundle="team",stage="signature"} 1',
+    ]);
+    assert.match((await metric(metrics, "agentgate_bundle_info{"))[0] ?? "", /^agentgate_bundle_info\{bundle="team",revision="v2",digest="sha256:[0-9a-f]{64}"\} 1$/);
+    assert.equal((await metric(metrics, "agentgate_bundle_last_activation_timestamp_seconds{")).length, 1);
+  } finally {
+    store.stop();
+  }
+});
+
+test("a bundle service's last good version is kept on disk: a restart with the service down starts from it, then a 304 confirms it", async () => {
+  let up = true;
+  let serving = v1;
+  const requests: { ifNoneMatch: string | undefined; status: number }[] = [];
+  const server: Server = createServer((req, res) => {
+    if (!up) {
+      requests.push({ ifNoneMatch: req.headers["if-none-match"], status: 503 });
+      res.writeHead(503).end();
+      return;
+    }
+    const etag = serving === v1 ? '"v1"' : '"v2"';
+    const status = req.headers["if-none-match"] === etag ? 304 : 200;
+    requests.push({ ifNoneMatch: req.headers["if-none-match"], status });
+    if (status === 304) res.writeHead(304, { etag }).end();
+    else res.writeHead(200, { etag }).end(serving);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  const url = `http://127.0.0.1:${String(typeof address === "object" && address ? address.port : 0)}/bundles/team.tar.gz`;
+  const cacheDir = join(dir, "cache");
+  try {
+    const first = new BundleStore({ sources: [url], cacheDir, pollIntervalMs: 600_000, log: logger });
+    await first.start();
+    assert.equal(first.engine().revision, "team@v1");
+    first.stop();
+    assert.deepEqual((await readdir(cacheDir)).map((f) => f.replace(/-[0-9a-f]{12}/, "-*")).sort(), ["team-*.json", "team-*.tar.gz"]);
+
+    up = false;
+    const metrics = new GatewayMetrics();
+    const second = new BundleStore({ sources: [url], cacheDir, pollIntervalMs: 50, log: logger, metrics, http: { minRetryMs: 20 } });
+    await second.start();
+    try {
+      assert.equal(second.notReady(), undefined, "ready from the copy on disk");
+      assert.equal(second.engine().revision, "team@v1");
+      assert.deepEqual(second.status()[0], { name: "team", location: url, revision: "v1", digest: second.engine().bundles[0]?.bundle.digest, origin: "cache", lastError: second.status()[0]?.lastError ?? "" });
+      assert.match(second.status()[0]?.lastError ?? "", /HTTP 503/);
+      requests.length = 0;
+      up = true;
+      await until("a 304 for the cached ETag", () => requests.some((r) => r.status === 304));
+      assert.equal(requests.find((r) => r.status === 304)?.ifNoneMatch, '"v1"');
+      serving = v2;
+      await until("v2 from the service", () => second.engine().revision === "team@v2");
+      assert.deepEqual(await metric(metrics, "agentgate_bundle_activations_total{"), [
+        'agentgate_bundle_activations_total{bundle="team",origin="cache"} 1',
+        'agentgate_bundle_activations_total{bundle="team",origin="http"} 1',
+      ]);
+    } finally {
+      second.stop();
+    }
+  } finally {
+    await new Promise<void>((r) => { server.close(() => { r(); }); server.closeAllConnections(); });
+  }
+});
+
+test("with no version yet the gateway is not ready and says why; engine() refuses", async () => {
+  const store = new BundleStore({ sources: ["http://127.0.0.1:9/none.tar.gz"], pollIntervalMs: 600_000, log: logger });
+  await store.start();
+  try {
+    assert.match(store.notReady() ?? "", /^no policy bundle in force yet; none \(http:\/\/127\.0\.0\.1:9\/none\.tar\.gz\): bundle http:\/\/127\.0\.0\.1:9\/none\.tar\.gz: GET failed: /);
+    assert.throws(() => store.engine(), /no policy bundle in force yet/);
+  } finally {
+    store.stop();
+  }
+});
+
+test("a local bundle that cannot be loaded fails the start in one line; bad flags too", async () => {
+  const path = join(dir, "broken.tar.gz");
+  await writeFile(path, unloadable);
+  await assert.rejects(openBundleStore({ bundle: [path], bundleCacheDir: "" }, logger), (err: unknown) => {
+    assert.ok(err instanceof Error);
+    assert.match(err.message, /^bundle "broken" \(revision bad\): has neither entrypoint agentgate\/violations/);
+    assert.ok(!err.message.includes("\n"));
+    return true;
+  });
+  await assert.rejects(openBundleStore({ bundle: [path], bundlePollInterval: "soon" }, logger), /^Error: --bundle-poll-interval "soon": expected a duration such as 30s/);
+  await assert.rejects(openBundleStore({ bundle: [path], bundleScope: "prod" }, logger), /--bundle-scope and --bundle-verification-alg need --bundle-verification-key/);
+});
+
+test("the embedded default bundle needs no signature and is never cached", async () => {
+  const cacheDir = join(dir, "default-cache");
+  const store = new BundleStore({ sources: [], verification, cacheDir, pollIntervalMs: 600_000, log: logger });
+  await store.start();
+  store.stop();
+  assert.match(store.engine().revision, /^default@/);
+  await assert.rejects(readdir(cacheDir), /ENOENT/);
+});

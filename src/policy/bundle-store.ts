@@ -1,0 +1,323 @@
+// The bundles in force and their replacement. Each --bundle is a slot fed
+// by a source; a new version is verified (when a key is configured), loaded
+// into a complete new PolicyEngine and only then swapped in with one
+// assignment. Requests read the engine once when they start (deps.engine()),
+// so a request in flight finishes on the engine it began with. A version
+// that fails any step is refused and the slot keeps its last good one,
+// which is also kept on disk so a restart with the service unreachable
+// starts from it.
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "../log.ts";
+import type { GatewayMetrics } from "../server/metrics.ts";
+import { isRecord } from "../types/kube.ts";
+import { bundleFromFiles, bundleNameOf, readTarGz, type Bundle } from "./bundle.ts";
+import { FileBundleSource, type FileSourceOptions } from "./bundle-file.ts";
+import { HttpBundleSource, bundleNameOfUrl, type HttpSourceOptions } from "./bundle-http.ts";
+import { describeError, isUrl, parseInterval, type BundleSource, type SourceVersion } from "./bundle-source.ts";
+import { PolicyEngine } from "./engine.ts";
+import { DEFAULT_BUNDLE_PATH, readPolicyConfig } from "./load.ts";
+import { readVerificationKey, verifyBundleFiles, type SignatureKey } from "./signatures.ts";
+
+export type BundleMetrics = Pick<GatewayMetrics, "bundleActivations" | "bundleFailures" | "bundleLastActivation" | "bundleLastFailure" | "setBundles">;
+
+export type FailureStage = "fetch" | "signature" | "load";
+
+export interface BundleStoreOptions {
+  /** the --bundle values; none means the embedded default bundle */
+  sources: readonly string[];
+  /** --policy-config, merged into every bundle's data.agentgate.config */
+  policyConfig?: Record<string, unknown>;
+  /** when set, every --bundle must carry a valid signature by this key */
+  verification?: SignatureKey;
+  /** where last good versions are kept; undefined: not kept */
+  cacheDir?: string;
+  pollIntervalMs: number;
+  log: Logger;
+  metrics?: BundleMetrics;
+  http?: Partial<HttpSourceOptions>;
+  file?: Partial<FileSourceOptions>;
+}
+
+export interface SlotStatus {
+  name: string;
+  location: string;
+  revision?: string;
+  digest?: string;
+  origin?: string;
+  lastError?: string;
+}
+
+interface Slot {
+  name: string;
+  source: BundleSource;
+  /** the embedded default: trusted as shipped, never verified, watched or cached */
+  embedded: boolean;
+  bundle?: Bundle;
+  origin?: string;
+  /** hash of every file (signature included) of the version in force */
+  contentHash?: string;
+  lastError?: string;
+}
+
+interface CacheMeta {
+  source: string;
+  etag?: string;
+  revision: string;
+  digest: string;
+  savedAt: string;
+}
+
+/** $XDG_CACHE_HOME/agentgate/bundles, else <tmp>/agentgate-bundles (writable with a read-only root filesystem and an emptyDir /tmp). */
+export function defaultCacheDir(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return xdg ? join(xdg, "agentgate", "bundles") : join(tmpdir(), "agentgate-bundles");
+}
+
+function hashFiles(files: ReadonlyMap<string, Buffer>): string {
+  const hash = createHash("sha256");
+  for (const path of [...files.keys()].sort()) hash.update(path).update("\0").update(files.get(path) as Buffer).update("\0");
+  return hash.digest("hex");
+}
+
+export class BundleStore {
+  private current: PolicyEngine | undefined;
+  private readonly slots: Slot[];
+  private readonly opts: BundleStoreOptions;
+  /** activations run one at a time, so two sources changing at once cannot lose a version */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: BundleStoreOptions) {
+    this.opts = opts;
+    const list = opts.sources.length > 0 ? opts.sources : [DEFAULT_BUNDLE_PATH];
+    const names = new Set<string>();
+    this.slots = list.map((location) => {
+      const embedded = opts.sources.length === 0;
+      const base = embedded ? "default" : isUrl(location) ? bundleNameOfUrl(location) : bundleNameOf(location);
+      let name = base;
+      for (let i = 2; names.has(name); i++) name = `${base}-${i}`;
+      names.add(name);
+      const source: BundleSource = isUrl(location)
+        ? new HttpBundleSource(location, { pollIntervalMs: opts.pollIntervalMs, ...opts.http })
+        : new FileBundleSource(location, { watch: !embedded, pollIntervalMs: opts.pollIntervalMs, ...opts.file });
+      return { name, source, embedded };
+    });
+  }
+
+  /** The engine in force; read once per request. */
+  engine(): PolicyEngine {
+    if (!this.current) throw new Error(this.notReady() ?? "no policy bundle is in force yet");
+    return this.current;
+  }
+
+  /** Why the gateway cannot decide yet, or undefined once every bundle is in force. */
+  notReady(): string | undefined {
+    if (this.current) return undefined;
+    const waiting = this.slots
+      .filter((s) => !s.bundle)
+      .map((s) => `${s.name} (${s.source.location}): ${s.lastError ?? "waiting for a first version"}`);
+    return `no policy bundle in force yet; ${waiting.join("; ")}`;
+  }
+
+  status(): SlotStatus[] {
+    return this.slots.map((s) => ({
+      name: s.name,
+      location: s.source.location,
+      ...(s.bundle ? { revision: s.bundle.revision, digest: s.bundle.digest } : {}),
+      ...(s.origin ? { origin: s.origin } : {}),
+      ...(s.lastError ? { lastError: s.lastError } : {}),
+    }));
+  }
+
+  /**
+   * First versions of every slot. A bundle service that cannot be reached
+   * leaves the gateway running but not ready while it keeps polling; a
+   * local file that cannot be loaded (and has no last good copy) is a
+   * configuration error and fails the start.
+   */
+  async start(): Promise<void> {
+    await Promise.all(this.slots.map((slot) => this.startSlot(slot)));
+    const broken = this.slots.find((s) => !s.bundle && s.source.kind === "file");
+    if (broken) {
+      this.stop();
+      throw new Error(broken.lastError ?? `bundle "${broken.name}": ${broken.source.location} could not be loaded`);
+    }
+  }
+
+  stop(): void {
+    for (const slot of this.slots) slot.source.stop();
+  }
+
+  private async startSlot(slot: Slot): Promise<void> {
+    // A service's last good copy comes first, so the gateway is ready even if the service is down.
+    if (slot.source.kind === "http") await this.restore(slot);
+    await slot.source.start(
+      (version) => this.offer(slot, version, slot.source.kind),
+      (err) => { this.failed(slot, "fetch", err); },
+    );
+    if (!slot.bundle && slot.source.kind === "file" && !slot.embedded) await this.restore(slot);
+  }
+
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job, job);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Verify → load → swap; rejects (after reporting) when the version is refused. */
+  private offer(slot: Slot, version: SourceVersion, origin: string): Promise<void> {
+    return this.enqueue(async () => {
+      const contentHash = hashFiles(version.files);
+      if (contentHash === slot.contentHash) return;
+      if (this.opts.verification && !slot.embedded) {
+        try {
+          await verifyBundleFiles(slot.name, version.files, this.opts.verification);
+        } catch (err) {
+          this.failed(slot, "signature", err);
+          throw err;
+        }
+      }
+      let bundle: Bundle;
+      let engine: PolicyEngine | undefined;
+      try {
+        bundle = bundleFromFiles(slot.name, slot.source.location, version.files);
+        const next = this.slots.map((s) => (s === slot ? bundle : s.bundle));
+        if (next.every((b): b is Bundle => b !== undefined)) engine = await PolicyEngine.load(next, this.opts.policyConfig);
+        // Until every slot has a version there is no engine to build; check this bundle loads on its own.
+        else await PolicyEngine.load([bundle], this.opts.policyConfig);
+      } catch (err) {
+        this.failed(slot, "load", err);
+        throw err;
+      }
+      const previous = slot.bundle?.revision;
+      slot.bundle = bundle;
+      slot.origin = origin;
+      slot.contentHash = contentHash;
+      delete slot.lastError;
+      if (engine) {
+        this.current = engine;
+        this.opts.metrics?.setBundles(engine.bundles.map((b) => b.bundle));
+      }
+      this.opts.metrics?.bundleActivations.inc({ bundle: slot.name, origin });
+      this.opts.metrics?.bundleLastActivation.set({ bundle: slot.name }, Date.now() / 1000);
+      this.opts.log.info("bundle activated", {
+        bundle: slot.name,
+        revision: bundle.revision,
+        previousRevision: previous,
+        digest: bundle.digest,
+        source: slot.source.location,
+        origin,
+        verified: this.opts.verification !== undefined && !slot.embedded,
+        inForce: engine ? engine.revision : undefined,
+      });
+      if (origin !== "cache" && version.archive && this.opts.cacheDir && !slot.embedded) {
+        await this.persist(slot, bundle, version).catch((err: unknown) => {
+          this.opts.log.warn("could not keep the bundle's last good copy on disk; a restart will need its source", { bundle: slot.name, cacheDir: this.opts.cacheDir, error: describeError(err) });
+        });
+      }
+    });
+  }
+
+  private failed(slot: Slot, stage: FailureStage, err: unknown): void {
+    const message = describeError(err);
+    slot.lastError = message;
+    this.opts.metrics?.bundleFailures.inc({ bundle: slot.name, stage });
+    this.opts.metrics?.bundleLastFailure.set({ bundle: slot.name }, Date.now() / 1000);
+    const inForce = slot.bundle?.revision;
+    this.opts.log.error(
+      stage === "fetch"
+        ? inForce ? "bundle source failed; the last good version stays in force" : "bundle source failed; no version in force yet"
+        : inForce ? "bundle version refused; the last good version stays in force" : "bundle version refused; no version in force yet",
+      { bundle: slot.name, source: slot.source.location, stage, error: message, revisionInForce: inForce },
+    );
+  }
+
+  private cachePaths(slot: Slot): { archive: string; meta: string } | undefined {
+    const dir = this.opts.cacheDir;
+    if (!dir || slot.embedded) return undefined;
+    const key = `${slot.name}-${createHash("sha256").update(slot.source.location).digest("hex").slice(0, 12)}`;
+    return { archive: join(dir, `${key}.tar.gz`), meta: join(dir, `${key}.json`) };
+  }
+
+  private async persist(slot: Slot, bundle: Bundle, version: SourceVersion): Promise<void> {
+    const paths = this.cachePaths(slot);
+    if (!paths || !version.archive) return;
+    await mkdir(this.opts.cacheDir as string, { recursive: true, mode: 0o700 });
+    const meta: CacheMeta = { source: slot.source.location, revision: bundle.revision, digest: bundle.digest, savedAt: new Date().toISOString(), ...(version.etag !== undefined ? { etag: version.etag } : {}) };
+    const suffix = `.tmp-${process.pid}`;
+    await writeFile(paths.archive + suffix, version.archive);
+    await writeFile(paths.meta + suffix, `${JSON.stringify(meta)}\n`);
+    await rename(paths.archive + suffix, paths.archive);
+    await rename(paths.meta + suffix, paths.meta);
+  }
+
+  /** Puts the last good copy in force, verified again (the disk is not trusted more than the source). */
+  private async restore(slot: Slot): Promise<void> {
+    const paths = this.cachePaths(slot);
+    if (!paths) return;
+    let meta: CacheMeta;
+    let archive: Buffer;
+    try {
+      const parsed: unknown = JSON.parse(await readFile(paths.meta, "utf8"));
+      if (!isRecord(parsed) || parsed.source !== slot.source.location) return;
+      meta = parsed as unknown as CacheMeta;
+      archive = await readFile(paths.archive);
+    } catch {
+      return;
+    }
+    try {
+      await this.offer(slot, { files: await readTarGz(archive, slot.name) }, "cache");
+    } catch (err) {
+      this.opts.log.warn("the bundle's last good copy on disk could not be used", { bundle: slot.name, file: paths.archive, error: describeError(err) });
+      return;
+    }
+    if (meta.etag !== undefined) slot.source.resumeFrom?.(meta.etag);
+    this.opts.log.warn("bundle restored from its last good copy on disk", { bundle: slot.name, source: slot.source.location, revision: meta.revision, savedAt: meta.savedAt });
+  }
+}
+
+/** The serve flags that shape the store (--bundle-*). */
+export interface BundleFlags {
+  bundle: string[];
+  policyConfig?: string;
+  bundleVerificationKey?: string;
+  bundleVerificationAlg?: string;
+  bundleKeyId?: string;
+  bundleScope?: string;
+  /** a duration: 30s, 1m, 500ms */
+  bundlePollInterval?: string;
+  /** "" turns the on-disk copy off */
+  bundleCacheDir?: string;
+}
+
+/** Builds the store from serve's flags and puts the first versions in force. */
+export async function openBundleStore(flags: BundleFlags, log: Logger, metrics?: BundleMetrics): Promise<BundleStore> {
+  const pollIntervalMs = parseInterval(flags.bundlePollInterval ?? "30s", "--bundle-poll-interval");
+  if (flags.bundleVerificationKey === undefined && (flags.bundleScope !== undefined || flags.bundleVerificationAlg !== undefined)) {
+    throw new Error("--bundle-scope and --bundle-verification-alg need --bundle-verification-key");
+  }
+  const verification = flags.bundleVerificationKey === undefined
+    ? undefined
+    : await readVerificationKey(flags.bundleVerificationKey, {
+        keyId: flags.bundleKeyId ?? "default",
+        ...(flags.bundleScope !== undefined ? { scope: flags.bundleScope } : {}),
+        ...(flags.bundleVerificationAlg !== undefined ? { algorithm: flags.bundleVerificationAlg } : {}),
+      });
+  if (verification && flags.bundle.length === 0) {
+    log.warn("--bundle-verification-key is set but no --bundle is given: the embedded default bundle is trusted as shipped");
+  }
+  const cacheDir = flags.bundleCacheDir ?? defaultCacheDir();
+  const store = new BundleStore({
+    sources: flags.bundle,
+    ...(flags.policyConfig !== undefined ? { policyConfig: await readPolicyConfig(flags.policyConfig) } : {}),
+    ...(verification ? { verification } : {}),
+    ...(cacheDir !== "" ? { cacheDir } : {}),
+    pollIntervalMs,
+    log,
+    ...(metrics ? { metrics } : {}),
+  });
+  await store.start();
+  return store;
+}
