@@ -7,7 +7,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -172,9 +173,29 @@ describe("helm install with the webhook pointed at a local gateway", () => {
 
   test("the release namespace is exempt: the same objects there are not sent to the webhook", async () => {
     assert.equal(install.code, 0, install.stderr);
-    const manifest = (await import("node:fs")).readFileSync(join(ROOT, "examples/agentconfig-denied.yaml"), "utf8").replaceAll("namespace: qe", `namespace: ${NS}`);
+    const manifest = readFileSync(join(ROOT, "examples/agentconfig-denied.yaml"), "utf8").replaceAll("namespace: qe", `namespace: ${NS}`);
     const r = await cp.kubectl(["apply", "-f", "-"], { stdin: manifest, allowFail: true });
     assert.equal(r.code, 0, r.stderr);
+  });
+
+  test("fail closed while no gateway answers; the emergency exit (failurePolicy=Ignore through helm upgrade) lets work go on", async () => {
+    assert.equal(install.code, 0, install.stderr);
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const a = probe.address();
+        probe.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+      });
+    });
+    const down = await helm(["upgrade", "agentgate", CHART, "--namespace", NS, "--reuse-values", "--set", `webhook.url=https://127.0.0.1:${port}`]);
+    assert.equal(down.code, 0, down.stderr);
+    const allowedModel = stringify({ apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: "qe" }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet-20241022", apiKeySecret: "k", apiKeySecretKey: "k" } });
+    const closed = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], { stdin: allowedModel, allowFail: true });
+    assert.notEqual(closed.code, 0, "fail closed: nothing is admitted unchecked");
+    assert.match(closed.stderr, /failed calling webhook "validate\.agent\.tekton\.dev"/);
+    const exit = await helm(["upgrade", "agentgate", CHART, "--namespace", NS, "--reuse-values", "--set", "webhook.failurePolicy=Ignore"]);
+    assert.equal(exit.code, 0, exit.stderr);
+    const open = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], { stdin: allowedModel, allowFail: true });
+    assert.equal(open.code, 0, open.stderr);
   });
 
   test("helm uninstall removes the webhooks: the violating config is then admitted (it was the chart's webhook that denied)", async () => {
