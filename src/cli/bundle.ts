@@ -1,5 +1,5 @@
 // `agentgate bundle build|inspect|sign|verify`: authoring and examining bundles.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -9,6 +9,7 @@ import { SignatureError, readSigningKey, readVerificationKey } from "../policy/s
 import { ENTRYPOINT } from "../policy/engine.ts";
 import { sourceRevision } from "../policy/source-revision.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
+import { currentCapabilities } from "./capabilities.ts";
 import { runOpa } from "./opa.ts";
 import type { Io } from "./review.ts";
 
@@ -27,10 +28,15 @@ export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ ou
   const staging = await mkdtemp(join(tmpdir(), "agentgate-build-"));
   try {
     const tmpOut = join(staging, "bundle.tar.gz");
+    // opa refuses, naming the call site, a builtin the gateway cannot evaluate.
+    const capabilities = join(staging, "capabilities.json");
+    await writeFile(capabilities, JSON.stringify(await currentCapabilities()));
     await runOpa([
       "build",
       "-t",
       "wasm",
+      "--capabilities",
+      capabilities,
       ...entrypoints.flatMap((e) => ["-e", e]),
       "--ignore",
       "*_test.rego",

@@ -10,6 +10,7 @@ import { registerBundleCommands } from "./bundle.ts";
 import { defaultCacheDir } from "../policy/bundle-store.ts";
 import { registerControllerCommand } from "./controller.ts";
 import { registerProvenanceCommands } from "./provenance-verify.ts";
+import { registerCapabilitiesCommand } from "./capabilities.ts";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -71,6 +72,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerBundleCommands(program, io, setExit);
   registerControllerCommand(program, io, setExit);
   registerProvenanceCommands(program, io, setExit);
+  registerCapabilitiesCommand(program, io, setExit);
   return program;
 }
 

@@ -21,7 +21,7 @@ export function runOpa(args: string[], opts: { input?: string } = {}): Promise<{
   const opa = findOpa();
   return new Promise((resolve, reject) => {
     const child = execFile(opa, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new InputError(`opa ${args[0] ?? ""} failed: ${(stderr || err.message).trim().split("\n").slice(0, 8).join(" | ")}`));
+      if (err) reject(new InputError(`opa ${args[0] ?? ""} failed: ${(stderr || stdout || err.message).trim().split("\n").slice(0, 8).join(" | ")}`));
       else resolve({ stdout, stderr });
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);
