@@ -1,0 +1,213 @@
+// A bundle swapped under load: the real gateway (startGateway, --offline,
+// signature verification on) answers a steady stream of HTTPS
+// AdmissionReviews from several connections while its bundle file is
+// replaced good → broken → good several times. No request may fail, every
+// good version's answer must take over, and no broken version's may.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { Agent, request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { admissionReviews } from "../../bench/fixtures.ts";
+import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
+import { logger } from "../../src/log.ts";
+import { readBundleFiles, writeBundleArchive } from "../../src/policy/bundle-archive.ts";
+import { signBundleFiles, signingKeyFrom } from "../../src/policy/signatures.ts";
+import type { AdmissionReview } from "../../src/types/admission.ts";
+import { buildTestBundle } from "../fixtures/bundles.ts";
+
+const CONNECTIONS = 8;
+
+/** Each good version answers AgentConfigs in its own recognisable way. */
+const answer = (action: "deny" | "warn", text: string) => `package agentgate
+violations contains {"policy": "swap", "field": "spec", "message": "${text}", "action": "${action}"} if input.request.kind.kind == "AgentConfig"
+`;
+
+let dir: string;
+let bundlePath: string;
+let gateway: RunningGateway;
+const versions: Record<string, Buffer> = {};
+const pair = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const signingKey = signingKeyFrom(Buffer.from(pair.privateKey.export({ type: "pkcs8", format: "pem" })), "test key");
+
+async function built(rego: string, revision: string, entrypoint = "agentgate/violations"): Promise<Buffer> {
+  const path = await buildTestBundle({ "p.rego": rego }, { entrypoints: [entrypoint], revision, name: "swap" });
+  const bytes = await readFile(path);
+  await rm(dirname(path), { recursive: true, force: true });
+  return bytes;
+}
+
+async function repack(bytes: Buffer, change: (files: Map<string, Buffer>) => Promise<void>): Promise<Buffer> {
+  const path = join(dir, `repack-${String(Math.random()).slice(2)}.tar.gz`);
+  await writeFile(path, bytes);
+  const files = await readBundleFiles(path, "swap");
+  await change(files);
+  await writeBundleArchive(files, path);
+  const out = await readFile(path);
+  await rm(path);
+  return out;
+}
+
+const sign = (bytes: Buffer) => repack(bytes, async (files) => { files.set(".signatures.json", await signBundleFiles(files, signingKey)); });
+
+before(async () => {
+  // The refusals this test provokes are logged as errors; the metrics and answers are checked instead.
+  logger.silent = true;
+  dir = await mkdtemp(join(tmpdir(), "agentgate-swap-"));
+  const v1 = await built(answer("deny", "v1 says no"), "v1");
+  const v2 = await built(answer("warn", "v2 says careful"), "v2");
+  versions.v1 = await sign(v1);
+  versions.v2 = await sign(v2);
+  // Broken in each way a new version can be: signed but unloadable, unsigned, tampered after signing, not a bundle.
+  versions.unloadable = await sign(await built("package other\nx := 1\n", "unloadable", "other/x"));
+  versions.unsigned = v2;
+  versions.tampered = await repack(versions.v2, (files) => {
+    files.set("data.json", Buffer.from('{"injected": true}'));
+    return Promise.resolve();
+  });
+  versions.garbage = Buffer.from("not a bundle at all");
+
+  bundlePath = join(dir, "swap.tar.gz");
+  await writeFile(bundlePath, versions.v1);
+  const keyPath = join(dir, "bundle-signing.pub.pem");
+  await writeFile(keyPath, pair.publicKey.export({ type: "spki", format: "pem" }));
+  gateway = await startGateway({
+    listen: "127.0.0.1:0",
+    bundle: [bundlePath],
+    bundleVerificationKey: keyPath,
+    bundlePollInterval: "1s",
+    bundleCacheDir: join(dir, "cache"),
+    offline: true,
+    namespace: "agentgate-system",
+    serviceAccount: "system:serviceaccount:agentgate-system:agentgate",
+    trustedUser: [],
+    drainSeconds: 0,
+  });
+});
+
+after(async () => {
+  await gateway.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Tally {
+  requests: number;
+  failures: string[];
+  /** the answer of the latest request to complete: "v1" (denied) or "v2" (warned) */
+  latest: string;
+  /** answers counted since the last reset */
+  since: Record<string, number>;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false });
+
+function call(method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: "127.0.0.1", port: gateway.port, path, method, agent, headers: { "content-type": "application/json" } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }); });
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function classify(status: number, body: string, uid: string): string {
+  if (status !== 200) return `HTTP ${String(status)}: ${body.slice(0, 200)}`;
+  const response = (JSON.parse(body) as AdmissionReview).response;
+  if (response?.uid !== uid) return `uid ${String(response?.uid)} for ${uid}`;
+  const message = response.status?.message ?? "";
+  if (!response.allowed && response.status?.code === 403 && message.includes("[swap] spec: v1 says no")) return "v1";
+  if (response.allowed && (response.warnings ?? []).some((w) => w.includes("[swap] spec: v2 says careful"))) return "v2";
+  return `unexpected answer: ${body.slice(0, 300)}`;
+}
+
+async function load(tally: Tally, stop: { now: boolean }): Promise<void> {
+  const template = admissionReviews().find((r) => r.review.request?.kind.kind === "AgentConfig")?.review;
+  assert.ok(template?.request);
+  const worker = async (w: number) => {
+    for (let i = 0; !stop.now; i++) {
+      const uid = `swap-${String(w)}-${String(i)}`;
+      const body = JSON.stringify({ ...template, request: { ...template.request, uid } });
+      let outcome: string;
+      try {
+        const res = await call("POST", "/validate", body);
+        outcome = classify(res.status, res.body, uid);
+      } catch (err) {
+        outcome = `request error: ${err instanceof Error ? err.message : String(err)}`;
+      }
+      tally.requests++;
+      if (outcome === "v1" || outcome === "v2") {
+        tally.latest = outcome;
+        tally.since[outcome] = (tally.since[outcome] ?? 0) + 1;
+      } else {
+        tally.failures.push(outcome);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, (_, w) => worker(w)));
+}
+
+async function metricValue(name: string): Promise<number> {
+  const text = (await call("GET", "/metrics")).body;
+  return text.split("\n").filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`gave up waiting for ${what}`);
+}
+
+async function swapTo(bytes: Buffer): Promise<void> {
+  await writeFile(`${bundlePath}.next`, bytes);
+  await rename(`${bundlePath}.next`, bundlePath);
+}
+
+test("swapping the bundle under load: zero failed requests, good versions take over, broken ones never do", async () => {
+  const tally: Tally = { requests: 0, failures: [], latest: "", since: {} };
+  const stop = { now: false };
+  const running = load(tally, stop);
+  const steps: { to: string; expect: "v1" | "v2"; broken: boolean }[] = [
+    { to: "v2", expect: "v2", broken: false },
+    { to: "unloadable", expect: "v2", broken: true },
+    { to: "v1", expect: "v1", broken: false },
+    { to: "unsigned", expect: "v1", broken: true },
+    { to: "tampered", expect: "v1", broken: true },
+    { to: "v2", expect: "v2", broken: false },
+    { to: "garbage", expect: "v2", broken: true },
+    { to: "v1", expect: "v1", broken: false },
+  ];
+  try {
+    await until("traffic on v1", () => tally.since.v1 !== undefined && tally.since.v1 > 50);
+    for (const step of steps) {
+      const failuresBefore = await metricValue("agentgate_bundle_failures_total{");
+      await swapTo(versions[step.to] as Buffer);
+      if (step.broken) {
+        await until(`${step.to} refused`, async () => (await metricValue("agentgate_bundle_failures_total{")) > failuresBefore);
+      } else {
+        await until(`${step.to} in force`, () => tally.latest === step.expect);
+      }
+      // From here on, only this step's answer may come back.
+      tally.since = {};
+      const from = tally.requests;
+      await until(`traffic after ${step.to}`, () => tally.requests - from > 100);
+      assert.deepEqual(Object.keys(tally.since), [step.expect], `after swapping to ${step.to}`);
+      assert.equal((await call("GET", "/readyz")).status, 200, `ready after ${step.to}`);
+    }
+  } finally {
+    stop.now = true;
+    await running;
+  }
+  assert.deepEqual(tally.failures, []);
+  assert.ok(tally.requests > 1000, `only ${String(tally.requests)} requests`);
+  assert.equal(await metricValue("agentgate_bundle_activations_total{"), 5);
+  assert.equal(await metricValue("agentgate_bundle_failures_total{"), 4);
+  // A fact for the report, not an assertion on time.
+  process.stdout.write(`# swap under load: ${String(tally.requests)} requests, ${String(tally.failures.length)} failed, ${String(steps.length)} swaps (4 refused)\n`);
+});
