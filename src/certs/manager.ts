@@ -34,6 +34,8 @@ export class CertificateManager {
   loads = 0;
   /** Secret writes this replica won (creations and renewals) */
   writes = 0;
+  /** writes this replica lost to another (create races, outdated resourceVersion) */
+  conflicts = 0;
   private current: KeyPairPem | undefined;
   private material: CertificateMaterial | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -167,6 +169,7 @@ export class CertificateManager {
       if (!next) return;
       const written = await this.write(next.material, stored);
       if (written === "conflict") {
+        this.conflicts++;
         // Another replica wrote first: read its certificates and look again.
         this.opts.log.info("certificate Secret changed by another replica; re-reading", { secret: this.secretName });
         continue;

@@ -25,6 +25,8 @@ test("the serving certificate names <svc>, <svc>.<ns>, <svc>.<ns>.svc and extra 
   assert.ok(signedBy(m.serving.cert, m.signer.cert));
   assert.ok(leaf.checkPrivateKey(createPrivateKey(m.serving.key)));
   assert.equal(new X509Certificate(m.signer.cert).ca, true);
+  // forge writes names as PrintableString; Go (the API server) refuses a CA whose name has other characters, such as "@".
+  assert.match(new X509Certificate(m.signer.cert).subject, /^CN=[A-Za-z0-9 '()+,\-./:=?]+$/);
   assert.equal(leaf.ca, false);
   assert.deepEqual(m.trusted, [m.signer.cert]);
   assert.match(leaf.keyUsage?.join(",") ?? "", /1\.3\.6\.1\.5\.5\.7\.3\.1/, "serverAuth extended key usage");

@@ -47,6 +47,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--service-account <user>", "agentgate's own identity, allowed to change stamps and managed objects", defaultServiceAccount())
     .option("--trusted-user <user>", "another identity trusted like agentgate's own (the controller's ServiceAccount); repeatable", collect, [])
     .option("--ca-out <file>", "with a self-signed certificate: write its CA here")
+    .option("--cert-secret <ns/name>", "self-managed certificates: keep a CA and the serving certificate in this Secret (created if absent), renew them before expiry, reload without restart")
+    .option("--cert-service <name>", "with --cert-secret: the Service the certificate names (<svc>, <svc>.<ns>, <svc>.<ns>.svc; <ns> from --namespace)", "agentgate")
+    .option("--cert-host <name>", "with --cert-secret: another DNS name or IP the certificate names (a gateway reached by URL); repeatable", collect, [])
+    .option("--webhook-config <name>", "with --cert-secret: Validating and MutatingWebhookConfiguration whose caBundle is kept in step (validating/NAME or mutating/NAME for one kind); repeatable", collect, [])
+    .option("--cert-validity <duration>", "with --cert-secret: serving certificate lifetime; renewed at 2/3 of it", "8760h")
+    .option("--ca-validity <duration>", "with --cert-secret: CA lifetime; a next CA is trusted from 2/3 and signs from 5/6 of it", "87600h")
     .addOption(new Option("--drain-seconds <n>", "on SIGTERM, report not ready this long before closing").default(0).argParser(positiveInt))
     .action(async (opts: ServeOptions) => { setExit(await runServe(opts)); });
 

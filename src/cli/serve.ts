@@ -1,6 +1,8 @@
 // `agentgate serve`: the webhook server.
 import { writeFile } from "node:fs/promises";
 import * as k8s from "@kubernetes/client-node";
+import type { CertificateManager } from "../certs/manager.ts";
+import { CertFlagError, planSelfManaged, startSelfManaged, type SelfManagedPlan } from "../certs/self-managed.ts";
 import { ClusterLookup } from "../context/cluster-lookup.ts";
 import { StaticLookup } from "../context/static-lookup.ts";
 import type { ObjectLookup } from "../context/lookup.ts";
@@ -27,6 +29,13 @@ export interface ServeOptions extends BundleFlags {
   trustedUser: string[];
   caOut?: string;
   drainSeconds: number;
+  /** self-managed certificates: NS/NAME of the Secret that holds them */
+  certSecret?: string;
+  certService?: string;
+  certHost?: string[];
+  webhookConfig?: string[];
+  certValidity?: string;
+  caValidity?: string;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -48,6 +57,8 @@ export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
 export interface RunningGateway {
   port: number;
   caCert?: string;
+  /** with --cert-secret */
+  certificates?: CertificateManager;
   close(): Promise<void>;
 }
 
@@ -59,11 +70,25 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
 
   let tls: KeyPair;
   let caCert: string | undefined;
+  let selfManaged: SelfManagedPlan | undefined;
+  if (opts.certSecret !== undefined) {
+    if (opts.tlsCertFile || opts.tlsKeyFile) throw new InputError("--cert-secret and --tls-cert-file/--tls-key-file exclude each other: the certificate comes from the Secret or from files");
+    try {
+      selfManaged = planSelfManaged({ ...opts, certSecret: opts.certSecret });
+    } catch (err) {
+      if (err instanceof CertFlagError) throw new InputError(err.message);
+      throw err;
+    }
+  }
   if (opts.tlsCertFile || opts.tlsKeyFile) {
     if (!opts.tlsCertFile || !opts.tlsKeyFile) throw new InputError("--tls-cert-file and --tls-key-file go together");
     tls = await readKeyPair(opts.tlsCertFile, opts.tlsKeyFile).catch((err: unknown) => {
       throw new InputError(`serving certificate: ${err instanceof Error ? err.message : String(err)}`);
     });
+  } else if (selfManaged) {
+    // Served only until the Secret's certificate is loaded; /readyz says not ready meanwhile.
+    const placeholder = generateServingCertificate(selfManaged.policy.hosts, 1);
+    tls = { cert: placeholder.cert, key: placeholder.key };
   } else {
     const svc = "agentgate";
     const generated = generateServingCertificate(["localhost", "127.0.0.1", "::1", svc, `${svc}.${opts.namespace}`, `${svc}.${opts.namespace}.svc`]);
@@ -84,18 +109,25 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
 
   const identity = makeIdentity([opts.serviceAccount, ...opts.trustedUser]);
   const deps: GatewayDeps = { engine: () => store.engine(), lookup, identity, exemptNamespaces: new Set([opts.namespace, "kube-system"]) };
+  let certs: CertificateManager | undefined;
   let draining = false;
   const server = createGatewayServer({
     tls,
     deps,
     metrics,
     log: logger,
-    notReady: () => (draining ? "shutting down" : (store.notReady() ?? cluster?.notSynced())),
+    notReady: () => (draining ? "shutting down" : (store.notReady() ?? certs?.notReady() ?? cluster?.notSynced())),
   });
   let reloader: CertificateReloader | undefined;
   if (opts.tlsCertFile && opts.tlsKeyFile) {
     reloader = new CertificateReloader(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger);
     reloader.start();
+  }
+  if (selfManaged) {
+    // The Secret lives in the cluster even when policy context does not (--offline).
+    certs = startSelfManaged(selfManaged, loadKubeConfig(opts.kubeconfig), logger, (pair) => {
+      server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: "TLSv1.2" });
+    });
   }
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err) => reject(new InputError(`--listen ${opts.listen}: ${err.message}`)));
@@ -110,12 +142,14 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   return {
     port: boundPort,
     ...(caCert ? { caCert } : {}),
+    ...(certs ? { certificates: certs } : {}),
     async close() {
       // Not ready first, so endpoints drop this pod before connections close.
       draining = true;
       if (opts.drainSeconds > 0) await new Promise((r) => setTimeout(r, opts.drainSeconds * 1000));
       reloader?.stop();
       store.stop();
+      certs?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

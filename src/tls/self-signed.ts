@@ -63,7 +63,7 @@ export function createCertificateAuthority(commonName: string, opts: ValidityOpt
   ca.serialNumber = serial();
   ca.validity.notBefore = notBefore;
   ca.validity.notAfter = notAfter;
-  const name = [{ name: "commonName", value: `${commonName}@${String(Math.floor((opts.now ?? new Date()).getTime() / 1000))}` }];
+  const name = [{ name: "commonName", value: `${commonName}-${String(Math.floor((opts.now ?? new Date()).getTime() / 1000))}` }];
   ca.setSubject(name);
   ca.setIssuer(name);
   ca.setExtensions([
