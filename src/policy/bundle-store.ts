@@ -70,6 +70,9 @@ interface CacheMeta {
   savedAt: string;
 }
 
+/** How long start() waits for a bundle service's first answer before serving (not ready) without it. */
+const HTTP_START_GRACE_MS = 3000;
+
 /** $XDG_CACHE_HOME/agentgate/bundles, else <tmp>/agentgate-bundles (writable with a read-only root filesystem and an emptyDir /tmp). */
 export function defaultCacheDir(): string {
   const xdg = process.env.XDG_CACHE_HOME;
@@ -153,10 +156,19 @@ export class BundleStore {
   private async startSlot(slot: Slot): Promise<void> {
     // A service's last good copy comes first, so the gateway is ready even if the service is down.
     if (slot.source.kind === "http") await this.restore(slot);
-    await slot.source.start(
+    const first = slot.source.start(
       (version) => this.offer(slot, version, slot.source.kind),
       (err) => { this.failed(slot, "fetch", err); },
     );
+    if (slot.source.kind === "http") {
+      // A slow service must not keep the server from listening (and /healthz
+      // from answering) for a whole request timeout; readiness says the rest.
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([first, new Promise<void>((resolve) => { grace = setTimeout(resolve, HTTP_START_GRACE_MS); })]);
+      clearTimeout(grace);
+    } else {
+      await first;
+    }
     if (!slot.bundle && slot.source.kind === "file" && !slot.embedded) await this.restore(slot);
   }
 

@@ -5,7 +5,8 @@
 // good version's answer must take over, and no broken version's may.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
+import { createServer, type Server } from "node:http";
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { Agent, request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
@@ -26,8 +27,11 @@ violations contains {"policy": "swap", "field": "spec", "message": "${text}", "a
 `;
 
 let dir: string;
-let bundlePath: string;
+let keyPath: string;
 let gateway: RunningGateway;
+/** a bundle service (OPA's protocol: ETag, 304) serving whatever `served` holds */
+let service: Server;
+let served = Buffer.alloc(0);
 const versions: Record<string, Buffer> = {};
 const pair = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const signingKey = signingKeyFrom(Buffer.from(pair.privateKey.export({ type: "pkcs8", format: "pem" })), "test key");
@@ -69,15 +73,23 @@ before(async () => {
   });
   versions.garbage = Buffer.from("not a bundle at all");
 
-  bundlePath = join(dir, "swap.tar.gz");
-  await writeFile(bundlePath, versions.v1);
-  const keyPath = join(dir, "bundle-signing.pub.pem");
+  keyPath = join(dir, "bundle-signing.pub.pem");
   await writeFile(keyPath, pair.publicKey.export({ type: "spki", format: "pem" }));
+  service = createServer((req, res) => {
+    const etag = `"${createHash("sha256").update(served).digest("hex").slice(0, 16)}"`;
+    if (req.headers["if-none-match"] === etag) res.writeHead(304, { etag }).end();
+    else res.writeHead(200, { etag, "content-type": "application/gzip" }).end(served);
+  });
+  await new Promise<void>((r) => service.listen(0, "127.0.0.1", r));
+});
+
+/** The gateway as `agentgate serve --offline --bundle <source> --bundle-verification-key …` runs it. */
+async function startWith(source: string, pollInterval: string): Promise<void> {
   gateway = await startGateway({
     listen: "127.0.0.1:0",
-    bundle: [bundlePath],
+    bundle: [source],
     bundleVerificationKey: keyPath,
-    bundlePollInterval: "1s",
+    bundlePollInterval: pollInterval,
     bundleCacheDir: join(dir, "cache"),
     offline: true,
     namespace: "agentgate-system",
@@ -85,10 +97,10 @@ before(async () => {
     trustedUser: [],
     drainSeconds: 0,
   });
-});
+}
 
 after(async () => {
-  await gateway.close();
+  await new Promise<void>((r) => { service.close(() => { r(); }); service.closeAllConnections(); });
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -164,12 +176,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
   assert.fail(`gave up waiting for ${what}`);
 }
 
-async function swapTo(bytes: Buffer): Promise<void> {
-  await writeFile(`${bundlePath}.next`, bytes);
-  await rename(`${bundlePath}.next`, bundlePath);
-}
-
-test("swapping the bundle under load: zero failed requests, good versions take over, broken ones never do", async () => {
+async function swapUnderLoad(swapTo: (bytes: Buffer) => Promise<void>, label: string): Promise<void> {
   const tally: Tally = { requests: 0, failures: [], latest: "", since: {} };
   const stop = { now: false };
   const running = load(tally, stop);
@@ -209,5 +216,34 @@ test("swapping the bundle under load: zero failed requests, good versions take o
   assert.equal(await metricValue("agentgate_bundle_activations_total{"), 5);
   assert.equal(await metricValue("agentgate_bundle_failures_total{"), 4);
   // A fact for the report, not an assertion on time.
-  process.stdout.write(`# swap under load: ${String(tally.requests)} requests, ${String(tally.failures.length)} failed, ${String(steps.length)} swaps (4 refused)\n`);
+  process.stdout.write(`# swap under load (${label}): ${String(tally.requests)} requests, ${String(tally.failures.length)} failed, ${String(steps.length)} swaps (4 refused)\n`);
+}
+
+test("a watched bundle file swapped under load: zero failed requests, good versions take over, broken ones never do", async () => {
+  const path = join(dir, "swap.tar.gz");
+  await writeFile(path, versions.v1 as Buffer);
+  await startWith(path, "1s");
+  try {
+    await swapUnderLoad(async (bytes) => {
+      // As a deployment tool writes it: a new file renamed over the old.
+      await writeFile(`${path}.next`, bytes);
+      await rename(`${path}.next`, path);
+    }, "file");
+  } finally {
+    await gateway.close();
+  }
+});
+
+test("a bundle service's bundle swapped under load: zero failed requests, good versions take over, broken ones never do", async () => {
+  served = versions.v1 as Buffer;
+  const address = service.address();
+  await startWith(`http://127.0.0.1:${String(typeof address === "object" && address ? address.port : 0)}/bundles/swap.tar.gz`, "50ms");
+  try {
+    await swapUnderLoad((bytes) => {
+      served = bytes;
+      return Promise.resolve();
+    }, "http");
+  } finally {
+    await gateway.close();
+  }
 });
