@@ -31,7 +31,7 @@ let keyPath: string;
 let gateway: RunningGateway;
 /** a bundle service (OPA's protocol: ETag, 304) serving whatever `served` holds */
 let service: Server;
-let served = Buffer.alloc(0);
+let served: Buffer = Buffer.alloc(0);
 const versions: Record<string, Buffer> = {};
 const pair = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const signingKey = signingKeyFrom(Buffer.from(pair.privateKey.export({ type: "pkcs8", format: "pem" })), "test key");
