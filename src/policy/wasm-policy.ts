@@ -12,6 +12,7 @@ import type { LoadedPolicy } from "@open-policy-agent/opa-wasm";
 import { BundleError, type Bundle } from "./bundle.ts";
 import { hostImports } from "./builtins/dispatch.ts";
 import { HOST_BUILTINS } from "./builtins/index.ts";
+import { startEvaluation } from "./builtins/time.ts";
 import { exportedNumber, wasmApi, type WasmInstance } from "./builtins/wasm-api.ts";
 
 const require = createRequire(import.meta.url);
@@ -68,6 +69,7 @@ export class WasmPolicy {
    * Returns undefined when the entrypoint's value is undefined.
    */
   evaluate(entrypoint: string, input: ArrayBuffer): unknown {
+    startEvaluation();
     const resultSet: unknown = this.policy.evaluate(input, entrypoint);
     if (!Array.isArray(resultSet) || resultSet.length === 0) return undefined;
     const first: unknown = resultSet[0];

@@ -2,6 +2,7 @@
 // semantics, one file per family. A name here takes precedence over the
 // SDK's JavaScript builtin of the same name (dispatch.ts); the SDK's are used
 // only for names that no family here implements.
+import { JSON_BUILTINS } from "./json.ts";
 import type { RegoBuiltin } from "./operands.ts";
 import { SDK_BUILTINS, type JsonBuiltin } from "./sdk-table.ts";
 import { SEMVER_BUILTINS } from "./semver.ts";
@@ -13,7 +14,7 @@ export type { RegoBuiltin } from "./operands.ts";
 
 /** agentgate's own builtins, by name. */
 export const AGENTGATE_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
-  Object.entries({ ...STRINGS_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS }),
+  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS }),
 );
 
 /**

@@ -39,7 +39,7 @@ export class RegoValueError extends Error {
   }
 }
 
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const NUMBER = /[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y;
 const STRING = /"(?:[^"\\]|\\.)*"/y;
 
 /** Parses opa_value_dump's text: JSON plus sets (`{1, 2}`, `set()`) and non-string object keys. */

@@ -1,0 +1,78 @@
+// json.marshal_with_options as OPA answers it: Go's encoding/json over the
+// value (object keys sorted, sets as sorted arrays, numbers as their text,
+// <, > and & escaped as Go escapes them), indented as json.MarshalIndent does.
+// (json.marshal itself is compiled into the wasm and never reaches the host.)
+import { BuiltinError, type RegoBuiltin } from "./operands.ts";
+import { RegoNumber, RegoObject, RegoSet, compareStrings, sortValues, type RegoValue } from "./rego-value.ts";
+
+/** Go's json string encoding with HTML escaping (json.Marshal's default). */
+export function goJsonString(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (ch === "\b") out += "\\b";
+    else if (ch === "\f") out += "\\f";
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (cp < 0x20 || ch === "<" || ch === ">" || ch === "&") out += `\\u00${cp.toString(16).padStart(2, "0")}`;
+    else if (cp === 0x2028 || cp === 0x2029) out += `\\u${cp.toString(16)}`;
+    else if (cp >= 0xd800 && cp <= 0xdfff) out += "\\ufffd";
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** Go's json.Marshal (indent undefined) or json.MarshalIndent of OPA's JSON form of a value. */
+export function goJson(v: RegoValue, indent?: { prefix: string; indent: string }, depth = 0): string {
+  if (v === null || typeof v === "boolean") return String(v);
+  if (typeof v === "string") return goJsonString(v);
+  if (v instanceof RegoNumber) return v.text;
+  const nl = (d: number): string => (indent ? `\n${indent.prefix}${indent.indent.repeat(d)}` : "");
+  const sep = indent ? ": " : ":";
+  let items: string[];
+  let open: string;
+  let close: string;
+  if (v instanceof RegoObject) {
+    const entries = v.entries.map(([k, x]) => {
+      if (typeof k !== "string") throw new BuiltinError("json.marshal_with_options", "object key must be string");
+      return [k, x] as const;
+    });
+    entries.sort((a, b) => compareStrings(a[0], b[0]));
+    items = entries.map(([k, x]) => `${goJsonString(k)}${sep}${goJson(x, indent, depth + 1)}`);
+    [open, close] = ["{", "}"];
+  } else {
+    const list = v instanceof RegoSet ? sortValues(v.items) : v;
+    items = list.map((x) => goJson(x, indent, depth + 1));
+    [open, close] = ["[", "]"];
+  }
+  if (items.length === 0) return open + close;
+  return `${open}${nl(depth + 1)}${items.join(`,${nl(depth + 1)}`)}${nl(depth)}${close}`;
+}
+
+export const JSON_BUILTINS: Readonly<Record<string, RegoBuiltin>> = {
+  "json.marshal_with_options": (value, opts) => {
+    const name = "json.marshal_with_options";
+    if (!(opts instanceof RegoObject)) throw new BuiltinError(name, "operand 2 must be object");
+    let indentWith = "\t";
+    let prefix = "";
+    let implicit = false;
+    let explicit: boolean | undefined;
+    for (const [k, x] of opts.entries) {
+      if (k === "prefix" && typeof x === "string") {
+        prefix = x;
+        implicit = true;
+      } else if (k === "indent" && typeof x === "string") {
+        indentWith = x;
+        implicit = true;
+      } else if (k === "pretty" && typeof x === "boolean") {
+        explicit = x;
+      } else {
+        throw new BuiltinError(name, `operand 2: unknown or mistyped key ${JSON.stringify(k)}`);
+      }
+    }
+    const pretty = explicit ?? implicit;
+    return pretty ? prefix + goJson(value, { prefix, indent: indentWith }) : goJson(value);
+  },
+};
