@@ -6,14 +6,15 @@
 // the webhooks at it with webhook.url.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import forge from "node-forge";
-import { stringify } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
 
@@ -37,7 +38,7 @@ const certManagerCrds = ["Certificate", "Issuer"].map((kind) => ({
 }));
 
 let cp: ControlPlane;
-let gateway: RunningGateway;
+let gateway: RunningGateway | undefined;
 let caPem = "";
 
 /** A CA and a serving certificate for 127.0.0.1, as an operator would put in a provided Secret. */
@@ -86,30 +87,45 @@ before(async () => {
   await cp.applyYaml(certManagerCrds.map((c) => stringify(c)).join("---\n"));
   await cp.kubectl(["wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "crd/issuers.cert-manager.io", "--timeout=30s"]);
   await cp.applyYaml(["qe", NS].map((name) => stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name } })).join("---\n"));
-  // The gateway reads its certificate from files, as the chart's provided and
-  // cert-manager modes run it (a mounted Secret).
-  const tls = servingCertificate();
-  caPem = tls.ca;
-  writeFileSync(join(WORK, "tls.crt"), tls.cert);
-  writeFileSync(join(WORK, "tls.key"), tls.key, { mode: 0o600 });
-  gateway = await startGateway({
-    listen: "127.0.0.1:0",
-    tlsCertFile: join(WORK, "tls.crt"),
-    tlsKeyFile: join(WORK, "tls.key"),
-    bundle: [],
-    kubeconfig: cp.kubeconfigPath,
-    offline: false,
-    namespace: NS,
-    serviceAccount: `system:serviceaccount:${NS}:agentgate-gateway`,
-    trustedUser: [`system:serviceaccount:${NS}:agentgate-controller`],
-    drainSeconds: 0,
-  });
 });
 
 after(async () => {
-  await gateway.close();
+  await gateway?.close();
   await cp.stop();
 });
+
+const serviceAccountUser = (namespace: string, name: string): string => `system:serviceaccount:${namespace}:${name}`;
+
+/** A kubeconfig that authenticates as a ServiceAccount would: RBAC sees the same user and groups. */
+const kubeconfigAs = (namespace: string, name: string): Promise<string> =>
+  cp.kubeconfigFor(serviceAccountUser(namespace, name), ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"]);
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const a = probe.address();
+      probe.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+
+/** GET /readyz until it answers 200 or a minute passes; the last status and body. */
+async function readyz(port: number, ca: string | undefined): Promise<string> {
+  let last = "";
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+    last = await new Promise<string>((resolve) => {
+      const req = httpsRequest({ host: "127.0.0.1", port, path: "/readyz", ...(ca ? { ca } : { rejectUnauthorized: false }) }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve(`${res.statusCode ?? 0} ${body.trim()}`));
+      });
+      req.on("error", (err) => resolve(`error ${err.message}`));
+      req.end();
+    });
+    if (last.startsWith("200 ")) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return last;
+}
 
 describe("helm template | kubectl apply --dry-run=server", () => {
   const modes: Record<string, Record<string, unknown>> = {
@@ -139,16 +155,44 @@ describe("helm template | kubectl apply --dry-run=server", () => {
 describe("helm install with the webhook pointed at a local gateway", () => {
   let install: { code: number; stdout: string; stderr: string };
 
+  let ready = "";
+
   before(async () => {
+    const port = await freePort();
+    // The gateway reads its certificate from files, as the chart's provided
+    // and cert-manager modes run it (a mounted Secret).
+    const tls = servingCertificate();
+    caPem = tls.ca;
+    writeFileSync(join(WORK, "tls.crt"), tls.cert);
+    writeFileSync(join(WORK, "tls.key"), tls.key, { mode: 0o600 });
     install = await helm([
       "install", "agentgate", CHART, "--namespace", NS,
       "-f", valuesFile({
-        webhook: { url: `https://127.0.0.1:${gateway.port}` },
+        webhook: { url: `https://127.0.0.1:${port}` },
         certificates: { mode: "provided", provided: { secretName: "agentgate-tls", caBundle: caPem } },
       }),
     ]);
     // For the closing note: what a platform team sees.
     process.stdout.write(`# helm install output\n${install.stdout}${install.stderr}`);
+    // It talks to the API server as the chart's gateway ServiceAccount: only the chart's RBAC.
+    gateway = await startGateway({
+      listen: `127.0.0.1:${port}`,
+      tlsCertFile: join(WORK, "tls.crt"),
+      tlsKeyFile: join(WORK, "tls.key"),
+      bundle: [],
+      kubeconfig: await kubeconfigAs(NS, "agentgate-gateway"),
+      offline: false,
+      namespace: NS,
+      serviceAccount: serviceAccountUser(NS, "agentgate-gateway"),
+      trustedUser: [serviceAccountUser(NS, "agentgate-controller")],
+      drainSeconds: 0,
+    });
+    ready = await readyz(port, caPem);
+  });
+
+  test("the gateway, as the chart's ServiceAccount, syncs every watch cache (its RBAC is enough) and is ready", () => {
+    assert.equal(install.code, 0, install.stderr);
+    assert.equal(ready, "200 ok");
   });
 
   test("installs: the release is deployed and both webhook configurations are registered", async () => {
@@ -180,12 +224,7 @@ describe("helm install with the webhook pointed at a local gateway", () => {
 
   test("fail closed while no gateway answers; the emergency exit (failurePolicy=Ignore through helm upgrade) lets work go on", async () => {
     assert.equal(install.code, 0, install.stderr);
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, "127.0.0.1", () => {
-        const a = probe.address();
-        probe.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-      });
-    });
+    const port = await freePort();
     const down = await helm(["upgrade", "agentgate", CHART, "--namespace", NS, "--reuse-values", "--set", `webhook.url=https://127.0.0.1:${port}`]);
     assert.equal(down.code, 0, down.stderr);
     const allowedModel = stringify({ apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: "qe" }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet-20241022", apiKeySecret: "k", apiKeySecretKey: "k" } });
@@ -204,5 +243,75 @@ describe("helm install with the webhook pointed at a local gateway", () => {
     assert.equal(u.code, 0, u.stderr);
     const r = await cp.kubectl(["apply", "--dry-run=server", "-f", join(ROOT, "examples/agentconfig-denied.yaml")], { allowFail: true });
     assert.equal(r.code, 0, r.stderr);
+  });
+});
+
+describe("self-managed certificates: the gateway runs with the chart's own flags and RBAC", () => {
+  const ns = "agentgate-sm";
+  let child: ChildProcess | undefined;
+  let install: { code: number; stdout: string; stderr: string };
+  let args: string[] = [];
+
+  before(async () => {
+    await cp.applyYaml(stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }));
+    const port = await freePort();
+    install = await helm(["install", "sm", CHART, "--namespace", ns, "-f", valuesFile({ webhook: { url: `https://127.0.0.1:${port}` } })]);
+    if (install.code !== 0) return;
+    // The gateway container's arguments exactly as installed, but for where it
+    // listens and which credentials it uses (no pod here: the ServiceAccount's
+    // identity instead of its token).
+    const manifest = await helm(["get", "manifest", "sm", "--namespace", ns]);
+    const deployment = parseAllDocuments(manifest.stdout)
+      .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { template: { spec: { containers: { args: string[] }[] } } } } | null)
+      .find((o) => o?.kind === "Deployment" && o.metadata?.name === "sm-agentgate-gateway");
+    args = (deployment?.spec?.template.spec.containers[0]?.args ?? []).map((a) => (a.startsWith("--listen=") ? `--listen=127.0.0.1:${port}` : a));
+    const log = openSync(join(WORK, "sm-gateway.log"), "a");
+    child = spawn(process.execPath, [join(ROOT, "bin/agentgate.js"), ...args, `--kubeconfig=${await kubeconfigAs(ns, "sm-agentgate-gateway")}`], {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, POD_NAMESPACE: ns },
+    });
+    closeSync(log);
+  });
+
+  after(async () => {
+    if (child?.pid !== undefined && child.exitCode === null) {
+      const exited = new Promise((r) => child?.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  });
+
+  test("the gateway creates its Secret, fills both configurations' caBundle, and the webhook then denies through kubectl", async () => {
+    assert.equal(install.code, 0, install.stderr);
+    assert.ok(args.some((a) => a.startsWith("--cert-secret=")), `self-managed flags rendered: ${args.join(" ")}`);
+    const caBundles = async (): Promise<string[]> => {
+      const r = await cp.kubectl(["get", "validatingwebhookconfiguration,mutatingwebhookconfiguration", "sm-agentgate", "-o", "jsonpath={range .items[*].webhooks[*]}{.clientConfig.caBundle}{\"\\n\"}{end}"], { allowFail: true });
+      return r.stdout.split("\n").filter((l) => l !== "");
+    };
+    let bundles: string[] = [];
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      bundles = await caBundles();
+      if (bundles.length === 3 && bundles.every((b) => b.length > 0)) break;
+    }
+    const logText = () => readFileSync(join(WORK, "sm-gateway.log"), "utf8").split("\n").slice(-15).join("\n");
+    assert.equal(bundles.filter((b) => b.length > 0).length, 3, `every webhook's caBundle filled by the gateway; its log:\n${logText()}`);
+    const secret = await cp.kubectl(["get", "secret", "-n", ns, "sm-agentgate-tls", "-o", "jsonpath={.data.ca\\.crt}"]);
+    assert.equal(bundles[0], secret.stdout, "the caBundle is the Secret's CA");
+    const port = Number(args.find((a) => a.startsWith("--listen="))?.split(":").at(-1));
+    assert.equal(await readyz(port, Buffer.from(secret.stdout, "base64").toString()), "200 ok", logText());
+    const r = await cp.kubectl(["apply", "-f", join(ROOT, "examples/agentconfig-denied.yaml")], { allowFail: true });
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /admission webhook "validate\.agent\.tekton\.dev" denied the request: \[model-allowlist\]/);
+    assert.match(r.stderr, /^\[token-budget\] spec\.tokenBudget: /m);
+
+    // A later helm upgrade must not leave the webhooks without the CA the
+    // gateway put there (helm does not render caBundle in this mode).
+    const upgrade = await helm(["upgrade", "sm", CHART, "--namespace", ns, "--reuse-values", "--set", "webhook.timeoutSeconds=4"]);
+    assert.equal(upgrade.code, 0, upgrade.stderr);
+    const after = await caBundles();
+    process.stdout.write(`# caBundles right after helm upgrade: ${after.map((b) => (b === secret.stdout ? "kept" : b === "" ? "empty" : "other")).join(", ")}\n`);
+    assert.deepEqual(after, [secret.stdout, secret.stdout, secret.stdout], "helm upgrade keeps the caBundle the gateway wrote");
+    const again = await cp.kubectl(["apply", "-f", join(ROOT, "examples/agentconfig-denied.yaml")], { allowFail: true });
+    assert.match(again.stderr, /denied the request: \[model-allowlist\]/);
   });
 });
