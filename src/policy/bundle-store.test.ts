@@ -199,3 +199,26 @@ test("the embedded default bundle needs no signature and is never cached", async
   assert.match(store.engine().revision, /^default@/);
   await assert.rejects(readdir(cacheDir), /ENOENT/);
 });
+
+test("a local bundle broken while the gateway was down: the restart starts from the last good copy and says so", async () => {
+  const path = join(dir, "restart", "team.tar.gz");
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, v1);
+  const cacheDir = join(dir, "restart-cache");
+  const first = new BundleStore({ sources: [path], cacheDir, pollIntervalMs: 600_000, log: logger });
+  await first.start();
+  first.stop();
+  await writeFile(path, unloadable);
+  const second = new BundleStore({ sources: [path], cacheDir, pollIntervalMs: 600_000, log: logger, file: { debounceMs: 10 } });
+  await second.start();
+  try {
+    assert.equal(second.notReady(), undefined);
+    assert.equal(second.engine().revision, "team@v1");
+    assert.equal(second.status()[0]?.origin, "cache");
+    await swapIn(path, v2);
+    await until("the fixed file", () => second.engine().revision === "team@v2");
+    assert.equal(second.status()[0]?.origin, "file");
+  } finally {
+    second.stop();
+  }
+});
