@@ -118,12 +118,21 @@ export class CertificateManager {
     this.running = this.round()
       .then(
         () => {
-          this.failures = 0;
-          this.schedule(this.untilNextCheck());
+          const due = this.untilNextCheck();
+          if (due > 0) {
+            this.failures = 0;
+            this.schedule(due);
+            return;
+          }
+          // Still due after a round: something is blocked (the caBundle cannot
+          // be written, so the next CA may not sign yet). Back off instead of
+          // asking the API server again at once.
+          this.failures++;
+          this.schedule(this.backoff());
         },
         (err: unknown) => {
           this.failures++;
-          const wait = Math.min(this.resyncMs, this.retryMs * 2 ** Math.min(this.failures - 1, 16));
+          const wait = this.backoff();
           this.opts.log.warn("certificate management failed; retrying", { secret: this.secretName, error: describe(err), retryInMs: wait });
           this.schedule(wait);
         },
@@ -137,8 +146,13 @@ export class CertificateManager {
       });
   }
 
+  private backoff(): number {
+    return Math.min(this.resyncMs, this.retryMs * 2 ** Math.min(this.failures - 1, 16));
+  }
+
+  /** ms until plan() may have something to do (0 when overdue), at most resyncMs. */
   private untilNextCheck(): number {
-    if (!this.material) return this.retryMs;
+    if (!this.material) return 0;
     // A little after the moment itself, so the clock has certainly passed it.
     const due = nextCheckAt(this.material).getTime() - Date.now() + 50;
     return Math.max(0, Math.min(this.resyncMs, due));

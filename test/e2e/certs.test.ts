@@ -128,6 +128,18 @@ function validate(port: number, ca: string, uid: string): Promise<string> {
   });
 }
 
+function readyz(port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: "127.0.0.1", port, path: "/readyz", rejectUnauthorized: false, agent: false }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on("data", (c: Buffer) => chunks.push(c));
+      r.on("end", () => { resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString() }); });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 async function kubectlApplyDenied(): Promise<{ code: number; stderr: string }> {
   return cp.kubectl(["apply", "-f", join(ROOT, "examples/agentconfig-denied.yaml")], { allowFail: true });
 }
@@ -159,15 +171,7 @@ test("/readyz stays not ready while no certificate can be had from the Secret", 
   const g = await startGateway({ ...gatewayOptions(port), certSecret: "no-such-namespace/tls", webhookConfig: [] });
   try {
     await sleep(1500);
-    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpsRequest({ host: "127.0.0.1", port, path: "/readyz", rejectUnauthorized: false, agent: false }, (r) => {
-        const chunks: Buffer[] = [];
-        r.on("data", (c: Buffer) => chunks.push(c));
-        r.on("end", () => { resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString() }); });
-      });
-      req.on("error", reject);
-      req.end();
-    });
+    const res = await readyz(port);
     assert.equal(res.status, 503);
     assert.match(res.body, /no serving certificate from Secret no-such-namespace\/tls yet/);
     assert.equal(g.certificates?.loads, 0);
@@ -198,6 +202,7 @@ test("two replicas starting at once agree on one Secret, and both webhook config
   // Both serve the Secret's certificate, verified against its CA only.
   const ca = material.trusted.join("");
   for (const [i, port] of ports.entries()) assert.equal(await validate(port, ca, `start-${String(i)}`), fingerprint(material.serving.cert));
+  for (const port of ports) assert.equal((await readyz(port)).status, 200, "ready once the Secret's certificate is loaded");
   const bundles = await waitFor("caBundle in every webhook entry", 10_000, async () => {
     const b = await configuredBundles();
     return b.every((fps) => fps.length === 1) ? b : undefined;
