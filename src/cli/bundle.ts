@@ -9,6 +9,7 @@ import { SignatureError, readSigningKey, readVerificationKey } from "../policy/s
 import { ENTRYPOINT } from "../policy/engine.ts";
 import { sourceRevision } from "../policy/source-revision.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
+import { registerBundleCheck } from "./bundle-check.ts";
 import { currentCapabilities } from "./capabilities.ts";
 import { runOpa } from "./opa.ts";
 import type { Io } from "./review.ts";
@@ -108,6 +109,8 @@ export function registerBundleCommands(program: Command, io: Io, setExit: (code:
         setExit(1);
       }
     });
+
+  registerBundleCheck(bundle, io, setExit);
 
   bundle
     .command("inspect <bundle>")

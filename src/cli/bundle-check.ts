@@ -1,0 +1,181 @@
+// `agentgate bundle check BUNDLE [-f INPUT…]`: what a platform team runs in
+// CI next to `opa test`. It makes the gateway's load-time checks (builtins,
+// entrypoints, data) and, given inputs and an opa binary, evaluates every
+// input both ways — the bundle's wasm under the gateway's evaluator, the Rego
+// it was built from under `opa eval`, both with the bundle's data — and prints
+// every difference. The Rego comes from --source: the .rego files that
+// `opa build -t wasm` puts in a bundle lack the entrypoint rules it compiled.
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import type { Command } from "commander";
+import { parse as parseYaml } from "yaml";
+import { readBundle, type Bundle } from "../policy/bundle.ts";
+import { ENTRYPOINT, encodeInput } from "../policy/engine.ts";
+import { WasmPolicy } from "../policy/wasm-policy.ts";
+import { InputError } from "./manifests.ts";
+import { findOpa, runOpa } from "./opa.ts";
+import type { Io } from "./review.ts";
+
+export interface NamedInput {
+  name: string;
+  value: unknown;
+}
+
+export interface Difference {
+  input: string;
+  entrypoint: string;
+  gateway: unknown;
+  opa: unknown;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** The gateway's load-time checks; returns the loaded policy or throws a one-line BundleError. */
+export async function loadChecked(bundle: Bundle): Promise<WasmPolicy> {
+  const policy = await WasmPolicy.load(bundle, bundle.data);
+  if (!policy.entrypoints.has(ENTRYPOINT.violations) && !policy.entrypoints.has(ENTRYPOINT.goalsAllow)) {
+    throw new InputError(`bundle "${bundle.name}": has neither entrypoint ${ENTRYPOINT.violations} nor ${ENTRYPOINT.goalsAllow}; build it with -e ${ENTRYPOINT.violations}`);
+  }
+  return policy;
+}
+
+/** Sets come back from the wasm in its own order and from opa sorted: compare them as sets. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical).sort((a, b) => compareJson(a, b));
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => [k, canonical(x)]));
+  }
+  return v;
+}
+
+function compareJson(a: unknown, b: unknown): number {
+  const x = JSON.stringify(a);
+  const y = JSON.stringify(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export function sameDecision(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+const dataRef = (entrypoint: string): string => `data${entrypoint.split("/").map((s) => `[${JSON.stringify(s)}]`).join("")}`;
+
+/** The policy .rego files of a source directory (tests left out), by path. */
+export async function regoSources(dir: string): Promise<Map<string, Buffer>> {
+  let entries;
+  try {
+    entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  } catch (err) {
+    throw new InputError(`--source ${dir}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const files = new Map<string, Buffer>();
+  for (const e of entries) {
+    if (!e.isFile() || !e.name.endsWith(".rego") || e.name.endsWith("_test.rego")) continue;
+    const full = join(e.parentPath, e.name);
+    files.set(relative(dir, full), await readFile(full));
+  }
+  if (files.size === 0) throw new InputError(`--source ${dir}: holds no .rego files`);
+  return files;
+}
+
+/**
+ * Evaluates every input at every entrypoint with `opa eval` on the Rego
+ * sources and the bundle's data, in one opa process (a wrapper module maps
+ * the entrypoints over the inputs). An undefined entrypoint is absent from
+ * its input's result.
+ */
+export async function evaluateWithOpa(sources: ReadonlyMap<string, Buffer>, data: Record<string, unknown>, entrypoints: readonly string[], inputs: readonly unknown[]): Promise<Record<string, unknown>[]> {
+  const dir = await mkdtemp(join(tmpdir(), "agentgate-check-"));
+  try {
+    for (const [file, content] of sources) {
+      await mkdir(dirname(join(dir, "src", file)), { recursive: true });
+      await writeFile(join(dir, "src", file), content);
+    }
+    await writeFile(join(dir, "data.json"), JSON.stringify(data));
+    const fields = entrypoints.map((e) => `${JSON.stringify(e)}: [x | x := ${dataRef(e)} with input as inp]`).join(", ");
+    await writeFile(join(dir, "wrapper.rego"), `package agentgate_bundle_check\n\nresults := [{${fields}} | some inp in input]\n`);
+    await writeFile(join(dir, "input.json"), JSON.stringify(inputs));
+    const { stdout } = await runOpa(["eval", "-f", "json", "-d", join(dir, "src"), "-d", join(dir, "data.json"), "-d", join(dir, "wrapper.rego"), "-i", join(dir, "input.json"), "data.agentgate_bundle_check.results"]);
+    const parsed = JSON.parse(stdout) as { result?: { expressions: { value: Record<string, unknown[]>[] }[] }[] };
+    const rows = parsed.result?.[0]?.expressions[0]?.value;
+    if (rows?.length !== inputs.length) throw new InputError(`opa eval answered ${String(rows?.length ?? 0)} results for ${String(inputs.length)} inputs`);
+    return rows.map((row) => Object.fromEntries(entrypoints.filter((e) => (row[e] ?? []).length > 0).map((e) => [e, row[e]?.[0]])));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every input at every entrypoint, gateway against opa; the differences. */
+export async function compareWithOpa(bundle: Bundle, policy: WasmPolicy, sources: ReadonlyMap<string, Buffer>, inputs: readonly NamedInput[]): Promise<Difference[]> {
+  const entrypoints = [...policy.entrypoints].sort();
+  const fromOpa = await evaluateWithOpa(sources, bundle.data, entrypoints, inputs.map((i) => i.value));
+  const differences: Difference[] = [];
+  inputs.forEach((input, k) => {
+    const buffer = encodeInput(input.value);
+    for (const entrypoint of entrypoints) {
+      let gateway: unknown;
+      try {
+        gateway = policy.evaluate(entrypoint, buffer);
+      } catch (err) {
+        gateway = { error: err instanceof Error ? err.message : String(err) };
+      }
+      const opa = fromOpa[k]?.[entrypoint];
+      if (!sameDecision(gateway, opa)) differences.push({ input: input.name, entrypoint, gateway, opa });
+    }
+  });
+  return differences;
+}
+
+async function readInput(path: string): Promise<NamedInput> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new InputError(`input ${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    return { name: path, value: parseYaml(text) as unknown };
+  } catch (err) {
+    throw new InputError(`input ${path}: not valid JSON or YAML: ${(err instanceof Error ? err.message : String(err)).split("\n")[0] ?? ""}`);
+  }
+}
+
+const show = (v: unknown): string => (v === undefined ? "undefined" : JSON.stringify(canonical(v)));
+
+export function registerBundleCheck(bundle: Command, io: Io, setExit: (code: number) => void): void {
+  bundle
+    .command("check <bundle>")
+    .description("make the gateway's load-time checks and, with -f and opa on PATH, compare the gateway's answers with opa eval's")
+    .option("-f, --input <file>", "a policy input document (JSON or YAML: {request, context}); repeatable", collect, [])
+    .option("--source <dir>", "the Rego the bundle was built from, for opa eval (needed with -f)")
+    .action(async (path: string, opts: { input: string[]; source?: string }) => {
+      const b = await readBundle(path);
+      const policy = await loadChecked(b);
+      io.out(
+        `bundle ${b.name} (revision ${b.revision}): loads; entrypoints ${[...policy.entrypoints].sort().join(", ")}; host builtins ${policy.requiredBuiltins.join(", ") || "none"}; data ${Object.keys(b.data).sort().join(", ") || "none"}`,
+      );
+      if (opts.input.length === 0) {
+        setExit(0);
+        return;
+      }
+      if (opts.source === undefined) {
+        throw new InputError("bundle check -f needs --source DIR, the Rego the bundle was built from: the .rego files opa build -t wasm puts in a bundle lack the entrypoint rules");
+      }
+      const sources = await regoSources(opts.source);
+      const inputs = await Promise.all(opts.input.map(readInput));
+      try {
+        findOpa();
+      } catch {
+        io.out(`opa is not on PATH: ${String(inputs.length)} input(s) not compared`);
+        setExit(0);
+        return;
+      }
+      const differences = await compareWithOpa(b, policy, sources, inputs);
+      for (const d of differences) {
+        io.out(`DIFFERS ${d.input} ${d.entrypoint}:\n  gateway: ${show(d.gateway)}\n  opa:     ${show(d.opa)}`);
+      }
+      io.out(`${String(inputs.length)} input(s) × ${String(policy.entrypoints.size)} entrypoint(s): ${differences.length === 0 ? "the gateway answers as opa eval" : `${String(differences.length)} difference(s)`}`);
+      setExit(differences.length === 0 ? 0 : 1);
+    });
+}

@@ -1,0 +1,71 @@
+// `agentgate bundle check`: load-time checks, and the gateway's answers
+// against opa eval's on the Rego a bundle was built from.
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { main } from "../../src/cli/main.ts";
+import { DEFAULT_BUNDLE_PATH } from "../../src/policy/load.ts";
+import { buildTestBundle } from "../fixtures/bundles.ts";
+
+const POLICIES = fileURLToPath(new URL("../../policies", import.meta.url));
+
+async function run(args: string[]): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const code = await main(args, { out: (s) => lines.push(s), err: (s) => lines.push(s) });
+  return { code, out: lines.join("\n") };
+}
+
+const rule = (message: string): string => `package agentgate
+violations contains {"policy": "p", "field": "spec.x", "message": sprintf("%s: %v", [${JSON.stringify(message)}, {t | some t in input.request.object.spec.tools}]), "action": "deny"} if {
+  count(input.request.object.spec.tools) > 0
+}
+`;
+
+let dir: string;
+let input: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "agentgate-check-test-"));
+  input = join(dir, "input.yaml");
+  await writeFile(input, "request:\n  kind: {group: agent.tekton.dev, kind: AgentConfig}\n  operation: CREATE\n  namespace: team-a\n  object:\n    spec:\n      tools: [write, delete, read]\n      tokenBudget: 900000\ncontext: {}\n");
+});
+
+test("the default bundle answers every input as opa eval does on policies/", async () => {
+  const { code, out } = await run(["bundle", "check", DEFAULT_BUNDLE_PATH, "--source", POLICIES, "-f", input]);
+  assert.equal(code, 0, out);
+  assert.match(out, /loads; entrypoints agentgate\/defaults, agentgate\/violations; host builtins sprintf, time\.parse_duration_ns/);
+  assert.match(out, /1 input\(s\) × 2 entrypoint\(s\): the gateway answers as opa eval/);
+});
+
+test("a bundle whose answers differ from its Rego's is reported, difference by difference, with exit 1", async () => {
+  const bundle = await buildTestBundle({ "p.rego": rule("built") }, { entrypoints: ["agentgate/violations"] });
+  const other = join(dir, "other");
+  await mkdir(other);
+  await writeFile(join(other, "p.rego"), rule("edited"));
+  const { code, out } = await run(["bundle", "check", bundle, "--source", other, "-f", input]);
+  assert.equal(code, 1, out);
+  assert.match(out, /DIFFERS .*input\.yaml agentgate\/violations:\n {2}gateway: \[\{.*"message":"built: \{\\"delete\\", \\"read\\", \\"write\\"\}".*\n {2}opa: {5}\[\{.*"message":"edited: /);
+  assert.match(out, /1 difference\(s\)/);
+});
+
+test("sets in messages print as opa prints them, so the same Rego agrees", async () => {
+  const src = join(dir, "same");
+  await mkdir(src);
+  await writeFile(join(src, "p.rego"), rule("same"));
+  const bundle = await buildTestBundle({ "p.rego": rule("same") }, { entrypoints: ["agentgate/violations"] });
+  const { code, out } = await run(["bundle", "check", bundle, "--source", src, "-f", input]);
+  assert.equal(code, 0, out);
+});
+
+test("bad input is one line naming the file, exit 2", async () => {
+  const bad = join(dir, "bad.yaml");
+  await writeFile(bad, "request: [unclosed\n");
+  const { code, out } = await run(["bundle", "check", DEFAULT_BUNDLE_PATH, "--source", POLICIES, "-f", bad]);
+  assert.equal(code, 2);
+  assert.match(out, /^agentgate: input .*bad\.yaml: not valid JSON or YAML: /m);
+  const missing = await run(["bundle", "check", DEFAULT_BUNDLE_PATH, "-f", input]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.out, /needs --source DIR/);
+});
