@@ -9,7 +9,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { execFile } from "node:child_process";
 import { request as httpsRequest } from "node:https";
+import { promisify } from "node:util";
 import { createServer } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
@@ -18,10 +20,11 @@ import * as k8s from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { startGateway, type RunningGateway, type ServeOptions } from "../../src/cli/serve.ts";
 import { decodeCaBundle } from "../../src/certs/ca-bundle.ts";
-import { fingerprint, fromSecretData } from "../../src/certs/material.ts";
+import { fingerprint, fromSecretData, toSecretData } from "../../src/certs/material.ts";
+import { fresh, serviceHosts } from "../../src/certs/rotate.ts";
 import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";
-import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const GW_NS = "agentgate-system";
@@ -283,4 +286,47 @@ test("certificates rotate (serving renewals and a CA rotation) under continuous 
   assert.match(after.stderr, /admission webhook "validate\.agent\.tekton\.dev" denied the request: [\s\S]*\[token-budget\]/, "denied through a certificate of the new CA");
   const served = new X509Certificate((await secretMaterial()).material.serving.cert);
   assert.notEqual(served.issuer, new X509Certificate(initial.signer.cert).subject, "the serving certificate now comes from the new CA");
+});
+
+test("the chart's least-privilege RBAC is enough: Secret by name (get, watch, update; create), both configurations by name (get, update)", async () => {
+  // A release of its own, so its caBundle and Secret do not meet the ones above.
+  const release = "rbac-check";
+  const fullname = `${release}-agentgate`;
+  const { stdout: rbac } = await promisify(execFile)(toolPath("helm"), ["template", release, join(ROOT, "charts/agentgate"), "--namespace", GW_NS, "--show-only", "templates/gateway-rbac.yaml"]);
+  await cp.applyYaml(rbac);
+  const kubeconfig = await cp.kubeconfigFor(`system:serviceaccount:${GW_NS}:${fullname}-gateway`);
+  const { validating, mutating } = webhookConfigurations({ name: fullname, target: { url: "https://127.0.0.1:1", caBundle: "" }, exemptNamespaces: ["kube-system", GW_NS] });
+  // Registered for their caBundle only: they match no object.
+  for (const config of [validating, mutating]) for (const w of config.webhooks as Record<string, unknown>[]) w.objectSelector = { matchLabels: { "agentgate.test/never": "true" } };
+  await cp.applyYaml([validating, mutating].map((d) => stringify(d)).join("---\n"));
+
+  const port = await freePort();
+  const g = await startGateway({ ...gatewayOptions(port), kubeconfig, certSecret: `${GW_NS}/${fullname}-tls`, webhookConfig: [fullname], certValidity: "1h", caValidity: "24h" });
+  try {
+    const certs = g.certificates;
+    assert.ok(certs);
+    await Promise.race([certs.ready(), sleep(20_000).then(() => { throw new Error(`no certificate with the chart's RBAC: ${certs.notReady() ?? ""}`); })]);
+    const secret = await core.readNamespacedSecret({ namespace: GW_NS, name: `${fullname}-tls` });
+    const ca = fromSecretData(secret.data).signer.cert;
+    const read = async () => [
+      ...((await admission.readValidatingWebhookConfiguration({ name: fullname })).webhooks ?? []),
+      ...((await admission.readMutatingWebhookConfiguration({ name: fullname })).webhooks ?? []),
+    ].map((w) => decodeCaBundle(w.clientConfig.caBundle).map(fingerprint));
+    await waitFor("caBundle written with the chart's RBAC", 10_000, async () => ((await read()).every((fps) => fps.join() === fingerprint(ca)) ? true : undefined));
+
+    // A certificate put into the Secret from outside reaches the replica
+    // through its watch (authorised by resourceNames), well before the 60 s resync.
+    const replacement = fresh({ hosts: [...serviceHosts("agentgate", GW_NS), "127.0.0.1"], servingValidityMs: 3_600_000, caValidityMs: 86_400_000 }, new Date());
+    await core.replaceNamespacedSecret({ namespace: GW_NS, name: `${fullname}-tls`, body: { apiVersion: "v1", kind: "Secret", metadata: { name: `${fullname}-tls`, namespace: GW_NS, resourceVersion: secret.metadata?.resourceVersion }, type: secret.type, data: toSecretData(replacement) } });
+    await waitFor("the replacement certificate served", 15_000, async () => {
+      try {
+        return (await validate(port, replacement.trusted.join(""), "rbac-watch")) === fingerprint(replacement.serving.cert) ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    await waitFor("caBundle following the Secret", 10_000, async () => ((await read()).every((fps) => fps.join() === fingerprint(replacement.signer.cert)) ? true : undefined));
+  } finally {
+    await g.close();
+  }
 });
