@@ -54,6 +54,15 @@ const CASES: string[] = [
   // durations
   `[time.parse_duration_ns("15m"), time.parse_duration_ns("1h30m"), time.parse_duration_ns("1.5h"), time.parse_duration_ns("300ms"), time.parse_duration_ns("-2m"), time.parse_duration_ns("1µs")]`,
   `time.parse_duration_ns("15")`,
+  `[time.parse_duration_ns("1d"), time.parse_duration_ns("2w"), time.parse_duration_ns("1y"), time.parse_duration_ns("1.5d"), time.parse_duration_ns("1d12h30m"), time.parse_duration_ns("-1d"), time.parse_duration_ns("+.5w")]`,
+  `time.parse_duration_ns("1..5d")`,
+  // time
+  `[time.date(1517814000000000000), time.clock([1517814000000000000, "America/New_York"]), time.weekday(0), time.weekday([1709164800000000000, "Asia/Kolkata"]), time.add_date(0, 1, 13, 31), time.add_date(1709164800000000000, 1, 0, 0), time.parse_rfc3339_ns("2017-06-02T19:00:00.5-07:00"), time.date([-1, "UTC"])]`,
+  `time.date([1, "Mars/Olympus"])`,
+  `time.parse_rfc3339_ns("2017-02-30T00:00:00Z")`,
+  // json.marshal_with_options (json.marshal is compiled into the wasm: see the README's list of differences)
+  `[json.marshal_with_options({"b": [1, {"z", "a"}], "a": "<&>\u2028", "c": {}}, {"pretty": true}), json.marshal_with_options({"b": 1, "a": [2.50]}, {"indent": "  ", "prefix": "> "}), json.marshal_with_options([], {}), json.marshal_with_options({"k": 1e3}, {"pretty": false, "indent": "x"})]`,
+  `json.marshal_with_options({"a": 1}, {"bogus": true})`,
   // strings the wasm leaves to the host
   `[strings.any_prefix_match("kubectl-get", ["kubectl", "helm"]), strings.any_prefix_match({"a", "b"}, "b"), strings.any_suffix_match(["x.yaml", "y.json"], {".json"}), strings.any_suffix_match("a", [])]`,
   `[strings.count("cheese", "e"), strings.count("five", ""), strings.count("ééé", "é"), indexof_n("sheep", "e"), indexof_n("ééaé", "é")]`,

@@ -1,6 +1,9 @@
-// Go's time.ParseDuration, which OPA's time.parse_duration_ns uses: the
-// duration strings of AgentConfig.spec.timeout ("15m", "1h30m") must mean
-// the same in the gateway, in `opa test` and in the controller.
+// Go's time.ParseDuration, which OPA's time.parse_duration_ns uses (with
+// OPA's d, w and y on top): the duration strings of AgentConfig.spec.timeout
+// ("15m", "1h30m") must mean the same in the gateway, in `opa test` and in
+// the controller.
+
+import { formatFloat } from "./go-float.ts";
 
 const UNITS: Record<string, bigint> = {
   ns: 1n,
@@ -54,6 +57,42 @@ export function parseDurationNs(input: string): bigint {
     if (total > MAX_INT64 + (negative ? 1n : 0n)) throw new DurationError(input, "invalid duration");
   }
   return negative ? -total : total;
+}
+
+const EXTENDED_SEGMENT = /^([0-9.]+)(ms|us|µs|ns|[a-z])/;
+const EXTENDED_HOURS: Record<string, number> = { d: 24, w: 7 * 24, y: 365 * 24 };
+
+/**
+ * OPA's time.parse_duration_ns: Go's durations plus d, w and y (24h, 168h,
+ * 8760h), which OPA rewrites into hours before handing the string to Go.
+ */
+export function parseExtendedDurationNs(input: string): bigint {
+  if (input === "" || !/[dwy]/.test(input)) return parseDurationNs(input);
+  let rest = input;
+  let out = "";
+  if (rest.startsWith("-") || rest.startsWith("+")) {
+    out = rest.charAt(0);
+    rest = rest.slice(1);
+  }
+  if (rest === "") throw new DurationError(input, "invalid duration");
+  while (rest !== "") {
+    const m = EXTENDED_SEGMENT.exec(rest);
+    if (!m) throw new DurationError(input, "invalid duration");
+    const [whole, digits = "", unit = ""] = m;
+    const hours = EXTENDED_HOURS[unit];
+    if (hours === undefined) {
+      out += digits + unit;
+    } else {
+      if (!/^(\d+\.?\d*|\.\d+)$/.test(digits)) throw new DurationError(input, "invalid duration");
+      out += `${formatFloat(Number(digits) * hours, "f", -1)}h`;
+    }
+    rest = rest.slice(whole.length);
+  }
+  try {
+    return parseDurationNs(out);
+  } catch {
+    throw new DurationError(input, "invalid duration");
+  }
 }
 
 /** Formats nanoseconds the way Go's Duration.String does ("1h30m0s"). */

@@ -4,7 +4,7 @@
 // same tz database names Go's time.LoadLocation does). time.now_ns is read
 // once per evaluation, as in OPA (startEvaluation). time.parse_ns,
 // time.format and time.diff (Go layouts) are not implemented.
-import { parseDurationNs } from "./duration.ts";
+import { parseExtendedDurationNs } from "./duration.ts";
 import { BuiltinError, intOperand, stringOperand, type RegoBuiltin } from "./operands.ts";
 import { RegoNumber, numberValue, type RegoValue } from "./rego-value.ts";
 
@@ -139,7 +139,7 @@ export function startEvaluation(): void {
 }
 
 export const TIME_BUILTINS: Readonly<Record<string, RegoBuiltin>> = {
-  "time.parse_duration_ns": (s) => numberValue(parseDurationNs(stringOperand("time.parse_duration_ns", s, 1))),
+  "time.parse_duration_ns": (s) => numberValue(parseExtendedDurationNs(stringOperand("time.parse_duration_ns", s, 1))),
   "time.now_ns": () => numberValue((now ??= BigInt(Date.now()) * NS_PER_MS)),
   "time.parse_rfc3339_ns": (s) => safeUnixNano("time.parse_rfc3339_ns", parseRfc3339Ns("time.parse_rfc3339_ns", stringOperand("time.parse_rfc3339_ns", s, 1))),
   "time.date": (x) => {

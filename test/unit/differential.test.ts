@@ -1,0 +1,190 @@
+// The default bundle decides the same in the gateway as in OPA: its Rego
+// (policies/) under `opa eval` and its committed wasm build under the
+// gateway's evaluator, with the same data, on generated inputs covering every
+// object shape of SPEC §1 and edge values (missing fields, wrong types, empty
+// lists, unicode, large numbers). All inputs go to one opa process.
+import { before, test } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { readBundle, type Bundle } from "../../src/policy/bundle.ts";
+import { DEFAULT_BUNDLE_PATH } from "../../src/policy/load.ts";
+import { compareWithOpa, evaluateWithOpa, loadChecked, regoSources, type Difference, type NamedInput } from "../../src/cli/bundle-check.ts";
+import type { WasmPolicy } from "../../src/policy/wasm-policy.ts";
+
+const POLICIES = fileURLToPath(new URL("../../policies", import.meta.url));
+const COUNT = 360;
+
+/** mulberry32: the same inputs on every run. */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const random = rng(20261125);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+const chance = (p: number): boolean => random() < p;
+const MISSING = Symbol("missing");
+type Maybe<T> = T | typeof MISSING;
+
+// Past int64 and past exact doubles: the JSON text carries them as written by JSON.stringify.
+const BIG = 2 ** 64;
+const WEIRD: unknown[] = [null, "", "ünïcødé-模型-😀", BIG, -1, 0, 1.5, true, [], {}, ["x"], { a: 1 }, 1e21, 2 ** 53 + 2];
+const edge = (normal: () => unknown, p = 0.2): Maybe<unknown> => (chance(p / 2) ? MISSING : chance(p) ? pick(WEIRD) : normal());
+const str = (xs: string[]): string => pick(xs);
+const list = <T>(gen: () => T, max = 4): T[] => Array.from({ length: Math.floor(random() * (max + 1)) }, gen);
+
+function set(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (value !== MISSING) target[key] = value;
+}
+
+function build(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) set(out, k, v);
+  return out;
+}
+
+const NAMES = ["gh", "kagent-tool-server", "tools", "ünï-server", "a".repeat(63)];
+const NAMESPACES = ["team-a", "kagent", "default", "モデル"];
+const TOOLS = ["k8s_get_pods", "k8s_describe_node", "k8s_apply_manifest", "k8s_delete_pod", "shell", "k8s_get_*", "*", "k8s_patch_x", "créer"];
+const MODELS = ["claude-3.5-sonnet", "claude-opus-4", "gpt-4o-mini", "gpt-4o", "gpt-3.5-turbo", "llama3", "", "CLAUDE-3"];
+const PROVIDERS = ["Anthropic", "OpenAI", "AzureOpenAI", "Gemini", "GeminiVertexAI", "Ollama", "anthropic"];
+const DURATIONS = ["15m", "1h", "2h", "90m", "1h30m", "59m59s", "abc", "", "-5m", "1.5h", "3600s", "10", "1d"];
+const BUDGETS: unknown[] = [1000, 100000, 500000, 500001, 900000, 0, -5, 1e9, BIG, 2.5, "1000"];
+const ITERATIONS: unknown[] = [1, 5, 20, 21, 100, 0, -1, 3.7, "5"];
+
+const ref = (): unknown => build({ name: edge(() => str(NAMES), 0.1), namespace: chance(0.5) ? str(NAMESPACES) : MISSING });
+const toolServer = (): unknown =>
+  build({
+    ref: edge(() => build({ name: str(NAMES), namespace: chance(0.6) ? str(NAMESPACES) : MISSING, kind: chance(0.7) ? str(["RemoteMCPServer", "MCPServer", "Service", "Pod"]) : MISSING }), 0.1),
+    allowedTools: edge(() => list(() => str(TOOLS), 4)),
+    requireApproval: edge(() => list(() => str(TOOLS), 2)),
+  });
+const rule = (): unknown =>
+  build({
+    apiGroups: edge(() => list(() => str(["", "apps", "*", "batch"]), 2)),
+    resources: edge(() => list(() => str(["pods", "secrets", "*", "configmaps", "deployments"]), 3)),
+    verbs: edge(() => list(() => str(["get", "list", "watch", "create", "delete", "*", "escalate", "bind", "impersonate"]), 3)),
+  });
+const configSpec = (): Record<string, unknown> =>
+  build({
+    modelConfigRef: edge(ref),
+    systemPrompt: edge(() => str(["You are helpful.", "ünïcødé 😀", ""])),
+    toolServers: edge(() => list(toolServer, 3)),
+    maxIterations: edge(() => pick(ITERATIONS)),
+    timeout: edge(() => str(DURATIONS)),
+    tokenBudget: edge(() => pick(BUDGETS)),
+    rbac: edge(() => build({ rules: edge(() => list(rule, 3)) })),
+    networkPolicy: edge(() => str(["strict", "permissive", "open"])),
+    approval: edge(() => build({ required: edge(() => chance(0.5)), approverGroups: edge(() => list(() => str(["agent-approvers", "admins"]), 2)) })),
+  });
+const modelSpec = (): Record<string, unknown> => {
+  const provider = str(PROVIDERS);
+  const block = build({ maxTokens: edge(() => pick([1024, 8192, 8193, 100000, 0, BIG])), maxCompletionTokens: edge(() => pick([4096, 9000])), maxOutputTokens: edge(() => pick([2048, 16384])), baseUrl: edge(() => str(["https://api.example.com", "http://localhost:11434", ""])) }, );
+  return build({
+    provider: edge(() => provider),
+    model: edge(() => str(MODELS)),
+    openAI: chance(0.4) ? block : MISSING,
+    anthropic: chance(0.4) ? block : MISSING,
+    azureOpenAI: chance(0.2) ? block : MISSING,
+    gemini: chance(0.2) ? block : MISSING,
+    geminiVertexAI: chance(0.1) ? block : MISSING,
+    tls: edge(() => build({ disableVerify: edge(() => chance(0.5)) })),
+  });
+};
+const agentSpec = (): Record<string, unknown> =>
+  build({
+    type: edge(() => str(["Declarative", "BYO", "Other"])),
+    declarative: edge(() =>
+      build({
+        modelConfig: edge(() => str(["default-model-config", "claude", "gpt", ""])),
+        tools: edge(() =>
+          list(() =>
+            build({
+              type: str(["McpServer", "Agent"]),
+              mcpServer: edge(() => build({ apiGroup: edge(() => str(["kagent.dev", ""])), kind: edge(() => str(["RemoteMCPServer", "MCPServer", "Service"])), name: str(NAMES), namespace: chance(0.5) ? str(NAMESPACES) : MISSING, toolNames: edge(() => list(() => str(TOOLS), 3)), requireApproval: edge(() => list(() => str(TOOLS), 2)) })),
+            }),
+          3),
+        ),
+        deployment: edge(() => build({ serviceAccountName: str(["agent-sa", ""]) })),
+      }),
+    ),
+    byo: chance(0.3) ? { deployment: { image: "x" } } : MISSING,
+  });
+
+const SHAPES = [
+  { group: "agent.tekton.dev", kind: "AgentConfig", spec: configSpec },
+  { group: "agent.tekton.dev", kind: "AgentRun", spec: () => build({ configRef: edge(() => build({ name: edge(() => str(NAMES)) })), goal: edge(() => str(["fix the flaky test", "ünïcødé goal 😀", ""])), tokenBudget: edge(() => pick(BUDGETS)), timeout: edge(() => str(DURATIONS)), maxIterations: edge(() => pick(ITERATIONS)), status: edge(() => str(["", "Cancelled"])) }) },
+  { group: "kagent.dev", kind: "Agent", spec: agentSpec },
+  { group: "kagent.dev", kind: "ModelConfig", spec: modelSpec },
+  { group: "kagent.dev", kind: "RemoteMCPServer", spec: () => build({ url: edge(() => str(["https://mcp.example.com/sse", "http://kagent-tools.kagent:8084/mcp", "ftp://x", ""])) }) },
+  { group: "", kind: "Pod", spec: () => ({ containers: [] }) },
+] as const;
+
+function generate(i: number): NamedInput {
+  const shape = SHAPES[i % SHAPES.length] as (typeof SHAPES)[number];
+  const namespace = shape.kind === "RemoteMCPServer" && chance(0.5) ? "kagent" : str(NAMESPACES);
+  const name = shape.kind === "RemoteMCPServer" && chance(0.5) ? "kagent-tool-server" : str(NAMES);
+  const object = build({
+    apiVersion: `${shape.group}/v1alpha1`,
+    kind: shape.kind,
+    metadata: build({ name: edge(() => name, 0.1), namespace, labels: chance(0.3) ? { "agent.tekton.dev/config": "x" } : MISSING }),
+    spec: edge(() => shape.spec(), 0.1),
+  });
+  const toolServers: Record<string, unknown> = {};
+  for (const name of list(() => str(NAMES), 2)) toolServers[`${str(NAMESPACES)}/${name}`] = build({ kind: "RemoteMCPServer", spec: build({ url: edge(() => str(["https://mcp.example.com", ""])) }) });
+  const value = {
+    request: build({
+      uid: `uid-${String(i)}`,
+      kind: { group: shape.group, version: "v1alpha1", kind: shape.kind },
+      operation: chance(0.85) ? str(["CREATE", "UPDATE"]) : str(["DELETE", "CONNECT"]),
+      namespace: chance(0.95) ? namespace : MISSING,
+      name,
+      userInfo: { username: str(["alice", "system:serviceaccount:agentgate:agentgate"]), groups: list(() => str(["dev", "agent-approvers"]), 2) },
+      object: chance(0.03) ? pick(WEIRD) : object,
+      oldObject: chance(0.2) ? object : MISSING,
+    }),
+    context: build({
+      namespace: edge(() => build({ name: namespace, labels: chance(0.2) ? { "agent.tekton.dev/guardrail-profile": str(["strict", "none", "ünï"]) } : {} })),
+      agentConfig: chance(0.6) ? build({ metadata: { name: "cfg" }, spec: edge(configSpec, 0.1) }) : null,
+      modelConfig: chance(0.6) ? build({ metadata: { name: "mc" }, spec: edge(modelSpec, 0.1) }) : null,
+      toolServers,
+    }),
+  };
+  return { name: `#${String(i)} ${shape.kind}`, value };
+}
+
+let bundle: Bundle;
+let policy: WasmPolicy;
+let inputs: NamedInput[];
+let differences: Difference[];
+
+before(async () => {
+  bundle = await readBundle(DEFAULT_BUNDLE_PATH);
+  policy = await loadChecked(bundle);
+  inputs = Array.from({ length: COUNT }, (_, i) => generate(i));
+  differences = await compareWithOpa(bundle, policy, await regoSources(POLICIES), inputs);
+});
+
+test(`the default bundle's wasm and its Rego agree on ${String(COUNT)} generated inputs: violations and defaults`, () => {
+  assert.ok(inputs.length >= 300);
+  const shown = differences.slice(0, 5).map((d) => `${d.input} ${d.entrypoint}: gateway ${JSON.stringify(d.gateway)} / opa ${JSON.stringify(d.opa)}`);
+  assert.deepEqual(shown, [], `${String(differences.length)} difference(s)`);
+});
+
+test("the generated inputs exercise the bundle: most policies fire, on every shape", async () => {
+  const answers = await evaluateWithOpa(await regoSources(POLICIES), bundle.data, ["agentgate/violations"], inputs.map((i) => i.value));
+  const policies = new Set<string>();
+  const kinds = new Set<string>();
+  answers.forEach((a, i) => {
+    const vs = (a["agentgate/violations"] ?? []) as { policy: string }[];
+    for (const v of vs) policies.add(v.policy);
+    if (vs.length > 0) kinds.add(inputs[i]?.name.split(" ")[1] ?? "");
+  });
+  assert.ok(policies.size >= 10, `policies that fired: ${[...policies].sort().join(", ")}`);
+  assert.deepEqual([...kinds].sort(), ["Agent", "AgentConfig", "AgentRun", "ModelConfig", "RemoteMCPServer"]);
+});
