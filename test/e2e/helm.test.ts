@@ -248,9 +248,35 @@ describe("helm install with the webhook pointed at a local gateway", () => {
 
 describe("self-managed certificates: the gateway runs with the chart's own flags and RBAC", () => {
   const ns = "agentgate-sm";
-  let child: ChildProcess | undefined;
+  const children: ChildProcess[] = [];
   let install: { code: number; stdout: string; stderr: string };
   let args: string[] = [];
+  let controllerArgs: string[] = [];
+  let healthPort = 0;
+
+  /** Runs `agentgate` as the chart's pod would, as the given ServiceAccount; output to WORK/<name>.log. */
+  const run = async (name: string, argv: string[], serviceAccount: string): Promise<void> => {
+    const log = openSync(join(WORK, `${name}.log`), "a");
+    children.push(spawn(process.execPath, [join(ROOT, "bin/agentgate.js"), ...argv, `--kubeconfig=${await kubeconfigAs(ns, serviceAccount)}`], {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, POD_NAMESPACE: ns },
+    }));
+    closeSync(log);
+  };
+  const caBundles = async (): Promise<string[]> => {
+    const r = await cp.kubectl(["get", "validatingwebhookconfiguration,mutatingwebhookconfiguration", "sm-agentgate", "-o", "jsonpath={range .items[*].webhooks[*]}{.clientConfig.caBundle}{\"\\n\"}{end}"], { allowFail: true });
+    return r.stdout.split("\n").filter((l) => l !== "");
+  };
+  /** Waits (up to a minute) for the gateway to fill every webhook's caBundle; what they hold then. */
+  const caBundlesFilled = async (): Promise<string[]> => {
+    let bundles: string[] = [];
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      bundles = await caBundles();
+      if (bundles.length === 3 && bundles.every((b) => b.length > 0)) break;
+    }
+    return bundles;
+  };
+  const logTail = (name: string): string => readFileSync(join(WORK, `${name}.log`), "utf8").split("\n").slice(-15).join("\n");
 
   before(async () => {
     await cp.applyYaml(stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }));
@@ -261,21 +287,23 @@ describe("self-managed certificates: the gateway runs with the chart's own flags
     // listens and which credentials it uses (no pod here: the ServiceAccount's
     // identity instead of its token).
     const manifest = await helm(["get", "manifest", "sm", "--namespace", ns]);
-    const deployment = parseAllDocuments(manifest.stdout)
-      .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { template: { spec: { containers: { args: string[] }[] } } } } | null)
-      .find((o) => o?.kind === "Deployment" && o.metadata?.name === "sm-agentgate-gateway");
-    args = (deployment?.spec?.template.spec.containers[0]?.args ?? []).map((a) => (a.startsWith("--listen=") ? `--listen=127.0.0.1:${port}` : a));
-    const log = openSync(join(WORK, "sm-gateway.log"), "a");
-    child = spawn(process.execPath, [join(ROOT, "bin/agentgate.js"), ...args, `--kubeconfig=${await kubeconfigAs(ns, "sm-agentgate-gateway")}`], {
-      stdio: ["ignore", log, log],
-      env: { ...process.env, POD_NAMESPACE: ns },
-    });
-    closeSync(log);
+    const argsOf = (name: string): string[] =>
+      parseAllDocuments(manifest.stdout)
+        .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { template: { spec: { containers: { args: string[] }[] } } } } | null)
+        .find((o) => o?.kind === "Deployment" && o.metadata?.name === name)?.spec?.template.spec.containers[0]?.args ?? [];
+    args = argsOf("sm-agentgate-gateway").map((a) => (a.startsWith("--listen=") ? `--listen=127.0.0.1:${port}` : a));
+    await run("sm-gateway", args, "sm-agentgate-gateway");
+    healthPort = await freePort();
+    const metricsPort = await freePort();
+    controllerArgs = argsOf("sm-agentgate-controller").map((a) =>
+      a.startsWith("--health-listen=") ? `--health-listen=127.0.0.1:${healthPort}` : a.startsWith("--metrics-listen=") ? `--metrics-listen=127.0.0.1:${metricsPort}` : a,
+    );
   });
 
   after(async () => {
-    if (child?.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise((r) => child?.once("exit", r));
+    for (const child of children) {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
       await exited;
     }
@@ -284,16 +312,8 @@ describe("self-managed certificates: the gateway runs with the chart's own flags
   test("the gateway creates its Secret, fills both configurations' caBundle, and the webhook then denies through kubectl", async () => {
     assert.equal(install.code, 0, install.stderr);
     assert.ok(args.some((a) => a.startsWith("--cert-secret=")), `self-managed flags rendered: ${args.join(" ")}`);
-    const caBundles = async (): Promise<string[]> => {
-      const r = await cp.kubectl(["get", "validatingwebhookconfiguration,mutatingwebhookconfiguration", "sm-agentgate", "-o", "jsonpath={range .items[*].webhooks[*]}{.clientConfig.caBundle}{\"\\n\"}{end}"], { allowFail: true });
-      return r.stdout.split("\n").filter((l) => l !== "");
-    };
-    let bundles: string[] = [];
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-      bundles = await caBundles();
-      if (bundles.length === 3 && bundles.every((b) => b.length > 0)) break;
-    }
-    const logText = () => readFileSync(join(WORK, "sm-gateway.log"), "utf8").split("\n").slice(-15).join("\n");
+    const bundles = await caBundlesFilled();
+    const logText = () => logTail("sm-gateway");
     assert.equal(bundles.filter((b) => b.length > 0).length, 3, `every webhook's caBundle filled by the gateway; its log:\n${logText()}`);
     const secret = await cp.kubectl(["get", "secret", "-n", ns, "sm-agentgate-tls", "-o", "jsonpath={.data.ca\\.crt}"]);
     assert.equal(bundles[0], secret.stdout, "the caBundle is the Secret's CA");
@@ -313,5 +333,44 @@ describe("self-managed certificates: the gateway runs with the chart's own flags
     assert.deepEqual(after, [secret.stdout, secret.stdout, secret.stdout], "helm upgrade keeps the caBundle the gateway wrote");
     const again = await cp.kubectl(["apply", "-f", join(ROOT, "examples/agentconfig-denied.yaml")], { allowFail: true });
     assert.match(again.stderr, /denied the request: \[model-allowlist\]/);
+  });
+
+  test("the controller, with the chart's arguments and RBAC, takes the Lease and materialises an admitted run's scope", async () => {
+    assert.equal(install.code, 0, install.stderr);
+    assert.ok(controllerArgs.includes("--leader-elect"), controllerArgs.join(" "));
+    await run("sm-controller", controllerArgs, "sm-agentgate-controller");
+    assert.equal((await caBundlesFilled()).length, 3, "the webhook is serving (runs are admitted through it)");
+    const objects = [
+      { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: "qe" }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet-20241022", apiKeySecret: "k", apiKeySecretKey: "k" } },
+      {
+        apiVersion: "agent.tekton.dev/v1alpha1",
+        kind: "AgentConfig",
+        metadata: { name: "reader", namespace: "qe" },
+        spec: {
+          modelConfigRef: { name: "claude" },
+          toolServers: [{ ref: { name: "kagent-tool-server", namespace: "kagent" }, allowedTools: ["k8s_get_resources"] }],
+          // rules the controller itself does not hold: writing them needs escalate, binding them bind
+          rbac: { rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list"] }] },
+          approval: { required: false },
+        },
+      },
+      { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "read-1", namespace: "qe" }, spec: { configRef: { name: "reader" }, goal: "List the config maps" } },
+    ];
+    const applied = await cp.kubectl(["apply", "-f", "-"], { stdin: objects.map((o) => stringify(o)).join("---\n"), allowFail: true });
+    assert.equal(applied.code, 0, applied.stderr);
+    let role = "";
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      role = (await cp.kubectl(["get", "role", "read-1-role", "-n", "qe", "-o", "jsonpath={.rules}"], { allowFail: true })).stdout;
+      if (role !== "") break;
+    }
+    assert.deepEqual(JSON.parse(role || "null"), [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list"] }], `the run's Role; controller log:\n${logTail("sm-controller")}`);
+    for (const object of ["serviceaccount/read-1-sa", "rolebinding/read-1-binding", "networkpolicy/read-1-netpol"]) {
+      const r = await cp.kubectl(["get", object, "-n", "qe", "-o", "name"], { allowFail: true });
+      assert.equal(r.code, 0, `${object}: ${r.stderr}`);
+    }
+    const lease = await cp.kubectl(["get", "lease", "agentgate-controller", "-n", ns, "-o", "jsonpath={.spec.holderIdentity}"]);
+    assert.notEqual(lease.stdout, "", "the controller holds the Lease in the release namespace");
+    const phase = await cp.kubectl(["get", "agentrun", "read-1", "-n", "qe", "-o", "jsonpath={.status.phase}"]);
+    assert.ok(["Pending", "Acting", "Failed"].includes(phase.stdout), `status written: ${phase.stdout}`);
   });
 });
