@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -137,6 +138,7 @@ describe("helm template | kubectl apply --dry-run=server", () => {
       policy: { config: { profiles: { rollout: { enforcement: "warn" } } }, verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
       provenance: { keySecret: "provenance-key" },
       webhook: { failurePolicy: "Ignore", timeoutSeconds: 3, excludeNamespaces: ["sandbox"] },
+      audit: { enabled: true },
     },
   };
   for (const [mode, values] of Object.entries(modes)) {
@@ -246,13 +248,14 @@ describe("helm install with the webhook pointed at a local gateway", () => {
   });
 });
 
-describe("self-managed certificates: the gateway runs with the chart's own flags and RBAC", () => {
+describe("each component run with the chart's own arguments, as its own ServiceAccount (self-managed certificates)", () => {
   const ns = "agentgate-sm";
   const children: ChildProcess[] = [];
   let install: { code: number; stdout: string; stderr: string };
   let args: string[] = [];
   let controllerArgs: string[] = [];
-  let healthPort = 0;
+  let auditArgs: string[] = [];
+  let auditPort = 0;
 
   /** Runs `agentgate` as the chart's pod would, as the given ServiceAccount; output to WORK/<name>.log. */
   const run = async (name: string, argv: string[], serviceAccount: string): Promise<void> => {
@@ -281,7 +284,7 @@ describe("self-managed certificates: the gateway runs with the chart's own flags
   before(async () => {
     await cp.applyYaml(stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }));
     const port = await freePort();
-    install = await helm(["install", "sm", CHART, "--namespace", ns, "-f", valuesFile({ webhook: { url: `https://127.0.0.1:${port}` } })]);
+    install = await helm(["install", "sm", CHART, "--namespace", ns, "-f", valuesFile({ webhook: { url: `https://127.0.0.1:${port}` }, audit: { enabled: true } })]);
     if (install.code !== 0) return;
     // The gateway container's arguments exactly as installed, but for where it
     // listens and which credentials it uses (no pod here: the ServiceAccount's
@@ -293,8 +296,10 @@ describe("self-managed certificates: the gateway runs with the chart's own flags
         .find((o) => o?.kind === "Deployment" && o.metadata?.name === name)?.spec?.template.spec.containers[0]?.args ?? [];
     args = argsOf("sm-agentgate-gateway").map((a) => (a.startsWith("--listen=") ? `--listen=127.0.0.1:${port}` : a));
     await run("sm-gateway", args, "sm-agentgate-gateway");
-    healthPort = await freePort();
+    const healthPort = await freePort();
     const metricsPort = await freePort();
+    auditPort = await freePort();
+    auditArgs = argsOf("sm-agentgate-audit").map((a) => (a.startsWith("--metrics-listen=") ? `--metrics-listen=127.0.0.1:${auditPort}` : a));
     controllerArgs = argsOf("sm-agentgate-controller").map((a) =>
       a.startsWith("--health-listen=") ? `--health-listen=127.0.0.1:${healthPort}` : a.startsWith("--metrics-listen=") ? `--metrics-listen=127.0.0.1:${metricsPort}` : a,
     );
@@ -372,5 +377,26 @@ describe("self-managed certificates: the gateway runs with the chart's own flags
     assert.notEqual(lease.stdout, "", "the controller holds the Lease in the release namespace");
     const phase = await cp.kubectl(["get", "agentrun", "read-1", "-n", "qe", "-o", "jsonpath={.status.phase}"]);
     assert.ok(["Pending", "Acting", "Failed"].includes(phase.stdout), `status written: ${phase.stdout}`);
+  });
+
+  test("audit, with the chart's arguments and RBAC, takes its Lease and completes a scan", async () => {
+    assert.equal(install.code, 0, install.stderr);
+    assert.equal(auditArgs[0], "audit", auditArgs.join(" "));
+    await run("sm-audit", auditArgs, "sm-agentgate-audit");
+    let status = "";
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      status = await new Promise<string>((resolve) => {
+        httpGet({ host: "127.0.0.1", port: auditPort, path: "/readyz" }, (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => (body += c.toString()));
+          res.on("end", () => resolve(`${res.statusCode ?? 0} ${body.trim()}`));
+        }).on("error", (err) => resolve(`error ${err.message}`));
+      });
+      if (status.startsWith("200 ")) break;
+    }
+    assert.equal(status, "200 ok", `audit log:\n${logTail("sm-audit")}`);
+    const lease = await cp.kubectl(["get", "lease", "agentgate-audit", "-n", ns, "-o", "jsonpath={.spec.holderIdentity}"], { allowFail: true });
+    assert.notEqual(lease.stdout, "", `the audit Lease is held: ${lease.stderr}\n${logTail("sm-audit")}`);
+    assert.doesNotMatch(readFileSync(join(WORK, "sm-audit.log"), "utf8"), /forbidden/i, "no call was refused by RBAC");
   });
 });

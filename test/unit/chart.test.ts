@@ -274,15 +274,18 @@ describe("pods", () => {
   test("every flag the chart renders exists on agentgate serve / controller", async () => {
     const serve = optionsOf("serve");
     const controller = optionsOf("controller");
+    const audit = optionsOf("audit");
     const all = {
       gateway: { decisionLogs: { enabled: true, redact: ["request.object.spec.systemPrompt"] }, trustedUsers: ["ci-bot"] },
       policy: { config: { budgets: { maxTokenBudget: 1000 } }, bundles: ["/bundles/a.tar.gz", "https://bundles.example/agentgate"], verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
       provenance: { keySecret: "k" },
       webhook: { url: "https://gateway.dev.example:8443" },
+      audit: { enabled: true },
     };
     for (const values of [...Object.values(MODES), all]) {
       const objects = await render(values);
-      for (const [name, known] of [["agentgate-gateway", serve], ["agentgate-controller", controller]] as const) {
+      for (const [name, known] of [["agentgate-gateway", serve], ["agentgate-controller", controller], ["agentgate-audit", audit]] as const) {
+        if (name === "agentgate-audit" && values !== all) continue;
         const args = podSpec(find(objects, "Deployment", name)).spec.containers[0]?.args ?? [];
         for (const arg of args.slice(1)) {
           const flag = arg.split("=")[0] ?? "";
@@ -349,6 +352,24 @@ describe("RBAC: separate and least privilege", () => {
     assert.ok(!rules.some((r) => r.resources.includes("secrets")), "no cluster-wide Secret access");
     const binding = find(objects, "ClusterRoleBinding", "agentgate-gateway") as unknown as { subjects: { name: string }[] };
     assert.deepEqual(binding.subjects.map((s) => s.name), ["agentgate-gateway"]);
+  });
+
+  test("audit (optional): lists every agent kind and its context, writes reports and Events, changes nothing it audits", async () => {
+    assert.ok(!(await render()).some((o) => o.metadata.name === "agentgate-audit"), "off by default");
+    const objects = await render({ audit: { enabled: true }, policy: { config: { budgets: { maxTokenBudget: 1000 } } } });
+    const rules = (find(objects, "ClusterRole", "agentgate-audit") as unknown as { rules: Rule[] }).rules;
+    for (const r of HANDLED_RESOURCES.filter((x) => x.role === "agent")) {
+      assert.ok(allows(rules, r.group, r.resource, "list"), `list ${r.resource}`);
+      for (const verb of ["create", "update", "patch", "delete"]) assert.ok(!allows(rules, r.group, r.resource, verb), `no ${verb} on ${r.resource}`);
+    }
+    for (const w of WATCHED_KINDS) assert.ok(allows(rules, w.group, w.plural, "watch"), `watch ${w.plural}`);
+    for (const [group, resource] of [["wgpolicyk8s.io", "policyreports"], ["openreports.io", "reports"]] as const) for (const verb of ["create", "update", "delete"]) assert.ok(allows(rules, group, resource, verb), `${verb} ${resource}`);
+    const { spec } = podSpec(find(objects, "Deployment", "agentgate-audit"));
+    const args = spec.containers[0]?.args ?? [];
+    const gateway = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [];
+    for (const flag of ["--namespace", "--service-account", "--policy-config"]) assert.equal(flagValue(args, flag), flagValue(gateway, flag), `${flag} as the gateway's, so audit says what the webhook would`);
+    assert.deepEqual(flagValues(args, "--trusted-user"), flagValues(gateway, "--trusted-user"));
+    assert.equal(spec.serviceAccountName, "agentgate-audit");
   });
 
   test("the controller can do what src/controller calls, and reads one Secret only when signing", async () => {
