@@ -13,6 +13,7 @@ import { BundleError, type Bundle } from "./bundle.ts";
 import { hostImports } from "./builtins/dispatch.ts";
 import { HOST_BUILTINS } from "./builtins/index.ts";
 import { startEvaluation } from "./builtins/time.ts";
+import { redirectCompiledBuiltins } from "./builtins/wasm-rewrite.ts";
 import { exportedNumber, wasmApi, type WasmInstance } from "./builtins/wasm-api.ts";
 
 const require = createRequire(import.meta.url);
@@ -39,7 +40,7 @@ export class WasmPolicy {
     let instance: WasmInstance;
     let required: string[];
     try {
-      const module = await wasmApi.compile(bundle.wasm);
+      const module = await wasmApi.compile(redirectCompiledBuiltins(bundle.wasm));
       instance = await wasmApi.instantiate(module, host.imports);
       const abi = exportedNumber(instance, "opa_wasm_abi_version");
       if (abi !== 1) throw new Error(`unsupported wasm ABI version ${String(abi)} (agentgate evaluates ABI 1.x)`);

@@ -60,7 +60,9 @@ const CASES: string[] = [
   `[time.date(1517814000000000000), time.clock([1517814000000000000, "America/New_York"]), time.weekday(0), time.weekday([1709164800000000000, "Asia/Kolkata"]), time.add_date(0, 1, 13, 31), time.add_date(1709164800000000000, 1, 0, 0), time.parse_rfc3339_ns("2017-06-02T19:00:00.5-07:00"), time.date([-1, "UTC"])]`,
   `time.date([1, "Mars/Olympus"])`,
   `time.parse_rfc3339_ns("2017-02-30T00:00:00Z")`,
-  // json.marshal_with_options (json.marshal is compiled into the wasm: see the README's list of differences)
+  // json.marshal (compiled into the wasm, redirected to the host) and json.marshal_with_options
+  `[json.marshal({"b": 1, "a": [2.50, {"z": 1, "y": {"q", "p", 3}}], "c": "<&>"}), json.marshal(${SET}), json.marshal(12345678901234567890), json.marshal(1e3), json.marshal("é\u2028")]`,
+  `json.marshal({1: "number key", [1, {"b": 2, "a": "<"}]: "array key", null: 0, {"s"}: 1})`,
   `[json.marshal_with_options({"b": [1, {"z", "a"}], "a": "<&>\u2028", "c": {}}, {"pretty": true}), json.marshal_with_options({"b": 1, "a": [2.50]}, {"indent": "  ", "prefix": "> "}), json.marshal_with_options([], {}), json.marshal_with_options({"k": 1e3}, {"pretty": false, "indent": "x"})]`,
   `json.marshal_with_options({"a": 1}, {"bogus": true})`,
   // strings the wasm leaves to the host

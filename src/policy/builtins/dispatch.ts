@@ -4,7 +4,8 @@
 // and answer in opa_value_parse's text; the SDK's fallbacks get and give
 // JSON, as they do inside the SDK. A builtin that throws yields undefined, as
 // builtin errors do in OPA outside strict mode.
-import { AGENTGATE_BUILTINS, SDK_FALLBACK_BUILTINS } from "./index.ts";
+import { AGENTGATE_BUILTINS, REDIRECTED_BUILTINS, SDK_FALLBACK_BUILTINS } from "./index.ts";
+import { REDIRECTED_IDS } from "./wasm-rewrite.ts";
 import type { WasmImports, WasmInstance, WasmMemory } from "./wasm-api.ts";
 import { fromJson, parseRegoValue, serializeRegoValue, type RegoValue } from "./rego-value.ts";
 
@@ -30,6 +31,8 @@ export class PolicyAbortError extends Error {
   }
 }
 
+const REDIRECTED_BY_ID: ReadonlyMap<number, string> = new Map([...REDIRECTED_IDS.values()].map((r) => [r.id, r.builtin]));
+
 export function hostImports(memory: WasmMemory): HostImports {
   let exports: PolicyExports | undefined;
   let names: Record<number, string> = {};
@@ -53,8 +56,9 @@ export function hostImports(memory: WasmMemory): HostImports {
   const call = (id: number, args: number[]): number => {
     const ex = exports;
     if (!ex) throw new Error("policy.wasm called a builtin before it was bound");
-    const name = names[id] ?? `#${id}`;
-    const own = AGENTGATE_BUILTINS.get(name);
+    const redirected = REDIRECTED_BY_ID.get(id);
+    const name = redirected ?? names[id] ?? `#${String(id)}`;
+    const own = redirected === undefined ? AGENTGATE_BUILTINS.get(name) : REDIRECTED_BUILTINS.get(name);
     if (own) {
       let result: RegoValue | undefined;
       try {

@@ -2,7 +2,7 @@
 // semantics, one file per family. A name here takes precedence over the
 // SDK's JavaScript builtin of the same name (dispatch.ts); the SDK's are used
 // only for names that no family here implements.
-import { JSON_BUILTINS } from "./json.ts";
+import { JSON_BUILTINS, REDIRECTED_JSON_BUILTINS } from "./json.ts";
 import type { RegoBuiltin } from "./operands.ts";
 import { SDK_BUILTINS, type JsonBuiltin } from "./sdk-table.ts";
 import { SEMVER_BUILTINS } from "./semver.ts";
@@ -16,6 +16,9 @@ export type { RegoBuiltin } from "./operands.ts";
 export const AGENTGATE_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
   Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS }),
 );
+
+/** Builtins compiled into the wasm that agentgate answers instead (wasm-rewrite.ts redirects them). */
+export const REDIRECTED_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(Object.entries(REDIRECTED_JSON_BUILTINS));
 
 /**
  * The SDK's builtins agentgate relies on (regex.split with JavaScript's

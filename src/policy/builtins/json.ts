@@ -1,7 +1,8 @@
-// json.marshal_with_options as OPA answers it: Go's encoding/json over the
-// value (object keys sorted, sets as sorted arrays, numbers as their text,
-// <, > and & escaped as Go escapes them), indented as json.MarshalIndent does.
-// (json.marshal itself is compiled into the wasm and never reaches the host.)
+// json.marshal and json.marshal_with_options as OPA answers them: Go's
+// encoding/json over the value (object keys sorted, sets as sorted arrays,
+// numbers as their text, <, > and & escaped as Go escapes them), indented as
+// json.MarshalIndent does. json.marshal is compiled into the wasm; its calls
+// reach the host through wasm-rewrite.ts.
 import { BuiltinError, type RegoBuiltin } from "./operands.ts";
 import { RegoNumber, RegoObject, RegoSet, compareStrings, sortValues, type RegoValue } from "./rego-value.ts";
 
@@ -35,10 +36,8 @@ export function goJson(v: RegoValue, indent?: { prefix: string; indent: string }
   let open: string;
   let close: string;
   if (v instanceof RegoObject) {
-    const entries = v.entries.map(([k, x]) => {
-      if (typeof k !== "string") throw new BuiltinError("json.marshal_with_options", "object key must be string");
-      return [k, x] as const;
-    });
+    // A key that is not a string becomes its own JSON text, as OPA's ast.JSON makes it.
+    const entries = v.entries.map(([k, x]) => [typeof k === "string" ? k : goJson(k), x] as const);
     entries.sort((a, b) => compareStrings(a[0], b[0]));
     items = entries.map(([k, x]) => `${goJsonString(k)}${sep}${goJson(x, indent, depth + 1)}`);
     [open, close] = ["{", "}"];
@@ -75,4 +74,9 @@ export const JSON_BUILTINS: Readonly<Record<string, RegoBuiltin>> = {
     const pretty = explicit ?? implicit;
     return pretty ? prefix + goJson(value, { prefix, indent: indentWith }) : goJson(value);
   },
+};
+
+/** Compiled builtins whose calls wasm-rewrite.ts redirects to the host. */
+export const REDIRECTED_JSON_BUILTINS: Readonly<Record<string, RegoBuiltin>> = {
+  "json.marshal": (value) => goJson(value),
 };
