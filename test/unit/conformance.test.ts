@@ -27,8 +27,6 @@ const EXPECTED_FAILURES: Record<string, string> = {
   "strings/test-strings-format-int-bignum.yaml#0": "format_int is compiled into the wasm (opa_strings_format_int), whose integers stop at 64 bits: it aborts; no host builtin can replace it",
   "jsonbuiltins/test-json-unmarshal-number-range.yaml#0": "json.unmarshal is compiled into the wasm, which reads an out-of-range number as null where OPA is undefined",
   "jsonbuiltins/test-json-unmarshal-number-range.yaml#1": "json.unmarshal is compiled into the wasm, which reads an out-of-range number as null where OPA is undefined",
-  "jsonbuiltins/test-is-valid.yaml#3": "yaml.is_valid comes from the SDK, which is undefined (not false) for a non-string",
-  "jsonbuiltins/test-is-valid.yaml#4": "yaml.is_valid comes from the SDK (the JavaScript yaml package), which refuses a document Go's YAML parser accepts",
   "time/test-time-0948.yaml#0": "time.parse_ns (Go layouts) is not implemented: agentgate capabilities leave it out, so opa refuses it at build",
   "time/test-time-0948.yaml#1": "time.parse_ns (Go layouts) is not implemented: agentgate capabilities leave it out, so opa refuses it at build",
   "time/test-time-0948.yaml#2": "time.parse_ns (Go layouts) is not implemented: agentgate capabilities leave it out, so opa refuses it at build",

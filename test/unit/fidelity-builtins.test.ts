@@ -65,6 +65,11 @@ const CASES: string[] = [
   `json.marshal({1: "number key", [1, {"b": 2, "a": "<"}]: "array key", null: 0, {"s"}: 1})`,
   `[json.marshal_with_options({"b": [1, {"z", "a"}], "a": "<&>\u2028", "c": {}}, {"pretty": true}), json.marshal_with_options({"b": 1, "a": [2.50]}, {"indent": "  ", "prefix": "> "}), json.marshal_with_options([], {}), json.marshal_with_options({"k": 1e3}, {"pretty": false, "indent": "x"})]`,
   `json.marshal_with_options({"a": 1}, {"bogus": true})`,
+  // yaml
+  `[yaml.is_valid("a: 1\\n---\\nb: 2\\n"), yaml.is_valid("a: 1\\n---\\n\\tb: 2\\n"), yaml.is_valid("  test:\\ntest1: hello\\n"), yaml.unmarshal("a: 1\\n---\\nb: 2\\n"), yaml.unmarshal("a: yes\\nc: 0x10\\nd: 1e3\\nf: ~\\ng: 1.0\\nh: [1, 2]\\nu: ünï\\n")]`,
+  `yaml.marshal({"b": [1, {"x": "yes", "y": "on", "z": "012", "n": "null", "t": "~", "u": "ünï"}], "a": "multi\\nline", "c": "1.0", "d": 1.5, "e": null, "f": {"q", "p"}, "g": ""})`,
+  `yaml.unmarshal("a: [")`,
+  `[x | x := yaml.is_valid(input.n)]`,
   // strings the wasm leaves to the host
   `[strings.any_prefix_match("kubectl-get", ["kubectl", "helm"]), strings.any_prefix_match({"a", "b"}, "b"), strings.any_suffix_match(["x.yaml", "y.json"], {".json"}), strings.any_suffix_match("a", [])]`,
   `[strings.count("cheese", "e"), strings.count("five", ""), strings.count("ééé", "é"), indexof_n("sheep", "e"), indexof_n("ééaé", "é")]`,

@@ -9,20 +9,21 @@ import { SEMVER_BUILTINS } from "./semver.ts";
 import { STRINGS_BUILTINS } from "./strings.ts";
 import { TIME_BUILTINS } from "./time.ts";
 import { UNITS_BUILTINS } from "./units.ts";
+import { YAML_BUILTINS } from "./yaml.ts";
 
 export type { RegoBuiltin } from "./operands.ts";
 
 /** agentgate's own builtins, by name. */
 export const AGENTGATE_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
-  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS }),
+  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS, ...YAML_BUILTINS }),
 );
 
 /** Builtins compiled into the wasm that agentgate answers instead (wasm-rewrite.ts redirects them). */
 export const REDIRECTED_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(Object.entries(REDIRECTED_JSON_BUILTINS));
 
 /**
- * The SDK's builtins agentgate relies on (regex.split with JavaScript's
- * RegExp, yaml.* with the `yaml` package): those it has no own version of.
+ * The SDK's builtins agentgate relies on (regex.split, with JavaScript's
+ * RegExp): those it has no own version of.
  */
 export const SDK_FALLBACK_BUILTINS: ReadonlyMap<string, JsonBuiltin> = new Map(
   [...SDK_BUILTINS].filter(([name]) => !AGENTGATE_BUILTINS.has(name)),

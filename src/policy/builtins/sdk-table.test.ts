@@ -16,6 +16,7 @@ test("agentgate's own builtins win over the SDK's: sprintf is not borrowed", () 
   assert.ok(AGENTGATE_BUILTINS.has("sprintf"));
   assert.equal(SDK_FALLBACK_BUILTINS.has("sprintf"), false);
   assert.ok(HOST_BUILTINS.has("sprintf") && HOST_BUILTINS.has("units.parse_bytes") && HOST_BUILTINS.has("regex.split"));
+  assert.deepEqual([...SDK_FALLBACK_BUILTINS.keys()].sort(), ["json.is_valid", "regex.split"]);
 });
 
 test("the SDK still exports LoadedPolicy, constructed from an instance, a memory and the ABI minor version", () => {
