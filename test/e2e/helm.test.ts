@@ -224,7 +224,7 @@ describe("helm install with the webhook pointed at a local gateway", () => {
     assert.equal(r.code, 0, r.stderr);
   });
 
-  test("fail closed while no gateway answers; the emergency exit (failurePolicy=Ignore through helm upgrade) lets work go on", async () => {
+  test("fail closed while no gateway answers; the emergency exits (the README's kubectl patch, failurePolicy=Ignore through helm upgrade) let work go on", async () => {
     assert.equal(install.code, 0, install.stderr);
     const port = await freePort();
     const down = await helm(["upgrade", "agentgate", CHART, "--namespace", NS, "--reuse-values", "--set", `webhook.url=https://127.0.0.1:${port}`]);
@@ -233,6 +233,23 @@ describe("helm install with the webhook pointed at a local gateway", () => {
     const closed = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], { stdin: allowedModel, allowFail: true });
     assert.notEqual(closed.code, 0, "fail closed: nothing is admitted unchecked");
     assert.match(closed.stderr, /failed calling webhook "validate\.agent\.tekton\.dev"/);
+
+    // The README's "if helm cannot run" exit, exactly as written there.
+    const patches = [...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/kubectl patch (\S+) agentgate --type=json \\\n\s*-p '([^']+)'/g)];
+    assert.equal(patches.length, 2, "README shows one patch per configuration");
+    for (const [, kind = "", patch = ""] of patches) {
+      const r = await cp.kubectl(["patch", kind, "agentgate", "--type=json", "-p", patch], { allowFail: true });
+      assert.equal(r.code, 0, `README: kubectl patch ${kind}: ${r.stderr}`);
+    }
+    const patched = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], { stdin: allowedModel, allowFail: true });
+    assert.equal(patched.code, 0, `after the README's kubectl patch: ${patched.stderr}`);
+    // Server-side apply: the fields kubectl patched belong to kubectl now, so
+    // taking them back needs --force-conflicts (as the README says).
+    const restored = await helm(["upgrade", "agentgate", CHART, "--namespace", NS, "--reuse-values", "--force-conflicts"]);
+    assert.equal(restored.code, 0, restored.stderr);
+    const closedAgain = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], { stdin: allowedModel, allowFail: true });
+    assert.notEqual(closedAgain.code, 0, "helm upgrade puts failurePolicy Fail back over a hand patch");
+
     const exit = await helm(["upgrade", "agentgate", CHART, "--namespace", NS, "--reuse-values", "--set", "webhook.failurePolicy=Ignore"]);
     assert.equal(exit.code, 0, exit.stderr);
     const open = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], { stdin: allowedModel, allowFail: true });
