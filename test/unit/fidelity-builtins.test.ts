@@ -65,6 +65,14 @@ const CASES: string[] = [
   `json.marshal({1: "number key", [1, {"b": 2, "a": "<"}]: "array key", null: 0, {"s"}: 1})`,
   `[json.marshal_with_options({"b": [1, {"z", "a"}], "a": "<&>\u2028", "c": {}}, {"pretty": true}), json.marshal_with_options({"b": 1, "a": [2.50]}, {"indent": "  ", "prefix": "> "}), json.marshal_with_options([], {}), json.marshal_with_options({"k": 1e3}, {"pretty": false, "indent": "x"})]`,
   `json.marshal_with_options({"a": 1}, {"bogus": true})`,
+  // object, crypto, encoding, net, numbers, glob
+  `[object.subset({"a": {"b": [1, 2, 3]}, "c": 1}, {"a": {"b": [2, 3]}}), object.subset({1, 2, 3}, {2}), object.subset([1, 2, 3], [2, 4]), object.subset([1, 1], {1, 2}), object.subset({"a": {1}}, {"a": {1}})]`,
+  `object.subset({"a": 1}, [1])`,
+  `[crypto.sha256("ünï"), crypto.md5(""), crypto.sha1("x"), crypto.hmac.sha256("msg", "key"), crypto.hmac.sha512("", ""), crypto.hmac.equal("a", "a"), crypto.hmac.equal("a", "ab"), hex.encode("é"), hex.decode("6869"), base64url.encode_no_pad("??>é")]`,
+  `hex.decode("zz")`,
+  `[net.cidr_is_valid("10.0.0.0/8"), net.cidr_is_valid("10.0.0.0/33"), net.cidr_is_valid("::1/128"), net.cidr_is_valid("010.0.0.0/8"), net.cidr_is_valid("fe80::1%eth0/64"), net.cidr_is_valid("1.2.3.4"), net.cidr_is_valid("::ffff:1.2.3.4/96")]`,
+  `[numbers.range_step(0, 10, 3), numbers.range_step(10, 0, 4), numbers.range_step(5, 5, 1), glob.quote_meta("*.{a,b}[x]?")]`,
+  `numbers.range_step(0, 10, 0)`,
   // yaml
   `[yaml.is_valid("a: 1\\n---\\nb: 2\\n"), yaml.is_valid("a: 1\\n---\\n\\tb: 2\\n"), yaml.is_valid("  test:\\ntest1: hello\\n"), yaml.unmarshal("a: 1\\n---\\nb: 2\\n"), yaml.unmarshal("a: yes\\nc: 0x10\\nd: 1e3\\nf: ~\\ng: 1.0\\nh: [1, 2]\\nu: ünï\\n")]`,
   `yaml.marshal({"b": [1, {"x": "yes", "y": "on", "z": "012", "n": "null", "t": "~", "u": "ünï"}], "a": "multi\\nline", "c": "1.0", "d": 1.5, "e": null, "f": {"q", "p"}, "g": ""})`,

@@ -71,7 +71,7 @@ test("agentgate capabilities: OPA's document less what agentgate cannot evaluate
   assert.deepEqual(printed, await currentCapabilities());
   const names = new Set(printed.builtins.map((b) => b.name));
   for (const name of ["sprintf", "units.parse", "units.parse_bytes", "semver.compare", "time.parse_duration_ns", "count", "glob.match", "json.marshal"]) assert.ok(names.has(name), name);
-  for (const name of ["http.send", "net.lookup_ip_addr", "crypto.sha256", "time.parse_ns"]) assert.equal(names.has(name), false, name);
+  for (const name of ["http.send", "net.lookup_ip_addr", "io.jwt.decode", "time.parse_ns"]) assert.equal(names.has(name), false, name);
   for (const b of opaCaps.builtins) assert.equal(names.has(b.name), evaluates(b.name), b.name);
   assert.deepEqual(printed.features, opaCaps.features);
 });
@@ -91,11 +91,11 @@ test("opa check --capabilities refuses a builtin agentgate cannot evaluate and a
 
 test("a bundle built without agentgate's capabilities is refused at load, listing what is missing", async () => {
   const src = await mkdtemp(join(dir, "nl-"));
-  await writeFile(join(src, "p.rego"), `package probe\nx := net.lookup_ip_addr("example.com")\ny := crypto.sha256("a")\nz := sprintf("%d", [1])\n`);
+  await writeFile(join(src, "p.rego"), `package probe\nx := net.lookup_ip_addr("example.com")\ny := io.jwt.decode("a.b.c")\nz := sprintf("%d", [1])\n`);
   const out = join(src, "needs-net.tar.gz");
   await runOpa(["build", "-t", "wasm", "-e", "probe", "--revision", "7", "-o", out, src]);
   await assert.rejects(
     WasmPolicy.load(await readBundle(out), {}),
-    /bundle "needs-net": \(revision 7\) policy\.wasm needs builtins crypto\.sha256, net\.lookup_ip_addr, which this gateway does not provide; run `agentgate capabilities`/,
+    /bundle "needs-net": \(revision 7\) policy\.wasm needs builtins io\.jwt\.decode, net\.lookup_ip_addr, which this gateway does not provide; run `agentgate capabilities`/,
   );
 });

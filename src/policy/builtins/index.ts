@@ -2,7 +2,13 @@
 // semantics, one file per family. A name here takes precedence over the
 // SDK's JavaScript builtin of the same name (dispatch.ts); the SDK's are used
 // only for names that no family here implements.
+import { CRYPTO_BUILTINS } from "./crypto.ts";
+import { ENCODING_BUILTINS } from "./encoding.ts";
+import { GLOB_BUILTINS } from "./glob.ts";
 import { JSON_BUILTINS, REDIRECTED_JSON_BUILTINS } from "./json.ts";
+import { NET_BUILTINS } from "./net.ts";
+import { NUMBERS_BUILTINS } from "./numbers.ts";
+import { OBJECT_BUILTINS } from "./object.ts";
 import type { RegoBuiltin } from "./operands.ts";
 import { SDK_BUILTINS, type JsonBuiltin } from "./sdk-table.ts";
 import { SEMVER_BUILTINS } from "./semver.ts";
@@ -15,7 +21,7 @@ export type { RegoBuiltin } from "./operands.ts";
 
 /** agentgate's own builtins, by name. */
 export const AGENTGATE_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
-  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS, ...YAML_BUILTINS }),
+  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS, ...YAML_BUILTINS, ...OBJECT_BUILTINS, ...CRYPTO_BUILTINS, ...ENCODING_BUILTINS, ...NET_BUILTINS, ...NUMBERS_BUILTINS, ...GLOB_BUILTINS }),
 );
 
 /** Builtins compiled into the wasm that agentgate answers instead (wasm-rewrite.ts redirects them). */
