@@ -8,6 +8,7 @@ import { runReview, type Io, type ReviewOptions } from "./review.ts";
 import { defaultNamespace, defaultServiceAccount, runServe, type ServeOptions } from "./serve.ts";
 import { registerBundleCommands } from "./bundle.ts";
 import { defaultCacheDir } from "../policy/bundle-store.ts";
+import { registerAuditCommand } from "./audit.ts";
 import { registerControllerCommand } from "./controller.ts";
 import { registerProvenanceCommands } from "./provenance-verify.ts";
 import { registerCapabilitiesCommand } from "./capabilities.ts";
@@ -54,6 +55,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--cert-validity <duration>", "with --cert-secret: serving certificate lifetime; renewed at 2/3 of it", "8760h")
     .option("--ca-validity <duration>", "with --cert-secret: CA lifetime; a next CA is trusted from 2/3 and signs from 5/6 of it", "87600h")
     .addOption(new Option("--drain-seconds <n>", "on SIGTERM, report not ready this long before closing").default(0).argParser(positiveInt))
+    .option("--decision-logs", "log every admission decision as JSON in OPA's decision-log shape", false)
+    .option("--decision-log-redact <path>", "another input path to redact in decision logs (dot-separated from the input root, e.g. request.object.spec.goal); repeatable", collect, [])
+    .option("--decision-log-no-default-redactions", "do not redact goals, hints and prompts by default", false)
     .action(async (opts: ServeOptions) => { setExit(await runServe(opts)); });
 
   program
@@ -78,6 +82,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerBundleCommands(program, io, setExit);
   registerControllerCommand(program, io, setExit);
   registerProvenanceCommands(program, io, setExit);
+  registerAuditCommand(program, io, setExit);
   registerCapabilitiesCommand(program, io, setExit);
   return program;
 }

@@ -1,0 +1,189 @@
+// `agentgate audit`: what existing objects violate the loaded bundles, as
+// PolicyReports / OpenReports Reports (whichever CRDs are installed),
+// metrics and Events. Long-running with --interval, or one scan with --once.
+import { createServer, type Server } from "node:http";
+import type { Command } from "commander";
+import { Option } from "commander";
+import { AuditMetrics } from "../audit/metrics.ts";
+import { startAuditRunner, type AuditRunner } from "../audit/run.ts";
+import type { AuditedObject, ScanResult } from "../audit/scanner.ts";
+import { makeIdentity } from "../guardrails/identity.ts";
+import { logger } from "../log.ts";
+import { DurationError, parseDurationNs } from "../policy/builtins/duration.ts";
+import { loadEngine } from "../policy/load.ts";
+import { InputError } from "./manifests.ts";
+import type { Io } from "./review.ts";
+import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen } from "./serve.ts";
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export interface AuditCliOptions {
+  bundle: string[];
+  policyConfig?: string;
+  kubeconfig?: string;
+  namespace: string;
+  serviceAccount: string;
+  trustedUser: string[];
+  once: boolean;
+  interval: string;
+  output?: "text" | "json";
+  /** undefined: on for the long-running mode, off with --once */
+  leaderElect?: boolean;
+  leaseNamespace?: string;
+  metricsListen: string;
+  pageSize: number;
+  dryRun: boolean;
+  exitCode: boolean;
+}
+
+export function parseInterval(value: string): number {
+  let ns: bigint;
+  try {
+    ns = parseDurationNs(value);
+  } catch (err) {
+    throw new InputError(`--interval ${JSON.stringify(value)}: ${err instanceof DurationError ? err.message : "not a duration"}; e.g. 10m, 30s, 1h`);
+  }
+  const ms = Number(ns / 1_000_000n);
+  if (ms < 1000) throw new InputError(`--interval ${JSON.stringify(value)}: must be at least 1s`);
+  return ms;
+}
+
+function pageSize(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InputError(`--page-size ${JSON.stringify(value)}: expected a whole number from 1 to 10000`);
+  return n;
+}
+
+/** The -o json document: every scanned object with its findings and report results. */
+export function scanJson(result: ScanResult): unknown {
+  return {
+    revision: result.revision,
+    timestamp: new Date(result.startedAt).toISOString(),
+    durationMs: Math.round(result.durationMs),
+    summary: result.summary,
+    objects: result.objects.map((o: AuditedObject) => ({
+      ...o.ref,
+      allowed: o.allowed,
+      violations: o.violations,
+      results: o.results.map((r) => ({ policy: r.policy, result: r.result, ...(r.message ? { message: r.message } : {}), properties: r.properties })),
+    })),
+  };
+}
+
+/** -o text: one line per finding that is not a pass, then the totals. */
+export function scanText(result: ScanResult): string[] {
+  const lines: string[] = [];
+  for (const o of result.objects) {
+    for (const r of o.results) {
+      if (r.result === "pass" || r.result === "skip") continue;
+      const note = r.properties.action === "dryrun" ? " (dryrun, not enforced)" : "";
+      for (const line of (r.message ?? `[${r.policy}]`).split("\n")) lines.push(`${o.ref.namespace}\t${o.ref.kind}/${o.ref.name}\t${r.result}${note}\t${line}`);
+    }
+  }
+  const s = result.summary;
+  lines.push(`audit: ${result.objects.length} objects in ${result.namespaces} namespaces under ${result.revision}: ${s.pass} pass, ${s.fail} fail, ${s.warn} warn, ${s.error} error`);
+  return lines;
+}
+
+function serveMetrics(listen: string, metrics: AuditMetrics, runner: AuditRunner): Promise<Server> {
+  const { host, port } = parseListen(listen);
+  const server = createServer((req, res) => {
+    const path = req.url?.split("?")[0];
+    if (path === "/metrics") {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    } else if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    } else if (path === "/readyz") {
+      const why = runner.notReady();
+      res.writeHead(why ? 503 : 200, { "content-type": "text/plain" }).end(why ? `not ready: ${why}\n` : "ok\n");
+    } else {
+      res.writeHead(404, { "content-type": "text/plain" }).end("endpoints: /metrics, /healthz, /readyz\n");
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", (err) => reject(new InputError(`--metrics-listen ${listen}: ${err.message}`)));
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
+  const intervalMs = parseInterval(opts.interval);
+  const kubeConfig = loadKubeConfig(opts.kubeconfig);
+  const engine = await loadEngine(opts.bundle, opts.policyConfig);
+  const metrics = new AuditMetrics();
+  const leaderElect = opts.dryRun ? false : (opts.leaderElect ?? !opts.once);
+  const print = (result: ScanResult) => {
+    if (opts.output === "json") io.out(JSON.stringify(scanJson(result), null, opts.once ? 2 : undefined));
+    else if (opts.output === "text" || opts.once) for (const line of scanText(result)) io.out(line);
+  };
+  logger.info("agentgate audit starting", { once: opts.once, interval: opts.interval, leaderElect, dryRun: opts.dryRun, revision: engine.revision });
+  const runner = await startAuditRunner({
+    kubeConfig,
+    engine,
+    identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser]),
+    namespace: opts.namespace,
+    log: logger,
+    metrics,
+    pageSize: opts.pageSize,
+    write: !opts.dryRun,
+    leaderElect,
+    leaseNamespace: opts.leaseNamespace ?? opts.namespace,
+  });
+
+  if (opts.once) {
+    try {
+      const result = await runner.scanOnce();
+      print(result);
+      return opts.exitCode && (result.summary.fail > 0 || result.summary.error > 0) ? 1 : 0;
+    } finally {
+      await runner.stop();
+    }
+  }
+
+  const server = await serveMetrics(opts.metricsListen, metrics, runner);
+  logger.info("audit metrics serving", { listen: opts.metricsListen });
+  const done = runner.loop(intervalMs, print);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info("audit shutting down", { signal });
+      // A scanner still waiting for the Lease cannot be interrupted: do not wait on it.
+      setTimeout(() => process.exit(0), 5_000).unref();
+      void runner.stop().then(() => {
+        server.close();
+        resolve();
+      });
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  await Promise.race([done, new Promise((r) => setTimeout(r, 1_000).unref())]);
+  return 0;
+}
+
+export function registerAuditCommand(program: Command, io: Io, setExit: (code: number) => void): void {
+  program
+    .command("audit")
+    .description("evaluate existing objects as the webhook would an update of each to itself; write PolicyReports / OpenReports, metrics and Events")
+    .option("--bundle <path>", "OPA bundle (.tar.gz or directory, built for wasm); repeatable; default: the embedded default bundle", collect, [])
+    .option("--policy-config <file>", "YAML merged into data.agentgate.config")
+    .option("--kubeconfig <file>", "kubeconfig of the cluster to scan (default: in-cluster, then $KUBECONFIG)")
+    .option("--namespace <ns>", "agentgate's own namespace (exempt, as for the webhook; so is kube-system)", defaultNamespace())
+    .option("--service-account <user>", "agentgate's own identity, as given to serve", defaultServiceAccount())
+    .option("--trusted-user <user>", "another identity trusted like agentgate's own, as given to serve; repeatable", collect, [])
+    .option("--once", "scan once, print the results and exit (CI, CronJob)", false)
+    .option("--interval <duration>", "time between scans of the long-running scanner (±10% jitter)", "10m")
+    .addOption(new Option("-o, --output <format>", "print each scan's results (default with --once: text)").choices(["text", "json"]))
+    .option("--leader-elect", "hold Lease agentgate-audit while writing (default for the long-running scanner)")
+    .option("--no-leader-elect", "write without the Lease (one scanner only)")
+    .option("--lease-namespace <ns>", "namespace of the Lease (default: --namespace)")
+    .option("--metrics-listen <host:port>", "long-running scanner: /metrics, /healthz, /readyz", "0.0.0.0:9090")
+    .addOption(new Option("--page-size <n>", "limit of each list call").default(500).argParser(pageSize))
+    .option("--dry-run", "evaluate and print only: write no report, no Event", false)
+    .option("--exit-code", "with --once: exit 1 when any result is fail or error (CI)", false)
+    .action(async (opts: AuditCliOptions) => {
+      setExit(await runAudit(opts, io));
+    });
+}
