@@ -12,8 +12,11 @@ import { logger } from "../log.ts";
 import { openBundleStore, type BundleFlags } from "../policy/bundle-store.ts";
 import { GatewayMetrics } from "../server/metrics.ts";
 import { createGatewayServer } from "../server/server.ts";
+import { createDecisionLogger, DEFAULT_REDACTIONS } from "../server/decision-log.ts";
+import { createDenialEvents } from "../server/denial-events.ts";
 import { CertificateReloader, readKeyPair, type KeyPair } from "../server/tls-reload.ts";
 import { generateServingCertificate } from "../tls/self-signed.ts";
+import type { AdmissionRequest } from "../types/admission.ts";
 import { InputError } from "./manifests.ts";
 
 export interface ServeOptions extends BundleFlags {
@@ -36,6 +39,9 @@ export interface ServeOptions extends BundleFlags {
   webhookConfig?: string[];
   certValidity?: string;
   caValidity?: string;
+  decisionLogs?: boolean;
+  decisionLogRedact?: string[];
+  decisionLogNoDefaultRedactions?: boolean;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -100,12 +106,17 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
 
   let lookup: ObjectLookup;
   let cluster: ClusterLookup | undefined;
+  let onDeniedUpdate: ((request: AdmissionRequest, message: string) => void) | undefined;
   if (opts.offline) {
     lookup = new StaticLookup();
   } else {
-    cluster = new ClusterLookup(loadKubeConfig(opts.kubeconfig), logger, (kind, synced) => metrics.cacheSynced.set({ kind }, synced ? 1 : 0));
+    const kc = loadKubeConfig(opts.kubeconfig);
+    cluster = new ClusterLookup(kc, logger, (kind, synced) => metrics.cacheSynced.set({ kind }, synced ? 1 : 0));
     lookup = cluster;
+    onDeniedUpdate = createDenialEvents(kc, logger);
   }
+  const redactions = [...(opts.decisionLogNoDefaultRedactions === true ? [] : DEFAULT_REDACTIONS), ...(opts.decisionLogRedact ?? [])];
+  const decisions = opts.decisionLogs === true ? createDecisionLogger(logger, redactions) : undefined;
 
   const identity = makeIdentity([opts.serviceAccount, ...opts.trustedUser]);
   const deps: GatewayDeps = { engine: () => store.engine(), lookup, identity, exemptNamespaces: new Set([opts.namespace, "kube-system"]) };
@@ -117,6 +128,8 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     metrics,
     log: logger,
     notReady: () => (draining ? "shutting down" : (store.notReady() ?? certs?.notReady() ?? cluster?.notSynced())),
+    ...(decisions ? { decisions } : {}),
+    ...(onDeniedUpdate ? { onDeniedUpdate } : {}),
   });
   let reloader: CertificateReloader | undefined;
   if (opts.tlsCertFile && opts.tlsKeyFile) {

@@ -173,6 +173,15 @@ describe("AgentRun", () => {
     const stamps = await cp.kubectl(["annotate", "agentrun", "run-1", "-n", "qe", "--overwrite", `${STAMP.createdBy}=mallory`], { allowFail: true });
     assert.equal(stamps.code, 1);
     assert.match(stamps.stderr, /\[stamp-integrity\] /);
+    // kubectl describe shows why the change did not land: an Event on the run itself.
+    const core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    let messages: string[] = [];
+    for (let i = 0; i < 50 && !messages.some((m) => m.includes("[run-immutable] spec.goal")); i++) {
+      const events = await core.listNamespacedEvent({ namespace: "qe", fieldSelector: "involvedObject.name=run-1,reason=UpdateDenied" });
+      messages = events.items.map((e) => e.message ?? "");
+      if (!messages.some((m) => m.includes("[run-immutable] spec.goal"))) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(messages.some((m) => m.includes("[run-immutable] spec.goal")), `no UpdateDenied event on run-1: ${JSON.stringify(messages)}`);
     const cancel = await cp.kubectl(["patch", "agentrun", "run-1", "-n", "qe", "--type", "merge", "-p", '{"spec":{"status":"Cancelled"}}'], { allowFail: true });
     assert.equal(cancel.code, 0, cancel.stderr);
   });
