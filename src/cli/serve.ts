@@ -91,6 +91,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     tls = await readKeyPair(opts.tlsCertFile, opts.tlsKeyFile).catch((err: unknown) => {
       throw new InputError(`serving certificate: ${err instanceof Error ? err.message : String(err)}`);
     });
+    metrics.certificateLoaded(tls.cert, "files");
   } else if (selfManaged) {
     // Served only until the Secret's certificate is loaded; /readyz says not ready meanwhile.
     const placeholder = generateServingCertificate(selfManaged.policy.hosts, 1);
@@ -100,6 +101,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     const generated = generateServingCertificate(["localhost", "127.0.0.1", "::1", svc, `${svc}.${opts.namespace}`, `${svc}.${opts.namespace}.svc`]);
     tls = { cert: generated.cert, key: generated.key };
     caCert = generated.caCert;
+    metrics.certificateLoaded(tls.cert, "generated");
     if (opts.caOut) await writeFile(opts.caOut, caCert);
     logger.info("no --tls-cert-file: serving a self-signed certificate; put this CA in the webhook's caBundle", { caFile: opts.caOut, ca: caCert });
   }
@@ -133,13 +135,14 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   });
   let reloader: CertificateReloader | undefined;
   if (opts.tlsCertFile && opts.tlsKeyFile) {
-    reloader = new CertificateReloader(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger);
+    reloader = new CertificateReloader(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, (pair) => metrics.certificateLoaded(pair.cert, "files"));
     reloader.start();
   }
   if (selfManaged) {
     // The Secret lives in the cluster even when policy context does not (--offline).
     certs = startSelfManaged(selfManaged, loadKubeConfig(opts.kubeconfig), logger, (pair) => {
       server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: "TLSv1.2" });
+      metrics.certificateLoaded(pair.cert, "secret");
     });
   }
   await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,5 @@
 // Prometheus metrics of the gateway, conventional names and base units.
+import { X509Certificate } from "node:crypto";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export class GatewayMetrics {
@@ -72,8 +73,30 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly certificateExpiry = new Gauge({
+    name: "agentgate_serving_certificate_expiry_timestamp_seconds",
+    help: "notAfter of the serving certificate in use, as a Unix time (alert well before it).",
+    registers: [this.registry],
+  });
+  readonly certificateLoads = new Counter({
+    name: "agentgate_serving_certificate_loads_total",
+    help: "Serving certificates put into use, by where they came from (generated, files, secret).",
+    labelNames: ["source"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "agentgate_" });
+  }
+
+  /** Records a serving certificate put into use; unparsable PEM leaves the expiry as it was. */
+  certificateLoaded(certPem: string, source: "generated" | "files" | "secret"): void {
+    this.certificateLoads.inc({ source });
+    try {
+      this.certificateExpiry.set(Math.floor(new X509Certificate(certPem).validToDate.getTime() / 1000));
+    } catch {
+      // The TLS layer already rejected or accepted it; the metric is best effort.
+    }
   }
 
   setBundles(bundles: readonly { name: string; revision: string; digest: string }[]): void {

@@ -31,10 +31,10 @@ export class CertificateReloader {
   private readonly certFile: string;
   private readonly keyFile: string;
   private readonly log: Logger;
-  private readonly onReload: (() => void) | undefined;
+  private readonly onReload: ((pair: KeyPair) => void) | undefined;
   reloads = 0;
 
-  constructor(server: HttpsServer, certFile: string, keyFile: string, initial: KeyPair, log: Logger, onReload?: () => void) {
+  constructor(server: HttpsServer, certFile: string, keyFile: string, initial: KeyPair, log: Logger, onReload?: (pair: KeyPair) => void) {
     this.server = server;
     this.certFile = certFile;
     this.keyFile = keyFile;
@@ -75,7 +75,7 @@ export class CertificateReloader {
     this.current = pair.cert + pair.key;
     this.reloads++;
     this.log.info("serving certificate reloaded", { certFile: this.certFile, notAfter: new X509Certificate(pair.cert).validTo });
-    this.onReload?.();
+    this.onReload?.(pair);
     return true;
   }
 
