@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", ".tools/", "charts/", "policies/"] },
+  { ignores: ["dist/", ".bench-build/", "node_modules/", ".tools/", "charts/", "policies/"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
