@@ -13,9 +13,24 @@ group := input.request.kind.group
 
 ns := object.get(input.request, "namespace", "")
 
+# A run is judged once, at CREATE: its spec is frozen from then on
+# (run-immutable) and its guardrails are stamped on it. Judging its later
+# updates against a config that has since been tightened or deleted would
+# block the updates a human needs most, such as spec.status: Cancelled.
 evaluated if {
-	input.request.operation in {"CREATE", "UPDATE"}
+	input.request.operation == "CREATE"
 	is_object(obj)
+}
+
+evaluated if {
+	input.request.operation == "UPDATE"
+	is_object(obj)
+	not is_run
+}
+
+is_run if {
+	kind == "AgentRun"
+	group == "agent.tekton.dev"
 }
 
 is_kind(k, g) if {

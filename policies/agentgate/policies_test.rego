@@ -163,6 +163,13 @@ test_delete_is_not_evaluated if count(agentgate.violations) == 0 with input as {
 
 test_update_is_evaluated if "token-budget" in ids(object.union(cfg_input({"tokenBudget": 900000}), {"request": {"operation": "UPDATE"}}))
 
+# A run is judged at CREATE only: its config may since have been tightened or
+# deleted, and cancelling it must still be admitted.
+test_run_update_is_not_evaluated if {
+	"config-exists" in ids(object.union(run_input({}), {"context": {"agentConfig": null}}))
+	count(ids(object.union(run_input({"tokenBudget": 5000, "status": "Cancelled"}), {"request": {"operation": "UPDATE"}, "context": {"agentConfig": null}}))) == 0
+}
+
 test_glob_fast_paths_mean_what_glob_means if {
 	cases := [
 		["claude-*", "claude-3.5-sonnet"], ["claude-*", "claude-"], ["claude-*", "claud"], ["gpt-4o*", "gpt-4o"],

@@ -248,6 +248,40 @@ test("a Tekton CustomRun becomes an AgentRun whose outcome and results come back
   assert.deepEqual(owned.spec?.context?.hints, ["repo: payments"]);
 });
 
+test("two replicas: only the lease holder acts, and the goal goes out once", async () => {
+  const standby = await startController({
+    kubeConfig: controllerKc,
+    driver: new A2ADriver(kagent.url, logger),
+    provenance: new ProvenanceSigner(keys.privateKey),
+    log: logger,
+    leaderElect: true,
+    leaseNamespace: "agentgate-system",
+    identity: "standby-replica",
+  });
+  try {
+    await cp.applyYaml(yaml(run("pair", "plain")));
+    const done = await finished("pair");
+    assert.equal(reason(done), "Succeeded", JSON.stringify(done.status?.conditions));
+    assert.equal(kagent.sendCount(`${done.metadata?.uid ?? ""}-attempt-1`), 1, "the goal was sent once");
+    assert.equal(standby.elector?.isLeader, false, "the standby took the lease");
+    const lease = await cp.kubeConfig.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ name: "agentgate-controller", namespace: "agentgate-system" });
+    assert.equal(lease.spec?.holderIdentity, controller.elector?.identity);
+  } finally {
+    await standby.stop();
+  }
+});
+
+test("a run whose AgentConfig vanished fails with ConfigNotFound", async () => {
+  await cp.applyYaml(yaml(config("doomed", { approval: { required: true } }), run("orphan", "doomed")));
+  await until("orphan to wait for approval", async () => ((await getRun("orphan")).status?.phase === "WaitingForApproval" ? true : undefined));
+  await cp.kubectl(["delete", "agentconfig", "doomed", "-n", NS]);
+  // Any change to the run makes the controller look again.
+  await cp.kubectl(["label", "agentrun", "orphan", "-n", NS, "touched=yes"]);
+  const done = await finished("orphan");
+  assert.equal(reason(done), "ConfigNotFound", JSON.stringify(done.status?.conditions));
+  assert.match(done.status?.conditions?.find((c) => c.type === "Succeeded")?.message ?? "", /AgentConfig "doomed" no longer exists in namespace "qe"/);
+});
+
 test("a controller restart mid-run resumes the task without sending the goal again", async () => {
   kagent.setScript(`${NS}/restart-agent`, { llmCalls: 4, stepDelayMs: 700 });
   await cp.applyYaml(yaml(run("restart", "plain")));
@@ -261,4 +295,13 @@ test("a controller restart mid-run resumes the task without sending the goal aga
   assert.equal(reason(done), "Succeeded", JSON.stringify(done.status?.conditions));
   assert.equal(kagent.sendCount(`${acting.metadata?.uid ?? ""}-attempt-1`), 1, "the goal was sent once");
   assert.equal(done.status?.usage?.totalTokens, 4 * 120, "each LLM call counted once across the restart");
+});
+
+// Last: it removes kagent's Agent API from the cluster.
+test("without kagent's Agent API a run fails with KagentNotInstalled", async () => {
+  await cp.kubectl(["delete", "crd", "agents.kagent.dev"]);
+  await cp.applyYaml(yaml(run("no-kagent", "plain")));
+  const done = await finished("no-kagent");
+  assert.equal(reason(done), "KagentNotInstalled", JSON.stringify(done.status?.conditions));
+  assert.match(done.status?.conditions?.find((c) => c.type === "Succeeded")?.message ?? "", /install kagent/);
 });
