@@ -39,9 +39,10 @@ type ObjectInformer<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.Obje
 
 export async function startController(opts: ControllerOptions): Promise<RunningController> {
   const { log } = opts;
-  const kube = new Kube(opts.kubeConfig);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "agentgate_controller_" });
+  const apiRequests = new Counter({ name: "agentgate_controller_api_requests_total", help: "Requests sent to the Kubernetes API server, by verb and resource (watch streams excluded).", labelNames: ["verb", "resource"] as const, registers: [registry] });
+  const kube = new Kube(opts.kubeConfig, (verb, resource) => { apiRequests.inc({ verb, resource }); });
   const reconciles = new Counter({ name: "agentgate_controller_reconciles_total", help: "Reconciles, by kind and outcome.", labelNames: ["kind", "outcome"] as const, registers: [registry] });
   const leaderGauge = new Gauge({ name: "agentgate_controller_leader", help: "1 while this replica leads.", registers: [registry] });
   const runningGauge = new Gauge({ name: "agentgate_controller_runs_acting", help: "Runs whose agent is acting now.", registers: [registry] });

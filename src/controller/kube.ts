@@ -43,36 +43,105 @@ export const GVR = {
   customRuns: { group: "tekton.dev", version: "v1beta1", plural: "customruns" },
 } as const satisfies Record<string, Gvr>;
 
+/**
+ * The verb and resource of one API request, named as the API server's audit
+ * log names them ("get", "list", "watch", "create", "update", "patch",
+ * "delete", "deletecollection"), except that a server-side apply is "apply"
+ * rather than "patch": it is the controller's main write and worth telling
+ * apart. The resource is the plural, with the subresource after a slash
+ * ("agentruns/status").
+ */
+export function classifyRequest(method: string, url: string, contentType = ""): { verb: string; resource: string } {
+  const parsed = new URL(url, "https://api.invalid");
+  const parts = parsed.pathname.split("/").filter((p) => p !== "");
+  // /api/v1/... or /apis/<group>/<version>/...
+  let rest = parts[0] === "api" ? parts.slice(2) : parts[0] === "apis" ? parts.slice(3) : parts;
+  if (rest[0] === "namespaces" && rest.length >= 3) rest = rest.slice(2);
+  // An API group's resource list, which KubernetesObjectApi reads once per
+  // apiVersion to learn whether a kind is namespaced.
+  if (rest.length === 0) return { verb: "get", resource: "discovery" };
+  const [plural = "", name, subresource] = rest;
+  const resource = subresource ? `${plural}/${subresource}` : plural;
+  const m = method.toUpperCase();
+  let verb: string;
+  if (m === "GET") verb = name !== undefined ? "get" : parsed.searchParams.get("watch") === "true" || parsed.searchParams.get("watch") === "1" ? "watch" : "list";
+  else if (m === "POST") verb = "create";
+  else if (m === "PUT") verb = "update";
+  else if (m === "PATCH") verb = contentType.startsWith("application/apply-patch") ? "apply" : "patch";
+  else if (m === "DELETE") verb = name !== undefined ? "delete" : "deletecollection";
+  else verb = m.toLowerCase();
+  return { verb, resource };
+}
+
+/** Told of every API request the controller sends, as it is sent. */
+export type RequestListener = (verb: string, resource: string) => void;
+
+function headerValue(headers: Record<string, string>, name: string): string {
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? "" : headers[key] ?? "";
+}
+
+/** KubernetesObjectApi.makeApiClient's default namespace, on a configuration of ours. */
+class ObjectApi extends k8s.KubernetesObjectApi {
+  constructor(configuration: k8s.Configuration, kc: k8s.KubeConfig) {
+    super(configuration);
+    this.setDefaultNamespace(kc);
+  }
+}
+
 export class Kube {
   readonly objects: k8s.KubernetesObjectApi;
   readonly custom: k8s.CustomObjectsApi;
   readonly core: k8s.CoreV1Api;
   readonly coordination: k8s.CoordinationV1Api;
-  /** API calls made, by verb: the cost of a run, in the closing figures */
-  readonly calls = new Map<string, number>();
+  /**
+   * API requests sent, keyed "<verb> <resource>": the cost of a run. Counted
+   * at the HTTP layer of every client made here, so calls that bypass the
+   * helpers below (leases, informer lists, secrets) count too; watch streams
+   * opened by informers do not go through it.
+   */
+  readonly requests = new Map<string, number>();
 
   readonly kc: k8s.KubeConfig;
 
-  constructor(kc: k8s.KubeConfig) {
+  constructor(kc: k8s.KubeConfig, onRequest?: RequestListener) {
     this.kc = kc;
-    this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
-    this.coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster: set current-context to a context whose cluster exists");
+    const inner = k8s.createConfiguration().httpApi;
+    const counting: k8s.HttpLibrary = {
+      send: (request) => {
+        const { verb, resource } = classifyRequest(request.getHttpMethod(), request.getUrl(), headerValue(request.getHeaders(), "content-type"));
+        const key = `${verb} ${resource}`;
+        this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+        onRequest?.(verb, resource);
+        return inner.send(request);
+      },
+    };
+    // As KubeConfig.makeApiClient builds it, with the counting transport.
+    const configuration = k8s.createConfiguration({
+      baseServer: new k8s.ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kc },
+      httpApi: counting,
+      middleware: [k8s.setHeaderMiddleware("User-Agent", FIELD_MANAGER)],
+    });
+    this.objects = new ObjectApi(configuration, kc);
+    this.custom = new k8s.CustomObjectsApi(configuration);
+    this.core = new k8s.CoreV1Api(configuration);
+    this.coordination = new k8s.CoordinationV1Api(configuration);
   }
 
-  private count(verb: string): void {
-    this.calls.set(verb, (this.calls.get(verb) ?? 0) + 1);
+  /** Requests sent so far, by "<verb> <resource>" (a copy, for differences). */
+  snapshot(): Map<string, number> {
+    return new Map(this.requests);
   }
 
   /** Creates or converges an owned object (server-side apply, forced: it is ours). */
   async apply(object: KubeObject): Promise<KubeObject> {
-    this.count("apply");
     return (await this.objects.patch(object as k8s.KubernetesObject, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply)) as KubeObject;
   }
 
   async get(gvr: Gvr, namespace: string, name: string): Promise<KubeObject | null> {
-    this.count("get");
     try {
       return (await this.custom.getNamespacedCustomObject({ ...gvr, namespace, name })) as KubeObject;
     } catch (err) {
@@ -82,22 +151,18 @@ export class Kube {
   }
 
   async create(gvr: Gvr, namespace: string, body: KubeObject): Promise<KubeObject> {
-    this.count("create");
     return (await this.custom.createNamespacedCustomObject({ ...gvr, namespace, body })) as KubeObject;
   }
 
   async patch(gvr: Gvr, namespace: string, name: string, body: unknown): Promise<KubeObject> {
-    this.count("patch");
     return (await this.custom.patchNamespacedCustomObject({ ...gvr, namespace, name, body }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch))) as KubeObject;
   }
 
   async patchStatus(gvr: Gvr, namespace: string, name: string, status: unknown): Promise<KubeObject> {
-    this.count("patchStatus");
     return (await this.custom.patchNamespacedCustomObjectStatus({ ...gvr, namespace, name, body: { status } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch))) as KubeObject;
   }
 
   async event(involved: KubeObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
-    this.count("event");
     const now = new Date().toISOString();
     const ns = involved.metadata?.namespace ?? "default";
     await this.core

@@ -2,7 +2,7 @@
 // the stamp the webhook wrote; this carries them out and records what
 // happened.
 import { STAMP, type AgentConfig, type AgentRun, type AgentRunStatus, type Guardrails, type Hook, type RunPhase, type Usage } from "../types/agent.ts";
-import { parseDurationNs } from "../policy/builtins/duration.ts";
+import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
 import { parseGuardrails } from "../guardrails/stamps.ts";
 import type { Logger } from "../log.ts";
 import type { PipelineRun } from "../types/tekton.ts";
@@ -38,12 +38,27 @@ function key(run: AgentRun): string {
   return `${run.metadata?.namespace ?? ""}/${run.metadata?.name ?? ""}`;
 }
 
-function timeoutMs(guardrails: Guardrails): number {
+const DEFAULT_TIMEOUT_MS = 15 * 60_000;
+// setTimeout's limit: a longer delay fires at once (Node warns), which would
+// turn a month-long approval wait into a busy loop.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A run's timeout in milliseconds, parsed as the policy parsed it when it
+ * admitted the run (OPA's time.parse_duration_ns: Go units plus d, w, y), so
+ * a "1d" the webhook allowed is a day here too.
+ */
+export function runTimeoutMs(timeout: string): number {
   try {
-    return Number(parseDurationNs(guardrails.timeout) / 1_000_000n);
+    return Number(parseExtendedDurationNs(timeout) / 1_000_000n);
   } catch {
-    return 15 * 60_000;
+    return DEFAULT_TIMEOUT_MS;
   }
+}
+
+/** When to look again at a run that waits (for approval) until its deadline. */
+export function waitRequeueMs(deadline: number, now: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(1000, deadline - now));
 }
 
 export class RunReconciler {
@@ -160,7 +175,7 @@ export class RunReconciler {
     if (!run.status?.startTime) {
       run = await this.transition(run, "Pending", "Pending", "admitted; preparing the run", { startTime: new Date().toISOString(), usage: ZERO_USAGE, iterations: 0 });
     }
-    const deadline = Date.parse(run.status?.startTime ?? new Date().toISOString()) + timeoutMs(guardrails);
+    const deadline = Date.parse(run.status?.startTime ?? new Date().toISOString()) + runTimeoutMs(guardrails.timeout);
     if (Date.now() > deadline && !actor) {
       await this.finish(run, "TimedOut", `the run did not finish within its timeout of ${guardrails.timeout}`, { config, guardrails });
       return {};
@@ -177,7 +192,7 @@ export class RunReconciler {
             `waiting for a member of ${guardrails.approval.approverGroups.join(", ") || "the approver groups"} to approve: kubectl annotate agentrun ${run.metadata?.name ?? ""} -n ${ns} ${STAMP.approvedBy}=<your user name>`,
           );
         }
-        return { requeueAfterMs: Math.max(1000, deadline - Date.now()) };
+        return { requeueAfterMs: waitRequeueMs(deadline, Date.now()) };
       }
       const apiServer = await this.opts.apiServer();
       for (const object of scopeObjects(run, guardrails, apiServer)) await this.kube.apply(object);
