@@ -1,0 +1,379 @@
+// npm run bench:controller: what one AgentRun costs on the local control
+// plane. The controller runs as `agentgate controller` in its own process
+// (as deployed, without leader election); agentgate's webhook stamps the
+// runs; the fake kagent A2A server answers at once; a stand-in for kagent's
+// controller marks each Agent Ready as soon as it appears. For K runs created
+// one after another, then K created together, it measures create → phase
+// Acting and create → Succeeded (as a watching client sees them), and the API
+// requests the controller sent per run, by verb and resource, read from its
+// Prometheus counter agentgate_controller_api_requests_total. Prints figures
+// and, last, one JSON line.
+import { spawn, type ChildProcess } from "node:child_process";
+import { openSync, closeSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { createServer } from "node:net";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as k8s from "@kubernetes/client-node";
+import { stringify } from "yaml";
+import { startGateway, type RunningGateway } from "../src/cli/serve.ts";
+import { describeError } from "../src/controller/kube.ts";
+import { webhookConfigurations } from "../src/gateway/webhooks.ts";
+import { logger } from "../src/log.ts";
+import type { AgentRun } from "../src/types/agent.ts";
+import { startFakeKagent, type FakeKagent } from "../test/support/a2a-server.ts";
+import { startControlPlane, type ControlPlane } from "../test/support/control-plane.ts";
+import { summarize, type Summary } from "./stats.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const CONTROLLER_USER = "system:serviceaccount:agentgate-system:agentgate-controller";
+const NS = "bench";
+const RUN_TIMEOUT_MS = 120_000;
+
+const AGENT_RUNS = { group: "agent.tekton.dev", version: "v1alpha1", plural: "agentruns" };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      srv.close(() => { resolve(typeof address === "object" && address ? address.port : 0); });
+    });
+    srv.on("error", reject);
+  });
+}
+
+function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, path }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }); });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The controller's API request counter, keyed "<verb> <resource>". */
+async function scrapeRequests(metricsPort: number): Promise<Map<string, number>> {
+  const { status, body } = await httpGet(metricsPort, "/metrics");
+  if (status !== 200) throw new Error(`controller /metrics answered HTTP ${String(status)}`);
+  const out = new Map<string, number>();
+  for (const line of body.split("\n")) {
+    if (!line.startsWith("agentgate_controller_api_requests_total{")) continue;
+    const verb = /verb="([^"]*)"/.exec(line)?.[1];
+    const resource = /resource="([^"]*)"/.exec(line)?.[1];
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (verb === undefined || resource === undefined || !Number.isFinite(value)) throw new Error(`controller /metrics: unreadable line ${JSON.stringify(line)}`);
+    out.set(`${verb} ${resource}`, value);
+  }
+  return out;
+}
+
+function difference(after: Map<string, number>, before: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d !== 0) out.set(k, d);
+  }
+  return out;
+}
+
+const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+/** Waits until the controller has sent its last request for the runs just finished (its final Event follows the final status). */
+async function settledRequests(metricsPort: number): Promise<Map<string, number>> {
+  let last = await scrapeRequests(metricsPort);
+  for (;;) {
+    await sleep(400);
+    const now = await scrapeRequests(metricsPort);
+    if (total(now) === total(last)) return now;
+    last = now;
+  }
+}
+
+interface Timing {
+  createdAt: number;
+  answeredAt: number;
+  phases: Map<string, number>;
+  done: Promise<AgentRun>;
+  resolve: (run: AgentRun) => void;
+}
+
+const timings = new Map<string, Timing>();
+
+function track(name: string): Timing {
+  let resolve!: (run: AgentRun) => void;
+  const done = new Promise<AgentRun>((r) => { resolve = r; });
+  const t: Timing = { createdAt: 0, answeredAt: 0, phases: new Map(), done, resolve };
+  timings.set(name, t);
+  return t;
+}
+
+function onRunEvent(run: AgentRun): void {
+  const at = performance.now();
+  const t = timings.get(run.metadata?.name ?? "");
+  const phase = run.status?.phase;
+  if (!t || !phase) return;
+  if (!t.phases.has(phase)) t.phases.set(phase, at);
+  if (phase === "Succeeded" || phase === "Failed") t.resolve(run);
+}
+
+async function withTimeout<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => { reject(new Error(`${what}: not done within ${String(ms / 1000)} s`)); }, ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface RunResult {
+  name: string;
+  /** the create call answered: admission (agentgate's webhooks) and storage */
+  answeredMs: number;
+  /** the controller's first status write */
+  pendingMs: number;
+  actingMs: number;
+  succeededMs: number;
+  outcome: string;
+}
+
+function runResult(name: string, final: AgentRun): RunResult {
+  const t = timings.get(name);
+  if (!t) throw new Error(`run ${name} was not tracked`);
+  const acting = t.phases.get("Acting");
+  const end = t.phases.get("Succeeded") ?? t.phases.get("Failed");
+  const reason = final.status?.conditions?.find((c) => c.type === "Succeeded")?.reason ?? "?";
+  const pending = t.phases.get("Pending") ?? acting;
+  return { name, answeredMs: t.answeredAt - t.createdAt, pendingMs: pending === undefined ? Number.NaN : pending - t.createdAt, actingMs: acting === undefined ? Number.NaN : acting - t.createdAt, succeededMs: end === undefined ? Number.NaN : end - t.createdAt, outcome: reason };
+}
+
+function runObject(name: string) {
+  return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name, namespace: NS }, spec: { configRef: { name: "plain" }, goal: `goal of ${name}` } };
+}
+
+async function createAndTime(custom: k8s.CustomObjectsApi, name: string): Promise<Timing> {
+  const t = track(name);
+  t.createdAt = performance.now();
+  await custom.createNamespacedCustomObject({ ...AGENT_RUNS, namespace: NS, body: runObject(name) });
+  t.answeredAt = performance.now();
+  return t;
+}
+
+interface Phase {
+  runs: RunResult[];
+  answered: Summary;
+  pending: Summary;
+  acting: Summary;
+  succeeded: Summary;
+  requestsPerRun: Summary;
+  /** per run: requests of the batch / runs */
+  byVerbResource: Record<string, number>;
+  failed: string[];
+}
+
+function perRun(counts: Map<string, number>[], runs: number): Record<string, number> {
+  const sum = new Map<string, number>();
+  for (const m of counts) for (const [k, v] of m) sum.set(k, (sum.get(k) ?? 0) + v);
+  return Object.fromEntries([...sum.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, Math.round((v / runs) * 100) / 100]));
+}
+
+function phaseOf(runs: RunResult[], perRunTotals: number[], byVerbResource: Record<string, number>): Phase {
+  return {
+    runs,
+    answered: summarize(runs.map((r) => r.answeredMs)),
+    pending: summarize(runs.map((r) => r.pendingMs)),
+    acting: summarize(runs.map((r) => r.actingMs)),
+    succeeded: summarize(runs.map((r) => r.succeededMs)),
+    requestsPerRun: summarize(perRunTotals),
+    byVerbResource,
+    failed: runs.filter((r) => r.outcome !== "Succeeded").map((r) => `${r.name}: ${r.outcome}`),
+  };
+}
+
+let cp: ControlPlane | undefined;
+let gateway: RunningGateway | undefined;
+let kagent: FakeKagent | undefined;
+let controllerProcess: ChildProcess | undefined;
+const aborts: AbortController[] = [];
+let closing = false;
+
+/** A watch that starts again when the server ends it (re-listing: events already seen are harmless). */
+async function keepWatching(watch: k8s.Watch, path: string, onEvent: (type: string, obj: unknown) => void): Promise<void> {
+  const start = async (): Promise<void> => {
+    aborts.push(
+      await watch.watch(path, {}, onEvent, (err: unknown) => {
+        if (closing) return;
+        if (err) process.stderr.write(`watch ${path} ended (${describeError(err)}); watching again\n`);
+        setTimeout(() => { void start().catch((e: unknown) => { process.stderr.write(`watch ${path}: ${describeError(e)}\n`); }); }, 200);
+      }),
+    );
+  };
+  await start();
+}
+
+async function main(): Promise<void> {
+  // The in-process gateway warns while the fresh CRDs' storage initialises.
+  logger.level = "error";
+  const loadBefore = loadavg();
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  const custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const controllerKubeconfig = await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]);
+  gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [CONTROLLER_USER], drainSeconds: 0 });
+  const hooks = webhookConfigurations({ name: "agentgate", target: { url: `https://127.0.0.1:${String(gateway.port)}`, caBundle: gateway.caCert ?? "" }, exemptNamespaces: ["kube-system", "agentgate-system"] });
+  kagent = await startFakeKagent({ defaultScript: { llmCalls: 1, promptTokens: 100, completionTokens: 20, toolCallsPerCall: 0, resultText: "done" } });
+  const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join("---\n");
+  await cp.applyYaml(
+    yaml(
+      hooks.validating,
+      hooks.mutating,
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "kagent" } },
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "agentgate-system" } },
+      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools" } },
+      { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: NS }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet", apiKeySecret: "k", apiKeySecretKey: "k" } },
+      {
+        apiVersion: "agent.tekton.dev/v1alpha1",
+        kind: "AgentConfig",
+        metadata: { name: "plain", namespace: NS },
+        spec: {
+          modelConfigRef: { name: "claude" },
+          systemPrompt: "You write tests.",
+          toolServers: [{ ref: { name: "kagent-tool-server", namespace: "kagent" }, allowedTools: ["k8s_get_resources"] }],
+          rbac: { rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }] },
+        },
+      },
+    ),
+  );
+
+  // A CRD's storage answers 429 for a moment after it is Established: wait
+  // until both lists answer before watching.
+  for (const plural of ["agents", "agentruns"]) {
+    const gvr = plural === "agents" ? { group: "kagent.dev", version: "v1alpha2", plural } : AGENT_RUNS;
+    for (;;) {
+      const ok = await custom.listNamespacedCustomObject({ ...gvr, namespace: NS }).then(() => true, () => false);
+      if (ok) break;
+      await sleep(200);
+    }
+  }
+  const watch = new k8s.Watch(cp.kubeConfig);
+  // kagent's controller, played: an Agent is Ready as soon as it exists.
+  await keepWatching(watch, `/apis/kagent.dev/v1alpha2/namespaces/${NS}/agents`, (type, obj) => {
+    const agent = obj as { metadata?: { name?: string }; status?: { conditions?: unknown[] } };
+    const name = agent.metadata?.name;
+    if (type === "DELETED" || !name || (agent.status?.conditions?.length ?? 0) > 0) return;
+    void custom
+      .patchNamespacedCustomObjectStatus(
+        { group: "kagent.dev", version: "v1alpha2", namespace: NS, plural: "agents", name, body: { status: { conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: new Date().toISOString() }] } } },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+      )
+      .catch((err: unknown) => { process.stderr.write(`marking Agent ${name} Ready failed: ${describeError(err)}\n`); });
+  });
+  await keepWatching(watch, `/apis/agent.tekton.dev/v1alpha1/namespaces/${NS}/agentruns`, (_type, obj) => { onRunEvent(obj as AgentRun); });
+
+  const [healthPort, metricsPort] = await Promise.all([freePort(), freePort()]);
+  const log = openSync(join(cp.dir, "controller.log"), "a");
+  controllerProcess = spawn(
+    process.execPath,
+    [join(ROOT, "bin/agentgate.js"), "controller", "--kubeconfig", controllerKubeconfig, "--kagent-url", kagent.url, "--no-leader-elect", "--health-listen", `127.0.0.1:${String(healthPort)}`, "--metrics-listen", `127.0.0.1:${String(metricsPort)}`],
+    { stdio: ["ignore", log, log] },
+  );
+  closeSync(log);
+  const exited = new Promise<never>((_, reject) => controllerProcess?.once("exit", (code, signal) => { reject(new Error(`agentgate controller exited (${String(code ?? signal)}); see its log in ${cp?.dir ?? "?"}`)); }));
+  exited.catch(() => undefined);
+  const ready = (async () => {
+    for (;;) {
+      const ok = await httpGet(healthPort, "/readyz").then((r) => r.status === 200, () => false);
+      if (ok) return;
+      await sleep(100);
+    }
+  })();
+  await withTimeout("controller /readyz", Promise.race([ready, exited]), 60_000);
+
+  // One run first: it pays the one-off costs (API discovery for server-side
+  // apply, the apiserver endpoint lookup, code warm-up), shown apart.
+  const warmBefore = await scrapeRequests(metricsPort);
+  const warm = await createAndTime(custom, "warm-up");
+  const warmFinal = await withTimeout("warm-up run", Promise.race([warm.done, exited]), RUN_TIMEOUT_MS);
+  const warmResult = runResult("warm-up", warmFinal);
+  const warmRequests = difference(await settledRequests(metricsPort), warmBefore);
+  process.stdout.write(`warm-up run: ${warmResult.outcome}, Acting after ${warmResult.actingMs.toFixed(0)} ms, done after ${warmResult.succeededMs.toFixed(0)} ms, ${String(total(warmRequests))} API requests\n`);
+
+  // Sequential: one run at a time, requests counted per run.
+  const seqRuns: RunResult[] = [];
+  const seqTotals: number[] = [];
+  const seqCounts: Map<string, number>[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const name = `seq-${String(i)}`;
+    const before = await scrapeRequests(metricsPort);
+    const t = await createAndTime(custom, name);
+    const final = await withTimeout(name, Promise.race([t.done, exited]), RUN_TIMEOUT_MS);
+    const used = difference(await settledRequests(metricsPort), before);
+    seqRuns.push(runResult(name, final));
+    seqTotals.push(total(used));
+    seqCounts.push(used);
+  }
+  const sequential = phaseOf(seqRuns, seqTotals, perRun(seqCounts, RUNS));
+
+  // Concurrent: all runs created at once; requests counted for the batch.
+  const before = await scrapeRequests(metricsPort);
+  const names = Array.from({ length: RUNS }, (_, i) => `par-${String(i)}`);
+  const tracked = await Promise.all(names.map((n) => createAndTime(custom, n)));
+  const finals = await withTimeout("concurrent runs", Promise.race([Promise.all(tracked.map((t) => t.done)), exited]), RUN_TIMEOUT_MS);
+  const used = difference(await settledRequests(metricsPort), before);
+  const parRuns = names.map((n, i) => runResult(n, finals[i] ?? {}));
+  const concurrent = phaseOf(parRuns, [total(used) / RUNS], perRun([used], RUNS));
+
+  const f = (n: number) => `${n.toFixed(0)} ms`.padStart(8);
+  const line = (label: string, s: Summary) => `  ${label.padEnd(22)} median ${f(s.median)}   p90 ${f(s.p90)}   min ${f(s.min)}   max ${f(s.max)}\n`;
+  for (const [label, p] of [[`sequential (${String(RUNS)} runs, one at a time)`, sequential], [`concurrent (${String(RUNS)} runs created together)`, concurrent]] as const) {
+    process.stdout.write(`\n${label}\n`);
+    process.stdout.write(line("create call answered", p.answered));
+    process.stdout.write(line("create → Pending", p.pending));
+    process.stdout.write(line("create → Acting", p.acting));
+    process.stdout.write(line("create → Succeeded", p.succeeded));
+    process.stdout.write(`  API requests per run   median ${p.requestsPerRun.median.toFixed(1)}   p90 ${p.requestsPerRun.p90.toFixed(1)}; by verb and resource (mean per run):\n`);
+    for (const [k, v] of Object.entries(p.byVerbResource)) process.stdout.write(`    ${k.padEnd(36)} ${String(v)}\n`);
+    if (p.failed.length > 0) process.stdout.write(`  not Succeeded: ${p.failed.join(", ")}\n`);
+  }
+  const round = (s: Summary) => ({ n: s.n, median: Math.round(s.median), p90: Math.round(s.p90), min: Math.round(s.min), max: Math.round(s.max) });
+  const brief = (p: Phase) => ({ answeredMs: round(p.answered), pendingMs: round(p.pending), actingMs: round(p.acting), succeededMs: round(p.succeeded), apiRequestsPerRun: { median: p.requestsPerRun.median, p90: p.requestsPerRun.p90 }, byVerbResource: p.byVerbResource, failed: p.failed });
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: "controller-run",
+      runs: RUNS,
+      warmUp: { actingMs: Math.round(warmResult.actingMs), succeededMs: Math.round(warmResult.succeededMs), apiRequests: total(warmRequests), byVerbResource: Object.fromEntries(warmRequests) },
+      sequential: brief(sequential),
+      concurrent: brief(concurrent),
+      loadavg: { before: loadBefore.map((x) => Math.round(x * 100) / 100), after: loadavg().map((x) => Math.round(x * 100) / 100) },
+    })}\n`,
+  );
+}
+
+async function cleanup(): Promise<void> {
+  closing = true;
+  for (const a of aborts) a.abort();
+  if (controllerProcess && controllerProcess.exitCode === null && controllerProcess.signalCode === null) {
+    const gone = new Promise((r) => controllerProcess?.once("exit", r));
+    controllerProcess.kill("SIGTERM");
+    await withTimeout("controller to stop", gone, 10_000).catch(() => controllerProcess?.kill("SIGKILL"));
+  }
+  await gateway?.close();
+  await kagent?.close();
+  await cp?.stop();
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`bench:controller failed: ${describeError(err)}\n`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
