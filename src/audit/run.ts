@@ -145,6 +145,7 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
       elector?.stop();
       metrics.leader.set(0);
       await lookup.stop();
+      await api.close();
     },
   };
 }

@@ -1,0 +1,292 @@
+// npm run bench:audit: `agentgate audit --once` against a local control
+// plane holding N objects across 50 namespaces (AgentConfigs, AgentRuns,
+// kagent Agents, ModelConfigs, RemoteMCPServers; some violating the default
+// bundle), for growing N, then a second scan with nothing changed. Each scan
+// is the real CLI in a child process: its peak RSS, its own count of API
+// calls, and the API server's count of the requests it served (which also
+// sees the watch caches' lists and watches and the reads that confirm a
+// cache miss). Prints a table and, last, one JSON line.
+//
+//   AUDIT_SCALE_N=500,1000,2000,5000  object counts, ascending (or as arguments)
+//   AUDIT_SCALE_NAMESPACES=50
+//   AUDIT_SCALE_HOLD=1   keep the control plane (and print its kubeconfig) after the runs
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as k8s from "@kubernetes/client-node";
+import { describeError } from "../src/audit/kube.ts";
+import type { KubeObject } from "../src/types/kube.ts";
+import { startControlPlane, type ControlPlane } from "../test/support/control-plane.ts";
+import { trafficObjects } from "./fixtures.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const GW_NS = "agentgate-system";
+const CREATE_CONCURRENCY = 16;
+
+function parseCounts(text: string): number[] {
+  const counts = text.split(",").map((s) => Number(s.trim()));
+  if (counts.some((n) => !Number.isInteger(n) || n < 1) || counts.some((n, i) => i > 0 && n <= (counts[i - 1] ?? 0))) {
+    throw new Error(`object counts ${JSON.stringify(text)}: expected ascending whole numbers, e.g. 500,1000,2000,5000`);
+  }
+  return counts;
+}
+
+const COUNTS = parseCounts(process.argv.slice(2).join(",") || (process.env.AUDIT_SCALE_N ?? "500,1000,2000,5000"));
+const NAMESPACES = Number(process.env.AUDIT_SCALE_NAMESPACES ?? 50);
+if (!Number.isInteger(NAMESPACES) || NAMESPACES < 1 || NAMESPACES > 1000) throw new Error(`AUDIT_SCALE_NAMESPACES ${JSON.stringify(process.env.AUDIT_SCALE_NAMESPACES)}: expected 1 to 1000`);
+
+const nsName = (i: number) => `team-${String(i).padStart(2, "0")}`;
+
+interface Gvr {
+  group: string;
+  version: string;
+  plural: string;
+}
+
+const GVR: Record<string, Gvr> = {
+  AgentConfig: { group: "agent.tekton.dev", version: "v1alpha1", plural: "agentconfigs" },
+  AgentRun: { group: "agent.tekton.dev", version: "v1alpha1", plural: "agentruns" },
+  Agent: { group: "kagent.dev", version: "v1alpha2", plural: "agents" },
+  ModelConfig: { group: "kagent.dev", version: "v1alpha2", plural: "modelconfigs" },
+  RemoteMCPServer: { group: "kagent.dev", version: "v1alpha2", plural: "remotemcpservers" },
+};
+
+/** What every namespace holds before the generated objects: what they refer to. */
+function contextFor(namespace: string): KubeObject[] {
+  const writer = trafficObjects.find((t) => t.object.metadata?.name === "test-writer")?.object;
+  if (!writer) throw new Error("bench/fixtures.ts: the test-writer AgentConfig is missing");
+  return [
+    { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet-20241022", apiKeySecret: "anthropic", apiKeySecretKey: "key", anthropic: { maxTokens: 4096 } } },
+    { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "default-model-config", namespace }, spec: { provider: "OpenAI", model: "gpt-4o-mini", apiKeySecret: "openai", apiKeySecretKey: "key", openAI: { maxTokens: 2048 } } },
+    { ...writer, metadata: { name: "test-writer", namespace } },
+  ];
+}
+
+/** The shapes generated objects cycle through: the benchmark's admission mix (half of it denied by the default bundle) and two tool servers. */
+const TEMPLATES: KubeObject[] = [
+  ...trafficObjects.map((t) => t.object),
+  { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "search" }, spec: { url: "http://search.tools:8080/mcp", protocol: "STREAMABLE_HTTP", description: "web search" } },
+  { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "tickets" }, spec: { url: "http://tickets.tools:8080/mcp", protocol: "SSE", description: "ticket system" } },
+];
+
+/** Generated object i: namespaces round-robin, shapes in turn. */
+function generated(i: number): KubeObject {
+  const template = TEMPLATES[Math.floor(i / NAMESPACES) % TEMPLATES.length] ?? TEMPLATES[0];
+  if (!template) throw new Error("no templates");
+  return { ...structuredClone(template), metadata: { name: `${template.metadata?.name ?? "obj"}-${i}`, namespace: nsName(i % NAMESPACES) } };
+}
+
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+}
+
+async function createAll(custom: k8s.CustomObjectsApi, objects: KubeObject[]): Promise<void> {
+  await pool(objects, CREATE_CONCURRENCY, async (o) => {
+    const gvr = GVR[o.kind ?? ""];
+    const namespace = o.metadata?.namespace;
+    if (!gvr || !namespace) throw new Error(`cannot create ${o.kind ?? "?"} ${o.metadata?.name ?? "?"}: no resource or namespace`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await custom.createNamespacedCustomObject({ ...gvr, namespace, body: o });
+        return;
+      } catch (err) {
+        // 429: API Priority and Fairness throttling under this burst; wait and retry.
+        if (!(err instanceof k8s.ApiException && err.code === 429 && attempt < 10)) throw new Error(`cannot create ${o.kind ?? "?"} ${namespace}/${o.metadata?.name ?? "?"}: ${describeError(err)}`, { cause: err });
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
+  });
+}
+
+/** apiserver_request_total summed by verb for the resources audit touches. */
+async function serverRequests(cp: ControlPlane): Promise<Map<string, number>> {
+  const text = (await cp.kubectl(["get", "--raw", "/metrics"])).stdout;
+  const watched = new Set(["agentconfigs", "agentruns", "agents", "modelconfigs", "remotemcpservers", "mcpservers", "policyreports", "clusterpolicyreports", "reports", "clusterreports", "events", "namespaces", "services"]);
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const labels = new Map([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? "", m[2] ?? ""]));
+    const resource = labels.get("resource") ?? "";
+    if (!watched.has(resource) || (labels.get("subresource") ?? "") !== "") continue;
+    const verb = (labels.get("verb") ?? "?").toLowerCase();
+    const key = `${verb} ${resource}`;
+    out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
+  }
+  return out;
+}
+
+function diff(after: Map<string, number>, before: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d > 0) out[k] = d;
+  }
+  return out;
+}
+
+interface ScanLog {
+  objects: number;
+  namespaces: number;
+  pass: number;
+  fail: number;
+  warn: number;
+  durationMs: number;
+  events: number;
+  reports: Record<string, string>;
+  apiCalls: Record<string, number>;
+}
+
+interface ScanRun {
+  n: number;
+  label: string;
+  wallS: number;
+  scanS: number;
+  peakRssMb: number;
+  scan: ScanLog;
+  /** requests the API server served for the resources audit touches, "verb resource" → count */
+  server: Record<string, number>;
+  /** the same by verb */
+  serverByVerb: Record<string, number>;
+}
+
+/** Runs `agentgate audit --once` as a child; peak RSS from the kernel's high-water mark at exit. */
+async function runAudit(cp: ControlPlane, dir: string, n: number, label: string): Promise<ScanRun> {
+  const rssFile = join(dir, `rss-${label}.txt`);
+  // Written from the child's exit hook: VmHWM is gone once the process has exited, and the last read by polling could miss the end.
+  const hook = `import { writeFileSync } from "node:fs"; process.on("exit", () => { writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)); });`;
+  const before = await serverRequests(cp);
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, join(ROOT, "bin/agentgate.js"), "audit", "--once", "--kubeconfig", cp.kubeconfigPath, "--namespace", GW_NS],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, AGENTGATE_LOG_LEVEL: "info" } },
+  );
+  let polledKb = 0;
+  const poll = setInterval(() => {
+    readFile(`/proc/${child.pid ?? 0}/status`, "utf8").then((s) => {
+      polledKb = Math.max(polledKb, Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0));
+    }, () => undefined);
+  }, 100);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  clearInterval(poll);
+  const wallS = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`agentgate audit --once (${label}) exited ${String(code)}:\n${stderr.slice(-3000)}`);
+  const after = await serverRequests(cp);
+  const line = stderr.split("\n").find((l) => l.includes('"audit scan finished"'));
+  if (!line) throw new Error(`agentgate audit --once (${label}): no "audit scan finished" log line:\n${stderr.slice(-3000)}`);
+  const scan = JSON.parse(line) as ScanLog;
+  const kb = Math.max(polledKb, Number(await readFile(rssFile, "utf8").catch(() => "0")));
+  const server = diff(after, before);
+  const serverByVerb: Record<string, number> = {};
+  for (const [k, v] of Object.entries(server)) {
+    const verb = k.split(" ")[0] ?? k;
+    serverByVerb[verb] = (serverByVerb[verb] ?? 0) + v;
+  }
+  const summary = stdout.trimEnd().split("\n").at(-1) ?? "";
+  console.log(`  ${label}: ${summary}`);
+  console.log(`  ${label}: reports ${JSON.stringify(scan.reports)}, events ${scan.events}`);
+  return { n, label, wallS, scanS: scan.durationMs / 1000, peakRssMb: kb / 1024, scan, server, serverByVerb };
+}
+
+const r1 = (x: number) => Math.round(x * 10) / 10;
+const pad = (s: string | number, w: number) => String(s).padStart(w);
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "agentgate-audit-scale-"));
+  console.log(`starting a local control plane (etcd + kube-apiserver) with the agent, kagent and report CRDs`);
+  const cp = await startControlPlane({
+    crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds"), join(ROOT, "test/support/crds-reports")],
+  });
+  const runs: ScanRun[] = [];
+  try {
+    const core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    const custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    const namespaces = [...Array.from({ length: NAMESPACES }, (_, i) => nsName(i)), "kagent", GW_NS];
+    await pool(namespaces, 8, async (name) => {
+      await core.createNamespace({ body: { metadata: { name } } });
+    });
+    // The allowed tool server, and something in agentgate's own namespace that audit must skip.
+    const base: KubeObject[] = [
+      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", protocol: "STREAMABLE_HTTP", description: "kagent's built-in Kubernetes tools" } },
+      { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "exempt", namespace: GW_NS }, spec: { provider: "OpenAI", model: "gpt-3.5-turbo", apiKeySecret: "openai", apiKeySecretKey: "key" } },
+      ...Array.from({ length: NAMESPACES }, (_, i) => contextFor(nsName(i))).flat(),
+    ];
+    const audited = base.length - 1;
+    if ((COUNTS[0] ?? 0) < audited) throw new Error(`the smallest count must be at least ${audited} (the context objects of ${NAMESPACES} namespaces)`);
+    await createAll(custom, base);
+    let made = 0;
+    for (const n of COUNTS) {
+      const want = n - audited;
+      const started = performance.now();
+      await createAll(custom, Array.from({ length: want - made }, (_, k) => generated(made + k)));
+      console.log(`N=${n}: created ${want - made} objects in ${r1((performance.now() - started) / 1000)} s (${n} audited objects in ${NAMESPACES} namespaces)`);
+      made = want;
+      runs.push(await runAudit(cp, dir, n, `scan N=${n}`));
+    }
+    const last = COUNTS.at(-1) ?? 0;
+    console.log(`N=${last}: nothing changed, scanning again`);
+    const again = await runAudit(cp, dir, last, `rescan N=${last}`);
+    runs.push(again);
+
+    const verbs = ["list", "discovery", "create", "update", "delete", "event"] as const;
+    console.log("");
+    console.log(`machine: ${String(cpus().length)} cores, shared with other work; one scan at a time, each a fresh process (informer sync included in wall time)`);
+    console.log(`${pad("N", 6)} ${pad("scan s", 7)} ${pad("wall s", 7)} ${pad("peak MB", 8)}  audit's calls (${verbs.join("/")})   API server: requests by verb (all audited resources, informers and reads included)`);
+    for (const r of runs) {
+      const calls = verbs.map((v) => r.scan.apiCalls[v] ?? 0).join("/");
+      const server = Object.entries(r.serverByVerb).map(([v, c]) => `${v} ${String(c)}`).join(", ");
+      console.log(`${pad(r.n, 6)} ${pad(r1(r.scanS), 7)} ${pad(r1(r.wallS), 7)} ${pad(Math.round(r.peakRssMb), 8)}  ${pad(calls, 24)}   ${server}${r.label.startsWith("rescan") ? "   (unchanged rescan)" : ""}`);
+    }
+    const first = runs[0];
+    const biggest = runs.filter((r) => !r.label.startsWith("rescan")).at(-1);
+    const growth = first && biggest ? { objects: r1(biggest.n / first.n), scanSeconds: r1(biggest.scanS / first.scanS), peakRss: r1(biggest.peakRssMb / first.peakRssMb), apiCalls: r1((biggest.scan.apiCalls.total ?? 0) / (first.scan.apiCalls.total ?? 1)) } : undefined;
+    if (growth) console.log(`growth ${String(first?.n)} → ${String(biggest?.n)}: objects ×${String(growth.objects)}, scan time ×${String(growth.scanSeconds)}, peak RSS ×${String(growth.peakRss)}, audit's API calls ×${String(growth.apiCalls)}`);
+    const unchangedWrites = (again.scan.apiCalls.create ?? 0) + (again.scan.apiCalls.update ?? 0) + (again.scan.apiCalls.delete ?? 0) + (again.scan.apiCalls.event ?? 0);
+    console.log(`unchanged rescan wrote ${String(unchangedWrites)} objects (reports + events)`);
+    console.log(
+      JSON.stringify({
+        namespaces: NAMESPACES,
+        cores: cpus().length,
+        runs: runs.map((r) => ({
+          n: r.n,
+          rescan: r.label.startsWith("rescan"),
+          objects: r.scan.objects,
+          scan_s: r1(r.scanS),
+          wall_s: r1(r.wallS),
+          peak_rss_mb: Math.round(r.peakRssMb),
+          fail: r.scan.fail,
+          warn: r.scan.warn,
+          pass: r.scan.pass,
+          events: r.scan.events,
+          audit_calls: r.scan.apiCalls,
+          server_requests: r.server,
+        })),
+        growth,
+        unchanged_rescan_writes: unchangedWrites,
+      }),
+    );
+    if (process.env.AUDIT_SCALE_HOLD) {
+      // For investigation: keep the plane with its objects until interrupted.
+      console.log(`holding the control plane: KUBECONFIG=${cp.kubeconfigPath} (Ctrl-C to stop)`);
+      await new Promise<never>(() => setInterval(() => undefined, 60_000));
+    }
+  } finally {
+    await cp.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
