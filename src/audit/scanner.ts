@@ -312,8 +312,12 @@ export class AuditScanner {
     };
 
     const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
-    // Reports can be large: list them in small pages.
-    const limit = 50;
+    // A report can hold up to maxReportBytes (1 MiB by default), and a page
+    // is held as text, then parsed, while its reports are compared: five per
+    // page bounds that whatever the cluster's size. At 50 per page every
+    // report of a 50-namespace cluster came in one page, and a 5,000-object
+    // scan peaked ~70 MB higher (bench/audit-scale.ts).
+    const limit = 5;
     await api.listAll({ group: reportApi.group, version: reportApi.version, plural: reportApi.plural }, { limit, labelSelector: selector }, (items) =>
       pool(items, concurrency, (item) => handleStored(item, false)),
     );
