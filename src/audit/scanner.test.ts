@@ -1,0 +1,62 @@
+// The scanner's stored-report reads on a real kube-apiserver: a report may
+// hold up to 1 MiB, so they are listed a few per page, and memory stays
+// bounded however many namespaces there are.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import { makeIdentity } from "../guardrails/identity.ts";
+import { logger } from "../log.ts";
+import { loadEngine } from "../policy/load.ts";
+import { startControlPlane, type ControlPlane } from "../../test/support/control-plane.ts";
+import { AuditMetrics } from "./metrics.ts";
+import { startAuditRunner } from "./run.ts";
+import type { ScanResult } from "./scanner.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const NAMESPACES = 12;
+
+let cp: ControlPlane;
+
+before(async () => {
+  cp = await startControlPlane({
+    crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds"), join(ROOT, "test/support/crds-reports/wgpolicyk8s.io_policyreports.yaml"), join(ROOT, "test/support/crds-reports/wgpolicyk8s.io_clusterpolicyreports.yaml")],
+  });
+  const docs = Array.from({ length: NAMESPACES }, (_, i) => [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: `ns-${String(i)}` } },
+    { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: `ns-${String(i)}` }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet-20241022", apiKeySecret: "anthropic", apiKeySecretKey: "key" } },
+  ]).flat();
+  await cp.applyYaml(docs.map((d) => stringify(d)).join("---\n"));
+});
+
+after(async () => {
+  await cp.stop();
+});
+
+async function scan(): Promise<ScanResult> {
+  const runner = await startAuditRunner({
+    kubeConfig: cp.kubeConfig,
+    engine: await loadEngine([]),
+    identity: makeIdentity(["system:serviceaccount:agentgate-system:agentgate"]),
+    namespace: "agentgate-system",
+    log: logger,
+    metrics: new AuditMetrics(false),
+    leaderElect: false,
+    leaseNamespace: "agentgate-system",
+  });
+  try {
+    return await runner.scanOnce();
+  } finally {
+    await runner.stop();
+  }
+}
+
+test("stored reports are listed five per page: 12 namespaces' PolicyReports in 3 pages", async () => {
+  const first = await scan();
+  assert.deepEqual(first.reports.policyreport, { created: NAMESPACES, updated: 0, deleted: 0, unchanged: 0, failed: 0 });
+  const second = await scan();
+  assert.deepEqual(second.reports.policyreport, { created: 0, updated: 0, deleted: 0, unchanged: NAMESPACES, failed: 0 });
+  // one page per audited kind (5), then the namespaced reports 5 at a time, then the cluster-wide one
+  assert.equal(second.apiCalls.list, 5 + Math.ceil(NAMESPACES / 5) + 1);
+});
