@@ -64,9 +64,14 @@ function contextFor(namespace: string): KubeObject[] {
   ];
 }
 
-/** The shapes generated objects cycle through: the benchmark's admission mix (half of it denied by the default bundle) and two tool servers. */
+/**
+ * The shapes generated objects cycle through: the benchmark's admission mix
+ * (half of it denied by the default bundle), two tool servers, and a run
+ * whose AgentConfig was deleted (each a cache miss audit confirms with a GET).
+ */
 const TEMPLATES: KubeObject[] = [
   ...trafficObjects.map((t) => t.object),
+  { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "orphan" }, spec: { configRef: { name: "retired" }, goal: "Summarise last week's incidents.", tokenBudget: 1000 } },
   { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "search" }, spec: { url: "http://search.tools:8080/mcp", protocol: "STREAMABLE_HTTP", description: "web search" } },
   { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "tickets" }, spec: { url: "http://tickets.tools:8080/mcp", protocol: "SSE", description: "ticket system" } },
 ];
@@ -75,7 +80,10 @@ const TEMPLATES: KubeObject[] = [
 function generated(i: number): KubeObject {
   const template = TEMPLATES[Math.floor(i / NAMESPACES) % TEMPLATES.length] ?? TEMPLATES[0];
   if (!template) throw new Error("no templates");
-  return { ...structuredClone(template), metadata: { name: `${template.metadata?.name ?? "obj"}-${i}`, namespace: nsName(i % NAMESPACES) } };
+  const object: KubeObject = { ...structuredClone(template), metadata: { name: `${template.metadata?.name ?? "obj"}-${String(i)}`, namespace: nsName(i % NAMESPACES) } };
+  // every orphan names its own missing AgentConfig: no two share a lookup
+  if (template.metadata?.name === "orphan") object.spec = { ...(object.spec as Record<string, unknown>), configRef: { name: `retired-${String(i)}` } };
+  return object;
 }
 
 async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

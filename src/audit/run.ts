@@ -9,7 +9,7 @@ import type { Identity } from "../guardrails/identity.ts";
 import type { Logger } from "../log.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { UserInfo } from "../types/admission.ts";
-import { AuditApi, describeError } from "./kube.ts";
+import { AuditApi, PooledKubeConfig, describeError } from "./kube.ts";
 import type { AuditMetrics } from "./metrics.ts";
 import { AuditScanner, type ScanResult } from "./scanner.ts";
 
@@ -56,7 +56,9 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
   const { log, metrics } = opts;
   const api = new AuditApi(opts.kubeConfig);
   api.onCall = (verb) => metrics.apiCalls.inc({ verb });
-  const lookup = new ClusterLookup(opts.kubeConfig, log);
+  // Its reads that confirm a cache miss (one per dangling reference) share a connection pool too.
+  const lookupConfig = new PooledKubeConfig(opts.kubeConfig);
+  const lookup = new ClusterLookup(lookupConfig, log);
   const deps: GatewayDeps = {
     engine: () => opts.engine,
     lookup,
@@ -145,7 +147,7 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
       elector?.stop();
       metrics.leader.set(0);
       await lookup.stop();
-      await api.close();
+      await Promise.all([api.close(), lookupConfig.closePool()]);
     },
   };
 }
