@@ -203,6 +203,10 @@ let kagent: FakeKagent | undefined;
 let controllerProcess: ChildProcess | undefined;
 const aborts: AbortController[] = [];
 let closing = false;
+const benchStart = performance.now();
+function progress(what: string): void {
+  process.stderr.write(`[${((performance.now() - benchStart) / 1000).toFixed(1)} s] ${what}\n`);
+}
 
 /** A watch that starts again when the server ends it (re-listing: events already seen are harmless). */
 async function keepWatching(watch: k8s.Watch, path: string, onEvent: (type: string, obj: unknown) => void): Promise<void> {
@@ -252,6 +256,7 @@ async function main(): Promise<void> {
     ),
   );
 
+  progress("control plane, gateway and fake kagent up");
   // A CRD's storage answers 429 for a moment after it is Established: wait
   // until both lists answer before watching.
   for (const plural of ["agents", "agentruns"]) {
@@ -277,6 +282,7 @@ async function main(): Promise<void> {
   });
   await keepWatching(watch, `/apis/agent.tekton.dev/v1alpha1/namespaces/${NS}/agentruns`, (_type, obj) => { onRunEvent(obj as AgentRun); });
 
+  progress("watching Agents and AgentRuns");
   const [healthPort, metricsPort] = await Promise.all([freePort(), freePort()]);
   const log = openSync(join(cp.dir, "controller.log"), "a");
   controllerProcess = spawn(
@@ -296,6 +302,7 @@ async function main(): Promise<void> {
   })();
   await withTimeout("controller /readyz", Promise.race([ready, exited]), 60_000);
 
+  progress("controller ready");
   // One run first: it pays the one-off costs (API discovery for server-side
   // apply, the apiserver endpoint lookup, code warm-up), shown apart.
   const warmBefore = await scrapeRequests(metricsPort);
@@ -306,6 +313,7 @@ async function main(): Promise<void> {
   process.stdout.write(`warm-up run: ${warmResult.outcome}, Acting after ${warmResult.actingMs.toFixed(0)} ms, done after ${warmResult.succeededMs.toFixed(0)} ms, ${String(total(warmRequests))} API requests\n`);
 
   // Sequential: one run at a time, requests counted per run.
+  progress("sequential runs");
   const seqRuns: RunResult[] = [];
   const seqTotals: number[] = [];
   const seqCounts: Map<string, number>[] = [];
@@ -321,6 +329,7 @@ async function main(): Promise<void> {
   }
   const sequential = phaseOf(seqRuns, seqTotals, perRun(seqCounts, RUNS));
 
+  progress("concurrent runs");
   // Concurrent: all runs created at once; requests counted for the batch.
   const before = await scrapeRequests(metricsPort);
   const names = Array.from({ length: RUNS }, (_, i) => `par-${String(i)}`);
@@ -330,6 +339,7 @@ async function main(): Promise<void> {
   const parRuns = names.map((n, i) => runResult(n, finals[i] ?? {}));
   const concurrent = phaseOf(parRuns, [total(used) / RUNS], perRun([used], RUNS));
 
+  progress("done");
   const f = (n: number) => `${n.toFixed(0)} ms`.padStart(8);
   const line = (label: string, s: Summary) => `  ${label.padEnd(22)} median ${f(s.median)}   p90 ${f(s.p90)}   min ${f(s.min)}   max ${f(s.max)}\n`;
   for (const [label, p] of [[`sequential (${String(RUNS)} runs, one at a time)`, sequential], [`concurrent (${String(RUNS)} runs created together)`, concurrent]] as const) {
@@ -358,15 +368,20 @@ async function main(): Promise<void> {
 
 async function cleanup(): Promise<void> {
   closing = true;
+  progress("stopping");
   for (const a of aborts) a.abort();
   if (controllerProcess && controllerProcess.exitCode === null && controllerProcess.signalCode === null) {
     const gone = new Promise((r) => controllerProcess?.once("exit", r));
     controllerProcess.kill("SIGTERM");
     await withTimeout("controller to stop", gone, 10_000).catch(() => controllerProcess?.kill("SIGKILL"));
   }
+  progress("controller stopped");
   await gateway?.close();
+  progress("gateway closed");
   await kagent?.close();
+  progress("fake kagent closed");
   await cp?.stop();
+  progress("stopped");
 }
 
 try {
