@@ -14,6 +14,8 @@ for (const [method, url, contentType, verb, resource] of [
   ["GET", "/api/v1/namespaces/agentgate-system/secrets/key", "", "get", "secrets"],
   ["GET", "/api/v1/namespaces/default", "", "get", "namespaces"],
   ["GET", "/api/v1/namespaces", "", "list", "namespaces"],
+  ["PUT", "/api/v1/namespaces/qe/finalize", "application/json", "update", "namespaces/finalize"],
+  ["GET", "/api/v1/namespaces/qe/pods/p/log", "", "get", "pods/log"],
   ["PUT", "/apis/coordination.k8s.io/v1/namespaces/agentgate-system/leases/agentgate-controller", "application/json", "update", "leases"],
   ["DELETE", "/api/v1/namespaces/qe/pods/p", "", "delete", "pods"],
   ["DELETE", "/api/v1/namespaces/qe/pods", "", "deletecollection", "pods"],

@@ -56,7 +56,8 @@ export function classifyRequest(method: string, url: string, contentType = ""): 
   const parts = parsed.pathname.split("/").filter((p) => p !== "");
   // /api/v1/... or /apis/<group>/<version>/...
   let rest = parts[0] === "api" ? parts.slice(2) : parts[0] === "apis" ? parts.slice(3) : parts;
-  if (rest[0] === "namespaces" && rest.length >= 3) rest = rest.slice(2);
+  // namespaces/<ns>/<resource>/..., but namespaces/<ns>/status and /finalize are the Namespace's own subresources.
+  if (rest[0] === "namespaces" && rest.length >= 3 && !(rest.length === 3 && (rest[2] === "status" || rest[2] === "finalize"))) rest = rest.slice(2);
   // An API group's resource list, which KubernetesObjectApi reads once per
   // apiVersion to learn whether a kind is namespaced.
   if (rest.length === 0) return { verb: "get", resource: "discovery" };
@@ -129,11 +130,6 @@ export class Kube {
     this.custom = new k8s.CustomObjectsApi(configuration);
     this.core = new k8s.CoreV1Api(configuration);
     this.coordination = new k8s.CoordinationV1Api(configuration);
-  }
-
-  /** Requests sent so far, by "<verb> <resource>" (a copy, for differences). */
-  snapshot(): Map<string, number> {
-    return new Map(this.requests);
   }
 
   /** Creates or converges an owned object (server-side apply, forced: it is ours). */
