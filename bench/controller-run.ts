@@ -100,6 +100,9 @@ async function settledRequests(metricsPort: number): Promise<Map<string, number>
 interface Timing {
   createdAt: number;
   answeredAt: number;
+  /** distinct status.completionTime values seen: more than one means the run was finished twice */
+  completions: Set<string>;
+  uid: string;
   phases: Map<string, number>;
   done: Promise<AgentRun>;
   resolve: (run: AgentRun) => void;
@@ -110,7 +113,7 @@ const timings = new Map<string, Timing>();
 function track(name: string): Timing {
   let resolve!: (run: AgentRun) => void;
   const done = new Promise<AgentRun>((r) => { resolve = r; });
-  const t: Timing = { createdAt: 0, answeredAt: 0, phases: new Map(), done, resolve };
+  const t: Timing = { createdAt: 0, answeredAt: 0, completions: new Set(), uid: "", phases: new Map(), done, resolve };
   timings.set(name, t);
   return t;
 }
@@ -121,6 +124,8 @@ function onRunEvent(run: AgentRun): void {
   const phase = run.status?.phase;
   if (!t || !phase) return;
   if (!t.phases.has(phase)) t.phases.set(phase, at);
+  t.uid = run.metadata?.uid ?? t.uid;
+  if (run.status?.completionTime) t.completions.add(run.status.completionTime);
   if (phase === "Succeeded" || phase === "Failed") t.resolve(run);
 }
 
@@ -142,6 +147,10 @@ interface RunResult {
   actingMs: number;
   succeededMs: number;
   outcome: string;
+  /** times the controller wrote a terminal status */
+  finishes: number;
+  /** message/send + message/stream calls carrying the run's idempotency key */
+  goalSends: number;
 }
 
 function runResult(name: string, final: AgentRun): RunResult {
@@ -151,7 +160,8 @@ function runResult(name: string, final: AgentRun): RunResult {
   const end = t.phases.get("Succeeded") ?? t.phases.get("Failed");
   const reason = final.status?.conditions?.find((c) => c.type === "Succeeded")?.reason ?? "?";
   const pending = t.phases.get("Pending") ?? acting;
-  return { name, answeredMs: t.answeredAt - t.createdAt, pendingMs: pending === undefined ? Number.NaN : pending - t.createdAt, actingMs: acting === undefined ? Number.NaN : acting - t.createdAt, succeededMs: end === undefined ? Number.NaN : end - t.createdAt, outcome: reason };
+  const goalSends = kagent?.sendCount(`${t.uid}-attempt-1`) ?? 0;
+  return { name, finishes: t.completions.size, goalSends, answeredMs: t.answeredAt - t.createdAt, pendingMs: pending === undefined ? Number.NaN : pending - t.createdAt, actingMs: acting === undefined ? Number.NaN : acting - t.createdAt, succeededMs: end === undefined ? Number.NaN : end - t.createdAt, outcome: reason };
 }
 
 function runObject(name: string) {
@@ -176,6 +186,10 @@ interface Phase {
   /** per run: requests of the batch / runs */
   byVerbResource: Record<string, number>;
   failed: string[];
+  /** runs whose terminal status was written more than once (a pass on a stale cache after the agent finished) */
+  finishedTwice: string[];
+  /** runs whose goal went to the agent more than once */
+  sentTwice: string[];
 }
 
 function perRun(counts: Map<string, number>[], runs: number): Record<string, number> {
@@ -194,6 +208,8 @@ function phaseOf(runs: RunResult[], perRunTotals: number[], byVerbResource: Reco
     requestsPerRun: summarize(perRunTotals),
     byVerbResource,
     failed: runs.filter((r) => r.outcome !== "Succeeded").map((r) => `${r.name}: ${r.outcome}`),
+    finishedTwice: runs.filter((r) => r.finishes > 1).map((r) => `${r.name}: ${String(r.finishes)}`),
+    sentTwice: runs.filter((r) => r.goalSends > 1).map((r) => `${r.name}: ${String(r.goalSends)}`),
   };
 }
 
@@ -351,9 +367,10 @@ async function main(): Promise<void> {
     process.stdout.write(`  API requests per run   median ${p.requestsPerRun.median.toFixed(1)}   p90 ${p.requestsPerRun.p90.toFixed(1)}; by verb and resource (mean per run):\n`);
     for (const [k, v] of Object.entries(p.byVerbResource)) process.stdout.write(`    ${k.padEnd(36)} ${String(v)}\n`);
     if (p.failed.length > 0) process.stdout.write(`  not Succeeded: ${p.failed.join(", ")}\n`);
+    process.stdout.write(`  runs finished more than once: ${p.finishedTwice.length > 0 ? p.finishedTwice.join(", ") : "none"}; goal sent more than once: ${p.sentTwice.length > 0 ? p.sentTwice.join(", ") : "none"}\n`);
   }
   const round = (s: Summary) => ({ n: s.n, median: Math.round(s.median), p90: Math.round(s.p90), min: Math.round(s.min), max: Math.round(s.max) });
-  const brief = (p: Phase) => ({ answeredMs: round(p.answered), pendingMs: round(p.pending), actingMs: round(p.acting), succeededMs: round(p.succeeded), apiRequestsPerRun: { median: p.requestsPerRun.median, p90: p.requestsPerRun.p90 }, byVerbResource: p.byVerbResource, failed: p.failed });
+  const brief = (p: Phase) => ({ answeredMs: round(p.answered), pendingMs: round(p.pending), actingMs: round(p.acting), succeededMs: round(p.succeeded), apiRequestsPerRun: { median: p.requestsPerRun.median, p90: p.requestsPerRun.p90 }, byVerbResource: p.byVerbResource, failed: p.failed, finishedTwice: p.finishedTwice, sentTwice: p.sentTwice });
   process.stdout.write(
     `${JSON.stringify({
       bench: "controller-run",

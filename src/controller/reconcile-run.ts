@@ -17,6 +17,7 @@ import { scopeObjects, type ApiServerEndpoint } from "./scope.ts";
 
 const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, toolCalls: 0 };
 const POLL_MS = 1000;
+const ACTED_MEMORY_MS = 10 * 60_000;
 
 export interface RunReconcilerOptions {
   kube: Kube;
@@ -153,7 +154,18 @@ export class RunReconciler {
   }
 
   async reconcile(run: AgentRun): Promise<{ requeueAfterMs?: number }> {
-    if (isTerminal(run.status)) return {};
+    const uid = run.metadata?.uid ?? "";
+    const acting = this.actors.has(key(run));
+    if (isTerminal(run.status)) {
+      if (!acting) this.acted.delete(uid);
+      return {};
+    }
+    // The actor requeues the run as it ends; the informer's copy may not yet
+    // carry what the actor wrote, and acting on that copy would finish the
+    // run a second time (a second Event, provenance re-signed). The watch
+    // event for the actor's write comes next.
+    if (run.status?.phase === "Acting" && !acting && this.acted.has(uid)) return {};
+    if (!acting) this.acted.delete(uid);
     const ns = run.metadata?.namespace ?? "";
     const guardrails = parseGuardrails(run.metadata?.annotations?.[STAMP.guardrails]);
     if (!guardrails) {
@@ -322,6 +334,7 @@ export class RunReconciler {
       } else {
         await this.finish(fresh, "Succeeded", outcome.message || "the agent reached its goal", { config, guardrails, usage: outcome.usage, results: outcome.results, iterations: outcome.iterations });
       }
+      this.noteActed(run.metadata?.uid ?? "");
     })().finally(() => {
       this.actors.delete(k);
       this.cancelled.delete(k);
@@ -332,6 +345,16 @@ export class RunReconciler {
   }
 
   private readonly cancelled = new Set<string>();
+  /** uid → when: runs whose actor wrote its outcome (terminal or PostHooks), until a reconcile sees that write */
+  private readonly acted = new Map<string, number>();
+
+  private noteActed(uid: string): void {
+    const now = Date.now();
+    // When the write's watch event arrives while the actor is still ending,
+    // no later pass clears its marker: forget markers long past any cache lag.
+    for (const [u, at] of this.acted) if (now - at > ACTED_MEMORY_MS) this.acted.delete(u);
+    this.acted.set(uid, now);
+  }
 
   /** Called on every run event: a running actor learns of a cancel at once. */
   observe(run: AgentRun): void {
