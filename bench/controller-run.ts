@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createServer } from "node:net";
-import { loadavg } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
@@ -219,6 +219,8 @@ let kagent: FakeKagent | undefined;
 let controllerProcess: ChildProcess | undefined;
 const aborts: AbortController[] = [];
 let closing = false;
+/** the controller's own log, kept after the run (the control plane's folder is removed) */
+let controllerLog = "";
 const benchStart = performance.now();
 function progress(what: string): void {
   process.stderr.write(`[${((performance.now() - benchStart) / 1000).toFixed(1)} s] ${what}\n`);
@@ -300,14 +302,15 @@ async function main(): Promise<void> {
 
   progress("watching Agents and AgentRuns");
   const [healthPort, metricsPort] = await Promise.all([freePort(), freePort()]);
-  const log = openSync(join(cp.dir, "controller.log"), "a");
+  controllerLog = join(tmpdir(), `agentgate-bench-controller-${String(process.pid)}.log`);
+  const log = openSync(controllerLog, "w");
   controllerProcess = spawn(
     process.execPath,
     [join(ROOT, "bin/agentgate.js"), "controller", "--kubeconfig", controllerKubeconfig, "--kagent-url", kagent.url, "--no-leader-elect", "--health-listen", `127.0.0.1:${String(healthPort)}`, "--metrics-listen", `127.0.0.1:${String(metricsPort)}`],
     { stdio: ["ignore", log, log] },
   );
   closeSync(log);
-  const exited = new Promise<never>((_, reject) => controllerProcess?.once("exit", (code, signal) => { reject(new Error(`agentgate controller exited (${String(code ?? signal)}); see its log in ${cp?.dir ?? "?"}`)); }));
+  const exited = new Promise<never>((_, reject) => controllerProcess?.once("exit", (code, signal) => { reject(new Error(`agentgate controller exited (${String(code ?? signal)}); see its log in ${controllerLog}`)); }));
   exited.catch(() => undefined);
   const ready = (async () => {
     for (;;) {
@@ -355,7 +358,7 @@ async function main(): Promise<void> {
   const parRuns = names.map((n, i) => runResult(n, finals[i] ?? {}));
   const concurrent = phaseOf(parRuns, [total(used) / RUNS], perRun([used], RUNS));
 
-  progress("done");
+  progress(`done; the controller's log: ${controllerLog}`);
   const f = (n: number) => `${n.toFixed(0)} ms`.padStart(8);
   const line = (label: string, s: Summary) => `  ${label.padEnd(22)} median ${f(s.median)}   p90 ${f(s.p90)}   min ${f(s.min)}   max ${f(s.max)}\n`;
   for (const [label, p] of [[`sequential (${String(RUNS)} runs, one at a time)`, sequential], [`concurrent (${String(RUNS)} runs created together)`, concurrent]] as const) {
