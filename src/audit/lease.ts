@@ -89,7 +89,11 @@ export class AuditLease {
   async acquire(waitMs?: number): Promise<void> {
     if (this.elector.isLeader) return;
     this.gaveUp = false;
-    const acquiring = this.elector.acquire(this.opts.onLost);
+    const acquiring = this.elector.acquire(this.opts.onLost).catch((err: unknown) => {
+      if (err instanceof WaitOver) throw err;
+      // e.g. 403 without RBAC for Leases: one line saying which Lease
+      throw new Error(`Lease ${this.name}: ${describeError(err)}`, { cause: err });
+    });
     if (waitMs === undefined) return acquiring;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
