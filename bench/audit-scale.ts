@@ -5,7 +5,10 @@
 // is the real CLI in a child process: its peak RSS, its own count of API
 // calls, and the API server's count of the requests it served (which also
 // sees the watch caches' lists and watches and the reads that confirm a
-// cache miss). Prints a table and, last, one JSON line.
+// cache miss). Prints, for every size: scan time, peak RSS and API calls by
+// verb; then each size's growth over the smallest, a closing-note line, and
+// last one JSON line. (The kube-apiserver's own Lease renewals would blur
+// the counts, so Leases are not counted: audit's are 3 or 4 per scan.)
 //
 //   AUDIT_SCALE_N=500,1000,2000,5000  object counts, ascending (or as arguments)
 //   AUDIT_SCALE_NAMESPACES=50
@@ -216,7 +219,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "agentgate-audit-scale-"));
   console.log(`starting a local control plane (etcd + kube-apiserver) with the agent, kagent and report CRDs`);
   const cp = await startControlPlane({
-    crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds"), join(ROOT, "test/support/crds-reports")],
+    crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds"), join(ROOT, "charts/agentgate/files/report-crds")],
   });
   const runs: ScanRun[] = [];
   try {
@@ -249,19 +252,38 @@ async function main(): Promise<void> {
     const again = await runAudit(cp, dir, last, `rescan N=${last}`);
     runs.push(again);
 
-    const verbs = ["list", "discovery", "create", "update", "delete", "event"] as const;
+    // One row per size (and the unchanged rescan): scan time, peak RSS, and API calls by verb, both as
+    // audit counts its own calls and as the API server counted the requests it served.
+    const auditVerbs = ["list", "discovery", "create", "update", "delete", "event"] as const;
+    const serverVerbs = [...new Set(["get", "list", "watch", "post", "put", "delete", ...runs.flatMap((r) => Object.keys(r.serverByVerb))])];
+    const serverTotal = (r: ScanRun) => Object.values(r.serverByVerb).reduce((a, b) => a + b, 0);
     console.log("");
     console.log(`machine: ${String(cpus().length)} cores, shared with other work; one scan at a time, each a fresh process (informer sync included in wall time)`);
-    console.log(`${pad("N", 6)} ${pad("scan s", 7)} ${pad("wall s", 7)} ${pad("peak MB", 8)}  audit's calls (${verbs.join("/")})   API server: requests by verb (all audited resources, informers and reads included)`);
+    console.log(`API server columns: requests it served (by its verbs: post = create, put = update) for the audited and report resources, Events, Namespaces and Services (informers' lists and watches, cache-miss GETs included)`);
+    console.log(`${pad("N", 6)} ${pad("scan s", 7)} ${pad("wall s", 7)} ${pad("peak MB", 8)} | audit's calls ${auditVerbs.map((v) => pad(v, 9)).join(" ")} ${pad("total", 6)} | API server ${serverVerbs.map((v) => pad(v, 6)).join(" ")} ${pad("total", 6)}`);
     for (const r of runs) {
-      const calls = verbs.map((v) => r.scan.apiCalls[v] ?? 0).join("/");
-      const server = Object.entries(r.serverByVerb).map(([v, c]) => `${v} ${String(c)}`).join(", ");
-      console.log(`${pad(r.n, 6)} ${pad(r1(r.scanS), 7)} ${pad(r1(r.wallS), 7)} ${pad(Math.round(r.peakRssMb), 8)}  ${pad(calls, 24)}   ${server}${r.label.startsWith("rescan") ? "   (unchanged rescan)" : ""}`);
+      console.log(
+        `${pad(r.n, 6)} ${pad(r1(r.scanS), 7)} ${pad(r1(r.wallS), 7)} ${pad(Math.round(r.peakRssMb), 8)} | ${pad("", 13)} ${auditVerbs.map((v) => pad(r.scan.apiCalls[v] ?? 0, 9)).join(" ")} ${pad(r.scan.apiCalls.total ?? 0, 6)} | ${pad("", 10)} ${serverVerbs.map((v) => pad(r.serverByVerb[v] ?? 0, 6)).join(" ")} ${pad(serverTotal(r), 6)}${r.label.startsWith("rescan") ? "   (unchanged rescan)" : ""}`,
+      );
     }
-    const first = runs[0];
-    const biggest = runs.filter((r) => !r.label.startsWith("rescan")).at(-1);
-    const growth = first && biggest ? { objects: r1(biggest.n / first.n), scanSeconds: r1(biggest.scanS / first.scanS), peakRss: r1(biggest.peakRssMb / first.peakRssMb), apiCalls: r1((biggest.scan.apiCalls.total ?? 0) / (first.scan.apiCalls.total ?? 1)) } : undefined;
-    if (growth) console.log(`growth ${String(first?.n)} → ${String(biggest?.n)}: objects ×${String(growth.objects)}, scan time ×${String(growth.scanSeconds)}, peak RSS ×${String(growth.peakRss)}, audit's API calls ×${String(growth.apiCalls)}`);
+    // Growth of every size over the smallest: how time, memory and API load scale with the object count.
+    const scans = runs.filter((r) => !r.label.startsWith("rescan"));
+    const first = scans[0];
+    const growthOf = (r: ScanRun) =>
+      first
+        ? { n: r.n, objects: r1(r.n / first.n), scanSeconds: r1(r.scanS / first.scanS), peakRss: r1(r.peakRssMb / first.peakRssMb), auditCalls: r1((r.scan.apiCalls.total ?? 0) / Math.max(1, first.scan.apiCalls.total ?? 0)), serverRequests: r1(serverTotal(r) / Math.max(1, serverTotal(first))) }
+        : undefined;
+    const growth = scans.slice(1).map(growthOf).filter((g) => g !== undefined);
+    if (first && growth.length > 0) {
+      console.log("");
+      console.log(`growth over N=${String(first.n)}: ${pad("objects", 8)} ${pad("scan time", 10)} ${pad("peak RSS", 9)} ${pad("audit's calls", 14)} ${pad("API server", 11)}`);
+      for (const g of growth) console.log(`${pad(`N=${String(g.n)}`, 19)}: ${pad(`×${String(g.objects)}`, 8)} ${pad(`×${String(g.scanSeconds)}`, 10)} ${pad(`×${String(g.peakRss)}`, 9)} ${pad(`×${String(g.auditCalls)}`, 14)} ${pad(`×${String(g.serverRequests)}`, 11)}`);
+    }
+    // For the closing note: each size in one sentence.
+    console.log("");
+    console.log(
+      `closing note: ${scans.map((r) => `N=${String(r.n)}: scan ${String(r1(r.scanS))} s, peak RSS ${String(Math.round(r.peakRssMb))} MB, API server ${Object.entries(r.serverByVerb).map(([v, c]) => `${String(c)} ${v}`).join(" / ")}`).join("; ")}`,
+    );
     const unchangedWrites = (again.scan.apiCalls.create ?? 0) + (again.scan.apiCalls.update ?? 0) + (again.scan.apiCalls.delete ?? 0) + (again.scan.apiCalls.event ?? 0);
     console.log(`unchanged rescan wrote ${String(unchangedWrites)} objects (reports + events)`);
     console.log(
@@ -281,6 +303,7 @@ async function main(): Promise<void> {
           events: r.scan.events,
           audit_calls: r.scan.apiCalls,
           server_requests: r.server,
+          server_requests_by_verb: r.serverByVerb,
         })),
         growth,
         unchanged_rescan_writes: unchangedWrites,

@@ -1,23 +1,31 @@
 // The audit process around the scanner: the webhook's dependencies (same
 // bundles, same watch caches, same exemptions), the agentgate-audit Lease
-// held while writing, and the interval loop with jitter.
-import * as k8s from "@kubernetes/client-node";
+// held while writing, and the interval loop with jitter. Any process can
+// start it (the CLI does; so could a controller's leader): give it a
+// kubeconfig, the engine in force and an identity, then scanOnce() or loop().
+import type * as k8s from "@kubernetes/client-node";
 import { ClusterLookup } from "../context/cluster-lookup.ts";
-import { LeaderElector } from "../controller/leader.ts";
 import type { GatewayDeps } from "../gateway/admit.ts";
 import type { Identity } from "../guardrails/identity.ts";
 import type { Logger } from "../log.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { UserInfo } from "../types/admission.ts";
 import { AuditApi, PooledKubeConfig, describeError } from "./kube.ts";
+import { AuditLease, LEASE_NAME, LeaseHeldError } from "./lease.ts";
 import type { AuditMetrics } from "./metrics.ts";
 import { AuditScanner, type ScanResult } from "./scanner.ts";
 
-export const LEASE_NAME = "agentgate-audit";
+export { LEASE_NAME, LeaseHeldError };
+
+/** How soon the loop tries again while no bundle is in force or the Lease cannot be read. */
+const RETRY_MS = 5_000;
 
 export interface AuditRunnerOptions {
   kubeConfig: k8s.KubeConfig;
-  engine: PolicyEngine;
+  /** the engine in force, read once at the start of each scan (a bundle swapped meanwhile takes over at the next) */
+  engine: () => PolicyEngine;
+  /** why no engine is in force yet (a bundle service not answered, a refused signature), or undefined */
+  policyNotReady?: () => string | undefined;
   identity: Identity;
   /** agentgate's own namespace: exempt, as for the webhook (kube-system always is) */
   namespace: string;
@@ -31,6 +39,8 @@ export interface AuditRunnerOptions {
   leaderElect: boolean;
   leaseNamespace: string;
   leaseSeconds?: number;
+  /** scanOnce(): how long to wait for a Lease another scanner holds before giving up (LeaseHeldError); undefined waits as long as it takes */
+  leaseWaitMs?: number;
   maxReportBytes?: number;
 }
 
@@ -40,10 +50,11 @@ export interface AuditRunner {
   readonly lookup: ClusterLookup;
   /** why it is not ready, or undefined */
   notReady(): string | undefined;
-  /** one scan, holding the Lease first when leader election is on */
+  /** one scan, holding the Lease first when leader election is on (LeaseHeldError when leaseWaitMs runs out) */
   scanOnce(): Promise<ScanResult>;
-  /** scans every interval (± 10% jitter) until stop(); each result goes to onScan */
+  /** scans every interval (± 10% jitter) until stop(), waiting for the Lease as a standby; each result goes to onScan */
   loop(intervalMs: number, onScan: (result: ScanResult) => void): Promise<void>;
+  /** stops, and hands the Lease back when it holds it */
   stop(): Promise<void>;
 }
 
@@ -60,19 +71,22 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
   const lookupConfig = new PooledKubeConfig(opts.kubeConfig);
   const lookup = new ClusterLookup(lookupConfig, log);
   const deps: GatewayDeps = {
-    engine: () => opts.engine,
+    engine: opts.engine,
     lookup,
     identity: opts.identity,
     exemptNamespaces: new Set([opts.namespace, "kube-system"]),
   };
-  let elector: LeaderElector | undefined;
+  let lease: AuditLease | undefined;
   if (opts.leaderElect) {
-    elector = new LeaderElector({
-      api: opts.kubeConfig.makeApiClient(k8s.CoordinationV1Api),
+    lease = new AuditLease({
+      kubeConfig: opts.kubeConfig,
       namespace: opts.leaseNamespace,
-      name: LEASE_NAME,
       log,
-      ...(opts.leaseSeconds ? { leaseSeconds: opts.leaseSeconds, renewSeconds: Math.max(1, Math.floor(opts.leaseSeconds / 3)) } : {}),
+      ...(opts.leaseSeconds ? { leaseSeconds: opts.leaseSeconds } : {}),
+      onLost: () => {
+        metrics.leader.set(0);
+        log.warn("audit lost the agentgate-audit lease; not writing until it holds it again");
+      },
     });
   } else {
     metrics.leader.set(1);
@@ -86,7 +100,7 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
     ...(opts.user ? { user: opts.user } : {}),
     ...(opts.maxReportBytes ? { maxReportBytes: opts.maxReportBytes } : {}),
     write: opts.write ?? true,
-    mayWrite: () => !elector || elector.isLeader,
+    mayWrite: () => !lease || lease.isLeader,
   });
 
   await lookup.start();
@@ -95,15 +109,15 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
   // read through a function: the loop's awaits let stop() change it
   const isStopped = () => stopped;
   let wake: (() => void) | undefined;
-  const lead = async () => {
-    if (!elector || elector.isLeader || opts.write === false) return;
-    await elector.acquire(() => {
-      metrics.leader.set(0);
-      log.warn("audit lost the agentgate-audit lease; not writing until it holds it again");
-    });
+  const lead = async (waitMs?: number) => {
+    if (!lease || lease.isLeader || opts.write === false) return;
+    await lease.acquire(waitMs);
     metrics.leader.set(1);
   };
   const scan = async () => {
+    // Checked here, not left to engine(): the reason is the bundle store's, not a failed scan's.
+    const why = opts.policyNotReady?.();
+    if (why) throw new Error(`audit cannot scan: ${why}`);
     try {
       return await scanner.scan();
     } catch (err) {
@@ -111,40 +125,54 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
       throw err;
     }
   };
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => {
+      wake = undefined;
+    });
 
   return {
     scanner,
     api,
     lookup,
-    notReady: () => lookup.notSynced(),
+    notReady: () => opts.policyNotReady?.() ?? lookup.notSynced(),
     async scanOnce() {
-      await lead();
+      await lead(opts.leaseWaitMs);
       return scan();
     },
     async loop(intervalMs, onScan) {
       while (!isStopped()) {
-        await lead();
-        if (isStopped()) break;
+        let delay = jittered(intervalMs);
         try {
-          onScan(await scan());
+          await lead();
+          if (isStopped()) break;
+          const why = opts.policyNotReady?.();
+          if (why) {
+            // No bundle in force (a bundle service not answered yet, a refused signature): nothing to judge by.
+            log.warn("audit scan skipped: no policy bundle in force; retrying", { why, retryMs: Math.min(intervalMs, RETRY_MS) });
+            delay = Math.min(intervalMs, RETRY_MS);
+          } else {
+            onScan(await scan());
+          }
         } catch (err) {
+          // stop() ends a standby's wait for the Lease by refusing its next try
+          if (isStopped()) break;
           log.error("audit scan failed; retrying at the next interval", { error: describeError(err) });
+          if (lease && !lease.isLeader) delay = Math.min(intervalMs, RETRY_MS);
         }
         if (isStopped()) break;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, jittered(intervalMs));
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
+        await sleep(delay);
       }
     },
     async stop() {
       stopped = true;
       wake?.();
-      elector?.stop();
+      await lease?.release();
       metrics.leader.set(0);
       await lookup.stop();
       await Promise.all([api.close(), lookupConfig.closePool()]);

@@ -1,6 +1,6 @@
-// The scanner's stored-report reads on a real kube-apiserver: a report may
-// hold up to 1 MiB, so they are listed a few per page, and memory stays
-// bounded however many namespaces there are.
+// The scanner on a real kube-apiserver: a report may hold up to 1 MiB, so
+// stored reports are listed a few per page and memory stays bounded however
+// many namespaces there are; and one scan is judged by one engine.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { stringify } from "yaml";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { logger } from "../log.ts";
 import { loadEngine } from "../policy/load.ts";
+import { buildTestBundle } from "../../test/fixtures/bundles.ts";
 import { startControlPlane, type ControlPlane } from "../../test/support/control-plane.ts";
 import { AuditMetrics } from "./metrics.ts";
 import { startAuditRunner } from "./run.ts";
@@ -21,7 +22,7 @@ let cp: ControlPlane;
 
 before(async () => {
   cp = await startControlPlane({
-    crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds"), join(ROOT, "test/support/crds-reports/wgpolicyk8s.io_policyreports.yaml"), join(ROOT, "test/support/crds-reports/wgpolicyk8s.io_clusterpolicyreports.yaml")],
+    crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds"), join(ROOT, "charts/agentgate/files/report-crds/wgpolicyk8s.io_policyreports.yaml"), join(ROOT, "charts/agentgate/files/report-crds/wgpolicyk8s.io_clusterpolicyreports.yaml")],
   });
   const docs = Array.from({ length: NAMESPACES }, (_, i) => [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: `ns-${String(i)}` } },
@@ -35,9 +36,10 @@ after(async () => {
 });
 
 async function scan(): Promise<ScanResult> {
+  const engine = await loadEngine([]);
   const runner = await startAuditRunner({
     kubeConfig: cp.kubeConfig,
-    engine: await loadEngine([]),
+    engine: () => engine,
     identity: makeIdentity(["system:serviceaccount:agentgate-system:agentgate"]),
     namespace: "agentgate-system",
     log: logger,
@@ -59,4 +61,35 @@ test("stored reports are listed five per page: 12 namespaces' PolicyReports in 3
   assert.deepEqual(second.reports.policyreport, { created: 0, updated: 0, deleted: 0, unchanged: NAMESPACES, failed: 0 });
   // one page per audited kind (5), then the namespaced reports 5 at a time, then the cluster-wide one
   assert.equal(second.apiCalls.list, 5 + Math.ceil(NAMESPACES / 5) + 1);
+});
+
+test("a scan reads the engine once, at its start: a bundle swapped mid-scan judges the next scan, never half of this one", async () => {
+  const first = await loadEngine([]);
+  const second = await loadEngine([await buildTestBundle({ "p.rego": "package agentgate\nviolations := set()\n" }, { entrypoints: ["agentgate/violations"], name: "next", revision: "n1" })]);
+  assert.notEqual(first.revision, second.revision);
+  // As a bundle store would answer if a swap landed right after the scan began.
+  let reads = 0;
+  const runner = await startAuditRunner({
+    kubeConfig: cp.kubeConfig,
+    engine: () => (reads++ === 0 ? first : second),
+    identity: makeIdentity(["system:serviceaccount:agentgate-system:agentgate"]),
+    namespace: "agentgate-system",
+    log: logger,
+    metrics: new AuditMetrics(false),
+    leaderElect: false,
+    leaseNamespace: "agentgate-system",
+    write: false,
+  });
+  try {
+    const one = await runner.scanOnce();
+    assert.equal(one.revision, first.revision);
+    assert.equal(one.objects.length, NAMESPACES);
+    const revisions = new Set(one.objects.flatMap((o) => o.results.map((r) => r.properties.revision)));
+    assert.deepEqual([...revisions], [first.revision], "every object of the scan judged by the engine in force at its start");
+    const two = await runner.scanOnce();
+    assert.equal(two.revision, second.revision, "the next scan takes the new engine");
+    assert.ok(two.objects.every((o) => o.results.every((r) => r.properties.revision === second.revision)));
+  } finally {
+    await runner.stop();
+  }
 });

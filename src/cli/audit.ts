@@ -10,16 +10,19 @@ import type { AuditedObject, ScanResult } from "../audit/scanner.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { logger } from "../log.ts";
 import { DurationError, parseDurationNs } from "../policy/builtins/duration.ts";
-import { loadEngine } from "../policy/load.ts";
+import { openBundleStore, type BundleFlags, type BundleStore } from "../policy/bundle-store.ts";
+import { addBundleFlags } from "./bundle-flags.ts";
 import { InputError } from "./manifests.ts";
 import type { Io } from "./review.ts";
 import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen } from "./serve.ts";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-export interface AuditCliOptions {
-  bundle: string[];
-  policyConfig?: string;
+/** How long --once waits for every bundle's first answer (a bundle service's request timeout is at most 30 s). */
+const FIRST_VERSIONS_WAIT_MS = 35_000;
+
+/** The same --bundle / --bundle-* / --policy-config flags as serve (BundleFlags), and audit's own. */
+export interface AuditCliOptions extends BundleFlags {
   kubeconfig?: string;
   namespace: string;
   serviceAccount: string;
@@ -27,25 +30,40 @@ export interface AuditCliOptions {
   once: boolean;
   interval: string;
   output?: "text" | "json";
-  /** undefined: on for the long-running mode, off with --once */
+  /** undefined: on whenever it writes (off with --dry-run) */
   leaderElect?: boolean;
   leaseNamespace?: string;
+  /** with --once: how long to wait for a Lease another scanner holds */
+  leaseWait: string;
   metricsListen: string;
   pageSize: number;
   dryRun: boolean;
   exitCode: boolean;
 }
 
-export function parseInterval(value: string): number {
+function parseDurationMs(flag: string, value: string, minMs: number): number {
   let ns: bigint;
   try {
     ns = parseDurationNs(value);
   } catch (err) {
-    throw new InputError(`--interval ${JSON.stringify(value)}: ${err instanceof DurationError ? err.message : "not a duration"}; e.g. 10m, 30s, 1h`);
+    throw new InputError(`${flag} ${JSON.stringify(value)}: ${err instanceof DurationError ? err.message : "not a duration"}; e.g. 10m, 30s, 1h`);
   }
   const ms = Number(ns / 1_000_000n);
-  if (ms < 1000) throw new InputError(`--interval ${JSON.stringify(value)}: must be at least 1s`);
+  if (ms < minMs) throw new InputError(`${flag} ${JSON.stringify(value)}: must be at least ${minMs >= 1000 ? `${String(minMs / 1000)}s` : `${String(minMs)}ms`}`);
   return ms;
+}
+
+export const parseInterval = (value: string): number => parseDurationMs("--interval", value, 1000);
+
+/**
+ * Waits until every bundle has answered once (put a version in force, or
+ * failed), at most `ms`: a scan that runs once has no later chance to pick
+ * up a bundle service that answers a moment after start.
+ */
+async function firstVersions(store: BundleStore, ms: number): Promise<void> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    if (store.status().every((s) => s.revision !== undefined || s.lastError !== undefined)) return;
+  }
 }
 
 function pageSize(value: string): number {
@@ -111,64 +129,78 @@ function serveMetrics(listen: string, metrics: AuditMetrics, runner: AuditRunner
 
 export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
   const intervalMs = parseInterval(opts.interval);
+  const leaseWaitMs = parseDurationMs("--lease-wait", opts.leaseWait, 0);
   const kubeConfig = loadKubeConfig(opts.kubeconfig);
-  const engine = await loadEngine(opts.bundle, opts.policyConfig);
   const metrics = new AuditMetrics();
-  const leaderElect = opts.dryRun ? false : (opts.leaderElect ?? !opts.once);
-  const print = (result: ScanResult) => {
-    if (opts.output === "json") io.out(JSON.stringify(scanJson(result), null, opts.once ? 2 : undefined));
-    else if (opts.output === "text" || opts.once) for (const line of scanText(result)) io.out(line);
-  };
-  logger.info("agentgate audit starting", { once: opts.once, interval: opts.interval, leaderElect, dryRun: opts.dryRun, revision: engine.revision });
-  const runner = await startAuditRunner({
-    kubeConfig,
-    engine,
-    identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser]),
-    namespace: opts.namespace,
-    log: logger,
-    metrics,
-    pageSize: opts.pageSize,
-    write: !opts.dryRun,
-    leaderElect,
-    leaseNamespace: opts.leaseNamespace ?? opts.namespace,
-  });
-
-  if (opts.once) {
-    try {
-      const result = await runner.scanOnce();
-      print(result);
-      return opts.exitCode && (result.summary.fail > 0 || result.summary.error > 0) ? 1 : 0;
-    } finally {
-      await runner.stop();
+  // Bundles exactly as serve loads them: URLs polled, signatures verified, swaps picked up, last good copy kept.
+  const store = await openBundleStore(opts, logger, metrics);
+  try {
+    if (opts.once) {
+      await firstVersions(store, FIRST_VERSIONS_WAIT_MS);
+      const why = store.notReady();
+      if (why) throw new InputError(`audit --once: ${why}`);
     }
-  }
-
-  const server = await serveMetrics(opts.metricsListen, metrics, runner);
-  logger.info("audit metrics serving", { listen: opts.metricsListen });
-  const done = runner.loop(intervalMs, print);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info("audit shutting down", { signal });
-      // A scanner still waiting for the Lease cannot be interrupted: do not wait on it.
-      setTimeout(() => process.exit(0), 5_000).unref();
-      void runner.stop().then(() => {
-        server.close();
-        resolve();
-      });
+    // Whoever writes holds the Lease, also a scan that runs once; --dry-run writes nothing and needs none.
+    const leaderElect = opts.dryRun ? false : (opts.leaderElect ?? true);
+    const print = (result: ScanResult) => {
+      if (opts.output === "json") io.out(JSON.stringify(scanJson(result), null, opts.once ? 2 : undefined));
+      else if (opts.output === "text" || opts.once) for (const line of scanText(result)) io.out(line);
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
-  await Promise.race([done, new Promise((r) => setTimeout(r, 1_000).unref())]);
-  return 0;
+    logger.info("agentgate audit starting", { once: opts.once, interval: opts.interval, leaderElect, dryRun: opts.dryRun, bundles: store.status() });
+    const runner = await startAuditRunner({
+      kubeConfig,
+      engine: () => store.engine(),
+      policyNotReady: () => store.notReady(),
+      identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser]),
+      namespace: opts.namespace,
+      log: logger,
+      metrics,
+      pageSize: opts.pageSize,
+      write: !opts.dryRun,
+      leaderElect,
+      leaseNamespace: opts.leaseNamespace ?? opts.namespace,
+      leaseWaitMs,
+    });
+
+    if (opts.once) {
+      try {
+        const result = await runner.scanOnce();
+        print(result);
+        return opts.exitCode && (result.summary.fail > 0 || result.summary.error > 0) ? 1 : 0;
+      } finally {
+        await runner.stop();
+      }
+    }
+
+    const server = await serveMetrics(opts.metricsListen, metrics, runner);
+    logger.info("audit metrics serving", { listen: opts.metricsListen });
+    const done = runner.loop(intervalMs, print);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info("audit shutting down", { signal });
+        // A write in flight or an unreachable API server must not keep the pod past its grace period.
+        setTimeout(() => process.exit(0), 5_000).unref();
+        void runner.stop().then(() => {
+          server.close();
+          resolve();
+        });
+      };
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.once("SIGINT", () => stop("SIGINT"));
+    });
+    await Promise.race([done, new Promise((r) => setTimeout(r, 1_000).unref())]);
+    return 0;
+  } finally {
+    store.stop();
+  }
 }
 
 export function registerAuditCommand(program: Command, io: Io, setExit: (code: number) => void): void {
-  program
-    .command("audit")
-    .description("evaluate existing objects as the webhook would an update of each to itself; write PolicyReports / OpenReports, metrics and Events")
-    .option("--bundle <path>", "OPA bundle (.tar.gz or directory, built for wasm); repeatable; default: the embedded default bundle", collect, [])
-    .option("--policy-config <file>", "YAML merged into data.agentgate.config")
+  addBundleFlags(
+    program
+      .command("audit")
+      .description("evaluate existing objects as the webhook would an update of each to itself; write PolicyReports / OpenReports, metrics and Events"),
+  )
     .option("--kubeconfig <file>", "kubeconfig of the cluster to scan (default: in-cluster, then $KUBECONFIG)")
     .option("--namespace <ns>", "agentgate's own namespace (exempt, as for the webhook; so is kube-system)", defaultNamespace())
     .option("--service-account <user>", "agentgate's own identity, as given to serve", defaultServiceAccount())
@@ -176,9 +208,10 @@ export function registerAuditCommand(program: Command, io: Io, setExit: (code: n
     .option("--once", "scan once, print the results and exit (CI, CronJob)", false)
     .option("--interval <duration>", "time between scans of the long-running scanner (±10% jitter)", "10m")
     .addOption(new Option("-o, --output <format>", "print each scan's results (default with --once: text)").choices(["text", "json"]))
-    .option("--leader-elect", "hold Lease agentgate-audit while writing (default for the long-running scanner)")
-    .option("--no-leader-elect", "write without the Lease (one scanner only)")
+    .option("--leader-elect", "hold Lease agentgate-audit while writing (the default; --dry-run needs no Lease)")
+    .option("--no-leader-elect", "write without the Lease (only when no other scanner can run)")
     .option("--lease-namespace <ns>", "namespace of the Lease (default: --namespace)")
+    .option("--lease-wait <duration>", "with --once: how long to wait for a Lease another scanner holds; then exit 2 naming the holder, having written nothing", "30s")
     .option("--metrics-listen <host:port>", "long-running scanner: /metrics, /healthz, /readyz", "0.0.0.0:9090")
     .addOption(new Option("--page-size <n>", "limit of each list call").default(500).argParser(pageSize))
     .option("--dry-run", "evaluate and print only: write no report, no Event", false)

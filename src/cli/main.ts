@@ -7,7 +7,7 @@ import { InputError } from "./manifests.ts";
 import { runReview, type Io, type ReviewOptions } from "./review.ts";
 import { defaultNamespace, defaultServiceAccount, runServe, type ServeOptions } from "./serve.ts";
 import { registerBundleCommands } from "./bundle.ts";
-import { defaultCacheDir } from "../policy/bundle-store.ts";
+import { addBundleFlags } from "./bundle-flags.ts";
 import { registerAuditCommand } from "./audit.ts";
 import { registerControllerCommand } from "./controller.ts";
 import { registerProvenanceCommands } from "./provenance-verify.ts";
@@ -28,20 +28,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride();
 
-  program
-    .command("serve")
-    .description("run the validating and mutating webhook server (HTTPS)")
-    .option("--listen <host:port>", "address to serve on", "0.0.0.0:8443")
-    .option("--tls-cert-file <file>", "serving certificate (PEM); reloaded when it changes")
-    .option("--tls-key-file <file>", "serving key (PEM)")
-    .option("--bundle <path|url>", "OPA bundle built for wasm: a .tar.gz or directory (watched; a mounted ConfigMap works), or an http(s) URL of a bundle service (polled with ETags); repeatable; default: the embedded default bundle", collect, [])
-    .option("--bundle-verification-key <file>", "require every --bundle to carry a .signatures.json signed by this key (PEM public key or certificate; an HMAC secret with --bundle-verification-alg HS256)")
-    .option("--bundle-verification-alg <alg>", "the verification key's algorithm (default: from the key: RS256, ES256, …)")
-    .option("--bundle-key-id <id>", "the verification key's id; bundles signed under another key id are refused", "default")
-    .option("--bundle-scope <scope>", "the scope bundles must be signed for")
-    .option("--bundle-poll-interval <duration>", "how often bundle URLs are polled and bundle files re-checked (errors retry sooner, with backoff)", "30s")
-    .option("--bundle-cache-dir <dir>", "where the last good version of each --bundle is kept, to start from when its source is down (\"\" = not kept)", defaultCacheDir())
-    .option("--policy-config <file>", "YAML merged into data.agentgate.config")
+  // The bundle flags sit where they always did in serve's help: after the TLS files.
+  addBundleFlags(
+    program
+      .command("serve")
+      .description("run the validating and mutating webhook server (HTTPS)")
+      .option("--listen <host:port>", "address to serve on", "0.0.0.0:8443")
+      .option("--tls-cert-file <file>", "serving certificate (PEM); reloaded when it changes")
+      .option("--tls-key-file <file>", "serving key (PEM)"),
+  )
     .option("--kubeconfig <file>", "kubeconfig of the cluster to watch (default: in-cluster, then $KUBECONFIG)")
     .option("--offline", "no cluster: every context reference resolves to null", false)
     .option("--namespace <ns>", "agentgate's own namespace (exempt from admission)", defaultNamespace())

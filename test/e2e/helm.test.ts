@@ -140,6 +140,16 @@ describe("helm template | kubectl apply --dry-run=server", () => {
       webhook: { failurePolicy: "Ignore", timeoutSeconds: 3, excludeNamespaces: ["sandbox"] },
       audit: { enabled: true },
     },
+    "audit as a CronJob, with the report CRDs": {
+      policy: { bundles: ["https://bundles.example/agentgate/team.tar.gz"], verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n" } },
+      audit: { enabled: true, schedule: "@hourly", timeZone: "Europe/Berlin", reportCRDs: { wgpolicyk8s: true, openreports: true } },
+    },
+  };
+  const alsoCreated: Record<string, string[]> = {
+    "audit as a CronJob, with the report CRDs": [
+      "cronjob.batch/agentgate-audit",
+      ...["policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io", "reports.openreports.io", "clusterreports.openreports.io"].map((n) => `customresourcedefinition.apiextensions.k8s.io/${n}`),
+    ],
   };
   for (const [mode, values] of Object.entries(modes)) {
     test(`${mode}: every object is accepted by the API server`, async () => {
@@ -147,7 +157,7 @@ describe("helm template | kubectl apply --dry-run=server", () => {
       assert.equal(rendered.code, 0, rendered.stderr);
       const r = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], { stdin: rendered.stdout, allowFail: true });
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      for (const kind of ["validatingwebhookconfiguration", "mutatingwebhookconfiguration", "deployment.apps/agentgate-gateway", "service/agentgate", "poddisruptionbudget.policy/agentgate-gateway"]) {
+      for (const kind of ["validatingwebhookconfiguration", "mutatingwebhookconfiguration", "deployment.apps/agentgate-gateway", "service/agentgate", "poddisruptionbudget.policy/agentgate-gateway", ...(alsoCreated[mode] ?? [])]) {
         assert.match(r.stdout, new RegExp(`${kind.replace(/[./]/g, (c) => `\\${c}`)}\\S* (created|configured) \\(server dry run\\)`), kind);
       }
     });

@@ -6,11 +6,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, stringify } from "yaml";
+import { REPORT_APIS } from "../../src/audit/report.ts";
 import { buildProgram } from "../../src/cli/main.ts";
 import { WATCHED_KINDS } from "../../src/context/cluster-lookup.ts";
 import { GVR } from "../../src/controller/kube.ts";
@@ -96,6 +97,11 @@ interface PodSpec {
 function podSpec(deployment: Obj): { replicas: number; labels: Record<string, string>; annotations: Record<string, string>; spec: PodSpec } {
   const d = deployment as unknown as { spec: { replicas: number; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } } };
   return { replicas: d.spec.replicas, labels: d.spec.template.metadata.labels, annotations: d.spec.template.metadata.annotations ?? {}, spec: d.spec.template.spec };
+}
+
+function cronPodSpec(cronJob: Obj): { labels: Record<string, string>; spec: PodSpec & { restartPolicy?: string } } {
+  const c = cronJob as unknown as { spec: { jobTemplate: { spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec & { restartPolicy?: string } } } } } };
+  return { labels: c.spec.jobTemplate.spec.template.metadata.labels, spec: c.spec.jobTemplate.spec.template.spec };
 }
 
 const flagValue = (args: string[], flag: string): string | undefined => args.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
@@ -282,17 +288,21 @@ describe("pods", () => {
       webhook: { url: "https://gateway.dev.example:8443" },
       audit: { enabled: true },
     };
+    const checkArgs = (name: string, args: string[], known: Set<string>) => {
+      for (const arg of args.slice(1)) {
+        const flag = arg.split("=")[0] ?? "";
+        assert.ok(known.has(flag), `${name}: ${flag} is not an option of agentgate ${args[0] ?? ""} (${[...known].join(" ")})`);
+      }
+    };
     for (const values of [...Object.values(MODES), all]) {
       const objects = await render(values);
       for (const [name, known] of [["agentgate-gateway", serve], ["agentgate-controller", controller], ["agentgate-audit", audit]] as const) {
         if (name === "agentgate-audit" && values !== all) continue;
-        const args = podSpec(find(objects, "Deployment", name)).spec.containers[0]?.args ?? [];
-        for (const arg of args.slice(1)) {
-          const flag = arg.split("=")[0] ?? "";
-          assert.ok(known.has(flag), `${name}: ${flag} is not an option of agentgate ${args[0] ?? ""} (${[...known].join(" ")})`);
-        }
+        checkArgs(name, podSpec(find(objects, "Deployment", name)).spec.containers[0]?.args ?? [], known);
       }
     }
+    const cron = await render({ ...all, audit: { enabled: true, schedule: "@hourly" } });
+    checkArgs("agentgate-audit CronJob", cronPodSpec(find(cron, "CronJob", "agentgate-audit")).spec.containers[0]?.args ?? [], audit);
   });
 });
 
@@ -338,6 +348,35 @@ test("policy.verification: the public key is mounted where --bundle-verification
   assert.equal(flagValue(unverified, "--bundle-verification-key"), undefined);
 });
 
+/** Bundles from a service and a mounted file, signed, with a policy config: every flag that decides what a finding is. */
+const AUDIT_POLICY = {
+  config: { budgets: { maxTokenBudget: 1000 } },
+  bundles: ["https://bundles.example/agentgate/team.tar.gz", "/bundles/extra.tar.gz"],
+  pollInterval: "45s",
+  verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----", keyId: "prod", scope: "agentgate" },
+};
+
+/** The audit pod takes the gateway's bundles, verification, policy config, exemptions and trust: it judges as the webhook does. */
+function assertJudgesLikeTheGateway(objects: Obj[], audit: PodSpec): void {
+  const gw = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec;
+  const gateway = gw.containers[0]?.args ?? [];
+  const args = audit.containers[0]?.args ?? [];
+  for (const flag of ["--bundle", "--bundle-poll-interval", "--bundle-verification-key", "--bundle-verification-alg", "--bundle-key-id", "--bundle-scope", "--policy-config", "--namespace", "--service-account", "--trusted-user"]) {
+    assert.deepEqual(flagValues(args, flag), flagValues(gateway, flag), `${flag} as the gateway's, so audit says what the webhook would`);
+  }
+  // The files those flags name are the same ConfigMaps, mounted where the flags say.
+  for (const flag of ["--bundle-verification-key", "--policy-config"]) {
+    const path = flagValue(args, flag);
+    if (path === undefined) continue;
+    const source = (spec: PodSpec) => {
+      const mount = spec.containers[0]?.volumeMounts?.find((m) => path.startsWith(`${m.mountPath}/`));
+      return spec.volumes?.find((v) => v.name === mount?.name)?.configMap?.name;
+    };
+    assert.ok(source(audit), `${flag}: ${path} is mounted in the audit pod`);
+    assert.equal(source(audit), source(gw), `${flag}: the same ConfigMap as the gateway's`);
+  }
+}
+
 describe("RBAC: separate and least privilege", () => {
   const allows = (rules: Rule[], group: string, resource: string, verb: string): boolean =>
     rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
@@ -356,7 +395,7 @@ describe("RBAC: separate and least privilege", () => {
 
   test("audit (optional): lists every agent kind and its context, writes reports and Events, changes nothing it audits", async () => {
     assert.ok(!(await render()).some((o) => o.metadata.name === "agentgate-audit"), "off by default");
-    const objects = await render({ audit: { enabled: true }, policy: { config: { budgets: { maxTokenBudget: 1000 } } } });
+    const objects = await render({ audit: { enabled: true }, policy: AUDIT_POLICY });
     const rules = (find(objects, "ClusterRole", "agentgate-audit") as unknown as { rules: Rule[] }).rules;
     for (const r of HANDLED_RESOURCES.filter((x) => x.role === "agent")) {
       assert.ok(allows(rules, r.group, r.resource, "list"), `list ${r.resource}`);
@@ -365,10 +404,11 @@ describe("RBAC: separate and least privilege", () => {
     for (const w of WATCHED_KINDS) assert.ok(allows(rules, w.group, w.plural, "watch"), `watch ${w.plural}`);
     for (const [group, resource] of [["wgpolicyk8s.io", "policyreports"], ["openreports.io", "reports"]] as const) for (const verb of ["create", "update", "delete"]) assert.ok(allows(rules, group, resource, verb), `${verb} ${resource}`);
     const { spec } = podSpec(find(objects, "Deployment", "agentgate-audit"));
+    assertJudgesLikeTheGateway(objects, spec);
     const args = spec.containers[0]?.args ?? [];
-    const gateway = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [];
-    for (const flag of ["--namespace", "--service-account", "--policy-config"]) assert.equal(flagValue(args, flag), flagValue(gateway, flag), `${flag} as the gateway's, so audit says what the webhook would`);
-    assert.deepEqual(flagValues(args, "--trusted-user"), flagValues(gateway, "--trusted-user"));
+    assert.deepEqual(flagValues(args, "--bundle"), AUDIT_POLICY.bundles, "the comparison above is about the bundles set here");
+    assert.deepEqual([flagValue(args, "--bundle-poll-interval"), flagValue(args, "--bundle-key-id"), flagValue(args, "--bundle-scope")], ["45s", "prod", "agentgate"]);
+    assert.ok(flagValue(args, "--bundle-verification-key"), "signed bundles are verified by audit too");
     assert.equal(spec.serviceAccountName, "agentgate-audit");
   });
 
@@ -391,6 +431,60 @@ describe("RBAC: separate and least privilege", () => {
     assert.deepEqual(role.rules.find((r) => r.resources.includes("leases") && r.verbs.includes("update"))?.resourceNames, ["agentgate-controller"]);
     const unsigned = await render();
     assert.ok(!(find(unsigned, "Role", "agentgate-controller") as unknown as { rules: Rule[] }).rules.some((r) => r.resources.includes("secrets")));
+  });
+});
+
+describe("audit schedules and report CRDs", () => {
+  test("audit.schedule: a CronJob running agentgate audit --once under the Lease instead of the Deployment, judging as the gateway does", async () => {
+    const objects = await render({ audit: { enabled: true, schedule: "17 */2 * * *", leaseWait: "45s" }, policy: AUDIT_POLICY });
+    assert.ok(!objects.some((o) => o.kind === "Deployment" && o.metadata.name === "agentgate-audit"), "the CronJob replaces the Deployment: two scanners would only wait on each other");
+    const cron = find(objects, "CronJob", "agentgate-audit") as unknown as Obj & { spec: { schedule: string; concurrencyPolicy: string; jobTemplate: { spec: { backoffLimit: number } } } };
+    assert.equal(cron.spec.schedule, "17 */2 * * *");
+    assert.equal(cron.spec.concurrencyPolicy, "Forbid", "a scan still running when the next is due: the next is skipped");
+    assert.equal(cron.spec.jobTemplate.spec.backoffLimit, 0);
+    const { spec, labels } = cronPodSpec(cron);
+    assert.equal(spec.restartPolicy, "Never");
+    assert.equal(labels["app.kubernetes.io/component"], "audit");
+    const args = spec.containers[0]?.args ?? [];
+    assert.equal(args[0], "audit");
+    assert.ok(args.includes("--once") && args.includes("--leader-elect"), args.join(" "));
+    assert.equal(flagValue(args, "--lease-wait"), "45s");
+    assert.equal(flagValue(args, "--lease-namespace"), NS);
+    assert.equal(flagValue(args, "--interval"), undefined);
+    assert.equal(flagValue(args, "--metrics-listen"), undefined, "nothing scrapes a pod that lives for one scan");
+    assertJudgesLikeTheGateway(objects, spec);
+    assert.equal(spec.serviceAccountName, "agentgate-audit");
+    assert.deepEqual(spec.containers[0]?.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
+    find(objects, "Role", "agentgate-audit");
+    assert.ok(!(await render({ audit: { enabled: true } })).some((o) => o.kind === "CronJob"), "no schedule: no CronJob");
+    assert.ok(!(await render({ audit: { schedule: "@hourly" } })).some((o) => o.kind === "CronJob"), "audit off: nothing");
+    assert.match(await renderFails({ audit: { enabled: true, schedule: "every hour" } }), /schedule/);
+  });
+
+  test("audit.reportCRDs: the chart installs the report CRDs audit writes, only when asked, kept on uninstall; the same files the tests install", async () => {
+    const none = await render({ audit: { enabled: true } });
+    assert.ok(!none.some((o) => o.kind === "CustomResourceDefinition"), "off by default (Kyverno or Policy Reporter may own them)");
+    const dir = join(CHART, "files/report-crds");
+    const file = (name: string) => parseAllDocuments(readFileSync(join(dir, name), "utf8"))[0]?.toJS() as Obj & { spec: Record<string, unknown> };
+    const cases = [
+      { values: { wgpolicyk8s: true }, files: ["wgpolicyk8s.io_policyreports.yaml", "wgpolicyk8s.io_clusterpolicyreports.yaml"] },
+      { values: { openreports: true }, files: ["openreports.io_reports.yaml", "openreports.io_clusterreports.yaml"] },
+      { values: { wgpolicyk8s: true, openreports: true }, files: ["wgpolicyk8s.io_policyreports.yaml", "wgpolicyk8s.io_clusterpolicyreports.yaml", "openreports.io_reports.yaml", "openreports.io_clusterreports.yaml"] },
+    ];
+    for (const c of cases) {
+      const crds = (await render({ audit: { reportCRDs: c.values } })).filter((o) => o.kind === "CustomResourceDefinition");
+      assert.deepEqual(crds.map((o) => o.metadata.name).sort(), c.files.map((f) => file(f).metadata.name).sort(), JSON.stringify(c.values));
+      for (const f of c.files) {
+        const want = file(f);
+        const got = find(crds, "CustomResourceDefinition", want.metadata.name) as Obj & { spec: Record<string, unknown>; metadata: { labels?: Record<string, string> } };
+        assert.deepEqual(got.spec, want.spec, `${f}: rendered as written`);
+        assert.equal(got.metadata.annotations?.["helm.sh/resource-policy"], "keep", "deleting a CRD would delete every tool's reports");
+        assert.equal(got.metadata.labels?.["app.kubernetes.io/part-of"], "agentgate");
+      }
+    }
+    // What audit writes to: every report API of src/audit/report.ts has its CRDs here.
+    const served = new Set(readdirSync(dir).map((f) => { const o = file(f) as unknown as { spec: { group: string; names: { plural: string }; versions: { name: string }[] } }; return `${o.spec.names.plural}.${o.spec.group}/${o.spec.versions[0]?.name ?? ""}`; }));
+    for (const api of REPORT_APIS) for (const plural of [api.plural, api.clusterPlural]) assert.ok(served.has(`${plural}.${api.group}/${api.version}`), `${plural}.${api.group}/${api.version}`);
   });
 });
 
