@@ -33,7 +33,8 @@ async function readSource(file: string): Promise<string> {
     return await readFile(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(`${file}: cannot read: ${(code !== undefined ? READ_ERRORS[code] : undefined) ?? code ?? String(err)}`);
+    const why = code !== undefined ? READ_ERRORS[code] : undefined;
+    throw new InputError(`${file}: cannot read: ${why !== undefined ? `${why} (${code ?? ""})` : (code ?? String(err))}`);
   }
 }
 
