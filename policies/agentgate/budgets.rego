@@ -23,7 +23,7 @@ violations contains finding("token-budget", "spec.tokenBudget", msg) if {
 	budget_applies
 	v := spec.tokenBudget
 	not int_value(v)
-	msg := "must be a whole number of tokens"
+	msg := sprintf("tokenBudget %s is not a whole number of tokens; allowed: a whole number up to %d. Set spec.tokenBudget to a number such as %d", [json.marshal(v), cfg.budgets.maxTokenBudget, cfg.budgets.defaultTokenBudget])
 }
 
 violations contains finding("token-budget", "spec.tokenBudget", msg) if {
@@ -51,7 +51,7 @@ violations contains finding("run-timeout", "spec.timeout", msg) if {
 	budget_applies
 	v := spec.timeout
 	not duration_ns(v)
-	msg := sprintf("\"%s\" is not a duration; use a Go duration such as 15m or 1h30m (at most %s)", [text(v), cfg.budgets.maxTimeout])
+	msg := sprintf("timeout %s is not a duration; allowed: a Go duration string up to %s. Set spec.timeout to a value such as \"15m\" or \"1h30m\"", [json.marshal(v), cfg.budgets.maxTimeout])
 }
 
 violations contains finding("run-timeout", "spec.timeout", msg) if {
@@ -76,7 +76,7 @@ violations contains finding("max-iterations", "spec.maxIterations", msg) if {
 	budget_applies
 	v := spec.maxIterations
 	not int_value(v)
-	msg := "must be a whole number of iterations"
+	msg := sprintf("maxIterations %s is not a whole number of iterations; allowed: a whole number up to %d. Set spec.maxIterations to a number such as %d", [json.marshal(v), cfg.budgets.maxIterations, cfg.budgets.defaultMaxIterations])
 }
 
 violations contains finding("max-iterations", "spec.maxIterations", msg) if {

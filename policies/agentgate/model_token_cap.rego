@@ -29,5 +29,5 @@ token_cap_problem(v) := msg if {
 
 token_cap_problem(v) := msg if {
 	not is_number(v)
-	msg := sprintf("must be a number of tokens (at most %v)", [cfg.models.maxTokensPerCall])
+	msg := sprintf("%s is not a number of tokens; allowed: a whole number up to %v. Set it to %v or less", [json.marshal(v), cfg.models.maxTokensPerCall, cfg.models.maxTokensPerCall])
 }

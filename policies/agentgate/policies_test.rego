@@ -190,3 +190,86 @@ test_glob_fast_paths_negative if {
 	not agentgate.matches("claude-*", "claud")
 	not agentgate.matches("a*b", "a")
 }
+
+# model-allowlist through a kagent Agent's spec.declarative.modelConfig
+agent_with_model(name) := {"metadata": {"name": "a"}, "spec": {"type": "Declarative", "declarative": {"modelConfig": name}}}
+
+test_model_allowlist_agent_allowed if not "model-allowlist" in ids(with_ctx(req("Agent", "kagent.dev", agent_with_model("claude")), {"modelConfig": model_claude}))
+
+test_model_allowlist_agent_denied if {
+	vs := agentgate.violations with input as with_ctx(req("Agent", "kagent.dev", agent_with_model("fast")), {"modelConfig": model_old})
+	some v in vs
+	v.policy == "model-allowlist"
+	v.field == "spec.declarative.modelConfig"
+	contains(v.message, "ModelConfig \"fast\" uses OpenAI/gpt-3.5-turbo")
+	contains(v.message, "allowed: Anthropic/claude-*, OpenAI/gpt-4o*")
+}
+
+test_model_allowlist_agent_default_model_config_missing if {
+	vs := agentgate.violations with input as with_ctx(req("Agent", "kagent.dev", {"spec": {"declarative": {}}}), {"modelConfig": null})
+	some v in vs
+	v.policy == "model-allowlist"
+	contains(v.message, "ModelConfig \"qe/default-model-config\" does not exist; create it first")
+}
+
+test_model_allowlist_no_model_config_named if {
+	cfg_obj := json.remove(good_config, ["spec/modelConfigRef"])
+	vs := agentgate.violations with input as with_ctx(req("AgentConfig", "agent.tekton.dev", cfg_obj), {"modelConfig": null})
+	some v in vs
+	v.policy == "model-allowlist"
+	v.field == "spec.modelConfigRef"
+	startswith(v.message, "no ModelConfig is named; set it to a ModelConfig that uses an allowed model (Anthropic/claude-*, OpenAI/gpt-4o*)")
+}
+
+# model-endpoint: a pinned prefix and a ModelConfig that names no endpoint at all
+test_endpoint_prefix_without_endpoint if {
+	vs := agentgate.violations with input as req("ModelConfig", "kagent.dev", model_claude) with data.agentgate.config.models.requiredBaseUrlPrefix as "https://llm-proxy.internal/"
+	some v in vs
+	v.policy == "model-endpoint"
+	v.field == "spec"
+	contains(v.message, "no endpoint is set")
+	contains(v.message, "https://llm-proxy.internal/")
+}
+
+test_endpoint_no_prefix_no_endpoint_is_fine if not "model-endpoint" in ids(req("ModelConfig", "kagent.dev", model_claude))
+
+# model-token-cap: values that are not numbers, and OpenAI's maxCompletionTokens
+token_cap_msgs(spec) := {v.field: v.message | some v in agentgate.violations with input as req("ModelConfig", "kagent.dev", object.union(model_claude, {"spec": spec})); v.policy == "model-token-cap"}
+
+test_token_cap_not_a_number if {
+	msgs := token_cap_msgs({"anthropic": {"maxTokens": "lots"}})
+	msgs["spec.anthropic.maxTokens"] == "\"lots\" is not a number of tokens; allowed: a whole number up to 8192. Set it to 8192 or less"
+	token_cap_msgs({"anthropic": {"maxTokens": {"n": 1}}})["spec.anthropic.maxTokens"]
+	token_cap_msgs({"anthropic": {"maxTokens": true}})["spec.anthropic.maxTokens"]
+}
+
+test_token_cap_openai_max_completion_tokens if {
+	msgs := token_cap_msgs({"provider": "OpenAI", "model": "gpt-4o", "openAI": {"maxCompletionTokens": 32000}})
+	msgs["spec.openAI.maxCompletionTokens"] == "32000 tokens per call exceeds the maximum of 8192; set it to 8192 or less"
+	count(token_cap_msgs({"provider": "OpenAI", "model": "gpt-4o", "openAI": {"maxCompletionTokens": 4096, "maxTokens": 4096}})) == 0
+}
+
+# budget values that are not whole numbers: the message shows the value and the limit
+test_budget_not_whole_number_messages if {
+	tb := {v.message | some v in agentgate.violations with input as cfg_input({"tokenBudget": "lots"}); v.policy == "token-budget"}
+	tb == {"tokenBudget \"lots\" is not a whole number of tokens; allowed: a whole number up to 500000. Set spec.tokenBudget to a number such as 100000"}
+	mi := {v.message | some v in agentgate.violations with input as cfg_input({"maxIterations": 2.5}); v.policy == "max-iterations"}
+	mi == {"maxIterations 2.5 is not a whole number of iterations; allowed: a whole number up to 20. Set spec.maxIterations to a number such as 5"}
+	rt := {v.message | some v in agentgate.violations with input as cfg_input({"timeout": 30}); v.policy == "run-timeout"}
+	rt == {"timeout 30 is not a duration; allowed: a Go duration string up to 1h. Set spec.timeout to a value such as \"15m\" or \"1h30m\""}
+}
+
+# enforcement: dryrun turns every finding of the namespace into an audit-only one
+test_profile_enforcement_dryrun if {
+	inp := object.union(cfg_input({"tokenBudget": 900000, "networkPolicy": "permissive"}), {"context": {"namespace": {"name": "qe", "labels": {"agent.tekton.dev/guardrail-profile": "shadow"}}}})
+	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"shadow": {"enforcement": "dryrun"}}
+	{v.policy | some v in vs} == {"token-budget", "network-strict"}
+	every v in vs { v.action == "dryrun" }
+}
+
+test_profile_unknown_enforcement_stays_deny if {
+	inp := object.union(cfg_input({"tokenBudget": 900000}), {"context": {"namespace": {"name": "qe", "labels": {"agent.tekton.dev/guardrail-profile": "odd"}}}})
+	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"odd": {"enforcement": "off"}}
+	count(vs) > 0
+	every v in vs { v.action == "deny" }
+}

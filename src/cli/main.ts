@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { BundleError } from "../policy/bundle.ts";
 import { ConfigError } from "../policy/load.ts";
 import { InputError } from "./manifests.ts";
-import { runReview, type Io, type ReviewOptions } from "./review.ts";
+import { registerReviewCommand, type Io } from "./review.ts";
 import { defaultNamespace, defaultServiceAccount, runServe, type ServeOptions } from "./serve.ts";
 import { registerBundleCommands } from "./bundle.ts";
 import { addBundleFlags } from "./bundle-flags.ts";
@@ -55,25 +55,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--decision-log-no-default-redactions", "do not redact goals, hints and prompts by default", false)
     .action(async (opts: ServeOptions) => { setExit(await runServe(opts)); });
 
-  program
-    .command("review")
-    .description("admit manifests offline, as kubectl apply would submit them, against the same bundles")
-    .option("-f, --file <file>", "manifest file (multi-document YAML or JSON; - for stdin); repeatable", collect, [])
-    .option("--context <file>", "objects references resolve to (AgentConfig, ModelConfig, RemoteMCPServer, Namespace); repeatable", collect, [])
-    .option("--bundle <path>", "OPA bundle; repeatable; default: the embedded default bundle", collect, [])
-    .option("--policy-config <file>", "YAML merged into data.agentgate.config")
-    .option("--user <name>", "requesting user", "kubernetes-admin")
-    .option("--group <group>", "requesting user's group; repeatable", collect, [])
-    .addOption(new Option("--operation <op>", "admission operation").choices(["CREATE", "UPDATE"]).default("CREATE"))
-    .option("--old <file>", "the objects as stored before, for UPDATE; repeatable", collect, [])
-    .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
-    .option("--admission-review <file>", "answer a raw AdmissionReview exactly as the webhook would")
-    .addOption(new Option("--webhook <which>", "with --admission-review: which webhook answers").choices(["validate", "mutate"]).default("validate"))
-    .action(async (opts: ReviewOptions) => {
-      if (opts.file.length === 0 && opts.admissionReview === undefined) throw new InputError("review needs -f FILE (or - for stdin), or --admission-review FILE");
-      setExit(await runReview(opts, io));
-    });
-
+  registerReviewCommand(program, io, setExit);
   registerBundleCommands(program, io, setExit);
   registerControllerCommand(program, io, setExit);
   registerProvenanceCommands(program, io, setExit);
@@ -83,7 +65,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 }
 
 /** Runs the CLI; returns the exit status instead of exiting, so tests can call it. */
-export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), write: (s) => process.stdout.write(s) },
+): Promise<number> {
   let code = 0;
   const program = buildProgram(io, (c) => { code = c; });
   try {

@@ -1,7 +1,7 @@
 // Reading manifests as kubectl would: multi-document YAML or JSON, `-` for
 // stdin, List objects flattened.
 import { readFile } from "node:fs/promises";
-import { parseAllDocuments } from "yaml";
+import { LineCounter, parseAllDocuments } from "yaml";
 import { isRecord, type KubeObject } from "../types/kube.ts";
 
 export class InputError extends Error {
@@ -16,6 +16,13 @@ export interface Manifest {
   object: KubeObject;
 }
 
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: "no such file",
+  EACCES: "permission denied",
+  EISDIR: "is a directory, not a file",
+  ENOTDIR: "a part of the path is not a directory",
+};
+
 async function readSource(file: string): Promise<string> {
   try {
     if (file === "-") {
@@ -25,7 +32,9 @@ async function readSource(file: string): Promise<string> {
     }
     return await readFile(file, "utf8");
   } catch (err) {
-    throw new InputError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code !== undefined ? READ_ERRORS[code] : undefined;
+    throw new InputError(`${file}: cannot read: ${why !== undefined ? `${why} (${code ?? ""})` : (code ?? String(err))}`);
   }
 }
 
@@ -44,11 +53,12 @@ function flatten(object: Record<string, unknown>, file: string, out: Manifest[])
 
 export function parseManifests(text: string, file: string): Manifest[] {
   const out: Manifest[] = [];
-  const docs = parseAllDocuments(text, { prettyErrors: false });
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { prettyErrors: false, lineCounter: lines });
   for (const [index, doc] of (Array.isArray(docs) ? docs : [docs]).entries()) {
     const error = doc.errors[0];
     if (error) {
-      const line = error.linePos?.[0].line;
+      const line = error.linePos?.[0].line ?? lines.linePos(error.pos[0]).line;
       throw new InputError(`${file}: document ${index + 1}${line ? ` (line ${line})` : ""} is not valid YAML or JSON: ${error.message.split("\n")[0] ?? ""}`);
     }
     const value: unknown = doc.toJS();

@@ -1,7 +1,9 @@
 // `agentgate review`: offline admission of manifests against the same
 // bundles and the same evaluation path as the webhook.
+import { Command, Option } from "commander";
 import { StaticLookup } from "../context/static-lookup.ts";
-import { admit, isAgentKind, type GatewayDeps } from "../gateway/admit.ts";
+import { admit, isAgentKind, UnknownResourceError, type GatewayDeps } from "../gateway/admit.ts";
+import { exemptNamespaces } from "../gateway/exemptions.ts";
 import { admitLikeApiServer, type ReviewResult } from "../gateway/review.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { loadEngine } from "../policy/load.ts";
@@ -11,6 +13,7 @@ import { denialLines } from "../wire/messages.ts";
 import { WireError, parseAdmissionReview } from "../wire/parse.ts";
 import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
 import { InputError, readManifests, readText, type Manifest } from "./manifests.ts";
+import { defaultNamespace, defaultServiceAccount } from "./serve.ts";
 
 export interface ReviewOptions {
   file: string[];
@@ -24,11 +27,18 @@ export interface ReviewOptions {
   output: "text" | "json";
   admissionReview?: string;
   webhook: "validate" | "mutate";
+  /** agentgate's own namespace, exempt as `serve --namespace` makes it */
+  namespace: string;
+  serviceAccount: string;
+  trustedUser: string[];
 }
 
 export interface Io {
+  /** a line of output (a newline follows) */
   out: (text: string) => void;
   err: (text: string) => void;
+  /** exact bytes on stdout, nothing added; where absent, out() is used */
+  write?: (text: string) => void;
 }
 
 function key(object: KubeObject): string {
@@ -64,20 +74,40 @@ async function reviewAdmissionReview(opts: ReviewOptions, deps: GatewayDeps, io:
     if (err instanceof WireError) throw new InputError(`${file}: ${err.message}`);
     throw err;
   }
-  const decision = await admit(request, deps, opts.webhook);
-  io.out(serializeReview(toAdmissionReview(request.uid, decision)));
+  let decision;
+  try {
+    decision = await admit(request, deps, opts.webhook);
+  } catch (err) {
+    // The webhook answers 400 to a resource it does not handle; so does this, as bad input.
+    if (err instanceof UnknownResourceError) throw new InputError(`${file}: ${err.message}`);
+    throw err;
+  }
+  // The webhook's body, byte for byte: no newline after it.
+  (io.write ?? io.out)(serializeReview(toAdmissionReview(request.uid, decision)));
   return decision.allowed ? 0 : 1;
 }
 
 export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
+  const stdin = [...opts.file, ...opts.context, ...opts.old, ...(opts.admissionReview !== undefined ? [opts.admissionReview] : [])].filter((f) => f === "-");
+  if (stdin.length > 1) throw new InputError("- (stdin) can be given once: it is read to the end the first time");
   const engine = await loadEngine(opts.bundle, opts.policyConfig);
   const manifests = opts.admissionReview === undefined ? await readManifests(opts.file) : [];
   const contextObjects = (await readManifests(opts.context)).map((m) => m.object);
-  const lookup = new StaticLookup([...contextObjects, ...manifests.map((m) => m.object)]);
-  const deps: GatewayDeps = { engine: () => engine, lookup, identity: makeIdentity([]), exemptNamespaces: new Set() };
+  const oldObjects = (await readManifests(opts.old)).map((m) => m.object);
+  // What the cluster holds: the context files and the old objects; each
+  // admitted document is added as it would be stored, in order, so a
+  // ModelConfig before the AgentConfig that uses it resolves, and one after
+  // it (or one that is denied) does not, as with kubectl apply.
+  const lookup = new StaticLookup([...contextObjects, ...oldObjects]);
+  const deps: GatewayDeps = {
+    engine: () => engine,
+    lookup,
+    identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser]),
+    exemptNamespaces: exemptNamespaces(opts.namespace),
+  };
   if (opts.admissionReview !== undefined) return reviewAdmissionReview(opts, deps, io);
 
-  const olds = new Map((await readManifests(opts.old)).map((m) => [key(m.object), m.object]));
+  const olds = new Map(oldObjects.map((o) => [key(o), o]));
   const user = { username: opts.user, groups: [...opts.group, "system:authenticated"] };
   const results: ReviewResult[] = [];
   const texts: string[] = [];
@@ -87,10 +117,38 @@ export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
       throw new InputError(`${m.file}: no object in --old matches ${m.object.kind ?? ""} ${m.object.metadata?.name ?? ""}`);
     }
     const request = requestFromManifest(m.object, { operation: opts.operation, user, oldObject: oldObject ?? m.object });
-    const { result } = await admitLikeApiServer(request, deps);
+    const { result, object } = await admitLikeApiServer(request, deps);
     results.push(result);
+    if (result.allowed && object) lookup.add(object);
     if (isAgentKind(request) || !result.allowed) texts.push(renderText(m, result, opts.operation));
   }
   io.out(opts.output === "json" ? JSON.stringify(results, null, 2) : texts.join("\n"));
   return results.every((r) => r.allowed) ? 0 : 1;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function registerReviewCommand(program: Command, io: Io, setExit: (code: number) => void): void {
+  program
+    .command("review")
+    .description("admit manifests offline, as kubectl apply would submit them, against the same bundles")
+    .option("-f, --file <file>", "manifest file (multi-document YAML or JSON; - for stdin); repeatable; documents are admitted in order, and each admitted one is context for the next", collect, [])
+    .option("--context <file>", "objects already in the cluster that references resolve to (AgentConfig, ModelConfig, RemoteMCPServer, Namespace); repeatable", collect, [])
+    .option("--bundle <path>", "OPA bundle; repeatable; default: the embedded default bundle", collect, [])
+    .option("--policy-config <file>", "YAML merged into data.agentgate.config")
+    .option("--user <name>", "requesting user", "kubernetes-admin")
+    .option("--group <group>", "requesting user's group; repeatable", collect, [])
+    .addOption(new Option("--operation <op>", "admission operation").choices(["CREATE", "UPDATE"]).default("CREATE"))
+    .option("--old <file>", "the objects as stored before, for UPDATE; repeatable", collect, [])
+    .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
+    .option("--admission-review <file>", "answer a raw AdmissionReview exactly as the webhook would (- for stdin)")
+    .addOption(new Option("--webhook <which>", "with --admission-review: which webhook answers").choices(["validate", "mutate"]).default("validate"))
+    .option("--namespace <ns>", "agentgate's own namespace, exempt from admission as with serve (with kube-system)", defaultNamespace())
+    .option("--service-account <user>", "agentgate's own identity, allowed to change stamps and managed objects (as with serve)", defaultServiceAccount())
+    .option("--trusted-user <user>", "another identity trusted like agentgate's own (as with serve); repeatable", collect, [])
+    .action(async (opts: ReviewOptions) => {
+      if (opts.file.length === 0 && opts.admissionReview === undefined) throw new InputError("review needs -f FILE (or - for stdin), or --admission-review FILE");
+      if (opts.file.length > 0 && opts.admissionReview !== undefined) throw new InputError("review takes -f FILE or --admission-review FILE, not both");
+      setExit(await runReview(opts, io));
+    });
 }

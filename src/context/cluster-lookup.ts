@@ -2,6 +2,21 @@
 // refer to, with every cache miss confirmed by a direct read, so that
 // `kubectl apply -f dir/` (ModelConfig, then the AgentConfig using it, a few
 // milliseconds apart) is never refused because the cache lagged.
+//
+// "Synced" means the kind's initial list succeeded and its watch connected.
+// client-node's ListWatch.start() does not say so: on a failed list (403,
+// connection refused) it fires its error callbacks and resolves as if
+// nothing happened. So each start is an attempt whose errors are collected,
+// and a failed attempt is retried with backoff until one succeeds; /readyz
+// names the kinds still failing and why. A kind whose API is not served
+// (404: kagent not installed) counts as synced and empty: its references
+// resolve to null, which is the truth, and the list is retried now and then
+// so the cache fills once the CRDs appear.
+//
+// Services are cached only once referenced (per namespace, on the first
+// lookup there): most clusters have many and tool servers name few. Until
+// that cache has listed, reads go to the API server; it never holds up
+// readiness.
 import * as k8s from "@kubernetes/client-node";
 import type { KubeObject } from "../types/kube.ts";
 import type { Logger } from "../log.ts";
@@ -22,45 +37,119 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
   { kind: "Namespace", group: "", version: "v1", plural: "namespaces" },
 ];
 
+export interface ClusterLookupOptions {
+  /** first retry delay after a failed list or watch; doubles up to retryMaxMs */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** how often a kind whose API is not served is listed again */
+  absentRecheckMs?: number;
+}
+
 type Cache = k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>;
+
+/** One informer and what is known of it. */
+interface CacheState {
+  /** what /readyz and the logs call it: "ModelConfig", "Service in tools" */
+  label: string;
+  /** e.g. "modelconfigs.kagent.dev" */
+  resource: string;
+  informer: Cache;
+  /** counts for readiness (Services do not) */
+  gatesReadiness: boolean;
+  synced: boolean;
+  /** the API is not served (404) */
+  absent: boolean;
+  failures: number;
+  lastError?: string;
+  /** errors fired while start() runs belong to that attempt */
+  attempting: boolean;
+  attemptError?: unknown;
+  timer?: NodeJS.Timeout;
+}
 
 function statusCode(err: unknown): number | undefined {
   if (err instanceof k8s.ApiException) return err.code;
-  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "number") return err.code;
+  if (typeof err === "object" && err !== null) {
+    if ("code" in err && typeof err.code === "number") return err.code;
+    if ("statusCode" in err && typeof err.statusCode === "number") return err.statusCode;
+  }
   return undefined;
 }
 
+/** One line: the API server's Status message, or the network error under fetch's "fetch failed". */
+export function describeError(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    const body: unknown = typeof err.body === "string" ? safeParse(err.body) : err.body;
+    const message = typeof body === "object" && body !== null && "message" in body && typeof body.message === "string" ? body.message : undefined;
+    return `HTTP ${err.code}${message ? `: ${message}` : ""}`;
+  }
+  if (err instanceof Error) {
+    const cause: unknown = err.cause;
+    const detail = cause instanceof Error ? (("code" in cause && typeof cause.code === "string" ? cause.code : undefined) ?? cause.message) : undefined;
+    const code = statusCode(err);
+    return `${code !== undefined ? `HTTP ${code}: ` : ""}${err.message}${detail && !err.message.includes(detail) ? ` (${detail})` : ""}`;
+  }
+  return String(err);
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export class ClusterLookup implements ObjectLookup {
-  private readonly caches = new Map<ContextKind, Cache>();
-  private readonly synced = new Set<ContextKind>();
-  /** kinds whose API is not served (kagent not installed): empty, and rechecked */
-  private readonly absent = new Set<ContextKind>();
+  private readonly kinds = new Map<ContextKind, CacheState>();
+  /** Service caches, by namespace, started on first reference */
+  private readonly services = new Map<string, CacheState>();
   private readonly custom: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
   private readonly kc: k8s.KubeConfig;
   private readonly log: Logger;
   private readonly onSync: (kind: string, synced: boolean) => void;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private readonly absentRecheckMs: number;
   private stopped = false;
   /** direct reads made to confirm a cache miss (for the closing figures and metrics) */
   confirmations = 0;
 
-  constructor(kc: k8s.KubeConfig, log: Logger, onSync: (kind: string, synced: boolean) => void = () => undefined) {
+  constructor(kc: k8s.KubeConfig, log: Logger, onSync: (kind: string, synced: boolean) => void = () => undefined, opts: ClusterLookupOptions = {}) {
     this.kc = kc;
     this.log = log;
     this.onSync = onSync;
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.retryBaseMs = opts.retryBaseMs ?? 1000;
+    this.retryMaxMs = opts.retryMaxMs ?? 30_000;
+    this.absentRecheckMs = opts.absentRecheckMs ?? 30_000;
   }
 
-  /** Starts every informer; resolves once each has listed (or was found absent). */
+  /**
+   * Starts every informer; resolves once each has made its first attempt
+   * (synced, found absent, or failed and retrying in the background).
+   * notSynced() says which are not there yet.
+   */
   async start(): Promise<void> {
-    await Promise.all(WATCHED_KINDS.map((w) => this.startKind(w)));
+    await Promise.all(
+      WATCHED_KINDS.map((w) => {
+        const path = w.group === "" ? `/api/${w.version}/${w.plural}` : `/apis/${w.group}/${w.version}/${w.plural}`;
+        const state = this.makeState(w.kind, `${w.plural}${w.group ? `.${w.group}` : ""}`, path, this.listFn(w), true);
+        this.kinds.set(w.kind, state);
+        this.onSync(w.kind, false);
+        return this.attempt(state);
+      }),
+    );
   }
 
-  /** What is not synced yet, or undefined when everything is. */
+  /** What is not synced yet and why, or undefined when everything is. */
   notSynced(): string | undefined {
-    const pending = WATCHED_KINDS.filter((w) => !this.synced.has(w.kind)).map((w) => w.kind);
-    return pending.length === 0 ? undefined : `watch caches not synced: ${pending.join(", ")}`;
+    const pending = WATCHED_KINDS.map((w) => this.kinds.get(w.kind) ?? w.kind)
+      .filter((s) => typeof s === "string" || !s.synced)
+      .map((s) => (typeof s === "string" ? `${s} (not started)` : `${s.label} (${s.lastError ?? "listing"})`));
+    return pending.length === 0 ? undefined : `watch caches not synced: ${pending.join("; ")}`;
   }
 
   private listFn(w: WatchedKind): k8s.ListPromise<k8s.KubernetesObject> {
@@ -69,35 +158,107 @@ export class ClusterLookup implements ObjectLookup {
       (await this.custom.listCustomObjectForAllNamespaces({ group: w.group, version: w.version, resourcePlural: w.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>;
   }
 
-  private async startKind(w: WatchedKind): Promise<void> {
-    const path = w.group === "" ? `/api/${w.version}/${w.plural}` : `/apis/${w.group}/${w.version}/${w.plural}`;
-    const informer = k8s.makeInformer(this.kc, path, this.listFn(w));
-    informer.on("error", (err: unknown) => {
-      if (this.stopped) return;
-      const code = statusCode(err);
-      if (code === 404) this.absent.add(w.kind);
-      else this.log.warn("watch failed; restarting", { kind: w.kind, error: err instanceof Error ? err.message : String(err) });
-      setTimeout(() => {
-        if (!this.stopped) informer.start().then(() => { this.absent.delete(w.kind); }, () => undefined);
-      }, code === 404 ? 30_000 : 2_000).unref();
-    });
-    this.caches.set(w.kind, informer);
+  private makeState(label: string, resource: string, path: string, list: k8s.ListPromise<k8s.KubernetesObject>, gatesReadiness: boolean): CacheState {
+    const informer = k8s.makeInformer(this.kc, path, list);
+    const state: CacheState = { label, resource, informer, gatesReadiness, synced: false, absent: false, failures: 0, attempting: false };
+    informer.on("error", (err: unknown) => this.onError(state, err));
+    return state;
+  }
+
+  private isStopped(): boolean {
+    return this.stopped;
+  }
+
+  private backoff(failures: number): number {
+    return Math.min(this.retryBaseMs * 2 ** Math.max(0, failures - 1), this.retryMaxMs);
+  }
+
+  private schedule(state: CacheState, ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => void this.attempt(state), ms);
+    state.timer.unref();
+  }
+
+  private markSynced(state: CacheState): void {
+    if (state.synced) return;
+    state.synced = true;
+    if (state.gatesReadiness) this.onSync(state.label, true);
+  }
+
+  /** One list-and-watch; what its errors mean decides what happens next. */
+  private async attempt(state: CacheState): Promise<void> {
+    if (this.stopped) return;
+    state.attempting = true;
+    state.attemptError = undefined;
     try {
-      await informer.start();
+      await state.informer.start();
     } catch (err) {
-      if (statusCode(err) !== 404) throw new Error(`cannot list ${w.plural}.${w.group || "core"}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-      this.absent.add(w.kind);
-      this.log.info("API not served; its references resolve to null until it is", { kind: w.kind, apiVersion: `${w.group}/${w.version}` });
+      state.attemptError ??= err;
     }
-    this.synced.add(w.kind);
-    this.onSync(w.kind, true);
+    state.attempting = false;
+    // stop() may have run while start() was awaited
+    if (this.isStopped()) return;
+    const err = state.attemptError;
+    if (err === undefined) {
+      if (state.absent) this.log.info("API served now; caching it", { kind: state.label, resource: state.resource });
+      else if (state.failures > 0) this.log.info("watch cache recovered", { kind: state.label, afterFailures: state.failures });
+      state.absent = false;
+      state.failures = 0;
+      delete state.lastError;
+      this.markSynced(state);
+      return;
+    }
+    if (statusCode(err) === 404) {
+      if (!state.absent) this.log.info("API not served; its references resolve to null until it is", { kind: state.label, resource: state.resource });
+      state.absent = true;
+      delete state.lastError;
+      this.markSynced(state);
+      this.schedule(state, this.absentRecheckMs);
+      return;
+    }
+    this.failed(state, `cannot list ${state.resource}: ${describeError(err)}`);
+  }
+
+  private failed(state: CacheState, why: string): void {
+    state.failures++;
+    const retryInMs = this.backoff(state.failures);
+    // Loud once per distinct problem, quiet while it persists.
+    const level = why === state.lastError ? "debug" : "warn";
+    state.lastError = why;
+    this.log.log(level, "watch cache failing; retrying", { kind: state.label, error: why, retryInMs, synced: state.synced });
+    this.schedule(state, retryInMs);
+  }
+
+  private onError(state: CacheState, err: unknown): void {
+    if (this.stopped) return;
+    if (state.attempting) {
+      state.attemptError ??= err;
+      return;
+    }
+    // An established watch ended badly: the cache keeps what it has (and
+    // stays synced; misses are confirmed by reads anyway) and watches again.
+    if (statusCode(err) === 404) {
+      this.schedule(state, this.absentRecheckMs);
+      return;
+    }
+    this.failed(state, `watch of ${state.resource} failed: ${describeError(err)}`);
+  }
+
+  private serviceCache(namespace: string): CacheState {
+    let state = this.services.get(namespace);
+    if (!state) {
+      state = this.makeState(`Service in ${namespace}`, `services in namespace ${namespace}`, `/api/v1/namespaces/${namespace}/services`, () => this.core.listNamespacedService({ namespace }), false);
+      this.services.set(namespace, state);
+      if (!this.stopped) void this.attempt(state);
+    }
+    return state;
   }
 
   async get(kind: ContextKind, namespace: string, name: string): Promise<KubeObject | null> {
-    if (kind !== "Service") {
-      const cached = this.caches.get(kind)?.get(name, kind === "Namespace" ? undefined : namespace);
-      if (cached) return cached as KubeObject;
-    }
+    const state = kind === "Service" ? this.serviceCache(namespace) : this.kinds.get(kind);
+    const cached = state?.informer.get(name, kind === "Namespace" ? undefined : namespace);
+    if (cached) return cached as KubeObject;
     return this.read(kind, namespace, name);
   }
 
@@ -111,12 +272,14 @@ export class ClusterLookup implements ObjectLookup {
       return (await this.custom.getNamespacedCustomObject({ group: w.group, version: w.version, namespace, plural: w.plural, name })) as KubeObject;
     } catch (err) {
       if (statusCode(err) === 404) return null;
-      throw new Error(`cannot read ${kind} ${namespace}/${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new Error(`cannot read ${kind} ${namespace}/${name}: ${describeError(err)}`, { cause: err });
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all([...this.caches.values()].map((c) => c.stop()));
+    const all = [...this.kinds.values(), ...this.services.values()];
+    for (const s of all) clearTimeout(s.timer);
+    await Promise.all(all.map((s) => s.informer.stop()));
   }
 }

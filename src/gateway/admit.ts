@@ -9,6 +9,7 @@ import type { Identity } from "../guardrails/identity.ts";
 import { checkApproval } from "../guardrails/approval.ts";
 import { checkRunImmutable, checkStampsOnCreate, checkStampsOnUpdate } from "../guardrails/integrity.ts";
 import { checkManagedObject } from "../guardrails/managed-object.ts";
+import { effectiveConfig } from "../guardrails/profile.ts";
 import { computeStamps, type Stamps } from "../guardrails/stamps.ts";
 import { encodeInput, type BundleFailure, type PolicyEngine } from "../policy/engine.ts";
 import { fillDefaults } from "../policy/merge.ts";
@@ -83,10 +84,12 @@ function isAgentRun(request: AdmissionRequest): boolean {
   return request.kind.group === "agent.tekton.dev" && request.kind.kind === "AgentRun";
 }
 
+/** The stamps of a run, or undefined when its AgentConfig does not exist (nothing to stamp from). */
 function runStamps(request: AdmissionRequest, run: AgentRun, context: PolicyContext, engine: PolicyEngine): Stamps | undefined {
   const config = context.agentConfig as AgentConfig | null;
   if (!config) return undefined;
-  const guardrails = computeGuardrails(run, config, context, engine.policyConfig);
+  // The namespace's profile applies to the stamped fallbacks as it does to the Rego rules.
+  const guardrails = computeGuardrails(run, config, context, effectiveConfig(engine.policyConfig, context.namespace));
   return computeStamps(request.userInfo.username ?? "", engine.revision, run.spec?.configRef?.name ?? "", guardrails);
 }
 
@@ -150,15 +153,22 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
     const run = object as AgentRun;
     const old = (request.oldObject ?? null) as AgentRun | null;
     const trusted = deps.identity.trusted.has(user);
+    // stamp-integrity and run-immutable do not depend on what policy said:
+    // a warn or dryrun profile, or a bundle set without config-exists,
+    // admits a run whose config is missing, and its stamps are still checked.
+    // run-approval holds for trusted identities too: neither the gateway nor
+    // the controller ever approves a run (the controller mirrors a
+    // CustomRun's outcome, not approvals), so nothing they do needs the
+    // exemption, and a leaked controller token cannot approve runs.
     if (request.operation === "CREATE") {
       const goals = engine.goals(goalInput(run, context, request.namespace ?? ""));
       violations.push(...goals.violations);
       failures.push(...goals.failures);
-      const stamps = runStamps(request, run, context, engine);
-      if (stamps && !trusted) violations.push(...checkStampsOnCreate(run, stamps, user));
+      if (!trusted) violations.push(...checkStampsOnCreate(run, runStamps(request, run, context, engine), user));
       violations.push(...checkApproval(run, null, request.userInfo));
-    } else if (old && !trusted) {
-      violations.push(...checkStampsOnUpdate(run, old), ...checkRunImmutable(run, old), ...checkApproval(run, old, request.userInfo));
+    } else if (old) {
+      if (!trusted) violations.push(...checkStampsOnUpdate(run, old), ...checkRunImmutable(run, old));
+      violations.push(...checkApproval(run, old, request.userInfo));
     }
   }
   violations.push(...failureViolations(failures));

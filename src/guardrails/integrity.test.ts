@@ -43,3 +43,33 @@ test("stamp-integrity on CREATE: a run the mutating webhook never saw is refused
   const expected = { annotations: { [STAMP.createdBy]: "bob" }, labels: {} };
   assert.match(checkStampsOnCreate(run(spec), expected, "bob")[0]?.message ?? "", /mutating webhook did not run/);
 });
+
+test("run-immutable: the message says what changed, from what to what", () => {
+  const v = checkRunImmutable(run({ ...spec, goal: "x".repeat(500), maxIterations: 9 }), run({ ...spec, maxIterations: 3 }));
+  const goal = v.find((x) => x.field === "spec.goal");
+  assert.match(goal?.message ?? "", /^changed from "g" to "x{70,}…, but an admitted AgentRun cannot be changed; the only allowed edit is spec\.status: Cancelled/);
+  assert.ok((goal?.message.length ?? 0) < 300, "a long goal is cut short");
+  assert.match(v.find((x) => x.field === "spec.maxIterations")?.message ?? "", /^changed from 3 to 9, /);
+});
+
+test("stamp-integrity on CREATE: wrong guardrails and revision say what was found and what agentgate computed", () => {
+  const computed = JSON.stringify({ tokenBudget: 50000, timeout: "15m", maxIterations: 5 });
+  const expected = { annotations: { [STAMP.createdBy]: "bob", [STAMP.policyRevision]: "default@1", [STAMP.guardrails]: computed }, labels: { [STAMP.configLabel]: "c" } };
+  const got = { [STAMP.createdBy]: "bob", [STAMP.policyRevision]: "default@0", [STAMP.guardrails]: JSON.stringify({ tokenBudget: 9000000, timeout: "15m", maxIterations: 5 }) };
+  const v = checkStampsOnCreate(run(spec, got, { [STAMP.configLabel]: "other" }), expected, "bob");
+  const by = (field: string) => v.find((x) => x.field === field)?.message ?? "";
+  assert.match(by(`metadata.annotations["${STAMP.guardrails}"]`), /^differs from what agentgate computed for this run in tokenBudget \(found 9000000, computed 50000\); .*remove it from your manifest$/);
+  assert.match(by(`metadata.annotations["${STAMP.policyRevision}"]`), /^is "default@0" but the loaded policy bundles are at revision "default@1"; /);
+  assert.match(by(`metadata.labels["${STAMP.configLabel}"]`), /^is "other" but must be "c" \(the run's spec\.configRef\.name\)/);
+  const notJson = checkStampsOnCreate(run(spec, { ...got, [STAMP.guardrails]: "{oops" }, expected.labels), expected, "bob");
+  assert.match(notJson.find((x) => x.field.includes("guardrails"))?.message ?? "", /^is "\{oops", which is not JSON; agentgate computed /);
+});
+
+test("stamp-integrity on CREATE: with no AgentConfig, every stamp present is refused and nothing else", () => {
+  const r = run(spec, { [STAMP.createdBy]: "bob", unrelated: "x" }, { [STAMP.configLabel]: "c" });
+  r.metadata = { ...r.metadata, namespace: "qe" };
+  const v = checkStampsOnCreate(r, undefined, "bob");
+  assert.deepEqual(v.map((x) => x.field), [`metadata.annotations["${STAMP.createdBy}"]`, `metadata.labels["${STAMP.configLabel}"]`]);
+  assert.match(v[0]?.message ?? "", /^found "bob"; agentgate stamps nothing on this run because its AgentConfig "qe\/c" does not exist/);
+  assert.deepEqual(checkStampsOnCreate(run(spec), undefined, "bob"), []);
+});

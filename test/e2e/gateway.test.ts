@@ -3,6 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +22,26 @@ let gateway: RunningGateway;
 let custom: k8s.CustomObjectsApi;
 
 const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join("---\n");
+
+/** GET on the gateway itself (its CA from the self-signed start). */
+function gatewayGet(path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: "127.0.0.1", port: gateway.port, path, ca: gateway.caCert, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** The gateway's count of admission requests for one resource and decision (Prometheus text). */
+async function admissions(resource: string, decision: string): Promise<number> {
+  const { body } = await gatewayGet("/metrics");
+  const lines = body.split("\n").filter((l) => l.startsWith("agentgate_admission_requests_total{") && l.includes(`resource="${resource}"`) && l.includes(`decision="${decision}"`) && l.includes('webhook="validate"'));
+  return lines.reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+}
 
 async function apply(manifest: string, args: string[] = [], kubeconfig?: string) {
   const extra = kubeconfig ? ["--kubeconfig", kubeconfig] : [];
@@ -57,7 +78,7 @@ before(async () => {
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const dir = await mkdtemp(join(tmpdir(), "agentgate-e2e-"));
   const policyConfig = join(dir, "policy-config.yaml");
-  await writeFile(policyConfig, stringify({ profiles: { rollout: { enforcement: "warn" } } }));
+  await writeFile(policyConfig, stringify({ profiles: { rollout: { enforcement: "warn" }, shadow: { enforcement: "dryrun" } } }));
   gateway = await startGateway({
     listen: "127.0.0.1:0",
     bundle: [],
@@ -82,12 +103,30 @@ before(async () => {
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "qe" } },
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "kagent" } },
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "rollout", labels: { "agent.tekton.dev/guardrail-profile": "rollout" } } },
-      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools" } },
-      modelConfig("claude", "claude-3-5-sonnet-20241022"),
-      modelConfig("claude", "claude-3-5-sonnet-20241022", "Anthropic", "rollout"),
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "shadow", labels: { "agent.tekton.dev/guardrail-profile": "shadow" } } },
     ),
   );
   assert.equal(setup.code, 0, setup.stderr);
+  // The API server takes a moment to start calling newly registered
+  // webhooks: until a denied object is refused, anything applied could slip
+  // past them. Probe with one that never gets stored.
+  for (let i = 0; ; i++) {
+    const probe = await apply(yaml(modelConfig("probe", "gpt-3.5-turbo", "OpenAI")), ["--dry-run=server"]);
+    if (probe.code === 1 && probe.stderr.includes("[model-allowlist]")) break;
+    assert.ok(i < 100, `the webhooks never answered: ${probe.stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (let i = 0; (await gatewayGet("/readyz")).status !== 200; i++) {
+    assert.ok(i < 300, `the gateway never became ready: ${(await gatewayGet("/readyz")).body}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const context = await apply(
+    yaml(
+      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools" } },
+      ...["qe", "rollout", "shadow"].map((ns) => modelConfig("claude", "claude-3-5-sonnet-20241022", "Anthropic", ns)),
+    ),
+  );
+  assert.equal(context.code, 0, context.stderr);
 });
 
 after(async () => {
@@ -108,6 +147,7 @@ describe("AgentConfig", () => {
 
   test("a denied config: kubectl prints one [policy-id] field: message line per finding", async () => {
     const r = await apply(yaml(agentConfig("greedy", { tokenBudget: 900000, rbac: { rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }] } })));
+    process.stdout.write(`# kubectl apply (exit ${r.code}):\n${r.stderr}`);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /admission webhook "validate\.agent\.tekton\.dev" denied the request: /);
     assert.match(r.stderr, /\[rbac-scope\] spec\.rbac\.rules\[0\]/);
@@ -129,6 +169,13 @@ describe("AgentConfig", () => {
     assert.match(r.stderr, /\[token-budget\]/);
     const ok = await apply(yaml(agentConfig("dry-ok", {})), ["--dry-run=server"]);
     assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  test("a namespace on a dryrun profile admits silently: no Warning: line", async () => {
+    const r = await apply(yaml(agentConfig("greedy", { tokenBudget: 900000 }, "shadow")));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /agentconfig\.agent\.tekton\.dev\/greedy created/);
+    assert.doesNotMatch(r.stderr, /Warning:/);
   });
 
   test("a namespace on a warn profile admits with Warning: lines", async () => {
@@ -164,6 +211,16 @@ describe("AgentRun", () => {
     const r = await apply(yaml(agentRun("run-orphan", { configRef: { name: "missing" } })));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /\[config-exists\] spec\.configRef\.name: /);
+  });
+
+  test("on a warn profile a run without its config is admitted, but stamps written by the user are not", async () => {
+    const forged = { ...agentRun("forged", { configRef: { name: "missing" } }, "rollout"), metadata: { name: "forged", namespace: "rollout", annotations: { [STAMP.guardrails]: '{"tokenBudget":100000000}' } } };
+    const r = await apply(yaml(forged));
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /\[stamp-integrity\] metadata\.annotations\["agent\.tekton\.dev\/guardrails"\]: found "\{\\"tokenBudget\\":100000000\}"; agentgate stamps nothing on this run because its AgentConfig "rollout\/missing" does not exist/);
+    const plain = await apply(yaml(agentRun("plain", { configRef: { name: "missing" } }, "rollout")));
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stderr, /Warning: \[config-exists\] spec\.configRef\.name: /);
   });
 
   test("an admitted run's spec is frozen, but it can be cancelled", async () => {
@@ -236,6 +293,13 @@ describe("kagent objects", () => {
     assert.match(bad.stderr, /\[tool-allowlist\] spec\.declarative\.tools\[0\][^\n]*k8s_delete_resource/);
   });
 
+  test("an allowed ModelConfig is admitted by the validating webhook (not merely before it was registered)", async () => {
+    const before = await admissions("modelconfigs", "allowed");
+    const r = await apply(yaml(modelConfig("sonnet", "claude-3-5-sonnet-20241022")));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await admissions("modelconfigs", "allowed"), before + 1, "the gateway counted it as allowed");
+  });
+
   test("a ModelConfig with a model outside the allowlist is denied, naming what is allowed", async () => {
     const r = await apply(yaml(modelConfig("fast", "gpt-3.5-turbo", "OpenAI")));
     assert.equal(r.code, 1);
@@ -250,5 +314,11 @@ describe("objects agentgate manages", () => {
     const r = await cp.kubectl(["delete", "serviceaccount", "run-1-sa", "-n", "qe"], { allowFail: true });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /\[managed-object\] metadata: ServiceAccount "run-1-sa" is managed by agentgate/);
+  });
+
+  test("nor changed", async () => {
+    const r = await cp.kubectl(["label", "serviceaccount", "run-1-sa", "-n", "qe", "team=mine"], { allowFail: true });
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /admission webhook "managed\.agent\.tekton\.dev" denied the request: \[managed-object\] metadata: ServiceAccount "run-1-sa" is managed by agentgate for an AgentRun and cannot be changed by "admin"/);
   });
 });

@@ -385,7 +385,7 @@ describe("RBAC: separate and least privilege", () => {
     const objects = await render();
     const rules = (find(objects, "ClusterRole", "agentgate-gateway") as unknown as { rules: Rule[] }).rules;
     for (const w of WATCHED_KINDS) for (const verb of ["get", "list", "watch"]) assert.ok(allows(rules, w.group, w.plural, verb), `${verb} ${w.plural}.${w.group}`);
-    assert.ok(allows(rules, "", "services", "get"), "Services named as tool servers");
+    for (const verb of ["get", "list", "watch"]) assert.ok(allows(rules, "", "services", verb), `${verb} Services named as tool servers (cached once referenced)`);
     assert.ok(allows(rules, "", "events", "create"), "Events on denied updates");
     for (const r of HANDLED_RESOURCES) for (const verb of ["create", "update", "patch", "delete"]) assert.ok(!allows(rules, r.group, r.resource, verb), `no ${verb} on ${r.resource}`);
     assert.ok(!rules.some((r) => r.resources.includes("secrets")), "no cluster-wide Secret access");

@@ -1,0 +1,183 @@
+// admit() with the default bundle and objects as a cluster holds them: the
+// gateway's own checks whatever the policy says, idempotent mutation, the
+// namespace profile in what is stamped, and enforcement modes.
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { applyPatch } from "rfc6902";
+import { StaticLookup } from "../context/static-lookup.ts";
+import { makeIdentity } from "../guardrails/identity.ts";
+import { parseGuardrails } from "../guardrails/stamps.ts";
+import { readBundles } from "../policy/load.ts";
+import { PolicyEngine } from "../policy/engine.ts";
+import { PROFILE_LABEL, STAMP, type AgentRun } from "../types/agent.ts";
+import type { AdmissionRequest, UserInfo } from "../types/admission.ts";
+import type { KubeObject } from "../types/kube.ts";
+import { requestFromManifest } from "../wire/from-manifest.ts";
+import { toAdmissionResponse } from "../wire/respond.ts";
+import { admit, type GatewayDeps } from "./admit.ts";
+import { admitLikeApiServer } from "./review.ts";
+
+const GATEWAY = "system:serviceaccount:agentgate-system:agentgate";
+const alice: UserInfo = { username: "alice", groups: ["developers", "system:authenticated"] };
+
+const namespace = (name: string, profile?: string): KubeObject => ({
+  apiVersion: "v1",
+  kind: "Namespace",
+  metadata: { name, labels: profile ? { [PROFILE_LABEL]: profile } : {} },
+});
+const modelConfig = (ns: string): KubeObject => ({ apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: ns }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet" } });
+const toolServer: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp" } };
+const agentConfig = (ns: string, spec: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: "agent.tekton.dev/v1alpha1",
+  kind: "AgentConfig",
+  metadata: { name: "writer", namespace: ns },
+  spec: { modelConfigRef: { name: "claude" }, toolServers: [{ ref: { name: "kagent-tool-server", namespace: "kagent" }, allowedTools: ["k8s_get_resources"] }], ...spec },
+});
+const agentRun = (ns: string, extra: { annotations?: Record<string, string>; labels?: Record<string, string>; spec?: Record<string, unknown> } = {}): AgentRun => ({
+  apiVersion: "agent.tekton.dev/v1alpha1",
+  kind: "AgentRun",
+  metadata: { name: "run", namespace: ns, ...(extra.annotations ? { annotations: extra.annotations } : {}), ...(extra.labels ? { labels: extra.labels } : {}) },
+  spec: { configRef: { name: "writer" }, goal: "Write tests", ...extra.spec },
+});
+
+let engine: PolicyEngine;
+before(async () => {
+  engine = await PolicyEngine.load(await readBundles([]), {
+    profiles: {
+      rollout: { enforcement: "warn" },
+      shadow: { enforcement: "dryrun" },
+      leads: { approval: { approverGroups: ["team-leads"] }, budgets: { defaultTokenBudget: 4242, defaultTimeout: "7m", defaultMaxIterations: 3 } },
+    },
+  });
+});
+
+function deps(objects: KubeObject[]): GatewayDeps {
+  return { engine: () => engine, lookup: new StaticLookup(objects), identity: makeIdentity([GATEWAY]), exemptNamespaces: new Set(["agentgate-system", "kube-system"]) };
+}
+
+const create = (object: KubeObject, user: UserInfo = alice): AdmissionRequest => requestFromManifest(object, { operation: "CREATE", user });
+const update = (object: KubeObject, old: KubeObject, user: UserInfo = alice): AdmissionRequest => requestFromManifest(object, { operation: "UPDATE", user, oldObject: old });
+
+const forged = {
+  annotations: { [STAMP.createdBy]: "alice", [STAMP.policyRevision]: "default@forged", [STAMP.guardrails]: '{"tokenBudget":100000000}' },
+  labels: { [STAMP.configLabel]: "writer" },
+};
+
+describe("stamp-integrity does not depend on policy", () => {
+  const cases: { name: string; ns: string; objects: KubeObject[] }[] = [
+    { name: "warn profile, AgentConfig missing", ns: "rollout", objects: [namespace("rollout", "rollout")] },
+    { name: "dryrun profile, AgentConfig missing", ns: "shadow", objects: [namespace("shadow", "shadow")] },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: user-written stamps are denied, each one`, async () => {
+      const decision = await admit(create(agentRun(c.ns, forged)), deps(c.objects), "validate");
+      assert.equal(decision.allowed, false);
+      const denied = decision.violations.filter((v) => v.action === "deny");
+      assert.deepEqual(
+        denied.map((v) => `${v.policy} ${v.field}`),
+        [
+          `stamp-integrity metadata.annotations["${STAMP.createdBy}"]`,
+          `stamp-integrity metadata.annotations["${STAMP.guardrails}"]`,
+          `stamp-integrity metadata.annotations["${STAMP.policyRevision}"]`,
+          `stamp-integrity metadata.labels["${STAMP.configLabel}"]`,
+        ],
+      );
+      assert.match(denied[1]?.message ?? "", new RegExp(`found "\\{\\\\"tokenBudget\\\\":100000000\\}"; agentgate stamps nothing on this run because its AgentConfig "${c.ns}/writer" does not exist`));
+      assert.ok(decision.violations.some((v) => v.policy === "config-exists" && v.action !== "deny"), "config-exists itself only warns or logs here");
+    });
+
+    test(`${c.name}: a run without stamps is admitted (the profile's choice)`, async () => {
+      const decision = await admit(create(agentRun(c.ns)), deps(c.objects), "validate");
+      assert.equal(decision.allowed, true, JSON.stringify(decision.violations));
+    });
+  }
+
+  test("a trusted identity may create a run with stamps the gateway did not compute", async () => {
+    const decision = await admit(create(agentRun("rollout", forged), { username: GATEWAY }), deps([namespace("rollout", "rollout")]), "validate");
+    assert.deepEqual(decision.violations.filter((v) => v.action === "deny"), []);
+  });
+});
+
+describe("mutation is idempotent (the API server may reinvoke the webhook)", () => {
+  const objects = [namespace("qe"), modelConfig("qe"), toolServer, agentConfig("qe", { tokenBudget: 200000, timeout: "30m", maxIterations: 5, networkPolicy: "strict" })];
+  const cases: { name: string; object: KubeObject; expectPaths: string[] }[] = [
+    { name: "AgentConfig defaults", object: agentConfig("qe"), expectPaths: ["/spec/tokenBudget", "/spec/timeout", "/spec/maxIterations", "/spec/networkPolicy"] },
+    { name: "AgentRun stamps", object: agentRun("qe"), expectPaths: ["/metadata/annotations", "/metadata/labels"] },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: a second pass over the mutated object yields an empty patch`, async () => {
+      const d = deps(objects);
+      const first = await admit(create(c.object), d, "mutate");
+      assert.deepEqual(first.patch.map((op) => op.path).sort(), [...c.expectPaths].sort(), "the first pass patches");
+      const mutated = structuredClone(c.object);
+      assert.deepEqual(applyPatch(mutated, first.patch), first.patch.map(() => null));
+      const second = await admit(create(mutated), d, "mutate");
+      assert.deepEqual(second.patch, []);
+      const validated = await admit(create(mutated), d, "validate");
+      assert.equal(validated.allowed, true, JSON.stringify(validated.violations));
+    });
+  }
+});
+
+describe("stamped guardrails use the namespace's profile", () => {
+  test("approver groups and budget fallbacks come from profiles.<name> merged over the base config", async () => {
+    // A config stored before the gateway filled its defaults: the stamp falls back to the policy config's.
+    const bare = { ...agentConfig("leads", { approval: { required: true } }) };
+    const objects = [namespace("leads", "leads"), modelConfig("leads"), toolServer, bare];
+    const { result, object } = await admitLikeApiServer(create(agentRun("leads")), deps(objects));
+    assert.equal(result.allowed, true, JSON.stringify(result.violations));
+    const guardrails = parseGuardrails(object?.metadata?.annotations?.[STAMP.guardrails]);
+    assert.deepEqual(guardrails?.approval, { required: true, approverGroups: ["team-leads"] });
+    assert.equal(guardrails?.tokenBudget, 4242);
+    assert.equal(guardrails?.timeout, "7m");
+    assert.equal(guardrails?.maxIterations, 3);
+  });
+
+  test("a namespace without a profile keeps the base config's values", async () => {
+    const objects = [namespace("qe"), modelConfig("qe"), toolServer, agentConfig("qe", { approval: { required: true } })];
+    const { object } = await admitLikeApiServer(create(agentRun("qe")), deps(objects));
+    const guardrails = parseGuardrails(object?.metadata?.annotations?.[STAMP.guardrails]);
+    assert.deepEqual(guardrails?.approval.approverGroups, ["agent-approvers"]);
+    assert.equal(guardrails?.tokenBudget, 100000);
+  });
+});
+
+describe("enforcement: dryrun", () => {
+  test("admits silently: the finding is kept for audit, no warning reaches kubectl", async () => {
+    const objects = [namespace("shadow", "shadow"), modelConfig("shadow"), toolServer];
+    const decision = await admit(create(agentConfig("shadow", { tokenBudget: 900000 })), deps(objects), "validate");
+    assert.equal(decision.allowed, true);
+    const budget = decision.violations.find((v) => v.policy === "token-budget");
+    assert.equal(budget?.action, "dryrun");
+    const response = toAdmissionResponse("u", decision);
+    assert.equal(response.warnings, undefined);
+    assert.equal(response.status, undefined);
+  });
+});
+
+describe("run-approval holds for trusted identities too", () => {
+  const objects = [namespace("qe"), modelConfig("qe"), toolServer, agentConfig("qe", { approval: { required: true } })];
+  async function storedRun(): Promise<AgentRun> {
+    const { object } = await admitLikeApiServer(create(agentRun("qe")), deps(objects));
+    return object as AgentRun;
+  }
+
+  test("the gateway's own identity cannot approve a run it is not an approver of", async () => {
+    const old = await storedRun();
+    const next = structuredClone(old);
+    next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [STAMP.approvedBy]: GATEWAY } };
+    const decision = await admit(update(next, old, { username: GATEWAY, groups: ["system:serviceaccounts"] }), deps(objects), "validate");
+    assert.equal(decision.allowed, false);
+    assert.deepEqual([...new Set(decision.violations.map((v) => v.policy))], ["run-approval"]);
+    assert.match(decision.violations[0]?.message ?? "", /is not in an approver group of this run; allowed: agent-approvers/);
+  });
+
+  test("the gateway's own identity still changes stamps and cancels without findings", async () => {
+    const old = await storedRun();
+    const next = structuredClone(old);
+    next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [STAMP.policyRevision]: "default@other" } };
+    next.spec = { ...next.spec, status: "Cancelled" };
+    const decision = await admit(update(next, old, { username: GATEWAY }), deps(objects), "validate");
+    assert.deepEqual(decision.violations, []);
+  });
+});
