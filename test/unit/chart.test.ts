@@ -18,6 +18,7 @@ import { HANDLED_RESOURCES } from "../../src/gateway/resources.ts";
 import { webhookConfigurations, WEBHOOK_NAMES } from "../../src/gateway/webhooks.ts";
 import { SYSTEM_DELETERS } from "../../src/guardrails/identity.ts";
 import { loadEngine } from "../../src/policy/load.ts";
+import { finishSeconds } from "../../src/server/drain.ts";
 import { generateServingCertificate } from "../../src/tls/self-signed.ts";
 import { toolPath } from "../support/control-plane.ts";
 
@@ -246,14 +247,22 @@ describe("pods", () => {
     }
   });
 
-  test("a rolling restart drains: --drain-seconds below the grace period, no replica down before a new one is ready", async () => {
+  test("a rolling restart drains: the drain and the time it then gives requests in flight fit in the grace period, no replica down before a new one is ready", async () => {
     const objects = await render({ gateway: { drainSeconds: 12, terminationGracePeriodSeconds: 40 } });
     const d = find(objects, "Deployment", "agentgate-gateway") as unknown as { spec: { strategy: { rollingUpdate: { maxUnavailable: number } } } };
     assert.equal(d.spec.strategy.rollingUpdate.maxUnavailable, 0);
     const { spec } = podSpec(d as unknown as Obj);
     assert.equal(spec.terminationGracePeriodSeconds, 40);
     assert.equal(flagValue(spec.containers[0]?.args ?? [], "--drain-seconds"), "12");
-    assert.match(await renderFails({ gateway: { drainSeconds: 30, terminationGracePeriodSeconds: 30 } }), /drainSeconds must be less than/);
+    const defaults = podSpec(find(await render(), "Deployment", "agentgate-gateway")).spec;
+    const drain = Number(flagValue(defaults.containers[0]?.args ?? [], "--drain-seconds"));
+    assert.ok(drain + finishSeconds(drain) < defaults.terminationGracePeriodSeconds, "the defaults leave the gateway time to exit before SIGKILL");
+    // The chart's bound is the server's: drain + finishSeconds(drain) must stay below the grace period.
+    for (const drainSeconds of [0, 1, 9, 10, 17, 20]) {
+      const least = drainSeconds + finishSeconds(drainSeconds);
+      assert.match(await renderFails({ gateway: { drainSeconds, terminationGracePeriodSeconds: least } }), /drainSeconds \(\d+\) plus the \d+ s .* must be less than gateway\.terminationGracePeriodSeconds/, `drain ${drainSeconds}, grace ${least}`);
+      await render({ gateway: { drainSeconds, terminationGracePeriodSeconds: least + 1 } });
+    }
   });
 
   test("controller: leader election, its own ServiceAccount, health probes", async () => {
