@@ -131,6 +131,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     log: logger,
     // drain is set just below, before the server listens.
     notReady: () => (drain.draining ? "shutting down" : (store.notReady() ?? certs?.notReady() ?? cluster?.notSynced())),
+    readyNotes: () => store.degraded(),
     ...(decisions ? { decisions } : {}),
     ...(onDeniedUpdate ? { onDeniedUpdate } : {}),
   });

@@ -26,6 +26,8 @@ export interface GatewayServerOptions {
   log: Logger;
   /** why the gateway is not ready, or undefined when it is */
   notReady: () => string | undefined;
+  /** what /readyz adds while ready, e.g. a refused newer bundle (the last good one answers) */
+  readyNotes?: () => readonly string[];
   /** OPA-shaped decision logs, when enabled */
   decisions?: DecisionLogger;
   /** told of every denied UPDATE of an existing object (to record an Event on it) */
@@ -153,7 +155,8 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
   app.get("/healthz", (_req, res) => { res.type("text/plain").send("ok\n"); });
   app.get("/readyz", (_req, res) => {
     const why = opts.notReady();
-    if (why === undefined) res.type("text/plain").send("ok\n");
+    // Still ready (the probe reads the status), but a person reading the body learns what is wrong.
+    if (why === undefined) res.type("text/plain").send(["ok", ...(opts.readyNotes?.() ?? [])].map((l) => `${l}\n`).join(""));
     else res.status(503).type("text/plain").send(`not ready: ${why}\n`);
   });
   app.get("/metrics", (_req, res, next) => {
