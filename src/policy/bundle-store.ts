@@ -6,7 +6,7 @@
 // that fails any step is refused and the slot keeps its last good one,
 // which is also kept on disk so a restart with the service unreachable
 // starts from it.
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -280,7 +280,10 @@ export class BundleStore {
     if (!paths || !version.archive) return;
     await mkdir(this.opts.cacheDir as string, { recursive: true, mode: 0o700 });
     const meta: CacheMeta = { source: slot.source.location, revision: bundle.revision, digest: bundle.digest, savedAt: new Date().toISOString(), ...(version.etag !== undefined ? { etag: version.etag } : {}) };
-    const suffix = `.tmp-${process.pid}`;
+    // Replicas may share the directory (a ReadWriteMany claim), each as pid 1:
+    // every writer needs its own temporary name, and rename() makes each
+    // file whole for readers.
+    const suffix = `.tmp-${process.pid}-${randomUUID()}`;
     await writeFile(paths.archive + suffix, version.archive);
     await writeFile(paths.meta + suffix, `${JSON.stringify(meta)}\n`);
     await rename(paths.archive + suffix, paths.archive);
@@ -307,7 +310,9 @@ export class BundleStore {
       this.opts.log.warn("the bundle's last good copy on disk could not be used", { bundle: slot.name, file: paths.archive, error: describeError(err) });
       return;
     }
-    if (meta.etag !== undefined) slot.source.resumeFrom?.(meta.etag);
+    // Another replica may have replaced the archive after this meta was read:
+    // resume from the ETag only when it describes the version now in force.
+    if (meta.etag !== undefined && slot.bundle?.digest === meta.digest) slot.source.resumeFrom?.(meta.etag);
     this.opts.log.warn("bundle restored from its last good copy on disk", { bundle: slot.name, source: slot.source.location, revision: meta.revision, savedAt: meta.savedAt });
   }
 }

@@ -91,7 +91,7 @@ interface PodSpec {
   securityContext: Record<string, unknown>;
   topologySpreadConstraints?: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } }[];
   containers: Container[];
-  volumes?: { name: string; secret?: { secretName: string }; configMap?: { name: string } }[];
+  volumes?: { name: string; secret?: { secretName: string }; configMap?: { name: string }; emptyDir?: unknown; persistentVolumeClaim?: { claimName: string } }[];
 }
 
 function podSpec(deployment: Obj): { replicas: number; labels: Record<string, string>; annotations: Record<string, string>; spec: PodSpec } {
@@ -286,7 +286,7 @@ describe("pods", () => {
     const audit = optionsOf("audit");
     const all = {
       gateway: { decisionLogs: { enabled: true, redact: ["request.object.spec.systemPrompt"] }, trustedUsers: ["ci-bot"] },
-      policy: { config: { budgets: { maxTokenBudget: 1000 } }, bundles: ["/bundles/a.tar.gz", "https://bundles.example/agentgate"], verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
+      policy: { config: { budgets: { maxTokenBudget: 1000 } }, bundles: ["/bundles/a.tar.gz", "https://bundles.example/agentgate"], bundleCache: { existingClaim: "agentgate-bundles" }, verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
       provenance: { keySecret: "k" },
       webhook: { url: "https://gateway.dev.example:8443" },
       audit: { enabled: true },
@@ -329,6 +329,25 @@ describe("policy values", () => {
     assert.ok(!none.some((o) => o.kind === "ConfigMap" && o.metadata.name === "agentgate-policy"));
     assert.equal(flagValue(podSpec(find(none, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [], "--policy-config"), undefined);
   });
+});
+
+test("policy.bundleCache.existingClaim: the last good bundles live on that claim, mounted where --bundle-cache-dir points; default: no claim", async () => {
+  const objects = await render({ policy: { bundles: ["https://bundles.example/team.tar.gz"], bundleCache: { existingClaim: "agentgate-bundles" } } });
+  const { spec } = podSpec(find(objects, "Deployment", "agentgate-gateway"));
+  const args = spec.containers[0]?.args ?? [];
+  const dir = flagValue(args, "--bundle-cache-dir");
+  assert.ok(dir, "--bundle-cache-dir is passed");
+  const mount = spec.containers[0]?.volumeMounts?.find((m) => m.mountPath === dir);
+  assert.ok(mount, `a volume is mounted at ${dir}`);
+  assert.equal(spec.volumes?.find((v) => v.name === mount.name)?.persistentVolumeClaim?.claimName, "agentgate-bundles");
+  assert.ok(!dir.startsWith("/tmp/") && dir !== "/tmp", "not under the emptyDir /tmp");
+  assert.equal((spec.securityContext as { fsGroup?: number }).fsGroup, 65532, "the claim is writable by the gateway's group");
+
+  const none = podSpec(find(await render({ policy: { bundles: ["https://bundles.example/team.tar.gz"] } }), "Deployment", "agentgate-gateway")).spec;
+  assert.equal(flagValue(none.containers[0]?.args ?? [], "--bundle-cache-dir"), undefined);
+  assert.ok(!none.volumes?.some((v) => v.persistentVolumeClaim), "no claim unless one is named");
+  assert.ok(none.volumes?.some((v) => v.name === "tmp" && v.emptyDir !== undefined), "the default cache sits in the emptyDir /tmp");
+  assert.match(await renderFails({ policy: { bundleCache: { claim: "x" } } }), /claim/);
 });
 
 test("policy.verification: the public key is mounted where --bundle-verification-key reads it, with key id and scope", async () => {
@@ -456,6 +475,13 @@ describe("webhook configurations equal webhookConfigurations()", () => {
       }
     });
   }
+
+  test("sideEffects: NoneOnDryRun on every webhook (the gateway records an Event on a denied update, never on a dry run)", async () => {
+    const objects = await render();
+    const hooks = [...webhooksOf(find(objects, "ValidatingWebhookConfiguration", "agentgate")), ...webhooksOf(find(objects, "MutatingWebhookConfiguration", "agentgate"))];
+    assert.equal(hooks.length, 3);
+    for (const w of hooks) assert.equal(w.sideEffects, "NoneOnDryRun", w.name);
+  });
 
   test("matchConditions skip only calls whose answer is fixed: agentgate's identities and garbage collection on managed objects", async () => {
     const objects = await render();

@@ -25,6 +25,8 @@ let server: Server;
 let port = 0;
 let ready: string | undefined = "watch caches not synced: AgentConfig";
 let engine: PolicyEngine;
+/** what the server handed to the Event recorder (src/server/denial-events.ts in serve) */
+const deniedUpdates: { uid: string; message: string }[] = [];
 /** a gateway with no bundle in force yet: every review fails closed */
 let unready: Server;
 let unreadyPort = 0;
@@ -66,6 +68,7 @@ before(async () => {
     log: logger,
     notReady: () => ready,
     decisions,
+    onDeniedUpdate: (request, message) => deniedUpdates.push({ uid: request.uid, message }),
   });
   port = await listen(server);
   // The store of a gateway whose bundle service has not answered yet: no engine to evaluate with.
@@ -227,6 +230,19 @@ test("the fail-closed answer ([gateway-error], no bundle in force) is decision-l
   assert.equal("goal" in logged.input.request.object.spec, false, "redaction applies to refusals too");
   assert.deepEqual(logged.erased, ["/input/request/object/spec/goal"]);
   assert.equal(await metric('agentgate_admission_requests_total{webhook="validate",resource="agentruns",operation="CREATE",decision="error"}', unreadyPort), 1);
+});
+
+test("a denied UPDATE of an existing object is handed to the Event recorder, except on a dry run (the webhooks' sideEffects: NoneOnDryRun)", async () => {
+  const update = (uid: string, dryRun: boolean): string => {
+    const body = JSON.parse(review({ tokenBudget: 50 }, "agentconfigs", "qe", uid)) as { request: Record<string, unknown> & { object: unknown } };
+    Object.assign(body.request, { operation: "UPDATE", oldObject: body.request.object, dryRun });
+    return JSON.stringify(body);
+  };
+  for (const [uid, dryRun] of [["upd-dry", true], ["upd-real", false]] as const) {
+    const response = (JSON.parse((await call("POST", "/validate", update(uid, dryRun))).body) as AdmissionReview).response;
+    assert.equal(response?.allowed, false, uid);
+  }
+  assert.deepEqual(deniedUpdates.filter((d) => d.uid.startsWith("upd-")), [{ uid: "upd-real", message: "[token-budget] spec.tokenBudget: too big" }]);
 });
 
 test("an exempt namespace is admitted without evaluation", async () => {
