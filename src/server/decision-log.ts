@@ -92,9 +92,15 @@ export interface DecisionLoggerOptions {
   version?: string;
 }
 
+/** agentgate's version from its package.json (beside src/ and dist/, and in the image). */
 function packageVersion(): string {
-  const parsed: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
-  return typeof parsed === "object" && parsed !== null && "version" in parsed && typeof parsed.version === "string" ? parsed.version : "unknown";
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+    return typeof parsed === "object" && parsed !== null && "version" in parsed && typeof parsed.version === "string" ? parsed.version : "unknown";
+  } catch {
+    // A decision log without a version beats a gateway that will not start.
+    return "unknown";
+  }
 }
 
 export function createDecisionLogger(logger: Logger, redactions: readonly string[] = DEFAULT_REDACTIONS, opts: DecisionLoggerOptions = {}): DecisionLogger {
