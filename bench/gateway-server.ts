@@ -5,6 +5,7 @@ import { StaticLookup } from "../src/context/static-lookup.ts";
 import { makeIdentity } from "../src/guardrails/identity.ts";
 import { logger } from "../src/log.ts";
 import { loadEngine } from "../src/policy/load.ts";
+import { ServerDrain } from "../src/server/drain.ts";
 import { GatewayMetrics } from "../src/server/metrics.ts";
 import { createGatewayServer } from "../src/server/server.ts";
 import { agentConfig, contextObjects } from "./fixtures.ts";
@@ -25,4 +26,6 @@ server.listen(0, "127.0.0.1", () => {
   const address = server.address();
   process.stdout.write(`${JSON.stringify({ port: typeof address === "object" && address ? address.port : 0 })}\n`);
 });
-process.on("SIGTERM", () => server.close(() => process.exit(0)));
+// The gateway's own shutdown: connections the load generator keeps alive cannot hold the exit up.
+const drain = new ServerDrain(server);
+process.on("SIGTERM", () => { void drain.shutdown(1000).then(() => process.exit(0)); });

@@ -49,7 +49,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--webhook-config <name>", "with --cert-secret: Validating and MutatingWebhookConfiguration whose caBundle is kept in step (validating/NAME or mutating/NAME for one kind); repeatable", collect, [])
     .option("--cert-validity <duration>", "with --cert-secret: serving certificate lifetime; renewed at 2/3 of it", "8760h")
     .option("--ca-validity <duration>", "with --cert-secret: CA lifetime; a next CA is trusted from 2/3 and signs from 5/6 of it", "87600h")
-    .addOption(new Option("--drain-seconds <n>", "on SIGTERM, report not ready this long before closing").default(0).argParser(positiveInt))
+    .addOption(new Option("--drain-seconds <n>", "on SIGTERM, report not ready this long, still serving but closing each connection after its answer; then stop listening and give requests in flight half as long again (at least 1 s)").default(0).argParser(positiveInt))
     .option("--decision-logs", "log every admission decision as JSON in OPA's decision-log shape", false)
     .option("--decision-log-redact <path>", "another input path to redact in decision logs (dot-separated from the input root, e.g. request.object.spec.goal); repeatable", collect, [])
     .option("--decision-log-no-default-redactions", "do not redact goals, hints and prompts by default", false)

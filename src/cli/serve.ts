@@ -14,6 +14,7 @@ import { GatewayMetrics } from "../server/metrics.ts";
 import { createGatewayServer } from "../server/server.ts";
 import { createDecisionLogger, DEFAULT_REDACTIONS } from "../server/decision-log.ts";
 import { createDenialEvents } from "../server/denial-events.ts";
+import { ServerDrain, finishSeconds } from "../server/drain.ts";
 import { CertificateReloader, readKeyPair, type KeyPair } from "../server/tls-reload.ts";
 import { generateServingCertificate } from "../tls/self-signed.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
@@ -123,16 +124,18 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   const identity = makeIdentity([opts.serviceAccount, ...opts.trustedUser]);
   const deps: GatewayDeps = { engine: () => store.engine(), lookup, identity, exemptNamespaces: new Set([opts.namespace, "kube-system"]) };
   let certs: CertificateManager | undefined;
-  let draining = false;
   const server = createGatewayServer({
     tls,
     deps,
     metrics,
     log: logger,
-    notReady: () => (draining ? "shutting down" : (store.notReady() ?? certs?.notReady() ?? cluster?.notSynced())),
+    // drain is set just below, before the server listens.
+    notReady: () => (drain.draining ? "shutting down" : (store.notReady() ?? certs?.notReady() ?? cluster?.notSynced())),
+    readyNotes: () => store.degraded(),
     ...(decisions ? { decisions } : {}),
     ...(onDeniedUpdate ? { onDeniedUpdate } : {}),
   });
+  const drain = new ServerDrain(server);
   let reloader: CertificateReloader | undefined;
   if (opts.tlsCertFile && opts.tlsKeyFile) {
     reloader = new CertificateReloader(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, (pair) => metrics.certificateLoaded(pair.cert, "files"));
@@ -160,16 +163,16 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     ...(caCert ? { caCert } : {}),
     ...(certs ? { certificates: certs } : {}),
     async close() {
-      // Not ready first, so endpoints drop this pod before connections close.
-      draining = true;
+      // Not ready first, so endpoints drop this pod; meanwhile every answer
+      // closes its connection, so pooled clients reconnect elsewhere.
+      drain.begin();
       if (opts.drainSeconds > 0) await new Promise((r) => setTimeout(r, opts.drainSeconds * 1000));
       reloader?.stop();
       store.stop();
       certs?.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      const finishMs = finishSeconds(opts.drainSeconds) * 1000;
+      const { cut } = await drain.shutdown(finishMs);
+      if (cut > 0) logger.warn("connections still open after the drain were closed", { connections: cut, finishSeconds: finishMs / 1000 });
       await cluster?.stop();
     },
   };

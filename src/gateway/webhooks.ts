@@ -48,7 +48,7 @@ export function webhookConfigurations(opts: WebhookOptions): { validating: Recor
   };
   const common = {
     admissionReviewVersions: ["v1"],
-    sideEffects: "None",
+    sideEffects: "NoneOnDryRun",
     timeoutSeconds: opts.timeoutSeconds ?? 5,
     failurePolicy: opts.failurePolicy ?? "Fail",
     matchPolicy: "Equivalent",

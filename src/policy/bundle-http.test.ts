@@ -128,7 +128,7 @@ test("an unreachable service and a non-bundle body are reported in one line", as
   const junk = new HttpBundleSource(`${base}/junk.tar.gz`, { pollIntervalMs: 60_000 });
   await junk.start(() => Promise.resolve(), (e) => { errors.push(e.message); });
   junk.stop();
-  assert.match(errors[1] ?? "", /^bundle http:\/\/127\.0\.0\.1:\d+\/junk\.tar\.gz: the download holds no files; expected a \.tar\.gz built by opa build$/);
+  assert.match(errors[1] ?? "", /^bundle "junk": http:\/\/127\.0\.0\.1:\d+\/junk\.tar\.gz: the download holds no files; expected a \.tar\.gz built by opa build$/);
   assert.ok(errors.every((e) => !e.includes("\n")));
   assert.throws(() => new HttpBundleSource("ftp://x/b.tar.gz", { pollIntervalMs: 1000 }), /only http and https URLs/);
 });

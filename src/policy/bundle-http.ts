@@ -3,7 +3,7 @@
 // Polls every interval with ±10 % jitter so replicas do not poll in step;
 // after errors it retries sooner, backing off exponentially (with jitter)
 // up to four intervals, as OPA's own bundle plugin does.
-import { bundleNameOf, readTarGz } from "./bundle.ts";
+import { BundleError, bundleNameOf, readTarGz } from "./bundle.ts";
 import { describeError, jitter, type BundleSource, type Deliver, type Report } from "./bundle-source.ts";
 
 /** A compressed bundle larger than this is refused before it is unpacked. */
@@ -139,7 +139,7 @@ export class HttpBundleSource implements BundleSource {
       let files: Map<string, Buffer>;
       try {
         files = await readTarGz(archive, bundleNameOfUrl(this.location));
-        if (files.size === 0) throw new Error(`bundle ${this.location}: the download holds no files; expected a .tar.gz built by opa build`);
+        if (files.size === 0) throw new BundleError(bundleNameOfUrl(this.location), `${this.location}: the download holds no files; expected a .tar.gz built by opa build`);
       } catch (err) {
         // The service answered; its content is what is wrong, so no fast retry.
         this.report?.(err instanceof Error ? err : new Error(String(err)));

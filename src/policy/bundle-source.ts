@@ -15,7 +15,10 @@ export interface SourceVersion {
 /** Verifies, loads and activates a version; rejects when it is refused. */
 export type Deliver = (version: SourceVersion) => Promise<void>;
 
-/** A source could not fetch or read (not a refusal of a bundle's content). */
+/**
+ * A source could not fetch or read a version (any Error), or what it read
+ * is not a bundle at all (a BundleError: that version is refused).
+ */
 export type Report = (error: Error) => void;
 
 export interface BundleSource {

@@ -6,14 +6,14 @@
 // that fails any step is refused and the slot keeps its last good one,
 // which is also kept on disk so a restart with the service unreachable
 // starts from it.
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import type { GatewayMetrics } from "../server/metrics.ts";
 import { isRecord } from "../types/kube.ts";
-import { bundleFromFiles, bundleNameOf, readTarGz, type Bundle } from "./bundle.ts";
+import { BundleError, bundleFromFiles, bundleNameOf, readTarGz, type Bundle } from "./bundle.ts";
 import { FileBundleSource, type FileSourceOptions } from "./bundle-file.ts";
 import { HttpBundleSource, bundleNameOfUrl, type HttpSourceOptions } from "./bundle-http.ts";
 import { describeError, isUrl, parseInterval, type BundleSource, type SourceVersion } from "./bundle-source.ts";
@@ -60,6 +60,8 @@ interface Slot {
   /** hash of every file (signature included) of the version in force */
   contentHash?: string;
   lastError?: string;
+  /** where the last error came from: a failing source, or a version refused */
+  lastStage?: FailureStage;
 }
 
 interface CacheMeta {
@@ -124,6 +126,22 @@ export class BundleStore {
     return `no policy bundle in force yet; ${waiting.join("; ")}`;
   }
 
+  /**
+   * What readiness should say while the gateway stays ready: a slot whose
+   * newer version was refused, or whose source fails, while its last good
+   * version is in force. Empty when every slot's latest version is in force.
+   */
+  degraded(): string[] {
+    return this.slots
+      .filter((s) => s.bundle && s.lastError !== undefined)
+      .map((s) => {
+        const kept = `revision ${s.bundle?.revision ?? ""} stays in force`;
+        return s.lastStage === "fetch"
+          ? `bundle "${s.name}" (${s.source.location}): its source fails: ${s.lastError ?? ""}; ${kept}`
+          : `bundle "${s.name}" (${s.source.location}): a newer version was refused (${s.lastStage ?? "load"}): ${s.lastError ?? ""}; ${kept}`;
+      });
+  }
+
   status(): SlotStatus[] {
     return this.slots.map((s) => ({
       name: s.name,
@@ -158,7 +176,9 @@ export class BundleStore {
     if (slot.source.kind === "http") await this.restore(slot);
     const first = slot.source.start(
       (version) => this.offer(slot, version, slot.source.kind),
-      (err) => { this.failed(slot, "fetch", err); },
+      // An archive that is not a bundle is a version refused for its content
+      // (BundleError); anything else is the source failing to deliver one.
+      (err) => { this.failed(slot, err instanceof BundleError ? "load" : "fetch", err); },
     );
     if (slot.source.kind === "http") {
       // A slow service must not keep the server from listening (and /healthz
@@ -208,6 +228,7 @@ export class BundleStore {
       slot.origin = origin;
       slot.contentHash = contentHash;
       delete slot.lastError;
+      delete slot.lastStage;
       if (engine) {
         this.current = engine;
         this.opts.metrics?.setBundles(engine.bundles.map((b) => b.bundle));
@@ -235,6 +256,7 @@ export class BundleStore {
   private failed(slot: Slot, stage: FailureStage, err: unknown): void {
     const message = describeError(err);
     slot.lastError = message;
+    slot.lastStage = stage;
     this.opts.metrics?.bundleFailures.inc({ bundle: slot.name, stage });
     this.opts.metrics?.bundleLastFailure.set({ bundle: slot.name }, Date.now() / 1000);
     const inForce = slot.bundle?.revision;
@@ -258,7 +280,10 @@ export class BundleStore {
     if (!paths || !version.archive) return;
     await mkdir(this.opts.cacheDir as string, { recursive: true, mode: 0o700 });
     const meta: CacheMeta = { source: slot.source.location, revision: bundle.revision, digest: bundle.digest, savedAt: new Date().toISOString(), ...(version.etag !== undefined ? { etag: version.etag } : {}) };
-    const suffix = `.tmp-${process.pid}`;
+    // Replicas may share the directory (a ReadWriteMany claim), each as pid 1:
+    // every writer needs its own temporary name, and rename() makes each
+    // file whole for readers.
+    const suffix = `.tmp-${process.pid}-${randomUUID()}`;
     await writeFile(paths.archive + suffix, version.archive);
     await writeFile(paths.meta + suffix, `${JSON.stringify(meta)}\n`);
     await rename(paths.archive + suffix, paths.archive);
@@ -285,7 +310,9 @@ export class BundleStore {
       this.opts.log.warn("the bundle's last good copy on disk could not be used", { bundle: slot.name, file: paths.archive, error: describeError(err) });
       return;
     }
-    if (meta.etag !== undefined) slot.source.resumeFrom?.(meta.etag);
+    // Another replica may have replaced the archive after this meta was read:
+    // resume from the ETag only when it describes the version now in force.
+    if (meta.etag !== undefined && slot.bundle?.digest === meta.digest) slot.source.resumeFrom?.(meta.etag);
     this.opts.log.warn("bundle restored from its last good copy on disk", { bundle: slot.name, source: slot.source.location, revision: meta.revision, savedAt: meta.savedAt });
   }
 }

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DEFAULT_REDACTIONS, redact } from "./decision-log.ts";
 
-test("goals, prompts and last-applied copies are redacted; everything else is kept", () => {
+test("goals, prompts and last-applied copies are erased and listed as OPA's erased pointers; everything else is kept", () => {
   const input = {
     request: {
       uid: "u",
@@ -13,16 +13,20 @@ test("goals, prompts and last-applied copies are redacted; everything else is ke
     },
     context: { agentConfig: { spec: { systemPrompt: "p", tokenBudget: 9 } } },
   };
-  const out = redact(input, DEFAULT_REDACTIONS) as typeof input;
-  assert.equal(out.request.object.spec.goal, "[redacted]");
-  assert.deepEqual(out.request.object.spec.context.hints, "[redacted]");
-  assert.equal(out.request.object.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"], "[redacted]");
-  assert.equal(out.request.object.metadata.annotations.keep, "me");
-  assert.equal(out.request.object.spec.tokenBudget, 5);
-  assert.equal(out.context.agentConfig.spec.systemPrompt, "[redacted]");
+  const { value, erased } = redact(input, DEFAULT_REDACTIONS);
+  assert.deepEqual(value, {
+    request: { uid: "u", object: { metadata: { name: "r", annotations: { keep: "me" } }, spec: { tokenBudget: 5, context: {} } } },
+    context: { agentConfig: { spec: { tokenBudget: 9 } } },
+  });
+  assert.deepEqual(erased, [
+    "/input/request/object/spec/goal",
+    "/input/request/object/spec/context/hints",
+    "/input/request/object/metadata/annotations/kubectl.kubernetes.io%2Flast-applied-configuration",
+    "/input/context/agentConfig/spec/systemPrompt",
+  ]);
   assert.equal(input.request.object.spec.goal, "secret plan", "the input itself is not changed");
 });
 
-test("absent paths are left alone", () => {
-  assert.deepEqual(redact({ request: { object: null } }, DEFAULT_REDACTIONS), { request: { object: null } });
+test("absent paths are left alone and not listed", () => {
+  assert.deepEqual(redact({ request: { object: null } }, DEFAULT_REDACTIONS), { value: { request: { object: null } }, erased: [] });
 });

@@ -26,6 +26,8 @@ export interface GatewayServerOptions {
   log: Logger;
   /** why the gateway is not ready, or undefined when it is */
   notReady: () => string | undefined;
+  /** what /readyz adds while ready, e.g. a refused newer bundle (the last good one answers) */
+  readyNotes?: () => readonly string[];
   /** OPA-shaped decision logs, when enabled */
   decisions?: DecisionLogger;
   /** told of every denied UPDATE of an existing object (to record an Event on it) */
@@ -61,9 +63,11 @@ function send(res: ServerResponse, status: number, body: string, contentType = "
   res.end(body);
 }
 
+const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 /** Fail closed on anything unexpected, with the uid in the log to find it. */
 function failClosed(request: AdmissionRequest, err: unknown): string {
-  const reason = err instanceof Error ? err.message : String(err);
+  const reason = errorMessage(err);
   return serializeReview({
     apiVersion: "admission.k8s.io/v1",
     kind: "AdmissionReview",
@@ -75,8 +79,22 @@ function failClosed(request: AdmissionRequest, err: unknown): string {
   });
 }
 
+const remoteAddress = (req: IncomingMessage): string => {
+  const { remoteAddress: host, remotePort: port } = req.socket;
+  return host === undefined ? "" : `${host.includes(":") ? `[${host}]` : host}:${String(port ?? "")}`;
+};
+
 export function createGatewayServer(opts: GatewayServerOptions): Server {
   const { deps, metrics, log } = opts;
+
+  /** The bundles in force; none when no engine is (the very error a refusal may be about). */
+  function bundlesInForce(): { name: string; revision: string }[] {
+    try {
+      return deps.engine().bundles.map((b) => b.bundle);
+    } catch {
+      return [];
+    }
+  }
 
   async function handleReview(origin: Origin, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
@@ -97,7 +115,7 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
       const outcome = decision.exempt ? "exempt" : decision.failures.length > 0 ? "error" : decision.allowed ? "allowed" : "denied";
       metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: outcome });
       for (const v of decision.violations) metrics.violations.inc({ policy: v.policy, action: v.action });
-      opts.decisions?.log(origin, decision.input, decision, process.hrtime.bigint() - started, deps.engine().bundles.map((b) => b.bundle));
+      opts.decisions?.log({ webhook: origin, input: decision.input, outcome: { decision }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req) });
       if (!decision.allowed && request.operation === "UPDATE" && !request.dryRun) opts.onDeniedUpdate?.(request, denialLines(decision.violations).join("; "));
       for (const f of decision.failures) {
         metrics.evaluationErrors.inc({ bundle: f.bundle });
@@ -125,6 +143,8 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
       log.error("admission failed; request refused", { uid: request.uid, webhook: origin, role: resource?.role, error: err instanceof Error ? err.stack : String(err) });
       metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: "error" });
       send(res, 200, failClosed(request, err));
+      // The refusal is a decision too: audited like the others, with what was asked.
+      opts.decisions?.log({ webhook: origin, input: { request }, outcome: { error: errorMessage(err) }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req) });
     } finally {
       metrics.duration.observe({ webhook: origin }, Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -135,7 +155,8 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
   app.get("/healthz", (_req, res) => { res.type("text/plain").send("ok\n"); });
   app.get("/readyz", (_req, res) => {
     const why = opts.notReady();
-    if (why === undefined) res.type("text/plain").send("ok\n");
+    // Still ready (the probe reads the status), but a person reading the body learns what is wrong.
+    if (why === undefined) res.type("text/plain").send(["ok", ...(opts.readyNotes?.() ?? [])].map((l) => `${l}\n`).join(""));
     else res.status(503).type("text/plain").send(`not ready: ${why}\n`);
   });
   app.get("/metrics", (_req, res, next) => {

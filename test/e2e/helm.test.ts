@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import forge from "node-forge";
 import { parseAllDocuments, stringify } from "yaml";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
+import { WATCHED_KINDS } from "../../src/context/cluster-lookup.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -135,7 +136,7 @@ describe("helm template | kubectl apply --dry-run=server", () => {
     provided: { certificates: { mode: "provided", provided: { secretName: "agentgate-tls", caBundle: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" } } },
     "everything set": {
       gateway: { decisionLogs: { enabled: true }, trustedUsers: ["ci-bot"] },
-      policy: { config: { profiles: { rollout: { enforcement: "warn" } } }, verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
+      policy: { config: { profiles: { rollout: { enforcement: "warn" } } }, bundles: ["https://bundles.example.com/team-a.tar.gz"], bundleCache: { existingClaim: "agentgate-bundles" }, verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
       provenance: { keySecret: "provenance-key" },
       webhook: { failurePolicy: "Ignore", timeoutSeconds: 3, excludeNamespaces: ["sandbox"] },
       audit: { enabled: true },
@@ -168,9 +169,11 @@ describe("helm install with the webhook pointed at a local gateway", () => {
   let install: { code: number; stdout: string; stderr: string };
 
   let ready = "";
+  let gatewayPort = 0;
 
   before(async () => {
     const port = await freePort();
+    gatewayPort = port;
     // The gateway reads its certificate from files, as the chart's provided
     // and cert-manager modes run it (a mounted Secret).
     const tls = servingCertificate();
@@ -202,9 +205,19 @@ describe("helm install with the webhook pointed at a local gateway", () => {
     ready = await readyz(port, caPem);
   });
 
-  test("the gateway, as the chart's ServiceAccount, syncs every watch cache (its RBAC is enough) and is ready", () => {
+  test("the gateway, as the chart's ServiceAccount, syncs every watch cache (its RBAC is enough) and is ready", async () => {
     assert.equal(install.code, 0, install.stderr);
     assert.equal(ready, "200 ok");
+    const metrics = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest({ host: "127.0.0.1", port: gatewayPort, path: "/metrics", ca: caPem }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve(body));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    for (const w of WATCHED_KINDS) assert.match(metrics, new RegExp(`^agentgate_cache_synced\\{kind="${w.kind}"\\} 1$`, "m"), `agentgate_cache_synced for ${w.kind}`);
   });
 
   test("installs: the release is deployed and both webhook configurations are registered", async () => {

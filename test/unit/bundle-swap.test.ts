@@ -180,20 +180,22 @@ async function swapUnderLoad(swapTo: (bytes: Buffer) => Promise<void>, label: st
   const tally: Tally = { requests: 0, failures: [], latest: "", since: {} };
   const stop = { now: false };
   const running = load(tally, stop);
-  const steps: { to: string; expect: "v1" | "v2"; broken: boolean }[] = [
+  // refused: the stage readiness and the failures metric name for a broken version
+  const steps: { to: string; expect: "v1" | "v2"; broken: boolean; refused?: RegExp }[] = [
     { to: "v2", expect: "v2", broken: false },
-    { to: "unloadable", expect: "v2", broken: true },
+    { to: "unloadable", expect: "v2", broken: true, refused: /\(load\): .*has neither entrypoint/ },
     { to: "v1", expect: "v1", broken: false },
-    { to: "unsigned", expect: "v1", broken: true },
-    { to: "tampered", expect: "v1", broken: true },
+    { to: "unsigned", expect: "v1", broken: true, refused: /\(signature\): .*unsigned/ },
+    { to: "tampered", expect: "v1", broken: true, refused: /\(signature\): .*data\.json/ },
     { to: "v2", expect: "v2", broken: false },
-    { to: "garbage", expect: "v2", broken: true },
+    { to: "garbage", expect: "v2", broken: true, refused: /\(load\): / },
     { to: "v1", expect: "v1", broken: false },
   ];
   try {
     await until("traffic on v1", () => tally.since.v1 !== undefined && tally.since.v1 > 50);
     for (const step of steps) {
       const failuresBefore = await metricValue("agentgate_bundle_failures_total{");
+      const swappedAt = Math.floor(Date.now() / 1000);
       await swapTo(versions[step.to] as Buffer);
       if (step.broken) {
         await until(`${step.to} refused`, async () => (await metricValue("agentgate_bundle_failures_total{")) > failuresBefore);
@@ -205,7 +207,21 @@ async function swapUnderLoad(swapTo: (bytes: Buffer) => Promise<void>, label: st
       const from = tally.requests;
       await until(`traffic after ${step.to}`, () => tally.requests - from > 100);
       assert.deepEqual(Object.keys(tally.since), [step.expect], `after swapping to ${step.to}`);
-      assert.equal((await call("GET", "/readyz")).status, 200, `ready after ${step.to}`);
+      const readyz = await call("GET", "/readyz");
+      assert.equal(readyz.status, 200, `ready after ${step.to}: the last good version answers`);
+      if (step.refused) {
+        // Ready, and saying which version was refused, why, and what answers instead.
+        const [first, note = "", ...rest] = readyz.body.split("\n").filter((l) => l !== "");
+        assert.equal(first, "ok");
+        assert.deepEqual(rest, []);
+        assert.match(note, /^bundle "swap" \(.+\): a newer version was refused /);
+        assert.match(note, step.refused, `readiness after ${step.to}: ${note}`);
+        assert.match(note, new RegExp(`; revision ${step.expect} stays in force$`));
+        assert.ok(await metricValue('agentgate_bundle_last_failure_timestamp_seconds{bundle="swap"}') >= swappedAt, "the last failure's time is that of this refusal");
+      } else {
+        assert.equal(readyz.body, "ok\n", `nothing to report once ${step.to} is in force`);
+        assert.ok(await metricValue('agentgate_bundle_last_activation_timestamp_seconds{bundle="swap"}') >= swappedAt);
+      }
     }
   } finally {
     stop.now = true;

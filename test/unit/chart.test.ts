@@ -19,6 +19,7 @@ import { HANDLED_RESOURCES } from "../../src/gateway/resources.ts";
 import { webhookConfigurations, WEBHOOK_NAMES } from "../../src/gateway/webhooks.ts";
 import { SYSTEM_DELETERS } from "../../src/guardrails/identity.ts";
 import { loadEngine } from "../../src/policy/load.ts";
+import { finishSeconds } from "../../src/server/drain.ts";
 import { generateServingCertificate } from "../../src/tls/self-signed.ts";
 import { toolPath } from "../support/control-plane.ts";
 
@@ -91,7 +92,7 @@ interface PodSpec {
   securityContext: Record<string, unknown>;
   topologySpreadConstraints?: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } }[];
   containers: Container[];
-  volumes?: { name: string; secret?: { secretName: string }; configMap?: { name: string } }[];
+  volumes?: { name: string; secret?: { secretName: string }; configMap?: { name: string }; emptyDir?: unknown; persistentVolumeClaim?: { claimName: string } }[];
 }
 
 function podSpec(deployment: Obj): { replicas: number; labels: Record<string, string>; annotations: Record<string, string>; spec: PodSpec } {
@@ -252,14 +253,22 @@ describe("pods", () => {
     }
   });
 
-  test("a rolling restart drains: --drain-seconds below the grace period, no replica down before a new one is ready", async () => {
+  test("a rolling restart drains: the drain and the time it then gives requests in flight fit in the grace period, no replica down before a new one is ready", async () => {
     const objects = await render({ gateway: { drainSeconds: 12, terminationGracePeriodSeconds: 40 } });
     const d = find(objects, "Deployment", "agentgate-gateway") as unknown as { spec: { strategy: { rollingUpdate: { maxUnavailable: number } } } };
     assert.equal(d.spec.strategy.rollingUpdate.maxUnavailable, 0);
     const { spec } = podSpec(d as unknown as Obj);
     assert.equal(spec.terminationGracePeriodSeconds, 40);
     assert.equal(flagValue(spec.containers[0]?.args ?? [], "--drain-seconds"), "12");
-    assert.match(await renderFails({ gateway: { drainSeconds: 30, terminationGracePeriodSeconds: 30 } }), /drainSeconds must be less than/);
+    const defaults = podSpec(find(await render(), "Deployment", "agentgate-gateway")).spec;
+    const drain = Number(flagValue(defaults.containers[0]?.args ?? [], "--drain-seconds"));
+    assert.ok(drain + finishSeconds(drain) < defaults.terminationGracePeriodSeconds, "the defaults leave the gateway time to exit before SIGKILL");
+    // The chart's bound is the server's: drain + finishSeconds(drain) must stay below the grace period.
+    for (const drainSeconds of [0, 1, 9, 10, 17, 20]) {
+      const least = drainSeconds + finishSeconds(drainSeconds);
+      assert.match(await renderFails({ gateway: { drainSeconds, terminationGracePeriodSeconds: least } }), /drainSeconds \(\d+\) plus the \d+ s .* must be less than gateway\.terminationGracePeriodSeconds/, `drain ${drainSeconds}, grace ${least}`);
+      await render({ gateway: { drainSeconds, terminationGracePeriodSeconds: least + 1 } });
+    }
   });
 
   test("controller: leader election, its own ServiceAccount, health probes", async () => {
@@ -283,7 +292,7 @@ describe("pods", () => {
     const audit = optionsOf("audit");
     const all = {
       gateway: { decisionLogs: { enabled: true, redact: ["request.object.spec.systemPrompt"] }, trustedUsers: ["ci-bot"] },
-      policy: { config: { budgets: { maxTokenBudget: 1000 } }, bundles: ["/bundles/a.tar.gz", "https://bundles.example/agentgate"], verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
+      policy: { config: { budgets: { maxTokenBudget: 1000 } }, bundles: ["/bundles/a.tar.gz", "https://bundles.example/agentgate"], bundleCache: { existingClaim: "agentgate-bundles" }, verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
       provenance: { keySecret: "k" },
       webhook: { url: "https://gateway.dev.example:8443" },
       audit: { enabled: true },
@@ -330,6 +339,25 @@ describe("policy values", () => {
     assert.ok(!none.some((o) => o.kind === "ConfigMap" && o.metadata.name === "agentgate-policy"));
     assert.equal(flagValue(podSpec(find(none, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [], "--policy-config"), undefined);
   });
+});
+
+test("policy.bundleCache.existingClaim: the last good bundles live on that claim, mounted where --bundle-cache-dir points; default: no claim", async () => {
+  const objects = await render({ policy: { bundles: ["https://bundles.example/team.tar.gz"], bundleCache: { existingClaim: "agentgate-bundles" } } });
+  const { spec } = podSpec(find(objects, "Deployment", "agentgate-gateway"));
+  const args = spec.containers[0]?.args ?? [];
+  const dir = flagValue(args, "--bundle-cache-dir");
+  assert.ok(dir, "--bundle-cache-dir is passed");
+  const mount = spec.containers[0]?.volumeMounts?.find((m) => m.mountPath === dir);
+  assert.ok(mount, `a volume is mounted at ${dir}`);
+  assert.equal(spec.volumes?.find((v) => v.name === mount.name)?.persistentVolumeClaim?.claimName, "agentgate-bundles");
+  assert.ok(!dir.startsWith("/tmp/") && dir !== "/tmp", "not under the emptyDir /tmp");
+  assert.equal((spec.securityContext as { fsGroup?: number }).fsGroup, 65532, "the claim is writable by the gateway's group");
+
+  const none = podSpec(find(await render({ policy: { bundles: ["https://bundles.example/team.tar.gz"] } }), "Deployment", "agentgate-gateway")).spec;
+  assert.equal(flagValue(none.containers[0]?.args ?? [], "--bundle-cache-dir"), undefined);
+  assert.ok(!none.volumes?.some((v) => v.persistentVolumeClaim), "no claim unless one is named");
+  assert.ok(none.volumes?.some((v) => v.name === "tmp" && v.emptyDir !== undefined), "the default cache sits in the emptyDir /tmp");
+  assert.match(await renderFails({ policy: { bundleCache: { claim: "x" } } }), /claim/);
 });
 
 test("policy.verification: the public key is mounted where --bundle-verification-key reads it, with key id and scope", async () => {
@@ -541,6 +569,13 @@ describe("webhook configurations equal webhookConfigurations()", () => {
       }
     });
   }
+
+  test("sideEffects: NoneOnDryRun on every webhook (the gateway records an Event on a denied update, never on a dry run)", async () => {
+    const objects = await render();
+    const hooks = [...webhooksOf(find(objects, "ValidatingWebhookConfiguration", "agentgate")), ...webhooksOf(find(objects, "MutatingWebhookConfiguration", "agentgate"))];
+    assert.equal(hooks.length, 3);
+    for (const w of hooks) assert.equal(w.sideEffects, "NoneOnDryRun", w.name);
+  });
 
   test("matchConditions skip only calls whose answer is fixed: agentgate's identities and garbage collection on managed objects", async () => {
     const objects = await render();

@@ -117,7 +117,7 @@ cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "a
 {{/* Settings every webhook shares (as webhookConfigurations() in src/gateway/webhooks.ts). */}}
 {{- define "agentgate.webhookCommon" -}}
 admissionReviewVersions: ["v1"]
-sideEffects: None
+sideEffects: NoneOnDryRun
 timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
 failurePolicy: {{ .Values.webhook.failurePolicy }}
 matchPolicy: Equivalent
