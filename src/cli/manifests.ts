@@ -1,6 +1,8 @@
 // Reading manifests as kubectl would: multi-document YAML or JSON, `-` for
-// stdin, List objects flattened.
-import { readFile } from "node:fs/promises";
+// stdin, a directory's .yaml/.yml/.json files (not recursive, as `kubectl
+// apply -f dir/` without -R), List objects flattened.
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { isRecord, type KubeObject } from "../types/kube.ts";
 
@@ -69,9 +71,29 @@ export function parseManifests(text: string, file: string): Manifest[] {
   return out;
 }
 
+const MANIFEST_EXTENSIONS = /\.(ya?ml|json)$/i;
+
+/** A directory stands for its manifest files, in name order, as kubectl reads them. */
+async function expand(file: string): Promise<string[]> {
+  if (file === "-") return [file];
+  let isDirectory = false;
+  try {
+    isDirectory = (await stat(file)).isDirectory();
+  } catch {
+    return [file]; // readSource names the problem
+  }
+  if (!isDirectory) return [file];
+  const entries = await readdir(file, { withFileTypes: true });
+  const files = entries.filter((e) => e.isFile() && MANIFEST_EXTENSIONS.test(e.name)).map((e) => join(file, e.name)).sort();
+  if (files.length === 0) throw new InputError(`${file}: directory holds no .yaml, .yml or .json file`);
+  return files;
+}
+
 export async function readManifests(files: readonly string[]): Promise<Manifest[]> {
   const out: Manifest[] = [];
-  for (const file of files) out.push(...parseManifests(await readSource(file), file));
+  for (const given of files) {
+    for (const file of await expand(given)) out.push(...parseManifests(await readSource(file), file));
+  }
   return out;
 }
 

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,6 +96,12 @@ before(async () => {
   await writeFile(file("greedy-shadow.yaml"), yaml(agentConfig("greedy", { tokenBudget: 900000 }, "shadow")));
   await writeFile(file("models-rollout-shadow.yaml"), yaml(...["rollout", "shadow"].map((ns) => ({ ...modelConfig("claude", "claude-3-5-sonnet-20241022"), metadata: { name: "claude", namespace: ns } })), toolServer));
   await writeFile(file("not-json.json"), "{ nope");
+  // kubectl apply -f dir/: the files in name order, other files ignored
+  await mkdir(file("dir"));
+  await writeFile(file("dir/00-models.yaml"), yaml(modelConfig("claude", "claude-3-5-sonnet-20241022"), toolServer));
+  await writeFile(file("dir/10-config.json"), JSON.stringify(agentConfig("writer")));
+  await writeFile(file("dir/README.md"), "not a manifest\n");
+  await mkdir(file("empty"));
 });
 
 after(async () => {
@@ -132,6 +138,15 @@ describe("-o json: the documented shape, one entry per document", () => {
     }
     const budget = out[1]?.violations.find((v) => v.policy === "token-budget");
     assert.deepEqual(budget, { policy: "token-budget", field: "spec.tokenBudget", message: "tokenBudget 900000 exceeds the maximum of 500000; set spec.tokenBudget to 500000 or less", action: "deny" });
+  });
+});
+
+describe("-f DIR: a directory's manifests, as kubectl apply -f dir/ reads them", () => {
+  test("its .yaml/.yml/.json files in name order, each admitted one context for the next", async () => {
+    const r = await agentgate(["review", "-f", file("dir"), "-o", "json"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout) as { kind: string; name: string; allowed: boolean }[];
+    assert.deepEqual(out.map((e) => `${e.kind}/${e.name} ${String(e.allowed)}`), ["ModelConfig/claude true", "RemoteMCPServer/kagent-tool-server true", "AgentConfig/writer true"]);
   });
 });
 
@@ -232,7 +247,7 @@ describe("exit 2: bad usage and unreadable input, with a one-line error naming t
     { name: "an unknown flag", args: ["review", "-f", "x", "--bogus"], err: /unknown option '--bogus'/ },
     { name: "an operation review does not do", args: ["review", "-f", "x", "--operation", "DELETE"], err: /argument 'DELETE' is invalid/ },
     { name: "a missing file", args: ["review", "-f", "/nonexistent/cfg.yaml"], err: /^agentgate: \/nonexistent\/cfg\.yaml: cannot read: no such file \(ENOENT\)$/ },
-    { name: "a directory", args: ["review", "-f", "/tmp"], err: /^agentgate: \/tmp: cannot read: is a directory, not a file \(EISDIR\)$/ },
+    { name: "a directory without manifests", args: ["review", "-f", "EMPTY"], err: /^agentgate: \S+empty: directory holds no \.yaml, \.yml or \.json file$/ },
     { name: "malformed YAML", args: ["review", "-f", "BAD"], err: /^agentgate: \S+bad\.yaml: document 1 \(line \d+\) is not valid YAML or JSON: / },
     { name: "a document without kind", args: ["review", "-f", "NOKIND"], err: /^agentgate: \S+no-kind\.yaml: a document has no apiVersion or kind$/ },
     { name: "a missing --context file", args: ["review", "-f", "CONFIG", "--context", "/nonexistent/ctx.yaml"], err: /^agentgate: \/nonexistent\/ctx\.yaml: cannot read: no such file \(ENOENT\)$/ },
@@ -242,7 +257,7 @@ describe("exit 2: bad usage and unreadable input, with a one-line error naming t
   ];
   for (const c of cases) {
     test(c.name, async () => {
-      const args = c.args.map((a) => ({ BAD: file("bad.yaml"), NOKIND: file("no-kind.yaml"), CONFIG: file("config.yaml"), OLDRUN: file("old-run.yaml"), NOTJSON: file("not-json.json") })[a] ?? a);
+      const args = c.args.map((a) => ({ EMPTY: file("empty"), BAD: file("bad.yaml"), NOKIND: file("no-kind.yaml"), CONFIG: file("config.yaml"), OLDRUN: file("old-run.yaml"), NOTJSON: file("not-json.json") })[a] ?? a);
       const r = await agentgate(args);
       assert.equal(r.code, 2, r.stdout + r.stderr);
       assert.equal(r.stdout, "");
