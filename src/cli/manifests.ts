@@ -76,7 +76,7 @@ const MANIFEST_EXTENSIONS = /\.(ya?ml|json)$/i;
 /** A directory stands for its manifest files, in name order, as kubectl reads them. */
 async function expand(file: string): Promise<string[]> {
   if (file === "-") return [file];
-  let isDirectory = false;
+  let isDirectory: boolean;
   try {
     isDirectory = (await stat(file)).isDirectory();
   } catch {

@@ -5,7 +5,7 @@ import { mkdtemp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from "
 import { tmpdir } from "node:os";
 import { dirname, join, sep } from "node:path";
 import { create as createTar } from "tar";
-import { BundleError, readTarGz } from "./bundle.ts";
+import { BundleError, readTarGzFile } from "./bundle.ts";
 
 export async function readBundleFiles(path: string, label: string): Promise<Map<string, Buffer>> {
   let info;
@@ -14,7 +14,7 @@ export async function readBundleFiles(path: string, label: string): Promise<Map<
   } catch (err) {
     throw new BundleError(label, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  if (!info.isDirectory()) return readTarGz(await readFile(path), label);
+  if (!info.isDirectory()) return readTarGzFile(path, label);
   const files = new Map<string, Buffer>();
   await readTree(path, "", files);
   return files;

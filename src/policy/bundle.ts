@@ -176,5 +176,16 @@ export async function readBundle(source: string, name = bundleNameOf(source)): P
   }
   if (info.isDirectory()) return bundleFromFiles(name, source, await readDirectory(source));
   if (info.size > MAX_BUNDLE_BYTES) throw new BundleError(name, `${source} is larger than ${MAX_BUNDLE_BYTES} bytes`);
-  return bundleFromFiles(name, source, await readTarGz(await readFile(source), name));
+  return bundleFromFiles(name, source, await readTarGzFile(source, name));
+}
+
+/**
+ * A .tar.gz file's entries. tar's parser skips what it cannot read, so a
+ * file that is no archive (a login page saved as .tar.gz) comes back empty:
+ * that is said as such rather than as a missing policy.wasm.
+ */
+export async function readTarGzFile(path: string, label: string): Promise<Map<string, Buffer>> {
+  const files = await readTarGz(await readFile(path), label);
+  if (files.size === 0) throw new BundleError(label, `${path} holds no files; expected a .tar.gz built by opa build`);
+  return files;
 }

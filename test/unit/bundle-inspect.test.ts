@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { main } from "../../src/cli/main.ts";
 import { readBundle } from "../../src/policy/bundle.ts";
 import { buildTestBundle } from "../fixtures/bundles.ts";
@@ -62,6 +63,15 @@ test("bundle inspect prints the bundle's name, revision, digest, roots, entrypoi
   for (const f of [".manifest", "data.json", "policy.wasm"]) assert.ok(files.some((p) => p.replace(/^\//, "") === f), `lists ${f}: ${files.join(", ")}`);
 });
 
+test("bundle inspect: gzip that is not a tar archive is one line saying so, exit 2", async () => {
+  const file = join(dir, "noise.tar.gz");
+  await writeFile(file, gzipSync(Buffer.from("just text, no tar headers ".repeat(40))));
+  const r = await run(["bundle", "inspect", file]);
+  assert.equal(r.code, 2);
+  assert.equal(r.err.length, 1);
+  assert.match(r.err[0] ?? "", /^agentgate: bundle "noise": \S+noise\.tar\.gz holds no files; expected a \.tar\.gz built by opa build$/);
+});
+
 test("bundle inspect: a missing file or one that is not a bundle is one line naming it, exit 2", async () => {
   const missing = join(dir, "missing.tar.gz");
   const notBundle = join(dir, "login-page.tar.gz");
@@ -72,6 +82,6 @@ test("bundle inspect: a missing file or one that is not a bundle is one line nam
     assert.equal(r.out, "");
     assert.equal(r.err.length, 1, r.err.join("\n"));
     assert.match(r.err[0] ?? "", /^agentgate: bundle "(missing|login-page)": /);
-    assert.match(r.err[0] ?? "", file === missing ? /cannot read .*missing\.tar\.gz: ENOENT/ : /has no policy\.wasm|not a readable \.tar\.gz/);
+    assert.match(r.err[0] ?? "", file === missing ? /cannot read .*missing\.tar\.gz: ENOENT/ : /login-page\.tar\.gz holds no files; expected a \.tar\.gz built by opa build$/);
   }
 });
