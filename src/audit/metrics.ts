@@ -1,11 +1,9 @@
 // Prometheus metrics of the audit scanner. Gauges describe the last
 // completed scan (the state of the cluster), counters what the scanner did.
-// The bundle store's metrics carry the gateway's names (agentgate_bundle_*),
-// so one dashboard shows which bundles each process has in force.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { BundleMetrics } from "../policy/bundle-store.ts";
+import { BundleMetrics } from "../policy/bundle-metrics.ts";
 
-export class AuditMetrics implements BundleMetrics {
+export class AuditMetrics {
   readonly registry = new Registry();
   readonly objects = new Gauge({
     name: "agentgate_audit_objects",
@@ -71,43 +69,10 @@ export class AuditMetrics implements BundleMetrics {
     registers: [this.registry],
   });
 
-  readonly bundleInfo = new Gauge({
-    name: "agentgate_bundle_info",
-    help: "The bundles in force (value 1), by name, revision and digest.",
-    labelNames: ["bundle", "revision", "digest"] as const,
-    registers: [this.registry],
-  });
-  readonly bundleActivations = new Counter({
-    name: "agentgate_bundle_activations_total",
-    help: "Bundle versions put in force, by bundle and origin (file, http, cache, embedded).",
-    labelNames: ["bundle", "origin"] as const,
-    registers: [this.registry],
-  });
-  readonly bundleFailures = new Counter({
-    name: "agentgate_bundle_failures_total",
-    help: "Bundle versions that could not be fetched or were refused (the last good one stays in force), by bundle and stage (fetch, signature, load).",
-    labelNames: ["bundle", "stage"] as const,
-    registers: [this.registry],
-  });
-  readonly bundleLastActivation = new Gauge({
-    name: "agentgate_bundle_last_activation_timestamp_seconds",
-    help: "Unix time the bundle's version in force was activated.",
-    labelNames: ["bundle"] as const,
-    registers: [this.registry],
-  });
-  readonly bundleLastFailure = new Gauge({
-    name: "agentgate_bundle_last_failure_timestamp_seconds",
-    help: "Unix time of the bundle's last fetch failure or refused version.",
-    labelNames: ["bundle"] as const,
-    registers: [this.registry],
-  });
+  /** the bundle store's, with the gateway's names (agentgate_bundle_*) */
+  readonly bundles = new BundleMetrics(this.registry);
 
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "agentgate_audit_" });
-  }
-
-  setBundles(bundles: readonly { name: string; revision: string; digest: string }[]): void {
-    this.bundleInfo.reset();
-    for (const b of bundles) this.bundleInfo.set({ bundle: b.name, revision: b.revision, digest: b.digest }, 1);
   }
 }

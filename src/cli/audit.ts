@@ -133,7 +133,7 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
   const kubeConfig = loadKubeConfig(opts.kubeconfig);
   const metrics = new AuditMetrics();
   // Bundles exactly as serve loads them: URLs polled, signatures verified, swaps picked up, last good copy kept.
-  const store = await openBundleStore(opts, logger, metrics);
+  const store = await openBundleStore(opts, logger, metrics.bundles);
   try {
     if (opts.once) {
       await firstVersions(store, FIRST_VERSIONS_WAIT_MS);

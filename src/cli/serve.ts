@@ -73,7 +73,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   const { host, port } = parseListen(opts.listen);
   const metrics = new GatewayMetrics();
   // Bundles are verified, loaded and swapped by the store; requests read store.engine() once each.
-  const store = await openBundleStore(opts, logger, metrics);
+  const store = await openBundleStore(opts, logger, metrics.bundles);
 
   let tls: KeyPair;
   let caCert: string | undefined;

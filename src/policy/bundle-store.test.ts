@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { buildTestBundle } from "../../test/fixtures/bundles.ts";
 import { logger } from "../log.ts";
-import { GatewayMetrics } from "../server/metrics.ts";
+import { Registry } from "prom-client";
+import { BundleMetrics } from "./bundle-metrics.ts";
 import { readBundleFiles, writeBundleArchive } from "./bundle-archive.ts";
 import { BundleStore, openBundleStore } from "./bundle-store.ts";
 import { encodeInput } from "./engine.ts";
@@ -69,15 +70,17 @@ async function swapIn(path: string, bytes: Buffer): Promise<void> {
   await rename(`${path}.new`, path);
 }
 
-async function metric(metrics: GatewayMetrics, name: string): Promise<string[]> {
-  return (await metrics.registry.metrics()).split("\n").filter((l) => l.startsWith(name));
+/** The store's metrics on a registry of their own, and a reader of their lines. */
+function bundleMetrics(): { metrics: BundleMetrics; lines: (name: string) => Promise<string[]> } {
+  const registry = new Registry();
+  return { metrics: new BundleMetrics(registry), lines: async (name) => (await registry.metrics()).split("\n").filter((l) => l.startsWith(name)) };
 }
 
 test("good → unloadable → unsigned → good: refused versions leave the last good one in force, and metrics count it", async () => {
   const path = join(dir, "swap", "team.tar.gz");
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, await signed(v1));
-  const metrics = new GatewayMetrics();
+  const { metrics, lines } = bundleMetrics();
   const store = new BundleStore({ sources: [path], verification, pollIntervalMs: 600_000, log: logger, metrics, file: { debounceMs: 10 } });
   await store.start();
   try {
@@ -101,13 +104,13 @@ test("good → unloadable → unsigned → good: refused versions leave the last
     assert.ok(!denies(store, 2) && denies(store, 3));
     assert.equal(store.status()[0]?.lastError, undefined);
 
-    assert.deepEqual(await metric(metrics, "agentgate_bundle_activations_total{"), ['agentgate_bundle_activations_total{bundle="team",origin="file"} 2']);
-    assert.deepEqual((await metric(metrics, "agentgate_bundle_failures_total{")).sort(), [
+    assert.deepEqual(await lines("agentgate_bundle_activations_total{"), ['agentgate_bundle_activations_total{bundle="team",origin="file"} 2']);
+    assert.deepEqual((await lines("agentgate_bundle_failures_total{")).sort(), [
       'agentgate_bundle_failures_total{bundle="team",stage="load"} 1',
       'agentgate_bundle_failures_total{bundle="team",stage="signature"} 1',
     ]);
-    assert.match((await metric(metrics, "agentgate_bundle_info{"))[0] ?? "", /^agentgate_bundle_info\{bundle="team",revision="v2",digest="sha256:[0-9a-f]{64}"\} 1$/);
-    assert.equal((await metric(metrics, "agentgate_bundle_last_activation_timestamp_seconds{")).length, 1);
+    assert.match((await lines("agentgate_bundle_info{"))[0] ?? "", /^agentgate_bundle_info\{bundle="team",revision="v2",digest="sha256:[0-9a-f]{64}"\} 1$/);
+    assert.equal((await lines("agentgate_bundle_last_activation_timestamp_seconds{")).length, 1);
   } finally {
     store.stop();
   }
@@ -141,7 +144,7 @@ test("a bundle service's last good version is kept on disk: a restart with the s
     assert.deepEqual((await readdir(cacheDir)).map((f) => f.replace(/-[0-9a-f]{12}/, "-*")).sort(), ["team-*.json", "team-*.tar.gz"]);
 
     up = false;
-    const metrics = new GatewayMetrics();
+    const { metrics, lines } = bundleMetrics();
     const second = new BundleStore({ sources: [url], cacheDir, pollIntervalMs: 50, log: logger, metrics, http: { minRetryMs: 20 } });
     await second.start();
     try {
@@ -155,7 +158,7 @@ test("a bundle service's last good version is kept on disk: a restart with the s
       assert.equal(requests.find((r) => r.status === 304)?.ifNoneMatch, '"v1"');
       serving = v2;
       await until("v2 from the service", () => second.engine().revision === "team@v2");
-      assert.deepEqual(await metric(metrics, "agentgate_bundle_activations_total{"), [
+      assert.deepEqual(await lines("agentgate_bundle_activations_total{"), [
         'agentgate_bundle_activations_total{bundle="team",origin="cache"} 1',
         'agentgate_bundle_activations_total{bundle="team",origin="http"} 1',
       ]);

@@ -11,7 +11,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
-import type { GatewayMetrics } from "../server/metrics.ts";
+import type { BundleMetrics } from "./bundle-metrics.ts";
 import { isRecord } from "../types/kube.ts";
 import { BundleError, bundleFromFiles, bundleNameOf, readTarGz, type Bundle } from "./bundle.ts";
 import { FileBundleSource, type FileSourceOptions } from "./bundle-file.ts";
@@ -21,7 +21,6 @@ import { PolicyEngine } from "./engine.ts";
 import { DEFAULT_BUNDLE_PATH, readPolicyConfig } from "./load.ts";
 import { readVerificationKey, verifyBundleFiles, type SignatureKey } from "./signatures.ts";
 
-export type BundleMetrics = Pick<GatewayMetrics, "bundleActivations" | "bundleFailures" | "bundleLastActivation" | "bundleLastFailure" | "setBundles">;
 
 export type FailureStage = "fetch" | "signature" | "load";
 

@@ -1,6 +1,7 @@
 // Prometheus metrics of the gateway, conventional names and base units.
 import { X509Certificate } from "node:crypto";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { BundleMetrics } from "../policy/bundle-metrics.ts";
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -30,36 +31,8 @@ export class GatewayMetrics {
     labelNames: ["bundle"] as const,
     registers: [this.registry],
   });
-  readonly bundleInfo = new Gauge({
-    name: "agentgate_bundle_info",
-    help: "The bundles in force (value 1), by name, revision and digest.",
-    labelNames: ["bundle", "revision", "digest"] as const,
-    registers: [this.registry],
-  });
-  readonly bundleActivations = new Counter({
-    name: "agentgate_bundle_activations_total",
-    help: "Bundle versions put in force, by bundle and origin (file, http, cache, embedded).",
-    labelNames: ["bundle", "origin"] as const,
-    registers: [this.registry],
-  });
-  readonly bundleFailures = new Counter({
-    name: "agentgate_bundle_failures_total",
-    help: "Bundle versions that could not be fetched or were refused (the last good one stays in force), by bundle and stage (fetch, signature, load).",
-    labelNames: ["bundle", "stage"] as const,
-    registers: [this.registry],
-  });
-  readonly bundleLastActivation = new Gauge({
-    name: "agentgate_bundle_last_activation_timestamp_seconds",
-    help: "Unix time the bundle's version in force was activated.",
-    labelNames: ["bundle"] as const,
-    registers: [this.registry],
-  });
-  readonly bundleLastFailure = new Gauge({
-    name: "agentgate_bundle_last_failure_timestamp_seconds",
-    help: "Unix time of the bundle's last fetch failure or refused version.",
-    labelNames: ["bundle"] as const,
-    registers: [this.registry],
-  });
+  /** the bundle store's (agentgate_bundle_*) */
+  readonly bundles = new BundleMetrics(this.registry);
   readonly badRequests = new Counter({
     name: "agentgate_bad_requests_total",
     help: "Requests refused with HTTP 4xx before evaluation (malformed, too large, unknown resource).",
@@ -97,10 +70,5 @@ export class GatewayMetrics {
     } catch {
       // The TLS layer already rejected or accepted it; the metric is best effort.
     }
-  }
-
-  setBundles(bundles: readonly { name: string; revision: string; digest: string }[]): void {
-    this.bundleInfo.reset();
-    for (const b of bundles) this.bundleInfo.set({ bundle: b.name, revision: b.revision, digest: b.digest }, 1);
   }
 }
