@@ -83,6 +83,13 @@ const CASES: string[] = [
   `[strings.count("cheese", "e"), strings.count("five", ""), strings.count("ééé", "é"), indexof_n("sheep", "e"), indexof_n("ééaé", "é")]`,
   `[strings.split_n("a,b,c,d", ",", 2), strings.split_n("a,b,c,d", ",", -2), strings.split_n("a,b", ",", 0), strings.split_n("abc", "", 2)]`,
   `indexof_n("abc", "")`,
+  // compiled into the wasm, redirected to the host (wasm-rewrite.ts): template strings, concat, walk
+  `$"obj={ {"b": 1, "a": {"y": 2, "x": 3}, "c": {3, 1}} } set={ {"zeta", "alpha", "mid", "beta"} } arr={[{"z": 1, "a": 2}, "s", 1.50]} n={1.5 * 2} u={input.nope} s={"str"} t={true} z={null} e={set()} q={"é\u0001"}"`,
+  `[concat(", ", {"zeta", "alpha", "mid", "beta"}), concat("", set()), concat("-", {"only"}), concat("/", ["z", "a"]), concat(", ", {"b", "ä", "A", "é", "a"})]`,
+  `concat(", ", {x | some x in [1, "a"]})`,
+  `[p | walk({"b": {"d": 1, "c": [2, {"z", "a"}]}, "a": 0, {"k"}: 1}, p)]`,
+  // an entrypoint's value: sets come back sorted, as opa eval prints them
+  `{"set": {"z", "a", {"q", "b"}}, "obj": {{"y": 1, "x": 2}}, "keys": object.keys({"q": 1, "b": 2, "z": 3, "c": 4})}`,
 ];
 
 let policy: WasmPolicy;

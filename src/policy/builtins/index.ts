@@ -12,9 +12,11 @@ import { OBJECT_BUILTINS } from "./object.ts";
 import type { RegoBuiltin } from "./operands.ts";
 import { SDK_BUILTINS, type JsonBuiltin } from "./sdk-table.ts";
 import { SEMVER_BUILTINS } from "./semver.ts";
-import { STRINGS_BUILTINS } from "./strings.ts";
+import { REDIRECTED_STRINGS_BUILTINS, STRINGS_BUILTINS } from "./strings.ts";
+import { REDIRECTED_TEMPLATE_BUILTINS } from "./template-string.ts";
 import { TIME_BUILTINS } from "./time.ts";
 import { UNITS_BUILTINS } from "./units.ts";
+import { REDIRECTED_WALK_BUILTINS } from "./walk.ts";
 import { YAML_BUILTINS } from "./yaml.ts";
 
 export type { RegoBuiltin } from "./operands.ts";
@@ -25,7 +27,9 @@ export const AGENTGATE_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
 );
 
 /** Builtins compiled into the wasm that agentgate answers instead (wasm-rewrite.ts redirects them). */
-export const REDIRECTED_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(Object.entries(REDIRECTED_JSON_BUILTINS));
+export const REDIRECTED_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
+  Object.entries({ ...REDIRECTED_JSON_BUILTINS, ...REDIRECTED_STRINGS_BUILTINS, ...REDIRECTED_TEMPLATE_BUILTINS, ...REDIRECTED_WALK_BUILTINS }),
+);
 
 /**
  * The SDK's builtins agentgate relies on (regex.split, with JavaScript's

@@ -50,6 +50,21 @@ export function goJson(v: RegoValue, indent?: { prefix: string; indent: string }
   return `${open}${nl(depth + 1)}${items.join(`,${nl(depth + 1)}`)}${nl(depth)}${close}`;
 }
 
+/**
+ * A Rego value as JSON, the way OPA converts one (ast.JSON, what `opa eval`
+ * prints): sets become sorted arrays, a key that is not a string becomes
+ * its json.marshal text.
+ */
+export function toJson(v: RegoValue): unknown {
+  if (v === null || typeof v === "boolean" || typeof v === "string") return v;
+  if (v instanceof RegoNumber) return Number(v.text);
+  if (v instanceof RegoSet) return sortValues(v.items).map(toJson);
+  if (v instanceof RegoObject) {
+    return Object.fromEntries(v.entries.map(([k, x]) => [typeof k === "string" ? k : goJson(k), toJson(x)]));
+  }
+  return v.map(toJson);
+}
+
 export const JSON_BUILTINS: Readonly<Record<string, RegoBuiltin>> = {
   "json.marshal_with_options": (value, opts) => {
     const name = "json.marshal_with_options";

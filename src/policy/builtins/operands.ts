@@ -1,6 +1,6 @@
 // Operand checks shared by the builtin families. A failed check throws; the
-// dispatcher turns any throw into an undefined expression, as OPA does for
-// builtin errors outside strict mode.
+// dispatcher turns any throw but an EvaluationHalt into an undefined
+// expression, as OPA does for builtin errors outside strict mode.
 import { RegoNumber, RegoSet, typeOf, type RegoValue } from "./rego-value.ts";
 
 export type RegoBuiltin = (...args: RegoValue[]) => RegoValue | undefined;
@@ -9,6 +9,18 @@ export class BuiltinError extends Error {
   constructor(builtin: string, message: string) {
     super(`${builtin}: ${message}`);
     this.name = "BuiltinError";
+  }
+}
+
+/**
+ * An error OPA raises as an evaluation error even outside strict mode (a
+ * topdown Halt): the dispatcher lets it through, so the evaluation fails
+ * (and the gateway fails closed) instead of the expression being undefined.
+ */
+export class EvaluationHalt extends Error {
+  constructor(builtin: string, message: string) {
+    super(`${builtin}: ${message}`);
+    this.name = "EvaluationHalt";
   }
 }
 

@@ -152,17 +152,6 @@ export function fromJson(v: unknown): RegoValue {
   throw new TypeError(`not a JSON value: ${typeof v}`);
 }
 
-/** A Rego value as JSON, the way OPA converts one: sets become sorted arrays. */
-export function toJson(v: RegoValue): unknown {
-  if (v === null || typeof v === "boolean" || typeof v === "string") return v;
-  if (v instanceof RegoNumber) return Number(v.text);
-  if (v instanceof RegoSet) return sortValues(v.items).map(toJson);
-  if (v instanceof RegoObject) {
-    return Object.fromEntries(v.entries.map(([k, x]) => [typeof k === "string" ? k : formatTerm(k), toJson(x)]));
-  }
-  return v.map(toJson);
-}
-
 function numberText(n: number): string {
   if (!Number.isFinite(n)) throw new TypeError(`not a JSON number: ${String(n)}`);
   return Number.isInteger(n) && Math.abs(n) < 1e21 ? BigInt(n).toString() : String(n);
