@@ -42,6 +42,7 @@ export class WasmPolicy {
   /** builtins compiled into the wasm that agentgate answers instead (builtins/wasm-rewrite.ts) */
   readonly redirectedBuiltins: readonly string[];
   private readonly abi: PolicyAbi;
+  private readonly builtinErrors: string[];
   private readonly memory: WasmMemory;
   private readonly entrypointIds: ReadonlyMap<string, number>;
   /** the parsed data document */
@@ -49,8 +50,9 @@ export class WasmPolicy {
   /** the heap above the data: each evaluation writes its input here and starts its heap after it */
   private readonly evalHeap: number;
 
-  private constructor(abi: PolicyAbi, memory: WasmMemory, entrypointIds: Map<string, number>, data: { addr: number; heap: number }, requiredBuiltins: string[], redirectedBuiltins: string[]) {
+  private constructor(abi: PolicyAbi, memory: WasmMemory, builtinErrors: string[], entrypointIds: Map<string, number>, data: { addr: number; heap: number }, requiredBuiltins: string[], redirectedBuiltins: string[]) {
     this.abi = abi;
+    this.builtinErrors = builtinErrors;
     this.memory = memory;
     this.entrypointIds = entrypointIds;
     this.entrypoints = new Set(entrypointIds.keys());
@@ -97,18 +99,28 @@ export class WasmPolicy {
     } catch (err) {
       throw new BundleError(bundle.name, `data does not load into policy.wasm: ${describe(err)}`, { cause: err });
     }
-    return new WasmPolicy(abi, memory, new Map(Object.entries(entrypoints)), parsed, required, redirected);
+    return new WasmPolicy(abi, memory, host.builtinErrors, new Map(Object.entries(entrypoints)), parsed, required, redirected);
+  }
+
+  /**
+   * The builtin errors of the last evaluation (`name: message`): each made
+   * its expression undefined, as in OPA outside strict mode.
+   */
+  get lastBuiltinErrors(): readonly string[] {
+    return [...this.builtinErrors];
   }
 
   /**
    * Evaluates one entrypoint. `input` is the JSON text of the input document,
-   * encoded once per request and shared by every bundle and entrypoint.
+   * encoded once per request and shared by every bundle and entrypoint; an
+   * empty buffer leaves input undefined, as in `opa eval` without `-i`.
    * Returns undefined when the entrypoint's value is undefined.
    */
   evaluate(entrypoint: string, input: ArrayBuffer): unknown {
     const id = this.entrypointIds.get(entrypoint);
     if (id === undefined) throw new Error(`entrypoint ${entrypoint} is not in this policy.wasm (it has ${[...this.entrypoints].sort().join(", ")})`);
     startEvaluation();
+    this.builtinErrors.length = 0;
     const length = input.byteLength;
     const shortBy = this.evalHeap + length - this.memory.buffer.byteLength;
     if (shortBy > 0) this.memory.grow(Math.ceil(shortBy / PAGE));

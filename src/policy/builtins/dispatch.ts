@@ -22,6 +22,13 @@ interface PolicyExports {
 
 export interface HostImports {
   imports: WasmImports;
+  /**
+   * The builtin errors that became undefined since it was last emptied, as
+   * `name: message` (OPA outside strict mode hides them the same way): what
+   * `bundle check` and the conformance test look at to tell an expected
+   * builtin error from another failure.
+   */
+  readonly builtinErrors: string[];
   /** Connects the imports to their instance; returns the builtin names the wasm calls out for. */
   bind(instance: WasmInstance): string[];
 }
@@ -43,6 +50,13 @@ export function hostImports(memory: WasmMemory): HostImports {
   let exports: PolicyExports | undefined;
   let names: Record<number, string> = {};
   const encoder = new TextEncoder();
+  const builtinErrors: string[] = [];
+  const swallow = (name: string, err: unknown): number => {
+    if (err instanceof EvaluationHalt) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    builtinErrors.push(message.startsWith(`${name}: `) ? message : `${name}: ${message}`);
+    return 0;
+  };
   const readString = (addr: number): string => cString(memory, addr);
   const write = (text: string, parse: (addr: number, len: number) => number): number => {
     const ex = exports as PolicyExports;
@@ -63,8 +77,7 @@ export function hostImports(memory: WasmMemory): HostImports {
       try {
         result = own(...args.map((a) => parseRegoValue(readString(ex.opa_value_dump(a)))));
       } catch (err) {
-        if (err instanceof EvaluationHalt) throw err;
-        return 0;
+        return swallow(name, err);
       }
       return result === undefined ? 0 : write(serializeRegoValue(result), (a, l) => ex.opa_value_parse(a, l));
     }
@@ -73,8 +86,8 @@ export function hostImports(memory: WasmMemory): HostImports {
       let result: unknown;
       try {
         result = sdk(...args.map((a) => JSON.parse(readString(ex.opa_json_dump(a))) as unknown));
-      } catch {
-        return 0;
+      } catch (err) {
+        return swallow(name, err);
       }
       return result === undefined ? 0 : write(serializeRegoValue(fromJson(result)), (a, l) => ex.opa_value_parse(a, l));
     }
@@ -99,6 +112,7 @@ export function hostImports(memory: WasmMemory): HostImports {
 
   return {
     imports,
+    builtinErrors,
     bind(instance) {
       exports = instance.exports as unknown as PolicyExports;
       const table = JSON.parse(readString(exports.opa_json_dump(exports.builtins()))) as Record<string, number>;

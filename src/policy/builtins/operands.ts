@@ -39,13 +39,14 @@ export function arrayOperand(builtin: string, v: RegoValue | undefined, pos: num
   return v as readonly RegoValue[];
 }
 
-/** A string, or an array or set of strings (strings.any_prefix_match and kin). */
+/** A string, or an array or set of strings (strings.any_prefix_match and kin), with OPA's messages. */
 export function stringsOperand(builtin: string, v: RegoValue | undefined, pos: number): string[] {
   if (typeof v === "string") return [v];
-  const items = Array.isArray(v) ? v : v instanceof RegoSet ? v.items : undefined;
-  if (items === undefined) throw new BuiltinError(builtin, `operand ${pos} must be one of {string, array, set} but got ${v === undefined ? "nothing" : typeOf(v)}`);
+  const items: readonly RegoValue[] | undefined = Array.isArray(v) ? (v as readonly RegoValue[]) : v instanceof RegoSet ? v.items : undefined;
+  if (items === undefined) throw new BuiltinError(builtin, `operand ${pos} must be one of {string, set, array} but got ${v === undefined ? "nothing" : typeOf(v)}`);
+  const kind = Array.isArray(v) ? "array" : "set";
   return items.map((item) => {
-    if (typeof item !== "string") throw new BuiltinError(builtin, `operand ${pos} must hold strings only`);
+    if (typeof item !== "string") throw new BuiltinError(builtin, `operand ${pos} must be ${kind} of strings but got ${kind} containing ${typeOf(item)}`);
     return item;
   });
 }
