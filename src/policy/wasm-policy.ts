@@ -135,6 +135,13 @@ export class WasmPolicy {
   }
 }
 
+/** The builtins a policy.wasm calls the host for (its builtins() table), provided or not. */
+export async function calledBuiltins(wasm: Uint8Array): Promise<string[]> {
+  const memory = new wasmApi.Memory({ initial: INITIAL_PAGES });
+  const host = hostImports(memory);
+  return host.bind(await wasmApi.instantiate(await wasmApi.compile(wasm), host.imports));
+}
+
 /** Parses the data document into the wasm's heap; what is above it is free for evaluations. */
 function loadData(abi: PolicyAbi, memory: WasmMemory, data: Record<string, unknown>): { addr: number; heap: number } {
   const bytes = new TextEncoder().encode(JSON.stringify(data));
