@@ -60,6 +60,12 @@ const CASES: string[] = [
   `[time.date(1517814000000000000), time.clock([1517814000000000000, "America/New_York"]), time.weekday(0), time.weekday([1709164800000000000, "Asia/Kolkata"]), time.add_date(0, 1, 13, 31), time.add_date(1709164800000000000, 1, 0, 0), time.parse_rfc3339_ns("2017-06-02T19:00:00.5-07:00"), time.date([-1, "UTC"])]`,
   `time.date([1, "Mars/Olympus"])`,
   `time.parse_rfc3339_ns("2017-02-30T00:00:00Z")`,
+  // time.format (Go layouts) and time.diff
+  `[time.format(1707123456789012345), time.format([1707123456789012345, "America/New_York"]), time.format([1707123456789012345, "Asia/Kolkata", "2006-01-02 15:04:05.000 -07:00 Z07:00 Monday January _2 __2 002 3:4:5 PM pm .999 ,000000"]), time.format([0, "UTC", "RFC1123"]), time.format([-1, "UTC", "RFC3339Nano"]), time.format([1707123456000000000, "Europe/Paris", "RFC3339"])]`,
+  `[time.format([1707123456000000000, "UTC", "Jan Janx January Mon Monx Monday 06 _2006 2006 1 01 2 02 _2 15 03 3 04 4 05 5 MST"]), time.format([1700000000000000000, "America/St_Johns", "-0700 -07:00 -07 -070000 -07:00:00 Z07 Z0700"]), time.format([1700000000000000000, "UTC", ".0 .00 .999999999 .9999999999 ,999 .000x .0005 Z07:00"]), time.format([1700000000100000000, "UTC", ".9 .99 .000"]), time.format([-62135596800000000000 + 1, "UTC", "RFC3339Nano"]), time.format([1700000000000000000, "Local", "ANSIC"]), time.format([1700000000000000000, "UTC", "UnixDate"])]`,
+  `time.format([1, "america/new_york"])`,
+  `time.format([1.5, "UTC"])`,
+  `[time.diff(1707123456000000000, 1600000000000000000), time.diff([1707123456000000000, "Asia/Tokyo"], [1709164800000000000, "America/New_York"]), time.diff(0, 0), time.diff(1709164800000000000, 1706745600000000000), time.diff([951782400000000000, "UTC"], 983404800000000000), time.diff(1709251199000000000, 1709164800000000000)]`,
   // json.marshal (compiled into the wasm, redirected to the host) and json.marshal_with_options
   `[json.marshal({"b": 1, "a": [2.50, {"z": 1, "y": {"q", "p", 3}}], "c": "<&>"}), json.marshal(${SET}), json.marshal(12345678901234567890), json.marshal(1e3), json.marshal("é\u2028")]`,
   `json.marshal({1: "number key", [1, {"b": 2, "a": "<"}]: "array key", null: 0, {"s"}: 1})`,
@@ -124,6 +130,17 @@ before(async () => {
   const { stdout } = await runOpa(["eval", "-f", "json", "-d", join(dir, "t.rego"), "data.t"]);
   const parsed = JSON.parse(stdout) as { result: [{ expressions: [{ value: Record<string, unknown> }] }] };
   want = parsed.result[0].expressions[0].value;
+});
+
+test("time.format of a zone abbreviation (MST) outside UTC fails the evaluation rather than print another name", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "agentgate-fidelity-tz-"));
+  await writeFile(join(dir, "t.rego"), `package t\n\nr := time.format([1707123456000000000, "Europe/Paris", "15:04 MST"])\n`);
+  const bundlePath = join(dir, "t.tar.gz");
+  await runOpa(["build", "-t", "wasm", "-e", "t/r", "-o", bundlePath, join(dir, "t.rego")]);
+  const { stdout } = await runOpa(["eval", "-f", "json", "-d", join(dir, "t.rego"), "data.t.r"]);
+  assert.match(stdout, /"09:57 CET"/);
+  const tz = await WasmPolicy.load(await readBundle(bundlePath), {});
+  assert.throws(() => tz.evaluate("t/r", encodeInput(null)), /time\.format: the abbreviation \(MST\) of time zone Europe\/Paris is not available in agentgate/);
 });
 
 CASES.forEach((expr, i) => {
