@@ -97,6 +97,10 @@ const CASES: string[] = [
   `urlquery.decode_object("a=%zz&b=1")`,
   `urlquery.encode_object(json.unmarshal("{\\"a\\": [1]}"))`,
   `urlquery.encode_object(json.unmarshal("[1]"))`,
+  // uri.parse / uri.is_valid (Go's url.Parse)
+  `[uri.parse("HTTPS://user:p%40ss@Example.COM:8443/a%2Fb/c d?x=1&y=%zz#frag%20ment"), uri.parse("http://[fe80::1%25eth0]:80/p"), uri.parse("mailto:a@b.c#x"), uri.parse("/just/path?q"), uri.parse("//host/x"), uri.parse("*"), uri.parse(""), uri.parse("http://héllo.example/ü?ä#ö"), uri.parse("http://x/a%2fb"), uri.parse("ftp://h:21"), uri.parse("http://h:"), uri.parse("x?"), uri.parse("svc:a:b:c"), uri.parse("svc://a:b:80/"), uri.parse("http://u@h@x/"), uri.parse("http://h/#a\u0001")]`,
+  `[s | some s in ["http://a b/", "http://[::1", "http://h:8x/", "1http:x", ":x", "http://a:b:80/", "http://[1.2.3.4]/", "http://%41/", "http://h/%zz", "http://h/#%zz", "a\u0001b", "http://u:%zz@h/", "http://[::1%25]/", "http://a[b]/", "http://ü ser@h/"]; not uri.parse(s)]`,
+  `[uri.is_valid(""), uri.is_valid("http://x"), uri.is_valid("http://a b"), uri.is_valid(":x"), uri.is_valid("http://[::1]:80"), uri.is_valid(json.unmarshal("1")), uri.is_valid("rel/path"), uri.is_valid("a:b/c:d")]`,
   // net.cidr_* (Go's net: 4- and 16-byte addresses)
   `net.cidr_contains_matches(["10.0.0.0/8", ["192.168.0.0/16", "x"]], {"a": "10.1.2.3", "b": ["192.168.1.0/24"], "c": "11.0.0.1"})`,
   `net.cidr_contains_matches("2001:db8::/32", {"2001:db8::1", "2001:db9::/48", "2001:db8:ffff::/48", "::ffff:10.0.0.1"})`,

@@ -16,6 +16,7 @@ import { REDIRECTED_STRINGS_BUILTINS, STRINGS_BUILTINS } from "./strings.ts";
 import { REDIRECTED_TEMPLATE_BUILTINS } from "./template-string.ts";
 import { TIME_BUILTINS } from "./time.ts";
 import { UNITS_BUILTINS } from "./units.ts";
+import { URI_BUILTINS } from "./uri.ts";
 import { URLQUERY_BUILTINS } from "./urlquery.ts";
 import { REDIRECTED_WALK_BUILTINS } from "./walk.ts";
 import { YAML_BUILTINS } from "./yaml.ts";
@@ -24,7 +25,7 @@ export type { RegoBuiltin } from "./operands.ts";
 
 /** agentgate's own builtins, by name. */
 export const AGENTGATE_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
-  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS, ...YAML_BUILTINS, ...OBJECT_BUILTINS, ...CRYPTO_BUILTINS, ...ENCODING_BUILTINS, ...NET_BUILTINS, ...NUMBERS_BUILTINS, ...GLOB_BUILTINS, ...URLQUERY_BUILTINS }),
+  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS, ...YAML_BUILTINS, ...OBJECT_BUILTINS, ...CRYPTO_BUILTINS, ...ENCODING_BUILTINS, ...NET_BUILTINS, ...NUMBERS_BUILTINS, ...GLOB_BUILTINS, ...URLQUERY_BUILTINS, ...URI_BUILTINS }),
 );
 
 /** Builtins compiled into the wasm that agentgate answers instead (wasm-rewrite.ts redirects them). */
