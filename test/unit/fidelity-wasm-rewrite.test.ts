@@ -46,6 +46,15 @@ test("every compiled function REDIRECTS names is found and redirected in a wasm 
   assert.equal(new Set(REDIRECTS.map((r) => r.id)).size, REDIRECTS.length, "two redirects share a builtin id");
 });
 
+test("concat goes to the host only over a set; over an array the compiled code answers", async () => {
+  const path = await build("concat", `s := concat(",", {x | some x in json.unmarshal("[1, \\"a\\"]")})\na := concat(",", json.unmarshal("[1, \\"a\\"]"))`);
+  const policy = await WasmPolicy.load(await readBundle(path), {});
+  // Both are undefined (a number is no string); only the host's answer leaves a builtin error behind.
+  // The whole package is evaluated once: both rules are undefined (a number is no string); only the host's answer leaves a builtin error behind.
+  assert.deepEqual(policy.evaluate("t", encodeInput(null)), {});
+  assert.deepEqual(policy.lastBuiltinErrors, ["concat: operand 2 must be string but got number"]);
+});
+
 test("a wasm that calls none of them is left byte for byte as it is", async () => {
   const bundle = await readBundle(await build("none", `a := upper("x")`));
   const out = redirectCompiledBuiltins(bundle.wasm);

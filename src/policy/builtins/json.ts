@@ -58,7 +58,7 @@ export function goJson(v: RegoValue, indent?: { prefix: string; indent: string }
 export function toJson(v: RegoValue): unknown {
   if (v === null || typeof v === "boolean" || typeof v === "string") return v;
   if (v instanceof RegoNumber) return Number(v.text);
-  if (v instanceof RegoSet) return sortValues(v.items).map(toJson);
+  if (v instanceof RegoSet) return v.sorted().map(toJson);
   if (v instanceof RegoObject) {
     return Object.fromEntries(v.entries.map(([k, x]) => [typeof k === "string" ? k : goJson(k), toJson(x)]));
   }

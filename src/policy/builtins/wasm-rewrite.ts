@@ -25,6 +25,9 @@
 // another signature than the one checked refuses the bundle at load
 // (WasmShapeError), and wasm-rewrite.test.ts builds a policy calling every
 // redirected builtin with the real opa and fails when one is not found.
+// A redirect may apply only to one operand type (concat: sets), the rest of
+// the calls keep the compiled body, moved to a function appended to the
+// module (existing function indices do not change).
 
 export interface Redirect {
   /** the compiled function's name in the module's name section */
@@ -35,12 +38,22 @@ export interface Redirect {
   readonly arity: 1 | 2;
   /** the builtin id its calls reach the host with: outside the ids opa assigns (0, 1, 2, … per wasm) */
   readonly id: number;
+  /**
+   * Only calls whose operand `operand` is of this opa_value type (the first
+   * byte of an opa_value, value.h: OPA_SET is 7) go to the host; the others
+   * keep the compiled code, kept as a function of its own: the host round
+   * trip costs microseconds and concat over an array needs none.
+   */
+  readonly onlyWhen?: { operand: number; type: number };
 }
+
+/** value.h */
+const OPA_SET = 7;
 
 export const REDIRECTS: readonly Redirect[] = [
   { fn: "opa_json_marshal", builtin: "json.marshal", arity: 1, id: 0x7fff0001 },
   { fn: "opa_template_string", builtin: "internal.template_string", arity: 1, id: 0x7fff0002 },
-  { fn: "opa_strings_concat", builtin: "concat", arity: 2, id: 0x7fff0003 },
+  { fn: "opa_strings_concat", builtin: "concat", arity: 2, id: 0x7fff0003, onlyWhen: { operand: 1, type: OPA_SET } },
   { fn: "opa_value_transitive_closure", builtin: "walk", arity: 1, id: 0x7fff0004 },
 ];
 
@@ -232,32 +245,57 @@ export function redirectCompiledBuiltins(wasm: Uint8Array): Rewritten {
   const code = section(10);
   if (targets.size === 0 || !code) return unchanged;
 
+  const funcs = section(3);
+  if (!funcs) return unchanged;
   const c = new Reader(wasm, code.contentStart);
   const count = c.u32();
   const bodies: Uint8Array[] = [];
+  /** original bodies kept as functions of their own, appended after the module's: [type index, body] */
+  const kept: [number, Uint8Array][] = [];
   for (let k = 0; k < count; k++) {
     const size = c.u32();
+    const whole = wasm.subarray(c.pos - u32(size).length, c.pos + size);
     const redirect = targets.get(k);
     if (redirect === undefined) {
-      bodies.push(wasm.subarray(c.pos - u32(size).length, c.pos + size));
+      bodies.push(whole);
     } else {
-      // no locals; i32.const id; i32.const 0 (ctx); local.get 0 … arity-1; call opa_builtin<arity>; end
+      // i32.const id; i32.const 0 (ctx); local.get 0 … arity-1; call opa_builtin<arity>
       const operands = Array.from({ length: redirect.arity }, (_, i) => [0x20, ...u32(i)]).flat();
-      const body = [0x00, 0x41, ...s32(redirect.id), 0x41, 0x00, ...operands, 0x10, ...u32(dispatchers.get(redirect.arity) ?? 0), 0x0b];
+      const toHost = [0x41, ...s32(redirect.id), 0x41, 0x00, ...operands, 0x10, ...u32(dispatchers.get(redirect.arity) ?? 0)];
+      let body: number[];
+      if (redirect.onlyWhen === undefined) {
+        body = [0x00, ...toHost, 0x0b];
+      } else {
+        const original = importedFuncs + count + kept.length;
+        kept.push([funcTypes[k] ?? 0, whole]);
+        // if (*(u8*)operand == type) host(…) else original(…)
+        const test = [0x20, ...u32(redirect.onlyWhen.operand), 0x2d, 0x00, 0x00, 0x41, ...s32(redirect.onlyWhen.type), 0x46];
+        body = [0x00, ...test, 0x04, I32, ...toHost, 0x05, ...operands, 0x10, ...u32(original), 0x0b, 0x0b];
+      }
       bodies.push(Uint8Array.from([...u32(body.length), ...body]));
     }
     c.pos += size;
   }
-  const content = [Uint8Array.from(u32(count)), ...bodies];
-  const contentLength = content.reduce((n, b) => n + b.length, 0);
-  const header = Uint8Array.from([10, ...u32(contentLength)]);
-  const out = new Uint8Array(code.start + header.length + contentLength + (wasm.length - code.end));
-  out.set(wasm.subarray(0, code.start), 0);
-  let at = code.start;
-  for (const part of [header, ...content]) {
+  const allTypes = [...funcTypes, ...kept.map(([type]) => type)];
+  const replaced = new Map<Section, Uint8Array[]>([
+    [funcs, [Uint8Array.from(u32(allTypes.length)), ...allTypes.map((type) => Uint8Array.from(u32(type)))]],
+    [code, [Uint8Array.from(u32(count + kept.length)), ...bodies, ...kept.map(([, body]) => body)]],
+  ]);
+  const parts: Uint8Array[] = [wasm.subarray(0, 8)];
+  for (const sec of sections) {
+    const content = replaced.get(sec);
+    if (!content) {
+      parts.push(wasm.subarray(sec.start, sec.end));
+      continue;
+    }
+    const length = content.reduce((n, b) => n + b.length, 0);
+    parts.push(Uint8Array.from([sec.id, ...u32(length)]), ...content);
+  }
+  const out = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const part of parts) {
     out.set(part, at);
     at += part.length;
   }
-  out.set(wasm.subarray(code.end), at);
   return { wasm: out, redirected: [...new Set([...targets.values()].map((x) => x.builtin))].sort() };
 }
