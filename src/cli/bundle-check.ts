@@ -2,8 +2,9 @@
 // CI next to `opa test`. It makes the gateway's load-time checks (builtins,
 // entrypoints, data) and, given inputs and an opa binary, evaluates every
 // input both ways — the bundle's wasm under the gateway's evaluator, the Rego
-// it was built from under `opa eval`, both with the bundle's data — and prints
-// every difference. The Rego comes from --source: the .rego files that
+// it was built from under `opa eval`, both with the bundle's data and
+// --policy-config merged into data.agentgate.config as the gateway merges it —
+// and prints every difference. The Rego comes from --source: the .rego files that
 // `opa build -t wasm` puts in a bundle lack the entrypoint rules it compiled.
 import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,7 +12,8 @@ import { dirname, join, relative } from "node:path";
 import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { readBundle, type Bundle } from "../policy/bundle.ts";
-import { ENTRYPOINT, encodeInput } from "../policy/engine.ts";
+import { ENTRYPOINT, checkEntrypoints, encodeInput, withConfig } from "../policy/engine.ts";
+import { readPolicyConfig } from "../policy/load.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
 import { InputError } from "./manifests.ts";
 import { findOpa, runOpa } from "./opa.ts";
@@ -31,32 +33,42 @@ export interface Difference {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-/** The gateway's load-time checks; returns the loaded policy or throws a one-line BundleError. */
-export async function loadChecked(bundle: Bundle): Promise<WasmPolicy> {
-  const policy = await WasmPolicy.load(bundle, bundle.data);
-  if (!policy.entrypoints.has(ENTRYPOINT.violations) && !policy.entrypoints.has(ENTRYPOINT.goalsAllow)) {
-    throw new InputError(`bundle "${bundle.name}": has neither entrypoint ${ENTRYPOINT.violations} nor ${ENTRYPOINT.goalsAllow}; build it with -e ${ENTRYPOINT.violations}`);
-  }
-  return policy;
+export interface Checked {
+  policy: WasmPolicy;
+  /** the bundle's data with --policy-config merged in, as the gateway evaluates it */
+  data: Record<string, unknown>;
 }
 
-/** Sets come back from the wasm in its own order and from opa sorted: compare them as sets. */
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical).sort((a, b) => compareJson(a, b));
+/** The gateway's load-time checks (the same functions); returns the loaded policy or throws a one-line error. */
+export async function loadChecked(bundle: Bundle, configOverride?: Record<string, unknown>): Promise<Checked> {
+  const data = withConfig(bundle.data, configOverride);
+  const policy = await WasmPolicy.load(bundle, data);
+  checkEntrypoints(bundle, policy);
+  return { policy, data };
+}
+
+/** Entrypoints whose value is a set in OPA's semantics: their order carries no meaning. */
+const SET_VALUED: ReadonlySet<string> = new Set([ENTRYPOINT.violations, ENTRYPOINT.goalsDeny]);
+
+/** JSON with object keys sorted (JSON objects have no order) and arrays as they are. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
   if (typeof v === "object" && v !== null) {
-    return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => [k, canonical(x)]));
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(",")}}`;
   }
-  return v;
+  return v === undefined ? "undefined" : JSON.stringify(v);
 }
 
-function compareJson(a: unknown, b: unknown): number {
-  const x = JSON.stringify(a);
-  const y = JSON.stringify(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-export function sameDecision(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+/**
+ * Whether the gateway's and opa's answers at an entrypoint are the same: a
+ * set-valued entrypoint's members in any order, everything else exactly
+ * (an array's order is part of its value, as in a defaults patch).
+ */
+export function sameDecision(entrypoint: string, a: unknown, b: unknown): boolean {
+  if (SET_VALUED.has(entrypoint) && Array.isArray(a) && Array.isArray(b)) {
+    return stableJson(a.map(stableJson).sort()) === stableJson(b.map(stableJson).sort());
+  }
+  return stableJson(a) === stableJson(b);
 }
 
 const dataRef = (entrypoint: string): string => `data${entrypoint.split("/").map((s) => `[${JSON.stringify(s)}]`).join("")}`;
@@ -107,9 +119,10 @@ export async function evaluateWithOpa(sources: ReadonlyMap<string, Buffer>, data
 }
 
 /** Every input at every entrypoint, gateway against opa; the differences. */
-export async function compareWithOpa(bundle: Bundle, policy: WasmPolicy, sources: ReadonlyMap<string, Buffer>, inputs: readonly NamedInput[]): Promise<Difference[]> {
+export async function compareWithOpa(checked: Checked, sources: ReadonlyMap<string, Buffer>, inputs: readonly NamedInput[]): Promise<Difference[]> {
+  const { policy, data } = checked;
   const entrypoints = [...policy.entrypoints].sort();
-  const fromOpa = await evaluateWithOpa(sources, bundle.data, entrypoints, inputs.map((i) => i.value));
+  const fromOpa = await evaluateWithOpa(sources, data, entrypoints, inputs.map((i) => i.value));
   const differences: Difference[] = [];
   inputs.forEach((input, k) => {
     const buffer = encodeInput(input.value);
@@ -121,7 +134,7 @@ export async function compareWithOpa(bundle: Bundle, policy: WasmPolicy, sources
         gateway = { error: err instanceof Error ? err.message : String(err) };
       }
       const opa = fromOpa[k]?.[entrypoint];
-      if (!sameDecision(gateway, opa)) differences.push({ input: input.name, entrypoint, gateway, opa });
+      if (!sameDecision(entrypoint, gateway, opa)) differences.push({ input: input.name, entrypoint, gateway, opa });
     }
   });
   return differences;
@@ -141,7 +154,7 @@ async function readInput(path: string): Promise<NamedInput> {
   }
 }
 
-const show = (v: unknown): string => (v === undefined ? "undefined" : JSON.stringify(canonical(v)));
+const show = (v: unknown): string => stableJson(v);
 
 export function registerBundleCheck(bundle: Command, io: Io, setExit: (code: number) => void): void {
   bundle
@@ -149,11 +162,14 @@ export function registerBundleCheck(bundle: Command, io: Io, setExit: (code: num
     .description("make the gateway's load-time checks and, with -f and opa on PATH, compare the gateway's answers with opa eval's")
     .option("-f, --input <file>", "a policy input document (JSON or YAML: {request, context}); repeatable", collect, [])
     .option("--source <dir>", "the Rego the bundle was built from, for opa eval (needed with -f)")
-    .action(async (path: string, opts: { input: string[]; source?: string }) => {
+    .option("--policy-config <file>", "YAML merged into data.agentgate.config (as serve and review take it), for both evaluations")
+    .action(async (path: string, opts: { input: string[]; source?: string; policyConfig?: string }) => {
       const b = await readBundle(path);
-      const policy = await loadChecked(b);
+      const override = opts.policyConfig === undefined ? undefined : await readPolicyConfig(opts.policyConfig);
+      const checked = await loadChecked(b, override);
+      const { policy } = checked;
       io.out(
-        `bundle ${b.name} (revision ${b.revision}): loads; entrypoints ${[...policy.entrypoints].sort().join(", ")}; host builtins ${policy.requiredBuiltins.join(", ") || "none"}; data ${Object.keys(b.data).sort().join(", ") || "none"}`,
+        `bundle ${b.name} (revision ${b.revision}): loads; entrypoints ${[...policy.entrypoints].sort().join(", ")}; host builtins ${policy.requiredBuiltins.join(", ") || "none"}; compiled builtins answered by agentgate ${policy.redirectedBuiltins.join(", ") || "none"}; data ${Object.keys(checked.data).sort().join(", ") || "none"}${override ? ` (with --policy-config ${opts.policyConfig ?? ""})` : ""}`,
       );
       if (opts.input.length === 0) {
         setExit(0);
@@ -171,7 +187,7 @@ export function registerBundleCheck(bundle: Command, io: Io, setExit: (code: num
         setExit(0);
         return;
       }
-      const differences = await compareWithOpa(b, policy, sources, inputs);
+      const differences = await compareWithOpa(checked, sources, inputs);
       for (const d of differences) {
         io.out(`DIFFERS ${d.input} ${d.entrypoint}:\n  gateway: ${show(d.gateway)}\n  opa:     ${show(d.opa)}`);
       }

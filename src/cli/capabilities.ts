@@ -1,14 +1,41 @@
 // `agentgate capabilities`: the OPA capabilities of this gateway, for
 // `opa check|build --capabilities` and linters while a bundle is written.
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Command } from "commander";
-import { agentgateCapabilities, type Capabilities } from "../policy/builtins/capabilities.ts";
+import { agentgateCapabilities, asCapabilities, probeModules, type Capabilities } from "../policy/builtins/capabilities.ts";
+import { readBundle } from "../policy/bundle.ts";
+import { calledBuiltins } from "../policy/wasm-policy.ts";
 import { InputError } from "./manifests.ts";
-import { runOpa } from "./opa.ts";
+import { findOpa, runOpa } from "./opa.ts";
 import type { Io } from "./review.ts";
 
-/** `opa capabilities --current` of the opa that builds bundles, narrowed to what agentgate evaluates. */
-export async function currentCapabilities(): Promise<Capabilities> {
+/** The builtins a policy.wasm built by this opa calls the host for: measured, by compiling a call to every builtin. */
+export async function hostCalledBuiltins(opa: Capabilities): Promise<Set<string>> {
+  const dir = await mkdtemp(join(tmpdir(), "agentgate-probe-"));
+  try {
+    const called = new Set<string>();
+    const { current, deprecated } = probeModules(opa);
+    for (const [name, text, extra] of [["current", current, []], ["deprecated", deprecated, ["--v0-compatible"]]] as const) {
+      await writeFile(join(dir, `${name}.rego`), text);
+      const out = join(dir, `${name}.tar.gz`);
+      try {
+        await runOpa(["build", "-t", "wasm", ...extra, "-e", "probe", "-o", out, join(dir, `${name}.rego`)]);
+      } catch (err) {
+        throw new InputError(`cannot tell which builtins opa's wasm leaves to the host (a probe calling every builtin does not build): ${err instanceof Error ? err.message : String(err)}`);
+      }
+      for (const b of await calledBuiltins((await readBundle(out)).wasm)) called.add(b);
+    }
+    return called;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const measured = new Map<string, Promise<Capabilities>>();
+
+async function measure(): Promise<Capabilities> {
   const { stdout } = await runOpa(["capabilities", "--current"]);
   let parsed: unknown;
   try {
@@ -16,7 +43,23 @@ export async function currentCapabilities(): Promise<Capabilities> {
   } catch (err) {
     throw new InputError(`opa capabilities --current printed no JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return agentgateCapabilities(parsed);
+  const opa = asCapabilities(parsed);
+  return agentgateCapabilities(opa, await hostCalledBuiltins(opa));
+}
+
+/**
+ * `opa capabilities --current` of the opa that builds bundles, narrowed to
+ * what agentgate evaluates. Measured once per process and opa binary.
+ */
+export function currentCapabilities(): Promise<Capabilities> {
+  const opa = findOpa();
+  let doc = measured.get(opa);
+  if (!doc) {
+    doc = measure();
+    doc.catch(() => measured.delete(opa));
+    measured.set(opa, doc);
+  }
+  return doc.then((d) => structuredClone(d));
 }
 
 export function registerCapabilitiesCommand(program: Command, io: Io, setExit: (code: number) => void): void {

@@ -2,7 +2,7 @@
 // knows that the policies are WebAssembly.
 import type { Action, GoalInput, Violation } from "../types/policy.ts";
 import { isRecord } from "../types/kube.ts";
-import type { Bundle } from "./bundle.ts";
+import { BundleError, type Bundle } from "./bundle.ts";
 import { mergeOverride } from "./merge.ts";
 import { WasmPolicy, describe } from "./wasm-policy.ts";
 
@@ -59,11 +59,7 @@ export class PolicyEngine {
     for (const bundle of bundles) {
       const data = withConfig(bundle.data, configOverride);
       const policy = await WasmPolicy.load(bundle, data);
-      if (!policy.entrypoints.has(ENTRYPOINT.violations) && !policy.entrypoints.has(ENTRYPOINT.goalsAllow)) {
-        throw new Error(
-          `bundle "${bundle.name}" (revision ${bundle.revision}): has neither entrypoint ${ENTRYPOINT.violations} nor ${ENTRYPOINT.goalsAllow}; build it with -e ${ENTRYPOINT.violations}`,
-        );
-      }
+      checkEntrypoints(bundle, policy);
       const agentgate = data.agentgate;
       if (policyConfig === undefined && isRecord(agentgate) && isRecord(agentgate.config)) policyConfig = agentgate.config;
       loaded.push({ bundle, policy });
@@ -145,7 +141,24 @@ export function encodeInput(input: unknown): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
 }
 
-function withConfig(data: Record<string, unknown>, override: Record<string, unknown> | undefined): Record<string, unknown> {
+/** A bundle that answers neither entrypoint the gateway asks a bundle for. */
+export class EntrypointError extends BundleError {
+  constructor(bundle: Bundle) {
+    const problem = `has neither entrypoint ${ENTRYPOINT.violations} nor ${ENTRYPOINT.goalsAllow}; build it with -e ${ENTRYPOINT.violations}`;
+    super(bundle.name, problem);
+    this.name = "EntrypointError";
+    // With the revision next to the name: which build of the bundle lacks them.
+    this.message = `bundle "${bundle.name}" (revision ${bundle.revision}): ${problem}`;
+  }
+}
+
+/** The gateway's entrypoint check at load (also `agentgate bundle check`'s). */
+export function checkEntrypoints(bundle: Bundle, policy: WasmPolicy): void {
+  if (!policy.entrypoints.has(ENTRYPOINT.violations) && !policy.entrypoints.has(ENTRYPOINT.goalsAllow)) throw new EntrypointError(bundle);
+}
+
+/** A bundle's data with `override` merged into data.agentgate.config, as the gateway loads it. */
+export function withConfig(data: Record<string, unknown>, override: Record<string, unknown> | undefined): Record<string, unknown> {
   if (!override) return data;
   const agentgate = isRecord(data.agentgate) ? data.agentgate : {};
   return { ...data, agentgate: { ...agentgate, config: mergeOverride(agentgate.config ?? {}, override) } };

@@ -8,8 +8,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { readBundle, type Bundle } from "../../src/policy/bundle.ts";
 import { DEFAULT_BUNDLE_PATH } from "../../src/policy/load.ts";
-import { compareWithOpa, evaluateWithOpa, loadChecked, regoSources, type Difference, type NamedInput } from "../../src/cli/bundle-check.ts";
-import type { WasmPolicy } from "../../src/policy/wasm-policy.ts";
+import { compareWithOpa, evaluateWithOpa, loadChecked, regoSources, type Checked, type Difference, type NamedInput } from "../../src/cli/bundle-check.ts";
 
 const POLICIES = fileURLToPath(new URL("../../policies", import.meta.url));
 const COUNT = 360;
@@ -64,6 +63,12 @@ const toolServer = (): unknown =>
     allowedTools: edge(() => list(() => str(TOOLS), 4)),
     requireApproval: edge(() => list(() => str(TOOLS), 2)),
   });
+const hook = (): unknown =>
+  build({
+    name: edge(() => str(["prepare", "lint-ünï", ""]), 0.3),
+    pipelineRef: edge(() => build({ name: edge(() => str(["prepare-workspace", "scan", "模型-pipeline", "a".repeat(253)]), 0.1) }), 0.1),
+    params: edge(() => list(() => build({ name: edge(() => str(["repo", "revision", ""]), 0.1), value: edge(() => str(["https://github.com/x/y", "main", "😀", ""]), 0.1) }), 3)),
+  });
 const rule = (): unknown =>
   build({
     apiGroups: edge(() => list(() => str(["", "apps", "*", "batch"]), 2)),
@@ -81,6 +86,8 @@ const configSpec = (): Record<string, unknown> =>
     rbac: edge(() => build({ rules: edge(() => list(rule, 3)) })),
     networkPolicy: edge(() => str(["strict", "permissive", "open"])),
     approval: edge(() => build({ required: edge(() => chance(0.5)), approverGroups: edge(() => list(() => str(["agent-approvers", "admins"]), 2)) })),
+    preHooks: edge(() => list(hook, 3)),
+    postHooks: edge(() => list(hook, 2)),
   });
 const modelSpec = (): Record<string, unknown> => {
   const provider = str(PROVIDERS);
@@ -116,13 +123,25 @@ const agentSpec = (): Record<string, unknown> =>
     byo: chance(0.3) ? { deployment: { image: "x" } } : MISSING,
   });
 
+const runSpec = (): Record<string, unknown> =>
+  build({
+    configRef: edge(() => build({ name: edge(() => str(NAMES)) })),
+    goal: edge(() => str(["fix the flaky test", "ünïcødé goal 😀", "", "x".repeat(65537)])),
+    context: edge(() => build({ hints: edge(() => list(() => str(["see PR #12", "", "ünï 😀", "rm -rf /", "h".repeat(4096)]), 3)) })),
+    tokenBudget: edge(() => pick(BUDGETS)),
+    timeout: edge(() => str(DURATIONS)),
+    maxIterations: edge(() => pick(ITERATIONS)),
+    status: edge(() => str(["", "Cancelled"])),
+  });
+
+// SPEC §1: agentgate's own kinds are agent.tekton.dev/v1alpha1, kagent's kagent.dev/v1alpha2.
 const SHAPES = [
-  { group: "agent.tekton.dev", kind: "AgentConfig", spec: configSpec },
-  { group: "agent.tekton.dev", kind: "AgentRun", spec: () => build({ configRef: edge(() => build({ name: edge(() => str(NAMES)) })), goal: edge(() => str(["fix the flaky test", "ünïcødé goal 😀", ""])), tokenBudget: edge(() => pick(BUDGETS)), timeout: edge(() => str(DURATIONS)), maxIterations: edge(() => pick(ITERATIONS)), status: edge(() => str(["", "Cancelled"])) }) },
-  { group: "kagent.dev", kind: "Agent", spec: agentSpec },
-  { group: "kagent.dev", kind: "ModelConfig", spec: modelSpec },
-  { group: "kagent.dev", kind: "RemoteMCPServer", spec: () => build({ url: edge(() => str(["https://mcp.example.com/sse", "http://kagent-tools.kagent:8084/mcp", "ftp://x", ""])) }) },
-  { group: "", kind: "Pod", spec: () => ({ containers: [] }) },
+  { group: "agent.tekton.dev", version: "v1alpha1", kind: "AgentConfig", resource: "agentconfigs", spec: configSpec },
+  { group: "agent.tekton.dev", version: "v1alpha1", kind: "AgentRun", resource: "agentruns", spec: runSpec },
+  { group: "kagent.dev", version: "v1alpha2", kind: "Agent", resource: "agents", spec: agentSpec },
+  { group: "kagent.dev", version: "v1alpha2", kind: "ModelConfig", resource: "modelconfigs", spec: modelSpec },
+  { group: "kagent.dev", version: "v1alpha2", kind: "RemoteMCPServer", resource: "remotemcpservers", spec: () => build({ url: edge(() => str(["https://mcp.example.com/sse", "http://kagent-tools.kagent:8084/mcp", "ftp://x", ""])) }) },
+  { group: "", version: "v1", kind: "Pod", resource: "pods", spec: () => ({ containers: [] }) },
 ] as const;
 
 function generate(i: number): NamedInput {
@@ -130,7 +149,7 @@ function generate(i: number): NamedInput {
   const namespace = shape.kind === "RemoteMCPServer" && chance(0.5) ? "kagent" : str(NAMESPACES);
   const name = shape.kind === "RemoteMCPServer" && chance(0.5) ? "kagent-tool-server" : str(NAMES);
   const object = build({
-    apiVersion: `${shape.group}/v1alpha1`,
+    apiVersion: shape.group === "" ? shape.version : `${shape.group}/${shape.version}`,
     kind: shape.kind,
     metadata: build({ name: edge(() => name, 0.1), namespace, labels: chance(0.3) ? { "agent.tekton.dev/config": "x" } : MISSING }),
     spec: edge(() => shape.spec(), 0.1),
@@ -140,7 +159,9 @@ function generate(i: number): NamedInput {
   const value = {
     request: build({
       uid: `uid-${String(i)}`,
-      kind: { group: shape.group, version: "v1alpha1", kind: shape.kind },
+      kind: { group: shape.group, version: shape.version, kind: shape.kind },
+      resource: edge(() => ({ group: shape.group, version: shape.version, resource: shape.resource }), 0.05),
+      subResource: chance(0.05) ? "status" : MISSING,
       operation: chance(0.85) ? str(["CREATE", "UPDATE"]) : str(["DELETE", "CONNECT"]),
       namespace: chance(0.95) ? namespace : MISSING,
       name,
@@ -159,15 +180,15 @@ function generate(i: number): NamedInput {
 }
 
 let bundle: Bundle;
-let policy: WasmPolicy;
+let checked: Checked;
 let inputs: NamedInput[];
 let differences: Difference[];
 
 before(async () => {
   bundle = await readBundle(DEFAULT_BUNDLE_PATH);
-  policy = await loadChecked(bundle);
+  checked = await loadChecked(bundle);
   inputs = Array.from({ length: COUNT }, (_, i) => generate(i));
-  differences = await compareWithOpa(bundle, policy, await regoSources(POLICIES), inputs);
+  differences = await compareWithOpa(checked, await regoSources(POLICIES), inputs);
 });
 
 test(`the default bundle's wasm and its Rego agree on ${String(COUNT)} generated inputs: violations and defaults`, () => {
@@ -177,7 +198,9 @@ test(`the default bundle's wasm and its Rego agree on ${String(COUNT)} generated
 });
 
 test("the generated inputs exercise the bundle: most policies fire, on every shape", async () => {
-  const answers = await evaluateWithOpa(await regoSources(POLICIES), bundle.data, ["agentgate/violations"], inputs.map((i) => i.value));
+  const answers = await evaluateWithOpa(await regoSources(POLICIES), bundle.data, ["agentgate/violations", "agentgate/defaults"], inputs.map((i) => i.value));
+  const withDefaults = answers.filter((a) => Object.keys((a["agentgate/defaults"] ?? {})).length > 0).length;
+  assert.ok(withDefaults >= 30, `inputs with a non-empty defaults patch: ${String(withDefaults)}`);
   const policies = new Set<string>();
   const kinds = new Set<string>();
   answers.forEach((a, i) => {
@@ -187,4 +210,19 @@ test("the generated inputs exercise the bundle: most policies fire, on every sha
   });
   assert.ok(policies.size >= 10, `policies that fired: ${[...policies].sort().join(", ")}`);
   assert.deepEqual([...kinds].sort(), ["Agent", "AgentConfig", "AgentRun", "ModelConfig", "RemoteMCPServer"]);
+});
+
+test("the generated inputs carry every field of SPEC §1 the generator claims: hooks, hints, resource, kagent v1alpha2", () => {
+  const objects = inputs.map((i) => (i.value as { request: { object?: { apiVersion?: string; kind?: string; spec?: Record<string, unknown> }; resource?: unknown } }).request);
+  const withList = (field: (spec: Record<string, unknown>) => unknown): number =>
+    objects.filter((r) => {
+      const v = r.object?.spec ? field(r.object.spec) : undefined;
+      return Array.isArray(v) && v.length > 0;
+    }).length;
+  assert.ok(withList((s) => s.preHooks) >= 20, "AgentConfigs with preHooks");
+  assert.ok(withList((s) => s.postHooks) >= 20, "AgentConfigs with postHooks");
+  assert.ok(withList((s) => (s.context as { hints?: unknown } | undefined)?.hints) >= 20, "AgentRuns with context.hints");
+  assert.ok(objects.filter((r) => r.resource !== undefined).length >= 300, "requests with resource");
+  const kagent = objects.filter((r) => ["Agent", "ModelConfig", "RemoteMCPServer"].includes(r.object?.kind ?? ""));
+  assert.ok(kagent.length >= 150 && kagent.every((r) => r.object?.apiVersion === "kagent.dev/v1alpha2"));
 });

@@ -60,6 +60,12 @@ const CASES: string[] = [
   `[time.date(1517814000000000000), time.clock([1517814000000000000, "America/New_York"]), time.weekday(0), time.weekday([1709164800000000000, "Asia/Kolkata"]), time.add_date(0, 1, 13, 31), time.add_date(1709164800000000000, 1, 0, 0), time.parse_rfc3339_ns("2017-06-02T19:00:00.5-07:00"), time.date([-1, "UTC"])]`,
   `time.date([1, "Mars/Olympus"])`,
   `time.parse_rfc3339_ns("2017-02-30T00:00:00Z")`,
+  // time.format (Go layouts) and time.diff
+  `[time.format(1707123456789012345), time.format([1707123456789012345, "America/New_York"]), time.format([1707123456789012345, "Asia/Kolkata", "2006-01-02 15:04:05.000 -07:00 Z07:00 Monday January _2 __2 002 3:4:5 PM pm .999 ,000000"]), time.format([0, "UTC", "RFC1123"]), time.format([-1, "UTC", "RFC3339Nano"]), time.format([1707123456000000000, "Europe/Paris", "RFC3339"])]`,
+  `[time.format([1707123456000000000, "UTC", "Jan Janx January Mon Monx Monday 06 _2006 2006 1 01 2 02 _2 15 03 3 04 4 05 5 MST"]), time.format([1700000000000000000, "America/St_Johns", "-0700 -07:00 -07 -070000 -07:00:00 Z07 Z0700"]), time.format([1700000000000000000, "UTC", ".0 .00 .999999999 .9999999999 ,999 .000x .0005 Z07:00"]), time.format([1700000000100000000, "UTC", ".9 .99 .000"]), time.format([-62135596800000000000 + 1, "UTC", "RFC3339Nano"]), time.format([1700000000000000000, "Local", "ANSIC"]), time.format([1700000000000000000, "UTC", "UnixDate"])]`,
+  `time.format([1, "america/new_york"])`,
+  `time.format([1.5, "UTC"])`,
+  `[time.diff(1707123456000000000, 1600000000000000000), time.diff([1707123456000000000, "Asia/Tokyo"], [1709164800000000000, "America/New_York"]), time.diff(0, 0), time.diff(1709164800000000000, 1706745600000000000), time.diff([951782400000000000, "UTC"], 983404800000000000), time.diff(1709251199000000000, 1709164800000000000)]`,
   // json.marshal (compiled into the wasm, redirected to the host) and json.marshal_with_options
   `[json.marshal({"b": 1, "a": [2.50, {"z": 1, "y": {"q", "p", 3}}], "c": "<&>"}), json.marshal(${SET}), json.marshal(12345678901234567890), json.marshal(1e3), json.marshal("é\u2028")]`,
   `json.marshal({1: "number key", [1, {"b": 2, "a": "<"}]: "array key", null: 0, {"s"}: 1})`,
@@ -83,6 +89,35 @@ const CASES: string[] = [
   `[strings.count("cheese", "e"), strings.count("five", ""), strings.count("ééé", "é"), indexof_n("sheep", "e"), indexof_n("ééaé", "é")]`,
   `[strings.split_n("a,b,c,d", ",", 2), strings.split_n("a,b,c,d", ",", -2), strings.split_n("a,b", ",", 0), strings.split_n("abc", "", 2)]`,
   `indexof_n("abc", "")`,
+  // urlquery (Go's net/url)
+  `[urlquery.encode("a b&c=d/é~_-.*+%😀"), urlquery.encode(""), urlquery.decode("a+b%20c%2F%C3%A9%7e"), urlquery.decode("%ff%fe"), urlquery.decode_object("a=1&b=2&a=3&c&=x&d=%41&&e=a=b"), urlquery.encode_object({"b": ["x y", "z"], "a": "1&2", "s": {"q", "p"}, "e": [], "é": "ü", "😀": "x"})]`,
+  `urlquery.decode("%zz")`,
+  `urlquery.decode("abc%4")`,
+  `urlquery.decode_object("a=1;b=2")`,
+  `urlquery.decode_object("a=%zz&b=1")`,
+  `urlquery.encode_object(json.unmarshal("{\\"a\\": [1]}"))`,
+  `urlquery.encode_object(json.unmarshal("[1]"))`,
+  // uri.parse / uri.is_valid (Go's url.Parse)
+  `[uri.parse("HTTPS://user:p%40ss@Example.COM:8443/a%2Fb/c d?x=1&y=%zz#frag%20ment"), uri.parse("http://[fe80::1%25eth0]:80/p"), uri.parse("mailto:a@b.c#x"), uri.parse("/just/path?q"), uri.parse("//host/x"), uri.parse("*"), uri.parse(""), uri.parse("http://héllo.example/ü?ä#ö"), uri.parse("http://x/a%2fb"), uri.parse("ftp://h:21"), uri.parse("http://h:"), uri.parse("x?"), uri.parse("svc:a:b:c"), uri.parse("svc://a:b:80/"), uri.parse("http://u@h@x/"), uri.parse("http://h/#a\u0001")]`,
+  `[s | some s in ["http://a b/", "http://[::1", "http://h:8x/", "1http:x", ":x", "http://a:b:80/", "http://[1.2.3.4]/", "http://%41/", "http://h/%zz", "http://h/#%zz", "a\u0001b", "http://u:%zz@h/", "http://[::1%25]/", "http://a[b]/", "http://ü ser@h/"]; not uri.parse(s)]`,
+  `[uri.is_valid(""), uri.is_valid("http://x"), uri.is_valid("http://a b"), uri.is_valid(":x"), uri.is_valid("http://[::1]:80"), uri.is_valid(json.unmarshal("1")), uri.is_valid("rel/path"), uri.is_valid("a:b/c:d")]`,
+  // net.cidr_* (Go's net: 4- and 16-byte addresses)
+  `net.cidr_contains_matches(["10.0.0.0/8", ["192.168.0.0/16", "x"]], {"a": "10.1.2.3", "b": ["192.168.1.0/24"], "c": "11.0.0.1"})`,
+  `net.cidr_contains_matches("2001:db8::/32", {"2001:db8::1", "2001:db9::/48", "2001:db8:ffff::/48", "::ffff:10.0.0.1"})`,
+  `net.cidr_contains_matches({"::ffff:10.0.0.0/104", "10.0.0.0/8"}, ["10.1.1.1", "::ffff:10.2.2.2", "10.0.0.0/9", "10.0.0.0/7"])`,
+  `net.cidr_contains_matches("bad", "10.0.0.1")`,
+  `net.cidr_contains_matches("10.0.0.0/8", "bad")`,
+  `[net.cidr_expand("192.168.1.254/31"), net.cidr_expand("10.0.0.0/30"), net.cidr_expand("2001:db8::/126"), net.cidr_expand("::ffff:1.2.3.4/127"), net.cidr_expand("1.2.3.4/32"), count(net.cidr_expand("10.0.0.0/16"))]`,
+  `[net.cidr_merge(["192.0.128.0/24", "192.0.129.0/24"]), net.cidr_merge({"10.0.0.0/9", "10.128.0.0/9", "1.2.3.4", "1.2.3.5/32", "2001:db8::/33", "2001:db8:8000::/33"}), net.cidr_merge(["10.0.0.1/32", "10.0.0.2/32", "10.0.0.3/32", "10.0.0.6/31"]), net.cidr_merge(["0.0.0.0/0", "10.0.0.0/8"]), net.cidr_merge(["::/0", "::1/128"]), net.cidr_merge(["::ffff:10.0.0.0/120", "10.0.1.0/24"]), net.cidr_merge([]), net.cidr_merge(["192.168.0.7", "172.16.3.3", "9.9.9.9"]), net.cidr_merge(["255.255.255.254/31", "255.255.255.253/32"]), net.cidr_merge(["ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/127", "::/128", "::1/128"])]`,
+  `net.cidr_merge(["::1"])`,
+  `[net.cidr_is_valid("10.0.0.0/0000008"), net.cidr_is_valid("::ffff:1.2.3.4/96"), net.cidr_is_valid("1::2::3/64"), net.cidr_is_valid("1:2:3:4:5:6:7:8:9/64"), net.cidr_is_valid("::1.2.3.4/128"), net.cidr_is_valid("1.2.3.4.5/8"), net.cidr_is_valid("1:2:3:4:5:6:1.2.3.4/96"), net.cidr_is_valid("1:2:3:4:5:6:7:1.2.3.4/96"), net.cidr_is_valid("12345::/16"), net.cidr_is_valid("10.0.0.0/")]`,
+  // compiled into the wasm, redirected to the host (wasm-rewrite.ts): template strings, concat, walk
+  `$"obj={ {"b": 1, "a": {"y": 2, "x": 3}, "c": {3, 1}} } set={ {"zeta", "alpha", "mid", "beta"} } arr={[{"z": 1, "a": 2}, "s", 1.50]} n={1.5 * 2} u={input.nope} s={"str"} t={true} z={null} e={set()} q={"é\u0001"}"`,
+  `[concat(", ", {"zeta", "alpha", "mid", "beta"}), concat("", set()), concat("-", {"only"}), concat("/", ["z", "a"]), concat(", ", {"b", "ä", "A", "é", "a"})]`,
+  `concat(", ", {x | some x in [1, "a"]})`,
+  `[p | walk({"b": {"d": 1, "c": [2, {"z", "a"}]}, "a": 0, {"k"}: 1}, p)]`,
+  // an entrypoint's value: sets come back sorted, as opa eval prints them
+  `{"set": {"z", "a", {"q", "b"}}, "obj": {{"y": 1, "x": 2}}, "keys": object.keys({"q": 1, "b": 2, "z": 3, "c": 4})}`,
 ];
 
 let policy: WasmPolicy;
@@ -99,6 +134,17 @@ before(async () => {
   const { stdout } = await runOpa(["eval", "-f", "json", "-d", join(dir, "t.rego"), "data.t"]);
   const parsed = JSON.parse(stdout) as { result: [{ expressions: [{ value: Record<string, unknown> }] }] };
   want = parsed.result[0].expressions[0].value;
+});
+
+test("time.format of a zone abbreviation (MST) outside UTC fails the evaluation rather than print another name", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "agentgate-fidelity-tz-"));
+  await writeFile(join(dir, "t.rego"), `package t\n\nr := time.format([1707123456000000000, "Europe/Paris", "15:04 MST"])\n`);
+  const bundlePath = join(dir, "t.tar.gz");
+  await runOpa(["build", "-t", "wasm", "-e", "t/r", "-o", bundlePath, join(dir, "t.rego")]);
+  const { stdout } = await runOpa(["eval", "-f", "json", "-d", join(dir, "t.rego"), "data.t.r"]);
+  assert.match(stdout, /"09:57 CET"/);
+  const tz = await WasmPolicy.load(await readBundle(bundlePath), {});
+  assert.throws(() => tz.evaluate("t/r", encodeInput(null)), /time\.format: the abbreviation \(MST\) of time zone Europe\/Paris is not available in agentgate/);
 });
 
 CASES.forEach((expr, i) => {

@@ -59,6 +59,58 @@ test("sets in messages print as opa prints them, so the same Rego agrees", async
   assert.equal(code, 0, out);
 });
 
+test("a defaults patch is compared in order: an array the wasm builds in another order than opa is a difference, not hidden by sorting", async () => {
+  // A comprehension over a set iterates in the wasm's hash order (README: what still differs).
+  const rego = `package agentgate
+violations contains {"policy": "p", "field": "", "message": "m", "action": "warn"} if false
+defaults := {"spec": {"tools": [t | some t in {"zeta", "alpha", "mid", "beta"}]}}
+`;
+  const bundle = await buildTestBundle({ "p.rego": rego }, { entrypoints: ["agentgate/violations", "agentgate/defaults"] });
+  const src = join(dir, "order");
+  await mkdir(src);
+  await writeFile(join(src, "p.rego"), rego);
+  const { code, out } = await run(["bundle", "check", bundle, "--source", src, "-f", input]);
+  assert.equal(code, 1, out);
+  assert.match(out, /DIFFERS .*input\.yaml agentgate\/defaults:\n {2}gateway: \{"spec":\{"tools":\["mid","alpha","beta","zeta"\]\}\}\n {2}opa: {5}\{"spec":\{"tools":\["alpha","beta","mid","zeta"\]\}\}/);
+  assert.match(out, /1 difference\(s\)/);
+});
+
+test("--policy-config is merged into data.agentgate.config for both evaluations", async () => {
+  const rule = (message: string): string => `package agentgate
+violations contains {"policy": "strict", "field": "spec", "message": ${JSON.stringify(message)}, "action": "deny"} if data.agentgate.config.strict == true
+`;
+  const files = (message: string): Record<string, string> => ({ "p.rego": rule(message), "agentgate/config/data.json": JSON.stringify({ strict: false }) });
+  const bundle = await buildTestBundle(files("built"), { entrypoints: ["agentgate/violations"] });
+  const same = join(dir, "cfg-same");
+  const edited = join(dir, "cfg-edited");
+  await mkdir(same);
+  await mkdir(edited);
+  await writeFile(join(same, "p.rego"), rule("built"));
+  await writeFile(join(edited, "p.rego"), rule("edited"));
+  const config = join(dir, "policy-config.yaml");
+  await writeFile(config, "strict: true\n");
+  // Without it neither side fires; with it both do (the same Rego agrees, an edited message differs).
+  assert.equal((await run(["bundle", "check", bundle, "--source", edited, "-f", input])).code, 0);
+  const agree = await run(["bundle", "check", bundle, "--source", same, "-f", input, "--policy-config", config]);
+  assert.equal(agree.code, 0, agree.out);
+  assert.match(agree.out, /data agentgate \(with --policy-config .*policy-config\.yaml\)/);
+  const differ = await run(["bundle", "check", bundle, "--source", edited, "-f", input, "--policy-config", config]);
+  assert.equal(differ.code, 1, differ.out);
+  assert.match(differ.out, /gateway: \[\{"action":"deny","field":"spec","message":"built","policy":"strict"\}\]\n {2}opa: {5}\[\{"action":"deny","field":"spec","message":"edited","policy":"strict"\}\]/);
+  const bad = join(dir, "bad-config.yaml");
+  await writeFile(bad, "- a list\n");
+  const refused = await run(["bundle", "check", bundle, "--policy-config", bad]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.out, /^agentgate: policy config .*bad-config\.yaml: must be a YAML mapping/m);
+});
+
+test("a bundle without the entrypoints the gateway asks for is refused as the gateway refuses it", async () => {
+  const bundle = await buildTestBundle({ "p.rego": "package other\n\nx := 1\n" }, { entrypoints: ["other/x"], revision: "r9" });
+  const { code, out } = await run(["bundle", "check", bundle]);
+  assert.equal(code, 2, out);
+  assert.match(out, /^agentgate: bundle "test" \(revision r9\): has neither entrypoint agentgate\/violations nor agent\/goals\/allow; build it with -e agentgate\/violations$/m);
+});
+
 test("bad input is one line naming the file, exit 2", async () => {
   const bad = join(dir, "bad.yaml");
   await writeFile(bad, "request: [unclosed\n");

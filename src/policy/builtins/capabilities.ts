@@ -1,49 +1,29 @@
 // What agentgate evaluates, as an OPA capabilities document: OPA's own
 // (`opa capabilities --current`) less the builtins that the wasm target
-// leaves to the host and that neither agentgate nor the SDK implements. With
-// it, `opa check|build --capabilities` refuse such a builtin while the
-// policy is written, not when the bundle loads.
+// leaves to the host and that agentgate does not implement. With it, `opa
+// check|build --capabilities` refuse such a builtin while the policy is
+// written, not when the bundle loads.
+//
+// Which builtins the wasm target leaves to the host is not a list kept here:
+// it is measured with the opa that builds the bundles (cli/capabilities.ts
+// compiles a call to every builtin of its capabilities, probeModules below,
+// and reads the policy.wasm's builtins() table). A newer opa that moves a
+// builtin to the host, or adds one, therefore drops it from agentgate's
+// capabilities until agentgate implements it, instead of letting it through
+// as if it were compiled.
 import { HOST_BUILTINS } from "./index.ts";
 
-/**
- * Builtins a policy.wasm built by opa v1.22 calls out to the host for (its
- * builtins() table); every other builtin is compiled into the wasm. Measured
- * by compiling a call to every builtin of `opa capabilities --current`
- * (fidelity-capabilities.test.ts repeats the measurement against the opa on
- * this machine and fails when it differs).
- */
-export const WASM_HOST_CALLED: ReadonlySet<string> = new Set([
-  "base64url.encode_no_pad", "cast_array", "cast_boolean", "cast_null", "cast_object", "cast_set", "cast_string",
-  "crypto.hmac.equal", "crypto.hmac.md5", "crypto.hmac.sha1", "crypto.hmac.sha256", "crypto.hmac.sha512",
-  "crypto.md5", "crypto.parse_private_keys", "crypto.sha1", "crypto.sha256",
-  "crypto.x509.parse_and_verify_certificates", "crypto.x509.parse_and_verify_certificates_with_options",
-  "crypto.x509.parse_certificate_request", "crypto.x509.parse_certificates", "crypto.x509.parse_keypair",
-  "crypto.x509.parse_rsa_private_key", "glob.quote_meta", "graph.reachable_paths", "graphql.is_valid", "graphql.parse",
-  "graphql.parse_and_verify", "graphql.parse_query", "graphql.parse_schema", "graphql.schema_is_valid", "hex.decode",
-  "hex.encode", "http.send", "indexof_n", "io.jwt.decode", "io.jwt.decode_verify", "io.jwt.encode_sign",
-  "io.jwt.encode_sign_raw", "io.jwt.verify_eddsa", "io.jwt.verify_es256", "io.jwt.verify_es384", "io.jwt.verify_es512",
-  "io.jwt.verify_hs256", "io.jwt.verify_hs384", "io.jwt.verify_hs512", "io.jwt.verify_ps256", "io.jwt.verify_ps384",
-  "io.jwt.verify_ps512", "io.jwt.verify_rs256", "io.jwt.verify_rs384", "io.jwt.verify_rs512", "json.marshal_with_options",
-  "json.match_schema", "json.patch", "json.verify_schema", "net.cidr_contains_matches", "net.cidr_expand",
-  "net.cidr_is_valid", "net.cidr_merge", "net.lookup_ip_addr", "numbers.range_step", "object.subset", "opa.runtime",
-  "providers.aws.sign_req", "rand.intn", "regex.find_n", "regex.globs_match", "regex.replace", "regex.split",
-  "regex.template_match", "rego.parse_module", "semver.compare", "semver.is_valid", "sprintf", "strings.any_prefix_match",
-  "strings.any_suffix_match", "strings.count", "strings.render_template", "strings.split_n", "time.add_date", "time.clock",
-  "time.date", "time.diff", "time.format", "time.now_ns", "time.parse_duration_ns", "time.parse_ns",
-  "time.parse_rfc3339_ns", "time.weekday", "trace", "units.parse", "units.parse_bytes", "uri.is_valid", "uri.parse",
-  "urlquery.decode", "urlquery.decode_object", "urlquery.encode", "urlquery.encode_object", "uuid.parse", "uuid.rfc4122",
-  "yaml.is_valid", "yaml.marshal", "yaml.unmarshal",
-]);
-
 export interface Capabilities {
-  builtins: { name: string; [key: string]: unknown }[];
+  builtins: { name: string; decl?: { args?: unknown[] }; deprecated?: boolean; [key: string]: unknown }[];
   [key: string]: unknown;
 }
 
-/** Whether a policy.wasm calling this builtin evaluates in agentgate. */
-export function evaluates(name: string): boolean {
-  return !WASM_HOST_CALLED.has(name) || HOST_BUILTINS.has(name);
-}
+/**
+ * Builtins no probe can call: the planner compiles them away or specially
+ * (unification, assignment, print, membership, template strings) or they
+ * belong to OPA's test runner. None reaches the host.
+ */
+export const NOT_PROBED: ReadonlySet<string> = new Set(["eq", "assign", "equal", "internal.print", "internal.test_case", "internal.template_string", "print", "internal.member_2", "internal.member_3"]);
 
 export class CapabilitiesError extends Error {
   constructor(message: string) {
@@ -52,11 +32,31 @@ export class CapabilitiesError extends Error {
   }
 }
 
-/** OPA's capabilities document narrowed to what agentgate evaluates. */
-export function agentgateCapabilities(opa: unknown): Capabilities {
+export function asCapabilities(opa: unknown): Capabilities {
   if (typeof opa !== "object" || opa === null || !Array.isArray((opa as { builtins?: unknown }).builtins)) {
     throw new CapabilitiesError("not a capabilities document (no builtins list)");
   }
-  const doc = opa as Capabilities;
-  return { ...doc, builtins: doc.builtins.filter((b) => evaluates(b.name)) };
+  return opa as Capabilities;
+}
+
+/**
+ * Rego modules calling every probe-able builtin once: `current` for the
+ * builtins of Rego v1, `deprecated` (to build with --v0-compatible) for the
+ * ones only Rego v0 still has.
+ */
+export function probeModules(opa: Capabilities): { current: string; deprecated: string } {
+  const calls = (list: Capabilities["builtins"], v0: boolean): string =>
+    `package probe\n${list
+      .map((b, i) => {
+        const args = (b.decl?.args ?? []).map((_, k) => `input.a${String(k)}`).join(", ");
+        return v0 ? `r${String(i)} = ${b.name}(${args}) { true }` : `r${String(i)} := ${b.name}(${args}) if { true }`;
+      })
+      .join("\n")}\n`;
+  const probed = opa.builtins.filter((b) => !NOT_PROBED.has(b.name));
+  return { current: calls(probed.filter((b) => b.deprecated !== true), false), deprecated: calls(probed.filter((b) => b.deprecated === true), true) };
+}
+
+/** OPA's capabilities document narrowed to what agentgate evaluates, given the builtins its wasm calls the host for. */
+export function agentgateCapabilities(opa: Capabilities, hostCalled: ReadonlySet<string>): Capabilities {
+  return { ...opa, builtins: opa.builtins.filter((b) => !hostCalled.has(b.name) || HOST_BUILTINS.has(b.name)) };
 }

@@ -3,10 +3,12 @@
 // as Rego values (opa_value_dump: sets stay sets, numbers keep their text)
 // and answer in opa_value_parse's text; the SDK's fallbacks get and give
 // JSON, as they do inside the SDK. A builtin that throws yields undefined, as
-// builtin errors do in OPA outside strict mode.
+// builtin errors do in OPA outside strict mode, except an EvaluationHalt,
+// which fails the evaluation as OPA's halting errors do.
 import { AGENTGATE_BUILTINS, REDIRECTED_BUILTINS, SDK_FALLBACK_BUILTINS } from "./index.ts";
-import { REDIRECTED_IDS } from "./wasm-rewrite.ts";
-import type { WasmImports, WasmInstance, WasmMemory } from "./wasm-api.ts";
+import { EvaluationHalt } from "./operands.ts";
+import { REDIRECTS } from "./wasm-rewrite.ts";
+import { cString, type WasmImports, type WasmInstance, type WasmMemory } from "./wasm-api.ts";
 import { fromJson, parseRegoValue, serializeRegoValue, type RegoValue } from "./rego-value.ts";
 
 interface PolicyExports {
@@ -20,6 +22,13 @@ interface PolicyExports {
 
 export interface HostImports {
   imports: WasmImports;
+  /**
+   * The builtin errors that became undefined since it was last emptied, as
+   * `name: message` (OPA outside strict mode hides them the same way): what
+   * `bundle check` and the conformance test look at to tell an expected
+   * builtin error from another failure.
+   */
+  readonly builtinErrors: string[];
   /** Connects the imports to their instance; returns the builtin names the wasm calls out for. */
   bind(instance: WasmInstance): string[];
 }
@@ -31,20 +40,24 @@ export class PolicyAbortError extends Error {
   }
 }
 
-const REDIRECTED_BY_ID: ReadonlyMap<number, string> = new Map([...REDIRECTED_IDS.values()].map((r) => [r.id, r.builtin]));
+const REDIRECTED_BY_ID: ReadonlyMap<number, string> = new Map(REDIRECTS.map((r) => [r.id, r.builtin]));
+for (const r of REDIRECTS) {
+  // A redirect without its implementation would throw on every call: refuse to start instead.
+  if (!REDIRECTED_BUILTINS.has(r.builtin)) throw new Error(`wasm-rewrite.ts redirects ${r.fn} to ${r.builtin}, which no builtin family implements`);
+}
 
 export function hostImports(memory: WasmMemory): HostImports {
   let exports: PolicyExports | undefined;
   let names: Record<number, string> = {};
-  const decoder = new TextDecoder();
   const encoder = new TextEncoder();
-
-  const readString = (addr: number): string => {
-    const bytes = new Uint8Array(memory.buffer);
-    let end = addr;
-    while (bytes[end] !== 0) end++;
-    return decoder.decode(bytes.subarray(addr, end));
+  const builtinErrors: string[] = [];
+  const swallow = (name: string, err: unknown): number => {
+    if (err instanceof EvaluationHalt) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    builtinErrors.push(message.startsWith(`${name}: `) ? message : `${name}: ${message}`);
+    return 0;
   };
+  const readString = (addr: number): string => cString(memory, addr);
   const write = (text: string, parse: (addr: number, len: number) => number): number => {
     const ex = exports as PolicyExports;
     const bytes = encoder.encode(text);
@@ -63,8 +76,8 @@ export function hostImports(memory: WasmMemory): HostImports {
       let result: RegoValue | undefined;
       try {
         result = own(...args.map((a) => parseRegoValue(readString(ex.opa_value_dump(a)))));
-      } catch {
-        return 0;
+      } catch (err) {
+        return swallow(name, err);
       }
       return result === undefined ? 0 : write(serializeRegoValue(result), (a, l) => ex.opa_value_parse(a, l));
     }
@@ -73,8 +86,8 @@ export function hostImports(memory: WasmMemory): HostImports {
       let result: unknown;
       try {
         result = sdk(...args.map((a) => JSON.parse(readString(ex.opa_json_dump(a))) as unknown));
-      } catch {
-        return 0;
+      } catch (err) {
+        return swallow(name, err);
       }
       return result === undefined ? 0 : write(serializeRegoValue(fromJson(result)), (a, l) => ex.opa_value_parse(a, l));
     }
@@ -99,6 +112,7 @@ export function hostImports(memory: WasmMemory): HostImports {
 
   return {
     imports,
+    builtinErrors,
     bind(instance) {
       exports = instance.exports as unknown as PolicyExports;
       const table = JSON.parse(readString(exports.opa_json_dump(exports.builtins()))) as Record<string, number>;

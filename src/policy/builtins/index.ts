@@ -12,20 +12,26 @@ import { OBJECT_BUILTINS } from "./object.ts";
 import type { RegoBuiltin } from "./operands.ts";
 import { SDK_BUILTINS, type JsonBuiltin } from "./sdk-table.ts";
 import { SEMVER_BUILTINS } from "./semver.ts";
-import { STRINGS_BUILTINS } from "./strings.ts";
+import { REDIRECTED_STRINGS_BUILTINS, STRINGS_BUILTINS } from "./strings.ts";
+import { REDIRECTED_TEMPLATE_BUILTINS } from "./template-string.ts";
 import { TIME_BUILTINS } from "./time.ts";
 import { UNITS_BUILTINS } from "./units.ts";
+import { URI_BUILTINS } from "./uri.ts";
+import { URLQUERY_BUILTINS } from "./urlquery.ts";
+import { REDIRECTED_WALK_BUILTINS } from "./walk.ts";
 import { YAML_BUILTINS } from "./yaml.ts";
 
 export type { RegoBuiltin } from "./operands.ts";
 
 /** agentgate's own builtins, by name. */
 export const AGENTGATE_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
-  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS, ...YAML_BUILTINS, ...OBJECT_BUILTINS, ...CRYPTO_BUILTINS, ...ENCODING_BUILTINS, ...NET_BUILTINS, ...NUMBERS_BUILTINS, ...GLOB_BUILTINS }),
+  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS, ...YAML_BUILTINS, ...OBJECT_BUILTINS, ...CRYPTO_BUILTINS, ...ENCODING_BUILTINS, ...NET_BUILTINS, ...NUMBERS_BUILTINS, ...GLOB_BUILTINS, ...URLQUERY_BUILTINS, ...URI_BUILTINS }),
 );
 
 /** Builtins compiled into the wasm that agentgate answers instead (wasm-rewrite.ts redirects them). */
-export const REDIRECTED_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(Object.entries(REDIRECTED_JSON_BUILTINS));
+export const REDIRECTED_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
+  Object.entries({ ...REDIRECTED_JSON_BUILTINS, ...REDIRECTED_STRINGS_BUILTINS, ...REDIRECTED_TEMPLATE_BUILTINS, ...REDIRECTED_WALK_BUILTINS }),
+);
 
 /**
  * The SDK's builtins agentgate relies on (regex.split, with JavaScript's

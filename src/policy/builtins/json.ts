@@ -4,7 +4,7 @@
 // json.MarshalIndent does. json.marshal is compiled into the wasm; its calls
 // reach the host through wasm-rewrite.ts.
 import { BuiltinError, type RegoBuiltin } from "./operands.ts";
-import { RegoNumber, RegoObject, RegoSet, compareStrings, sortValues, type RegoValue } from "./rego-value.ts";
+import { RegoNumber, RegoObject, RegoSet, compareStrings, formatTerm, goQuote, sortEntries, sortValues, typeOf, type RegoValue } from "./rego-value.ts";
 
 /** Go's json string encoding with HTML escaping (json.Marshal's default). */
 export function goJsonString(s: string): string {
@@ -50,25 +50,42 @@ export function goJson(v: RegoValue, indent?: { prefix: string; indent: string }
   return `${open}${nl(depth + 1)}${items.join(`,${nl(depth + 1)}`)}${nl(depth)}${close}`;
 }
 
+/**
+ * A Rego value as JSON, the way OPA converts one (ast.JSON, what `opa eval`
+ * prints): sets become sorted arrays, a key that is not a string becomes
+ * its json.marshal text.
+ */
+export function toJson(v: RegoValue): unknown {
+  if (v === null || typeof v === "boolean" || typeof v === "string") return v;
+  if (v instanceof RegoNumber) return Number(v.text);
+  if (v instanceof RegoSet) return v.sorted().map(toJson);
+  if (v instanceof RegoObject) {
+    return Object.fromEntries(v.entries.map(([k, x]) => [typeof k === "string" ? k : goJson(k), toJson(x)]));
+  }
+  return v.map(toJson);
+}
+
 export const JSON_BUILTINS: Readonly<Record<string, RegoBuiltin>> = {
   "json.marshal_with_options": (value, opts) => {
     const name = "json.marshal_with_options";
-    if (!(opts instanceof RegoObject)) throw new BuiltinError(name, "operand 2 must be object");
+    if (!(opts instanceof RegoObject)) throw new BuiltinError(name, `operand 2 must be object but got ${typeOf(opts)}`);
     let indentWith = "\t";
     let prefix = "";
     let implicit = false;
     let explicit: boolean | undefined;
-    for (const [k, x] of opts.entries) {
-      if (k === "prefix" && typeof x === "string") {
-        prefix = x;
+    // OPA's messages, keys in its (sorted) order; the first bad one is reported.
+    for (const [k, x] of sortEntries(opts.entries)) {
+      if (typeof k !== "string") throw new BuiltinError(name, `operand 2 failed to stringify key ${formatTerm(k)}`);
+      if (k === "prefix" || k === "indent") {
+        if (typeof x !== "string") throw new BuiltinError(name, `operand 2 key ${k} failed cast to string`);
+        if (k === "prefix") prefix = x;
+        else indentWith = x;
         implicit = true;
-      } else if (k === "indent" && typeof x === "string") {
-        indentWith = x;
-        implicit = true;
-      } else if (k === "pretty" && typeof x === "boolean") {
+      } else if (k === "pretty") {
+        if (typeof x !== "boolean") throw new BuiltinError(name, `operand 2 key ${k} failed cast to bool`);
         explicit = x;
       } else {
-        throw new BuiltinError(name, `operand 2: unknown or mistyped key ${JSON.stringify(k)}`);
+        throw new BuiltinError(name, `operand 2 object contained unknown key ${goQuote(k)}`);
       }
     }
     const pretty = explicit ?? implicit;

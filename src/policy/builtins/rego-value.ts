@@ -14,8 +14,15 @@ export class RegoNumber {
 
 export class RegoObject {
   readonly entries: readonly (readonly [RegoValue, RegoValue])[];
+  private sortedCache: readonly (readonly [RegoValue, RegoValue])[] | undefined;
   constructor(entries: readonly (readonly [RegoValue, RegoValue])[]) {
     this.entries = entries;
+  }
+
+  /** The entries by key in OPA's order, computed once (comparisons and sorts ask again and again). */
+  sorted(): readonly (readonly [RegoValue, RegoValue])[] {
+    this.sortedCache ??= sortEntries(this.entries);
+    return this.sortedCache;
   }
 
   get(key: string): RegoValue | undefined {
@@ -25,8 +32,15 @@ export class RegoObject {
 
 export class RegoSet {
   readonly items: readonly RegoValue[];
+  private sortedCache: readonly RegoValue[] | undefined;
   constructor(items: readonly RegoValue[]) {
     this.items = items;
+  }
+
+  /** The members in OPA's order, computed once. */
+  sorted(): readonly RegoValue[] {
+    this.sortedCache ??= sortValues(this.items);
+    return this.sortedCache;
   }
 }
 
@@ -39,95 +53,105 @@ export class RegoValueError extends Error {
   }
 }
 
-const NUMBER = /[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y;
-const STRING = /"(?:[^"\\]|\\.)*"/y;
+const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Parses opa_value_dump's text: JSON plus sets (`{1, 2}`, `set()`) and non-string object keys. */
 export function parseRegoValue(text: string): RegoValue {
+  // On the admission path for every entrypoint value: a hand scanner over char codes.
   let i = 0;
-  const ws = (): void => {
-    while (i < text.length && " \t\n\r".includes(text.charAt(i))) i++;
-  };
+  const n = text.length;
   const fail = (why: string): never => {
     throw new RegoValueError(text, i, why);
   };
-  const expect = (c: string): void => {
-    ws();
-    if (text.charAt(i) !== c) fail(`expected ${JSON.stringify(c)}`);
+  const ws = (): number => {
+    let c = text.charCodeAt(i);
+    while (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) c = text.charCodeAt(++i);
+    return c;
+  };
+  const expect = (code: number, what: string): void => {
+    if (ws() !== code) fail(`expected ${what}`);
     i++;
   };
-  const value = (): RegoValue => {
-    ws();
-    const c = text.charAt(i);
-    if (c === '"') {
-      STRING.lastIndex = i;
-      const m = STRING.exec(text) ?? fail("unterminated string");
-      i += m[0].length;
-      return JSON.parse(m[0]) as string;
+  const string = (): string => {
+    const start = i;
+    let escaped = false;
+    for (i++; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x5c) {
+        escaped = true;
+        i++;
+      } else if (c === 0x22) {
+        i++;
+        return escaped ? (JSON.parse(text.slice(start, i)) as string) : text.slice(start + 1, i - 1);
+      }
     }
-    if (c === "[") {
+    return fail("unterminated string");
+  };
+  const value = (): RegoValue => {
+    const c = ws();
+    if (c === 0x22) return string();
+    if (c === 0x5b) {
       i++;
       const items: RegoValue[] = [];
-      ws();
-      if (text.charAt(i) === "]") {
+      if (ws() === 0x5d) {
         i++;
         return items;
       }
       for (;;) {
         items.push(value());
-        ws();
-        if (text.charAt(i) === ",") i++;
-        else break;
+        const sep = ws();
+        i++;
+        if (sep === 0x5d) return items;
+        if (sep !== 0x2c) fail('expected "," or "]"');
       }
-      expect("]");
-      return items;
     }
-    if (c === "{") {
+    if (c === 0x7b) {
       i++;
-      ws();
-      if (text.charAt(i) === "}") {
+      if (ws() === 0x7d) {
         i++;
         return new RegoObject([]);
       }
       const first = value();
-      ws();
-      if (text.charAt(i) === ":") {
+      if (ws() === 0x3a) {
         i++;
         const entries: [RegoValue, RegoValue][] = [[first, value()]];
-        ws();
-        while (text.charAt(i) === ",") {
+        for (;;) {
+          const sep = ws();
           i++;
+          if (sep === 0x7d) return new RegoObject(entries);
+          if (sep !== 0x2c) fail('expected "," or "}"');
           const k = value();
-          expect(":");
+          expect(0x3a, '":"');
           entries.push([k, value()]);
-          ws();
         }
-        expect("}");
-        return new RegoObject(entries);
       }
       const items: RegoValue[] = [first];
-      while (text.charAt(i) === ",") {
+      for (;;) {
+        const sep = ws();
         i++;
+        if (sep === 0x7d) return new RegoSet(items);
+        if (sep !== 0x2c) fail('expected "," or "}"');
         items.push(value());
-        ws();
-      }
-      expect("}");
-      return new RegoSet(items);
-    }
-    for (const [word, v] of [["null", null], ["true", true], ["false", false], ["set()", new RegoSet([])]] as const) {
-      if (text.startsWith(word, i)) {
-        i += word.length;
-        return v;
       }
     }
-    NUMBER.lastIndex = i;
-    const m = NUMBER.exec(text) ?? fail("unexpected character");
-    i += m[0].length;
-    return new RegoNumber(m[0]);
+    const start = i;
+    while (i < n) {
+      const d = text.charCodeAt(i);
+      if (d === 0x2c || d === 0x5d || d === 0x7d || d === 0x3a || d === 0x20 || d === 0x0a || d === 0x09 || d === 0x0d) break;
+      i++;
+    }
+    const word = text.slice(start, i);
+    if (word === "null") return null;
+    if (word === "true") return true;
+    if (word === "false") return false;
+    if (word === "set()") return new RegoSet([]);
+    if (NUMBER.test(word)) return new RegoNumber(word);
+    i = start;
+    return fail(word === "" ? "unexpected character" : `unexpected ${JSON.stringify(word)}`);
   };
   const result = value();
   ws();
-  if (i !== text.length) fail("trailing text");
+  if (i !== n) fail("trailing text");
   return result;
 }
 
@@ -150,17 +174,6 @@ export function fromJson(v: unknown): RegoValue {
   if (Array.isArray(v)) return v.map(fromJson);
   if (typeof v === "object") return new RegoObject(Object.entries(v).map(([k, x]) => [k, fromJson(x)] as const));
   throw new TypeError(`not a JSON value: ${typeof v}`);
-}
-
-/** A Rego value as JSON, the way OPA converts one: sets become sorted arrays. */
-export function toJson(v: RegoValue): unknown {
-  if (v === null || typeof v === "boolean" || typeof v === "string") return v;
-  if (v instanceof RegoNumber) return Number(v.text);
-  if (v instanceof RegoSet) return sortValues(v.items).map(toJson);
-  if (v instanceof RegoObject) {
-    return Object.fromEntries(v.entries.map(([k, x]) => [typeof k === "string" ? k : formatTerm(k), toJson(x)]));
-  }
-  return v.map(toJson);
 }
 
 function numberText(n: number): string {
@@ -217,10 +230,10 @@ export function compareValues(a: RegoValue, b: RegoValue): number {
   if (typeof a === "boolean") return a === b ? 0 : a ? 1 : -1;
   if (typeof a === "string") return compareStrings(a, b as string);
   if (a instanceof RegoNumber) return compareNumbers(a, b as RegoNumber);
-  if (a instanceof RegoSet) return compareLists(sortValues(a.items), sortValues((b as RegoSet).items));
+  if (a instanceof RegoSet) return compareLists(a.sorted(), (b as RegoSet).sorted());
   if (a instanceof RegoObject) {
-    const x = sortEntries(a.entries);
-    const y = sortEntries((b as RegoObject).entries);
+    const x = a.sorted();
+    const y = (b as RegoObject).sorted();
     for (let i = 0; i < Math.min(x.length, y.length); i++) {
       const [kx, vx] = x[i] as readonly [RegoValue, RegoValue];
       const [ky, vy] = y[i] as readonly [RegoValue, RegoValue];
@@ -288,7 +301,7 @@ export function formatTerm(v: RegoValue): string {
   if (v === null || typeof v === "boolean") return String(v);
   if (typeof v === "string") return goQuote(v);
   if (v instanceof RegoNumber) return v.text;
-  if (v instanceof RegoSet) return v.items.length === 0 ? "set()" : `{${sortValues(v.items).map(formatTerm).join(", ")}}`;
-  if (v instanceof RegoObject) return `{${sortEntries(v.entries).map(([k, x]) => `${formatTerm(k)}: ${formatTerm(x)}`).join(", ")}}`;
+  if (v instanceof RegoSet) return v.items.length === 0 ? "set()" : `{${v.sorted().map(formatTerm).join(", ")}}`;
+  if (v instanceof RegoObject) return `{${v.sorted().map(([k, x]) => `${formatTerm(k)}: ${formatTerm(x)}`).join(", ")}}`;
   return `[${v.map(formatTerm).join(", ")}]`;
 }

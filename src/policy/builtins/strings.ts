@@ -6,7 +6,7 @@
 /* eslint-disable @typescript-eslint/no-misused-spread */
 import { arrayOperand, intOperand, stringOperand, stringsOperand, type RegoBuiltin } from "./operands.ts";
 import { BuiltinError } from "./operands.ts";
-import { numberValue } from "./rego-value.ts";
+import { RegoSet, numberValue, sortValues, type RegoValue } from "./rego-value.ts";
 import { goSprintf } from "./sprintf.ts";
 
 /** Go's strings.Count: non-overlapping; an empty needle counts runes + 1. */
@@ -60,5 +60,21 @@ export const STRINGS_BUILTINS: Readonly<Record<string, RegoBuiltin>> = {
     if (limit >= 0) return splitN(text, delim, limit + 1).slice(0, limit);
     const parts = splitN(text, delim, -1);
     return parts.slice(Math.max(parts.length + limit, 0));
+  },
+};
+
+/**
+ * concat as OPA answers it: a set's members joined in sorted order. Compiled
+ * into the wasm as opa_strings_concat, which joins them in hash order;
+ * wasm-rewrite.ts redirects it here.
+ */
+export const REDIRECTED_STRINGS_BUILTINS: Readonly<Record<string, RegoBuiltin>> = {
+  concat: (join, parts) => {
+    const sep = stringOperand("concat", join, 1);
+    let items: readonly RegoValue[];
+    if (Array.isArray(parts)) items = parts as readonly RegoValue[];
+    else if (parts instanceof RegoSet) items = sortValues(parts.items);
+    else throw new BuiltinError("concat", "operand 2 must be one of {array, set}");
+    return items.map((s) => stringOperand("concat", s, 2)).join(sep);
   },
 };

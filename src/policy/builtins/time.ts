@@ -2,11 +2,14 @@
 // answers them: a timestamp is int64 nanoseconds since the epoch, optionally
 // `[ns, "tz"]` with an IANA zone name (resolved with Intl, which reads the
 // same tz database names Go's time.LoadLocation does). time.now_ns is read
-// once per evaluation, as in OPA (startEvaluation). time.parse_ns,
-// time.format and time.diff (Go layouts) are not implemented.
+// once per evaluation, as in OPA (startEvaluation). time.format writes Go
+// layouts (time-format.ts); time.parse_ns (parsing Go layouts) is not
+// implemented.
 import { parseExtendedDurationNs } from "./duration.ts";
 import { BuiltinError, intOperand, stringOperand, type RegoBuiltin } from "./operands.ts";
-import { RegoNumber, numberValue, type RegoValue } from "./rego-value.ts";
+import { LayoutError, NAMED_LAYOUTS, goFormat, type CivilTime } from "./time-format.ts";
+import { EvaluationHalt } from "./operands.ts";
+import { RegoNumber, numberValue, typeOf, type RegoValue } from "./rego-value.ts";
 
 const MIN_INT64 = -(1n << 63n);
 const MAX_INT64 = (1n << 63n) - 1n;
@@ -40,28 +43,35 @@ function zoneFormatter(builtin: string, tz: string): Intl.DateTimeFormat {
     } catch {
       throw new BuiltinError(builtin, `unknown time zone ${tz}`);
     }
+    // Intl reads zone names in any case; Go's LoadLocation (a file name) only in the database's.
+    const resolved = f.resolvedOptions().timeZone;
+    if (resolved !== tz && resolved.toLowerCase() === tz.toLowerCase()) throw new BuiltinError(builtin, `unknown time zone ${tz}`);
     formatters.set(tz, f);
   }
   return f;
 }
 
-/** OPA's tzTime: ns, or [ns, tz] (with "" and "UTC" as UTC, "Local" as this process's zone). */
-function timestamp(builtin: string, v: RegoValue | undefined): { ns: bigint; tz: string } {
+/** OPA's tzTime: ns, or [ns, tz] or [ns, tz, layout] (with "" and "UTC" as UTC, "Local" as this process's zone). */
+function timestamp(builtin: string, v: RegoValue | undefined): { ns: bigint; tz: string; layout: string } {
   let n: RegoValue | undefined = v;
   let tz = "UTC";
+  let layout = "";
   if (Array.isArray(v)) {
     const items = v as readonly RegoValue[];
     if (items.length === 0) throw new BuiltinError(builtin, "operand 1 must be either number (ns) or [number (ns), string (tz)]");
     n = items[0];
+    if (!(n instanceof RegoNumber)) throw new BuiltinError(builtin, `operand 1 must be number but got ${n === undefined ? "nothing" : typeOf(n)}`);
     if (items.length > 1) {
       const name = stringOperand(builtin, items[1], 1);
       tz = name === "" || name === "UTC" ? "UTC" : name === "Local" ? Intl.DateTimeFormat().resolvedOptions().timeZone : name;
+      zoneFormatter(builtin, tz);
     }
+    if (items.length > 2) layout = stringOperand(builtin, items[2], 1);
   }
   if (!(n instanceof RegoNumber)) throw new BuiltinError(builtin, "operand 1 must be either number (ns) or [number (ns), string (tz)]");
   const ns = exactInteger(n.text);
   if (ns === undefined || ns < MIN_INT64 || ns > MAX_INT64) throw new BuiltinError(builtin, "timestamp too big");
-  return { ns, tz };
+  return { ns, tz, layout };
 }
 
 /** The integer a number's text denotes exactly, if it is one (1e3 and 5.0 are). */
@@ -138,7 +148,63 @@ export function startEvaluation(): void {
   now = undefined;
 }
 
+/** time.diff as OPA's (icza/gox): years … seconds between two instants, in the first one's zone. */
+function diff(a: RegoValue | undefined, b: RegoValue | undefined): RegoValue {
+  const name = "time.diff";
+  const t1 = timestamp(name, a);
+  const t2 = timestamp(name, b);
+  const [lo, hi] = t1.ns > t2.ns ? [t2.ns, t1.ns] : [t1.ns, t2.ns];
+  const x = civil(name, lo, t1.tz);
+  const y = civil(name, hi, t1.tz);
+  let [year, month, day] = [y.year - x.year, y.month - x.month, y.day - x.day];
+  let [hour, min, sec] = [y.hour - x.hour, y.minute - x.minute, y.second - x.second];
+  if (sec < 0) {
+    sec += 60;
+    min--;
+  }
+  if (min < 0) {
+    min += 60;
+    hour--;
+  }
+  if (hour < 0) {
+    hour += 24;
+    day--;
+  }
+  if (day < 0) {
+    // The days of the first instant's month: Go normalises the 32nd into the next month.
+    const overflow = new Date(0);
+    overflow.setUTCFullYear(x.year, x.month - 1, 32);
+    day += 32 - overflow.getUTCDate();
+    month--;
+  }
+  if (month < 0) {
+    month += 12;
+    year--;
+  }
+  return [year, month, day, hour, min, sec].map(numberValue);
+}
+
+/** Zones whose abbreviation Go prints without the tz database's table. */
+const ABBREVIATIONS: Readonly<Record<string, string>> = { UTC: "UTC", "Etc/UTC": "UTC", "Etc/UCT": "UTC", UCT: "UTC", "Etc/Universal": "UTC", Universal: "UTC", "Etc/Zulu": "UTC", Zulu: "UTC" };
+
+function format(v: RegoValue | undefined): string {
+  const name = "time.format";
+  const t = timestamp(name, v);
+  const c = civil(name, t.ns, t.tz);
+  const layout = t.layout === "" ? NAMED_LAYOUTS.RFC3339Nano ?? "" : NAMED_LAYOUTS[t.layout] ?? t.layout;
+  const time: CivilTime = { ...c, offset: Math.round(c.offsetMs / 1000), zone: ABBREVIATIONS[t.tz] === undefined ? t.tz : "UTC" };
+  try {
+    return goFormat(time, layout);
+  } catch (err) {
+    // OPA would print the zone's name: failing the evaluation is better than another message.
+    if (err instanceof LayoutError) throw new EvaluationHalt(name, err.message);
+    throw err;
+  }
+}
+
 export const TIME_BUILTINS: Readonly<Record<string, RegoBuiltin>> = {
+  "time.diff": diff,
+  "time.format": format,
   "time.parse_duration_ns": (s) => numberValue(parseExtendedDurationNs(stringOperand("time.parse_duration_ns", s, 1))),
   "time.now_ns": () => numberValue((now ??= BigInt(Date.now()) * NS_PER_MS)),
   "time.parse_rfc3339_ns": (s) => safeUnixNano("time.parse_rfc3339_ns", parseRfc3339Ns("time.parse_rfc3339_ns", stringOperand("time.parse_rfc3339_ns", s, 1))),

@@ -3,6 +3,16 @@
 // declares it.
 export interface WasmMemory {
   readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+const decoder = new TextDecoder();
+
+/** The NUL-terminated UTF-8 string the wasm wrote at addr. */
+export function cString(memory: WasmMemory, addr: number): string {
+  const bytes = new Uint8Array(memory.buffer);
+  const end = bytes.indexOf(0, addr);
+  return decoder.decode(bytes.subarray(addr, end < 0 ? bytes.length : end));
 }
 
 export interface WasmInstance {

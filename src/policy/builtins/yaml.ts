@@ -7,7 +7,8 @@
 // syntax (`'a: b'`) where this double-quotes it, and reads "012" as octal.
 import { parseAllDocuments, stringify } from "yaml";
 import { BuiltinError, stringOperand, type RegoBuiltin } from "./operands.ts";
-import { fromJson, toJson } from "./rego-value.ts";
+import { toJson } from "./json.ts";
+import { fromJson } from "./rego-value.ts";
 
 function documents(s: string): ReturnType<typeof parseAllDocuments> {
   const docs = parseAllDocuments(s);
