@@ -30,6 +30,7 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
   }
   const controller = await startController({
     kubeConfig,
+    kagentUrl: opts.kagentUrl,
     driver: new A2ADriver(opts.kagentUrl, logger),
     provenance: new ProvenanceSigner(key),
     log: logger,

@@ -12,10 +12,13 @@ import { GVR, Kube, statusCode } from "./kube.ts";
 import { LeaderElector } from "./leader.ts";
 import { WorkQueue } from "./queue.ts";
 import { RunReconciler } from "./reconcile-run.ts";
-import type { ApiServerEndpoint } from "./scope.ts";
+import { kagentEndpoint, servicesToResolve, type ApiServerEndpoint } from "./scope.ts";
+import { ServiceResolver } from "./services.ts";
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
+  /** --kagent-url: where kagent's controller is, for the runs' NetworkPolicies */
+  kagentUrl: string;
   driver: AgentDriver;
   provenance: ProvenanceRecorder;
   log: Logger;
@@ -73,25 +76,29 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     }
   }, log);
 
+  const kagent = kagentEndpoint(opts.kagentUrl);
+  if (kagent.kind === "unknown") log.warn("strict NetworkPolicies will not let kagent's controller reach the agents", { reason: kagent.why });
+  const services = new ServiceResolver(kube.core, log);
+  const apiServer = async (): Promise<ApiServerEndpoint | undefined> => {
+    if (apiServerCache && Date.now() - apiServerCache.at < 60_000) return apiServerCache.value;
+    let value: ApiServerEndpoint | undefined;
+    try {
+      const ep = await kube.core.readNamespacedEndpoints({ name: "kubernetes", namespace: "default" });
+      const subset = ep.subsets?.[0];
+      value = { ips: (subset?.addresses ?? []).map((a) => a.ip), port: subset?.ports?.[0]?.port ?? 443 };
+    } catch {
+      value = undefined;
+    }
+    apiServerCache = { at: Date.now(), value };
+    return value;
+  };
   const reconciler: RunReconciler = new RunReconciler({
     kube,
     driver: opts.driver,
     provenance: opts.provenance,
     log,
     requeue: (k) => queue.add(`run/${k}`),
-    apiServer: async () => {
-      if (apiServerCache && Date.now() - apiServerCache.at < 60_000) return apiServerCache.value;
-      let value: ApiServerEndpoint | undefined;
-      try {
-        const ep = await kube.core.readNamespacedEndpoints({ name: "kubernetes", namespace: "default" });
-        const subset = ep.subsets?.[0];
-        value = { ips: (subset?.addresses ?? []).map((a) => a.ip), port: subset?.ports?.[0]?.port ?? 443 };
-      } catch {
-        value = undefined;
-      }
-      apiServerCache = { at: Date.now(), value };
-      return value;
-    },
+    scopeEnvironment: async (guardrails) => ({ apiServer: await apiServer(), kagent, services: await services.resolve(servicesToResolve(guardrails, kagent)) }),
   });
   const customRunReconciler = new CustomRunReconciler(kube, log);
 

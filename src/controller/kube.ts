@@ -88,10 +88,28 @@ class ObjectApi extends k8s.KubernetesObjectApi {
     super(configuration);
     this.setDefaultNamespace(kc);
   }
+
+  /**
+   * Server-side apply of the object exactly as given. KubernetesObjectApi.patch
+   * first runs a built-in kind through the generated model's serializer, which
+   * reads TypeScript property names: it drops a NetworkPolicy rule's `from`
+   * (the model calls it `_from`) and any field the model lacks, so a policy
+   * admitting kagent's controller would be stored admitting nobody.
+   */
+  async applyAsIs(object: k8s.KubernetesObject, fieldManager: string): Promise<k8s.KubernetesObject> {
+    const path = await this.specUriPath(object, "patch");
+    const ctx = this.configuration.baseServer.makeRequestContext(path, k8s.HttpMethod.PATCH);
+    ctx.setHeaderParam("Accept", "application/json");
+    ctx.setHeaderParam("Content-Type", k8s.PatchStrategy.ServerSideApply);
+    ctx.setQueryParam("fieldManager", fieldManager);
+    ctx.setQueryParam("force", "true");
+    ctx.setBody(JSON.stringify(object));
+    return this.requestPromise(ctx);
+  }
 }
 
 export class Kube {
-  readonly objects: k8s.KubernetesObjectApi;
+  private readonly objects: ObjectApi;
   readonly custom: k8s.CustomObjectsApi;
   readonly core: k8s.CoreV1Api;
   readonly coordination: k8s.CoordinationV1Api;
@@ -134,7 +152,7 @@ export class Kube {
 
   /** Creates or converges an owned object (server-side apply, forced: it is ours). */
   async apply(object: KubeObject): Promise<KubeObject> {
-    return (await this.objects.patch(object as k8s.KubernetesObject, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply)) as KubeObject;
+    return (await this.objects.applyAsIs(object as k8s.KubernetesObject, FIELD_MANAGER)) as KubeObject;
   }
 
   async get(gvr: Gvr, namespace: string, name: string): Promise<KubeObject | null> {

@@ -13,7 +13,7 @@ import { hookPipelineRun, hookState } from "./hooks.ts";
 import { agentReady, kagentAgent } from "./kagent-agent.ts";
 import { GVR, Kube, describeError, statusCode } from "./kube.ts";
 import { names } from "./owned.ts";
-import { scopeObjects, type ApiServerEndpoint } from "./scope.ts";
+import { scopeObjects, type ScopeEnvironment } from "./scope.ts";
 
 const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, toolCalls: 0 };
 const POLL_MS = 1000;
@@ -24,7 +24,8 @@ export interface RunReconcilerOptions {
   driver: AgentDriver;
   provenance: ProvenanceRecorder;
   log: Logger;
-  apiServer: () => Promise<ApiServerEndpoint | undefined>;
+  /** the API server's endpoints and the Services a strict NetworkPolicy names, read when the scope is made */
+  scopeEnvironment: (guardrails: Guardrails) => Promise<ScopeEnvironment>;
   /** asks for another reconcile of a run (the actor finished) */
   requeue: (key: string) => void;
   /** how long to wait for kagent to report an Agent Ready */
@@ -206,8 +207,8 @@ export class RunReconciler {
         }
         return { requeueAfterMs: waitRequeueMs(deadline, Date.now()) };
       }
-      const apiServer = await this.opts.apiServer();
-      for (const object of scopeObjects(run, guardrails, apiServer)) await this.kube.apply(object);
+      const env = await this.opts.scopeEnvironment(guardrails);
+      for (const object of scopeObjects(run, guardrails, env)) await this.kube.apply(object);
       const next: RunPhase = (config.spec?.preHooks ?? []).length > 0 ? "PreHooks" : "Acting";
       await this.transition(run, next, "Running", approver ? `approved by ${approver}; scope ready` : "scope ready");
       return { requeueAfterMs: 0 };

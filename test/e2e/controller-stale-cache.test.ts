@@ -58,7 +58,7 @@ after(async () => {
 test("a pass on the informer's copy from before the actor's write does not finish the run again", async () => {
   const kube = new Kube(cp.kubeConfig);
   const requeued: string[] = [];
-  const reconciler = new RunReconciler({ kube, driver: new A2ADriver(kagent.url, logger), provenance: new ProvenanceSigner(), log: logger, apiServer: () => Promise.resolve(undefined), requeue: (k) => requeued.push(k) });
+  const reconciler = new RunReconciler({ kube, driver: new A2ADriver(kagent.url, logger), provenance: new ProvenanceSigner(), log: logger, scopeEnvironment: () => Promise.resolve({}), requeue: (k) => requeued.push(k) });
   const fresh = async () => {
     const run = (await kube.get(GVR.agentRuns, NS, "r1")) as AgentRun | null;
     assert.ok(run, "run r1 exists");

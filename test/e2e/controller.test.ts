@@ -79,6 +79,7 @@ const reason = (r: AgentRun) => r.status?.conditions?.find((c) => c.type === "Su
 async function startTheController(): Promise<RunningController> {
   return startController({
     kubeConfig: controllerKc,
+    kagentUrl: kagent.url,
     driver: new A2ADriver(kagent.url, logger),
     provenance: new ProvenanceSigner(keys.privateKey),
     log: logger,
@@ -126,6 +127,8 @@ before(async () => {
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "kagent" } },
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "agentgate-system" } },
       { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools" } },
+      // the Service behind the tool server's URL: its pods listen on 8090
+      { apiVersion: "v1", kind: "Service", metadata: { name: "kagent-tools", namespace: "kagent" }, spec: { selector: { app: "kagent-tools" }, ports: [{ name: "mcp", port: 8084, targetPort: 8090 }] } },
       { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: NS }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet", apiKeySecret: "k", apiKeySecretKey: "k" } },
       config("writer", { preHooks: [{ pipelineRef: { name: "checkout" } }], postHooks: [{ pipelineRef: { name: "publish" } }] }),
       config("tight", { tokenBudget: 150 }),
@@ -179,8 +182,13 @@ test("the run's scope has exactly the stamped rules and goes away with the run",
   for (const kind of ["serviceaccount/happy-sa", "rolebinding/happy-binding", "networkpolicy/happy-netpol"]) {
     assert.equal((await cp.kubectl(["get", kind, "-n", NS], { allowFail: true })).code, 0, kind);
   }
-  const np = JSON.parse((await cp.kubectl(["get", "networkpolicy", "happy-netpol", "-n", NS, "-o", "json"])).stdout) as { spec: { egress: { ports?: { port: number }[] }[] } };
-  assert.deepEqual(np.spec.egress.map((e) => e.ports?.map((p) => p.port).join(",") ?? "any"), ["53,53", "443", "8084"], "DNS, the model endpoint, the MCP server; no API server rule since the test cluster publishes no endpoints");
+  type Peer = { ipBlock?: { cidr: string }; namespaceSelector?: unknown; podSelector?: { matchLabels: Record<string, string> } };
+  const np = JSON.parse((await cp.kubectl(["get", "networkpolicy", "happy-netpol", "-n", NS, "-o", "json"])).stdout) as { spec: { podSelector: unknown; egress: { to: Peer[]; ports?: { port: number }[] }[]; ingress: { from: Peer[]; ports: { port: number }[] }[] } };
+  const kagentPort = Number(new URL(kagent.url).port);
+  assert.deepEqual(np.spec.egress.map((e) => e.ports?.map((p) => p.port).join(",") ?? "any"), ["53,53", String(kagentPort), "443", "8090"], "DNS, kagent's controller, the model endpoint, the MCP server's pods on their targetPort; no API server rule since the test cluster publishes no endpoints");
+  assert.deepEqual(np.spec.egress[3]?.to, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } }, podSelector: { matchLabels: { app: "kagent-tools" } } }], "the pods behind the tool server's Service");
+  assert.deepEqual(np.spec.ingress, [{ from: [{ ipBlock: { cidr: "127.0.0.1/32" } }], ports: [{ port: 8080, protocol: "TCP" }] }], "kagent's controller reaches the agent on its A2A port");
+  assert.deepEqual(np.spec.podSelector, { matchLabels: { app: "kagent", kagent: "happy-agent" } }, "the labels kagent gives the Agent's pods");
   await cp.kubectl(["delete", "agentrun", "happy", "-n", NS]);
   await until("scope objects to be garbage-collected", async () => {
     const left = await cp.kubectl(["get", "serviceaccount,role,rolebinding,networkpolicy", "-n", NS, "-l", "agent.tekton.dev/run=happy", "-o", "name"]);
@@ -251,6 +259,7 @@ test("a Tekton CustomRun becomes an AgentRun whose outcome and results come back
 test("two replicas: only the lease holder acts, and the goal goes out once", async () => {
   const standby = await startController({
     kubeConfig: controllerKc,
+    kagentUrl: kagent.url,
     driver: new A2ADriver(kagent.url, logger),
     provenance: new ProvenanceSigner(keys.privateKey),
     log: logger,
