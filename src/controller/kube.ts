@@ -39,6 +39,9 @@ export const GVR = {
   agentConfigs: { group: "agent.tekton.dev", version: "v1alpha1", plural: "agentconfigs" },
   agents: { group: "kagent.dev", version: "v1alpha2", plural: "agents" },
   modelConfigs: { group: "kagent.dev", version: "v1alpha2", plural: "modelconfigs" },
+  remoteMcpServers: { group: "kagent.dev", version: "v1alpha2", plural: "remotemcpservers" },
+  // kmcp's MCPServer is still kagent.dev/v1alpha1
+  mcpServers: { group: "kagent.dev", version: "v1alpha1", plural: "mcpservers" },
   pipelineRuns: { group: "tekton.dev", version: "v1", plural: "pipelineruns" },
   customRuns: { group: "tekton.dev", version: "v1beta1", plural: "customruns" },
 } as const satisfies Record<string, Gvr>;
@@ -172,8 +175,30 @@ export class Kube {
     return (await this.custom.patchNamespacedCustomObject({ ...gvr, namespace, name, body }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch))) as KubeObject;
   }
 
-  async patchStatus(gvr: Gvr, namespace: string, name: string, status: unknown): Promise<KubeObject> {
-    return (await this.custom.patchNamespacedCustomObjectStatus({ ...gvr, namespace, name, body: { status } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch))) as KubeObject;
+  /**
+   * Merge-patches the status. With a resourceVersion the patch is
+   * conditional: the API server answers 409 Conflict when the object changed
+   * since that version was read (someone else wrote it first).
+   */
+  async patchStatus(gvr: Gvr, namespace: string, name: string, status: unknown, resourceVersion?: string): Promise<KubeObject> {
+    const body = resourceVersion === undefined ? { status } : { metadata: { resourceVersion }, status };
+    return (await this.custom.patchNamespacedCustomObjectStatus({ ...gvr, namespace, name, body }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch))) as KubeObject;
+  }
+
+  async list(gvr: Gvr, namespace: string, labelSelector: string): Promise<KubeObject[]> {
+    const list = (await this.custom.listNamespacedCustomObject({ ...gvr, namespace, labelSelector })) as { items?: KubeObject[] };
+    return list.items ?? [];
+  }
+
+  /** Deletes; false when it was already gone. */
+  async delete(gvr: Gvr, namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.custom.deleteNamespacedCustomObject({ ...gvr, namespace, name, propagationPolicy: "Background" });
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw err;
+    }
   }
 
   async event(involved: KubeObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
