@@ -244,7 +244,9 @@ export class RunReconciler {
     }
     this.opts.log.info("run finished", { run: key(run), reason, message, usage });
     await this.kube.event(run, reason === "Succeeded" ? "Normal" : "Warning", reason, `${message}${provenanceNote}`);
-    await this.cleanUp(written);
+    // A hook can still run only when the run ended in a hook phase for a reason other than the hooks' own outcome.
+    const hookMayRun = (run.status?.phase === "PreHooks" || run.status?.phase === "PostHooks") && !["Succeeded", "PreHookFailed", "PostHookFailed"].includes(reason);
+    await this.cleanUp(written, hookMayRun);
   }
 
   /**
@@ -253,7 +255,7 @@ export class RunReconciler {
    * PipelineRun still going (Tekton stops it on spec.status: Cancelled). The
    * rest goes with the run through owner references.
    */
-  private async cleanUp(run: AgentRun): Promise<void> {
+  private async cleanUp(run: AgentRun, hookMayRun: boolean): Promise<void> {
     const ns = run.metadata?.namespace ?? "";
     const runName = run.metadata?.name ?? "";
     try {
@@ -263,6 +265,7 @@ export class RunReconciler {
     } catch (err) {
       this.opts.log.warn("cannot delete the run's kagent Agent", { run: key(run), error: describeError(err) });
     }
+    if (!hookMayRun) return;
     try {
       const hooks = (await this.kube.list(GVR.pipelineRuns, ns, `${RUN_LABEL}=${runName}`)) as PipelineRun[];
       for (const pr of hooks) {
