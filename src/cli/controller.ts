@@ -1,10 +1,10 @@
 // `agentgate controller`: the thin controller (SPEC §5).
 import type { Command } from "commander";
-import { Option } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import { A2ADriver } from "../controller/a2a-driver.ts";
 import { startController } from "../controller/controller.ts";
 import { Kube } from "../controller/kube.ts";
-import { ProvenanceSigner, loadSigningKeyFromSecret } from "../controller/provenance-recorder.ts";
+import { ProvenanceSigner, embeddedBundles, loadSigningKeyFromSecret } from "../controller/provenance-recorder.ts";
 import { logger } from "../log.ts";
 import type { Io } from "./review.ts";
 import { InputError } from "./manifests.ts";
@@ -30,8 +30,9 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
   }
   const controller = await startController({
     kubeConfig,
+    kagentUrl: opts.kagentUrl,
     driver: new A2ADriver(opts.kagentUrl, logger),
-    provenance: new ProvenanceSigner(key),
+    provenance: new ProvenanceSigner(key, await embeddedBundles(logger)),
     log: logger,
     leaderElect: opts.leaderElect,
     leaseNamespace: opts.leaseNamespace,
@@ -39,15 +40,30 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
     metricsListen: parseListen(opts.metricsListen),
   });
   logger.info("agentgate controller started", { kagentUrl: opts.kagentUrl, leaderElect: opts.leaderElect, signed: key !== undefined });
-  await new Promise<void>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       logger.info("controller shutting down", { signal });
-      controller.stop().then(resolve, resolve);
+      controller.stop().then(() => { resolve(0); }, () => { resolve(1); });
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => { stop("SIGTERM"); });
+    process.once("SIGINT", () => { stop("SIGINT"); });
+    // Another replica took the Lease: this one stopped acting; exit non-zero
+    // so the Deployment restarts it as a standby.
+    void controller.lost.then(() => { resolve(1); });
   });
-  return 0;
+  // Everything that acts has stopped; a kept-alive socket or a timer of a
+  // library must not keep the process up after that.
+  setTimeout(() => process.exit(code), 2000).unref();
+  return code;
+}
+
+/** `--leader-elect`, `--leader-elect=true|false`, `--no-leader-elect`. */
+export function parseBoolean(flag: string): (value: string) => boolean {
+  return (value) => {
+    if (/^(true|1|yes)$/i.test(value)) return true;
+    if (/^(false|0|no)$/i.test(value)) return false;
+    throw new InvalidArgumentError(`${flag} takes true or false, got ${JSON.stringify(value)}`);
+  };
 }
 
 export function registerControllerCommand(program: Command, _io: Io, setExit: (code: number) => void): void {
@@ -55,9 +71,9 @@ export function registerControllerCommand(program: Command, _io: Io, setExit: (c
     .command("controller")
     .description("run the thin controller: per-run scope, kagent delegation, hooks, status and provenance")
     .option("--kubeconfig <file>", "kubeconfig (default: in-cluster, then $KUBECONFIG)")
-    .option("--kagent-url <url>", "kagent controller's base URL; an Agent's A2A endpoint is <url>/api/a2a/<namespace>/<name>/", "http://kagent-controller.kagent.svc:8083")
+    .option("--kagent-url <url>", "kagent controller's base URL; an Agent's A2A endpoint is <url>/api/a2a/<namespace>/<name>/; its host (<service>.<namespace>) is also what the runs' NetworkPolicies let reach the agents", "http://kagent-controller.kagent.svc:8083")
     .option("--provenance-key-secret <ns/name>", "Secret whose key private-key.pem holds a PKCS#8 PEM ECDSA P-256 key; without it provenance is unsigned")
-    .option("--leader-elect", "hold Lease agentgate-controller before acting (default)", true)
+    .addOption(new Option("--leader-elect [bool]", "hold Lease agentgate-controller before acting (default true; --leader-elect=false for one replica without it)").default(true).argParser(parseBoolean("--leader-elect")))
     .option("--no-leader-elect", "act without leader election (one replica only)")
     .option("--lease-namespace <ns>", "namespace of the Lease", process.env.POD_NAMESPACE ?? "agentgate-system")
     .option("--health-listen <host:port>", "/healthz and /readyz", "0.0.0.0:8081")

@@ -27,9 +27,13 @@ export class A2ADriver implements AgentDriver {
       budgetTokens: p.budgetTokens,
       maxIterations: p.maxIterations,
       deadline: p.deadline,
+      signal: p.signal,
       isCancelled: p.isCancelled,
+      beforeSend: p.beforeSend,
       onProgress: p.onProgress,
       onTaskId: p.onTaskId,
+      onPause: (pause) => { p.onPause(pause.message); },
+      onResume: p.onResume,
       ...(p.taskId ? { taskId: p.taskId } : {}),
     });
     return {
@@ -40,5 +44,9 @@ export class A2ADriver implements AgentDriver {
       iterations: outcome.iterations,
       ...(outcome.taskId ? { taskId: outcome.taskId } : {}),
     };
+  }
+
+  async cancel(agent: { namespace: string; name: string }, taskId: string): Promise<void> {
+    await new A2AClient(kagentAgentUrl(this.kagentUrl, agent.namespace, agent.name)).cancelTask(taskId, AbortSignal.timeout(5000));
   }
 }

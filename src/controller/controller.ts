@@ -12,10 +12,13 @@ import { GVR, Kube, statusCode } from "./kube.ts";
 import { LeaderElector } from "./leader.ts";
 import { WorkQueue } from "./queue.ts";
 import { RunReconciler } from "./reconcile-run.ts";
-import type { ApiServerEndpoint } from "./scope.ts";
+import { kagentEndpoint, servicesToResolve, type ApiServerEndpoint } from "./scope.ts";
+import { ServiceResolver } from "./services.ts";
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
+  /** --kagent-url: where kagent's controller is, for the runs' NetworkPolicies */
+  kagentUrl: string;
   driver: AgentDriver;
   provenance: ProvenanceRecorder;
   log: Logger;
@@ -24,6 +27,8 @@ export interface ControllerOptions {
   healthListen?: { host: string; port: number };
   metricsListen?: { host: string; port: number };
   identity?: string;
+  /** how long kagent may take to report an Agent Ready (default 10 minutes) */
+  agentReadyTimeoutMs?: number;
 }
 
 export interface RunningController {
@@ -32,7 +37,15 @@ export interface RunningController {
   elector?: LeaderElector;
   healthPort?: number;
   metricsPort?: number;
+  /**
+   * Stops acting and resolves once nothing more will be written: the queue's
+   * passes ended, every actor stopped following its task (the task keeps
+   * running in kagent for the next leader to resume), the watches closed; the
+   * Lease is then handed back so a standby takes over at once.
+   */
   stop(): Promise<void>;
+  /** Resolves when another replica took the Lease and this one stopped acting; the process should then exit. */
+  lost: Promise<void>;
 }
 
 type ObjectInformer<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.ObjectCache<T>;
@@ -64,34 +77,39 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
         return result;
       }
       const cr = customRuns?.get(name, ns) as CustomRun | undefined;
-      if (cr) await customRunReconciler.reconcile(cr);
+      const result = cr ? await customRunReconciler.reconcile(cr) : undefined;
       reconciles.inc({ kind: "CustomRun", outcome: "ok" });
-      return undefined;
+      return result;
     } catch (err) {
       reconciles.inc({ kind: kind === "run" ? "AgentRun" : "CustomRun", outcome: "error" });
       throw err;
     }
   }, log);
 
+  const kagent = kagentEndpoint(opts.kagentUrl);
+  if (kagent.kind === "unknown") log.warn("strict NetworkPolicies will not let kagent's controller reach the agents", { reason: kagent.why });
+  const services = new ServiceResolver(kube.core, log);
+  const apiServer = async (): Promise<ApiServerEndpoint | undefined> => {
+    if (apiServerCache && Date.now() - apiServerCache.at < 60_000) return apiServerCache.value;
+    let value: ApiServerEndpoint | undefined;
+    try {
+      const ep = await kube.core.readNamespacedEndpoints({ name: "kubernetes", namespace: "default" });
+      const subset = ep.subsets?.[0];
+      value = { ips: (subset?.addresses ?? []).map((a) => a.ip), port: subset?.ports?.[0]?.port ?? 443 };
+    } catch {
+      value = undefined;
+    }
+    apiServerCache = { at: Date.now(), value };
+    return value;
+  };
   const reconciler: RunReconciler = new RunReconciler({
     kube,
     driver: opts.driver,
     provenance: opts.provenance,
     log,
     requeue: (k) => queue.add(`run/${k}`),
-    apiServer: async () => {
-      if (apiServerCache && Date.now() - apiServerCache.at < 60_000) return apiServerCache.value;
-      let value: ApiServerEndpoint | undefined;
-      try {
-        const ep = await kube.core.readNamespacedEndpoints({ name: "kubernetes", namespace: "default" });
-        const subset = ep.subsets?.[0];
-        value = { ips: (subset?.addresses ?? []).map((a) => a.ip), port: subset?.ports?.[0]?.port ?? 443 };
-      } catch {
-        value = undefined;
-      }
-      apiServerCache = { at: Date.now(), value };
-      return value;
-    },
+    scopeEnvironment: async (guardrails) => ({ apiServer: await apiServer(), kagent, services: await services.resolve(servicesToResolve(guardrails, kagent)) }),
+    ...(opts.agentReadyTimeoutMs !== undefined ? { agentReadyTimeoutMs: opts.agentReadyTimeoutMs } : {}),
   });
   const customRunReconciler = new CustomRunReconciler(kube, log);
 
@@ -134,10 +152,16 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     runs.on("add", onRun);
     runs.on("update", onRun);
     runs.on("error", (err: unknown) => {
+      if (stopping) return;
       log.warn("AgentRun watch failed; restarting", { error: err instanceof Error ? err.message : String(err) });
-      setTimeout(() => void runs?.start(), 2000).unref();
+      setTimeout(() => { if (!stopping) void runs?.start(); }, 2000).unref();
     });
     await runs.start();
+    if (stopping) {
+      // stopped while the watch was starting: stopAll's stop may have come too early
+      await runs.stop();
+      return;
+    }
 
     customRuns = k8s.makeInformer(opts.kubeConfig, "/apis/tekton.dev/v1beta1/customruns", async () => (await kube.custom.listCustomObjectForAllNamespaces({ ...GVR.customRuns, resourcePlural: GVR.customRuns.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>);
     const onCustomRun = (object: k8s.KubernetesObject) => {
@@ -147,7 +171,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     customRuns.on("add", onCustomRun);
     customRuns.on("update", onCustomRun);
     customRuns.on("error", (err: unknown) => {
-      setTimeout(() => void customRuns?.start().catch(() => undefined), statusCode(err) === 404 ? 30_000 : 2000).unref();
+      setTimeout(() => { if (!stopping) void customRuns?.start().catch(() => undefined); }, statusCode(err) === 404 ? 30_000 : 2000).unref();
     });
     try {
       await customRuns.start();
@@ -160,19 +184,41 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
 
   let elector: LeaderElector | undefined;
   let stopping = false;
+  let stopped: Promise<void> | undefined;
+  const stopAll = (release: boolean): Promise<void> =>
+    (stopped ??= (async () => {
+      stopping = true;
+      // No new passes, no new actors; running actors stop following now (a
+      // lost Lease means another replica may already be resuming their runs).
+      const passes = queue.stop();
+      const actors = reconciler.shutdown();
+      await passes;
+      await actors;
+      // a pass that was under way may have started an actor before the shutdown
+      await reconciler.shutdown();
+      await runs?.stop();
+      await customRuns?.stop().catch(() => undefined);
+      if (release) await elector?.release().catch((err: unknown) => { log.warn("cannot release the Lease; it expires on its own", { error: err instanceof Error ? err.message : String(err) }); });
+      else elector?.stop();
+      leaderGauge.set(0);
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    })());
+  let onLost: () => void = () => undefined;
+  const lost = new Promise<void>((resolve) => { onLost = resolve; });
   if (opts.leaderElect) {
     elector = new LeaderElector({ api: kube.coordination, namespace: opts.leaseNamespace, name: "agentgate-controller", log, ...(opts.identity ? { identity: opts.identity } : {}) });
     void elector
       .acquire(() => {
-        leaderGauge.set(0);
-        // Another replica leads now; stop acting rather than race it.
-        if (!stopping) process.emit("SIGTERM");
+        // Another replica leads now: stop acting rather than race it.
+        log.error("lost the Lease agentgate-controller; stopping", { lease: `${opts.leaseNamespace}/agentgate-controller` });
+        void stopAll(false).then(onLost);
       })
-      .then(async () => {
+      .then(async (leading) => {
+        if (!leading || stopping) return;
         leaderGauge.set(1);
-        if (!stopping) await startWatches();
+        await startWatches();
       })
-      .catch((err: unknown) => log.error("leader election failed", { error: err instanceof Error ? err.message : String(err) }));
+      .catch((err: unknown) => { log.error("leader election failed", { error: err instanceof Error ? err.message : String(err) }); });
   } else {
     leaderGauge.set(1);
     await startWatches();
@@ -184,13 +230,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     ...(elector ? { elector } : {}),
     ...(healthPort !== undefined ? { healthPort } : {}),
     ...(metricsPort !== undefined ? { metricsPort } : {}),
-    async stop() {
-      stopping = true;
-      queue.stop();
-      elector?.stop();
-      await runs?.stop();
-      await customRuns?.stop().catch(() => undefined);
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    },
+    stop: () => stopAll(true),
+    lost,
   };
 }

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { CustomRun } from "../types/tekton.ts";
-import { agentRunFor, isAgentRunCustomRun } from "./customrun.ts";
+import type { AgentRun } from "../types/agent.ts";
+import { agentRunFor, customRunDeadline, isAgentRunCustomRun, mirroredStatus } from "./customrun.ts";
 
 const cr = (params: { name: string; value: unknown }[], timeout?: string): CustomRun => ({
   apiVersion: "tekton.dev/v1beta1",
@@ -10,10 +11,12 @@ const cr = (params: { name: string; value: unknown }[], timeout?: string): Custo
   spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" }, params, ...(timeout ? { timeout } : {}) },
 });
 
-test("a CustomRun for AgentRun becomes an AgentRun it owns", () => {
-  const out = agentRunFor(cr([{ name: "configRef", value: "writer" }, { name: "goal", value: "write tests" }, { name: "hints", value: ["a", "b"] }], "10m"));
+test("a CustomRun for AgentRun becomes an AgentRun it owns; its timeout bounds the CustomRun, not the run's spec", () => {
+  const out = agentRunFor(cr([{ name: "configRef", value: "writer" }, { name: "goal", value: "write tests" }, { name: "hints", value: ["a", "b"] }], "1h0m0s"));
   assert.ok("run" in out);
-  assert.deepEqual(out.run.spec, { configRef: { name: "writer" }, goal: "write tests", context: { hints: ["a", "b"] }, timeout: "10m" });
+  // Tekton fills spec.timeout with the pipeline's time (1h by default); as a run
+  // override wider than the config's timeout the webhook would refuse the run.
+  assert.deepEqual(out.run.spec, { configRef: { name: "writer" }, goal: "write tests", context: { hints: ["a", "b"] } });
   assert.deepEqual(out.run.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]), [["CustomRun", "pr-1-agent", "cr-uid", true]]);
   assert.equal(out.run.metadata?.labels?.["tekton.dev/pipelineRun"], "pr-1");
 });
@@ -40,4 +43,38 @@ test("hints given as a JSON string or lines are accepted", () => {
 test("only CustomRuns referencing AgentRun are ours", () => {
   assert.equal(isAgentRunCustomRun(cr([])), true);
   assert.equal(isAgentRunCustomRun({ spec: { customRef: { apiVersion: "example.dev/v1", kind: "Wait" } } }), false);
+});
+
+test("customRunDeadline: spec.timeout (Go duration) from status.startTime, else creation; none without a timeout or with 0s", () => {
+  const base = cr([], "1m30s");
+  assert.equal(customRunDeadline({ ...base, status: { startTime: "2026-11-25T10:00:00Z" } }), Date.parse("2026-11-25T10:01:30Z"));
+  assert.equal(customRunDeadline({ ...base, metadata: { ...base.metadata, creationTimestamp: "2026-11-25T09:00:00Z" } }), Date.parse("2026-11-25T09:01:30Z"));
+  assert.equal(customRunDeadline(cr([])), undefined);
+  assert.equal(customRunDeadline({ ...cr([], "0s"), status: { startTime: "2026-11-25T10:00:00Z" } }), undefined);
+});
+
+const run = (conditions: { status: "True" | "False" | "Unknown"; reason: string; message: string }[], results: { name: string; value: string }[] = []): AgentRun => ({
+  metadata: { name: "pr-1-agent", namespace: "qe" },
+  status: { phase: conditions[0]?.status === "Unknown" ? "Acting" : "Failed", startTime: "2026-11-25T10:00:00Z", conditions: conditions.map((c) => ({ type: "Succeeded", lastTransitionTime: "2026-11-25T10:00:00Z", ...c })), results },
+});
+
+test("mirroredStatus: results are compared by content, so a changed value is mirrored even when the count is the same", () => {
+  const done = run([{ status: "True", reason: "Succeeded", message: "ok" }], [{ name: "result", value: "v2" }]);
+  const first = mirroredStatus(cr([]), done);
+  assert.ok(first);
+  const mirrored = { ...cr([]), status: first };
+  assert.equal(mirroredStatus(mirrored, done), undefined, "nothing to write once it says it all");
+  const changed = run([{ status: "True", reason: "Succeeded", message: "ok" }], [{ name: "result", value: "v3" }]);
+  assert.deepEqual(mirroredStatus(mirrored, changed)?.results, [{ name: "result", value: "v3" }]);
+});
+
+test("mirroredStatus: the run's Cancelled is the CustomRun's cancel or timeout, in Tekton's reasons", () => {
+  const cancelled = run([{ status: "False", reason: "Cancelled", message: "cancelled by spec.status: Cancelled; task t cancelled" }]);
+  const timedOut = mirroredStatus(cr([]), cancelled, { reason: "CustomRunTimedOut", message: "CustomRun pr-1-agent timed out after 10s" });
+  assert.equal(timedOut?.conditions?.[0]?.reason, "CustomRunTimedOut");
+  assert.equal(timedOut?.conditions?.[0]?.status, "False");
+  assert.match(timedOut?.conditions?.[0]?.message ?? "", /timed out after 10s: cancelled by spec\.status/);
+  assert.equal(mirroredStatus(cr([]), cancelled, { reason: "CustomRunCancelled", message: "cancelled" })?.conditions?.[0]?.reason, "CustomRunCancelled");
+  // a run that succeeded before the cancel took effect succeeded
+  assert.equal(mirroredStatus(cr([]), run([{ status: "True", reason: "Succeeded", message: "ok" }]), { reason: "CustomRunCancelled", message: "cancelled" })?.conditions?.[0]?.reason, "Succeeded");
 });

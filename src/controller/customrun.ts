@@ -1,11 +1,15 @@
 // Tekton CustomRun → AgentRun: a Pipeline task with
 // taskRef {apiVersion: agent.tekton.dev/v1alpha1, kind: AgentRun} becomes an
 // AgentRun owned by the CustomRun (so it passes admission like any other),
-// whose status and results are mirrored back for `when` expressions.
+// whose status and results are mirrored back for `when` expressions. Tekton
+// leaves cancel and timeout of a CustomRun to its controller (docs/customruns.md):
+// spec.status RunCancelled or spec.timeout passed → the AgentRun is cancelled,
+// and the CustomRun ends with reason CustomRunCancelled / CustomRunTimedOut.
 import { AGENT_API_VERSION, type AgentRun } from "../types/agent.ts";
 import type { Condition } from "../types/kube.ts";
 import type { CustomRun, Param } from "../types/tekton.ts";
 import type { Logger } from "../log.ts";
+import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
 import { GVR, Kube, describeError, statusCode } from "./kube.ts";
 
 export function isAgentRunCustomRun(cr: CustomRun): boolean {
@@ -40,9 +44,14 @@ export function agentRunFor(cr: CustomRun): { run: AgentRun } | { error: string 
   return { run: buildRun(cr, configRef, goal) };
 }
 
+/**
+ * The CustomRun's spec.timeout is not copied to the run: Tekton fills it
+ * with the pipeline's remaining time (an hour by default), and a run's
+ * timeout may only narrow its config's, so the webhook would refuse most
+ * such runs. It bounds the CustomRun instead (customRunDeadline).
+ */
 function buildRun(cr: CustomRun, configRef: string, goal: string): AgentRun {
   const hints = asStrings(param(cr.spec?.params, "hints"));
-  const timeout = cr.spec?.timeout;
   return {
     apiVersion: AGENT_API_VERSION,
     kind: "AgentRun",
@@ -56,9 +65,24 @@ function buildRun(cr: CustomRun, configRef: string, goal: string): AgentRun {
       configRef: { name: configRef },
       goal,
       ...(hints.length > 0 ? { context: { hints } } : {}),
-      ...(typeof timeout === "string" && timeout !== "" ? { timeout } : {}),
     },
   };
+}
+
+/** When the CustomRun times out (epoch ms), from its startTime (else creation) and spec.timeout; undefined without one. */
+export function customRunDeadline(cr: CustomRun): number | undefined {
+  const timeout = cr.spec?.timeout;
+  if (typeof timeout !== "string" || timeout === "") return undefined;
+  let ms: number;
+  try {
+    ms = Number(parseExtendedDurationNs(timeout) / 1_000_000n);
+  } catch {
+    return undefined;
+  }
+  // Tekton: a zero timeout means none
+  if (ms <= 0) return undefined;
+  const start = cr.status?.startTime ?? cr.metadata?.creationTimestamp;
+  return start ? Date.parse(start) + ms : undefined;
 }
 
 function condition(status: Condition["status"], reason: string, message: string, previous?: Condition[]): Condition[] {
@@ -66,6 +90,13 @@ function condition(status: Condition["status"], reason: string, message: string,
   const changed = !old || old.status !== status || old.reason !== reason;
   return [{ type: "Succeeded", status, reason, message, lastTransitionTime: changed ? new Date().toISOString() : old.lastTransitionTime }];
 }
+
+/** Same names and values in the same order (a count alone misses a changed value). */
+const sameResults = (a: { name: string; value: string }[] | undefined, b: { name: string; value: string }[]): boolean =>
+  JSON.stringify((a ?? []).map((r) => [r.name, r.value])) === JSON.stringify(b.map((r) => [r.name, r.value]));
+
+/** Why the CustomRun's AgentRun was cancelled by the CustomRun, if it was. */
+export type Stop = { reason: "CustomRunCancelled" | "CustomRunTimedOut"; message: string } | undefined;
 
 export class CustomRunReconciler {
   private readonly kube: Kube;
@@ -76,18 +107,32 @@ export class CustomRunReconciler {
     this.log = log;
   }
 
-  async reconcile(cr: CustomRun): Promise<void> {
-    if (!isAgentRunCustomRun(cr)) return;
+  async reconcile(cr: CustomRun): Promise<{ requeueAfterMs?: number }> {
+    if (!isAgentRunCustomRun(cr)) return {};
     const ns = cr.metadata?.namespace ?? "";
     const name = cr.metadata?.name ?? "";
     const done = cr.status?.conditions?.some((c) => c.type === "Succeeded" && c.status !== "Unknown");
-    if (done) return;
+    if (done) return {};
+    const fail = async (reason: string, message: string) => {
+      await this.kube.patchStatus(GVR.customRuns, ns, name, { conditions: condition("False", reason, message, cr.status?.conditions), startTime: cr.status?.startTime ?? new Date().toISOString(), completionTime: new Date().toISOString() });
+    };
     let run = (await this.kube.get(GVR.agentRuns, ns, name)) as AgentRun | null;
+    if (run && !run.metadata?.ownerReferences?.some((o) => o.kind === "CustomRun" && o.uid === cr.metadata?.uid)) {
+      // Not this CustomRun's: reporting its outcome (or cancelling it) would
+      // hand the pipeline another run's results.
+      const owner = run.metadata?.ownerReferences?.find((o) => o.controller);
+      await fail("AgentRunNameTaken", `AgentRun ${ns}/${name} already exists and is not this CustomRun's (${owner ? `owned by ${owner.kind} ${owner.name}` : "it has no owner"}); the CustomRun's AgentRun takes its name, so delete that AgentRun or rename the pipeline task`);
+      return {};
+    }
     if (!run) {
+      if (cr.spec?.status === "RunCancelled") {
+        await fail("CustomRunCancelled", cr.spec.statusMessage ?? "cancelled before its AgentRun was created");
+        return {};
+      }
       const desired = agentRunFor(cr);
       if ("error" in desired) {
-        await this.kube.patchStatus(GVR.customRuns, ns, name, { conditions: condition("False", "InvalidParams", desired.error), completionTime: new Date().toISOString() });
-        return;
+        await fail("InvalidParams", desired.error);
+        return {};
       }
       try {
         run = (await this.kube.create(GVR.agentRuns, ns, desired.run)) as AgentRun;
@@ -95,38 +140,54 @@ export class CustomRunReconciler {
       } catch (err) {
         // Admission said no: the CustomRun fails with the webhook's words.
         if (statusCode(err) === 403 || statusCode(err) === 400 || statusCode(err) === 422) {
-          await this.kube.patchStatus(GVR.customRuns, ns, name, {
-            conditions: condition("False", "PolicyDenied", describeError(err)),
-            startTime: cr.status?.startTime ?? new Date().toISOString(),
-            completionTime: new Date().toISOString(),
-          });
-          return;
+          await fail("PolicyDenied", describeError(err));
+          return {};
         }
         throw err;
       }
     }
-    if (cr.spec?.status === "RunCancelled" && run.spec?.status !== "Cancelled") {
-      await this.kube.patch(GVR.agentRuns, ns, name, { spec: { status: "Cancelled" } });
+    const deadline = customRunDeadline(cr);
+    let stop: Stop;
+    if (cr.spec?.status === "RunCancelled") stop = { reason: "CustomRunCancelled", message: cr.spec.statusMessage ?? `CustomRun ${name} was cancelled` };
+    else if (deadline !== undefined && Date.now() >= deadline) stop = { reason: "CustomRunTimedOut", message: `CustomRun ${name} timed out after ${cr.spec?.timeout ?? ""}` };
+    const runEnded = run.status?.phase === "Succeeded" || run.status?.phase === "Failed";
+    if (stop && !runEnded && run.spec?.status !== "Cancelled") {
+      run = (await this.kube.patch(GVR.agentRuns, ns, name, { spec: { status: "Cancelled" } })) as AgentRun;
+      this.log.info("AgentRun cancelled for its CustomRun", { customRun: `${ns}/${name}`, reason: stop.reason });
     }
-    await this.mirror(cr, run);
+    await this.mirror(cr, run, stop);
+    // Tekton never says that a CustomRun timed out: look again at its deadline.
+    return !stop && deadline !== undefined ? { requeueAfterMs: Math.min(2 ** 31 - 1, Math.max(0, deadline - Date.now()) + 50) } : {};
   }
 
   /** Copies the run's outcome onto the CustomRun, as Tekton reads it. */
-  async mirror(cr: CustomRun, run: AgentRun): Promise<void> {
-    const c = run.status?.conditions?.find((x) => x.type === "Succeeded");
-    const status = c?.status ?? "Unknown";
-    const reason = c?.reason ?? "Pending";
-    const message = c?.message ?? `AgentRun ${run.metadata?.name ?? ""} is ${run.status?.phase ?? "Pending"}`;
-    const results = (run.status?.results ?? []).map((r) => ({ name: r.name, value: r.value }));
-    const desired = {
-      conditions: condition(status, reason, message, cr.status?.conditions),
-      startTime: cr.status?.startTime ?? run.status?.startTime ?? new Date().toISOString(),
-      ...(run.status?.completionTime ? { completionTime: run.status.completionTime } : {}),
-      ...(results.length > 0 ? { results } : {}),
-      observedGeneration: cr.metadata?.generation,
-    };
-    const current = cr.status?.conditions?.find((x) => x.type === "Succeeded");
-    if (current?.status === status && current.reason === reason && current.message === message && (cr.status?.results?.length ?? 0) === results.length && cr.status?.startTime) return;
-    await this.kube.patchStatus(GVR.customRuns, cr.metadata?.namespace ?? "", cr.metadata?.name ?? "", desired);
+  async mirror(cr: CustomRun, run: AgentRun, stop?: Stop): Promise<void> {
+    const desired = mirroredStatus(cr, run, stop);
+    if (desired) await this.kube.patchStatus(GVR.customRuns, cr.metadata?.namespace ?? "", cr.metadata?.name ?? "", desired);
   }
+}
+
+/** The CustomRun status that mirrors the run, or undefined when the CustomRun already says it all. */
+export function mirroredStatus(cr: CustomRun, run: AgentRun, stop?: Stop): NonNullable<CustomRun["status"]> | undefined {
+  const c = run.status?.conditions?.find((x) => x.type === "Succeeded");
+  const status = c?.status ?? "Unknown";
+  let reason = c?.reason ?? "Pending";
+  let message = c?.message ?? `AgentRun ${run.metadata?.name ?? ""} is ${run.status?.phase ?? "Pending"}`;
+  // The run's Cancelled is the CustomRun's own cancel or timeout, in Tekton's words.
+  if (stop && status === "False" && reason === "Cancelled") {
+    reason = stop.reason;
+    message = `${stop.message}: ${message}`;
+  } else if (stop && status === "Unknown") {
+    message = `${stop.message}; cancelling AgentRun ${run.metadata?.name ?? ""}`;
+  }
+  const results = (run.status?.results ?? []).map((r) => ({ name: r.name, value: r.value }));
+  const current = cr.status?.conditions?.find((x) => x.type === "Succeeded");
+  if (current?.status === status && current.reason === reason && current.message === message && sameResults(cr.status?.results, results) && cr.status?.startTime) return undefined;
+  return {
+    conditions: condition(status, reason, message, cr.status?.conditions),
+    startTime: cr.status?.startTime ?? run.status?.startTime ?? new Date().toISOString(),
+    ...(run.status?.completionTime ? { completionTime: run.status.completionTime } : {}),
+    ...(results.length > 0 ? { results } : {}),
+    ...(cr.metadata?.generation !== undefined ? { observedGeneration: cr.metadata.generation } : {}),
+  };
 }

@@ -18,7 +18,7 @@ export interface ActParams {
   agent: { namespace: string; name: string };
   goal: string;
   hints: string[];
-  /** deterministic per run attempt: a resend after a restart is recognised */
+  /** the goal message's A2A messageId, recorded in status.goal (kagent does not deduplicate by it) */
   messageId: string;
   /** set when a previous controller already sent the goal: resume, never resend */
   taskId?: string;
@@ -26,13 +26,24 @@ export interface ActParams {
   maxIterations: number;
   /** epoch ms */
   deadline: number;
-  isCancelled: () => boolean;
-  onTaskId: (taskId: string) => void;
+  /** controller shutdown: stop following and reject, leaving the task running for the next leader */
+  signal: AbortSignal;
+  /** why the controller stops the agent (spec.status: Cancelled, the config deleted), or false */
+  isCancelled: () => string | false;
+  /** awaited before the goal is sent; a rejection means it is not sent */
+  beforeSend: () => Promise<void>;
+  /** awaited as soon as kagent names the task, before anything else happens */
+  onTaskId: (taskId: string) => Promise<void>;
   onProgress: (line: string, usage: Usage, iterations: number) => void;
+  /** the agent waits for a human in kagent (a tool call to approve, a question) */
+  onPause: (message: string) => void;
+  onResume: () => void;
 }
 
 export interface AgentDriver {
   act(params: ActParams): Promise<ActingOutcome>;
+  /** cancels a task nobody follows any more (its run ended while no controller followed it) */
+  cancel(agent: { namespace: string; name: string }, taskId: string): Promise<void>;
 }
 
 export interface ProvenanceRecord {

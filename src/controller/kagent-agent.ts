@@ -3,7 +3,7 @@
 import type { AgentConfig, AgentRun, Guardrails } from "../types/agent.ts";
 import type { Agent } from "../types/kagent.ts";
 import { names, ownedMeta } from "./owned.ts";
-import { agentPodSelector } from "./scope.ts";
+import { agentPodLabels } from "./scope.ts";
 
 export function kagentAgent(run: AgentRun, config: AgentConfig, guardrails: Guardrails): Agent {
   const runName = run.metadata?.name ?? "";
@@ -35,7 +35,7 @@ export function kagentAgent(run: AgentRun, config: AgentConfig, guardrails: Guar
         modelConfig: config.spec?.modelConfigRef?.name ?? "",
         systemMessage: config.spec?.systemPrompt ?? "",
         tools,
-        deployment: { serviceAccountName: names.serviceAccount(runName), labels: agentPodSelector(run) },
+        deployment: { serviceAccountName: names.serviceAccount(runName), labels: agentPodLabels(run) },
       },
     },
   };

@@ -39,6 +39,9 @@ export const GVR = {
   agentConfigs: { group: "agent.tekton.dev", version: "v1alpha1", plural: "agentconfigs" },
   agents: { group: "kagent.dev", version: "v1alpha2", plural: "agents" },
   modelConfigs: { group: "kagent.dev", version: "v1alpha2", plural: "modelconfigs" },
+  remoteMcpServers: { group: "kagent.dev", version: "v1alpha2", plural: "remotemcpservers" },
+  // kmcp's MCPServer is still kagent.dev/v1alpha1
+  mcpServers: { group: "kagent.dev", version: "v1alpha1", plural: "mcpservers" },
   pipelineRuns: { group: "tekton.dev", version: "v1", plural: "pipelineruns" },
   customRuns: { group: "tekton.dev", version: "v1beta1", plural: "customruns" },
 } as const satisfies Record<string, Gvr>;
@@ -88,10 +91,28 @@ class ObjectApi extends k8s.KubernetesObjectApi {
     super(configuration);
     this.setDefaultNamespace(kc);
   }
+
+  /**
+   * Server-side apply of the object exactly as given. KubernetesObjectApi.patch
+   * first runs a built-in kind through the generated model's serializer, which
+   * reads TypeScript property names: it drops a NetworkPolicy rule's `from`
+   * (the model calls it `_from`) and any field the model lacks, so a policy
+   * admitting kagent's controller would be stored admitting nobody.
+   */
+  async applyAsIs(object: k8s.KubernetesObject, fieldManager: string): Promise<k8s.KubernetesObject> {
+    const path = await this.specUriPath(object, "patch");
+    const ctx = this.configuration.baseServer.makeRequestContext(path, k8s.HttpMethod.PATCH);
+    ctx.setHeaderParam("Accept", "application/json");
+    ctx.setHeaderParam("Content-Type", k8s.PatchStrategy.ServerSideApply);
+    ctx.setQueryParam("fieldManager", fieldManager);
+    ctx.setQueryParam("force", "true");
+    ctx.setBody(JSON.stringify(object));
+    return this.requestPromise(ctx);
+  }
 }
 
 export class Kube {
-  readonly objects: k8s.KubernetesObjectApi;
+  private readonly objects: ObjectApi;
   readonly custom: k8s.CustomObjectsApi;
   readonly core: k8s.CoreV1Api;
   readonly coordination: k8s.CoordinationV1Api;
@@ -134,7 +155,7 @@ export class Kube {
 
   /** Creates or converges an owned object (server-side apply, forced: it is ours). */
   async apply(object: KubeObject): Promise<KubeObject> {
-    return (await this.objects.patch(object as k8s.KubernetesObject, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply)) as KubeObject;
+    return (await this.objects.applyAsIs(object as k8s.KubernetesObject, FIELD_MANAGER)) as KubeObject;
   }
 
   async get(gvr: Gvr, namespace: string, name: string): Promise<KubeObject | null> {
@@ -154,8 +175,30 @@ export class Kube {
     return (await this.custom.patchNamespacedCustomObject({ ...gvr, namespace, name, body }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch))) as KubeObject;
   }
 
-  async patchStatus(gvr: Gvr, namespace: string, name: string, status: unknown): Promise<KubeObject> {
-    return (await this.custom.patchNamespacedCustomObjectStatus({ ...gvr, namespace, name, body: { status } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch))) as KubeObject;
+  /**
+   * Merge-patches the status. With a resourceVersion the patch is
+   * conditional: the API server answers 409 Conflict when the object changed
+   * since that version was read (someone else wrote it first).
+   */
+  async patchStatus(gvr: Gvr, namespace: string, name: string, status: unknown, resourceVersion?: string): Promise<KubeObject> {
+    const body = resourceVersion === undefined ? { status } : { metadata: { resourceVersion }, status };
+    return (await this.custom.patchNamespacedCustomObjectStatus({ ...gvr, namespace, name, body }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch))) as KubeObject;
+  }
+
+  async list(gvr: Gvr, namespace: string, labelSelector: string): Promise<KubeObject[]> {
+    const list = (await this.custom.listNamespacedCustomObject({ ...gvr, namespace, labelSelector })) as { items?: KubeObject[] };
+    return list.items ?? [];
+  }
+
+  /** Deletes; false when it was already gone. */
+  async delete(gvr: Gvr, namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.custom.deleteNamespacedCustomObject({ ...gvr, namespace, name, propagationPolicy: "Background" });
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw err;
+    }
   }
 
   async event(involved: KubeObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {

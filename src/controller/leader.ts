@@ -19,6 +19,8 @@ export class LeaderElector {
   readonly identity: string;
   private timer: NodeJS.Timeout | undefined;
   private leading = false;
+  private stopped = false;
+  private wake: (() => void) | undefined;
   private readonly opts: LeaderOptions;
 
   constructor(opts: LeaderOptions) {
@@ -30,18 +32,37 @@ export class LeaderElector {
     return this.leading;
   }
 
-  /** Resolves once this process leads; then renews until stop(). onLost fires if it stops leading. */
-  async acquire(onLost: () => void): Promise<void> {
+  /**
+   * Resolves true once this process leads, then renews until stop(); false
+   * when stopped before it led. onLost fires if it stops leading.
+   */
+  async acquire(onLost: () => void): Promise<boolean> {
     const leaseSeconds = this.opts.leaseSeconds ?? 15;
     const renewMs = (this.opts.renewSeconds ?? 5) * 1000;
     for (;;) {
-      if (await this.tryAcquireOrRenew(leaseSeconds)) break;
-      await new Promise((r) => setTimeout(r, renewMs));
+      if (this.stopped) return false;
+      if (await this.tryAcquireOrRenew(leaseSeconds).catch((err: unknown) => {
+        this.opts.log.warn("cannot read or take the Lease", { lease: `${this.opts.namespace}/${this.opts.name}`, error: err instanceof Error ? err.message : String(err) });
+        return false;
+      })) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, renewMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    if (this.isStopped()) {
+      // stopped while the winning write was in flight: hand the Lease back
+      await this.release().catch(() => undefined);
+      return false;
     }
     this.leading = true;
     this.opts.log.info("became leader", { lease: `${this.opts.namespace}/${this.opts.name}`, identity: this.identity });
     const renew = async () => {
       const ok = await this.tryAcquireOrRenew(leaseSeconds).catch(() => false);
+      if (this.isStopped()) return;
       if (!ok) {
         this.leading = false;
         this.opts.log.warn("lost leadership", { identity: this.identity });
@@ -51,6 +72,7 @@ export class LeaderElector {
       this.timer = setTimeout(() => void renew(), renewMs);
     };
     this.timer = setTimeout(() => void renew(), renewMs);
+    return true;
   }
 
   private async tryAcquireOrRenew(leaseSeconds: number): Promise<boolean> {
@@ -77,7 +99,8 @@ export class LeaderElector {
     const spec = lease.spec ?? {};
     const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
     const expired = renewed + (spec.leaseDurationSeconds ?? leaseSeconds) * 1000 < nowDate.getTime();
-    if (spec.holderIdentity !== this.identity && !expired) return false;
+    // An empty holder is a Lease its last holder released (see release()).
+    if (spec.holderIdentity && spec.holderIdentity !== this.identity && !expired) return false;
     const transitions = (spec.leaseTransitions ?? 0) + (spec.holderIdentity === this.identity ? 0 : 1);
     try {
       // resourceVersion makes the update conditional: two candidates cannot both win.
@@ -102,8 +125,46 @@ export class LeaderElector {
     }
   }
 
+  /** Read through a method: stop() may flip it while acquire() awaits. */
+  private isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Stops renewing (and trying); the Lease then expires after its duration. */
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
+    this.wake?.();
     this.leading = false;
+  }
+
+  /**
+   * Stops and hands the Lease back, as client-go's ReleaseOnCancel does (no
+   * holder, a one-second duration), so a standby takes over at its next try
+   * instead of waiting for the Lease to expire.
+   */
+  async release(): Promise<void> {
+    this.stop();
+    const { api, namespace, name } = this.opts;
+    let lease: k8s.V1Lease;
+    try {
+      lease = await api.readNamespacedLease({ name, namespace });
+    } catch (err) {
+      if (statusCode(err) === 404) return;
+      throw err;
+    }
+    if (lease.spec?.holderIdentity !== this.identity) return;
+    const now = new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000Z") as unknown as Date;
+    try {
+      await api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: { metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion }, spec: { leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec.leaseTransitions ?? 0 } },
+      });
+      this.opts.log.info("released the Lease", { lease: `${namespace}/${name}`, identity: this.identity });
+    } catch (err) {
+      // someone took it meanwhile: nothing to hand back
+      if (statusCode(err) !== 409) throw err;
+    }
   }
 }

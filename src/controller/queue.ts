@@ -10,6 +10,7 @@ export class WorkQueue {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly failures = new Map<string, number>();
   private stopped = false;
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly reconcile: Reconcile;
   private readonly log: Logger;
 
@@ -25,7 +26,9 @@ export class WorkQueue {
       return;
     }
     this.busy.add(key);
-    void this.run(key);
+    const pass = this.run(key);
+    this.inFlight.add(pass);
+    void pass.finally(() => this.inFlight.delete(pass));
   }
 
   addAfter(key: string, ms: number): void {
@@ -56,8 +59,11 @@ export class WorkQueue {
     }
   }
 
-  stop(): void {
+  /** Takes no more keys; resolves once the passes under way have ended. */
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.inFlight]);
   }
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runTimeoutMs, waitRequeueMs } from "./reconcile-run.ts";
+import { runDeadline, runTimeoutMs } from "./reconcile-run.ts";
 
 const HOUR = 3_600_000;
 
@@ -23,9 +23,8 @@ test("runTimeoutMs: a timeout neither parser reads falls back to 15 minutes", ()
   assert.equal(runTimeoutMs(""), 15 * 60_000);
 });
 
-test("waitRequeueMs: a wait longer than setTimeout can hold is capped, not fired at once", () => {
-  const now = 1_000_000;
-  assert.equal(waitRequeueMs(now + 30 * 24 * HOUR, now), 2 ** 31 - 1);
-  assert.equal(waitRequeueMs(now + 5000, now), 5000);
-  assert.equal(waitRequeueMs(now - 5000, now), 1000);
+test("runDeadline: the timeout counts from startTime, and a run without one (waiting for approval) has no deadline yet", () => {
+  assert.equal(runDeadline({ phase: "WaitingForApproval" }, "15m"), undefined);
+  assert.equal(runDeadline(undefined, "15m"), undefined);
+  assert.equal(runDeadline({ phase: "Acting", startTime: "2026-11-25T10:00:00Z" }, "1h"), Date.parse("2026-11-25T11:00:00Z"));
 });

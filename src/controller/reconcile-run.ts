@@ -1,7 +1,7 @@
 // The run state machine (SPEC §5). No policy here: the guardrails come from
 // the stamp the webhook wrote; this carries them out and records what
 // happened.
-import { STAMP, type AgentConfig, type AgentRun, type AgentRunStatus, type Guardrails, type Hook, type RunPhase, type Usage } from "../types/agent.ts";
+import { STAMP, type AgentConfig, type AgentRun, type AgentRunStatus, type Guardrails, type Hook, type RunPhase, type ToolServerKind, type Usage } from "../types/agent.ts";
 import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
 import { parseGuardrails } from "../guardrails/stamps.ts";
 import type { Logger } from "../log.ts";
@@ -12,27 +12,103 @@ import type { ActingOutcome, AgentDriver, ProvenanceRecorder } from "./driver.ts
 import { hookPipelineRun, hookState } from "./hooks.ts";
 import { agentReady, kagentAgent } from "./kagent-agent.ts";
 import { GVR, Kube, describeError, statusCode } from "./kube.ts";
-import { names } from "./owned.ts";
-import { scopeObjects, type ApiServerEndpoint } from "./scope.ts";
+import { names, RUN_LABEL } from "./owned.ts";
+import { scopeObjects, type ScopeEnvironment } from "./scope.ts";
 
 const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, toolCalls: 0 };
 const POLL_MS = 1000;
 const ACTED_MEMORY_MS = 10 * 60_000;
+/**
+ * How long a clean stop waits, when the goal is on its way to kagent, for
+ * kagent to name the task and for its id to be written: the next leader can
+ * then resume the task instead of failing the run.
+ */
+const SEND_WINDOW_WAIT_MS = 10_000;
+/** Attempts at a write the run cannot go on without (the goal marker, the task id). */
+const PERSIST_ATTEMPTS = 5;
 
 export interface RunReconcilerOptions {
   kube: Kube;
   driver: AgentDriver;
   provenance: ProvenanceRecorder;
   log: Logger;
-  apiServer: () => Promise<ApiServerEndpoint | undefined>;
+  /** the API server's endpoints and the Services a strict NetworkPolicy names, read when the scope is made */
+  scopeEnvironment: (guardrails: Guardrails) => Promise<ScopeEnvironment>;
   /** asks for another reconcile of a run (the actor finished) */
   requeue: (key: string) => void;
   /** how long to wait for kagent to report an Agent Ready */
   agentReadyTimeoutMs?: number;
 }
 
-interface Actor {
-  promise: Promise<void>;
+/** Why the controller itself stops an acting agent. */
+interface StopRequest {
+  reason: "Cancelled" | "ConfigNotFound";
+  message: string;
+}
+
+/** The shutdown that aborts an actor: it stops following and writes nothing more. */
+class Shutdown extends Error {
+  override name = "Shutdown";
+}
+
+/** The goal could not be marked as being sent, so it was not sent; a later pass tries again. */
+class GoalNotSent extends Error {
+  override name = "GoalNotSent";
+}
+
+/** One run's agent at work, followed until it ends or the controller stops. */
+class Actor {
+  readonly abort = new AbortController();
+  stop: StopRequest | undefined;
+  promise: Promise<void> = Promise.resolve();
+  /** the goal is on its way and its task id not yet written */
+  private sending = false;
+  private shuttingDown = false;
+  private writes: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
+
+  constructor(log: Logger) {
+    this.log = log;
+  }
+
+  requestStop(stop: StopRequest): void {
+    this.stop ??= stop;
+  }
+
+  /**
+   * Stops following at once, except while the goal is on its way: then it
+   * waits (bounded) until the task id is written, so that the next leader
+   * resumes the task rather than finding a goal sent to an unknown task.
+   */
+  requestShutdown(): void {
+    this.shuttingDown = true;
+    if (!this.sending) {
+      this.abort.abort(new Shutdown("the controller is stopping"));
+      return;
+    }
+    setTimeout(() => { this.abort.abort(new Shutdown("the controller is stopping")); }, SEND_WINDOW_WAIT_MS).unref();
+  }
+
+  beginSend(): void {
+    this.sending = true;
+  }
+
+  endSend(): void {
+    this.sending = false;
+    if (this.shuttingDown) this.abort.abort(new Shutdown("the controller is stopping"));
+  }
+
+  /** Runs status writes one after another, so the outcome is the last one written. */
+  write(what: string, fn: () => Promise<unknown>): void {
+    this.writes = this.writes.then(fn).then(
+      () => undefined,
+      (err: unknown) => { this.log.warn("status write failed", { what, error: describeError(err) }); },
+    );
+  }
+
+  get written(): Promise<void> {
+    return this.writes;
+  }
 }
 
 function key(run: AgentRun): string {
@@ -40,9 +116,6 @@ function key(run: AgentRun): string {
 }
 
 const DEFAULT_TIMEOUT_MS = 15 * 60_000;
-// setTimeout's limit: a longer delay fires at once (Node warns), which would
-// turn a month-long approval wait into a busy loop.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A run's timeout in milliseconds, parsed as the policy parsed it when it
@@ -57,14 +130,21 @@ export function runTimeoutMs(timeout: string): number {
   }
 }
 
-/** When to look again at a run that waits (for approval) until its deadline. */
-export function waitRequeueMs(deadline: number, now: number): number {
-  return Math.min(MAX_TIMER_MS, Math.max(1000, deadline - now));
+/**
+ * When the run must end: its timeout counts from status.startTime, which is
+ * set when the run leaves Pending / WaitingForApproval, so the wait for a
+ * human's approval does not eat the time the agent has. Undefined before.
+ */
+export function runDeadline(status: AgentRunStatus | undefined, timeout: string): number | undefined {
+  return status?.startTime ? Date.parse(status.startTime) + runTimeoutMs(timeout) : undefined;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class RunReconciler {
   private readonly actors = new Map<string, Actor>();
   private readonly opts: RunReconcilerOptions;
+  private stopping = false;
 
   constructor(opts: RunReconcilerOptions) {
     this.opts = opts;
@@ -75,8 +155,44 @@ export class RunReconciler {
   }
 
   private async setStatus(run: AgentRun, patch: Partial<AgentRunStatus>): Promise<AgentRun> {
-    const updated = (await this.kube.patchStatus(GVR.agentRuns, run.metadata?.namespace ?? "", run.metadata?.name ?? "", patch)) as AgentRun;
-    return updated;
+    return (await this.kube.patchStatus(GVR.agentRuns, run.metadata?.namespace ?? "", run.metadata?.name ?? "", patch)) as AgentRun;
+  }
+
+  /** A write the run cannot go on without, retried a few times; throws the last error. */
+  private async persist(run: AgentRun, patch: Partial<AgentRunStatus>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.setStatus(run, patch);
+        return;
+      } catch (err) {
+        if (attempt >= PERSIST_ATTEMPTS || statusCode(err) === 404) throw err;
+        await sleep(200 * 2 ** attempt);
+      }
+    }
+  }
+
+  /**
+   * Writes a terminal (or PostHooks) status only over the version it was
+   * computed from, and never over a run that already ended: two writers (a
+   * stale pass, a replica that just lost the Lease) cannot finish a run twice.
+   * Null when someone else ended it first or it is gone.
+   */
+  private async writeOutcome(run: AgentRun, status: Partial<AgentRunStatus>): Promise<AgentRun | null> {
+    const ns = run.metadata?.namespace ?? "";
+    const name = run.metadata?.name ?? "";
+    let current: AgentRun | null = run;
+    for (let attempt = 1; ; attempt++) {
+      if (isTerminal(current.status)) return null;
+      try {
+        return (await this.kube.patchStatus(GVR.agentRuns, ns, name, status, current.metadata?.resourceVersion)) as AgentRun;
+      } catch (err) {
+        const code = statusCode(err);
+        if (code === 404) return null;
+        if (code !== 409 || attempt >= PERSIST_ATTEMPTS) throw err;
+        current = (await this.kube.get(GVR.agentRuns, ns, name)) as AgentRun | null;
+        if (!current) return null;
+      }
+    }
   }
 
   private async transition(run: AgentRun, phase: RunPhase, reason: RunReason, message: string, extra: Partial<AgentRunStatus> = {}): Promise<AgentRun> {
@@ -93,8 +209,9 @@ export class RunReconciler {
     return updated;
   }
 
-  /** Ends the run: results, provenance, the final condition. */
+  /** Ends the run once: results, provenance, the final condition; then stops what it left running. */
   private async finish(run: AgentRun, reason: RunReason, message: string, facts: { config?: AgentConfig | null; guardrails?: Guardrails; usage?: Usage; results?: { name: string; value: string }[]; iterations?: number } = {}): Promise<void> {
+    if (isTerminal(run.status)) return;
     const finishedOn = new Date().toISOString();
     const usage = facts.usage ?? run.status?.usage ?? ZERO_USAGE;
     let results = facts.results ?? run.status?.results ?? [];
@@ -120,9 +237,47 @@ export class RunReconciler {
       ...(provenance ? { provenance } : {}),
       ...(run.status?.startTime ? {} : { startTime: finishedOn }),
     };
-    await this.setStatus(run, status);
+    const written = await this.writeOutcome(run, status);
+    if (!written) {
+      this.opts.log.info("run already ended elsewhere; not finishing it again", { run: key(run), reason });
+      return;
+    }
     this.opts.log.info("run finished", { run: key(run), reason, message, usage });
     await this.kube.event(run, reason === "Succeeded" ? "Normal" : "Warning", reason, `${message}${provenanceNote}`);
+    // A hook can still run only when the run ended in a hook phase for a reason other than the hooks' own outcome.
+    const hookMayRun = (run.status?.phase === "PreHooks" || run.status?.phase === "PostHooks") && !["Succeeded", "PreHookFailed", "PostHookFailed"].includes(reason);
+    await this.cleanUp(written, hookMayRun);
+  }
+
+  /**
+   * What a finished run leaves running: its kagent Agent (kagent keeps its
+   * Deployment and pod up as long as the Agent exists) and any hook
+   * PipelineRun still going (Tekton stops it on spec.status: Cancelled). The
+   * rest goes with the run through owner references.
+   */
+  private async cleanUp(run: AgentRun, hookMayRun: boolean): Promise<void> {
+    const ns = run.metadata?.namespace ?? "";
+    const runName = run.metadata?.name ?? "";
+    try {
+      if (run.status?.agentRef && (await this.kube.delete(GVR.agents, ns, names.agent(runName)))) {
+        this.opts.log.info("deleted the run's kagent Agent", { run: key(run), agent: names.agent(runName) });
+      }
+    } catch (err) {
+      this.opts.log.warn("cannot delete the run's kagent Agent", { run: key(run), error: describeError(err) });
+    }
+    if (!hookMayRun) return;
+    try {
+      const hooks = (await this.kube.list(GVR.pipelineRuns, ns, `${RUN_LABEL}=${runName}`)) as PipelineRun[];
+      for (const pr of hooks) {
+        const ours = pr.metadata?.ownerReferences?.some((o) => o.uid === run.metadata?.uid);
+        if (!ours || hookState(pr).state !== "running" || pr.spec?.status === "Cancelled") continue;
+        await this.kube.patch(GVR.pipelineRuns, ns, pr.metadata?.name ?? "", { spec: { status: "Cancelled" } });
+        await this.kube.event(run, "Normal", "HookCancelled", `PipelineRun ${pr.metadata?.name ?? ""} cancelled: the run ended`);
+      }
+    } catch (err) {
+      // no Tekton installed means no hook to stop
+      if (statusCode(err) !== 404) this.opts.log.warn("cannot cancel the run's hook PipelineRuns", { run: key(run), error: describeError(err) });
+    }
   }
 
   private async recordProvenance(run: AgentRun, config: AgentConfig, guardrails: Guardrails, usage: Usage, results: { name: string; value: string }[], outcome: string, finishedOn: string) {
@@ -134,8 +289,7 @@ export class RunReconciler {
     const toolServers = [];
     for (const t of guardrails.tools) {
       const [tns = "", tname = ""] = t.server.split("/");
-      const obj = t.kind === "RemoteMCPServer" ? await this.kube.get({ group: "kagent.dev", version: "v1alpha2", plural: "remotemcpservers" }, tns, tname) : null;
-      toolServers.push({ namespace: tns, name: tname, kind: t.kind, spec: obj?.spec ?? null });
+      toolServers.push({ namespace: tns, name: tname, kind: t.kind, spec: await this.toolServerSpec(t.kind, tns, tname) });
     }
     return this.opts.provenance.record({
       run,
@@ -153,19 +307,33 @@ export class RunReconciler {
     });
   }
 
+  /** The spec of a tool server as the run used it; null when it is gone. */
+  private async toolServerSpec(kind: ToolServerKind, namespace: string, name: string): Promise<unknown> {
+    if (kind === "Service") {
+      try {
+        return (await this.kube.core.readNamespacedService({ name, namespace })).spec ?? null;
+      } catch (err) {
+        if (statusCode(err) === 404) return null;
+        throw err;
+      }
+    }
+    return (await this.kube.get(kind === "MCPServer" ? GVR.mcpServers : GVR.remoteMcpServers, namespace, name))?.spec ?? null;
+  }
+
   async reconcile(run: AgentRun): Promise<{ requeueAfterMs?: number }> {
+    if (this.stopping) return {};
     const uid = run.metadata?.uid ?? "";
-    const acting = this.actors.has(key(run));
+    const actor = this.actors.get(key(run));
     if (isTerminal(run.status)) {
-      if (!acting) this.acted.delete(uid);
+      if (!actor) this.acted.delete(uid);
       return {};
     }
     // The actor requeues the run as it ends; the informer's copy may not yet
     // carry what the actor wrote, and acting on that copy would finish the
     // run a second time (a second Event, provenance re-signed). The watch
     // event for the actor's write comes next.
-    if (run.status?.phase === "Acting" && !acting && this.acted.has(uid)) return {};
-    if (!acting) this.acted.delete(uid);
+    if (run.status?.phase === "Acting" && !actor && this.acted.has(uid)) return {};
+    if (!actor) this.acted.delete(uid);
     const ns = run.metadata?.namespace ?? "";
     const guardrails = parseGuardrails(run.metadata?.annotations?.[STAMP.guardrails]);
     if (!guardrails) {
@@ -175,20 +343,29 @@ export class RunReconciler {
     const configName = run.spec?.configRef?.name ?? "";
     const config = (await this.kube.get(GVR.agentConfigs, ns, configName)) as AgentConfig | null;
     if (!config) {
-      await this.finish(run, "ConfigNotFound", `AgentConfig "${configName}" no longer exists in namespace "${ns}"; recreate it and start a new AgentRun`, { guardrails });
+      const message = `AgentConfig "${configName}" no longer exists in namespace "${ns}"; recreate it and start a new AgentRun`;
+      if (actor) {
+        // The actor cancels the kagent task and ends the run, once.
+        actor.requestStop({ reason: "ConfigNotFound", message });
+        return {};
+      }
+      await this.finish(run, "ConfigNotFound", `${message}${await this.releaseTask(run)}`, { guardrails });
       return {};
     }
     const phase = run.status?.phase;
-    const actor = this.actors.get(key(run));
-    if (run.spec?.status === "Cancelled" && !actor) {
-      await this.finish(run, "Cancelled", "cancelled by spec.status: Cancelled before the agent acted", { config, guardrails });
+    // A task a previous controller started and nobody follows now: an actor
+    // resumes it, and ends it as a cancel or a timeout requires.
+    const orphanTask = phase === "Acting" && !actor && run.status?.taskId !== undefined;
+    if (run.spec?.status === "Cancelled" && !actor && !orphanTask) {
+      const when = phase === "PostHooks" ? "during the post-hooks" : phase === "Acting" ? "before the goal reached kagent" : "before the agent acted";
+      await this.finish(run, "Cancelled", `cancelled by spec.status: Cancelled ${when}`, { config, guardrails });
       return {};
     }
-    if (!run.status?.startTime) {
-      run = await this.transition(run, "Pending", "Pending", "admitted; preparing the run", { startTime: new Date().toISOString(), usage: ZERO_USAGE, iterations: 0 });
+    if (phase === undefined) {
+      run = await this.transition(run, "Pending", "Pending", "admitted; preparing the run", { usage: ZERO_USAGE, iterations: 0 });
     }
-    const deadline = Date.parse(run.status?.startTime ?? new Date().toISOString()) + runTimeoutMs(guardrails.timeout);
-    if (Date.now() > deadline && !actor) {
+    const deadline = runDeadline(run.status, guardrails.timeout);
+    if (deadline !== undefined && Date.now() > deadline && !actor && !orphanTask) {
       await this.finish(run, "TimedOut", `the run did not finish within its timeout of ${guardrails.timeout}`, { config, guardrails });
       return {};
     }
@@ -201,16 +378,18 @@ export class RunReconciler {
             run,
             "WaitingForApproval",
             "WaitingForApproval",
-            `waiting for a member of ${guardrails.approval.approverGroups.join(", ") || "the approver groups"} to approve: kubectl annotate agentrun ${run.metadata?.name ?? ""} -n ${ns} ${STAMP.approvedBy}=<your user name>`,
+            `waiting for a member of ${guardrails.approval.approverGroups.join(", ") || "the approver groups"} to approve: kubectl annotate agentrun ${run.metadata?.name ?? ""} -n ${ns} ${STAMP.approvedBy}=<your user name> (the run's timeout of ${guardrails.timeout} starts once approved)`,
           );
         }
-        return { requeueAfterMs: waitRequeueMs(deadline, Date.now()) };
+        // The approval annotation's watch event brings the run back.
+        return {};
       }
-      const apiServer = await this.opts.apiServer();
-      for (const object of scopeObjects(run, guardrails, apiServer)) await this.kube.apply(object);
+      const env = await this.opts.scopeEnvironment(guardrails);
+      for (const object of scopeObjects(run, guardrails, env)) await this.kube.apply(object);
       const next: RunPhase = (config.spec?.preHooks ?? []).length > 0 ? "PreHooks" : "Acting";
-      await this.transition(run, next, "Running", approver ? `approved by ${approver}; scope ready` : "scope ready");
-      return { requeueAfterMs: 0 };
+      // The watch event of this write brings the run to its next phase.
+      await this.transition(run, next, "Running", approver ? `approved by ${approver}; scope ready` : "scope ready", { startTime: run.status?.startTime ?? new Date().toISOString() });
+      return {};
     }
 
     if (phase === "PreHooks") {
@@ -221,12 +400,12 @@ export class RunReconciler {
         return {};
       }
       await this.transition(run, "Acting", "Running", "pre-hooks succeeded");
-      return { requeueAfterMs: 0 };
+      return {};
     }
 
     if (phase === "Acting") {
       if (actor) return {};
-      return this.act(run, config, guardrails, deadline);
+      return this.act(run, config, guardrails, deadline ?? Date.now() + runTimeoutMs(guardrails.timeout));
     }
 
     if (phase === "PostHooks") {
@@ -239,6 +418,22 @@ export class RunReconciler {
       await this.finish(run, "Succeeded", "the agent reached its goal and the post-hooks succeeded", { config, guardrails });
     }
     return {};
+  }
+
+  /**
+   * A run that ends without its config while its kagent task may be running
+   * and nobody follows it (a restart in between): cancel the task. Returns a
+   * note for the run's message.
+   */
+  private async releaseTask(run: AgentRun): Promise<string> {
+    const taskId = run.status?.taskId;
+    if (run.status?.phase !== "Acting" || taskId === undefined) return "";
+    try {
+      await this.opts.driver.cancel({ namespace: run.metadata?.namespace ?? "", name: names.agent(run.metadata?.name ?? "") }, taskId);
+      return `; kagent task ${taskId} cancelled`;
+    } catch (err) {
+      return `; cancelling kagent task ${taskId} failed: ${describeError(err)}`;
+    }
   }
 
   /** "running", "succeeded", or why a hook failed. */
@@ -281,23 +476,54 @@ export class RunReconciler {
     if (!run.status?.agentRef) {
       run = await this.setStatus(run, { agentRef: { name: names.agent(runName), namespace: ns } });
     }
+    const taskId = run.status?.taskId;
     const ready = agentReady(agent);
-    if (!ready.ready) {
-      const waited = Date.now() - Date.parse(run.status?.startTime ?? new Date().toISOString());
-      if (Date.now() > deadline || waited > (this.opts.agentReadyTimeoutMs ?? 10 * 60_000)) {
-        await this.finish(run, "AgentFailed", `kagent did not make Agent ${names.agent(runName)} Ready: ${ready.message}`, { config, guardrails });
+    // A task that already exists is followed (and, if need be, cancelled) whatever the Agent reports now.
+    if (!ready.ready && taskId === undefined) {
+      const since = Date.parse(agent.metadata?.creationTimestamp ?? run.status?.startTime ?? new Date().toISOString());
+      const limit = this.opts.agentReadyTimeoutMs ?? 10 * 60_000;
+      if (Date.now() > deadline || Date.now() - since > limit) {
+        await this.finish(run, "AgentFailed", `kagent did not make Agent ${names.agent(runName)} Ready within ${String(Math.round(limit / 1000))} s: ${ready.message}`, { config, guardrails });
         return {};
       }
       return { requeueAfterMs: POLL_MS };
     }
+    const sent = run.status?.goal;
+    if (sent && taskId === undefined) {
+      await this.finish(
+        run,
+        "AgentFailed",
+        `the controller stopped after it began sending the goal (A2A message ${sent.messageId}, ${sent.sentTime}) and before kagent's task id was recorded; the goal is not sent again, since kagent does not deduplicate messages and the agent could act twice. Look in kagent for a task of that message and stop it if it runs; create a new AgentRun to try again`,
+        { config, guardrails },
+      );
+      return {};
+    }
+    this.startActor(run, config, guardrails, deadline);
+    return {};
+  }
 
+  private startActor(run: AgentRun, config: AgentConfig, guardrails: Guardrails, deadline: number): void {
+    if (this.stopping) return;
     const k = key(run);
-    const attempt = 1;
-    const messageId = `${run.metadata?.uid ?? runName}-attempt-${attempt}`;
-    let latest = run;
-    const promise = (async () => {
+    const ns = run.metadata?.namespace ?? "";
+    const runName = run.metadata?.name ?? "";
+    // One run, one attempt: a run is never retried (a retry is a new
+    // AgentRun), so this id names the only goal message the run ever sends.
+    const messageId = `${run.metadata?.uid ?? runName}-attempt-1`;
+    const actor = new Actor(this.opts.log);
+    if (run.spec?.status === "Cancelled") actor.requestStop({ reason: "Cancelled", message: "cancelled by spec.status: Cancelled" });
+    let conditions = run.status?.conditions;
+    let lastProgress = 0;
+    const note = (message: string, eventReason: string) => {
+      conditions = succeededCondition("Unknown", "Running", message, conditions);
+      const c = conditions;
+      actor.write("condition", async () => {
+        await this.setStatus(run, { conditions: c });
+        await this.kube.event(run, "Normal", eventReason, message);
+      });
+    };
+    const body = async (): Promise<void> => {
       let outcome: ActingOutcome;
-      let lastWrite = 0;
       try {
         outcome = await this.opts.driver.act({
           run,
@@ -309,42 +535,79 @@ export class RunReconciler {
           budgetTokens: guardrails.tokenBudget,
           maxIterations: guardrails.maxIterations,
           deadline,
-          isCancelled: () => this.cancelled.has(k),
-          onTaskId: (taskId) => {
-            void this.setStatus(latest, { taskId }).then((r) => { latest = r; }, () => undefined);
+          signal: actor.abort.signal,
+          isCancelled: () => actor.stop?.message ?? false,
+          beforeSend: async () => {
+            actor.beginSend();
+            try {
+              await this.persist(run, { goal: { messageId, sentTime: new Date().toISOString() } });
+            } catch (err) {
+              actor.endSend();
+              throw new GoalNotSent(`cannot record that the goal is being sent, so it was not sent: ${describeError(err)}`);
+            }
+          },
+          onTaskId: async (id) => {
+            try {
+              await this.persist(run, { taskId: id });
+            } catch (err) {
+              // The task is followed all the same; only a restart from here on cannot resume it.
+              this.opts.log.error("cannot record kagent's task id; a controller restart now would fail the run", { run: k, taskId: id, error: describeError(err) });
+            } finally {
+              actor.endSend();
+            }
           },
           onProgress: (line, usage, iterations) => {
             this.opts.log.info("agent progress", { run: k, line, totalTokens: usage.totalTokens });
-            if (Date.now() - lastWrite > 2000) {
-              lastWrite = Date.now();
-              void this.setStatus(latest, { usage, iterations }).catch(() => undefined);
-              void this.kube.event(latest, "Normal", "AgentProgress", line);
+            if (Date.now() - lastProgress > 2000) {
+              lastProgress = Date.now();
+              actor.write("progress", async () => {
+                await this.setStatus(run, { usage, iterations });
+                await this.kube.event(run, "Normal", "AgentProgress", line);
+              });
             }
           },
+          onPause: (message) => {
+            this.opts.log.info("agent waits for a human", { run: k, message });
+            note(message, "WaitingForToolApproval");
+          },
+          onResume: () => { note("the agent works again after a human's decision in kagent", "AgentResumed"); },
         });
       } catch (err) {
-        outcome = { reason: "AgentFailed", message: `talking to kagent failed: ${describeError(err)}`, usage: latest.status?.usage ?? ZERO_USAGE, results: [], iterations: latest.status?.iterations ?? 0 };
+        await actor.written;
+        if (actor.abort.signal.aborted) {
+          this.opts.log.info("stopped following the agent; its task keeps running for the next leader", { run: k });
+          return;
+        }
+        if (err instanceof GoalNotSent) {
+          this.opts.log.warn("goal not sent; trying again later", { run: k, error: err.message });
+          return;
+        }
+        outcome = { reason: "AgentFailed", message: `talking to kagent failed: ${describeError(err)}`, usage: run.status?.usage ?? ZERO_USAGE, results: [], iterations: run.status?.iterations ?? 0 };
       }
-      const fresh = ((await this.kube.get(GVR.agentRuns, ns, runName)) as AgentRun | null) ?? latest;
-      if (outcome.reason !== "Succeeded") {
-        await this.finish(fresh, outcome.reason, outcome.message, { config, guardrails, usage: outcome.usage, results: outcome.results, iterations: outcome.iterations });
+      await actor.written;
+      const fresh = ((await this.kube.get(GVR.agentRuns, ns, runName)) as AgentRun | null) ?? run;
+      const stop = actor.stop;
+      // A stop the controller asked for ends with its own reason (ConfigNotFound is no human's cancel).
+      const reason = outcome.reason === "Cancelled" && stop ? stop.reason : outcome.reason;
+      if (reason !== "Succeeded") {
+        await this.finish(fresh, reason, outcome.message, { config, guardrails, usage: outcome.usage, results: outcome.results, iterations: outcome.iterations });
       } else if ((config.spec?.postHooks ?? []).length > 0) {
-        await this.setStatus(fresh, { phase: "PostHooks", usage: outcome.usage, results: outcome.results, iterations: outcome.iterations, ...(outcome.taskId ? { taskId: outcome.taskId } : {}) });
-        await this.kube.event(fresh, "Normal", "PostHooks", "the agent finished; running post-hooks");
+        const written = await this.writeOutcome(fresh, { phase: "PostHooks", usage: outcome.usage, results: outcome.results, iterations: outcome.iterations, ...(outcome.taskId ? { taskId: outcome.taskId } : {}) });
+        if (written) await this.kube.event(fresh, "Normal", "PostHooks", "the agent finished; running post-hooks");
       } else {
         await this.finish(fresh, "Succeeded", outcome.message || "the agent reached its goal", { config, guardrails, usage: outcome.usage, results: outcome.results, iterations: outcome.iterations });
       }
       this.noteActed(run.metadata?.uid ?? "");
-    })().finally(() => {
-      this.actors.delete(k);
-      this.cancelled.delete(k);
-      this.opts.requeue(k);
-    });
-    this.actors.set(k, { promise });
-    return {};
+    };
+    actor.promise = body()
+      .catch((err: unknown) => { this.opts.log.error("the run's actor failed", { run: k, error: describeError(err) }); })
+      .finally(() => {
+        this.actors.delete(k);
+        if (!this.stopping) this.opts.requeue(k);
+      });
+    this.actors.set(k, actor);
   }
 
-  private readonly cancelled = new Set<string>();
   /** uid → when: runs whose actor wrote its outcome (terminal or PostHooks), until a reconcile sees that write */
   private readonly acted = new Map<string, number>();
 
@@ -358,7 +621,18 @@ export class RunReconciler {
 
   /** Called on every run event: a running actor learns of a cancel at once. */
   observe(run: AgentRun): void {
-    if (run.spec?.status === "Cancelled" && this.actors.has(key(run))) this.cancelled.add(key(run));
+    if (run.spec?.status === "Cancelled") this.actors.get(key(run))?.requestStop({ reason: "Cancelled", message: "cancelled by spec.status: Cancelled" });
+  }
+
+  /**
+   * Stops every actor without cancelling its kagent task (the next leader
+   * resumes it from status.taskId) and waits until each has settled, its
+   * writes included: after this resolves the reconciler writes nothing.
+   */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    for (const actor of this.actors.values()) actor.requestShutdown();
+    await this.drain();
   }
 
   async drain(): Promise<void> {
@@ -369,4 +643,3 @@ export class RunReconciler {
     return this.actors.size;
   }
 }
-

@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { AgentRun, Guardrails } from "../types/agent.ts";
-import { networkPolicy, scopeObjects } from "./scope.ts";
+import type { AgentConfig, AgentRun, Guardrails } from "../types/agent.ts";
+import { kagentAgent } from "./kagent-agent.ts";
+import { kagentEndpoint, networkPolicy, scopeObjects, servicesToResolve, type ResolvedService, type ScopeEnvironment } from "./scope.ts";
+import { resolvedService } from "./services.ts";
 
 const run: AgentRun = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r1", namespace: "qe", uid: "u-1" }, spec: {} };
 
@@ -23,9 +25,18 @@ function guardrails(over: Partial<Guardrails> = {}): Guardrails {
 }
 
 const apiServer = { ips: ["10.0.0.1"], port: 6443 };
+const kagent = kagentEndpoint("http://kagent-controller.kagent.svc:8083");
+const controllerService: ResolvedService = { selector: { "app.kubernetes.io/name": "kagent", "app.kubernetes.io/component": "controller" }, ports: [{ port: 8083, targetPort: 8083, protocol: "TCP" }] };
+const toolsService: ResolvedService = { selector: { app: "kagent-tools" }, ports: [{ port: 8084, targetPort: 8090, protocol: "TCP" }, { port: 9090, targetPort: 9090, protocol: "TCP" }] };
+
+type Egress = { to: Record<string, unknown>[]; ports?: { protocol: string; port: number | string }[] }[];
+type Ingress = { from: Record<string, unknown>[]; ports: { protocol: string; port: number }[] }[];
+type Spec = { policyTypes: string[]; podSelector: { matchLabels: Record<string, string> }; ingress: Ingress; egress: Egress };
+const spec = (g: Guardrails, env: ScopeEnvironment): Spec => networkPolicy(run, g, env).spec as Spec;
+const env = (services: [string, ResolvedService | null][] = []): ScopeEnvironment => ({ apiServer, kagent, services: new Map(services) });
 
 test("scope: ServiceAccount, Role with exactly the stamped rules, RoleBinding, NetworkPolicy, all owned and labelled", () => {
-  const objects = scopeObjects(run, guardrails(), apiServer);
+  const objects = scopeObjects(run, guardrails(), env());
   assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata?.name ?? ""}`), ["ServiceAccount/r1-sa", "Role/r1-role", "RoleBinding/r1-binding", "NetworkPolicy/r1-netpol"]);
   for (const o of objects) {
     assert.equal(o.metadata?.labels?.["app.kubernetes.io/managed-by"], "agentgate");
@@ -36,20 +47,94 @@ test("scope: ServiceAccount, Role with exactly the stamped rules, RoleBinding, N
 });
 
 test("permissive runs get no NetworkPolicy", () => {
-  assert.equal(scopeObjects(run, guardrails({ networkPolicy: "permissive" }), apiServer).length, 3);
+  assert.equal(scopeObjects(run, guardrails({ networkPolicy: "permissive" }), env()).length, 3);
 });
 
-test("strict NetworkPolicy: DNS, the API server only with RBAC rules, and each stamped endpoint", () => {
-  type Egress = { to: Record<string, unknown>[]; ports?: { port: number }[] }[];
-  const egress = (g: Guardrails) => ((networkPolicy(run, g, apiServer).spec as { egress: Egress }).egress);
-  const withRbac = egress(guardrails());
-  assert.deepEqual(withRbac.map((e) => e.ports?.map((p) => p.port).join(",") ?? "any"), ["53,53", "6443", "443", "8084"]);
+test("the NetworkPolicy selects the labels kagent puts on the Agent's pods (its Deployment selector), not a label kagent may drop", () => {
+  const config: AgentConfig = { metadata: { name: "writer", namespace: "qe" }, spec: { modelConfigRef: { name: "claude" } } };
+  const agent = kagentAgent(run, config, guardrails());
+  // kagent's translator: selector labels {app: kagent, kagent: <Agent name>} on the Deployment and its pod template
+  assert.deepEqual(spec(guardrails(), env()).podSelector, { matchLabels: { app: "kagent", kagent: agent.metadata?.name ?? "" } });
+  assert.deepEqual(agent.spec?.declarative?.deployment?.labels, { "agent.tekton.dev/run": "r1" }, "the run label is asked for too, to find the pods by run");
+});
+
+test("strict NetworkPolicy: DNS, the API server only with RBAC rules, kagent's controller, and each stamped endpoint", () => {
+  const withRbac = spec(guardrails(), env()).egress;
+  assert.deepEqual(withRbac.map((e) => e.ports?.map((p) => p.port).join(",") ?? "any"), ["53,53", "6443", "8083", "443", "8084"]);
   assert.deepEqual(withRbac[1]?.to, [{ ipBlock: { cidr: "10.0.0.1/32" } }]);
-  assert.deepEqual(withRbac[3]?.to, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } } }]);
-  const withoutRbac = egress(guardrails({ rbac: [] }));
+  const withoutRbac = spec(guardrails({ rbac: [] }), env()).egress;
   assert.ok(!withoutRbac.some((e) => e.ports?.some((p) => p.port === 6443)), "no API server egress without RBAC rules");
-  const spec = networkPolicy(run, guardrails(), apiServer).spec as { policyTypes: string[]; podSelector: unknown; ingress: unknown[] };
-  assert.deepEqual(spec.policyTypes, ["Ingress", "Egress"]);
-  assert.deepEqual(spec.ingress, []);
-  assert.deepEqual(spec.podSelector, { matchLabels: { "agent.tekton.dev/run": "r1" } });
+  assert.deepEqual(spec(guardrails(), env()).policyTypes, ["Ingress", "Egress"]);
+});
+
+test("kagent's controller may reach the agent pods on their A2A port, and they may reach it back", () => {
+  const s = spec(guardrails(), env([["kagent/kagent-controller", controllerService]]));
+  const controllerPeer = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } }, podSelector: { matchLabels: controllerService.selector } };
+  assert.deepEqual(s.ingress, [{ from: [controllerPeer], ports: [{ protocol: "TCP", port: 8080 }] }]);
+  assert.deepEqual(s.egress[2], { to: [controllerPeer], ports: [{ protocol: "TCP", port: 8083 }] });
+  // Without the Service: its namespace (derived from --kagent-url), on the URL's port.
+  const bare = spec(guardrails(), env([["kagent/kagent-controller", null]]));
+  assert.deepEqual(bare.ingress, [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } } }], ports: [{ protocol: "TCP", port: 8080 }] }]);
+  assert.deepEqual(bare.egress[2]?.ports, [{ protocol: "TCP", port: 8083 }]);
+  // kagent reached by IP (the tests' fake kagent)
+  const byIp = spec(guardrails(), { kagent: kagentEndpoint("http://127.0.0.1:40123") });
+  assert.deepEqual(byIp.ingress, [{ from: [{ ipBlock: { cidr: "127.0.0.1/32" } }], ports: [{ protocol: "TCP", port: 8080 }] }]);
+  // An external hostname cannot be selected: nothing is opened, and the policy says why.
+  const external = networkPolicy(run, guardrails(), { kagent: kagentEndpoint("https://kagent.example.com") });
+  assert.deepEqual((external.spec as Spec).ingress, []);
+  assert.match(external.metadata?.annotations?.["agent.tekton.dev/kagent"] ?? "", /kagent\.example\.com.*cannot be selected/);
+});
+
+const mcpCases: { name: string; service: ResolvedService | null | undefined; to: Record<string, unknown>[]; ports: { protocol: string; port: number | string }[] }[] = [
+  {
+    name: "the Service's pods on the targetPort behind the stamped Service port",
+    service: toolsService,
+    to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } }, podSelector: { matchLabels: { app: "kagent-tools" } } }],
+    ports: [{ protocol: "TCP", port: 8090 }],
+  },
+  {
+    name: "a named targetPort stays named (NetworkPolicy resolves it against the pods' containerPorts)",
+    service: { selector: { app: "kagent-tools" }, ports: [{ port: 8084, targetPort: "mcp", protocol: "TCP" }] },
+    to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } }, podSelector: { matchLabels: { app: "kagent-tools" } } }],
+    ports: [{ protocol: "TCP", port: "mcp" }],
+  },
+  { name: "an absent Service: its namespace on the stamped port", service: null, to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } } }], ports: [{ protocol: "TCP", port: 8084 }] },
+  { name: "a Service that could not be read: its namespace", service: undefined, to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } } }], ports: [{ protocol: "TCP", port: 8084 }] },
+  { name: "a selector-less Service (hand-made endpoints): its namespace", service: { selector: {}, ports: [{ port: 8084, targetPort: 8090, protocol: "TCP" }] }, to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } } }], ports: [{ protocol: "TCP", port: 8084 }] },
+  { name: "a Service without the stamped port: its namespace", service: { selector: { app: "x" }, ports: [{ port: 80, targetPort: 8080, protocol: "TCP" }] }, to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } } }], ports: [{ protocol: "TCP", port: 8084 }] },
+];
+
+for (const c of mcpCases) {
+  test(`in-cluster MCP egress: ${c.name}`, () => {
+    const services = new Map<string, ResolvedService | null>();
+    if (c.service !== undefined) services.set("kagent/kagent-tools", c.service);
+    const mcp = spec(guardrails(), { services }).egress.at(-1);
+    assert.deepEqual(mcp, { to: c.to, ports: c.ports });
+  });
+}
+
+test("a Service stamped without a port (kmcp MCPServer) allows each of its target ports", () => {
+  const g = guardrails({ egress: [{ purpose: "mcp:kagent/tools", host: "kagent-tools.kagent.svc", port: 0, service: { namespace: "kagent", name: "kagent-tools" } }] });
+  const mcp = spec(g, { services: new Map([["kagent/kagent-tools", toolsService]]) }).egress.at(-1);
+  assert.deepEqual(mcp?.ports, [{ protocol: "TCP", port: 8090 }, { protocol: "TCP", port: 9090 }]);
+});
+
+for (const [url, want] of [
+  ["http://kagent-controller.kagent.svc:8083", { kind: "service", namespace: "kagent", name: "kagent-controller", port: 8083 }],
+  ["http://kagent-controller.kagent:8083", { kind: "service", namespace: "kagent", name: "kagent-controller", port: 8083 }],
+  ["http://kagent-controller.ai.svc.cluster.local", { kind: "service", namespace: "ai", name: "kagent-controller", port: 80 }],
+  ["https://10.1.2.3", { kind: "ip", ip: "10.1.2.3", port: 443 }],
+  ["http://[fd00::1]:8083", { kind: "ip", ip: "fd00::1", port: 8083 }],
+] as const) {
+  test(`kagentEndpoint(${url})`, () => assert.deepEqual(kagentEndpoint(url), want));
+}
+
+test("servicesToResolve: the in-cluster egress Services and kagent's, only for strict runs", () => {
+  assert.deepEqual(servicesToResolve(guardrails(), kagent), ["kagent/kagent-tools", "kagent/kagent-controller"]);
+  assert.deepEqual(servicesToResolve(guardrails({ networkPolicy: "permissive" }), kagent), []);
+});
+
+test("resolvedService: targetPort defaults to port, digits read as a number, a name kept", () => {
+  const r = resolvedService({ spec: { selector: { app: "a" }, ports: [{ port: 80 }, { port: 81, targetPort: "8081" }, { port: 82, targetPort: "http", protocol: "UDP" }] } });
+  assert.deepEqual(r, { selector: { app: "a" }, ports: [{ port: 80, targetPort: 80, protocol: "TCP" }, { port: 81, targetPort: 8081, protocol: "TCP" }, { port: 82, targetPort: "http", protocol: "UDP" }] });
 });

@@ -1,9 +1,12 @@
 // The per-run scope (SPEC §5 step 2): ServiceAccount, Role with exactly the
-// stamped rules, RoleBinding, and for strict runs a NetworkPolicy that
-// denies all egress but DNS, the API server (only when the run has RBAC
-// rules) and the stamped endpoints.
-import type { AgentRun, Guardrails } from "../types/agent.ts";
+// stamped rules, RoleBinding, and for strict runs a NetworkPolicy that lets
+// the agent's pods talk to nothing but DNS, the API server (only when the run
+// has RBAC rules), kagent's controller and the stamped endpoints, and be
+// reached by nothing but kagent's controller. Pure: the reconciler reads the
+// Services and endpoints first and hands them in.
+import type { AgentRun, EgressRule, Guardrails } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
+import { egressFor } from "../guardrails/effective.ts";
 import { names, ownedMeta, RUN_LABEL } from "./owned.ts";
 
 export interface ApiServerEndpoint {
@@ -11,6 +14,43 @@ export interface ApiServerEndpoint {
   ips: string[];
   port: number;
 }
+
+/** One port of a Service as the NetworkPolicy needs it. */
+export interface ServicePort {
+  port: number;
+  /** the pods' port: a number, or the name of a containerPort */
+  targetPort: number | string;
+  protocol: string;
+}
+
+/** A Service read at materialisation time; null when it does not exist. */
+export interface ResolvedService {
+  /** spec.selector; empty for a Service whose endpoints are managed by hand */
+  selector: Record<string, string>;
+  ports: ServicePort[];
+}
+
+/** Where kagent's controller is, as --kagent-url names it. */
+export type KagentEndpoint =
+  | { kind: "service"; namespace: string; name: string; port: number }
+  | { kind: "ip"; ip: string; port: number }
+  | { kind: "unknown"; host: string; why: string };
+
+/** What the NetworkPolicy is computed from besides the run and its stamp. */
+export interface ScopeEnvironment {
+  apiServer?: ApiServerEndpoint | undefined;
+  kagent?: KagentEndpoint | undefined;
+  /** "<namespace>/<name>" → the Service, null when absent; a key missing means it was not read */
+  services?: ReadonlyMap<string, ResolvedService | null>;
+}
+
+/**
+ * The port kagent's declarative agent pods serve A2A on. kagent's translator
+ * fixes it (go/core/internal/controller/translator/agent/deployments.go:
+ * `port := int32(8080)`, the container port "http" behind the agent's
+ * Service); the v1alpha2 Agent has no field to change it.
+ */
+export const KAGENT_AGENT_PORT = 8080;
 
 export function serviceAccount(run: AgentRun): KubeObject {
   return { apiVersion: "v1", kind: "ServiceAccount", metadata: ownedMeta(run, names.serviceAccount(run.metadata?.name ?? "")), automountServiceAccountToken: true };
@@ -31,8 +71,21 @@ export function roleBinding(run: AgentRun): KubeObject {
   };
 }
 
-/** Labels kagent puts on an Agent's pods, and ours, to select them. */
+/**
+ * The labels the run's agent pods carry, to select them. These are kagent's
+ * own selector labels for an Agent's Deployment (`app: kagent`,
+ * `kagent: <agent name>`; newManifestContext in kagent's
+ * translator/agent/manifest_builder.go), so every pod kagent starts for the
+ * Agent has them whatever kagent does with `deployment.labels`. Selecting on
+ * our run label instead would leave the pods unrestricted on a kagent that
+ * ignored it: a NetworkPolicy that selects nothing fails open.
+ */
 export function agentPodSelector(run: AgentRun): Record<string, string> {
+  return { app: "kagent", kagent: names.agent(run.metadata?.name ?? "") };
+}
+
+/** Extra labels asked of kagent for the agent pods (`deployment.labels`), so people can find them by run. */
+export function agentPodLabels(run: AgentRun): Record<string, string> {
   return { [RUN_LABEL]: run.metadata?.name ?? "" };
 }
 
@@ -40,7 +93,83 @@ function isIp(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
 }
 
-export function networkPolicy(run: AgentRun, guardrails: Guardrails, apiServer: ApiServerEndpoint | undefined): KubeObject {
+const cidr = (ip: string): string => (ip.includes(":") ? `${ip}/128` : `${ip}/32`);
+
+/**
+ * Reads --kagent-url: `http://<service>.<namespace>[.svc[.cluster.local]]:<port>`
+ * (the form kagent itself gives its agents as KAGENT_URL) or an IP address,
+ * parsed as the gateway parses any stamped endpoint.
+ */
+export function kagentEndpoint(url: string): KagentEndpoint {
+  const rule = egressFor("kagent", url);
+  if (!rule) return { kind: "unknown", host: url, why: `--kagent-url ${JSON.stringify(url)} is not a URL` };
+  const host = rule.host.replace(/^\[|\]$/g, "");
+  if (rule.service) return { kind: "service", namespace: rule.service.namespace, name: rule.service.name, port: rule.port };
+  if (isIp(host)) return { kind: "ip", ip: host, port: rule.port };
+  return { kind: "unknown", host, why: `--kagent-url host ${JSON.stringify(host)} names neither an in-cluster Service (<service>.<namespace>[.svc…]) nor an IP, so its pods cannot be selected` };
+}
+
+type Peer = Record<string, unknown>;
+type PortRule = { protocol: string; port: number | string };
+interface Rule {
+  peers: Peer[];
+  ports?: PortRule[];
+}
+
+const namespacePeer = (namespace: string): Peer => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } });
+
+/**
+ * Who sits behind a Service and on which pod ports. NetworkPolicies see
+ * traffic after the Service's address was translated, so the rule must name
+ * the pods and their targetPort, not the Service port. A named targetPort is
+ * kept as a name: NetworkPolicy ports accept the name of a pod's
+ * containerPort, which is exactly what the Service's named targetPort means,
+ * so the rule stays as narrow as with a number. Without the Service (absent
+ * when the run started, or selector-less with hand-made endpoints) the pods
+ * are unknown and the namespace with the port the URL names is the narrowest
+ * rule left.
+ */
+function serviceRule(namespace: string, service: ResolvedService | null | undefined, port: number): Rule {
+  const fallback: Rule = { peers: [namespacePeer(namespace)], ...(port > 0 ? { ports: [{ protocol: "TCP", port }] } : {}) };
+  if (!service || Object.keys(service.selector).length === 0) return fallback;
+  const matching = port > 0 ? service.ports.filter((p) => p.port === port) : service.ports;
+  if (matching.length === 0) return fallback;
+  const ports = matching.map((p) => ({ protocol: p.protocol, port: p.targetPort }));
+  return { peers: [{ ...namespacePeer(namespace), podSelector: { matchLabels: { ...service.selector } } }], ports: dedupe(ports) };
+}
+
+function dedupe(ports: PortRule[]): PortRule[] {
+  const seen = new Set<string>();
+  return ports.filter((p) => {
+    const k = `${p.protocol}/${String(p.port)}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function egressRule(rule: EgressRule, services: ReadonlyMap<string, ResolvedService | null> | undefined): Rule {
+  const ports = rule.port > 0 ? [{ protocol: "TCP", port: rule.port }] : undefined;
+  if (rule.service) {
+    const key = `${rule.service.namespace}/${rule.service.name}`;
+    return serviceRule(rule.service.namespace, services?.get(key), rule.port);
+  }
+  if (isIp(rule.host)) return { peers: [{ ipBlock: { cidr: cidr(rule.host) } }], ...(ports ? { ports } : {}) };
+  // A public hostname has no stable IPs a NetworkPolicy can name; allow
+  // the port to addresses outside the cluster's private ranges.
+  return { peers: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } }], ...(ports ? { ports } : {}) };
+}
+
+/** kagent's controller: it calls the agent over A2A, and the agent calls it back (sessions, tasks). */
+function kagentRule(endpoint: KagentEndpoint | undefined, services: ReadonlyMap<string, ResolvedService | null> | undefined): Rule | undefined {
+  if (!endpoint || endpoint.kind === "unknown") return undefined;
+  if (endpoint.kind === "ip") return { peers: [{ ipBlock: { cidr: cidr(endpoint.ip) } }], ports: [{ protocol: "TCP", port: endpoint.port }] };
+  return serviceRule(endpoint.namespace, services?.get(`${endpoint.namespace}/${endpoint.name}`), endpoint.port);
+}
+
+const toEgress = (r: Rule): Record<string, unknown> => ({ to: r.peers, ...(r.ports ? { ports: r.ports } : {}) });
+
+export function networkPolicy(run: AgentRun, guardrails: Guardrails, env: ScopeEnvironment = {}): KubeObject {
   const egress: Record<string, unknown>[] = [
     // DNS, so the agent can resolve the endpoints it is allowed to reach.
     {
@@ -48,39 +177,36 @@ export function networkPolicy(run: AgentRun, guardrails: Guardrails, apiServer: 
       ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
     },
   ];
+  const { apiServer } = env;
   if (guardrails.rbac.length > 0 && apiServer && apiServer.ips.length > 0) {
-    egress.push({ to: apiServer.ips.map((ip) => ({ ipBlock: { cidr: ip.includes(":") ? `${ip}/128` : `${ip}/32` } })), ports: [{ protocol: "TCP", port: apiServer.port }] });
+    egress.push({ to: apiServer.ips.map((ip) => ({ ipBlock: { cidr: cidr(ip) } })), ports: [{ protocol: "TCP", port: apiServer.port }] });
   }
-  for (const rule of guardrails.egress) {
-    const ports = rule.port > 0 ? [{ protocol: "TCP", port: rule.port }] : undefined;
-    if (rule.service) {
-      // In-cluster: the Service's namespace; the pods behind it are not known
-      // by label here, so the namespace is the narrowest stable selector.
-      egress.push({ to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": rule.service.namespace } } }], ...(ports ? { ports } : {}) });
-    } else if (isIp(rule.host)) {
-      egress.push({ to: [{ ipBlock: { cidr: rule.host.includes(":") ? `${rule.host}/128` : `${rule.host}/32` } }], ...(ports ? { ports } : {}) });
-    } else {
-      // A public hostname has no stable IPs a NetworkPolicy can name; allow
-      // the port to addresses outside the cluster's private ranges.
-      egress.push({
-        to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } }],
-        ...(ports ? { ports } : {}),
-      });
-    }
-  }
+  const kagent = kagentRule(env.kagent, env.services);
+  if (kagent) egress.push(toEgress(kagent));
+  for (const rule of guardrails.egress) egress.push(toEgress(egressRule(rule, env.services)));
+  // Only kagent's controller opens connections to the agent (it proxies
+  // every A2A call, ours included), on the agent's A2A port.
+  const ingress = kagent ? [{ from: kagent.peers, ports: [{ protocol: "TCP", port: KAGENT_AGENT_PORT }] }] : [];
+  const annotations: Record<string, string> = { "agent.tekton.dev/egress": JSON.stringify(guardrails.egress.map((e) => `${e.purpose}=${e.host}:${e.port}`)) };
+  if (env.kagent?.kind === "unknown") annotations["agent.tekton.dev/kagent"] = `not allowed: ${env.kagent.why}`;
   return {
     apiVersion: "networking.k8s.io/v1",
     kind: "NetworkPolicy",
-    metadata: {
-      ...ownedMeta(run, names.networkPolicy(run.metadata?.name ?? "")),
-      annotations: { "agent.tekton.dev/egress": JSON.stringify(guardrails.egress.map((e) => `${e.purpose}=${e.host}:${e.port}`)) },
-    },
-    spec: { podSelector: { matchLabels: agentPodSelector(run) }, policyTypes: ["Ingress", "Egress"], ingress: [], egress },
+    metadata: { ...ownedMeta(run, names.networkPolicy(run.metadata?.name ?? "")), annotations },
+    spec: { podSelector: { matchLabels: agentPodSelector(run) }, policyTypes: ["Ingress", "Egress"], ingress, egress },
   };
 }
 
-export function scopeObjects(run: AgentRun, guardrails: Guardrails, apiServer: ApiServerEndpoint | undefined): KubeObject[] {
+/** The Services a strict NetworkPolicy for these guardrails is computed from: "<namespace>/<name>". */
+export function servicesToResolve(guardrails: Guardrails, kagent: KagentEndpoint | undefined): string[] {
+  if (guardrails.networkPolicy !== "strict") return [];
+  const keys = guardrails.egress.flatMap((e) => (e.service ? [`${e.service.namespace}/${e.service.name}`] : []));
+  if (kagent?.kind === "service") keys.push(`${kagent.namespace}/${kagent.name}`);
+  return [...new Set(keys)];
+}
+
+export function scopeObjects(run: AgentRun, guardrails: Guardrails, env: ScopeEnvironment = {}): KubeObject[] {
   const objects = [serviceAccount(run), role(run, guardrails), roleBinding(run)];
-  if (guardrails.networkPolicy === "strict") objects.push(networkPolicy(run, guardrails, apiServer));
+  if (guardrails.networkPolicy === "strict") objects.push(networkPolicy(run, guardrails, env));
   return objects;
 }

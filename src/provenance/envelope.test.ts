@@ -5,7 +5,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../cli/main.ts";
-import { envelopeDigest, seal, verifyEnvelope } from "./envelope.ts";
+import { envelopeDigest, pae, seal, verifyEnvelope } from "./envelope.ts";
 import { provenanceStatement } from "./slsa.ts";
 import type { ProvenanceFacts } from "../controller/driver.ts";
 
@@ -33,6 +33,14 @@ test("the statement is in-toto v1 with a SLSA v1 predicate of the agent build ty
   assert.equal(s.predicateType, "https://slsa.dev/provenance/v1");
   assert.equal(s.predicate.buildDefinition.buildType, "https://tekton.dev/agent-provenance/v1");
   assert.deepEqual(s.subject.map((x) => x.name), ["qe/r1", "result:result"]);
+});
+
+// The DSSE protocol's own example (secure-systems-lab/dsse, protocol.md):
+// PAE("http://example.com/HelloWorld", "hello world").
+test("PAE is DSSE's pre-authentication encoding, byte for byte (known answer)", () => {
+  assert.equal(pae("http://example.com/HelloWorld", Buffer.from("hello world")).toString("utf8"), "DSSEv1 29 http://example.com/HelloWorld 11 hello world");
+  // lengths are byte counts, not UTF-16 units
+  assert.equal(pae("application/vnd.in-toto+json", Buffer.from("é", "utf8")).toString("utf8"), "DSSEv1 28 application/vnd.in-toto+json 2 é");
 });
 
 test("a sealed envelope verifies with its key, not with another, and not unsigned", () => {

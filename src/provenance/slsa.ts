@@ -3,6 +3,7 @@
 // facts, this states them.
 import { createHash } from "node:crypto";
 import type { ProvenanceFacts } from "../controller/driver.ts";
+import { STAMP } from "../types/agent.ts";
 
 export const BUILD_TYPE = "https://tekton.dev/agent-provenance/v1";
 export const BUILDER_ID = "https://github.com/agentgate/agentgate/controller@v1";
@@ -26,10 +27,61 @@ function modelName(spec: unknown): string {
 
 export const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
 
-export function provenanceStatement(f: ProvenanceFacts): Record<string, unknown> {
+/** A policy bundle the controller holds itself: its digest is known for that name and revision. */
+export interface KnownBundle {
+  name: string;
+  revision: string;
+  /** "sha256:<hex>" of the bundle's files, as `agentgate bundle inspect` prints it */
+  digest: string;
+}
+
+/**
+ * The bundles named by the policy-revision stamp ("a@rev,b@rev"). The stamp
+ * carries names and revisions only; a digest is recorded where the
+ * controller holds a bundle of the same name and revision (the default
+ * bundle built into the same image), and is null otherwise, rather than
+ * guessed.
+ */
+export function policyBundles(stamp: string, known: readonly KnownBundle[]): { bundle: string; revision: string; digest: { sha256: string } | null }[] {
+  return stamp
+    .split(",")
+    .filter(Boolean)
+    .map((b) => {
+      const at = b.lastIndexOf("@");
+      const bundle = at === -1 ? b : b.slice(0, at);
+      const revision = at === -1 ? "" : b.slice(at + 1);
+      const hit = known.find((k) => k.name === bundle && k.revision === revision);
+      return { bundle, revision, digest: hit ? { sha256: hit.digest.replace(/^sha256:/, "") } : null };
+    });
+}
+
+/** Where each kind of tool server lives in the API. */
+const TOOL_SERVER_API: Record<string, { group: string; version: string }> = {
+  RemoteMCPServer: { group: "kagent.dev", version: "v1alpha2" },
+  MCPServer: { group: "kagent.dev", version: "v1alpha1" },
+  Service: { group: "core", version: "v1" },
+};
+
+export function provenanceStatement(f: ProvenanceFacts, knownBundles: readonly KnownBundle[] = []): Record<string, unknown> {
   const ns = f.run.metadata?.namespace ?? "";
   const name = f.run.metadata?.name ?? "";
-  const ref = (kind: string, group: string, n: string, space: string, spec: unknown) => ({ uri: `k8s://${space}/${group}/${kind}/${n}`, name: `${kind}/${space}/${n}`, digest: { sha256: sha256(canonicalJson(spec)) } });
+  const annotations = f.run.metadata?.annotations ?? {};
+  const ref = (kind: string, api: { group: string; version: string }, n: string, space: string, spec: unknown) => ({
+    uri: `k8s://${space}/${api.group}/${kind}/${n}`,
+    name: `${kind}/${space}/${n}`,
+    digest: { sha256: sha256(canonicalJson(spec)) },
+    annotations: { apiVersion: api.group === "core" ? api.version : `${api.group}/${api.version}` },
+  });
+  const kagentV1alpha2 = { group: "kagent.dev", version: "v1alpha2" };
+  // What the webhook decided for this run, as it stamped it at admission.
+  // Admission warnings are not among them: the webhook returns them to the
+  // client that created the run and stamps nothing of them.
+  const decisions = {
+    policyRevision: f.policyRevision,
+    createdBy: annotations[STAMP.createdBy] ?? "",
+    guardrails: f.guardrails,
+    approval: { required: f.guardrails.approval.required, approverGroups: f.guardrails.approval.approverGroups, approvedBy: annotations[STAMP.approvedBy] ?? null },
+  };
   return {
     _type: "https://in-toto.io/Statement/v1",
     subject: [
@@ -49,16 +101,13 @@ export function provenanceStatement(f: ProvenanceFacts): Record<string, unknown>
           model: f.modelConfig ? modelName(f.modelConfig.spec) : null,
           systemPrompt: { sha256: sha256(f.config.spec?.systemPrompt ?? "") },
           budgets: { tokenBudget: f.guardrails.tokenBudget, timeout: f.guardrails.timeout, maxIterations: f.guardrails.maxIterations },
-          policy: f.policyRevision.split(",").filter(Boolean).map((b) => {
-            const [bundle = "", revision = ""] = b.split("@");
-            return { bundle, revision };
-          }),
+          policy: policyBundles(f.policyRevision, knownBundles),
           guardrails: { sha256: sha256(canonicalJson(f.guardrails)) },
         },
         resolvedDependencies: [
-          ...(f.agent ? [ref("Agent", "kagent.dev", f.agent.name, f.agent.namespace, f.agent.spec)] : []),
-          ...(f.modelConfig ? [ref("ModelConfig", "kagent.dev", f.modelConfig.name, f.modelConfig.namespace, f.modelConfig.spec)] : []),
-          ...f.toolServers.map((t) => ref(t.kind, "kagent.dev", t.name, t.namespace, t.spec)),
+          ...(f.agent ? [ref("Agent", kagentV1alpha2, f.agent.name, f.agent.namespace, f.agent.spec)] : []),
+          ...(f.modelConfig ? [ref("ModelConfig", kagentV1alpha2, f.modelConfig.name, f.modelConfig.namespace, f.modelConfig.spec)] : []),
+          ...f.toolServers.map((t) => ref(t.kind, TOOL_SERVER_API[t.kind] ?? kagentV1alpha2, t.name, t.namespace, t.spec)),
         ],
       },
       runDetails: {
@@ -67,7 +116,7 @@ export function provenanceStatement(f: ProvenanceFacts): Record<string, unknown>
         byproducts: [
           { name: "usage", content: Buffer.from(canonicalJson(f.usage)).toString("base64"), mediaType: "application/json" },
           { name: "outcome", content: Buffer.from(f.outcome).toString("base64"), mediaType: "text/plain" },
-          { name: "policy-decisions", content: Buffer.from(canonicalJson({ revision: f.policyRevision, admittedBy: f.run.metadata?.annotations?.["agent.tekton.dev/created-by"] ?? "", approvedBy: f.run.metadata?.annotations?.["agent.tekton.dev/approved-by"] ?? null })).toString("base64"), mediaType: "application/json" },
+          { name: "policy-decisions", content: Buffer.from(canonicalJson(decisions)).toString("base64"), mediaType: "application/json" },
         ],
       },
     },

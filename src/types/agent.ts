@@ -84,6 +84,8 @@ export interface AgentRunStatus {
   usage?: Usage;
   results?: { name: string; value: string }[];
   provenance?: DsseEnvelope;
+  /** written before the goal is sent to kagent; taskId follows once kagent names the task */
+  goal?: { messageId: string; sentTime: string };
   taskId?: string;
   observedGeneration?: number;
 }

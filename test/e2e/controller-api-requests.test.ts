@@ -63,6 +63,7 @@ test("Kube counts each request it sends by verb and resource, server-side apply 
 test("a run's requests reach the controller's /metrics as agentgate_controller_api_requests_total", async () => {
   controller = await startController({
     kubeConfig: cp.kubeConfig,
+    kagentUrl: "http://127.0.0.1:9",
     driver: new A2ADriver("http://127.0.0.1:9", logger),
     provenance: new ProvenanceSigner(),
     log: logger,

@@ -58,7 +58,7 @@ after(async () => {
 test("a pass on the informer's copy from before the actor's write does not finish the run again", async () => {
   const kube = new Kube(cp.kubeConfig);
   const requeued: string[] = [];
-  const reconciler = new RunReconciler({ kube, driver: new A2ADriver(kagent.url, logger), provenance: new ProvenanceSigner(), log: logger, apiServer: () => Promise.resolve(undefined), requeue: (k) => requeued.push(k) });
+  const reconciler = new RunReconciler({ kube, driver: new A2ADriver(kagent.url, logger), provenance: new ProvenanceSigner(), log: logger, scopeEnvironment: () => Promise.resolve({}), requeue: (k) => requeued.push(k) });
   const fresh = async () => {
     const run = (await kube.get(GVR.agentRuns, NS, "r1")) as AgentRun | null;
     assert.ok(run, "run r1 exists");
@@ -81,6 +81,8 @@ test("a pass on the informer's copy from before the actor's write does not finis
   assert.deepEqual(requeued, [`${NS}/r1`], "the actor requeued the run as it ended");
   const done = await fresh();
   assert.equal(done.status?.phase, "Succeeded");
+  assert.match(done.status?.conditions?.find((c) => c.type === "Succeeded")?.message ?? "", /\(provenance recorded unsigned: no --provenance-key-secret\)$/, "the condition says the provenance is unsigned");
+  assert.deepEqual(done.status?.provenance?.signatures, []);
   const writes = kube.requests.get("patch agentruns/status");
 
   await reconciler.reconcile(stale);
@@ -93,4 +95,25 @@ test("a pass on the informer's copy from before the actor's write does not finis
   // Once the informer shows the outcome, the run is left alone as before.
   await reconciler.reconcile(after);
   assert.equal(kube.requests.get("patch agentruns/status"), writes);
+});
+
+test("a second writer with an older copy cannot finish a run that already ended", async () => {
+  const kube = new Kube(cp.kubeConfig);
+  // another replica, acting on what it read before the run ended: the run
+  // looked cancelled before the agent acted
+  const other = new RunReconciler({ kube, driver: new A2ADriver(kagent.url, logger), provenance: new ProvenanceSigner(), log: logger, scopeEnvironment: () => Promise.resolve({}), requeue: () => undefined });
+  const ended = (await kube.get(GVR.agentRuns, NS, "r1")) as AgentRun;
+  assert.equal(ended.status?.phase, "Succeeded");
+  const older: AgentRun = {
+    ...ended,
+    metadata: { ...ended.metadata, resourceVersion: String(Number(ended.metadata?.resourceVersion) - 1) },
+    spec: { ...ended.spec, status: "Cancelled" },
+    status: { ...ended.status, phase: "PreHooks" },
+  };
+  const writes = kube.requests.get("patch agentruns/status") ?? 0;
+  await other.reconcile(older);
+  const after = (await kube.get(GVR.agentRuns, NS, "r1")) as AgentRun;
+  assert.equal(after.status?.phase, "Succeeded", "the outcome stands");
+  assert.equal(after.status?.completionTime, ended.status?.completionTime);
+  assert.equal(kube.requests.get("patch agentruns/status"), writes + 1, "one conditional write, refused with 409 Conflict");
 });

@@ -11,10 +11,11 @@ import { stringify } from "yaml";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { A2ADriver } from "../../src/controller/a2a-driver.ts";
 import { startController, type RunningController } from "../../src/controller/controller.ts";
-import { ProvenanceSigner } from "../../src/controller/provenance-recorder.ts";
+import { ProvenanceSigner, embeddedBundles } from "../../src/controller/provenance-recorder.ts";
 import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";
 import { verifyEnvelope } from "../../src/provenance/envelope.ts";
+import type { KnownBundle } from "../../src/provenance/slsa.ts";
 import type { AgentRun } from "../../src/types/agent.ts";
 import type { CustomRun } from "../../src/types/tekton.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
@@ -23,6 +24,8 @@ import { startControlPlane, type ControlPlane } from "../support/control-plane.t
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CONTROLLER_USER = "system:serviceaccount:agentgate-system:agentgate-controller";
 const NS = "qe";
+/** long enough for the test's stand-in for kagent to mark an Agent Ready under load; short enough to wait out */
+const AGENT_READY_TIMEOUT_MS = 8000;
 
 let cp: ControlPlane;
 let gateway: RunningGateway;
@@ -30,6 +33,7 @@ let kagent: FakeKagent;
 let controller: RunningController;
 let custom: k8s.CustomObjectsApi;
 let controllerKc: k8s.KubeConfig;
+let bundles: KnownBundle[];
 let playing = true;
 const keys = generateKeyPairSync("ec", { namedCurve: "P-256" });
 
@@ -50,12 +54,25 @@ function config(name: string, spec: Record<string, unknown> = {}) {
   };
 }
 
-function run(name: string, configName: string, spec: Record<string, unknown> = {}) {
-  return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name, namespace: NS }, spec: { configRef: { name: configName }, goal: `goal of ${name}`, ...spec } };
+function run(name: string, configName: string, spec: Record<string, unknown> = {}, namespace = NS) {
+  return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name, namespace }, spec: { configRef: { name: configName }, goal: `goal of ${name}`, ...spec } };
 }
 
-async function getRun(name: string): Promise<AgentRun> {
-  return (await custom.getNamespacedCustomObject({ group: "agent.tekton.dev", version: "v1alpha1", namespace: NS, plural: "agentruns", name })) as AgentRun;
+function customRun(name: string, configName: string, extra: Record<string, unknown> = {}) {
+  return {
+    apiVersion: "tekton.dev/v1beta1",
+    kind: "CustomRun",
+    metadata: { name, namespace: NS, labels: { "tekton.dev/pipelineRun": name.replace(/-agent$/, "") } },
+    spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" }, params: [{ name: "configRef", value: configName }, { name: "goal", value: "write tests" }, { name: "hints", value: ["repo: payments"] }], ...extra },
+  };
+}
+
+async function getRun(name: string, namespace = NS): Promise<AgentRun> {
+  return (await custom.getNamespacedCustomObject({ group: "agent.tekton.dev", version: "v1alpha1", namespace, plural: "agentruns", name })) as AgentRun;
+}
+
+async function getCustomRun(name: string): Promise<CustomRun> {
+  return (await custom.getNamespacedCustomObject({ group: "tekton.dev", version: "v1beta1", namespace: NS, plural: "customruns", name })) as CustomRun;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -68,37 +85,67 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-const finished = (name: string) =>
+const finished = (name: string, namespace = NS) =>
   until(`${name} to finish`, async () => {
-    const r = await getRun(name);
+    const r = await getRun(name, namespace);
     return r.status?.phase === "Succeeded" || r.status?.phase === "Failed" ? r : undefined;
   });
 
-const reason = (r: AgentRun) => r.status?.conditions?.find((c) => c.type === "Succeeded")?.reason;
+const customRunDone = (name: string) =>
+  until(`CustomRun ${name} to finish`, async () => {
+    const c = await getCustomRun(name);
+    return c.status?.conditions?.some((x) => x.type === "Succeeded" && x.status !== "Unknown") ? c : undefined;
+  });
 
-async function startTheController(): Promise<RunningController> {
+const succeeded = (r: AgentRun) => r.status?.conditions?.find((c) => c.type === "Succeeded");
+const reason = (r: AgentRun) => succeeded(r)?.reason;
+
+interface EventItem {
+  reason: string;
+  type: string;
+  message: string;
+}
+
+async function events(name: string, namespace = NS): Promise<EventItem[]> {
+  const out = await cp.kubectl(["get", "events", "-n", namespace, "--field-selector", `involvedObject.name=${name},involvedObject.kind=AgentRun`, "-o", "json"]);
+  return (JSON.parse(out.stdout) as { items: EventItem[] }).items;
+}
+
+/** A2A calls the fake kagent received for a run's agent, by method. */
+const calls = (runName: string, ...methods: string[]) => kagent.received.filter((c) => c.agent === `${NS}/${runName}-agent` && methods.includes(c.method) && c.refusal === undefined);
+/** Goal messages (message/send or message/stream that are not a human's decision) kagent received for a run's agent. */
+const sends = (runName: string) => calls(runName, "message/send", "message/stream").filter((c) => !JSON.stringify(c.params ?? {}).includes("decision_type"));
+
+async function startTheController(identity?: string): Promise<RunningController> {
   return startController({
     kubeConfig: controllerKc,
+    kagentUrl: kagent.url,
     driver: new A2ADriver(kagent.url, logger),
-    provenance: new ProvenanceSigner(keys.privateKey),
+    provenance: new ProvenanceSigner(keys.privateKey, bundles),
     log: logger,
     leaderElect: true,
     leaseNamespace: "agentgate-system",
+    agentReadyTimeoutMs: AGENT_READY_TIMEOUT_MS,
+    ...(identity ? { identity } : {}),
   });
 }
 
-/** Plays kagent's controller (Agents become Ready) and Tekton (PipelineRuns succeed, unless named *-fail). */
+/**
+ * Plays kagent's controller (Agents become Ready, except those named
+ * *never-ready*) and Tekton (PipelineRuns succeed; pipelines named *-fail
+ * fail, *-hold never finish).
+ */
 async function playKagentAndTekton(): Promise<void> {
   while (playing) {
     try {
       const agents = (await custom.listNamespacedCustomObject({ group: "kagent.dev", version: "v1alpha2", namespace: NS, plural: "agents" })) as { items: { metadata: { name: string }; status?: { conditions?: unknown[] } }[] };
       for (const a of agents.items) {
-        if (a.status?.conditions?.length) continue;
+        if (a.status?.conditions?.length || a.metadata.name.includes("never-ready")) continue;
         await cp.kubectl(["patch", "agent", a.metadata.name, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: new Date().toISOString() }] } })], { allowFail: true });
       }
       const prs = (await custom.listNamespacedCustomObject({ group: "tekton.dev", version: "v1", namespace: NS, plural: "pipelineruns" })) as { items: { metadata: { name: string }; spec: { pipelineRef: { name: string } }; status?: { conditions?: unknown[] } }[] };
       for (const pr of prs.items) {
-        if (pr.status?.conditions?.length) continue;
+        if (pr.status?.conditions?.length || pr.spec.pipelineRef.name.endsWith("-hold")) continue;
         const ok = !pr.spec.pipelineRef.name.endsWith("-fail");
         await cp.kubectl(["patch", "pipelinerun", pr.metadata.name, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions: [{ type: "Succeeded", status: ok ? "True" : "False", reason: ok ? "Succeeded" : "Failed", message: ok ? "" : "task lint failed", lastTransitionTime: new Date().toISOString() }] } })], { allowFail: true });
       }
@@ -111,6 +158,7 @@ async function playKagentAndTekton(): Promise<void> {
 
 before(async () => {
   logger.level = "warn";
+  bundles = await embeddedBundles(logger);
   cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   controllerKc = new k8s.KubeConfig();
@@ -126,11 +174,16 @@ before(async () => {
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "kagent" } },
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "agentgate-system" } },
       { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools" } },
+      // the Service behind the tool server's URL: its pods listen on 8090
+      { apiVersion: "v1", kind: "Service", metadata: { name: "kagent-tools", namespace: "kagent" }, spec: { selector: { app: "kagent-tools" }, ports: [{ name: "mcp", port: 8084, targetPort: 8090 }] } },
       { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: NS }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet", apiKeySecret: "k", apiKeySecretKey: "k" } },
       config("writer", { preHooks: [{ pipelineRef: { name: "checkout" } }], postHooks: [{ pipelineRef: { name: "publish" } }] }),
       config("tight", { tokenBudget: 150 }),
       config("gated", { approval: { required: true } }),
       config("hooks-fail", { preHooks: [{ pipelineRef: { name: "lint-fail" } }] }),
+      config("post-fail", { postHooks: [{ pipelineRef: { name: "publish-fail" } }] }),
+      config("hooks-hold", { preHooks: [{ pipelineRef: { name: "checkout-hold" } }] }),
+      config("careful", { toolServers: [{ ref: { name: "kagent-tool-server", namespace: "kagent" }, allowedTools: ["k8s_get_resources"], requireApproval: ["k8s_get_resources"] }] }),
       config("plain"),
     ),
   );
@@ -146,7 +199,7 @@ after(async () => {
   await cp.stop();
 });
 
-test("a run goes Pending → PreHooks → Acting → PostHooks → Succeeded with usage, results and signed provenance", async () => {
+test("a run goes Pending → PreHooks → Acting → PostHooks → Succeeded with usage, results, signed provenance and an Event per transition", async () => {
   await cp.applyYaml(yaml(run("happy", "writer")));
   const seen = new Set<string>();
   const done = await until("happy to finish", async () => {
@@ -159,6 +212,8 @@ test("a run goes Pending → PreHooks → Acting → PostHooks → Succeeded wit
   assert.deepEqual(done.status?.usage, { promptTokens: 200, completionTokens: 40, totalTokens: 240, toolCalls: 1 });
   assert.equal(done.status?.agentRef?.name, "happy-agent");
   assert.ok(done.status?.startTime && done.status.completionTime);
+  assert.equal(done.status?.goal?.messageId, `${done.metadata?.uid ?? ""}-attempt-1`, "status records the goal message before sending it");
+  assert.ok(done.status?.taskId);
   const results = Object.fromEntries((done.status?.results ?? []).map((r) => [r.name, r.value]));
   assert.equal(results.result, "12 test cases written");
   assert.match(results["provenance-digest"] ?? "", /^sha256:[0-9a-f]{64}$/);
@@ -167,9 +222,19 @@ test("a run goes Pending → PreHooks → Acting → PostHooks → Succeeded wit
   assert.equal(verifyEnvelope(envelope, keys.publicKey).ok, true);
   const tampered = { ...envelope, payload: Buffer.from(Buffer.from(envelope.payload, "base64").toString().replace("qe/happy", "qe/other")).toString("base64") };
   assert.equal(verifyEnvelope(tampered, keys.publicKey).ok, false);
+  // The webhook ran the embedded default bundle, which the controller holds too: its digest is recorded.
+  const statement = JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8")) as { predicate: { buildDefinition: { internalParameters: { policy: { bundle: string; revision: string; digest: { sha256: string } | null }[] } } } };
+  assert.deepEqual(statement.predicate.buildDefinition.internalParameters.policy, [{ bundle: "default", revision: bundles[0]?.revision ?? "", digest: { sha256: (bundles[0]?.digest ?? "").replace(/^sha256:/, "") } }]);
   // post-hooks got the results as params
   const post = (await custom.getNamespacedCustomObject({ group: "tekton.dev", version: "v1", namespace: NS, plural: "pipelineruns", name: "happy-post-0" })) as { spec: { params?: { name: string; value: string }[] } };
   assert.ok(post.spec.params?.some((p) => p.name === "result" && p.value === "12 test cases written"));
+  const reasons = (await until("the Succeeded Event", async () => {
+    const list = await events("happy");
+    return list.some((e) => e.reason === "Succeeded") ? list : undefined;
+  })).map((e) => e.reason);
+  for (const r of ["Pending", "PreHooks", "PreHookStarted", "Acting", "PostHooks", "PostHookStarted", "Succeeded"]) assert.ok(reasons.includes(r), `Event ${r} among ${reasons.join(", ")}`);
+  // The run is over: its kagent Agent goes, so kagent takes the agent's pod down.
+  await until("the run's Agent to be deleted", async () => ((await cp.kubectl(["get", "agent", "happy-agent", "-n", NS], { allowFail: true })).code !== 0 ? true : undefined));
 });
 
 test("the run's scope has exactly the stamped rules and goes away with the run", async () => {
@@ -179,8 +244,13 @@ test("the run's scope has exactly the stamped rules and goes away with the run",
   for (const kind of ["serviceaccount/happy-sa", "rolebinding/happy-binding", "networkpolicy/happy-netpol"]) {
     assert.equal((await cp.kubectl(["get", kind, "-n", NS], { allowFail: true })).code, 0, kind);
   }
-  const np = JSON.parse((await cp.kubectl(["get", "networkpolicy", "happy-netpol", "-n", NS, "-o", "json"])).stdout) as { spec: { egress: { ports?: { port: number }[] }[] } };
-  assert.deepEqual(np.spec.egress.map((e) => e.ports?.map((p) => p.port).join(",") ?? "any"), ["53,53", "443", "8084"], "DNS, the model endpoint, the MCP server; no API server rule since the test cluster publishes no endpoints");
+  type Peer = { ipBlock?: { cidr: string }; namespaceSelector?: unknown; podSelector?: { matchLabels: Record<string, string> } };
+  const np = JSON.parse((await cp.kubectl(["get", "networkpolicy", "happy-netpol", "-n", NS, "-o", "json"])).stdout) as { spec: { podSelector: unknown; egress: { to: Peer[]; ports?: { port: number }[] }[]; ingress: { from: Peer[]; ports: { port: number }[] }[] } };
+  const kagentPort = Number(new URL(kagent.url).port);
+  assert.deepEqual(np.spec.egress.map((e) => e.ports?.map((p) => p.port).join(",") ?? "any"), ["53,53", String(kagentPort), "443", "8090"], "DNS, kagent's controller, the model endpoint, the MCP server's pods on their targetPort; no API server rule since the test cluster publishes no endpoints");
+  assert.deepEqual(np.spec.egress[3]?.to, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } }, podSelector: { matchLabels: { app: "kagent-tools" } } }], "the pods behind the tool server's Service");
+  assert.deepEqual(np.spec.ingress, [{ from: [{ ipBlock: { cidr: "127.0.0.1/32" } }], ports: [{ port: 8080, protocol: "TCP" }] }], "kagent's controller reaches the agent on its A2A port");
+  assert.deepEqual(np.spec.podSelector, { matchLabels: { app: "kagent", kagent: "happy-agent" } }, "the labels kagent gives the Agent's pods");
   await cp.kubectl(["delete", "agentrun", "happy", "-n", NS]);
   await until("scope objects to be garbage-collected", async () => {
     const left = await cp.kubectl(["get", "serviceaccount,role,rolebinding,networkpolicy", "-n", NS, "-l", "agent.tekton.dev/run=happy", "-o", "name"]);
@@ -188,81 +258,187 @@ test("the run's scope has exactly the stamped rules and goes away with the run",
   });
 });
 
-test("a token budget exceeded cancels the task: BudgetExceeded", async () => {
+test("a token budget exceeded cancels the task: BudgetExceeded, with a Warning Event", async () => {
   kagent.setScript(`${NS}/tight-run-agent`, { llmCalls: 5, stepDelayMs: 100 });
   await cp.applyYaml(yaml(run("tight-run", "tight")));
   const done = await finished("tight-run");
   assert.equal(reason(done), "BudgetExceeded", JSON.stringify(done.status?.conditions));
-  assert.ok(kagent.received.some((c) => c.agent === `${NS}/tight-run-agent` && /cancel/i.test(c.method)), "tasks/cancel was called");
+  assert.equal(calls("tight-run", "tasks/cancel").length, 1, "tasks/cancel was sent");
+  const warning = await until("the BudgetExceeded Event", async () => (await events("tight-run")).find((e) => e.reason === "BudgetExceeded"));
+  assert.equal(warning.type, "Warning");
+  assert.match(warning.message, /token budget 150 was exceeded/);
 });
 
-test("spec.status: Cancelled stops the agent: Cancelled", async () => {
+test("spec.status: Cancelled stops the agent: Cancelled, and kagent receives tasks/cancel", async () => {
   kagent.setScript(`${NS}/cancel-me-agent`, { llmCalls: 4, stepDelayMs: 2000 });
   await cp.applyYaml(yaml(run("cancel-me", "plain")));
-  await until("cancel-me to act", async () => ((await getRun("cancel-me")).status?.taskId ? true : undefined));
+  const acting = await until("cancel-me to act", async () => {
+    const r = await getRun("cancel-me");
+    return r.status?.taskId ? r : undefined;
+  });
   await cp.kubectl(["patch", "agentrun", "cancel-me", "-n", NS, "--type=merge", "-p", '{"spec":{"status":"Cancelled"}}']);
   const done = await finished("cancel-me");
   assert.equal(reason(done), "Cancelled");
+  assert.match(succeeded(done)?.message ?? "", /^cancelled by spec\.status: Cancelled; task .* cancelled/);
+  assert.deepEqual(calls("cancel-me", "tasks/cancel").map((c) => c.taskId), [acting.status?.taskId]);
+  assert.equal(kagent.task(acting.status?.taskId ?? "")?.status.state, "canceled");
 });
 
-test("the timeout stops the agent: TimedOut", async () => {
+test("the timeout stops the agent: TimedOut, and kagent receives tasks/cancel", async () => {
   kagent.setScript(`${NS}/slow-agent`, { llmCalls: 4, stepDelayMs: 2000 });
   await cp.applyYaml(yaml(run("slow", "plain", { timeout: "4s" })));
   const done = await finished("slow");
   assert.equal(reason(done), "TimedOut");
+  assert.equal(calls("slow", "tasks/cancel").length, 1);
+  assert.equal(kagent.task(done.status?.taskId ?? "")?.status.state, "canceled");
+});
+
+test("a task kagent fails ends the run AgentFailed with kagent's message", async () => {
+  kagent.setScript(`${NS}/broken-agent`, { llmCalls: 1, finalState: "failed", failureMessage: "model quota exhausted" });
+  await cp.applyYaml(yaml(run("broken", "plain")));
+  const done = await finished("broken");
+  assert.equal(reason(done), "AgentFailed");
+  assert.match(succeeded(done)?.message ?? "", /kagent task .* failed: model quota exhausted/);
+  assert.equal(calls("broken", "tasks/cancel").length, 0, "a failed task is not cancelled");
+});
+
+test("an Agent kagent never makes Ready ends the run AgentFailed", async () => {
+  await cp.applyYaml(yaml(run("never-ready", "plain")));
+  const done = await finished("never-ready");
+  assert.equal(reason(done), "AgentFailed");
+  assert.match(succeeded(done)?.message ?? "", /kagent did not make Agent never-ready-agent Ready within 8 s/);
+  assert.equal(sends("never-ready").length, 0, "no goal goes to an Agent that is not Ready");
 });
 
 test("a failing pre-hook fails the run with PreHookFailed", async () => {
   await cp.applyYaml(yaml(run("lint", "hooks-fail")));
   const done = await finished("lint");
   assert.equal(reason(done), "PreHookFailed");
-  assert.match(done.status?.conditions?.[0]?.message ?? "", /lint-fail.*failed: Failed: task lint failed/);
+  assert.match(succeeded(done)?.message ?? "", /lint-fail.*failed: Failed: task lint failed/);
 });
 
-test("a run needing approval waits until an approver approves", async () => {
+test("a failing post-hook fails the run with PostHookFailed, after the agent acted", async () => {
+  await cp.applyYaml(yaml(run("publish", "post-fail")));
+  const done = await finished("publish");
+  assert.equal(reason(done), "PostHookFailed");
+  assert.match(succeeded(done)?.message ?? "", /post-hook PipelineRun publish-post-0 \(pipeline "publish-fail"\) failed: Failed: task lint failed/);
+  assert.equal(done.status?.usage?.totalTokens, 240, "the agent's usage is kept");
+});
+
+for (const how of ["cancel", "timeout"] as const) {
+  test(`a ${how} while a hook runs cancels its PipelineRun (Tekton's spec.status: Cancelled)`, async () => {
+    const name = `hold-${how}`;
+    await cp.applyYaml(yaml(run(name, "hooks-hold", how === "timeout" ? { timeout: "3s" } : {})));
+    await until(`${name}'s pre-hook`, async () => ((await cp.kubectl(["get", "pipelinerun", `${name}-pre-0`, "-n", NS], { allowFail: true })).code === 0 ? true : undefined));
+    if (how === "cancel") await cp.kubectl(["patch", "agentrun", name, "-n", NS, "--type=merge", "-p", '{"spec":{"status":"Cancelled"}}']);
+    const done = await finished(name);
+    assert.equal(reason(done), how === "cancel" ? "Cancelled" : "TimedOut");
+    const pr = await until("the hook to be cancelled", async () => {
+      const got = JSON.parse((await cp.kubectl(["get", "pipelinerun", `${name}-pre-0`, "-n", NS, "-o", "json"])).stdout) as { spec: { status?: string } };
+      return got.spec.status === "Cancelled" ? got : undefined;
+    });
+    assert.equal(pr.spec.status, "Cancelled");
+  });
+}
+
+test("a run without the webhook's stamp fails PolicyDenied, saying so", async () => {
+  // agentgate-system is exempt from the webhook, so nothing stamps this run
+  await cp.applyYaml(yaml(run("unstamped", "plain", {}, "agentgate-system")));
+  const done = await finished("unstamped", "agentgate-system");
+  assert.equal(done.status?.phase, "Failed");
+  assert.equal(reason(done), "PolicyDenied");
+  assert.match(succeeded(done)?.message ?? "", /carries no agent\.tekton\.dev\/guardrails stamp, so agentgate's webhook did not admit it/);
+  const warning = await until("the PolicyDenied Event", async () => (await events("unstamped", "agentgate-system")).find((e) => e.reason === "PolicyDenied"));
+  assert.equal(warning.type, "Warning");
+});
+
+test("a run needing approval waits until an approver approves, and its timeout starts then", async () => {
   await cp.applyYaml(yaml(run("needs-ok", "gated")));
-  await until("WaitingForApproval", async () => ((await getRun("needs-ok")).status?.phase === "WaitingForApproval" ? true : undefined));
+  const waiting = await until("WaitingForApproval", async () => {
+    const r = await getRun("needs-ok");
+    return r.status?.phase === "WaitingForApproval" ? r : undefined;
+  });
+  assert.equal(waiting.status?.startTime, undefined, "no startTime while waiting: the timeout clock has not started");
+  assert.match(succeeded(waiting)?.message ?? "", /timeout of 15m starts once approved/);
+  const approvedAt = Date.now();
   const bob = await cp.kubeconfigFor("bob", ["agent-approvers", "system:masters"]);
   await cp.kubectl(["--kubeconfig", bob, "annotate", "agentrun", "needs-ok", "-n", NS, "agent.tekton.dev/approved-by=bob"]);
   const done = await finished("needs-ok");
   assert.equal(reason(done), "Succeeded");
+  // second resolution: startTime is written as an RFC 3339 time with seconds
+  assert.ok(Date.parse(done.status?.startTime ?? "") >= Math.floor(approvedAt / 1000) * 1000, `startTime ${done.status?.startTime ?? ""} is when the run was approved`);
+});
+
+test("a tool that requires approval pauses the run until a human approves it in kagent, then the run goes on", async () => {
+  kagent.setScript(`${NS}/approve-me-agent`, { llmCalls: 2, toolCallsPerCall: 0, resultText: "pods listed", approval: { afterCalls: 1, tool: "k8s_get_resources" } });
+  await cp.applyYaml(yaml(run("approve-me", "careful")));
+  const paused = await until("the pause to be reported", async () => {
+    const r = await getRun("approve-me");
+    return /waiting for a human to approve tool call k8s_get_resources in kagent/.test(succeeded(r)?.message ?? "") ? r : undefined;
+  });
+  assert.equal(paused.status?.phase, "Acting", "a paused agent is still acting");
+  assert.equal(calls("approve-me", "tasks/cancel").length, 0, "the paused task is not cancelled");
+  const event = await until("the WaitingForToolApproval Event", async () => (await events("approve-me")).find((e) => e.reason === "WaitingForToolApproval"));
+  assert.match(event.message, /k8s_get_resources/);
+  // the human, in kagent's UI
+  await kagent.approve(NS, "approve-me-agent", paused.status?.taskId ?? "");
+  const done = await finished("approve-me");
+  assert.equal(reason(done), "Succeeded", JSON.stringify(done.status?.conditions));
+  assert.deepEqual(kagent.decisions(done.status?.taskId ?? ""), ["approve"]);
+  assert.equal(done.status?.results?.find((r) => r.name === "result")?.value, "pods listed");
+  assert.ok((await events("approve-me")).some((e) => e.reason === "AgentResumed"));
 });
 
 test("a Tekton CustomRun becomes an AgentRun whose outcome and results come back", async () => {
-  await cp.applyYaml(
-    yaml({
-      apiVersion: "tekton.dev/v1beta1",
-      kind: "CustomRun",
-      metadata: { name: "pr-1-agent", namespace: NS, labels: { "tekton.dev/pipelineRun": "pr-1" } },
-      spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" }, params: [{ name: "configRef", value: "plain" }, { name: "goal", value: "write tests" }, { name: "hints", value: ["repo: payments"] }] },
-    }),
-  );
-  const cr = await until("the CustomRun to finish", async () => {
-    const c = (await custom.getNamespacedCustomObject({ group: "tekton.dev", version: "v1beta1", namespace: NS, plural: "customruns", name: "pr-1-agent" })) as CustomRun;
-    return c.status?.conditions?.some((x) => x.type === "Succeeded" && x.status !== "Unknown") ? c : undefined;
-  });
-  assert.equal(cr.status?.conditions?.[0]?.status, "True");
+  await cp.applyYaml(yaml(customRun("pr-1-agent", "plain", { timeout: "1h0m0s" })));
+  const cr = await customRunDone("pr-1-agent");
+  assert.equal(cr.status?.conditions?.[0]?.status, "True", JSON.stringify(cr.status?.conditions));
   assert.ok(cr.status?.results?.some((r) => r.name === "result" && r.value === "12 test cases written"));
   const owned = await getRun("pr-1-agent");
   assert.equal(owned.metadata?.ownerReferences?.[0]?.kind, "CustomRun");
   assert.deepEqual(owned.spec?.context?.hints, ["repo: payments"]);
+  assert.equal(owned.spec?.timeout, undefined, "Tekton's pipeline-wide timeout is not made a run override the webhook would refuse");
+});
+
+test("cancelling a CustomRun (Tekton's RunCancelled) cancels its AgentRun: CustomRunCancelled", async () => {
+  kagent.setScript(`${NS}/pr-2-agent-agent`, { llmCalls: 4, stepDelayMs: 2000 });
+  await cp.applyYaml(yaml(customRun("pr-2-agent", "plain")));
+  await until("pr-2-agent to act", async () => ((await getRun("pr-2-agent")).status?.taskId ? true : undefined));
+  await cp.kubectl(["patch", "customrun", "pr-2-agent", "-n", NS, "--type=merge", "-p", JSON.stringify({ spec: { status: "RunCancelled", statusMessage: "CustomRun cancelled as the PipelineRun it belongs to has been cancelled." } })]);
+  const cr = await customRunDone("pr-2-agent");
+  assert.equal(cr.status?.conditions?.[0]?.status, "False");
+  assert.equal(cr.status?.conditions?.[0]?.reason, "CustomRunCancelled");
+  assert.equal(reason(await getRun("pr-2-agent")), "Cancelled");
+  assert.equal(calls("pr-2-agent", "tasks/cancel").length, 1);
+});
+
+test("a CustomRun past its timeout cancels its AgentRun: CustomRunTimedOut", async () => {
+  kagent.setScript(`${NS}/pr-3-agent-agent`, { llmCalls: 4, stepDelayMs: 2000 });
+  await cp.applyYaml(yaml(customRun("pr-3-agent", "plain", { timeout: "3s" })));
+  const cr = await customRunDone("pr-3-agent");
+  assert.equal(cr.status?.conditions?.[0]?.reason, "CustomRunTimedOut", JSON.stringify(cr.status?.conditions));
+  assert.match(cr.status?.conditions?.[0]?.message ?? "", /timed out after 3s/);
+  assert.equal(reason(await getRun("pr-3-agent")), "Cancelled");
+  assert.equal(calls("pr-3-agent", "tasks/cancel").length, 1);
+});
+
+test("a CustomRun whose name an unrelated AgentRun already has fails instead of reporting that run", async () => {
+  await cp.applyYaml(yaml(run("pr-4-agent", "plain")));
+  await finished("pr-4-agent");
+  await cp.applyYaml(yaml(customRun("pr-4-agent", "plain")));
+  const cr = await customRunDone("pr-4-agent");
+  assert.equal(cr.status?.conditions?.[0]?.reason, "AgentRunNameTaken");
+  assert.match(cr.status?.conditions?.[0]?.message ?? "", /AgentRun qe\/pr-4-agent already exists and is not this CustomRun's/);
+  assert.equal(cr.status?.results, undefined, "the other run's results are not handed to the pipeline");
 });
 
 test("two replicas: only the lease holder acts, and the goal goes out once", async () => {
-  const standby = await startController({
-    kubeConfig: controllerKc,
-    driver: new A2ADriver(kagent.url, logger),
-    provenance: new ProvenanceSigner(keys.privateKey),
-    log: logger,
-    leaderElect: true,
-    leaseNamespace: "agentgate-system",
-    identity: "standby-replica",
-  });
+  const standby = await startTheController("standby-replica");
   try {
     await cp.applyYaml(yaml(run("pair", "plain")));
     const done = await finished("pair");
     assert.equal(reason(done), "Succeeded", JSON.stringify(done.status?.conditions));
-    assert.equal(kagent.sendCount(`${done.metadata?.uid ?? ""}-attempt-1`), 1, "the goal was sent once");
+    assert.equal(sends("pair").length, 1, "the goal was sent once");
     assert.equal(standby.elector?.isLeader, false, "the standby took the lease");
     const lease = await cp.kubeConfig.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ name: "agentgate-controller", namespace: "agentgate-system" });
     assert.equal(lease.spec?.holderIdentity, controller.elector?.identity);
@@ -279,22 +455,58 @@ test("a run whose AgentConfig vanished fails with ConfigNotFound", async () => {
   await cp.kubectl(["label", "agentrun", "orphan", "-n", NS, "touched=yes"]);
   const done = await finished("orphan");
   assert.equal(reason(done), "ConfigNotFound", JSON.stringify(done.status?.conditions));
-  assert.match(done.status?.conditions?.find((c) => c.type === "Succeeded")?.message ?? "", /AgentConfig "doomed" no longer exists in namespace "qe"/);
+  assert.match(succeeded(done)?.message ?? "", /AgentConfig "doomed" no longer exists in namespace "qe"/);
 });
 
-test("a controller restart mid-run resumes the task without sending the goal again", async () => {
+test("an AgentConfig deleted while the agent acts: the task is cancelled and the run ends ConfigNotFound, once", async () => {
+  kagent.setScript(`${NS}/fragile-run-agent`, { llmCalls: 4, stepDelayMs: 2000 });
+  await cp.applyYaml(yaml(config("fragile"), run("fragile-run", "fragile")));
+  const acting = await until("fragile-run to act", async () => {
+    const r = await getRun("fragile-run");
+    return r.status?.taskId ? r : undefined;
+  });
+  await cp.kubectl(["delete", "agentconfig", "fragile", "-n", NS]);
+  await cp.kubectl(["label", "agentrun", "fragile-run", "-n", NS, "touched=yes"]);
+  const done = await finished("fragile-run");
+  assert.equal(reason(done), "ConfigNotFound", JSON.stringify(done.status?.conditions));
+  assert.match(succeeded(done)?.message ?? "", /AgentConfig "fragile" no longer exists.*; task .* cancelled/);
+  assert.deepEqual(calls("fragile-run", "tasks/cancel").map((c) => c.taskId), [acting.status?.taskId]);
+  await until("the actor to end", () => Promise.resolve(controller.reconciler.running === 0 ? true : undefined));
+  const after = await getRun("fragile-run");
+  assert.equal(reason(after), "ConfigNotFound", "the actor did not overwrite the outcome");
+  assert.equal(after.status?.completionTime, done.status?.completionTime);
+  const terminal = (await events("fragile-run")).filter((e) => e.type === "Warning");
+  assert.deepEqual(terminal.map((e) => e.reason), ["ConfigNotFound"], "one terminal Event");
+});
+
+test("a controller restart mid-run: the old one stops acting, another replica resumes the task from its recorded id, the goal went out once", async () => {
   kagent.setScript(`${NS}/restart-agent`, { llmCalls: 4, stepDelayMs: 700 });
   await cp.applyYaml(yaml(run("restart", "plain")));
   const acting = await until("restart to record its task", async () => {
     const r = await getRun("restart");
     return r.status?.taskId ? r : undefined;
   });
-  await controller.stop();
-  controller = await startTheController();
+  const first = controller;
+  await first.stop();
+  assert.equal(first.reconciler.running, 0, "stop() returned with no actor left");
+  const stopped = await getRun("restart");
+  assert.equal(stopped.status?.phase, "Acting", "the first controller did not finish the run itself");
+  assert.notEqual(kagent.task(acting.status?.taskId ?? "")?.status.state, "canceled", "stopping does not cancel the task");
+  const writesAfterStop = JSON.stringify([...first.kube.requests]);
+  const a2aMark = kagent.received.length;
+
+  controller = await startTheController("second-leader");
   const done = await finished("restart");
   assert.equal(reason(done), "Succeeded", JSON.stringify(done.status?.conditions));
-  assert.equal(kagent.sendCount(`${acting.metadata?.uid ?? ""}-attempt-1`), 1, "the goal was sent once");
-  assert.equal(done.status?.usage?.totalTokens, 4 * 120, "each LLM call counted once across the restart");
+  assert.equal(controller.elector?.identity, "second-leader");
+  assert.equal(JSON.stringify([...first.kube.requests]), writesAfterStop, "the first controller sent no API request after stop()");
+  assert.equal(done.status?.taskId, acting.status?.taskId, "the same task");
+  const resumed = kagent.received.slice(a2aMark).filter((c) => c.agent === `${NS}/restart-agent`);
+  assert.ok(resumed.some((c) => (c.method === "tasks/get" || c.method === "tasks/resubscribe") && c.taskId === acting.status?.taskId), `the second controller followed the recorded task: ${resumed.map((c) => c.method).join(", ")}`);
+  assert.equal(sends("restart").length, 1, "message/send|stream reached kagent once for this run");
+  assert.equal(done.status?.usage?.totalTokens, 4 * 120, "the whole task's usage, each LLM call counted once across the restart");
+  const lease = await cp.kubeConfig.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ name: "agentgate-controller", namespace: "agentgate-system" });
+  assert.equal(lease.spec?.holderIdentity, "second-leader");
 });
 
 // Last: it removes kagent's Agent API from the cluster.
@@ -303,5 +515,5 @@ test("without kagent's Agent API a run fails with KagentNotInstalled", async () 
   await cp.applyYaml(yaml(run("no-kagent", "plain")));
   const done = await finished("no-kagent");
   assert.equal(reason(done), "KagentNotInstalled", JSON.stringify(done.status?.conditions));
-  assert.match(done.status?.conditions?.find((c) => c.type === "Succeeded")?.message ?? "", /install kagent/);
+  assert.match(succeeded(done)?.message ?? "", /install kagent/);
 });

@@ -12,6 +12,11 @@
 // tasks/get returns the whole history, so it repeats every streamed message.
 // Unlike kagent, a repeated messageId returns the existing task: the tests
 // count sends per messageId to prove the client never re-sends a goal.
+// A script may pause for a tool approval as released kagent does (an
+// `adk_request_confirmation` function call naming the original tool call,
+// task state input-required) until a human's decision arrives the way
+// kagent's UI sends it: a message with the task's id carrying a DataPart
+// {decision_type: "approve" | "deny"} (approve() does just that).
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -49,6 +54,8 @@ export interface AgentScript {
   streaming?: boolean;
   /** false: tasks/resubscribe is an unknown method (-32601) */
   resubscribe?: boolean;
+  /** after this many LLM calls, pause in input-required until a human approves this tool call */
+  approval?: { afterCalls: number; tool: string };
   /** end a stream after this many events, as a dropped connection would */
   dropStreamAfter?: number;
   /** write each SSE event as pretty JSON over several data: lines, CRLF, comments, in tiny delayed pieces */
@@ -87,6 +94,10 @@ export interface FakeKagent {
   task(taskId: string): Task | undefined;
   /** LLM calls the task actually made before it ended */
   llmCallsMade(taskId: string): number;
+  /** the human's decision, as kagent's UI sends it (message/send with the task id); resolves with the JSON-RPC answer */
+  approve(namespace: string, name: string, taskId: string, decision?: "approve" | "deny"): Promise<unknown>;
+  /** the decisions a paused task received */
+  decisions(taskId: string): string[];
   close(): Promise<void>;
 }
 
@@ -180,6 +191,7 @@ interface Resolved {
   failureMessage: string;
   resultText: string;
   artifacts: { name: string; text: string }[];
+  approval: { afterCalls: number; tool: string } | undefined;
   streaming: boolean;
   resubscribe: boolean;
   dropStreamAfter: number;
@@ -200,6 +212,7 @@ function resolve(s: AgentScript): Resolved {
     failureMessage: s.failureMessage ?? "the model returned an error",
     resultText: s.resultText ?? "done",
     artifacts: s.artifacts ?? [],
+    approval: s.approval,
     streaming: s.streaming ?? true,
     resubscribe: s.resubscribe ?? true,
     dropStreamAfter: s.dropStreamAfter ?? Infinity,
@@ -216,6 +229,9 @@ interface FakeTask {
   llmCalls: number;
   ended: Promise<undefined>;
   end: () => void;
+  /** set while the task waits for a decision; called with it */
+  decide: ((decision: string) => void) | undefined;
+  decisions: string[];
 }
 
 function clone<T>(v: T): T {
@@ -335,6 +351,11 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
       }
       emit(ft, record(ft, [{ kind: "text", text }, ...calls], meta, false, artifactId));
       ft.llmCalls++;
+      if (s.approval && ft.llmCalls === s.approval.afterCalls) {
+        // the decision's handler has already set the task working again
+        await pauseForApproval(ft, s.approval.tool, base);
+        if (ft.cancelled) return;
+      }
       if (calls.length > 0) {
         // the tool results: an ADK event without usage
         const responses: Part[] = calls.map((c, j) => ({
@@ -364,6 +385,28 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
     }
   };
 
+  /** What released kagent emits when a requireApproval tool is called; waits for the human. */
+  const pauseForApproval = (ft: FakeTask, tool: string, base: Metadata): Promise<string> => {
+    const p = ft.script.prefix;
+    const ask: Part = {
+      kind: "data",
+      data: { id: `confirm-${String(ft.llmCalls)}`, name: "adk_request_confirmation", args: { originalFunctionCall: { name: tool, args: {}, id: `call-${String(ft.llmCalls)}` }, toolConfirmation: { hint: "", confirmed: false } } },
+      metadata: { [`${p}type`]: "function_call", [`${p}is_long_running`]: true },
+    };
+    return new Promise<string>((resolve) => {
+      ft.decide = (decision) => {
+        ft.decide = undefined;
+        ft.decisions.push(decision);
+        resolve(decision);
+      };
+      ft.wake = () => {
+        ft.decide = undefined;
+        resolve("cancelled");
+      };
+      emit(ft, status(ft, "input-required", agentMessage(ft, [ask], base), base));
+    });
+  };
+
   const startTask = (agent: string, message: Message): FakeTask => {
     const id = randomUUID();
     const contextId = message.contextId ?? randomUUID();
@@ -384,6 +427,8 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
       end: () => {
         end();
       },
+      decide: undefined,
+      decisions: [],
     };
     tasks.set(id, ft);
     byMessageId.set(message.messageId, ft);
@@ -404,9 +449,10 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
     if (!isObj(params) || !isObj(params.message)) return undefined;
     const m = params.message;
     if (typeof m.messageId !== "string" || !Array.isArray(m.parts)) return undefined;
-    const parts: Part[] = m.parts.filter(isObj).map((p) => ({ kind: "text", text: typeof p.text === "string" ? p.text : "" }));
+    const parts: Part[] = m.parts.filter(isObj).map((p): Part => (isObj(p.data) ? { kind: "data", data: p.data } : { kind: "text", text: typeof p.text === "string" ? p.text : "" }));
     const msg: Message = { kind: "message", messageId: m.messageId, role: "user", parts };
     if (typeof m.contextId === "string") msg.contextId = m.contextId;
+    if (typeof m.taskId === "string") msg.taskId = m.taskId;
     return msg;
   };
 
@@ -471,7 +517,10 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
   const streamTask = (res: ServerResponse, ft: FakeTask, id: unknown, first: A2AEvent | undefined): void => {
     const w = sseWriter(res, ft.script, id);
     if (first) w.write(encode(first), ENDS_STREAM.has(ft.task.status.state));
-    if (ENDS_STREAM.has(ft.task.status.state)) return;
+    if (ENDS_STREAM.has(ft.task.status.state)) {
+      if (!first) res.end();
+      return;
+    }
     const listener = (ev: A2AEvent): void => {
       if (w.closed) {
         ft.listeners.delete(listener);
@@ -546,6 +595,25 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
         fail(-32004, "Streaming is not supported by this agent");
         return;
       }
+      if (message.taskId !== undefined) {
+        // a message for an existing task: the human's decision on a paused one
+        call.taskId = message.taskId;
+        const paused = tasks.get(message.taskId);
+        const decision = message.parts.find((p): p is Extract<Part, { kind: "data" }> => p.kind === "data" && typeof p.data.decision_type === "string");
+        if (!paused?.decide || !decision) {
+          fail(-32602, `task ${message.taskId} is not waiting for a decision`);
+          return;
+        }
+        (paused.task.history ??= []).push({ ...message, contextId: paused.task.contextId });
+        const decide = paused.decide;
+        emit(paused, status(paused, "working"));
+        if (op === "stream") streamTask(res, paused, id, clone(paused.task));
+        else sendJson(res, 200, { jsonrpc: "2.0", id, result: protocol === "0.3" ? clone(paused.task) : { task: v1Task(paused.task) } });
+        setImmediate(() => {
+          decide(String(decision.data.decision_type));
+        });
+        return;
+      }
       const existing = byMessageId.get(message.messageId);
       const ft = existing ?? startTask(call.agent, message);
       call.taskId = ft.task.id;
@@ -600,6 +668,11 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
           fail(-32004, "cannot resubscribe");
           return;
         }
+        if (ENDS_STREAM.has(ft.task.status.state)) {
+          // a2a-python: the executor ended at the pause, so there is no queue to tap
+          fail(-32001, `Task not found: ${taskId}`);
+          return;
+        }
         streamTask(res, ft, id, undefined);
         return;
       default:
@@ -634,6 +707,20 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
       return ft ? clone(ft.task) : undefined;
     },
     llmCallsMade: (taskId) => tasks.get(taskId)?.llmCalls ?? 0,
+    approve: async (namespace, name, taskId, decision = "approve") => {
+      const res = await fetch(`${url}/api/a2a/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(protocol === "1.0" ? { "A2A-Version": "1.0" } : {}) },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: randomUUID(),
+          method: protocol === "0.3" ? "message/send" : "SendMessage",
+          params: { message: { kind: "message", messageId: randomUUID(), role: "user", taskId, parts: [{ kind: "data", data: { decision_type: decision }, metadata: {} }] } },
+        }),
+      });
+      return (await res.json());
+    },
+    decisions: (taskId) => [...(tasks.get(taskId)?.decisions ?? [])],
     close: async () => {
       for (const ft of tasks.values()) {
         ft.cancelled = true;

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import type { AgentScript, FakeKagent, FakeKagentOptions } from "../../../test/support/a2a-server.ts";
 import { startFakeKagent } from "../../../test/support/a2a-server.ts";
 import { A2AClient, userMessage } from "./client.ts";
-import type { FollowOptions, FollowOutcome } from "./run.ts";
+import type { FollowOptions, FollowOutcome, Pause } from "./run.ts";
 import { followTask } from "./run.ts";
 
 const AGENT = "team-a/run-1-agent";
@@ -58,7 +58,7 @@ for (const c of completing) {
         ...c.follow,
         budgetTokens: 10_000,
         deadline: Date.now() + 20_000,
-        onTaskId: (id) => taskIds.push(id),
+        onTaskId: (id) => { taskIds.push(id); },
         onProgress: (line) => lines.push(line),
       });
       assert.equal(out.reason, "Succeeded", out.message);
@@ -148,16 +148,61 @@ test("followTask: a rejected task is AgentFailed", async () => {
   });
 });
 
-test("followTask: an agent waiting for human input is AgentFailed and its task released", async () => {
-  await withFake({}, { llmCalls: 1, finalState: "input-required" }, async (fake, client) => {
-    const out = await followTask(client, goal(), fast);
-    assert.equal(out.reason, "AgentFailed");
-    assert.match(out.message, /input-required/);
-    assert.equal(cancels(fake), 1);
-    // the confirmation request is HITL plumbing, not a tool call
-    assert.equal(out.usage.toolCalls, 0);
+// kagent pauses a task in input-required when the agent calls a tool listed in
+// requireApproval, until a human decides in kagent's UI.
+const APPROVAL: AgentScript = { llmCalls: 3, promptTokens: 100, completionTokens: 20, toolCallsPerCall: 0, resultText: "manifest applied", approval: { afterCalls: 1, tool: "k8s_apply_manifest" } };
+
+for (const protocol of ["0.3", "1.0"] as const) {
+  test(`followTask (${protocol}): a task paused for a tool approval is followed through the pause and resumes when a human approves`, async () => {
+    await withFake({ protocol }, APPROVAL, async (fake, client) => {
+      const pauses: Pause[] = [];
+      const resumed: string[] = [];
+      let taskId: string | undefined;
+      const out = await followTask(client, goal(), {
+        ...fast,
+        deadline: Date.now() + 20_000,
+        onTaskId: (id) => { taskId = id; },
+        onPause: (p) => {
+          pauses.push(p);
+          // the human, in kagent's UI, a moment later
+          setTimeout(() => void fake.approve("team-a", "run-1-agent", taskId ?? ""), 100);
+        },
+        onResume: (state) => resumed.push(state),
+      });
+      assert.equal(out.reason, "Succeeded", out.message);
+      assert.equal(pauses.length, 1);
+      assert.equal(pauses[0]?.tool, "k8s_apply_manifest");
+      assert.match(pauses[0]?.message ?? "", /waiting for a human to approve tool call k8s_apply_manifest in kagent/);
+      assert.equal(resumed.length, 1, `resumed: ${resumed.join(", ")}`);
+      assert.deepEqual(fake.decisions(out.taskId ?? ""), ["approve"]);
+      assert.equal(fake.llmCallsMade(out.taskId ?? ""), 3, "the agent ran to the end after the approval");
+      assert.equal(out.usage.totalTokens, 360);
+      assert.equal(cancels(fake), 0, "a paused task is not cancelled");
+      assert.deepEqual(out.results, [{ name: "result", value: "manifest applied" }]);
+    });
   });
-});
+}
+
+const pausedStops: { name: string; follow: (t0: number) => Partial<FollowOptions>; reason: FollowOutcome["reason"] }[] = [
+  { name: "the deadline passes while nobody approves", follow: (t0) => ({ deadline: t0 + 500 }), reason: "TimedOut" },
+  { name: "the run is cancelled while it waits", follow: (t0) => ({ isCancelled: () => Date.now() - t0 > 500 && "cancelled by spec.status: Cancelled" }), reason: "Cancelled" },
+];
+
+for (const c of pausedStops) {
+  test(`followTask: a paused task is cancelled when ${c.name}`, async () => {
+    await withFake({}, APPROVAL, async (fake, client) => {
+      let paused = 0;
+      const out = await followTask(client, goal(), { ...fast, ...c.follow(Date.now()), onPause: () => paused++ });
+      assert.equal(paused, 1);
+      assert.equal(out.reason, c.reason, out.message);
+      assert.equal(cancels(fake), 1);
+      assert.equal(fake.task(out.taskId ?? "")?.status.state, "canceled");
+      if (c.reason === "Cancelled") assert.match(out.message, /^cancelled by spec\.status: Cancelled; task .* cancelled$/);
+      // the confirmation request is HITL plumbing, not a tool call
+      assert.equal(out.usage.toolCalls, 0);
+    });
+  });
+}
 
 test("followTask: a deadline already past sends nothing", async () => {
   await withFake({}, {}, async (fake, client) => {
@@ -185,7 +230,7 @@ for (const variant of [
       }
       assert.ok(taskId);
       const seen: string[] = [];
-      const out = await followTask(client, message, { ...fast, taskId, onTaskId: (id) => seen.push(id) });
+      const out = await followTask(client, message, { ...fast, taskId, onTaskId: (id) => { seen.push(id); } });
       assert.equal(out.reason, "Succeeded", out.message);
       assert.equal(out.taskId, taskId);
       assert.equal(fake.sendCount(message.messageId), 1, "goal sent once in total");

@@ -4,12 +4,20 @@
 // cancellation says so.
 //
 // Idempotency: kagent does not deduplicate by messageId, so a goal sent twice
-// starts two tasks. The caller therefore passes a deterministic messageId per
-// run attempt, records the task id as soon as `onTaskId` reports it, and a
-// restarted controller calls followTask with `taskId` set: the message is then
-// never sent again; the task is re-read with tasks/get (which also rebuilds
-// the usage from its history) and followed by tasks/resubscribe, or by polling
+// starts two tasks. The caller records that it is about to send (`beforeSend`,
+// awaited before the message leaves), then the task id as soon as `onTaskId`
+// reports it (also awaited, before anything else is read), and a restarted
+// controller calls followTask with `taskId` set: the message is then never
+// sent again; the task is re-read with tasks/get (which also rebuilds the
+// usage from its history) and followed by tasks/resubscribe, or by polling
 // where the server cannot stream.
+//
+// Human in the loop: a task in input-required or auth-required is paused, not
+// ended. kagent parks a task there when the agent calls a tool listed in
+// requireApproval (an `adk_request_confirmation` call naming the original
+// tool) until a human approves or rejects it in kagent's UI, which resumes the
+// same task. The follower keeps polling it, tells the caller (`onPause`,
+// `onResume`), and the deadline, the budgets and cancellation still apply.
 import type { A2AClient } from "./client.ts";
 import { A2AError } from "./client.ts";
 import type { A2AEvent, Artifact, Message, Part, Result, TaskState, Usage } from "./types.ts";
@@ -25,11 +33,17 @@ export interface FollowOptions {
   maxIterations?: number;
   /** epoch ms */
   deadline?: number;
-  /** polled every checkIntervalMs; true stops the task with reason Cancelled */
-  isCancelled?: () => boolean;
+  /** polled every checkIntervalMs; true (or why, as a string) stops the task with reason Cancelled */
+  isCancelled?: () => boolean | string;
   onProgress?: (line: string, usage: Usage, iterations: number) => void;
-  /** called once, as soon as the server names the task: record it to resume after a restart */
-  onTaskId?: (taskId: string) => void;
+  /** awaited just before the message is sent: record that it is being sent */
+  beforeSend?: () => Promise<void>;
+  /** called once, as soon as the server names the task, and awaited before anything else is read: record it to resume after a restart */
+  onTaskId?: (taskId: string) => void | Promise<void>;
+  /** the task stopped for a human (input-required, auth-required) */
+  onPause?: (pause: Pause) => void;
+  /** a paused task left the pause (working again, or finished) */
+  onResume?: (state: TaskState) => void;
   /** aborting (controller shutdown) stops following without cancelling the task and rejects */
   signal?: AbortSignal;
   /** resume the task a previous attempt started; the message is not sent */
@@ -54,6 +68,15 @@ export interface FollowOutcome {
   /** LLM calls observed */
   iterations: number;
   results: Result[];
+  message: string;
+}
+
+/** Why a task waits for a human. */
+export interface Pause {
+  state: TaskState;
+  /** the tool call awaiting approval, when kagent says which */
+  tool: string | undefined;
+  /** one line for the run's condition and Event */
   message: string;
 }
 
@@ -122,7 +145,23 @@ class TaskView {
   }
 
   get done(): boolean {
-    return TERMINAL_STATES.has(this.state) || INTERRUPTED_STATES.has(this.state) || (this.reply !== undefined && this.state === "unknown");
+    return TERMINAL_STATES.has(this.state) || (this.reply !== undefined && this.state === "unknown");
+  }
+
+  get paused(): boolean {
+    return INTERRUPTED_STATES.has(this.state);
+  }
+
+  /** The tool an `adk_request_confirmation` call in the status message asks a human to approve. */
+  get toolAwaitingApproval(): string | undefined {
+    for (const p of this.statusMessage?.parts ?? []) {
+      if (p.kind !== "data" || p.data.name !== "adk_request_confirmation") continue;
+      const args = p.data.args;
+      const original = typeof args === "object" && args !== null ? (args as Record<string, unknown>).originalFunctionCall : undefined;
+      const name = typeof original === "object" && original !== null ? (original as Record<string, unknown>).name : undefined;
+      if (typeof name === "string" && name !== "") return name;
+    }
+    return undefined;
   }
 
   get statusText(): string {
@@ -195,7 +234,8 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
     if (!halt.stop) {
       const now = Date.now();
       const usage = meter.usage;
-      if (opts.isCancelled?.()) halt.stop = { reason: "Cancelled", message: "the run was cancelled", at: now };
+      const cancelled = opts.isCancelled?.();
+      if (cancelled) halt.stop = { reason: "Cancelled", message: typeof cancelled === "string" ? cancelled : "the run was cancelled", at: now };
       else if (opts.deadline !== undefined && now >= opts.deadline) halt.stop = { reason: "TimedOut", message: `the deadline ${new Date(opts.deadline).toISOString()} passed`, at: now };
       else if (budget > 0 && usage.totalTokens > budget) halt.stop = { reason: "BudgetExceeded", message: `the token budget ${budget} was exceeded (${usage.totalTokens} tokens used)`, at: now };
       else if (maxIterations > 0 && meter.llmCalls > maxIterations) halt.stop = { reason: "BudgetExceeded", message: `the iteration bound ${maxIterations} was exceeded (${meter.llmCalls} LLM calls)`, at: now };
@@ -212,11 +252,25 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
   // a function, not an expression: events change both behind the type checker's back
   const finished = (): boolean => view.done || halt.stop !== undefined;
 
-  const absorb = (ev: A2AEvent): void => {
+  let paused = false;
+  const absorb = async (ev: A2AEvent): Promise<void> => {
     const lines = meter.observe(ev);
     const revealed = view.observe(ev);
-    if (revealed !== undefined && revealed !== opts.taskId) opts.onTaskId?.(revealed);
+    if (revealed !== undefined && revealed !== opts.taskId) await opts.onTaskId?.(revealed);
     for (const line of lines) opts.onProgress?.(line, meter.usage, meter.llmCalls);
+    if (view.paused && !paused) {
+      paused = true;
+      const tool = view.toolAwaitingApproval;
+      const where = `kagent task ${view.taskId ?? "(unnamed)"}`;
+      const message = tool
+        ? `${where} is waiting for a human to approve tool call ${tool} in kagent`
+        : `${where} is waiting for a human's input in kagent (${view.state})${view.statusText ? `: ${view.statusText}` : ""}`;
+      opts.onPause?.({ state: view.state, tool, message });
+    } else if (!view.paused && paused) {
+      paused = false;
+      // our own cancel ending a pause is no resumption
+      if (!halt.stop) opts.onResume?.(view.state);
+    }
     check();
   };
 
@@ -232,9 +286,10 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
     if (opts.taskId !== undefined) {
       view.taskId = opts.taskId;
     } else if (!halt.stop) {
+      await opts.beforeSend?.();
       try {
         for await (const ev of client.send(message, { stream, signal: ac.signal })) {
-          absorb(ev);
+          await absorb(ev);
           if (finished()) break;
         }
       } catch (err) {
@@ -247,17 +302,19 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
     let failures = 0;
     while (view.taskId !== undefined && !finished()) {
       try {
-        absorb(await client.getTask(view.taskId, undefined, ac.signal));
+        await absorb(await client.getTask(view.taskId, undefined, ac.signal));
         failures = 0;
       } catch (err) {
         if (!(err instanceof A2AError)) settled(err);
         else if (err.code === RpcCode.TaskNotFound || ++failures >= MAX_POLL_FAILURES) throw err;
       }
       if (finished()) break;
-      if (resubscribe) {
+      // A paused task has no event stream to join (a2a-python answers
+      // TaskNotFound: its executor ended at the pause); poll until it works again.
+      if (resubscribe && !view.paused) {
         try {
           for await (const ev of client.resubscribe(view.taskId, { signal: ac.signal })) {
-            absorb(ev);
+            await absorb(ev);
             if (finished()) break;
           }
         } catch (err) {
@@ -277,12 +334,11 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
   const stop = halt.stop;
   // what the agent did, before our cancel turns an interrupted task into a canceled one
   const endState = view.state;
-  // Stopping, or the agent is waiting for a human nobody will be: release the task.
+  // Stopping (a paused task included): release the task.
   let cancelNote = "";
-  const interrupted = INTERRUPTED_STATES.has(view.state);
-  if (view.taskId !== undefined && (interrupted || (stop && !TERMINAL_STATES.has(view.state)))) {
+  if (view.taskId !== undefined && stop && !TERMINAL_STATES.has(view.state)) {
     try {
-      absorb(await client.cancelTask(view.taskId, AbortSignal.timeout(cancelWaitMs)));
+      await absorb(await client.cancelTask(view.taskId, AbortSignal.timeout(cancelWaitMs)));
       cancelNote = `; task ${view.taskId} cancelled`;
     } catch (err) {
       cancelNote = `; cancelling task ${view.taskId} failed: ${describe(err)}`;
@@ -293,7 +349,7 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
   // One last read settles usage and results the stream may have missed.
   if (view.taskId !== undefined) {
     try {
-      absorb(await client.getTask(view.taskId, undefined, AbortSignal.timeout(cancelWaitMs)));
+      await absorb(await client.getTask(view.taskId, undefined, AbortSignal.timeout(cancelWaitMs)));
     } catch {
       // best effort: the streamed view stands
     }
@@ -312,9 +368,6 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
       return { ...base, reason: "AgentFailed", message: `${task} was rejected${said}` };
     case "canceled":
       return { ...base, reason: "AgentFailed", message: `${task} was canceled outside agentgate${said}` };
-    case "input-required":
-    case "auth-required":
-      return { ...base, reason: "AgentFailed", message: `${task} stopped in state ${endState}, waiting for a human agentgate cannot supply${said}${cancelNote}` };
     default:
       if (view.reply) return { ...base, reason: "Succeeded", message: `${task} answered without a task` };
       return { ...base, reason: "AgentFailed", message: `${task} ended in state ${endState}` };

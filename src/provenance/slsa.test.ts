@@ -1,0 +1,128 @@
+// Every field SPEC §5 step 6 names in the provenance predicate, with its value.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import type { ProvenanceFacts } from "../controller/driver.ts";
+import type { Guardrails } from "../types/agent.ts";
+import { canonicalJson, policyBundles, provenanceStatement } from "./slsa.ts";
+
+const hex = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+
+const guardrails: Guardrails = {
+  tokenBudget: 50_000,
+  timeout: "15m",
+  maxIterations: 5,
+  networkPolicy: "strict",
+  egress: [{ purpose: "model", host: "api.anthropic.com", port: 443 }],
+  rbac: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }],
+  approval: { required: true, approverGroups: ["agent-approvers"] },
+  tools: [
+    { server: "kagent/kagent-tool-server", kind: "RemoteMCPServer", allowedTools: ["k8s_get_resources"], requireApproval: [] },
+    { server: "tools/kmcp-git", kind: "MCPServer", allowedTools: ["git_log"], requireApproval: [] },
+    { server: "tools/plain", kind: "Service", allowedTools: ["search"], requireApproval: [] },
+  ],
+};
+
+const facts: ProvenanceFacts = {
+  run: {
+    metadata: {
+      name: "r1",
+      namespace: "qe",
+      uid: "uid-1",
+      annotations: { "agent.tekton.dev/created-by": "alice", "agent.tekton.dev/approved-by": "bob", "agent.tekton.dev/policy-revision": "default@src-abc,team-a@42" },
+    },
+    spec: { configRef: { name: "writer" }, goal: "write tests", context: { hints: ["repo: payments"] } },
+  },
+  config: { metadata: { name: "writer", namespace: "qe" }, spec: { modelConfigRef: { name: "claude" }, systemPrompt: "You write tests." } },
+  guardrails,
+  agent: { namespace: "qe", name: "r1-agent", spec: { type: "Declarative" } },
+  modelConfig: { namespace: "qe", name: "claude", spec: { provider: "Anthropic", model: "claude-3-5-sonnet" } },
+  toolServers: [
+    { namespace: "kagent", name: "kagent-tool-server", kind: "RemoteMCPServer", spec: { url: "http://kagent-tools.kagent:8084/mcp" } },
+    { namespace: "tools", name: "kmcp-git", kind: "MCPServer", spec: { deployment: { port: 3000 } } },
+    { namespace: "tools", name: "plain", kind: "Service", spec: { ports: [{ port: 80 }] } },
+  ],
+  usage: { promptTokens: 200, completionTokens: 40, totalTokens: 240, toolCalls: 1 },
+  results: [{ name: "result", value: "12 test cases written" }],
+  policyRevision: "default@src-abc,team-a@42",
+  startedOn: "2026-11-25T10:00:00Z",
+  finishedOn: "2026-11-25T10:05:00Z",
+  outcome: "Succeeded",
+};
+
+const known = [{ name: "default", revision: "src-abc", digest: `sha256:${"d".repeat(64)}` }];
+
+interface Predicate {
+  buildDefinition: {
+    buildType: string;
+    externalParameters: { goal: { sha256: string }; hints: string[]; config: { ref: string; sha256: string } };
+    internalParameters: { model: string; systemPrompt: { sha256: string }; budgets: unknown; policy: unknown; guardrails: { sha256: string } };
+    resolvedDependencies: { uri: string; name: string; digest: { sha256: string }; annotations: { apiVersion: string } }[];
+  };
+  runDetails: { builder: { id: string }; metadata: { invocationId: string; startedOn: string; finishedOn: string }; byproducts: { name: string; content: string; mediaType: string }[] };
+}
+
+const statement = provenanceStatement(facts, known) as { predicate: Predicate };
+const p = statement.predicate;
+const byproduct = (name: string): unknown => JSON.parse(Buffer.from(p.runDetails.byproducts.find((b) => b.name === name)?.content ?? "", "base64").toString("utf8"));
+
+test("buildType is the agent build type", () => {
+  assert.equal(p.buildDefinition.buildType, "https://tekton.dev/agent-provenance/v1");
+});
+
+test("externalParameters: the goal's hash, the hints, the config's ref and hash", () => {
+  const e = p.buildDefinition.externalParameters;
+  assert.deepEqual(e.goal, { sha256: hex("write tests") });
+  assert.deepEqual(e.hints, ["repo: payments"]);
+  assert.deepEqual(e.config, { ref: "qe/writer", sha256: hex(canonicalJson(facts.config.spec)) });
+});
+
+test("internalParameters: model, system prompt hash, budgets, policy bundle revisions and digests", () => {
+  const i = p.buildDefinition.internalParameters;
+  assert.equal(i.model, "Anthropic/claude-3-5-sonnet");
+  assert.deepEqual(i.systemPrompt, { sha256: hex("You write tests.") });
+  assert.deepEqual(i.budgets, { tokenBudget: 50_000, timeout: "15m", maxIterations: 5 });
+  assert.deepEqual(i.policy, [
+    { bundle: "default", revision: "src-abc", digest: { sha256: "d".repeat(64) } },
+    // the stamp names team-a@42 only, and the controller does not hold it: no digest is made up
+    { bundle: "team-a", revision: "42", digest: null },
+  ]);
+  assert.deepEqual(i.guardrails, { sha256: hex(canonicalJson(guardrails)) });
+});
+
+test("resolvedDependencies: the Agent, the ModelConfig and each tool server, under its own API group and version", () => {
+  const deps = p.buildDefinition.resolvedDependencies;
+  assert.deepEqual(
+    deps.map((d) => [d.uri, d.annotations.apiVersion]),
+    [
+      ["k8s://qe/kagent.dev/Agent/r1-agent", "kagent.dev/v1alpha2"],
+      ["k8s://qe/kagent.dev/ModelConfig/claude", "kagent.dev/v1alpha2"],
+      ["k8s://kagent/kagent.dev/RemoteMCPServer/kagent-tool-server", "kagent.dev/v1alpha2"],
+      ["k8s://tools/kagent.dev/MCPServer/kmcp-git", "kagent.dev/v1alpha1"],
+      ["k8s://tools/core/Service/plain", "v1"],
+    ],
+  );
+  assert.deepEqual(deps.map((d) => d.digest.sha256), [facts.agent?.spec, facts.modelConfig?.spec, ...facts.toolServers.map((t) => t.spec)].map((spec) => hex(canonicalJson(spec))));
+});
+
+test("byproducts: usage, and the policy decisions the webhook stamped (revision, creator, guardrails, approval)", () => {
+  assert.deepEqual(byproduct("usage"), facts.usage);
+  assert.deepEqual(byproduct("policy-decisions"), {
+    policyRevision: "default@src-abc,team-a@42",
+    createdBy: "alice",
+    guardrails,
+    approval: { required: true, approverGroups: ["agent-approvers"], approvedBy: "bob" },
+  });
+  assert.equal(Buffer.from(p.runDetails.byproducts.find((b) => b.name === "outcome")?.content ?? "", "base64").toString(), "Succeeded");
+});
+
+test("runDetails: builder, invocation id and times", () => {
+  assert.deepEqual(p.runDetails.metadata, { invocationId: "uid-1", startedOn: "2026-11-25T10:00:00Z", finishedOn: "2026-11-25T10:05:00Z" });
+  assert.match(p.runDetails.builder.id, /^https:\/\//);
+});
+
+test("policyBundles: a bundle name may itself hold an @; a digest only for the same name and revision", () => {
+  assert.deepEqual(policyBundles("team@b@7", [{ name: "team@b", revision: "7", digest: "sha256:ab" }]), [{ bundle: "team@b", revision: "7", digest: { sha256: "ab" } }]);
+  assert.deepEqual(policyBundles("default@src-new", known), [{ bundle: "default", revision: "src-new", digest: null }]);
+  assert.deepEqual(policyBundles("", known), []);
+});
