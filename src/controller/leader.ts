@@ -3,7 +3,7 @@
 import { hostname } from "node:os";
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../log.ts";
-import { statusCode } from "./kube.ts";
+import { describeError, statusCode } from "./kube.ts";
 
 export interface LeaderOptions {
   api: k8s.CoordinationV1Api;
@@ -21,6 +21,7 @@ export class LeaderElector {
   private leading = false;
   private stopped = false;
   private wake: (() => void) | undefined;
+  private failure: string | undefined;
   private readonly opts: LeaderOptions;
 
   constructor(opts: LeaderOptions) {
@@ -32,6 +33,11 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /** Why the last attempt to read or take the Lease failed (e.g. 403), until one succeeds. */
+  get lastError(): string | undefined {
+    return this.failure;
+  }
+
   /**
    * Resolves true once this process leads, then renews until stop(); false
    * when stopped before it led. onLost fires if it stops leading.
@@ -41,10 +47,18 @@ export class LeaderElector {
     const renewMs = (this.opts.renewSeconds ?? 5) * 1000;
     for (;;) {
       if (this.stopped) return false;
-      if (await this.tryAcquireOrRenew(leaseSeconds).catch((err: unknown) => {
-        this.opts.log.warn("cannot read or take the Lease", { lease: `${this.opts.namespace}/${this.opts.name}`, error: err instanceof Error ? err.message : String(err) });
-        return false;
-      })) break;
+      const won = await this.tryAcquireOrRenew(leaseSeconds).then(
+        (ok) => {
+          this.failure = undefined;
+          return ok;
+        },
+        (err: unknown) => {
+          this.failure = describeError(err);
+          this.opts.log.warn("cannot read or take the Lease", { lease: `${this.opts.namespace}/${this.opts.name}`, error: this.failure });
+          return false;
+        },
+      );
+      if (won) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, renewMs);
         this.wake = () => {

@@ -405,11 +405,25 @@ describe("audit", () => {
       a.kill("SIGTERM");
       await exited;
     }
-    assert.match(await readFile(log, "utf8"), /"audit released the lease"/, "A hands the Lease back when it stops");
+    assert.match(await readFile(log, "utf8"), /agentgate-audit[^\n]*"released the Lease"|"released the Lease"[^\n]*agentgate-audit/, "A hands the Lease back when it stops");
     const b = await cli("--once", "--lease-wait", "30s", "--bundle", strict);
     assert.equal(b.code, 0, b.err.join("\n"));
     assert.ok(lines(await report(POLR, "team-b")).includes("AgentConfig/late budget fail"), "B wrote once A was gone");
     await cp.kubectl(["delete", "agentconfig", "late", "-n", "team-b"]);
+  });
+
+  test("a scanner that may not take the Lease (403) says so in one line naming the Lease, and writes nothing", async () => {
+    const rbac = [
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: "audit-no-lease" }, rules: [{ apiGroups: ["", "agent.tekton.dev", "kagent.dev", "wgpolicyk8s.io", "openreports.io"], resources: ["*"], verbs: ["get", "list", "watch"] }] },
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name: "audit-no-lease" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "audit-no-lease" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "no-lease" }] },
+    ];
+    assert.equal((await apply(...rbac)).code, 0);
+    const kubeconfig = await cp.kubeconfigFor("no-lease");
+    const r = await cli("--once", "--lease-wait", "1s", "--bundle", strict, "--kubeconfig", kubeconfig);
+    assert.equal(r.code, 2, r.err.join("\n"));
+    assert.equal(r.err.length, 1, r.err.join("\n"));
+    assert.match(r.err[0] ?? "", new RegExp(`^agentgate: Lease ${GW_NS}/agentgate-audit: .*forbidden.*; waited 1s \\(--lease-wait\\) and wrote nothing$`));
+    assert.deepEqual(r.out, []);
   });
 
   test("audit takes its bundles as serve does: from a bundle service, and signed bundles only with the right key", async () => {
