@@ -11,6 +11,7 @@ import type { Logger } from "../log.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { UserInfo } from "../types/admission.ts";
 import { AuditApi, PooledKubeConfig, describeError } from "./kube.ts";
+import { exemptNamespaces } from "../gateway/exemptions.ts";
 import { AuditLease, LEASE_NAME, LeaseHeldError } from "./lease.ts";
 import type { AuditMetrics } from "./metrics.ts";
 import { AuditScanner, type ScanResult } from "./scanner.ts";
@@ -74,7 +75,7 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
     engine: opts.engine,
     lookup,
     identity: opts.identity,
-    exemptNamespaces: new Set([opts.namespace, "kube-system"]),
+    exemptNamespaces: exemptNamespaces(opts.namespace),
   };
   let lease: AuditLease | undefined;
   if (opts.leaderElect) {

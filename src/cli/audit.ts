@@ -14,7 +14,7 @@ import { openBundleStore, type BundleFlags, type BundleStore } from "../policy/b
 import { addBundleFlags } from "./bundle-flags.ts";
 import { InputError } from "./manifests.ts";
 import type { Io } from "./review.ts";
-import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen } from "./serve.ts";
+import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen } from "./environment.ts";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -104,7 +104,7 @@ export function scanText(result: ScanResult): string[] {
 }
 
 function serveMetrics(listen: string, metrics: AuditMetrics, runner: AuditRunner): Promise<Server> {
-  const { host, port } = parseListen(listen);
+  const { host, port } = parseListen(listen, "--metrics-listen");
   const server = createServer((req, res) => {
     const path = req.url?.split("?")[0];
     if (path === "/metrics") {

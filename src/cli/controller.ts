@@ -8,7 +8,7 @@ import { ProvenanceSigner, embeddedBundles, loadSigningKeyFromSecret } from "../
 import { logger } from "../log.ts";
 import type { Io } from "./review.ts";
 import { InputError } from "./manifests.ts";
-import { loadKubeConfig, parseListen } from "./serve.ts";
+import { loadKubeConfig, parseListen } from "./environment.ts";
 
 export interface ControllerCliOptions {
   kubeconfig?: string;
@@ -21,13 +21,18 @@ export interface ControllerCliOptions {
 }
 
 export async function runControllerCommand(opts: ControllerCliOptions): Promise<number> {
-  const kubeConfig = loadKubeConfig(opts.kubeconfig);
-  let key;
-  if (opts.provenanceKeySecret) {
-    const [ns, name] = opts.provenanceKeySecret.split("/");
-    if (!ns || !name) throw new InputError(`--provenance-key-secret ${JSON.stringify(opts.provenanceKeySecret)}: expected NAMESPACE/NAME`);
-    key = await loadSigningKeyFromSecret(new Kube(kubeConfig), ns, name);
+  // Flags first: a typo is named before anything reaches for the cluster.
+  const healthListen = parseListen(opts.healthListen, "--health-listen");
+  const metricsListen = parseListen(opts.metricsListen, "--metrics-listen");
+  if (!URL.canParse(opts.kagentUrl) || !/^https?:$/.test(new URL(opts.kagentUrl).protocol)) {
+    throw new InputError(`--kagent-url ${JSON.stringify(opts.kagentUrl)}: expected an http(s) URL, e.g. http://kagent-controller.kagent.svc:8083`);
   }
+  const [secretNs, secretName, ...rest] = (opts.provenanceKeySecret ?? "").split("/");
+  if (opts.provenanceKeySecret !== undefined && (!secretNs || !secretName || rest.length > 0)) {
+    throw new InputError(`--provenance-key-secret ${JSON.stringify(opts.provenanceKeySecret)}: expected NAMESPACE/NAME`);
+  }
+  const kubeConfig = loadKubeConfig(opts.kubeconfig);
+  const key = secretNs && secretName ? await loadSigningKeyFromSecret(new Kube(kubeConfig), secretNs, secretName) : undefined;
   const controller = await startController({
     kubeConfig,
     kagentUrl: opts.kagentUrl,
@@ -36,8 +41,8 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
     log: logger,
     leaderElect: opts.leaderElect,
     leaseNamespace: opts.leaseNamespace,
-    healthListen: parseListen(opts.healthListen),
-    metricsListen: parseListen(opts.metricsListen),
+    healthListen,
+    metricsListen,
   });
   logger.info("agentgate controller started", { kagentUrl: opts.kagentUrl, leaderElect: opts.leaderElect, signed: key !== undefined });
   const code = await new Promise<number>((resolve) => {

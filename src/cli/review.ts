@@ -13,7 +13,7 @@ import { denialLines } from "../wire/messages.ts";
 import { WireError, parseAdmissionReview } from "../wire/parse.ts";
 import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
 import { InputError, readManifests, readText, type Manifest } from "./manifests.ts";
-import { defaultNamespace, defaultServiceAccount } from "./serve.ts";
+import { defaultNamespace, defaultServiceAccount } from "./environment.ts";
 
 export interface ReviewOptions {
   file: string[];

@@ -1,13 +1,13 @@
 // `agentgate serve`: the webhook server.
 import { writeFile } from "node:fs/promises";
-import * as k8s from "@kubernetes/client-node";
 import type { CertificateManager } from "../certs/manager.ts";
 import { CertFlagError, planSelfManaged, startSelfManaged, type SelfManagedPlan } from "../certs/self-managed.ts";
 import { ClusterLookup } from "../context/cluster-lookup.ts";
 import { StaticLookup } from "../context/static-lookup.ts";
 import type { ObjectLookup } from "../context/lookup.ts";
 import type { GatewayDeps } from "../gateway/admit.ts";
-import { makeIdentity, serviceAccountUser } from "../guardrails/identity.ts";
+import { exemptNamespaces } from "../gateway/exemptions.ts";
+import { makeIdentity } from "../guardrails/identity.ts";
 import { logger } from "../log.ts";
 import { openBundleStore, type BundleFlags } from "../policy/bundle-store.ts";
 import { GatewayMetrics } from "../server/metrics.ts";
@@ -18,6 +18,7 @@ import { ServerDrain, finishSeconds } from "../server/drain.ts";
 import { CertificateReloader, readKeyPair, type KeyPair } from "../server/tls-reload.ts";
 import { generateServingCertificate } from "../tls/self-signed.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
+import { loadKubeConfig, parseListen } from "./environment.ts";
 import { InputError } from "./manifests.ts";
 
 export interface ServeOptions extends BundleFlags {
@@ -43,22 +44,6 @@ export interface ServeOptions extends BundleFlags {
   decisionLogs?: boolean;
   decisionLogRedact?: string[];
   decisionLogNoDefaultRedactions?: boolean;
-}
-
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
-  const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new InputError(`--listen ${JSON.stringify(listen)}: expected HOST:PORT, e.g. 0.0.0.0:8443`);
-  return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
-}
-
-export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else if (process.env.KUBECONFIG) kc.loadFromDefault();
-  else throw new InputError("no cluster to watch: pass --kubeconfig FILE (or set KUBECONFIG), or --offline");
-  return kc;
 }
 
 export interface RunningGateway {
@@ -122,7 +107,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   const decisions = opts.decisionLogs === true ? createDecisionLogger(logger, redactions) : undefined;
 
   const identity = makeIdentity([opts.serviceAccount, ...opts.trustedUser]);
-  const deps: GatewayDeps = { engine: () => store.engine(), lookup, identity, exemptNamespaces: new Set([opts.namespace, "kube-system"]) };
+  const deps: GatewayDeps = { engine: () => store.engine(), lookup, identity, exemptNamespaces: exemptNamespaces(opts.namespace) };
   let certs: CertificateManager | undefined;
   const server = createGatewayServer({
     tls,
@@ -190,6 +175,3 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   });
   return 0;
 }
-
-export const defaultNamespace = (): string => process.env.POD_NAMESPACE ?? "agentgate-system";
-export const defaultServiceAccount = (): string => serviceAccountUser(defaultNamespace(), process.env.POD_SERVICE_ACCOUNT ?? "agentgate");
