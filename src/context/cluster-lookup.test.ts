@@ -20,19 +20,13 @@ import { requestFromManifest } from "../wire/from-manifest.ts";
 import { ClusterLookup, WATCHED_KINDS } from "./cluster-lookup.ts";
 import type { ObjectLookup } from "./lookup.ts";
 import { StaticLookup } from "./static-lookup.ts";
+import { until } from "../../test/support/until.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const silent = winston.createLogger({ silent: true });
 const FAST = { retryBaseMs: 100, retryMaxMs: 400, absentRecheckMs: 300 };
 
 /** Polls until check() is true; fails (rather than hangs) after a generous bound. Not a timing assertion. */
-async function until(what: string, check: () => boolean | Promise<boolean>, limitMs = 90_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A get the cache answered: no direct read was made for it. */
 async function fromCache(lookup: ClusterLookup, kind: Parameters<ObjectLookup["get"]>[0], ns: string, name: string): Promise<KubeObject | null> {

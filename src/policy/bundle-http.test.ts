@@ -10,6 +10,7 @@ import { dirname } from "node:path";
 import { buildTestBundle } from "../../test/fixtures/bundles.ts";
 import { HttpBundleSource, bundleNameOfUrl, pollDelay } from "./bundle-http.ts";
 import type { SourceVersion } from "./bundle-source.ts";
+import { until } from "../../test/support/until.ts";
 
 const rule = (max: number) => `package agentgate
 violations contains {"policy": "limit", "field": "spec.x", "message": "over ${String(max)}", "action": "deny"} if input.request.object.spec.x > ${String(max)}
@@ -52,11 +53,6 @@ before(async () => {
 });
 
 after(() => new Promise<void>((r) => { server.close(() => { r(); }); server.closeAllConnections(); }));
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(check(), `gave up waiting for ${what}`);
-}
 
 const revisionOf = (v: SourceVersion): string => (JSON.parse((v.files.get(".manifest") as Buffer).toString("utf8")) as { revision: string }).revision;
 

@@ -15,6 +15,7 @@ import { readBundleFiles, writeBundleArchive } from "./bundle-archive.ts";
 import { BundleStore, openBundleStore } from "./bundle-store.ts";
 import { encodeInput } from "./engine.ts";
 import { signBundleFiles, signingKeyFrom, verificationKeyFrom } from "./signatures.ts";
+import { until } from "../../test/support/until.ts";
 
 const rule = (max: number) => `package agentgate
 violations contains {"policy": "limit", "field": "spec.x", "message": "over ${String(max)}", "action": "deny"} if input.request.object.spec.x > ${String(max)}
@@ -57,11 +58,6 @@ before(async () => {
 });
 
 after(() => rm(dir, { recursive: true, force: true }));
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(check(), `gave up waiting for ${what}`);
-}
 
 const denies = (store: BundleStore, x: number): boolean => store.engine().violations(encodeInput({ request: { object: { spec: { x } } }, context: {} })).violations.length > 0;
 

@@ -33,6 +33,7 @@ import { loadEngine } from "../../src/policy/load.ts";
 import { signingKeyFrom } from "../../src/policy/signatures.ts";
 import { buildTestBundle } from "../fixtures/bundles.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { until } from "../support/until.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // The chart's own copies (audit.reportCRDs), so tests and installs share one source.
@@ -128,13 +129,6 @@ async function report(api: { group: string; version: string; plural: string }, n
 /** "kind/name policy result" for each result of a report */
 const lines = (r: { results: ReportResult[] } | undefined) => (r?.results ?? []).map((x) => `${x.resources[0]?.kind}/${x.resources[0]?.name} ${x.policy} ${x.result}`);
 const resultOf = (r: { results: ReportResult[] } | undefined, name: string, policy: string) => r?.results.find((x) => x.resources[0]?.name === name && x.policy === policy);
-
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-    if (await check()) return;
-  }
-  assert.fail(`gave up waiting for ${what}`);
-}
 
 /** The gateway's /metrics text. */
 function gatewayMetrics(): Promise<string> {

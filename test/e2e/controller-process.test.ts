@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { until } from "../support/until.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const LEASE_NS = "agentgate-system";
@@ -48,16 +49,6 @@ function startControllerProcess(): Controller {
   child.stderr?.on("data", (c: Buffer) => { output += c.toString(); });
   const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => { resolve(code); }));
   return { child, identity: `${hostname()}_${String(child.pid)}`, exit, log: () => output };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
 }
 
 const lease = () => leases.readNamespacedLease({ name: "agentgate-controller", namespace: LEASE_NS });

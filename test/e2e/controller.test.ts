@@ -20,6 +20,7 @@ import type { AgentRun } from "../../src/types/agent.ts";
 import type { CustomRun } from "../../src/types/tekton.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { until } from "../support/until.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CONTROLLER_USER = "system:serviceaccount:agentgate-system:agentgate-controller";
@@ -73,16 +74,6 @@ async function getRun(name: string, namespace = NS): Promise<AgentRun> {
 
 async function getCustomRun(name: string): Promise<CustomRun> {
   return (await custom.getNamespacedCustomObject({ group: "tekton.dev", version: "v1beta1", namespace: NS, plural: "customruns", name })) as CustomRun;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
 }
 
 const finished = (name: string, namespace = NS) =>

@@ -18,6 +18,7 @@ import { readBundleFiles, writeBundleArchive } from "../../src/policy/bundle-arc
 import { signBundleFiles, signingKeyFrom } from "../../src/policy/signatures.ts";
 import type { AdmissionReview } from "../../src/types/admission.ts";
 import { buildTestBundle } from "../fixtures/bundles.ts";
+import { until } from "../support/until.ts";
 
 const CONNECTIONS = 8;
 
@@ -166,14 +167,6 @@ async function load(tally: Tally, stop: { now: boolean }): Promise<void> {
 async function metricValue(name: string): Promise<number> {
   const text = (await call("GET", "/metrics")).body;
   return text.split("\n").filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`gave up waiting for ${what}`);
 }
 
 async function swapUnderLoad(swapTo: (bytes: Buffer) => Promise<void>, label: string): Promise<void> {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import { startGateway } from "../../src/cli/serve.ts";
 import { generateServingCertificate } from "../../src/tls/self-signed.ts";
+import { until } from "../support/until.ts";
 
 function servedFingerprint(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -33,14 +34,6 @@ function metricsText(port: number): Promise<string> {
     req.on("error", reject);
     req.end();
   });
-}
-
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 test("certificate files are reloaded when they change; /metrics shows the certificate in use", async () => {
