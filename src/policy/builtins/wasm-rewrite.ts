@@ -17,7 +17,11 @@
 //   unsorted, so `[p | walk(x, p)]` comes out in another order.
 // And the regex functions (wasm/src/regex.cc), whose C++ RE2 is not the Go
 // regexp OPA matches with (see regex.ts): opa_regex_match (regex.match and
-// re_match), opa_regex_is_valid, opa_regex_find_all_string_submatch.
+// re_match), opa_regex_is_valid, opa_regex_find_all_string_submatch. The
+// wasm's glob.match translates its glob to an RE2 pattern and calls
+// opa_regex_match with it, so it is matched by Go's regexp too; the
+// translation (escaped punctuation, classes, `.*`) reads the same in both,
+// and OPA's globmatch conformance topic holds.
 // Not redirectable: iteration over a set or an object in a comprehension,
 // `some … in` or a rule body (the plan's scan loops call opa_value_iter,
 // the set's own representation, for every value the policy touches); see
