@@ -31,7 +31,7 @@ import { findOpa, runOpa } from "../../src/cli/opa.ts";
 const OPA_MODULE = "github.com/open-policy-agent/opa@v1.22.2";
 
 /** Measured on the final run (see the diagnostic line); the test fails below them. */
-const FLOOR = { applicable: 1904, passed: 1858 };
+const FLOOR = { applicable: 1904, passed: 1885 };
 
 /** Topics of builtins agentgate does not provide: every case in them calls one. */
 const EXCLUDED_TOPICS: Record<string, { builtins: string[]; reason: string }> = {

@@ -37,7 +37,10 @@ before(async () => {
 
 test("every compiled function REDIRECTS names is found and redirected in a wasm the real opa builds", async () => {
   const bundle = await readBundle(
-    await build("all", `a := json.marshal({"b": 1, "a": 2})\nb := $"{ {"z", "a"} }"\nc := concat(",", {"z", "a"})\nd := [p | walk({"b": 1, "a": 2}, p)]`),
+    await build(
+      "all",
+      `a := json.marshal({"b": 1, "a": 2})\nb := $"{ {"z", "a"} }"\nc := concat(",", {"z", "a"})\nd := [p | walk({"b": 1, "a": 2}, p)]\ne := regex.match("(?<n>x)", "x")\nf := regex.is_valid("\\\\C")\ng := regex.find_all_string_submatch_n("a", "aa", -2)`,
+    ),
   );
   const policy = await WasmPolicy.load(bundle, {});
   assert.deepEqual([...policy.redirectedBuiltins], REDIRECTS.map((r) => r.builtin).sort(), "a redirected builtin's compiled function was not found: has opa renamed it?");

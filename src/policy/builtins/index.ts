@@ -10,11 +10,13 @@ import { NET_BUILTINS } from "./net.ts";
 import { NUMBERS_BUILTINS } from "./numbers.ts";
 import { OBJECT_BUILTINS } from "./object.ts";
 import type { RegoBuiltin } from "./operands.ts";
+import { REDIRECTED_REGEX_BUILTINS, REGEX_BUILTINS } from "./regex.ts";
 import { SDK_BUILTINS, type JsonBuiltin } from "./sdk-table.ts";
 import { SEMVER_BUILTINS } from "./semver.ts";
 import { REDIRECTED_STRINGS_BUILTINS, STRINGS_BUILTINS } from "./strings.ts";
 import { REDIRECTED_TEMPLATE_BUILTINS } from "./template-string.ts";
 import { TIME_BUILTINS } from "./time.ts";
+import { TRACE_BUILTINS } from "./trace.ts";
 import { UNITS_BUILTINS } from "./units.ts";
 import { URI_BUILTINS } from "./uri.ts";
 import { URLQUERY_BUILTINS } from "./urlquery.ts";
@@ -25,17 +27,18 @@ export type { RegoBuiltin } from "./operands.ts";
 
 /** agentgate's own builtins, by name. */
 export const AGENTGATE_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
-  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS, ...YAML_BUILTINS, ...OBJECT_BUILTINS, ...CRYPTO_BUILTINS, ...ENCODING_BUILTINS, ...NET_BUILTINS, ...NUMBERS_BUILTINS, ...GLOB_BUILTINS, ...URLQUERY_BUILTINS, ...URI_BUILTINS }),
+  Object.entries({ ...STRINGS_BUILTINS, ...JSON_BUILTINS, ...UNITS_BUILTINS, ...SEMVER_BUILTINS, ...TIME_BUILTINS, ...YAML_BUILTINS, ...OBJECT_BUILTINS, ...CRYPTO_BUILTINS, ...ENCODING_BUILTINS, ...NET_BUILTINS, ...NUMBERS_BUILTINS, ...GLOB_BUILTINS, ...URLQUERY_BUILTINS, ...URI_BUILTINS, ...REGEX_BUILTINS, ...TRACE_BUILTINS }),
 );
 
 /** Builtins compiled into the wasm that agentgate answers instead (wasm-rewrite.ts redirects them). */
 export const REDIRECTED_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
-  Object.entries({ ...REDIRECTED_JSON_BUILTINS, ...REDIRECTED_STRINGS_BUILTINS, ...REDIRECTED_TEMPLATE_BUILTINS, ...REDIRECTED_WALK_BUILTINS }),
+  Object.entries({ ...REDIRECTED_JSON_BUILTINS, ...REDIRECTED_STRINGS_BUILTINS, ...REDIRECTED_TEMPLATE_BUILTINS, ...REDIRECTED_WALK_BUILTINS, ...REDIRECTED_REGEX_BUILTINS }),
 );
 
 /**
- * The SDK's builtins agentgate relies on (regex.split, with JavaScript's
- * RegExp): those it has no own version of.
+ * The SDK's builtins agentgate relies on: those it has no own version of
+ * (json.is_valid; its regex.split, with JavaScript's RegExp, is replaced by
+ * regex.ts's, with Go's).
  */
 export const SDK_FALLBACK_BUILTINS: ReadonlyMap<string, JsonBuiltin> = new Map(
   [...SDK_BUILTINS].filter(([name]) => !AGENTGATE_BUILTINS.has(name)),

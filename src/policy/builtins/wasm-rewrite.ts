@@ -15,6 +15,13 @@
 // - opa_strings_concat (concat): joins a set's members unsorted;
 // - opa_value_transitive_closure (walk): visits object keys and set members
 //   unsorted, so `[p | walk(x, p)]` comes out in another order.
+// And the regex functions (wasm/src/regex.cc), whose C++ RE2 is not the Go
+// regexp OPA matches with (see regex.ts): opa_regex_match (regex.match and
+// re_match), opa_regex_is_valid, opa_regex_find_all_string_submatch. The
+// wasm's glob.match translates its glob to an RE2 pattern and calls
+// opa_regex_match with it, so it is matched by Go's regexp too; the
+// translation (escaped punctuation, classes, `.*`) reads the same in both,
+// and OPA's globmatch conformance topic holds.
 // Not redirectable: iteration over a set or an object in a comprehension,
 // `some … in` or a rule body (the plan's scan loops call opa_value_iter,
 // the set's own representation, for every value the policy touches); see
@@ -35,7 +42,7 @@ export interface Redirect {
   /** the builtin whose semantics dispatch.ts answers it with */
   readonly builtin: string;
   /** its operands, each an opa_value* (i32); it returns one */
-  readonly arity: 1 | 2;
+  readonly arity: 1 | 2 | 3;
   /** the builtin id its calls reach the host with: outside the ids opa assigns (0, 1, 2, … per wasm) */
   readonly id: number;
   /**
@@ -55,6 +62,9 @@ export const REDIRECTS: readonly Redirect[] = [
   { fn: "opa_template_string", builtin: "internal.template_string", arity: 1, id: 0x7fff0002 },
   { fn: "opa_strings_concat", builtin: "concat", arity: 2, id: 0x7fff0003, onlyWhen: { operand: 1, type: OPA_SET } },
   { fn: "opa_value_transitive_closure", builtin: "walk", arity: 1, id: 0x7fff0004 },
+  { fn: "opa_regex_match", builtin: "regex.match", arity: 2, id: 0x7fff0005 },
+  { fn: "opa_regex_is_valid", builtin: "regex.is_valid", arity: 1, id: 0x7fff0006 },
+  { fn: "opa_regex_find_all_string_submatch", builtin: "regex.find_all_string_submatch_n", arity: 3, id: 0x7fff0007 },
 ];
 
 export class WasmShapeError extends Error {
