@@ -9,75 +9,36 @@
 // earlier ones have answered (open loop: a slow server cannot slow the
 // generator down and hide its own stalls), and its latency runs from the
 // moment it was issued, including any wait for a free connection, to the
-// last byte of the response, measured with hrtime.
-import { Agent, request } from "node:https";
+// last byte of the response, measured with hrtime. The generator runs in a
+// process of its own (paced-generator.ts says why, and how it reports its
+// own lag).
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { GeneratorResult, GeneratorTask } from "./paced-generator.ts";
 
-export interface PacedResult {
-  rate: number;
-  sent: number;
-  ok: number;
-  failed: number;
-  p50_ms: number;
-  p99_ms: number;
-  p999_ms: number;
-  max_ms: number;
-}
+export type PacedResult = GeneratorResult;
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return Math.round((sorted[Math.max(0, i)] ?? 0) * 1000) / 1000;
-}
+const GENERATOR = fileURLToPath(new URL("./paced-generator.ts", import.meta.url));
 
 /**
  * The first `warmupSeconds` of requests open the connections (TLS handshakes)
  * and are not counted: a webhook's connections from the API server are
  * long-lived, so the steady state is what matters.
  */
-export async function pacedLoad(port: number, path: string, bodies: readonly string[], rate: number, seconds: number, connections = 16, warmupSeconds = 1): Promise<PacedResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: false });
-  const skip = Math.round(rate * warmupSeconds);
-  const total = skip + Math.round(rate * seconds);
-  const latencies = new Float64Array(total);
-  let sent = 0;
-  let done = 0;
-  let ok = 0;
-  let failed = 0;
-  const payloads = bodies.map((b) => Buffer.from(b));
-  if (payloads.length === 0) throw new Error("pacedLoad: no request bodies");
-
-  await new Promise<void>((resolve) => {
-    const finish = (i: number, started: bigint, success: boolean): void => {
-      latencies[i] = Number(process.hrtime.bigint() - started) / 1e6;
-      if (success) ok++;
-      else failed++;
-      if (++done === total) resolve();
-    };
-    const issue = (i: number): void => {
-      const body = payloads[i % payloads.length] as Buffer;
-      const started = process.hrtime.bigint();
-      const req = request(
-        { host: "127.0.0.1", port, path, method: "POST", agent, headers: { "content-type": "application/json", "content-length": body.length } },
-        (res) => {
-          res.on("data", () => undefined);
-          res.on("end", () => finish(i, started, res.statusCode === 200));
-          res.on("error", () => finish(i, started, false));
-        },
-      );
-      req.on("error", () => finish(i, started, false));
-      req.end(body);
-    };
-    const start = process.hrtime.bigint();
-    // A 1 ms timer cannot fire exactly on time; each tick issues everything
-    // that has come due since the last one, so the rate holds on average.
-    const tick = (): void => {
-      const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - start) / 1e9) * rate) + 1);
-      while (sent < due) issue(sent++);
-      if (sent < total) setTimeout(tick, 1);
-    };
-    tick();
+export function pacedLoad(port: number, path: string, bodies: readonly string[], rate: number, seconds: number, connections = 16, warmupSeconds = 1): Promise<PacedResult> {
+  const task: GeneratorTask = { port, path, bodies: [...bodies], rate, seconds, connections, warmupSeconds };
+  return new Promise((resolve, reject) => {
+    const child = fork(GENERATOR, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    let answered = false;
+    child.once("message", (m: { result?: PacedResult; error?: string }) => {
+      answered = true;
+      if (m.result) resolve(m.result);
+      else reject(new Error(`paced generator: ${m.error ?? "no result"}`));
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      if (!answered) reject(new Error(`paced generator exited with ${String(code)} before answering`));
+    });
+    child.send(task);
   });
-  agent.destroy();
-  const sorted = latencies.slice(skip, done).sort();
-  return { rate, sent: sent - skip, ok: ok - skip, failed, p50_ms: percentile(sorted, 50), p99_ms: percentile(sorted, 99), p999_ms: percentile(sorted, 99.9), max_ms: percentile(sorted, 100) };
 }

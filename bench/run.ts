@@ -62,6 +62,30 @@ async function waitFor(port: number, path: string, probe: string): Promise<void>
   }
 }
 
+/** The machine's CPU time so far (all CPUs, in clock ticks) and the part the hypervisor gave to others (steal). */
+async function cpuTimes(): Promise<{ total: number; steal: number }> {
+  const line = (await readFile("/proc/stat", "utf8")).split("\n")[0] ?? "";
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  return { total: ticks.reduce((a, b) => a + b, 0), steal: ticks[7] ?? 0 };
+}
+
+/** Runs `phase` and says what share of the machine's CPU time was stolen meanwhile: stalls no process on this machine caused. */
+async function withSteal<T>(phase: () => Promise<T>): Promise<{ result: T; stolen: number }> {
+  const before = await cpuTimes();
+  const result = await phase();
+  const after = await cpuTimes();
+  const total = after.total - before.total;
+  return { result, stolen: total > 0 ? Math.round(((after.steal - before.steal) / total) * 1000) / 10 : 0 };
+}
+
+/** A child that prints {"port":N} on its first line of output when it listens. */
+function listeningPort(child: ChildProcess & { stdout: NodeJS.ReadableStream }, name: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    child.stdout.once("data", (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${String(code)}`)));
+  });
+}
+
 function peakRssMb(child: ChildProcess): Promise<number> {
   return readFile(`/proc/${child.pid ?? 0}/status`, "utf8").then((s) => Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024);
 }
@@ -131,10 +155,7 @@ async function main(): Promise<void> {
 
     const gateway = spawn(process.execPath, [await compiledGatewayServer(), join(dir, "tls.crt"), join(dir, "tls.key")], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(gateway);
-    const gatewayPort = await new Promise<number>((resolve, reject) => {
-      gateway.stdout.once("data", (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port));
-      gateway.once("exit", (code) => reject(new Error(`gateway exited with ${code}`)));
-    });
+    const gatewayPort = await listeningPort(gateway, "gateway");
 
     const opaPort = await freePort();
     const opa = spawn(
@@ -163,11 +184,17 @@ async function main(): Promise<void> {
     check("gateway", gSat);
     const oSat = await load(opaPort, "/", bodies);
     check("opa", oSat);
-    const gFixed = await pacedLoad(gatewayPort, "/validate", bodies, FIXED_RATE, DURATION, CONNECTIONS);
+    const { result: gFixed, stolen: gStolen } = await withSteal(() => pacedLoad(gatewayPort, "/validate", bodies, FIXED_RATE, DURATION, CONNECTIONS));
     checkPaced("gateway fixed-rate", gFixed);
-    const oFixed = await pacedLoad(opaPort, "/", bodies, FIXED_RATE, DURATION, CONNECTIONS);
+    const { result: oFixed, stolen: oStolen } = await withSteal(() => pacedLoad(opaPort, "/", bodies, FIXED_RATE, DURATION, CONNECTIONS));
     checkPaced("opa fixed-rate", oFixed);
     const rss = await peakRssMb(gateway);
+
+    // The floor: the same generator and rate against node:https doing no policy work.
+    const floor = spawn(process.execPath, [join(ROOT, "bench/floor-server.ts"), join(dir, "tls.crt"), join(dir, "tls.key")], { stdio: ["ignore", "pipe", "inherit"] });
+    children.push(floor);
+    const { result: fFixed, stolen: fStolen } = await withSteal(async () => pacedLoad(await listeningPort(floor, "floor server"), "/validate", bodies, FIXED_RATE, DURATION, CONNECTIONS));
+    checkPaced("floor fixed-rate", fFixed);
 
     const out = {
       saturation: { gateway: summary(gSat), opa: summary(oSat), ratio: Math.round((gSat.requests.average / oSat.requests.average) * 100) / 100 },
@@ -176,6 +203,10 @@ async function main(): Promise<void> {
     };
     console.log(`saturation (${CONNECTIONS} connections, ${DURATION}s): gateway ${out.saturation.gateway.rps} reviews/s (p50 ${gSat.latency.p50} ms, p99 ${gSat.latency.p99} ms); opa ${out.saturation.opa.rps} reviews/s (p50 ${oSat.latency.p50} ms, p99 ${oSat.latency.p99} ms); ratio ${out.saturation.ratio}`);
     console.log(`fixed ${FIXED_RATE} reviews/s for ${DURATION}s (open loop, latency from issue to last byte): gateway p50 ${gFixed.p50_ms} ms, p99 ${gFixed.p99_ms} ms, p99.9 ${gFixed.p999_ms} ms, max ${gFixed.max_ms} ms; opa p50 ${oFixed.p50_ms} ms, p99 ${oFixed.p99_ms} ms, p99.9 ${oFixed.p999_ms} ms, max ${oFixed.max_ms} ms`);
+    console.log(`floor (node:https answering a fixed body, no policy work, same generator and rate): p50 ${fFixed.p50_ms} ms, p99 ${fFixed.p99_ms} ms, p99.9 ${fFixed.p999_ms} ms, max ${fFixed.max_ms} ms`);
+    const lag = (r: PacedResult): string => `issue lag p99 ${r.issue_lag_p99_ms} ms (max ${r.issue_lag_max_ms}), event-loop delay p99 ${r.loop_delay_p99_ms} ms (max ${r.loop_delay_max_ms})`;
+    console.log(`generator (a process of its own): gateway phase ${lag(gFixed)}; opa phase ${lag(oFixed)}; floor phase ${lag(fFixed)}`);
+    console.log(`CPU time stolen by the hypervisor during the fixed-rate phases: gateway ${gStolen}%, opa ${oStolen}%, floor ${fStolen}%`);
     console.log(`gateway peak RSS ${out.gateway_rss_mb} MB`);
     console.log(JSON.stringify(out));
   } finally {

@@ -4,7 +4,7 @@ import type { Action, GoalInput, Violation } from "../types/policy.ts";
 import { isRecord } from "../types/kube.ts";
 import { BundleError, type Bundle } from "./bundle.ts";
 import { mergeOverride } from "./merge.ts";
-import { WasmPolicy, describe } from "./wasm-policy.ts";
+import { WasmPolicy, describe, type EncodedInput } from "./wasm-policy.ts";
 
 export const ENTRYPOINT = {
   violations: "agentgate/violations",
@@ -72,7 +72,7 @@ export class PolicyEngine {
     return this.bundles.map((b) => `${b.bundle.name}@${b.bundle.revision}`).join(",");
   }
 
-  violations(input: ArrayBuffer): ViolationsOutcome {
+  violations(input: EncodedInput): ViolationsOutcome {
     const violations: Violation[] = [];
     const failures: BundleFailure[] = [];
     for (const { bundle, policy } of this.bundles) {
@@ -86,7 +86,7 @@ export class PolicyEngine {
     return { violations, failures };
   }
 
-  defaults(input: ArrayBuffer): DefaultsOutcome {
+  defaults(input: EncodedInput): DefaultsOutcome {
     const defaults: Record<string, unknown>[] = [];
     const failures: BundleFailure[] = [];
     for (const { bundle, policy } of this.bundles) {
@@ -107,7 +107,7 @@ export class PolicyEngine {
   goals(goal: GoalInput): ViolationsOutcome {
     const violations: Violation[] = [];
     const failures: BundleFailure[] = [];
-    let buffer: ArrayBuffer | undefined;
+    let buffer: EncodedInput | undefined;
     for (const { bundle, policy } of this.bundles) {
       if (!policy.entrypoints.has(ENTRYPOINT.goalsAllow) && !policy.entrypoints.has(ENTRYPOINT.goalsDeny)) continue;
       buffer ??= encodeInput(goal);
@@ -136,9 +136,11 @@ export class PolicyEngine {
   }
 }
 
-export function encodeInput(input: unknown): ArrayBuffer {
-  const bytes = new TextEncoder().encode(JSON.stringify(input));
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+const encoder = new TextEncoder();
+
+/** The input document's JSON text, encoded once per request (no copy: the wasm's memory is the one it is copied into). */
+export function encodeInput(input: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(input));
 }
 
 /** A bundle that answers neither entrypoint the gateway asks a bundle for. */

@@ -35,6 +35,9 @@ interface PolicyAbi {
 
 const ABI_FUNCTIONS = ["entrypoints", "opa_eval", "opa_heap_ptr_get", "opa_heap_ptr_set", "opa_json_dump", "opa_json_parse", "opa_malloc"] as const;
 
+/** The JSON text of an input document (engine.ts's encodeInput); empty for no input. */
+export type EncodedInput = ArrayBuffer | Uint8Array;
+
 export class WasmPolicy {
   readonly entrypoints: ReadonlySet<string>;
   /** host builtins the wasm calls out for */
@@ -116,7 +119,7 @@ export class WasmPolicy {
    * empty buffer leaves input undefined, as in `opa eval` without `-i`.
    * Returns undefined when the entrypoint's value is undefined.
    */
-  evaluate(entrypoint: string, input: ArrayBuffer): unknown {
+  evaluate(entrypoint: string, input: EncodedInput): unknown {
     const id = this.entrypointIds.get(entrypoint);
     if (id === undefined) throw new Error(`entrypoint ${entrypoint} is not in this policy.wasm (it has ${[...this.entrypoints].sort().join(", ")})`);
     startEvaluation();
@@ -124,7 +127,7 @@ export class WasmPolicy {
     const length = input.byteLength;
     const shortBy = this.evalHeap + length - this.memory.buffer.byteLength;
     if (shortBy > 0) this.memory.grow(Math.ceil(shortBy / PAGE));
-    new Uint8Array(this.memory.buffer).set(new Uint8Array(input), this.evalHeap);
+    new Uint8Array(this.memory.buffer).set(input instanceof Uint8Array ? input : new Uint8Array(input), this.evalHeap);
     const addr = this.abi.opa_eval(0, id, this.dataAddr, this.evalHeap, length, this.evalHeap + length, 1);
     // The result set, as a Rego value: set() or {{"result": value}}.
     const resultSet = parseRegoValue(cString(this.memory, addr));

@@ -121,7 +121,9 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
         metrics.evaluationErrors.inc({ bundle: f.bundle });
         log.error("policy evaluation failed; request refused", { uid: request.uid, bundle: f.bundle, revision: f.revision, error: f.error });
       }
-      if (!decision.allowed || decision.violations.length > 0) {
+      // winston formats a line (timestamp, JSON) before its transport drops
+      // it by level: ask first, so a gateway logging at warn does not pay for it.
+      if ((!decision.allowed || decision.violations.length > 0) && log.isLevelEnabled("info")) {
         log.info("admission decision", {
           uid: request.uid,
           webhook: origin,

@@ -60,10 +60,11 @@ export function hostImports(memory: WasmMemory): HostImports {
   const readString = (addr: number): string => cString(memory, addr);
   const write = (text: string, parse: (addr: number, len: number) => number): number => {
     const ex = exports as PolicyExports;
-    const bytes = encoder.encode(text);
-    const addr = ex.opa_malloc(bytes.length);
-    new Uint8Array(memory.buffer).set(bytes, addr);
-    return parse(addr, bytes.length);
+    // Encoded straight into the wasm's heap (no intermediate buffer per builtin call).
+    const length = Buffer.byteLength(text, "utf8");
+    const addr = ex.opa_malloc(length);
+    encoder.encodeInto(text, new Uint8Array(memory.buffer, addr, length));
+    return parse(addr, length);
   };
 
   const call = (id: number, args: number[]): number => {
