@@ -33,7 +33,7 @@ test("an UPDATE carries the old object and UpdateOptions; the manifest's own nam
   const next = { ...config, metadata: { name: "writer", namespace: "team" } };
   const request = requestFromManifest(next, { operation: "UPDATE", user: alice, oldObject: config, defaultNamespace: "qe" });
   assert.equal(request.oldObject, config);
-  assert.equal(request.options?.kind, "UpdateOptions");
+  assert.deepEqual(request.options, { apiVersion: "meta.k8s.io/v1", kind: "UpdateOptions", fieldManager: "kubectl-client-side-apply" });
   assert.equal(request.namespace, "team");
   assert.equal(requestFromManifest(config, { operation: "UPDATE", user: alice }).oldObject, null, "no old object given");
   assert.equal(requestFromManifest(config, { operation: "CREATE", user: alice }).namespace, "default", "kubectl's default namespace");
