@@ -191,6 +191,11 @@ test("time.format of a zone abbreviation (MST) outside UTC fails the evaluation 
   assert.throws(() => tz.evaluate("t/r", encodeInput(null)), /time\.format: the abbreviation \(MST\) of time zone Europe\/Paris is not available in agentgate/);
 });
 
+test("every list case is defined in opa's answer: one erroring element would leave the whole list undefined and compare nothing", () => {
+  const hidden = CASES.flatMap((expr, i) => (expr.startsWith("[") && want[`r${i}`] === undefined ? [`r${i}: ${expr.slice(0, 60)}`] : []));
+  assert.deepEqual(hidden, []);
+});
+
 CASES.forEach((expr, i) => {
   test(`r${i} answers as opa eval: ${expr.length > 90 ? `${expr.slice(0, 90)}…` : expr}`, () => {
     const got = policy.evaluate("t", encodeInput(null)) as Record<string, unknown>;
