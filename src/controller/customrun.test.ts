@@ -78,3 +78,43 @@ test("mirroredStatus: the run's Cancelled is the CustomRun's cancel or timeout, 
   // a run that succeeded before the cancel took effect succeeded
   assert.equal(mirroredStatus(cr([]), run([{ status: "True", reason: "Succeeded", message: "ok" }]), { reason: "CustomRunCancelled", message: "cancelled" })?.conditions?.[0]?.reason, "Succeeded");
 });
+
+test("mirroredStatus: a finished run's whole status, as Tekton reads it", () => {
+  const done: AgentRun = {
+    metadata: { name: "pr-1-agent", namespace: "qe" },
+    status: {
+      phase: "Succeeded",
+      startTime: "2026-11-25T10:00:00Z",
+      completionTime: "2026-11-25T10:05:00Z",
+      conditions: [{ type: "Succeeded", status: "True", reason: "Succeeded", message: "kagent task t completed", lastTransitionTime: "2026-11-25T10:05:00Z" }],
+      results: [{ name: "result", value: "done" }],
+    },
+  };
+  const started = { ...cr([]), metadata: { ...cr([]).metadata, generation: 2 }, status: { startTime: "2026-11-25T09:59:00Z" } };
+  const status = mirroredStatus(started, done);
+  const [c] = status?.conditions ?? [];
+  assert.deepEqual({ ...status, conditions: [{ ...c, lastTransitionTime: "" }] }, {
+    conditions: [{ type: "Succeeded", status: "True", reason: "Succeeded", message: "kagent task t completed", lastTransitionTime: "" }],
+    startTime: "2026-11-25T09:59:00Z",
+    completionTime: "2026-11-25T10:05:00Z",
+    results: [{ name: "result", value: "done" }],
+    observedGeneration: 2,
+  });
+});
+
+test("mirroredStatus: a run without a condition yet is Unknown/Pending, saying its phase; a CustomRun without startTime is always written", () => {
+  const fresh: AgentRun = { metadata: { name: "pr-1-agent", namespace: "qe" }, status: { phase: "WaitingForApproval", startTime: "2026-11-25T10:00:00Z" } };
+  const status = mirroredStatus(cr([]), fresh);
+  assert.deepEqual(status?.conditions?.map((c) => [c.status, c.reason, c.message]), [["Unknown", "Pending", "AgentRun pr-1-agent is WaitingForApproval"]]);
+  assert.equal(status?.startTime, "2026-11-25T10:00:00Z");
+  const noStart = { ...cr([]), status: { conditions: status?.conditions ?? [] } };
+  assert.ok(mirroredStatus(noStart, fresh)?.startTime, "the condition matches, but startTime is missing");
+});
+
+test("mirroredStatus: while the cancel is on its way the message says so; a run that failed otherwise keeps its own reason", () => {
+  const acting = run([{ status: "Unknown", reason: "Running", message: "acting" }]);
+  const pending = mirroredStatus(cr([]), acting, { reason: "CustomRunCancelled", message: "CustomRun pr-1-agent was cancelled" });
+  assert.deepEqual(pending?.conditions?.map((c) => [c.status, c.reason, c.message]), [["Unknown", "Running", "CustomRun pr-1-agent was cancelled; cancelling AgentRun pr-1-agent"]]);
+  const failed = run([{ status: "False", reason: "AgentFailed", message: "kagent task t failed" }]);
+  assert.deepEqual(mirroredStatus(cr([]), failed, { reason: "CustomRunTimedOut", message: "timed out" })?.conditions?.map((c) => [c.reason, c.message]), [["AgentFailed", "kagent task t failed"]]);
+});

@@ -138,3 +138,39 @@ test("resolvedService: targetPort defaults to port, digits read as a number, a n
   const r = resolvedService({ spec: { selector: { app: "a" }, ports: [{ port: 80 }, { port: 81, targetPort: "8081" }, { port: 82, targetPort: "http", protocol: "UDP" }] } });
   assert.deepEqual(r, { selector: { app: "a" }, ports: [{ port: 80, targetPort: 80, protocol: "TCP" }, { port: 81, targetPort: 8081, protocol: "TCP" }, { port: 82, targetPort: "http", protocol: "UDP" }] });
 });
+
+test("strict NetworkPolicy, rule by rule: DNS to kube-dns, a public host to anything but the private ranges, an IP to itself", () => {
+  const g = guardrails({
+    egress: [
+      { purpose: "model", host: "api.anthropic.com", port: 443 },
+      { purpose: "mcp:ip4", host: "10.9.8.7", port: 8443 },
+      { purpose: "mcp:ip6", host: "fd00::7", port: 9443 },
+    ],
+  });
+  const np = networkPolicy(run, g, env());
+  const egress = (np.spec as Spec).egress;
+  assert.deepEqual(egress[0], { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] });
+  assert.deepEqual(egress.slice(3), [
+    { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }] },
+    { to: [{ ipBlock: { cidr: "10.9.8.7/32" } }], ports: [{ protocol: "TCP", port: 8443 }] },
+    { to: [{ ipBlock: { cidr: "fd00::7/128" } }], ports: [{ protocol: "TCP", port: 9443 }] },
+  ]);
+  assert.deepEqual(np.metadata?.annotations, { "agent.tekton.dev/egress": JSON.stringify(["model=api.anthropic.com:443", "mcp:ip4=10.9.8.7:8443", "mcp:ip6=fd00::7:9443"]) });
+  assert.deepEqual(spec(guardrails(), { apiServer: { ips: ["fd00::1"], port: 443 } }).egress[1]?.to, [{ ipBlock: { cidr: "fd00::1/128" } }]);
+});
+
+test("Service ports that lead to the same pod port are allowed once", () => {
+  const twice: ResolvedService = { selector: { app: "t" }, ports: [{ port: 80, targetPort: 8080, protocol: "TCP" }, { port: 81, targetPort: 8080, protocol: "TCP" }, { port: 82, targetPort: 8080, protocol: "UDP" }] };
+  const g = guardrails({ egress: [{ purpose: "mcp:kagent/tools", host: "kagent-tools.kagent.svc", port: 0, service: { namespace: "kagent", name: "kagent-tools" } }] });
+  assert.deepEqual(spec(g, { services: new Map([["kagent/kagent-tools", twice]]) }).egress.at(-1)?.ports, [{ protocol: "TCP", port: 8080 }, { protocol: "UDP", port: 8080 }]);
+});
+
+test("servicesToResolve names each Service once, kagent's included", () => {
+  const g = guardrails({ egress: [...guardrails().egress, { purpose: "mcp:kagent/ctl", host: "kagent-controller.kagent", port: 8083, service: { namespace: "kagent", name: "kagent-controller" } }] });
+  assert.deepEqual(servicesToResolve(g, kagent), ["kagent/kagent-tools", "kagent/kagent-controller"]);
+});
+
+test("the run's ServiceAccount mounts its token: the agent's pods call the API server with the stamped rules", () => {
+  const [sa] = scopeObjects(run, guardrails(), env());
+  assert.equal((sa as { automountServiceAccountToken?: unknown }).automountServiceAccountToken, true);
+});

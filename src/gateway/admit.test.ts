@@ -7,6 +7,7 @@ import { applyPatch } from "rfc6902";
 import { StaticLookup } from "../context/static-lookup.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { parseGuardrails } from "../guardrails/stamps.ts";
+import { readBundle } from "../policy/bundle.ts";
 import { readBundles } from "../policy/load.ts";
 import { PolicyEngine } from "../policy/engine.ts";
 import { PROFILE_LABEL, STAMP, type AgentRun } from "../types/agent.ts";
@@ -16,6 +17,7 @@ import { requestFromManifest } from "../wire/from-manifest.ts";
 import { toAdmissionResponse } from "../wire/respond.ts";
 import { admit, type GatewayDeps } from "./admit.ts";
 import { admitLikeApiServer } from "./review.ts";
+import { buildTestBundle } from "../../test/fixtures/bundles.ts";
 
 const GATEWAY = "system:serviceaccount:agentgate-system:agentgate";
 const alice: UserInfo = { username: "alice", groups: ["developers", "system:authenticated"] };
@@ -179,5 +181,73 @@ describe("run-approval holds for trusted identities too", () => {
     next.spec = { ...next.spec, status: "Cancelled" };
     const decision = await admit(update(next, old, { username: GATEWAY }), deps(objects), "validate");
     assert.deepEqual(decision.violations, []);
+  });
+});
+
+describe("what mutation stamps on a run, and when", () => {
+  const objects = [namespace("qe"), modelConfig("qe"), toolServer, agentConfig("qe", { tokenBudget: 200000, timeout: "30m", maxIterations: 5, networkPolicy: "strict" })];
+
+  test("on CREATE: the requesting user, the engine's revision, the computed guardrails and the config's name", async () => {
+    const { object } = await admitLikeApiServer(create(agentRun("qe")), deps(objects));
+    const annotations = object?.metadata?.annotations ?? {};
+    assert.equal(annotations[STAMP.createdBy], "alice");
+    assert.equal(annotations[STAMP.policyRevision], engine.revision);
+    assert.match(engine.revision, /^default@/);
+    assert.equal(parseGuardrails(annotations[STAMP.guardrails])?.tokenBudget, 200000);
+    assert.deepEqual(object?.metadata?.labels, { [STAMP.configLabel]: "writer" });
+  });
+
+  test("on UPDATE: nothing, so an approver's edit keeps the creator's stamps", async () => {
+    const { object } = await admitLikeApiServer(create(agentRun("qe")), deps(objects));
+    const stored = object as AgentRun;
+    const next = structuredClone(stored);
+    next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [STAMP.approvedBy]: "bob" } };
+    const bob: UserInfo = { username: "bob", groups: ["agent-approvers"] };
+    const mutation = await admit(update(next, stored, bob), deps(objects), "mutate");
+    assert.deepEqual(mutation.patch, []);
+    const validation = await admit(update(next, stored, bob), deps(objects), "validate");
+    assert.equal(validation.allowed, true, JSON.stringify(validation.violations));
+  });
+});
+
+describe("an admitted run's spec is frozen through admit()", () => {
+  const objects = [namespace("qe"), modelConfig("qe"), toolServer, agentConfig("qe", { tokenBudget: 200000, timeout: "30m", maxIterations: 5, networkPolicy: "strict" })];
+
+  test("a user changing the goal is denied run-immutable; cancelling is admitted", async () => {
+    const { object } = await admitLikeApiServer(create(agentRun("qe")), deps(objects));
+    const stored = object as AgentRun;
+    const changed = structuredClone(stored);
+    changed.spec = { ...changed.spec, goal: "Delete everything" };
+    const decision = await admit(update(changed, stored), deps(objects), "validate");
+    assert.equal(decision.allowed, false);
+    assert.deepEqual(decision.violations.filter((v) => v.action === "deny").map((v) => `${v.policy} ${v.field}`), ["run-immutable spec.goal"]);
+    const cancelled = structuredClone(stored);
+    cancelled.spec = { ...cancelled.spec, status: "Cancelled" };
+    const ok = await admit(update(cancelled, stored), deps(objects), "validate");
+    assert.equal(ok.allowed, true, JSON.stringify(ok.violations));
+  });
+});
+
+describe("a bundle that fails to evaluate fails closed, on both webhooks", () => {
+  let broken: PolicyEngine;
+  before(async () => {
+    // Two complete-rule values for the same object: a conflict the wasm aborts on.
+    const rego = `package agentgate
+violations contains v if { v := {"policy": "p", "field": "", "message": "m", "action": "deny"}; input.request.object.spec.x == "never" }
+defaults := {"spec": {"a": 1}} if input.request.object.spec.x == "boom"
+defaults := {"spec": {"a": 2}} if input.request.object.spec.x == "boom"
+`;
+    broken = await PolicyEngine.load([await readBundle(await buildTestBundle({ "p.rego": rego }, { name: "broken", entrypoints: ["agentgate/violations", "agentgate/defaults"] }))]);
+  });
+
+  test("mutate: a defaults error is a policy-evaluation denial, not a silent pass", async () => {
+    const d: GatewayDeps = { ...deps([namespace("qe")]), engine: () => broken };
+    const decision = await admit(create(agentConfig("qe", { x: "boom" })), d, "mutate");
+    assert.equal(decision.allowed, false);
+    assert.deepEqual(decision.violations.map((v) => `${v.policy} ${v.field}`), ['policy-evaluation bundle "broken"']);
+    assert.equal(decision.failures.length, 1);
+    assert.deepEqual(decision.patch, []);
+    const fine = await admit(create(agentConfig("qe", { x: "fine" })), d, "mutate");
+    assert.equal(fine.allowed, true, JSON.stringify(fine.violations));
   });
 });

@@ -14,8 +14,10 @@ const guardrails: Guardrails = {
   tools: [],
 };
 
-function run(approvedBy?: string): AgentRun {
-  const annotations: Record<string, string> = { [STAMP.createdBy]: "alice", [STAMP.guardrails]: JSON.stringify(guardrails) };
+function run(approvedBy?: string, over: { createdBy?: string | null; approverGroups?: string[] } = {}): AgentRun {
+  const stamped: Guardrails = over.approverGroups ? { ...guardrails, approval: { required: true, approverGroups: over.approverGroups } } : guardrails;
+  const annotations: Record<string, string> = { [STAMP.guardrails]: JSON.stringify(stamped) };
+  if (over.createdBy !== null) annotations[STAMP.createdBy] = over.createdBy ?? "alice";
   if (approvedBy !== undefined) annotations[STAMP.approvedBy] = approvedBy;
   return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r", annotations }, spec: {} };
 }
@@ -28,6 +30,16 @@ const cases: { name: string; next: AgentRun; old: AgentRun | null; user: { usern
   { name: "a user outside the approver groups", next: run("dave"), old: run(), user: { username: "dave", groups: ["dev"] }, denied: /not in an approver group of this run; allowed: agent-approvers/ },
   { name: "creating a run already approved", next: run("bob"), old: null, user: { username: "alice", groups: ["agent-approvers"] }, denied: /cannot be created already approved/ },
   { name: "withdrawing an approval", next: run(), old: run("bob"), user: { username: "bob", groups: ["agent-approvers"] }, denied: /cannot be changed or withdrawn/ },
+  { name: "replacing an approval, even by another approver", next: run("carol"), old: run("bob"), user: { username: "carol", groups: ["agent-approvers"] }, denied: /^was "bob" and cannot be changed or withdrawn/ },
+  { name: "the creator approving while dropping the creator stamp in the same update", next: run("alice", { createdBy: null }), old: run(), user: { username: "alice", groups: ["agent-approvers"] }, denied: /"alice" created this run and cannot approve it/ },
+  {
+    name: "approver groups are read from the stored run, not from the update",
+    next: run("dave", { approverGroups: ["dev"] }),
+    old: run(),
+    user: { username: "dave", groups: ["dev"] },
+    denied: /"dave" is not in an approver group of this run; allowed: agent-approvers/,
+  },
+  { name: "a run stamped without approver groups", next: run("bob", { approverGroups: [] }), old: run(undefined, { approverGroups: [] }), user: { username: "bob", groups: ["agent-approvers"] }, denied: /this run has no approver groups, so nobody can approve it through the API; set spec\.approval\.approverGroups/ },
 ];
 
 for (const c of cases) {

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { egressFor } from "./effective.ts";
+import type { AgentConfig, AgentRun, Guardrails } from "../types/agent.ts";
+import type { PolicyContext } from "../types/policy.ts";
+import { computeGuardrails, egressFor } from "./effective.ts";
 
 const cases: [string, string, { host: string; port: number; service?: { namespace: string; name: string } } | undefined][] = [
   ["in-cluster name.namespace", "http://kagent-tools.kagent:8084/mcp", { host: "kagent-tools.kagent", port: 8084, service: { namespace: "kagent", name: "kagent-tools" } }],
@@ -18,3 +20,84 @@ for (const [name, endpoint, want] of cases) {
     assert.deepEqual(got, want && { purpose: "p", ...want });
   });
 }
+
+// computeGuardrails: what is stamped on a run, field by field. Each row
+// names the precedence or mapping it pins down.
+const policyConfig = {
+  budgets: { defaultTokenBudget: 100000, defaultTimeout: "15m", defaultMaxIterations: 5 },
+  approval: { approverGroups: ["agent-approvers"] },
+};
+const runOf = (spec: Record<string, unknown> = {}): AgentRun => ({ apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r", namespace: "qe" }, spec: { configRef: { name: "c" }, goal: "g", ...spec } });
+const configOf = (spec: Record<string, unknown> = {}): AgentConfig => ({ apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentConfig", metadata: { name: "c", namespace: "qe" }, spec });
+const contextOf = (over: Partial<PolicyContext> = {}): PolicyContext => ({ namespace: null, agentConfig: null, modelConfig: null, toolServers: {}, ...over });
+
+const limitCases: { name: string; run: Record<string, unknown>; config: Record<string, unknown>; want: Pick<Guardrails, "tokenBudget" | "timeout" | "maxIterations"> }[] = [
+  { name: "the run's overrides win", run: { tokenBudget: 1000, timeout: "2m", maxIterations: 2 }, config: { tokenBudget: 50000, timeout: "10m", maxIterations: 4 }, want: { tokenBudget: 1000, timeout: "2m", maxIterations: 2 } },
+  { name: "the config's values without overrides", run: {}, config: { tokenBudget: 50000, timeout: "10m", maxIterations: 4 }, want: { tokenBudget: 50000, timeout: "10m", maxIterations: 4 } },
+  { name: "the policy config's defaults without either", run: {}, config: {}, want: { tokenBudget: 100000, timeout: "15m", maxIterations: 5 } },
+  { name: "values of the wrong type are not used", run: { tokenBudget: "1000", timeout: 5, maxIterations: Number.NaN }, config: { tokenBudget: 50000, timeout: "", maxIterations: 4 }, want: { tokenBudget: 50000, timeout: "15m", maxIterations: 4 } },
+];
+
+for (const c of limitCases) {
+  test(`computeGuardrails limits: ${c.name}`, () => {
+    const g = computeGuardrails(runOf(c.run), configOf(c.config), contextOf(), policyConfig);
+    assert.deepEqual({ tokenBudget: g.tokenBudget, timeout: g.timeout, maxIterations: g.maxIterations }, c.want);
+  });
+}
+
+test("computeGuardrails: networkPolicy is permissive only when the config says so", () => {
+  assert.equal(computeGuardrails(runOf(), configOf({ networkPolicy: "permissive" }), contextOf(), policyConfig).networkPolicy, "permissive");
+  assert.equal(computeGuardrails(runOf(), configOf({ networkPolicy: "strict" }), contextOf(), policyConfig).networkPolicy, "strict");
+  assert.equal(computeGuardrails(runOf(), configOf({ networkPolicy: "open" }), contextOf(), policyConfig).networkPolicy, "strict");
+  assert.equal(computeGuardrails(runOf(), configOf(), contextOf(), policyConfig).networkPolicy, "strict");
+});
+
+test("computeGuardrails: approval comes from the config, approver groups fall back to the policy config's", () => {
+  const own = computeGuardrails(runOf(), configOf({ approval: { required: true, approverGroups: ["team-leads"] } }), contextOf(), policyConfig);
+  assert.deepEqual(own.approval, { required: true, approverGroups: ["team-leads"] });
+  const fallback = computeGuardrails(runOf(), configOf({ approval: { required: true, approverGroups: [] } }), contextOf(), policyConfig);
+  assert.deepEqual(fallback.approval, { required: true, approverGroups: ["agent-approvers"] });
+  assert.deepEqual(computeGuardrails(runOf(), configOf({ approval: { required: "yes" } }), contextOf(), policyConfig).approval, { required: false, approverGroups: ["agent-approvers"] });
+});
+
+test("computeGuardrails: egress for the model and each tool server, tools and rbac as the config lists them", () => {
+  const config = configOf({
+    rbac: { rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }] },
+    toolServers: [
+      { ref: { name: "remote", namespace: "kagent" }, allowedTools: ["k8s_get_resources"], requireApproval: [] },
+      { ref: { name: "kmcp", kind: "MCPServer" }, allowedTools: ["git_log"], requireApproval: ["git_log"] },
+      { ref: { name: "plain", kind: "Service" }, allowedTools: ["search"] },
+      { ref: { name: "gone", namespace: "kagent" }, allowedTools: ["x"] },
+    ],
+  });
+  const context = contextOf({
+    modelConfig: { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "m" }, spec: { provider: "OpenAI", model: "gpt-4o", openAI: { baseUrl: "https://llm.example.com:8443/v1" } } },
+    toolServers: {
+      "kagent/remote": { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "remote" }, spec: { url: "http://kagent-tools.kagent:8084/mcp" } },
+      "qe/kmcp": { apiVersion: "kagent.dev/v1alpha1", kind: "MCPServer", metadata: { name: "kmcp" }, spec: {} },
+      "qe/plain": { apiVersion: "v1", kind: "Service", metadata: { name: "plain" }, spec: { ports: [{ port: 8088 }, { port: 9000 }] } },
+      "kagent/gone": null,
+    },
+  });
+  const g = computeGuardrails(runOf(), config, context, policyConfig);
+  assert.deepEqual(g.egress, [
+    { purpose: "model", host: "llm.example.com", port: 8443 },
+    { purpose: "mcp:kagent/remote", host: "kagent-tools.kagent", port: 8084, service: { namespace: "kagent", name: "kagent-tools" } },
+    { purpose: "mcp:qe/kmcp", host: "kmcp.qe.svc", port: 0, service: { namespace: "qe", name: "kmcp" } },
+    { purpose: "mcp:qe/plain", host: "plain.qe.svc", port: 8088, service: { namespace: "qe", name: "plain" } },
+  ]);
+  assert.deepEqual(g.tools, [
+    { server: "kagent/remote", kind: "RemoteMCPServer", allowedTools: ["k8s_get_resources"], requireApproval: [] },
+    { server: "qe/kmcp", kind: "MCPServer", allowedTools: ["git_log"], requireApproval: ["git_log"] },
+    { server: "qe/plain", kind: "Service", allowedTools: ["search"], requireApproval: [] },
+    { server: "kagent/gone", kind: "RemoteMCPServer", allowedTools: ["x"], requireApproval: [] },
+  ]);
+  assert.deepEqual(g.rbac, [{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }]);
+});
+
+test("computeGuardrails: a provider without a base URL gets its well-known endpoint, an unknown one none", () => {
+  const model = (spec: Record<string, unknown>) => contextOf({ modelConfig: { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "m" }, spec } });
+  assert.deepEqual(computeGuardrails(runOf(), configOf(), model({ provider: "Anthropic", model: "claude-x" }), policyConfig).egress, [{ purpose: "model", host: "api.anthropic.com", port: 443 }]);
+  assert.deepEqual(computeGuardrails(runOf(), configOf(), model({ provider: "Ollama", model: "llama" }), policyConfig).egress, []);
+  assert.deepEqual(computeGuardrails(runOf(), configOf(), contextOf(), policyConfig).egress, []);
+});

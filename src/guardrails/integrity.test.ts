@@ -29,6 +29,19 @@ test("stamp-integrity on UPDATE: every stamp is frozen", () => {
   const stamped = { [STAMP.createdBy]: "alice", [STAMP.policyRevision]: "default@1", [STAMP.guardrails]: "{}" };
   const v = checkStampsOnUpdate(run(spec, { ...stamped, [STAMP.guardrails]: '{"tokenBudget":1}' }, { [STAMP.configLabel]: "x" }), run(spec, stamped, { [STAMP.configLabel]: "c" }));
   assert.deepEqual(v.map((x) => x.field).sort(), [`metadata.annotations["${STAMP.guardrails}"]`, `metadata.labels["${STAMP.configLabel}"]`]);
+  // each stamp on its own, changed and removed
+  for (const key of [STAMP.createdBy, STAMP.policyRevision, STAMP.guardrails]) {
+    const changed = checkStampsOnUpdate(run(spec, { ...stamped, [key]: "other" }, { [STAMP.configLabel]: "c" }), run(spec, stamped, { [STAMP.configLabel]: "c" }));
+    assert.deepEqual(changed.map((x) => x.field), [`metadata.annotations["${key}"]`], `${key} changed`);
+    const was = `was ${JSON.stringify(stamped[key])} and cannot be changed; `;
+    assert.equal(changed[0]?.message.slice(0, was.length), was, `${key} changed`);
+    const { [key]: _dropped, ...rest } = stamped;
+    const removed = checkStampsOnUpdate(run(spec, rest, { [STAMP.configLabel]: "c" }), run(spec, stamped, { [STAMP.configLabel]: "c" }));
+    assert.deepEqual(removed.map((x) => x.field), [`metadata.annotations["${key}"]`], `${key} removed`);
+  }
+  const unlabelled = checkStampsOnUpdate(run(spec, stamped), run(spec, stamped, { [STAMP.configLabel]: "c" }));
+  assert.deepEqual(unlabelled.map((x) => x.field), [`metadata.labels["${STAMP.configLabel}"]`]);
+  assert.deepEqual(checkStampsOnUpdate(run(spec, { ...stamped, unrelated: "x" }, { [STAMP.configLabel]: "c", other: "y" }), run(spec, stamped, { [STAMP.configLabel]: "c" })), [], "other metadata may change");
 });
 
 test("stamp-integrity on CREATE: a forged creator is caught", () => {
@@ -42,6 +55,16 @@ test("stamp-integrity on CREATE: a forged creator is caught", () => {
 test("stamp-integrity on CREATE: a run the mutating webhook never saw is refused", () => {
   const expected = { annotations: { [STAMP.createdBy]: "bob" }, labels: {} };
   assert.match(checkStampsOnCreate(run(spec), expected, "bob")[0]?.message ?? "", /mutating webhook did not run/);
+});
+
+test("stamp-integrity on CREATE: a run missing only some stamps is told which, not that the webhook did not run", () => {
+  const expected = { annotations: { [STAMP.createdBy]: "bob", [STAMP.policyRevision]: "r", [STAMP.guardrails]: "{}" }, labels: { [STAMP.configLabel]: "c" } };
+  for (const key of [STAMP.createdBy, STAMP.guardrails]) {
+    const { [key]: _dropped, ...rest } = expected.annotations;
+    const v = checkStampsOnCreate(run(spec, rest, expected.labels), expected, "bob");
+    assert.deepEqual(v.map((x) => x.field), [`metadata.annotations["${key}"]`], key);
+    assert.doesNotMatch(v[0]?.message ?? "", /mutating webhook did not run/, key);
+  }
 });
 
 test("run-immutable: the message says what changed, from what to what", () => {

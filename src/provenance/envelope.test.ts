@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../cli/main.ts";
-import { envelopeDigest, pae, seal, verifyEnvelope } from "./envelope.ts";
+import type { DsseEnvelope } from "../types/agent.ts";
+import { IN_TOTO_PAYLOAD_TYPE, envelopeDigest, keyId, loadPrivateKey, loadPublicKey, pae, seal, verifyEnvelope } from "./envelope.ts";
 import { provenanceStatement } from "./slsa.ts";
 import type { ProvenanceFacts } from "../controller/driver.ts";
 
@@ -82,4 +83,54 @@ test("agentgate provenance verify: 0 verified, 1 tampered, 2 bad usage", async (
   assert.match(out.pop() ?? "", /^verification failed: no signature verifies/);
   assert.equal(await main(["provenance", "verify", "--key", join(dir, "missing.pem"), join(dir, "bad.json")], io), 2);
   assert.match(out.pop() ?? "", /missing\.pem: cannot read: ENOENT/);
+});
+
+test("the digest is sha256 of the decoded payload, the bytes of the Statement's JSON (what the provenance-digest result names)", () => {
+  const statement = provenanceStatement(facts);
+  const env = seal(statement, privateKey);
+  assert.equal(envelopeDigest(env), `sha256:${createHash("sha256").update(JSON.stringify(statement), "utf8").digest("hex")}`);
+  assert.equal(Buffer.from(env.payload, "base64").toString("utf8"), JSON.stringify(statement));
+});
+
+test("the keyid is the hex sha256 of the public key's DER SubjectPublicKeyInfo, and verification reports it", () => {
+  const want = createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex");
+  const env = seal(provenanceStatement(facts), privateKey);
+  assert.deepEqual(env.signatures.map((s) => s.keyid), [want]);
+  const r = verifyEnvelope(env, publicKey);
+  assert.ok(r.ok);
+  assert.equal(r.keyid, want);
+  const r2 = verifyEnvelope({ ...env, signatures: env.signatures.map((s) => ({ ...s, keyid: "" })) }, publicKey);
+  assert.ok(r2.ok && r2.keyid === want, "a signature without keyid is reported under the key's");
+  const miss = verifyEnvelope(env, other);
+  assert.ok(!miss.ok && miss.reason === `no signature verifies with the given key (keyid ${keyId(other)})`);
+});
+
+/** An envelope signed properly over whatever type and payload: only the content checks can refuse it. */
+function signedAs(payloadType: string, payload: string): DsseEnvelope {
+  const bytes = Buffer.from(payload, "utf8");
+  return { payloadType, payload: bytes.toString("base64"), signatures: [{ keyid: keyId(publicKey), sig: sign("sha256", pae(payloadType, bytes), privateKey).toString("base64") }] };
+}
+
+test("a valid signature over something other than an in-toto Statement v1 is refused, saying what it is", () => {
+  const cases: [string, DsseEnvelope, string][] = [
+    ["another payloadType", signedAs("text/plain", JSON.stringify(provenanceStatement(facts))), "payloadType is \"text/plain\", not application/vnd.in-toto+json"],
+    ["a payload that is not JSON", signedAs(IN_TOTO_PAYLOAD_TYPE, "not json"), "the signed payload is not JSON"],
+    ["a Statement of another version", signedAs(IN_TOTO_PAYLOAD_TYPE, JSON.stringify({ ...provenanceStatement(facts), _type: "https://in-toto.io/Statement/v0.1" })), "the signed payload is not an in-toto Statement v1"],
+    ["a JSON value that is not an object", signedAs(IN_TOTO_PAYLOAD_TYPE, "null"), "the signed payload is not an in-toto Statement v1"],
+  ];
+  for (const [name, env, reason] of cases) assert.deepEqual(verifyEnvelope(env, publicKey), { ok: false, reason }, name);
+  assert.equal(verifyEnvelope(signedAs(IN_TOTO_PAYLOAD_TYPE, JSON.stringify(provenanceStatement(facts))), publicKey).ok, true, "the same construction verifies for a Statement");
+});
+
+test("keys: only a PKCS#8 PEM ECDSA P-256 private key is taken, and an EC public key; each refusal names the place", () => {
+  const pem = (k: KeyObject, type: "pkcs8" | "sec1" | "spki") => k.export({ type, format: "pem" } as never).toString();
+  assert.equal(loadPrivateKey(pem(privateKey, "pkcs8"), "secret agentgate/key").asymmetricKeyDetails?.namedCurve, "prime256v1");
+  const p384 = generateKeyPairSync("ec", { namedCurve: "P-384" });
+  assert.throws(() => loadPrivateKey(pem(p384.privateKey, "pkcs8"), "secret agentgate/key"), { name: "KeyError", message: "secret agentgate/key: the key must be ECDSA P-256, got ec secp384r1" });
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  assert.throws(() => loadPrivateKey(pem(rsa.privateKey, "pkcs8"), "k.pem"), { name: "KeyError", message: "k.pem: the key must be ECDSA P-256, got rsa" });
+  assert.throws(() => loadPrivateKey(pem(privateKey, "sec1"), "k.pem"), { name: "KeyError", message: 'k.pem: not a PKCS#8 PEM private key (expected "-----BEGIN PRIVATE KEY-----")' });
+  assert.throws(() => loadPrivateKey("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "k.pem"), (err: unknown) => err instanceof Error && err.name === "KeyError" && /^k\.pem: cannot read the private key: /.test(err.message));
+  assert.equal(loadPublicKey(pem(publicKey, "spki"), "pub.pem").asymmetricKeyType, "ec");
+  assert.throws(() => loadPublicKey(pem(rsa.publicKey, "spki"), "pub.pem"), { name: "KeyError", message: "pub.pem: not a PEM public key: expected an ECDSA key, got rsa" });
 });

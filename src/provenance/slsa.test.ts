@@ -126,3 +126,37 @@ test("policyBundles: a bundle name may itself hold an @; a digest only for the s
   assert.deepEqual(policyBundles("default@src-new", known), [{ bundle: "default", revision: "src-new", digest: null }]);
   assert.deepEqual(policyBundles("", known), []);
 });
+
+test("subjects: the run (its spec's canonical hash) and each result (its value's hash), never the provenance-digest result itself", () => {
+  const withDigest: ProvenanceFacts = { ...facts, results: [...facts.results, { name: "summary", value: "all green" }, { name: "provenance-digest", value: "sha256:abc" }] };
+  const s = provenanceStatement(withDigest, known) as { subject: { name: string; digest: { sha256: string } }[] };
+  assert.deepEqual(s.subject, [
+    { name: "qe/r1", digest: { sha256: hex(canonicalJson(facts.run.spec)) } },
+    { name: "result:result", digest: { sha256: hex("12 test cases written") } },
+    { name: "result:summary", digest: { sha256: hex("all green") } },
+  ]);
+});
+
+test("canonicalJson: keys sorted at every level, arrays in order, undefined members dropped", () => {
+  assert.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: "x" }, u: undefined }), '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
+  assert.equal(canonicalJson({ a: 1, b: 2 }), canonicalJson({ b: 2, a: 1 }));
+  assert.equal(canonicalJson([undefined, null, "é"]), '[null,null,"é"]');
+  // so the run's subject digest does not depend on the order the API server returned the spec's keys in
+  const reordered = provenanceStatement({ ...facts, run: { ...facts.run, spec: { goal: "write tests", context: { hints: ["repo: payments"] }, configRef: { name: "writer" } } } }, known) as { subject: { digest: unknown }[] };
+  assert.deepEqual(reordered.subject[0]?.digest, (provenanceStatement(facts, known) as { subject: { digest: unknown }[] }).subject[0]?.digest);
+});
+
+test("a run with no hints, no approval and no ModelConfig says so: [] hints, approvedBy null, model null and no ModelConfig dependency", () => {
+  const bare: ProvenanceFacts = {
+    ...facts,
+    run: { metadata: { name: "r2", namespace: "qe", uid: "uid-2", annotations: { "agent.tekton.dev/created-by": "alice" } }, spec: { configRef: { name: "writer" }, goal: "g" } },
+    modelConfig: null,
+  };
+  const st = provenanceStatement(bare, known) as { predicate: Predicate };
+  const b = st.predicate.buildDefinition;
+  assert.deepEqual(b.externalParameters.hints, []);
+  assert.equal(b.internalParameters.model, null);
+  assert.deepEqual(b.resolvedDependencies.map((d) => d.name), ["Agent/qe/r1-agent", "RemoteMCPServer/kagent/kagent-tool-server", "MCPServer/tools/kmcp-git", "Service/tools/plain"]);
+  const decisions = JSON.parse(Buffer.from(st.predicate.runDetails.byproducts.find((x) => x.name === "policy-decisions")?.content ?? "", "base64").toString("utf8")) as { approval: { approvedBy: unknown } };
+  assert.equal(decisions.approval.approvedBy, null);
+});

@@ -38,7 +38,22 @@ const bad: { name: string; body: string; reason: RegExp }[] = [
   { name: "no resource", body: JSON.stringify({ ...good, request: { ...good.request, resource: undefined } }), reason: /request.resource must be an object/ },
   { name: "unknown operation", body: JSON.stringify({ ...good, request: { ...good.request, operation: "PATCH" } }), reason: /operation "PATCH" is not one of/ },
   { name: "object not an object", body: JSON.stringify({ ...good, request: { ...good.request, object: "x" } }), reason: /request.object must be an object or null/ },
+  { name: "oldObject not an object", body: JSON.stringify({ ...good, request: { ...good.request, oldObject: [1] } }), reason: /^AdmissionReview request\.oldObject must be an object or null$/ },
+  { name: "userInfo not an object", body: JSON.stringify({ ...good, request: { ...good.request, userInfo: "alice" } }), reason: /^AdmissionReview request\.userInfo must be an object$/ },
+  { name: "a namespace that is not a string", body: JSON.stringify({ ...good, request: { ...good.request, namespace: 7 } }), reason: /^AdmissionReview request\.namespace must be a string$/ },
+  { name: "request.resource without its resource", body: JSON.stringify({ ...good, request: { ...good.request, resource: { group: "agent.tekton.dev", version: "v1alpha1" } } }), reason: /^AdmissionReview request\.resource\.resource must be a string$/ },
+  { name: "an operation that is not a string", body: JSON.stringify({ ...good, request: { ...good.request, operation: 1 } }), reason: /^AdmissionReview request\.operation must be a string$/ },
 ];
+
+test("every operation the API server sends is accepted; null objects pass; a missing userInfo reads as empty", () => {
+  for (const operation of ["CREATE", "UPDATE", "DELETE", "CONNECT"]) {
+    assert.equal(parseAdmissionReview(JSON.stringify({ ...good, request: { ...good.request, operation } })).operation, operation);
+  }
+  const request = parseAdmissionReview(JSON.stringify({ ...good, request: { ...good.request, userInfo: undefined, object: null, oldObject: null } }));
+  assert.deepEqual(request.userInfo, {});
+  assert.equal(request.object, null);
+  assert.equal(request.namespace, "qe");
+});
 
 for (const c of bad) {
   test(`refuses ${c.name} with a one-line reason`, () => {

@@ -16,6 +16,7 @@ import {
   newFailures,
   reportChanged,
   sortResults,
+  storedResults,
   timestampOf,
   type Finding,
   type ObjectRef,
@@ -150,4 +151,33 @@ test("newFailures: objects whose result got worse; one per object; errors and im
   const msg = failureMessage(failures.find((f) => f.ref.name === "new") ?? failures[0] ?? { ref: ref("x"), results: [] });
   assert.match(msg, /^agentgate audit: \[run-timeout\] spec\.x: found \(warn\); \[token-budget\] spec\.x: found \(dryrun: not enforced\)$/);
   assert.equal(newFailures(now, baselineOf(now)).length, 0, "nothing new against itself");
+});
+
+test("reportChanged sees what another writer changed besides the results: summary, source, agentgate's annotations", () => {
+  const results = sortResults(findingResults(finding("a", [v("token-budget", "deny")]), catalog, T1));
+  for (const api of [POLICY_REPORT, OPEN_REPORTS]) {
+    const desired = buildReport(api, "qe", results);
+    const stored = (): Record<string, unknown> => JSON.parse(JSON.stringify(desired)) as Record<string, unknown>;
+    assert.equal(reportChanged(stored(), desired), false, `${api.name}: unchanged`);
+    assert.equal(reportChanged({ ...stored(), summary: { ...desired.summary, pass: 99 } }, desired), true, `${api.name}: summary`);
+    assert.equal(reportChanged({ ...stored(), source: api.reportSource ? "kyverno" : "agentgate" }, desired), true, `${api.name}: source`);
+    assert.equal(reportChanged({ ...stored(), metadata: { ...desired.metadata, annotations: { [ANNOTATION.truncated]: "3" } } }, desired), true, `${api.name}: annotations`);
+    assert.equal(reportChanged({ ...stored(), metadata: { ...desired.metadata, annotations: { "someone.else/note": "x" } } }, desired), false, `${api.name}: annotations that are not agentgate's`);
+  }
+});
+
+test("storedResults keeps only well-formed results of what is stored, so a foreign entry cannot break the comparison", () => {
+  const good = findingResults(finding("a", [v("token-budget", "deny")]), catalog, T1);
+  assert.deepEqual(storedResults({ results: ["junk", 7, { policy: "x" }, ...good] }), good);
+  assert.deepEqual(storedResults({ results: "junk" }), []);
+  assert.deepEqual(storedResults(null), []);
+  const carried = carryTimestamps(findingResults(finding("a", [v("token-budget", "deny")]), catalog, T2), storedResults({ results: ["junk", ...good] }));
+  assert.deepEqual(carried.find((r) => r.policy === "token-budget")?.timestamp, T1);
+});
+
+test("an Event message is cut at 1024 characters", () => {
+  const many = findingResults(finding("a", Array.from({ length: 40 }, (_, i) => v(`policy-${String(i).padStart(2, "0")}`, "deny", "spec.x", "x".repeat(40)))), undefined, T1);
+  const msg = failureMessage({ ref: ref("a"), results: many });
+  assert.equal(msg.length, 1024);
+  assert.ok(msg.startsWith("agentgate audit: [policy-00] spec.x: xxxx"));
 });

@@ -63,3 +63,39 @@ test("policy config overrides reach data.agentgate.config", async () => {
   assert.equal(engine.violations(input(5)).violations.length, 1);
   assert.equal(engine.violations(input(1)).violations.length, 0);
 });
+
+test("each violation entry is read field by field: no action is a deny, no field is \"\", an unknown action or a non-set is a failure", async () => {
+  const path = await buildTestBundle({
+    "p.rego": `package agentgate
+violations contains {"policy": "no-action", "field": "spec.x", "message": "m"} if input.request.object.spec.x == "no-action"
+violations contains {"policy": "no-field", "message": "m", "action": "warn"} if input.request.object.spec.x == "no-field"
+violations contains {"policy": "bad-action", "field": "", "message": "m", "action": "block"} if input.request.object.spec.x == "bad-action"
+`,
+  }, { name: "shapes", entrypoints: ["agentgate/violations"] });
+  const engine = await PolicyEngine.load([await readBundle(path)]);
+  assert.deepEqual(engine.violations(input("no-action")), { violations: [{ policy: "no-action", field: "spec.x", message: "m", action: "deny" }], failures: [] });
+  assert.deepEqual(engine.violations(input("no-field")), { violations: [{ policy: "no-field", field: "", message: "m", action: "warn" }], failures: [] });
+  const bad = engine.violations(input("bad-action"));
+  assert.deepEqual(bad.violations, []);
+  assert.deepEqual(bad.failures.map((f) => f.error), ['agentgate/violations entry for policy "bad-action" has action "block"; allowed: deny, warn, dryrun']);
+  const notSet = await buildTestBundle({ "p.rego": `package agentgate\nviolations := {"policy": "p"}\n` }, { name: "not-a-set", entrypoints: ["agentgate/violations"] });
+  const failures = (await PolicyEngine.load([await readBundle(notSet)])).violations(input(0)).failures;
+  assert.deepEqual(failures.map((f) => [f.bundle, f.error]), [["not-a-set", "agentgate/violations must be a set, got object"]]);
+});
+
+test("defaults that are not an object are a failure of that bundle, not a merge", async () => {
+  const path = await buildTestBundle({ "p.rego": `package agentgate\nviolations contains {"policy": "p", "field": "", "message": "m"} if false\ndefaults := ["spec"]\n` }, { name: "list-defaults", revision: "3", entrypoints: ["agentgate/violations", "agentgate/defaults"] });
+  const outcome = (await PolicyEngine.load([await readBundle(path)])).defaults(input(0));
+  assert.deepEqual(outcome, { defaults: [], failures: [{ bundle: "list-defaults", revision: "3", error: "agentgate/defaults must be an object, got array" }] });
+});
+
+test("the gateway's own checks read the policy config of the first bundle that carries one", async () => {
+  const withConfig = (max: number) => ({
+    "p.rego": `package agentgate\nviolations contains {"policy": "p", "field": "", "message": "m"} if false\n`,
+    "data.json": JSON.stringify({ agentgate: { config: { max } } }),
+  });
+  const first = await buildTestBundle(withConfig(1), { name: "first", entrypoints: ["agentgate/violations"] });
+  const second = await buildTestBundle(withConfig(2), { name: "second", entrypoints: ["agentgate/violations"] });
+  const engine = await PolicyEngine.load([await readBundle(teamA), await readBundle(first), await readBundle(second)]);
+  assert.deepEqual(engine.policyConfig, { max: 1 });
+});

@@ -27,6 +27,13 @@ deny contains msg if {
   contains(lower(input.goal), "production")
   msg := sprintf("goals touching production are not allowed (goal: %s)", [input.goal])
 }
+
+# Test hooks, not what an author writes: the input as the policy sees it,
+# and an evaluation error (two values for one complete rule).
+deny contains json.marshal(input) if input.goal == "echo"
+
+allow if input.goal == "conflict"
+allow := false if input.goal == "conflict"
 `;
 
 const config: KubeObject = {
@@ -35,9 +42,21 @@ const config: KubeObject = {
   metadata: { name: "cfg", namespace: "qe" },
   spec: { toolServers: [{ ref: { name: "s" }, allowedTools: ["k8s_get_resources"] }] },
 };
+const approvalConfig: KubeObject = {
+  apiVersion: "agent.tekton.dev/v1alpha1",
+  kind: "AgentConfig",
+  metadata: { name: "gated", namespace: "qe" },
+  spec: {
+    toolServers: [
+      { ref: { name: "s" }, allowedTools: ["k8s_get_resources", "k8s_apply"] },
+      { ref: { name: "t" }, allowedTools: ["k8s_describe", "k8s_get_resources"] },
+    ],
+    approval: { required: true },
+  },
+};
 
-function run(goal: string, namespace = "qe"): KubeObject {
-  return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r", namespace }, spec: { configRef: { name: "cfg" }, goal } };
+function run(goal: string, namespace = "qe", configName = "cfg"): KubeObject {
+  return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r", namespace }, spec: { configRef: { name: configName }, goal } };
 }
 
 let deps: GatewayDeps;
@@ -46,7 +65,7 @@ before(async () => {
   const engine = await PolicyEngine.load([await readBundle(path)]);
   deps = {
     engine: () => engine,
-    lookup: new StaticLookup([config, { ...config, metadata: { name: "cfg", namespace: "dev" } }]),
+    lookup: new StaticLookup([config, { ...config, metadata: { name: "cfg", namespace: "dev" } }, approvalConfig]),
     identity: makeIdentity([]),
     exemptNamespaces: new Set(),
   };
@@ -74,4 +93,29 @@ test("Gate 1: allow false without deny reasons is still a denial that says why",
   assert.equal(result.allowed, false);
   assert.equal(result.violations[0]?.policy, "goal-policy");
   assert.match(result.violations[0].message, /not allowed by bundle "gate1"/);
+});
+
+test("Gate 1: the input is the proposal's: goal, namespace, the config's allowed tools (sorted, once each), require_approval, the config's spec", async () => {
+  const result = await review(run("echo", "qe", "gated"));
+  const echoed = result.violations.find((v) => v.policy === "goal-policy" && v.message.startsWith("{"));
+  assert.deepEqual(JSON.parse(echoed?.message ?? "null"), {
+    goal: "echo",
+    namespace: "qe",
+    requested_tools: ["k8s_apply", "k8s_describe", "k8s_get_resources"],
+    require_approval: true,
+    config: approvalConfig.spec,
+  });
+});
+
+test("Gate 1: a config that requires approval is what the policy's allow refuses", async () => {
+  const result = await review(run("Write tests", "qe", "gated"));
+  assert.equal(result.allowed, false);
+  assert.match(result.violations[0]?.message ?? "", /not allowed by bundle "gate1"/);
+});
+
+test("Gate 1: a goal policy that fails to evaluate fails closed, naming the bundle", async () => {
+  const result = await review(run("conflict"));
+  assert.equal(result.allowed, false);
+  assert.deepEqual(result.violations.map((v) => `${v.policy} ${v.field}`), ['policy-evaluation bundle "gate1"']);
+  assert.match(result.violations[0]?.message ?? "", /fail closed/);
 });

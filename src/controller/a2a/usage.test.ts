@@ -135,6 +135,33 @@ const cases: { name: string; events: A2AEvent[]; want: Usage; calls: number }[] 
     calls: 2,
   },
   {
+    name: "adk_ keys win over kagent_ keys when a record carries both (kagent's own order)",
+    events: [working(msg("both", [text("a")], { adk_usage_metadata: usage(10, 2, 12), kagent_usage_metadata: usage(900, 90, 990) }))],
+    want: { promptTokens: 10, completionTokens: 2, totalTokens: 12, toolCalls: 0 },
+    calls: 1,
+  },
+  {
+    name: "negative and non-numeric counts read as 0",
+    events: [working(msg("neg", [text("a")], { kagent_usage_metadata: { promptTokenCount: -5, candidatesTokenCount: "many", totalTokenCount: 7.9 } }))],
+    want: { promptTokens: 0, completionTokens: 0, totalTokens: 7, toolCalls: 0 },
+    calls: 1,
+  },
+  {
+    name: "a task's status message that is not in its history counts",
+    events: [task([m1], { status: m2 })],
+    want: { promptTokens: 250, completionTokens: 50, totalTokens: 300, toolCalls: 1 },
+    calls: 2,
+  },
+  {
+    name: "the same artifact id in two tasks is two records",
+    events: [
+      { kind: "artifact-update", taskId: "t1", contextId: "c1", artifact: { artifactId: "a1", parts: [text("x")], metadata: { kagent_usage_metadata: usage(10, 1, 11) } } },
+      { kind: "artifact-update", taskId: "t2", contextId: "c1", artifact: { artifactId: "a1", parts: [text("y")], metadata: { kagent_usage_metadata: usage(20, 2, 22) } } },
+    ],
+    want: { promptTokens: 30, completionTokens: 3, totalTokens: 33, toolCalls: 0 },
+    calls: 2,
+  },
+  {
     name: "A2A 0.3 final artifact repeating the last message (no metadata) is not counted",
     events: [working(m1), artifactUpdate({ artifactId: "final", parts: [text("looking"), call("list_pods")] }, { lastChunk: true })],
     want: { promptTokens: 100, completionTokens: 20, totalTokens: 120, toolCalls: 1 },
@@ -166,4 +193,12 @@ test("usage: progress lines for new records only, thoughts left out", () => {
   const again = meter.observe(task([msg("a", [thought, text("checking the pods"), call("list_pods")], { kagent_usage_metadata: usage(1, 1, 2) })]));
   assert.deepEqual(first, ["checking the pods", "calling tool list_pods"]);
   assert.deepEqual(again, []);
+});
+
+test("usage: streaming chunks of an artifact give no progress lines; its closing chunk does", () => {
+  const meter = new UsageMeter();
+  const partial = meter.observe(artifactUpdate({ artifactId: "a1", parts: [text("lo")], metadata: { kagent_usage_metadata: usage(100, 1, 101) } }, { append: true, lastChunk: false }));
+  const closing = meter.observe(artifactUpdate({ artifactId: "a1", parts: [text("looking"), call("get")], metadata: { kagent_usage_metadata: usage(100, 20, 120) } }, { lastChunk: true }));
+  assert.deepEqual(partial, []);
+  assert.deepEqual(closing, ["looking", "calling tool get"]);
 });
