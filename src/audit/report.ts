@@ -270,7 +270,10 @@ export function buildReport(api: ReportApi, namespace: string, results: ReportRe
 export function storedResults(report: unknown): ReportResult[] {
   if (typeof report !== "object" || report === null) return [];
   const results = (report as { results?: unknown }).results;
-  return Array.isArray(results) ? (results as ReportResult[]).filter((r) => typeof r === "object" && Array.isArray(r.resources)) : [];
+  // A report another tool edited may hold anything; only well-formed entries are ours to compare.
+  return Array.isArray(results)
+    ? (results as unknown[]).filter((r): r is ReportResult => typeof r === "object" && r !== null && Array.isArray((r as { resources?: unknown }).resources))
+    : [];
 }
 
 function ours(map: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> {

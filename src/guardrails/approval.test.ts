@@ -42,6 +42,13 @@ const cases: { name: string; next: AgentRun; old: AgentRun | null; user: { usern
   { name: "a run stamped without approver groups", next: run("bob", { approverGroups: [] }), old: run(undefined, { approverGroups: [] }), user: { username: "bob", groups: ["agent-approvers"] }, denied: /this run has no approver groups, so nobody can approve it through the API; set spec\.approval\.approverGroups/ },
 ];
 
+function withStamp(r: AgentRun, stamp: string): AgentRun {
+  return { ...r, metadata: { ...r.metadata, annotations: { ...r.metadata?.annotations, [STAMP.guardrails]: stamp } } };
+}
+for (const stamp of ["{}", "[]"]) {
+  cases.push({ name: `a stored run whose guardrails stamp is ${stamp} (a denial, not a crash)`, next: withStamp(run("bob"), stamp), old: withStamp(run(), stamp), user: { username: "bob", groups: ["agent-approvers"] }, denied: /this run has no approver groups/ });
+}
+
 for (const c of cases) {
   test(`run-approval: ${c.name}`, () => {
     const violations = checkApproval(c.next, c.old, c.user);

@@ -37,5 +37,8 @@ for (const [name, configName, want] of labelCases) {
 
 test("parseGuardrails: the stamped JSON object, else undefined (missing, not JSON, not an object)", () => {
   assert.deepEqual(parseGuardrails(JSON.stringify(guardrails)), guardrails);
-  for (const bad of [undefined, "{oops", "5", "null", '"text"']) assert.equal(parseGuardrails(bad), undefined, String(bad));
+  for (const bad of [undefined, "{oops", "5", "null", '"text"', "{}", "[]"]) assert.equal(parseGuardrails(bad), undefined, String(bad));
+  for (const [field, value] of [["tokenBudget", "1000"], ["networkPolicy", "open"], ["rbac", {}], ["approval", null], ["approval", { required: true }], ["tools", undefined]] as const) {
+    assert.equal(parseGuardrails(JSON.stringify({ ...guardrails, [field]: value })), undefined, `${field}: ${JSON.stringify(value)}`);
+  }
 });

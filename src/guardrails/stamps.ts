@@ -31,8 +31,30 @@ export function parseGuardrails(value: string | undefined): Guardrails | undefin
   if (value === undefined) return undefined;
   try {
     const parsed: unknown = JSON.parse(value);
-    return typeof parsed === "object" && parsed !== null ? (parsed as Guardrails) : undefined;
+    return isGuardrails(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
+}
+
+// The stamp is only ever written by the gateway, but a trusted identity can
+// write anything; a stamp of the wrong shape counts as no stamp rather than
+// failing later where a field is read.
+function isGuardrails(v: unknown): v is Guardrails {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const g = v as Record<string, unknown>;
+  const approval = g.approval as Record<string, unknown> | null | undefined;
+  return (
+    typeof g.tokenBudget === "number" &&
+    typeof g.timeout === "string" &&
+    typeof g.maxIterations === "number" &&
+    (g.networkPolicy === "strict" || g.networkPolicy === "permissive") &&
+    Array.isArray(g.egress) &&
+    Array.isArray(g.rbac) &&
+    Array.isArray(g.tools) &&
+    typeof approval === "object" &&
+    approval !== null &&
+    typeof approval.required === "boolean" &&
+    Array.isArray(approval.approverGroups)
+  );
 }

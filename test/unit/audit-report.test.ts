@@ -168,7 +168,7 @@ test("reportChanged sees what another writer changed besides the results: summar
 
 test("storedResults keeps only well-formed results of what is stored, so a foreign entry cannot break the comparison", () => {
   const good = findingResults(finding("a", [v("token-budget", "deny")]), catalog, T1);
-  assert.deepEqual(storedResults({ results: ["junk", 7, { policy: "x" }, ...good] }), good);
+  assert.deepEqual(storedResults({ results: ["junk", 7, null, { policy: "x" }, ...good] }), good);
   assert.deepEqual(storedResults({ results: "junk" }), []);
   assert.deepEqual(storedResults(null), []);
   const carried = carryTimestamps(findingResults(finding("a", [v("token-budget", "deny")]), catalog, T2), storedResults({ results: ["junk", ...good] }));
