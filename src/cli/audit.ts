@@ -12,11 +12,10 @@ import { logger } from "../log.ts";
 import { DurationError, parseDurationNs } from "../policy/builtins/duration.ts";
 import { openBundleStore, type BundleFlags, type BundleStore } from "../policy/bundle-store.ts";
 import { addBundleFlags } from "./bundle-flags.ts";
+import { collect } from "./flag-values.ts";
 import { InputError } from "./manifests.ts";
 import type { Io } from "./review.ts";
 import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen } from "./environment.ts";
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** How long --once waits for every bundle's first answer (a bundle service's request timeout is at most 30 s). */
 const FIRST_VERSIONS_WAIT_MS = 35_000;

@@ -17,6 +17,7 @@ import { readPolicyConfig } from "../policy/load.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
 import { InputError } from "./manifests.ts";
 import { findOpa, runOpa } from "./opa.ts";
+import { collect } from "./flag-values.ts";
 import type { Io } from "./review.ts";
 
 export interface NamedInput {
@@ -30,8 +31,6 @@ export interface Difference {
   gateway: unknown;
   opa: unknown;
 }
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export interface Checked {
   policy: WasmPolicy;

@@ -12,9 +12,8 @@ import { WasmPolicy } from "../policy/wasm-policy.ts";
 import { registerBundleCheck } from "./bundle-check.ts";
 import { currentCapabilities } from "./capabilities.ts";
 import { runOpa } from "./opa.ts";
+import { collect } from "./flag-values.ts";
 import type { Io } from "./review.ts";
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export interface BuildOptions {
   output: string;

@@ -14,6 +14,7 @@ import { WireError, parseAdmissionReview } from "../wire/parse.ts";
 import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
 import { InputError, readManifests, readText, type Manifest } from "./manifests.ts";
 import { defaultNamespace, defaultServiceAccount } from "./environment.ts";
+import { collect } from "./flag-values.ts";
 
 export interface ReviewOptions {
   file: string[];
@@ -125,8 +126,6 @@ export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
   io.out(opts.output === "json" ? JSON.stringify(results, null, 2) : texts.join("\n"));
   return results.every((r) => r.allowed) ? 0 : 1;
 }
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function registerReviewCommand(program: Command, io: Io, setExit: (code: number) => void): void {
   program
