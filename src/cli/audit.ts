@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { AuditMetrics } from "../audit/metrics.ts";
-import { startAuditRunner, type AuditRunner } from "../audit/run.ts";
+import { LeaseHeldError, startAuditRunner, type AuditRunner } from "../audit/run.ts";
 import type { AuditedObject, ScanResult } from "../audit/scanner.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { logger } from "../log.ts";
@@ -127,8 +127,10 @@ function serveMetrics(listen: string, metrics: AuditMetrics, runner: AuditRunner
 }
 
 export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
+  // Every flag is checked before anything starts, so a typo is the only line printed.
   const intervalMs = parseInterval(opts.interval);
   const leaseWaitMs = parseDurationMs("--lease-wait", opts.leaseWait, 0);
+  if (!opts.once) parseListen(opts.metricsListen, "--metrics-listen");
   const kubeConfig = loadKubeConfig(opts.kubeconfig);
   const metrics = new AuditMetrics();
   // Bundles exactly as serve loads them: URLs polled, signatures verified, swaps picked up, last good copy kept.
@@ -166,6 +168,10 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
         const result = await runner.scanOnce();
         print(result);
         return opts.exitCode && (result.summary.fail > 0 || result.summary.error > 0) ? 1 : 0;
+      } catch (err) {
+        // The Lease's errors name the Lease and how long was waited; a list call that failed names only the resource: say which cluster.
+        if (err instanceof InputError || err instanceof LeaseHeldError || (err instanceof Error && err.message.startsWith("Lease "))) throw err;
+        throw new InputError(`audit --once against ${kubeConfig.getCurrentCluster()?.server ?? "the cluster"}: ${err instanceof Error ? err.message : String(err)}`);
       } finally {
         await runner.stop();
       }
