@@ -93,6 +93,8 @@ export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
   if (stdin.length > 1) throw new InputError("- (stdin) can be given once: it is read to the end the first time");
   const engine = await loadEngine(opts.bundle, opts.policyConfig);
   const manifests = opts.admissionReview === undefined ? await readManifests(opts.file) : [];
+  // As kubectl apply says "no objects passed to apply": an empty input is a mistake, not a pass.
+  if (opts.admissionReview === undefined && manifests.length === 0) throw new InputError(`${opts.file.join(", ")}: no objects to admit (only empty documents)`);
   const contextObjects = (await readManifests(opts.context)).map((m) => m.object);
   const oldObjects = (await readManifests(opts.old)).map((m) => m.object);
   // What the cluster holds: the context files and the old objects; each
