@@ -65,27 +65,28 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   return program;
 }
 
-/** The command argv names, as far as it names one ("agentgate bundle sign"). */
-function commandOf(program: Command, argv: readonly string[]): Command {
+/** The command argv names, as far as it names one ("agentgate bundle sign"), and the words after it. */
+function commandOf(program: Command, argv: readonly string[]): { command: Command; rest: string[] } {
   let command = program;
-  for (const arg of argv) {
-    if (arg === "--") break;
-    if (arg.startsWith("-")) continue;
-    const sub = command.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+  const words = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length).filter((a) => !a.startsWith("-"));
+  while (words.length > 0) {
+    const sub = command.commands.find((c) => c.name() === words[0] || c.aliases().includes(words[0] ?? ""));
     if (!sub) break;
     command = sub;
+    words.shift();
   }
-  return command;
+  return { command, rest: words };
 }
 
 const pathOf = (command: Command): string => (command.parent ? `${pathOf(command.parent)} ${command.name()}` : command.name());
 
 /** commander's message in one line, with where to read the usage. */
-function usageError(err: CommanderError, command: Command): string {
+function usageError(err: CommanderError, { command, rest }: { command: Command; rest: string[] }): string {
   const path = pathOf(command);
   if (err.code === "commander.help") {
-    // A command that has subcommands, given none.
+    // A command that has subcommands, given none (or `help NAME` of one it does not have).
     const names = command.commands.map((c) => c.name()).filter((n) => n !== "help").join(", ");
+    if (rest[0] === "help" && rest[1] !== undefined) return `unknown command '${rest[1]}'; one of ${names} (see ${path} --help)`;
     return command.parent ? `${path.replace(/^\S+ /, "")} needs a command: ${names} (see ${path} --help)` : `no command given; one of ${names} (see ${path} --help)`;
   }
   const message = err.message.replace(/^error: /, "").replace(/\n\((Did you mean [^)]*)\)/, (_m, hint: string) => ` (${hint.replace(/^Did/, "did")})`);

@@ -14,7 +14,7 @@ import { WireError, parseAdmissionReview } from "../wire/parse.ts";
 import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
 import { InputError, readManifests, readText, type Manifest } from "./manifests.ts";
 import { defaultNamespace, defaultServiceAccount } from "./environment.ts";
-import { collect } from "./flag-values.ts";
+import { collect, collectChecked } from "./flag-values.ts";
 
 export interface ReviewOptions {
   file: string[];
@@ -129,13 +129,18 @@ export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
   return results.every((r) => r.allowed) ? 0 : 1;
 }
 
+/** review evaluates once, offline: a bundle service's URL is for serve and audit, which poll it. */
+function bundleFile(value: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) throw new InputError(`--bundle ${value}: review reads bundle files and directories; a URL is for serve and audit (download the bundle and pass the file)`);
+}
+
 export function registerReviewCommand(program: Command, io: Io, setExit: (code: number) => void): void {
   program
     .command("review")
     .description("admit manifests offline, as kubectl apply would submit them, against the same bundles")
     .option("-f, --file <file>", "manifest file (multi-document YAML or JSON; - for stdin); repeatable; documents are admitted in order, and each admitted one is context for the next", collect, [])
     .option("--context <file>", "objects already in the cluster that references resolve to (AgentConfig, ModelConfig, RemoteMCPServer, Namespace); repeatable", collect, [])
-    .option("--bundle <path>", "OPA bundle; repeatable; default: the embedded default bundle", collect, [])
+    .option("--bundle <path>", "OPA bundle (.tar.gz or directory); repeatable; default: the embedded default bundle", collectChecked(bundleFile), [])
     .option("--policy-config <file>", "YAML merged into data.agentgate.config")
     .option("--user <name>", "requesting user", "kubernetes-admin")
     .option("--group <group>", "requesting user's group; repeatable", collect, [])
