@@ -5,18 +5,17 @@ import { createServer, type Server } from "node:http";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { AuditMetrics } from "../audit/metrics.ts";
-import { startAuditRunner, type AuditRunner } from "../audit/run.ts";
+import { LeaseHeldError, startAuditRunner, type AuditRunner } from "../audit/run.ts";
 import type { AuditedObject, ScanResult } from "../audit/scanner.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { logger } from "../log.ts";
 import { DurationError, parseDurationNs } from "../policy/builtins/duration.ts";
 import { openBundleStore, type BundleFlags, type BundleStore } from "../policy/bundle-store.ts";
 import { addBundleFlags } from "./bundle-flags.ts";
+import { collect } from "./flag-values.ts";
 import { InputError } from "./manifests.ts";
 import type { Io } from "./review.ts";
 import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen } from "./environment.ts";
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** How long --once waits for every bundle's first answer (a bundle service's request timeout is at most 30 s). */
 const FIRST_VERSIONS_WAIT_MS = 35_000;
@@ -128,8 +127,10 @@ function serveMetrics(listen: string, metrics: AuditMetrics, runner: AuditRunner
 }
 
 export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
+  // Every flag is checked before anything starts, so a typo is the only line printed.
   const intervalMs = parseInterval(opts.interval);
   const leaseWaitMs = parseDurationMs("--lease-wait", opts.leaseWait, 0);
+  if (!opts.once) parseListen(opts.metricsListen, "--metrics-listen");
   const kubeConfig = loadKubeConfig(opts.kubeconfig);
   const metrics = new AuditMetrics();
   // Bundles exactly as serve loads them: URLs polled, signatures verified, swaps picked up, last good copy kept.
@@ -167,6 +168,10 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
         const result = await runner.scanOnce();
         print(result);
         return opts.exitCode && (result.summary.fail > 0 || result.summary.error > 0) ? 1 : 0;
+      } catch (err) {
+        // The Lease's errors name the Lease and how long was waited; a list call that failed names only the resource: say which cluster.
+        if (err instanceof InputError || err instanceof LeaseHeldError || (err instanceof Error && err.message.startsWith("Lease "))) throw err;
+        throw new InputError(`audit --once against ${kubeConfig.getCurrentCluster()?.server ?? "the cluster"}: ${err instanceof Error ? err.message : String(err)}`);
       } finally {
         await runner.stop();
       }

@@ -15,8 +15,10 @@ import { readBundle, type Bundle } from "../policy/bundle.ts";
 import { ENTRYPOINT, checkEntrypoints, encodeInput, withConfig } from "../policy/engine.ts";
 import { readPolicyConfig } from "../policy/load.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
-import { InputError } from "./manifests.ts";
+import { isRecord } from "../types/kube.ts";
+import { InputError, kindOfValue } from "./manifests.ts";
 import { findOpa, runOpa } from "./opa.ts";
+import { collect } from "./flag-values.ts";
 import type { Io } from "./review.ts";
 
 export interface NamedInput {
@@ -30,8 +32,6 @@ export interface Difference {
   gateway: unknown;
   opa: unknown;
 }
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export interface Checked {
   policy: WasmPolicy;
@@ -108,7 +108,11 @@ export async function evaluateWithOpa(sources: ReadonlyMap<string, Buffer>, data
     const fields = entrypoints.map((e) => `${JSON.stringify(e)}: [x | x := ${dataRef(e)} with input as inp]`).join(", ");
     await writeFile(join(dir, "wrapper.rego"), `package agentgate_bundle_check\n\nresults := [{${fields}} | some inp in input]\n`);
     await writeFile(join(dir, "input.json"), JSON.stringify(inputs));
-    const { stdout } = await runOpa(["eval", "-f", "json", "-d", join(dir, "src"), "-d", join(dir, "data.json"), "-d", join(dir, "wrapper.rego"), "-i", join(dir, "input.json"), "data.agentgate_bundle_check.results"]);
+    const { stdout } = await runOpa(["eval", "-f", "json", "-d", join(dir, "src"), "-d", join(dir, "data.json"), "-d", join(dir, "wrapper.rego"), "-i", join(dir, "input.json"), "data.agentgate_bundle_check.results"]).catch((err: unknown) => {
+      // opa names the copies in this temporary directory; the user knows the files by their --source paths.
+      if (err instanceof InputError) throw new InputError(err.message.replaceAll(`${join(dir, "src")}/`, "--source "));
+      throw err;
+    });
     const parsed = JSON.parse(stdout) as { result?: { expressions: { value: Record<string, unknown[]>[] }[] }[] };
     const rows = parsed.result?.[0]?.expressions[0]?.value;
     if (rows?.length !== inputs.length) throw new InputError(`opa eval answered ${String(rows?.length ?? 0)} results for ${String(inputs.length)} inputs`);
@@ -141,17 +145,23 @@ export async function compareWithOpa(checked: Checked, sources: ReadonlyMap<stri
 }
 
 async function readInput(path: string): Promise<NamedInput> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, "utf8");
+    bytes = await readFile(path);
   } catch (err) {
     throw new InputError(`input ${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+  if (bytes.includes(0)) throw new InputError(`input ${path}: binary data, not JSON or YAML`);
+  let value: unknown;
   try {
-    return { name: path, value: parseYaml(text) as unknown };
+    value = parseYaml(bytes.toString("utf8"));
   } catch (err) {
-    throw new InputError(`input ${path}: not valid JSON or YAML: ${(err instanceof Error ? err.message : String(err)).split("\n")[0] ?? ""}`);
+    throw new InputError(`input ${path}: not valid JSON or YAML: ${((err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "").replace(/:$/, "")}`);
   }
+  // The gateway only ever evaluates an object; a scalar or a list compared both ways would prove nothing.
+  if (value === null || value === undefined) throw new InputError(`input ${path}: is empty; expected a policy input document {request, context}`);
+  if (!isRecord(value)) throw new InputError(`input ${path}: is ${kindOfValue(value)}, not a policy input document (a mapping: {request, context})`);
+  return { name: path, value };
 }
 
 const show = (v: unknown): string => stableJson(v);

@@ -1,5 +1,5 @@
 // `agentgate bundle build|inspect|sign|verify`: authoring and examining bundles.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -11,10 +11,11 @@ import { sourceRevision } from "../policy/source-revision.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
 import { registerBundleCheck } from "./bundle-check.ts";
 import { currentCapabilities } from "./capabilities.ts";
+import { describeFileError } from "./file-errors.ts";
+import { InputError } from "./manifests.ts";
 import { runOpa } from "./opa.ts";
+import { collect } from "./flag-values.ts";
 import type { Io } from "./review.ts";
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export interface BuildOptions {
   output: string;
@@ -22,7 +23,19 @@ export interface BuildOptions {
   revision?: string;
 }
 
+/** Writing `target` (a bundle, -o) failed: one line naming it, not the temporary file beside it. */
+function cannotWrite(flag: string, target: string): (err: unknown) => never {
+  return (err: unknown) => {
+    if (typeof (err as NodeJS.ErrnoException).code === "string") throw new InputError(`${flag}${target}: cannot write: ${describeFileError(err, "write")}`);
+    throw err;
+  };
+}
+
 export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ output: string; revision: string }> {
+  const source = await stat(dir).catch((err: unknown) => {
+    throw new InputError(`bundle build ${dir}: cannot read: ${describeFileError(err)}`);
+  });
+  if (!source.isDirectory()) throw new InputError(`bundle build ${dir}: not a directory; give the directory of the bundle's .rego files (and data.json)`);
   const revision = opts.revision ?? (await sourceRevision(dir));
   const entrypoints = opts.entrypoint.length > 0 ? opts.entrypoint : [ENTRYPOINT.violations, ENTRYPOINT.defaults];
   const output = resolve(opts.output);
@@ -52,8 +65,7 @@ export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ ou
     // Load it before publishing: a bundle that builds but does not load never leaves here.
     const bundle = await readBundle(tmpOut);
     await WasmPolicy.load(bundle, bundle.data);
-    const { rename, copyFile } = await import("node:fs/promises");
-    await rename(tmpOut, output).catch(() => copyFile(tmpOut, output));
+    await rename(tmpOut, output).catch(() => copyFile(tmpOut, output)).catch(cannotWrite("-o ", opts.output));
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
@@ -85,7 +97,9 @@ export function registerBundleCommands(program: Command, io: Io, setExit: (code:
     .option("-o, --output <file>", "signed bundle to write (.tar.gz; default: the bundle in place)")
     .action(async (path: string, opts: { signingKey: string; signingAlg?: string; keyId: string; scope?: string; output?: string }) => {
       const key = await readSigningKey(opts.signingKey, { keyId: opts.keyId, ...(opts.signingAlg ? { algorithm: opts.signingAlg } : {}), ...(opts.scope ? { scope: opts.scope } : {}) });
-      const signed = await signBundleAt(path, key, opts.output);
+      // Only what agentgate would load is worth a signature: a tarball that is not a bundle is refused, saying why.
+      await readBundle(path);
+      const signed = await signBundleAt(path, key, opts.output).catch(cannotWrite(opts.output === undefined ? "" : "-o ", opts.output ?? path));
       io.out(`signed ${signed.files} files of ${path} with ${key.algorithm} key "${key.keyId}": ${signed.output}`);
       setExit(0);
     });

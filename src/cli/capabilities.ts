@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { agentgateCapabilities, asCapabilities, probeModules, type Capabilities } from "../policy/builtins/capabilities.ts";
 import { readBundle } from "../policy/bundle.ts";
 import { calledBuiltins } from "../policy/wasm-policy.ts";
+import { describeFileError } from "./file-errors.ts";
 import { InputError } from "./manifests.ts";
 import { findOpa, runOpa } from "./opa.ts";
 import type { Io } from "./review.ts";
@@ -72,7 +73,7 @@ export function registerCapabilitiesCommand(program: Command, io: Io, setExit: (
       if (opts.output === undefined) io.out(text.trimEnd());
       else {
         await writeFile(opts.output, text).catch((err: unknown) => {
-          throw new InputError(`cannot write ${opts.output ?? ""}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+          throw new InputError(`-o ${opts.output ?? ""}: cannot write: ${describeFileError(err, "write")}`);
         });
       }
       setExit(0);

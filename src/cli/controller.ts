@@ -1,8 +1,11 @@
 // `agentgate controller`: the thin controller (SPEC §5).
+import type { KeyObject } from "node:crypto";
+import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
 import { InvalidArgumentError, Option } from "commander";
 import { A2ADriver } from "../controller/a2a-driver.ts";
-import { startController } from "../controller/controller.ts";
+import { describeError } from "../context/cluster-lookup.ts";
+import { ListenError, startController } from "../controller/controller.ts";
 import { Kube } from "../controller/kube.ts";
 import { ProvenanceSigner, embeddedBundles, loadSigningKeyFromSecret } from "../controller/provenance-recorder.ts";
 import { logger } from "../log.ts";
@@ -32,18 +35,35 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
     throw new InputError(`--provenance-key-secret ${JSON.stringify(opts.provenanceKeySecret)}: expected NAMESPACE/NAME`);
   }
   const kubeConfig = loadKubeConfig(opts.kubeconfig);
-  const key = secretNs && secretName ? await loadSigningKeyFromSecret(new Kube(kubeConfig), secretNs, secretName) : undefined;
-  const controller = await startController({
-    kubeConfig,
-    kagentUrl: opts.kagentUrl,
-    driver: new A2ADriver(opts.kagentUrl, logger),
-    provenance: new ProvenanceSigner(key, await embeddedBundles(logger)),
-    log: logger,
-    leaderElect: opts.leaderElect,
-    leaseNamespace: opts.leaseNamespace,
-    healthListen,
-    metricsListen,
-  });
+  let key: KeyObject | undefined;
+  if (secretNs && secretName) {
+    try {
+      key = await loadSigningKeyFromSecret(new Kube(kubeConfig), secretNs, secretName);
+    } catch (err) {
+      // Without the key every run's provenance would go unsigned: refuse to start, saying why.
+      // An API answer or a network failure (fetch's TypeError), not a Secret without a good key.
+      const reading = err instanceof k8s.ApiException || err instanceof TypeError;
+      const where = reading ? ` cannot read it from ${kubeConfig.getCurrentCluster()?.server ?? "the cluster"}:` : "";
+      throw new InputError(`--provenance-key-secret ${opts.provenanceKeySecret ?? ""}:${where} ${describeError(err)}`);
+    }
+  }
+  let controller;
+  try {
+    controller = await startController({
+      kubeConfig,
+      kagentUrl: opts.kagentUrl,
+      driver: new A2ADriver(opts.kagentUrl, logger),
+      provenance: new ProvenanceSigner(key, await embeddedBundles(logger)),
+      log: logger,
+      leaderElect: opts.leaderElect,
+      leaseNamespace: opts.leaseNamespace,
+      healthListen,
+      metricsListen,
+    });
+  } catch (err) {
+    if (err instanceof ListenError) throw new InputError(`--${err.endpoint}-listen ${err.endpoint === "health" ? opts.healthListen : opts.metricsListen}: ${err.message}`);
+    throw err;
+  }
   logger.info("agentgate controller started", { kagentUrl: opts.kagentUrl, leaderElect: opts.leaderElect, signed: key !== undefined });
   const code = await new Promise<number>((resolve) => {
     const stop = (signal: string) => {

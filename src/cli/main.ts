@@ -1,20 +1,16 @@
 // The `agentgate` command line (SPEC §4). Exit status: 0 success or all
 // admitted, 1 denied / failed verification, 2 bad usage or unreadable input.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { BundleError } from "../policy/bundle.ts";
-import { ConfigError } from "../policy/load.ts";
-import { InputError } from "./manifests.ts";
 import { registerReviewCommand, type Io } from "./review.ts";
 import { defaultNamespace, defaultServiceAccount } from "./environment.ts";
 import { runServe, type ServeOptions } from "./serve.ts";
 import { registerBundleCommands } from "./bundle.ts";
 import { addBundleFlags } from "./bundle-flags.ts";
+import { collect, refuseRepeatedFlags } from "./flag-values.ts";
 import { registerAuditCommand } from "./audit.ts";
 import { registerControllerCommand } from "./controller.ts";
 import { registerProvenanceCommands } from "./provenance-verify.ts";
 import { registerCapabilitiesCommand } from "./capabilities.ts";
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -26,7 +22,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command("agentgate")
     .description("Admission webhook and policy gateway for AI agents on Kubernetes")
     .showHelpAfterError(false)
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    // Usage errors are printed by main() in one line (commander's own can
+    // take two, and help shown for a missing command is a page); --help
+    // asked for goes to stdout as usual.
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: () => undefined, outputError: () => undefined })
     .exitOverride();
 
   // The bundle flags sit where they always did in serve's help: after the TLS files.
@@ -62,7 +61,42 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerProvenanceCommands(program, io, setExit);
   registerAuditCommand(program, io, setExit);
   registerCapabilitiesCommand(program, io, setExit);
+  refuseRepeatedFlags(program);
   return program;
+}
+
+/** The command argv names, as far as it names one ("agentgate bundle sign"), and the words after it. */
+function commandOf(program: Command, argv: readonly string[]): { command: Command; rest: string[] } {
+  let command = program;
+  const words = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length).filter((a) => !a.startsWith("-"));
+  while (words.length > 0) {
+    const sub = command.commands.find((c) => c.name() === words[0] || c.aliases().includes(words[0] ?? ""));
+    if (!sub) break;
+    command = sub;
+    words.shift();
+  }
+  return { command, rest: words };
+}
+
+const pathOf = (command: Command): string => (command.parent ? `${pathOf(command.parent)} ${command.name()}` : command.name());
+
+/** commander's message in one line, with where to read the usage. */
+function usageError(err: CommanderError, { command, rest }: { command: Command; rest: string[] }): string {
+  const path = pathOf(command);
+  if (err.code === "commander.help") {
+    // A command that has subcommands, given none (or `help NAME` of one it does not have).
+    const names = command.commands.map((c) => c.name()).filter((n) => n !== "help").join(", ");
+    if (rest[0] === "help" && rest[1] !== undefined) return `unknown command '${rest[1]}'; one of ${names} (see ${path} --help)`;
+    return command.parent ? `${path.replace(/^\S+ /, "")} needs a command: ${names} (see ${path} --help)` : `no command given; one of ${names} (see ${path} --help)`;
+  }
+  const message = err.message.replace(/^error: /, "").replace(/\n\((Did you mean [^)]*)\)/, (_m, hint: string) => ` (${hint.replace(/^Did/, "did")})`);
+  return `${message.replace(/\.$/, "")}; see ${path} --help`;
+}
+
+/** Control characters (a newline in a quoted snippet of the input, bytes of a binary file) escaped, so an error is one line. */
+function oneLine(message: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what is escaped
+  return message.replace(/[\u0000-\u001f\u007f]/g, (c) => ({ "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** Runs the CLI; returns the exit status instead of exiting, so tests can call it. */
@@ -77,14 +111,13 @@ export async function main(
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+      // Help asked for (--help, `help`) is a success; shown because a command was missing, it is bad usage.
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || (err.code === "commander.help" && err.exitCode === 0)) return 0;
+      io.err(`agentgate: ${oneLine(usageError(err, commandOf(program, argv)))}`);
       return 2;
     }
-    if (err instanceof InputError || err instanceof ConfigError || err instanceof BundleError || err instanceof InvalidArgumentError) {
-      io.err(`agentgate: ${err.message}`);
-      return 2;
-    }
-    io.err(`agentgate: ${err instanceof Error ? err.message : String(err)}`);
+    // InputError, ConfigError, BundleError and the rest: each names its file or flag.
+    io.err(`agentgate: ${oneLine(err instanceof Error ? err.message : String(err))}`);
     return 2;
   }
 }

@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { isRecord, type KubeObject } from "../types/kube.ts";
+import { describeFileError } from "./file-errors.ts";
 
 export class InputError extends Error {
   constructor(message: string) {
@@ -18,43 +19,61 @@ export interface Manifest {
   object: KubeObject;
 }
 
-const READ_ERRORS: Record<string, string> = {
-  ENOENT: "no such file",
-  EACCES: "permission denied",
-  EISDIR: "is a directory, not a file",
-  ENOTDIR: "a part of the path is not a directory",
-};
-
 async function readSource(file: string): Promise<string> {
+  let bytes: Buffer;
   try {
     if (file === "-") {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString("utf8");
+      bytes = Buffer.concat(chunks);
+    } else {
+      bytes = await readFile(file);
     }
-    return await readFile(file, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code !== undefined ? READ_ERRORS[code] : undefined;
-    throw new InputError(`${file}: cannot read: ${why !== undefined ? `${why} (${code ?? ""})` : (code ?? String(err))}`);
+    throw new InputError(`${file}: cannot read: ${describeFileError(err)}`);
   }
+  // YAML and JSON are UTF-8 text: a NUL byte or a byte that is not UTF-8 means
+  // an archive, an image or a key was given, and its bytes would otherwise
+  // come back as an odd "string" document.
+  const at = bytes.indexOf(0);
+  const text = bytes.toString("utf8");
+  if (at >= 0 || text.includes("\uFFFD")) {
+    throw new InputError(`${file}: binary data (${at >= 0 ? `a NUL byte at offset ${String(at)}` : "bytes that are not UTF-8"}), not YAML or JSON text`);
+  }
+  return text;
 }
 
-function flatten(object: Record<string, unknown>, file: string, out: Manifest[]): void {
+/** What a value is, for "document 1 is a string, not ...". */
+export function kindOfValue(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  if (value === null) return "null";
+  return typeof value === "object" ? "a mapping" : `a ${typeof value}`;
+}
+
+function flatten(object: Record<string, unknown>, where: string, out: Manifest[], file: string): void {
   if (typeof object.kind === "string" && object.kind.endsWith("List") && Array.isArray(object.items)) {
-    for (const item of object.items as unknown[]) {
-      if (isRecord(item)) flatten(item, file, out);
+    for (const [i, item] of (object.items as unknown[]).entries()) {
+      if (!isRecord(item)) throw new InputError(`${where}: items[${String(i)}] of the ${object.kind} is ${kindOfValue(item)}, not a Kubernetes object`);
+      flatten(item, `${where}, items[${String(i)}]`, out, file);
     }
     return;
   }
   if (typeof object.apiVersion !== "string" || typeof object.kind !== "string") {
-    throw new InputError(`${file}: a document has no apiVersion or kind`);
+    const missing = [typeof object.apiVersion !== "string" ? "apiVersion" : "", typeof object.kind !== "string" ? "kind" : ""].filter(Boolean).join(" and ");
+    throw new InputError(`${where} has no ${missing}: not a Kubernetes object`);
   }
   out.push({ file, object: object });
 }
 
-export function parseManifests(text: string, file: string): Manifest[] {
-  const out: Manifest[] = [];
+export interface Document {
+  /** "FILE: document N (line L)", for messages */
+  where: string;
+  value: unknown;
+}
+
+/** The documents of a multi-document YAML or JSON text, empty ones left out; a syntax error names the document and its line. */
+export function parseDocuments(text: string, file: string): Document[] {
+  const out: Document[] = [];
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { prettyErrors: false, lineCounter: lines });
   for (const [index, doc] of (Array.isArray(docs) ? docs : [docs]).entries()) {
@@ -65,8 +84,17 @@ export function parseManifests(text: string, file: string): Manifest[] {
     }
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
-    if (!isRecord(value)) throw new InputError(`${file}: document ${index + 1} is not a mapping`);
-    flatten(value, file, out);
+    const start = doc.contents?.range[0];
+    out.push({ where: `${file}: document ${index + 1}${start !== undefined ? ` (line ${lines.linePos(start).line})` : ""}`, value });
+  }
+  return out;
+}
+
+export function parseManifests(text: string, file: string): Manifest[] {
+  const out: Manifest[] = [];
+  for (const { where, value } of parseDocuments(text, file)) {
+    if (!isRecord(value)) throw new InputError(`${where} is ${kindOfValue(value)}, not a Kubernetes object (a mapping with apiVersion and kind)`);
+    flatten(value, where, out, file);
   }
   return out;
 }
@@ -83,7 +111,9 @@ async function expand(file: string): Promise<string[]> {
     return [file]; // readSource names the problem
   }
   if (!isDirectory) return [file];
-  const entries = await readdir(file, { withFileTypes: true });
+  const entries = await readdir(file, { withFileTypes: true }).catch((err: unknown) => {
+    throw new InputError(`${file}: cannot read the directory: ${describeFileError(err)}`);
+  });
   const files = entries.filter((e) => e.isFile() && MANIFEST_EXTENSIONS.test(e.name)).map((e) => join(file, e.name)).sort();
   if (files.length === 0) throw new InputError(`${file}: directory holds no .yaml, .yml or .json file`);
   return files;

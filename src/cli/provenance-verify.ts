@@ -5,7 +5,8 @@ import type { Command } from "commander";
 import { KeyError, loadPublicKey, verifyEnvelope } from "../provenance/envelope.ts";
 import { isRecord } from "../types/kube.ts";
 import type { DsseEnvelope } from "../types/agent.ts";
-import { InputError, parseManifests, readText } from "./manifests.ts";
+import { describeFileError } from "./file-errors.ts";
+import { InputError, kindOfValue, parseDocuments, readText } from "./manifests.ts";
 import type { Io } from "./review.ts";
 
 function asEnvelope(value: unknown): DsseEnvelope | undefined {
@@ -13,19 +14,36 @@ function asEnvelope(value: unknown): DsseEnvelope | undefined {
   return value as unknown as DsseEnvelope;
 }
 
+const ENVELOPE_FIELDS = "payloadType and payload (strings) and signatures (a list)";
+
+/** The DSSE envelope FILE holds, itself or as an AgentRun's status.provenance; otherwise one line saying what FILE holds instead. */
 export function findEnvelope(text: string, file: string): DsseEnvelope {
   let value: unknown;
+  let where = file;
   try {
     value = JSON.parse(text);
   } catch {
-    value = parseManifests(text, file)[0]?.object;
+    const [first] = parseDocuments(text, file);
+    value = first?.value;
+    if (first) where = first.where;
   }
+  const wanted = "expected a DSSE envelope or an AgentRun with status.provenance";
+  if (value === undefined || value === null) throw new InputError(`${file}: is empty; ${wanted}`);
+  if (!isRecord(value)) throw new InputError(`${where} is ${kindOfValue(value)}; ${wanted}`);
   const direct = asEnvelope(value);
   if (direct) return direct;
-  const status = isRecord(value) && isRecord(value.status) ? value.status : undefined;
-  const nested = asEnvelope(status?.provenance);
-  if (nested) return nested;
-  throw new InputError(`${file}: neither a DSSE envelope nor an AgentRun with status.provenance`);
+  if (typeof value.kind === "string") {
+    const metadata = isRecord(value.metadata) ? value.metadata : {};
+    const name = typeof metadata.name === "string" ? ` ${JSON.stringify(metadata.name)}` : "";
+    if (value.kind !== "AgentRun") throw new InputError(`${where} is a ${value.kind}${name}; ${wanted}`);
+    const status = isRecord(value.status) ? value.status : undefined;
+    if (status?.provenance === undefined) throw new InputError(`${where}: AgentRun${name} has no status.provenance (not finished yet, or recorded before provenance was)`);
+    const nested = asEnvelope(status.provenance);
+    if (nested) return nested;
+    throw new InputError(`${where}: AgentRun${name} status.provenance is not a DSSE envelope: it needs ${ENVELOPE_FIELDS}`);
+  }
+  if ("payload" in value || "signatures" in value || "payloadType" in value) throw new InputError(`${where} is not a DSSE envelope: it needs ${ENVELOPE_FIELDS}`);
+  throw new InputError(`${where} has no kind and no payload; ${wanted}`);
 }
 
 export function registerProvenanceCommands(program: Command, io: Io, setExit: (code: number) => void): void {
@@ -39,11 +57,11 @@ export function registerProvenanceCommands(program: Command, io: Io, setExit: (c
       try {
         keyPem = await readFile(opts.key, "utf8");
       } catch (err) {
-        throw new InputError(`${opts.key}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        throw new InputError(`--key ${opts.key}: cannot read: ${describeFileError(err)}`);
       }
       let key;
       try {
-        key = loadPublicKey(keyPem, opts.key);
+        key = loadPublicKey(keyPem, `--key ${opts.key}`);
       } catch (err) {
         throw new InputError(err instanceof KeyError ? err.message : String(err));
       }

@@ -14,6 +14,7 @@ import { WireError, parseAdmissionReview } from "../wire/parse.ts";
 import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
 import { InputError, readManifests, readText, type Manifest } from "./manifests.ts";
 import { defaultNamespace, defaultServiceAccount } from "./environment.ts";
+import { collect, collectChecked } from "./flag-values.ts";
 
 export interface ReviewOptions {
   file: string[];
@@ -92,6 +93,8 @@ export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
   if (stdin.length > 1) throw new InputError("- (stdin) can be given once: it is read to the end the first time");
   const engine = await loadEngine(opts.bundle, opts.policyConfig);
   const manifests = opts.admissionReview === undefined ? await readManifests(opts.file) : [];
+  // As kubectl apply says "no objects passed to apply": an empty input is a mistake, not a pass.
+  if (opts.admissionReview === undefined && manifests.length === 0) throw new InputError(`${opts.file.join(", ")}: no objects to admit (only empty documents)`);
   const contextObjects = (await readManifests(opts.context)).map((m) => m.object);
   const oldObjects = (await readManifests(opts.old)).map((m) => m.object);
   // What the cluster holds: the context files and the old objects; each
@@ -126,7 +129,10 @@ export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
   return results.every((r) => r.allowed) ? 0 : 1;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+/** review evaluates once, offline: a bundle service's URL is for serve and audit, which poll it. */
+function bundleFile(value: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) throw new InputError(`--bundle ${value}: review reads bundle files and directories; a URL is for serve and audit (download the bundle and pass the file)`);
+}
 
 export function registerReviewCommand(program: Command, io: Io, setExit: (code: number) => void): void {
   program
@@ -134,7 +140,7 @@ export function registerReviewCommand(program: Command, io: Io, setExit: (code: 
     .description("admit manifests offline, as kubectl apply would submit them, against the same bundles")
     .option("-f, --file <file>", "manifest file (multi-document YAML or JSON; - for stdin); repeatable; documents are admitted in order, and each admitted one is context for the next", collect, [])
     .option("--context <file>", "objects already in the cluster that references resolve to (AgentConfig, ModelConfig, RemoteMCPServer, Namespace); repeatable", collect, [])
-    .option("--bundle <path>", "OPA bundle; repeatable; default: the embedded default bundle", collect, [])
+    .option("--bundle <path>", "OPA bundle (.tar.gz or directory); repeatable; default: the embedded default bundle", collectChecked(bundleFile), [])
     .option("--policy-config <file>", "YAML merged into data.agentgate.config")
     .option("--user <name>", "requesting user", "kubernetes-admin")
     .option("--group <group>", "requesting user's group; repeatable", collect, [])

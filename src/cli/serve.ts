@@ -19,6 +19,7 @@ import { CertificateReloader, readKeyPair, type KeyPair } from "../server/tls-re
 import { generateServingCertificate } from "../tls/self-signed.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { loadKubeConfig, parseListen } from "./environment.ts";
+import { describeFileError } from "./file-errors.ts";
 import { InputError } from "./manifests.ts";
 
 export interface ServeOptions extends BundleFlags {
@@ -55,13 +56,9 @@ export interface RunningGateway {
 }
 
 export async function startGateway(opts: ServeOptions): Promise<RunningGateway> {
+  // Flags and the files they name first: a mistake is one line, before a
+  // bundle is loaded, a certificate generated or the cluster watched.
   const { host, port } = parseListen(opts.listen);
-  const metrics = new GatewayMetrics();
-  // Bundles are verified, loaded and swapped by the store; requests read store.engine() once each.
-  const store = await openBundleStore(opts, logger, metrics.bundles);
-
-  let tls: KeyPair;
-  let caCert: string | undefined;
   let selfManaged: SelfManagedPlan | undefined;
   if (opts.certSecret !== undefined) {
     if (opts.tlsCertFile || opts.tlsKeyFile) throw new InputError("--cert-secret and --tls-cert-file/--tls-key-file exclude each other: the certificate comes from the Secret or from files");
@@ -72,12 +69,20 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       throw err;
     }
   }
+  let files: KeyPair | undefined;
   if (opts.tlsCertFile || opts.tlsKeyFile) {
     if (!opts.tlsCertFile || !opts.tlsKeyFile) throw new InputError("--tls-cert-file and --tls-key-file go together");
-    tls = await readKeyPair(opts.tlsCertFile, opts.tlsKeyFile).catch((err: unknown) => {
-      throw new InputError(`serving certificate: ${err instanceof Error ? err.message : String(err)}`);
+    files = await readKeyPair(opts.tlsCertFile, opts.tlsKeyFile).catch((err: unknown) => {
+      throw new InputError(`--tls-cert-file/--tls-key-file: ${err instanceof Error ? err.message : String(err)}`);
     });
-    metrics.certificateLoaded(tls.cert, "files");
+  }
+  // The Secret lives in the cluster even when policy context does not (--offline).
+  const kc = !opts.offline || selfManaged ? loadKubeConfig(opts.kubeconfig, selfManaged ? "" : ", or --offline") : undefined;
+
+  let tls: KeyPair;
+  let caCert: string | undefined;
+  if (files) {
+    tls = files;
   } else if (selfManaged) {
     // Served only until the Secret's certificate is loaded; /readyz says not ready meanwhile.
     const placeholder = generateServingCertificate(selfManaged.policy.hosts, 1);
@@ -87,21 +92,29 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     const generated = generateServingCertificate(["localhost", "127.0.0.1", "::1", svc, `${svc}.${opts.namespace}`, `${svc}.${opts.namespace}.svc`]);
     tls = { cert: generated.cert, key: generated.key };
     caCert = generated.caCert;
-    metrics.certificateLoaded(tls.cert, "generated");
-    if (opts.caOut) await writeFile(opts.caOut, caCert);
-    logger.info("no --tls-cert-file: serving a self-signed certificate; put this CA in the webhook's caBundle", { caFile: opts.caOut, ca: caCert });
+    const caOut = opts.caOut;
+    if (caOut) {
+      await writeFile(caOut, caCert).catch((err: unknown) => {
+        throw new InputError(`--ca-out ${caOut}: cannot write: ${describeFileError(err, "write")}`);
+      });
+    }
   }
+
+  const metrics = new GatewayMetrics();
+  metrics.certificateLoaded(tls.cert, files ? "files" : "generated");
+  // Bundles are verified, loaded and swapped by the store; requests read store.engine() once each.
+  const store = await openBundleStore(opts, logger, metrics.bundles);
+  if (caCert) logger.info("no --tls-cert-file: serving a self-signed certificate; put this CA in the webhook's caBundle", { caFile: opts.caOut, ca: caCert });
 
   let lookup: ObjectLookup;
   let cluster: ClusterLookup | undefined;
   let onDeniedUpdate: ((request: AdmissionRequest, message: string) => void) | undefined;
-  if (opts.offline) {
-    lookup = new StaticLookup();
-  } else {
-    const kc = loadKubeConfig(opts.kubeconfig);
+  if (kc && !opts.offline) {
     cluster = new ClusterLookup(kc, logger, (kind, synced) => metrics.cacheSynced.set({ kind }, synced ? 1 : 0));
     lookup = cluster;
     onDeniedUpdate = createDenialEvents(kc, logger);
+  } else {
+    lookup = new StaticLookup();
   }
   const redactions = [...(opts.decisionLogNoDefaultRedactions === true ? [] : DEFAULT_REDACTIONS), ...(opts.decisionLogRedact ?? [])];
   const decisions = opts.decisionLogs === true ? createDecisionLogger(logger, redactions) : undefined;
@@ -126,17 +139,24 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     reloader = new CertificateReloader(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, (pair) => metrics.certificateLoaded(pair.cert, "files"));
     reloader.start();
   }
-  if (selfManaged) {
-    // The Secret lives in the cluster even when policy context does not (--offline).
-    certs = startSelfManaged(selfManaged, loadKubeConfig(opts.kubeconfig), logger, (pair) => {
+  if (selfManaged && kc) {
+    certs = startSelfManaged(selfManaged, kc, logger, (pair) => {
       server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: "TLSv1.2" });
       metrics.certificateLoaded(pair.cert, "secret");
     });
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err) => reject(new InputError(`--listen ${opts.listen}: ${err.message}`)));
-    server.listen(port, host, resolve);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err) => reject(new InputError(`--listen ${opts.listen}: ${err.message}`)));
+      server.listen(port, host, resolve);
+    });
+  } catch (err) {
+    // Nothing may keep the process up after it failed to start: the bundle watch, the certificate's.
+    reloader?.stop();
+    store.stop();
+    certs?.stop();
+    throw err;
+  }
   const address = server.address();
   const boundPort = typeof address === "object" && address ? address.port : port;
   logger.info("agentgate serving", { listen: `${host}:${boundPort}`, offline: opts.offline, bundles: store.status() });

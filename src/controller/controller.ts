@@ -48,6 +48,16 @@ export interface RunningController {
   lost: Promise<void>;
 }
 
+/** The health or metrics endpoint could not listen (address in use, not local): nothing was started. */
+export class ListenError extends Error {
+  readonly endpoint: "health" | "metrics";
+  constructor(endpoint: "health" | "metrics", message: string) {
+    super(message);
+    this.name = "ListenError";
+    this.endpoint = endpoint;
+  }
+}
+
 type ObjectInformer<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.ObjectCache<T>;
 
 export async function startController(opts: ControllerOptions): Promise<RunningController> {
@@ -114,15 +124,24 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const customRunReconciler = new CustomRunReconciler(kube, log);
 
   const servers: Server[] = [];
-  async function listen(addr: { host: string; port: number } | undefined, handler: Parameters<typeof createServer>[1]): Promise<number | undefined> {
+  async function listen(endpoint: ListenError["endpoint"], addr: { host: string; port: number } | undefined, handler: Parameters<typeof createServer>[1]): Promise<number | undefined> {
     if (!addr) return undefined;
     const server = createServer(handler);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(addr.port, addr.host, resolve);
+      });
+    } catch (err) {
+      // Close what already listens, so a failed start leaves nothing holding the process up.
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      throw new ListenError(endpoint, err instanceof Error ? err.message : String(err));
+    }
     servers.push(server);
-    await new Promise<void>((resolve) => server.listen(addr.port, addr.host, resolve));
     const a = server.address();
     return typeof a === "object" && a ? a.port : undefined;
   }
-  const healthPort = await listen(opts.healthListen, (req, res) => {
+  const healthPort = await listen("health", opts.healthListen, (req, res) => {
     if (req.url === "/healthz") return void res.end("ok\n");
     if (req.url === "/readyz") {
       // A standby replica is ready: it serves health and waits for the lease.
@@ -133,7 +152,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     res.statusCode = 404;
     res.end();
   });
-  const metricsPort = await listen(opts.metricsListen, (_req, res) => {
+  const metricsPort = await listen("metrics", opts.metricsListen, (_req, res) => {
     registry.metrics().then((text) => {
       res.setHeader("content-type", registry.contentType);
       res.end(text);

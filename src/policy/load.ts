@@ -28,10 +28,11 @@ export async function readPolicyConfig(path: string): Promise<Record<string, unk
   try {
     value = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`policy config ${path}: not valid YAML: ${(err instanceof Error ? err.message : String(err)).split("\n")[0] ?? ""}`);
+    // The first line of the parser's message, without the colon that led into its excerpt.
+    throw new ConfigError(`policy config ${path}: not valid YAML: ${((err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "").replace(/:$/, "")}`);
   }
   if (value === null || value === undefined) return {};
-  if (!isRecord(value)) throw new ConfigError(`policy config ${path}: must be a YAML mapping (the keys of data.agentgate.config), got ${Array.isArray(value) ? "a list" : typeof value}`);
+  if (!isRecord(value)) throw new ConfigError(`policy config ${path}: must be a YAML mapping (the keys of data.agentgate.config), got ${Array.isArray(value) ? "a list" : `a ${typeof value}`}`);
   return value;
 }
 

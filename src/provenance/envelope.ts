@@ -39,14 +39,20 @@ export function loadPrivateKey(pem: string, where: string): KeyObject {
   return key;
 }
 
+/** The ECDSA P-256 public key provenance is verified with (a certificate or a private key carry one too). */
 export function loadPublicKey(pem: string, where: string): KeyObject {
+  let key: KeyObject;
   try {
-    const key = createPublicKey({ key: pem, format: "pem" });
-    if (key.asymmetricKeyType !== "ec") throw new Error(`expected an ECDSA key, got ${key.asymmetricKeyType ?? "unknown"}`);
-    return key;
-  } catch (err) {
-    throw new KeyError(`${where}: not a PEM public key: ${err instanceof Error ? err.message : String(err)}`);
+    key = createPublicKey({ key: pem, format: "pem" });
+  } catch {
+    throw new KeyError(`${where}: not a PEM public key (expected "-----BEGIN PUBLIC KEY-----")`);
   }
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType !== "ec" || curve !== "prime256v1") {
+    const found = key.asymmetricKeyType === "ec" ? `an ECDSA ${curve ?? "unknown-curve"} key` : `an ${(key.asymmetricKeyType ?? "unknown").toUpperCase()} key`;
+    throw new KeyError(`${where}: ${found}; provenance is signed with ECDSA P-256 (prime256v1): give the public half of the controller's signing key`);
+  }
+  return key;
 }
 
 export function seal(statement: unknown, privateKey?: KeyObject): DsseEnvelope {

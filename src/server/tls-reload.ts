@@ -6,7 +6,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Server as HttpsServer } from "node:https";
-import { X509Certificate, createPrivateKey } from "node:crypto";
+import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import type { Logger } from "../log.ts";
 
 export interface KeyPair {
@@ -14,11 +14,26 @@ export interface KeyPair {
   key: string;
 }
 
+/** Each error names the file and what is wrong with it, in one line. */
 export async function readKeyPair(certFile: string, keyFile: string): Promise<KeyPair> {
-  const [cert, key] = await Promise.all([readFile(certFile, "utf8"), readFile(keyFile, "utf8")]);
+  const read = (file: string) => readFile(file, "utf8").catch((err: unknown) => {
+    throw new Error(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  });
+  const [cert, key] = await Promise.all([read(certFile), read(keyFile)]);
   // Refuse a half-written pair before it reaches the TLS stack.
-  const x509 = new X509Certificate(cert);
-  if (!x509.checkPrivateKey(createPrivateKey(key))) throw new Error(`${certFile} and ${keyFile} do not belong together`);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new Error(`${certFile}: not a PEM certificate (expected "-----BEGIN CERTIFICATE-----")`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new Error(`${keyFile}: not a PEM private key (expected "-----BEGIN ... PRIVATE KEY-----")`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) throw new Error(`${certFile} and ${keyFile} do not belong together`);
   return { cert, key };
 }
 

@@ -153,7 +153,9 @@ async function gatewayServes(bundle: string, revision: string): Promise<void> {
 async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(["audit", "--kubeconfig", cp.kubeconfigPath, "--namespace", GW_NS, "--bundle-cache-dir", "", ...args], { out: (s) => out.push(s), err: (s) => err.push(s) });
+  // A test that scans as another user passes its own --kubeconfig (a flag given twice is refused).
+  const kubeconfig = args.includes("--kubeconfig") ? [] : ["--kubeconfig", cp.kubeconfigPath];
+  const code = await main(["audit", ...kubeconfig, "--namespace", GW_NS, "--bundle-cache-dir", "", ...args], { out: (s) => out.push(s), err: (s) => err.push(s) });
   return { code, out, err };
 }
 
