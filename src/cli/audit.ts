@@ -98,7 +98,7 @@ export function scanText(result: ScanResult): string[] {
     }
   }
   const s = result.summary;
-  lines.push(`audit: ${result.objects.length} objects in ${result.namespaces} namespaces under ${result.revision}: ${s.pass} pass, ${s.fail} fail, ${s.warn} warn, ${s.error} error`);
+  lines.push(`audit: ${result.objects.length} objects in ${result.namespaces} namespace${result.namespaces === 1 ? "" : "s"} under ${result.revision}: ${s.pass} pass, ${s.fail} fail, ${s.warn} warn, ${s.error} error`);
   return lines;
 }
 
@@ -206,7 +206,7 @@ export function registerAuditCommand(program: Command, io: Io, setExit: (code: n
       .command("audit")
       .description("evaluate existing objects as the webhook would an update of each to itself; write PolicyReports / OpenReports, metrics and Events"),
   )
-    .option("--kubeconfig <file>", "kubeconfig of the cluster to scan (default: in-cluster, then $KUBECONFIG)")
+    .option("--kubeconfig <file>", "kubeconfig of the cluster to scan (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
     .option("--namespace <ns>", "agentgate's own namespace (exempt, as for the webhook; so is kube-system)", defaultNamespace())
     .option("--service-account <user>", "agentgate's own identity, as given to serve", defaultServiceAccount())
     .option("--trusted-user <user>", "another identity trusted like agentgate's own, as given to serve; repeatable", collect, [])

@@ -169,7 +169,7 @@ const show = (v: unknown): string => stableJson(v);
 export function registerBundleCheck(bundle: Command, io: Io, setExit: (code: number) => void): void {
   bundle
     .command("check <bundle>")
-    .description("make the gateway's load-time checks and, with -f and opa on PATH, compare the gateway's answers with opa eval's")
+    .description("make the gateway's load-time checks and, with -f and an opa binary ($AGENTGATE_OPA, .tools/bin or PATH), compare the gateway's answers with opa eval's")
     .option("-f, --input <file>", "a policy input document (JSON or YAML: {request, context}); repeatable", collect, [])
     .option("--source <dir>", "the Rego the bundle was built from, for opa eval (needed with -f)")
     .option("--policy-config <file>", "YAML merged into data.agentgate.config (as serve and review take it), for both evaluations")

@@ -3,6 +3,7 @@ import { copyFile, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
+import { Option } from "commander";
 import { readBundle } from "../policy/bundle.ts";
 import { signBundleAt, verifyBundleAt } from "../policy/bundle-signing.ts";
 import { SignatureError, readSigningKey, readVerificationKey } from "../policy/signatures.ts";
@@ -79,7 +80,7 @@ export function registerBundleCommands(program: Command, io: Io, setExit: (code:
     .command("build <dir>")
     .description("compile a directory of Rego (and data.json) into a wasm bundle (opa build -t wasm)")
     .requiredOption("-o, --output <file>", "bundle to write (.tar.gz)")
-    .option("-e, --entrypoint <path>", `entrypoint; repeatable (default: ${ENTRYPOINT.violations}, ${ENTRYPOINT.defaults})`, collect, [])
+    .addOption(new Option("-e, --entrypoint <path>", "entrypoint; repeatable").default([], `${ENTRYPOINT.violations}, ${ENTRYPOINT.defaults}`).argParser(collect))
     .option("--revision <rev>", "manifest revision (default: a hash of the sources)")
     .action(async (dir: string, opts: BuildOptions) => {
       const { output, revision } = await buildBundle(dir, opts);

@@ -95,10 +95,10 @@ export function registerControllerCommand(program: Command, _io: Io, setExit: (c
   program
     .command("controller")
     .description("run the thin controller: per-run scope, kagent delegation, hooks, status and provenance")
-    .option("--kubeconfig <file>", "kubeconfig (default: in-cluster, then $KUBECONFIG)")
+    .option("--kubeconfig <file>", "kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
     .option("--kagent-url <url>", "kagent controller's base URL; an Agent's A2A endpoint is <url>/api/a2a/<namespace>/<name>/; its host (<service>.<namespace>) is also what the runs' NetworkPolicies let reach the agents", "http://kagent-controller.kagent.svc:8083")
     .option("--provenance-key-secret <ns/name>", "Secret whose key private-key.pem holds a PKCS#8 PEM ECDSA P-256 key; without it provenance is unsigned")
-    .addOption(new Option("--leader-elect [bool]", "hold Lease agentgate-controller before acting (default true; --leader-elect=false for one replica without it)").default(true).argParser(parseBoolean("--leader-elect")))
+    .addOption(new Option("--leader-elect [bool]", "hold Lease agentgate-controller before acting (--leader-elect=false for one replica without it)").default(true).argParser(parseBoolean("--leader-elect")))
     .option("--no-leader-elect", "act without leader election (one replica only)")
     .option("--lease-namespace <ns>", "namespace of the Lease", process.env.POD_NAMESPACE ?? "agentgate-system")
     .option("--health-listen <host:port>", "/healthz and /readyz", "0.0.0.0:8081")

@@ -1,9 +1,11 @@
-// Where a command runs: its cluster (--kubeconfig, in-cluster, $KUBECONFIG),
+// Where a command runs: its cluster (--kubeconfig, in-cluster, $KUBECONFIG,
+// ~/.kube/config),
 // the address it listens on, and who it is (the pod's namespace and
 // ServiceAccount, as the chart's Downward API sets them). Shared by every
 // subcommand that talks to a cluster or serves HTTP.
-import { readFileSync } from "node:fs";
-import { delimiter } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { serviceAccountUser } from "../guardrails/identity.ts";
 import { describeFileError } from "./file-errors.ts";
@@ -19,7 +21,8 @@ export function parseListen(listen: string, flag = "--listen"): { host: string; 
 
 /**
  * The cluster a command talks to: --kubeconfig FILE, else in-cluster, else
- * $KUBECONFIG. A file that cannot be read, is not YAML or names no current
+ * $KUBECONFIG, else ~/.kube/config (SPEC §4 names the first three; the last
+ * is where every kubectl user's cluster is, so it is read as kubectl does). A file that cannot be read, is not YAML or names no current
  * cluster is refused here, in one line naming it, before anything reaches
  * for the cluster. `orElse` ends the message when there is none to use
  * (serve adds ", or --offline").
@@ -38,8 +41,13 @@ export function loadKubeConfig(path: string | undefined, orElse = ""): k8s.KubeC
     label = `$KUBECONFIG ${process.env.KUBECONFIG}`;
     for (const file of process.env.KUBECONFIG.split(delimiter).filter(Boolean)) checkKubeConfigFile(file, `$KUBECONFIG ${file}`);
     loadOrExplain(label, () => kc.loadFromDefault());
+  } else if (existsSync(join(homedir(), ".kube", "config"))) {
+    const file = join(homedir(), ".kube", "config");
+    label = `~/.kube/config (${file})`;
+    checkKubeConfigFile(file, label);
+    loadOrExplain(label, () => kc.loadFromFile(file));
   } else {
-    throw new InputError(`no cluster to watch: pass --kubeconfig FILE (or set KUBECONFIG)${orElse}`);
+    throw new InputError(`no cluster to watch: pass --kubeconfig FILE (or set KUBECONFIG, or write ~/.kube/config)${orElse}`);
   }
   if (!kc.getCurrentCluster()) throw new InputError(`${label}: ${whyNoCluster(kc)}`);
   return kc;

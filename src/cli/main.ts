@@ -37,7 +37,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .option("--tls-cert-file <file>", "serving certificate (PEM); reloaded when it changes")
       .option("--tls-key-file <file>", "serving key (PEM)"),
   )
-    .option("--kubeconfig <file>", "kubeconfig of the cluster to watch (default: in-cluster, then $KUBECONFIG)")
+    .option("--kubeconfig <file>", "kubeconfig of the cluster to watch (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
     .option("--offline", "no cluster: every context reference resolves to null", false)
     .option("--namespace <ns>", "agentgate's own namespace (exempt from admission)", defaultNamespace())
     .option("--service-account <user>", "agentgate's own identity, allowed to change stamps and managed objects", defaultServiceAccount())

@@ -34,15 +34,16 @@ interface Run {
 }
 
 /** This process's environment without a cluster or a pod identity: what a laptop without a kubeconfig has. */
-function noCluster(): NodeJS.ProcessEnv {
+function noCluster(home: string): NodeJS.ProcessEnv {
   const { KUBECONFIG: _k, KUBERNETES_SERVICE_HOST: _h, POD_NAMESPACE: _n, POD_SERVICE_ACCOUNT: _s, ...env } = process.env;
-  return env;
+  // HOME too: ~/.kube/config is the last place a cluster is looked for.
+  return { ...env, HOME: home };
 }
 
 /** The CLI in a child process, with no cluster in its environment; killed (code null) if it is still up after `limitMs`. */
-function agentgate(args: string[], stdin = "", limitMs = 90_000): Promise<Run> {
+function agentgate(args: string[], stdin = "", limitMs = 90_000, home = f("home-without-kube")): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["pipe", "pipe", "pipe"], env: noCluster() });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["pipe", "pipe", "pipe"], env: noCluster(home) });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
@@ -77,6 +78,9 @@ before(async () => {
   await writeFile(f("run-unfinished.yaml"), "apiVersion: agent.tekton.dev/v1alpha1\nkind: AgentRun\nmetadata: {name: r1}\nspec: {goal: g, configRef: {name: c}}\n");
   await writeFile(f("run-bad-provenance.yaml"), "apiVersion: agent.tekton.dev/v1alpha1\nkind: AgentRun\nmetadata: {name: r1}\nstatus: {provenance: {payload: 5}}\n");
   await mkdir(f("a-directory"));
+  await mkdir(f("home-without-kube"));
+  await mkdir(f("home-with-kube/.kube"), { recursive: true });
+  await writeFile(f("home-with-kube/.kube/config"), "clusters: [\n");
 
   // Keys and certificates of the wrong kind.
   const pem = (k: { export(o: { type: "spki"; format: "pem" }): string | Buffer }) => k.export({ type: "spki", format: "pem" });
@@ -131,6 +135,8 @@ interface Case {
    * the error is the one line that is not a log record, and the last.
    */
   lines?: "one" | "last";
+  /** HOME for the command (a fixture directory); default: one without .kube */
+  home?: string;
 }
 
 const F = (name: string) => `F:${name}`;
@@ -182,7 +188,8 @@ const cases: Case[] = [
   { name: "controller --kubeconfig that does not exist", args: ["controller", "--kubeconfig", F("missing.kubeconfig")], err: /^agentgate: --kubeconfig \S+missing\.kubeconfig: cannot read: ENOENT \(no such file\)$/ },
   { name: "controller --kubeconfig that is not YAML: the reason and where, not the parser's excerpt", args: ["controller", "--kubeconfig", F("malformed.kubeconfig")], err: /^agentgate: --kubeconfig \S+malformed\.kubeconfig: not valid YAML: bad indentation of a mapping entry at line 1, column 9$/ },
   { name: "controller --kubeconfig whose current-context is not among its contexts", args: ["controller", "--kubeconfig", F("dangling.kubeconfig")], err: /^agentgate: --kubeconfig \S+dangling\.kubeconfig: current-context "b" is not one of its contexts \(a\)$/ },
-  { name: "controller without any cluster: no --offline suggested, it has none", args: ["controller"], err: /^agentgate: no cluster to watch: pass --kubeconfig FILE \(or set KUBECONFIG\)$/ },
+  { name: "controller without any cluster: no --offline suggested, it has none", args: ["controller"], err: /^agentgate: no cluster to watch: pass --kubeconfig FILE \(or set KUBECONFIG, or write ~\/\.kube\/config\)$/ },
+  { name: "controller without --kubeconfig or $KUBECONFIG reads ~/.kube/config, as kubectl does, and names it", args: ["controller"], home: "home-with-kube", err: /^agentgate: ~\/\.kube\/config \(\S+home-with-kube\/\.kube\/config\): not valid YAML: .* at line 2, column 1$/ },
   { name: "audit --kubeconfig of binary garbage", args: ["audit", "--once", "--kubeconfig", F("binary.bin")], err: /^agentgate: --kubeconfig \S+binary\.bin: binary data, not a kubeconfig \(YAML\)$/ },
   { name: "serve --kubeconfig of an empty file: refused before a bundle loads or a certificate is made", args: ["serve", "--listen", "127.0.0.1:0", "--kubeconfig", F("empty.yaml")], err: /^agentgate: --kubeconfig \S+empty\.yaml: is empty, not a kubeconfig$/ },
   { name: "serve --kubeconfig of a list of numbers", args: ["serve", "--listen", "127.0.0.1:0", "--kubeconfig", F("numbers.yaml")], err: /^agentgate: --kubeconfig \S+numbers\.yaml: defines no contexts; is it a kubeconfig/ },
@@ -232,7 +239,7 @@ describe("exit 2 with one line naming the flag or file and the problem", { concu
   for (const c of cases) {
     test(c.name, async () => {
       const args = c.args.map((a) => (a === BUSY ? busyAddress : a.startsWith("F:") ? f(a.slice(2)) : a));
-      const r = await agentgate(args, c.stdin);
+      const r = await agentgate(args, c.stdin, undefined, c.home === undefined ? undefined : f(c.home));
       assert.equal(r.code, 2, `exit status (null: still running, killed)\n${r.stderr}`);
       const lines = r.stderr.trimEnd().split("\n");
       assert.doesNotMatch(r.stderr, /^\s+at |\[object Object\]|\bundefined\b|Usage:/m, "no stack trace, [object Object], undefined or help page");
@@ -256,7 +263,7 @@ test("a flag that repeats is still collected: review -f A -f B admits both", asy
 });
 
 test("serve with a cluster that does not answer stays up: healthy, not ready (saying why), and stops cleanly on SIGTERM", async () => {
-  const child = spawn(process.execPath, [BIN, "serve", "--listen", "127.0.0.1:0", "--kubeconfig", f("unreachable.kubeconfig"), "--ca-out", f("serve-ca.pem")], { stdio: ["ignore", "ignore", "pipe"], env: noCluster() });
+  const child = spawn(process.execPath, [BIN, "serve", "--listen", "127.0.0.1:0", "--kubeconfig", f("unreachable.kubeconfig"), "--ca-out", f("serve-ca.pem")], { stdio: ["ignore", "ignore", "pipe"], env: noCluster(f("home-without-kube")) });
   let stderr = "";
   const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
   try {
