@@ -115,6 +115,19 @@ test_config_exists if {
 	not "config-exists" in ids(run_input({}))
 }
 
+config_exists_messages(inp) := [v.message | some v in agentgate.violations with input as inp; v.policy == "config-exists"]
+
+test_config_ref_of_the_wrong_shape_is_denied if {
+	every ref in ["c", {}, {"name": 5}, {"name": ""}, null] {
+		m := config_exists_messages(with_ctx(req("AgentRun", "agent.tekton.dev", {"spec": {"configRef": ref, "goal": "g"}}), {"agentConfig": null}))
+		count(m) == 1
+		contains(m[0], "spec.configRef must name an AgentConfig as {name: <AgentConfig>}")
+	}
+	m := config_exists_messages(with_ctx(req("AgentRun", "agent.tekton.dev", {"spec": {"goal": "g"}}), {"agentConfig": null}))
+	contains(m[0], "got nothing")
+	contains(config_exists_messages(with_ctx(req("AgentRun", "agent.tekton.dev", {"spec": {"configRef": "c", "goal": "g"}}), {"agentConfig": null}))[0], `got "c"`)
+}
+
 # rbac-scope
 test_rbac_scope if {
 	"rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["secrets"], "verbs": ["get"]}]}}))

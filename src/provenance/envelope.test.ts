@@ -132,5 +132,6 @@ test("keys: only a PKCS#8 PEM ECDSA P-256 private key is taken, and an EC public
   assert.throws(() => loadPrivateKey(pem(privateKey, "sec1"), "k.pem"), { name: "KeyError", message: 'k.pem: not a PKCS#8 PEM private key (expected "-----BEGIN PRIVATE KEY-----")' });
   assert.throws(() => loadPrivateKey("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "k.pem"), (err: unknown) => err instanceof Error && err.name === "KeyError" && /^k\.pem: cannot read the private key: /.test(err.message));
   assert.equal(loadPublicKey(pem(publicKey, "spki"), "pub.pem").asymmetricKeyType, "ec");
-  assert.throws(() => loadPublicKey(pem(rsa.publicKey, "spki"), "pub.pem"), { name: "KeyError", message: "pub.pem: not a PEM public key: expected an ECDSA key, got rsa" });
+  assert.throws(() => loadPublicKey(pem(rsa.publicKey, "spki"), "pub.pem"), { name: "KeyError", message: "pub.pem: an RSA key; provenance is signed with ECDSA P-256 (prime256v1): give the public half of the controller's signing key" });
+  assert.throws(() => loadPublicKey(pem(p384.publicKey, "spki"), "pub.pem"), { name: "KeyError", message: /^pub\.pem: an ECDSA secp384r1 key; provenance is signed with ECDSA P-256/ });
 });

@@ -38,6 +38,9 @@ const bad: { name: string; body: string; reason: RegExp }[] = [
   { name: "no resource", body: JSON.stringify({ ...good, request: { ...good.request, resource: undefined } }), reason: /request.resource must be an object/ },
   { name: "unknown operation", body: JSON.stringify({ ...good, request: { ...good.request, operation: "PATCH" } }), reason: /operation "PATCH" is not one of/ },
   { name: "object not an object", body: JSON.stringify({ ...good, request: { ...good.request, object: "x" } }), reason: /request.object must be an object or null/ },
+  { name: "a CREATE without its object (fail closed)", body: JSON.stringify({ ...good, request: { ...good.request, object: null } }), reason: /^AdmissionReview request\.object is missing: a CREATE carries the object as it would be stored$/ },
+  { name: "an UPDATE without its object", body: JSON.stringify({ ...good, request: { ...good.request, operation: "UPDATE", oldObject: good.request.object, object: undefined } }), reason: /^AdmissionReview request\.object is missing: an UPDATE carries/ },
+  { name: "an UPDATE without the stored object", body: JSON.stringify({ ...good, request: { ...good.request, operation: "UPDATE" } }), reason: /^AdmissionReview request\.oldObject is missing: an UPDATE carries the stored object it changes$/ },
   { name: "oldObject not an object", body: JSON.stringify({ ...good, request: { ...good.request, oldObject: [1] } }), reason: /^AdmissionReview request\.oldObject must be an object or null$/ },
   { name: "userInfo not an object", body: JSON.stringify({ ...good, request: { ...good.request, userInfo: "alice" } }), reason: /^AdmissionReview request\.userInfo must be an object$/ },
   { name: "a namespace that is not a string", body: JSON.stringify({ ...good, request: { ...good.request, namespace: 7 } }), reason: /^AdmissionReview request\.namespace must be a string$/ },
@@ -45,11 +48,11 @@ const bad: { name: string; body: string; reason: RegExp }[] = [
   { name: "an operation that is not a string", body: JSON.stringify({ ...good, request: { ...good.request, operation: 1 } }), reason: /^AdmissionReview request\.operation must be a string$/ },
 ];
 
-test("every operation the API server sends is accepted; null objects pass; a missing userInfo reads as empty", () => {
+test("every operation the API server sends is accepted; a DELETE's null object passes; a missing userInfo reads as empty", () => {
   for (const operation of ["CREATE", "UPDATE", "DELETE", "CONNECT"]) {
-    assert.equal(parseAdmissionReview(JSON.stringify({ ...good, request: { ...good.request, operation } })).operation, operation);
+    assert.equal(parseAdmissionReview(JSON.stringify({ ...good, request: { ...good.request, operation, oldObject: good.request.object } })).operation, operation);
   }
-  const request = parseAdmissionReview(JSON.stringify({ ...good, request: { ...good.request, userInfo: undefined, object: null, oldObject: null } }));
+  const request = parseAdmissionReview(JSON.stringify({ ...good, request: { ...good.request, operation: "DELETE", userInfo: undefined, object: null, oldObject: null } }));
   assert.deepEqual(request.userInfo, {});
   assert.equal(request.object, null);
   assert.equal(request.namespace, "qe");

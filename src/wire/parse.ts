@@ -55,6 +55,12 @@ export function parseAdmissionReview(body: string | Buffer): AdmissionRequest {
     const value = request[key];
     if (value !== undefined && value !== null && !isRecord(value)) throw new WireError(`AdmissionReview request.${key} must be an object or null`);
   }
+  // The API server always sends what the operation acts on; a review without
+  // it cannot be judged, and answering 400 makes the call fail closed.
+  if ((operation === "CREATE" || operation === "UPDATE") && !isRecord(request.object)) {
+    throw new WireError(`AdmissionReview request.object is missing: ${operation === "CREATE" ? "a CREATE" : "an UPDATE"} carries the object as it would be stored`);
+  }
+  if (operation === "UPDATE" && !isRecord(request.oldObject)) throw new WireError("AdmissionReview request.oldObject is missing: an UPDATE carries the stored object it changes");
   if (request.namespace !== undefined && typeof request.namespace !== "string") throw new WireError("AdmissionReview request.namespace must be a string");
   // The parsed object is this call's own: completed in place, not copied (the hot path).
   if (request.userInfo === undefined) request.userInfo = {};
