@@ -9,22 +9,12 @@ import { fileURLToPath } from "node:url";
 import { readBundle, type Bundle } from "../../src/policy/bundle.ts";
 import { DEFAULT_BUNDLE_PATH } from "../../src/policy/load.ts";
 import { compareWithOpa, evaluateWithOpa, loadChecked, regoSources, type Checked, type Difference, type NamedInput } from "../../src/cli/bundle-check.ts";
+import { seededRandom } from "../support/seeded-random.ts";
 
 const POLICIES = fileURLToPath(new URL("../../policies", import.meta.url));
 const COUNT = 360;
 
-/** mulberry32: the same inputs on every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = rng(20261125);
+const random = seededRandom(20261125);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
 const chance = (p: number): boolean => random() < p;
 const MISSING = Symbol("missing");

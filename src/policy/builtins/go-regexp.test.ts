@@ -17,6 +17,7 @@ import { GoRegexp } from "./go-regexp.ts";
 import { CATEGORY_ALIASES, SCRIPTS } from "./go-regexp-syntax.ts";
 import { globsIntersect } from "./glob-intersection.ts";
 import { findOpa } from "../../cli/opa.ts";
+import { seededRandom } from "../../../test/support/seeded-random.ts";
 
 const run = promisify(execFile);
 const GO_PATH = `${process.env.PATH ?? ""}:/usr/local/go/bin`;
@@ -87,19 +88,8 @@ func main() {
 
 type Case = [op: string, ...args: (string | number)[]];
 
-/** mulberry32: the same cases on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function generate(n: number): Case[] {
-  const r = random(7);
+  const r = seededRandom(7);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
   const atoms = ["a", "b", "é", "😀", ".", "\\b", "\\B", "^", "$", "(?m)^", "(?m)$", "[ab]", "[^a]", "\\w", "\\s", "(a)", "(b*)", "(?P<x>a|b)", "(?<x>b)", "(?:ab)", "(?i)A", "\\pL", "\\p{greek}", "[[:alpha:]]", "\\d", "", "|"];
   const repeats = ["", "", "*", "+", "?", "*?", "+?", "{0,2}", "{2}"];

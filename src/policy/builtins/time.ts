@@ -16,19 +16,8 @@ const MAX_INT64 = (1n << 63n) - 1n;
 const NS_PER_MS = 1_000_000n;
 const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
-interface Civil {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-  weekday: number;
-  /** nanoseconds within the second */
-  nanos: bigint;
-  /** offset of the zone at that instant, in milliseconds */
-  offsetMs: number;
-}
+/** The civil time time-format.ts renders, with the zone's offset kept in milliseconds for arithmetic. */
+type Civil = Omit<CivilTime, "offset" | "zone"> & { offsetMs: number };
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
