@@ -16,6 +16,7 @@ import type { KubeObject } from "../types/kube.ts";
 import { requestFromManifest } from "../wire/from-manifest.ts";
 import { toAdmissionResponse } from "../wire/respond.ts";
 import { admit, type GatewayDeps } from "./admit.ts";
+import { exemptNamespaces } from "./exemptions.ts";
 import { admitLikeApiServer } from "./review.ts";
 import { buildTestBundle } from "../../test/fixtures/bundles.ts";
 
@@ -54,7 +55,7 @@ before(async () => {
 });
 
 function deps(objects: KubeObject[]): GatewayDeps {
-  return { engine: () => engine, lookup: new StaticLookup(objects), identity: makeIdentity([GATEWAY]), exemptNamespaces: new Set(["agentgate-system", "kube-system"]) };
+  return { engine: () => engine, lookup: new StaticLookup(objects), identity: makeIdentity([GATEWAY]), exemptNamespaces: exemptNamespaces("agentgate-system") };
 }
 
 const create = (object: KubeObject, user: UserInfo = alice): AdmissionRequest => requestFromManifest(object, { operation: "CREATE", user });
@@ -249,5 +250,35 @@ defaults := {"spec": {"a": 2}} if input.request.object.spec.x == "boom"
     assert.deepEqual(decision.patch, []);
     const fine = await admit(create(agentConfig("qe", { x: "fine" })), d, "mutate");
     assert.equal(fine.allowed, true, JSON.stringify(fine.violations));
+  });
+});
+
+describe("exempt namespaces are answered before any check, and only they", () => {
+  // A denied object everywhere else: no AgentConfig, a token budget over the maximum.
+  const denied = (ns: string) => agentConfig(ns, { tokenBudget: 900000 });
+  const cases: { name: string; ns: string; exempt: boolean }[] = [
+    { name: "the gateway's own namespace", ns: "agentgate-system", exempt: true },
+    { name: "kube-system", ns: "kube-system", exempt: true },
+    { name: "a namespace whose name only contains an exempt one", ns: "kube-system-apps", exempt: false },
+    { name: "an ordinary namespace", ns: "qe", exempt: false },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: ${c.exempt ? "exempt, allowed with no violations and no patch" : "evaluated, and denied"}`, async () => {
+      for (const origin of ["validate", "mutate"] as const) {
+        const decision = await admit(create(denied(c.ns)), deps([namespace(c.ns), modelConfig(c.ns), toolServer]), origin);
+        assert.equal(decision.exempt, c.exempt, origin);
+        if (c.exempt) {
+          assert.equal(decision.allowed, true, origin);
+          assert.deepEqual(decision.violations, [], origin);
+          assert.deepEqual(decision.patch, [], origin);
+        } else if (origin === "validate") {
+          assert.equal(decision.allowed, false);
+          assert.ok(decision.violations.some((v) => v.policy === "token-budget" && v.action === "deny"), JSON.stringify(decision.violations));
+        }
+      }
+    });
+  }
+  test("the system set is kube-system, and the own namespace joins it", () => {
+    assert.deepEqual([...exemptNamespaces("agentgate")].sort(), ["agentgate", "kube-system"]);
   });
 });
