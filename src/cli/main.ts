@@ -7,6 +7,7 @@ import { runServe, type ServeOptions } from "./serve.ts";
 import { registerBundleCommands } from "./bundle.ts";
 import { addBundleFlags } from "./bundle-flags.ts";
 import { collect, refuseRepeatedFlags } from "./flag-values.ts";
+import { commandOf, oneLine, usageError } from "./usage-errors.ts";
 import { registerAuditCommand } from "./audit.ts";
 import { registerControllerCommand } from "./controller.ts";
 import { registerProvenanceCommands } from "./provenance-verify.ts";
@@ -63,40 +64,6 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerCapabilitiesCommand(program, io, setExit);
   refuseRepeatedFlags(program);
   return program;
-}
-
-/** The command argv names, as far as it names one ("agentgate bundle sign"), and the words after it. */
-function commandOf(program: Command, argv: readonly string[]): { command: Command; rest: string[] } {
-  let command = program;
-  const words = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : argv.length).filter((a) => !a.startsWith("-"));
-  while (words.length > 0) {
-    const sub = command.commands.find((c) => c.name() === words[0] || c.aliases().includes(words[0] ?? ""));
-    if (!sub) break;
-    command = sub;
-    words.shift();
-  }
-  return { command, rest: words };
-}
-
-const pathOf = (command: Command): string => (command.parent ? `${pathOf(command.parent)} ${command.name()}` : command.name());
-
-/** commander's message in one line, with where to read the usage. */
-function usageError(err: CommanderError, { command, rest }: { command: Command; rest: string[] }): string {
-  const path = pathOf(command);
-  if (err.code === "commander.help") {
-    // A command that has subcommands, given none (or `help NAME` of one it does not have).
-    const names = command.commands.map((c) => c.name()).filter((n) => n !== "help").join(", ");
-    if (rest[0] === "help" && rest[1] !== undefined) return `unknown command '${rest[1]}'; one of ${names} (see ${path} --help)`;
-    return command.parent ? `${path.replace(/^\S+ /, "")} needs a command: ${names} (see ${path} --help)` : `no command given; one of ${names} (see ${path} --help)`;
-  }
-  const message = err.message.replace(/^error: /, "").replace(/\n\((Did you mean [^)]*)\)/, (_m, hint: string) => ` (${hint.replace(/^Did/, "did")})`);
-  return `${message.replace(/\.$/, "")}; see ${path} --help`;
-}
-
-/** Control characters (a newline in a quoted snippet of the input, bytes of a binary file) escaped, so an error is one line. */
-function oneLine(message: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what is escaped
-  return message.replace(/[\u0000-\u001f\u007f]/g, (c) => ({ "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** Runs the CLI; returns the exit status instead of exiting, so tests can call it. */
