@@ -153,3 +153,33 @@ int_value(v) if {
 	is_number(v)
 	v == floor(v)
 }
+
+# o[k] when o is an object holding k, else d: object.get is a type error
+# (so undefined) on a string or a list where an object was expected.
+get(o, k, d) := v if {
+	is_object(o)
+	v := o[k]
+} else := d
+
+# --- Messages never decide whether a finding exists.
+#
+# A finding's message may quote the policy config; a config value that is
+# missing or of the wrong type must not make the message, and with it the
+# whole finding, undefined (a broken config would then turn a rule off).
+# Every rule binds its message through a function ending in
+# `else := "<static text>"`, and quotes config values only through
+# setting()/setting_list(), which are always defined.
+
+# A config value to print with %v: the value, or "(not configured)".
+setting(section, key) := v if {
+	v := cfg[section][key]
+	v != null
+} else := "(not configured)"
+
+# A config list of strings to print: "a, b", or "none".
+setting_list(section, key) := s if {
+	xs := cfg[section][key]
+	is_array(xs)
+	s := str_list(xs)
+	s != ""
+} else := "none"

@@ -128,15 +128,6 @@ test_config_ref_of_the_wrong_shape_is_denied if {
 	contains(config_exists_messages(with_ctx(req("AgentRun", "agent.tekton.dev", {"spec": {"configRef": "c", "goal": "g"}}), {"agentConfig": null}))[0], `got "c"`)
 }
 
-# rbac-scope
-test_rbac_scope if {
-	"rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["secrets"], "verbs": ["get"]}]}}))
-	"rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["pods"], "verbs": ["*"]}]}}))
-	"rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["secrets/status"], "verbs": ["get"]}]}}))
-	"rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["roles"], "verbs": ["escalate"]}]}}))
-	not "rbac-scope" in ids(cfg_input({"rbac": {"rules": [{"resources": ["configmaps"], "verbs": ["get", "list"]}]}}))
-}
-
 # network-strict
 test_network_strict if {
 	"network-strict" in ids(cfg_input({"networkPolicy": "permissive"}))
