@@ -256,11 +256,11 @@ test_token_cap_openai_max_completion_tokens if {
 # budget values that are not whole numbers: the message shows the value and the limit
 test_budget_not_whole_number_messages if {
 	tb := {v.message | some v in agentgate.violations with input as cfg_input({"tokenBudget": "lots"}); v.policy == "token-budget"}
-	tb == {"tokenBudget \"lots\" is not a whole number of tokens; allowed: a whole number up to 500000. Set spec.tokenBudget to a number such as 100000"}
+	tb == {"tokenBudget \"lots\" is not a whole number of tokens; allowed: a whole number from 1 to 500000. Set spec.tokenBudget to a number such as 100000"}
 	mi := {v.message | some v in agentgate.violations with input as cfg_input({"maxIterations": 2.5}); v.policy == "max-iterations"}
-	mi == {"maxIterations 2.5 is not a whole number of iterations; allowed: a whole number up to 20. Set spec.maxIterations to a number such as 5"}
+	mi == {"maxIterations 2.5 is not a whole number of iterations; allowed: a whole number from 1 to 20. Set spec.maxIterations to a number such as 5"}
 	rt := {v.message | some v in agentgate.violations with input as cfg_input({"timeout": 30}); v.policy == "run-timeout"}
-	rt == {"timeout 30 is not a duration; allowed: a Go duration string up to 1h. Set spec.timeout to a value such as \"15m\" or \"1h30m\""}
+	rt == {"timeout 30 is not a duration; allowed: a Go duration string above 0s up to 1h. Set spec.timeout to a value such as \"15m\" or \"1h30m\""}
 }
 
 # enforcement: dryrun turns every finding of the namespace into an audit-only one
