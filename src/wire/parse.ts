@@ -2,6 +2,7 @@
 // why not (the server answers 400 with it).
 import type { AdmissionRequest, Operation } from "../types/admission.ts";
 import { isRecord } from "../types/kube.ts";
+import { scanJson, type JsonScan } from "./json-scan.ts";
 
 export class WireError extends Error {
   readonly status: number;
@@ -9,6 +10,44 @@ export class WireError extends Error {
     super(message);
     this.name = "WireError";
     this.status = status;
+  }
+}
+
+/**
+ * What one review may cost before it is parsed. The API server caps a body
+ * at 3 MiB and nesting at 10,000 levels; within those, a review can hold a
+ * million values, which cost the gateway most of a second of CPU and 200 MB
+ * of resident memory the policy's wasm heap keeps for good (bench/review-
+ * cost.ts). Real objects are far below these: a 20-server AgentConfig with an
+ * 11 KB prompt, kubectl's last-applied annotation and managedFields is 3,626
+ * values and 13 levels as an UPDATE (object and oldObject together).
+ */
+export interface ReviewLimits {
+  /** JSON values in the whole body (object keys not counted) */
+  maxValues: number;
+  /** nesting of objects and arrays from the body's top, where request.object is already 3 levels in */
+  maxDepth: number;
+}
+
+export const DEFAULT_REVIEW_LIMITS: ReviewLimits = { maxValues: 100_000, maxDepth: 100 };
+
+/**
+ * A review over the limits whose envelope still says what it is about: the
+ * server answers it with a denial rather than an HTTP error, so the API
+ * server shows the developer why (and failurePolicy cannot turn it into an
+ * allow). `request` holds the envelope only: no object, no oldObject.
+ */
+export class ReviewTooCostlyError extends WireError {
+  readonly request: AdmissionRequest;
+  /** one line per limit exceeded, each naming the measured figure, the limit and the fix */
+  readonly reasons: string[];
+  readonly scan: JsonScan;
+  constructor(request: AdmissionRequest, reasons: string[], scan: JsonScan) {
+    super(`AdmissionReview over the gateway's limits: ${reasons.join("; ")}`, 413);
+    this.name = "ReviewTooCostlyError";
+    this.request = request;
+    this.reasons = reasons;
+    this.scan = scan;
   }
 }
 
@@ -28,8 +67,55 @@ function requireGroupVersion(obj: Record<string, unknown>, key: string, fields: 
   }
 }
 
-/** Validates the shape agentgate relies on; the rest passes through untouched to policy. */
-export function parseAdmissionReview(body: string | Buffer): AdmissionRequest {
+/** What is over the limits, one line each, for the developer whose object it is. */
+function overLimits(scan: JsonScan, limits: ReviewLimits, operation: string | undefined): string[] {
+  const reasons: string[] = [];
+  if (scan.values > limits.maxValues) {
+    const which = operation === "UPDATE" ? " (the object and the stored object it replaces)" : "";
+    reasons.push(`the review holds ${scan.values} JSON values${which}, over the gateway's limit of ${limits.maxValues}; keep bulk data out of the object (in a ConfigMap or an artifact it refers to), or ask the platform team to raise agentgate serve --max-review-values`);
+  }
+  if (scan.depth > limits.maxDepth) {
+    reasons.push(`the review nests ${scan.depth} levels deep, over the gateway's limit of ${limits.maxDepth} (the object starts 3 levels in); flatten the object's nested fields, or ask the platform team to raise agentgate serve --max-review-depth`);
+  }
+  return reasons;
+}
+
+/**
+ * The envelope of a review too costly to parse, checked as parseAdmissionReview
+ * checks it; a body that is not an AdmissionReview gets a 413 naming the limit.
+ */
+function envelopeRequest(scan: JsonScan, reasons: string[]): AdmissionRequest {
+  const { envelope: e } = scan;
+  const tooLarge = (why: string) => new WireError(`request body over the gateway's limits (${reasons.join("; ")}) and ${why}`, 413);
+  if (e.apiVersion !== "admission.k8s.io/v1" || e.kind !== "AdmissionReview") throw tooLarge("not an admission.k8s.io/v1 AdmissionReview");
+  if (e.uid === undefined || e.uid === "") throw tooLarge("its request has no uid");
+  const { group, version, kind } = e.requestKind;
+  const { resource } = e.resource;
+  if (group === undefined || version === undefined || kind === undefined) throw tooLarge("its request.kind is not a group, version and kind");
+  if (e.resource.group === undefined || e.resource.version === undefined || resource === undefined) throw tooLarge("its request.resource is not a group, version and resource");
+  if (e.operation === undefined || !OPERATIONS.has(e.operation)) throw tooLarge("its request.operation is not one of CREATE, UPDATE, DELETE, CONNECT");
+  return {
+    uid: e.uid,
+    kind: { group, version, kind },
+    resource: { group: e.resource.group, version: e.resource.version, resource },
+    operation: e.operation as Operation,
+    userInfo: e.username === undefined ? {} : { username: e.username },
+    ...(e.namespace === undefined ? {} : { namespace: e.namespace }),
+    ...(e.name === undefined ? {} : { name: e.name }),
+  };
+}
+
+/**
+ * Validates the shape agentgate relies on; the rest passes through untouched
+ * to policy. With limits, a body over them is refused before it is parsed:
+ * ReviewTooCostlyError when it is an AdmissionReview, a 413 otherwise.
+ */
+export function parseAdmissionReview(body: string | Buffer, limits?: ReviewLimits): AdmissionRequest {
+  if (limits !== undefined) {
+    const scan = scanJson(typeof body === "string" ? Buffer.from(body) : body);
+    const reasons = overLimits(scan, limits, scan.envelope.operation);
+    if (reasons.length > 0) throw new ReviewTooCostlyError(envelopeRequest(scan, reasons), reasons, scan);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(typeof body === "string" ? body : body.toString("utf8"));
