@@ -4,14 +4,16 @@
 // express.
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
 import express from "express";
-import { admit, UnknownResourceError, type GatewayDeps, type Origin } from "../gateway/admit.ts";
+import { admit, UnknownResourceError, type Decision, type GatewayDeps, type Origin } from "../gateway/admit.ts";
 import { findResource } from "../gateway/resources.ts";
 import type { Logger } from "../log.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
-import { WireError, parseAdmissionReview } from "../wire/parse.ts";
+import { DEFAULT_REVIEW_LIMITS, ReviewTooCostlyError, WireError, parseAdmissionReview, type ReviewLimits } from "../wire/parse.ts";
 import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
 import { denialLines } from "../wire/messages.ts";
+import type { ClientAuth } from "./client-auth.ts";
 import type { DecisionLogger } from "./decision-log.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { KeyPair } from "./tls-reload.ts";
@@ -32,6 +34,10 @@ export interface GatewayServerOptions {
   decisions?: DecisionLogger;
   /** told of every denied UPDATE of an existing object (to record an Event on it) */
   onDeniedUpdate?: (request: AdmissionRequest, message: string) => void;
+  /** what one review may cost before it is parsed; DEFAULT_REVIEW_LIMITS when absent */
+  reviewLimits?: ReviewLimits;
+  /** admission endpoints only for callers with a client certificate from this CA */
+  clientAuth?: ClientAuth;
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -79,6 +85,23 @@ function failClosed(request: AdmissionRequest, err: unknown): string {
   });
 }
 
+/**
+ * A review too costly to evaluate, refused as a decision: the API server
+ * shows the reason to whoever applied the object, and a denial, unlike an
+ * HTTP error, cannot become an allow under failurePolicy: Ignore.
+ */
+function tooCostly(origin: Origin, reasons: readonly string[]): Decision {
+  return {
+    origin,
+    allowed: false,
+    exempt: false,
+    violations: reasons.map((message) => ({ policy: "request-size", field: "", message, action: "deny" })),
+    patch: [],
+    failures: [],
+    revision: "",
+  };
+}
+
 const remoteAddress = (req: IncomingMessage): string => {
   const { remoteAddress: host, remotePort: port } = req.socket;
   return host === undefined ? "" : `${host.includes(":") ? `[${host}]` : host}:${String(port ?? "")}`;
@@ -86,6 +109,7 @@ const remoteAddress = (req: IncomingMessage): string => {
 
 export function createGatewayServer(opts: GatewayServerOptions): Server {
   const { deps, metrics, log } = opts;
+  const limits = opts.reviewLimits ?? DEFAULT_REVIEW_LIMITS;
 
   /** The bundles in force; none when no engine is (the very error a refusal may be about). */
   function bundlesInForce(): { name: string; revision: string }[] {
@@ -100,8 +124,17 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
     const started = process.hrtime.bigint();
     let request: AdmissionRequest;
     try {
-      request = parseAdmissionReview(await readBody(req, MAX_BODY_BYTES));
+      request = parseAdmissionReview(await readBody(req, MAX_BODY_BYTES), limits);
     } catch (err) {
+      if (err instanceof ReviewTooCostlyError && findResource(err.request.resource)) {
+        answerTooCostly(origin, err, req, res, started);
+        return;
+      }
+      if (err instanceof ReviewTooCostlyError) {
+        metrics.badRequests.inc({ reason: "unknown_resource" });
+        send(res, 400, `${JSON.stringify({ error: new UnknownResourceError(err.request).message })}\n`);
+        return;
+      }
       const wire = err instanceof WireError ? err : new WireError(err instanceof Error ? err.message : String(err));
       metrics.badRequests.inc({ reason: wire.status === 413 ? "too_large" : "malformed" });
       log.warn("bad admission request", { webhook: origin, error: wire.message });
@@ -152,6 +185,28 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
     }
   }
 
+  function answerTooCostly(origin: Origin, err: ReviewTooCostlyError, req: IncomingMessage, res: ServerResponse, started: bigint): void {
+    const { request } = err;
+    const decision = tooCostly(origin, err.reasons);
+    send(res, 200, serializeReview(toAdmissionReview(request.uid, decision)));
+    metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: "denied" });
+    metrics.violations.inc({ policy: "request-size", action: "deny" }, decision.violations.length);
+    metrics.duration.observe({ webhook: origin }, Number(process.hrtime.bigint() - started) / 1e9);
+    // Only the envelope is known: the object was never parsed, and is not logged.
+    opts.decisions?.log({ webhook: origin, input: { request }, outcome: { decision }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req) });
+    log.warn("admission review over the cost limits; denied without evaluation", {
+      uid: request.uid,
+      webhook: origin,
+      kind: request.kind.kind,
+      namespace: request.namespace,
+      name: request.name,
+      user: request.userInfo.username,
+      values: err.scan.values,
+      depth: err.scan.depth,
+      limits,
+    });
+  }
+
   const app = express();
   app.disable("x-powered-by");
   app.get("/healthz", (_req, res) => { res.type("text/plain").send("ok\n"); });
@@ -171,14 +226,25 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
     });
   });
 
-  const server = createServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" }, (req, res) => {
+  const serving = { cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" } as const;
+  const { clientAuth } = opts;
+  const server = createServer({ ...serving, ...clientAuth?.serverOptions() }, (req, res) => {
     const path = req.url?.split("?")[0];
     if (req.method === "POST" && (path === "/validate" || path === "/mutate")) {
+      const verdict = clientAuth?.verdict(req.socket as TLSSocket);
+      if (verdict !== undefined && !verdict.ok) {
+        metrics.badRequests.inc({ reason: verdict.status === 401 ? "unauthenticated" : "forbidden" });
+        // The body is not read: close rather than drain what an unknown caller sends.
+        res.setHeader("connection", "close");
+        send(res, verdict.status, `${JSON.stringify({ error: `POST ${path}: ${verdict.error}` })}\n`);
+        return;
+      }
       void handleReview(path === "/validate" ? "validate" : "mutate", req, res);
       return;
     }
     app(req, res);
   });
+  clientAuth?.attach(server, serving);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   return server;
