@@ -136,7 +136,10 @@ else := []
 
 str_list(xs) := concat(", ", sort([x | some x in xs; is_string(x)]))
 
-allowed_models := concat(", ", [sprintf("%s/%s", [m.provider, m.model]) | some m in cfg.models.allowed])
+allowed_models := s if {
+	s := concat(", ", [concat("/", [m.provider, m.model]) | some m in cfg.models.allowed; is_string(m.provider); is_string(m.model)])
+	s != ""
+} else := "none"
 
 model_allowed(provider, model) if {
 	some m in cfg.models.allowed
