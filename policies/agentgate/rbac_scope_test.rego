@@ -79,6 +79,7 @@ test_rbac_wildcards_refused if {
 		rbac_denied(rule)
 		contains(rbac_message([rule], 0), "wildcards are never granted; list the values")
 	}
+
 	# a wildcard rule with a covered literal says only the wildcard
 	rbac_message([core(["pods"], ["get", "*"])], 0) == `has "*" in verbs; wildcards are never granted; list the values the agent needs`
 }
