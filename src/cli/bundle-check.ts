@@ -12,7 +12,8 @@ import { dirname, join, relative } from "node:path";
 import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { readBundle, type Bundle } from "../policy/bundle.ts";
-import { ENTRYPOINT, checkEntrypoints, encodeInput, withConfig } from "../policy/engine.ts";
+import { hasConfig, hasConfigSchema } from "../policy/config-schema.ts";
+import { ENTRYPOINT, bundleData, checkEntrypoints, encodeInput } from "../policy/engine.ts";
 import { readPolicyConfig } from "../policy/load.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
 import { isRecord } from "../types/kube.ts";
@@ -39,9 +40,9 @@ export interface Checked {
   data: Record<string, unknown>;
 }
 
-/** The gateway's load-time checks (the same functions); returns the loaded policy or throws a one-line error. */
+/** The gateway's load-time checks (the same functions, the policy config's schema too); returns the loaded policy or throws a one-line error. */
 export async function loadChecked(bundle: Bundle, configOverride?: Record<string, unknown>): Promise<Checked> {
-  const data = withConfig(bundle.data, configOverride);
+  const data = bundleData(bundle, configOverride);
   const policy = await WasmPolicy.load(bundle, data);
   checkEntrypoints(bundle, policy);
   return { policy, data };
@@ -166,6 +167,12 @@ async function readInput(path: string): Promise<NamedInput> {
 
 const show = (v: unknown): string => stableJson(v);
 
+/** Whether the policy config was checked: a bundle without a schema (a team's own) is loaded with its config unchecked. */
+function configNote(data: Record<string, unknown>): string {
+  if (hasConfigSchema(data)) return "; policy config matches data.agentgate.config_schema";
+  return hasConfig(data) ? "; policy config not validated (the bundle ships no data.agentgate.config_schema)" : "";
+}
+
 export function registerBundleCheck(bundle: Command, io: Io, setExit: (code: number) => void): void {
   bundle
     .command("check <bundle>")
@@ -179,7 +186,7 @@ export function registerBundleCheck(bundle: Command, io: Io, setExit: (code: num
       const checked = await loadChecked(b, override);
       const { policy } = checked;
       io.out(
-        `bundle ${b.name} (revision ${b.revision}): loads; entrypoints ${[...policy.entrypoints].sort().join(", ")}; host builtins ${policy.requiredBuiltins.join(", ") || "none"}; compiled builtins answered by agentgate ${policy.redirectedBuiltins.join(", ") || "none"}; data ${Object.keys(checked.data).sort().join(", ") || "none"}${override ? ` (with --policy-config ${opts.policyConfig ?? ""})` : ""}`,
+        `bundle ${b.name} (revision ${b.revision}): loads; entrypoints ${[...policy.entrypoints].sort().join(", ")}; host builtins ${policy.requiredBuiltins.join(", ") || "none"}; compiled builtins answered by agentgate ${policy.redirectedBuiltins.join(", ") || "none"}; data ${Object.keys(checked.data).sort().join(", ") || "none"}${override ? ` (with --policy-config ${opts.policyConfig ?? ""})` : ""}${configNote(checked.data)}`,
       );
       if (opts.input.length === 0) {
         setExit(0);

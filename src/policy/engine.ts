@@ -3,6 +3,7 @@
 import type { Action, GoalInput, Violation } from "../types/policy.ts";
 import { isRecord } from "../types/kube.ts";
 import { BundleError, type Bundle } from "./bundle.ts";
+import { checkPolicyConfig } from "./config-schema.ts";
 import { mergeOverride } from "./merge.ts";
 import { WasmPolicy, describe, type EncodedInput } from "./wasm-policy.ts";
 
@@ -51,13 +52,14 @@ export class PolicyEngine {
   /**
    * Loads every bundle (all or nothing). `configOverride` is merged into each
    * bundle's data.agentgate.config: how a platform team tunes the default
-   * bundle without Rego.
+   * bundle without Rego. A config that does not match the bundle's
+   * data.agentgate.config_schema is refused (PolicyConfigError).
    */
   static async load(bundles: Bundle[], configOverride?: Record<string, unknown>): Promise<PolicyEngine> {
     const loaded: LoadedBundle[] = [];
     let policyConfig: Record<string, unknown> | undefined;
     for (const bundle of bundles) {
-      const data = withConfig(bundle.data, configOverride);
+      const data = bundleData(bundle, configOverride);
       const policy = await WasmPolicy.load(bundle, data);
       checkEntrypoints(bundle, policy);
       const agentgate = data.agentgate;
@@ -159,7 +161,19 @@ export function checkEntrypoints(bundle: Bundle, policy: WasmPolicy): void {
   if (!policy.entrypoints.has(ENTRYPOINT.violations) && !policy.entrypoints.has(ENTRYPOINT.goalsAllow)) throw new EntrypointError(bundle);
 }
 
-/** A bundle's data with `override` merged into data.agentgate.config, as the gateway loads it. */
+/**
+ * A bundle's data as the gateway evaluates it: `override` merged into
+ * data.agentgate.config, and the result checked against the bundle's
+ * data.agentgate.config_schema when it ships one (every profile merged over
+ * it too). Throws PolicyConfigError naming every problem.
+ */
+export function bundleData(bundle: Bundle, override: Record<string, unknown> | undefined): Record<string, unknown> {
+  const data = withConfig(bundle.data, override);
+  checkPolicyConfig(bundle, data);
+  return data;
+}
+
+/** A bundle's data with `override` merged into data.agentgate.config (unchecked: see bundleData). */
 export function withConfig(data: Record<string, unknown>, override: Record<string, unknown> | undefined): Record<string, unknown> {
   if (!override) return data;
   const agentgate = isRecord(data.agentgate) ? data.agentgate : {};
