@@ -26,7 +26,7 @@ export class BundleMetrics {
     });
     this.bundleFailures = new Counter({
       name: "agentgate_bundle_failures_total",
-      help: "Bundle versions that could not be fetched or were refused (the last good one stays in force), by bundle and stage (fetch, signature, load).",
+      help: "Bundle versions that could not be fetched or were refused (the last good one stays in force), by bundle and stage (fetch, signature, load, config: the policy config does not match the bundle's data.agentgate.config_schema).",
       labelNames: ["bundle", "stage"] as const,
       registers,
     });

@@ -10,6 +10,8 @@ import { dirname, join } from "node:path";
 import { buildTestBundle } from "../../test/fixtures/bundles.ts";
 import { logger } from "../log.ts";
 import { Registry } from "prom-client";
+import { Writable } from "node:stream";
+import winston from "winston";
 import { BundleMetrics } from "./bundle-metrics.ts";
 import { readBundleFiles, writeBundleArchive } from "./bundle-archive.ts";
 import { BundleStore, openBundleStore } from "./bundle-store.ts";
@@ -220,4 +222,74 @@ test("a local bundle broken while the gateway was down: the restart starts from 
   } finally {
     second.stop();
   }
+});
+
+/** A bundle whose rule reads data.agentgate.config.max, with a schema for that config. */
+async function configured(config: unknown, revision: string): Promise<Buffer> {
+  const schema = { type: "object", additionalProperties: false, required: ["max"], properties: { max: { type: "integer", minimum: 1 } } };
+  const path = await buildTestBundle(
+    {
+      "p.rego": 'package agentgate\nviolations contains {"policy": "limit", "field": "spec.x", "message": "over", "action": "deny"} if input.request.object.spec.x > data.agentgate.config.max\n',
+      "agentgate/config/data.json": JSON.stringify(config),
+      "agentgate/config_schema/data.json": JSON.stringify(schema),
+    },
+    { entrypoints: ["agentgate/violations"], revision, name: "team" },
+  );
+  const bytes = await readFile(path);
+  await rm(dirname(path), { recursive: true, force: true });
+  return bytes;
+}
+
+test("a policy config its bundle's schema refuses: not ready on a first load (saying why), refused on a swap with the last good in force, counted under stage config", async () => {
+  const [bad, good1, good2] = await Promise.all([configured({ max: "2" }, "c-bad"), configured({ max: 1 }, "c1"), configured({ max: 2 }, "c2")]);
+  const path = join(dir, "config", "team.tar.gz");
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, bad);
+  const { metrics, lines } = bundleMetrics();
+  const store = new BundleStore({ sources: [path], pollIntervalMs: 600_000, log: logger, metrics, file: { debounceMs: 10 } });
+  await store.start();
+  try {
+    const why = 'policy config (bundle "team"): max is "2" (a string); expected an integer ≥ 1 — in Helm use --set, not --set-string';
+    assert.equal(store.notReady(), `no policy bundle in force yet; team (${path}): ${why}`);
+    assert.throws(() => store.engine(), /no policy bundle in force yet/);
+
+    await swapIn(path, good1);
+    await until("c1 in force", () => store.notReady() === undefined);
+    const first = store.engine();
+    assert.equal(first.revision, "team@c1");
+    assert.ok(denies(store, 2));
+
+    await swapIn(path, bad);
+    await until("the config refused", () => store.status()[0]?.lastError !== undefined);
+    assert.equal(store.engine(), first, "the last good version stays in force");
+    assert.equal(store.notReady(), undefined);
+    assert.deepEqual(store.degraded(), [`bundle "team" (${path}): a newer version was refused (config): ${why}; revision c1 stays in force`]);
+
+    await swapIn(path, good2);
+    await until("c2 in force", () => store.engine().revision === "team@c2");
+    assert.ok(!denies(store, 2) && denies(store, 3));
+    assert.deepEqual(await lines("agentgate_bundle_failures_total{"), ['agentgate_bundle_failures_total{bundle="team",stage="config"} 2']);
+  } finally {
+    store.stop();
+  }
+});
+
+test("--policy-config is checked with the bundle's schema; a bundle without one is loaded unchecked, and the log says so", async () => {
+  const path = join(dir, "override", "team.tar.gz");
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, await configured({ max: 1 }, "o1"));
+  const refused = new BundleStore({ sources: [path], policyConfig: { max: 0, maxx: 3 }, pollIntervalMs: 600_000, log: logger });
+  await refused.start();
+  refused.stop();
+  assert.match(refused.notReady() ?? "", /: policy config \(bundle "team"\): maxx is not a known key \(did you mean max\?\); known keys: max; max is 0; expected an integer ≥ 1$/);
+
+  const logged: string[] = [];
+  const log = winston.createLogger({ level: "info", format: winston.format.json(), transports: [new winston.transports.Stream({ stream: new Writable({ write: (chunk: Buffer, _e, done) => { logged.push(chunk.toString()); done(); } }) })] });
+  const plain = join(dir, "override", "plain.tar.gz");
+  await writeFile(plain, v1);
+  const unchecked = new BundleStore({ sources: [plain], policyConfig: { anything: "goes" }, pollIntervalMs: 600_000, log });
+  await unchecked.start();
+  unchecked.stop();
+  assert.equal(unchecked.notReady(), undefined);
+  assert.ok(logged.some((l) => /"message":"policy config not validated: the bundle ships no data.agentgate.config_schema"/.test(l) && /"bundle":"plain"/.test(l)), logged.join(""));
 });

@@ -17,12 +17,14 @@ import { BundleError, bundleFromFiles, bundleNameOf, readTarGz, type Bundle } fr
 import { FileBundleSource, type FileSourceOptions } from "./bundle-file.ts";
 import { HttpBundleSource, bundleNameOfUrl, type HttpSourceOptions } from "./bundle-http.ts";
 import { describeError, isUrl, parseInterval, type BundleSource, type SourceVersion } from "./bundle-source.ts";
-import { PolicyEngine } from "./engine.ts";
+import { hasConfig, hasConfigSchema, PolicyConfigError } from "./config-schema.ts";
+import { PolicyEngine, withConfig } from "./engine.ts";
 import { DEFAULT_BUNDLE_PATH, readPolicyConfig } from "./load.ts";
 import { readVerificationKey, verifyBundleFiles, type SignatureKey } from "./signatures.ts";
 
 
-export type FailureStage = "fetch" | "signature" | "load";
+/** config: the version loads, but the policy config does not match its data.agentgate.config_schema */
+export type FailureStage = "fetch" | "signature" | "load" | "config";
 
 export interface BundleStoreOptions {
   /** the --bundle values; none means the embedded default bundle */
@@ -155,11 +157,12 @@ export class BundleStore {
    * First versions of every slot. A bundle service that cannot be reached
    * leaves the gateway running but not ready while it keeps polling; a
    * local file that cannot be loaded (and has no last good copy) is a
-   * configuration error and fails the start.
+   * configuration error and fails the start. A policy config its schema
+   * refuses leaves the gateway running but not ready, /readyz saying why.
    */
   async start(): Promise<void> {
     await Promise.all(this.slots.map((slot) => this.startSlot(slot)));
-    const broken = this.slots.find((s) => !s.bundle && s.source.kind === "file");
+    const broken = this.slots.find((s) => !s.bundle && s.source.kind === "file" && s.lastStage !== "config");
     if (broken) {
       this.stop();
       throw new Error(broken.lastError ?? `bundle "${broken.name}": ${broken.source.location} could not be loaded`);
@@ -219,7 +222,7 @@ export class BundleStore {
         // Until every slot has a version there is no engine to build; check this bundle loads on its own.
         else await PolicyEngine.load([bundle], this.opts.policyConfig);
       } catch (err) {
-        this.failed(slot, "load", err);
+        this.failed(slot, err instanceof PolicyConfigError ? "config" : "load", err);
         throw err;
       }
       const previous = slot.bundle?.revision;
@@ -244,6 +247,10 @@ export class BundleStore {
         verified: this.opts.verification !== undefined && !slot.embedded,
         inForce: engine ? engine.revision : undefined,
       });
+      const data = withConfig(bundle.data, this.opts.policyConfig);
+      if (hasConfig(data) && !hasConfigSchema(data)) {
+        this.opts.log.info("policy config not validated: the bundle ships no data.agentgate.config_schema", { bundle: slot.name, revision: bundle.revision });
+      }
       if (origin !== "cache" && version.archive && this.opts.cacheDir && !slot.embedded) {
         await this.persist(slot, bundle, version).catch((err: unknown) => {
           this.opts.log.warn("could not keep the bundle's last good copy on disk; a restart will need its source", { bundle: slot.name, cacheDir: this.opts.cacheDir, error: describeError(err) });
@@ -262,7 +269,9 @@ export class BundleStore {
     this.opts.log.error(
       stage === "fetch"
         ? inForce ? "bundle source failed; the last good version stays in force" : "bundle source failed; no version in force yet"
-        : inForce ? "bundle version refused; the last good version stays in force" : "bundle version refused; no version in force yet",
+        : stage === "config"
+          ? inForce ? "policy config refused by the bundle's schema; the last good version stays in force" : "policy config refused by the bundle's schema; not ready"
+          : inForce ? "bundle version refused; the last good version stays in force" : "bundle version refused; no version in force yet",
       { bundle: slot.name, source: slot.source.location, stage, error: message, revisionInForce: inForce },
     );
   }
