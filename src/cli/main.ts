@@ -7,11 +7,18 @@ import { runServe, type ServeOptions } from "./serve.ts";
 import { registerBundleCommands } from "./bundle.ts";
 import { addBundleFlags } from "./bundle-flags.ts";
 import { collect, refuseRepeatedFlags } from "./flag-values.ts";
+import { DEFAULT_REVIEW_LIMITS } from "../wire/parse.ts";
 import { commandOf, oneLine, usageError } from "./usage-errors.ts";
 import { registerAuditCommand } from "./audit.ts";
 import { registerControllerCommand } from "./controller.ts";
 import { registerProvenanceCommands } from "./provenance-verify.ts";
 import { registerCapabilitiesCommand } from "./capabilities.ts";
+
+function atLeastOne(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
+  return n;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -44,6 +51,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--service-account <user>", "agentgate's own identity, allowed to change stamps and managed objects", defaultServiceAccount())
     .option("--trusted-user <user>", "another identity trusted like agentgate's own (the controller's ServiceAccount); repeatable", collect, [])
     .option("--ca-out <file>", "with a self-signed certificate: write its CA here")
+    .option("--client-ca-file <file>", "answer /validate and /mutate only for callers with a TLS client certificate from this CA (PEM: the one that signed the API server's webhook client certificate); reloaded when it changes; /healthz, /readyz and /metrics stay open")
+    .option("--client-cn <name>", "with --client-ca-file: a subject CN allowed to call /validate and /mutate; repeatable (default: any certificate the CA signed)", collect, [])
+    .addOption(new Option("--max-review-values <n>", "deny, unevaluated, a review holding more JSON values than this (object and oldObject together)").default(DEFAULT_REVIEW_LIMITS.maxValues).argParser(atLeastOne))
+    .addOption(new Option("--max-review-depth <n>", "deny, unevaluated, a review nesting deeper than this (the object starts 3 levels in)").default(DEFAULT_REVIEW_LIMITS.maxDepth).argParser(atLeastOne))
     .option("--cert-secret <ns/name>", "self-managed certificates: keep a CA and the serving certificate in this Secret (created if absent), renew them before expiry, reload without restart")
     .option("--cert-service <name>", "with --cert-secret: the Service the certificate names (<svc>, <svc>.<ns>, <svc>.<ns>.svc; <ns> from --namespace)", "agentgate")
     .option("--cert-host <name>", "with --cert-secret: another DNS name or IP the certificate names (a gateway reached by URL); repeatable", collect, [])

@@ -14,6 +14,8 @@ import { GatewayMetrics } from "../server/metrics.ts";
 import { createGatewayServer } from "../server/server.ts";
 import { createDecisionLogger, DEFAULT_REDACTIONS } from "../server/decision-log.ts";
 import { createDenialEvents } from "../server/denial-events.ts";
+import { ClientAuth, ClientCaReloader, readCaBundle } from "../server/client-auth.ts";
+import { DEFAULT_REVIEW_LIMITS } from "../wire/parse.ts";
 import { ServerDrain, finishSeconds } from "../server/drain.ts";
 import { CertificateReloader, readKeyPair, type KeyPair } from "../server/tls-reload.ts";
 import { generateServingCertificate } from "../tls/self-signed.ts";
@@ -34,6 +36,14 @@ export interface ServeOptions extends BundleFlags {
   serviceAccount: string;
   trustedUser: string[];
   caOut?: string;
+  /** admission endpoints only for callers with a client certificate from this CA */
+  clientCaFile?: string;
+  /** with clientCaFile: the subject CNs allowed (none: any the CA signed) */
+  clientCn?: string[];
+  /** deny a review holding more JSON values than this, unevaluated */
+  maxReviewValues?: number;
+  /** deny a review nesting deeper than this, unevaluated */
+  maxReviewDepth?: number;
   drainSeconds: number;
   /** self-managed certificates: NS/NAME of the Secret that holds them */
   certSecret?: string;
@@ -59,6 +69,14 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   // Flags and the files they name first: a mistake is one line, before a
   // bundle is loaded, a certificate generated or the cluster watched.
   const { host, port } = parseListen(opts.listen);
+  if ((opts.clientCn ?? []).length > 0 && opts.clientCaFile === undefined) throw new InputError("--client-cn needs --client-ca-file: the names are checked on certificates that CA signed");
+  let clientAuth: ClientAuth | undefined;
+  if (opts.clientCaFile !== undefined) {
+    const caPem = await readCaBundle(opts.clientCaFile).catch((err: unknown) => {
+      throw new InputError(`--client-ca-file: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    clientAuth = new ClientAuth({ caPem, allowedNames: opts.clientCn ?? [] });
+  }
   let selfManaged: SelfManagedPlan | undefined;
   if (opts.certSecret !== undefined) {
     if (opts.tlsCertFile || opts.tlsKeyFile) throw new InputError("--cert-secret and --tls-cert-file/--tls-key-file exclude each other: the certificate comes from the Secret or from files");
@@ -112,7 +130,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   if (kc && !opts.offline) {
     cluster = new ClusterLookup(kc, logger, (kind, synced) => metrics.cacheSynced.set({ kind }, synced ? 1 : 0));
     lookup = cluster;
-    onDeniedUpdate = createDenialEvents(kc, logger);
+    onDeniedUpdate = createDenialEvents(kc, logger, metrics.registry);
   } else {
     lookup = new StaticLookup();
   }
@@ -132,7 +150,11 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     readyNotes: () => store.degraded(),
     ...(decisions ? { decisions } : {}),
     ...(onDeniedUpdate ? { onDeniedUpdate } : {}),
+    ...(clientAuth ? { clientAuth } : {}),
+    reviewLimits: { maxValues: opts.maxReviewValues ?? DEFAULT_REVIEW_LIMITS.maxValues, maxDepth: opts.maxReviewDepth ?? DEFAULT_REVIEW_LIMITS.maxDepth },
   });
+  const clientCaReloader = clientAuth && opts.clientCaFile !== undefined ? new ClientCaReloader(clientAuth, opts.clientCaFile, logger) : undefined;
+  clientCaReloader?.start();
   const drain = new ServerDrain(server);
   let reloader: CertificateReloader | undefined;
   if (opts.tlsCertFile && opts.tlsKeyFile) {
@@ -153,6 +175,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   } catch (err) {
     // Nothing may keep the process up after it failed to start: the bundle watch, the certificate's.
     reloader?.stop();
+    clientCaReloader?.stop();
     store.stop();
     certs?.stop();
     throw err;
@@ -173,6 +196,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       drain.begin();
       if (opts.drainSeconds > 0) await new Promise((r) => setTimeout(r, opts.drainSeconds * 1000));
       reloader?.stop();
+      clientCaReloader?.stop();
       store.stop();
       certs?.stop();
       const finishMs = finishSeconds(opts.drainSeconds) * 1000;

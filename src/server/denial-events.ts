@@ -1,40 +1,226 @@
 // A Kubernetes Event on an existing object whose update was denied, so
-// `kubectl describe` shows why someone's change did not land. Deduplicated
-// per object and message for a minute: a controller retrying a denied
-// update must not flood the namespace.
+// `kubectl describe` shows why someone's change did not land.
+//
+// The review that asks for it may not come from the API server: /validate
+// answers whoever reaches the Service (unless --client-ca-file is set), and a
+// forged UPDATE names any namespace, object and text. So an Event is written
+// only for an object the API server confirms exists with the uid the review
+// claims, and writes are bounded: one per object and message a minute (a
+// controller retrying a denied update), a token bucket for the whole gateway
+// and another per namespace, taken before the confirming read so that a flood
+// of forged reviews costs a bounded number of reads as well. A flood can use
+// the budget up, and real denials then go without an Event for a while; the
+// denial itself still reaches whoever applied the change.
 import * as k8s from "@kubernetes/client-node";
+import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
+import type { KubeObject } from "../types/kube.ts";
 
-export function createDenialEvents(kc: k8s.KubeConfig, log: Logger, windowMs = 60_000): (request: AdmissionRequest, message: string) => void {
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const recent = new Map<string, number>();
-  return (request, message) => {
-    const old = request.oldObject;
-    const namespace = request.namespace ?? old?.metadata?.namespace;
-    if (!old || !namespace) return;
-    const key = `${old.metadata?.uid ?? request.name ?? ""}\0${message}`;
-    const now = Date.now();
-    if ((recent.get(key) ?? 0) > now - windowMs) return;
-    recent.set(key, now);
-    if (recent.size > 10_000) for (const [k, t] of recent) if (t < now - windowMs) recent.delete(k);
-    const time = new Date(now).toISOString();
-    core
-      .createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { generateName: `${request.name ?? "object"}.`, namespace },
-          involvedObject: { apiVersion: old.apiVersion, kind: old.kind, name: request.name, namespace, uid: old.metadata?.uid },
-          type: "Warning",
-          reason: "UpdateDenied",
-          message: `update by ${request.userInfo.username ?? "unknown"} denied by agentgate: ${message}`.slice(0, 1024),
-          source: { component: "agentgate" },
-          reportingComponent: "agentgate",
-          firstTimestamp: time as unknown as Date,
-          lastTimestamp: time as unknown as Date,
-          count: 1,
-        },
-      })
-      .catch((err: unknown) => log.warn("cannot record denial event", { error: err instanceof Error ? err.message : String(err) }));
+export interface EventLimits {
+  /** one Event per object and message within this window */
+  dedupeWindowMs: number;
+  globalBurst: number;
+  globalPerSecond: number;
+  namespaceBurst: number;
+  namespacePerSecond: number;
+}
+
+export const DEFAULT_EVENT_LIMITS: EventLimits = {
+  dedupeWindowMs: 60_000,
+  globalBurst: 20,
+  globalPerSecond: 1,
+  namespaceBurst: 5,
+  namespacePerSecond: 0.1,
+};
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Refills a bucket to `now` (pure: returns the new state). */
+export function refill(bucket: Bucket, now: number, burst: number, perSecond: number): Bucket {
+  const tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * perSecond);
+  return { tokens, at: now };
+}
+
+export type Admittance = "ok" | "duplicate" | "rate-limited";
+
+/**
+ * Decides whether an Event may be attempted now. State only in memory, time
+ * passed in: the decisions are a pure function of the calls made.
+ */
+export class EventLimiter {
+  private readonly limits: EventLimits;
+  private global: Bucket;
+  private readonly namespaces = new Map<string, Bucket>();
+  private readonly recent = new Map<string, number>();
+
+  constructor(limits: EventLimits, now: number) {
+    this.limits = limits;
+    this.global = { tokens: limits.globalBurst, at: now };
+  }
+
+  /** Takes a token from both buckets and marks the key as seen, or says why not. */
+  take(now: number, namespace: string, key: string): Admittance {
+    const l = this.limits;
+    const seen = this.recent.get(key);
+    if (seen !== undefined && seen > now - l.dedupeWindowMs) return "duplicate";
+    const global = refill(this.global, now, l.globalBurst, l.globalPerSecond);
+    const ns = refill(this.namespaces.get(namespace) ?? { tokens: l.namespaceBurst, at: now }, now, l.namespaceBurst, l.namespacePerSecond);
+    this.global = global;
+    if (global.tokens < 1 || ns.tokens < 1) return "rate-limited";
+    this.global = { tokens: global.tokens - 1, at: now };
+    this.namespaces.set(namespace, { tokens: ns.tokens - 1, at: now });
+    this.recent.set(key, now);
+    this.prune(now);
+    return "ok";
+  }
+
+  /** An attempt that did not lead to an Event: a real one for the same key is not a duplicate of it. */
+  forget(key: string): void {
+    this.recent.delete(key);
+  }
+
+  /** Namespaces and keys tracked (bounded: entries are only made with a global token). */
+  get size(): { namespaces: number; keys: number } {
+    return { namespaces: this.namespaces.size, keys: this.recent.size };
+  }
+
+  private prune(now: number): void {
+    const l = this.limits;
+    for (const [key, at] of this.recent) if (at <= now - l.dedupeWindowMs) this.recent.delete(key);
+    // A bucket that has refilled says no more than a missing one.
+    const refillMs = (l.namespaceBurst / l.namespacePerSecond) * 1000;
+    for (const [ns, b] of this.namespaces) if (b.at <= now - refillMs) this.namespaces.delete(ns);
+  }
+}
+
+/** The object an Event would be about, as the review states it. */
+export interface EventTarget {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  /** the uid of the stored object the review claims (oldObject.metadata.uid) */
+  uid: string;
+}
+
+/** The target of an Event for this review, or why there is none. */
+export function eventTarget(request: AdmissionRequest): EventTarget | { none: string } {
+  const { group, version, kind } = request.kind;
+  const namespace = request.namespace;
+  const name = request.name;
+  const uid = request.oldObject?.metadata?.uid;
+  if (namespace === undefined || namespace === "") return { none: "the review names no namespace" };
+  if (name === undefined || name === "") return { none: "the review names no object" };
+  if (typeof uid !== "string" || uid === "") return { none: "the review's oldObject has no uid" };
+  return { apiVersion: group === "" ? version : `${group}/${version}`, kind, namespace, name, uid };
+}
+
+export type Confirmation = { confirmed: true } | { confirmed: false; outcome: "not-found" | "uid-mismatch" };
+
+/** Whether what the API server holds is the object the review claims. */
+export function confirm(target: EventTarget, stored: KubeObject | undefined): Confirmation {
+  if (stored === undefined) return { confirmed: false, outcome: "not-found" };
+  if (stored.metadata?.uid !== target.uid) return { confirmed: false, outcome: "uid-mismatch" };
+  return { confirmed: true };
+}
+
+export function eventBody(target: EventTarget, request: AdmissionRequest, message: string, now: Date): k8s.CoreV1Event {
+  const time = now.toISOString();
+  return {
+    metadata: { generateName: `${target.name}.`, namespace: target.namespace },
+    involvedObject: { apiVersion: target.apiVersion, kind: target.kind, name: target.name, namespace: target.namespace, uid: target.uid },
+    type: "Warning",
+    reason: "UpdateDenied",
+    message: `update by ${request.userInfo.username ?? "unknown"} denied by agentgate: ${message}`.slice(0, 1024),
+    source: { component: "agentgate" },
+    reportingComponent: "agentgate",
+    // client-node types these as Date but sends them as they are: RFC 3339 strings.
+    firstTimestamp: time as unknown as Date,
+    lastTimestamp: time as unknown as Date,
+    count: 1,
   };
+}
+
+export type EventOutcome = "written" | "duplicate" | "rate-limited" | "no-target" | "not-found" | "uid-mismatch" | "error";
+
+/** Where Events are confirmed and written: the API server in serve, memory in tests. */
+export interface EventSink {
+  /** the stored object, or undefined when there is none */
+  read(target: EventTarget): Promise<KubeObject | undefined>;
+  write(event: k8s.CoreV1Event): Promise<void>;
+}
+
+export interface DenialRecorderOptions {
+  sink: EventSink;
+  log: Logger;
+  limits?: EventLimits;
+  now?: () => number;
+  onOutcome?: (outcome: EventOutcome) => void;
+}
+
+/** The recorder the server calls on each denied UPDATE; resolves with what it did. */
+export function createDenialRecorder(opts: DenialRecorderOptions): (request: AdmissionRequest, message: string) => Promise<EventOutcome> {
+  const now = opts.now ?? Date.now;
+  const limiter = new EventLimiter(opts.limits ?? DEFAULT_EVENT_LIMITS, now());
+  const done = (outcome: EventOutcome): EventOutcome => {
+    opts.onOutcome?.(outcome);
+    return outcome;
+  };
+  return async (request, message) => {
+    const target = eventTarget(request);
+    if ("none" in target) return done("no-target");
+    const key = `${target.uid}\0${message}`;
+    const admitted = limiter.take(now(), target.namespace, key);
+    if (admitted !== "ok") return done(admitted);
+    try {
+      const confirmation = confirm(target, await opts.sink.read(target));
+      if (!confirmation.confirmed) {
+        limiter.forget(key);
+        return done(confirmation.outcome);
+      }
+      await opts.sink.write(eventBody(target, request, message, new Date(now())));
+      return done("written");
+    } catch (err) {
+      limiter.forget(key);
+      opts.log.warn("cannot record denial event", { kind: target.kind, namespace: target.namespace, name: target.name, error: err instanceof Error ? err.message : String(err) });
+      return done("error");
+    }
+  };
+}
+
+/** The API server as the sink: a GET of the object, then a create of the Event. */
+export function apiServerSink(kc: k8s.KubeConfig): EventSink {
+  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  return {
+    async read(target) {
+      try {
+        return await objects.read<KubeObject & k8s.KubernetesObject>({ apiVersion: target.apiVersion, kind: target.kind, metadata: { name: target.name, namespace: target.namespace } });
+      } catch (err) {
+        if (err instanceof k8s.ApiException && err.code === 404) return undefined;
+        throw err instanceof k8s.ApiException ? new Error(`GET ${target.apiVersion} ${target.kind} ${target.namespace}/${target.name}: HTTP ${err.code}`) : err;
+      }
+    },
+    async write(event) {
+      await core.createNamespacedEvent({ namespace: event.metadata.namespace ?? "", body: event });
+    },
+  };
+}
+
+/** serve's recorder: Events through the API server, each outcome counted in agentgate_denial_events_total. */
+export function createDenialEvents(kc: k8s.KubeConfig, log: Logger, registry?: Registry): (request: AdmissionRequest, message: string) => void {
+  const counter = registry
+    ? new Counter({
+        name: "agentgate_denial_events_total",
+        help: "Denied updates by what became of their Event: written, duplicate, rate-limited, no-target, not-found or uid-mismatch (the review named no object the API server holds), error.",
+        labelNames: ["outcome"] as const,
+        registers: [registry],
+      })
+    : undefined;
+  const record = createDenialRecorder({ sink: apiServerSink(kc), log, onOutcome: (outcome) => counter?.inc({ outcome }) });
+  return (request, message) => void record(request, message);
 }
