@@ -1,6 +1,7 @@
 // The gateway as the benchmark runs it: the real server and evaluation path,
 // with context served from the fixture objects instead of a cluster (the
 // watch cache is an in-memory map either way). Prints its port when ready.
+import { ephemeralKeyring } from "../src/signing/keyring.ts";
 import { StaticLookup } from "../src/context/static-lookup.ts";
 import { makeIdentity } from "../src/guardrails/identity.ts";
 import { logger } from "../src/log.ts";
@@ -17,7 +18,7 @@ logger.level = "warn";
 const engine = await loadEngine([]);
 const server = createGatewayServer({
   tls: { cert: await readFile(certFile, "utf8"), key: await readFile(keyFile, "utf8") },
-  deps: { engine: () => engine, lookup: new StaticLookup([...contextObjects, agentConfig]), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]) },
+  deps: { engine: () => engine, lookup: new StaticLookup([...contextObjects, agentConfig]), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]), keyring: ephemeralKeyring() },
   metrics: new GatewayMetrics(),
   log: logger,
   notReady: () => undefined,

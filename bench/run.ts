@@ -1,6 +1,7 @@
 // npm run bench: the gateway against OPA's own admission server, same Rego,
 // same AdmissionReviews, same load generator, in one run. Prints figures and,
 // last, one JSON line (the format).
+import { ephemeralKeyring } from "../src/signing/keyring.ts";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
@@ -133,7 +134,7 @@ async function main(): Promise<void> {
     // What the API server sends /validate: AgentRuns already mutated (stamped).
     const engine = await loadEngine([]);
     const lookup = new StaticLookup([...contextObjects, agentConfig]);
-    const deps: GatewayDeps = { engine: () => engine, lookup, identity: makeIdentity([]), exemptNamespaces: new Set() };
+    const deps: GatewayDeps = { engine: () => engine, lookup, identity: makeIdentity([]), exemptNamespaces: new Set(), keyring: ephemeralKeyring() };
     const reviews: AdmissionReview[] = [];
     const contexts: Record<string, unknown> = {};
     for (const { review } of admissionReviews()) {

@@ -6,16 +6,14 @@ import { applyPatch } from "rfc6902";
 import { admit, type Decision, type GatewayDeps } from "../gateway/admit.ts";
 import type { AdmissionRequest, UserInfo } from "../types/admission.ts";
 import type { KubeObject } from "../types/kube.ts";
-import { requestFromManifest } from "../wire/from-manifest.ts";
+import { selfUpdateRequest as selfUpdate } from "../wire/from-manifest.ts";
 
 /** Who audit says it is in the requests it evaluates; not one of agentgate's trusted identities, so every gateway check applies. */
 export const AUDIT_USER: UserInfo = { username: "system:agentgate:audit", groups: ["system:authenticated"] };
 
 /** The AdmissionRequest the API server would send for `kubectl replace` of the object with itself. */
 export function selfUpdateRequest(object: KubeObject, user: UserInfo = AUDIT_USER): AdmissionRequest {
-  const request = requestFromManifest(object, { operation: "UPDATE", user, oldObject: object });
-  request.options = { apiVersion: "meta.k8s.io/v1", kind: "UpdateOptions" };
-  return request;
+  return selfUpdate(object, user);
 }
 
 /** The validating decision (origin "audit") for the request, after the mutating pass as the API server runs it. */

@@ -3,6 +3,7 @@
 // held while writing, and the interval loop with jitter. Any process can
 // start it (the CLI does; so could a controller's leader): give it a
 // kubeconfig, the engine in force and an identity, then scanOnce() or loop().
+import { staticKeyring, type Keyring } from "../signing/keyring.ts";
 import type * as k8s from "@kubernetes/client-node";
 import { ClusterLookup } from "../context/cluster-lookup.ts";
 import type { GatewayDeps } from "../gateway/admit.ts";
@@ -43,6 +44,8 @@ export interface AuditRunnerOptions {
   /** scanOnce(): how long to wait for a Lease another scanner holds before giving up (LeaseHeldError); undefined waits as long as it takes */
   leaseWaitMs?: number;
   maxReportBytes?: number;
+  /** verifies runs' signed decisions; without it every run is reported as unverifiable */
+  keyring?: Keyring;
 }
 
 export interface AuditRunner {
@@ -76,6 +79,7 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
     lookup,
     identity: opts.identity,
     exemptNamespaces: exemptNamespaces(opts.namespace),
+    keyring: opts.keyring ?? staticKeyring(undefined),
   };
   let lease: AuditLease | undefined;
   if (opts.leaderElect) {

@@ -8,6 +8,7 @@ import { AuditMetrics } from "../audit/metrics.ts";
 import { LeaseHeldError, startAuditRunner, type AuditRunner } from "../audit/run.ts";
 import type { AuditedObject, ScanResult } from "../audit/scanner.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
+import { addVerificationFlags, verificationKeyring, type SigningFlags } from "./signing-flags.ts";
 import { logger } from "../log.ts";
 import { DurationError, parseDurationNs } from "../policy/builtins/duration.ts";
 import { openBundleStore, type BundleFlags, type BundleStore } from "../policy/bundle-store.ts";
@@ -21,7 +22,7 @@ import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen } 
 const FIRST_VERSIONS_WAIT_MS = 35_000;
 
 /** The same --bundle / --bundle-* / --policy-config flags as serve (BundleFlags), and audit's own. */
-export interface AuditCliOptions extends BundleFlags {
+export interface AuditCliOptions extends BundleFlags, SigningFlags {
   kubeconfig?: string;
   namespace: string;
   serviceAccount: string;
@@ -132,6 +133,7 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
   const leaseWaitMs = parseDurationMs("--lease-wait", opts.leaseWait, 0);
   if (!opts.once) parseListen(opts.metricsListen, "--metrics-listen");
   const kubeConfig = loadKubeConfig(opts.kubeconfig);
+  const keyring = await verificationKeyring(opts, kubeConfig, logger, false);
   const metrics = new AuditMetrics();
   // Bundles exactly as serve loads them: URLs polled, signatures verified, swaps picked up, last good copy kept.
   const store = await openBundleStore(opts, logger, metrics.bundles);
@@ -153,6 +155,7 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
       engine: () => store.engine(),
       policyNotReady: () => store.notReady(),
       identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser]),
+      ...(keyring ? { keyring } : {}),
       namespace: opts.namespace,
       log: logger,
       metrics,
@@ -197,11 +200,12 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
     return 0;
   } finally {
     store.stop();
+    keyring?.stop();
   }
 }
 
 export function registerAuditCommand(program: Command, io: Io, setExit: (code: number) => void): void {
-  addBundleFlags(
+  const audit = addBundleFlags(
     program
       .command("audit")
       .description("evaluate existing objects as the webhook would an update of each to itself; write PolicyReports / OpenReports, metrics and Events"),
@@ -220,7 +224,8 @@ export function registerAuditCommand(program: Command, io: Io, setExit: (code: n
     .option("--metrics-listen <host:port>", "long-running scanner: /metrics, /healthz, /readyz", "0.0.0.0:9090")
     .addOption(new Option("--page-size <n>", "limit of each list call").default(500).argParser(pageSize))
     .option("--dry-run", "evaluate and print only: write no report, no Event", false)
-    .option("--exit-code", "with --once: exit 1 when any result is fail or error (CI)", false)
+    .option("--exit-code", "with --once: exit 1 when any result is fail or error (CI)", false);
+  addVerificationFlags(audit)
     .action(async (opts: AuditCliOptions) => {
       setExit(await runAudit(opts, io));
     });

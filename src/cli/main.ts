@@ -6,6 +6,8 @@ import { defaultNamespace, defaultServiceAccount } from "./environment.ts";
 import { runServe, type ServeOptions } from "./serve.ts";
 import { registerBundleCommands } from "./bundle.ts";
 import { addBundleFlags } from "./bundle-flags.ts";
+import { addSigningFlags } from "./signing-flags.ts";
+import { DEFAULT_KAGENT_USER, DEFAULT_TEKTON_USER } from "../guardrails/identity.ts";
 import { collect, refuseRepeatedFlags } from "./flag-values.ts";
 import { DEFAULT_REVIEW_LIMITS } from "../wire/parse.ts";
 import { commandOf, oneLine, usageError } from "./usage-errors.ts";
@@ -37,7 +39,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .exitOverride();
 
   // The bundle flags sit where they always did in serve's help: after the TLS files.
-  addBundleFlags(
+  const serve = addBundleFlags(
     program
       .command("serve")
       .description("run the validating and mutating webhook server (HTTPS)")
@@ -65,7 +67,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--decision-logs", "log every admission decision as JSON in OPA's decision-log shape", false)
     .option("--decision-log-redact <path>", "another input path to redact in decision logs (dot-separated from the input root, e.g. request.object.spec.goal); repeatable", collect, [])
     .option("--decision-log-no-default-redactions", "do not redact goals, hints and prompts by default", false)
-    .action(async (opts: ServeOptions) => { setExit(await runServe(opts)); });
+    .option("--kagent-service-account <user>", `kagent's controller identity: the only one that may make the Deployment of a run's Agent; repeatable (default ${DEFAULT_KAGENT_USER})`, collect)
+    .option("--tekton-service-account <user>", `Tekton's controller identity: its CustomRuns take their PipelineRun's creator; repeatable (default ${DEFAULT_TEKTON_USER})`, collect);
+  addSigningFlags(serve).action(async (opts: ServeOptions) => { setExit(await runServe(opts)); });
 
   registerReviewCommand(program, io, setExit);
   registerBundleCommands(program, io, setExit);

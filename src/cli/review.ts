@@ -6,6 +6,7 @@ import { admit, isAgentKind, UnknownResourceError, type GatewayDeps } from "../g
 import { exemptNamespaces } from "../gateway/exemptions.ts";
 import { admitLikeApiServer, type ReviewResult } from "../gateway/review.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
+import { fixedSigningKeyring } from "./signing-flags.ts";
 import { loadEngine } from "../policy/load.ts";
 import type { KubeObject } from "../types/kube.ts";
 import { requestFromManifest, resourceOf, splitApiVersion } from "../wire/from-manifest.ts";
@@ -32,6 +33,8 @@ export interface ReviewOptions {
   namespace: string;
   serviceAccount: string;
   trustedUser: string[];
+  /** sign as a gateway holding this key would (default: a key made for this review) */
+  signingKeyFile?: string;
 }
 
 export interface Io {
@@ -107,6 +110,7 @@ export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
     lookup,
     identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser]),
     exemptNamespaces: exemptNamespaces(opts.namespace),
+    keyring: await fixedSigningKeyring(opts.signingKeyFile),
   };
   if (opts.admissionReview !== undefined) return reviewAdmissionReview(opts, deps, io);
 
@@ -152,6 +156,7 @@ export function registerReviewCommand(program: Command, io: Io, setExit: (code: 
     .option("--namespace <ns>", "agentgate's own namespace, exempt from admission as with serve (with kube-system)", defaultNamespace())
     .option("--service-account <user>", "agentgate's own identity, allowed to change stamps and managed objects (as with serve)", defaultServiceAccount())
     .option("--trusted-user <user>", "another identity trusted like agentgate's own (as with serve); repeatable", collect, [])
+    .option("--signing-key-file <file>", "sign stamps with this Ed25519 private key (PEM), as a gateway given it would; default: a key made for this review")
     .action(async (opts: ReviewOptions) => {
       if (opts.file.length === 0 && opts.admissionReview === undefined) throw new InputError("review needs -f FILE (or - for stdin), or --admission-review FILE");
       if (opts.file.length > 0 && opts.admissionReview !== undefined) throw new InputError("review takes -f FILE or --admission-review FILE, not both");

@@ -23,8 +23,10 @@ import type { AdmissionRequest } from "../types/admission.ts";
 import { loadKubeConfig, parseListen } from "./environment.ts";
 import { describeFileError } from "./file-errors.ts";
 import { InputError } from "./manifests.ts";
+import { planSigningKeyring, startSigningKeyring, type SigningFlags } from "./signing-flags.ts";
+import { ClusterAccessReviewer } from "../context/access-review.ts";
 
-export interface ServeOptions extends BundleFlags {
+export interface ServeOptions extends BundleFlags, SigningFlags {
   listen: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
@@ -55,6 +57,10 @@ export interface ServeOptions extends BundleFlags {
   decisionLogs?: boolean;
   decisionLogRedact?: string[];
   decisionLogNoDefaultRedactions?: boolean;
+  /** kagent's controller identity (makes the Deployment of a run's Agent) */
+  kagentServiceAccount?: string[];
+  /** Tekton's controller identity (makes CustomRuns for PipelineRuns) */
+  tektonServiceAccount?: string[];
 }
 
 export interface RunningGateway {
@@ -94,8 +100,10 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       throw new InputError(`--tls-cert-file/--tls-key-file: ${err instanceof Error ? err.message : String(err)}`);
     });
   }
-  // The Secret lives in the cluster even when policy context does not (--offline).
-  const kc = !opts.offline || selfManaged ? loadKubeConfig(opts.kubeconfig, selfManaged ? "" : ", or --offline") : undefined;
+  const signing = await planSigningKeyring(opts);
+  // The Secrets live in the cluster even when policy context does not (--offline).
+  const inCluster = selfManaged !== undefined || signing.kind === "secret";
+  const kc = !opts.offline || inCluster ? loadKubeConfig(opts.kubeconfig, inCluster ? "" : ", or --offline") : undefined;
 
   let tls: KeyPair;
   let caCert: string | undefined;
@@ -137,8 +145,20 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   const redactions = [...(opts.decisionLogNoDefaultRedactions === true ? [] : DEFAULT_REDACTIONS), ...(opts.decisionLogRedact ?? [])];
   const decisions = opts.decisionLogs === true ? createDecisionLogger(logger, redactions) : undefined;
 
-  const identity = makeIdentity([opts.serviceAccount, ...opts.trustedUser]);
-  const deps: GatewayDeps = { engine: () => store.engine(), lookup, identity, exemptNamespaces: exemptNamespaces(opts.namespace) };
+  const identity = makeIdentity([opts.serviceAccount, ...opts.trustedUser], {
+    ...(opts.kagentServiceAccount && opts.kagentServiceAccount.length > 0 ? { kagent: opts.kagentServiceAccount } : {}),
+    ...(opts.tektonServiceAccount && opts.tektonServiceAccount.length > 0 ? { tekton: opts.tektonServiceAccount } : {}),
+  });
+  const keyring = await startSigningKeyring(signing, kc, logger);
+  if (signing.kind === "fixed" && opts.signingKeyFile === undefined) logger.warn("no --signing-keys or --signing-key-file: decisions are signed with a key made for this process, which no controller can verify once it stops");
+  const deps: GatewayDeps = {
+    engine: () => store.engine(),
+    lookup,
+    identity,
+    exemptNamespaces: exemptNamespaces(opts.namespace),
+    keyring,
+    ...(kc && !opts.offline ? { access: new ClusterAccessReviewer(kc) } : {}),
+  };
   let certs: CertificateManager | undefined;
   const server = createGatewayServer({
     tls,
@@ -146,7 +166,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     metrics,
     log: logger,
     // drain is set just below, before the server listens.
-    notReady: () => (drain.draining ? "shutting down" : (store.notReady() ?? certs?.notReady() ?? cluster?.notSynced())),
+    notReady: () => (drain.draining ? "shutting down" : (store.notReady() ?? keyring.notReady() ?? certs?.notReady() ?? cluster?.notSynced())),
     readyNotes: () => store.degraded(),
     ...(decisions ? { decisions } : {}),
     ...(onDeniedUpdate ? { onDeniedUpdate } : {}),
@@ -178,6 +198,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     clientCaReloader?.stop();
     store.stop();
     certs?.stop();
+    keyring.stop();
     throw err;
   }
   const address = server.address();
@@ -199,6 +220,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       clientCaReloader?.stop();
       store.stop();
       certs?.stop();
+      keyring.stop();
       const finishMs = finishSeconds(opts.drainSeconds) * 1000;
       const { cut } = await drain.shutdown(finishMs);
       if (cut > 0) logger.warn("connections still open after the drain were closed", { connections: cut, finishSeconds: finishMs / 1000 });

@@ -2,6 +2,7 @@
 // really listed (not merely that the informer's start() returned), a missing
 // CRD is "synced, empty" and fills in once installed, a cache miss is
 // confirmed by a direct read, and Services are cached once referenced.
+import { ephemeralKeyring } from "../signing/keyring.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
@@ -126,7 +127,7 @@ describe("readiness", () => {
 
 describe("a cache miss is confirmed by a direct read (SPEC §2)", () => {
   let engine: PolicyEngine;
-  const deps = (lookup: ObjectLookup): GatewayDeps => ({ engine: () => engine, lookup, identity: makeIdentity([]), exemptNamespaces: new Set(["agentgate-system", "kube-system"]) });
+  const deps = (lookup: ObjectLookup): GatewayDeps => ({ engine: () => engine, lookup, identity: makeIdentity([]), exemptNamespaces: new Set(["agentgate-system", "kube-system"]), keyring: ephemeralKeyring() });
   const config: KubeObject = {
     apiVersion: "agent.tekton.dev/v1alpha1",
     kind: "AgentConfig",

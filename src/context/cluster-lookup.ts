@@ -23,7 +23,7 @@ import type { Logger } from "../log.ts";
 import type { ContextKind, ObjectLookup } from "./lookup.ts";
 
 interface WatchedKind {
-  kind: Exclude<ContextKind, "Service">;
+  kind: Exclude<ContextKind, "Service" | "ServiceAccount">;
   group: string;
   version: string;
   plural: string;
@@ -35,6 +35,18 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
   { kind: "RemoteMCPServer", group: "kagent.dev", version: "v1alpha2", plural: "remotemcpservers" },
   { kind: "MCPServer", group: "kagent.dev", version: "v1alpha1", plural: "mcpservers" },
   { kind: "Namespace", group: "", version: "v1", plural: "namespaces" },
+];
+
+/**
+ * Kinds read directly, never cached: looked up only for the rare requests
+ * that need them (a run made from a CustomRun, a pod or token request that
+ * names a run's ServiceAccount, a change to one of kagent's objects), far
+ * fewer than the objects a watch would hold.
+ */
+export const DIRECT_KINDS: readonly WatchedKind[] = [
+  { kind: "CustomRun", group: "tekton.dev", version: "v1beta1", plural: "customruns" },
+  { kind: "PipelineRun", group: "tekton.dev", version: "v1", plural: "pipelineruns" },
+  { kind: "Agent", group: "kagent.dev", version: "v1alpha2", plural: "agents" },
 ];
 
 export interface ClusterLookupOptions {
@@ -267,7 +279,8 @@ export class ClusterLookup implements ObjectLookup {
     try {
       if (kind === "Namespace") return (await this.core.readNamespace({ name })) as KubeObject;
       if (kind === "Service") return (await this.core.readNamespacedService({ name, namespace })) as KubeObject;
-      const w = WATCHED_KINDS.find((k) => k.kind === kind);
+      if (kind === "ServiceAccount") return (await this.core.readNamespacedServiceAccount({ name, namespace })) as KubeObject;
+      const w = WATCHED_KINDS.find((k) => k.kind === kind) ?? DIRECT_KINDS.find((k) => k.kind === kind);
       if (!w) return null;
       return (await this.custom.getNamespacedCustomObject({ group: w.group, version: w.version, namespace, plural: w.plural, name })) as KubeObject;
     } catch (err) {

@@ -10,6 +10,10 @@ const KINDS: ReadonlySet<string> = new Set<ContextKind>([
   "MCPServer",
   "Service",
   "Namespace",
+  "ServiceAccount",
+  "CustomRun",
+  "PipelineRun",
+  "Agent",
 ]);
 
 export class StaticLookup implements ObjectLookup {

@@ -18,9 +18,11 @@ import { toAdmissionResponse } from "../wire/respond.ts";
 import { admit, type GatewayDeps } from "./admit.ts";
 import { exemptNamespaces } from "./exemptions.ts";
 import { admitLikeApiServer } from "./review.ts";
+import { ephemeralKeyring } from "../signing/keyring.ts";
 import { buildTestBundle } from "../../test/fixtures/bundles.ts";
 
 const GATEWAY = "system:serviceaccount:agentgate-system:agentgate";
+const keyring = ephemeralKeyring();
 const alice: UserInfo = { username: "alice", groups: ["developers", "system:authenticated"] };
 
 const namespace = (name: string, profile?: string): KubeObject => ({
@@ -29,7 +31,7 @@ const namespace = (name: string, profile?: string): KubeObject => ({
   metadata: { name, labels: profile ? { [PROFILE_LABEL]: profile } : {} },
 });
 const modelConfig = (ns: string): KubeObject => ({ apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: ns }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet" } });
-const toolServer: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp" } };
+const toolServer: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", allowedNamespaces: { from: "All" } } };
 const agentConfig = (ns: string, spec: Record<string, unknown> = {}): KubeObject => ({
   apiVersion: "agent.tekton.dev/v1alpha1",
   kind: "AgentConfig",
@@ -55,7 +57,7 @@ before(async () => {
 });
 
 function deps(objects: KubeObject[]): GatewayDeps {
-  return { engine: () => engine, lookup: new StaticLookup(objects), identity: makeIdentity([GATEWAY]), exemptNamespaces: exemptNamespaces("agentgate-system") };
+  return { engine: () => engine, lookup: new StaticLookup(objects), identity: makeIdentity([GATEWAY]), exemptNamespaces: exemptNamespaces("agentgate-system"), keyring };
 }
 
 const create = (object: KubeObject, user: UserInfo = alice): AdmissionRequest => requestFromManifest(object, { operation: "CREATE", user });
@@ -95,9 +97,10 @@ describe("stamp-integrity does not depend on policy", () => {
     });
   }
 
-  test("a trusted identity may create a run with stamps the gateway did not compute", async () => {
+  test("a trusted identity cannot create a run with stamps the gateway did not compute either", async () => {
     const decision = await admit(create(agentRun("rollout", forged), { username: GATEWAY }), deps([namespace("rollout", "rollout")]), "validate");
-    assert.deepEqual(decision.violations.filter((v) => v.action === "deny"), []);
+    assert.equal(decision.allowed, false);
+    assert.ok(decision.violations.every((v) => v.action !== "deny" || v.policy === "stamp-integrity"), JSON.stringify(decision.violations));
   });
 });
 
@@ -169,19 +172,24 @@ describe("run-approval holds for trusted identities too", () => {
     const old = await storedRun();
     const next = structuredClone(old);
     next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [STAMP.approvedBy]: GATEWAY } };
-    const decision = await admit(update(next, old, { username: GATEWAY, groups: ["system:serviceaccounts"] }), deps(objects), "validate");
+    const gateway: UserInfo = { username: GATEWAY, groups: ["system:serviceaccounts"] };
+    const mutation = await admit(update(next, old, gateway), deps(objects), "mutate");
+    applyPatch(next, mutation.patch);
+    const decision = await admit(update(next, old, gateway), deps(objects), "validate");
     assert.equal(decision.allowed, false);
     assert.deepEqual([...new Set(decision.violations.map((v) => v.policy))], ["run-approval"]);
     assert.match(decision.violations[0]?.message ?? "", /is not in an approver group of this run; allowed: agent-approvers/);
   });
 
-  test("the gateway's own identity still changes stamps and cancels without findings", async () => {
+  test("the gateway's own identity cancels without findings, and cannot change a stamp", async () => {
     const old = await storedRun();
-    const next = structuredClone(old);
-    next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [STAMP.policyRevision]: "default@other" } };
-    next.spec = { ...next.spec, status: "Cancelled" };
-    const decision = await admit(update(next, old, { username: GATEWAY }), deps(objects), "validate");
-    assert.deepEqual(decision.violations, []);
+    const cancelled = structuredClone(old);
+    cancelled.spec = { ...cancelled.spec, status: "Cancelled" };
+    assert.deepEqual((await admit(update(cancelled, old, { username: GATEWAY }), deps(objects), "validate")).violations, []);
+    const restamped = structuredClone(cancelled);
+    restamped.metadata = { ...restamped.metadata, annotations: { ...restamped.metadata?.annotations, [STAMP.policyRevision]: "default@other" } };
+    const decision = await admit(update(restamped, old, { username: GATEWAY }), deps(objects), "validate");
+    assert.deepEqual(decision.violations.map((v) => `${v.policy} ${v.field}`), [`stamp-integrity metadata.annotations["${STAMP.policyRevision}"]`]);
   });
 });
 
@@ -198,16 +206,24 @@ describe("what mutation stamps on a run, and when", () => {
     assert.deepEqual(object?.metadata?.labels, { [STAMP.configLabel]: "writer" });
   });
 
-  test("on UPDATE: nothing, so an approver's edit keeps the creator's stamps", async () => {
+  test("on UPDATE: only the signed approval, when one is given, so an approver's edit keeps the creator's stamps", async () => {
     const { object } = await admitLikeApiServer(create(agentRun("qe")), deps(objects));
     const stored = object as AgentRun;
     const next = structuredClone(stored);
     next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [STAMP.approvedBy]: "bob" } };
     const bob: UserInfo = { username: "bob", groups: ["agent-approvers"] };
     const mutation = await admit(update(next, stored, bob), deps(objects), "mutate");
-    assert.deepEqual(mutation.patch, []);
-    const validation = await admit(update(next, stored, bob), deps(objects), "validate");
+    assert.deepEqual(mutation.patch.map((op) => `${op.op} ${op.path}`), [`add /metadata/annotations/${STAMP.approval.replace("/", "~1")}`]);
+    const approved = structuredClone(next);
+    assert.deepEqual(applyPatch(approved, mutation.patch), [null]);
+    const validation = await admit(update(approved, stored, bob), deps(objects), "validate");
     assert.equal(validation.allowed, true, JSON.stringify(validation.violations));
+    const unsigned = await admit(update(next, stored, bob), deps(objects), "validate");
+    assert.equal(unsigned.allowed, false, "approved-by without agentgate's signature: refused, saying the mutating webhook did not see it");
+    assert.match(unsigned.violations.map((v) => v.message).join("\n"), /the approval carries no agentgate signature/);
+    const cancel = structuredClone(approved);
+    cancel.spec = { ...cancel.spec, status: "Cancelled" };
+    assert.deepEqual((await admit(update(cancel, approved, bob), deps(objects), "mutate")).patch, [], "no approval given now: nothing to sign");
   });
 });
 

@@ -2,22 +2,25 @@
 // review`, audit and the benchmark all call admit(); only the wire around it
 // differs. wire in → context → policy → guardrails → decision.
 import { createPatch, type Operation as PatchOperation } from "rfc6902";
+import type { AccessReviewer } from "../context/access-review.ts";
 import { resolveContext } from "../context/resolve.ts";
 import type { ObjectLookup } from "../context/lookup.ts";
-import { computeGuardrails } from "../guardrails/effective.ts";
+import { controllingOwner, creatorStamps, verifyCreator, type CreatorKind } from "../guardrails/creator.ts";
 import type { Identity } from "../guardrails/identity.ts";
-import { checkApproval } from "../guardrails/approval.ts";
-import { checkRunImmutable, checkStampsOnCreate, checkStampsOnUpdate } from "../guardrails/integrity.ts";
-import { checkManagedObject } from "../guardrails/managed-object.ts";
-import { effectiveConfig } from "../guardrails/profile.ts";
-import { computeStamps, type Stamps } from "../guardrails/stamps.ts";
+import { checkStatusWriter } from "../guardrails/integrity.ts";
+import { checkManagedObject, touchesManaged } from "../guardrails/managed-object.ts";
+import { checkAgentIsolation } from "../guardrails/network-isolation.ts";
+import { checkRunIdentity, runServiceAccounts } from "../guardrails/run-identity.ts";
 import { encodeInput, type BundleFailure, type PolicyEngine } from "../policy/engine.ts";
 import { fillDefaults } from "../policy/merge.ts";
+import type { Keyring } from "../signing/keyring.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
-import type { AgentConfig, AgentRun } from "../types/agent.ts";
+import { STAMP, type AgentRun } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
-import type { GoalInput, PolicyContext, PolicyInput, Violation } from "../types/policy.ts";
+import type { PolicyInput, Violation } from "../types/policy.ts";
+import { judgeReferenced } from "./referenced.ts";
 import { findResource, type HandledResource } from "./resources.ts";
+import { approvalStamp, goalInput, runStamps, validateRunCreate, validateRunUpdate, type RunDeps } from "./run-admission.ts";
 
 export type Origin = "validate" | "mutate" | "audit";
 
@@ -27,6 +30,11 @@ export interface GatewayDeps {
   lookup: ObjectLookup;
   identity: Identity;
   exemptNamespaces: ReadonlySet<string>;
+  /** signs decisions (the gateway) and verifies them */
+  keyring: Keyring;
+  /** asks the API server who can act as whom; absent offline, where approvals are not checked for it */
+  access?: AccessReviewer;
+  now?: () => number;
 }
 
 export interface Decision {
@@ -46,7 +54,8 @@ export interface Decision {
 export class UnknownResourceError extends Error {
   constructor(request: AdmissionRequest) {
     const { group, version, resource } = request.resource;
-    super(`agentgate does not handle resource ${group === "" ? "" : `${group}/`}${version}/${resource}`);
+    const sub = request.subResource ? `/${request.subResource}` : "";
+    super(`agentgate does not handle resource ${group === "" ? "" : `${group}/`}${version}/${resource}${sub}`);
     this.name = "UnknownResourceError";
   }
 }
@@ -84,37 +93,50 @@ function isAgentRun(request: AdmissionRequest): boolean {
   return request.kind.group === "agent.tekton.dev" && request.kind.kind === "AgentRun";
 }
 
-/** The stamps of a run, or undefined when its AgentConfig does not exist (nothing to stamp from). */
-function runStamps(request: AdmissionRequest, run: AgentRun, context: PolicyContext, engine: PolicyEngine): Stamps | undefined {
-  const config = context.agentConfig as AgentConfig | null;
-  if (!config) return undefined;
-  // The namespace's profile applies to the stamped fallbacks as it does to the Rego rules.
-  const guardrails = computeGuardrails(run, config, context, effectiveConfig(engine.policyConfig, context.namespace));
-  return computeStamps(request.userInfo.username ?? "", engine.revision, run.spec?.configRef?.name ?? "", guardrails);
+function runDeps(deps: GatewayDeps): RunDeps {
+  return { lookup: deps.lookup, identity: deps.identity, keyring: deps.keyring, access: deps.access, now: deps.now ?? Date.now };
 }
 
-function goalInput(run: AgentRun, context: PolicyContext, namespace: string): GoalInput {
-  const config = context.agentConfig as AgentConfig | null;
-  const spec = config?.spec;
-  const tools = new Set<string>();
-  for (const server of Array.isArray(spec?.toolServers) ? spec.toolServers : []) {
-    for (const tool of Array.isArray(server.allowedTools) ? server.allowedTools : []) tools.add(tool);
+function withAnnotations(object: KubeObject, annotations: Record<string, string>, labels?: Record<string, string>): KubeObject {
+  const metadata = { ...(object.metadata ?? {}), annotations: { ...(object.metadata?.annotations ?? {}), ...annotations } };
+  if (labels) metadata.labels = { ...(object.metadata?.labels ?? {}), ...labels };
+  return { ...object, metadata };
+}
+
+/**
+ * The creator stamp of a PipelineRun or CustomRun being created. A
+ * CustomRun Tekton makes for a PipelineRun takes the PipelineRun's signed
+ * creator; one whose PipelineRun has none is refused, since the run it
+ * would become could not say who asked for it.
+ */
+async function mutateCreator(request: AdmissionRequest, object: KubeObject, deps: GatewayDeps, revision: string): Promise<Decision> {
+  const kind = request.kind.kind as CreatorKind;
+  const user = request.userInfo.username ?? "";
+  const refuse = (message: string) => decide("mutate", [{ policy: "run-creator", field: "metadata.ownerReferences", message, action: "deny" }], { revision });
+  let createdBy = user;
+  if (kind === "CustomRun" && deps.identity.tekton.has(user)) {
+    const owner = controllingOwner(object, "PipelineRun");
+    if (!owner) return refuse(`Tekton's controller created this CustomRun without a PipelineRun owning it, so agentgate cannot tell who asked for the agent run`);
+    const pipelineRun = await deps.lookup.get("PipelineRun", request.namespace ?? "", owner.name);
+    if (!pipelineRun || pipelineRun.metadata?.uid !== owner.uid) return refuse(`PipelineRun ${JSON.stringify(owner.name)} that owns this CustomRun does not exist`);
+    const check = await verifyCreator(pipelineRun, "PipelineRun", deps.keyring.resolve);
+    if (!check.ok) return refuse(`${check.why}; agentgate cannot tell who asked for this agent run: re-run the pipeline`);
+    createdBy = check.createdBy;
   }
-  return {
-    goal: typeof run.spec?.goal === "string" ? run.spec.goal : "",
-    namespace,
-    requested_tools: [...tools].sort(),
-    require_approval: spec?.approval?.required === true,
-    config: spec ?? null,
-  };
+  const key = deps.keyring.signingKey();
+  if (!key) return refuse(`agentgate cannot sign yet (${deps.keyring.notReady() ?? "no signing key"}); retry shortly`);
+  const stamped = withAnnotations(object, await creatorStamps(object, kind, createdBy, key, (deps.now ?? Date.now)()));
+  return decide("mutate", [], { revision, patch: createPatch(object, stamped) });
 }
 
 async function mutate(request: AdmissionRequest, resource: HandledResource, deps: GatewayDeps, engine: PolicyEngine): Promise<Decision> {
   const revision = engine.revision;
   const object = request.object;
-  if (!resource.mutate || !object || (request.operation !== "CREATE" && request.operation !== "UPDATE")) {
-    return decide("mutate", [], { revision });
-  }
+  if (!object || (request.operation !== "CREATE" && request.operation !== "UPDATE")) return decide("mutate", [], { revision });
+  if (resource.role === "creator") return request.operation === "CREATE" ? mutateCreator(request, object, deps, revision) : decide("mutate", [], { revision });
+  if (resource.role !== "agent" || resource.group !== "agent.tekton.dev" || request.subResource) return decide("mutate", [], { revision });
+  // agentgate's own objects are what the decision said; nothing to fill in.
+  if (touchesManaged(request) && deps.identity.trusted.has(request.userInfo.username ?? "")) return decide("mutate", [], { revision });
   const context = await resolveContext(request, deps.lookup);
   const input: PolicyInput = { request, context };
   const { defaults, failures } = engine.defaults(encodeInput(input));
@@ -123,28 +145,45 @@ async function mutate(request: AdmissionRequest, resource: HandledResource, deps
   let mutated: KubeObject = object;
   for (const d of defaults) mutated = fillDefaults(mutated, d) as KubeObject;
   if (isAgentRun(request) && request.operation === "CREATE") {
-    const stamps = runStamps(request, mutated as AgentRun, context, engine);
-    const metadata = { ...(mutated.metadata ?? {}) };
-    const annotations = { ...(metadata.annotations ?? {}) };
-    const labels = { ...(metadata.labels ?? {}) };
-    if (stamps) {
-      Object.assign(annotations, stamps.annotations);
-      Object.assign(labels, stamps.labels);
-      metadata.annotations = annotations;
-      metadata.labels = labels;
-      mutated = { ...mutated, metadata };
-    }
+    const stamps = await runStamps(request, mutated as AgentRun, context, engine, runDeps(deps));
+    if (stamps && "refused" in stamps) return decide("mutate", [stamps.refused], { revision, input });
+    if (stamps) mutated = withAnnotations(mutated, stamps.annotations, stamps.labels);
+  } else if (isAgentRun(request)) {
+    const approval = await approvalStamp(mutated as AgentRun, (request.oldObject ?? null) as AgentRun | null, runDeps(deps));
+    if (approval) mutated = withAnnotations(mutated, { [STAMP.approval]: approval });
   }
   return decide("mutate", [], { revision, input, patch: createPatch(object, mutated) });
+}
+
+/** Pods, workloads and token requests: only a run's own chain uses its ServiceAccount. */
+async function validateWorkload(request: AdmissionRequest, deps: GatewayDeps, origin: Origin, revision: string): Promise<Decision> {
+  const violations: Violation[] = [];
+  for (const name of runServiceAccounts(request)) {
+    const account = await deps.lookup.get("ServiceAccount", request.namespace ?? "", name);
+    violations.push(...checkRunIdentity(request, name, account, deps.identity));
+  }
+  return decide(origin, violations, { revision });
 }
 
 async function validate(request: AdmissionRequest, resource: HandledResource, deps: GatewayDeps, engine: PolicyEngine, origin: Origin): Promise<Decision> {
   const revision = engine.revision;
   const user = request.userInfo.username ?? "";
-  if (resource.role === "managed") return decide(origin, checkManagedObject(request, deps.identity), { revision });
+  if (resource.role === "workload" || request.subResource === "token") return validateWorkload(request, deps, origin, revision);
+  if (resource.role === "creator") return decide(origin, [], { revision });
+  const managed = checkManagedObject(request, deps.identity);
+  if (resource.role === "managed") return decide(origin, managed, { revision });
+  if (resource.role === "netpol") {
+    const isolation = request.operation !== "DELETE" && !deps.identity.trusted.has(user) ? checkAgentIsolation(request.object) : [];
+    return decide(origin, [...managed, ...isolation], { revision });
+  }
+  if (isAgentRun(request) && request.subResource === "status") return decide(origin, checkStatusWriter(request, deps.identity), { revision });
+  // An agent kind agentgate made (a run's kagent Agent): only agentgate
+  // writes it, and what it writes is what a verified decision said.
+  if (managed.length > 0) return decide(origin, managed, { revision });
+  if (touchesManaged(request) && deps.identity.trusted.has(user)) return decide(origin, [], { revision });
+
   const object = request.object;
   if (!object || (request.operation !== "CREATE" && request.operation !== "UPDATE")) return decide(origin, [], { revision });
-
   const context = await resolveContext(request, deps.lookup);
   const input: PolicyInput = { request, context };
   const { violations, failures } = engine.violations(encodeInput(input));
@@ -152,23 +191,21 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
   if (isAgentRun(request)) {
     const run = object as AgentRun;
     const old = (request.oldObject ?? null) as AgentRun | null;
-    const trusted = deps.identity.trusted.has(user);
-    // stamp-integrity and run-immutable do not depend on what policy said:
-    // a warn or dryrun profile, or a bundle set without config-exists,
-    // admits a run whose config is missing, and its stamps are still checked.
-    // run-approval holds for trusted identities too: neither the gateway nor
-    // the controller ever approves a run (the controller mirrors a
-    // CustomRun's outcome, not approvals), so nothing they do needs the
-    // exemption, and a leaked controller token cannot approve runs.
+    // The gateway's own checks do not depend on what policy said: a warn
+    // or dryrun profile, or a bundle set without config-exists, admits a run
+    // whose config is missing, and its stamps are still checked. They hold
+    // for agentgate's identities too: nothing it does needs to change a
+    // stamp, and a leaked controller token cannot approve or rewrite runs.
     if (request.operation === "CREATE") {
       const goals = engine.goals(goalInput(run, context, request.namespace ?? ""));
       violations.push(...goals.violations);
       failures.push(...goals.failures);
-      if (!trusted) violations.push(...checkStampsOnCreate(run, runStamps(request, run, context, engine), user));
-      violations.push(...checkApproval(run, null, request.userInfo));
+      const referenced = await judgeReferenced(request, context, deps.lookup, engine);
+      violations.push(...referenced.violations);
+      failures.push(...referenced.failures);
+      violations.push(...(await validateRunCreate(request, run, context, runDeps(deps))));
     } else if (old) {
-      if (!trusted) violations.push(...checkStampsOnUpdate(run, old), ...checkRunImmutable(run, old));
-      violations.push(...checkApproval(run, old, request.userInfo));
+      violations.push(...(await validateRunUpdate(request, run, old, engine, context, runDeps(deps))));
     }
   }
   violations.push(...failureViolations(failures));
@@ -181,7 +218,9 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
  */
 export async function admit(request: AdmissionRequest, deps: GatewayDeps, origin: Origin): Promise<Decision> {
   const resource = findResource(request.resource);
-  if (!resource) throw new UnknownResourceError(request);
+  const sub = request.subResource ?? "";
+  const subOk = sub === "" || (sub === "status" && resource?.resource === "agentruns") || (sub === "token" && resource?.resource === "serviceaccounts");
+  if (!resource || !subOk) throw new UnknownResourceError(request);
   const engine = deps.engine();
   const namespace = request.namespace ?? "";
   if (namespace !== "" && deps.exemptNamespaces.has(namespace)) {

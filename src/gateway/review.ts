@@ -1,6 +1,7 @@
 // Admission as the API server runs it, end to end, for one object: the
 // mutating pass, its patch applied, then the validating pass on the result.
 // `agentgate review` and the benchmark's offline mode use it.
+import { randomUUID } from "node:crypto";
 import { applyPatch, type Operation as PatchOperation } from "rfc6902";
 import type { AdmissionRequest } from "../types/admission.ts";
 import type { KubeObject } from "../types/kube.ts";
@@ -39,6 +40,12 @@ export async function admitLikeApiServer(request: AdmissionRequest, deps: Gatewa
     object = structuredClone(object);
     const errors = applyPatch(object, mutation.patch).filter((e) => e !== null);
     if (errors.length > 0) throw new Error(`mutation patch does not apply: ${errors.map((e) => e.message).join("; ")}`);
+  }
+  // Between the two passes the API server gives a new object its uid and
+  // creation time, and drops the status a client sent with it.
+  if (object && request.operation === "CREATE") {
+    const { status: _status, ...rest } = object;
+    object = { ...rest, metadata: { ...(object.metadata ?? {}), uid: object.metadata?.uid ?? randomUUID(), creationTimestamp: object.metadata?.creationTimestamp ?? new Date().toISOString().replace(/\.\d{3}Z$/, "Z") } };
   }
   const validation = await admit({ ...request, object }, deps, "validate");
   const violations = sortViolations([...validation.violations]);

@@ -1,13 +1,128 @@
-// The webhook configurations, derived from HANDLED_RESOURCES: the chart and
-// the tests register exactly what the server handles.
-import { HANDLED_RESOURCES, type HandledResource } from "./resources.ts";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../types/agent.ts";
+// The webhook configurations, derived from HANDLED_RESOURCES: the chart
+// (files/handled-resources.json is WEBHOOKS, rendered by templates/webhooks.yaml)
+// and the tests register exactly what the server handles.
+import { AGENT_GROUP, byRole, type HandledResource } from "./resources.ts";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
 
 export const WEBHOOK_NAMES = {
   validate: "validate.agent.tekton.dev",
-  mutate: "mutate.agent.tekton.dev",
   managed: "managed.agent.tekton.dev",
+  networkPolicies: "networkpolicies.agent.tekton.dev",
+  workloads: "workloads.agent.tekton.dev",
+  mutate: "mutate.agent.tekton.dev",
+  customRuns: "customruns.agent.tekton.dev",
+  pipelineRuns: "pipelineruns.agent.tekton.dev",
 } as const;
+
+type Operation = "CREATE" | "UPDATE" | "DELETE";
+
+export interface WebhookRule {
+  apiGroups: string[];
+  apiVersions: string[];
+  resources: string[];
+  operations: Operation[];
+  scope: "Namespaced";
+}
+
+export interface MatchCondition {
+  name: string;
+  expression: string;
+}
+
+/** One webhook of either configuration, without what an install decides (target, namespaces, timeout). */
+export interface WebhookDef {
+  name: string;
+  type: "validating" | "mutating";
+  path: "/validate" | "/mutate";
+  rules: WebhookRule[];
+  objectSelector?: { matchLabels: Record<string, string> };
+  /** always sent, whatever the install's matchConditions setting */
+  matchConditions?: MatchCondition[];
+  /** agentgate's own identities (and garbage collection deleting) skip it: the gateway would admit them without looking */
+  skipTrusted: boolean;
+  /**
+   * "configured": the install's webhook.failurePolicy (Fail by default).
+   * "Ignore": a webhook whose absence is caught later, where failing would
+   * stop work agentgate does not guard (every PipelineRun in the cluster).
+   */
+  failurePolicy: "configured" | "Ignore";
+  reinvocationPolicy?: "IfNeeded";
+}
+
+const rule = (r: HandledResource, operations: Operation[], resources: string[] = [r.resource]): WebhookRule => ({ apiGroups: [r.group], apiVersions: r.versions, resources, operations, scope: "Namespaced" });
+
+const find = (role: HandledResource["role"], resource: string): HandledResource => {
+  const r = byRole(role).find((x) => x.resource === resource);
+  if (!r) throw new Error(`no handled resource ${resource} (${role})`);
+  return r;
+};
+
+/**
+ * Sends a workload only when its pod template names a run's ServiceAccount,
+ * and a token request only for one: every other pod in the cluster costs no
+ * call, and an outage blocks nothing else. The gateway checks again itself.
+ */
+const SA = `'${RUN_SERVICE_ACCOUNT_PREFIX}'`;
+export const WORKLOAD_CONDITION =
+  `request.subResource == 'token' ? request.name.startsWith(${SA}) : ` +
+  `[object.?spec.?serviceAccountName, object.?spec.?serviceAccount, ` +
+  `object.?spec.?template.?spec.?serviceAccountName, object.?spec.?template.?spec.?serviceAccount, ` +
+  `object.?spec.?jobTemplate.?spec.?template.?spec.?serviceAccountName, object.?spec.?jobTemplate.?spec.?template.?spec.?serviceAccount]` +
+  `.exists(sa, sa.orValue('').startsWith(${SA}))`;
+
+function agentRules(): WebhookRule[] {
+  return byRole("agent").map((r) => (r.resource === "agentruns" ? rule(r, ["CREATE", "UPDATE"], ["agentruns", "agentruns/status"]) : rule(r, ["CREATE", "UPDATE"])));
+}
+
+export const WEBHOOKS: readonly WebhookDef[] = [
+  // Every agent object, and every write of a run's status: only the controller writes it.
+  { name: WEBHOOK_NAMES.validate, type: "validating", path: "/validate", rules: agentRules(), skipTrusted: false, failurePolicy: "configured" },
+  {
+    name: WEBHOOK_NAMES.managed,
+    type: "validating",
+    path: "/validate",
+    rules: [...byRole("managed").map((r) => rule(r, ["CREATE", "UPDATE", "DELETE"])), rule(find("netpol", "networkpolicies"), ["DELETE"]), rule(find("agent", "agents"), ["DELETE"])],
+    // Only agentgate's own objects are sent (and ones claiming to be).
+    objectSelector: { matchLabels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
+    skipTrusted: true,
+    failurePolicy: "configured",
+  },
+  { name: WEBHOOK_NAMES.networkPolicies, type: "validating", path: "/validate", rules: [rule(find("netpol", "networkpolicies"), ["CREATE", "UPDATE"])], skipTrusted: true, failurePolicy: "configured" },
+  {
+    name: WEBHOOK_NAMES.workloads,
+    type: "validating",
+    path: "/validate",
+    rules: [
+      ...byRole("workload").map((r) => rule(r, r.resource === "pods" ? ["CREATE"] : ["CREATE", "UPDATE"])),
+      rule(find("managed", "serviceaccounts"), ["CREATE"], ["serviceaccounts/token"]),
+    ],
+    matchConditions: [{ name: "uses-a-run-service-account", expression: WORKLOAD_CONDITION }],
+    skipTrusted: true,
+    failurePolicy: "configured",
+  },
+  {
+    name: WEBHOOK_NAMES.mutate,
+    type: "mutating",
+    path: "/mutate",
+    rules: byRole("agent").filter((r) => r.group === AGENT_GROUP).map((r) => rule(r, ["CREATE", "UPDATE"])),
+    // Stamps are made again if a later mutating webhook changed the object.
+    reinvocationPolicy: "IfNeeded",
+    skipTrusted: false,
+    failurePolicy: "configured",
+  },
+  {
+    name: WEBHOOK_NAMES.customRuns,
+    type: "mutating",
+    path: "/mutate",
+    rules: [rule(find("creator", "customruns"), ["CREATE"])],
+    matchConditions: [{ name: "runs-an-agent", expression: `object.?spec.?customRef.?kind.orValue('') == 'AgentRun' && object.?spec.?customRef.?apiVersion.orValue('').startsWith('${AGENT_GROUP}/')` }],
+    skipTrusted: false,
+    failurePolicy: "configured",
+  },
+  // Ignore: an outage must not stop every pipeline in the cluster; a run
+  // made from a PipelineRun that missed its stamp is refused later instead.
+  { name: WEBHOOK_NAMES.pipelineRuns, type: "mutating", path: "/mutate", rules: [rule(find("creator", "pipelineruns"), ["CREATE"])], skipTrusted: false, failurePolicy: "Ignore" },
+];
 
 export interface WebhookTarget {
   /** url for a gateway outside the cluster, or a Service */
@@ -23,6 +138,10 @@ export interface WebhookOptions {
   exemptNamespaces: string[];
   timeoutSeconds?: number;
   failurePolicy?: "Fail" | "Ignore";
+  /** identities that skip the webhooks marked skipTrusted (agentgate's own); none: no such condition */
+  trustedUsers?: string[];
+  /** identities that skip those webhooks when they delete (garbage collection) */
+  deleters?: string[];
 }
 
 function clientConfig(target: WebhookTarget, path: string): Record<string, unknown> {
@@ -32,63 +151,39 @@ function clientConfig(target: WebhookTarget, path: string): Record<string, unkno
   return { service: { ...target.service, path }, caBundle };
 }
 
-function rules(resources: readonly HandledResource[], operations: (r: HandledResource) => string[]): Record<string, unknown>[] {
-  return resources.map((r) => ({
-    apiGroups: [r.group],
-    apiVersions: r.versions,
-    resources: [r.resource],
-    operations: operations(r),
-    scope: "Namespaced",
-  }));
+const list = (users: readonly string[]): string => `[${users.map((u) => `'${u}'`).join(", ")}]`;
+
+export function trustedConditions(trusted: readonly string[], deleters: readonly string[]): MatchCondition[] {
+  return [
+    { name: "not-agentgate", expression: `!(request.userInfo.username in ${list(trusted)})` },
+    { name: "not-garbage-collection", expression: `!(request.operation == 'DELETE' && request.userInfo.username in ${list(deleters)})` },
+  ];
 }
 
 export function webhookConfigurations(opts: WebhookOptions): { validating: Record<string, unknown>; mutating: Record<string, unknown> } {
   const namespaceSelector = {
     matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: opts.exemptNamespaces }],
   };
-  const common = {
-    admissionReviewVersions: ["v1"],
-    sideEffects: "NoneOnDryRun",
-    timeoutSeconds: opts.timeoutSeconds ?? 5,
-    failurePolicy: opts.failurePolicy ?? "Fail",
-    matchPolicy: "Equivalent",
-    namespaceSelector,
+  const render = (w: WebhookDef): Record<string, unknown> => {
+    const conditions = [...(w.matchConditions ?? []), ...(w.skipTrusted && opts.trustedUsers ? trustedConditions(opts.trustedUsers, opts.deleters ?? []) : [])];
+    return {
+      name: w.name,
+      clientConfig: clientConfig(opts.target, w.path),
+      rules: w.rules,
+      ...(w.objectSelector ? { objectSelector: w.objectSelector } : {}),
+      ...(conditions.length > 0 ? { matchConditions: conditions } : {}),
+      ...(w.reinvocationPolicy ? { reinvocationPolicy: w.reinvocationPolicy } : {}),
+      admissionReviewVersions: ["v1"],
+      sideEffects: "NoneOnDryRun",
+      timeoutSeconds: opts.timeoutSeconds ?? 5,
+      failurePolicy: w.failurePolicy === "Ignore" ? "Ignore" : (opts.failurePolicy ?? "Fail"),
+      matchPolicy: "Equivalent",
+      namespaceSelector,
+    };
   };
-  const agent = HANDLED_RESOURCES.filter((r) => r.role === "agent");
-  const managed = HANDLED_RESOURCES.filter((r) => r.role === "managed");
   const labels = { "app.kubernetes.io/name": "agentgate", "app.kubernetes.io/managed-by": "agentgate" };
   return {
-    validating: {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingWebhookConfiguration",
-      metadata: { name: opts.name, labels },
-      webhooks: [
-        { name: WEBHOOK_NAMES.validate, clientConfig: clientConfig(opts.target, "/validate"), rules: rules(agent, (r) => r.operations), ...common },
-        {
-          name: WEBHOOK_NAMES.managed,
-          clientConfig: clientConfig(opts.target, "/validate"),
-          rules: rules(managed, (r) => r.operations),
-          // Only agentgate's own objects are sent: every other ServiceAccount,
-          // Role, RoleBinding and NetworkPolicy in the cluster costs no call.
-          objectSelector: { matchLabels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
-          ...common,
-        },
-      ],
-    },
-    mutating: {
-      apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "MutatingWebhookConfiguration",
-      metadata: { name: opts.name, labels },
-      webhooks: [
-        {
-          name: WEBHOOK_NAMES.mutate,
-          clientConfig: clientConfig(opts.target, "/mutate"),
-          rules: rules(agent.filter((r) => r.mutate), () => ["CREATE", "UPDATE"]),
-          // Defaults are filled again if a later mutating webhook changed the object.
-          reinvocationPolicy: "IfNeeded",
-          ...common,
-        },
-      ],
-    },
+    validating: { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: opts.name, labels }, webhooks: WEBHOOKS.filter((w) => w.type === "validating").map(render) },
+    mutating: { apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", metadata: { name: opts.name, labels }, webhooks: WEBHOOKS.filter((w) => w.type === "mutating").map(render) },
   };
 }

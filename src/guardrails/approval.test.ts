@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { STAMP, type AgentRun, type Guardrails } from "../types/agent.ts";
-import { checkApproval } from "./approval.ts";
+import { approvalGiven, checkApproval } from "./approval.ts";
 
 const guardrails: Guardrails = {
   tokenBudget: 1,
@@ -39,7 +39,9 @@ const cases: { name: string; next: AgentRun; old: AgentRun | null; user: { usern
     user: { username: "dave", groups: ["dev"] },
     denied: /"dave" is not in an approver group of this run; allowed: agent-approvers/,
   },
-  { name: "a run stamped without approver groups", next: run("bob", { approverGroups: [] }), old: run(undefined, { approverGroups: [] }), user: { username: "bob", groups: ["agent-approvers"] }, denied: /this run has no approver groups, so nobody can approve it through the API; set spec\.approval\.approverGroups/ },
+  { name: "a run stamped without approver groups", next: run("bob", { approverGroups: [] }), old: run(undefined, { approverGroups: [] }), user: { username: "bob", groups: ["agent-approvers"] }, denied: /this run has no approver groups that today's policy allows, so nobody can approve it; ask the platform team/ },
+  { name: "a stamped group today's policy no longer names", next: run("erin", { approverGroups: ["old-leads"] }), old: run(undefined, { approverGroups: ["old-leads"] }), user: { username: "erin", groups: ["old-leads"] }, denied: /no approver groups that today's policy allows/ },
+  { name: "a system: group is never an approver group, even stamped", next: run("mallory", { approverGroups: ["system:authenticated"] }), old: run(undefined, { approverGroups: ["system:authenticated", "agent-approvers"] }), user: { username: "mallory", groups: ["system:authenticated"] }, denied: /"mallory" is not in an approver group of this run; allowed: agent-approvers/ },
 ];
 
 function withStamp(r: AgentRun, stamp: string): AgentRun {
@@ -51,7 +53,7 @@ for (const stamp of ["{}", "[]"]) {
 
 for (const c of cases) {
   test(`run-approval: ${c.name}`, () => {
-    const violations = checkApproval(c.next, c.old, c.user);
+    const violations = checkApproval(c.next, c.old, c.user, { policyGroups: ["agent-approvers", "team-leads"] });
     if (c.denied === null) assert.deepEqual(violations, []);
     else {
       assert.ok(violations.length > 0, "expected a denial");
@@ -60,3 +62,15 @@ for (const c of cases) {
     }
   });
 }
+
+test("run-approval: an approver who can act as the creator is refused, saying how", () => {
+  const v = checkApproval(run("bob"), run(), { username: "bob", groups: ["agent-approvers"] }, { policyGroups: ["agent-approvers"], actsAsCreator: "can impersonate ServiceAccount qe/builder" });
+  assert.deepEqual(v.map((x) => x.message), ['"bob" can impersonate ServiceAccount qe/builder, and "alice" created this run, so approving it would be approving their own; ask a member of the approver groups who cannot act as "alice"']);
+});
+
+test("approvalGiven: only the update that first sets approved-by", () => {
+  assert.equal(approvalGiven(run("bob"), run()), true);
+  assert.equal(approvalGiven(run("bob"), run("bob")), false);
+  assert.equal(approvalGiven(run("bob"), null), false);
+  assert.equal(approvalGiven(run(), run()), false);
+});

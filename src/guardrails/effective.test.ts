@@ -52,9 +52,11 @@ test("computeGuardrails: networkPolicy is permissive only when the config says s
   assert.equal(computeGuardrails(runOf(), configOf(), contextOf(), policyConfig).networkPolicy, "strict");
 });
 
-test("computeGuardrails: approval comes from the config, approver groups fall back to the policy config's", () => {
-  const own = computeGuardrails(runOf(), configOf({ approval: { required: true, approverGroups: ["team-leads"] } }), contextOf(), policyConfig);
-  assert.deepEqual(own.approval, { required: true, approverGroups: ["team-leads"] });
+test("computeGuardrails: approval comes from the config, approver groups only among the policy config's, falling back to them", () => {
+  const twoGroups = { ...policyConfig, approval: { approverGroups: ["agent-approvers", "team-leads", "system:authenticated"] } };
+  const own = computeGuardrails(runOf(), configOf({ approval: { required: true, approverGroups: ["team-leads", "outsiders"] } }), contextOf(), twoGroups);
+  assert.deepEqual(own.approval, { required: true, approverGroups: ["team-leads"] }, "a group the policy does not name is dropped");
+  assert.deepEqual(computeGuardrails(runOf(), configOf({ approval: { required: true } }), contextOf(), twoGroups).approval.approverGroups, ["agent-approvers", "team-leads"], "never a system: group");
   const fallback = computeGuardrails(runOf(), configOf({ approval: { required: true, approverGroups: [] } }), contextOf(), policyConfig);
   assert.deepEqual(fallback.approval, { required: true, approverGroups: ["agent-approvers"] });
   assert.deepEqual(computeGuardrails(runOf(), configOf({ approval: { required: "yes" } }), contextOf(), policyConfig).approval, { required: false, approverGroups: ["agent-approvers"] });
@@ -100,4 +102,12 @@ test("computeGuardrails: a provider without a base URL gets its well-known endpo
   assert.deepEqual(computeGuardrails(runOf(), configOf(), model({ provider: "Anthropic", model: "claude-x" }), policyConfig).egress, [{ purpose: "model", host: "api.anthropic.com", port: 443 }]);
   assert.deepEqual(computeGuardrails(runOf(), configOf(), model({ provider: "Ollama", model: "llama" }), policyConfig).egress, []);
   assert.deepEqual(computeGuardrails(runOf(), configOf(), contextOf(), policyConfig).egress, []);
+});
+
+test("computeGuardrails: limits are clamped to today's maxima (a config stored before a limit was lowered)", () => {
+  const capped = { budgets: { ...policyConfig.budgets, maxTokenBudget: 500, maxTimeout: "2m", maxIterations: 2 } };
+  const g = computeGuardrails(runOf(), configOf({ tokenBudget: 50000, timeout: "1h", maxIterations: 9 }), contextOf(), capped);
+  assert.deepEqual([g.tokenBudget, g.timeout, g.maxIterations], [500, "2m", 2]);
+  const under = computeGuardrails(runOf(), configOf({ tokenBudget: 100, timeout: "90s", maxIterations: 1 }), contextOf(), capped);
+  assert.deepEqual([under.tokenBudget, under.timeout, under.maxIterations], [100, "90s", 1]);
 });

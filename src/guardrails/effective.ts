@@ -5,6 +5,8 @@ import type { AgentConfig, AgentRun, EgressRule, Guardrails, ToolServerKind } fr
 import type { ModelConfig, RemoteMCPServer } from "../types/kagent.ts";
 import { isRecord, type KubeObject, type PolicyRule } from "../types/kube.ts";
 import type { PolicyContext } from "../types/policy.ts";
+import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
+import { isSystemGroup } from "./approval.ts";
 
 function num(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
@@ -98,6 +100,39 @@ function serverEgress(key: string, kind: ToolServerKind, server: KubeObject | nu
   return { purpose: `mcp:${key}`, host: `${name}.${namespace}.svc`, port, service: { namespace, name } };
 }
 
+/** The smaller of a value and today's maximum, when the maximum is a number. */
+function atMost(value: number, max: unknown): number {
+  const m = num(max);
+  return m !== undefined && m < value ? m : value;
+}
+
+function durationNs(text: string): bigint | undefined {
+  try {
+    return parseExtendedDurationNs(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function shorterOf(value: string, max: unknown): string {
+  const m = text(max);
+  if (m === undefined) return value;
+  const a = durationNs(value);
+  const b = durationNs(m);
+  return a !== undefined && b !== undefined && b < a ? m : value;
+}
+
+/**
+ * The approver groups of a run: the config's, where they are among the
+ * policy's (policy decides who approves; a config may only narrow that), else
+ * the policy's; never a system: group.
+ */
+function approverGroups(configGroups: string[], policyGroups: string[]): string[] {
+  const allowed = policyGroups.filter((g) => !isSystemGroup(g));
+  if (configGroups.length === 0) return allowed;
+  return configGroups.filter((g) => allowed.includes(g));
+}
+
 export function computeGuardrails(
   run: AgentRun,
   config: AgentConfig,
@@ -130,16 +165,18 @@ export function computeGuardrails(
   const configGroups = strings(approval.approverGroups);
   const rbac = isRecord(spec.rbac) && Array.isArray(spec.rbac.rules) ? (spec.rbac.rules as PolicyRule[]) : [];
 
+  // Clamped to today's maxima: a config stored under a warn profile, or
+  // before a limit was lowered, cannot hand a run more than policy allows now.
   return {
-    tokenBudget: num(runSpec.tokenBudget) ?? num(spec.tokenBudget) ?? num(budgets.defaultTokenBudget) ?? 0,
-    timeout: text(runSpec.timeout) ?? text(spec.timeout) ?? text(budgets.defaultTimeout) ?? "",
-    maxIterations: num(runSpec.maxIterations) ?? num(spec.maxIterations) ?? num(budgets.defaultMaxIterations) ?? 0,
+    tokenBudget: atMost(num(runSpec.tokenBudget) ?? num(spec.tokenBudget) ?? num(budgets.defaultTokenBudget) ?? 0, budgets.maxTokenBudget),
+    timeout: shorterOf(text(runSpec.timeout) ?? text(spec.timeout) ?? text(budgets.defaultTimeout) ?? "", budgets.maxTimeout),
+    maxIterations: atMost(num(runSpec.maxIterations) ?? num(spec.maxIterations) ?? num(budgets.defaultMaxIterations) ?? 0, budgets.maxIterations),
     networkPolicy: spec.networkPolicy === "permissive" ? "permissive" : "strict",
     egress,
     rbac,
     approval: {
       required: approval.required === true,
-      approverGroups: configGroups.length > 0 ? configGroups : strings(section(policyConfig, "approval").approverGroups),
+      approverGroups: approverGroups(configGroups, strings(section(policyConfig, "approval").approverGroups)),
     },
     tools,
   };

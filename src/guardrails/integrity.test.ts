@@ -1,7 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { STAMP, type AgentRun } from "../types/agent.ts";
-import { checkRunImmutable, checkStampsOnCreate, checkStampsOnUpdate } from "./integrity.ts";
+import type { AdmissionRequest } from "../types/admission.ts";
+import { STAMP, type AgentRun, type Guardrails, type Snapshot } from "../types/agent.ts";
+import type { KeyResolver } from "../signing/detached.ts";
+import { generateSigningKey, type SigningKey } from "../signing/keys.ts";
+import { signApproval } from "./approval-stamp.ts";
+import { signDecision } from "./decision.ts";
+import { makeIdentity } from "./identity.ts";
+import { checkDecisionOnCreate, checkNoStamps, checkRunImmutable, checkStampsOnUpdate, checkStatusWriter } from "./integrity.ts";
+import { serializeSnapshot } from "./snapshot.ts";
+import { computeStamps } from "./stamps.ts";
 
 function run(spec: AgentRun["spec"], annotations: Record<string, string> = {}, labels: Record<string, string> = {}): AgentRun {
   return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r", annotations, labels }, spec };
@@ -25,46 +33,106 @@ test("run-immutable: a cancelled run cannot be resumed", () => {
   assert.match(v[0].message, /from "Cancelled" to ""/);
 });
 
-test("stamp-integrity on UPDATE: every stamp is frozen", () => {
-  const stamped = { [STAMP.createdBy]: "alice", [STAMP.policyRevision]: "default@1", [STAMP.guardrails]: "{}" };
-  const v = checkStampsOnUpdate(run(spec, { ...stamped, [STAMP.guardrails]: '{"tokenBudget":1}' }, { [STAMP.configLabel]: "x" }), run(spec, stamped, { [STAMP.configLabel]: "c" }));
-  assert.deepEqual(v.map((x) => x.field).sort(), [`metadata.annotations["${STAMP.guardrails}"]`, `metadata.labels["${STAMP.configLabel}"]`]);
-  // each stamp on its own, changed and removed
-  for (const key of [STAMP.createdBy, STAMP.policyRevision, STAMP.guardrails]) {
-    const changed = checkStampsOnUpdate(run(spec, { ...stamped, [key]: "other" }, { [STAMP.configLabel]: "c" }), run(spec, stamped, { [STAMP.configLabel]: "c" }));
-    assert.deepEqual(changed.map((x) => x.field), [`metadata.annotations["${key}"]`], `${key} changed`);
-    const was = `was ${JSON.stringify(stamped[key])} and cannot be changed; `;
-    assert.equal(changed[0]?.message.slice(0, was.length), was, `${key} changed`);
-    const { [key]: _dropped, ...rest } = stamped;
-    const removed = checkStampsOnUpdate(run(spec, rest, { [STAMP.configLabel]: "c" }), run(spec, stamped, { [STAMP.configLabel]: "c" }));
-    assert.deepEqual(removed.map((x) => x.field), [`metadata.annotations["${key}"]`], `${key} removed`);
+const key = generateSigningKey();
+const other = generateSigningKey();
+const resolve: KeyResolver = (kid) => Promise.resolve(kid === key.kid ? key.publicKey : undefined);
+const NOW = Date.parse("2026-12-07T10:00:00Z");
+const guardrails: Guardrails = { tokenBudget: 1000, timeout: "5m", maxIterations: 3, networkPolicy: "strict", egress: [], rbac: [], approval: { required: true, approverGroups: ["leads"] }, tools: [] };
+const snapshot: Snapshot = { config: { name: "c", spec: { systemPrompt: "p" } }, modelConfig: null, toolServers: {} };
+
+/** A run as the mutating webhook leaves it: stamped, signed at `at` with `signer`. */
+async function stamped(over: { name?: string; generateName?: string; creator?: string; at?: number; signer?: SigningKey; spec?: AgentRun["spec"] } = {}): Promise<AgentRun> {
+  const s = computeStamps(over.creator ?? "bob", "default@1", "c", guardrails, serializeSnapshot(snapshot));
+  const r: AgentRun = {
+    apiVersion: "agent.tekton.dev/v1alpha1",
+    kind: "AgentRun",
+    metadata: { ...(over.generateName ? { generateName: over.generateName } : { name: over.name ?? "r" }), namespace: "qe", annotations: s.annotations, labels: s.labels },
+    spec: over.spec ?? spec,
+  };
+  return { ...r, metadata: { ...r.metadata, annotations: { ...s.annotations, [STAMP.decision]: await signDecision(r, over.signer ?? key, over.at ?? NOW) } } };
+}
+const withAnnotation = (r: AgentRun, k: string, v: string | undefined): AgentRun => {
+  const annotations = Object.fromEntries(Object.entries(r.metadata?.annotations ?? {}).filter(([name]) => name !== k));
+  return { ...r, metadata: { ...r.metadata, annotations: v === undefined ? annotations : { ...annotations, [k]: v } } };
+};
+const fields = (v: { field: string }[]) => v.map((x) => x.field);
+
+const createCases: { name: string; run: () => Promise<AgentRun>; creator?: string; denied: RegExp | null }[] = [
+  { name: "the decision the mutating webhook signed", run: () => stamped(), denied: null },
+  { name: "a run the mutating webhook never saw", run: () => Promise.resolve(run(spec)), denied: /the agentgate mutating webhook did not run on it/ },
+  { name: "stamps written by hand, no signature", run: async () => withAnnotation(await stamped(), STAMP.decision, undefined), denied: /carries guardrails but no agent\.tekton\.dev\/decision signature, so agentgate did not write them/ },
+  { name: "guardrails edited after signing", run: async () => withAnnotation(await stamped(), STAMP.guardrails, JSON.stringify({ ...guardrails, tokenBudget: 9e9 })), denied: /does not match what it signs/ },
+  { name: "the snapshot edited after signing", run: async () => withAnnotation(await stamped(), STAMP.snapshot, serializeSnapshot({ ...snapshot, config: { name: "c", spec: { systemPrompt: "evil" } } })), denied: /does not match what it signs/ },
+  { name: "the creator edited after signing", run: async () => withAnnotation(await stamped(), STAMP.createdBy, "carol"), creator: "carol", denied: /does not match what it signs/ },
+  { name: "the spec changed after signing", run: async () => ({ ...(await stamped()), spec: { ...spec, goal: "other" } }), denied: /does not match what it signs/ },
+  { name: "a decision copied onto a run of another name", run: async () => ({ ...(await stamped()), metadata: { ...(await stamped()).metadata, name: "other" } }), denied: /does not match what it signs/ },
+  { name: "a decision signed by a key agentgate never published", run: () => stamped({ signer: other }), denied: /is not one of agentgate's published keys/ },
+  { name: "a decision signed for an earlier request", run: () => stamped({ at: NOW - 3_600_000 }), denied: /was signed at .*, not for this request: it was copied/ },
+  { name: "a creator that is not who creates the run", run: () => stamped({ creator: "alice" }), creator: "bob", denied: /is "alice" but this run is created by "bob"/ },
+  { name: "a config label that is not the run's config", run: async () => ({ ...(await stamped()), metadata: { ...(await stamped()).metadata, labels: { [STAMP.configLabel]: "other" } } }), denied: /is "other" but the run's AgentConfig is "c"/ },
+  {
+    name: "a run named by the API server after signing (generateName)",
+    run: async () => {
+      const r = await stamped({ generateName: "r-" });
+      return { ...r, metadata: { ...r.metadata, name: "r-x7k2p" } };
+    },
+    denied: null,
+  },
+  {
+    name: "a generateName decision on a run whose name does not carry the prefix",
+    run: async () => {
+      const r = await stamped({ generateName: "r-" });
+      return { ...r, metadata: { ...r.metadata, name: "other" } };
+    },
+    denied: /does not verify/,
+  },
+];
+for (const c of createCases) {
+  test(`stamp-integrity on CREATE: ${c.name}`, async () => {
+    const v = await checkDecisionOnCreate(await c.run(), c.creator ?? "bob", resolve, NOW + 2000);
+    if (c.denied === null) assert.deepEqual(v, []);
+    else {
+      assert.ok(v.length > 0, "denied");
+      assert.ok(v.every((x) => x.policy === "stamp-integrity" && x.action === "deny"));
+      assert.match(v.map((x) => x.message).join("\n"), c.denied);
+    }
+  });
+}
+
+test("stamp-integrity on UPDATE: every stamp is frozen, changed or removed", async () => {
+  const old = await stamped();
+  for (const k of [STAMP.createdBy, STAMP.policyRevision, STAMP.guardrails, STAMP.snapshot, STAMP.decision]) {
+    const changed = await checkStampsOnUpdate(withAnnotation(old, k, "other"), old, resolve, NOW);
+    assert.deepEqual(fields(changed), [`metadata.annotations["${k}"]`], `${k} changed`);
+    assert.match(changed[0]?.message ?? "", /and cannot be changed; agentgate stamped it when the run was admitted/);
+    assert.deepEqual(fields(await checkStampsOnUpdate(withAnnotation(old, k, undefined), old, resolve, NOW)), [`metadata.annotations["${k}"]`], `${k} removed`);
   }
-  const unlabelled = checkStampsOnUpdate(run(spec, stamped), run(spec, stamped, { [STAMP.configLabel]: "c" }));
-  assert.deepEqual(unlabelled.map((x) => x.field), [`metadata.labels["${STAMP.configLabel}"]`]);
-  assert.deepEqual(checkStampsOnUpdate(run(spec, { ...stamped, unrelated: "x" }, { [STAMP.configLabel]: "c", other: "y" }), run(spec, stamped, { [STAMP.configLabel]: "c" })), [], "other metadata may change");
+  const relabelled = { ...old, metadata: { ...old.metadata, labels: { [STAMP.configLabel]: "x" } } };
+  assert.deepEqual(fields(await checkStampsOnUpdate(relabelled, old, resolve, NOW)), [`metadata.labels["${STAMP.configLabel}"]`]);
+  assert.deepEqual(await checkStampsOnUpdate(withAnnotation(old, "unrelated", "x"), old, resolve, NOW), [], "other metadata may change");
 });
 
-test("stamp-integrity on CREATE: a forged creator is caught", () => {
-  const expected = { annotations: { [STAMP.createdBy]: "bob", [STAMP.policyRevision]: "r", [STAMP.guardrails]: "{}" }, labels: { [STAMP.configLabel]: "c" } };
-  const v = checkStampsOnCreate(run(spec, { ...expected.annotations, [STAMP.createdBy]: "alice" }, expected.labels), expected, "bob");
-  assert.equal(v.length, 1);
-  assert.match(v[0]?.message ?? "", /is "alice" but the request comes from "bob"/);
-  assert.deepEqual(checkStampsOnCreate(run(spec, expected.annotations, expected.labels), expected, "bob"), []);
+test("stamp-integrity on UPDATE: an approval comes with agentgate's signature of it, made for this run", async () => {
+  const old = { ...(await stamped()), metadata: { ...(await stamped()).metadata, uid: "uid-1" } };
+  const approved = withAnnotation(old, STAMP.approvedBy, "carol");
+  const signed = withAnnotation(approved, STAMP.approval, await signApproval(approved, key, NOW));
+  assert.deepEqual(await checkStampsOnUpdate(signed, old, resolve, NOW + 1000), []);
+  assert.match((await checkStampsOnUpdate(withAnnotation(approved, STAMP.approval, "x..y"), old, resolve, NOW))[0]?.message ?? "", /does not verify/);
+  const forOther = { ...approved, metadata: { ...approved.metadata, uid: "uid-2" } };
+  const copied = withAnnotation(approved, STAMP.approval, await signApproval(forOther, key, NOW));
+  assert.match((await checkStampsOnUpdate(copied, old, resolve, NOW))[0]?.message ?? "", /does not match what it signs/);
+  assert.match((await checkStampsOnUpdate(withAnnotation(approved, STAMP.approval, await signApproval(approved, key, NOW - 3_600_000)), old, resolve, NOW))[0]?.message ?? "", /signed for an earlier request/);
+  // without approved-by the approval signature is just another stamp, frozen
+  assert.match((await checkStampsOnUpdate(withAnnotation(old, STAMP.approval, await signApproval(old, key, NOW)), old, resolve, NOW))[0]?.message ?? "", /cannot be changed/);
 });
 
-test("stamp-integrity on CREATE: a run the mutating webhook never saw is refused", () => {
-  const expected = { annotations: { [STAMP.createdBy]: "bob" }, labels: {} };
-  assert.match(checkStampsOnCreate(run(spec), expected, "bob")[0]?.message ?? "", /mutating webhook did not run/);
-});
-
-test("stamp-integrity on CREATE: a run missing only some stamps is told which, not that the webhook did not run", () => {
-  const expected = { annotations: { [STAMP.createdBy]: "bob", [STAMP.policyRevision]: "r", [STAMP.guardrails]: "{}" }, labels: { [STAMP.configLabel]: "c" } };
-  for (const key of [STAMP.createdBy, STAMP.guardrails]) {
-    const { [key]: _dropped, ...rest } = expected.annotations;
-    const v = checkStampsOnCreate(run(spec, rest, expected.labels), expected, "bob");
-    assert.deepEqual(v.map((x) => x.field), [`metadata.annotations["${key}"]`], key);
-    assert.doesNotMatch(v[0]?.message ?? "", /mutating webhook did not run/, key);
-  }
+test("stamp-integrity on CREATE: with no AgentConfig, every stamp present is refused and nothing else", () => {
+  const r = run(spec, { [STAMP.createdBy]: "bob", [STAMP.decision]: "x..y", unrelated: "x" }, { [STAMP.configLabel]: "c" });
+  r.metadata = { ...r.metadata, namespace: "qe" };
+  const v = checkNoStamps(r);
+  assert.deepEqual(v.map((x) => x.field), [`metadata.annotations["${STAMP.createdBy}"]`, `metadata.annotations["${STAMP.decision}"]`, `metadata.labels["${STAMP.configLabel}"]`]);
+  assert.match(v[0]?.message ?? "", /^found "bob"; agentgate stamps nothing on this run because its AgentConfig "qe\/c" does not exist/);
+  assert.deepEqual(checkNoStamps(run(spec)), []);
 });
 
 test("run-immutable: the message says what changed, from what to what", () => {
@@ -75,24 +143,11 @@ test("run-immutable: the message says what changed, from what to what", () => {
   assert.match(v.find((x) => x.field === "spec.maxIterations")?.message ?? "", /^changed from 3 to 9, /);
 });
 
-test("stamp-integrity on CREATE: wrong guardrails and revision say what was found and what agentgate computed", () => {
-  const computed = JSON.stringify({ tokenBudget: 50000, timeout: "15m", maxIterations: 5 });
-  const expected = { annotations: { [STAMP.createdBy]: "bob", [STAMP.policyRevision]: "default@1", [STAMP.guardrails]: computed }, labels: { [STAMP.configLabel]: "c" } };
-  const got = { [STAMP.createdBy]: "bob", [STAMP.policyRevision]: "default@0", [STAMP.guardrails]: JSON.stringify({ tokenBudget: 9000000, timeout: "15m", maxIterations: 5 }) };
-  const v = checkStampsOnCreate(run(spec, got, { [STAMP.configLabel]: "other" }), expected, "bob");
-  const by = (field: string) => v.find((x) => x.field === field)?.message ?? "";
-  assert.match(by(`metadata.annotations["${STAMP.guardrails}"]`), /^differs from what agentgate computed for this run in tokenBudget \(found 9000000, computed 50000\); .*remove it from your manifest$/);
-  assert.match(by(`metadata.annotations["${STAMP.policyRevision}"]`), /^is "default@0" but the loaded policy bundles are at revision "default@1"; /);
-  assert.match(by(`metadata.labels["${STAMP.configLabel}"]`), /^is "other" but must be "c" \(the run's spec\.configRef\.name\)/);
-  const notJson = checkStampsOnCreate(run(spec, { ...got, [STAMP.guardrails]: "{oops" }, expected.labels), expected, "bob");
-  assert.match(notJson.find((x) => x.field.includes("guardrails"))?.message ?? "", /^is "\{oops", which is not JSON; agentgate computed /);
-});
-
-test("stamp-integrity on CREATE: with no AgentConfig, every stamp present is refused and nothing else", () => {
-  const r = run(spec, { [STAMP.createdBy]: "bob", unrelated: "x" }, { [STAMP.configLabel]: "c" });
-  r.metadata = { ...r.metadata, namespace: "qe" };
-  const v = checkStampsOnCreate(r, undefined, "bob");
-  assert.deepEqual(v.map((x) => x.field), [`metadata.annotations["${STAMP.createdBy}"]`, `metadata.labels["${STAMP.configLabel}"]`]);
-  assert.match(v[0]?.message ?? "", /^found "bob"; agentgate stamps nothing on this run because its AgentConfig "qe\/c" does not exist/);
-  assert.deepEqual(checkStampsOnCreate(run(spec), undefined, "bob"), []);
+test("run-status: only agentgate's identities write a run's status", () => {
+  const identity = makeIdentity(["system:serviceaccount:agentgate-system:agentgate-controller"]);
+  const req = (username: string): AdmissionRequest => ({ uid: "u", kind: { group: "agent.tekton.dev", version: "v1alpha1", kind: "AgentRun" }, resource: { group: "agent.tekton.dev", version: "v1alpha1", resource: "agentruns" }, subResource: "status", operation: "UPDATE", userInfo: { username } });
+  assert.deepEqual(checkStatusWriter(req("system:serviceaccount:agentgate-system:agentgate-controller"), identity), []);
+  const [v] = checkStatusWriter(req("alice"), identity);
+  assert.equal(v?.policy, "run-status");
+  assert.match(v?.message ?? "", /only agentgate's controller writes an AgentRun's status .* "alice" cannot; to stop the run set spec\.status: Cancelled/);
 });

@@ -1,11 +1,16 @@
-// stamp-integrity and run-immutable: what the gateway stamped, and the run
-// the policy admitted, stay as they were.
+// stamp-integrity, run-immutable and run-status: what the gateway stamped,
+// the run the policy admitted, and the record the controller keeps of it,
+// stay as they were written.
 import { isDeepStrictEqual } from "node:util";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { STAMP, type AgentRun } from "../types/agent.ts";
 import { isRecord } from "../types/kube.ts";
 import type { Violation } from "../types/policy.ts";
-import type { Stamps } from "./stamps.ts";
+import type { KeyResolver } from "../signing/detached.ts";
+import { verifyApproval } from "./approval-stamp.ts";
+import { MAX_SIGNING_SKEW_MS, verifyDecision } from "./decision.ts";
+import type { Identity } from "./identity.ts";
+import { labelValue } from "./stamps.ts";
 
 const deny = (policy: string, field: string, message: string): Violation => ({ policy, field, message, action: "deny" });
 
@@ -18,82 +23,69 @@ export function brief(value: unknown, max = 80): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-/** Which guardrails differ between what was found and what agentgate computed, with both values. */
-function guardrailsDifference(found: string | undefined, computed: string): string {
-  let parsed: unknown;
-  try {
-    parsed = found === undefined ? undefined : JSON.parse(found);
-  } catch {
-    return `is ${brief(found)}, which is not JSON; agentgate computed ${brief(computed, 200)}`;
-  }
-  const want = JSON.parse(computed) as Record<string, unknown>;
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return `is ${brief(found)}; agentgate computed ${brief(computed, 200)}`;
-  const got = parsed as Record<string, unknown>;
-  const keys = [...new Set([...Object.keys(want), ...Object.keys(got)])].filter((k) => !isDeepStrictEqual(got[k], want[k])).sort();
-  return `differs from what agentgate computed for this run in ${keys.map((k) => `${k} (found ${brief(got[k], 60)}, computed ${brief(want[k], 60)})`).join(", ")}`;
-}
-
-const STAMP_ANNOTATIONS = [STAMP.createdBy, STAMP.policyRevision, STAMP.guardrails] as const;
+/** Every annotation agentgate writes on a run, and the label. */
+export const STAMP_ANNOTATIONS = [STAMP.createdBy, STAMP.policyRevision, STAMP.guardrails, STAMP.snapshot, STAMP.decision, STAMP.approval] as const;
 
 /**
- * On CREATE: the stamps on the object are exactly the ones the gateway
- * computes. `expected` is undefined when the gateway computes none (the
- * run's AgentConfig does not exist): then any stamp on the run was written
- * by someone else and is refused, whatever the policy decided about the
- * missing config (a warn or dryrun profile admits the run).
+ * On CREATE, when the gateway stamps nothing (the run's AgentConfig does not
+ * exist): any stamp on the run was written by someone else, and is refused
+ * whatever the policy decided about the missing config (a warn or dryrun
+ * profile admits the run; the controller then refuses to act on it).
  */
-export function checkStampsOnCreate(run: AgentRun, expected: Stamps | undefined, user: string): Violation[] {
-  const out: Violation[] = [];
+export function checkNoStamps(run: AgentRun): Violation[] {
   const annotations = run.metadata?.annotations ?? {};
   const labels = run.metadata?.labels ?? {};
-  if (expected === undefined) {
-    const config = JSON.stringify(run.metadata?.namespace !== undefined ? `${run.metadata.namespace}/${run.spec?.configRef?.name ?? ""}` : (run.spec?.configRef?.name ?? ""));
-    const why = `agentgate stamps nothing on this run because its AgentConfig ${config} does not exist, so this value was written by someone else`;
-    for (const key of STAMP_ANNOTATIONS) {
-      if (annotations[key] !== undefined) out.push(deny("stamp-integrity", annotationField(key), `found ${brief(annotations[key])}; ${why}; only agentgate sets it: remove it from your manifest`));
-    }
-    if (labels[STAMP.configLabel] !== undefined) {
-      out.push(deny("stamp-integrity", labelField(STAMP.configLabel), `found ${brief(labels[STAMP.configLabel])}; ${why}; only agentgate sets it: remove it from your manifest`));
-    }
-    return out;
+  const config = JSON.stringify(`${run.metadata?.namespace ?? ""}/${run.spec?.configRef?.name ?? ""}`);
+  const why = `agentgate stamps nothing on this run because its AgentConfig ${config} does not exist, so this value was written by someone else`;
+  const out: Violation[] = [];
+  for (const key of STAMP_ANNOTATIONS) {
+    if (annotations[key] !== undefined) out.push(deny("stamp-integrity", annotationField(key), `found ${brief(annotations[key])}; ${why}; only agentgate sets it: remove it from your manifest`));
   }
-  if (annotations[STAMP.createdBy] === undefined && annotations[STAMP.guardrails] === undefined) {
-    return [
-      deny(
-        "stamp-integrity",
-        "metadata.annotations",
-        "the AgentRun carries no agentgate stamps, so the agentgate mutating webhook did not run on it; check that MutatingWebhookConfiguration agentgate is installed and matches agentruns",
-      ),
-    ];
+  if (labels[STAMP.configLabel] !== undefined) out.push(deny("stamp-integrity", labelField(STAMP.configLabel), `found ${brief(labels[STAMP.configLabel])}; ${why}; only agentgate sets it: remove it from your manifest`));
+  return out;
+}
+
+/**
+ * On CREATE: the run carries the decision the mutating webhook signed a
+ * moment ago for exactly this run (namespace, name, spec, creator). Anything
+ * else means stamps written by someone else, or a mutating webhook that did
+ * not run or ran before another changed the run.
+ */
+export async function checkDecisionOnCreate(run: AgentRun, creator: string, resolve: KeyResolver, now: number): Promise<Violation[]> {
+  const annotations = run.metadata?.annotations ?? {};
+  if (annotations[STAMP.decision] === undefined && annotations[STAMP.createdBy] === undefined && annotations[STAMP.guardrails] === undefined) {
+    return [deny("stamp-integrity", "metadata.annotations", "the AgentRun carries no agentgate stamps, so the agentgate mutating webhook did not run on it; check that MutatingWebhookConfiguration agentgate is installed and matches agentruns")];
   }
-  for (const [key, want] of Object.entries(expected.annotations)) {
-    const got = annotations[key];
-    if (got === want) continue;
-    const why =
-      key === STAMP.createdBy
-        ? `is ${JSON.stringify(got ?? "")} but the request comes from ${JSON.stringify(user)}`
-        : key === STAMP.guardrails
-          ? guardrailsDifference(got, want)
-          : `is ${brief(got)} but the loaded policy bundles are at revision ${JSON.stringify(want)}`;
-    out.push(deny("stamp-integrity", annotationField(key), `${why}; agentgate sets this annotation when the run is created, remove it from your manifest`));
-  }
-  for (const [key, want] of Object.entries(expected.labels)) {
-    if (labels[key] !== want) {
-      out.push(deny("stamp-integrity", labelField(key), `is ${brief(labels[key])} but must be ${JSON.stringify(want)} (the run's spec.configRef.name); agentgate sets this label, remove it from your manifest`));
-    }
+  const check = await verifyDecision(run, resolve);
+  if (!check.ok) return [deny("stamp-integrity", annotationField(STAMP.decision), `${check.why}; agentgate stamps and signs a run when it is created: remove agentgate's annotations from your manifest (and if another mutating webhook changes AgentRuns, it must not change their spec)`)];
+  const out: Violation[] = [];
+  if (Math.abs(now - check.decision.signedAt) > MAX_SIGNING_SKEW_MS) out.push(deny("stamp-integrity", annotationField(STAMP.decision), `was signed at ${new Date(check.decision.signedAt).toISOString()}, not for this request: it was copied from another run; remove agentgate's annotations from your manifest`));
+  if (check.decision.createdBy !== creator) out.push(deny("stamp-integrity", annotationField(STAMP.createdBy), `is ${JSON.stringify(check.decision.createdBy)} but this run is created by ${JSON.stringify(creator)}; agentgate sets this annotation when the run is created, remove it from your manifest`));
+  const label = run.metadata?.labels?.[STAMP.configLabel];
+  if (label !== labelValue(check.decision.snapshot.config.name)) {
+    out.push(deny("stamp-integrity", labelField(STAMP.configLabel), `is ${brief(label)} but the run's AgentConfig is ${JSON.stringify(check.decision.snapshot.config.name)}; agentgate sets this label, remove it from your manifest`));
   }
   return out;
 }
 
-/** On UPDATE: no stamp changes. */
-export function checkStampsOnUpdate(run: AgentRun, old: AgentRun): Violation[] {
+/** On UPDATE: no stamp changes; an approval is added only with the gateway's signature of it. */
+export async function checkStampsOnUpdate(run: AgentRun, old: AgentRun, resolve: KeyResolver, now: number): Promise<Violation[]> {
   const out: Violation[] = [];
   const a = run.metadata?.annotations ?? {};
   const b = old.metadata?.annotations ?? {};
-  for (const key of [STAMP.createdBy, STAMP.policyRevision, STAMP.guardrails]) {
-    if (a[key] !== b[key]) {
-      out.push(deny("stamp-integrity", annotationField(key), `was ${JSON.stringify(b[key] ?? "")} and cannot be changed; agentgate stamped it when the run was admitted. Create a new AgentRun to run with other guardrails`));
+  for (const key of STAMP_ANNOTATIONS) {
+    if (a[key] === b[key]) continue;
+    if (key === STAMP.approval && b[key] === undefined && a[STAMP.approvedBy] !== undefined && b[STAMP.approvedBy] === undefined) {
+      // The approval being given now: the mutating webhook signed it for this run and this approver.
+      const check = await verifyApproval(run, resolve);
+      if (!check.approved) out.push(deny("stamp-integrity", annotationField(key), `${check.why}; remove it from your change, agentgate signs the approval itself`));
+      else if (Math.abs(now - check.approvedAt) > MAX_SIGNING_SKEW_MS) out.push(deny("stamp-integrity", annotationField(key), "was signed for an earlier request; remove it from your change, agentgate signs the approval itself"));
+      continue;
     }
+    out.push(deny("stamp-integrity", annotationField(key), `was ${brief(b[key] ?? "")} and cannot be changed; agentgate stamped it when the run was admitted. Create a new AgentRun to run with other guardrails`));
+  }
+  if (a[STAMP.approvedBy] !== undefined && b[STAMP.approvedBy] === undefined && a[STAMP.approval] === undefined) {
+    out.push(deny("stamp-integrity", annotationField(STAMP.approval), `the approval carries no agentgate signature, so the agentgate mutating webhook did not see it and the controller would not act on it; check that MutatingWebhookConfiguration agentgate matches agentruns, then approve again`));
   }
   const la = run.metadata?.labels ?? {};
   const lb = old.metadata?.labels ?? {};
@@ -119,19 +111,20 @@ export function checkRunImmutable(run: AgentRun, old: AgentRun): Violation[] {
     for (const key of changed) {
       const was = oldSpec[key as keyof typeof oldSpec];
       const now = spec[key as keyof typeof spec];
-      out.push(
-        deny(
-          "run-immutable",
-          `spec.${key}`,
-          `changed from ${brief(was)} to ${brief(now)}, but an admitted AgentRun cannot be changed; the only allowed edit is spec.status: Cancelled. Create a new AgentRun with the new value instead`,
-        ),
-      );
+      out.push(deny("run-immutable", `spec.${key}`, `changed from ${brief(was)} to ${brief(now)}, but an admitted AgentRun cannot be changed; the only allowed edit is spec.status: Cancelled. Create a new AgentRun with the new value instead`));
     }
   }
   if (status !== oldStatus && !(oldStatus === "" && status === "Cancelled")) {
     out.push(deny("run-immutable", "spec.status", `cannot change from ${JSON.stringify(oldStatus)} to ${JSON.stringify(status)}; the only allowed edit is setting it to "Cancelled"`));
   }
   return out;
+}
+
+/** run-status: a run's status is the controller's record of what it did; nobody else writes it. */
+export function checkStatusWriter(request: AdmissionRequest, identity: Identity): Violation[] {
+  const user = request.userInfo.username ?? "";
+  if (identity.trusted.has(user)) return [];
+  return [deny("run-status", "status", `only agentgate's controller writes an AgentRun's status (it records what the controller did), so ${JSON.stringify(user)} cannot; to stop the run set spec.status: Cancelled`)];
 }
 
 export function isRunRequest(request: AdmissionRequest): boolean {

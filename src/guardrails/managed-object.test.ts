@@ -38,12 +38,27 @@ const cases: { name: string; request: AdmissionRequest; denied: string | null }[
   { name: "garbage collection deleting it", request: request("DELETE", GC, managed, null), denied: null },
   { name: "garbage collection changing it", request: request("UPDATE", GC, managed, managed), denied: `ServiceAccount "run-1-sa" is managed by agentgate for an AgentRun and cannot be changed by ${JSON.stringify(GC)}; it goes away with its AgentRun (delete or cancel the run instead)` },
   { name: "an object agentgate does not manage", request: request("DELETE", "admin", sa({ [MANAGED_BY_LABEL]: "helm" }), null), denied: null },
-  { name: "adding the label to someone else's object", request: request("UPDATE", "admin", sa({}), managed), denied: null },
 ];
 
 for (const c of cases) {
   test(`managed-object: ${c.name}`, () => {
     const violations = checkManagedObject(c.request, identity);
     assert.deepEqual(violations, c.denied === null ? [] : [{ policy: "managed-object", field: "metadata", message: c.denied, action: "deny" }]);
+  });
+}
+
+const create = (user: string, object: KubeObject): AdmissionRequest => ({ ...request("UPDATE", user, managed, object), operation: "CREATE", oldObject: null });
+const createCases: { name: string; request: AdmissionRequest; denied: RegExp | null }[] = [
+  { name: "anyone creating an object with the managed label", request: create("alice", managed), denied: /ServiceAccount "run-1-sa" carries app\.kubernetes\.io\/managed-by=agentgate, which only agentgate sets .* "alice" cannot create one: remove the label/ },
+  { name: "agentgate creating its own object", request: create(CONTROLLER, managed), denied: null },
+  { name: "anyone creating an unlabelled object", request: create("alice", sa({})), denied: null },
+  { name: "garbage collection cannot create one either", request: create(GC, managed), denied: /"system:serviceaccount:kube-system:generic-garbage-collector" cannot create one/ },
+  { name: "adding the label to an object of one's own is claiming it", request: request("UPDATE", "alice", sa({}), managed), denied: /"alice" cannot add it: remove the label/ },
+];
+for (const c of createCases) {
+  test(`managed-object: ${c.name}`, () => {
+    const got = checkManagedObject(c.request, identity);
+    if (c.denied === null) assert.deepEqual(got, []);
+    else assert.match(got.map((v) => v.message).join("\n"), c.denied);
   });
 }

@@ -1,25 +1,33 @@
-// managed-object: the per-run ServiceAccount, Role, RoleBinding and
-// NetworkPolicy are agentgate's; nobody else edits or removes them.
+// managed-object: the per-run ServiceAccount, Role, RoleBinding,
+// NetworkPolicy and kagent Agent are agentgate's. Nobody else creates one
+// (an object made in advance under a run's name, or claiming the label,
+// would be adopted or would block the run), changes one, or removes one.
 import type { AdmissionRequest } from "../types/admission.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../types/agent.ts";
+import type { KubeObject } from "../types/kube.ts";
 import type { Violation } from "../types/policy.ts";
 import type { Identity } from "./identity.ts";
 
+export const isManaged = (object: KubeObject | null | undefined): boolean => object?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+
+/** Whether the request touches an object agentgate manages, or one that claims to be. */
+export function touchesManaged(request: AdmissionRequest): boolean {
+  return isManaged(request.oldObject) || isManaged(request.object);
+}
+
 export function checkManagedObject(request: AdmissionRequest, identity: Identity): Violation[] {
-  const before = request.oldObject?.metadata?.labels?.[MANAGED_BY_LABEL];
-  if (before !== MANAGED_BY_VALUE) return [];
+  const before = isManaged(request.oldObject);
+  const after = isManaged(request.object);
+  if (!before && !after) return [];
   const user = request.userInfo.username ?? "";
   if (identity.trusted.has(user)) return [];
   if (request.operation === "DELETE" && identity.deleters.has(user)) return [];
   const kind = request.kind.kind;
-  const name = request.name ?? request.oldObject?.metadata?.name ?? "";
+  const name = request.name || request.oldObject?.metadata?.name || request.object?.metadata?.name || request.object?.metadata?.generateName || "";
+  const deny = (message: string): Violation[] => [{ policy: "managed-object", field: "metadata", message, action: "deny" }];
+  if (!before) {
+    return deny(`${kind} "${name}" carries ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}, which only agentgate sets on the objects it makes for an AgentRun; ${JSON.stringify(user)} cannot ${request.operation === "CREATE" ? "create one" : "add it"}: remove the label`);
+  }
   const verb = request.operation === "DELETE" ? "deleted" : "changed";
-  return [
-    {
-      policy: "managed-object",
-      field: "metadata",
-      message: `${kind} "${name}" is managed by agentgate for an AgentRun and cannot be ${verb} by ${JSON.stringify(user)}; it goes away with its AgentRun (delete or cancel the run instead)`,
-      action: "deny",
-    },
-  ];
+  return deny(`${kind} "${name}" is managed by agentgate for an AgentRun and cannot be ${verb} by ${JSON.stringify(user)}; it goes away with its AgentRun (delete or cancel the run instead)`);
 }

@@ -15,9 +15,9 @@ const guardrails: Guardrails = {
   tools: [],
 };
 
-test("computeStamps: creator, policy revision, guardrails JSON and the config label", () => {
-  assert.deepEqual(computeStamps("alice", "default@r1,team-a@7", "writer", guardrails), {
-    annotations: { [STAMP.createdBy]: "alice", [STAMP.policyRevision]: "default@r1,team-a@7", [STAMP.guardrails]: JSON.stringify(guardrails) },
+test("computeStamps: creator, policy revision, guardrails JSON, the snapshot and the config label", () => {
+  assert.deepEqual(computeStamps("alice", "default@r1,team-a@7", "writer", guardrails, "{}"), {
+    annotations: { [STAMP.createdBy]: "alice", [STAMP.policyRevision]: "default@r1,team-a@7", [STAMP.guardrails]: JSON.stringify(guardrails), [STAMP.snapshot]: "{}" },
     labels: { [STAMP.configLabel]: "writer" },
   });
 });
@@ -31,7 +31,7 @@ const labelCases: [string, string, string][] = [
 ];
 for (const [name, configName, want] of labelCases) {
   test(`computeStamps config label: ${name}`, () => {
-    assert.equal(computeStamps("u", "r", configName, guardrails).labels[STAMP.configLabel], want);
+    assert.equal(computeStamps("u", "r", configName, guardrails, "{}").labels[STAMP.configLabel], want);
   });
 }
 

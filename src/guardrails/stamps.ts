@@ -7,7 +7,7 @@ export interface Stamps {
 }
 
 /** Label values are limited to 63 characters of [A-Za-z0-9._-]. */
-function labelValue(value: string): string {
+export function labelValue(value: string): string {
   const cleaned = value.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 63);
   return cleaned.replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
 }
@@ -16,12 +16,14 @@ export function serializeGuardrails(guardrails: Guardrails): string {
   return JSON.stringify(guardrails);
 }
 
-export function computeStamps(user: string, revision: string, configName: string, guardrails: Guardrails): Stamps {
+/** The readable stamps; the decision signature over them is added once they are on the run (decision.ts). */
+export function computeStamps(user: string, revision: string, configName: string, guardrails: Guardrails, snapshot: string): Stamps {
   return {
     annotations: {
       [STAMP.createdBy]: user,
       [STAMP.policyRevision]: revision,
       [STAMP.guardrails]: serializeGuardrails(guardrails),
+      [STAMP.snapshot]: snapshot,
     },
     labels: { [STAMP.configLabel]: labelValue(configName) },
   };

@@ -1,31 +1,21 @@
 // The provenance of one run: an in-toto Statement v1 with a SLSA v1
 // provenance predicate (SPEC §5 step 6). Pure: the controller gathers the
 // facts, this states them.
-import { createHash } from "node:crypto";
 import type { ProvenanceFacts } from "../controller/driver.ts";
 import { STAMP } from "../types/agent.ts";
 
 export const BUILD_TYPE = "https://tekton.dev/agent-provenance/v1";
 export const BUILDER_ID = "https://github.com/agentgate/agentgate/controller@v1";
 
-/** JSON with object keys sorted at every level: equal objects hash equal. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  // JSON.stringify answers undefined for undefined, functions and symbols.
-  if (value === undefined || typeof value === "function" || typeof value === "symbol") return "null";
-  return JSON.stringify(value);
-}
+export { canonicalJson } from "../signing/canonical.ts";
+import { canonicalJson, sha256 } from "../signing/canonical.ts";
 
 function modelName(spec: unknown): string {
   const s = (typeof spec === "object" && spec !== null ? spec : {}) as { provider?: unknown; model?: unknown };
   return `${typeof s.provider === "string" ? s.provider : ""}/${typeof s.model === "string" ? s.model : ""}`;
 }
 
-export const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
+export { sha256 };
 
 /** A policy bundle the controller holds itself: its digest is known for that name and revision. */
 export interface KnownBundle {

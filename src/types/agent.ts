@@ -95,18 +95,33 @@ export interface AgentRun extends KubeObject {
   status?: AgentRunStatus;
 }
 
-/** The annotations and label the gateway stamps on every AgentRun (SPEC §2). */
+/**
+ * The annotations and label the gateway stamps on every AgentRun
+ * (docs/trust-chain.md). `decision` signs the others with the run's
+ * namespace, name and spec; `approval` signs an approval when it is given.
+ */
 export const STAMP = {
   createdBy: "agent.tekton.dev/created-by",
   policyRevision: "agent.tekton.dev/policy-revision",
   guardrails: "agent.tekton.dev/guardrails",
+  snapshot: "agent.tekton.dev/snapshot",
+  decision: "agent.tekton.dev/decision",
   configLabel: "agent.tekton.dev/config",
   approvedBy: "agent.tekton.dev/approved-by",
+  approval: "agent.tekton.dev/approval",
+  /** on PipelineRuns and CustomRuns: the signed created-by of who made them */
+  creator: "agent.tekton.dev/creator",
 } as const;
 
 export const PROFILE_LABEL = "agent.tekton.dev/guardrail-profile";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY_VALUE = "agentgate";
+/**
+ * A run's ServiceAccount is named with this prefix, so the webhook
+ * configuration can send only the pods and token requests that name one
+ * (matchConditions cannot read the ServiceAccount's labels).
+ */
+export const RUN_SERVICE_ACCOUNT_PREFIX = "agentgate-run-";
 
 /** An egress destination the run's NetworkPolicy must allow. */
 export interface EgressRule {
@@ -116,6 +131,19 @@ export interface EgressRule {
   port: number;
   /** set when host is an in-cluster Service name */
   service?: { namespace: string; name: string };
+}
+
+/**
+ * What the run will execute, frozen when it is admitted: the AgentConfig's
+ * spec as it was then, and digests of the ModelConfig and tool servers it
+ * named, which must still match when the agent starts.
+ */
+export interface Snapshot {
+  config: { name: string; spec: AgentConfigSpec };
+  /** sha256 of the canonical JSON of the ModelConfig's spec; null when none was found */
+  modelConfig: { namespace: string; name: string; sha256: string } | null;
+  /** "<namespace>/<name>" → sha256 of the server's spec, null when it did not exist */
+  toolServers: Record<string, { kind: ToolServerKind; sha256: string | null }>;
 }
 
 /** The effective limits of one run, stamped as JSON on the AgentRun. */

@@ -46,3 +46,10 @@ export function requestFromManifest(object: KubeObject, opts: SubmitOptions): Ad
   if (namespaced) request.namespace = namespace;
   return request;
 }
+
+/** The request the API server would send for a replace of a stored object with itself (audit, and a run's references at its admission). */
+export function selfUpdateRequest(object: KubeObject, user: UserInfo): AdmissionRequest {
+  const request = requestFromManifest(object, { operation: "UPDATE", user, oldObject: object });
+  request.options = { apiVersion: "meta.k8s.io/v1", kind: "UpdateOptions" };
+  return request;
+}

@@ -2,6 +2,7 @@
 // admit(..., "audit") decides exactly what admit(..., "validate") decides,
 // and audit's view of a stored object is what the API server would get from
 // the webhooks for an UPDATE of the object to itself.
+import { ephemeralKeyring } from "../../src/signing/keyring.ts";
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
@@ -60,6 +61,7 @@ before(async () => {
     lookup: new StaticLookup([...context, ...stored.filter((o) => o.kind === "AgentConfig")]),
     identity: makeIdentity(["system:serviceaccount:agentgate-system:agentgate"]),
     exemptNamespaces: new Set(["agentgate-system", "kube-system"]),
+    keyring: ephemeralKeyring(),
   };
 });
 

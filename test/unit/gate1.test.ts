@@ -1,5 +1,6 @@
 // The proposal's Gate 1 contract (agent/goals/allow, agent/goals/deny) works
 // unchanged for AgentRun CREATE.
+import { ephemeralKeyring } from "../../src/signing/keyring.ts";
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { StaticLookup } from "../../src/context/static-lookup.ts";
@@ -68,6 +69,7 @@ before(async () => {
     lookup: new StaticLookup([config, { ...config, metadata: { name: "cfg", namespace: "dev" } }, approvalConfig]),
     identity: makeIdentity([]),
     exemptNamespaces: new Set(),
+    keyring: ephemeralKeyring(),
   };
 });
 

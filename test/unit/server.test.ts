@@ -1,5 +1,6 @@
 // The HTTPS server's contract: bad input gets a one-line 4xx and the process
 // stays up; evaluation errors fail closed; health, readiness and metrics.
+import { ephemeralKeyring } from "../../src/signing/keyring.ts";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -63,7 +64,7 @@ before(async () => {
   const tls = generateServingCertificate(["127.0.0.1"]);
   server = createGatewayServer({
     tls,
-    deps: { engine: () => engine, lookup: new StaticLookup(), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]) },
+    deps: { engine: () => engine, lookup: new StaticLookup(), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]), keyring: ephemeralKeyring() },
     metrics: new GatewayMetrics(),
     log: logger,
     notReady: () => ready,
@@ -75,7 +76,7 @@ before(async () => {
   const store = new BundleStore({ sources: ["http://127.0.0.1:9/bundles/team.tar.gz"], pollIntervalMs: 30_000, log: logger });
   unready = createGatewayServer({
     tls,
-    deps: { engine: () => store.engine(), lookup: new StaticLookup(), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]) },
+    deps: { engine: () => store.engine(), lookup: new StaticLookup(), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]), keyring: ephemeralKeyring() },
     metrics: new GatewayMetrics(),
     log: logger,
     notReady: () => store.notReady(),

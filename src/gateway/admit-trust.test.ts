@@ -1,0 +1,216 @@
+// admit() on the trust chain: who writes a run's status, who stands behind a
+// run made from a CustomRun, which workloads may use a run's
+// ServiceAccount, who may create agentgate's objects or NetworkPolicies
+// over agent pods, a run judged by today's policy, and approvers who could
+// act as the creator. With the default bundle and objects as a cluster holds them.
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { applyPatch } from "rfc6902";
+import type { AccessReviewer } from "../context/access-review.ts";
+import { StaticLookup } from "../context/static-lookup.ts";
+import { verifyDecision } from "../guardrails/decision.ts";
+import { makeIdentity } from "../guardrails/identity.ts";
+import { parseGuardrails } from "../guardrails/stamps.ts";
+import { readBundles } from "../policy/load.ts";
+import { PolicyEngine } from "../policy/engine.ts";
+import { ephemeralKeyring } from "../signing/keyring.ts";
+import type { AdmissionRequest, UserInfo } from "../types/admission.ts";
+import { STAMP, type AgentRun } from "../types/agent.ts";
+import type { KubeObject } from "../types/kube.ts";
+import { requestFromManifest } from "../wire/from-manifest.ts";
+import { admit, type GatewayDeps } from "./admit.ts";
+import { exemptNamespaces } from "./exemptions.ts";
+import { admitLikeApiServer } from "./review.ts";
+
+const CONTROLLER = "system:serviceaccount:agentgate-system:agentgate-controller";
+const TEKTON = "system:serviceaccount:tekton-pipelines:tekton-pipelines-controller";
+const keyring = ephemeralKeyring();
+const alice: UserInfo = { username: "alice", groups: ["developers", "system:authenticated"] };
+const bob: UserInfo = { username: "bob", groups: ["agent-approvers", "system:authenticated"] };
+
+const ns: KubeObject = { apiVersion: "v1", kind: "Namespace", metadata: { name: "qe", labels: {} } };
+const model: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: "qe" }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet" } };
+const tools: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", allowedNamespaces: { from: "All" } } };
+const config = (spec: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: "agent.tekton.dev/v1alpha1",
+  kind: "AgentConfig",
+  metadata: { name: "writer", namespace: "qe" },
+  spec: { modelConfigRef: { name: "claude" }, toolServers: [{ ref: { name: "kagent-tool-server", namespace: "kagent" }, allowedTools: ["k8s_get_resources"] }], tokenBudget: 1000, timeout: "10m", maxIterations: 3, networkPolicy: "strict", approval: { required: true }, ...spec },
+});
+const run = (meta: Record<string, unknown> = {}): AgentRun => ({ apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r1", namespace: "qe", ...meta }, spec: { configRef: { name: "writer" }, goal: "Write tests" } });
+
+let engine: PolicyEngine;
+before(async () => {
+  engine = await PolicyEngine.load(await readBundles([]));
+});
+
+function deps(objects: KubeObject[], access?: AccessReviewer): GatewayDeps {
+  return { engine: () => engine, lookup: new StaticLookup(objects), identity: makeIdentity([CONTROLLER]), exemptNamespaces: exemptNamespaces("agentgate-system"), keyring, ...(access ? { access } : {}) };
+}
+const create = (object: KubeObject, user: UserInfo = alice): AdmissionRequest => requestFromManifest(object, { operation: "CREATE", user });
+const update = (object: KubeObject, old: KubeObject, user: UserInfo = alice): AdmissionRequest => requestFromManifest(object, { operation: "UPDATE", user, oldObject: old });
+const policies = (violations: { policy: string; action: string }[]) => [...new Set(violations.filter((v) => v.action === "deny").map((v) => v.policy))].sort();
+
+describe("run-status: a run's status is the controller's alone", () => {
+  const statusUpdate = (user: UserInfo): AdmissionRequest => ({ ...update({ ...run(), status: { phase: "Acting" } }, run(), user), subResource: "status" });
+  test("a namespace editor patching status.phase: Acting is refused", async () => {
+    const d = await admit(statusUpdate(alice), deps([]), "validate");
+    assert.deepEqual(policies(d.violations), ["run-status"]);
+  });
+  test("the controller writes it", async () => {
+    assert.equal((await admit(statusUpdate({ username: CONTROLLER }), deps([]), "validate")).allowed, true);
+  });
+  test("mutation never touches a status write", async () => {
+    assert.deepEqual((await admit(statusUpdate(alice), deps([]), "mutate")).patch, []);
+  });
+});
+
+describe("a run's creator through Tekton", () => {
+  const pipelineRun: KubeObject = { apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { generateName: "qe-", namespace: "qe" }, spec: { pipelineRef: { name: "p" } } };
+
+  async function storedPipelineRun(user: UserInfo): Promise<KubeObject> {
+    const mutation = await admit(create(pipelineRun, user), deps([]), "mutate");
+    const object = structuredClone(pipelineRun);
+    applyPatch(object, mutation.patch);
+    object.metadata = { ...object.metadata, name: "qe-abc12", uid: "pr-uid", creationTimestamp: new Date().toISOString() };
+    return object;
+  }
+  const customRun = (pr: KubeObject): KubeObject => ({
+    apiVersion: "tekton.dev/v1beta1",
+    kind: "CustomRun",
+    metadata: { name: "qe-abc12-agent", namespace: "qe", annotations: { ...pr.metadata?.annotations }, ownerReferences: [{ apiVersion: "tekton.dev/v1", kind: "PipelineRun", name: pr.metadata?.name ?? "", uid: pr.metadata?.uid ?? "", controller: true }] },
+    spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" } },
+  });
+  async function storedCustomRun(pr: KubeObject, user: UserInfo): Promise<{ object: KubeObject; allowed: boolean; message: string }> {
+    const cr = customRun(pr);
+    const mutation = await admit(create(cr, user), deps([pr]), "mutate");
+    applyPatch(cr, mutation.patch);
+    cr.metadata = { ...cr.metadata, uid: "cr-uid", creationTimestamp: new Date().toISOString() };
+    return { object: cr, allowed: mutation.allowed, message: mutation.violations.map((v) => v.message).join("; ") };
+  }
+  const runFor = (_cr: KubeObject): AgentRun => run({ name: "qe-abc12-agent", ownerReferences: [{ apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", name: "qe-abc12-agent", uid: "cr-uid", controller: true }] });
+
+  test("a PipelineRun gets its creator stamped and signed, bound to its generateName", async () => {
+    const pr = await storedPipelineRun(alice);
+    assert.equal(pr.metadata?.annotations?.[STAMP.createdBy], "alice");
+    assert.match(pr.metadata?.annotations?.[STAMP.creator] ?? "", /^[\w-]+\.\.[\w-]+$/);
+  });
+
+  test("the run Tekton's CustomRun becomes is created by the PipelineRun's author, not by the controller", async () => {
+    const pr = await storedPipelineRun(alice);
+    const cr = await storedCustomRun(pr, { username: TEKTON });
+    assert.equal(cr.allowed, true, cr.message);
+    assert.equal(cr.object.metadata?.annotations?.[STAMP.createdBy], "alice");
+    const { result, object } = await admitLikeApiServer(create(runFor(cr.object), { username: CONTROLLER }), deps([ns, model, tools, config(), pr, cr.object]));
+    assert.equal(result.allowed, true, JSON.stringify(result.violations));
+    assert.equal(object?.metadata?.annotations?.[STAMP.createdBy], "alice");
+  });
+
+  test("a CustomRun a user creates directly is theirs, whatever PipelineRun it claims", async () => {
+    const pr = await storedPipelineRun(alice);
+    const cr = await storedCustomRun(pr, { username: "mallory" });
+    assert.equal(cr.object.metadata?.annotations?.[STAMP.createdBy], "mallory");
+  });
+
+  test("a PipelineRun whose stamp was forged or is missing: its CustomRun is refused", async () => {
+    const pr = await storedPipelineRun(alice);
+    const forged = { ...pr, metadata: { ...pr.metadata, annotations: { ...pr.metadata?.annotations, [STAMP.createdBy]: "carol" } } };
+    const refused = await storedCustomRun(forged, { username: TEKTON });
+    assert.equal(refused.allowed, false);
+    assert.match(refused.message, /creator stamp does not verify/);
+    const bare = { ...pr, metadata: { ...pr.metadata, annotations: {} } };
+    assert.match((await storedCustomRun(bare, { username: TEKTON })).message, /carries no agentgate creator stamp/);
+  });
+
+  test("a run the controller creates for a CustomRun with a forged creator is refused", async () => {
+    const pr = await storedPipelineRun(alice);
+    const cr = await storedCustomRun(pr, { username: TEKTON });
+    const forged = { ...cr.object, metadata: { ...cr.object.metadata, annotations: { ...cr.object.metadata?.annotations, [STAMP.createdBy]: "carol" } } };
+    const { result } = await admitLikeApiServer(create(runFor(forged), { username: CONTROLLER }), deps([ns, model, tools, config(), pr, forged]));
+    assert.equal(result.allowed, false);
+    assert.deepEqual(policies(result.violations), ["run-creator"]);
+  });
+});
+
+describe("run-identity through admit(): only kagent's chain runs as a run's ServiceAccount", () => {
+  const account: KubeObject = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "agentgate-run-r1", namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate", "agent.tekton.dev/run": "r1" } } };
+  const pod: KubeObject = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "qe" }, spec: { serviceAccountName: "agentgate-run-r1", containers: [{ name: "c", image: "x" }] } };
+  test("an editor's pod as the run's account is refused; one with another account passes", async () => {
+    assert.deepEqual(policies((await admit(create(pod), deps([account]), "validate")).violations), ["run-identity"]);
+    assert.equal((await admit(create({ ...pod, spec: { serviceAccountName: "web" } }), deps([account]), "validate")).allowed, true);
+  });
+  test("a token request for it is refused", async () => {
+    const token: AdmissionRequest = { uid: "u", kind: { group: "authentication.k8s.io", version: "v1", kind: "TokenRequest" }, resource: { group: "", version: "v1", resource: "serviceaccounts" }, subResource: "token", name: "agentgate-run-r1", namespace: "qe", operation: "CREATE", userInfo: alice, object: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} } };
+    assert.deepEqual(policies((await admit(token, deps([account]), "validate")).violations), ["run-identity"]);
+  });
+});
+
+describe("managed-object and agent-isolation through admit()", () => {
+  test("an editor cannot create an object claiming to be agentgate's", async () => {
+    const sa: KubeObject = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "agentgate-run-r1", namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate" } } };
+    assert.deepEqual(policies((await admit(create(sa), deps([]), "validate")).violations), ["managed-object"]);
+  });
+  test("an editor's kagent Agent labelled as agentgate's is refused before any policy", async () => {
+    const agent: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "Agent", metadata: { name: "r1-agent", namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate" } }, spec: { type: "Declarative", declarative: { modelConfig: "claude" } } };
+    assert.deepEqual(policies((await admit(create(agent), deps([ns, model]), "validate")).violations), ["managed-object"]);
+    assert.equal((await admit(create(agent, { username: CONTROLLER }), deps([ns, model]), "validate")).allowed, true, "the controller's Agent is what a verified decision said");
+  });
+  test("an allow-all NetworkPolicy over every pod is refused; the controller's is not", async () => {
+    const np: KubeObject = { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "open", namespace: "qe" }, spec: { podSelector: {}, egress: [{}], policyTypes: ["Egress"] } };
+    assert.deepEqual(policies((await admit(create(np), deps([]), "validate")).violations), ["agent-isolation"]);
+    assert.equal((await admit(create(np, { username: CONTROLLER }), deps([]), "validate")).allowed, true);
+  });
+});
+
+describe("a run is judged by today's policy", () => {
+  test("a stored config today's bundle denies cannot be run; the finding names the config", async () => {
+    const { result } = await admitLikeApiServer(create(run()), deps([ns, model, tools, config({ tokenBudget: 900000 })]));
+    assert.equal(result.allowed, false);
+    const finding = result.violations.find((v) => v.field.startsWith('AgentConfig "writer"'));
+    assert.equal(finding?.policy, "token-budget");
+    assert.match(finding?.message ?? "", /the run's AgentConfig no longer passes today's policy: fix it, then create the run again/);
+  });
+  test("a stored ModelConfig today's bundle denies cannot be run", async () => {
+    const old: KubeObject = { ...model, spec: { provider: "OpenAI", model: "gpt-3.5-turbo" } };
+    const { result } = await admitLikeApiServer(create(run()), deps([ns, old, tools, config()]));
+    assert.ok(result.violations.some((v) => v.field.startsWith('ModelConfig "claude"') && v.policy === "model-allowlist" && v.action === "deny"), JSON.stringify(result.violations));
+  });
+  test("the stamp is signed, carries the snapshot, and its limits are clamped to today's maxima", async () => {
+    const { result, object } = await admitLikeApiServer(create(run()), deps([ns, model, tools, config()]));
+    assert.equal(result.allowed, true, JSON.stringify(result.violations));
+    const check = await verifyDecision(object as AgentRun, keyring.resolve);
+    assert.ok(check.ok, check.ok ? "" : check.why);
+    if (check.ok) {
+      assert.equal(check.decision.snapshot.config.name, "writer");
+      assert.equal(check.decision.snapshot.modelConfig?.name, "claude");
+      assert.equal(check.decision.guardrails.tokenBudget, 1000);
+    }
+  });
+});
+
+describe("run-approval with who can act as the creator", () => {
+  const actsAs = (how: string | undefined): AccessReviewer => ({ actsAs: () => Promise.resolve(how) });
+  async function approve(access: AccessReviewer): Promise<{ allowed: boolean; messages: string }> {
+    const d = deps([ns, model, tools, config()], access);
+    const { object } = await admitLikeApiServer(create(run()), d);
+    const stored = object as AgentRun;
+    const next: AgentRun = { ...stored, metadata: { ...stored.metadata, annotations: { ...stored.metadata?.annotations, [STAMP.approvedBy]: "bob" } } };
+    applyPatch(next, (await admit(update(next, stored, bob), d, "mutate")).patch);
+    const decision = await admit(update(next, stored, bob), d, "validate");
+    return { allowed: decision.allowed, messages: decision.violations.map((v) => v.message).join("\n") };
+  }
+  test("an approver who cannot act as the creator approves", async () => {
+    const got = await approve(actsAs(undefined));
+    assert.equal(got.allowed, true, got.messages);
+  });
+  test("an approver who can act as the creator cannot", async () => {
+    const got = await approve(actsAs("can impersonate user \"alice\""));
+    assert.equal(got.allowed, false);
+    assert.match(got.messages, /"bob" can impersonate user "alice", and "alice" created this run/);
+  });
+});
+
+test("guardrails stamped on a run take the config's approver groups only where policy names them", async () => {
+  const { object } = await admitLikeApiServer(create(run()), deps([ns, model, tools, config({ approval: { required: true, approverGroups: ["system:authenticated", "agent-approvers"] } })]));
+  assert.deepEqual(parseGuardrails(object?.metadata?.annotations?.[STAMP.guardrails])?.approval.approverGroups, ["agent-approvers"]);
+});

@@ -1,0 +1,135 @@
+// The AgentRun's own admission beyond its policy (docs/trust-chain.md): the
+// stamps the mutating webhook writes and signs (creator, policy revision,
+// guardrails, snapshot, decision; the approval when one is given), and what
+// the validating webhook checks of them, of the run's references under
+// today's bundles, and of who approves.
+import type { AccessReviewer } from "../context/access-review.ts";
+import type { ObjectLookup } from "../context/lookup.ts";
+import { checkApproval, approvalGiven } from "../guardrails/approval.ts";
+import { signApproval, verifyApproval } from "../guardrails/approval-stamp.ts";
+import { controllingOwner, verifyCreator } from "../guardrails/creator.ts";
+import { MAX_SIGNING_SKEW_MS, signDecision, verifyDecision } from "../guardrails/decision.ts";
+import { computeGuardrails } from "../guardrails/effective.ts";
+import type { Identity } from "../guardrails/identity.ts";
+import { checkDecisionOnCreate, checkNoStamps, checkRunImmutable, checkStampsOnUpdate } from "../guardrails/integrity.ts";
+import { effectiveConfig } from "../guardrails/profile.ts";
+import { buildSnapshot, serializeSnapshot } from "../guardrails/snapshot.ts";
+import { computeStamps } from "../guardrails/stamps.ts";
+import type { PolicyEngine } from "../policy/engine.ts";
+import type { Keyring } from "../signing/keyring.ts";
+import type { AdmissionRequest } from "../types/admission.ts";
+import { STAMP, type AgentConfig, type AgentRun } from "../types/agent.ts";
+import { isRecord } from "../types/kube.ts";
+import type { GoalInput, PolicyContext, Violation } from "../types/policy.ts";
+
+export interface RunDeps {
+  lookup: ObjectLookup;
+  identity: Identity;
+  keyring: Keyring;
+  access?: AccessReviewer | undefined;
+  now: () => number;
+}
+
+const denial = (policy: string, field: string, message: string): Violation => ({ policy, field, message, action: "deny" });
+
+/**
+ * Who created the run. The API server names who sent the request; for a
+ * run agentgate's controller made from a Tekton CustomRun, the creator is
+ * the CustomRun's signed creator (who made it, or who made the PipelineRun
+ * Tekton made it for).
+ */
+export async function runCreator(request: AdmissionRequest, run: AgentRun, deps: RunDeps): Promise<{ createdBy: string } | { refused: Violation }> {
+  const user = request.userInfo.username ?? "";
+  const owner = controllingOwner(run, "CustomRun");
+  if (!deps.identity.trusted.has(user) || !owner) return { createdBy: user };
+  const customRun = await deps.lookup.get("CustomRun", request.namespace ?? "", owner.name);
+  const refuse = (why: string) => ({ refused: denial("run-creator", "metadata.ownerReferences", `${why}; agentgate cannot tell who asked for this run, so it is not admitted: re-run the pipeline with agentgate's webhook installed`) });
+  if (!customRun || customRun.metadata?.uid !== owner.uid) return refuse(`CustomRun ${JSON.stringify(owner.name)} that owns this run does not exist`);
+  const check = await verifyCreator(customRun, "CustomRun", deps.keyring.resolve);
+  return check.ok ? { createdBy: check.createdBy } : refuse(check.why);
+}
+
+function guardrailsOf(request: AdmissionRequest, run: AgentRun, context: PolicyContext, engine: PolicyEngine) {
+  const config = context.agentConfig as AgentConfig | null;
+  if (!config) return undefined;
+  // The namespace's profile applies to the stamped fallbacks as it does to the Rego rules.
+  const guardrails = computeGuardrails(run, config, context, effectiveConfig(engine.policyConfig, context.namespace));
+  return { config, guardrails };
+}
+
+/** The annotations and label to add to a run being created, signed; undefined when its AgentConfig does not exist. */
+export async function runStamps(request: AdmissionRequest, run: AgentRun, context: PolicyContext, engine: PolicyEngine, deps: RunDeps): Promise<{ annotations: Record<string, string>; labels: Record<string, string> } | { refused: Violation } | undefined> {
+  const found = guardrailsOf(request, run, context, engine);
+  if (!found) return undefined;
+  const creator = await runCreator(request, run, deps);
+  if ("refused" in creator) return creator;
+  const key = deps.keyring.signingKey();
+  if (!key) return { refused: denial("stamp-integrity", "metadata.annotations", `agentgate cannot sign decisions yet (${deps.keyring.notReady() ?? "no signing key"}); retry shortly`) };
+  const snapshot = serializeSnapshot(buildSnapshot(found.config, context, found.guardrails));
+  const stamps = computeStamps(creator.createdBy, engine.revision, run.spec?.configRef?.name ?? "", found.guardrails, snapshot);
+  const metadata = { ...(run.metadata ?? {}), namespace: run.metadata?.namespace ?? request.namespace ?? "" };
+  const annotations = { ...(metadata.annotations ?? {}), ...stamps.annotations };
+  const stamped: AgentRun = { ...run, metadata: { ...metadata, annotations } };
+  // The API server may call the webhook again on the stamped run: a decision
+  // already signed for exactly these stamps is kept, so the second pass
+  // changes nothing.
+  const existing = await verifyDecision(stamped, deps.keyring.resolve);
+  if (!existing.ok || Math.abs(deps.now() - existing.decision.signedAt) > MAX_SIGNING_SKEW_MS) annotations[STAMP.decision] = await signDecision(stamped, key, deps.now());
+  return { annotations, labels: { ...(metadata.labels ?? {}), ...stamps.labels } };
+}
+
+/** The approval signature to add when this update gives the run its approval; undefined otherwise. */
+export async function approvalStamp(run: AgentRun, old: AgentRun | null, deps: RunDeps): Promise<string | undefined> {
+  if (!approvalGiven(run, old)) return undefined;
+  const key = deps.keyring.signingKey();
+  if (!key) return undefined;
+  // The uid is the stored run's: an approval signed for it verifies on no other run.
+  const stored: AgentRun = { ...run, metadata: { ...(run.metadata ?? {}), uid: old?.metadata?.uid ?? run.metadata?.uid ?? "", annotations: { ...(run.metadata?.annotations ?? {}) } } };
+  const existing = await verifyApproval(stored, deps.keyring.resolve);
+  if (existing.approved && Math.abs(deps.now() - existing.approvedAt) <= MAX_SIGNING_SKEW_MS) return run.metadata?.annotations?.[STAMP.approval];
+  return signApproval(stored, key, deps.now());
+}
+
+export function goalInput(run: AgentRun, context: PolicyContext, namespace: string): GoalInput {
+  const config = context.agentConfig as AgentConfig | null;
+  const spec = config?.spec;
+  const tools = new Set<string>();
+  for (const server of Array.isArray(spec?.toolServers) ? spec.toolServers : []) {
+    for (const tool of Array.isArray(server.allowedTools) ? server.allowedTools : []) tools.add(tool);
+  }
+  return {
+    goal: typeof run.spec?.goal === "string" ? run.spec.goal : "",
+    namespace,
+    requested_tools: [...tools].sort(),
+    require_approval: spec?.approval?.required === true,
+    config: spec ?? null,
+  };
+}
+
+/** The gateway's own checks of a run being created. */
+export async function validateRunCreate(request: AdmissionRequest, run: AgentRun, context: PolicyContext, deps: RunDeps): Promise<Violation[]> {
+  const out: Violation[] = [];
+  if (!context.agentConfig) {
+    out.push(...checkNoStamps(run));
+  } else {
+    const creator = await runCreator(request, run, deps);
+    if ("refused" in creator) out.push(creator.refused);
+    else out.push(...(await checkDecisionOnCreate(run, creator.createdBy, deps.keyring.resolve, deps.now())));
+  }
+  out.push(...checkApproval(run, null, request.userInfo, { policyGroups: [] }));
+  return out;
+}
+
+/** The gateway's own checks of an update of a run: frozen stamps and spec, and who approves. */
+export async function validateRunUpdate(request: AdmissionRequest, run: AgentRun, old: AgentRun, engine: PolicyEngine, context: PolicyContext, deps: RunDeps): Promise<Violation[]> {
+  const out = [...(await checkStampsOnUpdate(run, old, deps.keyring.resolve, deps.now())), ...checkRunImmutable(run, old)];
+  const approval = isRecord(effectiveConfig(engine.policyConfig, context.namespace).approval) ? (effectiveConfig(engine.policyConfig, context.namespace).approval as Record<string, unknown>) : {};
+  const policyGroups = Array.isArray(approval.approverGroups) ? approval.approverGroups.filter((g): g is string => typeof g === "string") : [];
+  let actsAsCreator: string | undefined;
+  const creator = old.metadata?.annotations?.[STAMP.createdBy];
+  if (approvalGiven(run, old) && creator !== undefined && creator !== (request.userInfo.username ?? "") && deps.access) {
+    actsAsCreator = await deps.access.actsAs(request.userInfo, creator);
+  }
+  out.push(...checkApproval(run, old, request.userInfo, { policyGroups, actsAsCreator }));
+  return out;
+}

@@ -1,0 +1,76 @@
+// run-identity: who may run pods as, or get tokens for, a run's ServiceAccount.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { AdmissionRequest } from "../types/admission.ts";
+import type { KubeObject } from "../types/kube.ts";
+import { DEFAULT_KAGENT_USER, makeIdentity, serviceAccountUser } from "./identity.ts";
+import { checkRunIdentity, runServiceAccounts, serviceAccountOf } from "./run-identity.ts";
+
+const CONTROLLER = serviceAccountUser("agentgate-system", "agentgate-controller");
+const identity = makeIdentity([CONTROLLER]);
+const SA = "agentgate-run-r1";
+const account: KubeObject = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: SA, namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate", "agent.tekton.dev/run": "r1" } } };
+const lookalike: KubeObject = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: SA, namespace: "qe" } };
+const owner = (kind: string, name: string) => [{ apiVersion: "x", kind, name, uid: "u", controller: true }];
+
+const podSpec = { serviceAccountName: SA, containers: [{ name: "c", image: "busybox" }] };
+const pod = (owners?: ReturnType<typeof owner>): KubeObject => ({ apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "qe", ...(owners ? { ownerReferences: owners } : {}) }, spec: podSpec });
+const templated = (kind: string, owners?: ReturnType<typeof owner>): KubeObject => ({
+  apiVersion: "apps/v1",
+  kind,
+  metadata: { name: "w", namespace: "qe", ...(owners ? { ownerReferences: owners } : {}) },
+  spec: kind === "CronJob" ? { jobTemplate: { spec: { template: { spec: podSpec } } } } : { template: { spec: podSpec } },
+});
+
+function req(kind: string, operation: "CREATE" | "UPDATE", user: string, object: KubeObject | null, extra: Partial<AdmissionRequest> = {}): AdmissionRequest {
+  return { uid: "u", kind: { group: "", version: "v1", kind }, resource: { group: "", version: "v1", resource: `${kind.toLowerCase()}s` }, namespace: "qe", operation, userInfo: { username: user }, object, oldObject: operation === "UPDATE" ? object : null, ...extra };
+}
+const token = (user: string): AdmissionRequest => req("TokenRequest", "CREATE", user, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} }, { subResource: "token", name: SA, resource: { group: "", version: "v1", resource: "serviceaccounts" } });
+
+const cases: { name: string; request: AdmissionRequest; account?: KubeObject | null; denied: RegExp | null }[] = [
+  { name: "a namespace editor starts a pod as the run's account", request: req("Pod", "CREATE", "alice", pod()), denied: /ServiceAccount "agentgate-run-r1" belongs to AgentRun "r1"; only the run's agent runs as it .* "alice" cannot start a Pod that runs as it/ },
+  { name: "an editor's pod claiming a ReplicaSet owner", request: req("Pod", "CREATE", "alice", pod(owner("ReplicaSet", "x"))), denied: /"alice" cannot start a Pod/ },
+  { name: "the ReplicaSet controller starts the agent's pod", request: req("Pod", "CREATE", "system:serviceaccount:kube-system:replicaset-controller", pod(owner("ReplicaSet", "r1-agent-5d"))), denied: null },
+  { name: "the ReplicaSet controller starts a pod with no ReplicaSet owner", request: req("Pod", "CREATE", "system:serviceaccount:kube-system:replicaset-controller", pod()), denied: /cannot start a Pod/ },
+  { name: "an editor relabels the agent's pod (out of its NetworkPolicy)", request: req("Pod", "UPDATE", "alice", pod(owner("ReplicaSet", "x"))), denied: /"alice" cannot change a Pod that runs as it/ },
+  { name: "the ReplicaSet controller orphans or adopts the pod", request: req("Pod", "UPDATE", "system:kube-controller-manager", pod(owner("ReplicaSet", "x"))), denied: null },
+  { name: "an editor's Deployment as the run's account", request: req("Deployment", "CREATE", "alice", templated("Deployment", owner("Agent", "r1-agent"))), denied: /"alice" cannot start a Deployment/ },
+  { name: "kagent's controller makes the Agent's Deployment", request: req("Deployment", "CREATE", DEFAULT_KAGENT_USER, templated("Deployment", owner("Agent", "r1-agent"))), denied: null },
+  { name: "kagent's controller cannot lend the account to another Agent", request: req("Deployment", "CREATE", DEFAULT_KAGENT_USER, templated("Deployment", owner("Agent", "other-agent"))), denied: /cannot start a Deployment/ },
+  { name: "an editor edits the agent's Deployment", request: req("Deployment", "UPDATE", "alice", templated("Deployment", owner("Agent", "r1-agent"))), denied: /"alice" cannot change a Deployment/ },
+  { name: "the deployment controller makes its ReplicaSet", request: req("ReplicaSet", "CREATE", "system:serviceaccount:kube-system:deployment-controller", templated("ReplicaSet", owner("Deployment", "r1-agent"))), denied: null },
+  { name: "an editor's ReplicaSet", request: req("ReplicaSet", "CREATE", "alice", templated("ReplicaSet", owner("Deployment", "r1-agent"))), denied: /cannot start a ReplicaSet/ },
+  ...["StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController"].map((kind) => ({ name: `an editor's ${kind}`, request: req(kind, "CREATE", "alice", templated(kind)), denied: new RegExp(`cannot start a ${kind}`) })),
+  { name: "a token for the run's account", request: token("alice"), denied: /tokens for it go only to the run's agent pods, through the kubelet, so "alice" cannot request one/ },
+  { name: "agentgate itself", request: token(CONTROLLER), denied: null },
+  { name: "an account that only shares the prefix", request: req("Pod", "CREATE", "alice", pod()), account: lookalike, denied: null },
+  { name: "an account that does not exist (yet)", request: req("Pod", "CREATE", "alice", pod()), account: null, denied: null },
+];
+
+for (const c of cases) {
+  test(`run-identity: ${c.name}`, () => {
+    const got = checkRunIdentity(c.request, SA, c.account === undefined ? account : c.account, identity);
+    if (c.denied === null) assert.deepEqual(got, []);
+    else {
+      assert.equal(got.length, 1);
+      assert.equal(got[0]?.policy, "run-identity");
+      assert.match(got[0]?.message ?? "", c.denied);
+    }
+  });
+}
+
+test("serviceAccountOf: pods, templates, cron jobs, the old field, and default", () => {
+  assert.equal(serviceAccountOf("Pod", pod()), SA);
+  assert.equal(serviceAccountOf("CronJob", templated("CronJob")), SA);
+  assert.equal(serviceAccountOf("Pod", { spec: { serviceAccount: SA } }), SA);
+  assert.equal(serviceAccountOf("Pod", { spec: {} }), "default");
+  assert.equal(serviceAccountOf("Deployment", { spec: {} }), undefined);
+});
+
+test("runServiceAccounts: a template moved away from the run's account is still about it", () => {
+  const before = templated("Deployment");
+  const after: KubeObject = { ...before, spec: { template: { spec: { serviceAccountName: "mine" } } } };
+  assert.deepEqual(runServiceAccounts({ ...req("Deployment", "UPDATE", "alice", after), oldObject: before }), [SA]);
+  assert.deepEqual(runServiceAccounts(req("Pod", "CREATE", "alice", { spec: { serviceAccountName: "web" } })), []);
+  assert.deepEqual(runServiceAccounts(token("alice")), [SA]);
+});

@@ -1,0 +1,68 @@
+// run-identity: a run's ServiceAccount is its agent's alone. Its pods come
+// only through the chain kagent's controller starts (Deployment → ReplicaSet
+// → Pod, each step made by the one controller that makes it), and nobody
+// requests tokens for it: the kubelet gets those for the agent's pods
+// without asking admission. A pod anyone else starts as that account would
+// act as the run outside its NetworkPolicy, and outlive it.
+import type { AdmissionRequest } from "../types/admission.ts";
+import { RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
+import { isRecord, type KubeObject } from "../types/kube.ts";
+import type { Violation } from "../types/policy.ts";
+import { DEPLOYMENT_CONTROLLERS, REPLICASET_CONTROLLERS, type Identity } from "./identity.ts";
+import { isManaged } from "./managed-object.ts";
+
+const RUN_LABEL = "agent.tekton.dev/run";
+
+function podSpecOf(kind: string, object: KubeObject | null | undefined): Record<string, unknown> | undefined {
+  const spec: unknown = object?.spec;
+  if (!isRecord(spec)) return undefined;
+  if (kind === "Pod") return spec;
+  const template: unknown = kind === "CronJob" ? (isRecord(spec.jobTemplate) && isRecord(spec.jobTemplate.spec) ? spec.jobTemplate.spec.template : undefined) : spec.template;
+  return isRecord(template) && isRecord(template.spec) ? template.spec : undefined;
+}
+
+/** The ServiceAccount a pod or pod template runs as ("default" when none is named). */
+export function serviceAccountOf(kind: string, object: KubeObject | null | undefined): string | undefined {
+  const spec = podSpecOf(kind, object);
+  if (!spec) return undefined;
+  const name = typeof spec.serviceAccountName === "string" && spec.serviceAccountName !== "" ? spec.serviceAccountName : spec.serviceAccount;
+  return typeof name === "string" && name !== "" ? name : "default";
+}
+
+/** The run ServiceAccounts a request is about: the token's, or the pod template's before and after. */
+export function runServiceAccounts(request: AdmissionRequest): string[] {
+  if (request.subResource === "token") return request.name?.startsWith(RUN_SERVICE_ACCOUNT_PREFIX) ? [request.name] : [];
+  const names = [serviceAccountOf(request.kind.kind, request.object), serviceAccountOf(request.kind.kind, request.oldObject)];
+  return [...new Set(names.filter((n): n is string => n?.startsWith(RUN_SERVICE_ACCOUNT_PREFIX) === true))];
+}
+
+function ownedBy(object: KubeObject | null | undefined, kind: string, name?: string): boolean {
+  return object?.metadata?.ownerReferences?.some((o) => o.kind === kind && o.controller === true && (name === undefined || o.name === name)) === true;
+}
+
+/**
+ * `account` is the ServiceAccount as stored (null: it does not exist).
+ * Only accounts agentgate made for a run are guarded; one that merely
+ * shares the prefix is left alone.
+ */
+export function checkRunIdentity(request: AdmissionRequest, name: string, account: KubeObject | null, identity: Identity): Violation[] {
+  if (!isManaged(account)) return [];
+  const user = request.userInfo.username ?? "";
+  if (identity.trusted.has(user)) return [];
+  const run = account?.metadata?.labels?.[RUN_LABEL] ?? "";
+  const kind = request.kind.kind;
+  const owner = `ServiceAccount "${name}" belongs to AgentRun "${run}"`;
+  const deny = (field: string, message: string): Violation[] => [{ policy: "run-identity", field, message, action: "deny" }];
+  if (request.subResource === "token") {
+    return deny("metadata.name", `${owner}; tokens for it go only to the run's agent pods, through the kubelet, so ${JSON.stringify(user)} cannot request one`);
+  }
+  const field = kind === "Pod" ? "spec.serviceAccountName" : kind === "CronJob" ? "spec.jobTemplate.spec.template.spec.serviceAccountName" : "spec.template.spec.serviceAccountName";
+  const why = `${owner}; only the run's agent runs as it (kagent's Deployment for Agent "${run}-agent", and the ReplicaSets and pods Kubernetes makes from it)`;
+  if (kind === "Pod" && request.operation === "CREATE" && REPLICASET_CONTROLLERS.includes(user) && ownedBy(request.object, "ReplicaSet")) return [];
+  // The built-in controllers relabel and adopt pods; nobody else changes a run's pod (a label removed takes it out of its NetworkPolicy).
+  if (kind === "Pod" && request.operation === "UPDATE" && [...REPLICASET_CONTROLLERS, ...identity.deleters].includes(user)) return [];
+  if (kind === "ReplicaSet" && DEPLOYMENT_CONTROLLERS.includes(user) && ownedBy(request.object, "Deployment", undefined)) return [];
+  if (kind === "Deployment" && identity.kagent.has(user) && ownedBy(request.object, "Agent", `${run}-agent`)) return [];
+  const verb = request.operation === "CREATE" ? "start" : "change";
+  return deny(field, `${why}; ${JSON.stringify(user)} cannot ${verb} a ${kind} that runs as it`);
+}
