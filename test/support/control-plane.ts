@@ -32,6 +32,12 @@ export interface ControlPlaneOptions {
   controllerManager?: boolean;
   /** CRD files or directories (*.yaml, *.yml, *.json; multi-document) to install before returning. */
   crds?: string[];
+  /**
+   * More kube-apiserver flags, after the plane's own (a flag given twice
+   * takes the later value), e.g. `--admission-control-config-file=PATH`.
+   * Paths must be absolute: the plane's dir does not exist yet.
+   */
+  apiServerArgs?: string[];
 }
 
 export interface KubectlResult {
@@ -434,6 +440,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       // A loopback advertise address is refused by the endpoint reconciler.
       "--endpoint-reconciler-type=none",
       "--v=0",
+      ...(opts.apiServerArgs ?? []),
     ]);
     await waitFor("kube-apiserver /readyz", () => apiOk("/readyz"));
     // The default namespaces appear a moment after readiness.
