@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { StaticLookup } from "../../src/context/static-lookup.ts";
 import { makeIdentity } from "../../src/guardrails/identity.ts";
+import { ephemeralKeyring } from "../../src/signing/keyring.ts";
 import { logger } from "../../src/log.ts";
 import { loadEngine } from "../../src/policy/load.ts";
 import { ClientAuth, ClientCaReloader, parseCaBundle } from "../../src/server/client-auth.ts";
@@ -77,7 +78,7 @@ before(async () => {
   const engine = await loadEngine([]);
   server = createGatewayServer({
     tls: generateServingCertificate(["127.0.0.1"]),
-    deps: { engine: () => engine, lookup: new StaticLookup(), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]) },
+    deps: { engine: () => engine, lookup: new StaticLookup(), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]), keyring: ephemeralKeyring() },
     metrics,
     log: logger,
     notReady: () => undefined,

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { request as httpsRequest, type Server } from "node:https";
 import { StaticLookup } from "../../src/context/static-lookup.ts";
 import { makeIdentity } from "../../src/guardrails/identity.ts";
+import { ephemeralKeyring } from "../../src/signing/keyring.ts";
 import { logger } from "../../src/log.ts";
 import { loadEngine } from "../../src/policy/load.ts";
 import type { PolicyEngine } from "../../src/policy/engine.ts";
@@ -27,7 +28,7 @@ before(async () => {
   engine = await loadEngine([]);
   server = createGatewayServer({
     tls: generateServingCertificate(["127.0.0.1"]),
-    deps: { engine: () => { evaluations++; return engine; }, lookup: new StaticLookup(), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]) },
+    deps: { engine: () => { evaluations++; return engine; }, lookup: new StaticLookup(), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]), keyring: ephemeralKeyring() },
     metrics,
     log: logger,
     notReady: () => undefined,
