@@ -17,7 +17,7 @@
 // those, and the API server passes it on to the webhook inside the review.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +26,8 @@ import { fileURLToPath } from "node:url";
 import { generateServingCertificate } from "../src/tls/self-signed.ts";
 import type { AdmissionRequest, AdmissionReview } from "../src/types/admission.ts";
 import type { KubeObject } from "../src/types/kube.ts";
+import { scanJson } from "../src/wire/json-scan.ts";
+import { DEFAULT_REVIEW_LIMITS } from "../src/wire/parse.ts";
 import { admissionReviews } from "./fixtures.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -69,16 +71,19 @@ function agentReview(skills: unknown, name: string): AdmissionReview {
   return { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request };
 }
 
-/** As many `[]` as fit an object of just under the API server's body limit. */
-function widest(): string {
-  const probe = JSON.stringify(agentReview({ blob: [] }, "wide").request?.object);
-  const count = Math.floor((API_SERVER_MAX_BODY - probe.length - 1024) / 3);
+/** spec.skills.blob of `count` empty arrays. */
+function wide(count: number): string {
   return JSON.stringify(agentReview({ blob: "@@" }, "wide")).replace('"@@"', `[${"[],".repeat(count - 1)}[]]`);
 }
 
-/** Arrays nested as deep as the API server decodes an object (the object's own two levels, spec and skills, included). */
-function deepest(): string {
-  const levels = API_SERVER_MAX_DEPTH - 3;
+/** As many `[]` as fit an object of just under the API server's body limit. */
+function widest(): string {
+  const probe = JSON.stringify(agentReview({ blob: [] }, "wide").request?.object);
+  return wide(Math.floor((API_SERVER_MAX_BODY - probe.length - 1024) / 3));
+}
+
+/** spec.skills.nest: `levels` arrays, one inside the other. */
+function deep(levels: number): string {
   return JSON.stringify(agentReview({ nest: "@@" }, "deep")).replace('"@@"', `${"[".repeat(levels)}${"]".repeat(levels)}`);
 }
 
@@ -122,11 +127,17 @@ async function procStatus(pid: number): Promise<{ rssMb: number; hwmMb: number }
   return { rssMb: Math.round(kb("VmRSS") / 1024), hwmMb: Math.round(kb("VmHWM") / 1024) };
 }
 
-/** utime + stime of the process, in ms (clock ticks of 10 ms on Linux). */
+/**
+ * Time the process has spent on a CPU, in ms: schedstat's first field (ns,
+ * finer than utime's 10 ms ticks) summed over its threads, since V8 collects
+ * garbage on threads of its own.
+ */
 async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  let ns = 0;
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    ns += Number((await readFile(`/proc/${pid}/task/${task}/schedstat`, "utf8").catch(() => "0")).split(" ")[0]);
+  }
+  return ns / 1e6;
 }
 
 interface Figures {
@@ -162,7 +173,7 @@ async function measure(input: string, normal: string, certFile: string, keyFile:
     for (let i = 0; i < 20; i++) await post(port, normal);
     await new Promise((r) => setTimeout(r, 1000));
     const after = await procStatus(pid);
-    return { cpuMs: cpuAfter - cpuBefore, peakRssMb: during.hwmMb, rssBeforeMb: before.rssMb, rssAfterMb: after.rssMb, answer };
+    return { cpuMs: Math.round((cpuAfter - cpuBefore) * 10) / 10, peakRssMb: during.hwmMb, rssBeforeMb: before.rssMb, rssAfterMb: after.rssMb, answer };
   } finally {
     child.kill("SIGKILL");
   }
@@ -178,13 +189,22 @@ try {
   await writeFile(certFile, tls.cert);
   await writeFile(keyFile, tls.key);
   const normal = ordinary();
+  // The object's own levels (object, spec, skills, nest) count towards the API server's depth.
+  const deepest = deep(API_SERVER_MAX_DEPTH - 4);
+  // The largest review the gateway's defaults still evaluate: what it costs is the bound.
+  const atValues = wide(DEFAULT_REVIEW_LIMITS.maxValues - (scanJson(Buffer.from(wide(1))).values - 1));
+  const atDepth = deep(DEFAULT_REVIEW_LIMITS.maxDepth - (scanJson(Buffer.from(deep(1))).depth - 1));
   const inputs = [
     { name: "wide", what: "an Agent whose spec.skills holds a million-odd empty arrays, the review just under 3 MiB", body: widest() },
-    { name: "deep", what: `an Agent whose spec.skills nests arrays ${API_SERVER_MAX_DEPTH - 3} deep (the API server's limit)`, body: deepest() },
+    { name: "deep", what: `an Agent whose spec.skills nests arrays to ${API_SERVER_MAX_DEPTH} levels (the API server's limit)`, body: deepest },
     { name: "normal", what: "an ordinary Agent as kubectl apply sends it", body: normal },
+    { name: "at-value-limit", what: `the same wide Agent with ${DEFAULT_REVIEW_LIMITS.maxValues} values in all, the most the gateway evaluates`, body: atValues },
+    { name: "at-depth-limit", what: `the same deep Agent nested ${DEFAULT_REVIEW_LIMITS.maxDepth} levels, the deepest the gateway evaluates`, body: atDepth },
   ];
   const summary: Record<string, { bytes: number; cpuMs: number; peakRssMb: number; rssBeforeMb: number; rssAfterMb: number; status: number; allowed?: boolean; message: string }> = {};
   for (const input of inputs) {
+    const scanned = scanJson(Buffer.from(input.body));
+    process.stderr.write(`${input.name}: ${scanned.values} values, ${scanned.depth} levels\n`);
     const runs: Figures[] = [];
     for (let i = 0; i < RUNS; i++) runs.push(await measure(input.body, normal, certFile, keyFile));
     const last = runs[runs.length - 1] as Figures;
