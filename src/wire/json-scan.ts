@@ -51,7 +51,15 @@ const isBare = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x61 &&
 
 /** Index of the quote that closes the string whose opening quote is at `open`, or -1. */
 function stringEnd(bytes: Uint8Array, open: number, buffer: Buffer): number {
+  const n = bytes.length;
   let from = open + 1;
+  // Most strings (keys, names) end sooner than a native search pays for its call.
+  const near = Math.min(n, from + 48);
+  while (from < near) {
+    const c = bytes[from];
+    if (c === QUOTE) return from;
+    from += c === BACKSLASH ? 2 : 1;
+  }
   for (;;) {
     const quote = buffer.indexOf(QUOTE, from);
     if (quote < 0) return -1;
@@ -74,26 +82,49 @@ function decodeString(buffer: Buffer, open: number, close: number): string | und
   }
 }
 
-/** Records a string found at `path` (keys from the top, `length` of them, at most three) if the envelope wants it. */
-function capture(envelope: ReviewEnvelope, path: readonly string[], length: number, value: string): void {
+/** The envelope field a string at `path` (`length` keys from the top) fills, if any. */
+function slotOf(path: readonly string[], length: number): ((envelope: ReviewEnvelope, value: string) => void) | undefined {
   const [a, b, c] = path;
   if (length === 1) {
-    if (a === "apiVersion") envelope.apiVersion = value;
-    else if (a === "kind") envelope.kind = value;
-  } else if (a !== "request") {
-    return;
-  } else if (length === 2) {
-    if (b === "uid") envelope.uid = value;
-    else if (b === "operation") envelope.operation = value;
-    else if (b === "namespace") envelope.namespace = value;
-    else if (b === "name") envelope.name = value;
-  } else if (b === "kind") {
-    if (c === "group" || c === "version" || c === "kind") envelope.requestKind[c] = value;
-  } else if (b === "resource") {
-    if (c === "group" || c === "version" || c === "resource") envelope.resource[c] = value;
-  } else if (b === "userInfo" && c === "username") {
-    envelope.username = value;
+    if (a === "apiVersion") return (e, v) => { e.apiVersion = v; };
+    if (a === "kind") return (e, v) => { e.kind = v; };
+    return undefined;
   }
+  if (a !== "request") return undefined;
+  if (length === 2) {
+    if (b === "uid") return (e, v) => { e.uid = v; };
+    if (b === "operation") return (e, v) => { e.operation = v; };
+    if (b === "namespace") return (e, v) => { e.namespace = v; };
+    if (b === "name") return (e, v) => { e.name = v; };
+    return undefined;
+  }
+  if (b === "kind" && (c === "group" || c === "version" || c === "kind")) return (e, v) => { e.requestKind[c] = v; };
+  if (b === "resource" && (c === "group" || c === "version" || c === "resource")) return (e, v) => { e.resource[c] = v; };
+  if (b === "userInfo" && c === "username") return (e, v) => { e.username = v; };
+  return undefined;
+}
+
+/** Every key on a path the envelope wants; any other key reads as "". */
+const KEYS = ["apiVersion", "kind", "request", "uid", "operation", "namespace", "name", "resource", "userInfo", "group", "version", "username"] as const;
+const KEY_BYTES = KEYS.map((k) => Buffer.from(k));
+
+/**
+ * The key between the quotes at `open` and `close`, if the envelope could
+ * want it. Compared as bytes: decoding every key of a small review costs more
+ * than the rest of the pass. A key with an escape is decoded, as JSON.parse would.
+ */
+function keyName(bytes: Uint8Array, buffer: Buffer, open: number, close: number): string {
+  const from = open + 1;
+  const length = close - from;
+  for (let j = from; j < close; j++) if (bytes[j] === BACKSLASH) return decodeString(buffer, open, close) ?? "";
+  for (let k = 0; k < KEYS.length; k++) {
+    const key = KEY_BYTES[k] as Buffer;
+    if (key.length !== length) continue;
+    let j = 0;
+    while (j < length && bytes[from + j] === key[j]) j++;
+    if (j === length) return KEYS[k] as string;
+  }
+  return "";
 }
 
 /** One pass, O(length); strings are skipped with a native search for their closing quote. */
@@ -160,15 +191,16 @@ export function scanJson(body: Uint8Array): JsonScan {
         if (close < 0) return result(`unterminated string from byte ${i}`);
         if (expectKey) {
           if (level <= 3) {
-            path[level - 1] = decodeString(buffer, i, close) ?? "";
+            path[level - 1] = keyName(body, buffer, i, close);
             pathLength = level;
           }
           expectKey = false;
         } else {
           values++;
           if (level <= 3 && level === pathLength && level > 0) {
-            const value = decodeString(buffer, i, close);
-            if (value !== undefined) capture(envelope, path, level, value);
+            const slot = slotOf(path, level);
+            const value = slot && decodeString(buffer, i, close);
+            if (slot && value !== undefined) slot(envelope, value);
           }
           if (level === 0) topDone = true;
         }
