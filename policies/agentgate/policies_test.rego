@@ -24,7 +24,13 @@ good_config := {"metadata": {"name": "c"}, "spec": {
 	"rbac": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
 }}
 
-cfg_input(spec) := with_ctx(req("AgentConfig", "agent.tekton.dev", {"metadata": {"name": "c"}, "spec": object.union(good_config.spec, spec)}), {"modelConfig": model_claude, "namespace": null})
+# kagent's stock tool server admits only its own namespace; the platform
+# that lists it for other namespaces opens it to them.
+shared_tool_server := {"kind": "RemoteMCPServer", "metadata": {"name": "kagent-tool-server", "namespace": "kagent"}, "spec": {"url": "http://kagent-tools.kagent:8084/mcp", "allowedNamespaces": {"from": "All"}}}
+
+tool_servers_ctx := {"kagent/kagent-tool-server": shared_tool_server}
+
+cfg_input(spec) := with_ctx(req("AgentConfig", "agent.tekton.dev", {"metadata": {"name": "c"}, "spec": object.union(good_config.spec, spec)}), {"modelConfig": model_claude, "namespace": null, "toolServers": tool_servers_ctx})
 
 ids(inp) := {v.policy | some v in agentgate.violations with input as inp}
 
@@ -71,9 +77,9 @@ test_tool_allowlist_denies_empty_list if "tool-allowlist" in ids(cfg_input({"too
 
 test_tool_allowlist_agent if {
 	agent := {"spec": {"declarative": {"modelConfig": "claude", "tools": [{"type": "McpServer", "mcpServer": {"kind": "RemoteMCPServer", "name": "kagent-tool-server", "namespace": "kagent", "toolNames": ["k8s_get_pods"]}}]}}}
-	not "tool-allowlist" in ids(with_ctx(req("Agent", "kagent.dev", agent), {"modelConfig": model_claude}))
+	not "tool-allowlist" in ids(with_ctx(req("Agent", "kagent.dev", agent), {"modelConfig": model_claude, "toolServers": tool_servers_ctx}))
 	bad := json.patch(agent, [{"op": "replace", "path": "/spec/declarative/tools/0/mcpServer/toolNames", "value": ["rm_rf"]}])
-	"tool-allowlist" in ids(with_ctx(req("Agent", "kagent.dev", bad), {"modelConfig": model_claude}))
+	"tool-allowlist" in ids(with_ctx(req("Agent", "kagent.dev", bad), {"modelConfig": model_claude, "toolServers": tool_servers_ctx}))
 }
 
 test_tool_allowlist_pinned_url if {
