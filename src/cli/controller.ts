@@ -11,10 +11,18 @@ import { ProvenanceSigner, embeddedBundles, loadSigningKeyFromSecret } from "../
 import { logger } from "../log.ts";
 import type { Io } from "./review.ts";
 import { InputError } from "./manifests.ts";
+import { defaultNamespace } from "./environment.ts";
 import { loadKubeConfig, parseListen } from "./environment.ts";
+import { collect } from "./flag-values.ts";
+import { addVerificationFlags, verificationKeyring, type SigningFlags } from "./signing-flags.ts";
+import { exemptNamespaces } from "../gateway/exemptions.ts";
 
-export interface ControllerCliOptions {
+export interface ControllerCliOptions extends SigningFlags {
   kubeconfig?: string;
+  /** agentgate's own namespace: exempt from admission, so runs there are never acted on */
+  namespace: string;
+  /** more namespaces the webhooks never see (the chart's webhook.excludeNamespaces) */
+  exemptNamespace: string[];
   kagentUrl: string;
   provenanceKeySecret?: string;
   leaderElect: boolean;
@@ -47,10 +55,14 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
       throw new InputError(`--provenance-key-secret ${opts.provenanceKeySecret ?? ""}:${where} ${describeError(err)}`);
     }
   }
+  const keyring = await verificationKeyring(opts, kubeConfig, logger, true);
+  if (!keyring) throw new InputError("no decision verification keys");
   let controller;
   try {
     controller = await startController({
       kubeConfig,
+      keyring,
+      exemptNamespaces: new Set([...exemptNamespaces(opts.namespace), ...opts.exemptNamespace]),
       kagentUrl: opts.kagentUrl,
       driver: new A2ADriver(opts.kagentUrl, logger),
       provenance: new ProvenanceSigner(key, await embeddedBundles(logger)),
@@ -92,7 +104,7 @@ export function parseBoolean(flag: string): (value: string) => boolean {
 }
 
 export function registerControllerCommand(program: Command, _io: Io, setExit: (code: number) => void): void {
-  program
+  const controller = program
     .command("controller")
     .description("run the thin controller: per-run scope, kagent delegation, hooks, status and provenance")
     .option("--kubeconfig <file>", "kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
@@ -103,5 +115,7 @@ export function registerControllerCommand(program: Command, _io: Io, setExit: (c
     .option("--lease-namespace <ns>", "namespace of the Lease", process.env.POD_NAMESPACE ?? "agentgate-system")
     .option("--health-listen <host:port>", "/healthz and /readyz", "0.0.0.0:8081")
     .addOption(new Option("--metrics-listen <host:port>", "Prometheus /metrics").default("0.0.0.0:9090"))
-    .action(async (opts: ControllerCliOptions) => { setExit(await runControllerCommand(opts)); });
+    .option("--namespace <ns>", "agentgate's own namespace: exempt from admission, so runs there are never acted on", defaultNamespace())
+    .option("--exempt-namespace <ns>", "another namespace the webhooks never see (as the chart's webhook.excludeNamespaces); its runs are never acted on; repeatable", collect, []);
+  addVerificationFlags(controller).action(async (opts: ControllerCliOptions) => { setExit(await runControllerCommand(opts)); });
 }

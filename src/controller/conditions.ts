@@ -15,7 +15,23 @@ export type RunReason =
   | "AgentFailed"
   | "Succeeded"
   | "Pending"
-  | "Running";
+  | "Running"
+  /** the run's namespace is exempt from admission: never acted on */
+  | "NotAdmitted"
+  /** no decision agentgate signed for this run */
+  | "UnverifiedGuardrails"
+  /** approved-by without agentgate's signature of it */
+  | "UnverifiedApproval"
+  /** a status phase the controller did not write */
+  | "StatusTampered"
+  /** an object of the run's scope exists and is not the run's */
+  | "ScopeConflict"
+  /** the ModelConfig or a tool server differs from what was approved */
+  | "ConfigChanged"
+  /** kagent refused the run's Agent (Accepted=False) */
+  | "AgentRefused"
+  /** a kagent agentgate does not drive */
+  | "KagentUnsupported";
 
 export function succeededCondition(status: "True" | "False" | "Unknown", reason: RunReason, message: string, previous?: Condition[]): Condition[] {
   const old = previous?.find((c) => c.type === "Succeeded");

@@ -14,6 +14,7 @@ import { WorkQueue } from "./queue.ts";
 import { RunReconciler } from "./reconcile-run.ts";
 import { kagentEndpoint, servicesToResolve, type ApiServerEndpoint } from "./scope.ts";
 import { ServiceResolver } from "./services.ts";
+import type { Keyring } from "../signing/keyring.ts";
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -29,6 +30,10 @@ export interface ControllerOptions {
   identity?: string;
   /** how long kagent may take to report an Agent Ready (default 10 minutes) */
   agentReadyTimeoutMs?: number;
+  /** verifies the decisions and approvals the gateway signed */
+  keyring: Keyring;
+  /** namespaces the webhooks never see: their runs are never acted on */
+  exemptNamespaces: ReadonlySet<string>;
 }
 
 export interface RunningController {
@@ -118,6 +123,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     provenance: opts.provenance,
     log,
     requeue: (k) => queue.add(`run/${k}`),
+    keyring: opts.keyring,
+    exemptNamespaces: opts.exemptNamespaces,
     scopeEnvironment: async (guardrails) => ({ apiServer: await apiServer(), kagent, services: await services.resolve(servicesToResolve(guardrails, kagent)) }),
     ...(opts.agentReadyTimeoutMs !== undefined ? { agentReadyTimeoutMs: opts.agentReadyTimeoutMs } : {}),
   });

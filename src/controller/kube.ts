@@ -28,6 +28,13 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
 export interface Gvr {
   group: string;
   version: string;
@@ -156,6 +163,27 @@ export class Kube {
   /** Creates or converges an owned object (server-side apply, forced: it is ours). */
   async apply(object: KubeObject): Promise<KubeObject> {
     return (await this.objects.applyAsIs(object as k8s.KubernetesObject, FIELD_MANAGER)) as KubeObject;
+  }
+
+  /** Any kind by apiVersion and kind (a ServiceAccount, a Role…); null when it does not exist. */
+  async getObject(ref: ObjectRef): Promise<KubeObject | null> {
+    try {
+      return (await this.objects.read({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } })) as KubeObject;
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  /** Deletes any kind; false when it was already gone. */
+  async deleteObject(ref: ObjectRef): Promise<boolean> {
+    try {
+      await this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } }, undefined, undefined, undefined, undefined, "Background");
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw err;
+    }
   }
 
   async get(gvr: Gvr, namespace: string, name: string): Promise<KubeObject | null> {

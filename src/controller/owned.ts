@@ -1,13 +1,14 @@
 // Names and ownership of everything the controller creates for a run: all
 // owned by the AgentRun (garbage-collected with it) and labelled as
 // agentgate's (guarded by the managed-object check).
-import { AGENT_API_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type AgentRun } from "../types/agent.ts";
+import { AGENT_API_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_SERVICE_ACCOUNT_PREFIX, type AgentRun } from "../types/agent.ts";
 import type { ObjectMeta, OwnerReference } from "../types/kube.ts";
 
 export const RUN_LABEL = "agent.tekton.dev/run";
 
 export const names = {
-  serviceAccount: (run: string) => `${run}-sa`,
+  // A prefix the webhook configuration can match (see RUN_SERVICE_ACCOUNT_PREFIX).
+  serviceAccount: (run: string) => `${RUN_SERVICE_ACCOUNT_PREFIX}${run}`,
   role: (run: string) => `${run}-role`,
   roleBinding: (run: string) => `${run}-binding`,
   networkPolicy: (run: string) => `${run}-netpol`,
@@ -34,4 +35,10 @@ export function ownedMeta(run: AgentRun, name: string, extraLabels: Record<strin
     labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [RUN_LABEL]: run.metadata?.name ?? "", ...extraLabels },
     ownerReferences: [ownerReference(run)],
   };
+}
+
+/** Whether the run made this object: its controlling owner is the run (same uid). */
+export function ownedByRun(object: ObjectMeta | undefined, run: AgentRun): boolean {
+  const uid = run.metadata?.uid;
+  return uid !== undefined && uid !== "" && object?.ownerReferences?.some((o) => o.uid === uid && o.controller === true) === true;
 }

@@ -1,9 +1,12 @@
 // The run state machine (SPEC §5). No policy here: the guardrails come from
 // the stamp the webhook wrote; this carries them out and records what
 // happened.
-import { STAMP, type AgentConfig, type AgentRun, type AgentRunStatus, type Guardrails, type Hook, type RunPhase, type ToolServerKind, type Usage } from "../types/agent.ts";
-import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
-import { parseGuardrails } from "../guardrails/stamps.ts";
+import { AGENT_API_VERSION, STAMP, type AgentConfig, type AgentRun, type AgentRunStatus, type Guardrails, type Hook, type RunPhase, type Snapshot, type ToolServerKind, type Usage } from "../types/agent.ts";
+import { verifyApproval } from "../guardrails/approval-stamp.ts";
+import { verifyDecision } from "../guardrails/decision.ts";
+import { specSha256 } from "../guardrails/snapshot.ts";
+import type { Keyring } from "../signing/keyring.ts";
+import type { KubeObject } from "../types/kube.ts";
 import type { Logger } from "../log.ts";
 import type { PipelineRun } from "../types/tekton.ts";
 import type { Agent } from "../types/kagent.ts";
@@ -12,7 +15,8 @@ import type { ActingOutcome, AgentDriver, ProvenanceRecorder } from "./driver.ts
 import { hookPipelineRun, hookState } from "./hooks.ts";
 import { agentReady, kagentAgent } from "./kagent-agent.ts";
 import { GVR, Kube, describeError, statusCode } from "./kube.ts";
-import { names, RUN_LABEL } from "./owned.ts";
+import { names, ownedByRun, RUN_LABEL } from "./owned.ts";
+import { checkClaimedPhase, deadlineOf, trustRun, type HookOutcome, type Trusted } from "./run-guards.ts";
 import { scopeObjects, type ScopeEnvironment } from "./scope.ts";
 
 const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, toolCalls: 0 };
@@ -38,11 +42,15 @@ export interface RunReconcilerOptions {
   requeue: (key: string) => void;
   /** how long to wait for kagent to report an Agent Ready */
   agentReadyTimeoutMs?: number;
+  /** verifies the decisions and approvals the gateway signed */
+  keyring: Keyring;
+  /** namespaces agentgate's webhooks never see: their runs are never acted on */
+  exemptNamespaces: ReadonlySet<string>;
 }
 
 /** Why the controller itself stops an acting agent. */
 interface StopRequest {
-  reason: "Cancelled" | "ConfigNotFound";
+  reason: RunReason;
   message: string;
 }
 
@@ -115,31 +123,12 @@ function key(run: AgentRun): string {
   return `${run.metadata?.namespace ?? ""}/${run.metadata?.name ?? ""}`;
 }
 
-const DEFAULT_TIMEOUT_MS = 15 * 60_000;
-
-/**
- * A run's timeout in milliseconds, parsed as the policy parsed it when it
- * admitted the run (OPA's time.parse_duration_ns: Go units plus d, w, y), so
- * a "1d" the webhook allowed is a day here too.
- */
-export function runTimeoutMs(timeout: string): number {
-  try {
-    return Number(parseExtendedDurationNs(timeout) / 1_000_000n);
-  } catch {
-    return DEFAULT_TIMEOUT_MS;
-  }
-}
-
-/**
- * When the run must end: its timeout counts from status.startTime, which is
- * set when the run leaves Pending / WaitingForApproval, so the wait for a
- * human's approval does not eat the time the agent has. Undefined before.
- */
-export function runDeadline(status: AgentRunStatus | undefined, timeout: string): number | undefined {
-  return status?.startTime ? Date.parse(status.startTime) + runTimeoutMs(timeout) : undefined;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The AgentConfig as the run was admitted with it: what it runs, whatever the live one says now. */
+export function snapshotConfig(snapshot: Snapshot, namespace: string): AgentConfig {
+  return { apiVersion: AGENT_API_VERSION, kind: "AgentConfig", metadata: { name: snapshot.config.name, namespace }, spec: snapshot.config.spec };
+}
 
 export class RunReconciler {
   private readonly actors = new Map<string, Actor>();
@@ -265,6 +254,22 @@ export class RunReconciler {
     } catch (err) {
       this.opts.log.warn("cannot delete the run's kagent Agent", { run: key(run), error: describeError(err) });
     }
+    // The run's identity goes with it: nobody can mint its token or run as
+    // it once it ended. The NetworkPolicy stays (with the run, until the run
+    // is deleted): it selects only this run's agent pods, and keeps them
+    // confined while kagent takes them down.
+    for (const ref of [
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", name: names.roleBinding(runName) },
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", name: names.role(runName) },
+      { apiVersion: "v1", kind: "ServiceAccount", name: names.serviceAccount(runName) },
+    ]) {
+      try {
+        const object = await this.kube.getObject({ ...ref, namespace: ns });
+        if (object && ownedByRun(object.metadata, run)) await this.kube.deleteObject({ ...ref, namespace: ns });
+      } catch (err) {
+        this.opts.log.warn("cannot delete the run's scope", { run: key(run), object: `${ref.kind}/${ref.name}`, error: describeError(err) });
+      }
+    }
     if (!hookMayRun) return;
     try {
       const hooks = (await this.kube.list(GVR.pipelineRuns, ns, `${RUN_LABEL}=${runName}`)) as PipelineRun[];
@@ -335,14 +340,25 @@ export class RunReconciler {
     if (run.status?.phase === "Acting" && !actor && this.acted.has(uid)) return {};
     if (!actor) this.acted.delete(uid);
     const ns = run.metadata?.namespace ?? "";
-    const guardrails = parseGuardrails(run.metadata?.annotations?.[STAMP.guardrails]);
-    if (!guardrails) {
-      await this.finish(run, "PolicyDenied", `the run carries no ${STAMP.guardrails} stamp, so agentgate's webhook did not admit it; check the webhook configuration and create the run again`);
+    // Nothing is read from the run that agentgate did not sign: the
+    // guardrails and what to run come from the verified decision, the clock
+    // from the run's creation or its signed approval.
+    const [decision, approval] = await Promise.all([verifyDecision(run, this.opts.keyring.resolve), verifyApproval(run, this.opts.keyring.resolve)]);
+    const trust = trustRun({ run, exempt: this.opts.exemptNamespaces.has(ns), decision, approval, now: Date.now() });
+    if (!trust.ok) {
+      if (actor) {
+        actor.requestStop({ reason: trust.reason, message: trust.message });
+        return {};
+      }
+      await this.finish(run, trust.reason, `${trust.message}${await this.releaseTask(run)}`);
       return {};
     }
+    const { guardrails } = trust;
+    const config = snapshotConfig(trust.snapshot, ns);
     const configName = run.spec?.configRef?.name ?? "";
-    const config = (await this.kube.get(GVR.agentConfigs, ns, configName)) as AgentConfig | null;
-    if (!config) {
+    // Deleting the AgentConfig stops its runs (a kill switch); editing it
+    // changes nothing for runs already admitted, which run their snapshot.
+    if (!(await this.kube.get(GVR.agentConfigs, ns, configName))) {
       const message = `AgentConfig "${configName}" no longer exists in namespace "${ns}"; recreate it and start a new AgentRun`;
       if (actor) {
         // The actor cancels the kagent task and ends the run, once.
@@ -361,18 +377,26 @@ export class RunReconciler {
       await this.finish(run, "Cancelled", `cancelled by spec.status: Cancelled ${when}`, { config, guardrails });
       return {};
     }
+    // A phase the controller would not have written (the approval or a
+    // pre-hook skipped) is refused before anything runs on its word.
+    if (!actor && (phase === "PreHooks" || phase === "Acting" || phase === "PostHooks")) {
+      const tampered = checkClaimedPhase(phase, trust, await this.hookOutcomes(run, config.spec?.preHooks ?? [], "pre"), run.status?.taskId);
+      if (tampered) {
+        await this.finish(run, tampered.reason, `${tampered.message}${await this.releaseTask(run)}`, { config, guardrails });
+        return {};
+      }
+    }
     if (phase === undefined) {
       run = await this.transition(run, "Pending", "Pending", "admitted; preparing the run", { usage: ZERO_USAGE, iterations: 0 });
     }
-    const deadline = runDeadline(run.status, guardrails.timeout);
+    const deadline = deadlineOf(trust);
     if (deadline !== undefined && Date.now() > deadline && !actor && !orphanTask) {
       await this.finish(run, "TimedOut", `the run did not finish within its timeout of ${guardrails.timeout}`, { config, guardrails });
       return {};
     }
 
     if (phase === undefined || phase === "Pending" || phase === "WaitingForApproval") {
-      const approver = run.metadata?.annotations?.[STAMP.approvedBy];
-      if (guardrails.approval.required && !approver) {
+      if (trust.startAt === undefined) {
         if (phase !== "WaitingForApproval") {
           await this.transition(
             run,
@@ -384,11 +408,14 @@ export class RunReconciler {
         // The approval annotation's watch event brings the run back.
         return {};
       }
-      const env = await this.opts.scopeEnvironment(guardrails);
-      for (const object of scopeObjects(run, guardrails, env)) await this.kube.apply(object);
+      const conflict = await this.ensureScope(run, guardrails);
+      if (conflict) {
+        await this.finish(run, "ScopeConflict", conflict, { config, guardrails });
+        return {};
+      }
       const next: RunPhase = (config.spec?.preHooks ?? []).length > 0 ? "PreHooks" : "Acting";
       // The watch event of this write brings the run to its next phase.
-      await this.transition(run, next, "Running", approver ? `approved by ${approver}; scope ready` : "scope ready", { startTime: run.status?.startTime ?? new Date().toISOString() });
+      await this.transition(run, next, "Running", trust.approvedBy ? `approved by ${trust.approvedBy}; scope ready` : "scope ready", { startTime: new Date(trust.startAt).toISOString() });
       return {};
     }
 
@@ -396,7 +423,7 @@ export class RunReconciler {
       const done = await this.runHooks(run, config.spec?.preHooks ?? [], "pre", []);
       if (done === "running") return { requeueAfterMs: POLL_MS };
       if (done !== "succeeded") {
-        await this.finish(run, "PreHookFailed", done, { config, guardrails });
+        await this.finish(run, done.startsWith("ScopeConflict: ") ? "ScopeConflict" : "PreHookFailed", done.replace(/^ScopeConflict: /, ""), { config, guardrails });
         return {};
       }
       await this.transition(run, "Acting", "Running", "pre-hooks succeeded");
@@ -405,19 +432,87 @@ export class RunReconciler {
 
     if (phase === "Acting") {
       if (actor) return {};
-      return this.act(run, config, guardrails, deadline ?? Date.now() + runTimeoutMs(guardrails.timeout));
+      return this.act(run, config, trust, deadline ?? Date.now() + trust.timeoutMs);
     }
 
     if (phase === "PostHooks") {
       const done = await this.runHooks(run, config.spec?.postHooks ?? [], "post", run.status?.results ?? []);
       if (done === "running") return { requeueAfterMs: POLL_MS };
       if (done !== "succeeded") {
-        await this.finish(run, "PostHookFailed", done, { config, guardrails });
+        await this.finish(run, done.startsWith("ScopeConflict: ") ? "ScopeConflict" : "PostHookFailed", done.replace(/^ScopeConflict: /, ""), { config, guardrails });
         return {};
       }
       await this.finish(run, "Succeeded", "the agent reached its goal and the post-hooks succeeded", { config, guardrails });
     }
     return {};
+  }
+
+  /**
+   * Makes the run's ServiceAccount, Role, RoleBinding and NetworkPolicy, or
+   * says why not: an object of that name that this run did not make (made in
+   * advance to be adopted, or left by another run) is never taken over.
+   */
+  private async ensureScope(run: AgentRun, guardrails: Guardrails): Promise<string | undefined> {
+    const env = await this.opts.scopeEnvironment(guardrails);
+    const objects = scopeObjects(run, guardrails, env);
+    for (const object of objects) {
+      const existing = await this.kube.getObject({ apiVersion: object.apiVersion ?? "", kind: object.kind ?? "", namespace: object.metadata?.namespace ?? "", name: object.metadata?.name ?? "" });
+      if (existing && !ownedByRun(existing.metadata, run)) {
+        return `${object.kind ?? ""} "${object.metadata?.name ?? ""}" already exists in namespace "${object.metadata?.namespace ?? ""}" and was not made for this run, so agentgate does not take it over; delete it or create the run under another name`;
+      }
+    }
+    for (const object of objects) await this.kube.apply(object);
+    return undefined;
+  }
+
+  /**
+   * The ModelConfig and tool servers as they are now, against the digests
+   * the snapshot recorded when the run was admitted: what the agent will be
+   * given must be what was judged and approved.
+   */
+  private async changedSinceAdmission(run: AgentRun, snapshot: Snapshot): Promise<string | undefined> {
+    const ns = run.metadata?.namespace ?? "";
+    const model = snapshot.modelConfig;
+    if (model) {
+      const live = await this.kube.get(GVR.modelConfigs, model.namespace, model.name);
+      if (!live) return `ModelConfig "${model.namespace}/${model.name}" the run was admitted with no longer exists`;
+      if (specSha256(live) !== model.sha256) return `ModelConfig "${model.namespace}/${model.name}" changed after the run was admitted; what runs must be what was approved, so create a new AgentRun`;
+    }
+    for (const [key, server] of Object.entries(snapshot.toolServers)) {
+      const [sns = ns, sname = ""] = key.split("/");
+      const live = await this.toolServer(server.kind, sns, sname);
+      const now = live ? specSha256(live) : null;
+      if (now !== server.sha256) return `${server.kind} "${key}" ${live ? "changed" : "is gone"} since the run was admitted; what runs must be what was approved, so create a new AgentRun`;
+    }
+    return undefined;
+  }
+
+  private async toolServer(kind: ToolServerKind, namespace: string, name: string): Promise<KubeObject | null> {
+    if (kind === "Service") return this.kube.getObject({ apiVersion: "v1", kind: "Service", namespace, name });
+    return this.kube.get(kind === "MCPServer" ? GVR.mcpServers : GVR.remoteMcpServers, namespace, name);
+  }
+
+  /** Each hook's PipelineRun as it stands, read only ("absent" when none of the run's exists). */
+  private async hookOutcomes(run: AgentRun, hooks: Hook[], kind: "pre" | "post"): Promise<HookOutcome[]> {
+    const runName = run.metadata?.name ?? "";
+    const out: HookOutcome[] = [];
+    for (const i of hooks.keys()) {
+      const name = kind === "pre" ? names.preHook(runName, i) : names.postHook(runName, i);
+      let pr: PipelineRun | null;
+      try {
+        pr = (await this.kube.get(GVR.pipelineRuns, run.metadata?.namespace ?? "", name)) as PipelineRun | null;
+      } catch (err) {
+        if (statusCode(err) === 404) pr = null;
+        else throw err;
+      }
+      if (!pr || !ownedByRun(pr.metadata, run)) {
+        out.push("absent");
+        continue;
+      }
+      const state = hookState(pr).state;
+      out.push(state);
+    }
+    return out;
   }
 
   /**
@@ -443,6 +538,7 @@ export class RunReconciler {
     for (const [i, hook] of hooks.entries()) {
       const name = kind === "pre" ? names.preHook(runName, i) : names.postHook(runName, i);
       let pr = (await this.kube.get(GVR.pipelineRuns, ns, name)) as PipelineRun | null;
+      if (pr && !ownedByRun(pr.metadata, run)) return `ScopeConflict: PipelineRun "${name}" already exists and was not made for this run, so it is not taken for its ${kind}-hook; delete it or create the run under another name`;
       if (!pr) {
         try {
           pr = (await this.kube.create(GVR.pipelineRuns, ns, hookPipelineRun(run, hook, name, results))) as PipelineRun;
@@ -459,9 +555,32 @@ export class RunReconciler {
     return "succeeded";
   }
 
-  private async act(run: AgentRun, config: AgentConfig, guardrails: Guardrails, deadline: number): Promise<{ requeueAfterMs?: number }> {
+  private async act(run: AgentRun, config: AgentConfig, trust: Trusted, deadline: number): Promise<{ requeueAfterMs?: number }> {
     const ns = run.metadata?.namespace ?? "";
     const runName = run.metadata?.name ?? "";
+    const { guardrails } = trust;
+    let existing: KubeObject | null;
+    try {
+      existing = await this.kube.get(GVR.agents, ns, names.agent(runName));
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+      existing = null;
+    }
+    if (existing && !ownedByRun(existing.metadata, run)) {
+      await this.finish(run, "ScopeConflict", `kagent Agent "${names.agent(runName)}" already exists in namespace "${ns}" and was not made for this run, so agentgate does not take it over; delete it or create the run under another name`, { config, guardrails });
+      return {};
+    }
+    if (!existing) {
+      // The first time the agent is given life: its scope is in place (even
+      // if a status written by someone else skipped the step that makes it),
+      // and what it will run is still what was admitted.
+      const conflict = await this.ensureScope(run, guardrails);
+      const changed = conflict === undefined ? await this.changedSinceAdmission(run, trust.snapshot) : undefined;
+      if (conflict !== undefined || changed !== undefined) {
+        await this.finish(run, conflict !== undefined ? "ScopeConflict" : "ConfigChanged", conflict ?? changed ?? "", { config, guardrails });
+        return {};
+      }
+    }
     const desired = kagentAgent(run, config, guardrails);
     let agent: Agent;
     try {

@@ -37,13 +37,13 @@ const env = (services: [string, ResolvedService | null][] = []): ScopeEnvironmen
 
 test("scope: ServiceAccount, Role with exactly the stamped rules, RoleBinding, NetworkPolicy, all owned and labelled", () => {
   const objects = scopeObjects(run, guardrails(), env());
-  assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata?.name ?? ""}`), ["ServiceAccount/r1-sa", "Role/r1-role", "RoleBinding/r1-binding", "NetworkPolicy/r1-netpol"]);
+  assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata?.name ?? ""}`), ["ServiceAccount/agentgate-run-r1", "Role/r1-role", "RoleBinding/r1-binding", "NetworkPolicy/r1-netpol"]);
   for (const o of objects) {
     assert.equal(o.metadata?.labels?.["app.kubernetes.io/managed-by"], "agentgate");
     assert.deepEqual(o.metadata?.ownerReferences?.map((r) => [r.kind, r.name, r.uid, r.controller]), [["AgentRun", "r1", "u-1", true]]);
   }
   assert.deepEqual((objects[1] as { rules: unknown }).rules, guardrails().rbac);
-  assert.deepEqual((objects[2] as { subjects: unknown }).subjects, [{ kind: "ServiceAccount", name: "r1-sa", namespace: "qe" }]);
+  assert.deepEqual((objects[2] as { subjects: unknown }).subjects, [{ kind: "ServiceAccount", name: "agentgate-run-r1", namespace: "qe" }]);
 });
 
 test("permissive runs get no NetworkPolicy", () => {

@@ -151,7 +151,8 @@ function clientConfig(target: WebhookTarget, path: string): Record<string, unkno
   return { service: { ...target.service, path }, caBundle };
 }
 
-const list = (users: readonly string[]): string => `[${users.map((u) => `'${u}'`).join(", ")}]`;
+// As the chart writes it (toJson with ' for "): the same text, so the two compare equal.
+const list = (users: readonly string[]): string => `[${users.map((u) => `'${u}'`).join(",")}]`;
 
 export function trustedConditions(trusted: readonly string[], deleters: readonly string[]): MatchCondition[] {
   return [

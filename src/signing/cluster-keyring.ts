@@ -98,7 +98,9 @@ export class SecretKeyring implements Keyring {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => { void this.sync().catch(() => undefined).finally(() => { this.schedule(); }); }, this.syncMs);
+    // Until keys are loaded the gateway cannot admit a run: try again soon.
+    const delay = this.keys.length === 0 ? Math.min(this.syncMs, 2000) : this.syncMs;
+    this.timer = setTimeout(() => { void this.sync().catch(() => undefined).finally(() => { this.schedule(); }); }, delay);
     this.timer.unref();
   }
 
@@ -214,7 +216,8 @@ export class PublishedKeys implements Keyring {
     await this.read().catch(() => undefined);
     const tick = () => {
       if (this.stopped) return;
-      this.timer = setTimeout(() => { void this.read().catch(() => undefined).finally(tick); }, this.syncMs);
+      const delay = this.keys.length === 0 ? Math.min(this.syncMs, 2000) : this.syncMs;
+      this.timer = setTimeout(() => { void this.read().catch(() => undefined).finally(tick); }, delay);
       this.timer.unref();
     };
     tick();

@@ -1,6 +1,8 @@
 // The controller counts the API requests it sends, by verb and resource, and
 // serves the count as agentgate_controller_api_requests_total on /metrics:
 // the figure behind "how many API calls one run costs".
+import { generateSigningKey } from "../../src/signing/keys.ts";
+import { staticKeyring } from "../../src/signing/keyring.ts";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
@@ -70,6 +72,8 @@ test("a run's requests reach the controller's /metrics as agentgate_controller_a
     leaderElect: false,
     leaseNamespace: "default",
     metricsListen: { host: "127.0.0.1", port: 0 },
+    keyring: staticKeyring(undefined, [generateSigningKey()]),
+    exemptNamespaces: new Set(),
   });
   const port = controller.metricsPort;
   assert.ok(port);

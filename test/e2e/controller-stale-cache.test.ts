@@ -12,9 +12,11 @@ import { A2ADriver } from "../../src/controller/a2a-driver.ts";
 import { GVR, Kube } from "../../src/controller/kube.ts";
 import { ProvenanceSigner } from "../../src/controller/provenance-recorder.ts";
 import { RunReconciler } from "../../src/controller/reconcile-run.ts";
-import { serializeGuardrails } from "../../src/guardrails/stamps.ts";
+import { generateSigningKey } from "../../src/signing/keys.ts";
+import { staticKeyring } from "../../src/signing/keyring.ts";
+import { stampedRun } from "../support/stamps.ts";
 import { logger } from "../../src/log.ts";
-import { STAMP, type AgentRun, type Guardrails } from "../../src/types/agent.ts";
+import type { AgentConfig, AgentRun, Guardrails } from "../../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 
@@ -23,6 +25,8 @@ const NS = "stale";
 
 let cp: ControlPlane;
 let kagent: FakeKagent;
+const key = generateSigningKey();
+const verifying = { keyring: staticKeyring(undefined, [key]), exemptNamespaces: new Set<string>() };
 
 const guardrails: Guardrails = {
   tokenBudget: 10_000,
@@ -39,12 +43,11 @@ before(async () => {
   logger.level = "error";
   cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
   kagent = await startFakeKagent({ defaultScript: { llmCalls: 1, toolCallsPerCall: 0, resultText: "done" } });
+  const config: AgentConfig = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentConfig", metadata: { name: "plain", namespace: NS }, spec: { modelConfigRef: { name: "claude" }, systemPrompt: "You write tests." } };
+  // No gateway here: the run is stored stamped and signed as the webhook would have.
+  const run = await stampedRun({ apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r1", namespace: NS }, spec: { configRef: { name: "plain" }, goal: "write tests" } }, config, guardrails, key);
   await cp.applyYaml(
-    [
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
-      { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentConfig", metadata: { name: "plain", namespace: NS }, spec: { modelConfigRef: { name: "claude" }, systemPrompt: "You write tests." } },
-      { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r1", namespace: NS, annotations: { [STAMP.guardrails]: serializeGuardrails(guardrails) } }, spec: { configRef: { name: "plain" }, goal: "write tests" } },
-    ]
+    [{ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }, config, run]
       .map((d) => stringify(d))
       .join("---\n"),
   );
@@ -58,7 +61,7 @@ after(async () => {
 test("a pass on the informer's copy from before the actor's write does not finish the run again", async () => {
   const kube = new Kube(cp.kubeConfig);
   const requeued: string[] = [];
-  const reconciler = new RunReconciler({ kube, driver: new A2ADriver(kagent.url, logger), provenance: new ProvenanceSigner(), log: logger, scopeEnvironment: () => Promise.resolve({}), requeue: (k) => requeued.push(k) });
+  const reconciler = new RunReconciler({ kube, driver: new A2ADriver(kagent.url, logger), provenance: new ProvenanceSigner(), log: logger, scopeEnvironment: () => Promise.resolve({}), requeue: (k) => requeued.push(k), ...verifying });
   const fresh = async () => {
     const run = (await kube.get(GVR.agentRuns, NS, "r1")) as AgentRun | null;
     assert.ok(run, "run r1 exists");
@@ -101,7 +104,7 @@ test("a second writer with an older copy cannot finish a run that already ended"
   const kube = new Kube(cp.kubeConfig);
   // another replica, acting on what it read before the run ended: the run
   // looked cancelled before the agent acted
-  const other = new RunReconciler({ kube, driver: new A2ADriver(kagent.url, logger), provenance: new ProvenanceSigner(), log: logger, scopeEnvironment: () => Promise.resolve({}), requeue: () => undefined });
+  const other = new RunReconciler({ kube, driver: new A2ADriver(kagent.url, logger), provenance: new ProvenanceSigner(), log: logger, scopeEnvironment: () => Promise.resolve({}), requeue: () => undefined, ...verifying });
   const ended = (await kube.get(GVR.agentRuns, NS, "r1")) as AgentRun;
   assert.equal(ended.status?.phase, "Succeeded");
   const older: AgentRun = {

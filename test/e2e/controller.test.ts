@@ -19,6 +19,8 @@ import type { KnownBundle } from "../../src/provenance/slsa.ts";
 import type { AgentRun } from "../../src/types/agent.ts";
 import type { CustomRun } from "../../src/types/tekton.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
+import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
+import { exemptNamespaces } from "../../src/gateway/exemptions.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { until } from "../support/until.ts";
 
@@ -107,9 +109,14 @@ const calls = (runName: string, ...methods: string[]) => kagent.received.filter(
 /** Goal messages (message/send or message/stream that are not a human's decision) kagent received for a run's agent. */
 const sends = (runName: string) => calls(runName, "message/send", "message/stream").filter((c) => !JSON.stringify(c.params ?? {}).includes("decision_type"));
 
+const SIGNING = { namespace: "agentgate-system", name: "agentgate-signing" };
+let published: PublishedKeys;
+
 async function startTheController(identity?: string): Promise<RunningController> {
   return startController({
     kubeConfig: controllerKc,
+    keyring: published,
+    exemptNamespaces: exemptNamespaces("agentgate-system"),
     kagentUrl: kagent.url,
     driver: new A2ADriver(kagent.url, logger),
     provenance: new ProvenanceSigner(keys.privateKey, bundles),
@@ -154,7 +161,9 @@ before(async () => {
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   controllerKc = new k8s.KubeConfig();
   controllerKc.loadFromFile(await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]));
-  gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [CONTROLLER_USER], drainSeconds: 0 });
+  // Decisions are signed with keys the gateway keeps in the cluster and the controller reads from the ConfigMap it publishes.
+  gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [CONTROLLER_USER], drainSeconds: 0, signingKeys: `${SIGNING.namespace}/${SIGNING.name}` });
+  published = new PublishedKeys(controllerKc, SIGNING, logger, 1000);
   const hooks = webhookConfigurations({ name: "agentgate", target: { url: `https://127.0.0.1:${gateway.port}`, caBundle: gateway.caCert ?? "" }, exemptNamespaces: ["kube-system", "agentgate-system"] });
   kagent = await startFakeKagent({ defaultScript: { llmCalls: 2, promptTokens: 100, completionTokens: 20, resultText: "12 test cases written" } });
   await cp.applyYaml(
@@ -164,7 +173,10 @@ before(async () => {
       { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "kagent" } },
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "agentgate-system" } },
-      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools" } },
+      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools", allowedNamespaces: { from: "All" } } },
+      // Approvers may approve runs, nothing more: they cannot act as the runs' creators.
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: "agentrun-approver" }, rules: [{ apiGroups: ["agent.tekton.dev"], resources: ["agentruns"], verbs: ["get", "list", "patch", "update"] }] },
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name: "agentrun-approver" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "agentrun-approver" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "agent-approvers" }] },
       // the Service behind the tool server's URL: its pods listen on 8090
       { apiVersion: "v1", kind: "Service", metadata: { name: "kagent-tools", namespace: "kagent" }, spec: { selector: { app: "kagent-tools" }, ports: [{ name: "mcp", port: 8084, targetPort: 8090 }] } },
       { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: NS }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet", apiKeySecret: "k", apiKeySecretKey: "k" } },
@@ -179,12 +191,15 @@ before(async () => {
     ),
   );
   void playKagentAndTekton();
+  await published.start();
+  await until("the gateway to publish its signing keys", async () => (published.notReady() === undefined ? true : (await published.read().catch(() => undefined), undefined)));
   controller = await startTheController();
 });
 
 after(async () => {
   playing = false;
   await controller.stop();
+  published.stop();
   await gateway.close();
   await kagent.close();
   await cp.stop();
@@ -228,25 +243,32 @@ test("a run goes Pending → PreHooks → Acting → PostHooks → Succeeded wit
   await until("the run's Agent to be deleted", async () => ((await cp.kubectl(["get", "agent", "happy-agent", "-n", NS], { allowFail: true })).code !== 0 ? true : undefined));
 });
 
-test("the run's scope has exactly the stamped rules and goes away with the run", async () => {
-  const role = JSON.parse((await cp.kubectl(["get", "role", "happy-role", "-n", NS, "-o", "json"])).stdout) as { rules: unknown; metadata: { labels: Record<string, string> } };
+test("the run's scope has exactly the stamped rules; its identity goes when the run ends, its NetworkPolicy with the run", async () => {
+  // A run held in its pre-hook: its scope exists while it lives.
+  await cp.applyYaml(yaml(run("scoped", "hooks-hold")));
+  await until("scoped's pre-hook", async () => ((await cp.kubectl(["get", "pipelinerun", "scoped-pre-0", "-n", NS], { allowFail: true })).code === 0 ? true : undefined));
+  const role = JSON.parse((await cp.kubectl(["get", "role", "scoped-role", "-n", NS, "-o", "json"])).stdout) as { rules: unknown; metadata: { labels: Record<string, string> } };
   assert.deepEqual(role.rules, [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }]);
   assert.equal(role.metadata.labels["app.kubernetes.io/managed-by"], "agentgate");
-  for (const kind of ["serviceaccount/happy-sa", "rolebinding/happy-binding", "networkpolicy/happy-netpol"]) {
+  for (const kind of ["serviceaccount/agentgate-run-scoped", "rolebinding/scoped-binding", "networkpolicy/scoped-netpol"]) {
     assert.equal((await cp.kubectl(["get", kind, "-n", NS], { allowFail: true })).code, 0, kind);
   }
   type Peer = { ipBlock?: { cidr: string }; namespaceSelector?: unknown; podSelector?: { matchLabels: Record<string, string> } };
-  const np = JSON.parse((await cp.kubectl(["get", "networkpolicy", "happy-netpol", "-n", NS, "-o", "json"])).stdout) as { spec: { podSelector: unknown; egress: { to: Peer[]; ports?: { port: number }[] }[]; ingress: { from: Peer[]; ports: { port: number }[] }[] } };
+  const np = JSON.parse((await cp.kubectl(["get", "networkpolicy", "scoped-netpol", "-n", NS, "-o", "json"])).stdout) as { spec: { podSelector: unknown; egress: { to: Peer[]; ports?: { port: number }[] }[]; ingress: { from: Peer[]; ports: { port: number }[] }[] } };
   const kagentPort = Number(new URL(kagent.url).port);
   assert.deepEqual(np.spec.egress.map((e) => e.ports?.map((p) => p.port).join(",") ?? "any"), ["53,53", String(kagentPort), "443", "8090"], "DNS, kagent's controller, the model endpoint, the MCP server's pods on their targetPort; no API server rule since the test cluster publishes no endpoints");
   assert.deepEqual(np.spec.egress[3]?.to, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kagent" } }, podSelector: { matchLabels: { app: "kagent-tools" } } }], "the pods behind the tool server's Service");
   assert.deepEqual(np.spec.ingress, [{ from: [{ ipBlock: { cidr: "127.0.0.1/32" } }], ports: [{ port: 8080, protocol: "TCP" }] }], "kagent's controller reaches the agent on its A2A port");
-  assert.deepEqual(np.spec.podSelector, { matchLabels: { app: "kagent", kagent: "happy-agent" } }, "the labels kagent gives the Agent's pods");
-  await cp.kubectl(["delete", "agentrun", "happy", "-n", NS]);
-  await until("scope objects to be garbage-collected", async () => {
-    const left = await cp.kubectl(["get", "serviceaccount,role,rolebinding,networkpolicy", "-n", NS, "-l", "agent.tekton.dev/run=happy", "-o", "name"]);
+  assert.deepEqual(np.spec.podSelector, { matchLabels: { app: "kagent", kagent: "scoped-agent" } }, "the labels kagent gives the Agent's pods");
+  await cp.kubectl(["patch", "agentrun", "scoped", "-n", NS, "--type=merge", "-p", '{"spec":{"status":"Cancelled"}}']);
+  await finished("scoped");
+  await until("the run's identity to be deleted when it ends", async () => {
+    const left = await cp.kubectl(["get", "serviceaccount,role,rolebinding", "-n", NS, "-l", "agent.tekton.dev/run=scoped", "-o", "name"]);
     return left.stdout.trim() === "" ? true : undefined;
   });
+  assert.equal((await cp.kubectl(["get", "networkpolicy", "scoped-netpol", "-n", NS], { allowFail: true })).code, 0, "the NetworkPolicy stays while the run exists, confining pods kagent is taking down");
+  await cp.kubectl(["delete", "agentrun", "scoped", "-n", NS]);
+  await until("the NetworkPolicy to be garbage-collected with the run", async () => ((await cp.kubectl(["get", "networkpolicy", "scoped-netpol", "-n", NS], { allowFail: true })).code !== 0 ? true : undefined));
 });
 
 test("a token budget exceeded cancels the task: BudgetExceeded, with a Warning Event", async () => {
@@ -332,15 +354,16 @@ for (const how of ["cancel", "timeout"] as const) {
   });
 }
 
-test("a run without the webhook's stamp fails PolicyDenied, saying so", async () => {
-  // agentgate-system is exempt from the webhook, so nothing stamps this run
+test("a run in a namespace the webhooks never see is never acted on: NotAdmitted", async () => {
+  // agentgate-system is exempt from the webhook, so nothing stamps or checks this run
   await cp.applyYaml(yaml(run("unstamped", "plain", {}, "agentgate-system")));
   const done = await finished("unstamped", "agentgate-system");
   assert.equal(done.status?.phase, "Failed");
-  assert.equal(reason(done), "PolicyDenied");
-  assert.match(succeeded(done)?.message ?? "", /carries no agent\.tekton\.dev\/guardrails stamp, so agentgate's webhook did not admit it/);
-  const warning = await until("the PolicyDenied Event", async () => (await events("unstamped", "agentgate-system")).find((e) => e.reason === "PolicyDenied"));
+  assert.equal(reason(done), "NotAdmitted");
+  assert.match(succeeded(done)?.message ?? "", /namespace "agentgate-system" is exempt from agentgate's admission, so its runs are never acted on/);
+  const warning = await until("the NotAdmitted Event", async () => (await events("unstamped", "agentgate-system")).find((e) => e.reason === "NotAdmitted"));
   assert.equal(warning.type, "Warning");
+  assert.equal((await cp.kubectl(["get", "serviceaccount", "agentgate-run-unstamped", "-n", "agentgate-system"], { allowFail: true })).code, 1, "nothing was created for it");
 });
 
 test("a run needing approval waits until an approver approves, and its timeout starts then", async () => {
@@ -352,7 +375,7 @@ test("a run needing approval waits until an approver approves, and its timeout s
   assert.equal(waiting.status?.startTime, undefined, "no startTime while waiting: the timeout clock has not started");
   assert.match(succeeded(waiting)?.message ?? "", /timeout of 15m starts once approved/);
   const approvedAt = Date.now();
-  const bob = await cp.kubeconfigFor("bob", ["agent-approvers", "system:masters"]);
+  const bob = await cp.kubeconfigFor("bob", ["agent-approvers"]);
   await cp.kubectl(["--kubeconfig", bob, "annotate", "agentrun", "needs-ok", "-n", NS, "agent.tekton.dev/approved-by=bob"]);
   const done = await finished("needs-ok");
   assert.equal(reason(done), "Succeeded");

@@ -16,7 +16,7 @@ import { buildProgram } from "../../src/cli/main.ts";
 import { WATCHED_KINDS } from "../../src/context/cluster-lookup.ts";
 import { GVR } from "../../src/controller/kube.ts";
 import { HANDLED_RESOURCES } from "../../src/gateway/resources.ts";
-import { webhookConfigurations, WEBHOOK_NAMES } from "../../src/gateway/webhooks.ts";
+import { webhookConfigurations, WEBHOOK_NAMES, WEBHOOKS } from "../../src/gateway/webhooks.ts";
 import { SYSTEM_DELETERS } from "../../src/guardrails/identity.ts";
 import { loadEngine } from "../../src/policy/load.ts";
 import { finishSeconds } from "../../src/server/drain.ts";
@@ -166,7 +166,7 @@ describe("certificate modes", () => {
     assert.deepEqual(webhookRule?.resourceNames, ["agentgate"], "only its own webhook configurations");
     const role = find(objects, "Role", "agentgate-gateway") as unknown as { metadata: { namespace: string }; rules: Rule[] };
     assert.equal(role.metadata.namespace, NS);
-    assert.deepEqual(role.rules.find((r) => r.resources.includes("secrets") && r.verbs.includes("get"))?.resourceNames, ["agentgate-tls"]);
+    assert.deepEqual(role.rules.find((r) => r.resources.includes("secrets") && r.verbs.includes("get"))?.resourceNames, ["agentgate-signing", "agentgate-tls"], "the decision-signing keys and the certificate, nothing else");
 
     const byUrl = podSpec(find(await render({ webhook: { url: "https://10.0.0.7:9443" } }), "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [];
     assert.deepEqual(flagValues(byUrl, "--cert-host"), ["10.0.0.7"], "a gateway reached by URL: the certificate names that host");
@@ -188,7 +188,8 @@ describe("certificate modes", () => {
     const mount = gw.containers[0]?.volumeMounts?.find((m) => m.name === "tls")?.mountPath;
     assert.equal(flagValue(args, "--tls-cert-file"), `${mount ?? ""}/tls.crt`);
     assert.equal(flagValue(args, "--tls-key-file"), `${mount ?? ""}/tls.key`);
-    assert.ok(!objects.some((o) => o.kind === "Role" && o.metadata.name === "agentgate-gateway"), "no Secret access for the gateway");
+    const role = find(objects, "Role", "agentgate-gateway") as unknown as { rules: Rule[] };
+    assert.deepEqual(role.rules.find((r) => r.resources.includes("secrets") && r.verbs.includes("get"))?.resourceNames, ["agentgate-signing"], "no Secret access for the gateway but its decision-signing keys");
 
     const external = await render({ certificates: { mode: "cert-manager", certManager: { issuerRef: { name: "corp-ca", kind: "ClusterIssuer" } } } });
     assert.ok(!external.some((o) => o.kind === "Issuer"), "an issuer given: none created");
@@ -406,6 +407,24 @@ function assertJudgesLikeTheGateway(objects: Obj[], audit: PodSpec): void {
 }
 
 describe("RBAC: separate and least privilege", () => {
+  test("the controller has no escalate and no bind; its ceiling is the policy's allowlist, base and profiles, and can be set", async () => {
+    const objects = await render();
+    const rules = (find(objects, "ClusterRole", "agentgate-controller") as unknown as { rules: Rule[] }).rules;
+    for (const verb of ["escalate", "bind", "impersonate", "*"]) assert.ok(!rules.some((r) => r.verbs.includes(verb)), `no ${verb}`);
+    const ceiling = (o: Obj[]) => (find(o, "ClusterRole", "agentgate-agent-ceiling") as unknown as { rules: Rule[] }).rules;
+    const defaults = (JSON.parse(readFileSync(join(ROOT, "policies/data.json"), "utf8")) as { agentgate: { config: { rbac: { allowed: Rule[] } } } }).agentgate.config.rbac.allowed;
+    assert.deepEqual(ceiling(objects), defaults, "the default bundle's allowlist");
+    const file = JSON.parse(readFileSync(join(CHART, "files/default-rbac-allowlist.json"), "utf8")) as { allowed: unknown };
+    if (process.env.AGENTGATE_WRITE_CHART === "1") writeFileSync(join(CHART, "files/default-rbac-allowlist.json"), `${JSON.stringify({ ...file, allowed: defaults }, null, 2)}\n`);
+    else assert.deepEqual(file.allowed, defaults, "files/default-rbac-allowlist.json is policies/data.json's rbac.allowed (AGENTGATE_WRITE_CHART=1 rewrites it)");
+    const binding = find(objects, "ClusterRoleBinding", "agentgate-agent-ceiling") as unknown as { roleRef: { name: string }; subjects: { name: string }[] };
+    assert.deepEqual([binding.roleRef.name, binding.subjects.map((x) => x.name)], ["agentgate-agent-ceiling", ["agentgate-controller"]]);
+    const own = { apiGroups: [""], resources: ["configmaps"], verbs: ["get"] };
+    const wider = { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] };
+    assert.deepEqual(ceiling(await render({ policy: { config: { rbac: { allowed: [own] }, profiles: { builders: { rbac: { allowed: [wider] } } } } } })), [own, wider], "policy.config's allowlist replaces the default, and each profile's adds to it");
+    assert.deepEqual(ceiling(await render({ controller: { agentRbacCeiling: [wider] } })), [wider]);
+  });
+
   const allows = (rules: Rule[], group: string, resource: string, verb: string): boolean =>
     rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
 
@@ -518,19 +537,22 @@ describe("audit schedules and report CRDs", () => {
 });
 
 describe("webhook configurations equal webhookConfigurations()", () => {
-  test("files/handled-resources.json is HANDLED_RESOURCES and SYSTEM_DELETERS", () => {
+  test("files/handled-resources.json is HANDLED_RESOURCES, WEBHOOKS and SYSTEM_DELETERS", () => {
     const path = join(CHART, "files/handled-resources.json");
-    const current = JSON.parse(readFileSync(path, "utf8")) as { resources: unknown; systemDeleters: unknown; "//": string };
+    const current = JSON.parse(readFileSync(path, "utf8")) as { resources: unknown; webhooks: unknown; systemDeleters: unknown; "//": string };
     if (process.env.AGENTGATE_WRITE_CHART === "1") {
-      writeFileSync(path, `${JSON.stringify({ "//": current["//"], resources: HANDLED_RESOURCES, systemDeleters: SYSTEM_DELETERS }, null, 2)}\n`);
+      writeFileSync(path, `${JSON.stringify({ "//": current["//"], resources: HANDLED_RESOURCES, webhooks: WEBHOOKS, systemDeleters: SYSTEM_DELETERS }, null, 2)}\n`);
       return;
     }
-    assert.deepEqual(current.resources, HANDLED_RESOURCES, "regenerate: AGENTGATE_WRITE_CHART=1 node --test test/unit/chart.test.ts");
-    assert.deepEqual(current.systemDeleters, SYSTEM_DELETERS, "regenerate: AGENTGATE_WRITE_CHART=1 node --test test/unit/chart.test.ts");
+    const regenerate = "regenerate: AGENTGATE_WRITE_CHART=1 node --test test/unit/chart.test.ts";
+    assert.deepEqual(current.resources, HANDLED_RESOURCES, regenerate);
+    assert.deepEqual(current.webhooks, JSON.parse(JSON.stringify(WEBHOOKS)), regenerate);
+    assert.deepEqual(current.systemDeleters, SYSTEM_DELETERS, regenerate);
   });
 
-  type Webhook = Record<string, unknown> & { name: string; clientConfig: Record<string, unknown>; matchConditions?: { name: string; expression: string }[] };
+  type Webhook = Record<string, unknown> & { name: string; clientConfig: Record<string, unknown>; failurePolicy: string; matchConditions?: { name: string; expression: string }[] };
   const webhooksOf = (o: unknown): Webhook[] => (o as { webhooks: Webhook[] }).webhooks;
+  const trusted = [`system:serviceaccount:${NS}:agentgate-gateway`, `system:serviceaccount:${NS}:agentgate-controller`];
 
   const cases: { title: string; values: Record<string, unknown>; release: string; namespace: string; expect: Parameters<typeof webhookConfigurations>[0] }[] = [
     {
@@ -538,18 +560,18 @@ describe("webhook configurations equal webhookConfigurations()", () => {
       values: {},
       release: "agentgate",
       namespace: NS,
-      expect: { name: "agentgate", target: { service: { namespace: NS, name: "agentgate", port: 443 }, caBundle: "" }, exemptNamespaces: ["kube-system", NS] },
+      expect: { name: "agentgate", target: { service: { namespace: NS, name: "agentgate", port: 443 }, caBundle: "" }, exemptNamespaces: ["kube-system", NS], trustedUsers: trusted, deleters: [...SYSTEM_DELETERS] },
     },
     {
       title: "another release and namespace, failurePolicy Ignore, timeout 2, an excluded namespace",
       values: { webhook: { failurePolicy: "Ignore", timeoutSeconds: 2, excludeNamespaces: ["sandbox"] } },
       release: "guard",
       namespace: "platform",
-      expect: { name: "guard-agentgate", target: { service: { namespace: "platform", name: "guard-agentgate", port: 443 }, caBundle: "" }, exemptNamespaces: ["kube-system", "platform", "sandbox"], failurePolicy: "Ignore", timeoutSeconds: 2 },
+      expect: { name: "guard-agentgate", target: { service: { namespace: "platform", name: "guard-agentgate", port: 443 }, caBundle: "" }, exemptNamespaces: ["kube-system", "platform", "sandbox"], failurePolicy: "Ignore", timeoutSeconds: 2, trustedUsers: ["system:serviceaccount:platform:guard-agentgate-gateway", "system:serviceaccount:platform:guard-agentgate-controller"], deleters: [...SYSTEM_DELETERS] },
     },
     {
-      title: "a gateway outside the cluster (webhook.url) with a provided CA",
-      values: { webhook: { url: "https://127.0.0.1:9443/" }, certificates: { mode: "provided", provided: { secretName: "t", caBundle: CA } } },
+      title: "a gateway outside the cluster (webhook.url) with a provided CA, matchConditions off",
+      values: { webhook: { url: "https://127.0.0.1:9443/", matchConditions: false }, certificates: { mode: "provided", provided: { secretName: "t", caBundle: CA } } },
       release: "agentgate",
       namespace: NS,
       expect: { name: "agentgate", target: { url: "https://127.0.0.1:9443", caBundle: CA }, exemptNamespaces: ["kube-system", NS] },
@@ -564,9 +586,7 @@ describe("webhook configurations equal webhookConfigurations()", () => {
         const got = find(objects, kind, c.expect.name);
         assert.equal(got.metadata.name, (want as { metadata: { name: string } }).metadata.name);
         const wantHooks = webhooksOf(want).map((w) => (c.expect.target.caBundle === "" ? { ...w, clientConfig: Object.fromEntries(Object.entries(w.clientConfig).filter(([k]) => k !== "caBundle")) } : w));
-        // matchConditions are the chart's addition (they name the release's ServiceAccounts); checked below.
-        const gotHooks = webhooksOf(got).map(({ matchConditions: _m, ...w }) => w);
-        assert.deepEqual(gotHooks, wantHooks);
+        assert.deepEqual(webhooksOf(got), wantHooks);
       }
     });
   }
@@ -574,27 +594,35 @@ describe("webhook configurations equal webhookConfigurations()", () => {
   test("sideEffects: NoneOnDryRun on every webhook (the gateway records an Event on a denied update, never on a dry run)", async () => {
     const objects = await render();
     const hooks = [...webhooksOf(find(objects, "ValidatingWebhookConfiguration", "agentgate")), ...webhooksOf(find(objects, "MutatingWebhookConfiguration", "agentgate"))];
-    assert.equal(hooks.length, 3);
+    assert.equal(hooks.length, WEBHOOKS.length);
     for (const w of hooks) assert.equal(w.sideEffects, "NoneOnDryRun", w.name);
   });
 
-  test("matchConditions skip only calls whose answer is fixed: agentgate's identities and garbage collection on managed objects", async () => {
+  test("matchConditions skip only calls whose answer is fixed: agentgate's identities and garbage collection, never on agent objects", async () => {
     const objects = await render();
-    const validating = webhooksOf(find(objects, "ValidatingWebhookConfiguration", "agentgate"));
-    const mutating = webhooksOf(find(objects, "MutatingWebhookConfiguration", "agentgate"));
-    for (const w of [...mutating, ...validating.filter((x) => x.name === WEBHOOK_NAMES.validate)]) {
-      assert.equal(w.matchConditions, undefined, `${w.name}: every agent object is evaluated, whoever sends it`);
+    const all = [...webhooksOf(find(objects, "ValidatingWebhookConfiguration", "agentgate")), ...webhooksOf(find(objects, "MutatingWebhookConfiguration", "agentgate"))];
+    for (const name of [WEBHOOK_NAMES.validate, WEBHOOK_NAMES.mutate, WEBHOOK_NAMES.customRuns, WEBHOOK_NAMES.pipelineRuns]) {
+      const w = all.find((x) => x.name === name);
+      assert.ok(!(w?.matchConditions ?? []).some((m) => m.name === "not-agentgate"), `${name}: every request is evaluated, whoever sends it`);
     }
-    const managed = validating.find((w) => w.name === WEBHOOK_NAMES.managed)?.matchConditions ?? [];
+    const managed = all.find((w) => w.name === WEBHOOK_NAMES.managed)?.matchConditions ?? [];
     const users = (expr: string | undefined): string[] => [...(expr ?? "").matchAll(/'([^']+)'/g)].map((m) => m[1] ?? "").filter((u) => u !== "DELETE");
-    const trusted = managed.find((m) => m.name === "not-agentgate")?.expression;
-    assert.deepEqual(users(trusted), [`system:serviceaccount:${NS}:agentgate-gateway`, `system:serviceaccount:${NS}:agentgate-controller`]);
+    const trustedExpr = managed.find((m) => m.name === "not-agentgate")?.expression;
+    assert.deepEqual(users(trustedExpr), trusted);
     const gateway = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [];
-    assert.deepEqual(users(trusted), [flagValue(gateway, "--service-account"), ...flagValues(gateway, "--trusted-user")], "the same identities the gateway trusts");
+    assert.deepEqual(users(trustedExpr), [flagValue(gateway, "--service-account"), ...flagValues(gateway, "--trusted-user")], "the same identities the gateway trusts");
     const gc = managed.find((m) => m.name === "not-garbage-collection")?.expression;
     assert.match(gc ?? "", /request\.operation == 'DELETE'/);
     assert.deepEqual(users(gc), [...SYSTEM_DELETERS]);
     const off = await render({ webhook: { matchConditions: false } });
-    assert.ok(webhooksOf(find(off, "ValidatingWebhookConfiguration", "agentgate")).every((w) => w.matchConditions === undefined));
+    const offHooks = [...webhooksOf(find(off, "ValidatingWebhookConfiguration", "agentgate")), ...webhooksOf(find(off, "MutatingWebhookConfiguration", "agentgate"))];
+    assert.ok(offHooks.every((w) => !(w.matchConditions ?? []).some((m) => m.name === "not-agentgate")), "off: only the conditions that keep a webhook to what it guards stay");
+  });
+
+  test("the PipelineRun webhook fails open whatever webhook.failurePolicy says; the others follow it", async () => {
+    const hooks = webhooksOf(find(await render(), "MutatingWebhookConfiguration", "agentgate"));
+    assert.equal(hooks.find((w) => w.name === WEBHOOK_NAMES.pipelineRuns)?.failurePolicy, "Ignore", "an outage must not stop every pipeline; a run from a PipelineRun without its stamp is refused later");
+    assert.equal(hooks.find((w) => w.name === WEBHOOK_NAMES.customRuns)?.failurePolicy, "Fail");
   });
 });
+

@@ -165,3 +165,82 @@ capabilities:
 - --bundle-scope={{ . }}
 {{- end }}
 {{- end -}}
+
+{{/* The Secret holding the keys that sign decisions, and the ConfigMap of the same name publishing their public halves. */}}
+{{- define "agentgate.signingKeysName" -}}
+{{- printf "%s-signing" (include "agentgate.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Namespaces the webhooks never see: their runs are never acted on. */}}
+{{- define "agentgate.exemptNamespaces" -}}
+{{- concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces | uniq | toJson -}}
+{{- end -}}
+
+{{/*
+The most any agent run may ever hold (docs/security-model.md, "The ceiling"):
+every rule of the policy's rbac.allowed allowlist, of its base config and of
+every profile, so the controller can grant what a profile allows and nothing
+else. Without policy.bundles the default bundle's allowlist is the base
+(files/default-rbac-allowlist.json, kept equal to policies/data.json by a
+test); controller.agentRbacCeiling replaces all of it (a team's own bundle).
+*/}}
+{{- define "agentgate.agentRbacCeiling" -}}
+{{- if .Values.controller.agentRbacCeiling -}}
+{{- toJson .Values.controller.agentRbacCeiling -}}
+{{- else -}}
+{{- $config := .Values.policy.config | default dict -}}
+{{- $rules := list -}}
+{{- $base := ((.Files.Get "files/default-rbac-allowlist.json") | fromJson).allowed -}}
+{{- with $config.rbac }}{{ with .allowed }}{{ $base = . }}{{ end }}{{ end -}}
+{{- $rules = concat $rules $base -}}
+{{- range $name, $profile := ($config.profiles | default dict) -}}
+{{- with $profile.rbac }}{{ with .allowed }}{{ $rules = concat $rules . }}{{ end }}{{ end -}}
+{{- end -}}
+{{- toJson $rules -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+One webhook of WEBHOOKS (files/handled-resources.json). Webhooks marked
+skipTrusted are not called for agentgate's own identities, nor for garbage
+collection deleting (the gateway admits those without looking), unless
+webhook.matchConditions is false. Those marked failurePolicy Ignore keep
+it whatever webhook.failurePolicy says.
+*/}}
+{{- define "agentgate.webhook" -}}
+{{- $root := index . 0 -}}
+{{- $w := index . 1 -}}
+{{- $source := index . 2 -}}
+{{- $conditions := $w.matchConditions | default list -}}
+{{- if and $w.skipTrusted $root.Values.webhook.matchConditions -}}
+{{- $trusted := include "agentgate.trustedUsers" $root | fromJsonArray | toJson | replace "\"" "'" -}}
+{{- $deleters := $source.systemDeleters | toJson | replace "\"" "'" -}}
+{{- $conditions = concat $conditions (list (dict "name" "not-agentgate" "expression" (printf "!(request.userInfo.username in %s)" $trusted)) (dict "name" "not-garbage-collection" "expression" (printf "!(request.operation == 'DELETE' && request.userInfo.username in %s)" $deleters))) -}}
+{{- end -}}
+- name: {{ $w.name }}
+  clientConfig:
+    {{- include "agentgate.clientConfig" (list $root $w.path) | trim | nindent 4 }}
+  rules:
+    {{- toYaml $w.rules | nindent 4 }}
+  {{- with $w.objectSelector }}
+  objectSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $conditions }}
+  matchConditions:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $w.reinvocationPolicy }}
+  reinvocationPolicy: {{ . }}
+  {{- end }}
+  admissionReviewVersions: ["v1"]
+  sideEffects: NoneOnDryRun
+  timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
+  failurePolicy: {{ eq $w.failurePolicy "Ignore" | ternary "Ignore" $root.Values.webhook.failurePolicy }}
+  matchPolicy: Equivalent
+  namespaceSelector:
+    matchExpressions:
+      - key: kubernetes.io/metadata.name
+        operator: NotIn
+        values: {{ include "agentgate.exemptNamespaces" $root }}
+{{- end -}}
