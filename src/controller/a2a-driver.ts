@@ -1,28 +1,72 @@
 // The agent runtime as the run reconciler sees it: kagent over A2A.
 import type { Logger } from "../log.ts";
-import { A2AClient, kagentAgentUrl, userMessage } from "./a2a/client.ts";
+import { A2AClient, A2AError, kagentAgentUrl, userMessage } from "./a2a/client.ts";
 import { followTask } from "./a2a/run.ts";
+import type { TokenSource } from "./a2a/token.ts";
+import { tokenFromFile } from "./a2a/token.ts";
+import { TERMINAL_STATES } from "./a2a/types.ts";
 import type { ActParams, ActingOutcome, AgentDriver } from "./driver.ts";
+
+export interface A2ADriverOptions {
+  /**
+   * A file holding the bearer token for kagent's trusted-proxy auth mode
+   * (kagent v0.9.4+ answers 401 without `Authorization: Bearer <JWT>`), e.g.
+   * a projected ServiceAccount token. Read again whenever it changes.
+   */
+  tokenFile?: string;
+  /** instead of tokenFile (tests) */
+  bearerToken?: TokenSource;
+  /** bound on one A2A call; default the client's (30 s) */
+  timeoutMs?: number;
+}
+
+/**
+ * kagent answered tasks/cancel with an error and the task still runs (its
+ * Python runtime refuses every cancel). The agent stops only when its
+ * Agent is deleted.
+ */
+export class CancelRefusedError extends Error {
+  override name = "CancelRefusedError";
+  readonly taskId: string;
+  /** what kagent said */
+  readonly kagentMessage: string;
+
+  constructor(agent: { namespace: string; name: string }, taskId: string, kagentMessage: string, cause: unknown) {
+    super(`kagent refused to cancel task ${taskId} of Agent ${agent.namespace}/${agent.name} (${kagentMessage}); the task is still running`, { cause });
+    this.taskId = taskId;
+    this.kagentMessage = kagentMessage;
+  }
+}
 
 export class A2ADriver implements AgentDriver {
   private readonly kagentUrl: string;
   private readonly log: Logger;
+  private readonly bearerToken: TokenSource | undefined;
+  private readonly timeoutMs: number | undefined;
 
-  constructor(kagentUrl: string, log: Logger) {
+  constructor(kagentUrl: string, log: Logger, opts: A2ADriverOptions = {}) {
     this.kagentUrl = kagentUrl;
     this.log = log;
+    this.bearerToken = opts.bearerToken ?? (opts.tokenFile !== undefined ? tokenFromFile(opts.tokenFile) : undefined);
+    this.timeoutMs = opts.timeoutMs;
+  }
+
+  private client(agent: { namespace: string; name: string }): A2AClient {
+    return new A2AClient(kagentAgentUrl(this.kagentUrl, agent.namespace, agent.name), {
+      ...(this.bearerToken ? { bearerToken: this.bearerToken } : {}),
+      ...(this.timeoutMs !== undefined ? { timeoutMs: this.timeoutMs } : {}),
+    });
   }
 
   async act(p: ActParams): Promise<ActingOutcome> {
-    const url = kagentAgentUrl(this.kagentUrl, p.agent.namespace, p.agent.name);
-    const client = new A2AClient(url);
+    const client = this.client(p.agent);
     // Hints travel as extra text parts after the goal, as the proposal's
     // context.hints are meant to be read.
     const message = userMessage([p.goal, ...p.hints.map((h) => `Hint: ${h}`)], {
       messageId: p.messageId,
       metadata: { "agent.tekton.dev/run": `${p.run.metadata?.namespace ?? ""}/${p.run.metadata?.name ?? ""}` },
     });
-    if (p.taskId) this.log.info("resuming the agent's task; the goal is not sent again", { agent: url, taskId: p.taskId });
+    if (p.taskId) this.log.info("resuming the agent's task; the goal is not sent again", { agent: client.url, taskId: p.taskId });
     const outcome = await followTask(client, message, {
       budgetTokens: p.budgetTokens,
       maxIterations: p.maxIterations,
@@ -34,8 +78,13 @@ export class A2ADriver implements AgentDriver {
       onTaskId: p.onTaskId,
       onPause: (pause) => { p.onPause(pause.message); },
       onResume: p.onResume,
+      // the reconciler deletes the run's Agent when it finishes the run
+      whenCancelRefused: `the agent is stopped by deleting Agent ${p.agent.namespace}/${p.agent.name}`,
       ...(p.taskId ? { taskId: p.taskId } : {}),
     });
+    if (outcome.cancelRefused !== undefined) {
+      this.log.warn("kagent refused to cancel the agent's task; it runs until its Agent is deleted", { agent: client.url, taskId: outcome.taskId, kagent: outcome.cancelRefused });
+    }
     return {
       reason: outcome.reason,
       message: outcome.message,
@@ -43,10 +92,21 @@ export class A2ADriver implements AgentDriver {
       results: outcome.results,
       iterations: outcome.iterations,
       ...(outcome.taskId ? { taskId: outcome.taskId } : {}),
+      ...(outcome.cancelRefused !== undefined ? { cancelRefused: outcome.cancelRefused } : {}),
     };
   }
 
+  /** Throws CancelRefusedError when kagent refuses and the task still runs. */
   async cancel(agent: { namespace: string; name: string }, taskId: string): Promise<void> {
-    await new A2AClient(kagentAgentUrl(this.kagentUrl, agent.namespace, agent.name)).cancelTask(taskId, AbortSignal.timeout(5000));
+    const client = this.client(agent);
+    try {
+      await client.cancelTask(taskId, AbortSignal.timeout(5000));
+    } catch (err) {
+      if (!(err instanceof A2AError) || err.code === undefined) throw err;
+      // TaskNotCancelable for a task that finished meanwhile is no refusal
+      const task = await client.getTask(taskId, 0, AbortSignal.timeout(5000)).catch(() => undefined);
+      if (task && TERMINAL_STATES.has(task.status.state)) return;
+      throw new CancelRefusedError(agent, taskId, err.serverMessage ?? `JSON-RPC error ${String(err.code)}`, err);
+    }
   }
 }

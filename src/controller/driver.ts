@@ -11,6 +11,12 @@ export interface ActingOutcome {
   results: { name: string; value: string }[];
   iterations: number;
   taskId?: string;
+  /**
+   * kagent's answer when it refused tasks/cancel and the task still ran
+   * (its Python runtime refuses every cancel): the agent is only stopped by
+   * deleting its Agent, and `message` says so.
+   */
+  cancelRefused?: string;
 }
 
 export interface ActParams {

@@ -1,31 +1,81 @@
-// A stand-in for kagent's A2A endpoint (/api/a2a/<namespace>/<name>/), enough
-// to drive agentgate's A2A client the way kagent does:
-//  - protocol "0.3" behaves like released kagent (Python ADK executor): a
-//    submitted Task, `working` status-updates whose agent Message carries the
-//    LLM call's `kagent_usage_metadata` (or `adk_usage_metadata`, as the Go
-//    ADK writes it) and its function_call DataParts, a final unnamed artifact
-//    repeating the answer, then `completed` with the last call's usage
-//    repeated in the event metadata;
-//  - protocol "1.0" behaves like kagent main: `A2A-Version: 1.0` required
-//    (plain-text 400 otherwise), PascalCase methods, ProtoJSON, one artifact
-//    per ADK event with the usage on the artifact's metadata.
-// tasks/get returns the whole history, so it repeats every streamed message.
-// Unlike kagent, a repeated messageId returns the existing task: the tests
-// count sends per messageId to prove the client never re-sends a goal.
-// A script may pause for a tool approval as released kagent does (an
-// `adk_request_confirmation` function call naming the original tool call,
-// task state input-required) until a human's decision arrives the way
-// kagent's UI sends it: a message with the task's id carrying a DataPart
-// {decision_type: "approve" | "deny"} (approve() does just that).
+// A stand-in for kagent's A2A endpoint (/api/a2a/<namespace>/<name>/) that
+// plays what kagent's source shows, with a scripted agent behind it.
+//
+// The A2A server is the A2A project's JavaScript SDK (@a2a-js/sdk 1.3.0):
+// DefaultRequestHandler, with LegacyJsonRpcTransportHandler for the JSON-RPC
+// 0.3 methods released kagent speaks (message/send, message/stream,
+// tasks/get, tasks/cancel, tasks/resubscribe; kagent v0.9.7+ picks 0.3 when
+// A2A-Version is absent, go/core/internal/httpserver/utils/a2a_version.go)
+// and JsonRpcTransportHandler for 1.0 (kagent main, A2A-Version: 1.0). The
+// SDK parses and validates requests, runs the request lifecycle (task not
+// found, not cancelable, terminal tasks, streaming capability, the executor's
+// cancel, resubscription), ends streams where A2A says, and translates every
+// answer into the 0.3 or 1.0 wire shape. Hand-written here, because the SDK
+// does not play them:
+//  - the route per Agent, kagent's controller auth in front of it
+//    (go/core/pkg/auth/auth.go AuthnMiddleware: 401 "Unauthorized"), and the
+//    trpc-a2a-go proxy of v0.9.0–v0.9.6, which wraps a runtime's JSON-RPC
+//    error into -32603 "Internal error" with the original in `data`
+//    (trpc-a2a-go v0.2.5 server/server.go handleTaskManagerError: the
+//    client's fmt.Errorf("a2aClient.CancelTasks: %w") is no *jsonrpc.Error);
+//  - a2a-python's background consumer: a2a-python 0.3.26 keeps consuming
+//    (and saving) a message/stream whose reader went away; the SDK's
+//    sendMessageStream saves only while it is read (it stops its queue in
+//    `finally`). The stand-in therefore drains such a stream itself;
+//  - kagent's task store (KAgentTaskStore, python/packages/kagent-core/src/
+//    kagent/core/a2a/_task_store.py) drops partial streaming events before a
+//    task is saved, and is not scoped by user;
+//  - SSE framing (so a test can fragment or drop a stream) and a Python
+//    task's tasks/resubscribe while it waits for a human (a2a-python: the
+//    executor ended at the pause, so there is no queue to tap: TaskNotFound;
+//    the SDK would keep the bus and stream it).
+//
+// Runtimes, as kagent's source shows them (v0.9.0 through v0.10.0-rc3):
+//  - "python" (kagent-adk, _agent_executor.py): cancel raises
+//    NotImplementedError("Cancellation is not supported"), which a2a-python's
+//    jsonrpc_app turns into -32603 with that message; the task keeps running.
+//    Usage under `kagent_usage_metadata` on each LLM event, and the final
+//    status-update repeats the last call's usage (not a total);
+//  - "go" (go/adk/pkg/a2a/executor.go Cancel): cancel honoured with a final
+//    `canceled` status-update; usage under `adk_usage_metadata`
+//    (converter.go buildEventMeta), none on the final event.
+// tasks/get returns the task with its history, whose first message is the
+// user's goal with the messageId the client sent. Unlike kagent's UI, nothing
+// here sends anything on its own; a script may pause for a tool approval as
+// released kagent does (an `adk_request_confirmation` function call naming
+// the original tool call, task state input-required) until a human's
+// decision arrives the way kagent's UI sends it: a message with the task's id
+// carrying a DataPart {decision_type: "approve" | "deny"} (approve()).
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { Role, TaskState as CoreState } from "@a2a-js/sdk";
+import type { AgentCard, Message as CoreMessage, Part as CorePart, Task as CoreTask, TaskStatus as CoreStatus } from "@a2a-js/sdk";
+import { AgentEvent, DefaultRequestHandler, JsonRpcTransportHandler, ServerCallContext } from "@a2a-js/sdk/server";
+import type { AgentExecutor, ExecutionEventBus, RequestContext, TaskStore, User } from "@a2a-js/sdk/server";
+import { LegacyJsonRpcTransportHandler } from "@a2a-js/sdk/compat/v0_3/server";
 import type { A2AEvent, Artifact, Message, Metadata, Part, Task, TaskState } from "../../src/controller/a2a/types.ts";
 
 export type FakeProtocol = "0.3" | "1.0";
 
+/** kagent's `spec.declarative.runtime`. */
+export type KagentRuntime = "python" | "go";
+
+/**
+ * The first release of each range that behaves differently here:
+ * v0.9.0–v0.9.3 (trusted-proxy takes X-Agent-Name + X-User-Id without a
+ * token; trpc-a2a-go proxy), v0.9.4–v0.9.6 (Bearer JWT required; trpc-a2a-go
+ * proxy), v0.9.7 on (a2a-go v2 proxy, errors passed through).
+ */
+export type KagentRelease = "v0.9.0" | "v0.9.4" | "v0.9.7";
+
+/** kagent's `controller.auth.mode` (Helm), `--auth-mode`. */
+export type FakeAuth = { mode: "unsecure" } | { mode: "trusted-proxy"; userIdClaim?: string };
+
 export interface AgentScript {
+  /** the Agent's runtime; default the stand-in's */
+  runtime?: KagentRuntime;
   /** LLM calls the agent makes; default 2 */
   llmCalls?: number;
   /** per call; default 100 */
@@ -34,7 +84,7 @@ export interface AgentScript {
   completionTokens?: number;
   /** leave totalTokenCount out of the usage block */
   omitTotal?: boolean;
-  /** write `adk_usage_metadata` / `adk_type` (Go ADK) instead of the `kagent_` keys */
+  /** override the runtime's metadata prefix: `kagent_` (Python) or `adk_` (Go) */
   usageKey?: "kagent" | "adk";
   /** function calls in every call but the last; default 1 */
   toolCallsPerCall?: number;
@@ -50,7 +100,7 @@ export interface AgentScript {
   resultText?: string;
   /** named artifacts emitted before the task completes */
   artifacts?: { name: string; text: string }[];
-  /** false: message/stream and tasks/resubscribe answer UnsupportedOperation (-32004) */
+  /** false: the card says no streaming, so message/stream and tasks/resubscribe answer UnsupportedOperation (-32004) */
   streaming?: boolean;
   /** false: tasks/resubscribe is an unknown method (-32601) */
   resubscribe?: boolean;
@@ -69,16 +119,28 @@ export interface RecordedCall {
   params: unknown;
   /** the A2A-Version header, when sent */
   a2aVersion: string | undefined;
+  /** the Authorization header, when sent */
+  authorization: string | undefined;
+  /** who kagent's authenticator says the caller is; undefined when refused */
+  user: string | undefined;
   messageId: string | undefined;
   taskId: string | undefined;
-  /** the HTTP status or JSON-RPC error code the fake answered with, when not a success */
+  /** the HTTP status or JSON-RPC error code the stand-in answered with, when not a success */
   refusal: number | undefined;
+  /** the JSON-RPC error message (or HTTP body) of a refusal */
+  refusalMessage: string | undefined;
 }
 
 export interface FakeKagentOptions {
   protocol?: FakeProtocol;
   /** script for agents without one of their own */
   defaultScript?: AgentScript;
+  /** runtime of agents whose script names none; default "go" (kagent v0.10's CRD default, and agentgate's) */
+  runtime?: KagentRuntime;
+  /** default { mode: "unsecure" } (kagent's Helm default) */
+  auth?: FakeAuth;
+  /** default "v0.9.7" */
+  release?: KagentRelease;
 }
 
 export interface FakeKagent {
@@ -90,7 +152,7 @@ export interface FakeKagent {
   setScript(agentKey: string, script: AgentScript): void;
   /** message/send + message/stream calls that carried this messageId */
   sendCount(messageId: string): number;
-  /** the task as tasks/get would show it (0.3 shape) */
+  /** the task as kagent's task store holds it (0.3 shape) */
   task(taskId: string): Task | undefined;
   /** LLM calls the task actually made before it ended */
   llmCallsMade(taskId: string): number;
@@ -108,82 +170,151 @@ function isObj(v: unknown): v is Obj {
 }
 
 const TERMINAL = new Set<TaskState>(["completed", "canceled", "failed", "rejected"]);
-const ENDS_STREAM = new Set<TaskState>([...TERMINAL, "input-required", "auth-required"]);
+const INTERRUPTED = new Set<TaskState>(["input-required", "auth-required"]);
 
-const METHODS: Record<FakeProtocol, Record<string, string>> = {
+const OPS: Record<FakeProtocol, Record<string, "send" | "stream" | "get" | "cancel" | "resubscribe">> = {
   "0.3": { "message/send": "send", "message/stream": "stream", "tasks/get": "get", "tasks/cancel": "cancel", "tasks/resubscribe": "resubscribe" },
   "1.0": { SendMessage: "send", SendStreamingMessage: "stream", GetTask: "get", CancelTask: "cancel", SubscribeToTask: "resubscribe" },
 };
 
-// ---- 1.0 ProtoJSON encoding, written independently of the client's decoder
+/** trpc-a2a-go's TaskManager operation and client method per 0.3 method (kagent v0.9.0–v0.9.6 go/core/internal/a2a/manager.go). */
+const TRPC_WRAP: Record<string, [string, string]> = {
+  "message/send": ["OnSendMessage", "SendMessage"],
+  "tasks/get": ["OnGetTask", "GetTasks"],
+  "tasks/cancel": ["OnCancelTask", "CancelTasks"],
+};
 
-function v1State(s: TaskState): string {
-  return `TASK_STATE_${s.toUpperCase().replace(/-/g, "_")}`;
+// ---- the 0.3 record → the SDK's (1.0 proto) objects
+
+const CORE_STATE: Record<TaskState, CoreState> = {
+  submitted: CoreState.TASK_STATE_SUBMITTED,
+  working: CoreState.TASK_STATE_WORKING,
+  "input-required": CoreState.TASK_STATE_INPUT_REQUIRED,
+  completed: CoreState.TASK_STATE_COMPLETED,
+  canceled: CoreState.TASK_STATE_CANCELED,
+  failed: CoreState.TASK_STATE_FAILED,
+  rejected: CoreState.TASK_STATE_REJECTED,
+  "auth-required": CoreState.TASK_STATE_AUTH_REQUIRED,
+  unknown: CoreState.TASK_STATE_UNSPECIFIED,
+};
+
+function corePart(p: Part): CorePart {
+  const base = { metadata: p.metadata ? structuredClone(p.metadata) : undefined, filename: "", mediaType: "" };
+  if (p.kind === "text") return { ...base, content: { $case: "text", value: p.text } };
+  if (p.kind === "data") return { ...base, content: { $case: "data", value: structuredClone(p.data) } };
+  return { ...base, filename: p.file.name ?? "", mediaType: p.file.mimeType ?? "", content: p.file.bytes !== undefined ? { $case: "raw", value: Buffer.from(p.file.bytes, "base64") } : { $case: "url", value: p.file.uri ?? "" } };
 }
 
-function v1Part(p: Part): Obj {
-  const out: Obj = p.kind === "text" ? { text: p.text } : p.kind === "data" ? { data: p.data } : { url: p.file.uri ?? "" };
-  if (p.metadata) out.metadata = p.metadata;
-  return out;
-}
-
-function v1Message(m: Message): Obj {
-  const out: Obj = { messageId: m.messageId, role: m.role === "user" ? "ROLE_USER" : "ROLE_AGENT", parts: m.parts.map(v1Part) };
-  if (m.contextId) out.contextId = m.contextId;
-  if (m.taskId) out.taskId = m.taskId;
-  if (m.metadata) out.metadata = m.metadata;
-  return out;
-}
-
-function v1Artifact(a: Artifact): Obj {
-  return { artifactId: a.artifactId, ...(a.name ? { name: a.name } : {}), parts: a.parts.map(v1Part), ...(a.metadata ? { metadata: a.metadata } : {}) };
-}
-
-function v1Status(s: Task["status"]): Obj {
-  return { state: v1State(s.state), ...(s.message ? { message: v1Message(s.message) } : {}), ...(s.timestamp ? { timestamp: s.timestamp } : {}) };
-}
-
-function v1Task(t: Task): Obj {
+function coreMessage(m: Message): CoreMessage {
   return {
-    id: t.id,
-    contextId: t.contextId,
-    status: v1Status(t.status),
-    artifacts: (t.artifacts ?? []).map(v1Artifact),
-    history: (t.history ?? []).map(v1Message),
-    ...(t.metadata ? { metadata: t.metadata } : {}),
+    messageId: m.messageId,
+    contextId: m.contextId ?? "",
+    taskId: m.taskId ?? "",
+    role: m.role === "user" ? Role.ROLE_USER : Role.ROLE_AGENT,
+    parts: m.parts.map(corePart),
+    metadata: m.metadata ? structuredClone(m.metadata) : undefined,
+    extensions: [],
+    referenceTaskIds: [],
   };
 }
 
-function v1Event(ev: A2AEvent): Obj {
-  switch (ev.kind) {
-    case "task":
-      return { task: v1Task(ev) };
-    case "message":
-      return { message: v1Message(ev) };
-    case "status-update":
-      return { statusUpdate: { taskId: ev.taskId, contextId: ev.contextId, status: v1Status(ev.status), ...(ev.metadata ? { metadata: ev.metadata } : {}) } };
-    case "artifact-update":
-      return {
-        artifactUpdate: {
-          taskId: ev.taskId,
-          contextId: ev.contextId,
-          artifact: v1Artifact(ev.artifact),
-          append: ev.append ?? false,
-          lastChunk: ev.lastChunk ?? false,
-          ...(ev.metadata ? { metadata: ev.metadata } : {}),
-        },
-      };
+function coreStatus(s: Task["status"]): CoreStatus {
+  return { state: CORE_STATE[s.state], message: s.message ? coreMessage(s.message) : undefined, timestamp: s.timestamp };
+}
+
+function coreArtifact(a: Artifact) {
+  return { artifactId: a.artifactId, name: a.name ?? "", description: a.description ?? "", parts: a.parts.map(corePart), metadata: a.metadata ? structuredClone(a.metadata) : undefined, extensions: [] };
+}
+
+function coreTask(t: Task): CoreTask {
+  return {
+    id: t.id,
+    contextId: t.contextId,
+    status: coreStatus(t.status),
+    artifacts: (t.artifacts ?? []).map(coreArtifact),
+    history: (t.history ?? []).map(coreMessage),
+    metadata: t.metadata ? structuredClone(t.metadata) : undefined,
+  };
+}
+
+/** A user message as the SDK hands it to the executor, back in the 0.3 record's shape. */
+function recordMessage(m: CoreMessage): Message {
+  const parts: Part[] = m.parts.map((p): Part => {
+    const metadata = p.metadata ? { metadata: p.metadata } : {};
+    if (p.content?.$case === "data") return { kind: "data", data: isObj(p.content.value) ? p.content.value : { value: p.content.value as unknown }, ...metadata };
+    if (p.content?.$case === "text") return { kind: "text", text: p.content.value, ...metadata };
+    return { kind: "file", file: p.content?.$case === "url" ? { uri: p.content.value } : {}, ...metadata };
+  });
+  const out: Message = { kind: "message", messageId: m.messageId, role: m.role === Role.ROLE_USER ? "user" : "agent", parts };
+  if (m.contextId) out.contextId = m.contextId;
+  if (m.taskId) out.taskId = m.taskId;
+  if (m.metadata && Object.keys(m.metadata).length > 0) out.metadata = m.metadata;
+  return out;
+}
+
+// ---- kagent's controller authentication (go/core/internal/httpserver/auth)
+
+/** kagent's parseJWTPayload: three dot-separated parts, the middle one base64url without padding (RawURLEncoding), a JSON object. Never verified. */
+function jwtClaims(token: string): Obj | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3) return undefined;
+  const payload = parts[1] ?? "";
+  if (!/^[A-Za-z0-9_-]*$/.test(payload) || payload.length % 4 === 1) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    return isObj(claims) ? claims : undefined;
+  } catch {
+    return undefined;
   }
 }
 
-// ---- the fake agent runtime
+/** The user kagent's authenticator finds, or undefined where it answers 401. */
+function authenticate(auth: FakeAuth, release: KagentRelease, req: IncomingMessage, query: URLSearchParams): string | undefined {
+  const header = (name: string): string => {
+    const v = req.headers[name];
+    return typeof v === "string" ? v : "";
+  };
+  const userFromRequest = (): string => query.get("user_id") || header("x-user-id");
+  if (auth.mode === "unsecure") return userFromRequest() || "admin@kagent.dev";
+  const claim = auth.userIdClaim || "sub";
+  const agentName = header("x-agent-name");
+  const authorization = header("authorization");
+  // Go's strings.CutPrefix(authHeader, "Bearer "): case and the single space matter
+  const token = authorization.startsWith("Bearer ") ? authorization.slice("Bearer ".length) : undefined;
+  const fromClaims = (claims: Obj): string | undefined => {
+    let user = typeof claims[claim] === "string" ? claims[claim] : "";
+    if (user === "" && claim !== "sub" && typeof claims.sub === "string") user = claims.sub;
+    return user === "" ? undefined : user;
+  };
+  if (release === "v0.9.0") {
+    // v0.9.0–v0.9.3 proxy_authn.go: a Bearer token is optional; without one, X-Agent-Name + a user id authenticate
+    if (token !== undefined) {
+      const claims = jwtClaims(token);
+      return claims ? fromClaims(claims) : undefined;
+    }
+    if (agentName === "") return undefined;
+    return userFromRequest() || undefined;
+  }
+  // v0.9.4 on proxy_authn.go: the Bearer JWT is required
+  if (token === undefined) return undefined;
+  const claims = jwtClaims(token);
+  if (!claims) return undefined;
+  if (agentName !== "") {
+    const user = userFromRequest() || (typeof claims.sub === "string" ? claims.sub : "");
+    return user === "" ? undefined : user;
+  }
+  return fromClaims(claims);
+}
+
+// ---- the scripted runtime
 
 interface Resolved {
+  runtime: KagentRuntime;
   llmCalls: number;
   promptTokens: number;
   completionTokens: number;
   omitTotal: boolean;
-  prefix: string;
+  prefix: "kagent_" | "adk_";
   toolCallsPerCall: number;
   partialChunks: boolean;
   stepDelayMs: number;
@@ -198,13 +329,16 @@ interface Resolved {
   fragmentSse: boolean;
 }
 
-function resolve(s: AgentScript): Resolved {
+function resolve(s: AgentScript, runtime: KagentRuntime): Resolved {
+  const rt = s.runtime ?? runtime;
+  const key = s.usageKey ?? (rt === "python" ? "kagent" : "adk");
   return {
+    runtime: rt,
     llmCalls: s.llmCalls ?? 2,
     promptTokens: s.promptTokens ?? 100,
     completionTokens: s.completionTokens ?? 20,
     omitTotal: s.omitTotal ?? false,
-    prefix: s.usageKey === "adk" ? "adk_" : "kagent_",
+    prefix: key === "adk" ? "adk_" : "kagent_",
     toolCallsPerCall: s.toolCallsPerCall ?? 1,
     partialChunks: s.partialChunks ?? false,
     stepDelayMs: s.stepDelayMs ?? 0,
@@ -223,14 +357,15 @@ function resolve(s: AgentScript): Resolved {
 interface FakeTask {
   task: Task;
   script: Resolved;
-  listeners: Set<(ev: A2AEvent) => void>;
+  /** the SDK's event bus of the current execution */
+  bus: ExecutionEventBus | undefined;
   cancelled: boolean;
   wake: () => void;
   llmCalls: number;
-  ended: Promise<undefined>;
-  end: () => void;
-  /** set while the task waits for a decision; called with it */
-  decide: ((decision: string) => void) | undefined;
+  /** the LLM call whose tool results follow the human's decision */
+  afterPause: Part[] | undefined;
+  /** waiting for a human's decision */
+  waiting: boolean;
   decisions: string[];
 }
 
@@ -242,21 +377,29 @@ function now(): string {
   return new Date().toISOString();
 }
 
+function partial(m: Message | undefined): boolean {
+  return m?.metadata?.kagent_adk_partial === true || m?.metadata?.adk_partial === true;
+}
+
 export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<FakeKagent> {
   const protocol = opts.protocol ?? "0.3";
+  const auth: FakeAuth = opts.auth ?? { mode: "unsecure" };
+  const release: KagentRelease = opts.release ?? "v0.9.7";
   const scripts = new Map<string, AgentScript>();
   const received: RecordedCall[] = [];
   const tasks = new Map<string, FakeTask>();
-  const byMessageId = new Map<string, FakeTask>();
   const sockets = new Set<Socket>();
+  const scriptOf = (agent: string): Resolved => resolve(scripts.get(agent) ?? opts.defaultScript ?? {}, opts.runtime ?? "go");
 
+  /** Records the event as kagent's task store would, then hands it to the SDK. */
   const emit = (ft: FakeTask, ev: A2AEvent): void => {
     const t = ft.task;
     if (ev.kind === "status-update") {
+      if (TERMINAL.has(t.status.state)) return;
       t.status = clone(ev.status);
-      const partial = ev.status.message?.metadata?.kagent_adk_partial === true || ev.status.message?.metadata?.adk_partial === true;
-      if (ev.status.message && !partial) (t.history ??= []).push(clone(ev.status.message));
+      if (ev.status.message && !partial(ev.status.message)) (t.history ??= []).push(clone(ev.status.message));
       if (ev.metadata) t.metadata = { ...t.metadata, ...ev.metadata };
+      ft.bus?.publish(AgentEvent.statusUpdate({ taskId: t.id, contextId: t.contextId, status: coreStatus(ev.status), metadata: ev.metadata ? clone(ev.metadata) : undefined }));
     } else if (ev.kind === "artifact-update") {
       const list = (t.artifacts ??= []);
       const i = list.findIndex((a) => a.artifactId === ev.artifact.artifactId);
@@ -264,9 +407,8 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
       const next = ev.append && existing ? { ...existing, parts: [...existing.parts, ...ev.artifact.parts] } : clone(ev.artifact);
       if (i === -1) list.push(next);
       else list[i] = next;
+      ft.bus?.publish(AgentEvent.artifactUpdate({ taskId: t.id, contextId: t.contextId, artifact: coreArtifact(ev.artifact), append: ev.append ?? false, lastChunk: ev.lastChunk ?? true, metadata: ev.metadata ? clone(ev.metadata) : undefined }));
     }
-    for (const l of [...ft.listeners]) l(ev);
-    if (ev.kind === "status-update" && ENDS_STREAM.has(ev.status.state)) ft.end();
   };
 
   const delay = (ft: FakeTask, ms: number): Promise<void> =>
@@ -303,7 +445,7 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
     taskId: ft.task.id,
     contextId: ft.task.contextId,
     status: { state, timestamp: now(), ...(message ? { message } : {}) },
-    final: ENDS_STREAM.has(state),
+    final: TERMINAL.has(state) || INTERRUPTED.has(state),
     ...(metadata ? { metadata } : {}),
   });
 
@@ -318,22 +460,44 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
   });
 
   /** What kagent emits for one ADK event: a status message (0.3) or an artifact (1.0). */
-  const record = (ft: FakeTask, parts: Part[], metadata: Metadata, partial: boolean, artifactId: string): A2AEvent => {
+  const record = (ft: FakeTask, parts: Part[], metadata: Metadata, isPartial: boolean, artifactId: string): A2AEvent => {
     const p = ft.script.prefix;
     if (protocol === "0.3") {
-      const meta = partial ? { ...metadata, [p === "adk_" ? "adk_partial" : "kagent_adk_partial"]: true } : metadata;
+      const meta = isPartial ? { ...metadata, [p === "adk_" ? "adk_partial" : "kagent_adk_partial"]: true } : metadata;
       return status(ft, "working", agentMessage(ft, parts, meta), meta);
     }
-    return artifact(ft, { artifactId, parts, metadata }, { append: partial, lastChunk: !partial });
+    return artifact(ft, { artifactId, parts, metadata }, { append: isPartial, lastChunk: !isPartial });
   };
 
+  const baseMeta = (ft: FakeTask): Metadata => {
+    const p = ft.script.prefix;
+    return { [`${p}app_name`]: "fake", [`${p}invocation_id`]: `inv-${ft.task.id}`, [`${p}author`]: "agent" };
+  };
+
+  const toolResponses = (ft: FakeTask, calls: Part[]): void => {
+    if (calls.length === 0) return;
+    const p = ft.script.prefix;
+    // the tool results: an ADK event without usage
+    const responses: Part[] = calls.map((c) => ({
+      kind: "data",
+      data: { id: c.kind === "data" ? c.data.id : "", name: c.kind === "data" ? c.data.name : "", response: { result: "ok" } },
+      metadata: { [`${p}type`]: "function_response" },
+    }));
+    emit(ft, record(ft, responses, baseMeta(ft), false, randomUUID()));
+  };
+
+  /** Runs the script from where the task stands until it ends or waits for a human. */
   const run = async (ft: FakeTask): Promise<void> => {
     const s = ft.script;
     const p = s.prefix;
-    const base = { [`${p}app_name`]: "fake", [`${p}invocation_id`]: `inv-${ft.task.id}`, [`${p}author`]: "agent" };
-    emit(ft, status(ft, "working", undefined, base));
+    const base = baseMeta(ft);
+    if (ft.afterPause) {
+      const calls = ft.afterPause;
+      ft.afterPause = undefined;
+      toolResponses(ft, calls);
+    }
     let lastUsage: Obj | undefined;
-    for (let i = 0; i < s.llmCalls; i++) {
+    for (let i = ft.llmCalls; i < s.llmCalls; i++) {
       await delay(ft, s.stepDelayMs);
       if (ft.cancelled) return;
       const last = i === s.llmCalls - 1;
@@ -352,22 +516,22 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
       emit(ft, record(ft, [{ kind: "text", text }, ...calls], meta, false, artifactId));
       ft.llmCalls++;
       if (s.approval && ft.llmCalls === s.approval.afterCalls) {
-        // the decision's handler has already set the task working again
-        await pauseForApproval(ft, s.approval.tool, base);
-        if (ft.cancelled) return;
-      }
-      if (calls.length > 0) {
-        // the tool results: an ADK event without usage
-        const responses: Part[] = calls.map((c, j) => ({
+        // released kagent asks through adk_request_confirmation and ends the execution at the pause
+        ft.afterPause = calls;
+        ft.waiting = true;
+        const ask: Part = {
           kind: "data",
-          data: { id: `call-${i}-${j}`, name: `tool_${j}`, response: { result: "ok" } },
-          metadata: { [`${p}type`]: "function_response" },
-        }));
-        emit(ft, record(ft, responses, base, false, randomUUID()));
+          data: { id: `confirm-${String(ft.llmCalls)}`, name: "adk_request_confirmation", args: { originalFunctionCall: { name: s.approval.tool, args: {}, id: `call-${String(ft.llmCalls)}` }, toolConfirmation: { hint: "", confirmed: false } } },
+          metadata: { [`${p}type`]: "function_call", [`${p}is_long_running`]: true },
+        };
+        emit(ft, status(ft, "input-required", agentMessage(ft, [ask], base), base));
+        return;
       }
+      toolResponses(ft, calls);
     }
     if (ft.cancelled) return;
-    const finalMeta = { ...base, ...(lastUsage ? { [`${p}usage_metadata`]: lastUsage } : {}) };
+    // kagent-adk repeats the last call's usage on the final event; the Go ADK's finalMeta has none
+    const finalMeta = { ...base, ...(lastUsage && s.runtime === "python" ? { [`${p}usage_metadata`]: lastUsage } : {}) };
     switch (s.finalState) {
       case "completed":
         for (const a of s.artifacts) emit(ft, artifact(ft, { artifactId: randomUUID(), name: a.name, parts: [{ kind: "text", text: a.text }] }));
@@ -385,85 +549,115 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
     }
   };
 
-  /** What released kagent emits when a requireApproval tool is called; waits for the human. */
-  const pauseForApproval = (ft: FakeTask, tool: string, base: Metadata): Promise<string> => {
-    const p = ft.script.prefix;
-    const ask: Part = {
-      kind: "data",
-      data: { id: `confirm-${String(ft.llmCalls)}`, name: "adk_request_confirmation", args: { originalFunctionCall: { name: tool, args: {}, id: `call-${String(ft.llmCalls)}` }, toolConfirmation: { hint: "", confirmed: false } } },
-      metadata: { [`${p}type`]: "function_call", [`${p}is_long_running`]: true },
-    };
-    return new Promise<string>((resolve) => {
-      ft.decide = (decision) => {
-        ft.decide = undefined;
-        ft.decisions.push(decision);
-        resolve(decision);
+  const executorFor = (agent: string): AgentExecutor => ({
+    execute: async (rc: RequestContext, bus: ExecutionEventBus): Promise<void> => {
+      const call = rc.context.state.get("call") as RecordedCall | undefined;
+      const incoming = recordMessage(rc.userMessage);
+      let ft = tasks.get(rc.taskId);
+      if (ft) {
+        // the human's decision on a paused task (checked before the SDK saw it)
+        ft.bus = bus;
+        (ft.task.history ??= []).push(incoming);
+        const decision = incoming.parts.find((p): p is Extract<Part, { kind: "data" }> => p.kind === "data" && typeof p.data.decision_type === "string");
+        ft.decisions.push(String(decision?.data.decision_type));
+        ft.waiting = false;
+      } else {
+        ft = {
+          task: { kind: "task", id: rc.taskId, contextId: rc.contextId, status: { state: "submitted", timestamp: now() }, history: [incoming], artifacts: [] },
+          script: scriptOf(agent),
+          bus,
+          cancelled: false,
+          wake: () => undefined,
+          llmCalls: 0,
+          afterPause: undefined,
+          waiting: false,
+          decisions: [],
+        };
+        tasks.set(rc.taskId, ft);
+      }
+      if (call) call.taskId = rc.taskId;
+      // every execution opens with the task (the SDK refuses a stream that does not)
+      bus.publish(AgentEvent.task(coreTask(ft.task)));
+      emit(ft, status(ft, "working", undefined, baseMeta(ft)));
+      await run(ft);
+    },
+    cancelTask: (taskId: string, bus: ExecutionEventBus): Promise<void> => {
+      const ft = tasks.get(taskId);
+      if (!ft) return Promise.resolve();
+      if (ft.script.runtime === "python") {
+        // kagent-adk _agent_executor.py (v0.9.0–v0.10.0-rc3): raise NotImplementedError("Cancellation is not supported")
+        return Promise.reject(new Error("Cancellation is not supported"));
+      }
+      // go/adk/pkg/a2a/executor.go Cancel: a final canceled status-update on the execution's queue
+      ft.cancelled = true;
+      ft.waiting = false;
+      ft.wake();
+      ft.bus = bus;
+      emit(ft, status(ft, "canceled"));
+      return Promise.resolve();
+    },
+  });
+
+  // kagent's task store as the SDK's ResultManager writes it: partial
+  // streaming events dropped before saving (_task_store.py), no user scoping
+  const saved = new Map<string, CoreTask>();
+  const isPartial = (m: CoreMessage): boolean => m.metadata?.kagent_adk_partial === true || m.metadata?.adk_partial === true;
+  const store: TaskStore = {
+    load: (taskId) => Promise.resolve(saved.has(taskId) ? structuredClone(saved.get(taskId)) : undefined),
+    save: (task) => {
+      const copy = structuredClone(task);
+      copy.history = copy.history.filter((m) => !isPartial(m));
+      saved.set(task.id, copy);
+      return Promise.resolve();
+    },
+    list: () => Promise.resolve({ tasks: [...saved.values()].map((t) => structuredClone(t)), nextPageToken: "", pageSize: saved.size, totalSize: saved.size }),
+  };
+
+  interface AgentServer {
+    card: AgentCard;
+    legacy: LegacyJsonRpcTransportHandler;
+    v1: JsonRpcTransportHandler;
+  }
+  const servers = new Map<string, AgentServer>();
+  const serverFor = (agent: string, base: string): AgentServer => {
+    let s = servers.get(agent);
+    if (!s) {
+      const card: AgentCard = {
+        name: agent,
+        description: "stand-in kagent agent",
+        supportedInterfaces: [{ url: base, protocolBinding: "JSONRPC", tenant: "", protocolVersion: protocol }],
+        provider: undefined,
+        version: "0.0.0",
+        capabilities: { streaming: true, pushNotifications: false, extensions: [] },
+        securitySchemes: {},
+        securityRequirements: [],
+        defaultInputModes: ["text"],
+        defaultOutputModes: ["text"],
+        skills: [],
+        signatures: [],
       };
-      ft.wake = () => {
-        ft.decide = undefined;
-        resolve("cancelled");
-      };
-      emit(ft, status(ft, "input-required", agentMessage(ft, [ask], base), base));
-    });
+      const handler = new DefaultRequestHandler(card, store, executorFor(agent));
+      s = { card, legacy: new LegacyJsonRpcTransportHandler(handler), v1: new JsonRpcTransportHandler(handler) };
+      servers.set(agent, s);
+    }
+    // the card follows the agent's current script
+    if (s.card.capabilities) s.card.capabilities.streaming = scriptOf(agent).streaming;
+    return s;
   };
 
-  const startTask = (agent: string, message: Message): FakeTask => {
-    const id = randomUUID();
-    const contextId = message.contextId ?? randomUUID();
-    let end = (): void => undefined;
-    const ended = new Promise<undefined>((res) => {
-      end = () => {
-        res(undefined);
-      };
-    });
-    const ft: FakeTask = {
-      task: { kind: "task", id, contextId, status: { state: "submitted", timestamp: now() }, history: [{ ...message, taskId: id, contextId }], artifacts: [] },
-      script: resolve(scripts.get(agent) ?? opts.defaultScript ?? {}),
-      listeners: new Set(),
-      cancelled: false,
-      wake: () => undefined,
-      llmCalls: 0,
-      ended,
-      end: () => {
-        end();
-      },
-      decide: undefined,
-      decisions: [],
-    };
-    tasks.set(id, ft);
-    byMessageId.set(message.messageId, ft);
-    return ft;
+  const sendText = (res: ServerResponse, code: number, text: string): void => {
+    // Go's http.Error
+    res.writeHead(code, { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" }).end(text);
   };
 
-  const launch = (ft: FakeTask): void => {
-    // after the caller subscribed, so a stream sees every event
-    setImmediate(() => {
-      void run(ft);
-    });
-  };
-
-  const encode = (ev: A2AEvent): unknown => (protocol === "0.3" ? ev : v1Event(ev));
-  const encodeTask = (t: Task): unknown => (protocol === "0.3" ? t : v1Task(t));
-
-  const parseMessage = (params: unknown): Message | undefined => {
-    if (!isObj(params) || !isObj(params.message)) return undefined;
-    const m = params.message;
-    if (typeof m.messageId !== "string" || !Array.isArray(m.parts)) return undefined;
-    const parts: Part[] = m.parts.filter(isObj).map((p): Part => (isObj(p.data) ? { kind: "data", data: p.data } : { kind: "text", text: typeof p.text === "string" ? p.text : "" }));
-    const msg: Message = { kind: "message", messageId: m.messageId, role: "user", parts };
-    if (typeof m.contextId === "string") msg.contextId = m.contextId;
-    if (typeof m.taskId === "string") msg.taskId = m.taskId;
-    return msg;
-  };
-
-  const sendJson = (res: ServerResponse, status: number, body: unknown): void => {
+  const sendJson = (res: ServerResponse, body: unknown): void => {
     const text = JSON.stringify(body);
-    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
     res.end(text);
   };
 
   /** Serialises SSE writes so fragmented events keep their order. */
-  const sseWriter = (res: ServerResponse, s: Resolved, id: unknown) => {
+  const sseWriter = (res: ServerResponse, s: Resolved) => {
     let chain = Promise.resolve();
     let count = 0;
     let closed = false;
@@ -482,17 +676,16 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
           done();
         });
       });
-    const frame = (payload: unknown): string => {
-      const body = { jsonrpc: "2.0", id, result: payload };
-      if (!s.fragmentSse) return `data: ${JSON.stringify(body)}\n\n`;
-      const lines = JSON.stringify(body, null, 1).split("\n");
+    const frame = (envelope: unknown): string => {
+      if (!s.fragmentSse) return `data: ${JSON.stringify(envelope)}\n\n`;
+      const lines = JSON.stringify(envelope, null, 1).split("\n");
       return `: keep-alive\r\nevent: message\r\n${lines.map((l) => `data:${l}`).join("\r\n")}\r\n\r\n`;
     };
     return {
-      write(payload: unknown, last: boolean): void {
+      write(envelope: unknown): Promise<void> {
         chain = chain.then(async () => {
           if (closed) return;
-          const text = frame(payload);
+          const text = frame(envelope);
           if (s.fragmentSse) {
             for (let i = 0; i < text.length; i += 7) {
               await writeRaw(text.slice(i, i + 7));
@@ -502,11 +695,21 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
             await writeRaw(text);
           }
           count++;
-          if (last || count >= s.dropStreamAfter) {
+          if (count >= s.dropStreamAfter) {
             closed = true;
             res.end();
           }
         });
+        return chain;
+      },
+      end(): Promise<void> {
+        chain = chain.then(() => {
+          if (!closed) {
+            closed = true;
+            res.end();
+          }
+        });
+        return chain;
       },
       get closed(): boolean {
         return closed;
@@ -514,170 +717,123 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
     };
   };
 
-  const streamTask = (res: ServerResponse, ft: FakeTask, id: unknown, first: A2AEvent | undefined): void => {
-    const w = sseWriter(res, ft.script, id);
-    if (first) w.write(encode(first), ENDS_STREAM.has(ft.task.status.state));
-    if (ENDS_STREAM.has(ft.task.status.state)) {
-      if (!first) res.end();
-      return;
-    }
-    const listener = (ev: A2AEvent): void => {
-      if (w.closed) {
-        ft.listeners.delete(listener);
-        return;
-      }
-      const last = ev.kind === "status-update" && ENDS_STREAM.has(ev.status.state);
-      w.write(encode(ev), last);
-      if (last) ft.listeners.delete(listener);
-    };
-    ft.listeners.add(listener);
-    res.on("close", () => ft.listeners.delete(listener));
-  };
-
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? "").split("?")[0] ?? "";
-    const match = /^\/api\/a2a\/([^/]+)\/([^/]+)\/?$/.exec(path);
+    const url = new URL(req.url ?? "/", "http://stand-in");
+    const match = /^\/api\/a2a\/([^/]+)\/([^/]+)\/?$/.exec(url.pathname);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const a2aVersion = req.headers["a2a-version"];
-    const call: RecordedCall = { agent: "", method: "", params: undefined, a2aVersion: typeof a2aVersion === "string" ? a2aVersion : undefined, messageId: undefined, taskId: undefined, refusal: undefined };
+    const header = (name: string): string | undefined => {
+      const v = req.headers[name];
+      return typeof v === "string" ? v : undefined;
+    };
+    const call: RecordedCall = { agent: "", method: "", params: undefined, a2aVersion: header("a2a-version"), authorization: header("authorization"), user: undefined, messageId: undefined, taskId: undefined, refusal: undefined, refusalMessage: undefined };
     received.push(call);
+    let rpc: Obj = {};
+    try {
+      const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      if (isObj(parsed)) rpc = parsed;
+    } catch {
+      // the SDK answers a body that is not JSON
+    }
+    call.method = typeof rpc.method === "string" ? rpc.method : "";
+    call.params = rpc.params;
     if (req.method !== "POST" || !match) {
       call.refusal = req.method !== "POST" ? 405 : 404;
-      res.writeHead(call.refusal, { "content-type": "text/plain" }).end(req.method !== "POST" ? "method not allowed" : "not found");
+      sendText(res, call.refusal, req.method !== "POST" ? "method not allowed\n" : "404 page not found\n");
       return;
     }
     call.agent = `${decodeURIComponent(match[1] ?? "")}/${decodeURIComponent(match[2] ?? "")}`;
-    let body: unknown;
+    call.user = authenticate(auth, release, req, url.searchParams);
+    if (call.user === undefined) {
+      call.refusal = 401;
+      call.refusalMessage = "Unauthorized";
+      sendText(res, 401, "Unauthorized\n");
+      return;
+    }
     if (protocol === "1.0" && call.a2aVersion !== "1.0") {
       // what kagent main's handler mux answers before any JSON-RPC processing
       call.refusal = 400;
-      try {
-        const peek: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-        if (isObj(peek) && typeof peek.method === "string") call.method = peek.method;
-      } catch {
-        // the refusal does not depend on the body
-      }
-      res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end(`missing required A2A-Version header; expected "1.0"\n`);
+      sendText(res, 400, `missing required A2A-Version header; expected "1.0"\n`);
       return;
     }
-    try {
-      body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-    } catch {
-      call.refusal = -32700;
-      sendJson(res, 200, { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } });
-      return;
-    }
-    const rpc = isObj(body) ? body : {};
     const id = rpc.id ?? null;
-    call.method = typeof rpc.method === "string" ? rpc.method : "";
-    call.params = rpc.params;
-    const fail = (code: number, message: string): void => {
+    const params = isObj(rpc.params) ? rpc.params : {};
+    const message = isObj(params.message) ? params.message : undefined;
+    if (message && typeof message.messageId === "string") call.messageId = message.messageId;
+    const fail = (code: number, text: string): void => {
       call.refusal = code;
-      sendJson(res, 200, { jsonrpc: "2.0", id, error: { code, message } });
+      call.refusalMessage = text;
+      sendJson(res, { jsonrpc: "2.0", id, error: { code, message: text } });
     };
-    const op = METHODS[protocol][call.method];
-    if (op === undefined) {
+    const op = OPS[protocol][call.method];
+    const script = scriptOf(call.agent);
+    if (op === "get" || op === "cancel" || op === "resubscribe") call.taskId = typeof params.id === "string" ? params.id : undefined;
+    if (op === "resubscribe" && !script.resubscribe) {
       fail(-32601, `Method not found: ${call.method}`);
       return;
     }
-    const script = resolve(scripts.get(call.agent) ?? opts.defaultScript ?? {});
-    const params = isObj(rpc.params) ? rpc.params : {};
-
-    if (op === "send" || op === "stream") {
-      const message = parseMessage(rpc.params);
-      if (!message) {
-        fail(-32602, "params.message with messageId and parts required");
-        return;
-      }
-      call.messageId = message.messageId;
-      if (op === "stream" && !script.streaming) {
-        fail(-32004, "Streaming is not supported by this agent");
-        return;
-      }
-      if (message.taskId !== undefined) {
-        // a message for an existing task: the human's decision on a paused one
-        call.taskId = message.taskId;
-        const paused = tasks.get(message.taskId);
-        const decision = message.parts.find((p): p is Extract<Part, { kind: "data" }> => p.kind === "data" && typeof p.data.decision_type === "string");
-        if (!paused?.decide || !decision) {
-          fail(-32602, `task ${message.taskId} is not waiting for a decision`);
-          return;
-        }
-        (paused.task.history ??= []).push({ ...message, contextId: paused.task.contextId });
-        const decide = paused.decide;
-        emit(paused, status(paused, "working"));
-        if (op === "stream") streamTask(res, paused, id, clone(paused.task));
-        else sendJson(res, 200, { jsonrpc: "2.0", id, result: protocol === "0.3" ? clone(paused.task) : { task: v1Task(paused.task) } });
-        setImmediate(() => {
-          decide(String(decision.data.decision_type));
-        });
-        return;
-      }
-      const existing = byMessageId.get(message.messageId);
-      const ft = existing ?? startTask(call.agent, message);
-      call.taskId = ft.task.id;
-      if (op === "stream") {
-        streamTask(res, ft, id, { ...clone(ft.task) });
-      } else {
-        const configuration = isObj(params.configuration) ? params.configuration : {};
-        const blocking = protocol === "0.3" ? configuration.blocking !== false : configuration.returnImmediately !== true;
-        if (blocking && !existing) {
-          launch(ft);
-          await ft.ended;
-        } else if (!existing) {
-          launch(ft);
-        }
-        sendJson(res, 200, { jsonrpc: "2.0", id, result: protocol === "0.3" ? clone(ft.task) : { task: v1Task(ft.task) } });
-        return;
-      }
-      if (!existing) launch(ft);
+    const known = call.taskId !== undefined ? tasks.get(call.taskId) : undefined;
+    if (op === "resubscribe" && known?.script.runtime === "python" && INTERRUPTED.has(known.task.status.state)) {
+      // a2a-python 0.3.26 on_resubscribe_to_task: no queue to tap once the executor ended at the pause
+      fail(-32001, "Task not found");
       return;
     }
-
-    const taskId = typeof params.id === "string" ? params.id : "";
-    call.taskId = taskId;
-    const ft = tasks.get(taskId);
-    if (!ft) {
-      fail(-32001, `Task not found: ${taskId}`);
-      return;
-    }
-    switch (op) {
-      case "get": {
-        const t = clone(ft.task);
-        if (typeof params.historyLength === "number") t.history = (t.history ?? []).slice(-params.historyLength);
-        sendJson(res, 200, { jsonrpc: "2.0", id, result: encodeTask(t) });
+    if ((op === "send" || op === "stream") && message && typeof message.taskId === "string") {
+      call.taskId = message.taskId;
+      const paused = tasks.get(message.taskId);
+      const decides = Array.isArray(message.parts) && message.parts.some((p) => isObj(p) && isObj(p.data) && typeof p.data.decision_type === "string");
+      // the stand-in's agent only understands a human's decision on a paused task
+      if (paused && !(paused.waiting && decides)) {
+        fail(-32602, `task ${message.taskId} is not waiting for a decision`);
         return;
       }
-      case "cancel":
-        if (TERMINAL.has(ft.task.status.state)) {
-          fail(-32002, `Task ${taskId} cannot be canceled: it is ${ft.task.status.state}`);
-          return;
-        }
-        ft.cancelled = true;
-        ft.wake();
-        emit(ft, status(ft, "canceled", undefined, undefined));
-        sendJson(res, 200, { jsonrpc: "2.0", id, result: encodeTask(clone(ft.task)) });
-        return;
-      case "resubscribe":
-        if (!script.resubscribe) {
-          fail(-32601, `Method not found: ${call.method}`);
-          return;
-        }
-        if (!script.streaming || TERMINAL.has(ft.task.status.state)) {
-          fail(-32004, "cannot resubscribe");
-          return;
-        }
-        if (ENDS_STREAM.has(ft.task.status.state)) {
-          // a2a-python: the executor ended at the pause, so there is no queue to tap
-          fail(-32001, `Task not found: ${taskId}`);
-          return;
-        }
-        streamTask(res, ft, id, undefined);
-        return;
-      default:
-        fail(-32601, `Method not found: ${call.method}`);
     }
+
+    const context = new ServerCallContext({ user: { isAuthenticated: true, userName: call.user } satisfies User, requestedVersion: protocol, state: new Map<string, unknown>([["call", call]]) });
+    const server = serverFor(call.agent, `${url.origin}${url.pathname}`);
+    const answer = protocol === "0.3" ? await server.legacy.handle(rpc, context) : await server.v1.handle(rpc, context);
+    const mapError = (err: unknown): { code: number; message: string; data?: unknown } =>
+      protocol === "0.3" ? LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err) : JsonRpcTransportHandler.mapToJSONRPCError(err);
+
+    if (Symbol.asyncIterator in answer) {
+      // a stream: its first event (or the error it opens with) decides between SSE and a JSON-RPC error
+      const events = answer[Symbol.asyncIterator]();
+      let first: IteratorResult<unknown>;
+      try {
+        first = await events.next();
+      } catch (err) {
+        const e = mapError(err);
+        fail(e.code, e.message);
+        return;
+      }
+      const w = sseWriter(res, script);
+      try {
+        for (let r = first; !r.done; r = await events.next()) {
+          if (!w.closed) await w.write(r.value);
+          // a2a-python consumes a message/stream to its end even when the reader left (its events are saved on the way)
+          else if (op !== "stream") break;
+        }
+      } catch (err) {
+        await w.write({ jsonrpc: "2.0", id, error: mapError(err) });
+      } finally {
+        void events.return?.(undefined);
+      }
+      await w.end();
+      return;
+    }
+    const error = isObj(answer.error) ? answer.error : undefined;
+    if (error) {
+      call.refusal = typeof error.code === "number" ? error.code : -32603;
+      call.refusalMessage = typeof error.message === "string" ? error.message : "";
+      const wrap = TRPC_WRAP[call.method];
+      if (protocol === "0.3" && release !== "v0.9.7" && wrap) {
+        // trpc-a2a-go v0.2.5: the passthrough client wraps the runtime's *jsonrpc.Error, the server no longer sees it as one
+        call.refusal = -32603;
+        sendJson(res, { jsonrpc: "2.0", id, error: { code: -32603, message: "Internal error", data: `${wrap[0]} failed: a2aClient.${wrap[1]}: jsonrpc error ${String(error.code)}: ${String(error.message)}` } });
+        return;
+      }
+    }
+    sendJson(res, answer);
   };
 
   const server = createServer((req, res) => {
@@ -692,32 +848,33 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
   });
   await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
   const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const base = `http://127.0.0.1:${String(port)}`;
+  const agentUrl = (namespace: string, name: string): string => `${base}/api/a2a/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/`;
 
   return {
-    url,
-    agentUrl: (namespace, name) => `${url}/api/a2a/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/`,
+    url: base,
+    agentUrl,
     received,
     setScript: (agentKey, script) => {
       scripts.set(agentKey, script);
     },
-    sendCount: (messageId) => received.filter((c) => c.messageId === messageId && c.refusal === undefined && (METHODS[protocol][c.method] === "send" || METHODS[protocol][c.method] === "stream")).length,
+    sendCount: (messageId) => received.filter((c) => c.messageId === messageId && c.refusal === undefined && (OPS[protocol][c.method] === "send" || OPS[protocol][c.method] === "stream")).length,
     task: (taskId) => {
       const ft = tasks.get(taskId);
       return ft ? clone(ft.task) : undefined;
     },
     llmCallsMade: (taskId) => tasks.get(taskId)?.llmCalls ?? 0,
     approve: async (namespace, name, taskId, decision = "approve") => {
-      const res = await fetch(`${url}/api/a2a/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...(protocol === "1.0" ? { "A2A-Version": "1.0" } : {}) },
-        body: JSON.stringify({
-          jsonrpc: "2.0",
-          id: randomUUID(),
-          method: protocol === "0.3" ? "message/send" : "SendMessage",
-          params: { message: { kind: "message", messageId: randomUUID(), role: "user", taskId, parts: [{ kind: "data", data: { decision_type: decision }, metadata: {} }] } },
-        }),
-      });
+      // kagent's UI: a new message on the task carrying the decision; it does not wait for the task
+      const messageId = randomUUID();
+      const body =
+        protocol === "0.3"
+          ? { jsonrpc: "2.0", id: randomUUID(), method: "message/send", params: { message: { kind: "message", messageId, role: "user", taskId, parts: [{ kind: "data", data: { decision_type: decision } }] }, configuration: { blocking: false } } }
+          : { jsonrpc: "2.0", id: randomUUID(), method: "SendMessage", params: { message: { messageId, role: "ROLE_USER", taskId, parts: [{ data: { decision_type: decision } }] }, configuration: { returnImmediately: true } } };
+      // the stand-in's auth applies to kagent's UI too: it forwards the user's token
+      const headers: Record<string, string> = { "content-type": "application/json", ...(protocol === "1.0" ? { "A2A-Version": "1.0" } : {}) };
+      if (auth.mode === "trusted-proxy") headers.authorization = `Bearer ${unsignedJwt({ sub: "human@example.com" })}`;
+      const res = await fetch(agentUrl(namespace, name), { method: "POST", headers, body: JSON.stringify(body) });
       return (await res.json());
     },
     decisions: (taskId) => [...(tasks.get(taskId)?.decisions ?? [])],
@@ -730,4 +887,10 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
       await new Promise<void>((res) => server.close(() => res()));
     },
   };
+}
+
+/** A three-part JWT as kagent's trusted-proxy mode reads it (payload only; the signature is never checked). */
+export function unsignedJwt(claims: Record<string, unknown>): string {
+  const part = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString("base64url");
+  return `${part({ alg: "RS256", kid: "stand-in" })}.${part(claims)}.${Buffer.from("not-checked").toString("base64url")}`;
 }

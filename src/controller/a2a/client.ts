@@ -9,13 +9,19 @@ import { randomUUID } from "node:crypto";
 import { readSse } from "./sse.ts";
 import type { A2AEvent, JsonRpcErrorObject, Message, Metadata, ProtocolVersion, Task } from "./types.ts";
 import { RpcCode } from "./types.ts";
+import type { TokenSource } from "./token.ts";
 import type { Operation } from "./wire.ts";
 import { decodeEvent, decodeTask, methodName, sendParams } from "./wire.ts";
 
 export interface A2AClientOptions {
   fetch?: typeof fetch;
-  /** added to every request (e.g. Authorization, x-user-id) */
+  /** added to every request (e.g. x-user-id) */
   headers?: Record<string, string>;
+  /**
+   * Sent as `Authorization: Bearer <token>` on every request, asked for anew
+   * each time (kagent's trusted-proxy auth mode; see token.ts).
+   */
+  bearerToken?: TokenSource;
   /** bound on a unary call and on the wait for a stream's response headers; default 30 s */
   timeoutMs?: number;
   /** wire dialect; "auto" (default) detects it on the first call */
@@ -40,6 +46,7 @@ interface ErrorContext {
   code?: number;
   httpStatus?: number;
   data?: unknown;
+  rpcMessage?: string;
   cause?: unknown;
 }
 
@@ -52,6 +59,8 @@ export class A2AError extends Error {
   readonly code: number | undefined;
   readonly httpStatus: number | undefined;
   readonly data: unknown;
+  /** the JSON-RPC error's own message, when the server answered with one */
+  readonly rpcMessage: string | undefined;
 
   constructor(detail: string, ctx: ErrorContext) {
     super(`A2A ${ctx.method} ${ctx.url}: ${detail}`, ctx.cause === undefined ? undefined : { cause: ctx.cause });
@@ -60,6 +69,17 @@ export class A2AError extends Error {
     this.code = ctx.code;
     this.httpStatus = ctx.httpStatus;
     this.data = ctx.data;
+    this.rpcMessage = ctx.rpcMessage;
+  }
+
+  /**
+   * What the server said, for a person: the JSON-RPC message, and its data
+   * when that is text (kagent v0.9.0–v0.9.6 put the runtime's own error
+   * there: "Internal error" / "OnCancelTask failed: …").
+   */
+  get serverMessage(): string | undefined {
+    if (this.rpcMessage === undefined) return undefined;
+    return typeof this.data === "string" && this.data !== "" ? `${this.rpcMessage}: ${this.data}` : this.rpcMessage;
   }
 }
 
@@ -108,6 +128,7 @@ export class A2AClient {
   readonly url: string;
   private readonly fetchImpl: typeof fetch;
   private readonly headers: Record<string, string>;
+  private readonly bearerToken: TokenSource | undefined;
   private readonly timeoutMs: number;
   private readonly auto: boolean;
   private version: ProtocolVersion | undefined;
@@ -117,6 +138,7 @@ export class A2AClient {
     this.url = baseUrl;
     this.fetchImpl = opts.fetch ?? fetch;
     this.headers = { ...(opts.headers ?? {}) };
+    this.bearerToken = opts.bearerToken;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     const protocol = opts.protocol ?? "auto";
     this.auto = protocol === "auto";
@@ -195,7 +217,7 @@ export class A2AClient {
     }
     if (reply.type === "json") {
       const err = rpcError(reply.body);
-      if (err) return new A2AError(`JSON-RPC error ${err.code}: ${err.message}`, { ...ctx, code: err.code, httpStatus: reply.status, data: err.data });
+      if (err) return new A2AError(`JSON-RPC error ${err.code}: ${err.message}${typeof err.data === "string" && err.data !== "" ? ` (${err.data})` : ""}`, { ...ctx, code: err.code, httpStatus: reply.status, data: err.data, rpcMessage: err.message });
       if (reply.status < 200 || reply.status >= 300) return new A2AError(`HTTP ${reply.status}`, { ...ctx, httpStatus: reply.status });
       return new A2AError("the answer is neither a JSON-RPC result nor an error", { ...ctx, httpStatus: reply.status });
     }
@@ -246,6 +268,14 @@ export class A2AClient {
     const method = methodName(version, op);
     const ctx = { method, url: this.url };
     signal?.throwIfAborted();
+    let authorization: Record<string, string> = {};
+    if (this.bearerToken) {
+      try {
+        authorization = { authorization: `Bearer ${await this.bearerToken()}` };
+      } catch (err) {
+        throw new A2AError(`no bearer token to send: ${err instanceof Error ? err.message : String(err)}`, { ...ctx, cause: err });
+      }
+    }
     const ac = new AbortController();
     const onAbort = (): void => ac.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -259,6 +289,7 @@ export class A2AClient {
       accept: stream ? "text/event-stream, application/json" : "application/json",
       ...(version === "1.0" ? { "A2A-Version": "1.0" } : {}),
       ...this.headers,
+      ...authorization,
     };
     const request = { jsonrpc: "2.0", id: randomUUID(), method, params: buildParams(version) };
     try {
@@ -310,7 +341,7 @@ export class A2AClient {
           throw new A2AError(`malformed event data ${JSON.stringify(snippet(sse.data))}`, { ...ctx, cause: err });
         }
         const err = rpcError(body);
-        if (err) throw new A2AError(`JSON-RPC error ${err.code}: ${err.message}`, { ...ctx, code: err.code, data: err.data });
+        if (err) throw new A2AError(`JSON-RPC error ${err.code}: ${err.message}`, { ...ctx, code: err.code, data: err.data, rpcMessage: err.message });
         if (!hasResult(body)) throw new A2AError("event is neither a JSON-RPC result nor an error", ctx);
         const result = body.result;
         yield this.decode(() => decodeEvent(result), reply.method);

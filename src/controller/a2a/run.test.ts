@@ -34,8 +34,8 @@ const THREE_CALLS: AgentScript = { llmCalls: 3, promptTokens: 100, completionTok
 const THREE_CALLS_USAGE = { promptTokens: 300, completionTokens: 60, totalTokens: 360, toolCalls: 2 };
 
 const completing: { name: string; opts: FakeKagentOptions; script: AgentScript; follow?: Partial<FollowOptions>; want?: typeof THREE_CALLS_USAGE }[] = [
-  { name: "0.3 stream, kagent keys", opts: { protocol: "0.3" }, script: THREE_CALLS },
-  { name: "0.3 stream, Go ADK adk_ keys without totals", opts: { protocol: "0.3" }, script: { ...THREE_CALLS, usageKey: "adk", omitTotal: true } },
+  { name: "0.3 stream, Python runtime (kagent_ keys, the last call's usage repeated on the final event)", opts: { protocol: "0.3", runtime: "python" }, script: THREE_CALLS },
+  { name: "0.3 stream, Go runtime (adk_ keys) without totals", opts: { protocol: "0.3", runtime: "go" }, script: { ...THREE_CALLS, omitTotal: true } },
   { name: "0.3 stream with partial chunks", opts: { protocol: "0.3" }, script: { ...THREE_CALLS, partialChunks: true } },
   { name: "0.3 stream fragmented into tiny CRLF pieces", opts: { protocol: "0.3" }, script: { ...THREE_CALLS, fragmentSse: true } },
   { name: "0.3 stream dropped mid-task, resubscribed", opts: { protocol: "0.3" }, script: { ...THREE_CALLS, dropStreamAfter: 3, stepDelayMs: 30 } },

@@ -56,6 +56,8 @@ export interface FollowOptions {
   checkIntervalMs?: number;
   /** bound on the tasks/cancel call and on waiting for a task id to cancel; default 5000 */
   cancelWaitMs?: number;
+  /** what the message says after a refused cancel; default "the agent is still running" */
+  whenCancelRefused?: string;
 }
 
 export interface FollowOutcome {
@@ -69,6 +71,14 @@ export interface FollowOutcome {
   iterations: number;
   results: Result[];
   message: string;
+  /**
+   * Set when we asked kagent to cancel the task, kagent answered with a
+   * JSON-RPC error, and the task was still not finished when read again:
+   * what kagent said. kagent's Python runtime refuses every cancel
+   * (-32603 "Cancellation is not supported"), so its agent runs on until
+   * something else stops it.
+   */
+  cancelRefused?: string;
 }
 
 /** Why a task waits for a human. */
@@ -336,11 +346,14 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
   const endState = view.state;
   // Stopping (a paused task included): release the task.
   let cancelNote = "";
+  /** kagent's answer to a tasks/cancel it refused */
+  let refusal: string | undefined;
   if (view.taskId !== undefined && stop && !TERMINAL_STATES.has(view.state)) {
     try {
       await absorb(await client.cancelTask(view.taskId, AbortSignal.timeout(cancelWaitMs)));
       cancelNote = `; task ${view.taskId} cancelled`;
     } catch (err) {
+      if (err instanceof A2AError && err.code !== undefined) refusal = err.serverMessage ?? `JSON-RPC error ${String(err.code)}`;
       cancelNote = `; cancelling task ${view.taskId} failed: ${describe(err)}`;
     }
   } else if (stop && view.taskId === undefined) {
@@ -354,11 +367,17 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
       // best effort: the streamed view stands
     }
   }
+  // A refusal for a task that ended meanwhile (TaskNotCancelable) is no refusal.
+  let cancelRefused: string | undefined;
+  if (refusal !== undefined && view.taskId !== undefined && !TERMINAL_STATES.has(view.state)) {
+    cancelRefused = refusal;
+    cancelNote = `; kagent refused to cancel task ${view.taskId} (${refusal}); ${opts.whenCancelRefused ?? "the agent is still running"}`;
+  }
 
   const base = { state: stop ? view.state : endState, taskId: view.taskId, contextId: view.contextId, usage: meter.usage, iterations: meter.llmCalls, results: view.results() };
   const task = view.taskId !== undefined ? `kagent task ${view.taskId}` : "the kagent agent";
   const said = view.statusText ? `: ${view.statusText}` : "";
-  if (stop) return { ...base, reason: stop.reason, message: `${stop.message}${cancelNote}` };
+  if (stop) return { ...base, reason: stop.reason, message: `${stop.message}${cancelNote}`, ...(cancelRefused !== undefined ? { cancelRefused } : {}) };
   switch (endState) {
     case "completed":
       return { ...base, reason: "Succeeded", message: `${task} completed` };

@@ -202,3 +202,12 @@ test("usage: streaming chunks of an artifact give no progress lines; its closing
   assert.deepEqual(partial, []);
   assert.deepEqual(closing, ["looking", "calling tool get"]);
 });
+
+test("usage: a 1.0 chunk whose false lastChunk ProtoJSON left out is still a chunk (append: true); a closing chunk without the field counts", () => {
+  const meter = new UsageMeter();
+  const partial = meter.observe(artifactUpdate({ artifactId: "a1", parts: [text("lo")], metadata: { adk_usage_metadata: usage(100, 1, 101) } }, { append: true }));
+  const closing = meter.observe(artifactUpdate({ artifactId: "a1", parts: [text("looking")], metadata: { adk_usage_metadata: usage(100, 20, 120) } }));
+  assert.deepEqual(partial, []);
+  assert.deepEqual(closing, ["looking"]);
+  assert.equal(meter.usage.totalTokens, 120);
+});

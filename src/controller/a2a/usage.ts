@@ -152,8 +152,10 @@ export class UsageMeter {
         break;
       case "artifact-update":
         // Streaming chunks of one call share the artifact id and precede the
-        // closing chunk, which carries the call's complete record.
-        if (item.lastChunk !== false) this.artifact(item.taskId, item.artifact, lines);
+        // closing chunk, which carries the call's complete record. ProtoJSON
+        // (1.0) leaves out a false lastChunk, so an appending chunk without
+        // one is a chunk too.
+        if (item.lastChunk === true || (item.lastChunk === undefined && item.append !== true)) this.artifact(item.taskId, item.artifact, lines);
         break;
     }
     return lines;
