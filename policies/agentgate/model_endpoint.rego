@@ -62,11 +62,15 @@ violations contains finding("model-endpoint", "spec.foundry.endpointFrom", msg) 
 	msg := "the endpoint is read from a ConfigMap, which agentgate cannot judge; set spec.foundry.endpoint to the endpoint's URL instead of spec.foundry.endpointFrom"
 }
 
-# The endpoint's host: public, or listed.
+# The endpoint's host: public, or listed. Only a URL the ModelConfig gives
+# is judged: a provider's default host and the Vertex and Bedrock regional
+# hosts are public names by construction (and the region is checked above).
 violations contains finding("model-endpoint", e.source, msg) if {
 	e := model_endpoint
 	e.host
-	msg := endpoint_host_problem(e.host, e.port, model_endpoint_value)
+	v := model_endpoint_value
+	v != ""
+	msg := endpoint_host_problem(e.host, e.port, v)
 }
 
 # SAP AI Core's OAuth URL is a second endpoint the agent calls.
