@@ -119,7 +119,7 @@ before(async () => {
     return probe.stderr.includes("[model-allowlist]") ? true : undefined;
   });
   await cp.applyYaml(yaml(
-    { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools" } },
+    { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools", allowedNamespaces: { from: "All" } } },
     { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: "qe" }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet-20241022", apiKeySecret: "key", apiKeySecretKey: "key" } },
   ));
   // The watch caches see the context objects a moment after they are stored.
@@ -209,11 +209,13 @@ describe("review cost", () => {
     assert.match(r.stderr, /Request entity too large: limit is 3145728/);
   });
 
-  test("an Agent nested deeper than the limit is denied; one with 20,000 values is evaluated and admitted", async () => {
+  test("an Agent nested deeper than the limit is denied; one with 20,000 values gets the policy's own answer", async () => {
     const deep = await cp.kubectl(["create", "--dry-run=server", "-f", "-"], { stdin: agent("deep", `{"nest":${"[".repeat(150)}${"]".repeat(150)}}`), allowFail: true });
     assert.equal(deep.code, 1);
     assert.match(deep.stderr, /\[request-size\] the review nests \d+ levels deep, over the gateway's limit of 100 /);
+    // Whether the policy lets an Agent carry spec.skills is its own business: what matters is that it was asked.
     const big = await cp.kubectl(["create", "--dry-run=server", "-f", "-"], { stdin: agent("big", emptyArrays(20_000)), allowFail: true });
-    assert.equal(big.code, 0, big.stderr.slice(0, 500));
+    assert.doesNotMatch(big.stderr, /request-size/);
+    assert.ok(big.code === 0 || /denied the request: \[[a-z-]+\] /.test(big.stderr), big.stderr.slice(0, 500));
   });
 });
