@@ -92,8 +92,9 @@ type Condition = NonNullable<NonNullable<Agent["status"]>["conditions"]>[number]
  */
 export function agentReady(agent: Agent | null): AgentReadiness {
   const generation = agent?.metadata?.generation;
+  const conditions: Condition[] = agent?.status?.conditions ?? [];
   const current = (type: string): Condition | undefined => {
-    const c = agent?.status?.conditions?.find((x) => x.type === type);
+    const c = conditions.find((x) => x.type === type);
     if (c && generation !== undefined && c.observedGeneration !== undefined && c.observedGeneration < generation) return undefined;
     return c;
   };
