@@ -41,6 +41,7 @@ violations contains finding("token-budget", "spec.tokenBudget", msg) if {
 	budget_applies
 	v := spec.tokenBudget
 	int_value(v)
+	int_value(cfg.budgets.maxTokenBudget)
 	v > cfg.budgets.maxTokenBudget
 	msg := tb_over_max(v)
 }
@@ -54,6 +55,17 @@ violations contains finding("token-budget", "spec.tokenBudget", msg) if {
 	v > limit
 	v <= cfg.budgets.maxTokenBudget
 	msg := tb_over_config(v, limit)
+}
+
+# A maximum that is not a whole number cannot be checked: refused, not
+# skipped (a broken config must not lift the limit).
+violations contains finding("token-budget", "spec.tokenBudget", msg) if {
+	budget_applies
+	v := spec.tokenBudget
+	int_value(v)
+	v >= 1
+	not budget_limit_whole("maxTokenBudget")
+	msg := unchecked_limit("tokenBudget", v, "maxTokenBudget")
 }
 
 tb_not_whole(v) := m if {
@@ -104,6 +116,14 @@ violations contains finding("run-timeout", "spec.timeout", msg) if {
 	msg := rt_over_config(spec.timeout, limit)
 }
 
+violations contains finding("run-timeout", "spec.timeout", msg) if {
+	budget_applies
+	d := duration_ns(spec.timeout)
+	d > 0
+	not budget_limit_duration("maxTimeout")
+	msg := unchecked_limit("timeout", spec.timeout, "maxTimeout")
+}
+
 rt_not_duration(v) := m if {
 	m := sprintf("timeout %s is not a duration; allowed: a Go duration string above 0s up to %v. Set spec.timeout to a value such as \"15m\" or \"1h30m\"", [json.marshal(v), setting("budgets", "maxTimeout")])
 } else := "timeout is not a duration; set spec.timeout to a Go duration such as \"15m\" or \"1h30m\""
@@ -141,6 +161,7 @@ violations contains finding("max-iterations", "spec.maxIterations", msg) if {
 	budget_applies
 	v := spec.maxIterations
 	int_value(v)
+	int_value(cfg.budgets.maxIterations)
 	v > cfg.budgets.maxIterations
 	msg := mi_over_max(v)
 }
@@ -154,6 +175,15 @@ violations contains finding("max-iterations", "spec.maxIterations", msg) if {
 	v > limit
 	v <= cfg.budgets.maxIterations
 	msg := mi_over_config(v, limit)
+}
+
+violations contains finding("max-iterations", "spec.maxIterations", msg) if {
+	budget_applies
+	v := spec.maxIterations
+	int_value(v)
+	v >= 1
+	not budget_limit_whole("maxIterations")
+	msg := unchecked_limit("maxIterations", v, "maxIterations")
 }
 
 mi_not_whole(v) := m if {
@@ -171,3 +201,19 @@ mi_over_max(v) := m if {
 mi_over_config(v, limit) := m if {
 	m := sprintf("maxIterations %d exceeds its AgentConfig's %d; a run may only narrow it: set spec.maxIterations to %d or less", [v, limit, limit])
 } else := "maxIterations exceeds its AgentConfig's; a run may only narrow it: set spec.maxIterations to the config's value or less"
+
+unchecked_limit(field, v, key) := m if {
+	m := sprintf("%s %s cannot be checked: the policy's budgets.%s %s; ask the platform team to fix the policy config (this is refused until then)", [field, json.marshal(v), key, described_limit(key)])
+} else := "this limit cannot be checked: the policy's budgets config is broken; ask the platform team to fix it (this is refused until then)"
+
+described_limit(key) := concat("", ["is ", json.marshal(v), ", not a limit"]) if {
+	v := cfg.budgets[key]
+	v != null
+} else := "is not set"
+
+# (A function, so that `not` sees the config value missing: OPA hoists a
+# reference out of a negated call's arguments, and a missing value would
+# then fail the whole rule instead of negating.)
+budget_limit_whole(key) if int_value(cfg.budgets[key])
+
+budget_limit_duration(key) if duration_ns(cfg.budgets[key])

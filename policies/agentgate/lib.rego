@@ -171,7 +171,11 @@ get(o, k, d) := v if {
 # whole finding, undefined (a broken config would then turn a rule off).
 # Every rule binds its message through a function ending in
 # `else := "<static text>"`, and quotes config values only through
-# setting()/setting_list(), which are always defined.
+# setting()/setting_list(), which are always defined. A rule that must fire
+# when a config value is missing tests it through a rule or a function
+# (`not limit_set`), never as `not f(cfg.x)`: OPA hoists a reference out of
+# a negated call's arguments, and a missing value then fails the whole rule
+# instead of negating.
 
 # A config value to print with %v: the value, or "(not configured)".
 setting(section, key) := v if {

@@ -176,6 +176,8 @@ requirement_matches(e, labels) if {
 	not label_in(labels, e.key, e.values)
 }
 
+# (A function: in `not labels[k] in values` OPA would hoist labels[k] out of
+# the negation, and an absent label would fail the rule instead of matching.)
 label_in(labels, key, values) if labels[key] in values
 
 requirement_matches(e, labels) if {
