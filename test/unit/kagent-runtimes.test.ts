@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import winston from "winston";
 import { A2AClient, A2AError, userMessage } from "../../src/controller/a2a/client.ts";
-import { followTask } from "../../src/controller/a2a/run.ts";
+import { followTask, ForeignTaskError } from "../../src/controller/a2a/run.ts";
 import type { A2AEvent, TaskStatusUpdateEvent } from "../../src/controller/a2a/types.ts";
 import { A2ADriver, CancelRefusedError } from "../../src/controller/a2a-driver.ts";
 import type { ActParams } from "../../src/controller/driver.ts";
@@ -338,5 +338,25 @@ test("a token file that cannot be read fails the call before anything is sent, n
     const missing = join(dir, "no-such-token");
     await assert.rejects(new A2ADriver(kagent.url, quiet, { tokenFile: missing }).act(actParams()), (err: unknown) => err instanceof A2AError && err.message.includes(missing));
     assert.equal(kagent.received.length, 0);
+  });
+});
+
+test("resuming a recorded task id that belongs to another goal: refused before anything is done with it, the task neither followed nor cancelled", async () => {
+  await withKagent({ runtime: "go", defaultScript: { llmCalls: 3, stepDelayMs: 100 } }, async (kagent) => {
+    const client = new A2AClient(kagent.agentUrl(AGENT.namespace, AGENT.name));
+    let othersTask = "";
+    for await (const ev of client.send(userMessage("someone else's goal", { messageId: "u2-attempt-1" }), { stream: true })) {
+      if (ev.kind === "task") othersTask = ev.id;
+      break;
+    }
+    const mine = userMessage("my goal", { messageId: "u1-attempt-1" });
+    for (const deadline of [Date.now() + 20_000, Date.now() - 1]) {
+      await assert.rejects(
+        followTask(client, mine, { ...fast, taskId: othersTask, deadline }),
+        (err: unknown) => err instanceof ForeignTaskError && err.message === `kagent task ${othersTask} is not this run's: it was started by message u2-attempt-1, not by the run's goal u1-attempt-1; it is neither followed nor cancelled`,
+      );
+    }
+    assert.equal(cancelCalls(kagent).length, 0);
+    assert.notEqual(kagent.task(othersTask)?.status.state, "canceled");
   });
 });

@@ -20,7 +20,7 @@
 // `onResume`), and the deadline, the budgets and cancellation still apply.
 import type { A2AClient } from "./client.ts";
 import { A2AError } from "./client.ts";
-import type { A2AEvent, Artifact, Message, Part, Result, TaskState, Usage } from "./types.ts";
+import type { A2AEvent, Artifact, Message, Part, Result, Task, TaskState, Usage } from "./types.ts";
 import { INTERRUPTED_STATES, RpcCode, TERMINAL_STATES } from "./types.ts";
 import { metadataValue, UsageMeter } from "./usage.ts";
 
@@ -214,6 +214,26 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * A recorded task id that names another goal's task: kagent's history opens
+ * with the user message that started the task, under the messageId its
+ * sender chose, and this run's goal has another.
+ */
+export class ForeignTaskError extends Error {
+  override name = "ForeignTaskError";
+  readonly taskId: string;
+
+  constructor(taskId: string, firstMessageId: string, goalMessageId: string) {
+    super(`kagent task ${taskId} is not this run's: it was started by message ${firstMessageId}, not by the run's goal ${goalMessageId}; it is neither followed nor cancelled`);
+    this.taskId = taskId;
+  }
+}
+
+/** The messageId of the user message a task's history opens with, if kagent kept one. */
+export function firstUserMessageId(task: Task): string | undefined {
+  return task.history?.find((m) => m.role === "user")?.messageId;
+}
+
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -291,10 +311,28 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
     throw err;
   };
 
+  // A resumed task is checked once to be this goal's before anything else is done with it.
+  let ownerChecked = opts.taskId === undefined;
+  const read = async (signal: AbortSignal): Promise<void> => {
+    const task = await client.getTask(view.taskId ?? "", undefined, signal);
+    if (!ownerChecked) {
+      ownerChecked = true;
+      const first = firstUserMessageId(task);
+      if (first !== undefined && first !== message.messageId) throw new ForeignTaskError(task.id, first, message.messageId);
+    }
+    await absorb(task);
+  };
+
   try {
     check();
     if (opts.taskId !== undefined) {
       view.taskId = opts.taskId;
+      try {
+        await read(ac.signal);
+      } catch (err) {
+        // a transient failure leaves the check to the next read
+        if (!(err instanceof A2AError) || err.code === RpcCode.TaskNotFound) settled(err);
+      }
     } else if (!halt.stop) {
       await opts.beforeSend?.();
       try {
@@ -312,7 +350,7 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
     let failures = 0;
     while (view.taskId !== undefined && !finished()) {
       try {
-        await absorb(await client.getTask(view.taskId, undefined, ac.signal));
+        await read(ac.signal);
         failures = 0;
       } catch (err) {
         if (!(err instanceof A2AError)) settled(err);
@@ -348,6 +386,14 @@ export async function followTask(client: A2AClient, message: Message, opts: Foll
   let cancelNote = "";
   /** kagent's answer to a tasks/cancel it refused */
   let refusal: string | undefined;
+  if (view.taskId !== undefined && stop && !ownerChecked) {
+    try {
+      await read(AbortSignal.timeout(cancelWaitMs));
+    } catch (err) {
+      // never cancel another goal's task; an unreadable one is cancelled as before
+      if (err instanceof ForeignTaskError) throw err;
+    }
+  }
   if (view.taskId !== undefined && stop && !TERMINAL_STATES.has(view.state)) {
     try {
       await absorb(await client.cancelTask(view.taskId, AbortSignal.timeout(cancelWaitMs)));
