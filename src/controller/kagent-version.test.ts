@@ -49,6 +49,12 @@ const cases: { name: string; discovery: KagentDiscovery; state: KagentSupport["s
     state: "main",
     message: "kagent on this cluster serves kagent.dev/v1alpha3 (AgentTemplate, Harness): its main branch, which no longer runs v1alpha2 Agents; agentgate supports kagent v0.9.x and v0.10 release candidates",
   },
+  {
+    name: "main, resources listed in another order",
+    discovery: { groups: main.groups, resources: (main.resources ?? []).map((r) => ({ ...r, resources: [...r.resources].reverse() })) },
+    state: "main",
+    message: /\(AgentTemplate, Harness\)/,
+  },
   { name: "main, even though agents.kagent.dev/v1alpha2 is still served", discovery: { groups: main.groups, resources: release.resources ?? [] }, state: "main", message: /^kagent on this cluster serves kagent\.dev\/v1alpha3: its main branch/ },
   { name: "no kagent.dev group", discovery: { groups: { groups: others } }, state: "not-installed", message: "kagent is not installed on this cluster (the API server serves no kagent.dev group); agentgate supports kagent v0.9.x and v0.10 release candidates" },
   {

@@ -36,7 +36,8 @@ export type KagentSupport =
 function kindsOf(d: KagentDiscovery, version: string): string[] | undefined {
   const list = d.resources?.find((r) => r.groupVersion === `${KAGENT_API_GROUP}/${version}`);
   // subresources ("agents/status") are not kinds of their own
-  return list ? [...new Set(list.resources.filter((r) => !r.name.includes("/")).map((r) => r.kind))] : undefined;
+  // discovery lists resources in no particular order; a message should not depend on it
+  return list ? [...new Set(list.resources.filter((r) => !r.name.includes("/")).map((r) => r.kind))].sort() : undefined;
 }
 
 export function kagentSupport(d: KagentDiscovery): KagentSupport {
