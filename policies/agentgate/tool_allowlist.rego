@@ -44,6 +44,12 @@ tool_refs contains r if {
 	}
 }
 
+# No rule for the number of tools: kagent's Agent CRD itself allows at most
+# 20 tools, 50 toolNames and 50 requireApproval per server, and requires
+# requireApproval to be a subset of toolNames (v0.9.0..v0.10.0-rc3,
+# go/api/v1alpha2/agent_types.go MaxItems markers and McpServerTool's CEL);
+# agentgate's AgentConfig CRD holds the same limits.
+
 # The kind kagent resolves an Agent's McpServerTool to from (apiGroup, kind):
 # an empty kind is a kmcp MCPServer, not a RemoteMCPServer (kagent
 # v0.9.0..v0.10.0-rc3, go/core/internal/controller/translator/agent/
