@@ -247,7 +247,7 @@ async function main(): Promise<void> {
   cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
   const custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const controllerKubeconfig = await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]);
-  gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [CONTROLLER_USER], drainSeconds: 0 });
+  gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [CONTROLLER_USER], drainSeconds: 0, signingKeys: "agentgate-system/agentgate-signing" });
   const hooks = webhookConfigurations({ name: "agentgate", target: { url: `https://127.0.0.1:${String(gateway.port)}`, caBundle: gateway.caCert ?? "" }, exemptNamespaces: ["kube-system", "agentgate-system"] });
   kagent = await startFakeKagent({ defaultScript: { llmCalls: 1, promptTokens: 100, completionTokens: 20, toolCallsPerCall: 0, resultText: "done" } });
   const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join("---\n");
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
       { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "kagent" } },
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "agentgate-system" } },
-      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools" } },
+      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools", allowedNamespaces: { from: "All" } } },
       { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: NS }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet", apiKeySecret: "k", apiKeySecretKey: "k" } },
       {
         apiVersion: "agent.tekton.dev/v1alpha1",
@@ -306,7 +306,7 @@ async function main(): Promise<void> {
   const log = openSync(controllerLog, "w");
   controllerProcess = spawn(
     process.execPath,
-    [join(ROOT, "bin/agentgate.js"), "controller", "--kubeconfig", controllerKubeconfig, "--kagent-url", kagent.url, "--no-leader-elect", "--health-listen", `127.0.0.1:${String(healthPort)}`, "--metrics-listen", `127.0.0.1:${String(metricsPort)}`],
+    [join(ROOT, "bin/agentgate.js"), "controller", "--kubeconfig", controllerKubeconfig, "--kagent-url", kagent.url, "--signing-keys", "agentgate-system/agentgate-signing", "--no-leader-elect", "--health-listen", `127.0.0.1:${String(healthPort)}`, "--metrics-listen", `127.0.0.1:${String(metricsPort)}`],
     { stdio: ["ignore", log, log] },
   );
   closeSync(log);

@@ -3,7 +3,9 @@
 // (as the API server runs it first) and then admit(..., "audit"), which
 // decides exactly as admit(..., "validate") does.
 import { applyPatch } from "rfc6902";
-import { admit, type Decision, type GatewayDeps } from "../gateway/admit.ts";
+import { admit, sortViolations, type Decision, type GatewayDeps } from "../gateway/admit.ts";
+import type { AgentRun } from "../types/agent.ts";
+import { checkStoredRun } from "./run-stamps.ts";
 import type { AdmissionRequest, UserInfo } from "../types/admission.ts";
 import type { KubeObject } from "../types/kube.ts";
 import { selfUpdateRequest as selfUpdate } from "../wire/from-manifest.ts";
@@ -26,7 +28,13 @@ export async function auditRequest(request: AdmissionRequest, deps: GatewayDeps)
     const errors = applyPatch(object, mutation.patch).filter((e) => e !== null);
     if (errors.length > 0) throw new Error(`mutation patch does not apply: ${errors.map((e) => e.message).join("; ")}`);
   }
-  return admit({ ...request, object }, deps, "audit");
+  const decision = await admit({ ...request, object }, deps, "audit");
+  if (decision.exempt || !object || request.kind.group !== "agent.tekton.dev" || request.kind.kind !== "AgentRun" || deps.keyring.notReady() !== undefined) return decision;
+  // An update of a run to itself changes no stamp: its stamps are checked on their own.
+  const stamps = await checkStoredRun(request, object as AgentRun, deps.engine(), deps.lookup, deps.keyring.resolve);
+  if (stamps.length === 0) return decision;
+  const violations = sortViolations([...decision.violations, ...stamps]);
+  return { ...decision, violations, allowed: !violations.some((v) => v.action === "deny") };
 }
 
 export function auditObject(object: KubeObject, deps: GatewayDeps, user: UserInfo = AUDIT_USER): Promise<Decision> {

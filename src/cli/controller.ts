@@ -1,9 +1,12 @@
 // `agentgate controller`: the thin controller (SPEC §5).
 import type { KeyObject } from "node:crypto";
+import { access, constants } from "node:fs/promises";
+import { describeFileError } from "./file-errors.ts";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
 import { InvalidArgumentError, Option } from "commander";
 import { A2ADriver } from "../controller/a2a-driver.ts";
+import { DEFAULT_KAGENT_RUNTIME, KAGENT_RUNTIMES, type KagentRuntime } from "../controller/kagent-agent.ts";
 import { describeError } from "../context/cluster-lookup.ts";
 import { ListenError, startController } from "../controller/controller.ts";
 import { Kube } from "../controller/kube.ts";
@@ -23,6 +26,8 @@ export interface ControllerCliOptions extends SigningFlags {
   namespace: string;
   /** more namespaces the webhooks never see (the chart's webhook.excludeNamespaces) */
   exemptNamespace: string[];
+  kagentRuntime: KagentRuntime;
+  kagentTokenFile?: string;
   kagentUrl: string;
   provenanceKeySecret?: string;
   leaderElect: boolean;
@@ -41,6 +46,12 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
   const [secretNs, secretName, ...rest] = (opts.provenanceKeySecret ?? "").split("/");
   if (opts.provenanceKeySecret !== undefined && (!secretNs || !secretName || rest.length > 0)) {
     throw new InputError(`--provenance-key-secret ${JSON.stringify(opts.provenanceKeySecret)}: expected NAMESPACE/NAME`);
+  }
+  if (opts.kagentTokenFile !== undefined) {
+    const file = opts.kagentTokenFile;
+    await access(file, constants.R_OK).catch((err: unknown) => {
+      throw new InputError(`--kagent-token-file ${file}: cannot read: ${describeFileError(err, "read")}`);
+    });
   }
   const kubeConfig = loadKubeConfig(opts.kubeconfig);
   let key: KeyObject | undefined;
@@ -64,7 +75,8 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
       keyring,
       exemptNamespaces: new Set([...exemptNamespaces(opts.namespace), ...opts.exemptNamespace]),
       kagentUrl: opts.kagentUrl,
-      driver: new A2ADriver(opts.kagentUrl, logger),
+      driver: new A2ADriver(opts.kagentUrl, logger, opts.kagentTokenFile !== undefined ? { tokenFile: opts.kagentTokenFile } : {}),
+      kagentRuntime: opts.kagentRuntime,
       provenance: new ProvenanceSigner(key, await embeddedBundles(logger)),
       log: logger,
       leaderElect: opts.leaderElect,
@@ -116,6 +128,8 @@ export function registerControllerCommand(program: Command, _io: Io, setExit: (c
     .option("--health-listen <host:port>", "/healthz and /readyz", "0.0.0.0:8081")
     .addOption(new Option("--metrics-listen <host:port>", "Prometheus /metrics").default("0.0.0.0:9090"))
     .option("--namespace <ns>", "agentgate's own namespace: exempt from admission, so runs there are never acted on", defaultNamespace())
+    .addOption(new Option("--kagent-runtime <runtime>", "the runtime a run's Agent asks kagent for: go honours tasks/cancel; python (kagent-adk) refuses it, so a budget, timeout or cancel stops the agent only by deleting its Agent").choices([...KAGENT_RUNTIMES]).default(DEFAULT_KAGENT_RUNTIME))
+    .option("--kagent-token-file <file>", "send kagent this bearer token (a projected ServiceAccount token, re-read when it changes): kagent's controller.auth.mode trusted-proxy refuses A2A calls without one")
     .option("--exempt-namespace <ns>", "another namespace the webhooks never see (as the chart's webhook.excludeNamespaces); its runs are never acted on; repeatable", collect, []);
   addVerificationFlags(controller).action(async (opts: ControllerCliOptions) => { setExit(await runControllerCommand(opts)); });
 }

@@ -51,7 +51,7 @@ const modelConfig = (name: string, model: string, provider = "Anthropic"): KubeO
   metadata: { name, namespace: "qe" },
   spec: { provider, model, apiKeySecret: "key", apiKeySecretKey: "key" },
 });
-const toolServer: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp" } };
+const toolServer: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", allowedNamespaces: { from: "All" } } };
 const agentConfig = (name: string, spec: Record<string, unknown> = {}, ns = "qe"): KubeObject => ({
   apiVersion: "agent.tekton.dev/v1alpha1",
   kind: "AgentConfig",
@@ -302,10 +302,10 @@ describe("--admission-review answers byte for byte as agentgate serve does", () 
     { name: "a run in kube-system is exempt", webhook: "validate", request: requestFromManifest(run("kube-system"), { operation: "CREATE", user: alice }), allowed: true },
     { name: "a run elsewhere is not", webhook: "validate", request: requestFromManifest(run("qe"), { operation: "CREATE", user: alice }), allowed: false },
     {
-      name: "the gateway's own identity may change a stamp",
+      name: "not even the gateway's own identity changes a stamp",
       webhook: "validate",
       request: requestFromManifest(storedRun({ [STAMP.policyRevision]: "default@src-1" }), { operation: "UPDATE", user: { username: defaultServiceAccount() }, oldObject: storedRun() }),
-      allowed: true,
+      allowed: false,
     },
   ];
   for (const c of cases) {
@@ -331,7 +331,7 @@ describe("--admission-review answers byte for byte as agentgate serve does", () 
   });
 
   test("a resource the webhook does not handle: the server's 400 is review's exit 2", async () => {
-    const pod: KubeObject = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "qe" } };
+    const pod: KubeObject = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "p", namespace: "qe" } };
     const body = review(requestFromManifest(pod, { operation: "CREATE", user: alice }));
     const served = await post("/validate", body);
     assert.equal(served.status, 400);
@@ -339,6 +339,6 @@ describe("--admission-review answers byte for byte as agentgate serve does", () 
     await writeFile(path, body);
     const r = await agentgate(["review", "--admission-review", path]);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, `agentgate: ${path}: agentgate does not handle resource v1/pods\n`);
+    assert.equal(r.stderr, `agentgate: ${path}: agentgate does not handle resource v1/configmaps\n`);
   });
 });

@@ -143,7 +143,7 @@ describe("a cache miss is confirmed by a direct read (SPEC §2)", () => {
     await cp.applyYaml(
       [
         stringify({ apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "fresh", namespace: "qe" }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet" } }),
-        stringify({ apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools" } }),
+        stringify({ apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools", allowedNamespaces: { from: "All" } } }),
       ].join("---\n"),
     );
     // Its caches are never started: every lookup is a miss, as for an object the watch has not delivered yet.

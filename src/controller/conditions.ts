@@ -26,6 +26,8 @@ export type RunReason =
   | "StatusTampered"
   /** an object of the run's scope exists and is not the run's */
   | "ScopeConflict"
+  /** the API server refused an object of the run's scope (a Role above the controller's ceiling) */
+  | "ScopeRefused"
   /** the ModelConfig or a tool server differs from what was approved */
   | "ConfigChanged"
   /** kagent refused the run's Agent (Accepted=False) */

@@ -15,6 +15,8 @@ import { RunReconciler } from "./reconcile-run.ts";
 import { kagentEndpoint, servicesToResolve, type ApiServerEndpoint } from "./scope.ts";
 import { ServiceResolver } from "./services.ts";
 import type { Keyring } from "../signing/keyring.ts";
+import type { KagentRuntime } from "./kagent-agent.ts";
+import { readKagentSupport, type KagentSupport } from "./kagent-version.ts";
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -34,6 +36,8 @@ export interface ControllerOptions {
   keyring: Keyring;
   /** namespaces the webhooks never see: their runs are never acted on */
   exemptNamespaces: ReadonlySet<string>;
+  /** the runtime runs' Agents ask kagent for (default go) */
+  kagentRuntime?: KagentRuntime;
 }
 
 export interface RunningController {
@@ -101,6 +105,23 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     }
   }, log);
 
+  // What kagent this cluster runs, from discovery: read at start and now and
+  // then, so a kagent upgraded to its main branch (which no longer runs
+  // v1alpha2 Agents) fails runs fast instead of leaving them waiting.
+  let kagentSupportNow: KagentSupport | undefined;
+  const readSupport = async () => {
+    try {
+      const next = await readKagentSupport(opts.kubeConfig);
+      if (next.state !== kagentSupportNow?.state) log[next.state === "supported" ? "info" : "warn"]("kagent on this cluster", { state: next.state, message: next.message });
+      kagentSupportNow = next;
+    } catch (err) {
+      log.warn("cannot read kagent's API versions from discovery", { error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+  await readSupport();
+  const supportTimer = setInterval(() => { void readSupport(); }, 5 * 60_000);
+  supportTimer.unref();
+
   const kagent = kagentEndpoint(opts.kagentUrl);
   if (kagent.kind === "unknown") log.warn("strict NetworkPolicies will not let kagent's controller reach the agents", { reason: kagent.why });
   const services = new ServiceResolver(kube.core, log);
@@ -125,6 +146,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     requeue: (k) => queue.add(`run/${k}`),
     keyring: opts.keyring,
     exemptNamespaces: opts.exemptNamespaces,
+    ...(opts.kagentRuntime ? { kagentRuntime: opts.kagentRuntime } : {}),
+    kagentSupport: () => kagentSupportNow,
     scopeEnvironment: async (guardrails) => ({ apiServer: await apiServer(), kagent, services: await services.resolve(servicesToResolve(guardrails, kagent)) }),
     ...(opts.agentReadyTimeoutMs !== undefined ? { agentReadyTimeoutMs: opts.agentReadyTimeoutMs } : {}),
   });
@@ -214,6 +237,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const stopAll = (release: boolean): Promise<void> =>
     (stopped ??= (async () => {
       stopping = true;
+      clearInterval(supportTimer);
       // No new passes, no new actors; running actors stop following now (a
       // lost Lease means another replica may already be resuming their runs).
       const passes = queue.stop();

@@ -13,7 +13,9 @@ import type { Agent } from "../types/kagent.ts";
 import { isTerminal, phaseFor, succeededCondition, type RunReason } from "./conditions.ts";
 import type { ActingOutcome, AgentDriver, ProvenanceRecorder } from "./driver.ts";
 import { hookPipelineRun, hookState } from "./hooks.ts";
-import { agentReady, kagentAgent } from "./kagent-agent.ts";
+import { agentReady, kagentAgent, type KagentRuntime } from "./kagent-agent.ts";
+import type { KagentSupport } from "./kagent-version.ts";
+import { CancelRefusedError } from "./a2a-driver.ts";
 import { GVR, Kube, describeError, statusCode } from "./kube.ts";
 import { names, ownedByRun, RUN_LABEL } from "./owned.ts";
 import { checkClaimedPhase, deadlineOf, trustRun, type HookOutcome, type Trusted } from "./run-guards.ts";
@@ -46,6 +48,10 @@ export interface RunReconcilerOptions {
   keyring: Keyring;
   /** namespaces agentgate's webhooks never see: their runs are never acted on */
   exemptNamespaces: ReadonlySet<string>;
+  /** the runtime the run's Agent asks kagent for (default go, which honours tasks/cancel) */
+  kagentRuntime?: KagentRuntime;
+  /** what the cluster's kagent is, as discovery showed it; undefined when not known */
+  kagentSupport?: () => KagentSupport | undefined;
 }
 
 /** Why the controller itself stops an acting agent. */
@@ -124,6 +130,8 @@ function key(run: AgentRun): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const scopeReason = (why: string): RunReason => (why.startsWith("ScopeRefused: ") ? "ScopeRefused" : "ScopeConflict");
 
 /** The AgentConfig as the run was admitted with it: what it runs, whatever the live one says now. */
 export function snapshotConfig(snapshot: Snapshot, namespace: string): AgentConfig {
@@ -410,7 +418,7 @@ export class RunReconciler {
       }
       const conflict = await this.ensureScope(run, guardrails);
       if (conflict) {
-        await this.finish(run, "ScopeConflict", conflict, { config, guardrails });
+        await this.finish(run, scopeReason(conflict), conflict.replace(/^ScopeRefused: /, ""), { config, guardrails });
         return {};
       }
       const next: RunPhase = (config.spec?.preHooks ?? []).length > 0 ? "PreHooks" : "Acting";
@@ -461,7 +469,18 @@ export class RunReconciler {
         return `${object.kind ?? ""} "${object.metadata?.name ?? ""}" already exists in namespace "${object.metadata?.namespace ?? ""}" and was not made for this run, so agentgate does not take it over; delete it or create the run under another name`;
       }
     }
-    for (const object of objects) await this.kube.apply(object);
+    for (const object of objects) {
+      try {
+        await this.kube.apply(object);
+      } catch (err) {
+        // 403: the controller does not hold what the Role asks for (the
+        // ceiling), so neither does the run; 422: the object is invalid.
+        // Either way retrying cannot help.
+        const code = statusCode(err);
+        if (code === 403 || code === 422) return `ScopeRefused: the API server refused ${object.kind ?? ""} "${object.metadata?.name ?? ""}": ${describeError(err)}`;
+        throw err;
+      }
+    }
     return undefined;
   }
 
@@ -523,10 +542,14 @@ export class RunReconciler {
   private async releaseTask(run: AgentRun): Promise<string> {
     const taskId = run.status?.taskId;
     if (run.status?.phase !== "Acting" || taskId === undefined) return "";
+    const agent = { namespace: run.metadata?.namespace ?? "", name: names.agent(run.metadata?.name ?? "") };
     try {
-      await this.opts.driver.cancel({ namespace: run.metadata?.namespace ?? "", name: names.agent(run.metadata?.name ?? "") }, taskId);
+      await this.opts.driver.cancel(agent, taskId);
       return `; kagent task ${taskId} cancelled`;
     } catch (err) {
+      // kagent's Python runtime refuses every cancel: the agent stops when
+      // its Agent goes, which finishing the run does next.
+      if (err instanceof CancelRefusedError) return `; kagent refused to cancel task ${taskId} (${err.kagentMessage}); the agent is stopped by deleting Agent ${agent.namespace}/${agent.name}`;
       return `; cancelling kagent task ${taskId} failed: ${describeError(err)}`;
     }
   }
@@ -577,11 +600,16 @@ export class RunReconciler {
       const conflict = await this.ensureScope(run, guardrails);
       const changed = conflict === undefined ? await this.changedSinceAdmission(run, trust.snapshot) : undefined;
       if (conflict !== undefined || changed !== undefined) {
-        await this.finish(run, conflict !== undefined ? "ScopeConflict" : "ConfigChanged", conflict ?? changed ?? "", { config, guardrails });
+        await this.finish(run, conflict !== undefined ? scopeReason(conflict) : "ConfigChanged", (conflict ?? changed ?? "").replace(/^ScopeRefused: /, ""), { config, guardrails });
         return {};
       }
     }
-    const desired = kagentAgent(run, config, guardrails);
+    const support = this.opts.kagentSupport?.();
+    if (support?.state === "main" && run.status?.taskId === undefined) {
+      await this.finish(run, "KagentUnsupported", support.message, { config, guardrails });
+      return {};
+    }
+    const desired = kagentAgent(run, config, guardrails, { serviceAccountName: names.serviceAccount(runName), ...(this.opts.kagentRuntime ? { runtime: this.opts.kagentRuntime } : {}) });
     let agent: Agent;
     try {
       agent = (await this.kube.apply(desired)) as Agent;
@@ -597,6 +625,11 @@ export class RunReconciler {
     }
     const taskId = run.status?.taskId;
     const ready = agentReady(agent);
+    // kagent will not run this Agent (Accepted=False): waiting cannot help, say what kagent said.
+    if (ready.state === "refused" && taskId === undefined) {
+      await this.finish(run, "AgentRefused", ready.message, { config, guardrails });
+      return {};
+    }
     // A task that already exists is followed (and, if need be, cancelled) whatever the Agent reports now.
     if (!ready.ready && taskId === undefined) {
       const since = Date.parse(agent.metadata?.creationTimestamp ?? run.status?.startTime ?? new Date().toISOString());
@@ -708,6 +741,7 @@ export class RunReconciler {
       const stop = actor.stop;
       // A stop the controller asked for ends with its own reason (ConfigNotFound is no human's cancel).
       const reason = outcome.reason === "Cancelled" && stop ? stop.reason : outcome.reason;
+      if (outcome.cancelRefused !== undefined) await this.kube.event(fresh, "Warning", "CancelRefused", `kagent refused to cancel the agent's task (${outcome.cancelRefused}); the agent is stopped by deleting its Agent`);
       if (reason !== "Succeeded") {
         await this.finish(fresh, reason, outcome.message, { config, guardrails, usage: outcome.usage, results: outcome.results, iterations: outcome.iterations });
       } else if ((config.spec?.postHooks ?? []).length > 0) {

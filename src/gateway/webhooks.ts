@@ -64,7 +64,8 @@ const find = (role: HandledResource["role"], resource: string): HandledResource 
  */
 const SA = `'${RUN_SERVICE_ACCOUNT_PREFIX}'`;
 export const WORKLOAD_CONDITION =
-  `request.subResource == 'token' ? request.name.startsWith(${SA}) : ` +
+  // request.subResource is absent (not "") on a request for the object itself: has() first, or the expression errors and, failing closed, refuses every pod.
+  `(has(request.subResource) && request.subResource == 'token') ? request.name.startsWith(${SA}) : ` +
   `[object.?spec.?serviceAccountName, object.?spec.?serviceAccount, ` +
   `object.?spec.?template.?spec.?serviceAccountName, object.?spec.?template.?spec.?serviceAccount, ` +
   `object.?spec.?jobTemplate.?spec.?template.?spec.?serviceAccountName, object.?spec.?jobTemplate.?spec.?template.?spec.?serviceAccount]` +

@@ -76,8 +76,9 @@ test("computeGuardrails: egress for the model and each tool server, tools and rb
     modelConfig: { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "m" }, spec: { provider: "OpenAI", model: "gpt-4o", openAI: { baseUrl: "https://llm.example.com:8443/v1" } } },
     toolServers: {
       "kagent/remote": { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "remote" }, spec: { url: "http://kagent-tools.kagent:8084/mcp" } },
-      "qe/kmcp": { apiVersion: "kagent.dev/v1alpha1", kind: "MCPServer", metadata: { name: "kmcp" }, spec: {} },
-      "qe/plain": { apiVersion: "v1", kind: "Service", metadata: { name: "plain" }, spec: { ports: [{ port: 8088 }, { port: 9000 }] } },
+      // kmcp keeps the port in spec.deployment.port; a Service's is kagent's annotation, else its only port, else appProtocol mcp
+      "qe/kmcp": { apiVersion: "kagent.dev/v1alpha1", kind: "MCPServer", metadata: { name: "kmcp" }, spec: { deployment: { port: 3000 } } },
+      "qe/plain": { apiVersion: "v1", kind: "Service", metadata: { name: "plain", annotations: { "kagent.dev/mcp-service-port": "9000" } }, spec: { ports: [{ port: 8088 }, { port: 9000 }] } },
       "kagent/gone": null,
     },
   });
@@ -85,8 +86,8 @@ test("computeGuardrails: egress for the model and each tool server, tools and rb
   assert.deepEqual(g.egress, [
     { purpose: "model", host: "llm.example.com", port: 8443 },
     { purpose: "mcp:kagent/remote", host: "kagent-tools.kagent", port: 8084, service: { namespace: "kagent", name: "kagent-tools" } },
-    { purpose: "mcp:qe/kmcp", host: "kmcp.qe.svc", port: 0, service: { namespace: "qe", name: "kmcp" } },
-    { purpose: "mcp:qe/plain", host: "plain.qe.svc", port: 8088, service: { namespace: "qe", name: "plain" } },
+    { purpose: "mcp:qe/kmcp", host: "kmcp.qe.svc", port: 3000, service: { namespace: "qe", name: "kmcp" } },
+    { purpose: "mcp:qe/plain", host: "plain.qe.svc", port: 9000, service: { namespace: "qe", name: "plain" } },
   ]);
   assert.deepEqual(g.tools, [
     { server: "kagent/remote", kind: "RemoteMCPServer", allowedTools: ["k8s_get_resources"], requireApproval: [] },
@@ -110,4 +111,16 @@ test("computeGuardrails: limits are clamped to today's maxima (a config stored b
   assert.deepEqual([g.tokenBudget, g.timeout, g.maxIterations], [500, "2m", 2]);
   const under = computeGuardrails(runOf(), configOf({ tokenBudget: 100, timeout: "90s", maxIterations: 1 }), contextOf(), capped);
   assert.deepEqual([under.tokenBudget, under.timeout, under.maxIterations], [100, "90s", 1]);
+});
+
+test("computeGuardrails: the model's egress is the block spec.provider selects, never a decoy block; Vertex by location, Bedrock by region; SAP's token endpoint too", () => {
+  const model = (spec: Record<string, unknown>) => contextOf({ modelConfig: { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "m" }, spec } });
+  const egressOf = (spec: Record<string, unknown>) => computeGuardrails(runOf(), configOf(), model(spec), policyConfig).egress;
+  assert.deepEqual(egressOf({ provider: "Anthropic", model: "claude-x", openAI: { baseUrl: "http://169.254.169.254" } }), [{ purpose: "model", host: "api.anthropic.com", port: 443 }]);
+  assert.deepEqual(egressOf({ provider: "GeminiVertexAI", model: "g", geminiVertexAI: { projectID: "p", location: "europe-west4" } }), [{ purpose: "model", host: "europe-west4-aiplatform.googleapis.com", port: 443 }]);
+  assert.deepEqual(egressOf({ provider: "Bedrock", model: "b", bedrock: { region: "eu-central-1" } }), [{ purpose: "model", host: "bedrock-runtime.eu-central-1.amazonaws.com", port: 443 }]);
+  assert.deepEqual(egressOf({ provider: "SAPAICore", model: "s", sapAICore: { baseUrl: "https://api.ai.sap.example.com", authUrl: "https://auth.sap.example.com" } }), [
+    { purpose: "model", host: "api.ai.sap.example.com", port: 443 },
+    { purpose: "model-auth", host: "auth.sap.example.com", port: 443 },
+  ]);
 });

@@ -2,7 +2,8 @@
 // values, else the policy config's defaults. Policy has already checked
 // that overrides only narrow; this only states the result.
 import type { AgentConfig, AgentRun, EgressRule, Guardrails, ToolServerKind } from "../types/agent.ts";
-import type { ModelConfig, RemoteMCPServer } from "../types/kagent.ts";
+import type { ModelConfig } from "../types/kagent.ts";
+import { endpointUrl, modelEndpoint, toolServerEndpoint } from "./endpoints.ts";
 import { isRecord, type KubeObject, type PolicyRule } from "../types/kube.ts";
 import type { PolicyContext } from "../types/policy.ts";
 import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
@@ -24,15 +25,6 @@ function section(config: Record<string, unknown>, key: string): Record<string, u
   const value = config[key];
   return isRecord(value) ? value : {};
 }
-
-/** Well-known API endpoints of providers whose ModelConfig names no base URL. */
-const PROVIDER_HOSTS: Record<string, string> = {
-  OpenAI: "api.openai.com",
-  Anthropic: "api.anthropic.com",
-  Gemini: "generativelanguage.googleapis.com",
-  GeminiVertexAI: "aiplatform.googleapis.com",
-  AnthropicVertexAI: "aiplatform.googleapis.com",
-};
 
 const PUBLIC_TLDS: ReadonlySet<string> = new Set([
   "com", "net", "org", "io", "ai", "dev", "app", "cloud", "co", "us", "uk", "de", "eu", "fr", "jp", "cn", "in", "me", "tech", "sh", "so", "xyz", "local", "localhost", "internal", "corp", "lan",
@@ -64,40 +56,41 @@ export function egressFor(purpose: string, endpoint: string): EgressRule | undef
   return rule;
 }
 
-function modelEgress(model: ModelConfig | null): EgressRule | undefined {
-  const spec = model?.spec;
-  if (!spec) return undefined;
-  const blocks: [string, string][] = [
-    ["openAI", "baseUrl"],
-    ["anthropic", "baseUrl"],
-    ["azureOpenAI", "azureEndpoint"],
-    ["ollama", "host"],
-    ["gemini", "baseUrl"],
-    ["geminiVertexAI", "baseUrl"],
-    ["anthropicVertexAI", "baseUrl"],
-  ];
-  for (const [block, key] of blocks) {
-    const value: unknown = spec[block];
-    const endpoint = isRecord(value) ? text(value[key]) : undefined;
-    if (endpoint) return egressFor("model", endpoint);
+/** An egress rule for host:port, a Service's when the host names one in the cluster. */
+function egressTo(purpose: string, host: string, port: number): EgressRule | undefined {
+  return egressFor(purpose, `https://${host.includes(":") ? `[${host}]` : host}:${String(port)}`);
+}
+
+/**
+ * The model endpoint of the block spec.provider selects, as kagent reads it
+ * (endpoints.ts, the twin of the Rego that judged it); SAP AI Core's token
+ * endpoint too, which the agent calls before the model.
+ */
+function modelEgress(model: ModelConfig | null): EgressRule[] {
+  const spec: unknown = model?.spec;
+  if (!isRecord(spec)) return [];
+  const endpoint = modelEndpoint(spec);
+  const out: EgressRule[] = [];
+  if (!("none" in endpoint)) {
+    const rule = egressTo("model", endpoint.host, endpoint.port);
+    if (rule) out.push(rule);
   }
-  const host = PROVIDER_HOSTS[text(spec.provider) ?? ""];
-  return host ? { purpose: "model", host, port: 443 } : undefined;
+  const sap = spec.provider === "SAPAICore" && isRecord(spec.sapAICore) ? endpointUrl(spec.sapAICore.authUrl) : undefined;
+  if (sap) {
+    const rule = egressTo("model-auth", sap.host, sap.port);
+    if (rule) out.push(rule);
+  }
+  return out;
 }
 
 function serverEgress(key: string, kind: ToolServerKind, server: KubeObject | null | undefined): EgressRule | undefined {
   if (!server) return undefined;
   const [namespace = "", name = ""] = key.split("/");
-  if (kind === "RemoteMCPServer") {
-    const url = text((server as RemoteMCPServer).spec?.url);
-    return url ? egressFor(`mcp:${key}`, url) : undefined;
-  }
-  // MCPServer (kmcp) and Service are in-cluster: the Service of that name.
-  const spec: unknown = server.spec;
-  const ports = isRecord(spec) && Array.isArray(spec.ports) ? (spec.ports as unknown[]) : [];
-  const first = ports[0];
-  const port = isRecord(first) ? (num(first.port) ?? 0) : 0;
-  return { purpose: `mcp:${key}`, host: `${name}.${namespace}.svc`, port, service: { namespace, name } };
+  const endpoint = toolServerEndpoint(kind, namespace, name, server);
+  if ("none" in endpoint) return undefined;
+  // An MCPServer or Service is in the cluster by definition: that Service, on the port kagent uses.
+  if (kind !== "RemoteMCPServer") return { purpose: `mcp:${key}`, host: `${name}.${namespace}.svc`, port: endpoint.port, service: { namespace, name } };
+  return egressTo(`mcp:${key}`, endpoint.host, endpoint.port);
 }
 
 /** The smaller of a value and today's maximum, when the maximum is a number. */
@@ -144,9 +137,7 @@ export function computeGuardrails(
   const spec = isRecord(config.spec) ? config.spec : {};
   const namespace = config.metadata?.namespace ?? run.metadata?.namespace ?? "";
 
-  const egress: EgressRule[] = [];
-  const model = modelEgress(context.modelConfig as ModelConfig | null);
-  if (model) egress.push(model);
+  const egress: EgressRule[] = [...modelEgress(context.modelConfig as ModelConfig | null)];
 
   const tools: Guardrails["tools"] = [];
   const servers = Array.isArray(spec.toolServers) ? (spec.toolServers as unknown[]) : [];

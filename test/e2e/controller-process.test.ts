@@ -5,6 +5,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,9 +20,13 @@ const LEASE_NS = "agentgate-system";
 let cp: ControlPlane;
 let leases: k8s.CoordinationV1Api;
 const children: ChildProcess[] = [];
+/** the public key decisions are verified with (nothing is signed here: no run is made) */
+let verifyKey = "";
 
 before(async () => {
   cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds")] });
+  verifyKey = join(cp.dir, "decisions.pub.pem");
+  writeFileSync(verifyKey, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
   await cp.kubectl(["create", "namespace", LEASE_NS]);
   leases = cp.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
 });
@@ -40,7 +46,7 @@ interface Controller {
 function startControllerProcess(): Controller {
   const child = spawn(
     process.execPath,
-    [join(ROOT, "bin/agentgate.js"), "controller", "--kubeconfig", cp.kubeconfigPath, "--kagent-url", "http://127.0.0.1:9", "--leader-elect=true", "--lease-namespace", LEASE_NS, "--health-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+    [join(ROOT, "bin/agentgate.js"), "controller", "--kubeconfig", cp.kubeconfigPath, "--kagent-url", "http://127.0.0.1:9", "--signing-public-key-file", verifyKey, "--leader-elect=true", "--lease-namespace", LEASE_NS, "--health-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   children.push(child);

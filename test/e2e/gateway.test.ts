@@ -122,7 +122,7 @@ before(async () => {
   }
   const context = await apply(
     yaml(
-      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools" } },
+      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools", allowedNamespaces: { from: "All" } } },
       ...["qe", "rollout", "shadow"].map((ns) => modelConfig("claude", "claude-3-5-sonnet-20241022", "Anthropic", ns)),
     ),
   );
@@ -308,9 +308,17 @@ describe("kagent objects", () => {
 });
 
 describe("objects agentgate manages", () => {
+  test("a user cannot create one, even cluster-admin: the label is agentgate's to set", async () => {
+    const sa = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "run-0-sa", namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate" } } };
+    const r = await apply(yaml(sa));
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /\[managed-object\] metadata: ServiceAccount "run-0-sa" carries app\.kubernetes\.io\/managed-by=agentgate, which only agentgate sets .* "admin" cannot create one: remove the label/);
+  });
+
   test("a per-run ServiceAccount cannot be deleted by a user, even cluster-admin", async () => {
     const sa = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "run-1-sa", namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate" } } };
-    assert.equal((await apply(yaml(sa))).code, 0);
+    // made as agentgate's own identity, as the controller makes them
+    assert.equal((await apply(yaml(sa), [], await cp.kubeconfigFor(`system:serviceaccount:${GW_NS}:agentgate`, ["system:masters"]))).code, 0);
     const r = await cp.kubectl(["delete", "serviceaccount", "run-1-sa", "-n", "qe"], { allowFail: true });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /\[managed-object\] metadata: ServiceAccount "run-1-sa" is managed by agentgate/);

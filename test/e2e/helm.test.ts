@@ -18,6 +18,7 @@ import forge from "node-forge";
 import { parseAllDocuments, stringify } from "yaml";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { WATCHED_KINDS } from "../../src/context/cluster-lookup.ts";
+import { WEBHOOKS } from "../../src/gateway/webhooks.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -315,7 +316,7 @@ describe("each component run with the chart's own arguments, as its own ServiceA
     let bundles: string[] = [];
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
       bundles = await caBundles();
-      if (bundles.length === 3 && bundles.every((b) => b.length > 0)) break;
+      if (bundles.length === WEBHOOKS.length && bundles.every((b) => b.length > 0)) break;
     }
     return bundles;
   };
@@ -324,7 +325,15 @@ describe("each component run with the chart's own arguments, as its own ServiceA
   before(async () => {
     await cp.applyYaml(stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }));
     const port = await freePort();
-    install = await helm(["install", "sm", CHART, "--namespace", ns, "-f", valuesFile({ webhook: { url: `https://127.0.0.1:${port}` }, audit: { enabled: true } })]);
+    // The policy allows one rule more than the controller's ceiling: a run
+    // asking for it is admitted, and the API server itself refuses its Role.
+    const defaults = (JSON.parse(readFileSync(join(ROOT, "policies/data.json"), "utf8")) as { agentgate: { config: { rbac: { allowed: unknown[] } } } }).agentgate.config.rbac.allowed;
+    install = await helm(["install", "sm", CHART, "--namespace", ns, "-f", valuesFile({
+      webhook: { url: `https://127.0.0.1:${port}` },
+      audit: { enabled: true },
+      policy: { config: { rbac: { allowed: [...defaults, { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] }] } } },
+      controller: { agentRbacCeiling: defaults },
+    })]);
     if (install.code !== 0) return;
     // The gateway container's arguments exactly as installed, but for where it
     // listens and which credentials it uses (no pod here: the ServiceAccount's
@@ -359,7 +368,7 @@ describe("each component run with the chart's own arguments, as its own ServiceA
     assert.ok(args.some((a) => a.startsWith("--cert-secret=")), `self-managed flags rendered: ${args.join(" ")}`);
     const bundles = await caBundlesFilled();
     const logText = () => logTail("sm-gateway");
-    assert.equal(bundles.filter((b) => b.length > 0).length, 3, `every webhook's caBundle filled by the gateway; its log:\n${logText()}`);
+    assert.equal(bundles.filter((b) => b.length > 0).length, WEBHOOKS.length, `every webhook's caBundle filled by the gateway; its log:\n${logText()}`);
     const secret = await cp.kubectl(["get", "secret", "-n", ns, "sm-agentgate-tls", "-o", "jsonpath={.data.ca\\.crt}"]);
     assert.equal(bundles[0], secret.stdout, "the caBundle is the Secret's CA");
     const port = Number(args.find((a) => a.startsWith("--listen="))?.split(":").at(-1));
@@ -375,7 +384,7 @@ describe("each component run with the chart's own arguments, as its own ServiceA
     assert.equal(upgrade.code, 0, upgrade.stderr);
     const after = await caBundles();
     process.stdout.write(`# caBundles right after helm upgrade: ${after.map((b) => (b === secret.stdout ? "kept" : b === "" ? "empty" : "other")).join(", ")}\n`);
-    assert.deepEqual(after, [secret.stdout, secret.stdout, secret.stdout], "helm upgrade keeps the caBundle the gateway wrote");
+    assert.deepEqual(after, WEBHOOKS.map(() => secret.stdout), "helm upgrade keeps the caBundle the gateway wrote");
     const again = await cp.kubectl(["apply", "-f", join(ROOT, "examples/agentconfig-denied.yaml")], { allowFail: true });
     assert.match(again.stderr, /denied the request: \[model-allowlist\]/);
   });
@@ -384,8 +393,10 @@ describe("each component run with the chart's own arguments, as its own ServiceA
     assert.equal(install.code, 0, install.stderr);
     assert.ok(controllerArgs.includes("--leader-elect"), controllerArgs.join(" "));
     await run("sm-controller", controllerArgs, "sm-agentgate-controller");
-    assert.equal((await caBundlesFilled()).length, 3, "the webhook is serving (runs are admitted through it)");
+    assert.equal((await caBundlesFilled()).length, WEBHOOKS.length, "the webhook is serving (runs are admitted through it)");
     const objects = [
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "kagent" } },
+      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", allowedNamespaces: { from: "All" } } },
       { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: "qe" }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet-20241022", apiKeySecret: "k", apiKeySecretKey: "k" } },
       {
         apiVersion: "agent.tekton.dev/v1alpha1",
@@ -394,7 +405,7 @@ describe("each component run with the chart's own arguments, as its own ServiceA
         spec: {
           modelConfigRef: { name: "claude" },
           toolServers: [{ ref: { name: "kagent-tool-server", namespace: "kagent" }, allowedTools: ["k8s_get_resources"] }],
-          // rules the controller itself does not hold: writing them needs escalate, binding them bind
+          // rules the controller holds only through its ceiling ClusterRole (no escalate, no bind)
           rbac: { rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list"] }] },
           approval: { required: false },
         },
@@ -409,7 +420,7 @@ describe("each component run with the chart's own arguments, as its own ServiceA
       if (role !== "") break;
     }
     assert.deepEqual(JSON.parse(role || "null"), [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list"] }], `the run's Role; controller log:\n${logTail("sm-controller")}`);
-    for (const object of ["serviceaccount/read-1-sa", "rolebinding/read-1-binding", "networkpolicy/read-1-netpol"]) {
+    for (const object of ["serviceaccount/agentgate-run-read-1", "rolebinding/read-1-binding", "networkpolicy/read-1-netpol"]) {
       const r = await cp.kubectl(["get", object, "-n", "qe", "-o", "name"], { allowFail: true });
       assert.equal(r.code, 0, `${object}: ${r.stderr}`);
     }
@@ -417,6 +428,47 @@ describe("each component run with the chart's own arguments, as its own ServiceA
     assert.notEqual(lease.stdout, "", "the controller holds the Lease in the release namespace");
     const phase = await cp.kubectl(["get", "agentrun", "read-1", "-n", "qe", "-o", "jsonpath={.status.phase}"]);
     assert.ok(["Pending", "Acting", "Failed"].includes(phase.stdout), `status written: ${phase.stdout}`);
+  });
+
+  test("a run whose admitted Role is above the controller's ceiling is refused by the API server itself: ScopeRefused, nothing granted", async () => {
+    assert.equal(install.code, 0, install.stderr);
+    const objects = [
+      {
+        apiVersion: "agent.tekton.dev/v1alpha1",
+        kind: "AgentConfig",
+        metadata: { name: "writer-of-configmaps", namespace: "qe" },
+        spec: {
+          modelConfigRef: { name: "claude" },
+          toolServers: [{ ref: { name: "kagent-tool-server", namespace: "kagent" }, allowedTools: ["k8s_get_resources"] }],
+          rbac: { rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["create"] }] },
+          approval: { required: false },
+        },
+      },
+      { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "above-ceiling", namespace: "qe" }, spec: { configRef: { name: "writer-of-configmaps" }, goal: "Write a config map" } },
+    ];
+    const applied = await cp.kubectl(["apply", "-f", "-"], { stdin: objects.map((o) => stringify(o)).join("---\n"), allowFail: true });
+    assert.equal(applied.code, 0, `the policy allows it: ${applied.stderr}`);
+    let condition = "";
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      condition = (await cp.kubectl(["get", "agentrun", "above-ceiling", "-n", "qe", "-o", "jsonpath={.status.conditions[0].reason} {.status.conditions[0].message}"], { allowFail: true })).stdout;
+      if (condition.startsWith("ScopeRefused")) break;
+    }
+    process.stdout.write(`# a run above the ceiling: ${condition}\n`);
+    assert.match(condition, /^ScopeRefused the API server refused Role "above-ceiling-role": .*(attempting to grant RBAC permissions not currently held|forbidden)/, `controller log:\n${logTail("sm-controller")}`);
+    const role = await cp.kubectl(["get", "role", "above-ceiling-role", "-n", "qe"], { allowFail: true });
+    assert.notEqual(role.code, 0, "no Role was written");
+    const can = await cp.kubectl(["auth", "can-i", "create", "configmaps", "-n", "qe", "--as", "system:serviceaccount:qe:agentgate-run-above-ceiling"], { allowFail: true });
+    assert.equal(can.stdout.trim(), "no");
+  });
+
+  test("the run's ServiceAccount can do what its allowlisted Role says and nothing the allowlist excludes (kubectl auth can-i)", async () => {
+    assert.equal(install.code, 0, install.stderr);
+    const as = "system:serviceaccount:qe:agentgate-run-read-1";
+    const can = async (...args: string[]) => (await cp.kubectl(["auth", "can-i", ...args, "-n", "qe", "--as", as], { allowFail: true })).stdout.trim();
+    assert.equal(await can("get", "configmaps"), "yes");
+    for (const excluded of [["create", "pods"], ["create", "pods/exec"], ["get", "secrets"], ["create", "serviceaccounts/token"], ["create", "networkpolicies"], ["patch", "agentruns.agent.tekton.dev/status"], ["create", "roles"], ["create", "rolebindings"], ["patch", "agents.kagent.dev"]]) {
+      assert.equal(await can(...excluded), "no", excluded.join(" "));
+    }
   });
 
   test("audit, with the chart's arguments and RBAC, takes its Lease and completes a scan", async () => {

@@ -28,7 +28,7 @@ export const toolPath = (name: string): string => {
 };
 
 export interface ControlPlaneOptions {
-  /** Also run kube-controller-manager (garbagecollector, namespace controllers). */
+  /** Also run kube-controller-manager (garbagecollector, namespace, and clusterrole-aggregation, which fills edit/view/admin). */
   controllerManager?: boolean;
   /** CRD files or directories (*.yaml, *.yml, *.json; multi-document) to install before returning. */
   crds?: string[];
@@ -511,7 +511,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
         `--kubeconfig=${files.kcmKubeconfig}`,
         `--authentication-kubeconfig=${files.kcmKubeconfig}`,
         `--authorization-kubeconfig=${files.kcmKubeconfig}`,
-        "--controllers=garbagecollector,namespace",
+        "--controllers=garbagecollector,namespace,clusterrole-aggregation",
         "--leader-elect=false",
         `--secure-port=${kcmPort}`,
         "--bind-address=127.0.0.1",

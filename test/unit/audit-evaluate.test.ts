@@ -16,6 +16,7 @@ import { makeIdentity } from "../../src/guardrails/identity.ts";
 import { loadEngine } from "../../src/policy/load.ts";
 import type { PolicyEngine } from "../../src/policy/engine.ts";
 import type { KubeObject } from "../../src/types/kube.ts";
+import { STAMP } from "../../src/types/agent.ts";
 import { requestFromManifest } from "../../src/wire/from-manifest.ts";
 import { buildTestBundle } from "../fixtures/bundles.ts";
 
@@ -25,7 +26,7 @@ const context: KubeObject[] = [
   { apiVersion: "v1", kind: "Namespace", metadata: { name: "rollout", labels: { "agent.tekton.dev/guardrail-profile": "rollout" } } },
   { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: NS }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet-20241022", anthropic: { maxTokens: 4096 } } },
   { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: "rollout" }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet-20241022" } },
-  { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp" } },
+  { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", allowedNamespaces: { from: "All" } } },
 ];
 
 const config = (name: string, spec: Record<string, unknown>, ns = NS): KubeObject => ({
@@ -104,8 +105,10 @@ test("audit of a stored object is the webhooks' answer to an UPDATE of it to its
     const viaApiServer = await admitLikeApiServer(request, deps);
     const audit = await auditObject(object, deps);
     assert.equal(audit.origin, "audit");
-    assert.deepEqual(audit.violations, viaApiServer.result.violations, `${object.kind} ${object.metadata?.namespace}/${object.metadata?.name}`);
-    assert.equal(audit.allowed, viaApiServer.result.allowed);
+    // A run's stamps are checked by audit on top (an update to itself changes none of them): see the test below.
+    const webhookFindings = audit.violations.filter((v) => v.policy !== "stamp-integrity" && v.policy !== "stamp-current");
+    assert.deepEqual(webhookFindings, viaApiServer.result.violations, `${object.kind} ${object.metadata?.namespace}/${object.metadata?.name}`);
+    if (object.kind !== "AgentRun") assert.equal(audit.allowed, viaApiServer.result.allowed);
   }
 });
 
@@ -127,7 +130,8 @@ test("what audit finds on the default bundle (so the comparisons above compare s
   const exempt = await auditObject(byName("agentgate-system", "exempt"), deps);
   assert.equal(exempt.exempt, true);
   // A run is judged once, at CREATE; an update of it (cancel, labels) is not held to a config that has since changed or gone.
-  assert.deepEqual(await ids(byName(NS, "run-orphan", "AgentRun")), []);
+  // Its stamps are another matter: stored without agentgate's signature, it is reported.
+  assert.deepEqual(await ids(byName(NS, "run-orphan", "AgentRun")), ["stamp-integrity:deny"]);
   assert.deepEqual(await ids(byName(NS, "admin", "Agent")), ["tool-allowlist:deny", "tool-approval:deny"]);
   assert.deepEqual(await ids(byName(NS, "byo", "Agent")), ["kagent-byo:deny"]);
   assert.deepEqual(await ids(byName(NS, "fast", "ModelConfig")), ["model-allowlist:deny", "model-endpoint:deny", "model-token-cap:deny"]);
@@ -155,3 +159,27 @@ violations contains {"policy": "future-limit", "field": "spec.tokenBudget", "mes
   assert.deepEqual(audit.violations.map((v) => `${v.policy}:${v.action}`), ["future-limit:dryrun", "soft-limit:warn"]);
   assert.equal(audit.revision, "rollout@r7");
 });
+
+test("audit verifies a stored run's stamps: signed and current passes; forged, unsigned or copied fails; today's policy giving other guardrails fails stamp-current", async () => {
+  const good = await admittedRun("run-signed", { configRef: { name: "writer" }, goal: "write tests", tokenBudget: 1000 });
+  const findings = async (object: KubeObject, d: GatewayDeps = deps) => (await auditObject(object, d)).violations.filter((v) => v.policy.startsWith("stamp-")).map((v) => `${v.policy} ${v.message}`);
+  assert.deepEqual(await findings(good), []);
+  const annotations = good.metadata?.annotations ?? {};
+  const forged = { ...good, metadata: { ...good.metadata, annotations: { ...annotations, [STAMP.guardrails]: (annotations[STAMP.guardrails] ?? "").replace('"tokenBudget":1000', '"tokenBudget":99999999') } } };
+  assert.match((await findings(forged)).join("\n"), /^stamp-integrity its agent\.tekton\.dev\/decision stamp does not verify: .*agentgate did not admit this run as it is stored/);
+  const { [STAMP.decision]: _dropped, ...unsigned } = annotations;
+  assert.match((await findings({ ...good, metadata: { ...good.metadata, annotations: unsigned } })).join("\n"), /carries guardrails but no agent\.tekton\.dev\/decision signature/);
+  const copied = { ...good, metadata: { ...good.metadata, name: "run-copy" } };
+  assert.match((await findings(copied)).join("\n"), /does not match what it signs/);
+  const forgedApproval = { ...good, metadata: { ...good.metadata, annotations: { ...annotations, [STAMP.approvedBy]: "bob" } } };
+  assert.match((await findings(forgedApproval)).join("\n"), /^stamp-integrity .*carries no agent\.tekton\.dev\/approval signature/);
+  // Today the maximum budget is lower than what the run was admitted with.
+  const lowered = await loadEngine([], await policyConfigFile("budgets:\n  maxTokenBudget: 500\n"));
+  assert.match((await findings(good, { ...deps, engine: () => lowered })).join("\n"), /^stamp-current differs from what today's policy gives this run in tokenBudget \(stamped 1000, today 500\)/);
+});
+
+async function policyConfigFile(yaml: string): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), "agentgate-audit-unit-")), "policy-config.yaml");
+  await writeFile(file, yaml);
+  return file;
+}

@@ -85,6 +85,7 @@ before(async () => {
   // Keys and certificates of the wrong kind.
   const pem = (k: { export(o: { type: "spki"; format: "pem" }): string | Buffer }) => k.export({ type: "spki", format: "pem" });
   await writeFile(f("rsa.pub.pem"), pem(generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey));
+  await writeFile(f("ed25519.pub.pem"), pem(generateKeyPairSync("ed25519").publicKey));
   await writeFile(f("p384.pub.pem"), pem(generateKeyPairSync("ec", { namedCurve: "secp384r1" }).publicKey));
   const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
   await writeFile(f("ec.key.pem"), ec.privateKey.export({ type: "pkcs8", format: "pem" }));
@@ -142,6 +143,8 @@ interface Case {
 const F = (name: string) => `F:${name}`;
 const BUSY = "BUSY";
 const UNREACHABLE = ["--kubeconfig", F("unreachable.kubeconfig")];
+/** The key a controller verifies decisions with (it refuses to start without one). */
+const VERIFY = ["--signing-public-key-file", F("ed25519.pub.pem")];
 
 const cases: Case[] = [
   // Usage: commander's errors, in one line, pointing at the command's help.
@@ -202,10 +205,15 @@ const cases: Case[] = [
   { name: "serve --bundle with a scheme that is not fetched", args: ["serve", "--offline", "--listen", "127.0.0.1:0", "--bundle", "ftp://bundles.example/b.tar.gz"], err: /^agentgate: --bundle ftp:\/\/bundles\.example\/b\.tar\.gz: ftp:\/\/ is not fetched; give an http\(s\) URL of a bundle service, or a file or directory path$/ },
   { name: "serve --bundle of binary garbage: the store logs it, then the one error line", args: ["serve", "--offline", "--listen", "127.0.0.1:0", "--bundle", F("binary.bin")], err: /^agentgate: bundle "binary\.bin": not a readable \.tar\.gz: zlib: /, lines: "last" },
 
+  { name: "controller without keys to verify decisions: it would act on nothing", args: ["controller", ...UNREACHABLE], err: /^agentgate: no decision verification keys: give --signing-keys NS\/NAME \(the ConfigMap the gateway publishes\) or --signing-public-key-file; without them no run can be verified$/ },
+  { name: "controller --signing-public-key-file of an RSA key", args: ["controller", ...UNREACHABLE, "--signing-public-key-file", F("rsa.pub.pem")], err: /^agentgate: --signing-public-key-file \S+rsa\.pub\.pem: PEM block 1 is a rsa key; decisions are signed with Ed25519$/ },
+  { name: "controller --signing-keys that is not NAMESPACE/NAME", args: ["controller", ...UNREACHABLE, "--signing-keys", "just-a-name"], err: /^agentgate: --signing-keys "just-a-name": expected NAMESPACE\/NAME, e\.g\. agentgate-system\/agentgate-signing$/ },
+  { name: "serve --signing-keys and --signing-key-file together", args: ["serve", "--offline", "--signing-keys", "a/b", "--signing-key-file", F("rsa.pub.pem")], err: /^agentgate: --signing-keys and --signing-key-file exclude each other: the keys come from the cluster or from a file$/ },
+  { name: "serve --signing-key-file that is a public key", args: ["serve", "--offline", "--signing-key-file", F("ed25519.pub.pem")], err: /^agentgate: --signing-key-file \S+ed25519\.pub\.pem: not a PEM private key/ },
   // controller and audit: listening, and a cluster that does not answer.
-  { name: "controller --health-listen on an address in use: exit 2, not a crash", args: ["controller", ...UNREACHABLE, "--health-listen", BUSY, "--metrics-listen", "127.0.0.1:0"], err: /^agentgate: --health-listen 127\.0\.0\.1:\d+: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+$/ },
-  { name: "controller --metrics-listen in use: the health endpoint already open is closed, and the process ends", args: ["controller", ...UNREACHABLE, "--health-listen", "127.0.0.1:0", "--metrics-listen", BUSY], err: /^agentgate: --metrics-listen 127\.0\.0\.1:\d+: listen EADDRINUSE/ },
-  { name: "controller --provenance-key-secret on a cluster that does not answer: which Secret, which server", args: ["controller", ...UNREACHABLE, "--provenance-key-secret", "agentgate-system/provenance-key", "--health-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"], err: /^agentgate: --provenance-key-secret agentgate-system\/provenance-key: cannot read it from https:\/\/127\.0\.0\.1:1: fetch failed/ },
+  { name: "controller --health-listen on an address in use: exit 2, not a crash", args: ["controller", ...UNREACHABLE, ...VERIFY, "--health-listen", BUSY, "--metrics-listen", "127.0.0.1:0"], err: /^agentgate: --health-listen 127\.0\.0\.1:\d+: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+$/ },
+  { name: "controller --metrics-listen in use: the health endpoint already open is closed, and the process ends", args: ["controller", ...UNREACHABLE, ...VERIFY, "--health-listen", "127.0.0.1:0", "--metrics-listen", BUSY], err: /^agentgate: --metrics-listen 127\.0\.0\.1:\d+: listen EADDRINUSE/ },
+  { name: "controller --provenance-key-secret on a cluster that does not answer: which Secret, which server", args: ["controller", ...UNREACHABLE, ...VERIFY, "--provenance-key-secret", "agentgate-system/provenance-key", "--health-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"], err: /^agentgate: --provenance-key-secret agentgate-system\/provenance-key: cannot read it from https:\/\/127\.0\.0\.1:1: fetch failed/ },
   { name: "audit --metrics-listen nonsense: refused before the scanner starts", args: ["audit", ...UNREACHABLE, "--metrics-listen", "nonsense"], err: /^agentgate: --metrics-listen "nonsense": expected HOST:PORT/ },
   { name: "audit --once on a cluster that does not answer: names the server", args: ["audit", "--once", "--dry-run", ...UNREACHABLE], err: /^agentgate: audit --once against https:\/\/127\.0\.0\.1:1: cannot list \S+: fetch failed/, lines: "last" },
 

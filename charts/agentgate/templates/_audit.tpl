@@ -43,6 +43,7 @@ spec:
         # Exempt and trusted exactly as the gateway is, so a finding is what the webhook would say.
         - --namespace={{ .Release.Namespace }}
         - --service-account={{ include "agentgate.gateway.user" . }}
+        - --signing-keys={{ .Release.Namespace }}/{{ include "agentgate.signingKeysName" . }}
         {{- range (include "agentgate.trustedUsers" . | fromJsonArray | rest) }}
         - --trusted-user={{ . }}
         {{- end }}
