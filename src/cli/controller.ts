@@ -1,4 +1,4 @@
-// `agentgate controller`: the thin controller (SPEC §5).
+// `agentgate controller`: the thin controller (README, "The controller").
 import type { KeyObject } from "node:crypto";
 import { access, constants } from "node:fs/promises";
 import { describeFileError } from "./file-errors.ts";

@@ -21,7 +21,7 @@ export function parseListen(listen: string, flag = "--listen"): { host: string; 
 
 /**
  * The cluster a command talks to: --kubeconfig FILE, else in-cluster, else
- * $KUBECONFIG, else ~/.kube/config (SPEC §4 names the first three; the last
+ * $KUBECONFIG, else ~/.kube/config (kubectl's order; the last
  * is where every kubectl user's cluster is, so it is read as kubectl does). A file that cannot be read, is not YAML or names no current
  * cluster is refused here, in one line naming it, before anything reaches
  * for the cluster. `orElse` ends the message when there is none to use

@@ -1,4 +1,4 @@
-// The `agentgate` command line (SPEC §4). Exit status: 0 success or all
+// The `agentgate` command line (README). Exit status: 0 success or all
 // admitted, 1 denied / failed verification, 2 bad usage or unreadable input.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { registerReviewCommand, type Io } from "./review.ts";
@@ -67,8 +67,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--decision-logs", "log every admission decision as JSON in OPA's decision-log shape", false)
     .option("--decision-log-redact <path>", "another input path to redact in decision logs (dot-separated from the input root, e.g. request.object.spec.goal); repeatable", collect, [])
     .option("--decision-log-no-default-redactions", "do not redact goals, hints and prompts by default", false)
-    .option("--kagent-service-account <user>", `kagent's controller identity: the only one that may make the Deployment of a run's Agent; repeatable (default ${DEFAULT_KAGENT_USER})`, collect)
-    .option("--tekton-service-account <user>", `Tekton's controller identity: its CustomRuns take their PipelineRun's creator; repeatable (default ${DEFAULT_TEKTON_USER})`, collect);
+    .option("--kagent-service-account <user>", `kagent's controller identity: the only one that may make the Deployment of a run's Agent; repeatable (default ${DEFAULT_KAGENT_USER})`, collect, [])
+    .option("--tekton-service-account <user>", `Tekton's controller identity: its CustomRuns take their PipelineRun's creator; repeatable (default ${DEFAULT_TEKTON_USER})`, collect, []);
   addSigningFlags(serve).action(async (opts: ServeOptions) => { setExit(await runServe(opts)); });
 
   registerReviewCommand(program, io, setExit);

@@ -125,7 +125,7 @@ describe("readiness", () => {
   });
 });
 
-describe("a cache miss is confirmed by a direct read (SPEC §2)", () => {
+describe("a cache miss is confirmed by a direct read", () => {
   let engine: PolicyEngine;
   const deps = (lookup: ObjectLookup): GatewayDeps => ({ engine: () => engine, lookup, identity: makeIdentity([]), exemptNamespaces: new Set(["agentgate-system", "kube-system"]), keyring: ephemeralKeyring() });
   const config: KubeObject = {

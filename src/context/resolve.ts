@@ -1,4 +1,4 @@
-// Builds the policy input's `context` (SPEC §2) for one admission request:
+// Builds the policy input's `context` (docs/policy-contract.md) for one admission request:
 // every object the request's object refers to, or null where it is missing.
 import type { AdmissionRequest } from "../types/admission.ts";
 import type { AgentConfig } from "../types/agent.ts";

@@ -118,9 +118,18 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       log.warn("cannot read kagent's API versions from discovery", { error: err instanceof Error ? err.message : String(err) });
     }
   };
-  await readSupport();
-  const supportTimer = setInterval(() => { void readSupport(); }, 5 * 60_000);
-  supportTimer.unref();
+  // Cilium's CiliumNetworkPolicy, when served, lets a run's public hosts be allowed by name.
+  let fqdn = false;
+  const readCilium = async () => {
+    try {
+      const list = await kube.custom.getAPIResources({ group: "cilium.io", version: "v2" });
+      const served = list.resources.some((r) => r.name === "ciliumnetworkpolicies");
+      if (served !== fqdn) log.info("Cilium network policies", { served, effect: served ? "public hosts allowed by name (toFQDNs)" : "public hosts allowed as any public address on their port" });
+      fqdn = served;
+    } catch {
+      fqdn = false;
+    }
+  };
 
   const kagent = kagentEndpoint(opts.kagentUrl);
   if (kagent.kind === "unknown") log.warn("strict NetworkPolicies will not let kagent's controller reach the agents", { reason: kagent.why });
@@ -148,7 +157,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     exemptNamespaces: opts.exemptNamespaces,
     ...(opts.kagentRuntime ? { kagentRuntime: opts.kagentRuntime } : {}),
     kagentSupport: () => kagentSupportNow,
-    scopeEnvironment: async (guardrails) => ({ apiServer: await apiServer(), kagent, services: await services.resolve(servicesToResolve(guardrails, kagent)) }),
+    scopeEnvironment: async (guardrails) => ({ apiServer: await apiServer(), kagent, services: await services.resolve(servicesToResolve(guardrails, kagent)), fqdn }),
     ...(opts.agentReadyTimeoutMs !== undefined ? { agentReadyTimeoutMs: opts.agentReadyTimeoutMs } : {}),
   });
   const customRunReconciler = new CustomRunReconciler(kube, log);
@@ -188,6 +197,11 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       res.end(text);
     }, () => { res.statusCode = 500; res.end(); });
   });
+
+  // After the endpoints listen: an address in use is the one line a bad start prints.
+  await Promise.all([readSupport(), readCilium()]);
+  const supportTimer = setInterval(() => { void readSupport(); void readCilium(); }, 5 * 60_000);
+  supportTimer.unref();
 
   async function startWatches(): Promise<void> {
     runs = k8s.makeInformer(opts.kubeConfig, "/apis/agent.tekton.dev/v1alpha1/agentruns", async () => (await kube.custom.listCustomObjectForAllNamespaces({ ...GVR.agentRuns, resourcePlural: GVR.agentRuns.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>);

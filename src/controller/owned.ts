@@ -12,6 +12,7 @@ export const names = {
   role: (run: string) => `${run}-role`,
   roleBinding: (run: string) => `${run}-binding`,
   networkPolicy: (run: string) => `${run}-netpol`,
+  fqdnPolicy: (run: string) => `${run}-fqdn`,
   agent: (run: string) => `${run}-agent`,
   preHook: (run: string, i: number) => `${run}-pre-${i}`,
   postHook: (run: string, i: number) => `${run}-post-${i}`,

@@ -1,4 +1,4 @@
-// The run state machine (SPEC §5). No policy here: the guardrails come from
+// The run state machine (docs/api.md, docs/trust-chain.md). No policy here: the guardrails come from
 // the stamp the webhook wrote; this carries them out and records what
 // happened.
 import { AGENT_API_VERSION, STAMP, type AgentConfig, type AgentRun, type AgentRunStatus, type Guardrails, type Hook, type RunPhase, type Snapshot, type ToolServerKind, type Usage } from "../types/agent.ts";
@@ -19,7 +19,7 @@ import { CancelRefusedError } from "./a2a-driver.ts";
 import { GVR, Kube, describeError, statusCode } from "./kube.ts";
 import { names, ownedByRun, RUN_LABEL } from "./owned.ts";
 import { checkClaimedPhase, deadlineOf, trustRun, type HookOutcome, type Trusted } from "./run-guards.ts";
-import { scopeObjects, type ScopeEnvironment } from "./scope.ts";
+import { egressNote, scopeObjects, type ScopeEnvironment } from "./scope.ts";
 
 const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, toolCalls: 0 };
 const POLL_MS = 1000;
@@ -140,6 +140,8 @@ export function snapshotConfig(snapshot: Snapshot, namespace: string): AgentConf
 
 export class RunReconciler {
   private readonly actors = new Map<string, Actor>();
+  /** what the last scope was made from (Cilium present or not), for the run's condition */
+  private lastEnv: ScopeEnvironment = {};
   private readonly opts: RunReconcilerOptions;
   private stopping = false;
 
@@ -423,7 +425,8 @@ export class RunReconciler {
       }
       const next: RunPhase = (config.spec?.preHooks ?? []).length > 0 ? "PreHooks" : "Acting";
       // The watch event of this write brings the run to its next phase.
-      await this.transition(run, next, "Running", trust.approvedBy ? `approved by ${trust.approvedBy}; scope ready` : "scope ready", { startTime: new Date(trust.startAt).toISOString() });
+      const note = egressNote(guardrails, this.lastEnv);
+      await this.transition(run, next, "Running", `${trust.approvedBy ? `approved by ${trust.approvedBy}; scope ready` : "scope ready"}${note ? `; ${note}` : ""}`, { startTime: new Date(trust.startAt).toISOString() });
       return {};
     }
 
@@ -462,6 +465,7 @@ export class RunReconciler {
    */
   private async ensureScope(run: AgentRun, guardrails: Guardrails): Promise<string | undefined> {
     const env = await this.opts.scopeEnvironment(guardrails);
+    this.lastEnv = env;
     const objects = scopeObjects(run, guardrails, env);
     for (const object of objects) {
       const existing = await this.kube.getObject({ apiVersion: object.apiVersion ?? "", kind: object.kind ?? "", namespace: object.metadata?.namespace ?? "", name: object.metadata?.name ?? "" });

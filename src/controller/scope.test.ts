@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { AgentConfig, AgentRun, Guardrails } from "../types/agent.ts";
 import { kagentAgent } from "./kagent-agent.ts";
-import { kagentEndpoint, networkPolicy, scopeObjects, servicesToResolve, type ResolvedService, type ScopeEnvironment } from "./scope.ts";
+import { egressNote, kagentEndpoint, networkPolicy, scopeObjects, servicesToResolve, type ResolvedService, type ScopeEnvironment } from "./scope.ts";
 import { resolvedService } from "./services.ts";
 
 const run: AgentRun = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r1", namespace: "qe", uid: "u-1" }, spec: {} };
@@ -173,4 +173,11 @@ test("servicesToResolve names each Service once, kagent's included", () => {
 test("the run's ServiceAccount mounts its token: the agent's pods call the API server with the stamped rules", () => {
   const [sa] = scopeObjects(run, guardrails(), env());
   assert.equal((sa as { automountServiceAccountToken?: unknown }).automountServiceAccountToken, true);
+});
+
+test("egressNote: a public host is said to be any public address on its port; Services and IPs need no note", () => {
+  const g = (egress: Guardrails["egress"], networkPolicy: Guardrails["networkPolicy"] = "strict"): Guardrails => ({ tokenBudget: 1, timeout: "1m", maxIterations: 1, networkPolicy, egress, rbac: [], approval: { required: false, approverGroups: [] }, tools: [] });
+  assert.equal(egressNote(g([{ purpose: "model", host: "api.anthropic.com", port: 443 }])), "egress to api.anthropic.com:443 is allowed as any public address on that port (a NetworkPolicy cannot name a host)");
+  assert.equal(egressNote(g([{ purpose: "mcp:kagent/t", host: "t.kagent", port: 8084, service: { namespace: "kagent", name: "t" } }, { purpose: "model", host: "10.0.0.5", port: 8000 }])), undefined);
+  assert.match(egressNote(g([], "permissive")) ?? "", /not restricted/);
 });

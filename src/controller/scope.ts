@@ -1,4 +1,4 @@
-// The per-run scope (SPEC §5 step 2): ServiceAccount, Role with exactly the
+// The per-run scope (docs/trust-chain.md): ServiceAccount, Role with exactly the
 // stamped rules, RoleBinding, and for strict runs a NetworkPolicy that lets
 // the agent's pods talk to nothing but DNS, the API server (only when the run
 // has RBAC rules), kagent's controller and the stamped endpoints, and be
@@ -42,6 +42,12 @@ export interface ScopeEnvironment {
   kagent?: KagentEndpoint | undefined;
   /** "<namespace>/<name>" → the Service, null when absent; a key missing means it was not read */
   services?: ReadonlyMap<string, ResolvedService | null>;
+  /**
+   * The cluster serves Cilium's CiliumNetworkPolicy: public hosts are then
+   * allowed by name (toFQDNs) in a policy of their own instead of as every
+   * public address on their port.
+   */
+  fqdn?: boolean;
 }
 
 /**
@@ -183,7 +189,11 @@ export function networkPolicy(run: AgentRun, guardrails: Guardrails, env: ScopeE
   }
   const kagent = kagentRule(env.kagent, env.services);
   if (kagent) egress.push(toEgress(kagent));
-  for (const rule of guardrails.egress) egress.push(toEgress(egressRule(rule, env.services)));
+  for (const rule of guardrails.egress) {
+    // With Cilium a public host is allowed by name in <run>-fqdn, not here as any public address.
+    if (env.fqdn === true && isPublicHost(rule)) continue;
+    egress.push(toEgress(egressRule(rule, env.services)));
+  }
   // Only kagent's controller opens connections to the agent (it proxies
   // every A2A call, ours included), on the agent's A2A port.
   const ingress = kagent ? [{ from: kagent.peers, ports: [{ protocol: "TCP", port: KAGENT_AGENT_PORT }] }] : [];
@@ -205,8 +215,60 @@ export function servicesToResolve(guardrails: Guardrails, kagent: KagentEndpoint
   return [...new Set(keys)];
 }
 
+/** A stamped endpoint that is a public host name (not a Service, not an IP): what a NetworkPolicy cannot name. */
+function isPublicHost(rule: EgressRule): boolean {
+  return !rule.service && !isIp(rule.host.replace(/^\[|\]$/g, ""));
+}
+
+/**
+ * Where Cilium enforces policy: the run's public hosts by name. Cilium
+ * allows egress matching any policy that selects the pod, so this adds
+ * exactly these names on their ports to what <run>-netpol allows; toFQDNs
+ * needs Cilium's DNS proxy to see the agent's lookups, hence the DNS rule.
+ * Undefined when the run has no public host.
+ */
+export function fqdnPolicy(run: AgentRun, guardrails: Guardrails): KubeObject | undefined {
+  const hosts = guardrails.egress.filter(isPublicHost);
+  if (guardrails.networkPolicy !== "strict" || hosts.length === 0) return undefined;
+  const byPort = new Map<number, string[]>();
+  for (const h of hosts) byPort.set(h.port, [...(byPort.get(h.port) ?? []), h.host]);
+  return {
+    apiVersion: "cilium.io/v2",
+    kind: "CiliumNetworkPolicy",
+    metadata: ownedMeta(run, names.fqdnPolicy(run.metadata?.name ?? "")),
+    spec: {
+      endpointSelector: { matchLabels: agentPodSelector(run) },
+      egress: [
+        {
+          toEndpoints: [{ matchLabels: { "k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns" } }],
+          toPorts: [{ ports: [{ port: "53", protocol: "ANY" }], rules: { dns: [{ matchPattern: "*" }] } }],
+        },
+        ...[...byPort].map(([port, names]) => ({
+          toFQDNs: [...new Set(names)].sort().map((matchName) => ({ matchName })),
+          toPorts: [{ ports: [{ port: String(port), protocol: "TCP" }] }],
+        })),
+      ],
+    },
+  };
+}
+
 export function scopeObjects(run: AgentRun, guardrails: Guardrails, env: ScopeEnvironment = {}): KubeObject[] {
   const objects = [serviceAccount(run), role(run, guardrails), roleBinding(run)];
   if (guardrails.networkPolicy === "strict") objects.push(networkPolicy(run, guardrails, env));
+  const fqdn = env.fqdn === true ? fqdnPolicy(run, guardrails) : undefined;
+  if (fqdn) objects.push(fqdn);
   return objects;
+}
+
+/**
+ * What a strict NetworkPolicy cannot say: a host name. Egress to a public
+ * host is "any public address on its port"; the run's condition says so in
+ * these words, so nobody reads more into the policy than it holds.
+ */
+export function egressNote(guardrails: Guardrails, env: Pick<ScopeEnvironment, "fqdn"> = {}): string | undefined {
+  if (guardrails.networkPolicy !== "strict") return "networkPolicy: permissive: egress is not restricted";
+  const hosts = guardrails.egress.filter(isPublicHost);
+  if (hosts.length === 0) return undefined;
+  if (env.fqdn === true) return `egress to ${hosts.map((e) => `${e.host}:${String(e.port)}`).join(", ")} is allowed by name (CiliumNetworkPolicy toFQDNs)`;
+  return `egress to ${hosts.map((e) => `${e.host}:${String(e.port)}`).join(", ")} is allowed as any public address on ${hosts.length === 1 ? "that port" : "those ports"} (a NetworkPolicy cannot name a host)`;
 }

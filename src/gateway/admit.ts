@@ -169,8 +169,9 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
   const revision = engine.revision;
   const user = request.userInfo.username ?? "";
   if (resource.role === "workload" || request.subResource === "token") return validateWorkload(request, deps, origin, revision);
-  if (resource.role === "creator") return decide(origin, [], { revision });
   const managed = checkManagedObject(request, deps.identity);
+  // PipelineRuns and CustomRuns are stamped by the mutating webhook; agentgate's own hook PipelineRuns are guarded like its other objects.
+  if (resource.role === "creator") return decide(origin, managed, { revision });
   if (resource.role === "managed") return decide(origin, managed, { revision });
   if (resource.role === "netpol") {
     const isolation = request.operation !== "DELETE" && !deps.identity.trusted.has(user) ? checkAgentIsolation(request.object) : [];

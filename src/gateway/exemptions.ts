@@ -1,4 +1,4 @@
-// Which namespaces admission never looks at (SPEC §2): agentgate's own (so
+// Which namespaces admission never looks at (docs/policy-contract.md): agentgate's own (so
 // the gateway never needs itself to start, update or delete its own pods and
 // objects) and kube-system. The webhook configurations leave them out, and
 // admit() answers "exempt" for them before any policy runs; `serve`,

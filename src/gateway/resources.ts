@@ -38,6 +38,8 @@ export const HANDLED_RESOURCES: readonly HandledResource[] = [
   { group: "rbac.authorization.k8s.io", versions: ["v1"], resource: "roles", kind: "Role", role: "managed" },
   { group: "rbac.authorization.k8s.io", versions: ["v1"], resource: "rolebindings", kind: "RoleBinding", role: "managed" },
   { group: "networking.k8s.io", versions: ["v1"], resource: "networkpolicies", kind: "NetworkPolicy", role: "netpol" },
+  // Where Cilium runs: its policies add up with NetworkPolicies, and a run's public hosts are allowed by name in one.
+  { group: "cilium.io", versions: ["v2"], resource: "ciliumnetworkpolicies", kind: "CiliumNetworkPolicy", role: "netpol" },
   { group: TEKTON_GROUP, versions: ["v1"], resource: "pipelineruns", kind: "PipelineRun", role: "creator" },
   { group: TEKTON_GROUP, versions: ["v1beta1"], resource: "customruns", kind: "CustomRun", role: "creator" },
   { group: "", versions: ["v1"], resource: "pods", kind: "Pod", role: "workload" },

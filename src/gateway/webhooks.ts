@@ -82,13 +82,13 @@ export const WEBHOOKS: readonly WebhookDef[] = [
     name: WEBHOOK_NAMES.managed,
     type: "validating",
     path: "/validate",
-    rules: [...byRole("managed").map((r) => rule(r, ["CREATE", "UPDATE", "DELETE"])), rule(find("netpol", "networkpolicies"), ["DELETE"]), rule(find("agent", "agents"), ["DELETE"])],
+    rules: [...byRole("managed").map((r) => rule(r, ["CREATE", "UPDATE", "DELETE"])), ...byRole("netpol").map((r) => rule(r, ["DELETE"])), rule(find("agent", "agents"), ["DELETE"]), rule(find("creator", "pipelineruns"), ["CREATE", "UPDATE", "DELETE"])],
     // Only agentgate's own objects are sent (and ones claiming to be).
     objectSelector: { matchLabels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
     skipTrusted: true,
     failurePolicy: "configured",
   },
-  { name: WEBHOOK_NAMES.networkPolicies, type: "validating", path: "/validate", rules: [rule(find("netpol", "networkpolicies"), ["CREATE", "UPDATE"])], skipTrusted: true, failurePolicy: "configured" },
+  { name: WEBHOOK_NAMES.networkPolicies, type: "validating", path: "/validate", rules: byRole("netpol").map((r) => rule(r, ["CREATE", "UPDATE"])), skipTrusted: true, failurePolicy: "configured" },
   {
     name: WEBHOOK_NAMES.workloads,
     type: "validating",

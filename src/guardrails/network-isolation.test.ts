@@ -32,7 +32,7 @@ test("agent-isolation: an allow-all selecting every pod is refused, saying how t
   const [v] = checkAgentIsolation(policy({ podSelector: {}, policyTypes: ["Egress"], egress: [{}] }));
   assert.equal(v?.policy, "agent-isolation");
   assert.equal(v?.field, "spec.podSelector");
-  assert.match(v?.message ?? "", /add \{key: agent\.tekton\.dev\/run, operator: DoesNotExist\}/);
+  assert.match(v?.message ?? "", /^this NetworkPolicy can select .*add \{key: agent\.tekton\.dev\/run, operator: DoesNotExist\}/);
 });
 
 test("agent-isolation: ingress rules widen too", () => {
@@ -43,4 +43,14 @@ test("agent-isolation: a default-deny (no rules) and a policy excluding agent po
   assert.deepEqual(checkAgentIsolation(policy({ podSelector: {}, policyTypes: ["Ingress", "Egress"] })), []);
   assert.deepEqual(checkAgentIsolation(policy({ podSelector: {}, policyTypes: ["Egress"], egress: [] })), []);
   assert.deepEqual(checkAgentIsolation(policy({ podSelector: { matchExpressions: [{ key: "agent.tekton.dev/run", operator: "DoesNotExist" }] }, egress: [{}] })), []);
+});
+
+test("agent-isolation: a CiliumNetworkPolicy is judged by its endpointSelector, Cilium's label prefixes read, in spec and in specs", () => {
+  const cnp = (spec: Record<string, unknown>, specs?: Record<string, unknown>[]) => ({ apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name: "c", namespace: "qe" }, spec, ...(specs ? { specs } : {}) });
+  const [v] = checkAgentIsolation(cnp({ endpointSelector: { matchLabels: { "k8s:app": "kagent" } }, egress: [{ toFQDNs: [{ matchPattern: "*" }] }] }));
+  assert.equal(v?.field, "spec.endpointSelector");
+  assert.match(v?.message ?? "", /^this CiliumNetworkPolicy can select .*k8s:agent\.tekton\.dev\/run, operator: DoesNotExist/);
+  assert.deepEqual(checkAgentIsolation(cnp({ endpointSelector: { matchLabels: { "k8s:app": "web" } }, egress: [{}] })), []);
+  assert.deepEqual(checkAgentIsolation(cnp({ endpointSelector: {}, egressDeny: [{ toEntities: ["world"] }] })), [], "deny rules only narrow");
+  assert.equal(checkAgentIsolation(cnp({ endpointSelector: { matchLabels: { app: "web" } } }, [{ endpointSelector: {}, ingress: [{}] }]))[0]?.field, "specs[0].endpointSelector");
 });

@@ -25,15 +25,18 @@ interface Requirement {
   values: string[];
 }
 
+/** Cilium writes a pod label's source before its key ("k8s:app", "any:app"). */
+const labelKey = (key: string): string => key.replace(/^(k8s|any):/, "");
+
 function requirements(selector: unknown): Requirement[] | undefined {
   if (selector === undefined || selector === null) return [];
   if (!isRecord(selector)) return undefined;
   const out: Requirement[] = [];
-  if (isRecord(selector.matchLabels)) for (const [key, value] of Object.entries(selector.matchLabels)) out.push({ key, operator: "In", values: [String(value)] });
+  if (isRecord(selector.matchLabels)) for (const [key, value] of Object.entries(selector.matchLabels)) out.push({ key: labelKey(key), operator: "In", values: [String(value)] });
   if (Array.isArray(selector.matchExpressions)) {
     for (const e of selector.matchExpressions as unknown[]) {
       if (!isRecord(e) || typeof e.key !== "string" || typeof e.operator !== "string") return undefined;
-      out.push({ key: e.key, operator: e.operator, values: Array.isArray(e.values) ? e.values.map(String) : [] });
+      out.push({ key: labelKey(e.key), operator: e.operator, values: Array.isArray(e.values) ? e.values.map(String) : [] });
     }
   }
   return out;
@@ -66,21 +69,34 @@ export function canSelectAgentPods(selector: unknown): boolean {
   return reqs === undefined || reqs.every(satisfiable);
 }
 
+/** Allow rules only: a deny rule (Cilium's ingressDeny/egressDeny) narrows, never widens. */
 function allowsSomething(spec: Record<string, unknown>): boolean {
   const nonEmpty = (v: unknown) => Array.isArray(v) && v.length > 0;
   return nonEmpty(spec.ingress) || nonEmpty(spec.egress);
 }
 
+/** The rule sets of a policy with what they select: a NetworkPolicy's podSelector, a CiliumNetworkPolicy's endpointSelector (in spec and in each of specs). */
+function ruleSets(policy: KubeObject): { selector: unknown; spec: Record<string, unknown>; field: string }[] {
+  if (policy.kind === "CiliumNetworkPolicy") {
+    const out: { selector: unknown; spec: Record<string, unknown>; field: string }[] = [];
+    if (isRecord(policy.spec)) out.push({ selector: policy.spec.endpointSelector, spec: policy.spec, field: "spec.endpointSelector" });
+    const specs: unknown = policy.specs;
+    if (Array.isArray(specs)) specs.forEach((s: unknown, i) => { if (isRecord(s)) out.push({ selector: s.endpointSelector, spec: s, field: `specs[${String(i)}].endpointSelector` }); });
+    return out;
+  }
+  return isRecord(policy.spec) ? [{ selector: policy.spec.podSelector, spec: policy.spec, field: "spec.podSelector" }] : [];
+}
+
 export function checkAgentIsolation(policy: KubeObject | null | undefined): Violation[] {
-  const spec: unknown = policy?.spec;
-  if (!isRecord(spec) || !allowsSomething(spec) || !canSelectAgentPods(spec.podSelector)) return [];
+  if (!policy) return [];
+  const widening = ruleSets(policy).find((r) => allowsSomething(r.spec) && canSelectAgentPods(r.selector));
+  if (!widening) return [];
+  const exclude = policy.kind === "CiliumNetworkPolicy" ? "add {key: k8s:agent.tekton.dev/run, operator: DoesNotExist} to its matchExpressions" : "add {key: agent.tekton.dev/run, operator: DoesNotExist} to spec.podSelector.matchExpressions";
   return [
     {
       policy: "agent-isolation",
-      field: "spec.podSelector",
-      message:
-        "this NetworkPolicy can select the pods of AgentRuns' agents (labels app: kagent, agent.tekton.dev/run: <run>), and NetworkPolicies add up, so its rules would widen what an agent may reach beyond its run's own policy; " +
-        'exclude them: add {key: agent.tekton.dev/run, operator: DoesNotExist} to spec.podSelector.matchExpressions (or remove the ingress/egress rules: a policy that only denies is allowed)',
+      field: widening.field,
+      message: `this ${policy.kind ?? "NetworkPolicy"} can select the pods of AgentRuns' agents (labels app: kagent, agent.tekton.dev/run: <run>), and network policies add up, so its rules would widen what an agent may reach beyond its run's own policy; exclude them: ${exclude} (or remove the ingress/egress rules: a policy that only denies is allowed)`,
       action: "deny",
     },
   ];

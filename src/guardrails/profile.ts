@@ -1,4 +1,4 @@
-// The policy config in effect for one namespace (SPEC §3): the base config
+// The policy config in effect for one namespace (docs/policy-contract.md): the base config
 // with the namespace's `agent.tekton.dev/guardrail-profile` profile
 // deep-merged over it. The Rego of the default bundle makes the same merge
 // (`cfg` in policies/agentgate/lib.rego) for its own rules; this is the one

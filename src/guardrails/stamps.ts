@@ -1,4 +1,4 @@
-// The stamps the gateway puts on every AgentRun at creation (SPEC §2).
+// The stamps the gateway puts on every AgentRun at creation (docs/trust-chain.md).
 import { STAMP, type Guardrails } from "../types/agent.ts";
 
 export interface Stamps {

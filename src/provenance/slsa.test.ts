@@ -1,4 +1,4 @@
-// Every field SPEC §5 step 6 names in the provenance predicate, with its value.
+// Every field the provenance predicate records (README, "Provenance"), with its value.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";

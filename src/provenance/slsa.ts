@@ -1,5 +1,5 @@
 // The provenance of one run: an in-toto Statement v1 with a SLSA v1
-// provenance predicate (SPEC §5 step 6). Pure: the controller gathers the
+// provenance predicate (README, "Provenance"). Pure: the controller gathers the
 // facts, this states them.
 import type { ProvenanceFacts } from "../controller/driver.ts";
 import { STAMP } from "../types/agent.ts";

@@ -1,4 +1,4 @@
-// agent.tekton.dev/v1alpha1: the AgentConfig and AgentRun APIs (SPEC §1).
+// agent.tekton.dev/v1alpha1: the AgentConfig and AgentRun APIs (docs/api.md).
 import type { Condition, KubeObject, PolicyRule } from "./kube.ts";
 
 export const AGENT_GROUP = "agent.tekton.dev";

@@ -1,4 +1,4 @@
-// The policy contract of SPEC §2: what bundles receive and return.
+// The policy contract (docs/policy-contract.md): what bundles receive and return.
 import type { AdmissionRequest } from "./admission.ts";
 import type { KubeObject } from "./kube.ts";
 

@@ -139,7 +139,11 @@ async function playKagentAndTekton(): Promise<void> {
       const agents = (await custom.listNamespacedCustomObject({ group: "kagent.dev", version: "v1alpha2", namespace: NS, plural: "agents" })) as { items: { metadata: { name: string }; status?: { conditions?: unknown[] } }[] };
       for (const a of agents.items) {
         if (a.status?.conditions?.length || a.metadata.name.includes("never-ready")) continue;
-        await cp.kubectl(["patch", "agent", a.metadata.name, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: new Date().toISOString() }] } })], { allowFail: true });
+        // kagent refusing a spec: Accepted=False, while a Ready from an earlier pass may still say True.
+        const conditions = a.metadata.name.includes("refused")
+          ? [{ type: "Accepted", status: "False", reason: "ReconcileFailed", message: "cross-namespace reference to RemoteMCPServer kagent/kagent-tool-server is not allowed from namespace qe", lastTransitionTime: new Date().toISOString() }, { type: "Ready", status: "True", reason: "DeploymentReady", message: "", lastTransitionTime: new Date().toISOString() }]
+          : [{ type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: new Date().toISOString() }];
+        await cp.kubectl(["patch", "agent", a.metadata.name, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions } })], { allowFail: true });
       }
       const prs = (await custom.listNamespacedCustomObject({ group: "tekton.dev", version: "v1", namespace: NS, plural: "pipelineruns" })) as { items: { metadata: { name: string }; spec: { pipelineRef: { name: string } }; status?: { conditions?: unknown[] } }[] };
       for (const pr of prs.items) {
@@ -295,6 +299,27 @@ test("spec.status: Cancelled stops the agent: Cancelled, and kagent receives tas
   assert.match(succeeded(done)?.message ?? "", /^cancelled by spec\.status: Cancelled; task .* cancelled/);
   assert.deepEqual(calls("cancel-me", "tasks/cancel").map((c) => c.taskId), [acting.status?.taskId]);
   assert.equal(kagent.task(acting.status?.taskId ?? "")?.status.state, "canceled");
+});
+
+test("kagent's Python runtime refuses tasks/cancel: the run says so, a CancelRefused Event records it, and the agent is stopped by deleting its Agent", async () => {
+  kagent.setScript(`${NS}/py-cancel-agent`, { runtime: "python", llmCalls: 6, stepDelayMs: 1500 });
+  await cp.applyYaml(yaml(run("py-cancel", "plain")));
+  await until("py-cancel to act", async () => ((await getRun("py-cancel")).status?.taskId ? true : undefined));
+  await cp.kubectl(["patch", "agentrun", "py-cancel", "-n", NS, "--type=merge", "-p", '{"spec":{"status":"Cancelled"}}']);
+  const done = await finished("py-cancel");
+  assert.equal(reason(done), "Cancelled");
+  assert.match(succeeded(done)?.message ?? "", /kagent refused to cancel task \S+ \(Cancellation is not supported\); the agent is stopped by deleting Agent qe\/py-cancel-agent/);
+  const event = await until("the CancelRefused Event", async () => (await events("py-cancel")).find((e) => e.reason === "CancelRefused"));
+  assert.equal(event.type, "Warning");
+  await until("the run's Agent to be deleted", async () => ((await cp.kubectl(["get", "agent", "py-cancel-agent", "-n", NS], { allowFail: true })).code !== 0 ? true : undefined));
+});
+
+test("an Agent kagent refuses (Accepted=False) ends the run at once with kagent's message: AgentRefused, no goal sent", async () => {
+  await cp.applyYaml(yaml(run("refused", "plain")));
+  const done = await finished("refused");
+  assert.equal(reason(done), "AgentRefused");
+  assert.match(succeeded(done)?.message ?? "", /cross-namespace reference to RemoteMCPServer kagent\/kagent-tool-server is not allowed from namespace qe/);
+  assert.equal(sends("refused").length, 0, "no goal goes to an Agent kagent refused, though its Ready says True");
 });
 
 test("the timeout stops the agent: TimedOut, and kagent receives tasks/cancel", async () => {

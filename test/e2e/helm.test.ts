@@ -343,12 +343,19 @@ describe("each component run with the chart's own arguments, as its own ServiceA
       parseAllDocuments(manifest.stdout)
         .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { template: { spec: { containers: { args: string[] }[] } } } } | null)
         .find((o) => o?.kind === "Deployment" && o.metadata?.name === name)?.spec?.template.spec.containers[0]?.args ?? [];
-    args = argsOf("sm-agentgate-gateway").map((a) => (a.startsWith("--listen=") ? `--listen=127.0.0.1:${port}` : a));
+    // The policy config the chart mounts from its ConfigMap, written where this host's process reads it.
+    const policyConfig = parseAllDocuments(manifest.stdout)
+      .map((d) => d.toJS() as { kind?: string; data?: Record<string, string> } | null)
+      .find((o) => o?.kind === "ConfigMap" && o.data?.["config.yaml"] !== undefined)?.data?.["config.yaml"];
+    const policyConfigFile = join(WORK, "sm-policy-config.yaml");
+    if (policyConfig !== undefined) writeFileSync(policyConfigFile, policyConfig);
+    const local = (a: string) => (a.startsWith("--policy-config=") ? `--policy-config=${policyConfigFile}` : a);
+    args = argsOf("sm-agentgate-gateway").map((a) => (a.startsWith("--listen=") ? `--listen=127.0.0.1:${port}` : local(a)));
     await run("sm-gateway", args, "sm-agentgate-gateway");
     const healthPort = await freePort();
     const metricsPort = await freePort();
     auditPort = await freePort();
-    auditArgs = argsOf("sm-agentgate-audit").map((a) => (a.startsWith("--metrics-listen=") ? `--metrics-listen=127.0.0.1:${auditPort}` : a));
+    auditArgs = argsOf("sm-agentgate-audit").map((a) => (a.startsWith("--metrics-listen=") ? `--metrics-listen=127.0.0.1:${auditPort}` : local(a)));
     controllerArgs = argsOf("sm-agentgate-controller").map((a) =>
       a.startsWith("--health-listen=") ? `--health-listen=127.0.0.1:${healthPort}` : a.startsWith("--metrics-listen=") ? `--metrics-listen=127.0.0.1:${metricsPort}` : a,
     );
@@ -396,7 +403,7 @@ describe("each component run with the chart's own arguments, as its own ServiceA
     assert.equal((await caBundlesFilled()).length, WEBHOOKS.length, "the webhook is serving (runs are admitted through it)");
     const objects = [
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "kagent" } },
-      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", allowedNamespaces: { from: "All" } } },
+      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools", allowedNamespaces: { from: "All" } } },
       { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude", namespace: "qe" }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet-20241022", apiKeySecret: "k", apiKeySecretKey: "k" } },
       {
         apiVersion: "agent.tekton.dev/v1alpha1",

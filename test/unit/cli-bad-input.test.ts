@@ -1,7 +1,7 @@
 // Bad input to every subcommand of the real executable (bin/agentgate.js on
 // the project's Node, as `npx agentgate` runs it): each row is one mistake a
 // user makes, and the answer must be exit 2 (bad usage or unreadable input,
-// SPEC §4) with one line naming the flag or file and the problem — no stack
+// the README) with one line naming the flag or file and the problem — no stack
 // trace, no help page, no "undefined". Rows already covered elsewhere are
 // not repeated here: review's in src/cli/review.test.ts, controller flag
 // syntax in src/cli/controller.test.ts, bundle inspect in

@@ -1,7 +1,7 @@
 // The default bundle decides the same in the gateway as in OPA: its Rego
 // (policies/) under `opa eval` and its committed wasm build under the
 // gateway's evaluator, with the same data, on generated inputs covering every
-// object shape of SPEC §1 and edge values (missing fields, wrong types, empty
+// object shape of docs/api.md and edge values (missing fields, wrong types, empty
 // lists, unicode, large numbers). All inputs go to one opa process.
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -124,7 +124,7 @@ const runSpec = (): Record<string, unknown> =>
     status: edge(() => str(["", "Cancelled"])),
   });
 
-// SPEC §1: agentgate's own kinds are agent.tekton.dev/v1alpha1, kagent's kagent.dev/v1alpha2.
+// docs/api.md: agentgate's own kinds are agent.tekton.dev/v1alpha1, kagent's kagent.dev/v1alpha2.
 const SHAPES = [
   { group: "agent.tekton.dev", version: "v1alpha1", kind: "AgentConfig", resource: "agentconfigs", spec: configSpec },
   { group: "agent.tekton.dev", version: "v1alpha1", kind: "AgentRun", resource: "agentruns", spec: runSpec },
@@ -202,7 +202,7 @@ test("the generated inputs exercise the bundle: most policies fire, on every sha
   assert.deepEqual([...kinds].sort(), ["Agent", "AgentConfig", "AgentRun", "ModelConfig", "RemoteMCPServer"]);
 });
 
-test("the generated inputs carry every field of SPEC §1 the generator claims: hooks, hints, resource, kagent v1alpha2", () => {
+test("the generated inputs carry every field of docs/api.md the generator claims: hooks, hints, resource, kagent v1alpha2", () => {
   const objects = inputs.map((i) => (i.value as { request: { object?: { apiVersion?: string; kind?: string; spec?: Record<string, unknown> }; resource?: unknown } }).request);
   const withList = (field: (spec: Record<string, unknown>) => unknown): number =>
     objects.filter((r) => {
