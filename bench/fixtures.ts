@@ -7,6 +7,9 @@ import type { AdmissionReview } from "../src/types/admission.ts";
 import type { KubeObject } from "../src/types/kube.ts";
 import { requestFromManifest } from "../src/wire/from-manifest.ts";
 
+// As the API server fills it between the webhooks: now (a run's signed decision must be this recent).
+const created = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+
 function asApplied(object: KubeObject): KubeObject {
   const lastApplied = JSON.stringify(object);
   return {
@@ -14,7 +17,7 @@ function asApplied(object: KubeObject): KubeObject {
     metadata: {
       ...object.metadata,
       uid: randomUUID(),
-      creationTimestamp: "2026-11-25T09:00:00Z",
+      creationTimestamp: created,
       annotations: { ...(object.metadata?.annotations ?? {}), "kubectl.kubernetes.io/last-applied-configuration": `${lastApplied}\n` },
       managedFields: [
         {
@@ -53,7 +56,8 @@ export const contextObjects: KubeObject[] = [
     apiVersion: "kagent.dev/v1alpha2",
     kind: "RemoteMCPServer",
     metadata: { name: "kagent-tool-server", namespace: "kagent" },
-    spec: { url: "http://kagent-tools.kagent:8084/mcp", protocol: "STREAMABLE_HTTP", description: "kagent's built-in Kubernetes tools" },
+    // shared with the agents' namespaces, as kagent requires of a tool server in another namespace
+    spec: { url: "http://kagent-tools.kagent:8084/mcp", protocol: "STREAMABLE_HTTP", description: "kagent's built-in Kubernetes tools", allowedNamespaces: { from: "All" } },
   },
 ];
 

@@ -1,7 +1,8 @@
 // The gateway as the benchmark runs it: the real server and evaluation path,
 // with context served from the fixture objects instead of a cluster (the
 // watch cache is an in-memory map either way). Prints its port when ready.
-import { ephemeralKeyring } from "../src/signing/keyring.ts";
+import { ephemeralKeyring, staticKeyring } from "../src/signing/keyring.ts";
+import { signingKeyFromPem } from "../src/signing/keys.ts";
 import { StaticLookup } from "../src/context/static-lookup.ts";
 import { makeIdentity } from "../src/guardrails/identity.ts";
 import { logger } from "../src/log.ts";
@@ -11,14 +12,16 @@ import { GatewayMetrics } from "../src/server/metrics.ts";
 import { createGatewayServer } from "../src/server/server.ts";
 import { agentConfig, contextObjects } from "./fixtures.ts";
 
-const [certFile, keyFile] = process.argv.slice(2);
-if (!certFile || !keyFile) throw new Error("usage: gateway-server.ts CERT KEY");
+const [certFile, keyFile, signingFile] = process.argv.slice(2);
+if (!certFile || !keyFile) throw new Error("usage: gateway-server.ts CERT KEY [SIGNING-KEY]");
 const { readFile } = await import("node:fs/promises");
+// The key the benchmark stamped its runs with, as a gateway's replicas share one.
+const keyring = signingFile ? staticKeyring(signingKeyFromPem(await readFile(signingFile), signingFile)) : ephemeralKeyring();
 logger.level = "warn";
 const engine = await loadEngine([]);
 const server = createGatewayServer({
   tls: { cert: await readFile(certFile, "utf8"), key: await readFile(keyFile, "utf8") },
-  deps: { engine: () => engine, lookup: new StaticLookup([...contextObjects, agentConfig]), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]), keyring: ephemeralKeyring() },
+  deps: { engine: () => engine, lookup: new StaticLookup([...contextObjects, agentConfig]), identity: makeIdentity([]), exemptNamespaces: new Set(["kube-system"]), keyring },
   metrics: new GatewayMetrics(),
   log: logger,
   notReady: () => undefined,

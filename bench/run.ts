@@ -1,7 +1,8 @@
 // npm run bench: the gateway against OPA's own admission server, same Rego,
 // same AdmissionReviews, same load generator, in one run. Prints figures and,
 // last, one JSON line (the format).
-import { ephemeralKeyring } from "../src/signing/keyring.ts";
+import { staticKeyring } from "../src/signing/keyring.ts";
+import { generateSigningKey } from "../src/signing/keys.ts";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
@@ -134,7 +135,10 @@ async function main(): Promise<void> {
     // What the API server sends /validate: AgentRuns already mutated (stamped).
     const engine = await loadEngine([]);
     const lookup = new StaticLookup([...contextObjects, agentConfig]);
-    const deps: GatewayDeps = { engine: () => engine, lookup, identity: makeIdentity([]), exemptNamespaces: new Set(), keyring: ephemeralKeyring() };
+    // The key the runs are stamped with here is the gateway's too: it verifies what "its" mutating webhook signed.
+    const signing = generateSigningKey();
+    await writeFile(join(dir, "signing.pem"), signing.privateKey.export({ type: "pkcs8", format: "pem" }));
+    const deps: GatewayDeps = { engine: () => engine, lookup, identity: makeIdentity([]), exemptNamespaces: new Set(), keyring: staticKeyring(signing) };
     const reviews: AdmissionReview[] = [];
     const contexts: Record<string, unknown> = {};
     for (const { review } of admissionReviews()) {
@@ -154,7 +158,7 @@ async function main(): Promise<void> {
     await writeFile(join(dir, "tls.key"), tls.key);
     await writeFile(join(dir, "contexts.json"), JSON.stringify({ bench: { contexts } }));
 
-    const gateway = spawn(process.execPath, [await compiledGatewayServer(), join(dir, "tls.crt"), join(dir, "tls.key")], { stdio: ["ignore", "pipe", "inherit"] });
+    const gateway = spawn(process.execPath, [await compiledGatewayServer(), join(dir, "tls.crt"), join(dir, "tls.key"), join(dir, "signing.pem")], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(gateway);
     const gatewayPort = await listeningPort(gateway, "gateway");
 
