@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { AgentConfig, AgentRun, Guardrails } from "../types/agent.ts";
 import { kagentAgent } from "./kagent-agent.ts";
-import { egressNote, kagentEndpoint, networkPolicy, scopeObjects, servicesToResolve, type ResolvedService, type ScopeEnvironment } from "./scope.ts";
+import { classifyHost, NON_PUBLIC_RANGES } from "../guardrails/endpoints.ts";
+import { egressNote, fqdnPolicy, kagentEndpoint, networkPolicy, scopeObjects, servicesToResolve, type ResolvedService, type ScopeEnvironment } from "./scope.ts";
 import { resolvedService } from "./services.ts";
 
 const run: AgentRun = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r1", namespace: "qe", uid: "u-1" }, spec: {} };
@@ -139,7 +140,10 @@ test("resolvedService: targetPort defaults to port, digits read as a number, a n
   assert.deepEqual(r, { selector: { app: "a" }, ports: [{ port: 80, targetPort: 80, protocol: "TCP" }, { port: 81, targetPort: 8081, protocol: "TCP" }, { port: 82, targetPort: "http", protocol: "UDP" }] });
 });
 
-test("strict NetworkPolicy, rule by rule: DNS to kube-dns, a public host to anything but the private ranges, an IP to itself", () => {
+const V4_EXCEPT = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15"];
+const KUBE_DNS_PEER = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } };
+
+test("strict NetworkPolicy, rule by rule: DNS to kube-dns in kube-system, a public host to anything but the non-public ranges, an IP to itself", () => {
   const g = guardrails({
     egress: [
       { purpose: "model", host: "api.anthropic.com", port: 443 },
@@ -149,9 +153,9 @@ test("strict NetworkPolicy, rule by rule: DNS to kube-dns, a public host to anyt
   });
   const np = networkPolicy(run, g, env());
   const egress = (np.spec as Spec).egress;
-  assert.deepEqual(egress[0], { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] });
+  assert.deepEqual(egress[0], { to: [KUBE_DNS_PEER], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] });
   assert.deepEqual(egress.slice(3), [
-    { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }] },
+    { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: V4_EXCEPT } }], ports: [{ protocol: "TCP", port: 443 }] },
     { to: [{ ipBlock: { cidr: "10.9.8.7/32" } }], ports: [{ protocol: "TCP", port: 8443 }] },
     { to: [{ ipBlock: { cidr: "fd00::7/128" } }], ports: [{ protocol: "TCP", port: 9443 }] },
   ]);
@@ -180,4 +184,43 @@ test("egressNote: a public host is said to be any public address on its port; Se
   assert.equal(egressNote(g([{ purpose: "model", host: "api.anthropic.com", port: 443 }])), "egress to api.anthropic.com:443 is allowed as any public address on that port (a NetworkPolicy cannot name a host)");
   assert.equal(egressNote(g([{ purpose: "mcp:kagent/t", host: "t.kagent", port: 8084, service: { namespace: "kagent", name: "t" } }, { purpose: "model", host: "10.0.0.5", port: 8000 }])), undefined);
   assert.match(egressNote(g([], "permissive")) ?? "", /not restricted/);
+});
+
+test("the public-host rule excludes every IPv4 address the gateway classifies as private, link-local or loopback", () => {
+  const except = (spec(guardrails(), env()).egress.find((e) => e.to.some((p) => "ipBlock" in p && (p.ipBlock as { cidr: string }).cidr === "0.0.0.0/0"))?.to[0] as { ipBlock: { except: string[] } }).ipBlock.except;
+  for (const r of NON_PUBLIC_RANGES.filter((x) => !x.cidr.includes(":"))) assert.ok(except.includes(r.cidr), r.cidr);
+  for (const ip of ["100.64.0.1", "127.0.0.1", "0.0.0.0", "169.254.169.254"]) {
+    assert.notEqual(classifyHost(ip), "ip", ip);
+    assert.ok(NON_PUBLIC_RANGES.some((r) => except.includes(r.cidr) && r.class === classifyHost(ip)), ip);
+  }
+});
+
+type Cnp = { spec: { endpointSelector: unknown; egress: Record<string, unknown>[]; egressDeny: { toCIDRSet: { cidr: string; except?: string[] }[] }[] } };
+
+test("<run>-fqdn: DNS to kube-dns in kube-system, as the NetworkPolicy's DNS rule; the names on their ports", () => {
+  const cnp = fqdnPolicy(run, guardrails(), env()) as unknown as Cnp;
+  assert.deepEqual(cnp.spec.egress[0]?.toEndpoints, [{ matchLabels: { "k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns" } }]);
+  assert.deepEqual(cnp.spec.egress.slice(1), [{ toFQDNs: [{ matchName: "api.anthropic.com" }], toPorts: [{ ports: [{ port: "443", protocol: "TCP" }] }] }]);
+  assert.equal(fqdnPolicy(run, guardrails({ egress: [{ purpose: "model", host: "10.1.1.1", port: 80 }] }), env()), undefined, "no public host, no policy");
+});
+
+test("<run>-fqdn denies the non-public ranges a public name could resolve to, but for the addresses the NetworkPolicy names", () => {
+  const bare = fqdnPolicy(run, guardrails({ rbac: [] }), {}) as unknown as Cnp;
+  assert.deepEqual(bare.spec.egressDeny, [{ toCIDRSet: [...V4_EXCEPT, "::/128", "::1/128", "fe80::/10", "fc00::/7"].map((cidr) => ({ cidr })) }]);
+  const g = guardrails({ egress: [...guardrails().egress, { purpose: "mcp:ip4", host: "10.9.8.7", port: 8443 }, { purpose: "mcp:ip6", host: "fd00::7", port: 9443 }, { purpose: "mcp:pub", host: "8.8.8.8", port: 53 }] });
+  const named = fqdnPolicy(run, g, { apiServer: { ips: ["10.0.0.1", "172.20.0.1"], port: 6443 }, kagent: kagentEndpoint("http://[::1]:8083") }) as unknown as Cnp;
+  const set = named.spec.egressDeny[0]?.toCIDRSet ?? [];
+  assert.deepEqual(set.find((r) => r.cidr === "10.0.0.0/8"), { cidr: "10.0.0.0/8", except: ["10.0.0.1/32", "10.9.8.7/32"] });
+  assert.deepEqual(set.find((r) => r.cidr === "172.16.0.0/12"), { cidr: "172.16.0.0/12", except: ["172.20.0.1/32"] });
+  assert.deepEqual(set.find((r) => r.cidr === "fc00::/7"), { cidr: "fc00::/7", except: ["fd00::7/128"] });
+  assert.deepEqual(set.find((r) => r.cidr === "169.254.0.0/16"), { cidr: "169.254.0.0/16" }, "the metadata range stays denied");
+  assert.equal(set.find((r) => r.cidr === "::1/128"), undefined, "kagent's own loopback address is not denied");
+  const withoutRbac = fqdnPolicy(run, guardrails({ rbac: [] }), { apiServer: { ips: ["10.0.0.1"], port: 6443 } }) as unknown as Cnp;
+  assert.deepEqual(withoutRbac.spec.egressDeny[0]?.toCIDRSet.find((r) => r.cidr === "10.0.0.0/8"), { cidr: "10.0.0.0/8" }, "the API server is excepted only when the NetworkPolicy allows it");
+});
+
+test("scopeObjects hands the environment to <run>-fqdn (what it excepts from its deny is what <run>-netpol names)", () => {
+  const objects = scopeObjects(run, guardrails(), { ...env(), fqdn: true });
+  const cnp = objects.find((o) => o.kind === "CiliumNetworkPolicy") as unknown as Cnp;
+  assert.deepEqual(cnp.spec.egressDeny[0]?.toCIDRSet.find((r) => r.cidr === "10.0.0.0/8"), { cidr: "10.0.0.0/8", except: ["10.0.0.1/32"] });
 });

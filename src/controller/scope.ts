@@ -7,6 +7,7 @@
 import type { AgentRun, EgressRule, Guardrails } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
 import { egressFor } from "../guardrails/effective.ts";
+import { nonPublicCidrs, nonPublicRange } from "../guardrails/endpoints.ts";
 import { names, ownedMeta, RUN_LABEL } from "./owned.ts";
 
 export interface ApiServerEndpoint {
@@ -162,8 +163,9 @@ function egressRule(rule: EgressRule, services: ReadonlyMap<string, ResolvedServ
   }
   if (isIp(rule.host)) return { peers: [{ ipBlock: { cidr: cidr(rule.host) } }], ...(ports ? { ports } : {}) };
   // A public hostname has no stable IPs a NetworkPolicy can name; allow
-  // the port to addresses outside the cluster's private ranges.
-  return { peers: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } }], ...(ports ? { ports } : {}) };
+  // the port to every address but the ranges no public host has (the table
+  // the gateway classifies hosts by). IPv4 only: there is no IPv6 rule.
+  return { peers: [{ ipBlock: { cidr: "0.0.0.0/0", except: nonPublicCidrs(4) } }], ...(ports ? { ports } : {}) };
 }
 
 /** kagent's controller: it calls the agent over A2A, and the agent calls it back (sessions, tasks). */
@@ -175,18 +177,33 @@ function kagentRule(endpoint: KagentEndpoint | undefined, services: ReadonlyMap<
 
 const toEgress = (r: Rule): Record<string, unknown> => ({ to: r.peers, ...(r.ports ? { ports: r.ports } : {}) });
 
+/** The API server's addresses when the run needs it: only with RBAC rules. */
+const apiServerIps = (guardrails: Guardrails, env: ScopeEnvironment): string[] => (guardrails.rbac.length > 0 && env.apiServer ? env.apiServer.ips : []);
+
+/** Every address the NetworkPolicy allows by IP: the API server, kagent's controller, the stamped IP endpoints. */
+function namedIps(guardrails: Guardrails, env: ScopeEnvironment): string[] {
+  const kagent = env.kagent?.kind === "ip" ? [env.kagent.ip] : [];
+  const stamped = guardrails.egress.filter((e) => !e.service).map((e) => e.host.replace(/^\[|\]$/g, "")).filter(isIp);
+  return [...new Set([...apiServerIps(guardrails, env), ...kagent, ...stamped])];
+}
+
+/**
+ * The cluster DNS, in kube-system only (in <run>-netpol and <run>-fqdn
+ * alike): a pod labelled k8s-app: kube-dns elsewhere is any namespace
+ * editor's to make, and would be sent every name the agent looks up.
+ */
+const KUBE_DNS = { namespace: "kube-system", app: "kube-dns" } as const;
+
 export function networkPolicy(run: AgentRun, guardrails: Guardrails, env: ScopeEnvironment = {}): KubeObject {
   const egress: Record<string, unknown>[] = [
     // DNS, so the agent can resolve the endpoints it is allowed to reach.
     {
-      to: [{ namespaceSelector: {}, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+      to: [{ ...namespacePeer(KUBE_DNS.namespace), podSelector: { matchLabels: { "k8s-app": KUBE_DNS.app } } }],
       ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
     },
   ];
-  const { apiServer } = env;
-  if (guardrails.rbac.length > 0 && apiServer && apiServer.ips.length > 0) {
-    egress.push({ to: apiServer.ips.map((ip) => ({ ipBlock: { cidr: cidr(ip) } })), ports: [{ protocol: "TCP", port: apiServer.port }] });
-  }
+  const apiIps = apiServerIps(guardrails, env);
+  if (env.apiServer && apiIps.length > 0) egress.push({ to: apiIps.map((ip) => ({ ipBlock: { cidr: cidr(ip) } })), ports: [{ protocol: "TCP", port: env.apiServer.port }] });
   const kagent = kagentRule(env.kagent, env.services);
   if (kagent) egress.push(toEgress(kagent));
   for (const rule of guardrails.egress) {
@@ -225,13 +242,24 @@ function isPublicHost(rule: EgressRule): boolean {
  * allows egress matching any policy that selects the pod, so this adds
  * exactly these names on their ports to what <run>-netpol allows; toFQDNs
  * needs Cilium's DNS proxy to see the agent's lookups, hence the DNS rule.
- * Undefined when the run has no public host.
+ * toFQDNs allows whatever the name resolves to, and whoever answers for a
+ * public name can point it at 169.254.169.254 or a private address, so
+ * those ranges are denied (a deny wins over any policy's allow), all but
+ * the addresses <run>-netpol names itself. Undefined when the run has no
+ * public host.
  */
-export function fqdnPolicy(run: AgentRun, guardrails: Guardrails): KubeObject | undefined {
+export function fqdnPolicy(run: AgentRun, guardrails: Guardrails, env: ScopeEnvironment = {}): KubeObject | undefined {
   const hosts = guardrails.egress.filter(isPublicHost);
   if (guardrails.networkPolicy !== "strict" || hosts.length === 0) return undefined;
   const byPort = new Map<number, string[]>();
   for (const h of hosts) byPort.set(h.port, [...(byPort.get(h.port) ?? []), h.host]);
+  const named = namedIps(guardrails, env);
+  const denied = [...nonPublicCidrs(4), ...nonPublicCidrs(6)].flatMap((range) => {
+    const except = [...new Set(named.filter((ip) => nonPublicRange(ip)?.cidr === range).map(cidr))].sort();
+    // a one-address range (::1/128) the NetworkPolicy names is not denied at all
+    if (except.includes(range)) return [];
+    return [{ cidr: range, ...(except.length > 0 ? { except } : {}) }];
+  });
   return {
     apiVersion: "cilium.io/v2",
     kind: "CiliumNetworkPolicy",
@@ -240,7 +268,7 @@ export function fqdnPolicy(run: AgentRun, guardrails: Guardrails): KubeObject | 
       endpointSelector: { matchLabels: agentPodSelector(run) },
       egress: [
         {
-          toEndpoints: [{ matchLabels: { "k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns" } }],
+          toEndpoints: [{ matchLabels: { "k8s:io.kubernetes.pod.namespace": KUBE_DNS.namespace, "k8s:k8s-app": KUBE_DNS.app } }],
           toPorts: [{ ports: [{ port: "53", protocol: "ANY" }], rules: { dns: [{ matchPattern: "*" }] } }],
         },
         ...[...byPort].map(([port, names]) => ({
@@ -248,6 +276,7 @@ export function fqdnPolicy(run: AgentRun, guardrails: Guardrails): KubeObject | 
           toPorts: [{ ports: [{ port: String(port), protocol: "TCP" }] }],
         })),
       ],
+      egressDeny: [{ toCIDRSet: denied }],
     },
   };
 }
@@ -255,7 +284,7 @@ export function fqdnPolicy(run: AgentRun, guardrails: Guardrails): KubeObject | 
 export function scopeObjects(run: AgentRun, guardrails: Guardrails, env: ScopeEnvironment = {}): KubeObject[] {
   const objects = [serviceAccount(run), role(run, guardrails), roleBinding(run)];
   if (guardrails.networkPolicy === "strict") objects.push(networkPolicy(run, guardrails, env));
-  const fqdn = env.fqdn === true ? fqdnPolicy(run, guardrails) : undefined;
+  const fqdn = env.fqdn === true ? fqdnPolicy(run, guardrails, env) : undefined;
   if (fqdn) objects.push(fqdn);
   return objects;
 }

@@ -2,7 +2,7 @@
 // and a tool server; the host classes the model-endpoint policy judges.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { classifyHost, endpointUrl, mcpServerPort, mcpServicePort, modelEndpoint, toolServerEndpoint, type HostClass, type ModelEndpoint } from "./endpoints.ts";
+import { classifyHost, endpointUrl, mcpServerPort, mcpServicePort, modelEndpoint, NON_PUBLIC_RANGES, nonPublicCidrs, nonPublicRange, toolServerEndpoint, type HostClass, type ModelEndpoint } from "./endpoints.ts";
 
 const modelCases: { name: string; spec: unknown; want: ModelEndpoint | "none" }[] = [
   { name: "OpenAI without a block: the SDK's public host", spec: { provider: "OpenAI", model: "gpt-4o" }, want: { host: "api.openai.com", port: 443, source: "spec.provider" } },
@@ -53,6 +53,14 @@ const hostCases: [string, HostClass][] = [
   ["172.32.0.1", "ip"],
   ["192.168.0.1", "private-ip"],
   ["100.64.0.1", "private-ip"],
+  ["100.127.255.255", "private-ip"],
+  ["100.128.0.1", "ip"],
+  ["100.63.255.255", "ip"],
+  ["172.15.255.255", "ip"],
+  ["169.253.0.1", "ip"],
+  ["0.255.255.255", "loopback"],
+  ["127.255.255.254", "loopback"],
+  ["198.18.0.1", "ip"],
   ["8.8.8.8", "ip"],
   ["::1", "loopback"],
   ["::", "loopback"],
@@ -63,6 +71,9 @@ const hostCases: [string, HostClass][] = [
   ["::ffff:169.254.169.254", "link-local"],
   ["::ffff:a9fe:a9fe", "link-local"],
   ["64:ff9b::10.0.0.1", "private-ip"],
+  ["::ffff:100.100.1.1", "private-ip"],
+  ["fc00::1", "private-ip"],
+  ["fe00::1", "ip"],
   ["2001:db8::1", "ip"],
   ["1:2:3:4:5:6:7:8", "ip"],
   ["1:2:3:4:5:6:7:8:9", "ip"],
@@ -80,6 +91,18 @@ const hostCases: [string, HostClass][] = [
 for (const [host, want] of hostCases) {
   test(`classifyHost(${host}) is ${want}`, () => assert.equal(classifyHost(host), want));
 }
+
+test("the non-public ranges: the ones the network policies exclude, by family, each found for its own addresses", () => {
+  assert.deepEqual(nonPublicCidrs(4), ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15"]);
+  assert.deepEqual(nonPublicCidrs(6), ["::/128", "::1/128", "fe80::/10", "fc00::/7"]);
+  for (const [ip, cidr] of [["10.9.8.7", "10.0.0.0/8"], ["198.19.255.255", "198.18.0.0/15"], ["169.254.169.254", "169.254.0.0/16"], ["fd00::7", "fc00::/7"], ["febf::1", "fe80::/10"], ["::1", "::1/128"]] as const) {
+    assert.equal(nonPublicRange(ip)?.cidr, cidr, ip);
+  }
+  for (const ip of ["198.20.0.1", "100.128.0.1", "8.8.8.8", "2001:db8::1", "::2", "api.openai.com"]) assert.equal(nonPublicRange(ip), undefined, ip);
+  // What classifyHost calls private, link-local or loopback is in the table, so the policies exclude it.
+  for (const [host, cls] of hostCases) if (/^[0-9.]+$|:/.test(host) && cls !== "ip" && !host.includes("::ffff:") && !host.startsWith("64:ff9b")) assert.ok(nonPublicRange(host), host);
+  assert.ok(NON_PUBLIC_RANGES.every((r) => r.class !== "public" && r.class !== "in-cluster"));
+});
 
 test("endpointUrl: only URLs a client reads the same way", () => {
   assert.deepEqual(endpointUrl("http://[fd00::1]:8000/v1"), { scheme: "http", host: "fd00::1", port: 8000 });

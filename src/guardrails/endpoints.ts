@@ -161,7 +161,7 @@ export function classifyHost(host: string): HostClass {
   if (host === "localhost" || host.endsWith(".localhost")) return "loopback";
   if (host.includes(":")) return ipv6Class(host);
   const octets = ipv4Octets(host);
-  if (octets) return ipv4Class(octets[0], octets[1]);
+  if (octets) return ipv4Class(octets);
   if (numericName(host)) return "ip";
   const labels = host.split(".");
   return labels.length > 1 && PUBLIC_TLDS.has(labels[labels.length - 1] ?? "") ? "public" : "in-cluster";
@@ -180,26 +180,85 @@ function numericName(host: string): boolean {
   return /^[0-9]+$/.test(labels[labels.length - 1] ?? "") || labels.some((l) => /^0x[0-9a-f]*$/.test(l));
 }
 
-function ipv4Class(a: number, b: number): HostClass {
-  if (a === 127 || a === 0) return "loopback";
-  if (a === 169 && b === 254) return "link-local";
-  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127)) return "private-ip";
-  return "ip";
+/**
+ * The address ranges no public host has, with the class the gateway gives
+ * them: one table for classifyHost and for the run's network policies
+ * (what a public host's rule excludes, what a name may not resolve to).
+ * Disjoint, so an address is in one at most.
+ */
+export interface NonPublicRange {
+  cidr: string;
+  class: HostClass;
+}
+
+export const NON_PUBLIC_RANGES: readonly NonPublicRange[] = [
+  // "this network": Linux connects 0.x.x.x to the host itself
+  { cidr: "0.0.0.0/8", class: "loopback" },
+  { cidr: "10.0.0.0/8", class: "private-ip" },
+  // carrier-grade NAT, where some clusters put pods
+  { cidr: "100.64.0.0/10", class: "private-ip" },
+  { cidr: "127.0.0.0/8", class: "loopback" },
+  // where cloud metadata services answer
+  { cidr: "169.254.0.0/16", class: "link-local" },
+  { cidr: "172.16.0.0/12", class: "private-ip" },
+  { cidr: "192.168.0.0/16", class: "private-ip" },
+  // Benchmarking (RFC 2544), used inside some networks, never a public
+  // host's. endpoints.rego's ipv4_class reads it as a plain IP and
+  // classifyHost must agree with it, so it stays "ip" until the Rego changes.
+  { cidr: "198.18.0.0/15", class: "ip" },
+  { cidr: "::/128", class: "loopback" },
+  { cidr: "::1/128", class: "loopback" },
+  { cidr: "fe80::/10", class: "link-local" },
+  { cidr: "fc00::/7", class: "private-ip" },
+];
+
+/** The table's CIDRs of one family, for a policy's except list or deny rule. */
+export function nonPublicCidrs(family: 4 | 6): string[] {
+  return NON_PUBLIC_RANGES.filter((r) => r.cidr.includes(":") === (family === 6)).map((r) => r.cidr);
+}
+
+/** An address as bytes (4 or 16), or undefined when it is not one. */
+function addressBytes(ip: string): number[] | undefined {
+  if (ip.includes(":")) return ipv6Words(ip)?.flatMap((w) => [w >> 8, w & 0xff]);
+  return ipv4Octets(ip);
+}
+
+const PARSED_RANGES = NON_PUBLIC_RANGES.map((r) => {
+  const [address = "", bits = ""] = r.cidr.split("/");
+  const bytes = addressBytes(address);
+  if (!bytes) throw new Error(`NON_PUBLIC_RANGES: ${r.cidr} is not a CIDR`);
+  return { range: r, bytes, bits: Number(bits) };
+});
+
+function inPrefix(address: number[], prefix: number[], bits: number): boolean {
+  if (address.length !== prefix.length) return false;
+  for (let i = 0; i * 8 < bits; i++) {
+    const mask = bits - i * 8 >= 8 ? 0xff : (0xff << (8 - (bits - i * 8))) & 0xff;
+    if (((address[i] ?? 0) & mask) !== ((prefix[i] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+
+/** The table's range an IP address is in, if any (undefined too for what is not an address). */
+export function nonPublicRange(ip: string): NonPublicRange | undefined {
+  const bytes = addressBytes(ip);
+  return bytes ? PARSED_RANGES.find((p) => inPrefix(bytes, p.bytes, p.bits))?.range : undefined;
+}
+
+function ipv4Class(o: readonly number[]): HostClass {
+  return nonPublicRange(o.join("."))?.class ?? "ip";
 }
 
 function ipv6Class(host: string): HostClass {
   const w = ipv6Words(host);
   if (!w) return "ip";
-  const zeros = (n: number): boolean => w.slice(0, n).every((x) => x === 0);
-  if (zeros(7) && (w[7] === 0 || w[7] === 1)) return "loopback";
-  const first = w[0] ?? 0;
-  if (first >= 0xfe80 && first <= 0xfebf) return "link-local";
-  if (first >= 0xfc00 && first <= 0xfdff) return "private-ip";
+  const own = nonPublicRange(host);
+  if (own) return own.class;
   const prefix = w.slice(0, 6).join(",");
   // IPv4-mapped, IPv4-compatible and NAT64 addresses reach the IPv4 address inside.
   if (prefix === "0,0,0,0,0,65535" || prefix === "0,0,0,0,0,0" || prefix === "100,65435,0,0,0,0") {
-    const v4 = w[6] ?? 0;
-    return ipv4Class(Math.floor(v4 / 256), v4 % 256);
+    const [hi = 0, lo = 0] = w.slice(6);
+    return ipv4Class([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
   }
   return "ip";
 }

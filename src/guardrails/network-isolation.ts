@@ -2,22 +2,92 @@
 // run's agent pods and allows something widens what the run's own strict
 // policy allows. Only agentgate's may. A policy that only denies (no rule
 // in its directions) cannot widen anything and is left alone.
+import { RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
 import { isRecord, type KubeObject } from "../types/kube.ts";
 import type { Violation } from "../types/policy.ts";
+
+/**
+ * What an agent pod may hold under one label key: whether it may lack the
+ * key, and the value it has when present (one known value, or any of the
+ * infinitely many a test accepts: every test here must accept values
+ * outside any finite list, which "some value no requirement names" relies on).
+ */
+interface LabelModel {
+  absent: boolean;
+  present: { value: string } | { test: (v: string) => boolean };
+}
+
+const carries = (value: string): LabelModel => ({ absent: false, present: { value } });
+const carriesSome = (test: (v: string) => boolean): LabelModel => ({ absent: false, present: { test } });
+
+/**
+ * A key agentgate cannot vouch for: the agent pod may carry it with any
+ * value or lack it. Every key not modelled below is read this way, so a
+ * selector can only exclude agent pods through a label they certainly carry.
+ */
+const UNKNOWN: LabelModel = { absent: true, present: { test: () => true } };
 
 /**
  * The labels kagent puts on every pod of an Agent (its Deployment's selector
  * labels app/kagent, and app.kubernetes.io/*: kagent's
  * translator/agent/manifest_builder.go) and the run label agentgate asks for
- * (deployment.labels). Values marked as variable are the run's or agent's
- * name: `kagent` and `app.kubernetes.io/name` end in "-agent" for a run.
+ * (deployment.labels). `kagent` and `app.kubernetes.io/name` are the
+ * Agent's name, which ends in "-agent" for a run.
  */
-const FIXED: Readonly<Record<string, string>> = { app: "kagent", "app.kubernetes.io/managed-by": "kagent", "app.kubernetes.io/part-of": "kagent" };
-const VARIABLE: Readonly<Record<string, (v: string) => boolean>> = {
-  kagent: (v) => v.endsWith("-agent"),
-  "app.kubernetes.io/name": (v) => v.endsWith("-agent"),
-  "agent.tekton.dev/run": (v) => v !== "",
+const POD_LABELS: Readonly<Record<string, LabelModel>> = {
+  app: carries("kagent"),
+  "app.kubernetes.io/managed-by": carries("kagent"),
+  "app.kubernetes.io/part-of": carries("kagent"),
+  kagent: carriesSome((v) => v.endsWith("-agent")),
+  "app.kubernetes.io/name": carriesSome((v) => v.endsWith("-agent")),
+  "agent.tekton.dev/run": carriesSome((v) => v !== ""),
+  // The ReplicaSet's hash is on the pod, but Cilium leaves it out of
+  // identities by default (labelsfilter: !pod-template-hash): present to one
+  // enforcer, absent to another, so it excludes nothing.
+  "pod-template-hash": UNKNOWN,
 };
+
+const CILIUM_NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels.";
+
+/**
+ * The labels Cilium adds to every pod's identity (k8s.SanitizePodLabels;
+ * pod labels under these keys are dropped, so a pod cannot forge them).
+ * Only Cilium has them, so only a CiliumNetworkPolicy is judged with them:
+ * to another CNI enforcing a NetworkPolicy they are ordinary pod labels.
+ */
+function ciliumLabel(key: string, namespace: string | undefined): LabelModel | undefined {
+  // A CiliumNetworkPolicy only selects pods of its own namespace.
+  const ns = namespace !== undefined && namespace !== "" ? carries(namespace) : carriesSome(() => true);
+  if (key === "io.kubernetes.pod.namespace" || key === `${CILIUM_NAMESPACE_LABELS}kubernetes.io/metadata.name`) return ns;
+  if (key === "io.cilium.k8s.policy.serviceaccount") return carriesSome((v) => v.startsWith(RUN_SERVICE_ACCOUNT_PREFIX) && v.length > RUN_SERVICE_ACCOUNT_PREFIX.length);
+  // The cluster's name, and the namespace's other labels (its owner's to change).
+  if (key === "io.cilium.k8s.policy.cluster" || key.startsWith(CILIUM_NAMESPACE_LABELS)) return UNKNOWN;
+  return undefined;
+}
+
+/** Which policy a selector is read for: Cilium's labels and key syntax apply to a CiliumNetworkPolicy only. */
+export interface SelectorContext {
+  kind: "NetworkPolicy" | "CiliumNetworkPolicy";
+  namespace?: string | undefined;
+}
+
+function agentLabel(key: string, on: SelectorContext): LabelModel {
+  return (Object.hasOwn(POD_LABELS, key) ? POD_LABELS[key] : undefined) ?? (on.kind === "CiliumNetworkPolicy" ? ciliumLabel(key, on.namespace) : undefined) ?? UNKNOWN;
+}
+
+/**
+ * Cilium writes a label's source before its key ("k8s:app"; "$host" is
+ * "reserved:host"). No source, `any:` and `k8s:` all reach a pod's
+ * Kubernetes labels; any other source is kept in the key, so it is
+ * modelled as unknown.
+ */
+function ciliumKey(key: string): string {
+  if (key.startsWith("$")) return `reserved:${key.slice(1)}`;
+  const colon = key.indexOf(":");
+  if (colon < 0) return key;
+  const source = key.slice(0, colon);
+  return source === "k8s" || source === "any" ? key.slice(colon + 1) : key;
+}
 
 interface Requirement {
   key: string;
@@ -25,48 +95,63 @@ interface Requirement {
   values: string[];
 }
 
-/** Cilium writes a pod label's source before its key ("k8s:app", "any:app"). */
-const labelKey = (key: string): string => key.replace(/^(k8s|any):/, "");
-
-function requirements(selector: unknown): Requirement[] | undefined {
+function requirements(selector: unknown, on: SelectorContext): Requirement[] | undefined {
   if (selector === undefined || selector === null) return [];
   if (!isRecord(selector)) return undefined;
+  const keyOf = on.kind === "CiliumNetworkPolicy" ? ciliumKey : (k: string) => k;
   const out: Requirement[] = [];
-  if (isRecord(selector.matchLabels)) for (const [key, value] of Object.entries(selector.matchLabels)) out.push({ key: labelKey(key), operator: "In", values: [String(value)] });
+  if (isRecord(selector.matchLabels)) for (const [key, value] of Object.entries(selector.matchLabels)) out.push({ key: keyOf(key), operator: "In", values: [String(value)] });
   if (Array.isArray(selector.matchExpressions)) {
     for (const e of selector.matchExpressions as unknown[]) {
       if (!isRecord(e) || typeof e.key !== "string" || typeof e.operator !== "string") return undefined;
-      out.push({ key: labelKey(e.key), operator: e.operator, values: Array.isArray(e.values) ? e.values.map(String) : [] });
+      out.push({ key: keyOf(e.key), operator: e.operator, values: Array.isArray(e.values) ? e.values.map(String) : [] });
     }
   }
   return out;
 }
 
-function satisfiable(r: Requirement): boolean {
-  const fixed = FIXED[r.key];
-  const variable = VARIABLE[r.key];
-  const present = fixed !== undefined || variable !== undefined;
+/** A present value that none of the requirements on the key names. */
+const OTHER = Symbol("another value");
+/** What the pod holds under a key: null when it lacks it. */
+type Holding = string | null | typeof OTHER;
+
+function holds(r: Requirement, h: Holding): boolean {
   switch (r.operator) {
     case "In":
-      if (fixed !== undefined) return r.values.includes(fixed);
-      return variable !== undefined && r.values.some(variable);
+      return typeof h === "string" && r.values.includes(h);
     case "NotIn":
-      // a variable value can always be chosen outside the list
-      return fixed === undefined || !r.values.includes(fixed);
+      // NotIn also matches a pod without the key
+      return typeof h !== "string" || !r.values.includes(h);
     case "Exists":
-      return present;
+      return h !== null;
     case "DoesNotExist":
-      return !present;
+      return h === null;
     default:
       // an operator the API server would refuse: assume the worst
       return true;
   }
 }
 
-/** Whether a pod selector can match the pods of some run's agent (a selector it cannot read counts as yes). */
-export function canSelectAgentPods(selector: unknown): boolean {
-  const reqs = requirements(selector);
-  return reqs === undefined || reqs.every(satisfiable);
+/** Whether one assignment of the key (absent, or a value the model allows) meets every requirement on it at once. */
+function satisfiable(model: LabelModel, reqs: Requirement[]): boolean {
+  const holdings: Holding[] = model.absent ? [null] : [];
+  const { present } = model;
+  if ("value" in present) holdings.push(present.value);
+  else holdings.push(...reqs.flatMap((r) => r.values).filter(present.test), OTHER);
+  return holdings.some((h) => reqs.every((r) => holds(r, h)));
+}
+
+/**
+ * Whether a pod selector can match the pods of some run's agent: whether
+ * some labelling of an agent pod that agentgate cannot rule out meets it
+ * (a selector it cannot read counts as yes).
+ */
+export function canSelectAgentPods(selector: unknown, on: SelectorContext = { kind: "NetworkPolicy" }): boolean {
+  const reqs = requirements(selector, on);
+  if (reqs === undefined) return true;
+  const byKey = new Map<string, Requirement[]>();
+  for (const r of reqs) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+  return [...byKey].every(([key, rs]) => satisfiable(agentLabel(key, on), rs));
 }
 
 /** Allow rules only: a deny rule (Cilium's ingressDeny/egressDeny) narrows, never widens. */
@@ -89,14 +174,15 @@ function ruleSets(policy: KubeObject): { selector: unknown; spec: Record<string,
 
 export function checkAgentIsolation(policy: KubeObject | null | undefined): Violation[] {
   if (!policy) return [];
-  const widening = ruleSets(policy).find((r) => allowsSomething(r.spec) && canSelectAgentPods(r.selector));
+  const on: SelectorContext = { kind: policy.kind === "CiliumNetworkPolicy" ? "CiliumNetworkPolicy" : "NetworkPolicy", namespace: policy.metadata?.namespace };
+  const widening = ruleSets(policy).find((r) => allowsSomething(r.spec) && canSelectAgentPods(r.selector, on));
   if (!widening) return [];
   const exclude = policy.kind === "CiliumNetworkPolicy" ? "add {key: k8s:agent.tekton.dev/run, operator: DoesNotExist} to its matchExpressions" : "add {key: agent.tekton.dev/run, operator: DoesNotExist} to spec.podSelector.matchExpressions";
   return [
     {
       policy: "agent-isolation",
       field: widening.field,
-      message: `this ${policy.kind ?? "NetworkPolicy"} can select the pods of AgentRuns' agents (labels app: kagent, agent.tekton.dev/run: <run>), and network policies add up, so its rules would widen what an agent may reach beyond its run's own policy; exclude them: ${exclude} (or remove the ingress/egress rules: a policy that only denies is allowed)`,
+      message: `this ${policy.kind ?? "NetworkPolicy"} can select the pods of AgentRuns' agents (labels app: kagent, agent.tekton.dev/run: <run>; a label agentgate cannot vouch for counts as one they may carry with any value, or lack), and network policies add up, so its rules would widen what an agent may reach beyond its run's own policy; exclude them: ${exclude} (or remove the ingress/egress rules: a policy that only denies is allowed)`,
       action: "deny",
     },
   ];

@@ -68,13 +68,16 @@ after(async () => {
 
 test("a strict run's public model host is allowed by name in <run>-fqdn, and not as any public address in <run>-netpol", async () => {
   const custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  const cnp = (await until("the run's CiliumNetworkPolicy", () => custom.getNamespacedCustomObject({ group: "cilium.io", version: "v2", namespace: NS, plural: "ciliumnetworkpolicies", name: "named-fqdn" }).catch(() => undefined))) as { metadata: { labels: Record<string, string>; ownerReferences: { kind: string; name: string }[] }; spec: { endpointSelector: unknown; egress: Record<string, unknown>[] } };
+  const cnp = (await until("the run's CiliumNetworkPolicy", () => custom.getNamespacedCustomObject({ group: "cilium.io", version: "v2", namespace: NS, plural: "ciliumnetworkpolicies", name: "named-fqdn" }).catch(() => undefined))) as { metadata: { labels: Record<string, string>; ownerReferences: { kind: string; name: string }[] }; spec: { endpointSelector: unknown; egress: Record<string, unknown>[]; egressDeny?: { toCIDRSet: { cidr: string }[] }[] } };
   assert.deepEqual(cnp.spec.endpointSelector, { matchLabels: { app: "kagent", kagent: "named-agent" } });
   assert.deepEqual(cnp.spec.egress[1], { toFQDNs: [{ matchName: "api.anthropic.com" }], toPorts: [{ ports: [{ port: "443", protocol: "TCP" }] }] });
   assert.deepEqual(cnp.spec.egress[0]?.toPorts, [{ ports: [{ port: "53", protocol: "ANY" }], rules: { dns: [{ matchPattern: "*" }] } }], "DNS through Cilium's proxy, which toFQDNs needs");
+  const denied = cnp.spec.egressDeny?.[0]?.toCIDRSet.map((r) => r.cidr) ?? [];
+  for (const range of ["169.254.0.0/16", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "fe80::/10", "fc00::/7"]) assert.ok(denied.includes(range), `${range} denied: a public name may resolve there`);
   assert.equal(cnp.metadata.labels["app.kubernetes.io/managed-by"], "agentgate");
   assert.deepEqual(cnp.metadata.ownerReferences.map((o) => `${o.kind}/${o.name}`), ["AgentRun/named"]);
-  const np = JSON.parse((await cp.kubectl(["get", "networkpolicy", "named-netpol", "-n", NS, "-o", "json"])).stdout) as { spec: { egress: { to: { ipBlock?: { cidr: string } }[]; ports?: { port: number }[] }[] } };
+  const np = JSON.parse((await cp.kubectl(["get", "networkpolicy", "named-netpol", "-n", NS, "-o", "json"])).stdout) as { spec: { egress: { to: { ipBlock?: { cidr: string }; namespaceSelector?: unknown; podSelector?: unknown }[]; ports?: { port: number }[] }[] } };
+  assert.deepEqual(np.spec.egress[0]?.to, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }], "DNS to kube-dns in kube-system only, as in <run>-fqdn");
   assert.ok(!np.spec.egress.some((e) => e.to.some((p) => p.ipBlock?.cidr === "0.0.0.0/0")), "no rule for every public address");
   assert.ok(np.spec.egress.some((e) => e.ports?.some((p) => p.port === 8084)), "the in-cluster tool server stays in the NetworkPolicy");
   const run = (await custom.getNamespacedCustomObject({ group: "agent.tekton.dev", version: "v1alpha1", namespace: NS, plural: "agentruns", name: "named" })) as AgentRun;
