@@ -46,10 +46,34 @@ profile_name := name if {
 	is_string(name)
 }
 
+# A label selects a profile only where the platform bound it
+# (profiles.<name>.namespaces): a tenant who can label a namespace cannot
+# pick a looser profile (enforcement: warn, wider rbac) for it.
 profile := p if {
-	p := data.agentgate.config.profiles[profile_name]
-	is_object(p)
+	raw := data.agentgate.config.profiles[profile_name]
+	is_object(raw)
+	profile_binds(raw)
+	p := object.remove(raw, ["namespaces"])
 } else := {}
+
+profile_binds(p) if {
+	is_object(input.context.namespace)
+	name := object.get(input.context.namespace, "name", "")
+	some pattern in p.namespaces
+	namespace_matches(pattern, name)
+}
+
+namespace_matches(pattern, name) if {
+	is_string(pattern)
+	not endswith(pattern, "*")
+	pattern == name
+}
+
+namespace_matches(pattern, name) if {
+	is_string(pattern)
+	endswith(pattern, "*")
+	startswith(name, trim_suffix(pattern, "*"))
+}
 
 # Most namespaces have no profile: skip the merge for them.
 cfg := data.agentgate.config if not has_profile

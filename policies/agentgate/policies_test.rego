@@ -149,14 +149,37 @@ test_kagent_byo if {
 # profiles and enforcement
 test_profile_enforcement_warn if {
 	inp := object.union(cfg_input({"tokenBudget": 900000}), {"context": {"namespace": {"name": "qe", "labels": {"agent.tekton.dev/guardrail-profile": "rollout"}}}})
-	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"rollout": {"enforcement": "warn"}}
+	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"rollout": {"enforcement": "warn", "namespaces": ["qe"]}}
 	count(vs) > 0
 	every v in vs { v.action == "warn" }
 }
 
 test_profile_raises_limit if {
 	inp := object.union(cfg_input({"tokenBudget": 900000}), {"context": {"namespace": {"name": "qe", "labels": {"agent.tekton.dev/guardrail-profile": "big"}}}})
-	not "token-budget" in ids(inp) with data.agentgate.config.profiles as {"big": {"budgets": {"maxTokenBudget": 1000000}}}
+	not "token-budget" in ids(inp) with data.agentgate.config.profiles as {"big": {"budgets": {"maxTokenBudget": 1000000}, "namespaces": ["q*"]}}
+}
+
+# A label selects only a profile the platform bound to the namespace: a
+# tenant who can label theirs cannot pick the warn profile for it.
+test_profile_label_outside_its_namespaces_is_ignored if {
+	inp := object.union(cfg_input({"tokenBudget": 900000}), {"context": {"namespace": {"name": "team", "labels": {"agent.tekton.dev/guardrail-profile": "rollout"}}}})
+	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"rollout": {"enforcement": "warn", "namespaces": ["qe", "staging-*"]}}
+	some v in vs
+	v.policy == "token-budget"
+	v.action == "deny"
+}
+
+test_profile_without_namespaces_binds_nowhere if {
+	inp := object.union(cfg_input({"tokenBudget": 900000}), {"context": {"namespace": {"name": "qe", "labels": {"agent.tekton.dev/guardrail-profile": "rollout"}}}})
+	some v in agentgate.violations with input as inp with data.agentgate.config.profiles as {"rollout": {"enforcement": "warn"}}
+	v.action == "deny"
+}
+
+test_profile_prefix_binding if {
+	inp := object.union(cfg_input({"tokenBudget": 900000}), {"context": {"namespace": {"name": "staging-web", "labels": {"agent.tekton.dev/guardrail-profile": "rollout"}}}})
+	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"rollout": {"enforcement": "warn", "namespaces": ["qe", "staging-*"]}}
+	count(vs) > 0
+	every v in vs { v.action == "warn" }
 }
 
 test_default_action_is_deny if {
@@ -272,14 +295,14 @@ test_budget_not_whole_number_messages if {
 # enforcement: dryrun turns every finding of the namespace into an audit-only one
 test_profile_enforcement_dryrun if {
 	inp := object.union(cfg_input({"tokenBudget": 900000, "networkPolicy": "permissive"}), {"context": {"namespace": {"name": "qe", "labels": {"agent.tekton.dev/guardrail-profile": "shadow"}}}})
-	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"shadow": {"enforcement": "dryrun"}}
+	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"shadow": {"enforcement": "dryrun", "namespaces": ["qe"]}}
 	{v.policy | some v in vs} == {"token-budget", "network-strict"}
 	every v in vs { v.action == "dryrun" }
 }
 
 test_profile_unknown_enforcement_stays_deny if {
 	inp := object.union(cfg_input({"tokenBudget": 900000}), {"context": {"namespace": {"name": "qe", "labels": {"agent.tekton.dev/guardrail-profile": "odd"}}}})
-	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"odd": {"enforcement": "off"}}
+	vs := agentgate.violations with input as inp with data.agentgate.config.profiles as {"odd": {"enforcement": "off", "namespaces": ["qe"]}}
 	count(vs) > 0
 	every v in vs { v.action == "deny" }
 }

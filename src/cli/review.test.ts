@@ -91,7 +91,7 @@ before(async () => {
   await writeFile(file("approve-dave.yaml"), yaml(storedRun({ [STAMP.approvedBy]: "dave" })));
   await writeFile(file("approve-alice.yaml"), yaml(storedRun({ [STAMP.approvedBy]: "alice" })));
   await writeFile(file("new-goal.yaml"), yaml(storedRun({}, { goal: "Delete everything" })));
-  await writeFile(file("profiles.yaml"), stringify({ profiles: { rollout: { enforcement: "warn" }, shadow: { enforcement: "dryrun" } } }));
+  await writeFile(file("profiles.yaml"), stringify({ profiles: { rollout: { enforcement: "warn", namespaces: ["rollout"] }, shadow: { enforcement: "dryrun", namespaces: ["shadow"] } } }));
   await writeFile(file("namespaces.yaml"), yaml(namespace("rollout", "rollout"), namespace("shadow", "shadow")));
   await writeFile(file("greedy-rollout.yaml"), yaml(agentConfig("greedy", { tokenBudget: 900000 }, "rollout")));
   await writeFile(file("greedy-shadow.yaml"), yaml(agentConfig("greedy", { tokenBudget: 900000 }, "shadow")));

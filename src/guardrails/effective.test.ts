@@ -124,3 +124,14 @@ test("computeGuardrails: the model's egress is the block spec.provider selects, 
     { purpose: "model-auth", host: "auth.sap.example.com", port: 443 },
   ]);
 });
+
+test("computeGuardrails: egress to the metadata service or the node is never stamped unless models.allowedEndpoints lists it, whatever profile admitted the config", () => {
+  const model = (baseUrl: string) => contextOf({ modelConfig: { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "m", namespace: "qe" }, spec: { provider: "OpenAI", model: "gpt-4o", openAI: { baseUrl } } } });
+  const hosts = (g: Guardrails) => g.egress.map((e) => `${e.host}:${String(e.port)}`);
+  assert.deepEqual(hosts(computeGuardrails(runOf(), configOf(), model("http://169.254.169.254:80/v1"), policyConfig)), []);
+  assert.deepEqual(hosts(computeGuardrails(runOf(), configOf(), model("http://127.0.0.1:8080/v1"), policyConfig)), []);
+  assert.deepEqual(hosts(computeGuardrails(runOf(), configOf(), model("http://[::1]:8080/v1"), policyConfig)), []);
+  const listed = { ...policyConfig, models: { allowedEndpoints: ["169.254.169.254:80"] } };
+  assert.deepEqual(hosts(computeGuardrails(runOf(), configOf(), model("http://169.254.169.254:80/v1"), listed)), ["169.254.169.254:80"], "listed by the platform");
+  assert.deepEqual(hosts(computeGuardrails(runOf(), configOf(), model("https://api.openai.com/v1"), policyConfig)), ["api.openai.com:443"], "a public host is kept");
+});

@@ -3,7 +3,7 @@
 // that overrides only narrow; this only states the result.
 import type { AgentConfig, AgentRun, EgressRule, Guardrails, ToolServerKind } from "../types/agent.ts";
 import type { ModelConfig } from "../types/kagent.ts";
-import { endpointUrl, modelEndpoint, toolServerEndpoint } from "./endpoints.ts";
+import { classifyHost, endpointUrl, modelEndpoint, toolServerEndpoint } from "./endpoints.ts";
 import { isRecord, type KubeObject, type PolicyRule } from "../types/kube.ts";
 import type { PolicyContext } from "../types/policy.ts";
 import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
@@ -93,6 +93,22 @@ function serverEgress(key: string, kind: ToolServerKind, server: KubeObject | nu
   return egressTo(`mcp:${key}`, endpoint.host, endpoint.port);
 }
 
+/**
+ * A floor under every profile: a route to a link-local or loopback address
+ * (the cloud's metadata service, the node itself) is stamped only where the
+ * platform listed it in models.allowedEndpoints. A warn or dryrun profile
+ * admits a config that names one, but its runs never get the route.
+ */
+export function egressAllowedByFloor(rule: EgressRule, policyConfig: Record<string, unknown>): boolean {
+  if (rule.service) return true;
+  const host = rule.host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  const cls = classifyHost(host);
+  if (cls !== "link-local" && cls !== "loopback") return true;
+  const listed = new Set(strings(section(policyConfig, "models").allowedEndpoints).map((e) => e.toLowerCase()));
+  const port = String(rule.port);
+  return [host, `${host}:${port}`, `[${host}]`, `[${host}]:${port}`].some((spelling) => listed.has(spelling));
+}
+
 /** The smaller of a value and today's maximum, when the maximum is a number. */
 function atMost(value: number, max: unknown): number {
   const m = num(max);
@@ -163,7 +179,7 @@ export function computeGuardrails(
     timeout: shorterOf(text(runSpec.timeout) ?? text(spec.timeout) ?? text(budgets.defaultTimeout) ?? "", budgets.maxTimeout),
     maxIterations: atMost(num(runSpec.maxIterations) ?? num(spec.maxIterations) ?? num(budgets.defaultMaxIterations) ?? 0, budgets.maxIterations),
     networkPolicy: spec.networkPolicy === "permissive" ? "permissive" : "strict",
-    egress,
+    egress: egress.filter((rule) => egressAllowedByFloor(rule, policyConfig)),
     rbac,
     approval: {
       required: approval.required === true,

@@ -31,8 +31,8 @@ const valid = () => ({
   approval: { approverGroups: ["agent-approvers"] },
   kagent: { allowBYO: false, agentFields: ["description"] },
   profiles: {
-    rollout: { enforcement: "warn" },
-    big: { budgets: { maxTokenBudget: 900000, maxTimeout: "1d" }, approval: { approverGroups: [] } },
+    rollout: { enforcement: "warn", namespaces: ["team-a", "staging-*"] },
+    big: { namespaces: ["data"], budgets: { maxTokenBudget: 900000, maxTimeout: "1d" }, approval: { approverGroups: [] } },
   },
 });
 
@@ -63,7 +63,7 @@ describe("the default bundle's config schema", () => {
   test("a profile may hold the config's own keys and enforcement, no other", () => {
     const properties = SCHEMA.properties as Record<string, { additionalProperties?: { properties?: Record<string, unknown> } }>;
     const configKeys = Object.keys(properties).filter((k) => k !== "profiles");
-    assert.deepEqual(Object.keys(properties.profiles?.additionalProperties?.properties ?? {}).sort(), [...configKeys, "enforcement"].sort());
+    assert.deepEqual(Object.keys(properties.profiles?.additionalProperties?.properties ?? {}).sort(), [...configKeys, "enforcement", "namespaces"].sort());
   });
 
   test("every key a rule needs is required: without it the rule would be off", () => {
@@ -158,13 +158,23 @@ describe("what a refused config says", () => {
     },
     {
       name: "a misspelt enforcement",
-      edit: (c) => { c.profiles.rollout = { enforcment: "warn" } as never; },
-      says: ["profiles.rollout.enforcment is not a known key (did you mean enforcement?); known keys of profiles.rollout: models, tools, budgets, rbac, network, approval, kagent, enforcement"],
+      edit: (c) => { c.profiles.rollout = { enforcment: "warn", namespaces: ["team-a"] } as never; },
+      says: ["profiles.rollout.enforcment is not a known key (did you mean enforcement?); known keys of profiles.rollout: models, tools, budgets, rbac, network, approval, kagent, enforcement, namespaces"],
+    },
+    {
+      name: "a profile bound to no namespace (a label alone would select it anywhere)",
+      edit: (c) => { c.profiles.rollout = { enforcement: "warn" } as never; },
+      says: ['profiles.rollout.namespaces is missing; expected the namespaces whose label may select this profile: names, or prefixes ending in * ("*" alone: any namespace whose label names it)'],
+    },
+    {
+      name: "a profile bound to something that is no namespace name",
+      edit: (c) => { c.profiles.rollout = { enforcement: "warn", namespaces: ["Team A"] }; },
+      says: ['profiles.rollout.namespaces[0] is "Team A"; expected a string matching ^([a-z0-9]([-a-z0-9]*[a-z0-9])?|[a-z0-9-]*\\*)$'],
     },
     {
       name: "a profile that is not an object",
       edit: (c) => { (c.profiles as Record<string, unknown>).strict = "deny"; },
-      says: ['profiles.strict is "deny" (a string); expected an object {models?, tools?, budgets?, rbac?, network?, approval?, kagent?, enforcement?}'],
+      says: ['profiles.strict is "deny" (a string); expected an object {models?, tools?, budgets?, rbac?, network?, approval?, kagent?, enforcement?, namespaces}'],
     },
     {
       name: "a profile setting a wrong type (checked merged over the base config)",
@@ -213,7 +223,7 @@ describe("what a refused config says", () => {
     },
     {
       name: "a profile named with characters a path cannot show bare",
-      edit: (c) => { (c.profiles as Record<string, unknown>)["team a"] = { network: { allowPermissive: 1 } }; },
+      edit: (c) => { (c.profiles as Record<string, unknown>)["team a"] = { namespaces: ["team-a"], network: { allowPermissive: 1 } }; },
       says: ['profiles["team a"].network.allowPermissive is 1 (a number); expected true or false'],
     },
   ];

@@ -136,7 +136,7 @@ export function configProblems(compiledSchema: CompiledConfigSchema, config: unk
   if (isRecord(config) && isRecord(profiles)) {
     for (const [name, profile] of Object.entries(profiles)) {
       if (!isRecord(profile)) continue;
-      const { enforcement: _enforcement, ...partial } = profile;
+      const { enforcement: _enforcement, namespaces: _namespaces, ...partial } = profile;
       if (Object.keys(partial).length === 0) continue;
       const merged = mergeOverride(config, partial);
       for (const err of errorsOf(validate, merged)) {

@@ -78,7 +78,7 @@ before(async () => {
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const dir = await mkdtemp(join(tmpdir(), "agentgate-e2e-"));
   const policyConfig = join(dir, "policy-config.yaml");
-  await writeFile(policyConfig, stringify({ profiles: { rollout: { enforcement: "warn" }, shadow: { enforcement: "dryrun" } } }));
+  await writeFile(policyConfig, stringify({ profiles: { rollout: { enforcement: "warn", namespaces: ["rollout"] }, shadow: { enforcement: "dryrun", namespaces: ["shadow"] } } }));
   gateway = await startGateway({
     listen: "127.0.0.1:0",
     bundle: [],

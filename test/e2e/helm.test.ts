@@ -137,7 +137,7 @@ describe("helm template | kubectl apply --dry-run=server", () => {
     provided: { certificates: { mode: "provided", provided: { secretName: "agentgate-tls", caBundle: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" } } },
     "everything set": {
       gateway: { decisionLogs: { enabled: true }, trustedUsers: ["ci-bot"] },
-      policy: { config: { profiles: { rollout: { enforcement: "warn" } } }, bundles: ["https://bundles.example.com/team-a.tar.gz"], bundleCache: { existingClaim: "agentgate-bundles" }, verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
+      policy: { config: { profiles: { rollout: { enforcement: "warn", namespaces: ["team-*"] } } }, bundles: ["https://bundles.example.com/team-a.tar.gz"], bundleCache: { existingClaim: "agentgate-bundles" }, verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", keyId: "prod", scope: "agentgate" } },
       provenance: { keySecret: "provenance-key" },
       webhook: { failurePolicy: "Ignore", timeoutSeconds: 3, excludeNamespaces: ["sandbox"] },
       audit: { enabled: true },

@@ -55,7 +55,7 @@ let deps: GatewayDeps;
 
 before(async () => {
   const policyConfig = join(await mkdtemp(join(tmpdir(), "agentgate-audit-unit-")), "policy-config.yaml");
-  await writeFile(policyConfig, "profiles:\n  rollout:\n    enforcement: warn\n");
+  await writeFile(policyConfig, "profiles:\n  rollout:\n    enforcement: warn\n    namespaces: [rollout]\n");
   engine = await loadEngine([], policyConfig);
   deps = {
     engine: () => engine,

@@ -66,8 +66,8 @@ before(async () => {
     { entrypoints: ["agentgate/violations"], name: "default", revision: "r1" },
   );
   await writeFile(file("set-string.yaml"), stringify({ budgets: { maxTokenBudget: "500000" } }));
-  await writeFile(file("old-keys.yaml"), stringify({ budget: { maxTimeout: "2h" }, rbac: { forbiddenVerbs: ["*"] }, profiles: { rollout: { enforcement: "warning" } } }));
-  await writeFile(file("good.yaml"), stringify({ budgets: { maxTokenBudget: 200000, maxTimeout: "2h" }, profiles: { rollout: { enforcement: "warn" } } }));
+  await writeFile(file("old-keys.yaml"), stringify({ budget: { maxTimeout: "2h" }, rbac: { forbiddenVerbs: ["*"] }, profiles: { rollout: { enforcement: "warning", namespaces: ["team-a"] } } }));
+  await writeFile(file("good.yaml"), stringify({ budgets: { maxTokenBudget: 200000, maxTimeout: "2h" }, profiles: { rollout: { enforcement: "warn", namespaces: ["team-*"] } } }));
 });
 
 after(async () => {
