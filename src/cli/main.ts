@@ -54,6 +54,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--trusted-user <user>", "another identity trusted like agentgate's own (the controller's ServiceAccount); repeatable", collect, [])
     .option("--ca-out <file>", "with a self-signed certificate: write its CA here")
     .option("--client-ca-file <file>", "answer /validate and /mutate only for callers with a TLS client certificate from this CA (PEM: the one that signed the API server's webhook client certificate); reloaded when it changes; /healthz, /readyz and /metrics stay open")
+    .option("--webhook-path-token-file <file>", "answer admission reviews only at /validate/<token> and /mutate/<token>, the token read from this file (the path the webhook configurations name; reading them is cluster-scoped, so a tenant's pod cannot call the gateway as the API server); read again when it changes")
     .option("--client-cn <name>", "with --client-ca-file: a subject CN allowed to call /validate and /mutate; repeatable (default: any certificate the CA signed)", collect, [])
     .addOption(new Option("--max-review-values <n>", "deny, unevaluated, a review holding more JSON values than this (object and oldObject together)").default(DEFAULT_REVIEW_LIMITS.maxValues).argParser(atLeastOne))
     .addOption(new Option("--max-review-depth <n>", "deny, unevaluated, a review nesting deeper than this (the object starts 3 levels in)").default(DEFAULT_REVIEW_LIMITS.maxDepth).argParser(atLeastOne))

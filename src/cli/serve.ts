@@ -1,4 +1,5 @@
 // `agentgate serve`: the webhook server.
+import { PathToken } from "../server/path-token.ts";
 import { writeFile } from "node:fs/promises";
 import type { CertificateManager } from "../certs/manager.ts";
 import { CertFlagError, planSelfManaged, startSelfManaged, type SelfManagedPlan } from "../certs/self-managed.ts";
@@ -42,6 +43,8 @@ export interface ServeOptions extends BundleFlags, SigningFlags {
   clientCaFile?: string;
   /** with clientCaFile: the subject CNs allowed (none: any the CA signed) */
   clientCn?: string[];
+  /** admission endpoints only at /validate/<token> and /mutate/<token> */
+  webhookPathTokenFile?: string;
   /** deny a review holding more JSON values than this, unevaluated */
   maxReviewValues?: number;
   /** deny a review nesting deeper than this, unevaluated */
@@ -82,6 +85,14 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       throw new InputError(`--client-ca-file: ${err instanceof Error ? err.message : String(err)}`);
     });
     clientAuth = new ClientAuth({ caPem, allowedNames: opts.clientCn ?? [] });
+  }
+  let pathToken: PathToken | undefined;
+  if (opts.webhookPathTokenFile !== undefined) {
+    try {
+      pathToken = PathToken.fromFile(opts.webhookPathTokenFile);
+    } catch (err) {
+      throw new InputError(`--webhook-path-token-file: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
   let selfManaged: SelfManagedPlan | undefined;
   if (opts.certSecret !== undefined) {
@@ -171,6 +182,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     ...(decisions ? { decisions } : {}),
     ...(onDeniedUpdate ? { onDeniedUpdate } : {}),
     ...(clientAuth ? { clientAuth } : {}),
+    ...(pathToken ? { pathToken } : {}),
     reviewLimits: { maxValues: opts.maxReviewValues ?? DEFAULT_REVIEW_LIMITS.maxValues, maxDepth: opts.maxReviewDepth ?? DEFAULT_REVIEW_LIMITS.maxDepth },
   });
   const clientCaReloader = clientAuth && opts.clientCaFile !== undefined ? new ClientCaReloader(clientAuth, opts.clientCaFile, logger) : undefined;

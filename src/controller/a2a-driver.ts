@@ -1,4 +1,5 @@
 // The agent runtime as the run reconciler sees it: kagent over A2A.
+import { agentMessageParts } from "../guardrails/agent-message.ts";
 import type { Logger } from "../log.ts";
 import { A2AClient, A2AError, kagentAgentUrl, userMessage } from "./a2a/client.ts";
 import { followTask } from "./a2a/run.ts";
@@ -60,9 +61,8 @@ export class A2ADriver implements AgentDriver {
 
   async act(p: ActParams): Promise<ActingOutcome> {
     const client = this.client(p.agent);
-    // Hints travel as extra text parts after the goal, as the proposal's
-    // context.hints are meant to be read.
-    const message = userMessage([p.goal, ...p.hints.map((h) => `Hint: ${h}`)], {
+    // Exactly the parts the goal policy judged (agent-message.ts).
+    const message = userMessage(agentMessageParts(p.goal, p.hints), {
       messageId: p.messageId,
       metadata: { "agent.tekton.dev/run": `${p.run.metadata?.namespace ?? ""}/${p.run.metadata?.name ?? ""}` },
     });

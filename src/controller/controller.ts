@@ -32,6 +32,8 @@ export interface ControllerOptions {
   identity?: string;
   /** how long kagent may take to report an Agent Ready (default 10 minutes) */
   agentReadyTimeoutMs?: number;
+  /** how often a running agent's ModelConfig and tool servers are compared with its snapshot (default 15 s) */
+  changeCheckMs?: number;
   /** verifies the decisions and approvals the gateway signed */
   keyring: Keyring;
   /** namespaces the webhooks never see: their runs are never acted on */
@@ -159,6 +161,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     kagentSupport: () => kagentSupportNow,
     scopeEnvironment: async (guardrails) => ({ apiServer: await apiServer(), kagent, services: await services.resolve(servicesToResolve(guardrails, kagent)), fqdn }),
     ...(opts.agentReadyTimeoutMs !== undefined ? { agentReadyTimeoutMs: opts.agentReadyTimeoutMs } : {}),
+    ...(opts.changeCheckMs !== undefined ? { changeCheckMs: opts.changeCheckMs } : {}),
   });
   const customRunReconciler = new CustomRunReconciler(kube, log);
 

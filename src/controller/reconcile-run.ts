@@ -23,6 +23,8 @@ import { egressNote, scopeObjects, type ScopeEnvironment } from "./scope.ts";
 
 const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, toolCalls: 0 };
 const POLL_MS = 1000;
+/** How often a running agent's ModelConfig and tool servers are compared with its snapshot. */
+const CHANGE_CHECK_MS = 15_000;
 const ACTED_MEMORY_MS = 10 * 60_000;
 /**
  * How long a clean stop waits, when the goal is on its way to kagent, for
@@ -44,6 +46,8 @@ export interface RunReconcilerOptions {
   requeue: (key: string) => void;
   /** how long to wait for kagent to report an Agent Ready */
   agentReadyTimeoutMs?: number;
+  /** how often a running agent's ModelConfig and tool servers are compared with its snapshot (default 15 s) */
+  changeCheckMs?: number;
   /** verifies the decisions and approvals the gateway signed */
   keyring: Keyring;
   /** namespaces agentgate's webhooks never see: their runs are never acted on */
@@ -140,6 +144,8 @@ export function snapshotConfig(snapshot: Snapshot, namespace: string): AgentConf
 
 export class RunReconciler {
   private readonly actors = new Map<string, Actor>();
+  /** run uid → when its snapshot was last compared while it acted */
+  private readonly changeChecked = new Map<string, number>();
   /** what the last scope was made from (Cilium present or not), for the run's condition */
   private lastEnv: ScopeEnvironment = {};
   private readonly opts: RunReconcilerOptions;
@@ -340,6 +346,7 @@ export class RunReconciler {
     const uid = run.metadata?.uid ?? "";
     const actor = this.actors.get(key(run));
     if (isTerminal(run.status)) {
+      this.changeChecked.delete(uid);
       if (!actor) this.acted.delete(uid);
       return {};
     }
@@ -442,7 +449,7 @@ export class RunReconciler {
     }
 
     if (phase === "Acting") {
-      if (actor) return {};
+      if (actor) return this.watchWhileActing(run, trust, actor);
       return this.act(run, config, trust, deadline ?? Date.now() + trust.timeoutMs);
     }
 
@@ -456,6 +463,27 @@ export class RunReconciler {
       await this.finish(run, "Succeeded", "the agent reached its goal and the post-hooks succeeded", { config, guardrails });
     }
     return {};
+  }
+
+  /**
+   * kagent reads the run's ModelConfig and tool servers by name on every
+   * reconcile of its Agent, so an edit while the agent acts (a policy-
+   * compliant one, or any while the webhook is off) would change what an
+   * approved run runs. The actor is stopped (ConfigChanged) as soon as a
+   * digest differs; checked at most every changeCheckMs, and again then.
+   */
+  private async watchWhileActing(run: AgentRun, trust: Trusted, actor: Actor): Promise<{ requeueAfterMs?: number }> {
+    const uid = run.metadata?.uid ?? "";
+    const last = this.changeChecked.get(uid) ?? 0;
+    const every = this.opts.changeCheckMs ?? CHANGE_CHECK_MS;
+    if (Date.now() - last < every) return {};
+    this.changeChecked.set(uid, Date.now());
+    const changed = await this.changedSinceAdmission(run, trust.snapshot);
+    if (changed !== undefined) {
+      actor.requestStop({ reason: "ConfigChanged", message: changed });
+      return {};
+    }
+    return { requeueAfterMs: every };
   }
 
   /**

@@ -36,6 +36,12 @@ const cases: { name: string; run?: AgentRun; exempt?: boolean; decision: Decisio
     want: { reason: "UnverifiedApproval", message: /the run's approval is not one agentgate admitted: approved-by is set but carries no/ },
   },
   {
+    name: "an approval that names the run's creator is never one the gateway gave",
+    decision: valid(guardrails({ approval: { required: true, approverGroups: ["leads"] } })),
+    approval: { approved: true, approvedBy: "alice", approvedAt },
+    want: { reason: "UnverifiedApproval", message: /names its creator "alice", and nobody approves their own run/ },
+  },
+  {
     name: "status.startTime is never the clock: a run stamped 2099 still starts at creation",
     run: { ...run(), status: { phase: "Acting", startTime: "2099-01-01T00:00:00Z" } },
     decision: valid(),

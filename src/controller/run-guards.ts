@@ -62,6 +62,8 @@ export function trustRun(f: TrustFacts): Trusted | Refused {
   const created = Date.parse(f.run.metadata?.creationTimestamp ?? "");
   const createdAt = Number.isNaN(created) ? f.now : created;
   if (!guardrails.approval.required) return { ok: true, guardrails, snapshot, createdBy, timeoutMs: ms, startAt: createdAt, approvedBy: undefined };
+  // The gateway never signs an approval by the run's creator; one that says so was not given through it.
+  if (f.approval.approved && f.approval.approvedBy === createdBy) return { ok: false, reason: "UnverifiedApproval", message: `the run's approval names its creator ${JSON.stringify(createdBy)}, and nobody approves their own run; create the run again and have another member of the approver groups approve it` };
   if (f.approval.approved) return { ok: true, guardrails, snapshot, createdBy, timeoutMs: ms, startAt: Math.max(createdAt, f.approval.approvedAt), approvedBy: f.approval.approvedBy };
   if (f.run.metadata?.annotations?.[STAMP.approvedBy] !== undefined) return { ok: false, reason: "UnverifiedApproval", message: `the run's approval is not one agentgate admitted: ${f.approval.why}; create the run again and have it approved with agentgate's webhooks in place` };
   return { ok: true, guardrails, snapshot, createdBy, timeoutMs: ms, startAt: undefined, approvedBy: undefined };

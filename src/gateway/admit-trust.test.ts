@@ -10,7 +10,6 @@ import type { AccessReviewer } from "../context/access-review.ts";
 import { StaticLookup } from "../context/static-lookup.ts";
 import { verifyDecision } from "../guardrails/decision.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
-import { parseGuardrails } from "../guardrails/stamps.ts";
 import { readBundles } from "../policy/load.ts";
 import { PolicyEngine } from "../policy/engine.ts";
 import { ephemeralKeyring } from "../signing/keyring.ts";
@@ -72,7 +71,8 @@ describe("a run's creator through Tekton", () => {
     const mutation = await admit(create(pipelineRun, user), deps([]), "mutate");
     const object = structuredClone(pipelineRun);
     applyPatch(object, mutation.patch);
-    object.metadata = { ...object.metadata, name: "qe-abc12", uid: "pr-uid", creationTimestamp: new Date().toISOString() };
+    assert.match(object.metadata?.name ?? "", /^qe-[a-z0-9]{5}$/, "the gateway names it, so its stamp binds the exact name");
+    object.metadata = { ...object.metadata, uid: "pr-uid", creationTimestamp: new Date().toISOString() };
     return object;
   }
   const customRun = (pr: KubeObject): KubeObject => ({
@@ -90,7 +90,7 @@ describe("a run's creator through Tekton", () => {
   }
   const runFor = (_cr: KubeObject): AgentRun => run({ name: "qe-abc12-agent", ownerReferences: [{ apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", name: "qe-abc12-agent", uid: "cr-uid", controller: true }] });
 
-  test("a PipelineRun gets its creator stamped and signed, bound to its generateName", async () => {
+  test("a PipelineRun gets its creator stamped and signed, under the name the gateway gives it", async () => {
     const pr = await storedPipelineRun(alice);
     assert.equal(pr.metadata?.annotations?.[STAMP.createdBy], "alice");
     assert.match(pr.metadata?.annotations?.[STAMP.creator] ?? "", /^[\w-]+\.\.[\w-]+$/);
@@ -210,7 +210,26 @@ describe("run-approval with who can act as the creator", () => {
   });
 });
 
-test("guardrails stamped on a run take the config's approver groups only where policy names them", async () => {
-  const { object } = await admitLikeApiServer(create(run()), deps([ns, model, tools, config({ approval: { required: true, approverGroups: ["system:authenticated", "agent-approvers"] } })]));
-  assert.deepEqual(parseGuardrails(object?.metadata?.annotations?.[STAMP.guardrails])?.approval.approverGroups, ["agent-approvers"]);
+test("the mutating pass signs nothing policy denies: a config naming a system approver group gets no decision, only the finding", async () => {
+  const request = create(run());
+  const mutation = await admit(request, deps([ns, model, tools, config({ approval: { required: true, approverGroups: ["system:authenticated", "agent-approvers"] } })]), "mutate");
+  assert.equal(mutation.allowed, false);
+  assert.deepEqual(policies(mutation.violations), ["approval-groups"]);
+  assert.equal(mutation.patch.length, 0, "no stamp, no signature");
+});
+
+test("a config changed between the two passes: the run is not signed with one config and judged on another", async () => {
+  const request = create(run());
+  const before = deps([ns, model, tools, config({ rbac: [{ apiGroups: [""], resources: ["pods"], verbs: ["get"] }] })]);
+  const mutation = await admit(request, before, "mutate");
+  assert.equal(mutation.allowed, true, JSON.stringify(mutation.violations));
+  const stamped = structuredClone(request.object) as AgentRun;
+  applyPatch(stamped, mutation.patch);
+  stamped.metadata = { ...stamped.metadata, uid: "run-uid", creationTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") };
+  const after = deps([ns, model, tools, config()]);
+  const decision = await admit({ ...request, object: stamped }, after, "validate");
+  assert.equal(decision.allowed, false);
+  assert.deepEqual(policies(decision.violations), ["stamp-integrity"]);
+  assert.match(decision.violations.map((v) => v.message).join("\n"), /changed while the run was being admitted; create the run again/);
+  assert.equal((await admit({ ...request, object: stamped }, before, "validate")).allowed, true, "the same config on both passes is admitted");
 });

@@ -49,9 +49,9 @@ let engine: PolicyEngine;
 before(async () => {
   engine = await PolicyEngine.load(await readBundles([]), {
     profiles: {
-      rollout: { enforcement: "warn" },
-      shadow: { enforcement: "dryrun" },
-      leads: { approval: { approverGroups: ["team-leads"] }, budgets: { defaultTokenBudget: 4242, defaultTimeout: "7m", defaultMaxIterations: 3 } },
+      rollout: { enforcement: "warn", namespaces: ["rollout"] },
+      shadow: { enforcement: "dryrun", namespaces: ["shadow"] },
+      leads: { namespaces: ["leads"], approval: { approverGroups: ["team-leads"] }, budgets: { defaultTokenBudget: 4242, defaultTimeout: "7m", defaultMaxIterations: 3 } },
     },
   });
 });
@@ -174,11 +174,14 @@ describe("run-approval holds for trusted identities too", () => {
     next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [STAMP.approvedBy]: GATEWAY } };
     const gateway: UserInfo = { username: GATEWAY, groups: ["system:serviceaccounts"] };
     const mutation = await admit(update(next, old, gateway), deps(objects), "mutate");
-    applyPatch(next, mutation.patch);
+    // The mutating pass signs no approval it would refuse: nobody reaching /mutate gets one.
+    assert.equal(mutation.allowed, false);
+    assert.equal(mutation.patch.length, 0);
+    assert.deepEqual([...new Set(mutation.violations.map((v) => v.policy))], ["run-approval"]);
+    assert.match(mutation.violations[0]?.message ?? "", /is not in an approver group of this run; allowed: agent-approvers/);
     const decision = await admit(update(next, old, gateway), deps(objects), "validate");
     assert.equal(decision.allowed, false);
-    assert.deepEqual([...new Set(decision.violations.map((v) => v.policy))], ["run-approval"]);
-    assert.match(decision.violations[0]?.message ?? "", /is not in an approver group of this run; allowed: agent-approvers/);
+    assert.deepEqual([...new Set(decision.violations.map((v) => v.policy))], ["run-approval", "stamp-integrity"]);
   });
 
   test("the gateway's own identity cancels without findings, and cannot change a stamp", async () => {

@@ -5,8 +5,9 @@ import { createPatch, type Operation as PatchOperation } from "rfc6902";
 import type { AccessReviewer } from "../context/access-review.ts";
 import { resolveContext } from "../context/resolve.ts";
 import type { ObjectLookup } from "../context/lookup.ts";
-import { controllingOwner, creatorStamps, verifyCreator, type CreatorKind } from "../guardrails/creator.ts";
+import { checkCreatorCreate, checkCreatorUpdate, controllingOwner, creatorStamps, verifyCreator, type CreatorKind } from "../guardrails/creator.ts";
 import type { Identity } from "../guardrails/identity.ts";
+import { checkApproval } from "../guardrails/approval.ts";
 import { checkStatusWriter } from "../guardrails/integrity.ts";
 import { checkManagedObject, touchesManaged } from "../guardrails/managed-object.ts";
 import { checkAgentIsolation } from "../guardrails/network-isolation.ts";
@@ -17,7 +18,8 @@ import type { Keyring } from "../signing/keyring.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { STAMP, type AgentRun } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
-import type { PolicyInput, Violation } from "../types/policy.ts";
+import type { PolicyContext, PolicyInput, Violation } from "../types/policy.ts";
+import { withGeneratedName } from "./generated-name.ts";
 import { judgeReferenced } from "./referenced.ts";
 import { findResource, type HandledResource } from "./resources.ts";
 import { approvalStamp, goalInput, runStamps, validateRunCreate, validateRunUpdate, type RunDeps } from "./run-admission.ts";
@@ -104,29 +106,45 @@ function withAnnotations(object: KubeObject, annotations: Record<string, string>
 }
 
 /**
- * The creator stamp of a PipelineRun or CustomRun being created. A
- * CustomRun Tekton makes for a PipelineRun takes the PipelineRun's signed
- * creator; one whose PipelineRun has none is refused, since the run it
+ * Who the gateway says created a PipelineRun or CustomRun: the caller, or,
+ * for a CustomRun Tekton makes for a PipelineRun, the PipelineRun's signed
+ * creator. One whose PipelineRun has none is refused, since the run it
  * would become could not say who asked for it.
  */
+async function expectedCreator(request: AdmissionRequest, object: KubeObject, deps: GatewayDeps): Promise<{ createdBy: string } | { refused: string }> {
+  const user = request.userInfo.username ?? "";
+  if (request.kind.kind !== "CustomRun" || !deps.identity.tekton.has(user)) return { createdBy: user };
+  const owner = controllingOwner(object, "PipelineRun");
+  if (!owner) return { refused: `Tekton's controller created this CustomRun without a PipelineRun owning it, so agentgate cannot tell who asked for the agent run` };
+  const pipelineRun = await deps.lookup.get("PipelineRun", request.namespace ?? "", owner.name);
+  if (!pipelineRun || pipelineRun.metadata?.uid !== owner.uid) return { refused: `PipelineRun ${JSON.stringify(owner.name)} that owns this CustomRun does not exist` };
+  const check = await verifyCreator(pipelineRun, "PipelineRun", deps.keyring.resolve);
+  return check.ok ? { createdBy: check.createdBy } : { refused: `${check.why}; agentgate cannot tell who asked for this agent run: re-run the pipeline` };
+}
+
+/** The creator stamp of a PipelineRun or CustomRun being created, under the exact name it will have. */
 async function mutateCreator(request: AdmissionRequest, object: KubeObject, deps: GatewayDeps, revision: string): Promise<Decision> {
   const kind = request.kind.kind as CreatorKind;
-  const user = request.userInfo.username ?? "";
   const refuse = (message: string) => decide("mutate", [{ policy: "run-creator", field: "metadata.ownerReferences", message, action: "deny" }], { revision });
-  let createdBy = user;
-  if (kind === "CustomRun" && deps.identity.tekton.has(user)) {
-    const owner = controllingOwner(object, "PipelineRun");
-    if (!owner) return refuse(`Tekton's controller created this CustomRun without a PipelineRun owning it, so agentgate cannot tell who asked for the agent run`);
-    const pipelineRun = await deps.lookup.get("PipelineRun", request.namespace ?? "", owner.name);
-    if (!pipelineRun || pipelineRun.metadata?.uid !== owner.uid) return refuse(`PipelineRun ${JSON.stringify(owner.name)} that owns this CustomRun does not exist`);
-    const check = await verifyCreator(pipelineRun, "PipelineRun", deps.keyring.resolve);
-    if (!check.ok) return refuse(`${check.why}; agentgate cannot tell who asked for this agent run: re-run the pipeline`);
-    createdBy = check.createdBy;
-  }
+  const creator = await expectedCreator(request, object, deps);
+  if ("refused" in creator) return refuse(creator.refused);
   const key = deps.keyring.signingKey();
   if (!key) return refuse(`agentgate cannot sign yet (${deps.keyring.notReady() ?? "no signing key"}); retry shortly`);
-  const stamped = withAnnotations(object, await creatorStamps(object, kind, createdBy, key, (deps.now ?? Date.now)()));
+  const named = withGeneratedName(object);
+  const stamped = withAnnotations(named, await creatorStamps(named, kind, creator.createdBy, key, (deps.now ?? Date.now)()));
   return decide("mutate", [], { revision, patch: createPatch(object, stamped) });
+}
+
+/** A PipelineRun or CustomRun: its creator stamps are the gateway's, and stay so. */
+async function validateCreator(request: AdmissionRequest, deps: GatewayDeps, origin: Origin, revision: string, managed: Violation[]): Promise<Decision> {
+  const object = request.object;
+  const violations = [...managed, ...checkCreatorUpdate(request, deps.identity)];
+  if (request.operation === "CREATE" && object && !deps.identity.trusted.has(request.userInfo.username ?? "")) {
+    const creator = await expectedCreator(request, object, deps);
+    if ("refused" in creator) violations.push({ policy: "run-creator", field: "metadata.ownerReferences", message: creator.refused, action: "deny" });
+    else violations.push(...(await checkCreatorCreate(object, request.kind.kind as CreatorKind, creator.createdBy, deps.keyring.resolve, (deps.now ?? Date.now)())));
+  }
+  return decide(origin, violations, { revision });
 }
 
 async function mutate(request: AdmissionRequest, resource: HandledResource, deps: GatewayDeps, engine: PolicyEngine): Promise<Decision> {
@@ -145,14 +163,43 @@ async function mutate(request: AdmissionRequest, resource: HandledResource, deps
   let mutated: KubeObject = object;
   for (const d of defaults) mutated = fillDefaults(mutated, d) as KubeObject;
   if (isAgentRun(request) && request.operation === "CREATE") {
+    mutated = withGeneratedName(mutated);
+    // The gateway signs only what it has judged: the run as it will be
+    // stored, under every rule the validating pass applies. A denied run gets
+    // no decision, so nobody who can reach /mutate obtains a signature for
+    // something policy refuses (docs/trust-chain.md).
+    const judged = { ...request, object: mutated };
+    const found = await judgeRunCreate(judged, mutated as AgentRun, context, deps, engine);
+    if (found.violations.some((v) => v.action === "deny")) return decide("mutate", found.violations, { revision, failures: found.failures, input });
     const stamps = await runStamps(request, mutated as AgentRun, context, engine, runDeps(deps));
     if (stamps && "refused" in stamps) return decide("mutate", [stamps.refused], { revision, input });
     if (stamps) mutated = withAnnotations(mutated, stamps.annotations, stamps.labels);
   } else if (isAgentRun(request)) {
-    const approval = await approvalStamp(mutated as AgentRun, (request.oldObject ?? null) as AgentRun | null, runDeps(deps));
-    if (approval) mutated = withAnnotations(mutated, { [STAMP.approval]: approval });
+    const old = (request.oldObject ?? null) as AgentRun | null;
+    const approval = old ? await approvalStamp(request, mutated as AgentRun, old, engine, context, runDeps(deps)) : undefined;
+    if (approval && "refused" in approval) return decide("mutate", approval.refused, { revision, input });
+    if (approval) mutated = withAnnotations(mutated, { [STAMP.approval]: approval.signature });
   }
   return decide("mutate", [], { revision, input, patch: createPatch(object, mutated) });
+}
+
+/**
+ * Everything policy says about a run being created: the bundles' rules, the
+ * goal policy, and the objects it references judged by today's bundles. The
+ * mutating pass signs only when this has no deny; the validating pass
+ * reports it. Bundle failures are deny findings (fail closed).
+ */
+async function judgeRunCreate(request: AdmissionRequest, run: AgentRun, context: PolicyContext, deps: GatewayDeps, engine: PolicyEngine): Promise<{ violations: Violation[]; failures: BundleFailure[] }> {
+  const { violations, failures } = engine.violations(encodeInput({ request, context }));
+  const goals = engine.goals(goalInput(run, context, request.namespace ?? ""));
+  violations.push(...goals.violations);
+  failures.push(...goals.failures);
+  const referenced = await judgeReferenced(request, context, deps.lookup, engine);
+  violations.push(...referenced.violations);
+  failures.push(...referenced.failures);
+  violations.push(...checkApproval(run, null, request.userInfo, { policyGroups: [] }));
+  violations.push(...failureViolations(failures));
+  return { violations, failures };
 }
 
 /** Pods, workloads and token requests: only a run's own chain uses its ServiceAccount. */
@@ -171,7 +218,7 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
   if (resource.role === "workload" || request.subResource === "token") return validateWorkload(request, deps, origin, revision);
   const managed = checkManagedObject(request, deps.identity);
   // PipelineRuns and CustomRuns are stamped by the mutating webhook; agentgate's own hook PipelineRuns are guarded like its other objects.
-  if (resource.role === "creator") return decide(origin, managed, { revision });
+  if (resource.role === "creator") return validateCreator(request, deps, origin, revision, managed);
   if (resource.role === "managed") return decide(origin, managed, { revision });
   if (resource.role === "netpol") {
     const isolation = request.operation !== "DELETE" && !deps.identity.trusted.has(user) ? checkAgentIsolation(request.object) : [];
@@ -187,28 +234,20 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
   if (!object || (request.operation !== "CREATE" && request.operation !== "UPDATE")) return decide(origin, [], { revision });
   const context = await resolveContext(request, deps.lookup);
   const input: PolicyInput = { request, context };
-  const { violations, failures } = engine.violations(encodeInput(input));
-
-  if (isAgentRun(request)) {
-    const run = object as AgentRun;
-    const old = (request.oldObject ?? null) as AgentRun | null;
+  if (isAgentRun(request) && request.operation === "CREATE") {
     // The gateway's own checks do not depend on what policy said: a warn
     // or dryrun profile, or a bundle set without config-exists, admits a run
     // whose config is missing, and its stamps are still checked. They hold
     // for agentgate's identities too: nothing it does needs to change a
     // stamp, and a leaked controller token cannot approve or rewrite runs.
-    if (request.operation === "CREATE") {
-      const goals = engine.goals(goalInput(run, context, request.namespace ?? ""));
-      violations.push(...goals.violations);
-      failures.push(...goals.failures);
-      const referenced = await judgeReferenced(request, context, deps.lookup, engine);
-      violations.push(...referenced.violations);
-      failures.push(...referenced.failures);
-      violations.push(...(await validateRunCreate(request, run, context, runDeps(deps))));
-    } else if (old) {
-      violations.push(...(await validateRunUpdate(request, run, old, engine, context, runDeps(deps))));
-    }
+    const run = object as AgentRun;
+    const { violations, failures } = await judgeRunCreate(request, run, context, deps, engine);
+    violations.push(...(await validateRunCreate(request, run, context, engine, runDeps(deps))));
+    return decide(origin, violations, { revision, failures, input });
   }
+  const { violations, failures } = engine.violations(encodeInput(input));
+  const old = (request.oldObject ?? null) as AgentRun | null;
+  if (isAgentRun(request) && old) violations.push(...(await validateRunUpdate(request, object as AgentRun, old, engine, context, runDeps(deps))));
   violations.push(...failureViolations(failures));
   return decide(origin, violations, { revision, failures, input });
 }
@@ -220,7 +259,7 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
 export async function admit(request: AdmissionRequest, deps: GatewayDeps, origin: Origin): Promise<Decision> {
   const resource = findResource(request.resource);
   const sub = request.subResource ?? "";
-  const subOk = sub === "" || (sub === "status" && resource?.resource === "agentruns") || (sub === "token" && resource?.resource === "serviceaccounts");
+  const subOk = sub === "" || (sub === "status" && resource?.resource === "agentruns") || (sub === "token" && resource?.resource === "serviceaccounts") || (sub === "ephemeralcontainers" && resource?.resource === "pods");
   if (!resource || !subOk) throw new UnknownResourceError(request);
   const engine = deps.engine();
   const namespace = request.namespace ?? "";

@@ -50,6 +50,8 @@ export const HANDLED_RESOURCES: readonly HandledResource[] = [
   { group: "apps", versions: ["v1"], resource: "daemonsets", kind: "DaemonSet", role: "workload" },
   { group: "batch", versions: ["v1"], resource: "jobs", kind: "Job", role: "workload" },
   { group: "batch", versions: ["v1"], resource: "cronjobs", kind: "CronJob", role: "workload" },
+  // A legacy token Secret is a token request the token controller answers.
+  { group: "", versions: ["v1"], resource: "secrets", kind: "Secret", role: "workload" },
 ];
 
 export function findResource(gvr: GroupVersionResource): HandledResource | undefined {

@@ -5,16 +5,17 @@
 // today's bundles, and of who approves.
 import type { AccessReviewer } from "../context/access-review.ts";
 import type { ObjectLookup } from "../context/lookup.ts";
+import { agentMessageText } from "../guardrails/agent-message.ts";
 import { checkApproval, approvalGiven } from "../guardrails/approval.ts";
 import { signApproval, verifyApproval } from "../guardrails/approval-stamp.ts";
 import { controllingOwner, verifyCreator } from "../guardrails/creator.ts";
 import { MAX_SIGNING_SKEW_MS, signDecision, verifyDecision } from "../guardrails/decision.ts";
 import { computeGuardrails } from "../guardrails/effective.ts";
 import type { Identity } from "../guardrails/identity.ts";
-import { checkDecisionOnCreate, checkNoStamps, checkRunImmutable, checkStampsOnUpdate } from "../guardrails/integrity.ts";
+import { checkDecisionOnCreate, checkNoStamps, checkRunImmutable, checkRunOwners, checkStampsOnUpdate } from "../guardrails/integrity.ts";
 import { effectiveConfig } from "../guardrails/profile.ts";
 import { buildSnapshot, serializeSnapshot } from "../guardrails/snapshot.ts";
-import { computeStamps } from "../guardrails/stamps.ts";
+import { computeStamps, serializeGuardrails } from "../guardrails/stamps.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { Keyring } from "../signing/keyring.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
@@ -78,16 +79,41 @@ export async function runStamps(request: AdmissionRequest, run: AgentRun, contex
   return { annotations, labels: { ...(metadata.labels ?? {}), ...stamps.labels } };
 }
 
-/** The approval signature to add when this update gives the run its approval; undefined otherwise. */
-export async function approvalStamp(run: AgentRun, old: AgentRun | null, deps: RunDeps): Promise<string | undefined> {
+/**
+ * Who approves, as today's policy and the API server see it: the approver
+ * is the caller, in an approver group of the run, and neither its creator nor
+ * able to act as its creator. Both passes use it; the mutating pass signs an
+ * approval only when it finds nothing.
+ */
+async function approvalFindings(request: AdmissionRequest, run: AgentRun, old: AgentRun, engine: PolicyEngine, context: PolicyContext, deps: RunDeps): Promise<Violation[]> {
+  const approval = effectiveConfig(engine.policyConfig, context.namespace).approval;
+  const policyGroups = isRecord(approval) && Array.isArray(approval.approverGroups) ? approval.approverGroups.filter((g): g is string => typeof g === "string") : [];
+  let actsAsCreator: string | undefined;
+  const creator = old.metadata?.annotations?.[STAMP.createdBy];
+  if (approvalGiven(run, old) && creator !== undefined && creator !== (request.userInfo.username ?? "") && deps.access) {
+    actsAsCreator = await deps.access.actsAs(request.userInfo, creator);
+  }
+  return checkApproval(run, old, request.userInfo, { policyGroups, actsAsCreator });
+}
+
+/**
+ * The approval signature to add when this update gives the run its
+ * approval, signed only for an approver the gateway has checked (anyone who
+ * can reach /mutate could otherwise sign their own); undefined when the
+ * update approves nothing.
+ */
+export async function approvalStamp(request: AdmissionRequest, run: AgentRun, old: AgentRun, engine: PolicyEngine, context: PolicyContext, deps: RunDeps): Promise<{ signature: string } | { refused: Violation[] } | undefined> {
   if (!approvalGiven(run, old)) return undefined;
+  const findings = await approvalFindings(request, run, old, engine, context, deps);
+  if (findings.some((v) => v.action === "deny")) return { refused: findings };
   const key = deps.keyring.signingKey();
-  if (!key) return undefined;
+  if (!key) return { refused: [denial("stamp-integrity", `metadata.annotations["${STAMP.approval}"]`, `agentgate cannot sign approvals yet (${deps.keyring.notReady() ?? "no signing key"}); approve again shortly`)] };
   // The uid is the stored run's: an approval signed for it verifies on no other run.
-  const stored: AgentRun = { ...run, metadata: { ...(run.metadata ?? {}), uid: old?.metadata?.uid ?? run.metadata?.uid ?? "", annotations: { ...(run.metadata?.annotations ?? {}) } } };
+  const stored: AgentRun = { ...run, metadata: { ...(run.metadata ?? {}), uid: old.metadata?.uid ?? run.metadata?.uid ?? "", annotations: { ...(run.metadata?.annotations ?? {}) } } };
   const existing = await verifyApproval(stored, deps.keyring.resolve);
-  if (existing.approved && Math.abs(deps.now() - existing.approvedAt) <= MAX_SIGNING_SKEW_MS) return run.metadata?.annotations?.[STAMP.approval];
-  return signApproval(stored, key, deps.now());
+  const given = run.metadata?.annotations?.[STAMP.approval];
+  if (existing.approved && given !== undefined && Math.abs(deps.now() - existing.approvedAt) <= MAX_SIGNING_SKEW_MS) return { signature: given };
+  return { signature: await signApproval(stored, key, deps.now()) };
 }
 
 export function goalInput(run: AgentRun, context: PolicyContext, namespace: string): GoalInput {
@@ -97,8 +123,12 @@ export function goalInput(run: AgentRun, context: PolicyContext, namespace: stri
   for (const server of Array.isArray(spec?.toolServers) ? spec.toolServers : []) {
     for (const tool of Array.isArray(server.allowedTools) ? server.allowedTools : []) tools.add(tool);
   }
+  const goal = typeof run.spec?.goal === "string" ? run.spec.goal : "";
+  const hints = Array.isArray(run.spec?.context?.hints) ? run.spec.context.hints.filter((h): h is string => typeof h === "string") : [];
   return {
-    goal: typeof run.spec?.goal === "string" ? run.spec.goal : "",
+    goal: agentMessageText(goal, hints),
+    spec_goal: goal,
+    hints,
     namespace,
     requested_tools: [...tools].sort(),
     require_approval: spec?.approval?.required === true,
@@ -106,30 +136,38 @@ export function goalInput(run: AgentRun, context: PolicyContext, namespace: stri
   };
 }
 
-/** The gateway's own checks of a run being created. */
-export async function validateRunCreate(request: AdmissionRequest, run: AgentRun, context: PolicyContext, deps: RunDeps): Promise<Violation[]> {
+/**
+ * stamp-integrity: the guardrails and snapshot signed by the mutating pass
+ * are the ones this pass computes from the context it just judged. The two
+ * passes read the cluster apart; a config changed between them (or a second
+ * replica's cache) must not give a run judged on one config and signed with
+ * another.
+ */
+function checkStampsJudged(request: AdmissionRequest, run: AgentRun, context: PolicyContext, engine: PolicyEngine): Violation[] {
+  const found = guardrailsOf(request, run, context, engine);
+  if (!found) return [];
+  const annotations = run.metadata?.annotations ?? {};
+  const changed = (key: string) => denial("stamp-integrity", `metadata.annotations["${key}"]`, `does not match the AgentConfig ${JSON.stringify(found.config.metadata?.name ?? "")} and the objects it references as they are now: they changed while the run was being admitted; create the run again`);
   const out: Violation[] = [];
-  if (!context.agentConfig) {
-    out.push(...checkNoStamps(run));
-  } else {
-    const creator = await runCreator(request, run, deps);
-    if ("refused" in creator) out.push(creator.refused);
-    else out.push(...(await checkDecisionOnCreate(run, creator.createdBy, deps.keyring.resolve, deps.now())));
-  }
-  out.push(...checkApproval(run, null, request.userInfo, { policyGroups: [] }));
+  if (annotations[STAMP.guardrails] !== serializeGuardrails(found.guardrails)) out.push(changed(STAMP.guardrails));
+  if (annotations[STAMP.snapshot] !== serializeSnapshot(buildSnapshot(found.config, context, found.guardrails))) out.push(changed(STAMP.snapshot));
+  return out;
+}
+
+/** The gateway's own checks of a run being created. */
+export async function validateRunCreate(request: AdmissionRequest, run: AgentRun, context: PolicyContext, engine: PolicyEngine, deps: RunDeps): Promise<Violation[]> {
+  const owners = checkRunOwners(request, deps.identity);
+  if (owners.length > 0) return owners;
+  if (!context.agentConfig) return checkNoStamps(run);
+  const creator = await runCreator(request, run, deps);
+  if ("refused" in creator) return [creator.refused];
+  const out = await checkDecisionOnCreate(run, creator.createdBy, deps.keyring.resolve, deps.now());
+  // Only a run whose stamps are genuine is compared; otherwise the finding above says why.
+  if (out.length === 0) out.push(...checkStampsJudged(request, run, context, engine));
   return out;
 }
 
 /** The gateway's own checks of an update of a run: frozen stamps and spec, and who approves. */
 export async function validateRunUpdate(request: AdmissionRequest, run: AgentRun, old: AgentRun, engine: PolicyEngine, context: PolicyContext, deps: RunDeps): Promise<Violation[]> {
-  const out = [...(await checkStampsOnUpdate(run, old, deps.keyring.resolve, deps.now())), ...checkRunImmutable(run, old)];
-  const approval = isRecord(effectiveConfig(engine.policyConfig, context.namespace).approval) ? (effectiveConfig(engine.policyConfig, context.namespace).approval as Record<string, unknown>) : {};
-  const policyGroups = Array.isArray(approval.approverGroups) ? approval.approverGroups.filter((g): g is string => typeof g === "string") : [];
-  let actsAsCreator: string | undefined;
-  const creator = old.metadata?.annotations?.[STAMP.createdBy];
-  if (approvalGiven(run, old) && creator !== undefined && creator !== (request.userInfo.username ?? "") && deps.access) {
-    actsAsCreator = await deps.access.actsAs(request.userInfo, creator);
-  }
-  out.push(...checkApproval(run, old, request.userInfo, { policyGroups, actsAsCreator }));
-  return out;
+  return [...(await checkStampsOnUpdate(run, old, deps.keyring.resolve, deps.now())), ...checkRunImmutable(run, old), ...checkRunOwners(request, deps.identity), ...(await approvalFindings(request, run, old, engine, context, deps))];
 }

@@ -2,13 +2,15 @@
 // (files/handled-resources.json is WEBHOOKS, rendered by templates/webhooks.yaml)
 // and the tests register exactly what the server handles.
 import { AGENT_GROUP, byRole, type HandledResource } from "./resources.ts";
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
+import { TOKEN_SECRET_ACCOUNT } from "../guardrails/run-identity.ts";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_SERVICE_ACCOUNT_PREFIX, STAMP } from "../types/agent.ts";
 
 export const WEBHOOK_NAMES = {
   validate: "validate.agent.tekton.dev",
   managed: "managed.agent.tekton.dev",
   networkPolicies: "networkpolicies.agent.tekton.dev",
   workloads: "workloads.agent.tekton.dev",
+  creators: "creators.agent.tekton.dev",
   mutate: "mutate.agent.tekton.dev",
   customRuns: "customruns.agent.tekton.dev",
   pipelineRuns: "pipelineruns.agent.tekton.dev",
@@ -59,17 +61,43 @@ const find = (role: HandledResource["role"], resource: string): HandledResource 
 
 /**
  * Sends a workload only when its pod template names a run's ServiceAccount,
- * and a token request only for one: every other pod in the cluster costs no
- * call, and an outage blocks nothing else. The gateway checks again itself.
+ * before or after the change (an UPDATE that moves a run's Deployment off
+ * its account is sent too), a token Secret only when it names one, and a
+ * token request only for one and not from a kubelet (which asks for the
+ * agent pods' own tokens): every other pod in the cluster costs no call, and
+ * an outage blocks nothing else. The gateway checks again itself
+ * (run-identity.ts runServiceAccounts reads the same fields).
  */
 const SA = `'${RUN_SERVICE_ACCOUNT_PREFIX}'`;
+export const WORKLOAD_ACCOUNT_FIELDS: readonly string[] = [
+  "spec.serviceAccountName",
+  "spec.serviceAccount",
+  "spec.template.spec.serviceAccountName",
+  "spec.template.spec.serviceAccount",
+  "spec.jobTemplate.spec.template.spec.serviceAccountName",
+  "spec.jobTemplate.spec.template.spec.serviceAccount",
+];
+const accountsOf = (root: "object" | "oldObject") =>
+  `[${[...WORKLOAD_ACCOUNT_FIELDS.map((f) => `${root}.?${f.split(".").join(".?")}`), `${root}.?metadata.?annotations[?'${TOKEN_SECRET_ACCOUNT}']`].join(", ")}]` +
+  `.exists(sa, sa.orValue('').startsWith(${SA}))`;
 export const WORKLOAD_CONDITION =
   // request.subResource is absent (not "") on a request for the object itself: has() first, or the expression errors and, failing closed, refuses every pod.
-  `(has(request.subResource) && request.subResource == 'token') ? request.name.startsWith(${SA}) : ` +
-  `[object.?spec.?serviceAccountName, object.?spec.?serviceAccount, ` +
-  `object.?spec.?template.?spec.?serviceAccountName, object.?spec.?template.?spec.?serviceAccount, ` +
-  `object.?spec.?jobTemplate.?spec.?template.?spec.?serviceAccountName, object.?spec.?jobTemplate.?spec.?template.?spec.?serviceAccount]` +
-  `.exists(sa, sa.orValue('').startsWith(${SA}))`;
+  `(has(request.subResource) && request.subResource == 'token') ? (request.name.startsWith(${SA}) && !(has(request.userInfo.groups) && 'system:nodes' in request.userInfo.groups)) : ` +
+  // oldObject is null on CREATE.
+  `((object != null && ${accountsOf("object")}) || (oldObject != null && ${accountsOf("oldObject")}))`;
+
+/**
+ * Sends a PipelineRun or CustomRun created with creator stamps (the
+ * mutating webhook for PipelineRuns may have been skipped, and a stamp
+ * copied into a manifest must not reach Tekton), and an update of a stamped
+ * one that changes its stamps or its spec (a cancel is sent too, and
+ * admitted: the gateway tells them apart).
+ */
+const stampOf = (root: "object" | "oldObject", key: string) => `${root}.metadata.?annotations[?'${key}'].orValue('')`;
+export const CREATOR_CONDITION =
+  `request.operation == 'CREATE' ? (${stampOf("object", STAMP.createdBy)} != '' || ${stampOf("object", STAMP.creator)} != '') : ` +
+  `(${stampOf("object", STAMP.createdBy)} != ${stampOf("oldObject", STAMP.createdBy)} || ${stampOf("object", STAMP.creator)} != ${stampOf("oldObject", STAMP.creator)} || ` +
+  `(${stampOf("oldObject", STAMP.createdBy)} != '' && object.?spec.orValue({}) != oldObject.?spec.orValue({})))`;
 
 function agentRules(): WebhookRule[] {
   return byRole("agent").map((r) => (r.resource === "agentruns" ? rule(r, ["CREATE", "UPDATE"], ["agentruns", "agentruns/status"]) : rule(r, ["CREATE", "UPDATE"])));
@@ -94,10 +122,21 @@ export const WEBHOOKS: readonly WebhookDef[] = [
     type: "validating",
     path: "/validate",
     rules: [
-      ...byRole("workload").map((r) => rule(r, r.resource === "pods" ? ["CREATE"] : ["CREATE", "UPDATE"])),
+      ...byRole("workload").map((r) => rule(r, ["CREATE", "UPDATE"])),
+      // A container added to a run's pod runs as its account.
+      rule(find("workload", "pods"), ["UPDATE"], ["pods/ephemeralcontainers"]),
       rule(find("managed", "serviceaccounts"), ["CREATE"], ["serviceaccounts/token"]),
     ],
     matchConditions: [{ name: "uses-a-run-service-account", expression: WORKLOAD_CONDITION }],
+    skipTrusted: true,
+    failurePolicy: "configured",
+  },
+  {
+    name: WEBHOOK_NAMES.creators,
+    type: "validating",
+    path: "/validate",
+    rules: byRole("creator").map((r) => rule(r, ["CREATE", "UPDATE"])),
+    matchConditions: [{ name: "stamped-or-changing-stamps", expression: CREATOR_CONDITION }],
     skipTrusted: true,
     failurePolicy: "configured",
   },
@@ -130,6 +169,8 @@ export interface WebhookTarget {
   url?: string;
   service?: { namespace: string; name: string; port: number };
   caBundle: string;
+  /** the gateway's --webhook-path-token-file token: the paths become /validate/<token> and /mutate/<token> */
+  pathToken?: string;
 }
 
 export interface WebhookOptions {
@@ -145,7 +186,8 @@ export interface WebhookOptions {
   deleters?: string[];
 }
 
-function clientConfig(target: WebhookTarget, path: string): Record<string, unknown> {
+function clientConfig(target: WebhookTarget, endpoint: string): Record<string, unknown> {
+  const path = target.pathToken ? `${endpoint}/${target.pathToken}` : endpoint;
   const caBundle = Buffer.from(target.caBundle).toString("base64");
   if (target.url) return { url: `${target.url.replace(/\/$/, "")}${path}`, caBundle };
   if (!target.service) throw new Error("a webhook target needs a url or a service");

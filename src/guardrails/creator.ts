@@ -10,26 +10,33 @@
 import { canonicalJson } from "../signing/canonical.ts";
 import { signDetached, verifyDetached, type KeyResolver } from "../signing/detached.ts";
 import type { SigningKey } from "../signing/keys.ts";
+import { isDeepStrictEqual } from "node:util";
+import type { AdmissionRequest } from "../types/admission.ts";
 import { STAMP } from "../types/agent.ts";
-import type { KubeObject } from "../types/kube.ts";
+import { isRecord, type KubeObject } from "../types/kube.ts";
+import type { Violation } from "../types/policy.ts";
+import type { Identity } from "./identity.ts";
 import { MAX_SIGNING_SKEW_MS } from "./decision.ts";
 
 export const CREATOR_TYP = "agentgate-creator+jws";
 
 export type CreatorKind = "PipelineRun" | "CustomRun";
 
-function payload(object: KubeObject, kind: CreatorKind, binding: "name" | "generateName", createdBy: string): string {
+// Bound to the exact name: the mutating pass names objects created with
+// generateName itself (gateway/generated-name.ts), so no stamp is made for
+// a prefix that another object could share.
+function payload(object: KubeObject, kind: CreatorKind, createdBy: string): string {
   const meta = object.metadata ?? {};
-  return canonicalJson({ v: 1, kind, namespace: meta.namespace ?? "", [binding]: (binding === "name" ? meta.name : meta.generateName) ?? "", createdBy });
+  return canonicalJson({ v: 1, kind, namespace: meta.namespace ?? "", name: meta.name ?? "", createdBy });
 }
 
-/** The annotations to add to a PipelineRun or CustomRun being created. */
+/** The annotations to add to a PipelineRun or CustomRun being created; it must have its name by now. */
 export async function creatorStamps(object: KubeObject, kind: CreatorKind, createdBy: string, key: SigningKey, now = Date.now()): Promise<Record<string, string>> {
-  const binding = object.metadata?.name ? "name" : "generateName";
-  return { [STAMP.createdBy]: createdBy, [STAMP.creator]: await signDetached(payload(object, kind, binding, createdBy), key, CREATOR_TYP, now) };
+  if (!object.metadata?.name) throw new Error(`${kind} has no name yet: the gateway names it before stamping`);
+  return { [STAMP.createdBy]: createdBy, [STAMP.creator]: await signDetached(payload(object, kind, createdBy), key, CREATOR_TYP, now) };
 }
 
-export type CreatorCheck = { ok: true; createdBy: string } | { ok: false; why: string };
+export type CreatorCheck = { ok: true; createdBy: string; signedAt: number } | { ok: false; why: string };
 
 /** The signed creator of a stored PipelineRun or CustomRun. */
 export async function verifyCreator(object: KubeObject, kind: CreatorKind, resolve: KeyResolver): Promise<CreatorCheck> {
@@ -39,20 +46,68 @@ export async function verifyCreator(object: KubeObject, kind: CreatorKind, resol
   const token = a[STAMP.creator];
   const what = `${kind} ${meta.namespace ?? ""}/${meta.name ?? ""}`;
   if (createdBy === undefined || token === undefined) return { ok: false, why: `${what} carries no agentgate creator stamp (it was created while agentgate's webhook did not see ${kind}s)` };
-  // Signed before the API server named it (generateName), or under its name.
-  const bindings: ("name" | "generateName")[] = !meta.name ? ["generateName"] : meta.generateName && meta.name.startsWith(meta.generateName) ? ["name", "generateName"] : ["name"];
-  let failure = "";
-  for (const binding of bindings) {
-    try {
-      const header = await verifyDetached(token, payload(object, kind, binding, createdBy), CREATOR_TYP, resolve);
-      const created = meta.creationTimestamp ? Date.parse(meta.creationTimestamp) : Number.NaN;
-      if (!Number.isNaN(created) && Math.abs(created - header.iat * 1000) > MAX_SIGNING_SKEW_MS) return { ok: false, why: `${what}'s creator stamp was made for an earlier object (copied)` };
-      return { ok: true, createdBy };
-    } catch (err) {
-      failure = err instanceof Error ? err.message : String(err);
-    }
+  try {
+    const header = await verifyDetached(token, payload(object, kind, createdBy), CREATOR_TYP, resolve);
+    const created = meta.creationTimestamp ? Date.parse(meta.creationTimestamp) : Number.NaN;
+    if (!Number.isNaN(created) && Math.abs(created - header.iat * 1000) > MAX_SIGNING_SKEW_MS) return { ok: false, why: `${what}'s creator stamp was made for an earlier object (copied)` };
+    return { ok: true, createdBy, signedAt: header.iat * 1000 };
+  } catch (err) {
+    return { ok: false, why: `${what}'s creator stamp does not verify: ${err instanceof Error ? err.message : String(err)}` };
   }
-  return { ok: false, why: `${what}'s creator stamp does not verify: ${failure}` };
+}
+
+const deny = (field: string, message: string): Violation => ({ policy: "run-creator", field, message, action: "deny" });
+const CREATOR_ANNOTATIONS = [STAMP.createdBy, STAMP.creator] as const;
+
+/** Everything in a spec but the fields Tekton lets anyone set to cancel or start it. */
+function specOf(object: KubeObject | null | undefined): Record<string, unknown> {
+  const spec = isRecord(object?.spec) ? { ...object.spec } : {};
+  delete spec.status;
+  delete spec.statusMessage;
+  return spec;
+}
+
+/**
+ * A stamped PipelineRun or CustomRun being changed: its creator stamps stay
+ * as the gateway wrote them (a stamp copied from another object is never
+ * admitted), and what it will run is changed only by its creator (or
+ * Tekton): otherwise an editor rewrites a colleague's pending PipelineRun
+ * and the agent runs it as theirs.
+ */
+export function checkCreatorUpdate(request: AdmissionRequest, identity: Identity): Violation[] {
+  const user = request.userInfo.username ?? "";
+  if (identity.trusted.has(user) || request.operation !== "UPDATE") return [];
+  const a = request.object?.metadata?.annotations ?? {};
+  const b = request.oldObject?.metadata?.annotations ?? {};
+  const kind = request.kind.kind;
+  const out: Violation[] = [];
+  for (const key of CREATOR_ANNOTATIONS) {
+    if (a[key] !== b[key]) out.push(deny(`metadata.annotations["${key}"]`, `was ${JSON.stringify(b[key] ?? "(unset)")} and cannot be changed; agentgate stamps who created a ${kind} when it is created. Create your own ${kind} instead`));
+  }
+  const creator = b[STAMP.createdBy];
+  if (creator !== undefined && creator !== user && !identity.tekton.has(user) && !isDeepStrictEqual(specOf(request.object), specOf(request.oldObject))) {
+    out.push(deny("spec", `${JSON.stringify(creator)} created this ${kind}, and only they change what it runs (${JSON.stringify(user)} may still cancel it with spec.status); create your own ${kind} instead`));
+  }
+  return out;
+}
+
+/**
+ * A PipelineRun or CustomRun created with creator stamps: they are the
+ * gateway's, for this object, made for this request, and name who the
+ * gateway says created it. The mutating webhook for PipelineRuns may be
+ * skipped (failurePolicy Ignore), so a stamp copied into a manifest reaches
+ * this check rather than Tekton.
+ */
+export async function checkCreatorCreate(object: KubeObject, kind: CreatorKind, expected: string, resolve: KeyResolver, now: number): Promise<Violation[]> {
+  const a = object.metadata?.annotations ?? {};
+  if (a[STAMP.createdBy] === undefined && a[STAMP.creator] === undefined) return [];
+  const check = await verifyCreator(object, kind, resolve);
+  const fix = `agentgate stamps who created a ${kind}: remove ${STAMP.createdBy} and ${STAMP.creator} from your manifest`;
+  if (!check.ok) return [deny(`metadata.annotations["${STAMP.creator}"]`, `${check.why}; ${fix}`)];
+  const out: Violation[] = [];
+  if (Math.abs(now - check.signedAt) > MAX_SIGNING_SKEW_MS) out.push(deny(`metadata.annotations["${STAMP.creator}"]`, `was signed at ${new Date(check.signedAt).toISOString()}, not for this request (copied); ${fix}`));
+  if (check.createdBy !== expected) out.push(deny(`metadata.annotations["${STAMP.createdBy}"]`, `is ${JSON.stringify(check.createdBy)} but this ${kind} is created by ${JSON.stringify(expected)}; ${fix}`));
+  return out;
 }
 
 /** The controlling owner of the given kind, if the object has one. */

@@ -5,7 +5,7 @@
 // admission fails verification. The signature is detached: the payload is
 // rebuilt from the run, so the readable annotations are what was signed.
 import { canonicalJson, sha256 } from "../signing/canonical.ts";
-import { SignatureError, signDetached, verifyDetached, type KeyResolver } from "../signing/detached.ts";
+import { signDetached, verifyDetached, type KeyResolver } from "../signing/detached.ts";
 import type { SigningKey } from "../signing/keys.ts";
 import { STAMP, type AgentRun, type Guardrails, type Snapshot } from "../types/agent.ts";
 import { isRecord } from "../types/kube.ts";
@@ -20,8 +20,6 @@ export const DECISION_TYP = "agentgate-decision+jws";
  */
 export const MAX_SIGNING_SKEW_MS = 5 * 60_000;
 
-type Binding = "name" | "generateName";
-
 /** The spec the decision covers: everything but spec.status, the one field a human may still set (Cancelled). */
 export function specDigest(spec: unknown): string {
   const copy = isRecord(spec) ? { ...spec } : {};
@@ -30,18 +28,18 @@ export function specDigest(spec: unknown): string {
 }
 
 /**
- * The signed bytes, rebuilt from the run. Runs made with generateName have
- * no name yet when the mutating webhook signs, so the decision is bound to
- * the prefix instead (and the name must start with it).
+ * The signed bytes, rebuilt from the run. A run created with generateName
+ * is named by the mutating pass before it is signed
+ * (gateway/generated-name.ts), so the decision binds the exact name.
  */
-export function decisionPayload(run: AgentRun, binding: Binding): string {
+export function decisionPayload(run: AgentRun): string {
   const meta = run.metadata ?? {};
   const a = meta.annotations ?? {};
   return canonicalJson({
     v: 1,
     kind: "AgentRun",
     namespace: meta.namespace ?? "",
-    [binding]: (binding === "name" ? meta.name : meta.generateName) ?? "",
+    name: meta.name ?? "",
     spec: specDigest(run.spec),
     createdBy: a[STAMP.createdBy] ?? null,
     policyRevision: a[STAMP.policyRevision] ?? null,
@@ -50,13 +48,9 @@ export function decisionPayload(run: AgentRun, binding: Binding): string {
   });
 }
 
-/** The binding a run being admitted is signed with: its name, or the generateName prefix when it has none yet. */
-export function bindingOf(run: AgentRun): Binding {
-  return run.metadata?.name ? "name" : "generateName";
-}
-
 export async function signDecision(run: AgentRun, key: SigningKey, now = Date.now()): Promise<string> {
-  return signDetached(decisionPayload(run, bindingOf(run)), key, DECISION_TYP, now);
+  if (!run.metadata?.name) throw new Error("the run has no name yet: the gateway names it before signing");
+  return signDetached(decisionPayload(run), key, DECISION_TYP, now);
 }
 
 export interface VerifiedDecision {
@@ -95,21 +89,12 @@ export async function verifyDecision(run: AgentRun, resolve: KeyResolver): Promi
     return { ok: false, why: a[STAMP.guardrails] !== undefined ? `the run carries guardrails but no ${STAMP.decision} signature, so agentgate did not write them` : `the run carries no ${STAMP.decision} stamp: agentgate's webhook did not admit it (created while the webhook was off, or in a namespace it does not see)` };
   }
   const meta = run.metadata ?? {};
-  // Signed before the API server named it (generateName), or under its name.
-  const bindings: ("name" | "generateName")[] = !meta.name ? ["generateName"] : meta.generateName && meta.name.startsWith(meta.generateName) ? ["name", "generateName"] : ["name"];
   let header;
-  let lastError: unknown;
-  for (const binding of bindings) {
-    try {
-      header = await verifyDetached(token, decisionPayload(run, binding), DECISION_TYP, resolve);
-      break;
-    } catch (err) {
-      lastError = err;
-      // a key or format problem is the same whatever the binding
-      if (!(err instanceof SignatureError) || err.reason !== "invalid") break;
-    }
+  try {
+    header = await verifyDetached(token, decisionPayload(run), DECISION_TYP, resolve);
+  } catch (err) {
+    return { ok: false, why: `its ${STAMP.decision} stamp does not verify: ${err instanceof Error ? err.message : String(err)}` };
   }
-  if (!header) return { ok: false, why: `its ${STAMP.decision} stamp does not verify: ${lastError instanceof Error ? lastError.message : String(lastError)}` };
   const signedAt = header.iat * 1000;
   const created = meta.creationTimestamp ? Date.parse(meta.creationTimestamp) : Number.NaN;
   if (!Number.isNaN(created) && Math.abs(created - signedAt) > MAX_SIGNING_SKEW_MS) {

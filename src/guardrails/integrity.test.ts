@@ -41,12 +41,12 @@ const guardrails: Guardrails = { tokenBudget: 1000, timeout: "5m", maxIterations
 const snapshot: Snapshot = { config: { name: "c", spec: { systemPrompt: "p" } }, modelConfig: null, toolServers: {} };
 
 /** A run as the mutating webhook leaves it: stamped, signed at `at` with `signer`. */
-async function stamped(over: { name?: string; generateName?: string; creator?: string; at?: number; signer?: SigningKey; spec?: AgentRun["spec"] } = {}): Promise<AgentRun> {
+async function stamped(over: { name?: string; creator?: string; at?: number; signer?: SigningKey; spec?: AgentRun["spec"] } = {}): Promise<AgentRun> {
   const s = computeStamps(over.creator ?? "bob", "default@1", "c", guardrails, serializeSnapshot(snapshot));
   const r: AgentRun = {
     apiVersion: "agent.tekton.dev/v1alpha1",
     kind: "AgentRun",
-    metadata: { ...(over.generateName ? { generateName: over.generateName } : { name: over.name ?? "r" }), namespace: "qe", annotations: s.annotations, labels: s.labels },
+    metadata: { name: over.name ?? "r", namespace: "qe", annotations: s.annotations, labels: s.labels },
     spec: over.spec ?? spec,
   };
   return { ...r, metadata: { ...r.metadata, annotations: { ...s.annotations, [STAMP.decision]: await signDecision(r, over.signer ?? key, over.at ?? NOW) } } };
@@ -71,20 +71,13 @@ const createCases: { name: string; run: () => Promise<AgentRun>; creator?: strin
   { name: "a creator that is not who creates the run", run: () => stamped({ creator: "alice" }), creator: "bob", denied: /is "alice" but this run is created by "bob"/ },
   { name: "a config label that is not the run's config", run: async () => ({ ...(await stamped()), metadata: { ...(await stamped()).metadata, labels: { [STAMP.configLabel]: "other" } } }), denied: /is "other" but the run's AgentConfig is "c"/ },
   {
-    name: "a run named by the API server after signing (generateName)",
+    // The gateway names generateName runs before signing; a decision for one "r-…" run is no decision for another.
+    name: "a decision copied onto another run that shares its generateName prefix",
     run: async () => {
-      const r = await stamped({ generateName: "r-" });
-      return { ...r, metadata: { ...r.metadata, name: "r-x7k2p" } };
+      const r = await stamped({ name: "r-x7k2p" });
+      return { ...r, metadata: { ...r.metadata, generateName: "r-", name: "r-b4d9q" } };
     },
-    denied: null,
-  },
-  {
-    name: "a generateName decision on a run whose name does not carry the prefix",
-    run: async () => {
-      const r = await stamped({ generateName: "r-" });
-      return { ...r, metadata: { ...r.metadata, name: "other" } };
-    },
-    denied: /does not verify/,
+    denied: /does not match what it signs/,
   },
 ];
 for (const c of createCases) {
@@ -150,4 +143,28 @@ test("run-status: only agentgate's identities write a run's status", () => {
   const [v] = checkStatusWriter(req("alice"), identity);
   assert.equal(v?.policy, "run-status");
   assert.match(v?.message ?? "", /only agentgate's controller writes an AgentRun's status .* "alice" cannot; to stop the run set spec\.status: Cancelled/);
+});
+
+test("run-owner: a user's run cannot claim a CustomRun, nor owners be changed after admission; garbage collection may drop one", async () => {
+  const { checkRunOwners } = await import("./integrity.ts");
+  const identity = makeIdentity(["system:serviceaccount:agentgate-system:agentgate-controller"]);
+  const owner = { apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", name: "p-agent", uid: "cr-uid", controller: true };
+  const withOwners = (owners: (typeof owner)[]): AgentRun => ({ ...run(spec), metadata: { name: "r", namespace: "qe", ownerReferences: owners } });
+  const request = (operation: "CREATE" | "UPDATE", user: string, object: AgentRun, old: AgentRun | null = null): AdmissionRequest => ({
+    uid: "u",
+    kind: { group: "agent.tekton.dev", version: "v1alpha1", kind: "AgentRun" },
+    resource: { group: "agent.tekton.dev", version: "v1alpha1", resource: "agentruns" },
+    namespace: "qe",
+    operation,
+    userInfo: { username: user },
+    object,
+    oldObject: old,
+  });
+  assert.match(checkRunOwners(request("CREATE", "bob", withOwners([owner])), identity)[0]?.message ?? "", /names CustomRun "p-agent", but only agentgate's controller creates the AgentRun of a CustomRun/);
+  assert.deepEqual(checkRunOwners(request("CREATE", "system:serviceaccount:agentgate-system:agentgate-controller", withOwners([owner])), identity), []);
+  assert.deepEqual(checkRunOwners(request("CREATE", "bob", withOwners([])), identity), []);
+  assert.match(checkRunOwners(request("UPDATE", "bob", withOwners([owner]), withOwners([])), identity)[0]?.message ?? "", /cannot be changed on an admitted AgentRun/);
+  assert.deepEqual(checkRunOwners(request("UPDATE", "system:serviceaccount:kube-system:generic-garbage-collector", withOwners([]), withOwners([owner])), identity), []);
+  assert.equal(checkRunOwners(request("UPDATE", "system:serviceaccount:kube-system:generic-garbage-collector", withOwners([owner]), withOwners([])), identity).length, 1, "garbage collection only drops owners");
+  assert.deepEqual(checkRunOwners(request("UPDATE", "bob", withOwners([owner]), withOwners([owner])), identity), []);
 });

@@ -120,6 +120,28 @@ export function checkRunImmutable(run: AgentRun, old: AgentRun): Violation[] {
   return out;
 }
 
+/**
+ * On CREATE and UPDATE: a run's owners are what agentgate's controller gave
+ * it. The controller takes a CustomRun's outcome from the run that names the
+ * CustomRun as its controlling owner, so a run that claimed one would hand
+ * a colleague's pipeline its results. Garbage collection may drop an owner
+ * that is gone.
+ */
+export function checkRunOwners(request: AdmissionRequest, identity: Identity): Violation[] {
+  const user = request.userInfo.username ?? "";
+  if (identity.trusted.has(user)) return [];
+  const owners = request.object?.metadata?.ownerReferences ?? [];
+  if (request.operation === "CREATE") {
+    const claimed = owners.find((o) => o.kind === "CustomRun");
+    return claimed ? [deny("run-owner", "metadata.ownerReferences", `names CustomRun ${JSON.stringify(claimed.name)}, but only agentgate's controller creates the AgentRun of a CustomRun; remove the ownerReference (to run an agent from a pipeline, add an AgentRun task to it)`)] : [];
+  }
+  const before = request.oldObject?.metadata?.ownerReferences ?? [];
+  if (isDeepStrictEqual(owners, before)) return [];
+  const dropped = owners.every((o) => before.some((b) => isDeepStrictEqual(b, o)));
+  if (dropped && identity.deleters.has(user)) return [];
+  return [deny("run-owner", "metadata.ownerReferences", `cannot be changed on an admitted AgentRun; agentgate's controller sets a run's owners when it creates it`)];
+}
+
 /** run-status: a run's status is the controller's record of what it did; nobody else writes it. */
 export function checkStatusWriter(request: AdmissionRequest, identity: Identity): Violation[] {
   const user = request.userInfo.username ?? "";

@@ -27,6 +27,13 @@ function req(kind: string, operation: "CREATE" | "UPDATE", user: string, object:
 }
 const token = (user: string): AdmissionRequest => req("TokenRequest", "CREATE", user, { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: {} }, { subResource: "token", name: SA, resource: { group: "", version: "v1", resource: "serviceaccounts" } });
 
+const kubelet = (bound: Record<string, string> | undefined): AdmissionRequest => ({
+  ...token("system:node:n1"),
+  userInfo: { username: "system:node:n1", groups: ["system:nodes", "system:authenticated"] },
+  object: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { audiences: ["https://kubernetes.default.svc"], ...(bound ? { boundObjectRef: bound } : {}) } },
+});
+const tokenSecret = (account: string): KubeObject => ({ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: "t", namespace: "qe", annotations: { "kubernetes.io/service-account.name": account } } });
+
 const cases: { name: string; request: AdmissionRequest; account?: KubeObject | null; denied: RegExp | null }[] = [
   { name: "a namespace editor starts a pod as the run's account", request: req("Pod", "CREATE", "alice", pod()), denied: /ServiceAccount "agentgate-run-r1" belongs to AgentRun "r1"; only the run's agent runs as it .* "alice" cannot start a Pod that runs as it/ },
   { name: "an editor's pod claiming a ReplicaSet owner", request: req("Pod", "CREATE", "alice", pod(owner("ReplicaSet", "x"))), denied: /"alice" cannot start a Pod/ },
@@ -43,6 +50,13 @@ const cases: { name: string; request: AdmissionRequest; account?: KubeObject | n
   ...["StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController"].map((kind) => ({ name: `an editor's ${kind}`, request: req(kind, "CREATE", "alice", templated(kind)), denied: new RegExp(`cannot start a ${kind}`) })),
   { name: "a token for the run's account", request: token("alice"), denied: /tokens for it go only to the run's agent pods, through the kubelet, so "alice" cannot request one/ },
   { name: "agentgate itself", request: token(CONTROLLER), denied: null },
+  { name: "the kubelet asks for the agent pod's token, bound to the pod", request: kubelet({ kind: "Pod", name: "r1-agent-5d-x", uid: "p" }), denied: null },
+  { name: "a kubelet token bound to nothing", request: kubelet(undefined), denied: /"system:node:n1" cannot request one/ },
+  { name: "a user named like a node but not in system:nodes", request: { ...kubelet({ kind: "Pod", name: "p", uid: "p" }), userInfo: { username: "system:node:n1", groups: ["system:authenticated"] } }, denied: /cannot request one/ },
+  { name: "a legacy token Secret for the run's account", request: req("Secret", "CREATE", "alice", tokenSecret(SA)), denied: /a kubernetes\.io\/service-account-token Secret for it would hold a token that outlives the run, so "alice" cannot make one/ },
+  { name: "the token controller fills the token Secret it was asked for", request: req("Secret", "UPDATE", "system:kube-controller-manager", tokenSecret(SA)), denied: null },
+  { name: "an existing token Secret turned into one for the run's account", request: { ...req("Secret", "UPDATE", "alice", tokenSecret(SA)), oldObject: tokenSecret("builder") }, denied: /cannot make one/ },
+  { name: "an ephemeral container added to the agent's pod", request: req("Pod", "UPDATE", "system:kube-controller-manager", pod(owner("ReplicaSet", "x")), { subResource: "ephemeralcontainers" }), denied: /a container added to the run's pod runs as it, so "system:kube-controller-manager" cannot add one/ },
   { name: "an account that only shares the prefix", request: req("Pod", "CREATE", "alice", pod()), account: lookalike, denied: null },
   { name: "an account that does not exist (yet)", request: req("Pod", "CREATE", "alice", pod()), account: null, denied: null },
 ];
@@ -65,6 +79,8 @@ test("serviceAccountOf: pods, templates, cron jobs, the old field, and default",
   assert.equal(serviceAccountOf("Pod", { spec: { serviceAccount: SA } }), SA);
   assert.equal(serviceAccountOf("Pod", { spec: {} }), "default");
   assert.equal(serviceAccountOf("Deployment", { spec: {} }), undefined);
+  assert.equal(serviceAccountOf("Secret", tokenSecret(SA)), SA);
+  assert.equal(serviceAccountOf("Secret", { ...tokenSecret(SA), type: "Opaque" }), undefined, "only a token Secret is a token");
 });
 
 test("runServiceAccounts: a template moved away from the run's account is still about it", () => {

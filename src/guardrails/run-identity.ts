@@ -3,7 +3,10 @@
 // → Pod, each step made by the one controller that makes it), and nobody
 // requests tokens for it: the kubelet gets those for the agent's pods
 // without asking admission. A pod anyone else starts as that account would
-// act as the run outside its NetworkPolicy, and outlive it.
+// act as the run outside its NetworkPolicy, and outlive it. The kubelet
+// asks for the agent pods' tokens through admission too (TokenRequest bound
+// to the pod; NodeRestriction limits a node to pods bound to it), and a
+// legacy token Secret naming the account is a token nobody bound.
 import type { AdmissionRequest } from "../types/admission.ts";
 import { RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
 import { isRecord, type KubeObject } from "../types/kube.ts";
@@ -21,8 +24,15 @@ function podSpecOf(kind: string, object: KubeObject | null | undefined): Record<
   return isRecord(template) && isRecord(template.spec) ? template.spec : undefined;
 }
 
-/** The ServiceAccount a pod or pod template runs as ("default" when none is named). */
+export const TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token";
+export const TOKEN_SECRET_ACCOUNT = "kubernetes.io/service-account.name";
+
+/**
+ * The ServiceAccount a pod or pod template runs as ("default" when none is
+ * named), or that a legacy token Secret is for.
+ */
 export function serviceAccountOf(kind: string, object: KubeObject | null | undefined): string | undefined {
+  if (kind === "Secret") return object?.type === TOKEN_SECRET_TYPE ? object.metadata?.annotations?.[TOKEN_SECRET_ACCOUNT] : undefined;
   const spec = podSpecOf(kind, object);
   if (!spec) return undefined;
   const name = typeof spec.serviceAccountName === "string" && spec.serviceAccountName !== "" ? spec.serviceAccountName : spec.serviceAccount;
@@ -34,6 +44,14 @@ export function runServiceAccounts(request: AdmissionRequest): string[] {
   if (request.subResource === "token") return request.name?.startsWith(RUN_SERVICE_ACCOUNT_PREFIX) ? [request.name] : [];
   const names = [serviceAccountOf(request.kind.kind, request.object), serviceAccountOf(request.kind.kind, request.oldObject)];
   return [...new Set(names.filter((n): n is string => n?.startsWith(RUN_SERVICE_ACCOUNT_PREFIX) === true))];
+}
+
+/** A kubelet asking for a token bound to a pod: the way the run's agent pods get theirs. */
+function isKubeletForPod(request: AdmissionRequest): boolean {
+  const user = request.userInfo.username ?? "";
+  const spec: unknown = request.object?.spec;
+  const bound = isRecord(spec) && isRecord(spec.boundObjectRef) ? spec.boundObjectRef : undefined;
+  return user.startsWith("system:node:") && (request.userInfo.groups ?? []).includes("system:nodes") && bound?.kind === "Pod";
 }
 
 function ownedBy(object: KubeObject | null | undefined, kind: string, name?: string): boolean {
@@ -54,7 +72,16 @@ export function checkRunIdentity(request: AdmissionRequest, name: string, accoun
   const owner = `ServiceAccount "${name}" belongs to AgentRun "${run}"`;
   const deny = (field: string, message: string): Violation[] => [{ policy: "run-identity", field, message, action: "deny" }];
   if (request.subResource === "token") {
+    if (isKubeletForPod(request)) return [];
     return deny("metadata.name", `${owner}; tokens for it go only to the run's agent pods, through the kubelet, so ${JSON.stringify(user)} cannot request one`);
+  }
+  if (kind === "Secret") {
+    // The token controller fills the Secret it is asked for; what counts is who names the account.
+    if (request.operation === "UPDATE" && serviceAccountOf(kind, request.oldObject) === name) return [];
+    return deny(`metadata.annotations["${TOKEN_SECRET_ACCOUNT}"]`, `${owner}; a ${TOKEN_SECRET_TYPE} Secret for it would hold a token that outlives the run, so ${JSON.stringify(user)} cannot make one`);
+  }
+  if (kind === "Pod" && request.subResource === "ephemeralcontainers") {
+    return deny("spec.ephemeralContainers", `${owner}; a container added to the run's pod runs as it, so ${JSON.stringify(user)} cannot add one (read the agent's logs with kubectl logs)`);
   }
   const field = kind === "Pod" ? "spec.serviceAccountName" : kind === "CronJob" ? "spec.jobTemplate.spec.template.spec.serviceAccountName" : "spec.template.spec.serviceAccountName";
   const why = `${owner}; only the run's agent runs as it (kagent's Deployment for Agent "${run}-agent", and the ReplicaSets and pods Kubernetes makes from it)`;

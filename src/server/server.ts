@@ -2,6 +2,7 @@
 // a plain node:https path (the hot path: express costs more per request than
 // the policy evaluation does); health, readiness and metrics go through
 // express.
+import type { Endpoint, PathToken } from "./path-token.ts";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
@@ -38,6 +39,8 @@ export interface GatewayServerOptions {
   reviewLimits?: ReviewLimits;
   /** admission endpoints only for callers with a client certificate from this CA */
   clientAuth?: ClientAuth;
+  /** admission endpoints only at /validate/<token> and /mutate/<token> (path-token.ts) */
+  pathToken?: PathToken;
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -227,19 +230,28 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
   });
 
   const serving = { cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" } as const;
-  const { clientAuth } = opts;
+  const { clientAuth, pathToken } = opts;
   const server = createServer({ ...serving, ...clientAuth?.serverOptions() }, (req, res) => {
-    const path = req.url?.split("?")[0];
-    if (req.method === "POST" && (path === "/validate" || path === "/mutate")) {
+    const path = req.url?.split("?")[0] ?? "";
+    const admission = /^\/(validate|mutate)(\/|$)/.exec(path)?.[1] as Endpoint | undefined;
+    if (req.method === "POST" && admission !== undefined) {
+      const endpoint = pathToken ? pathToken.match(path) : path === `/${admission}` ? admission : undefined;
+      if (endpoint === undefined) {
+        if (pathToken) metrics.badRequests.inc({ reason: "forbidden" });
+        res.setHeader("connection", "close");
+        // Neither the path expected nor how it is made: the caller is not the API server.
+        send(res, pathToken ? 403 : 404, `${JSON.stringify({ error: pathToken ? `POST /${admission}: this gateway answers admission reviews only at the path its webhook configurations name, for the API server` : `POST ${path} is not served; endpoints: POST /validate, POST /mutate` })}\n`);
+        return;
+      }
       const verdict = clientAuth?.verdict(req.socket as TLSSocket);
       if (verdict !== undefined && !verdict.ok) {
         metrics.badRequests.inc({ reason: verdict.status === 401 ? "unauthenticated" : "forbidden" });
         // The body is not read: close rather than drain what an unknown caller sends.
         res.setHeader("connection", "close");
-        send(res, verdict.status, `${JSON.stringify({ error: `POST ${path}: ${verdict.error}` })}\n`);
+        send(res, verdict.status, `${JSON.stringify({ error: `POST /${endpoint}: ${verdict.error}` })}\n`);
         return;
       }
-      void handleReview(path === "/validate" ? "validate" : "mutate", req, res);
+      void handleReview(endpoint, req, res);
       return;
     }
     app(req, res);

@@ -32,7 +32,11 @@ export interface PolicyInput {
 
 /** The proposal's Gate 1 input (agent/goals/allow, agent/goals/deny). */
 export interface GoalInput {
+  /** everything the agent is sent as its task: the goal, then each hint (guardrails/agent-message.ts) */
   goal: string;
+  /** spec.goal alone */
+  spec_goal: string;
+  hints: string[];
   namespace: string;
   requested_tools: string[];
   require_approval: boolean;

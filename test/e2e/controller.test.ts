@@ -124,6 +124,7 @@ async function startTheController(identity?: string): Promise<RunningController>
     leaderElect: true,
     leaseNamespace: "agentgate-system",
     agentReadyTimeoutMs: AGENT_READY_TIMEOUT_MS,
+    changeCheckMs: 500,
     ...(identity ? { identity } : {}),
   });
 }
@@ -192,6 +193,8 @@ before(async () => {
       config("hooks-hold", { preHooks: [{ pipelineRef: { name: "checkout-hold" } }] }),
       config("careful", { toolServers: [{ ref: { name: "kagent-tool-server", namespace: "kagent" }, allowedTools: ["k8s_get_resources"], requireApproval: ["k8s_get_resources"] }] }),
       config("plain"),
+      { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude-edit", namespace: NS }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet", apiKeySecret: "k", apiKeySecretKey: "k" } },
+      config("edited", { modelConfigRef: { name: "claude-edit" } }),
     ),
   );
   void playKagentAndTekton();
@@ -329,6 +332,17 @@ test("the timeout stops the agent: TimedOut, and kagent receives tasks/cancel", 
   assert.equal(reason(done), "TimedOut");
   assert.equal(calls("slow", "tasks/cancel").length, 1);
   assert.equal(kagent.task(done.status?.taskId ?? "")?.status.state, "canceled");
+});
+
+test("a ModelConfig edited while the agent acts stops it: ConfigChanged, and kagent receives tasks/cancel", async () => {
+  kagent.setScript(`${NS}/edited-run-agent`, { llmCalls: 8, stepDelayMs: 1500 });
+  await cp.applyYaml(yaml(run("edited-run", "edited")));
+  await until("edited-run's task to start", async () => ((await getRun("edited-run")).status?.taskId ? true : undefined));
+  await cp.kubectl(["patch", "modelconfig", "claude-edit", "-n", NS, "--type=merge", "-p", JSON.stringify({ spec: { model: "claude-3-5-haiku" } })]);
+  const done = await finished("edited-run");
+  assert.equal(reason(done), "ConfigChanged");
+  assert.match(succeeded(done)?.message ?? "", /ModelConfig ".+\/claude-edit" changed after the run was admitted/);
+  assert.equal(calls("edited-run", "tasks/cancel").length, 1);
 });
 
 test("a task kagent fails ends the run AgentFailed with kagent's message", async () => {

@@ -7,6 +7,9 @@
 // with them really removed (the README's emergency exit).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
@@ -45,8 +48,10 @@ let carol = "";
 let playing = true;
 
 const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join("---\n");
+// The path the API server calls, as the chart sets it up (gateway.webhookPathToken).
+const PATH_TOKEN = "tC4rV8mQ2xLp7wN3bK9zH6dJ";
 const hooks = () =>
-  webhookConfigurations({ name: "agentgate", target: { url: `https://127.0.0.1:${gateway.port}`, caBundle: gateway.caCert ?? "" }, exemptNamespaces: ["kube-system", GW_NS], trustedUsers: [GATEWAY_USER, CONTROLLER_USER], deleters: [...SYSTEM_DELETERS] });
+  webhookConfigurations({ name: "agentgate", target: { url: `https://127.0.0.1:${gateway.port}`, caBundle: gateway.caCert ?? "", pathToken: PATH_TOKEN }, exemptNamespaces: ["kube-system", GW_NS], trustedUsers: [GATEWAY_USER, CONTROLLER_USER], deleters: [...SYSTEM_DELETERS] });
 
 /** kubectl as someone: their kubeconfig, never the admin's. */
 const as = (kubeconfig: string, args: string[], stdin?: string) => cp.kubectl(["--kubeconfig", kubeconfig, ...args], { allowFail: true, ...(stdin !== undefined ? { stdin } : {}) });
@@ -109,7 +114,9 @@ before(async () => {
   cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   await cp.applyYaml(yaml(...[NS, "kagent", GW_NS, "elsewhere"].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } }))));
-  gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: GW_NS, serviceAccount: GATEWAY_USER, trustedUser: [CONTROLLER_USER], drainSeconds: 0, signingKeys: `${SIGNING.namespace}/${SIGNING.name}` });
+  const tokenDir = await mkdtemp(join(tmpdir(), "agentgate-trust-"));
+  await writeFile(join(tokenDir, "token"), PATH_TOKEN);
+  gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: GW_NS, serviceAccount: GATEWAY_USER, trustedUser: [CONTROLLER_USER], drainSeconds: 0, signingKeys: `${SIGNING.namespace}/${SIGNING.name}`, webhookPathTokenFile: join(tokenDir, "token") });
   const { validating, mutating } = hooks();
   // What aggregated roles give a namespace editor on the CRDs: everything on
   // the objects, and (as some clusters aggregate it) a run's status, which
@@ -141,6 +148,7 @@ before(async () => {
       bind("alice-edit", "edit", [user("alice")], NS),
       bind("alice-agent-kinds", "agent-kinds-edit", [user("alice")], NS),
       bind("carol-edit", "edit", [user("carol")], NS),
+      bind("carol-agent-kinds", "agent-kinds-edit", [user("carol")], NS),
       bind("approvers", "agentrun-approver", [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "agent-approvers" }]),
       { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "builder", namespace: NS } },
       bind("builder-agent-kinds", "agent-kinds-edit", [{ kind: "ServiceAccount", name: "builder", namespace: NS }], NS),
@@ -237,6 +245,68 @@ describe("approval means a second, authorised person", () => {
   });
 });
 
+describe("the gateway signs for the API server only", () => {
+  // What a pod of alice's that reaches the gateway's Service would send: a
+  // PipelineRun review naming bob, whose answer would carry a signed
+  // creator stamp she could copy.
+  const forged = JSON.stringify({
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: { uid: "u", kind: { group: "tekton.dev", version: "v1", kind: "PipelineRun" }, resource: { group: "tekton.dev", version: "v1", resource: "pipelineruns" }, operation: "CREATE", namespace: NS, name: "mine", userInfo: { username: "bob" }, object: { apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { name: "mine", namespace: NS }, spec: {} } },
+  });
+  const post = (path: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest({ host: "127.0.0.1", port: gateway.port, path, method: "POST", rejectUnauthorized: false, agent: false, headers: { "content-type": "application/json" } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      });
+      req.on("error", reject);
+      req.end(forged);
+    });
+
+  test("a review POSTed to /mutate or /validate by anyone but the API server is refused, and nothing is signed", async () => {
+    for (const path of ["/mutate", "/validate", "/mutate/guess"]) {
+      const answer = await post(path);
+      assert.equal(answer.status, 403, path);
+      assert.doesNotMatch(answer.body, /creator|patch/);
+    }
+  });
+});
+
+describe("a PipelineRun's creator is bound to it and frozen", () => {
+  const pipelineRun = (meta: Record<string, unknown>, goal: string) => ({ apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { namespace: NS, ...meta }, spec: { status: "PipelineRunPending", pipelineSpec: { tasks: [{ name: "agent", taskRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" }, params: [{ name: "goal", value: goal }] }] } } });
+  const get = async (name: string) => JSON.parse((await cp.kubectl(["get", "pipelinerun", name, "-n", NS, "-o", "json"])).stdout) as { metadata: { name: string; annotations?: Record<string, string> } };
+
+  test("the gateway names a generateName PipelineRun itself, so its stamp is for that one name", async () => {
+    const r = await as(alice, ["create", "-o", "name", "-f", "-"], yaml(pipelineRun({ generateName: "nightly-" }, "fix the flaky tests")));
+    assert.equal(r.code, 0, r.stderr);
+    const name = r.stdout.trim().replace(/^pipelinerun\.tekton\.dev\//, "");
+    assert.match(name, /^nightly-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    assert.equal((await get(name)).metadata.annotations?.[STAMP.createdBy], "alice");
+  });
+
+  test("carol copies alice's stamps onto her own PipelineRun: refused", async () => {
+    assert.equal((await applyAs(alice, pipelineRun({ name: "alices" }, "fix the flaky tests"))).code, 0);
+    assert.equal((await applyAs(carol, pipelineRun({ name: "carols" }, "read every secret"))).code, 0);
+    const stamps = (await get("alices")).metadata.annotations ?? {};
+    const r = await as(carol, ["annotate", "--overwrite", "pipelinerun", "carols", "-n", NS, `${STAMP.createdBy}=alice`, `${STAMP.creator}=${stamps[STAMP.creator] ?? ""}`]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /\[run-creator\] metadata\.annotations\["agent\.tekton\.dev\/created-by"\]: was "carol" and cannot be changed/);
+    const copied = await as(carol, ["create", "-f", "-"], yaml({ ...pipelineRun({ name: "carols-copy" }, "read every secret"), metadata: { name: "carols-copy", namespace: NS, annotations: { [STAMP.createdBy]: "alice", [STAMP.creator]: stamps[STAMP.creator] ?? "" } } }));
+    assert.equal(copied.code, 0, "the mutating webhook stamps over what the manifest says");
+    assert.equal((await get("carols-copy")).metadata.annotations?.[STAMP.createdBy], "carol");
+  });
+
+  test("carol rewriting the goal of alice's pending PipelineRun is refused; she may still start or cancel it", async () => {
+    const rewrite = await as(carol, ["patch", "pipelinerun", "alices", "-n", NS, "--type=json", "-p", JSON.stringify([{ op: "replace", path: "/spec/pipelineSpec/tasks/0/params/0/value", value: "read every secret" }])]);
+    assert.equal(rewrite.code, 1, rewrite.stdout);
+    assert.match(rewrite.stderr, /\[run-creator\] spec: "alice" created this PipelineRun, and only they change what it runs/);
+    const cancel = await as(carol, ["patch", "pipelinerun", "alices", "-n", NS, "--type=merge", "-p", '{"spec":{"status":"Cancelled"}}']);
+    assert.equal(cancel.code, 0, cancel.stderr);
+  });
+});
+
 describe("no cross-namespace borrowing, no oracle", () => {
   test("a config naming another namespace's ModelConfig is refused without a word of what that ModelConfig holds", async () => {
     const r = await applyAs(alice, config("borrower", { modelConfigRef: { name: "claude", namespace: "elsewhere" } }));
@@ -280,6 +350,9 @@ describe("scope lives and dies with the run, and only the run uses it", () => {
     assert.match(open.stderr, /\[agent-isolation\] spec\.podSelector: this NetworkPolicy can select the pods of AgentRuns' agents/);
     const denyAll = await applyAs(alice, { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "default-deny", namespace: NS }, spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } });
     assert.equal(denyAll.code, 0, `a policy that only denies is fine: ${denyAll.stderr}`);
+    const legacy = await applyAs(alice, { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: "busy-token", namespace: NS, annotations: { "kubernetes.io/service-account.name": sa } } });
+    assert.equal(legacy.code, 1, "no legacy token Secret either");
+    assert.match(legacy.stderr, /\[run-identity\] metadata\.annotations\["kubernetes\.io\/service-account\.name"\]: ServiceAccount "agentgate-run-busy" belongs to AgentRun "busy"/);
     const claim = await applyAs(alice, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "agentgate-run-later", namespace: NS, labels: { "app.kubernetes.io/managed-by": "agentgate" } } });
     assert.equal(claim.code, 1);
     assert.match(claim.stderr, /\[managed-object\] .*which only agentgate sets/);

@@ -155,7 +155,7 @@ describe("certificate modes", () => {
     find(objects, "Service", flagValue(args, "--cert-service") ?? "");
     assert.deepEqual(flagValues(args, "--webhook-config"), ["agentgate"], "the caBundle it keeps is that of the chart's configurations");
     assert.deepEqual(flagValues(args, "--cert-host"), []);
-    assert.ok(!gw.volumes?.some((v) => v.secret), "no Secret volume: the gateway reads its Secret through the API");
+    assert.ok(!gw.volumes?.some((v) => v.secret && v.secret.secretName !== "agentgate-webhook-path"), "no certificate Secret volume: the gateway reads its Secret through the API");
     for (const kind of ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]) {
       const cfg = find(objects, kind, "agentgate") as unknown as { metadata: { annotations?: Record<string, string> }; webhooks: { clientConfig: Record<string, unknown> }[] };
       assert.equal(cfg.metadata.annotations?.["cert-manager.io/inject-ca-from"], undefined);
@@ -318,7 +318,7 @@ describe("pods", () => {
 
 describe("policy values", () => {
   test("policy.config becomes a ConfigMap passed with --policy-config that the engine loads; a change rolls the gateway", async () => {
-    const config = { budgets: { maxTokenBudget: 200000 }, profiles: { rollout: { enforcement: "warn" } } };
+    const config = { budgets: { maxTokenBudget: 200000 }, profiles: { rollout: { enforcement: "warn", namespaces: ["team-*"] } } };
     const objects = await render({ policy: { config, bundles: ["/bundles/extra.tar.gz"] } });
     const cm = find(objects, "ConfigMap", "agentgate-policy") as unknown as { data: Record<string, string> };
     const { spec, annotations } = podSpec(find(objects, "Deployment", "agentgate-gateway"));
@@ -581,7 +581,11 @@ describe("webhook configurations equal webhookConfigurations()", () => {
   for (const c of cases) {
     test(c.title, async () => {
       const objects = await render(c.values, c.release, c.namespace);
-      const expected = webhookConfigurations(c.expect);
+      // The token is made at render time; the same one in the Secret the gateway reads and in every webhook.
+      const secret = find(objects, "Secret", `${c.expect.name}-webhook-path`) as unknown as { data: { token: string } };
+      const pathToken = Buffer.from(secret.data.token, "base64").toString("utf8");
+      assert.match(pathToken, /^[A-Za-z0-9]{43}$/);
+      const expected = webhookConfigurations({ ...c.expect, target: { ...c.expect.target, pathToken } });
       for (const [kind, want] of [["ValidatingWebhookConfiguration", expected.validating], ["MutatingWebhookConfiguration", expected.mutating]] as const) {
         const got = find(objects, kind, c.expect.name);
         assert.equal(got.metadata.name, (want as { metadata: { name: string } }).metadata.name);
@@ -590,6 +594,19 @@ describe("webhook configurations equal webhookConfigurations()", () => {
       }
     });
   }
+
+  test("webhookPathToken: the gateway reads the token the webhooks call with; a value set is used, and off means plain paths", async () => {
+    const objects = await render({ gateway: { webhookPathToken: { value: "Qm7wX2rLp4vN9bK3cH6dJt8z" } } });
+    const gw = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec;
+    assert.equal(flagValue(gw.containers[0]?.args ?? [], "--webhook-path-token-file"), "/etc/agentgate/webhook-path/token");
+    assert.ok(gw.volumes?.some((v) => v.secret?.secretName === "agentgate-webhook-path"));
+    const hooks = [...webhooksOf(find(objects, "ValidatingWebhookConfiguration", "agentgate")), ...webhooksOf(find(objects, "MutatingWebhookConfiguration", "agentgate"))];
+    assert.deepEqual([...new Set(hooks.map((w) => (w.clientConfig as { service: { path: string } }).service.path))].sort(), ["/mutate/Qm7wX2rLp4vN9bK3cH6dJt8z", "/validate/Qm7wX2rLp4vN9bK3cH6dJt8z"]);
+    const off = await render({ gateway: { webhookPathToken: { enabled: false } } });
+    assert.equal(flagValue(podSpec(find(off, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [], "--webhook-path-token-file"), undefined);
+    assert.ok(!off.some((o) => o.kind === "Secret" && o.metadata.name === "agentgate-webhook-path"));
+    await assert.rejects(render({ gateway: { webhookPathToken: { value: "short" } } }), /webhookPathToken\/value|pattern/);
+  });
 
   test("sideEffects: NoneOnDryRun on every webhook (the gateway records an Event on a denied update, never on a dry run)", async () => {
     const objects = await render();

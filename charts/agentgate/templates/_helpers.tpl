@@ -91,9 +91,34 @@ The webhooks' clientConfig: the gateway's Service, or webhook.url for a
 gateway outside the cluster. caBundle is set here only in provided mode;
 self-managed has the gateway patch it in, cert-manager has cainjector do so.
 */}}
+{{/*
+The webhook path token: the value set, else the release's Secret's, else a
+new one. Made once per render (kept in .Values), so the Secret and every
+webhook carry the same token.
+*/}}
+{{- define "agentgate.webhookPathTokenName" -}}
+{{- printf "%s-webhook-path" (include "agentgate.fullname" .) -}}
+{{- end -}}
+
+{{- define "agentgate.webhookPathToken" -}}
+{{- if not (hasKey .Values "__agentgateWebhookPathToken") -}}
+{{- $token := .Values.gateway.webhookPathToken.value -}}
+{{- if not $token -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "agentgate.webhookPathTokenName" .) -}}
+{{- $stored := dig "data" "token" "" ($existing | default dict) -}}
+{{- $token = ternary ($stored | b64dec) (randAlphaNum 43) (ne $stored "") -}}
+{{- end -}}
+{{- $_ := set .Values "__agentgateWebhookPathToken" $token -}}
+{{- end -}}
+{{- index .Values "__agentgateWebhookPathToken" -}}
+{{- end -}}
+
 {{- define "agentgate.clientConfig" -}}
 {{- $root := index . 0 -}}
 {{- $path := index . 1 -}}
+{{- if $root.Values.gateway.webhookPathToken.enabled -}}
+{{- $path = printf "%s/%s" $path (include "agentgate.webhookPathToken" $root) -}}
+{{- end -}}
 {{- if $root.Values.webhook.url }}
 url: {{ printf "%s%s" (trimSuffix "/" $root.Values.webhook.url) $path | quote }}
 {{- else }}
