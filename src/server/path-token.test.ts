@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PathToken, readPathToken } from "./path-token.ts";
 
-const TOKEN = "k3Jx9_q-Lw2mZr8TnV4bYc7e";
+const TOKEN = "k3jx9qlw2mzr8tnv4byc7e5h6g0fa1dp";
 
 test("only /validate/<token> and /mutate/<token> match", () => {
   const t = new PathToken(TOKEN);
@@ -20,7 +20,7 @@ test("a token file: trimmed, and a short or odd token is a one-line error naming
   writeFileSync(file, `${TOKEN}\n`);
   assert.equal(readPathToken(file), TOKEN);
   writeFileSync(file, "short");
-  assert.throws(() => readPathToken(file), new RegExp(`^PathTokenError: ${file}: the webhook path token must be 22 to 256 characters .*found 5 characters\\)$`));
+  assert.throws(() => readPathToken(file), new RegExp(`^PathTokenError: ${file}: the webhook path token must be 32 to 253 lowercase letters and digits \\(found 5 characters\\)$`));
   writeFileSync(file, "a/b?c#d e".repeat(4));
   assert.throws(() => readPathToken(file), /some of them others/);
   assert.throws(() => readPathToken(join(dir, "missing")), /missing: cannot read: ENOENT/);
@@ -31,7 +31,7 @@ test("a rotated token file takes effect without a restart; an unreadable one kee
   const file = join(dir, "token");
   writeFileSync(file, TOKEN);
   const t = PathToken.fromFile(file);
-  const next = "Zt8mQ2wX7rLp4vN9bK3cH6dJ";
+  const next = "zt8mq2wx7rlp4vn9bk3ch6dj5f0ga1es";
   writeFileSync(file, next);
   utimesSync(file, new Date(), new Date(Date.now() + 5000));
   assert.equal(t.match(`/validate/${next}`), "validate");

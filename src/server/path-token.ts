@@ -12,8 +12,10 @@ import { readFileSync, statSync } from "node:fs";
 
 export type Endpoint = "validate" | "mutate";
 
-// 128 bits at least, in the characters a URL path carries as they are.
-const TOKEN = /^[A-Za-z0-9_-]{22,256}$/;
+// 160 bits at least, in the characters the API server accepts in a
+// webhook's service path segment (a lowercase RFC 1123 subdomain).
+const TOKEN = /^[a-z0-9]{32,253}$/;
+const RULE = "32 to 253 lowercase letters and digits";
 
 export class PathTokenError extends Error {
   constructor(message: string) {
@@ -31,7 +33,7 @@ export function readPathToken(file: string): string {
     throw new PathTokenError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   const token = text.trim();
-  if (!TOKEN.test(token)) throw new PathTokenError(`${file}: the webhook path token must be 22 to 256 characters of A-Z, a-z, 0-9, _ and - (found ${String(token.length)} characters${token.length > 0 && !/^[A-Za-z0-9_-]*$/.test(token) ? ", some of them others" : ""})`);
+  if (!TOKEN.test(token)) throw new PathTokenError(`${file}: the webhook path token must be ${RULE} (found ${String(token.length)} characters${token.length > 0 && !/^[a-z0-9]*$/.test(token) ? ", some of them others" : ""})`);
   return token;
 }
 
@@ -46,7 +48,7 @@ export class PathToken {
   private readonly file: string | undefined;
 
   constructor(token: string, file?: string) {
-    if (!TOKEN.test(token)) throw new PathTokenError("the webhook path token must be 22 to 256 characters of A-Z, a-z, 0-9, _ and -");
+    if (!TOKEN.test(token)) throw new PathTokenError(`the webhook path token must be ${RULE}`);
     this.token = token;
     this.file = file;
     this.mtimeMs = file ? statSync(file).mtimeMs : 0;

@@ -166,6 +166,9 @@ describe("helm template | kubectl apply --dry-run=server", () => {
   }
 });
 
+// The token the chart is given, so the gateway here can be given it too (a pod would mount the chart's Secret).
+const PATH_TOKEN = "hq4rv8mq2xlp7wn3bk9zh6dj5f0ga1es";
+
 describe("helm install with the webhook pointed at a local gateway", () => {
   let install: { code: number; stdout: string; stderr: string };
 
@@ -186,8 +189,10 @@ describe("helm install with the webhook pointed at a local gateway", () => {
       "-f", valuesFile({
         webhook: { url: `https://127.0.0.1:${port}` },
         certificates: { mode: "provided", provided: { secretName: "agentgate-tls", caBundle: caPem } },
+        gateway: { webhookPathToken: { value: PATH_TOKEN } },
       }),
     ]);
+    writeFileSync(join(WORK, "webhook-path-token"), PATH_TOKEN);
     // For the closing note: what a platform team sees.
     process.stdout.write(`# helm install output\n${install.stdout}${install.stderr}`);
     // It talks to the API server as the chart's gateway ServiceAccount: only the chart's RBAC.
@@ -202,6 +207,7 @@ describe("helm install with the webhook pointed at a local gateway", () => {
       serviceAccount: serviceAccountUser(NS, "agentgate-gateway"),
       trustedUser: [serviceAccountUser(NS, "agentgate-controller")],
       drainSeconds: 0,
+      webhookPathTokenFile: join(WORK, "webhook-path-token"),
     });
     ready = await readyz(port, caPem);
   });
@@ -349,7 +355,13 @@ describe("each component run with the chart's own arguments, as its own ServiceA
       .find((o) => o?.kind === "ConfigMap" && o.data?.["config.yaml"] !== undefined)?.data?.["config.yaml"];
     const policyConfigFile = join(WORK, "sm-policy-config.yaml");
     if (policyConfig !== undefined) writeFileSync(policyConfigFile, policyConfig);
-    const local = (a: string) => (a.startsWith("--policy-config=") ? `--policy-config=${policyConfigFile}` : a);
+    // And the webhook path token the chart made, from the Secret it mounts.
+    const tokenSecret = parseAllDocuments(manifest.stdout)
+      .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> } | null)
+      .find((o) => o?.kind === "Secret" && o.metadata?.name === "sm-agentgate-webhook-path")?.data?.token;
+    const tokenFile = join(WORK, "sm-webhook-path-token");
+    if (tokenSecret !== undefined) writeFileSync(tokenFile, Buffer.from(tokenSecret, "base64"));
+    const local = (a: string) => (a.startsWith("--policy-config=") ? `--policy-config=${policyConfigFile}` : a.startsWith("--webhook-path-token-file=") ? `--webhook-path-token-file=${tokenFile}` : a);
     args = argsOf("sm-agentgate-gateway").map((a) => (a.startsWith("--listen=") ? `--listen=127.0.0.1:${port}` : local(a)));
     await run("sm-gateway", args, "sm-agentgate-gateway");
     const healthPort = await freePort();

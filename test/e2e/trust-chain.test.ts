@@ -8,7 +8,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +26,7 @@ import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
 import { STAMP, type AgentRun } from "../../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { httpsCall } from "../support/https-call.ts";
 import { until } from "../support/until.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -49,7 +49,7 @@ let playing = true;
 
 const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join("---\n");
 // The path the API server calls, as the chart sets it up (gateway.webhookPathToken).
-const PATH_TOKEN = "tC4rV8mQ2xLp7wN3bK9zH6dJ";
+const PATH_TOKEN = "tc4rv8mq2xlp7wn3bk9zh6dj5f0ga1es";
 const hooks = () =>
   webhookConfigurations({ name: "agentgate", target: { url: `https://127.0.0.1:${gateway.port}`, caBundle: gateway.caCert ?? "", pathToken: PATH_TOKEN }, exemptNamespaces: ["kube-system", GW_NS], trustedUsers: [GATEWAY_USER, CONTROLLER_USER], deleters: [...SYSTEM_DELETERS] });
 
@@ -254,16 +254,7 @@ describe("the gateway signs for the API server only", () => {
     kind: "AdmissionReview",
     request: { uid: "u", kind: { group: "tekton.dev", version: "v1", kind: "PipelineRun" }, resource: { group: "tekton.dev", version: "v1", resource: "pipelineruns" }, operation: "CREATE", namespace: NS, name: "mine", userInfo: { username: "bob" }, object: { apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { name: "mine", namespace: NS }, spec: {} } },
   });
-  const post = (path: string) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpsRequest({ host: "127.0.0.1", port: gateway.port, path, method: "POST", rejectUnauthorized: false, agent: false, headers: { "content-type": "application/json" } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      });
-      req.on("error", reject);
-      req.end(forged);
-    });
+  const post = (path: string) => httpsCall(gateway.port, "POST", path, forged);
 
   test("a review POSTed to /mutate or /validate by anyone but the API server is refused, and nothing is signed", async () => {
     for (const path of ["/mutate", "/validate", "/mutate/guess"]) {

@@ -584,7 +584,7 @@ describe("webhook configurations equal webhookConfigurations()", () => {
       // The token is made at render time; the same one in the Secret the gateway reads and in every webhook.
       const secret = find(objects, "Secret", `${c.expect.name}-webhook-path`) as unknown as { data: { token: string } };
       const pathToken = Buffer.from(secret.data.token, "base64").toString("utf8");
-      assert.match(pathToken, /^[A-Za-z0-9]{43}$/);
+      assert.match(pathToken, /^[a-z0-9]{48}$/);
       const expected = webhookConfigurations({ ...c.expect, target: { ...c.expect.target, pathToken } });
       for (const [kind, want] of [["ValidatingWebhookConfiguration", expected.validating], ["MutatingWebhookConfiguration", expected.mutating]] as const) {
         const got = find(objects, kind, c.expect.name);
@@ -596,12 +596,12 @@ describe("webhook configurations equal webhookConfigurations()", () => {
   }
 
   test("webhookPathToken: the gateway reads the token the webhooks call with; a value set is used, and off means plain paths", async () => {
-    const objects = await render({ gateway: { webhookPathToken: { value: "Qm7wX2rLp4vN9bK3cH6dJt8z" } } });
+    const objects = await render({ gateway: { webhookPathToken: { value: "qm7wx2rlp4vn9bk3ch6djt8z5f0ga1es" } } });
     const gw = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec;
     assert.equal(flagValue(gw.containers[0]?.args ?? [], "--webhook-path-token-file"), "/etc/agentgate/webhook-path/token");
     assert.ok(gw.volumes?.some((v) => v.secret?.secretName === "agentgate-webhook-path"));
     const hooks = [...webhooksOf(find(objects, "ValidatingWebhookConfiguration", "agentgate")), ...webhooksOf(find(objects, "MutatingWebhookConfiguration", "agentgate"))];
-    assert.deepEqual([...new Set(hooks.map((w) => (w.clientConfig as { service: { path: string } }).service.path))].sort(), ["/mutate/Qm7wX2rLp4vN9bK3cH6dJt8z", "/validate/Qm7wX2rLp4vN9bK3cH6dJt8z"]);
+    assert.deepEqual([...new Set(hooks.map((w) => (w.clientConfig as { service: { path: string } }).service.path))].sort(), ["/mutate/qm7wx2rlp4vn9bk3ch6djt8z5f0ga1es", "/validate/qm7wx2rlp4vn9bk3ch6djt8z5f0ga1es"]);
     const off = await render({ gateway: { webhookPathToken: { enabled: false } } });
     assert.equal(flagValue(podSpec(find(off, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [], "--webhook-path-token-file"), undefined);
     assert.ok(!off.some((o) => o.kind === "Secret" && o.metadata.name === "agentgate-webhook-path"));

@@ -5,28 +5,18 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultNamespace, defaultServiceAccount } from "../../src/cli/environment.ts";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { InputError } from "../../src/cli/manifests.ts";
+import { httpsCall } from "../support/https-call.ts";
 
-const TOKEN = "Qm7wX2rLp4vN9bK3cH6dJt8z";
+const TOKEN = "qm7wx2rlp4vn9bk3ch6djt8z5f0ga1es";
 let dir: string;
 let gateway: RunningGateway;
 
-function post(path: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: "127.0.0.1", port: gateway.port, path, method: "POST", rejectUnauthorized: false, agent: false, headers: { "content-type": "application/json" } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const post = (path: string, body: string) => httpsCall(gateway.port, "POST", path, body);
 
 // A PipelineRun CREATE as an attacker would forge it: the answer of /mutate would carry a signed creator stamp naming "alice".
 const forged = JSON.stringify({
@@ -76,6 +66,6 @@ test("a token file that is too short stops the gateway before it starts, naming 
   await writeFile(join(dir, "short"), "abc");
   await assert.rejects(
     startGateway({ listen: "127.0.0.1:0", bundle: [], offline: true, namespace: defaultNamespace(), serviceAccount: defaultServiceAccount(), trustedUser: [], drainSeconds: 0, webhookPathTokenFile: join(dir, "short") }),
-    (err: unknown) => err instanceof InputError && /^--webhook-path-token-file: .*short: the webhook path token must be 22 to 256 characters/.test(err.message),
+    (err: unknown) => err instanceof InputError && /^--webhook-path-token-file: .*short: the webhook path token must be 32 to 253 lowercase letters and digits/.test(err.message),
   );
 });

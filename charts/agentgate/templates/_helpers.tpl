@@ -106,7 +106,7 @@ webhook carry the same token.
 {{- if not $token -}}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace (include "agentgate.webhookPathTokenName" .) -}}
 {{- $stored := dig "data" "token" "" ($existing | default dict) -}}
-{{- $token = ternary ($stored | b64dec) (randAlphaNum 43) (ne $stored "") -}}
+{{- $token = ternary ($stored | b64dec) (randAlphaNum 48 | lower) (ne $stored "") -}}
 {{- end -}}
 {{- $_ := set .Values "__agentgateWebhookPathToken" $token -}}
 {{- end -}}
