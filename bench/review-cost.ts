@@ -87,6 +87,32 @@ function deep(levels: number): string {
   return JSON.stringify(agentReview({ nest: "@@" }, "deep")).replace('"@@"', `${"[".repeat(levels)}${"]".repeat(levels)}`);
 }
 
+/**
+ * A NetworkPolicy an editor may create, whose pod selector names one
+ * unknown key `n` times in two NotIn lists (after an Exists): what
+ * agent-isolation's selector check costs at its worst.
+ */
+function selectorReview(n: number): string {
+  const values = (tag: string) => Array.from({ length: n }, (_, i) => `${tag}${String(i)}`);
+  const object: KubeObject = {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name: "wide-selector", namespace: "qe", uid: randomUUID(), creationTimestamp: "2026-11-25T09:00:00Z" },
+    spec: { podSelector: { matchExpressions: [{ key: "x", operator: "Exists" }, { key: "x", operator: "NotIn", values: values("a") }, { key: "x", operator: "NotIn", values: values("b") }] }, egress: [{}], policyTypes: ["Egress"] },
+  };
+  const request: AdmissionRequest = {
+    uid: randomUUID(),
+    kind: { group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy" },
+    resource: { group: "networking.k8s.io", version: "v1", resource: "networkpolicies" },
+    operation: "CREATE",
+    namespace: "qe",
+    name: "wide-selector",
+    userInfo: { username: "alice@example.com", groups: ["system:authenticated"] },
+    object,
+  };
+  return JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request });
+}
+
 function ordinary(): string {
   const agent = admissionReviews().find((r) => r.review.request?.kind.kind === "Agent" && r.admitted);
   if (!agent) throw new Error("bench/fixtures.ts has no admitted Agent review");
@@ -193,6 +219,7 @@ try {
   const deepest = deep(API_SERVER_MAX_DEPTH - 4);
   // The largest review the gateway's defaults still evaluate: what it costs is the bound.
   const atValues = wide(DEFAULT_REVIEW_LIMITS.maxValues - (scanJson(Buffer.from(wide(1))).values - 1));
+  const atSelector = selectorReview(Math.floor((DEFAULT_REVIEW_LIMITS.maxValues - (scanJson(Buffer.from(selectorReview(0))).values + 10)) / 2));
   const atDepth = deep(DEFAULT_REVIEW_LIMITS.maxDepth - (scanJson(Buffer.from(deep(1))).depth - 1));
   const inputs = [
     { name: "wide", what: "an Agent whose spec.skills holds a million-odd empty arrays, the review just under 3 MiB", body: widest() },
@@ -200,6 +227,7 @@ try {
     { name: "normal", what: "an ordinary Agent as kubectl apply sends it", body: normal },
     { name: "at-value-limit", what: `the same wide Agent with ${DEFAULT_REVIEW_LIMITS.maxValues} values in all, the most the gateway evaluates`, body: atValues },
     { name: "at-depth-limit", what: `the same deep Agent nested ${DEFAULT_REVIEW_LIMITS.maxDepth} levels, the deepest the gateway evaluates`, body: atDepth },
+    { name: "selector-at-value-limit", what: "a NetworkPolicy whose pod selector lists one unknown label key in two NotIn lists, as many values as the gateway evaluates (agent-isolation's worst case)", body: atSelector },
   ];
   const summary: Record<string, { bytes: number; cpuMs: number; peakRssMb: number; rssBeforeMb: number; rssAfterMb: number; status: number; allowed?: boolean; message: string }> = {};
   for (const input of inputs) {

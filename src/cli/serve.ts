@@ -1,4 +1,6 @@
 // `agentgate serve`: the webhook server.
+import { RegistrationGuard } from "../gateway/registration-guard.ts";
+import { guardedKeyring } from "../signing/keyring.ts";
 import { PathToken } from "../server/path-token.ts";
 import { writeFile } from "node:fs/promises";
 import type { CertificateManager } from "../certs/manager.ts";
@@ -45,6 +47,10 @@ export interface ServeOptions extends BundleFlags, SigningFlags {
   clientCn?: string[];
   /** admission endpoints only at /validate/<token> and /mutate/<token> */
   webhookPathTokenFile?: string;
+  /** sign only while the Validating and MutatingWebhookConfiguration of this name guard every write */
+  requireWebhooks?: string;
+  /** how often requireWebhooks is read (ms; default 5000) */
+  requireWebhooksIntervalMs?: number;
   /** deny a review holding more JSON values than this, unevaluated */
   maxReviewValues?: number;
   /** deny a review nesting deeper than this, unevaluated */
@@ -160,7 +166,11 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     ...(opts.kagentServiceAccount && opts.kagentServiceAccount.length > 0 ? { kagent: opts.kagentServiceAccount } : {}),
     ...(opts.tektonServiceAccount && opts.tektonServiceAccount.length > 0 ? { tekton: opts.tektonServiceAccount } : {}),
   });
-  const keyring = await startSigningKeyring(signing, kc, logger);
+  if (opts.requireWebhooks !== undefined && (!kc || opts.offline)) throw new InputError("--require-webhooks needs a cluster: it reads the webhook configurations (drop --offline)");
+  const guard = opts.requireWebhooks !== undefined && kc ? new RegistrationGuard(kc, opts.requireWebhooks, logger, opts.requireWebhooksIntervalMs) : undefined;
+  await guard?.start();
+  const signingKeys = await startSigningKeyring(signing, kc, logger);
+  const keyring = guard ? guardedKeyring(signingKeys, () => guard.blocked()) : signingKeys;
   if (signing.kind === "fixed" && opts.signingKeyFile === undefined) logger.warn("no --signing-keys or --signing-key-file: decisions are signed with a key made for this process, which no controller can verify once it stops");
   const deps: GatewayDeps = {
     engine: () => store.engine(),
@@ -178,7 +188,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     log: logger,
     // drain is set just below, before the server listens.
     notReady: () => (drain.draining ? "shutting down" : (store.notReady() ?? keyring.notReady() ?? certs?.notReady() ?? cluster?.notSynced())),
-    readyNotes: () => store.degraded(),
+    readyNotes: () => [...store.degraded(), ...(guard?.blocked() ? [guard.blocked() ?? ""] : [])],
     ...(decisions ? { decisions } : {}),
     ...(onDeniedUpdate ? { onDeniedUpdate } : {}),
     ...(clientAuth ? { clientAuth } : {}),
@@ -211,6 +221,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     store.stop();
     certs?.stop();
     keyring.stop();
+    guard?.stop();
     throw err;
   }
   const address = server.address();
@@ -233,6 +244,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       store.stop();
       certs?.stop();
       keyring.stop();
+      guard?.stop();
       const finishMs = finishSeconds(opts.drainSeconds) * 1000;
       const { cut } = await drain.shutdown(finishMs);
       if (cut > 0) logger.warn("connections still open after the drain were closed", { connections: cut, finishSeconds: finishMs / 1000 });

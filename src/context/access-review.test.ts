@@ -104,3 +104,27 @@ test("a person is asked about nothing namespaced, and an odd username still make
   assert.ok(asked.every((s) => s.resourceAttributes?.namespace === undefined));
   assert.equal(await actsAs("eve\nmallory", "impersonate /users - eve\nmallory"), 'can impersonate user "eve\\nmallory"');
 });
+
+test("CachedAccessReviewer: the same question within its time is answered once; another approver, creator or group set is asked anew; a failure is not remembered", async () => {
+  const { CachedAccessReviewer } = await import("./access-review.ts");
+  let now = 0;
+  let calls = 0;
+  let fail = false;
+  const inner = { actsAs: (): Promise<string | undefined> => { calls++; return fail ? Promise.reject(new Error("API server unavailable")) : Promise.resolve("can impersonate it"); } };
+  const cached = new CachedAccessReviewer(inner, 30_000, () => now);
+  await cached.actsAs(bob, EL);
+  await cached.actsAs(bob, EL);
+  assert.equal(calls, 1);
+  await cached.actsAs({ ...bob, groups: ["agent-approvers"] }, EL);
+  await cached.actsAs(bob, "system:serviceaccount:ci:other");
+  assert.equal(calls, 3);
+  now = 31_000;
+  await cached.actsAs(bob, EL);
+  assert.equal(calls, 4, "asked again once the answer is old");
+  fail = true;
+  now = 70_000;
+  await assert.rejects(cached.actsAs(bob, EL));
+  fail = false;
+  assert.equal(await cached.actsAs(bob, EL), "can impersonate it");
+  assert.equal(calls, 6);
+});

@@ -201,11 +201,43 @@ export function subjectAccessReview(kc: k8s.KubeConfig): Review {
   };
 }
 
+/**
+ * The same question asked again within `ttlMs` (an approval's mutating and
+ * validating passes, a retried annotate) is answered from the first answer:
+ * each costs dozens of SubjectAccessReviews. Keyed by everything the answer
+ * depends on: the approver's name, groups and extra, and the creator.
+ */
+export class CachedAccessReviewer implements AccessReviewer {
+  private readonly answers = new Map<string, { at: number; answer: Promise<string | undefined> }>();
+  private readonly inner: AccessReviewer;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(inner: AccessReviewer, ttlMs = 30_000, now: () => number = Date.now) {
+    this.inner = inner;
+    this.ttlMs = ttlMs;
+    this.now = now;
+  }
+
+  actsAs(user: UserInfo, creator: string): Promise<string | undefined> {
+    const key = JSON.stringify([user.username ?? "", user.uid ?? "", [...(user.groups ?? [])].sort(), user.extra ?? {}, creator]);
+    const now = this.now();
+    for (const [k, v] of this.answers) if (now - v.at > this.ttlMs) this.answers.delete(k);
+    const cached = this.answers.get(key);
+    if (cached) return cached.answer;
+    const answer = this.inner.actsAs(user, creator);
+    this.answers.set(key, { at: now, answer });
+    // A failed review is asked again next time, not remembered.
+    answer.catch(() => this.answers.delete(key));
+    return answer;
+  }
+}
+
 export class ClusterAccessReviewer implements AccessReviewer {
   private readonly reviewer: AccessReviewer;
 
   constructor(kc: k8s.KubeConfig) {
-    this.reviewer = reviewerOf(subjectAccessReview(kc));
+    this.reviewer = new CachedAccessReviewer(reviewerOf(subjectAccessReview(kc)));
   }
 
   actsAs(user: UserInfo, creator: string): Promise<string | undefined> {

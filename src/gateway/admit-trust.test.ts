@@ -233,3 +233,29 @@ test("a config changed between the two passes: the run is not signed with one co
   assert.match(decision.violations.map((v) => v.message).join("\n"), /changed while the run was being admitted; create the run again/);
   assert.equal((await admit({ ...request, object: stamped }, before, "validate")).allowed, true, "the same config on both passes is admitted");
 });
+
+test("someone outside the approver groups setting approved-by costs no SubjectAccessReview", async () => {
+  let asked = 0;
+  const d = deps([ns, model, tools, config()], { actsAs: () => { asked++; return Promise.resolve(undefined); } });
+  const { object } = await admitLikeApiServer(create(run()), d);
+  const stored = object as AgentRun;
+  const mallory: UserInfo = { username: "mallory", groups: ["developers"] };
+  const next: AgentRun = { ...stored, metadata: { ...stored.metadata, annotations: { ...stored.metadata?.annotations, [STAMP.approvedBy]: "mallory" } } };
+  assert.equal((await admit(update(next, stored, mallory), d, "mutate")).allowed, false);
+  assert.equal((await admit(update(next, stored, mallory), d, "validate")).allowed, false);
+  assert.equal(asked, 0);
+});
+
+test("a custom task other than an AgentRun is Tekton's: its copied creator stamp and agentgate label are not judged", async () => {
+  const copied: KubeObject = {
+    apiVersion: "tekton.dev/v1beta1",
+    kind: "CustomRun",
+    metadata: { name: "hook-0-approve", namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate" }, annotations: { [STAMP.createdBy]: "alice", [STAMP.creator]: "eyJhbGciOiJFZERTQSJ9..AAAA" } },
+    spec: { customRef: { apiVersion: "example.dev/v1", kind: "Approval" } },
+  };
+  const tekton: UserInfo = { username: TEKTON };
+  assert.deepEqual((await admit(create(copied, tekton), deps([]), "validate")).violations, []);
+  assert.deepEqual((await admit(create(copied, tekton), deps([]), "mutate")).patch, []);
+  const agentTask: KubeObject = { ...copied, metadata: { ...copied.metadata, labels: {} }, spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" } } };
+  assert.deepEqual(policies((await admit(create(agentTask, alice), deps([]), "validate")).violations), ["run-creator"], "an AgentRun's CustomRun with a stamp that is not the gateway's is refused");
+});

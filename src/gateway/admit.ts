@@ -14,14 +14,14 @@ import { checkAgentIsolation } from "../guardrails/network-isolation.ts";
 import { checkRunIdentity, runServiceAccounts } from "../guardrails/run-identity.ts";
 import { encodeInput, type BundleFailure, type PolicyEngine } from "../policy/engine.ts";
 import { fillDefaults } from "../policy/merge.ts";
-import type { Keyring } from "../signing/keyring.ts";
+import { whyNoSigningKey, type Keyring } from "../signing/keyring.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { STAMP, type AgentRun } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
 import type { PolicyContext, PolicyInput, Violation } from "../types/policy.ts";
 import { withGeneratedName } from "./generated-name.ts";
 import { judgeReferenced } from "./referenced.ts";
-import { findResource, type HandledResource } from "./resources.ts";
+import { AGENT_GROUP, findResource, type HandledResource } from "./resources.ts";
 import { approvalStamp, goalInput, runStamps, validateRunCreate, validateRunUpdate, type RunDeps } from "./run-admission.ts";
 
 export type Origin = "validate" | "mutate" | "audit";
@@ -129,10 +129,19 @@ async function mutateCreator(request: AdmissionRequest, object: KubeObject, deps
   const creator = await expectedCreator(request, object, deps);
   if ("refused" in creator) return refuse(creator.refused);
   const key = deps.keyring.signingKey();
-  if (!key) return refuse(`agentgate cannot sign yet (${deps.keyring.notReady() ?? "no signing key"}); retry shortly`);
+  if (!key) return refuse(`agentgate cannot sign now (${whyNoSigningKey(deps.keyring)}); retry once it can`);
   const named = withGeneratedName(object);
   const stamped = withAnnotations(named, await creatorStamps(named, kind, creator.createdBy, key, (deps.now ?? Date.now)()));
   return decide("mutate", [], { revision, patch: createPatch(object, stamped) });
+}
+
+/** A CustomRun of an AgentRun (the others are Tekton's business). */
+function runsAnAgent(object: KubeObject | null | undefined): boolean {
+  const spec: unknown = object?.spec;
+  const ref: unknown = typeof spec === "object" && spec !== null ? (spec as Record<string, unknown>).customRef : undefined;
+  if (typeof ref !== "object" || ref === null) return false;
+  const { kind, apiVersion } = ref as Record<string, unknown>;
+  return kind === "AgentRun" && typeof apiVersion === "string" && apiVersion.startsWith(`${AGENT_GROUP}/`);
 }
 
 /** A PipelineRun or CustomRun: its creator stamps are the gateway's, and stay so. */
@@ -151,7 +160,7 @@ async function mutate(request: AdmissionRequest, resource: HandledResource, deps
   const revision = engine.revision;
   const object = request.object;
   if (!object || (request.operation !== "CREATE" && request.operation !== "UPDATE")) return decide("mutate", [], { revision });
-  if (resource.role === "creator") return request.operation === "CREATE" ? mutateCreator(request, object, deps, revision) : decide("mutate", [], { revision });
+  if (resource.role === "creator") return request.operation === "CREATE" && (request.kind.kind !== "CustomRun" || runsAnAgent(object)) ? mutateCreator(request, object, deps, revision) : decide("mutate", [], { revision });
   if (resource.role !== "agent" || resource.group !== "agent.tekton.dev" || request.subResource) return decide("mutate", [], { revision });
   // agentgate's own objects are what the decision said; nothing to fill in.
   if (touchesManaged(request) && deps.identity.trusted.has(request.userInfo.username ?? "")) return decide("mutate", [], { revision });
@@ -218,7 +227,12 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
   if (resource.role === "workload" || request.subResource === "token") return validateWorkload(request, deps, origin, revision);
   const managed = checkManagedObject(request, deps.identity);
   // PipelineRuns and CustomRuns are stamped by the mutating webhook; agentgate's own hook PipelineRuns are guarded like its other objects.
-  if (resource.role === "creator") return validateCreator(request, deps, origin, revision, managed);
+  // Tekton copies a PipelineRun's labels and annotations onto the CustomRuns it makes: only a hook
+  // PipelineRun is agentgate's object, and only an AgentRun's CustomRun carries a creator it stamped.
+  if (resource.role === "creator") {
+    if (request.kind.kind === "CustomRun" && !runsAnAgent(request.object ?? request.oldObject)) return decide(origin, [], { revision });
+    return validateCreator(request, deps, origin, revision, request.kind.kind === "PipelineRun" ? managed : []);
+  }
   if (resource.role === "managed") return decide(origin, managed, { revision });
   if (resource.role === "netpol") {
     const isolation = request.operation !== "DELETE" && !deps.identity.trusted.has(user) ? checkAgentIsolation(request.object) : [];

@@ -17,7 +17,7 @@ import { effectiveConfig } from "../guardrails/profile.ts";
 import { buildSnapshot, serializeSnapshot } from "../guardrails/snapshot.ts";
 import { computeStamps, serializeGuardrails } from "../guardrails/stamps.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
-import type { Keyring } from "../signing/keyring.ts";
+import { whyNoSigningKey, type Keyring } from "../signing/keyring.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { STAMP, type AgentConfig, type AgentRun } from "../types/agent.ts";
 import { isRecord } from "../types/kube.ts";
@@ -65,7 +65,7 @@ export async function runStamps(request: AdmissionRequest, run: AgentRun, contex
   const creator = await runCreator(request, run, deps);
   if ("refused" in creator) return creator;
   const key = deps.keyring.signingKey();
-  if (!key) return { refused: denial("stamp-integrity", "metadata.annotations", `agentgate cannot sign decisions yet (${deps.keyring.notReady() ?? "no signing key"}); retry shortly`) };
+  if (!key) return { refused: denial("stamp-integrity", "metadata.annotations", `agentgate cannot sign decisions now (${whyNoSigningKey(deps.keyring)}); retry once it can`) };
   const snapshot = serializeSnapshot(buildSnapshot(found.config, context, found.guardrails));
   const stamps = computeStamps(creator.createdBy, engine.revision, run.spec?.configRef?.name ?? "", found.guardrails, snapshot);
   const metadata = { ...(run.metadata ?? {}), namespace: run.metadata?.namespace ?? request.namespace ?? "" };
@@ -88,11 +88,13 @@ export async function runStamps(request: AdmissionRequest, run: AgentRun, contex
 async function approvalFindings(request: AdmissionRequest, run: AgentRun, old: AgentRun, engine: PolicyEngine, context: PolicyContext, deps: RunDeps): Promise<Violation[]> {
   const approval = effectiveConfig(engine.policyConfig, context.namespace).approval;
   const policyGroups = isRecord(approval) && Array.isArray(approval.approverGroups) ? approval.approverGroups.filter((g): g is string => typeof g === "string") : [];
-  let actsAsCreator: string | undefined;
+  // The cheap checks first: someone who is not an approver, or approves as
+  // someone else, is refused without a single SubjectAccessReview.
+  const plain = checkApproval(run, old, request.userInfo, { policyGroups });
+  if (plain.some((v) => v.action === "deny")) return plain;
   const creator = old.metadata?.annotations?.[STAMP.createdBy];
-  if (approvalGiven(run, old) && creator !== undefined && creator !== (request.userInfo.username ?? "") && deps.access) {
-    actsAsCreator = await deps.access.actsAs(request.userInfo, creator);
-  }
+  if (!approvalGiven(run, old) || creator === undefined || creator === (request.userInfo.username ?? "") || !deps.access) return plain;
+  const actsAsCreator = await deps.access.actsAs(request.userInfo, creator);
   return checkApproval(run, old, request.userInfo, { policyGroups, actsAsCreator });
 }
 
@@ -107,7 +109,7 @@ export async function approvalStamp(request: AdmissionRequest, run: AgentRun, ol
   const findings = await approvalFindings(request, run, old, engine, context, deps);
   if (findings.some((v) => v.action === "deny")) return { refused: findings };
   const key = deps.keyring.signingKey();
-  if (!key) return { refused: [denial("stamp-integrity", `metadata.annotations["${STAMP.approval}"]`, `agentgate cannot sign approvals yet (${deps.keyring.notReady() ?? "no signing key"}); approve again shortly`)] };
+  if (!key) return { refused: [denial("stamp-integrity", `metadata.annotations["${STAMP.approval}"]`, `agentgate cannot sign approvals now (${whyNoSigningKey(deps.keyring)}); approve again once it can`)] };
   // The uid is the stored run's: an approval signed for it verifies on no other run.
   const stored: AgentRun = { ...run, metadata: { ...(run.metadata ?? {}), uid: old.metadata?.uid ?? run.metadata?.uid ?? "", annotations: { ...(run.metadata?.annotations ?? {}) } } };
   const existing = await verifyApproval(stored, deps.keyring.resolve);

@@ -87,17 +87,27 @@ export const WORKLOAD_CONDITION =
   `((object != null && ${accountsOf("object")}) || (oldObject != null && ${accountsOf("oldObject")}))`;
 
 /**
- * Sends a PipelineRun or CustomRun created with creator stamps (the
- * mutating webhook for PipelineRuns may have been skipped, and a stamp
- * copied into a manifest must not reach Tekton), and an update of a stamped
- * one that changes its stamps or its spec (a cancel is sent too, and
- * admitted: the gateway tells them apart).
+ * Sends a PipelineRun, or a CustomRun of an AgentRun, created with creator
+ * stamps (the mutating webhook for PipelineRuns may have been skipped, and a
+ * stamp copied into a manifest must not reach Tekton), and an update of a
+ * stamped one that changes its stamps, or that changes its spec beyond
+ * spec.status and spec.statusMessage and does not come from its creator: a
+ * cancel or a start, and the creator's own edits, never wait on the gateway.
  */
 const stampOf = (root: "object" | "oldObject", key: string) => `${root}.metadata.?annotations[?'${key}'].orValue('')`;
+const SPEC_STATUS = `k != 'status' && k != 'statusMessage'`;
+const specOf = (root: "object" | "oldObject") => `${root}.?spec.orValue({})`;
+const SPEC_CHANGED =
+  `${specOf("object")}.filter(k, ${SPEC_STATUS}).exists(k, !(k in ${specOf("oldObject")}) || ${specOf("object")}[k] != ${specOf("oldObject")}[k]) || ` +
+  `${specOf("oldObject")}.filter(k, ${SPEC_STATUS}).exists(k, !(k in ${specOf("object")}))`;
 export const CREATOR_CONDITION =
   `request.operation == 'CREATE' ? (${stampOf("object", STAMP.createdBy)} != '' || ${stampOf("object", STAMP.creator)} != '') : ` +
   `(${stampOf("object", STAMP.createdBy)} != ${stampOf("oldObject", STAMP.createdBy)} || ${stampOf("object", STAMP.creator)} != ${stampOf("oldObject", STAMP.creator)} || ` +
-  `(${stampOf("oldObject", STAMP.createdBy)} != '' && object.?spec.orValue({}) != oldObject.?spec.orValue({})))`;
+  `(${stampOf("oldObject", STAMP.createdBy)} != '' && ${stampOf("oldObject", STAMP.createdBy)} != request.userInfo.username && (${SPEC_CHANGED})))`;
+
+/** A CustomRun of an AgentRun; other custom tasks are Tekton's business (Tekton copies a PipelineRun's annotations onto them). */
+const RUNS_AN_AGENT = `object.?spec.?customRef.?kind.orValue('') == 'AgentRun' && object.?spec.?customRef.?apiVersion.orValue('').startsWith('${AGENT_GROUP}/')`;
+export const AGENT_CUSTOM_RUNS_ONLY = `request.resource.resource != 'customruns' || (${RUNS_AN_AGENT})`;
 
 function agentRules(): WebhookRule[] {
   return byRole("agent").map((r) => (r.resource === "agentruns" ? rule(r, ["CREATE", "UPDATE"], ["agentruns", "agentruns/status"]) : rule(r, ["CREATE", "UPDATE"])));
@@ -136,7 +146,10 @@ export const WEBHOOKS: readonly WebhookDef[] = [
     type: "validating",
     path: "/validate",
     rules: byRole("creator").map((r) => rule(r, ["CREATE", "UPDATE"])),
-    matchConditions: [{ name: "stamped-or-changing-stamps", expression: CREATOR_CONDITION }],
+    matchConditions: [
+      { name: "agent-custom-runs-only", expression: AGENT_CUSTOM_RUNS_ONLY },
+      { name: "stamped-or-changing-stamps", expression: CREATOR_CONDITION },
+    ],
     skipTrusted: true,
     failurePolicy: "configured",
   },
@@ -155,7 +168,7 @@ export const WEBHOOKS: readonly WebhookDef[] = [
     type: "mutating",
     path: "/mutate",
     rules: [rule(find("creator", "customruns"), ["CREATE"])],
-    matchConditions: [{ name: "runs-an-agent", expression: `object.?spec.?customRef.?kind.orValue('') == 'AgentRun' && object.?spec.?customRef.?apiVersion.orValue('').startsWith('${AGENT_GROUP}/')` }],
+    matchConditions: [{ name: "runs-an-agent", expression: RUNS_AN_AGENT }],
     skipTrusted: false,
     failurePolicy: "configured",
   },

@@ -19,7 +19,8 @@ const selectors: { name: string; selector: unknown; selects: boolean; on?: Selec
   { name: "pod-template-hash Exists (the ReplicaSet's label)", selector: exprs({ key: "pod-template-hash", operator: "Exists" }), selects: true },
   { name: "pod-template-hash DoesNotExist (Cilium leaves it out of identities)", selector: exprs({ key: "pod-template-hash", operator: "DoesNotExist" }), selects: true },
   { name: "an unknown key, excluded through app", selector: { matchLabels: { role: "db", app: "web" } }, selects: false },
-  { name: "an unknown key, excluded through the run label", selector: exprs({ key: "role", operator: "In", values: ["web"] }, { key: "agent.tekton.dev/run", operator: "DoesNotExist" }), selects: false },
+  { name: "an unknown key, excluded through kagent's own label", selector: exprs({ key: "role", operator: "In", values: ["web"] }, { key: "kagent", operator: "DoesNotExist" }), selects: false },
+  { name: "the run label DoesNotExist excludes nothing (kagent may not copy it onto the pods)", selector: exprs({ key: "role", operator: "In", values: ["web"] }, { key: "agent.tekton.dev/run", operator: "DoesNotExist" }), selects: true },
   { name: "kagent In [a-agent] and NotIn [a-agent]: no one value meets both", selector: exprs({ key: "kagent", operator: "In", values: ["a-agent"] }, { key: "kagent", operator: "NotIn", values: ["a-agent"] }), selects: false },
   { name: "kagent In [a-agent, b-agent] and NotIn [a-agent]", selector: exprs({ key: "kagent", operator: "In", values: ["a-agent", "b-agent"] }, { key: "kagent", operator: "NotIn", values: ["a-agent"] }), selects: true },
   { name: "role In [web] and role DoesNotExist: no labelling meets both", selector: exprs({ key: "role", operator: "In", values: ["web"] }, { key: "role", operator: "DoesNotExist" }), selects: false },
@@ -33,11 +34,11 @@ const selectors: { name: string; selector: unknown; selects: boolean; on?: Selec
   { name: "Cilium: any:app: web", selector: { matchLabels: { "any:app": "web" } }, selects: false, on: CNP },
   { name: "Cilium: $init (reserved, not a pod label agentgate models)", selector: exprs({ key: "$init", operator: "Exists" }), selects: true, on: CNP },
   { name: "Cilium: container:app DoesNotExist (another source excludes nothing)", selector: exprs({ key: "container:app", operator: "DoesNotExist" }), selects: true, on: CNP },
-  { name: "Cilium: k8s:agent.tekton.dev/run DoesNotExist (the advised exclusion)", selector: exprs({ key: "k8s:agent.tekton.dev/run", operator: "DoesNotExist" }), selects: false, on: CNP },
+  { name: "Cilium: k8s:kagent DoesNotExist (the advised exclusion)", selector: exprs({ key: "k8s:kagent", operator: "DoesNotExist" }), selects: false, on: CNP },
   { name: "a NetworkPolicy: io.kubernetes.pod.namespace is any pod label to a CNI other than Cilium", selector: exprs({ key: "io.kubernetes.pod.namespace", operator: "DoesNotExist" }), selects: true },
   { name: "app NotIn [web]", selector: { matchExpressions: [{ key: "app", operator: "NotIn", values: ["web"] }] }, selects: true },
   { name: "app NotIn [kagent]", selector: { matchExpressions: [{ key: "app", operator: "NotIn", values: ["kagent"] }] }, selects: false },
-  { name: "run label DoesNotExist (the advised exclusion)", selector: { matchExpressions: [{ key: "agent.tekton.dev/run", operator: "DoesNotExist" }] }, selects: false },
+  { name: "kagent DoesNotExist (the advised exclusion)", selector: { matchExpressions: [{ key: "kagent", operator: "DoesNotExist" }] }, selects: false },
   { name: "kagent Exists", selector: { matchExpressions: [{ key: "kagent", operator: "Exists" }] }, selects: true },
   { name: "role DoesNotExist", selector: { matchExpressions: [{ key: "role", operator: "DoesNotExist" }] }, selects: true },
   { name: "kagent In [x] (not a run's agent name)", selector: { matchExpressions: [{ key: "kagent", operator: "In", values: ["x"] }] }, selects: false },
@@ -57,7 +58,7 @@ test("agent-isolation: an allow-all selecting every pod is refused, saying how t
   const [v] = checkAgentIsolation(policy({ podSelector: {}, policyTypes: ["Egress"], egress: [{}] }));
   assert.equal(v?.policy, "agent-isolation");
   assert.equal(v?.field, "spec.podSelector");
-  assert.match(v?.message ?? "", /^this NetworkPolicy can select .*add \{key: agent\.tekton\.dev\/run, operator: DoesNotExist\}/);
+  assert.match(v?.message ?? "", /^this NetworkPolicy can select .*add \{key: kagent, operator: DoesNotExist\}/);
 });
 
 test("agent-isolation: ingress rules widen too", () => {
@@ -67,14 +68,14 @@ test("agent-isolation: ingress rules widen too", () => {
 test("agent-isolation: a default-deny (no rules) and a policy excluding agent pods are allowed", () => {
   assert.deepEqual(checkAgentIsolation(policy({ podSelector: {}, policyTypes: ["Ingress", "Egress"] })), []);
   assert.deepEqual(checkAgentIsolation(policy({ podSelector: {}, policyTypes: ["Egress"], egress: [] })), []);
-  assert.deepEqual(checkAgentIsolation(policy({ podSelector: { matchExpressions: [{ key: "agent.tekton.dev/run", operator: "DoesNotExist" }] }, egress: [{}] })), []);
+  assert.deepEqual(checkAgentIsolation(policy({ podSelector: { matchExpressions: [{ key: "kagent", operator: "DoesNotExist" }] }, egress: [{}] })), []);
 });
 
 test("agent-isolation: a CiliumNetworkPolicy is judged by its endpointSelector, Cilium's label prefixes read, in spec and in specs", () => {
   const cnp = (spec: Record<string, unknown>, specs?: Record<string, unknown>[]) => ({ apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name: "c", namespace: "qe" }, spec, ...(specs ? { specs } : {}) });
   const [v] = checkAgentIsolation(cnp({ endpointSelector: { matchLabels: { "k8s:app": "kagent" } }, egress: [{ toFQDNs: [{ matchPattern: "*" }] }] }));
   assert.equal(v?.field, "spec.endpointSelector");
-  assert.match(v?.message ?? "", /^this CiliumNetworkPolicy can select .*k8s:agent\.tekton\.dev\/run, operator: DoesNotExist/);
+  assert.match(v?.message ?? "", /^this CiliumNetworkPolicy can select .*k8s:kagent, operator: DoesNotExist/);
   assert.deepEqual(checkAgentIsolation(cnp({ endpointSelector: { matchLabels: { "k8s:app": "web" } }, egress: [{}] })), []);
   assert.equal(checkAgentIsolation(cnp({ endpointSelector: { matchLabels: { "k8s:io.kubernetes.pod.namespace": "qe" } }, egress: [{}] })).length, 1, "the policy's own namespace is every pod it can select");
   assert.deepEqual(checkAgentIsolation(cnp({ endpointSelector: { matchLabels: { "k8s:io.kubernetes.pod.namespace": "elsewhere" } }, egress: [{}] })), []);
@@ -85,6 +86,6 @@ test("agent-isolation: a CiliumNetworkPolicy is judged by its endpointSelector, 
 test("agent-isolation: a policy selecting through a label agentgate cannot vouch for is refused, one excluding agent pods by a label they carry is not", () => {
   assert.equal(checkAgentIsolation(policy({ podSelector: { matchLabels: { role: "web" } }, egress: [{}] })).length, 1);
   assert.equal(checkAgentIsolation(policy({ podSelector: { matchExpressions: [{ key: "pod-template-hash", operator: "Exists" }] }, ingress: [{}] })).length, 1);
-  assert.deepEqual(checkAgentIsolation(policy({ podSelector: { matchLabels: { role: "web" }, matchExpressions: [{ key: "agent.tekton.dev/run", operator: "DoesNotExist" }] }, egress: [{}] })), []);
+  assert.deepEqual(checkAgentIsolation(policy({ podSelector: { matchLabels: { role: "web" }, matchExpressions: [{ key: "kagent", operator: "DoesNotExist" }] }, egress: [{}] })), []);
   assert.deepEqual(checkAgentIsolation(policy({ podSelector: { matchExpressions: [{ key: "kagent", operator: "DoesNotExist" }] }, egress: [{}] })), []);
 });

@@ -31,7 +31,7 @@ const UNKNOWN: LabelModel = { absent: true, present: { test: () => true } };
  * The labels kagent puts on every pod of an Agent (its Deployment's selector
  * labels app/kagent, and app.kubernetes.io/*: kagent's
  * translator/agent/manifest_builder.go) and the run label agentgate asks for
- * (deployment.labels). `kagent` and `app.kubernetes.io/name` are the
+ * (deployment.labels, which may not reach them). `kagent` and `app.kubernetes.io/name` are the
  * Agent's name, which ends in "-agent" for a run.
  */
 const POD_LABELS: Readonly<Record<string, LabelModel>> = {
@@ -40,7 +40,9 @@ const POD_LABELS: Readonly<Record<string, LabelModel>> = {
   "app.kubernetes.io/part-of": carries("kagent"),
   kagent: carriesSome((v) => v.endsWith("-agent")),
   "app.kubernetes.io/name": carriesSome((v) => v.endsWith("-agent")),
-  "agent.tekton.dev/run": carriesSome((v) => v !== ""),
+  // Asked of kagent through deployment.labels, which agentgate does not rely
+  // on reaching the pods (scope.ts selects on kagent's own labels): it may be absent.
+  "agent.tekton.dev/run": { absent: true, present: { test: (v) => v !== "" } },
   // The ReplicaSet's hash is on the pod, but Cilium leaves it out of
   // identities by default (labelsfilter: !pod-template-hash): present to one
   // enforcer, absent to another, so it excludes nothing.
@@ -110,35 +112,36 @@ function requirements(selector: unknown, on: SelectorContext): Requirement[] | u
   return out;
 }
 
-/** A present value that none of the requirements on the key names. */
-const OTHER = Symbol("another value");
-/** What the pod holds under a key: null when it lacks it. */
-type Holding = string | null | typeof OTHER;
-
-function holds(r: Requirement, h: Holding): boolean {
-  switch (r.operator) {
-    case "In":
-      return typeof h === "string" && r.values.includes(h);
-    case "NotIn":
-      // NotIn also matches a pod without the key
-      return typeof h !== "string" || !r.values.includes(h);
-    case "Exists":
-      return h !== null;
-    case "DoesNotExist":
-      return h === null;
-    default:
-      // an operator the API server would refuse: assume the worst
-      return true;
-  }
-}
-
-/** Whether one assignment of the key (absent, or a value the model allows) meets every requirement on it at once. */
+/**
+ * Whether one assignment of the key (absent, or a value the model allows)
+ * meets every requirement on it at once. Linear in the selector's size: a
+ * value meets them all only if it is in every In list and in no NotIn list,
+ * so the candidates are the smallest In list's values (or, with no In, any
+ * value no list names).
+ */
 function satisfiable(model: LabelModel, reqs: Requirement[]): boolean {
-  const holdings: Holding[] = model.absent ? [null] : [];
+  const ins: Set<string>[] = [];
+  const notIn = new Set<string>();
+  let exists = false;
+  let doesNotExist = false;
+  for (const r of reqs) {
+    if (r.operator === "In") ins.push(new Set(r.values));
+    else if (r.operator === "NotIn") for (const v of r.values) notIn.add(v);
+    else if (r.operator === "Exists") exists = true;
+    else if (r.operator === "DoesNotExist") doesNotExist = true;
+    // an operator the API server would refuse: assume the worst (it holds)
+  }
+  // NotIn and DoesNotExist also match a pod without the key.
+  if (model.absent && ins.length === 0 && !exists) return true;
+  if (doesNotExist) return false;
+  const meets = (v: string) => ins.every((s) => s.has(v)) && !notIn.has(v);
   const { present } = model;
-  if ("value" in present) holdings.push(present.value);
-  else holdings.push(...reqs.flatMap((r) => r.values).filter(present.test), OTHER);
-  return holdings.some((h) => reqs.every((r) => holds(r, h)));
+  if ("value" in present) return meets(present.value);
+  // Label values are unbounded: with no In list, some allowed value is named by no NotIn list.
+  if (ins.length === 0) return true;
+  const smallest = ins.reduce((a, b) => (b.size < a.size ? b : a));
+  for (const v of smallest) if (present.test(v) && meets(v)) return true;
+  return false;
 }
 
 /**
@@ -177,7 +180,7 @@ export function checkAgentIsolation(policy: KubeObject | null | undefined): Viol
   const on: SelectorContext = { kind: policy.kind === "CiliumNetworkPolicy" ? "CiliumNetworkPolicy" : "NetworkPolicy", namespace: policy.metadata?.namespace };
   const widening = ruleSets(policy).find((r) => allowsSomething(r.spec) && canSelectAgentPods(r.selector, on));
   if (!widening) return [];
-  const exclude = policy.kind === "CiliumNetworkPolicy" ? "add {key: k8s:agent.tekton.dev/run, operator: DoesNotExist} to its matchExpressions" : "add {key: agent.tekton.dev/run, operator: DoesNotExist} to spec.podSelector.matchExpressions";
+  const exclude = policy.kind === "CiliumNetworkPolicy" ? "add {key: k8s:kagent, operator: DoesNotExist} to its matchExpressions" : "add {key: kagent, operator: DoesNotExist} to spec.podSelector.matchExpressions";
   return [
     {
       policy: "agent-isolation",

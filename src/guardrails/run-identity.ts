@@ -7,6 +7,7 @@
 // asks for the agent pods' tokens through admission too (TokenRequest bound
 // to the pod; NodeRestriction limits a node to pods bound to it), and a
 // legacy token Secret naming the account is a token nobody bound.
+import { isDeepStrictEqual } from "node:util";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
 import { isRecord, type KubeObject } from "../types/kube.ts";
@@ -86,8 +87,10 @@ export function checkRunIdentity(request: AdmissionRequest, name: string, accoun
   const field = kind === "Pod" ? "spec.serviceAccountName" : kind === "CronJob" ? "spec.jobTemplate.spec.template.spec.serviceAccountName" : "spec.template.spec.serviceAccountName";
   const why = `${owner}; only the run's agent runs as it (kagent's Deployment for Agent "${run}-agent", and the ReplicaSets and pods Kubernetes makes from it)`;
   if (kind === "Pod" && request.operation === "CREATE" && REPLICASET_CONTROLLERS.includes(user) && ownedBy(request.object, "ReplicaSet")) return [];
-  // The built-in controllers relabel and adopt pods; nobody else changes a run's pod (a label removed takes it out of its NetworkPolicy).
+  // The built-in controllers relabel and adopt pods; nobody else changes a run's pod's labels (one removed takes it out of its
+  // NetworkPolicy) or spec (a new image). Annotations and finalizers stay open: network plugins and meshes write them.
   if (kind === "Pod" && request.operation === "UPDATE" && [...REPLICASET_CONTROLLERS, ...identity.deleters].includes(user)) return [];
+  if (kind === "Pod" && request.operation === "UPDATE" && !request.subResource && isDeepStrictEqual(request.object?.metadata?.labels ?? {}, request.oldObject?.metadata?.labels ?? {}) && isDeepStrictEqual(request.object?.spec, request.oldObject?.spec)) return [];
   if (kind === "ReplicaSet" && DEPLOYMENT_CONTROLLERS.includes(user) && ownedBy(request.object, "Deployment", undefined)) return [];
   if (kind === "Deployment" && identity.kagent.has(user) && ownedBy(request.object, "Agent", `${run}-agent`)) return [];
   const verb = request.operation === "CREATE" ? "start" : "change";

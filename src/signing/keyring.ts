@@ -12,7 +12,29 @@ export interface Keyring {
   resolve: KeyResolver;
   /** why keys are not usable yet, or undefined when they are */
   notReady(): string | undefined;
+  /** why signing is withheld though keys are loaded (guardedKeyring), or undefined */
+  signingBlocked?(): string | undefined;
   stop(): void;
+}
+
+/** Why signingKey() gave nothing, for a message. */
+export function whyNoSigningKey(keyring: Keyring): string {
+  return keyring.signingBlocked?.() ?? keyring.notReady() ?? "no signing key";
+}
+
+/**
+ * A keyring that signs only while `blocked()` says nothing; verification is
+ * unchanged, and so is readiness (a gateway that withholds signatures still
+ * answers, and denies, so the API server does not fail open around it).
+ */
+export function guardedKeyring(inner: Keyring, blocked: () => string | undefined): Keyring {
+  return {
+    signingKey: () => (blocked() === undefined ? inner.signingKey() : undefined),
+    resolve: inner.resolve,
+    notReady: () => inner.notReady(),
+    signingBlocked: blocked,
+    stop: () => inner.stop(),
+  };
 }
 
 /** Keys fixed for the life of the process: a file's, or one made at start. */

@@ -116,7 +116,7 @@ before(async () => {
   await cp.applyYaml(yaml(...[NS, "kagent", GW_NS, "elsewhere"].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } }))));
   const tokenDir = await mkdtemp(join(tmpdir(), "agentgate-trust-"));
   await writeFile(join(tokenDir, "token"), PATH_TOKEN);
-  gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: GW_NS, serviceAccount: GATEWAY_USER, trustedUser: [CONTROLLER_USER], drainSeconds: 0, signingKeys: `${SIGNING.namespace}/${SIGNING.name}`, webhookPathTokenFile: join(tokenDir, "token") });
+  gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: GW_NS, serviceAccount: GATEWAY_USER, trustedUser: [CONTROLLER_USER], drainSeconds: 0, signingKeys: `${SIGNING.namespace}/${SIGNING.name}`, webhookPathTokenFile: join(tokenDir, "token"), requireWebhooks: "agentgate", requireWebhooksIntervalMs: 300 });
   const { validating, mutating } = hooks();
   // What aggregated roles give a namespace editor on the CRDs: everything on
   // the objects, and (as some clusters aggregate it) a run's status, which
@@ -376,6 +376,20 @@ describe("with the webhooks really removed (the emergency exit), nothing forged 
     const { validating, mutating } = hooks();
     await cp.applyYaml(yaml(validating, mutating));
     await webhooksCalled(true);
+  });
+
+  test("the gateway signs nothing while they are gone, even for someone who holds its webhook path", async () => {
+    const review = JSON.stringify({
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: { uid: "u", kind: { group: "agent.tekton.dev", version: "v1alpha1", kind: "AgentRun" }, resource: { group: "agent.tekton.dev", version: "v1alpha1", resource: "agentruns" }, operation: "CREATE", namespace: NS, name: "oracle", userInfo: { username: "bob", groups: ["agent-approvers"] }, object: run("oracle", "auto") },
+    });
+    const answer = await until("the gateway to see its webhooks gone", async () => {
+      const a = JSON.parse((await httpsCall(gateway.port, "POST", `/mutate/${PATH_TOKEN}`, review)).body) as { response: { allowed: boolean; patch?: string; status?: { message?: string } } };
+      return a.response.allowed ? undefined : a.response;
+    });
+    assert.equal(answer.patch, undefined, "no stamp, no signature");
+    assert.match(answer.status?.message ?? "", /agentgate signs nothing while its webhooks do not guard every write: (Validating|Mutating)WebhookConfiguration "agentgate" does not exist/);
   });
 
   test("a run stored with self-written stamps fails UnverifiedGuardrails, and nothing is made for it", async () => {
