@@ -256,7 +256,8 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
     // stamp, and a leaked controller token cannot approve or rewrite runs.
     const run = object as AgentRun;
     const { violations, failures } = await judgeRunCreate(request, run, context, deps, engine);
-    violations.push(...(await validateRunCreate(request, run, context, engine, runDeps(deps))));
+    // A run policy refuses was refused by the mutating pass too, unstamped: its findings say all.
+    if (!violations.some((v) => v.action === "deny")) violations.push(...(await validateRunCreate(request, run, context, engine, runDeps(deps))));
     return decide(origin, violations, { revision, failures, input });
   }
   const { violations, failures } = engine.violations(encodeInput(input));
