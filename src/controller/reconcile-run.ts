@@ -4,7 +4,7 @@
 import { AGENT_API_VERSION, STAMP, type AgentConfig, type AgentRun, type AgentRunStatus, type Guardrails, type Hook, type RunPhase, type Snapshot, type ToolServerKind, type Usage } from "../types/agent.ts";
 import { verifyApproval } from "../guardrails/approval-stamp.ts";
 import { verifyDecision } from "../guardrails/decision.ts";
-import { specSha256 } from "../guardrails/snapshot.ts";
+import { specSha256, toolServerSha256 } from "../guardrails/snapshot.ts";
 import type { Keyring } from "../signing/keyring.ts";
 import type { KubeObject } from "../types/kube.ts";
 import type { Logger } from "../log.ts";
@@ -532,7 +532,7 @@ export class RunReconciler {
     for (const [key, server] of Object.entries(snapshot.toolServers)) {
       const [sns = ns, sname = ""] = key.split("/");
       const live = await this.toolServer(server.kind, sns, sname);
-      const now = live ? specSha256(live) : null;
+      const now = live ? toolServerSha256(server.kind, live) : null;
       if (now !== server.sha256) return `${server.kind} "${key}" ${live ? "changed" : "is gone"} since the run was admitted; what runs must be what was approved, so create a new AgentRun`;
     }
     return undefined;
