@@ -1,6 +1,8 @@
 // node bench/review-cost.ts: what one AdmissionReview costs the gateway, for
-// the largest and the deepest reviews the API server would send and for an
-// ordinary one. Each input goes to a fresh gateway process (bench/gateway-
+// the largest and the deepest reviews the API server would send, for an
+// ordinary one, and for the largest and deepest the gateway still evaluates
+// (and agent-isolation's worst NetworkPolicy at that size). BENCH_RUNS
+// (default 3) runs each; the figures are medians. Each input goes to a fresh gateway process (bench/gateway-
 // server.ts: the real server and evaluation path), warmed with ordinary
 // reviews; the figures are that process's CPU time for the one request and
 // its peak RSS while answering it (VmHWM, reset first through clear_refs), then
@@ -220,7 +222,10 @@ try {
   // The largest review the gateway's defaults still evaluate: what it costs is the bound.
   const atValues = wide(DEFAULT_REVIEW_LIMITS.maxValues - (scanJson(Buffer.from(wide(1))).values - 1));
   const atSelector = selectorReview(Math.floor((DEFAULT_REVIEW_LIMITS.maxValues - (scanJson(Buffer.from(selectorReview(0))).values + 10)) / 2));
-  const atDepth = deep(DEFAULT_REVIEW_LIMITS.maxDepth - (scanJson(Buffer.from(deep(1))).depth - 1));
+  // The nest only sets the review's depth once it is deeper than the rest of it (managedFields): count up to the limit.
+  let nest = 1;
+  while (scanJson(Buffer.from(deep(nest))).depth < DEFAULT_REVIEW_LIMITS.maxDepth) nest++;
+  const atDepth = deep(nest);
   const inputs = [
     { name: "wide", what: "an Agent whose spec.skills holds a million-odd empty arrays, the review just under 3 MiB", body: widest() },
     { name: "deep", what: `an Agent whose spec.skills nests arrays to ${API_SERVER_MAX_DEPTH} levels (the API server's limit)`, body: deepest },

@@ -179,8 +179,8 @@ async function main(): Promise<void> {
         throw new Error(`gateway and OPA disagree on ${g?.uid ?? "?"}:\n gateway: ${JSON.stringify(g)}\n opa:     ${JSON.stringify(o)}`);
       }
     }
-    const denied = reviews.filter((_, i) => bodies[i] !== undefined).length;
-    console.log(`answers agree on all ${denied} inputs`);
+    const compared = reviews.filter((_, i) => bodies[i] !== undefined).length;
+    console.log(`answers agree on all ${compared} inputs`);
 
     // Warm both up, then measure one after the other on the same machine.
     await load(gatewayPort, "/validate", bodies).then((r) => check("gateway warm-up", r));

@@ -4,6 +4,8 @@
 import * as k8s from "@kubernetes/client-node";
 import type { KubeObject } from "../types/kube.ts";
 import type { ReportApi, ReportObject } from "./report.ts";
+import { statusCode } from "../api-errors.ts";
+export { statusCode };
 
 export interface Gvr {
   group: string;
@@ -13,11 +15,6 @@ export interface Gvr {
 
 export type Verb = "list" | "discovery" | "create" | "update" | "delete" | "event";
 
-export function statusCode(err: unknown): number | undefined {
-  if (err instanceof k8s.ApiException) return err.code;
-  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "number") return err.code;
-  return undefined;
-}
 
 export function describeError(err: unknown): string {
   if (err instanceof k8s.ApiException) {

@@ -9,6 +9,7 @@ import { X509Certificate } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../log.ts";
 import { fingerprint, joinPemBundle, sortCertificates, splitPemBundle } from "./material.ts";
+import { statusCode } from "../api-errors.ts";
 
 export type WebhookKind = "validating" | "mutating";
 
@@ -71,10 +72,6 @@ export interface SyncResult {
   absent: string[];
 }
 
-function statusCode(err: unknown): number | undefined {
-  if (err instanceof k8s.ApiException) return err.code;
-  return undefined;
-}
 
 const MAX_CONFLICT_RETRIES = 5;
 

@@ -4,6 +4,7 @@
 // caller re-reads and adopts the winner's certificates.
 import * as k8s from "@kubernetes/client-node";
 import { fromSecretData, MaterialError, SECRET_KEYS, toSecretData, type CertificateMaterial } from "./material.ts";
+import { statusCode } from "../api-errors.ts";
 
 export interface SecretRef {
   namespace: string;
@@ -34,9 +35,6 @@ export interface StoredSecret {
 export const TLS_SECRET_TYPE = "kubernetes.io/tls";
 export const MANAGED_LABELS = { "app.kubernetes.io/name": "agentgate", "app.kubernetes.io/component": "webhook-certificate", "app.kubernetes.io/managed-by": "agentgate" };
 
-function statusCode(err: unknown): number | undefined {
-  return err instanceof k8s.ApiException ? err.code : undefined;
-}
 
 export function decodeSecret(secret: k8s.V1Secret): StoredSecret {
   try {

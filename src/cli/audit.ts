@@ -134,6 +134,8 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
   if (!opts.once) parseListen(opts.metricsListen, "--metrics-listen");
   const kubeConfig = loadKubeConfig(opts.kubeconfig);
   const keyring = await verificationKeyring(opts, kubeConfig, logger, false);
+  // Said once, where an operator reads: without keys a forged run reports pass.
+  if (!keyring) logger.warn("no --signing-keys or --signing-public-key-file: runs' stamps are not verified (stamp-integrity and stamp-current are skipped)");
   const metrics = new AuditMetrics();
   // Bundles exactly as serve loads them: URLs polled, signatures verified, swaps picked up, last good copy kept.
   const store = await openBundleStore(opts, logger, metrics.bundles);

@@ -1,5 +1,5 @@
 // `agentgate serve`: the webhook server.
-import { RegistrationGuard } from "../gateway/registration-guard.ts";
+import { clusterReader, RegistrationGuard } from "../gateway/registration-guard.ts";
 import { guardedKeyring } from "../signing/keyring.ts";
 import { PathToken } from "../server/path-token.ts";
 import { writeFile } from "node:fs/promises";
@@ -16,7 +16,7 @@ import { openBundleStore, type BundleFlags } from "../policy/bundle-store.ts";
 import { GatewayMetrics } from "../server/metrics.ts";
 import { createGatewayServer } from "../server/server.ts";
 import { createDecisionLogger, DEFAULT_REDACTIONS } from "../server/decision-log.ts";
-import { createDenialEvents } from "../server/denial-events.ts";
+import { createDenialEvents, type EventLimits } from "../server/denial-events.ts";
 import { ClientAuth, ClientCaReloader, readCaBundle } from "../server/client-auth.ts";
 import { DEFAULT_REVIEW_LIMITS } from "../wire/parse.ts";
 import { ServerDrain, finishSeconds } from "../server/drain.ts";
@@ -47,6 +47,8 @@ export interface ServeOptions extends BundleFlags, SigningFlags {
   clientCn?: string[];
   /** admission endpoints only at /validate/<token> and /mutate/<token> */
   webhookPathTokenFile?: string;
+  /** how many Events denied updates may write (tests; default DEFAULT_EVENT_LIMITS) */
+  eventLimits?: EventLimits;
   /** sign only while the Validating and MutatingWebhookConfiguration of this name guard every write */
   requireWebhooks?: string;
   /** how often requireWebhooks is read (ms; default 5000) */
@@ -80,6 +82,9 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/** What the API server accepts as an object's name (a DNS-1123 subdomain). */
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 export async function startGateway(opts: ServeOptions): Promise<RunningGateway> {
   // Flags and the files they name first: a mistake is one line, before a
   // bundle is loaded, a certificate generated or the cluster watched.
@@ -91,6 +96,10 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       throw new InputError(`--client-ca-file: ${err instanceof Error ? err.message : String(err)}`);
     });
     clientAuth = new ClientAuth({ caPem, allowedNames: opts.clientCn ?? [] });
+  }
+  if (opts.requireWebhooks !== undefined) {
+    if (opts.offline) throw new InputError("--require-webhooks needs a cluster: it reads the webhook configurations (drop --offline)");
+    if (!DNS_SUBDOMAIN.test(opts.requireWebhooks)) throw new InputError(`--require-webhooks ${JSON.stringify(opts.requireWebhooks)}: not a webhook configuration name (lowercase letters, digits, - and ., at most 253)`);
   }
   let pathToken: PathToken | undefined;
   if (opts.webhookPathTokenFile !== undefined) {
@@ -155,7 +164,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   if (kc && !opts.offline) {
     cluster = new ClusterLookup(kc, logger, (kind, synced) => metrics.cacheSynced.set({ kind }, synced ? 1 : 0));
     lookup = cluster;
-    onDeniedUpdate = createDenialEvents(kc, logger, metrics.registry);
+    onDeniedUpdate = createDenialEvents(kc, logger, metrics.registry, opts.eventLimits);
   } else {
     lookup = new StaticLookup();
   }
@@ -166,8 +175,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     ...(opts.kagentServiceAccount && opts.kagentServiceAccount.length > 0 ? { kagent: opts.kagentServiceAccount } : {}),
     ...(opts.tektonServiceAccount && opts.tektonServiceAccount.length > 0 ? { tekton: opts.tektonServiceAccount } : {}),
   });
-  if (opts.requireWebhooks !== undefined && (!kc || opts.offline)) throw new InputError("--require-webhooks needs a cluster: it reads the webhook configurations (drop --offline)");
-  const guard = opts.requireWebhooks !== undefined && kc ? new RegistrationGuard(kc, opts.requireWebhooks, logger, opts.requireWebhooksIntervalMs) : undefined;
+  const guard = opts.requireWebhooks !== undefined && kc && !opts.offline ? new RegistrationGuard(clusterReader(kc), opts.requireWebhooks, logger, opts.requireWebhooksIntervalMs) : undefined;
   await guard?.start();
   const signingKeys = await startSigningKeyring(signing, kc, logger);
   const keyring = guard ? guardedKeyring(signingKeys, () => guard.blocked()) : signingKeys;
@@ -195,6 +203,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     ...(pathToken ? { pathToken } : {}),
     reviewLimits: { maxValues: opts.maxReviewValues ?? DEFAULT_REVIEW_LIMITS.maxValues, maxDepth: opts.maxReviewDepth ?? DEFAULT_REVIEW_LIMITS.maxDepth },
   });
+  pathToken?.start(logger);
   const clientCaReloader = clientAuth && opts.clientCaFile !== undefined ? new ClientCaReloader(clientAuth, opts.clientCaFile, logger) : undefined;
   clientCaReloader?.start();
   const drain = new ServerDrain(server);
@@ -222,6 +231,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     certs?.stop();
     keyring.stop();
     guard?.stop();
+    pathToken?.stop();
     throw err;
   }
   const address = server.address();
@@ -245,6 +255,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       certs?.stop();
       keyring.stop();
       guard?.stop();
+      pathToken?.stop();
       const finishMs = finishSeconds(opts.drainSeconds) * 1000;
       const { cut } = await drain.shutdown(finishMs);
       if (cut > 0) logger.warn("connections still open after the drain were closed", { connections: cut, finishSeconds: finishMs / 1000 });

@@ -8,7 +8,7 @@ import { parseDurationNs } from "../policy/builtins/duration.ts";
 import { PublishedKeys, SecretKeyring, parseObjectRef } from "../signing/cluster-keyring.ts";
 import { KeyMaterialError, publicKeysFromPem, signingKeyFromPem } from "../signing/keys.ts";
 import { ephemeralKeyring, staticKeyring, type Keyring } from "../signing/keyring.ts";
-import { DEFAULT_ROTATION, type RotationPolicy } from "../signing/rotation.ts";
+import type { RotationPolicy } from "../signing/rotation.ts";
 import type { Logger } from "../log.ts";
 import { describeFileError } from "./file-errors.ts";
 import { collect } from "./flag-values.ts";
@@ -63,7 +63,7 @@ export async function planSigningKeyring(flags: SigningFlags): Promise<{ kind: "
       retainMs: durationMs("--signing-key-retention", flags.signingKeyRetention ?? "2160h"),
     };
     try {
-      return { kind: "secret", ref: parseObjectRef("--signing-keys", flags.signingKeys), rotation: rotation.retainMs > 0 ? rotation : DEFAULT_ROTATION };
+      return { kind: "secret", ref: parseObjectRef("--signing-keys", flags.signingKeys), rotation };
     } catch (err) {
       throw new InputError(err instanceof Error ? err.message : String(err));
     }

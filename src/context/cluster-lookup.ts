@@ -21,6 +21,7 @@ import * as k8s from "@kubernetes/client-node";
 import type { KubeObject } from "../types/kube.ts";
 import type { Logger } from "../log.ts";
 import type { ContextKind, ObjectLookup } from "./lookup.ts";
+import { statusCode } from "../api-errors.ts";
 
 interface WatchedKind {
   kind: Exclude<ContextKind, "Service" | "ServiceAccount">;
@@ -79,14 +80,6 @@ interface CacheState {
   timer?: NodeJS.Timeout;
 }
 
-function statusCode(err: unknown): number | undefined {
-  if (err instanceof k8s.ApiException) return err.code;
-  if (typeof err === "object" && err !== null) {
-    if ("code" in err && typeof err.code === "number") return err.code;
-    if ("statusCode" in err && typeof err.statusCode === "number") return err.statusCode;
-  }
-  return undefined;
-}
 
 /** One line: the API server's Status message, or the network error under fetch's "fetch failed". */
 export function describeError(err: unknown): string {

@@ -34,6 +34,8 @@ export interface ControllerOptions {
   agentReadyTimeoutMs?: number;
   /** how often a running agent's ModelConfig and tool servers are compared with its snapshot (default 15 s) */
   changeCheckMs?: number;
+  /** how often discovery is read again for kagent's version and Cilium (default 5 minutes) */
+  capabilitiesIntervalMs?: number;
   /** verifies the decisions and approvals the gateway signed */
   keyring: Keyring;
   /** namespaces the webhooks never see: their runs are never acted on */
@@ -203,7 +205,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
 
   // After the endpoints listen: an address in use is the one line a bad start prints.
   await Promise.all([readSupport(), readCilium()]);
-  const supportTimer = setInterval(() => { void readSupport(); void readCilium(); }, 5 * 60_000);
+  const supportTimer = setInterval(() => { void readSupport(); void readCilium(); }, opts.capabilitiesIntervalMs ?? 5 * 60_000);
   supportTimer.unref();
 
   async function startWatches(): Promise<void> {

@@ -7,14 +7,14 @@
 // and the CustomRun ends with reason CustomRunCancelled / CustomRunTimedOut.
 import { AGENT_API_VERSION, type AgentRun } from "../types/agent.ts";
 import type { Condition } from "../types/kube.ts";
-import type { CustomRun, Param } from "../types/tekton.ts";
+import { customRunOfAgentRun, type CustomRun, type Param } from "../types/tekton.ts";
 import type { Logger } from "../log.ts";
 import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
 import { GVR, Kube, describeError, statusCode } from "./kube.ts";
 
+/** A CustomRun of an AgentRun of the version this controller serves. */
 export function isAgentRunCustomRun(cr: CustomRun): boolean {
-  const ref = cr.spec?.customRef;
-  return ref?.apiVersion === AGENT_API_VERSION && ref.kind === "AgentRun";
+  return customRunOfAgentRun(cr) && cr.spec?.customRef?.apiVersion === AGENT_API_VERSION;
 }
 
 function param(params: Param[] | undefined, name: string): unknown {

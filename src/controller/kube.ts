@@ -2,14 +2,11 @@
 // what it owns, status merge patches, reads that treat 404 as absent.
 import * as k8s from "@kubernetes/client-node";
 import type { KubeObject } from "../types/kube.ts";
+import { statusCode } from "../api-errors.ts";
+export { statusCode };
 
 export const FIELD_MANAGER = "agentgate-controller";
 
-export function statusCode(err: unknown): number | undefined {
-  if (err instanceof k8s.ApiException) return err.code;
-  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "number") return err.code;
-  return undefined;
-}
 
 export function describeError(err: unknown): string {
   if (err instanceof k8s.ApiException) {

@@ -1,10 +1,10 @@
 // Names and ownership of everything the controller creates for a run: all
 // owned by the AgentRun (garbage-collected with it) and labelled as
 // agentgate's (guarded by the managed-object check).
-import { AGENT_API_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_SERVICE_ACCOUNT_PREFIX, type AgentRun } from "../types/agent.ts";
+import { AGENT_API_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_LABEL, RUN_SERVICE_ACCOUNT_PREFIX, type AgentRun } from "../types/agent.ts";
 import type { ObjectMeta, OwnerReference } from "../types/kube.ts";
 
-export const RUN_LABEL = "agent.tekton.dev/run";
+export { RUN_LABEL };
 
 export const names = {
   // A prefix the webhook configuration can match (see RUN_SERVICE_ACCOUNT_PREFIX).

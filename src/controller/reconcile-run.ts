@@ -4,7 +4,6 @@
 import { AGENT_API_VERSION, STAMP, type AgentConfig, type AgentRun, type AgentRunStatus, type Guardrails, type Hook, type RunPhase, type Snapshot, type ToolServerKind, type Usage } from "../types/agent.ts";
 import { verifyApproval } from "../guardrails/approval-stamp.ts";
 import { verifyDecision } from "../guardrails/decision.ts";
-import { specSha256, toolServerSha256 } from "../guardrails/snapshot.ts";
 import type { Keyring } from "../signing/keyring.ts";
 import type { KubeObject } from "../types/kube.ts";
 import type { Logger } from "../log.ts";
@@ -19,6 +18,7 @@ import { CancelRefusedError } from "./a2a-driver.ts";
 import { GVR, Kube, describeError, statusCode } from "./kube.ts";
 import { names, ownedByRun, RUN_LABEL } from "./owned.ts";
 import { checkClaimedPhase, deadlineOf, trustRun, type HookOutcome, type Trusted } from "./run-guards.ts";
+import { changedSinceAdmission, nextDriftCheck } from "./config-drift.ts";
 import { egressNote, scopeObjects, type ScopeEnvironment } from "./scope.ts";
 
 const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, toolCalls: 0 };
@@ -147,7 +147,6 @@ export class RunReconciler {
   /** run uid → when its snapshot was last compared while it acted */
   private readonly changeChecked = new Map<string, number>();
   /** what the last scope was made from (Cilium present or not), for the run's condition */
-  private lastEnv: ScopeEnvironment = {};
   private readonly opts: RunReconcilerOptions;
   private stopping = false;
 
@@ -425,14 +424,15 @@ export class RunReconciler {
         // The approval annotation's watch event brings the run back.
         return {};
       }
-      const conflict = await this.ensureScope(run, guardrails);
+      if (await this.refusedByKagent(run, config, guardrails)) return {};
+      const { env, conflict } = await this.ensureScope(run, guardrails);
       if (conflict) {
         await this.finish(run, scopeReason(conflict), conflict.replace(/^ScopeRefused: /, ""), { config, guardrails });
         return {};
       }
       const next: RunPhase = (config.spec?.preHooks ?? []).length > 0 ? "PreHooks" : "Acting";
       // The watch event of this write brings the run to its next phase.
-      const note = egressNote(guardrails, this.lastEnv);
+      const note = egressNote(guardrails, env);
       await this.transition(run, next, "Running", `${trust.approvedBy ? `approved by ${trust.approvedBy}; scope ready` : "scope ready"}${note ? `; ${note}` : ""}`, { startTime: new Date(trust.startAt).toISOString() });
       return {};
     }
@@ -466,6 +466,18 @@ export class RunReconciler {
   }
 
   /**
+   * A kagent that no longer runs v1alpha2 Agents (its main branch) would
+   * leave the run waiting: it fails KagentUnsupported before anything is
+   * made for it. A task already started is followed whatever kagent is now.
+   */
+  private async refusedByKagent(run: AgentRun, config: AgentConfig, guardrails: Guardrails): Promise<boolean> {
+    const support = this.opts.kagentSupport?.();
+    if (support?.state !== "main" || run.status?.taskId !== undefined) return false;
+    await this.finish(run, "KagentUnsupported", support.message, { config, guardrails });
+    return true;
+  }
+
+  /**
    * kagent reads the run's ModelConfig and tool servers by name on every
    * reconcile of its Agent, so an edit while the agent acts (a policy-
    * compliant one, or any while the webhook is off) would change what an
@@ -474,11 +486,13 @@ export class RunReconciler {
    */
   private async watchWhileActing(run: AgentRun, trust: Trusted, actor: Actor): Promise<{ requeueAfterMs?: number }> {
     const uid = run.metadata?.uid ?? "";
-    const last = this.changeChecked.get(uid) ?? 0;
     const every = this.opts.changeCheckMs ?? CHANGE_CHECK_MS;
-    if (Date.now() - last < every) return {};
+    const next = nextDriftCheck(Date.now(), this.changeChecked.get(uid), every);
+    // A pass between checks (a progress write, a retried error) asks for the
+    // rest of the period, so a check is never left to a timer it replaced.
+    if (!next.due) return { requeueAfterMs: next.waitMs };
     this.changeChecked.set(uid, Date.now());
-    const changed = await this.changedSinceAdmission(run, trust.snapshot);
+    const changed = await changedSinceAdmission(this.kube, run.metadata?.namespace ?? "", trust.snapshot);
     if (changed !== undefined) {
       actor.requestStop({ reason: "ConfigChanged", message: changed });
       return {};
@@ -491,14 +505,13 @@ export class RunReconciler {
    * says why not: an object of that name that this run did not make (made in
    * advance to be adopted, or left by another run) is never taken over.
    */
-  private async ensureScope(run: AgentRun, guardrails: Guardrails): Promise<string | undefined> {
+  private async ensureScope(run: AgentRun, guardrails: Guardrails): Promise<{ env: ScopeEnvironment; conflict?: string }> {
     const env = await this.opts.scopeEnvironment(guardrails);
-    this.lastEnv = env;
     const objects = scopeObjects(run, guardrails, env);
     for (const object of objects) {
       const existing = await this.kube.getObject({ apiVersion: object.apiVersion ?? "", kind: object.kind ?? "", namespace: object.metadata?.namespace ?? "", name: object.metadata?.name ?? "" });
       if (existing && !ownedByRun(existing.metadata, run)) {
-        return `${object.kind ?? ""} "${object.metadata?.name ?? ""}" already exists in namespace "${object.metadata?.namespace ?? ""}" and was not made for this run, so agentgate does not take it over; delete it or create the run under another name`;
+        return { env, conflict: `${object.kind ?? ""} "${object.metadata?.name ?? ""}" already exists in namespace "${object.metadata?.namespace ?? ""}" and was not made for this run, so agentgate does not take it over; delete it or create the run under another name` };
       }
     }
     for (const object of objects) {
@@ -509,38 +522,11 @@ export class RunReconciler {
         // ceiling), so neither does the run; 422: the object is invalid.
         // Either way retrying cannot help.
         const code = statusCode(err);
-        if (code === 403 || code === 422) return `ScopeRefused: the API server refused ${object.kind ?? ""} "${object.metadata?.name ?? ""}": ${describeError(err)}`;
+        if (code === 403 || code === 422) return { env, conflict: `ScopeRefused: the API server refused ${object.kind ?? ""} "${object.metadata?.name ?? ""}": ${describeError(err)}` };
         throw err;
       }
     }
-    return undefined;
-  }
-
-  /**
-   * The ModelConfig and tool servers as they are now, against the digests
-   * the snapshot recorded when the run was admitted: what the agent will be
-   * given must be what was judged and approved.
-   */
-  private async changedSinceAdmission(run: AgentRun, snapshot: Snapshot): Promise<string | undefined> {
-    const ns = run.metadata?.namespace ?? "";
-    const model = snapshot.modelConfig;
-    if (model) {
-      const live = await this.kube.get(GVR.modelConfigs, model.namespace, model.name);
-      if (!live) return `ModelConfig "${model.namespace}/${model.name}" the run was admitted with no longer exists`;
-      if (specSha256(live) !== model.sha256) return `ModelConfig "${model.namespace}/${model.name}" changed after the run was admitted; what runs must be what was approved, so create a new AgentRun`;
-    }
-    for (const [key, server] of Object.entries(snapshot.toolServers)) {
-      const [sns = ns, sname = ""] = key.split("/");
-      const live = await this.toolServer(server.kind, sns, sname);
-      const now = live ? toolServerSha256(server.kind, live) : null;
-      if (now !== server.sha256) return `${server.kind} "${key}" ${live ? "changed" : "is gone"} since the run was admitted; what runs must be what was approved, so create a new AgentRun`;
-    }
-    return undefined;
-  }
-
-  private async toolServer(kind: ToolServerKind, namespace: string, name: string): Promise<KubeObject | null> {
-    if (kind === "Service") return this.kube.getObject({ apiVersion: "v1", kind: "Service", namespace, name });
-    return this.kube.get(kind === "MCPServer" ? GVR.mcpServers : GVR.remoteMcpServers, namespace, name);
+    return { env };
   }
 
   /** Each hook's PipelineRun as it stands, read only ("absent" when none of the run's exists). */
@@ -629,17 +615,13 @@ export class RunReconciler {
       // The first time the agent is given life: its scope is in place (even
       // if a status written by someone else skipped the step that makes it),
       // and what it will run is still what was admitted.
-      const conflict = await this.ensureScope(run, guardrails);
-      const changed = conflict === undefined ? await this.changedSinceAdmission(run, trust.snapshot) : undefined;
+      if (await this.refusedByKagent(run, config, guardrails)) return {};
+      const { conflict } = await this.ensureScope(run, guardrails);
+      const changed = conflict === undefined ? await changedSinceAdmission(this.kube, ns, trust.snapshot) : undefined;
       if (conflict !== undefined || changed !== undefined) {
         await this.finish(run, conflict !== undefined ? scopeReason(conflict) : "ConfigChanged", (conflict ?? changed ?? "").replace(/^ScopeRefused: /, ""), { config, guardrails });
         return {};
       }
-    }
-    const support = this.opts.kagentSupport?.();
-    if (support?.state === "main" && run.status?.taskId === undefined) {
-      await this.finish(run, "KagentUnsupported", support.message, { config, guardrails });
-      return {};
     }
     const desired = kagentAgent(run, config, guardrails, { serviceAccountName: names.serviceAccount(runName), ...(this.opts.kagentRuntime ? { runtime: this.opts.kagentRuntime } : {}) });
     let agent: Agent;

@@ -12,7 +12,7 @@ import { verifyDecision } from "../guardrails/decision.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { readBundles } from "../policy/load.ts";
 import { PolicyEngine } from "../policy/engine.ts";
-import { ephemeralKeyring } from "../signing/keyring.ts";
+import { ephemeralKeyring, guardedKeyring } from "../signing/keyring.ts";
 import type { AdmissionRequest, UserInfo } from "../types/admission.ts";
 import { STAMP, type AgentRun } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
@@ -258,4 +258,62 @@ test("a custom task other than an AgentRun is Tekton's: its copied creator stamp
   assert.deepEqual((await admit(create(copied, tekton), deps([]), "mutate")).patch, []);
   const agentTask: KubeObject = { ...copied, metadata: { ...copied.metadata, labels: {} }, spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" } } };
   assert.deepEqual(policies((await admit(create(agentTask, alice), deps([]), "validate")).violations), ["run-creator"], "an AgentRun's CustomRun with a stamp that is not the gateway's is refused");
+});
+
+test("while agentgate signs nothing, a PipelineRun is admitted unstamped (pipelines go on), a copied stamp taken off; an AgentRun CustomRun is refused, saying why", async () => {
+  const blocked = guardedKeyring(keyring, () => "agentgate signs nothing while its webhooks do not guard every write: MutatingWebhookConfiguration \"agentgate\" does not exist");
+  const d: GatewayDeps = { ...deps([]), keyring: blocked };
+  const pr: KubeObject = { apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { name: "nightly", namespace: "qe", annotations: { [STAMP.createdBy]: "bob", [STAMP.creator]: "eyJhbGciOiJFZERTQSJ9..AAAA", team: "a" } }, spec: {} };
+  const mutation = await admit(create(pr), d, "mutate");
+  assert.equal(mutation.allowed, true);
+  const stored = structuredClone(pr);
+  applyPatch(stored, mutation.patch);
+  assert.deepEqual(stored.metadata?.annotations, { team: "a" });
+  const cr: KubeObject = { apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", metadata: { name: "c", namespace: "qe" }, spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" } } };
+  const refused = await admit(create(cr), d, "mutate");
+  assert.equal(refused.allowed, false);
+  assert.match(refused.violations[0]?.message ?? "", /agentgate cannot sign now \(agentgate signs nothing while its webhooks do not guard every write: MutatingWebhookConfiguration "agentgate" does not exist\)/);
+});
+
+test("the mutating pass signs no run that claims someone's CustomRun as its owner: the finding, and no stamp", async () => {
+  const claimed = run({ ownerReferences: [{ apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", name: "bobs-agent", uid: "cr-uid", controller: true }] });
+  const mutation = await admit(create(claimed), deps([ns, model, tools, config()]), "mutate");
+  assert.equal(mutation.allowed, false);
+  assert.deepEqual(policies(mutation.violations), ["run-owner"]);
+  assert.equal(mutation.patch.length, 0);
+});
+
+test("while agentgate signs nothing, a run or an approval gets no signature, and the message says why", async () => {
+  const why = "agentgate signs nothing while its webhooks do not guard every write: ValidatingWebhookConfiguration \"agentgate\" does not exist";
+  const open = deps([ns, model, tools, config()]);
+  const { object } = await admitLikeApiServer(create(run()), open);
+  const stored = object as AgentRun;
+  const blocked: GatewayDeps = { ...open, keyring: guardedKeyring(keyring, () => why) };
+  const created = await admit(create(run({ name: "r2" })), blocked, "mutate");
+  assert.equal(created.allowed, false);
+  assert.equal(created.patch.length, 0);
+  assert.match(created.violations[0]?.message ?? "", /agentgate cannot sign decisions now \(agentgate signs nothing while its webhooks/);
+  const next: AgentRun = { ...stored, metadata: { ...stored.metadata, annotations: { ...stored.metadata?.annotations, [STAMP.approvedBy]: "bob" } } };
+  const approval = await admit(update(next, stored, bob), blocked, "mutate");
+  assert.equal(approval.allowed, false);
+  assert.equal(approval.patch.length, 0);
+  assert.match(approval.violations[0]?.message ?? "", /agentgate cannot sign approvals now \(agentgate signs nothing/);
+});
+
+test("a config changed between the passes in its system prompt alone (the guardrails unchanged) is refused for the snapshot", async () => {
+  const request = create(run());
+  const mutation = await admit(request, deps([ns, model, tools, config({ systemPrompt: "As approved." })]), "mutate");
+  const stamped = structuredClone(request.object) as AgentRun;
+  applyPatch(stamped, mutation.patch);
+  stamped.metadata = { ...stamped.metadata, uid: "run-uid", creationTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") };
+  const decision = await admit({ ...request, object: stamped }, deps([ns, model, tools, config({ systemPrompt: "Exfiltrate." })]), "validate");
+  assert.deepEqual(decision.violations.filter((v) => v.action === "deny").map((v) => v.field), [`metadata.annotations["${STAMP.snapshot}"]`]);
+});
+
+test("turning a colleague's CustomRun away from its AgentRun is judged like any change to what it runs", async () => {
+  const old: KubeObject = { apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", metadata: { name: "p-agent", namespace: "qe", annotations: { [STAMP.createdBy]: "alice", [STAMP.creator]: "x..y" } }, spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" }, params: [{ name: "goal", value: "write tests" }] } };
+  const turned: KubeObject = { ...old, spec: { customRef: { apiVersion: "example.dev/v1", kind: "Wait" }, params: [{ name: "goal", value: "something else" }] } };
+  const d = await admit(update(turned, old, bob), deps([]), "validate");
+  assert.deepEqual(policies(d.violations), ["run-creator"]);
+  assert.match(d.violations[0]?.message ?? "", /"alice" created this CustomRun, and only they change what it runs/);
 });

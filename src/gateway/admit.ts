@@ -5,23 +5,24 @@ import { createPatch, type Operation as PatchOperation } from "rfc6902";
 import type { AccessReviewer } from "../context/access-review.ts";
 import { resolveContext } from "../context/resolve.ts";
 import type { ObjectLookup } from "../context/lookup.ts";
-import { checkCreatorCreate, checkCreatorUpdate, controllingOwner, creatorStamps, verifyCreator, type CreatorKind } from "../guardrails/creator.ts";
 import type { Identity } from "../guardrails/identity.ts";
 import { checkApproval } from "../guardrails/approval.ts";
-import { checkStatusWriter } from "../guardrails/integrity.ts";
+import { checkRunOwners, checkStatusWriter } from "../guardrails/integrity.ts";
 import { checkManagedObject, touchesManaged } from "../guardrails/managed-object.ts";
 import { checkAgentIsolation } from "../guardrails/network-isolation.ts";
 import { checkRunIdentity, runServiceAccounts } from "../guardrails/run-identity.ts";
 import { encodeInput, type BundleFailure, type PolicyEngine } from "../policy/engine.ts";
 import { fillDefaults } from "../policy/merge.ts";
-import { whyNoSigningKey, type Keyring } from "../signing/keyring.ts";
+import type { Keyring } from "../signing/keyring.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
-import { STAMP, type AgentRun } from "../types/agent.ts";
+import { RUN_LABEL, RUN_SERVICE_ACCOUNT_PREFIX, STAMP, type AgentRun } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
+import { customRunOfAgentRun } from "../types/tekton.ts";
 import type { PolicyContext, PolicyInput, Violation } from "../types/policy.ts";
+import { creatorFindings, creatorPatch } from "./creator-admission.ts";
 import { withGeneratedName } from "./generated-name.ts";
 import { judgeReferenced } from "./referenced.ts";
-import { AGENT_GROUP, findResource, type HandledResource } from "./resources.ts";
+import { findResource, type HandledResource } from "./resources.ts";
 import { approvalStamp, goalInput, runStamps, validateRunCreate, validateRunUpdate, type RunDeps } from "./run-admission.ts";
 
 export type Origin = "validate" | "mutate" | "audit";
@@ -105,62 +106,15 @@ function withAnnotations(object: KubeObject, annotations: Record<string, string>
   return { ...object, metadata };
 }
 
-/**
- * Who the gateway says created a PipelineRun or CustomRun: the caller, or,
- * for a CustomRun Tekton makes for a PipelineRun, the PipelineRun's signed
- * creator. One whose PipelineRun has none is refused, since the run it
- * would become could not say who asked for it.
- */
-async function expectedCreator(request: AdmissionRequest, object: KubeObject, deps: GatewayDeps): Promise<{ createdBy: string } | { refused: string }> {
-  const user = request.userInfo.username ?? "";
-  if (request.kind.kind !== "CustomRun" || !deps.identity.tekton.has(user)) return { createdBy: user };
-  const owner = controllingOwner(object, "PipelineRun");
-  if (!owner) return { refused: `Tekton's controller created this CustomRun without a PipelineRun owning it, so agentgate cannot tell who asked for the agent run` };
-  const pipelineRun = await deps.lookup.get("PipelineRun", request.namespace ?? "", owner.name);
-  if (!pipelineRun || pipelineRun.metadata?.uid !== owner.uid) return { refused: `PipelineRun ${JSON.stringify(owner.name)} that owns this CustomRun does not exist` };
-  const check = await verifyCreator(pipelineRun, "PipelineRun", deps.keyring.resolve);
-  return check.ok ? { createdBy: check.createdBy } : { refused: `${check.why}; agentgate cannot tell who asked for this agent run: re-run the pipeline` };
-}
-
-/** The creator stamp of a PipelineRun or CustomRun being created, under the exact name it will have. */
-async function mutateCreator(request: AdmissionRequest, object: KubeObject, deps: GatewayDeps, revision: string): Promise<Decision> {
-  const kind = request.kind.kind as CreatorKind;
-  const refuse = (message: string) => decide("mutate", [{ policy: "run-creator", field: "metadata.ownerReferences", message, action: "deny" }], { revision });
-  const creator = await expectedCreator(request, object, deps);
-  if ("refused" in creator) return refuse(creator.refused);
-  const key = deps.keyring.signingKey();
-  if (!key) return refuse(`agentgate cannot sign now (${whyNoSigningKey(deps.keyring)}); retry once it can`);
-  const named = withGeneratedName(object);
-  const stamped = withAnnotations(named, await creatorStamps(named, kind, creator.createdBy, key, (deps.now ?? Date.now)()));
-  return decide("mutate", [], { revision, patch: createPatch(object, stamped) });
-}
-
-/** A CustomRun of an AgentRun (the others are Tekton's business). */
-function runsAnAgent(object: KubeObject | null | undefined): boolean {
-  const spec: unknown = object?.spec;
-  const ref: unknown = typeof spec === "object" && spec !== null ? (spec as Record<string, unknown>).customRef : undefined;
-  if (typeof ref !== "object" || ref === null) return false;
-  const { kind, apiVersion } = ref as Record<string, unknown>;
-  return kind === "AgentRun" && typeof apiVersion === "string" && apiVersion.startsWith(`${AGENT_GROUP}/`);
-}
-
-/** A PipelineRun or CustomRun: its creator stamps are the gateway's, and stay so. */
-async function validateCreator(request: AdmissionRequest, deps: GatewayDeps, origin: Origin, revision: string, managed: Violation[]): Promise<Decision> {
-  const object = request.object;
-  const violations = [...managed, ...checkCreatorUpdate(request, deps.identity)];
-  if (request.operation === "CREATE" && object && !deps.identity.trusted.has(request.userInfo.username ?? "")) {
-    const creator = await expectedCreator(request, object, deps);
-    if ("refused" in creator) violations.push({ policy: "run-creator", field: "metadata.ownerReferences", message: creator.refused, action: "deny" });
-    else violations.push(...(await checkCreatorCreate(object, request.kind.kind as CreatorKind, creator.createdBy, deps.keyring.resolve, (deps.now ?? Date.now)())));
-  }
-  return decide(origin, violations, { revision });
-}
-
 async function mutate(request: AdmissionRequest, resource: HandledResource, deps: GatewayDeps, engine: PolicyEngine): Promise<Decision> {
   const revision = engine.revision;
   const object = request.object;
   if (!object || (request.operation !== "CREATE" && request.operation !== "UPDATE")) return decide("mutate", [], { revision });
-  if (resource.role === "creator") return request.operation === "CREATE" && (request.kind.kind !== "CustomRun" || runsAnAgent(object)) ? mutateCreator(request, object, deps, revision) : decide("mutate", [], { revision });
+  if (resource.role === "creator") {
+    if (request.operation !== "CREATE" || (request.kind.kind === "CustomRun" && !customRunOfAgentRun(object))) return decide("mutate", [], { revision });
+    const stamped = await creatorPatch(request, object, deps);
+    return "refused" in stamped ? decide("mutate", [stamped.refused], { revision }) : decide("mutate", [], { revision, patch: stamped.patch });
+  }
   if (resource.role !== "agent" || resource.group !== "agent.tekton.dev" || request.subResource) return decide("mutate", [], { revision });
   // agentgate's own objects are what the decision said; nothing to fill in.
   if (touchesManaged(request) && deps.identity.trusted.has(request.userInfo.username ?? "")) return decide("mutate", [], { revision });
@@ -207,6 +161,7 @@ async function judgeRunCreate(request: AdmissionRequest, run: AgentRun, context:
   violations.push(...referenced.violations);
   failures.push(...referenced.failures);
   violations.push(...checkApproval(run, null, request.userInfo, { policyGroups: [] }));
+  violations.push(...checkRunOwners(request, deps.identity));
   violations.push(...failureViolations(failures));
   return { violations, failures };
 }
@@ -215,8 +170,11 @@ async function judgeRunCreate(request: AdmissionRequest, run: AgentRun, context:
 async function validateWorkload(request: AdmissionRequest, deps: GatewayDeps, origin: Origin, revision: string): Promise<Decision> {
   const violations: Violation[] = [];
   for (const name of runServiceAccounts(request)) {
-    const account = await deps.lookup.get("ServiceAccount", request.namespace ?? "", name);
-    violations.push(...checkRunIdentity(request, name, account, deps.identity));
+    const namespace = request.namespace ?? "";
+    const account = await deps.lookup.get("ServiceAccount", namespace, name);
+    const run = account?.metadata?.labels?.[RUN_LABEL] ?? name.slice(RUN_SERVICE_ACCOUNT_PREFIX.length);
+    const runAgent = request.kind.kind === "Deployment" ? await deps.lookup.get("Agent", namespace, `${run}-agent`) : null;
+    violations.push(...checkRunIdentity(request, name, account, deps.identity, runAgent));
   }
   return decide(origin, violations, { revision });
 }
@@ -230,8 +188,9 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
   // Tekton copies a PipelineRun's labels and annotations onto the CustomRuns it makes: only a hook
   // PipelineRun is agentgate's object, and only an AgentRun's CustomRun carries a creator it stamped.
   if (resource.role === "creator") {
-    if (request.kind.kind === "CustomRun" && !runsAnAgent(request.object ?? request.oldObject)) return decide(origin, [], { revision });
-    return validateCreator(request, deps, origin, revision, request.kind.kind === "PipelineRun" ? managed : []);
+    // One that stops naming an AgentRun is judged too: it may be turned away from a colleague's run.
+    if (request.kind.kind === "CustomRun" && !customRunOfAgentRun(request.object) && !customRunOfAgentRun(request.oldObject)) return decide(origin, [], { revision });
+    return decide(origin, [...(request.kind.kind === "PipelineRun" ? managed : []), ...(await creatorFindings(request, deps))], { revision });
   }
   if (resource.role === "managed") return decide(origin, managed, { revision });
   if (resource.role === "netpol") {

@@ -8,7 +8,9 @@
 // nothing: no decision, creator or approval; runs wait for the webhooks to be
 // back (failing closed, like the rest of agentgate for agent kinds).
 import * as k8s from "@kubernetes/client-node";
+import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { statusCode } from "../api-errors.ts";
 import { WEBHOOKS } from "./webhooks.ts";
 
 interface Registered {
@@ -38,22 +40,32 @@ export function registrationProblem(name: string, validating: Configuration | nu
   return undefined;
 }
 
-const statusOf = (err: unknown): number | undefined => {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === "number" ? code : undefined;
-};
+/** Reads one configuration; null when it does not exist. */
+export type ConfigurationReader = (kind: "validating" | "mutating", name: string) => Promise<Configuration | null>;
+
+export function clusterReader(kc: k8s.KubeConfig): ConfigurationReader {
+  const api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  return async (kind, name) => {
+    try {
+      return kind === "validating" ? await api.readValidatingWebhookConfiguration({ name }) : await api.readMutatingWebhookConfiguration({ name });
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw err;
+    }
+  };
+}
 
 /** Reads the configurations every `intervalMs` and says why signing is blocked, if it is. */
 export class RegistrationGuard {
   private problem: string | undefined = "its webhook configurations have not been read yet";
   private timer: NodeJS.Timeout | undefined;
-  private readonly api: k8s.AdmissionregistrationV1Api;
+  private readonly read: ConfigurationReader;
   private readonly name: string;
   private readonly log: Logger;
   private readonly intervalMs: number;
 
-  constructor(kc: k8s.KubeConfig, name: string, log: Logger, intervalMs = 5000) {
-    this.api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  constructor(read: ConfigurationReader, name: string, log: Logger, intervalMs = 5000) {
+    this.read = read;
     this.name = name;
     this.log = log;
     this.intervalMs = intervalMs;
@@ -65,19 +77,11 @@ export class RegistrationGuard {
   }
 
   async check(): Promise<void> {
-    const read = async (kind: "validating" | "mutating"): Promise<Configuration | null> => {
-      try {
-        return kind === "validating" ? await this.api.readValidatingWebhookConfiguration({ name: this.name }) : await this.api.readMutatingWebhookConfiguration({ name: this.name });
-      } catch (err) {
-        if (statusOf(err) === 404) return null;
-        throw err;
-      }
-    };
     let problem: string | undefined;
     try {
-      problem = registrationProblem(this.name, await read("validating"), await read("mutating"));
+      problem = registrationProblem(this.name, await this.read("validating", this.name), await this.read("mutating", this.name));
     } catch (err) {
-      problem = `cannot read webhook configuration "${this.name}": ${err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err)}`;
+      problem = `cannot read webhook configuration "${this.name}": ${errorMessage(err).split("\n")[0] ?? ""}`;
     }
     if (problem !== this.problem) {
       if (problem === undefined) this.log.info("webhook configurations guard every write: signing", { name: this.name });

@@ -158,8 +158,6 @@ function checkStampsJudged(request: AdmissionRequest, run: AgentRun, context: Po
 
 /** The gateway's own checks of a run being created. */
 export async function validateRunCreate(request: AdmissionRequest, run: AgentRun, context: PolicyContext, engine: PolicyEngine, deps: RunDeps): Promise<Violation[]> {
-  const owners = checkRunOwners(request, deps.identity);
-  if (owners.length > 0) return owners;
   if (!context.agentConfig) return checkNoStamps(run);
   const creator = await runCreator(request, run, deps);
   if ("refused" in creator) return [creator.refused];

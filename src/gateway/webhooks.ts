@@ -106,8 +106,10 @@ export const CREATOR_CONDITION =
   `(${stampOf("oldObject", STAMP.createdBy)} != '' && ${stampOf("oldObject", STAMP.createdBy)} != request.userInfo.username && (${SPEC_CHANGED})))`;
 
 /** A CustomRun of an AgentRun; other custom tasks are Tekton's business (Tekton copies a PipelineRun's annotations onto them). */
-const RUNS_AN_AGENT = `object.?spec.?customRef.?kind.orValue('') == 'AgentRun' && object.?spec.?customRef.?apiVersion.orValue('').startsWith('${AGENT_GROUP}/')`;
-export const AGENT_CUSTOM_RUNS_ONLY = `request.resource.resource != 'customruns' || (${RUNS_AN_AGENT})`;
+const runsAnAgent = (root: "object" | "oldObject") => `${root}.?spec.?customRef.?kind.orValue('') == 'AgentRun' && ${root}.?spec.?customRef.?apiVersion.orValue('').startsWith('${AGENT_GROUP}/')`;
+const RUNS_AN_AGENT = runsAnAgent("object");
+// An update that turns a CustomRun away from an AgentRun is sent too (oldObject is null on CREATE).
+export const AGENT_CUSTOM_RUNS_ONLY = `request.resource.resource != 'customruns' || (${RUNS_AN_AGENT}) || (oldObject != null && ${runsAnAgent("oldObject")})`;
 
 function agentRules(): WebhookRule[] {
   return byRole("agent").map((r) => (r.resource === "agentruns" ? rule(r, ["CREATE", "UPDATE"], ["agentruns", "agentruns/status"]) : rule(r, ["CREATE", "UPDATE"])));

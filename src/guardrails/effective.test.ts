@@ -10,6 +10,8 @@ const cases: [string, string, { host: string; port: number; service?: { namespac
   ["in-cluster fully qualified", "https://mcp.tools.svc.cluster.local:9443", { host: "mcp.tools.svc.cluster.local", port: 9443, service: { namespace: "tools", name: "mcp" } }],
   ["public host", "https://api.openai.com/v1", { host: "api.openai.com", port: 443 }],
   ["two-label public host", "https://openai.com", { host: "openai.com", port: 443 }],
+  ["a public TLD the model-endpoint rule knows is public here too, not a Service", "https://llm.site", { host: "llm.site", port: 443 }],
+  ["a private suffix is no namespace either", "https://llm.corp:8443", { host: "llm.corp", port: 8443 }],
   ["no scheme", "llm.example.com:8443", { host: "llm.example.com", port: 8443 }],
   ["garbage", "http://", undefined],
 ];

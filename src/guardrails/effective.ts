@@ -3,7 +3,7 @@
 // that overrides only narrow; this only states the result.
 import type { AgentConfig, AgentRun, EgressRule, Guardrails, ToolServerKind } from "../types/agent.ts";
 import type { ModelConfig } from "../types/kagent.ts";
-import { classifyHost, endpointUrl, modelEndpoint, toolServerEndpoint } from "./endpoints.ts";
+import { classifyHost, endpointUrl, modelEndpoint, PUBLIC_TLDS, toolServerEndpoint } from "./endpoints.ts";
 import { isRecord, type KubeObject, type PolicyRule } from "../types/kube.ts";
 import type { PolicyContext } from "../types/policy.ts";
 import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
@@ -26,9 +26,11 @@ function section(config: Record<string, unknown>, key: string): Record<string, u
   return isRecord(value) ? value : {};
 }
 
-const PUBLIC_TLDS: ReadonlySet<string> = new Set([
-  "com", "net", "org", "io", "ai", "dev", "app", "cloud", "co", "us", "uk", "de", "eu", "fr", "jp", "cn", "in", "me", "tech", "sh", "so", "xyz", "local", "localhost", "internal", "corp", "lan",
-]);
+// "name.namespace" is how in-cluster clients spell a Service; a two-label
+// name is one unless its last label is a public top-level domain (the
+// classifier's list, so egress and the model-endpoint rule agree) or a
+// private suffix that is never a namespace.
+const NOT_A_NAMESPACE: ReadonlySet<string> = new Set([...PUBLIC_TLDS, "local", "localhost", "internal", "corp", "lan"]);
 
 /**
  * Parses an endpoint into host and port, and recognises in-cluster Service
@@ -50,7 +52,7 @@ export function egressFor(purpose: string, endpoint: string): EgressRule | undef
   // "name.namespace" is how in-cluster clients usually spell a Service; a
   // two-label public host ("openai.com") is told apart by its TLD.
   const inCluster =
-    (parts.length === 2 && !PUBLIC_TLDS.has(parts[1] ?? "") && !/^\d+$/.test(parts[1] ?? "")) ||
+    (parts.length === 2 && !NOT_A_NAMESPACE.has(parts[1] ?? "") && !/^\d+$/.test(parts[1] ?? "")) ||
     (svc === 2 && (parts.length === 3 || parts.slice(3).join(".") === "cluster.local"));
   if (inCluster && parts[0] && parts[1]) rule.service = { namespace: parts[1], name: parts[0] };
   return rule;

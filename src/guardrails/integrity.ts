@@ -148,7 +148,3 @@ export function checkStatusWriter(request: AdmissionRequest, identity: Identity)
   if (identity.trusted.has(user)) return [];
   return [deny("run-status", "status", `only agentgate's controller writes an AgentRun's status (it records what the controller did), so ${JSON.stringify(user)} cannot; to stop the run set spec.status: Cancelled`)];
 }
-
-export function isRunRequest(request: AdmissionRequest): boolean {
-  return request.kind.group === "agent.tekton.dev" && request.kind.kind === "AgentRun";
-}

@@ -185,7 +185,7 @@ export function checkAgentIsolation(policy: KubeObject | null | undefined): Viol
     {
       policy: "agent-isolation",
       field: widening.field,
-      message: `this ${policy.kind ?? "NetworkPolicy"} can select the pods of AgentRuns' agents (labels app: kagent, agent.tekton.dev/run: <run>; a label agentgate cannot vouch for counts as one they may carry with any value, or lack), and network policies add up, so its rules would widen what an agent may reach beyond its run's own policy; exclude them: ${exclude} (or remove the ingress/egress rules: a policy that only denies is allowed)`,
+      message: `this ${policy.kind ?? "NetworkPolicy"} can select the pods of AgentRuns' agents (labels app: kagent, kagent: <run>-agent; a label agentgate cannot vouch for counts as one they may carry with any value, or lack), and network policies add up, so its rules would widen what an agent may reach beyond its run's own policy; exclude them: ${exclude} (or remove the ingress/egress rules: a policy that only denies is allowed)`,
       action: "deny",
     },
   ];

@@ -35,6 +35,7 @@ const cases: { name: string; profiles: unknown; namespace: NamespaceContext | nu
   { name: "a profile bound by prefix", profiles: { p: { enforcement: "warn", namespaces: ["qe", "te*"] } }, namespace: ns({ [PROFILE_LABEL]: "p" }) },
   { name: "a profile bound to every namespace", profiles: { p: { enforcement: "warn", namespaces: ["*"] } }, namespace: ns({ [PROFILE_LABEL]: "p" }) },
   { name: "a profile without namespaces binds nowhere", profiles: { p: { enforcement: "warn" }, q: { enforcement: "warn", namespaces: "team" } }, namespace: ns({ [PROFILE_LABEL]: "p" }) },
+  { name: "an exact name is not a prefix", profiles: { p: { enforcement: "warn", namespaces: ["tea", "team-b"] } }, namespace: ns({ [PROFILE_LABEL]: "p" }) },
   { name: "namespaces that are not names", profiles: { p: { enforcement: "warn", namespaces: [7, null] } }, namespace: ns({ [PROFILE_LABEL]: "p" }) },
 ];
 
@@ -67,6 +68,7 @@ test("a label selects only a profile bound to the namespace: by name, by prefix,
   assert.equal(effectiveConfig(config(["team"]), labelled).enforcement, "warn");
   assert.equal(effectiveConfig(config(["te*"]), labelled).enforcement, "warn");
   assert.equal(effectiveConfig(config(["qe", "staging-*"]), labelled).enforcement, undefined, "bound elsewhere: the base config");
+  assert.equal(effectiveConfig(config(["tea", "team-a"]), labelled).enforcement, undefined, "an exact name binds that name only");
   assert.equal(effectiveConfig(config(undefined), labelled).enforcement, undefined, "bound nowhere");
   assert.equal(effectiveConfig(config(["team"]), labelled).namespaces, undefined, "the binding is not part of the config in effect");
 });

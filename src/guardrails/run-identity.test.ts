@@ -34,7 +34,10 @@ const kubelet = (bound: Record<string, string> | undefined): AdmissionRequest =>
 });
 const tokenSecret = (account: string): KubeObject => ({ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: "t", namespace: "qe", annotations: { "kubernetes.io/service-account.name": account } } });
 
-const cases: { name: string; request: AdmissionRequest; account?: KubeObject | null; denied: RegExp | null }[] = [
+const runAgent: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "Agent", metadata: { name: "r1-agent", namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate", "agent.tekton.dev/run": "r1" } } };
+const editorsAgent: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "Agent", metadata: { name: "r1-agent", namespace: "qe" } };
+
+const cases: { name: string; request: AdmissionRequest; account?: KubeObject | null; agent?: KubeObject | null; denied: RegExp | null }[] = [
   { name: "a namespace editor starts a pod as the run's account", request: req("Pod", "CREATE", "alice", pod()), denied: /ServiceAccount "agentgate-run-r1" belongs to AgentRun "r1"; only the run's agent runs as it .* "alice" cannot start a Pod that runs as it/ },
   { name: "an editor's pod claiming a ReplicaSet owner", request: req("Pod", "CREATE", "alice", pod(owner("ReplicaSet", "x"))), denied: /"alice" cannot start a Pod/ },
   { name: "the ReplicaSet controller starts the agent's pod", request: req("Pod", "CREATE", "system:serviceaccount:kube-system:replicaset-controller", pod(owner("ReplicaSet", "r1-agent-5d"))), denied: null },
@@ -44,7 +47,8 @@ const cases: { name: string; request: AdmissionRequest; account?: KubeObject | n
   { name: "an editor swaps the agent pod's image", request: { ...req("Pod", "UPDATE", "alice", pod(owner("ReplicaSet", "x"))), object: { ...pod(owner("ReplicaSet", "x")), spec: { ...podSpec, containers: [{ name: "c", image: "evil/agent" }] } } }, denied: /"alice" cannot change a Pod that runs as it/ },
   { name: "the ReplicaSet controller orphans or adopts the pod", request: req("Pod", "UPDATE", "system:kube-controller-manager", pod(owner("ReplicaSet", "x"))), denied: null },
   { name: "an editor's Deployment as the run's account", request: req("Deployment", "CREATE", "alice", templated("Deployment", owner("Agent", "r1-agent"))), denied: /"alice" cannot start a Deployment/ },
-  { name: "kagent's controller makes the Agent's Deployment", request: req("Deployment", "CREATE", DEFAULT_KAGENT_USER, templated("Deployment", owner("Agent", "r1-agent"))), denied: null },
+  { name: "kagent's controller makes the Agent's Deployment", request: req("Deployment", "CREATE", DEFAULT_KAGENT_USER, templated("Deployment", owner("Agent", "r1-agent"))), agent: runAgent, denied: null },
+  { name: "kagent's controller making the Deployment of an editor's Agent that took the run's Agent name", request: req("Deployment", "CREATE", DEFAULT_KAGENT_USER, templated("Deployment", owner("Agent", "r1-agent"))), agent: editorsAgent, denied: /cannot start a Deployment/ },
   { name: "kagent's controller cannot lend the account to another Agent", request: req("Deployment", "CREATE", DEFAULT_KAGENT_USER, templated("Deployment", owner("Agent", "other-agent"))), denied: /cannot start a Deployment/ },
   { name: "an editor edits the agent's Deployment", request: req("Deployment", "UPDATE", "alice", templated("Deployment", owner("Agent", "r1-agent"))), denied: /"alice" cannot change a Deployment/ },
   { name: "the deployment controller makes its ReplicaSet", request: req("ReplicaSet", "CREATE", "system:serviceaccount:kube-system:deployment-controller", templated("ReplicaSet", owner("Deployment", "r1-agent"))), denied: null },
@@ -60,12 +64,15 @@ const cases: { name: string; request: AdmissionRequest; account?: KubeObject | n
   { name: "an existing token Secret turned into one for the run's account", request: { ...req("Secret", "UPDATE", "alice", tokenSecret(SA)), oldObject: tokenSecret("builder") }, denied: /cannot make one/ },
   { name: "an ephemeral container added to the agent's pod", request: req("Pod", "UPDATE", "system:kube-controller-manager", pod(owner("ReplicaSet", "x")), { subResource: "ephemeralcontainers" }), denied: /a container added to the run's pod runs as it, so "system:kube-controller-manager" cannot add one/ },
   { name: "an account that only shares the prefix", request: req("Pod", "CREATE", "alice", pod()), account: lookalike, denied: null },
-  { name: "an account that does not exist (yet)", request: req("Pod", "CREATE", "alice", pod()), account: null, denied: null },
+  { name: "a Deployment made in advance for an account that does not exist yet (it would run as the run once agentgate makes it)", request: req("Deployment", "CREATE", "alice", templated("Deployment")), account: null, denied: /ServiceAccount "agentgate-run-r1" is reserved for AgentRun "r1" \(names starting with agentgate-run- are agentgate's\).*"alice" cannot start a Deployment/ },
+  { name: "a pod for an account that does not exist yet", request: req("Pod", "CREATE", "alice", pod()), account: null, denied: /is reserved for AgentRun "r1"/ },
+  { name: "the ReplicaSet controller still winds down an agent's pods once the account is gone", request: req("Pod", "UPDATE", "system:kube-controller-manager", pod(owner("ReplicaSet", "x"))), account: null, denied: null },
+  { name: "an editor orphans the agent's pod (it would outlive the run)", request: { ...req("Pod", "UPDATE", "alice", pod(owner("ReplicaSet", "x"))), object: pod() }, denied: /"alice" cannot change a Pod that runs as it/ },
 ];
 
 for (const c of cases) {
   test(`run-identity: ${c.name}`, () => {
-    const got = checkRunIdentity(c.request, SA, c.account === undefined ? account : c.account, identity);
+    const got = checkRunIdentity(c.request, SA, c.account === undefined ? account : c.account, identity, c.agent ?? null);
     if (c.denied === null) assert.deepEqual(got, []);
     else {
       assert.equal(got.length, 1);

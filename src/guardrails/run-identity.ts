@@ -9,13 +9,12 @@
 // legacy token Secret naming the account is a token nobody bound.
 import { isDeepStrictEqual } from "node:util";
 import type { AdmissionRequest } from "../types/admission.ts";
-import { RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
+import { RUN_LABEL, RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
 import { isRecord, type KubeObject } from "../types/kube.ts";
 import type { Violation } from "../types/policy.ts";
 import { DEPLOYMENT_CONTROLLERS, REPLICASET_CONTROLLERS, type Identity } from "./identity.ts";
 import { isManaged } from "./managed-object.ts";
 
-const RUN_LABEL = "agent.tekton.dev/run";
 
 function podSpecOf(kind: string, object: KubeObject | null | undefined): Record<string, unknown> | undefined {
   const spec: unknown = object?.spec;
@@ -47,6 +46,13 @@ export function runServiceAccounts(request: AdmissionRequest): string[] {
   return [...new Set(names.filter((n): n is string => n?.startsWith(RUN_SERVICE_ACCOUNT_PREFIX) === true))];
 }
 
+/** What keeps a pod in its run and its NetworkPolicy: its labels, owners and spec. Annotations and finalizers are others' to write. */
+function sameGuardedPodFields(object: KubeObject | null | undefined, old: KubeObject | null | undefined): boolean {
+  const m = object?.metadata ?? {};
+  const o = old?.metadata ?? {};
+  return isDeepStrictEqual(m.labels ?? {}, o.labels ?? {}) && isDeepStrictEqual(m.ownerReferences ?? [], o.ownerReferences ?? []) && isDeepStrictEqual(object?.spec, old?.spec);
+}
+
 /** A kubelet asking for a token bound to a pod: the way the run's agent pods get theirs. */
 function isKubeletForPod(request: AdmissionRequest): boolean {
   const user = request.userInfo.username ?? "";
@@ -60,17 +66,21 @@ function ownedBy(object: KubeObject | null | undefined, kind: string, name?: str
 }
 
 /**
- * `account` is the ServiceAccount as stored (null: it does not exist).
- * Only accounts agentgate made for a run are guarded; one that merely
- * shares the prefix is left alone.
+ * `account` is the ServiceAccount as stored (null: it does not exist);
+ * `runAgent` the kagent Agent `<run>-agent` as stored, when the request is a
+ * Deployment. Accounts agentgate made for a run are guarded, and so is a
+ * name with the run prefix that no account holds yet: a workload made for
+ * it in advance would get pods as the run's account the moment agentgate
+ * creates it. An account someone else made under the prefix is left alone
+ * (the run would refuse it: ScopeConflict).
  */
-export function checkRunIdentity(request: AdmissionRequest, name: string, account: KubeObject | null, identity: Identity): Violation[] {
-  if (!isManaged(account)) return [];
+export function checkRunIdentity(request: AdmissionRequest, name: string, account: KubeObject | null, identity: Identity, runAgent: KubeObject | null = null): Violation[] {
+  if (account !== null && !isManaged(account)) return [];
   const user = request.userInfo.username ?? "";
   if (identity.trusted.has(user)) return [];
-  const run = account?.metadata?.labels?.[RUN_LABEL] ?? "";
+  const run = account?.metadata?.labels?.[RUN_LABEL] ?? name.slice(RUN_SERVICE_ACCOUNT_PREFIX.length);
   const kind = request.kind.kind;
-  const owner = `ServiceAccount "${name}" belongs to AgentRun "${run}"`;
+  const owner = account ? `ServiceAccount "${name}" belongs to AgentRun "${run}"` : `ServiceAccount "${name}" is reserved for AgentRun "${run}" (names starting with ${RUN_SERVICE_ACCOUNT_PREFIX} are agentgate's)`;
   const deny = (field: string, message: string): Violation[] => [{ policy: "run-identity", field, message, action: "deny" }];
   if (request.subResource === "token") {
     if (isKubeletForPod(request)) return [];
@@ -87,12 +97,14 @@ export function checkRunIdentity(request: AdmissionRequest, name: string, accoun
   const field = kind === "Pod" ? "spec.serviceAccountName" : kind === "CronJob" ? "spec.jobTemplate.spec.template.spec.serviceAccountName" : "spec.template.spec.serviceAccountName";
   const why = `${owner}; only the run's agent runs as it (kagent's Deployment for Agent "${run}-agent", and the ReplicaSets and pods Kubernetes makes from it)`;
   if (kind === "Pod" && request.operation === "CREATE" && REPLICASET_CONTROLLERS.includes(user) && ownedBy(request.object, "ReplicaSet")) return [];
-  // The built-in controllers relabel and adopt pods; nobody else changes a run's pod's labels (one removed takes it out of its
-  // NetworkPolicy) or spec (a new image). Annotations and finalizers stay open: network plugins and meshes write them.
+  // The built-in controllers relabel, adopt and orphan pods; nobody else changes a run's pod's labels (one removed takes it
+  // out of its NetworkPolicy), owners (an orphan outlives the run) or spec (a new image). Annotations and finalizers stay
+  // open: network plugins and meshes write them.
   if (kind === "Pod" && request.operation === "UPDATE" && [...REPLICASET_CONTROLLERS, ...identity.deleters].includes(user)) return [];
-  if (kind === "Pod" && request.operation === "UPDATE" && !request.subResource && isDeepStrictEqual(request.object?.metadata?.labels ?? {}, request.oldObject?.metadata?.labels ?? {}) && isDeepStrictEqual(request.object?.spec, request.oldObject?.spec)) return [];
+  if (kind === "Pod" && request.operation === "UPDATE" && !request.subResource && sameGuardedPodFields(request.object, request.oldObject)) return [];
   if (kind === "ReplicaSet" && DEPLOYMENT_CONTROLLERS.includes(user) && ownedBy(request.object, "Deployment", undefined)) return [];
-  if (kind === "Deployment" && identity.kagent.has(user) && ownedBy(request.object, "Agent", `${run}-agent`)) return [];
+  // kagent makes the Deployment of any Agent: only that of the run's own Agent (agentgate's) may run as the run.
+  if (kind === "Deployment" && identity.kagent.has(user) && ownedBy(request.object, "Agent", `${run}-agent`) && isManaged(runAgent) && runAgent?.metadata?.labels?.[RUN_LABEL] === run) return [];
   const verb = request.operation === "CREATE" ? "start" : "change";
   return deny(field, `${why}; ${JSON.stringify(user)} cannot ${verb} a ${kind} that runs as it`);
 }

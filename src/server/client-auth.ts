@@ -9,12 +9,11 @@
 // Prometheus cannot present one, and /healthz, /readyz and /metrics stay
 // open. Only the admission endpoints check the verdict.
 import { X509Certificate } from "node:crypto";
-import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname } from "node:path";
 import type { Server as HttpsServer } from "node:https";
 import type { SecureContextOptions, TLSSocket } from "node:tls";
 import type { Logger } from "../log.ts";
+import { watchFiles, type FileWatch } from "./file-watch.ts";
 
 export type ClientVerdict = { ok: true; name: string } | { ok: false; status: 401 | 403; error: string };
 
@@ -120,15 +119,9 @@ export class ClientAuth {
   }
 }
 
-/**
- * The CA file reloaded when it changes, as the serving certificate files are:
- * the directory is watched (mounted Secrets change by a symlink swap) and
- * polled as a backstop; a file that does not parse keeps the CA in use.
- */
+/** The CA file reloaded when it changes (file-watch.ts); a file that does not parse keeps the CA in use. */
 export class ClientCaReloader {
-  private readonly watchers: FSWatcher[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private poll: NodeJS.Timeout | undefined;
+  private watching: FileWatch | undefined;
   private readonly auth: ClientAuth;
   private readonly file: string;
   private readonly log: Logger;
@@ -141,19 +134,7 @@ export class ClientCaReloader {
   }
 
   start(pollMs = 10_000): void {
-    try {
-      this.watchers.push(watch(dirname(this.file), () => this.schedule()));
-    } catch (err) {
-      this.log.warn("cannot watch the client CA's directory; polling only", { file: this.file, error: String(err) });
-    }
-    this.poll = setInterval(() => this.schedule(), pollMs);
-    this.poll.unref();
-  }
-
-  private schedule(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.reload(), 200);
-    this.timer.unref();
+    this.watching = watchFiles([this.file], () => void this.reload(), this.log, "the client CA", pollMs);
   }
 
   async reload(): Promise<boolean> {
@@ -172,8 +153,6 @@ export class ClientCaReloader {
   }
 
   stop(): void {
-    for (const w of this.watchers) w.close();
-    clearTimeout(this.timer);
-    clearInterval(this.poll);
+    this.watching?.stop();
   }
 }

@@ -212,7 +212,7 @@ export function apiServerSink(kc: k8s.KubeConfig): EventSink {
 }
 
 /** serve's recorder: Events through the API server, each outcome counted in agentgate_denial_events_total. */
-export function createDenialEvents(kc: k8s.KubeConfig, log: Logger, registry?: Registry): (request: AdmissionRequest, message: string) => void {
+export function createDenialEvents(kc: k8s.KubeConfig, log: Logger, registry?: Registry, limits: EventLimits = DEFAULT_EVENT_LIMITS): (request: AdmissionRequest, message: string) => void {
   const counter = registry
     ? new Counter({
         name: "agentgate_denial_events_total",
@@ -221,6 +221,6 @@ export function createDenialEvents(kc: k8s.KubeConfig, log: Logger, registry?: R
         registers: [registry],
       })
     : undefined;
-  const record = createDenialRecorder({ sink: apiServerSink(kc), log, onOutcome: (outcome) => counter?.inc({ outcome }) });
+  const record = createDenialRecorder({ sink: apiServerSink(kc), log, limits, onOutcome: (outcome) => counter?.inc({ outcome }) });
   return (request, message) => void record(request, message);
 }

@@ -1,14 +1,18 @@
-// A secret path segment for the admission endpoints (`serve
-// --webhook-path-token-file`). The API server calls the path its webhook
-// configurations name (`/validate/<token>`, `/mutate/<token>`); reading
-// those is a cluster-scoped permission no namespace role grants, so a pod
-// in a tenant namespace that reaches the gateway's Service cannot send it a
-// review of its own making: the gateway signs decisions, creators and
-// approvals in its answers, and judges them from the request's userInfo.
-// It works on every cluster, where client certificates (--client-ca-file)
-// need the API server's admission configuration.
+// A path segment for the admission endpoints (`serve
+// --webhook-path-token-file`): the API server calls the path its webhook
+// configurations name (`/validate/<token>`, `/mutate/<token>`), and the
+// gateway answers reviews nowhere else. Webhook configurations are readable
+// only with cluster-level roles, so this keeps casual callers (a tenant's
+// pod that reaches the Service) out; it is no credential, since the API
+// server prints the webhook's URL when a call to it fails. What makes a
+// review of one's own making worthless is elsewhere: the validating pass
+// re-checks every signature against the real caller, and the gateway signs
+// nothing while its webhooks are off (registration-guard.ts).
 import { timingSafeEqual } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { describeFileError } from "../cli/file-errors.ts";
+import type { Logger } from "../log.ts";
+import { watchFiles, type FileWatch } from "./file-watch.ts";
 
 export type Endpoint = "validate" | "mutate";
 
@@ -24,60 +28,85 @@ export class PathTokenError extends Error {
   }
 }
 
-/** The token in a file: one line, trimmed; a one-line error naming the file otherwise. */
-export function readPathToken(file: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new PathTokenError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  const token = text.trim();
-  if (!TOKEN.test(token)) throw new PathTokenError(`${file}: the webhook path token must be ${RULE} (found ${String(token.length)} characters${token.length > 0 && !/^[a-z0-9]*$/.test(token) ? ", some of them others" : ""})`);
+function checked(token: string, where: string): string {
+  if (!TOKEN.test(token)) throw new PathTokenError(`${where}the webhook path token must be ${RULE} (found ${String(token.length)} characters${token.length > 0 && !/^[a-z0-9]*$/.test(token) ? ", some of them others" : ""})`);
   return token;
 }
 
 /**
- * The token, read again when its file changes (a Secret mounted as a volume
- * is updated in place), so a rotated token takes effect without a restart.
- * A file that turns unreadable keeps the last good token.
+ * The tokens in a file, one a line (blank lines skipped): the webhooks call
+ * with one of them, and a rotation lists the next before the webhooks move
+ * to it. A one-line error naming the file otherwise.
+ */
+export function readPathTokens(file: string): string[] {
+  if (file === "") throw new PathTokenError("no file named");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new PathTokenError(`${file}: cannot read: ${describeFileError(err)}`);
+  }
+  const tokens = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  if (tokens.length === 0) throw new PathTokenError(`${file}: holds no webhook path token`);
+  return tokens.map((t, i) => checked(t, `${file}: line ${String(i + 1)}: `));
+}
+
+/**
+ * The tokens accepted, read again when their file changes (a Secret
+ * mounted as a volume is updated in place; file-watch.ts notices), so a
+ * rotation takes effect without a restart. A file that turns unreadable or
+ * invalid keeps the tokens in use.
  */
 export class PathToken {
-  private token: string;
-  private mtimeMs: number;
+  private tokens: readonly string[];
+  private watching: FileWatch | undefined;
   private readonly file: string | undefined;
 
-  constructor(token: string, file?: string) {
-    if (!TOKEN.test(token)) throw new PathTokenError(`the webhook path token must be ${RULE}`);
-    this.token = token;
+  constructor(tokens: readonly string[], file?: string) {
+    if (tokens.length === 0) throw new PathTokenError("no webhook path token");
+    this.tokens = tokens.map((t) => checked(t, ""));
     this.file = file;
-    this.mtimeMs = file ? statSync(file).mtimeMs : 0;
   }
 
   static fromFile(file: string): PathToken {
-    return new PathToken(readPathToken(file), file);
+    return new PathToken(readPathTokens(file), file);
   }
 
-  private current(): string {
-    if (!this.file) return this.token;
+  /** Reads the file again; true when the tokens changed. */
+  reload(log?: Logger): boolean {
+    if (!this.file) return false;
+    let tokens: string[];
     try {
-      const mtimeMs = statSync(this.file).mtimeMs;
-      if (mtimeMs !== this.mtimeMs) {
-        this.token = readPathToken(this.file);
-        this.mtimeMs = mtimeMs;
-      }
-    } catch {
-      // keep the last good token
+      tokens = readPathTokens(this.file);
+    } catch (err) {
+      log?.warn("webhook path token file changed but cannot be used; keeping the tokens in use", { error: err instanceof Error ? err.message : String(err) });
+      return false;
     }
-    return this.token;
+    if (tokens.join("\n") === this.tokens.join("\n")) return false;
+    this.tokens = tokens;
+    log?.info("webhook path tokens reloaded", { file: this.file, tokens: tokens.length });
+    return true;
   }
 
-  /** The endpoint a request path names with the right token; undefined for any other path. */
+  start(log: Logger, pollMs = 10_000): void {
+    if (this.file) this.watching = watchFiles([this.file], () => this.reload(log), log, "the webhook path token", pollMs);
+  }
+
+  stop(): void {
+    this.watching?.stop();
+  }
+
+  /** The endpoint a request path names with an accepted token; undefined for any other path. */
   match(path: string): Endpoint | undefined {
     const m = /^\/(validate|mutate)\/([^/]+)$/.exec(path);
     if (!m?.[1] || m[2] === undefined) return undefined;
     const given = Buffer.from(m[2]);
-    const want = Buffer.from(this.current());
-    return given.length === want.length && timingSafeEqual(given, want) ? (m[1] as Endpoint) : undefined;
+    // Every token is compared, so the time taken says nothing of which one nearly matched.
+    let found = false;
+    for (const token of this.tokens) {
+      const want = Buffer.from(token);
+      if (given.length === want.length && timingSafeEqual(given, want)) found = true;
+    }
+    return found ? (m[1] as Endpoint) : undefined;
   }
 }

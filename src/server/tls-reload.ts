@@ -1,13 +1,11 @@
 // Serving certificate files that change under a running server (a renewed
-// Secret, cert-manager): watched and swapped into the TLS context without a
-// restart. Kubernetes updates mounted Secrets by swapping a symlink, so the
-// directory is watched, not the files, and a poll backs the watch up.
-import { watch, type FSWatcher } from "node:fs";
+// Secret, cert-manager): watched (file-watch.ts) and swapped into the TLS
+// context without a restart.
 import { readFile } from "node:fs/promises";
-import { dirname } from "node:path";
 import type { Server as HttpsServer } from "node:https";
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import type { Logger } from "../log.ts";
+import { watchFiles, type FileWatch } from "./file-watch.ts";
 
 export interface KeyPair {
   cert: string;
@@ -38,9 +36,7 @@ export async function readKeyPair(certFile: string, keyFile: string): Promise<Ke
 }
 
 export class CertificateReloader {
-  private readonly watchers: FSWatcher[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private poll: NodeJS.Timeout | undefined;
+  private watching: FileWatch | undefined;
   private current: string;
   private readonly server: HttpsServer;
   private readonly certFile: string;
@@ -59,22 +55,7 @@ export class CertificateReloader {
   }
 
   start(pollMs = 10_000): void {
-    for (const dir of new Set([dirname(this.certFile), dirname(this.keyFile)])) {
-      try {
-        this.watchers.push(watch(dir, () => this.schedule()));
-      } catch (err) {
-        this.log.warn("cannot watch certificate directory; polling only", { dir, error: String(err) });
-      }
-    }
-    this.poll = setInterval(() => this.schedule(), pollMs);
-    this.poll.unref();
-  }
-
-  private schedule(): void {
-    clearTimeout(this.timer);
-    // Files of a pair are written one after the other: let both land.
-    this.timer = setTimeout(() => void this.reload(), 200);
-    this.timer.unref();
+    this.watching = watchFiles([this.certFile, this.keyFile], () => void this.reload(), this.log, "the certificate files", pollMs);
   }
 
   async reload(): Promise<boolean> {
@@ -95,8 +76,6 @@ export class CertificateReloader {
   }
 
   stop(): void {
-    for (const w of this.watchers) w.close();
-    clearTimeout(this.timer);
-    clearInterval(this.poll);
+    this.watching?.stop();
   }
 }

@@ -12,6 +12,7 @@ import type { KeyResolver } from "./detached.ts";
 import { KeyMaterialError, decodePrivateKeys, decodePublicKeys, encodePrivateKeys, encodePublicKeys, type PublicKeyEntry, type SigningKey } from "./keys.ts";
 import type { Keyring } from "./keyring.ts";
 import { newestKey, planKeys, type RotationPolicy } from "./rotation.ts";
+import { statusCode } from "../api-errors.ts";
 
 export const PRIVATE_KEYS_FILE = "keys.json";
 export const PUBLIC_KEYS_FILE = "jwks.json";
@@ -38,7 +39,6 @@ export function parseObjectRef(flag: string, text: string): ObjectRef {
   return { namespace: m[1], name: m[3] };
 }
 
-const statusCode = (err: unknown): number | undefined => (err instanceof k8s.ApiException ? err.code : undefined);
 
 interface Options {
   syncMs?: number;

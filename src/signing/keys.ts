@@ -3,6 +3,7 @@
 // Secret (private) and a ConfigMap (public) can carry them as JSON.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { AgentgateError } from "../errors.ts";
+import { isRecord } from "../types/kube.ts";
 
 export interface SigningKey {
   /** base64url SHA-256 of the DER public key: the JWS `kid` */
@@ -70,10 +71,6 @@ interface JwkRecord {
   kid: string;
   created: string;
   jwk: Record<string, unknown>;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** The Secret's `keys.json`: every key with its private half. */

@@ -122,6 +122,8 @@ export const MANAGED_BY_VALUE = "agentgate";
  * (matchConditions cannot read the ServiceAccount's labels).
  */
 export const RUN_SERVICE_ACCOUNT_PREFIX = "agentgate-run-";
+/** The label on everything the controller makes for a run (and asks kagent to put on its pods): the run's name. */
+export const RUN_LABEL = "agent.tekton.dev/run";
 
 /** An egress destination the run's NetworkPolicy must allow. */
 export interface EgressRule {

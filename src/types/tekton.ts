@@ -1,5 +1,5 @@
 // tekton.dev objects the controller creates and reads.
-import type { Condition, KubeObject } from "./kube.ts";
+import { isRecord, type Condition, type KubeObject } from "./kube.ts";
 
 export interface Param {
   name: string;
@@ -28,4 +28,15 @@ export interface CustomRun extends KubeObject {
     observedGeneration?: number;
     extraFields?: unknown;
   };
+}
+
+/**
+ * A CustomRun whose customRef names an AgentRun of any agent.tekton.dev
+ * version: what the gateway judges (the controller acts on the version it
+ * serves). Other custom tasks are Tekton's business.
+ */
+export function customRunOfAgentRun(object: KubeObject | null | undefined): boolean {
+  const spec: unknown = object?.spec;
+  const ref = isRecord(spec) && isRecord(spec.customRef) ? spec.customRef : undefined;
+  return ref?.kind === "AgentRun" && typeof ref.apiVersion === "string" && ref.apiVersion.startsWith("agent.tekton.dev/");
 }

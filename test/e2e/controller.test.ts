@@ -4,6 +4,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
@@ -125,6 +127,7 @@ async function startTheController(identity?: string): Promise<RunningController>
     leaseNamespace: "agentgate-system",
     agentReadyTimeoutMs: AGENT_READY_TIMEOUT_MS,
     changeCheckMs: 500,
+    capabilitiesIntervalMs: 300,
     ...(identity ? { identity } : {}),
   });
 }
@@ -562,6 +565,18 @@ test("a controller restart mid-run: the old one stops acting, another replica re
   assert.equal(lease.spec?.holderIdentity, "second-leader");
 });
 
+test("a tool server edited while a quiet agent acts (no progress writes) stops it: ConfigChanged, and kagent receives tasks/cancel", async () => {
+  kagent.setScript(`${NS}/quiet-run-agent`, { llmCalls: 1, stepDelayMs: 20_000 });
+  await cp.applyYaml(yaml(run("quiet-run", "plain")));
+  await until("quiet-run's task to start", async () => ((await getRun("quiet-run")).status?.taskId ? true : undefined));
+  // A change policy does not judge (its description): the digest still differs, and kagent would serve what it says now.
+  await cp.kubectl(["patch", "remotemcpserver", "kagent-tool-server", "-n", "kagent", "--type=merge", "-p", JSON.stringify({ spec: { description: "kagent tools, edited" } })]);
+  const done = await finished("quiet-run");
+  assert.equal(reason(done), "ConfigChanged");
+  assert.match(succeeded(done)?.message ?? "", /RemoteMCPServer "kagent\/kagent-tool-server" changed since the run was admitted/);
+  assert.equal(calls("quiet-run", "tasks/cancel").length, 1);
+});
+
 // Last: it removes kagent's Agent API from the cluster.
 test("without kagent's Agent API a run fails with KagentNotInstalled", async () => {
   await cp.kubectl(["delete", "crd", "agents.kagent.dev"]);
@@ -569,4 +584,22 @@ test("without kagent's Agent API a run fails with KagentNotInstalled", async () 
   const done = await finished("no-kagent");
   assert.equal(reason(done), "KagentNotInstalled", JSON.stringify(done.status?.conditions));
   assert.match(succeeded(done)?.message ?? "", /install kagent/);
+});
+
+// After the above: kagent's main branch serves kagent.dev/v1alpha3 and no longer runs v1alpha2 Agents.
+test("on kagent's main branch a run fails KagentUnsupported, and nothing is made for it", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "kagent-main-"));
+  const crd = (kind: string, plural: string) => ({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name: `${plural}.kagent.dev` }, spec: { group: "kagent.dev", scope: "Namespaced", names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() }, versions: [{ name: "v1alpha3", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }] } });
+  await writeFile(join(dir, "main.yaml"), yaml(crd("AgentTemplate", "agenttemplates"), crd("Harness", "harnesses")));
+  await cp.installCRDs([join(dir, "main.yaml")]);
+  const done = await until("a run to be refused as on kagent main", async () => {
+    const name = `on-main-${String(Date.now() % 100000)}`;
+    await cp.applyYaml(yaml(run(name, "plain")));
+    const r = await finished(name);
+    return reason(r) === "KagentUnsupported" ? r : undefined;
+  });
+  assert.match(succeeded(done)?.message ?? "", /serves kagent\.dev\/v1alpha3 \(AgentTemplate, Harness\): its main branch/);
+  const name = done.metadata?.name ?? "";
+  assert.equal((await cp.kubectl(["get", "serviceaccount", `agentgate-run-${name}`, "-n", NS], { allowFail: true })).code, 1, "no ServiceAccount was made");
+  assert.equal(sends(name).length, 0, "no goal was sent");
 });

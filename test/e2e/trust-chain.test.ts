@@ -357,6 +357,7 @@ describe("scope lives and dies with the run, and only the run uses it", () => {
     const done = await finished("prepared");
     assert.equal(condition(done)?.reason, "ScopeConflict");
     assert.match(condition(done)?.message ?? "", /ServiceAccount "agentgate-run-prepared" already exists in namespace "team" and was not made for this run/);
+    assert.equal(await exists("serviceaccount", "agentgate-run-prepared"), true, "what the run did not make, its end does not delete");
   });
 });
 
@@ -409,7 +410,8 @@ describe("with the webhooks really removed (the emergency exit), nothing forged 
     assert.match(condition(done)?.message ?? "", /does not match what it signs/);
   });
 
-  test("a status phase skipping the approval fails StatusTampered; status.startTime never moves the deadline", async () => {
+  // That status.startTime never moves a deadline is src/controller/run-guards.test.ts's.
+  test("a status phase skipping the approval, with a far-off startTime, fails StatusTampered", async () => {
     const r = await as(alice, ["patch", "agentrun", "to-tamper", "-n", NS, "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Acting","startTime":"2099-01-01T00:00:00Z"}}']);
     assert.equal(r.code, 0, r.stderr);
     const done = await finished("to-tamper");

@@ -602,6 +602,10 @@ describe("webhook configurations equal webhookConfigurations()", () => {
     assert.ok(gw.volumes?.some((v) => v.secret?.secretName === "agentgate-webhook-path"));
     const hooks = [...webhooksOf(find(objects, "ValidatingWebhookConfiguration", "agentgate")), ...webhooksOf(find(objects, "MutatingWebhookConfiguration", "agentgate"))];
     assert.deepEqual([...new Set(hooks.map((w) => (w.clientConfig as { service: { path: string } }).service.path))].sort(), ["/mutate/qm7wx2rlp4vn9bk3ch6djt8z5f0ga1es", "/validate/qm7wx2rlp4vn9bk3ch6djt8z5f0ga1es"]);
+    const rotating = await render({ gateway: { webhookPathToken: { value: "qm7wx2rlp4vn9bk3ch6djt8z5f0ga1es", accepted: ["nx8mq2wx7rlp4vn9bk3ch6dj5f0ga1es"] } } });
+    const secret = find(rotating, "Secret", "agentgate-webhook-path") as unknown as { data: { token: string } };
+    assert.equal(Buffer.from(secret.data.token, "base64").toString("utf8"), "qm7wx2rlp4vn9bk3ch6djt8z5f0ga1es\nnx8mq2wx7rlp4vn9bk3ch6dj5f0ga1es", "the gateway accepts both while the webhooks call with the value");
+    assert.ok(webhooksOf(find(rotating, "ValidatingWebhookConfiguration", "agentgate")).every((w) => (w.clientConfig as { service: { path: string } }).service.path.endsWith("/qm7wx2rlp4vn9bk3ch6djt8z5f0ga1es")));
     const off = await render({ gateway: { webhookPathToken: { enabled: false } } });
     assert.equal(flagValue(podSpec(find(off, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [], "--webhook-path-token-file"), undefined);
     assert.ok(!off.some((o) => o.kind === "Secret" && o.metadata.name === "agentgate-webhook-path"));

@@ -66,6 +66,6 @@ test("a token file that is too short stops the gateway before it starts, naming 
   await writeFile(join(dir, "short"), "abc");
   await assert.rejects(
     startGateway({ listen: "127.0.0.1:0", bundle: [], offline: true, namespace: defaultNamespace(), serviceAccount: defaultServiceAccount(), trustedUser: [], drainSeconds: 0, webhookPathTokenFile: join(dir, "short") }),
-    (err: unknown) => err instanceof InputError && /^--webhook-path-token-file: .*short: the webhook path token must be 32 to 253 lowercase letters and digits/.test(err.message),
+    (err: unknown) => err instanceof InputError && /^--webhook-path-token-file: .*short: line 1: the webhook path token must be 32 to 253 lowercase letters and digits/.test(err.message),
   );
 });

@@ -92,8 +92,8 @@ gateway outside the cluster. caBundle is set here only in provided mode;
 self-managed has the gateway patch it in, cert-manager has cainjector do so.
 */}}
 {{/*
-The webhook path token: the value set, else the release's Secret's, else a
-new one. Made once per render (kept in .Values), so the Secret and every
+The webhook path token: the value set, else the first line of the release's
+Secret's, else a new one. Made once per render (kept in .Values), so the Secret and every
 webhook carry the same token.
 */}}
 {{- define "agentgate.webhookPathTokenName" -}}
@@ -106,7 +106,10 @@ webhook carry the same token.
 {{- if not $token -}}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace (include "agentgate.webhookPathTokenName" .) -}}
 {{- $stored := dig "data" "token" "" ($existing | default dict) -}}
-{{- $token = ternary ($stored | b64dec) (randAlphaNum 48 | lower) (ne $stored "") -}}
+{{- $token = ternary ($stored | b64dec | splitList "\n" | first) (randAlphaNum 48 | lower) (ne $stored "") -}}
+{{- if not (regexMatch "^[a-z0-9]{32,253}$" $token) -}}
+{{- fail (printf "Secret %s holds a webhook path token that is not 32 to 253 lowercase letters and digits; set gateway.webhookPathToken.value, or delete the Secret to have a new one made" (include "agentgate.webhookPathTokenName" .)) -}}
+{{- end -}}
 {{- end -}}
 {{- $_ := set .Values "__agentgateWebhookPathToken" $token -}}
 {{- end -}}
