@@ -49,7 +49,7 @@ export async function loadChecked(bundle: Bundle, configOverride?: Record<string
 }
 
 /** Entrypoints whose value is a set in OPA's semantics: their order carries no meaning. */
-const SET_VALUED: ReadonlySet<string> = new Set([ENTRYPOINT.violations, ENTRYPOINT.goalsDeny]);
+const SET_VALUED: ReadonlySet<string> = new Set([ENTRYPOINT.violations, ENTRYPOINT.goalsDeny, ENTRYPOINT.toolsDeny]);
 
 /** JSON with object keys sorted (JSON objects have no order) and arrays as they are. */
 function stableJson(v: unknown): string {

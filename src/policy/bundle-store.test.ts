@@ -89,7 +89,7 @@ test("good → unloadable → unsigned → good: refused versions leave the last
 
     await swapIn(path, await signed(unloadable));
     await until("load refusal", () => store.status()[0]?.lastError !== undefined);
-    assert.match(store.status()[0]?.lastError ?? "", /has neither entrypoint agentgate\/violations nor agent\/goals\/allow/);
+    assert.match(store.status()[0]?.lastError ?? "", /has none of the entrypoints agentgate\/violations, agent\/goals\/allow, agent\/tools\/deny/);
     assert.equal(store.engine(), first);
 
     await swapIn(path, v2);
@@ -184,7 +184,7 @@ test("a local bundle that cannot be loaded fails the start in one line; bad flag
   await writeFile(path, unloadable);
   await assert.rejects(openBundleStore({ bundle: [path], bundleCacheDir: "" }, logger), (err: unknown) => {
     assert.ok(err instanceof Error);
-    assert.match(err.message, /^bundle "broken" \(revision bad\): has neither entrypoint agentgate\/violations/);
+    assert.match(err.message, /^bundle "broken" \(revision bad\): has none of the entrypoints agentgate\/violations/);
     assert.ok(!err.message.includes("\n"));
     return true;
   });

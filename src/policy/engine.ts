@@ -12,6 +12,8 @@ export const ENTRYPOINT = {
   defaults: "agentgate/defaults",
   goalsAllow: "agent/goals/allow",
   goalsDeny: "agent/goals/deny",
+  /** run time: reasons to refuse one tool call (docs/run-time-gateway.md) */
+  toolsDeny: "agent/tools/deny",
 } as const;
 
 const ACTIONS: ReadonlySet<string> = new Set<Action>(["deny", "warn", "dryrun"]);
@@ -105,6 +107,34 @@ export class PolicyEngine {
     return { defaults, failures };
   }
 
+  /**
+   * A tool call at run time: every bundle's agent/tools/deny reasons. A
+   * bundle that fails to answer is a failure, and the gateway refuses the
+   * call on it.
+   */
+  toolCall(input: unknown): ViolationsOutcome {
+    const violations: Violation[] = [];
+    const failures: BundleFailure[] = [];
+    let buffer: EncodedInput | undefined;
+    for (const { bundle, policy } of this.bundles) {
+      if (!policy.entrypoints.has(ENTRYPOINT.toolsDeny)) continue;
+      buffer ??= encodeInput(input);
+      try {
+        const deny = policy.evaluate(ENTRYPOINT.toolsDeny, buffer);
+        if (deny === undefined) continue;
+        if (!Array.isArray(deny)) throw new Error(`${ENTRYPOINT.toolsDeny} must be a set, got ${typeName(deny)}`);
+        for (const d of deny) {
+          const message = typeof d === "string" ? d : isRecord(d) && typeof d.message === "string" ? d.message : JSON.stringify(d);
+          violations.push({ policy: isRecord(d) && typeof d.policy === "string" ? d.policy : "tool-call", field: "tools/call", message, action: "deny" });
+        }
+      } catch (err) {
+        failures.push({ bundle: bundle.name, revision: bundle.revision, error: describe(err) });
+      }
+    }
+    violations.sort((a, b) => a.message.localeCompare(b.message));
+    return { violations, failures };
+  }
+
   /** The proposal's Gate 1: denied unless allow is true and deny is empty. */
   goals(goal: GoalInput): ViolationsOutcome {
     const violations: Violation[] = [];
@@ -148,7 +178,7 @@ export function encodeInput(input: unknown): Uint8Array {
 /** A bundle that answers neither entrypoint the gateway asks a bundle for. */
 export class EntrypointError extends BundleError {
   constructor(bundle: Bundle) {
-    const problem = `has neither entrypoint ${ENTRYPOINT.violations} nor ${ENTRYPOINT.goalsAllow}; build it with -e ${ENTRYPOINT.violations}`;
+    const problem = `has none of the entrypoints ${ENTRYPOINT.violations}, ${ENTRYPOINT.goalsAllow}, ${ENTRYPOINT.toolsDeny}; build it with -e ${ENTRYPOINT.violations}`;
     super(bundle.name, problem);
     this.name = "EntrypointError";
     // With the revision next to the name: which build of the bundle lacks them.
@@ -158,7 +188,7 @@ export class EntrypointError extends BundleError {
 
 /** The gateway's entrypoint check at load (also `agentgate bundle check`'s). */
 export function checkEntrypoints(bundle: Bundle, policy: WasmPolicy): void {
-  if (!policy.entrypoints.has(ENTRYPOINT.violations) && !policy.entrypoints.has(ENTRYPOINT.goalsAllow)) throw new EntrypointError(bundle);
+  if (!policy.entrypoints.has(ENTRYPOINT.violations) && !policy.entrypoints.has(ENTRYPOINT.goalsAllow) && !policy.entrypoints.has(ENTRYPOINT.toolsDeny)) throw new EntrypointError(bundle);
 }
 
 /**

@@ -176,7 +176,7 @@ async function swapUnderLoad(swapTo: (bytes: Buffer) => Promise<void>, label: st
   // refused: the stage readiness and the failures metric name for a broken version
   const steps: { to: string; expect: "v1" | "v2"; broken: boolean; refused?: RegExp }[] = [
     { to: "v2", expect: "v2", broken: false },
-    { to: "unloadable", expect: "v2", broken: true, refused: /\(load\): .*has neither entrypoint/ },
+    { to: "unloadable", expect: "v2", broken: true, refused: /\(load\): .*has none of the entrypoints/ },
     { to: "v1", expect: "v1", broken: false },
     { to: "unsigned", expect: "v1", broken: true, refused: /\(signature\): .*unsigned/ },
     { to: "tampered", expect: "v1", broken: true, refused: /\(signature\): .*data\.json/ },

@@ -108,7 +108,7 @@ test("a bundle without the entrypoints the gateway asks for is refused as the ga
   const bundle = await buildTestBundle({ "p.rego": "package other\n\nx := 1\n" }, { entrypoints: ["other/x"], revision: "r9" });
   const { code, out } = await run(["bundle", "check", bundle]);
   assert.equal(code, 2, out);
-  assert.match(out, /^agentgate: bundle "test" \(revision r9\): has neither entrypoint agentgate\/violations nor agent\/goals\/allow; build it with -e agentgate\/violations$/m);
+  assert.match(out, /^agentgate: bundle "test" \(revision r9\): has none of the entrypoints agentgate\/violations, agent\/goals\/allow, agent\/tools\/deny; build it with -e agentgate\/violations$/m);
 });
 
 test("bad input is one line naming the file, exit 2", async () => {

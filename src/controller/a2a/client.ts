@@ -6,7 +6,7 @@
 // the version or method is unknown; such refusals happen before any work, so
 // repeating the call cannot start a task twice.
 import { randomUUID } from "node:crypto";
-import { readSse } from "./sse.ts";
+import { readSse } from "../../streams/sse.ts";
 import type { A2AEvent, JsonRpcErrorObject, Message, Metadata, ProtocolVersion, Task } from "./types.ts";
 import { RpcCode } from "./types.ts";
 import type { TokenSource } from "./token.ts";

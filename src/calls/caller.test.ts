@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import test from "node:test";
+import { authenticate, bearerOf, CALLS_AUDIENCE, CallRefused, runOfUsername, type TokenReviewFn } from "./caller.ts";
+
+test("a run's ServiceAccount names its run; anyone else names none", () => {
+  assert.deepEqual(runOfUsername("system:serviceaccount:ci:agentgate-run-fix-1"), { namespace: "ci", name: "fix-1" });
+  assert.equal(runOfUsername("system:serviceaccount:ci:default"), undefined);
+  assert.equal(runOfUsername("system:serviceaccount:ci:agentgate-run-"), undefined);
+  assert.equal(runOfUsername("alice"), undefined);
+  assert.equal(runOfUsername("system:serviceaccount:ci:agentgate-run-x:extra"), undefined);
+});
+
+test("the token is read from Authorization: Bearer, else x-api-key (Anthropic's SDKs)", () => {
+  assert.equal(bearerOf({ authorization: "Bearer abc.def" }), "abc.def");
+  assert.equal(bearerOf({ authorization: "bearer abc" }), "abc");
+  assert.equal(bearerOf({ "x-api-key": "k1" }), "k1");
+  assert.equal(bearerOf({ authorization: "Basic Zm9v" }), undefined);
+  assert.equal(bearerOf({}), undefined);
+});
+
+const answering = (a: Awaited<ReturnType<TokenReviewFn>>): TokenReviewFn => () => Promise.resolve(a);
+
+async function refusal(p: Promise<unknown>): Promise<CallRefused> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof CallRefused, String(err));
+    return err;
+  }
+  assert.fail("not refused");
+}
+
+test("authenticate: the run of a valid token for agentgate's audience", async () => {
+  const run = await authenticate("t", answering({ authenticated: true, username: "system:serviceaccount:ci:agentgate-run-r1", audiences: [CALLS_AUDIENCE] }));
+  assert.deepEqual(run, { namespace: "ci", name: "r1" });
+});
+
+test("authenticate refuses no token, an invalid one, another audience and a token that is not a run's", async () => {
+  assert.equal((await refusal(authenticate(undefined, answering({ authenticated: true, username: "", audiences: [] })))).status, 401);
+  assert.equal((await refusal(authenticate("t", answering({ authenticated: false, username: "", audiences: [], error: "expired" })))).status, 401);
+  const apiAudience = await refusal(authenticate("t", answering({ authenticated: true, username: "system:serviceaccount:ci:agentgate-run-r1", audiences: ["https://kubernetes.default.svc"] })));
+  assert.equal(apiAudience.status, 401);
+  const other = await refusal(authenticate("t", answering({ authenticated: true, username: "system:serviceaccount:ci:builder", audiences: [CALLS_AUDIENCE] })));
+  assert.equal(other.status, 403);
+  assert.doesNotMatch(other.message, /builder/, "a refusal does not echo whose token it was");
+});
+
+test("authenticate: a TokenReview that fails is 503 (retry), never a pass", async () => {
+  const err = await refusal(authenticate("t", () => Promise.reject(new Error("connection refused"))));
+  assert.equal(err.status, 503);
+});

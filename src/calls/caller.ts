@@ -1,0 +1,79 @@
+// Who is calling the run-time gateway (docs/run-time-gateway.md, "Identity"):
+// a run's agent presents a token for the run's own ServiceAccount, minted
+// for agentgate's audience. The API server says whose token it is
+// (TokenReview); the run is read off the ServiceAccount's name, never off
+// the URL, so a token of one run cannot act for another.
+import * as k8s from "@kubernetes/client-node";
+import { AgentgateError, errorMessage } from "../errors.ts";
+import { RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
+
+/** The audience a run's call token is minted for; a token for any other audience (the API server's own included) is refused. */
+export const CALLS_AUDIENCE = "agentgate.agent.tekton.dev/calls";
+
+export interface CallerRun {
+  namespace: string;
+  name: string;
+}
+
+const SA_USERNAME = /^system:serviceaccount:([a-z0-9.-]+):([a-z0-9.-]+)$/;
+
+/** The run whose ServiceAccount `username` is; undefined for anyone else. */
+export function runOfUsername(username: string): CallerRun | undefined {
+  const m = SA_USERNAME.exec(username);
+  if (!m) return undefined;
+  const [, namespace = "", sa = ""] = m;
+  if (!sa.startsWith(RUN_SERVICE_ACCOUNT_PREFIX) || sa.length === RUN_SERVICE_ACCOUNT_PREFIX.length) return undefined;
+  return { namespace, name: sa.slice(RUN_SERVICE_ACCOUNT_PREFIX.length) };
+}
+
+/** The bearer credential of a request: `Authorization: Bearer` (MCP, OpenAI) or `x-api-key` (Anthropic). */
+export function bearerOf(headers: Readonly<Record<string, string | string[] | undefined>>): string | undefined {
+  const auth = headers.authorization;
+  if (typeof auth === "string") {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (m) return m[1];
+  }
+  const key = headers["x-api-key"];
+  return typeof key === "string" && key.trim() !== "" ? key.trim() : undefined;
+}
+
+/** A call the gateway will not take: `status` is the HTTP status, the message is safe to show the caller. */
+export class CallRefused extends AgentgateError {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(status >= 500 ? "unavailable" : "input", message);
+    this.name = "CallRefused";
+    this.status = status;
+  }
+}
+
+export type TokenReviewFn = (token: string) => Promise<{ authenticated: boolean; username: string; audiences: string[]; error?: string }>;
+
+/** TokenReview through the API server, asking for agentgate's audience. */
+export function clusterTokenReview(kc: k8s.KubeConfig): TokenReviewFn {
+  const api = kc.makeApiClient(k8s.AuthenticationV1Api);
+  return async (token) => {
+    const review = await api.createTokenReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences: [CALLS_AUDIENCE] } } });
+    const s = review.status ?? {};
+    return { authenticated: s.authenticated === true, username: s.user?.username ?? "", audiences: s.audiences ?? [], ...(s.error ? { error: s.error } : {}) };
+  };
+}
+
+/**
+ * The run a token speaks for. Refusals never say whose token it was or why
+ * the API server refused it beyond "not valid": the caller may be anyone.
+ */
+export async function authenticate(token: string | undefined, review: TokenReviewFn): Promise<CallerRun> {
+  if (token === undefined) throw new CallRefused(401, "no run token: send the run's token as Authorization: Bearer (or x-api-key)");
+  let answer;
+  try {
+    answer = await review(token);
+  } catch (err) {
+    throw new CallRefused(503, `cannot check the run token now (TokenReview failed: ${errorMessage(err)}); retry`);
+  }
+  if (!answer.authenticated || !answer.audiences.includes(CALLS_AUDIENCE)) throw new CallRefused(401, `the run token is not valid for ${CALLS_AUDIENCE}`);
+  const run = runOfUsername(answer.username);
+  if (!run) throw new CallRefused(403, "the token is not a run's: only an AgentRun's own ServiceAccount may call through agentgate");
+  return run;
+}

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import test from "node:test";
+import { CallRefused } from "./caller.ts";
+import { appendStep, emptyLedger, Ledger, MemoryLedgerStore, reserveStep, settleStep, TRACE_LIMIT, type NewTraceEntry } from "./ledger.ts";
+
+const run = { namespace: "ci", name: "r1", uid: "u1" };
+const entry: NewTraceEntry = { at: "2026-12-07T00:00:00.000Z", kind: "tool", server: "tools/fs", tool: "read_file", inputSha256: "x", verdict: "allowed", ms: 1 };
+
+test("a reservation grants what is asked while it fits, then what is left", () => {
+  const s0 = emptyLedger(run, 1000);
+  const a = reserveStep(s0, 600);
+  assert.equal(a.grant, 600);
+  const b = reserveStep(a.state, 600);
+  assert.equal(b.grant, 400, "only what is left of the budget");
+  assert.equal(b.state.reserved, 1000);
+  assert.throws(() => reserveStep(b.state, 1), (err: unknown) => err instanceof CallRefused && err.status === 429 && /1000 reserved by calls in flight/.test(err.message));
+});
+
+test("settling returns the reservation and counts what was spent; a spent budget refuses the next call", () => {
+  const { state, grant } = reserveStep(emptyLedger(run, 1000), 800);
+  const settled = settleStep(state, grant, 1000);
+  assert.deepEqual([settled.used, settled.reserved], [1000, 0]);
+  assert.throws(() => reserveStep(settled, 10), /token budget of 1000 is spent: 1000 tokens used/);
+});
+
+test("the trace keeps the first TRACE_LIMIT calls in order and counts every one", () => {
+  let s = emptyLedger(run, 10);
+  for (let i = 0; i < TRACE_LIMIT + 3; i++) s = appendStep(s, entry);
+  assert.equal(s.calls, TRACE_LIMIT + 3);
+  assert.equal(s.trace.length, TRACE_LIMIT);
+  assert.deepEqual(s.trace.slice(0, 3).map((e) => e.seq), [1, 2, 3]);
+});
+
+test("Ledger over one store: reserve, settle and record land on the run's state", async () => {
+  const ledger = new Ledger(new MemoryLedgerStore());
+  const ref = { ...run, budget: 100 };
+  const grant = await ledger.reserve(ref, 8192);
+  assert.equal(grant, 100);
+  await assert.rejects(ledger.reserve(ref, 1), CallRefused, "a second call waits for nothing: the budget is reserved");
+  await ledger.settle(ref, grant, 30, { ...entry, kind: "model" });
+  await ledger.record(ref, entry);
+  const state = await ledger.read("u1");
+  assert.deepEqual([state?.used, state?.reserved, state?.calls], [30, 0, 2]);
+  assert.equal(await ledger.reserve(ref, 1000), 70);
+});

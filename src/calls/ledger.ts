@@ -1,0 +1,155 @@
+// Each run's calls through the run-time gateway, kept where every gateway
+// replica sees them (docs/run-time-gateway.md, "Budgets across replicas"):
+// tokens used, tokens reserved by model calls in flight, and the trace the
+// provenance will carry. A model call reserves what it may still spend
+// before it starts and settles what it spent when it ends, each step a
+// compare-and-swap on one object, so replicas together never grant more
+// than the budget; what a call may overshoot is bounded by its own prompt.
+import { canonicalJson, sha256 } from "../signing/canonical.ts";
+import { CallRefused } from "./caller.ts";
+
+/** At most this many calls are kept in the trace; later ones are counted, not kept. */
+export const TRACE_LIMIT = 500;
+
+export interface TokenCount {
+  prompt: number;
+  completion: number;
+  total: number;
+}
+
+export interface TraceEntry {
+  /** 1, 2, …: the order calls were recorded in, across replicas */
+  seq: number;
+  at: string;
+  kind: "tool" | "model";
+  /** tool calls: "<namespace>/<name>" of the tool server, and the tool */
+  server?: string;
+  tool?: string;
+  /** model calls: the provider API and the model asked for */
+  api?: string;
+  model?: string;
+  /** sha256 of the canonical JSON of the call's arguments (tool) or request body (model) */
+  inputSha256: string;
+  /** sha256 of the result as the agent received it; absent when nothing came back */
+  outputSha256?: string;
+  verdict: "allowed" | "denied" | "failed";
+  /** why it was denied or failed: the message the agent got */
+  reason?: string;
+  tokens?: TokenCount;
+  ms: number;
+}
+
+export type NewTraceEntry = Omit<TraceEntry, "seq">;
+
+export interface LedgerState {
+  run: { namespace: string; name: string; uid: string };
+  budget: number;
+  used: number;
+  reserved: number;
+  /** calls recorded, the trace's and the dropped ones */
+  calls: number;
+  trace: TraceEntry[];
+}
+
+export function digestOf(value: unknown): string {
+  return sha256(typeof value === "string" ? value : canonicalJson(value ?? null));
+}
+
+export function emptyLedger(run: LedgerState["run"], budget: number): LedgerState {
+  return { run, budget, used: 0, reserved: 0, calls: 0, trace: [] };
+}
+
+/** What a model call may spend, and the state with it reserved; refused when nothing is left. */
+export function reserveStep(state: LedgerState, want: number): { state: LedgerState; grant: number } {
+  const left = state.budget - state.used - state.reserved;
+  if (left <= 0) {
+    const inFlight = state.reserved > 0 ? ` (${state.reserved} reserved by calls in flight)` : "";
+    throw new CallRefused(429, `the run's token budget of ${state.budget} is spent: ${state.used} tokens used${inFlight}; no further model call is started`);
+  }
+  const grant = Math.max(1, Math.min(Math.floor(want), left));
+  return { state: { ...state, reserved: state.reserved + grant }, grant };
+}
+
+export function settleStep(state: LedgerState, grant: number, spent: number): LedgerState {
+  return { ...state, reserved: Math.max(0, state.reserved - grant), used: state.used + Math.max(0, Math.floor(spent)) };
+}
+
+export function appendStep(state: LedgerState, entry: NewTraceEntry): LedgerState {
+  const calls = state.calls + 1;
+  const trace = state.trace.length < TRACE_LIMIT ? [...state.trace, { seq: calls, ...entry }] : state.trace;
+  return { ...state, calls, trace };
+}
+
+/** One read-modify-write of a run's ledger; `change` may throw to refuse, and may run more than once. */
+export type LedgerUpdate = (current: LedgerState | undefined) => LedgerState;
+
+export interface LedgerStore {
+  update(uid: string, change: LedgerUpdate): Promise<LedgerState>;
+  read(uid: string): Promise<LedgerState | undefined>;
+  remove(uid: string): Promise<void>;
+}
+
+/** One process's ledger: offline serving and tests. */
+export class MemoryLedgerStore implements LedgerStore {
+  private readonly states = new Map<string, LedgerState>();
+
+  update(uid: string, change: LedgerUpdate): Promise<LedgerState> {
+    try {
+      const next = change(this.states.get(uid));
+      this.states.set(uid, next);
+      return Promise.resolve(next);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  read(uid: string): Promise<LedgerState | undefined> {
+    return Promise.resolve(this.states.get(uid));
+  }
+
+  remove(uid: string): Promise<void> {
+    this.states.delete(uid);
+    return Promise.resolve();
+  }
+}
+
+export interface RunRef {
+  namespace: string;
+  name: string;
+  uid: string;
+  budget: number;
+}
+
+const fresh = (run: RunRef): LedgerState => emptyLedger({ namespace: run.namespace, name: run.name, uid: run.uid }, run.budget);
+
+/** The gateway's operations on a run's ledger. */
+export class Ledger {
+  readonly store: LedgerStore;
+
+  constructor(store: LedgerStore) {
+    this.store = store;
+  }
+
+  async reserve(run: RunRef, want: number): Promise<number> {
+    let grant = 0;
+    await this.store.update(run.uid, (current) => {
+      const step = reserveStep(current ?? fresh(run), want);
+      grant = step.grant;
+      return step.state;
+    });
+    return grant;
+  }
+
+  /** Settles a reservation and records the call in one write. */
+  async settle(run: RunRef, grant: number, spent: number, entry: NewTraceEntry): Promise<LedgerState> {
+    return this.store.update(run.uid, (current) => appendStep(settleStep(current ?? fresh(run), grant, spent), entry));
+  }
+
+  async record(run: RunRef, entry: NewTraceEntry): Promise<LedgerState> {
+    return this.store.update(run.uid, (current) => appendStep(current ?? fresh(run), entry));
+  }
+
+  async read(uid: string): Promise<LedgerState | undefined> {
+    return this.store.read(uid);
+  }
+}

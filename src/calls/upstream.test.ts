@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import test from "node:test";
+import { specSha256, toolServerSha256 } from "../guardrails/snapshot.ts";
+import type { Snapshot } from "../types/agent.ts";
+import type { KubeObject } from "../types/kube.ts";
+import { CallRefused } from "./caller.ts";
+import { modelUpstream, toolServerUrl } from "./upstream.ts";
+
+const remote: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "fs", namespace: "tools" }, spec: { url: "http://fs.tools:3000/mcp", protocol: "STREAMABLE_HTTP" } };
+const service: KubeObject = { apiVersion: "v1", kind: "Service", metadata: { name: "git", namespace: "tools", annotations: { "kagent.dev/mcp-service-port": "9000", "kagent.dev/mcp-service-path": "/rpc" } }, spec: { ports: [{ port: 80 }] } };
+const model = { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "m", namespace: "ci" }, spec: { provider: "OpenAI", model: "gpt-4o", apiKeySecret: "openai", apiKeySecretKey: "key", openAI: { baseUrl: "http://llm.internal/v1/" } } };
+
+const snapshot = (over: Partial<Snapshot> = {}): Snapshot => ({
+  config: { name: "c", spec: {} },
+  modelConfig: { namespace: "ci", name: "m", sha256: specSha256(model) },
+  toolServers: { "tools/fs": { kind: "RemoteMCPServer", sha256: toolServerSha256("RemoteMCPServer", remote) }, "tools/git": { kind: "Service", sha256: toolServerSha256("Service", service) } },
+  ...over,
+});
+
+const status = (f: () => unknown): number => {
+  try {
+    f();
+  } catch (err) {
+    assert.ok(err instanceof CallRefused);
+    return err.status;
+  }
+  return 0;
+};
+
+test("a RemoteMCPServer's url, a Service's annotated port and path", () => {
+  assert.equal(toolServerUrl("RemoteMCPServer", remote, "tools/fs", snapshot()), "http://fs.tools:3000/mcp");
+  assert.equal(toolServerUrl("Service", service, "tools/git", snapshot()), "http://git.tools:9000/rpc");
+});
+
+test("a tool server edited since admission, gone, or never named is not called", () => {
+  const moved = { ...remote, spec: { url: "http://evil.example/mcp" } };
+  assert.equal(status(() => toolServerUrl("RemoteMCPServer", moved, "tools/fs", snapshot())), 409);
+  assert.equal(status(() => toolServerUrl("RemoteMCPServer", null, "tools/fs", snapshot())), 409);
+  assert.equal(status(() => toolServerUrl("RemoteMCPServer", remote, "tools/other", snapshot())), 403);
+  assert.equal(status(() => toolServerUrl("MCPServer", remote, "tools/fs", snapshot({ toolServers: { "tools/fs": { kind: "MCPServer", sha256: specSha256(remote) } } }))), 501);
+});
+
+test("the pinned ModelConfig: its provider API, base URL and key Secret", () => {
+  assert.deepEqual(modelUpstream(model, snapshot()), { api: "openai", baseUrl: "http://llm.internal/v1", model: "gpt-4o", keySecret: { namespace: "ci", name: "openai", key: "key" } });
+  const anthropic = { ...model, spec: { provider: "Anthropic", model: "claude-sonnet-4-5" } };
+  assert.deepEqual(modelUpstream(anthropic, snapshot({ modelConfig: { namespace: "ci", name: "m", sha256: specSha256(anthropic) } })), { api: "anthropic", baseUrl: "https://api.anthropic.com", model: "claude-sonnet-4-5" });
+});
+
+test("a ModelConfig edited since admission, or a provider not forwarded, is refused", () => {
+  assert.equal(status(() => modelUpstream({ ...model, spec: { ...model.spec, model: "gpt-5-pro" } }, snapshot())), 409);
+  assert.equal(status(() => modelUpstream(model, snapshot({ modelConfig: null }))), 403);
+  const gemini = { ...model, spec: { provider: "Gemini", model: "g" } };
+  assert.equal(status(() => modelUpstream(gemini, snapshot({ modelConfig: { namespace: "ci", name: "m", sha256: specSha256(gemini) } }))), 501);
+});
