@@ -32,8 +32,12 @@ export interface CallContext {
   /** aborted when the caller goes away */
   signal: AbortSignal;
   now: () => number;
-  /** Streams an upstream answer to the caller as it comes, with the named headers. */
-  pipe(upstream: Response, headers: readonly string[], onChunk?: (chunk: Uint8Array) => boolean): Promise<void>;
+  /**
+   * Streams an upstream answer to the caller as it comes, with the named
+   * headers; `leaveOpen` leaves the response to be ended by the caller
+   * (after the ledger is settled, so the agent's next call sees it).
+   */
+  pipe(upstream: Response, headers: readonly string[], onChunk?: (chunk: Uint8Array) => boolean, leaveOpen?: boolean): Promise<void>;
   /** An upstream answer read whole, refused past `limit` bytes. */
   bounded(upstream: Response, limit: number): Promise<string>;
 }
@@ -46,14 +50,14 @@ export function callContext(run: ActingRun, deps: CallGatewayDeps, res: ServerRe
     res,
     signal,
     now: deps.now,
-    async pipe(upstream, headers, onChunk) {
+    async pipe(upstream, headers, onChunk, leaveOpen = false) {
       res.statusCode = upstream.status;
       for (const h of headers) {
         const v = upstream.headers.get(h);
         if (v !== null) res.setHeader(h, v);
       }
       if (!upstream.body) {
-        res.end();
+        if (!leaveOpen) res.end();
         return;
       }
       res.flushHeaders();
@@ -69,7 +73,7 @@ export function callContext(run: ActingRun, deps: CallGatewayDeps, res: ServerRe
         }
       } finally {
         await reader.cancel().catch(() => undefined);
-        res.end();
+        if (!leaveOpen) res.end();
       }
     },
     async bounded(upstream, limit) {

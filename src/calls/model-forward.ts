@@ -71,6 +71,9 @@ export async function forwardModel(ctx: CallContext, path: string, req: Incoming
     const hash = createHash("sha256");
     let verdict: "allowed" | "failed" = "failed";
     let reason: string | undefined;
+    /** a whole answer, sent once the ledger is settled; a stream is ended then */
+    let reply = "";
+    let answered = false;
     try {
       const answer = await deps.fetch(`${upstream.baseUrl}/${MODEL_PATHS[api]}`, { method: "POST", headers, body: JSON.stringify(prepared.body), signal: ctx.signal });
       const streamed = prepared.stream && (answer.headers.get("content-type") ?? "").includes("text/event-stream");
@@ -84,7 +87,7 @@ export async function forwardModel(ctx: CallContext, path: string, req: Incoming
           for (const e of parser.push(decoder.decode(chunk, { stream: true }))) meter.push(e.data);
           if (meter.deltas > grant + STREAM_SLACK) stop.cut = true;
           return !stop.cut;
-        });
+        }, true);
         spent = meter.usage();
         exact = meter.exact;
         if (stop.cut) reason = `cut at the run's token budget: ${meter.deltas} output deltas against ${grant} tokens granted`;
@@ -101,8 +104,9 @@ export async function forwardModel(ctx: CallContext, path: string, req: Incoming
         exact = spent !== undefined;
         res.statusCode = answer.status;
         res.setHeader("content-type", answer.headers.get("content-type") ?? "application/json");
-        res.end(text);
+        reply = text;
       }
+      answered = true;
       if (answer.ok && reason === undefined) verdict = "allowed";
       if (!answer.ok) reason = `the provider answered HTTP ${answer.status}`;
     } finally {
@@ -119,6 +123,9 @@ export async function forwardModel(ctx: CallContext, path: string, req: Incoming
         ...(reason !== undefined ? { reason } : exact ? {} : { reason: "the provider reported no usage: the grant was counted" }),
         tokens: spent ?? { prompt: 0, completion: 0, total },
         ms: ctx.now() - started,
+      }).finally(() => {
+        // Nothing was answered when the provider could not be reached: the error path answers.
+        if (answered) res.end(reply);
       });
     }
   } catch (err) {

@@ -28,6 +28,7 @@ import { describeFileError } from "./file-errors.ts";
 import { InputError } from "./manifests.ts";
 import { planSigningKeyring, startSigningKeyring, type SigningFlags } from "./signing-flags.ts";
 import { ClusterAccessReviewer } from "../context/access-review.ts";
+import { startCallGateway, type RunningCallGateway } from "../calls/start.ts";
 
 export interface ServeOptions extends BundleFlags, SigningFlags {
   listen: string;
@@ -72,6 +73,8 @@ export interface ServeOptions extends BundleFlags, SigningFlags {
   kagentServiceAccount?: string[];
   /** Tekton's controller identity (makes CustomRuns for PipelineRuns) */
   tektonServiceAccount?: string[];
+  /** the run-time gateway's listen address (plain HTTP; docs/run-time-gateway.md); off when absent */
+  callsListen?: string;
 }
 
 export interface RunningGateway {
@@ -79,6 +82,8 @@ export interface RunningGateway {
   caCert?: string;
   /** with --cert-secret */
   certificates?: CertificateManager;
+  /** with --calls-listen: the run-time gateway's port */
+  callsPort?: number;
   close(): Promise<void>;
 }
 
@@ -97,6 +102,8 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     });
     clientAuth = new ClientAuth({ caPem, allowedNames: opts.clientCn ?? [] });
   }
+  const calls = opts.callsListen !== undefined ? parseListen(opts.callsListen, "--calls-listen") : undefined;
+  if (calls && opts.offline) throw new InputError("--calls-listen needs a cluster: a run's calls are checked with TokenReview against its AgentRun (drop --offline)");
   if (opts.requireWebhooks !== undefined) {
     if (opts.offline) throw new InputError("--require-webhooks needs a cluster: it reads the webhook configurations (drop --offline)");
     if (!DNS_SUBDOMAIN.test(opts.requireWebhooks)) throw new InputError(`--require-webhooks ${JSON.stringify(opts.requireWebhooks)}: not a webhook configuration name (lowercase letters, digits, - and ., at most 253)`);
@@ -234,6 +241,22 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     pathToken?.stop();
     throw err;
   }
+  let callGateway: RunningCallGateway | undefined;
+  if (calls && kc) {
+    try {
+      callGateway = await startCallGateway({ ...calls, ledgerNamespace: opts.namespace }, kc, () => store.engine(), lookup, keyring.resolve, logger);
+    } catch (err) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      reloader?.stop();
+      clientCaReloader?.stop();
+      store.stop();
+      certs?.stop();
+      keyring.stop();
+      guard?.stop();
+      pathToken?.stop();
+      throw new InputError(`--calls-listen ${opts.callsListen ?? ""}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   const address = server.address();
   const boundPort = typeof address === "object" && address ? address.port : port;
   logger.info("agentgate serving", { listen: `${host}:${boundPort}`, offline: opts.offline, bundles: store.status() });
@@ -244,6 +267,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     port: boundPort,
     ...(caCert ? { caCert } : {}),
     ...(certs ? { certificates: certs } : {}),
+    ...(callGateway ? { callsPort: callGateway.port } : {}),
     async close() {
       // Not ready first, so endpoints drop this pod; meanwhile every answer
       // closes its connection, so pooled clients reconnect elsewhere.
@@ -256,6 +280,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       keyring.stop();
       guard?.stop();
       pathToken?.stop();
+      await callGateway?.close();
       const finishMs = finishSeconds(opts.drainSeconds) * 1000;
       const { cut } = await drain.shutdown(finishMs);
       if (cut > 0) logger.warn("connections still open after the drain were closed", { connections: cut, finishSeconds: finishMs / 1000 });
