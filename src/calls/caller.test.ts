@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import test from "node:test";
-import { authenticate, bearerOf, CALLS_AUDIENCE, CallRefused, runOfUsername, type TokenReviewFn } from "./caller.ts";
+import { authenticate, bearerOf, cachedTokenReview, CALLS_AUDIENCE, CallRefused, runOfUsername, type TokenReviewFn } from "./caller.ts";
 
 test("a run's ServiceAccount names its run; anyone else names none", () => {
   assert.deepEqual(runOfUsername("system:serviceaccount:ci:agentgate-run-fix-1"), { namespace: "ci", name: "fix-1" });
@@ -48,4 +48,28 @@ test("authenticate refuses no token, an invalid one, another audience and a toke
 test("authenticate: a TokenReview that fails is 503 (retry), never a pass", async () => {
   const err = await refusal(authenticate("t", () => Promise.reject(new Error("connection refused"))));
   assert.equal(err.status, 503);
+});
+
+test("TokenReview answers are kept for the TTL by token; failures are not kept", async () => {
+  let asked = 0;
+  let now = 0;
+  let fail = false;
+  const review = cachedTokenReview(
+    () => {
+      asked++;
+      return fail ? Promise.reject(new Error("down")) : Promise.resolve({ authenticated: true, username: "u", audiences: [CALLS_AUDIENCE] });
+    },
+    1000,
+    () => now,
+  );
+  await review("a");
+  await review("a");
+  await review("b");
+  assert.equal(asked, 2);
+  now = 1001;
+  fail = true;
+  await assert.rejects(review("a"));
+  fail = false;
+  await review("a");
+  assert.equal(asked, 4, "the failure was asked again, not remembered");
 });

@@ -3,6 +3,7 @@
 // for agentgate's audience. The API server says whose token it is
 // (TokenReview); the run is read off the ServiceAccount's name, never off
 // the URL, so a token of one run cannot act for another.
+import { createHash } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { AgentgateError, errorMessage } from "../errors.ts";
 import { RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
@@ -57,6 +58,25 @@ export function clusterTokenReview(kc: k8s.KubeConfig): TokenReviewFn {
     const review = await api.createTokenReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences: [CALLS_AUDIENCE] } } });
     const s = review.status ?? {};
     return { authenticated: s.authenticated === true, username: s.user?.username ?? "", audiences: s.audiences ?? [], ...(s.error ? { error: s.error } : {}) };
+  };
+}
+
+/**
+ * TokenReview answers kept for `ttlMs` (by the token's digest, never the
+ * token): an agent's burst of calls costs one review. A token revoked
+ * (its bound Secret deleted) is still taken for at most that long; a
+ * failed review is not kept.
+ */
+export function cachedTokenReview(review: TokenReviewFn, ttlMs = 10_000, now: () => number = Date.now): TokenReviewFn {
+  const cache = new Map<string, { at: number; answer: Awaited<ReturnType<TokenReviewFn>> }>();
+  return async (token) => {
+    const key = createHash("sha256").update(token).digest("hex");
+    const hit = cache.get(key);
+    if (hit && now() - hit.at < ttlMs) return hit.answer;
+    const answer = await review(token);
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(key, { at: now(), answer });
+    return answer;
   };
 }
 

@@ -647,3 +647,27 @@ describe("webhook configurations equal webhookConfigurations()", () => {
   });
 });
 
+
+test("gateway.calls: the run-time gateway's port on the pods and Service, its RBAC, and agent pods alone let in; off by default", async () => {
+  const objects = await render({ gateway: { calls: { enabled: true, port: 8090 } } });
+  const { spec } = podSpec(find(objects, "Deployment", "agentgate-gateway"));
+  const container = spec.containers[0];
+  assert.equal(flagValue(container?.args ?? [], "--calls-listen"), "0.0.0.0:8090");
+  assert.equal(container?.ports?.find((p) => p.name === "calls")?.containerPort, 8090);
+  const service = find(objects, "Service", "agentgate") as unknown as { spec: { ports: { name: string; port: number; targetPort: string }[] } };
+  assert.deepEqual(service.spec.ports.find((p) => p.name === "calls"), { name: "calls", port: 8090, targetPort: "calls", protocol: "TCP" });
+  const rules = (find(objects, "ClusterRole", "agentgate-gateway") as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules;
+  assert.ok(rules.some((r) => r.resources.includes("tokenreviews") && r.verbs.includes("create")), "TokenReview");
+  assert.ok(rules.some((r) => r.resources.includes("secrets") && r.verbs.includes("get")), "provider keys");
+  const role = (find(objects, "Role", "agentgate-gateway") as unknown as { rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[] }).rules;
+  assert.ok(role.some((r) => r.resources.includes("configmaps") && r.verbs.includes("update") && r.resourceNames === undefined), "run ledgers");
+  const np = find(objects, "NetworkPolicy", "agentgate-gateway") as unknown as { spec: { ingress: { ports: { port: number }[]; from?: { podSelector?: { matchExpressions?: { key: string; operator: string }[] } }[] }[] } };
+  const calls = np.spec.ingress.find((i) => i.ports.some((p) => p.port === 8090));
+  assert.deepEqual(calls?.from?.[0]?.podSelector?.matchExpressions, [{ key: "agent.tekton.dev/run", operator: "Exists" }]);
+
+  const off = await render();
+  assert.equal(flagValue(podSpec(find(off, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [], "--calls-listen"), undefined);
+  const offRules = (find(off, "ClusterRole", "agentgate-gateway") as unknown as { rules: { resources: string[] }[] }).rules;
+  assert.ok(!offRules.some((r) => r.resources.includes("tokenreviews") || r.resources.includes("secrets")), "no TokenReview or Secret reads unless enabled");
+  assert.match(await renderFails({ gateway: { calls: { enabled: true, port: 8443 } } }), /calls/);
+});
