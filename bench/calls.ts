@@ -15,6 +15,7 @@ import { stringify } from "yaml";
 import { CALLS_AUDIENCE } from "../src/calls/caller.ts";
 import { startGateway } from "../src/cli/serve.ts";
 import { signDecision } from "../src/guardrails/decision.ts";
+import { egressFor } from "../src/guardrails/effective.ts";
 import { serializeSnapshot, specSha256, toolServerSha256 } from "../src/guardrails/snapshot.ts";
 import { computeStamps } from "../src/guardrails/stamps.ts";
 import { logger } from "../src/log.ts";
@@ -62,7 +63,7 @@ try {
   await writeFile(join(dir, "signing.pem"), key.privateKey.export({ type: "pkcs8", format: "pem" }));
   const gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [], drainSeconds: 0, signingKeyFile: join(dir, "signing.pem"), callsListen: "127.0.0.1:0" });
   const live = async (plural: string, ns: string, name: string) => (await custom.getNamespacedCustomObject({ group: "kagent.dev", version: "v1alpha2", namespace: ns, plural, name })) as KubeObject;
-  const guardrails = { tokenBudget: 100_000_000, timeout: "1h", maxIterations: 5, networkPolicy: "strict" as const, egress: [], rbac: [], approval: { required: false, approverGroups: [] }, tools: [{ server: "tools/fs", kind: "RemoteMCPServer" as const, allowedTools: ["read_file"], requireApproval: [] }] };
+  const guardrails = { tokenBudget: 100_000_000, timeout: "1h", maxIterations: 5, networkPolicy: "strict" as const, egress: [egressFor("mcp:tools/fs", tools.url), egressFor("model", model.baseUrl)].filter((e) => e !== undefined), rbac: [], approval: { required: false, approverGroups: [] }, tools: [{ server: "tools/fs", kind: "RemoteMCPServer" as const, allowedTools: ["read_file"], requireApproval: [] }] };
   const snapshot = { config: { name: "c", spec: {} }, modelConfig: { namespace: NS, name: "gpt", sha256: specSha256(await live("modelconfigs", NS, "gpt")) }, toolServers: { "tools/fs": { kind: "RemoteMCPServer" as const, sha256: toolServerSha256("RemoteMCPServer", await live("remotemcpservers", "tools", "fs")) } } };
   const stamps = computeStamps("alice", "default@bench", "c", guardrails, serializeSnapshot(snapshot));
   const run: AgentRun = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "bench", namespace: NS, annotations: stamps.annotations, labels: stamps.labels }, spec: { configRef: { name: "c" }, goal: "g" } };

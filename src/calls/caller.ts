@@ -5,7 +5,7 @@
 // the URL, so a token of one run cannot act for another.
 import { createHash } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
-import { AgentgateError, errorMessage } from "../errors.ts";
+import { AgentgateError } from "../errors.ts";
 import { RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
 
 /** The audience a run's call token is minted for; a token for any other audience (the API server's own included) is refused. */
@@ -42,8 +42,8 @@ export function bearerOf(headers: Readonly<Record<string, string | string[] | un
 export class CallRefused extends AgentgateError {
   readonly status: number;
 
-  constructor(status: number, message: string) {
-    super(status >= 500 ? "unavailable" : "input", message);
+  constructor(status: number, message: string, options?: { cause?: unknown }) {
+    super(status >= 500 ? "unavailable" : "input", message, options);
     this.name = "CallRefused";
     this.status = status;
   }
@@ -90,7 +90,8 @@ export async function authenticate(token: string | undefined, review: TokenRevie
   try {
     answer = await review(token);
   } catch (err) {
-    throw new CallRefused(503, `cannot check the run token now (TokenReview failed: ${errorMessage(err)}); retry`);
+    // The caller is not known yet: the API server's error stays in the log.
+    throw new CallRefused(503, "cannot check the run token now (the API server did not answer a TokenReview); retry", { cause: err });
   }
   if (!answer.authenticated || !answer.audiences.includes(CALLS_AUDIENCE)) throw new CallRefused(401, `the run token is not valid for ${CALLS_AUDIENCE}`);
   const run = runOfUsername(answer.username);

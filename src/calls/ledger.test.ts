@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 import { CallRefused } from "./caller.ts";
-import { appendStep, emptyLedger, Ledger, MemoryLedgerStore, reserveStep, settleStep, TRACE_LIMIT, type NewTraceEntry } from "./ledger.ts";
+import { appendStep, emptyLedger, Ledger, MemoryLedgerStore, REASON_LIMIT, reserveStep, settleStep, TRACE_LIMIT, type NewTraceEntry } from "./ledger.ts";
 
 const run = { namespace: "ci", name: "r1", uid: "u1" };
 const entry: NewTraceEntry = { at: "2026-12-07T00:00:00.000Z", kind: "tool", server: "tools/fs", tool: "read_file", inputSha256: "x", verdict: "allowed", ms: 1 };
@@ -42,4 +42,12 @@ test("Ledger over one store: reserve, settle and record land on the run's state"
   const state = await ledger.read("u1");
   assert.deepEqual([state?.used, state?.reserved, state?.calls], [30, 0, 2]);
   assert.equal(await ledger.reserve(ref, 1000), 70);
+});
+
+test("a long reason (it may quote the agent's arguments) is cut in the trace, so the ledger fits its ConfigMap", () => {
+  const s = appendStep(emptyLedger(run, 10), { ...entry, verdict: "denied", reason: "x".repeat(1_000_000) });
+  assert.equal(s.trace[0]?.reason?.length, REASON_LIMIT + 1);
+  let full = emptyLedger(run, 10);
+  for (let i = 0; i < TRACE_LIMIT; i++) full = appendStep(full, { ...entry, verdict: "denied", reason: "y".repeat(10_000) });
+  assert.ok(JSON.stringify(full).length < 1024 * 1024, `a full ledger is ${JSON.stringify(full).length} bytes`);
 });

@@ -10,6 +10,12 @@ import { CallRefused } from "./caller.ts";
 
 /** At most this many calls are kept in the trace; later ones are counted, not kept. */
 export const TRACE_LIMIT = 500;
+/**
+ * A reason longer than this is cut in the trace: reasons can quote the
+ * agent's own arguments, and the whole ledger must fit one ConfigMap
+ * (1 MiB) with TRACE_LIMIT entries.
+ */
+export const REASON_LIMIT = 500;
 
 export interface TokenCount {
   prompt: number;
@@ -76,7 +82,9 @@ export function settleStep(state: LedgerState, grant: number, spent: number): Le
 
 export function appendStep(state: LedgerState, entry: NewTraceEntry): LedgerState {
   const calls = state.calls + 1;
-  const trace = state.trace.length < TRACE_LIMIT ? [...state.trace, { seq: calls, ...entry }] : state.trace;
+  const reason = entry.reason !== undefined && entry.reason.length > REASON_LIMIT ? `${entry.reason.slice(0, REASON_LIMIT)}…` : entry.reason;
+  const kept: TraceEntry = { seq: calls, ...entry, ...(reason !== undefined ? { reason } : {}) };
+  const trace = state.trace.length < TRACE_LIMIT ? [...state.trace, kept] : state.trace;
   return { ...state, calls, trace };
 }
 
@@ -89,7 +97,7 @@ export interface LedgerStore {
   remove(uid: string): Promise<void>;
 }
 
-/** One process's ledger: offline serving and tests. */
+/** One process's ledger, for tests of what is built on the store (the gateway keeps ledgers in ConfigMaps: ledger-configmap.ts). */
 export class MemoryLedgerStore implements LedgerStore {
   private readonly states = new Map<string, LedgerState>();
 

@@ -1,35 +1,58 @@
 // Tool calls forwarded (docs/run-time-gateway.md, "Tool calls"): MCP's
-// streamable HTTP passed through to the run's pinned tool server, except
-// that tools/list answers only the stamped allowlist, and each tools/call is
-// judged before it is sent. A refused call is answered as MCP tool errors
-// are (a result with isError), so the agent's model reads why and carries
-// on; the tool server never sees it. The run's token is not passed on.
+// streamable HTTP to the run's pinned tool server. tools/list answers only
+// the stamped allowlist, and each tools/call is judged before it is sent. A
+// refused call is answered as MCP tool errors are (a result with isError),
+// so the agent's model reads why and carries on; the tool server never sees
+// it. Only the methods a tool-using agent needs are forwarded, each as the
+// JSON agentgate parsed and judged (never the bytes as received, which
+// another parser might read differently), and the run's token is not passed
+// on.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { errorMessage } from "../errors.ts";
 import { isRecord } from "../types/kube.ts";
 import { SseParser } from "../streams/sse.ts";
 import { CallRefused } from "./caller.ts";
-import { digestOf, type NewTraceEntry } from "./ledger.ts";
 import type { CallContext } from "./call-context.ts";
-import { judgeToolCall, stampedServer } from "./tool-policy.ts";
+import { digestOf, type NewTraceEntry } from "./ledger.ts";
+import { judgeToolCall, stampedServer, type StampedServer } from "./tool-policy.ts";
 import { toolServerUrl } from "./upstream.ts";
-import { readBody, relayHeaders, sendJson } from "./http-io.ts";
+import { reachFor, type UpstreamAnswer } from "./egress.ts";
+import { copyAnswerHead, readAnswer, readText, relayHeaders, relayStream, sendJson } from "./http-io.ts";
 
 const MCP_BODY_LIMIT = 4 * 1024 * 1024;
 const MCP_RESULT_LIMIT = 16 * 1024 * 1024;
 const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"];
 const FORWARDED_RESPONSE_HEADERS = ["content-type", "mcp-session-id", "mcp-protocol-version", "cache-control"];
 
-interface JsonRpcRequest {
+/**
+ * The client-to-server methods forwarded: the lifecycle, and tools. A
+ * method outside these (resources, prompts, anything a server might treat
+ * as a way to act) is refused: the run's decision speaks of tools only.
+ * Notifications and answers to the server's own requests pass.
+ */
+export const FORWARDED_METHODS: ReadonlySet<string> = new Set(["initialize", "ping", "tools/list", "tools/call"]);
+
+interface JsonRpcMessage {
   jsonrpc: "2.0";
   id?: string | number | null;
-  method: string;
+  method?: string;
   params?: Record<string, unknown>;
 }
 
-function asRequest(v: unknown): JsonRpcRequest | undefined {
-  if (!isRecord(v) || v.jsonrpc !== "2.0" || typeof v.method !== "string") return undefined;
+/** A JSON-RPC 2.0 message, or undefined for anything else. */
+export function asMessage(v: unknown): JsonRpcMessage | undefined {
+  if (!isRecord(v) || v.jsonrpc !== "2.0") return undefined;
+  if (v.method !== undefined && typeof v.method !== "string") return undefined;
   if (v.params !== undefined && !isRecord(v.params)) return undefined;
-  return v as unknown as JsonRpcRequest;
+  if (v.method === undefined && !("result" in v) && !("error" in v)) return undefined;
+  return v as unknown as JsonRpcMessage;
+}
+
+/** Why a message is not forwarded, or undefined when it is. */
+export function whyNotForwarded(message: JsonRpcMessage): string | undefined {
+  if (message.method === undefined) return undefined;
+  if (message.method.startsWith("notifications/") || FORWARDED_METHODS.has(message.method)) return undefined;
+  return `method ${JSON.stringify(message.method)} is not forwarded: a run reaches its tool servers for ${[...FORWARDED_METHODS].join(", ")} and notifications only`;
 }
 
 function rpcError(res: ServerResponse, status: number, id: unknown, code: number, message: string): void {
@@ -76,20 +99,22 @@ export async function forwardMcp(ctx: CallContext, serverKey: string, req: Incom
   if (!server) throw new CallRefused(403, `tool server ${serverKey} is not one this run's decision names`);
   const [namespace = "", name = ""] = serverKey.split("/");
   const url = toolServerUrl(server.kind, await deps.lookup.get(server.kind, namespace, name), serverKey, run.snapshot);
+  const reach = reachFor(run.guardrails, `mcp:${serverKey}`, url);
   const headers = relayHeaders(req.headers, FORWARDED_REQUEST_HEADERS);
+  const send = (body?: string) => deps.fetch(url, { method: req.method ?? "GET", headers, ...(body !== undefined ? { body } : {}), signal: ctx.signal }, reach);
 
-  if (req.method !== "POST") {
+  if (req.method === "GET" || req.method === "DELETE") {
     // GET opens the server's stream of notifications; DELETE ends a session. Neither calls a tool.
-    const upstream = await deps.fetch(url, { method: req.method ?? "GET", headers, signal: ctx.signal });
-    await ctx.pipe(upstream, FORWARDED_RESPONSE_HEADERS);
+    await relayStream(await send(), res, FORWARDED_RESPONSE_HEADERS);
     return;
   }
+  if (req.method !== "POST") throw new CallRefused(405, `MCP's streamable HTTP has no ${req.method ?? ""}: POST, GET or DELETE`);
 
-  const raw = await readBody(req, MCP_BODY_LIMIT);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw);
-  } catch {
+    parsed = JSON.parse(await readText(req, MCP_BODY_LIMIT));
+  } catch (err) {
+    if (err instanceof CallRefused) throw err;
     rpcError(res, 400, null, -32700, "the request body is not JSON");
     return;
   }
@@ -97,58 +122,70 @@ export async function forwardMcp(ctx: CallContext, serverKey: string, req: Incom
     rpcError(res, 400, null, -32600, "JSON-RPC batches are not forwarded: send one message per request (MCP 2025-06-18 has no batches)");
     return;
   }
-  const message = asRequest(parsed);
-  if (!message || (message.method !== "tools/call" && message.method !== "tools/list")) {
-    // initialize, notifications, responses, ping, resources…: passed through as they are.
-    const upstream = await deps.fetch(url, { method: "POST", headers, body: raw, signal: ctx.signal });
-    await ctx.pipe(upstream, FORWARDED_RESPONSE_HEADERS);
+  const message = asMessage(parsed);
+  if (!message) {
+    rpcError(res, 400, null, -32600, "not a JSON-RPC 2.0 request, notification or answer");
     return;
   }
-
+  const refused = whyNotForwarded(message);
+  if (refused !== undefined) {
+    rpcError(res, 200, message.id, -32601, refused);
+    return;
+  }
+  const body = JSON.stringify(message);
+  if (message.method === "tools/call") {
+    await callTool(ctx, server, message, () => send(body), res);
+    return;
+  }
   if (message.method === "tools/list") {
-    const upstream = await deps.fetch(url, { method: "POST", headers, body: raw, signal: ctx.signal });
-    const text = await ctx.bounded(upstream, MCP_RESULT_LIMIT);
-    const answer = answerTo(messagesOf(upstream.headers.get("content-type") ?? "", text), message.id);
+    const upstream = await send(body);
+    const answer = answerTo(messagesOf(upstream.headers.get("content-type") ?? "", await readAnswer(upstream, MCP_RESULT_LIMIT)), message.id);
     if (!answer) throw new CallRefused(502, `tool server ${serverKey} answered tools/list with nothing agentgate can read`);
-    relayResponseHeaders(upstream, res);
+    copyAnswerHead(upstream, res, FORWARDED_RESPONSE_HEADERS);
     sendJson(res, upstream.status, narrowToolList(answer, server.allowedTools));
     return;
   }
+  // initialize, ping, notifications, answers to the server's requests.
+  await relayStream(await send(body), res, FORWARDED_RESPONSE_HEADERS);
+}
 
+/** One tools/call: judged, forwarded when allowed, traced whatever happens once it was sent. */
+async function callTool(ctx: CallContext, server: StampedServer, message: JsonRpcMessage, send: () => Promise<UpstreamAnswer>, res: ServerResponse): Promise<void> {
+  const { run, deps } = ctx;
   const tool = typeof message.params?.name === "string" ? message.params.name : "";
   const args = message.params?.arguments ?? {};
-  const started = ctx.now();
+  const started = deps.now();
   const entry = (verdict: NewTraceEntry["verdict"], extra: Partial<NewTraceEntry>): NewTraceEntry => ({
     at: new Date(started).toISOString(),
     kind: "tool",
-    server: serverKey,
+    server: server.server,
     tool,
     inputSha256: digestOf(args),
     verdict,
-    ms: ctx.now() - started,
+    ms: deps.now() - started,
     ...extra,
   });
   const ledger = await deps.ledger.read(run.uid);
   const verdict = judgeToolCall(deps.engine(), run, server, tool, args, ledger?.trace ?? []);
   if (!verdict.allowed) {
     await deps.ledger.record(ctx.ref, entry("denied", { reason: verdict.reason }));
-    deps.log.info("tool call refused", { run: `${run.namespace}/${run.name}`, server: serverKey, tool, reason: verdict.reason });
+    deps.log.info("tool call refused", { run: `${run.namespace}/${run.name}`, server: server.server, tool, reason: verdict.reason });
     sendJson(res, 200, { jsonrpc: "2.0", id: message.id ?? null, result: { content: [{ type: "text", text: `agentgate refused this call: ${verdict.reason}` }], isError: true } });
     return;
   }
-  const upstream = await deps.fetch(url, { method: "POST", headers, body: raw, signal: ctx.signal });
-  const text = await ctx.bounded(upstream, MCP_RESULT_LIMIT);
+  let upstream: UpstreamAnswer;
+  let text: string;
+  try {
+    upstream = await send();
+    text = await readAnswer(upstream, MCP_RESULT_LIMIT);
+  } catch (err) {
+    // The server may have acted on it: the call is traced before the caller hears of the failure.
+    await deps.ledger.record(ctx.ref, entry("failed", { reason: `no answer from the tool server: ${errorMessage(err)}` }));
+    throw err instanceof CallRefused ? err : new CallRefused(502, `tool server ${server.server} could not be reached or did not answer`);
+  }
   const answer = answerTo(messagesOf(upstream.headers.get("content-type") ?? "", text), message.id);
   const failed = !upstream.ok || !answer || "error" in answer || (isRecord(answer.result) && answer.result.isError === true);
   await deps.ledger.record(ctx.ref, entry(failed ? "failed" : "allowed", answer ? { outputSha256: digestOf("error" in answer ? answer.error : answer.result) } : { reason: `tool server answered HTTP ${upstream.status}` }));
-  relayResponseHeaders(upstream, res);
-  res.statusCode = upstream.status;
+  copyAnswerHead(upstream, res, FORWARDED_RESPONSE_HEADERS);
   res.end(text);
-}
-
-function relayResponseHeaders(upstream: Response, res: ServerResponse): void {
-  for (const h of FORWARDED_RESPONSE_HEADERS) {
-    const v = upstream.headers.get(h);
-    if (v !== null) res.setHeader(h, v);
-  }
 }

@@ -12,6 +12,10 @@ test("OpenAI: the pinned model, max_completion_tokens held to the grant, usage a
   assert.equal(legacy.body.max_tokens, 100, "max_tokens kept where the client used it, under the grant");
   assert.equal(legacy.body.max_completion_tokens, undefined);
   assert.equal(prepareRequest("openai", {}, "gpt-4o", 99_999).body.max_completion_tokens, DEFAULT_RESERVATION);
+  const both = prepareRequest("openai", { max_completion_tokens: 100, max_tokens: 100_000 }, "gpt-4o", 500);
+  assert.deepEqual([both.body.max_completion_tokens, both.body.max_tokens], [100, 500], "a second, larger limit is held to the grant too (a server may read either)");
+  const bogus = prepareRequest("openai", { max_tokens: "lots" }, "gpt-4o", 500);
+  assert.equal(bogus.body.max_tokens, 500, "a limit that is no number becomes the grant");
 });
 
 test("Anthropic: max_tokens held to the grant", () => {

@@ -34,8 +34,10 @@ export function prepareRequest(api: ModelApi, body: Record<string, unknown>, mod
   if (model !== "") out.model = model;
   const stream = out.stream === true;
   if (api === "openai") {
-    if (out.max_completion_tokens === undefined && out.max_tokens !== undefined) out.max_tokens = Math.min(asked, grant);
-    else out.max_completion_tokens = Math.min(asked, grant);
+    // Every output limit the request names is held to the grant (servers differ in which one they read); none named: OpenAI's current one is set.
+    const named = (["max_completion_tokens", "max_tokens"] as const).filter((k) => out[k] !== undefined && out[k] !== null);
+    for (const k of named) out[k] = Math.min(int(out[k]) ?? grant, grant);
+    if (named.length === 0) out.max_completion_tokens = Math.min(asked, grant);
     if (stream) out.stream_options = { ...(isRecord(out.stream_options) ? out.stream_options : {}), include_usage: true };
   } else {
     out.max_tokens = Math.min(asked, grant);

@@ -6,7 +6,6 @@ import { serializeSnapshot } from "../guardrails/snapshot.ts";
 import { generateSigningKey } from "../signing/keys.ts";
 import { staticKeyring } from "../signing/keyring.ts";
 import { STAMP, type AgentRun, type Guardrails } from "../types/agent.ts";
-import { CallRefused } from "./caller.ts";
 import { RunRecords, whyNotActing } from "./run-record.ts";
 
 const guardrails: Guardrails = { tokenBudget: 1000, timeout: "10m", maxIterations: 5, networkPolicy: "strict", egress: [], rbac: [], approval: { required: false, approverGroups: [] }, tools: [{ server: "tools/fs", kind: "RemoteMCPServer", allowedTools: ["read_file"], requireApproval: [] }] };
@@ -31,16 +30,6 @@ async function stampedRun(phase: NonNullable<AgentRun["status"]>["phase"]): Prom
   return { run, keyring: staticKeyring(key) };
 }
 
-async function refused(p: Promise<unknown>): Promise<CallRefused> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof CallRefused, String(err));
-    return err;
-  }
-  assert.fail("not refused");
-}
-
 test("an Acting run with a verified decision: its stamped guardrails", async () => {
   const { run, keyring } = await stampedRun("Acting");
   const records = new RunRecords(() => Promise.resolve(run), keyring.resolve);
@@ -53,9 +42,7 @@ test("stamps edited after signing are not believed: a wider allowlist written by
   const { run, keyring } = await stampedRun("Acting");
   const annotations = run.metadata?.annotations ?? {};
   annotations[STAMP.guardrails] = serializeGuardrails({ ...guardrails, tokenBudget: 10_000_000 });
-  const err = await refused(new RunRecords(() => Promise.resolve(run), keyring.resolve).acting({ namespace: "ci", name: "r1" }));
-  assert.equal(err.status, 403);
-  assert.match(err.message, /no decision agentgate can verify/);
+  await assert.rejects(new RunRecords(() => Promise.resolve(run), keyring.resolve).acting({ namespace: "ci", name: "r1" }), { name: "CallRefused", status: 403, message: /no decision agentgate can verify/ });
 });
 
 test("a run that is not Acting, cancelled, gone, or unreadable takes no calls", async () => {
@@ -64,9 +51,10 @@ test("a run that is not Acting, cancelled, gone, or unreadable takes no calls", 
   assert.match(whyNotActing({ metadata: { deletionTimestamp: "2026-01-01T00:00:00Z" }, status: { phase: "Acting" } }) ?? "", /deleted/);
   assert.equal(whyNotActing({ status: { phase: "Acting" } }), undefined);
   const { run, keyring } = await stampedRun("Succeeded");
-  assert.equal((await refused(new RunRecords(() => Promise.resolve(run), keyring.resolve).acting({ namespace: "ci", name: "r1" }))).status, 409);
-  assert.equal((await refused(new RunRecords(() => Promise.resolve(null), keyring.resolve).acting({ namespace: "ci", name: "r1" }))).status, 403);
-  assert.equal((await refused(new RunRecords(() => Promise.reject(new Error("etcd")), keyring.resolve).acting({ namespace: "ci", name: "r1" }))).status, 503);
+  const caller = { namespace: "ci", name: "r1" };
+  await assert.rejects(new RunRecords(() => Promise.resolve(run), keyring.resolve).acting(caller), { name: "CallRefused", status: 409 });
+  await assert.rejects(new RunRecords(() => Promise.resolve(null), keyring.resolve).acting(caller), { name: "CallRefused", status: 403 });
+  await assert.rejects(new RunRecords(() => Promise.reject(new Error("etcd")), keyring.resolve).acting(caller), { name: "CallRefused", status: 503 });
 });
 
 test("an answer is kept for the TTL, then the run is read again", async () => {
@@ -80,4 +68,13 @@ test("an answer is kept for the TTL, then the run is read again", async () => {
   now = 1500;
   await records.acting({ namespace: "ci", name: "r1" });
   assert.equal(reads, 2);
+});
+
+test("a failed read is not remembered: the next call reads again", async () => {
+  const { run, keyring } = await stampedRun("Acting");
+  let fail = true;
+  const records = new RunRecords(() => (fail ? Promise.reject(new Error("etcd")) : Promise.resolve(run)), keyring.resolve, { now: () => 0 });
+  await assert.rejects(records.acting({ namespace: "ci", name: "r1" }), { status: 503 });
+  fail = false;
+  assert.equal((await records.acting({ namespace: "ci", name: "r1" })).uid, "u1");
 });

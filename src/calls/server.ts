@@ -49,7 +49,7 @@ export function createCallServer(deps: CallGatewayDeps): Server {
     res.on("close", () => {
       if (!res.writableFinished) aborted.abort();
     });
-    const ctx = callContext(run, deps, res, aborted.signal);
+    const ctx = callContext(run, deps, aborted.signal);
     if (route.kind === "mcp") await forwardMcp(ctx, route.server, req, res);
     else await forwardModel(ctx, route.path, req, res);
   }
@@ -57,6 +57,7 @@ export function createCallServer(deps: CallGatewayDeps): Server {
   return createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (err instanceof CallRefused) {
+        if (err.status >= 500) deps.log.warn("call refused", { url: req.url, status: err.status, reason: err.message, ...(err.cause !== undefined ? { cause: errorMessage(err.cause) } : {}) });
         sendJson(res, err.status, { error: err.message });
         return;
       }

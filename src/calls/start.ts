@@ -11,6 +11,7 @@ import type { KeyResolver } from "../signing/detached.ts";
 import { AGENT_GROUP, AGENT_VERSION, type AgentRun } from "../types/agent.ts";
 import { cachedTokenReview, clusterTokenReview } from "./caller.ts";
 import { ConfigMapLedgerStore } from "./ledger-configmap.ts";
+import { guardedFetch } from "./egress.ts";
 import { Ledger } from "./ledger.ts";
 import { RunRecords } from "./run-record.ts";
 import { createCallServer } from "./server.ts";
@@ -38,6 +39,7 @@ export async function startCallGateway(config: CallGatewayConfig, kc: k8s.KubeCo
       throw err;
     }
   };
+  const upstreams = guardedFetch();
   const server: Server = createCallServer({
     engine,
     review: cachedTokenReview(clusterTokenReview(kc)),
@@ -49,7 +51,7 @@ export async function startCallGateway(config: CallGatewayConfig, kc: k8s.KubeCo
       const v = s.data?.[key];
       return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
     },
-    fetch: globalThis.fetch,
+    fetch: upstreams,
     log,
     now: Date.now,
   });
@@ -62,10 +64,12 @@ export async function startCallGateway(config: CallGatewayConfig, kc: k8s.KubeCo
   log.info("run-time gateway serving", { listen: `${config.host}:${port}`, ledgerNamespace: config.ledgerNamespace });
   return {
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await upstreams.close();
+    },
   };
 }

@@ -1,9 +1,10 @@
 // One tool call judged (docs/run-time-gateway.md, "Tool calls"): the
 // server must be one the run's decision names, the tool on its stamped
 // allowlist, and no bundle's agent/tools/deny may object. A bundle that
-// fails to answer refuses the call. Pure but for the engine it is handed.
-import type { PolicyEngine } from "../policy/engine.ts";
+// fails to answer refuses the call. Pure but for the judge it is handed
+// (PolicyEngine.toolCall).
 import type { Guardrails } from "../types/agent.ts";
+import type { ToolCallJudge } from "./call-context.ts";
 import type { TraceEntry } from "./ledger.ts";
 import type { ActingRun } from "./run-record.ts";
 
@@ -30,7 +31,7 @@ export function toolCallInput(run: ActingRun, server: StampedServer, tool: strin
   };
 }
 
-export function judgeToolCall(engine: PolicyEngine, run: ActingRun, server: StampedServer, tool: string, args: unknown, calls: readonly TraceEntry[]): ToolVerdict {
+export function judgeToolCall(engine: ToolCallJudge, run: ActingRun, server: StampedServer, tool: string, args: unknown, calls: readonly TraceEntry[]): ToolVerdict {
   if (!server.allowedTools.includes(tool)) {
     const allowed = server.allowedTools.length > 0 ? server.allowedTools.join(", ") : "none";
     return { allowed: false, reason: `tool "${tool}" of ${server.server} is not in this run's allowlist (allowed: ${allowed}); it was not called` };

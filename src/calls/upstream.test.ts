@@ -29,7 +29,7 @@ const status = (f: () => unknown): number => {
 
 test("a RemoteMCPServer's url, a Service's annotated port and path", () => {
   assert.equal(toolServerUrl("RemoteMCPServer", remote, "tools/fs", snapshot()), "http://fs.tools:3000/mcp");
-  assert.equal(toolServerUrl("Service", service, "tools/git", snapshot()), "http://git.tools:9000/rpc");
+  assert.equal(toolServerUrl("Service", service, "tools/git", snapshot()), "http://git.tools.svc:9000/rpc");
 });
 
 test("a tool server edited since admission, gone, or never named is not called", () => {
@@ -41,14 +41,18 @@ test("a tool server edited since admission, gone, or never named is not called",
 });
 
 test("the pinned ModelConfig: its provider API, base URL and key Secret", () => {
-  assert.deepEqual(modelUpstream(model, snapshot()), { api: "openai", baseUrl: "http://llm.internal/v1", model: "gpt-4o", keySecret: { namespace: "ci", name: "openai", key: "key" } });
+  assert.deepEqual(modelUpstream(model, snapshot(), "ci"), { api: "openai", baseUrl: "http://llm.internal/v1", model: "gpt-4o", keySecret: { namespace: "ci", name: "openai", key: "key" } });
   const anthropic = { ...model, spec: { provider: "Anthropic", model: "claude-sonnet-4-5" } };
-  assert.deepEqual(modelUpstream(anthropic, snapshot({ modelConfig: { namespace: "ci", name: "m", sha256: specSha256(anthropic) } })), { api: "anthropic", baseUrl: "https://api.anthropic.com", model: "claude-sonnet-4-5" });
+  assert.deepEqual(modelUpstream(anthropic, snapshot({ modelConfig: { namespace: "ci", name: "m", sha256: specSha256(anthropic) } }), "ci"), { api: "anthropic", baseUrl: "https://api.anthropic.com", model: "claude-sonnet-4-5" });
 });
 
 test("a ModelConfig edited since admission, or a provider not forwarded, is refused", () => {
-  assert.equal(status(() => modelUpstream({ ...model, spec: { ...model.spec, model: "gpt-5-pro" } }, snapshot())), 409);
-  assert.equal(status(() => modelUpstream(model, snapshot({ modelConfig: null }))), 403);
+  assert.equal(status(() => modelUpstream({ ...model, spec: { ...model.spec, model: "gpt-5-pro" } }, snapshot(), "ci")), 409);
+  assert.equal(status(() => modelUpstream(model, snapshot({ modelConfig: null }), "ci")), 403);
   const gemini = { ...model, spec: { provider: "Gemini", model: "g" } };
-  assert.equal(status(() => modelUpstream(gemini, snapshot({ modelConfig: { namespace: "ci", name: "m", sha256: specSha256(gemini) } }))), 501);
+  assert.equal(status(() => modelUpstream(gemini, snapshot({ modelConfig: { namespace: "ci", name: "m", sha256: specSha256(gemini) } }), "ci")), 501);
+});
+
+test("another namespace's ModelConfig (a bundle admitted it) is not called with its key on this run's behalf", () => {
+  assert.throws(() => modelUpstream(model, snapshot(), "team-b"), { status: 403, message: /not in the run's namespace team-b/ });
 });

@@ -43,18 +43,26 @@ export function toolServerUrl(kind: ToolServerKind, server: KubeObject | null, k
     if (!/^\d+$/.test(port)) throw new CallRefused(502, `${label} names no port`);
     const path = a["kagent.dev/mcp-service-path"] ?? "/mcp";
     const [namespace, name] = key.split("/");
-    return `http://${name ?? ""}.${namespace ?? ""}:${port}${path.startsWith("/") ? path : `/${path}`}`;
+    // name.namespace.svc: a Service whatever its namespace is called ("tools" is also a public TLD).
+    return `http://${name ?? ""}.${namespace ?? ""}.svc:${port}${path.startsWith("/") ? path : `/${path}`}`;
   }
   throw new CallRefused(501, `${label}: calls to ${kind} tool servers are not forwarded yet; use a RemoteMCPServer or Service`);
 }
 
 const DEFAULT_BASE: Record<ModelApi, string> = { openai: "https://api.openai.com/v1", anthropic: "https://api.anthropic.com" };
 
-/** The provider API of the run's pinned ModelConfig. */
-export function modelUpstream(model: ModelConfig | null, snapshot: Snapshot): ModelUpstream {
+/**
+ * The provider API of the run's pinned ModelConfig. Its key is used only
+ * for a run of the ModelConfig's own namespace: a bundle that admits a
+ * ModelConfig of another namespace must not let one team spend another's
+ * key through agentgate (kagent itself reads ModelConfigs only in the
+ * agent's namespace).
+ */
+export function modelUpstream(model: ModelConfig | null, snapshot: Snapshot, runNamespace: string): ModelUpstream {
   const pin = snapshot.modelConfig;
   if (!pin) throw new CallRefused(403, "this run's decision pins no ModelConfig, so it makes no model calls");
   const label = `ModelConfig ${pin.namespace}/${pin.name}`;
+  if (pin.namespace !== runNamespace) throw new CallRefused(403, `${label} is not in the run's namespace ${runNamespace}: agentgate calls a provider only with a key of the run's own namespace`);
   if (!model) throw new CallRefused(409, `${label} no longer exists`);
   pinned(label, specSha256(model), pin.sha256);
   const spec = model.spec ?? {};

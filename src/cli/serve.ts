@@ -225,13 +225,8 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       metrics.certificateLoaded(pair.cert, "secret");
     });
   }
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) => reject(new InputError(`--listen ${opts.listen}: ${err.message}`)));
-      server.listen(port, host, resolve);
-    });
-  } catch (err) {
-    // Nothing may keep the process up after it failed to start: the bundle watch, the certificate's.
+  // The watches and timers a running gateway holds: stopped on close, and when it fails to start (nothing may keep the process up).
+  const stopWatches = (): void => {
     reloader?.stop();
     clientCaReloader?.stop();
     store.stop();
@@ -239,6 +234,14 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     keyring.stop();
     guard?.stop();
     pathToken?.stop();
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err) => reject(new InputError(`--listen ${opts.listen}: ${err.message}`)));
+      server.listen(port, host, resolve);
+    });
+  } catch (err) {
+    stopWatches();
     throw err;
   }
   let callGateway: RunningCallGateway | undefined;
@@ -247,13 +250,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       callGateway = await startCallGateway({ ...calls, ledgerNamespace: opts.namespace }, kc, () => store.engine(), lookup, keyring.resolve, logger);
     } catch (err) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      reloader?.stop();
-      clientCaReloader?.stop();
-      store.stop();
-      certs?.stop();
-      keyring.stop();
-      guard?.stop();
-      pathToken?.stop();
+      stopWatches();
       throw new InputError(`--calls-listen ${opts.callsListen ?? ""}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
@@ -273,13 +270,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       // closes its connection, so pooled clients reconnect elsewhere.
       drain.begin();
       if (opts.drainSeconds > 0) await new Promise((r) => setTimeout(r, opts.drainSeconds * 1000));
-      reloader?.stop();
-      clientCaReloader?.stop();
-      store.stop();
-      certs?.stop();
-      keyring.stop();
-      guard?.stop();
-      pathToken?.stop();
+      stopWatches();
       await callGateway?.close();
       const finishMs = finishSeconds(opts.drainSeconds) * 1000;
       const { cut } = await drain.shutdown(finishMs);

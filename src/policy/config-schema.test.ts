@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import { BundleError } from "./bundle.ts";
-import { PolicyConfigError, checkPolicyConfig, compileConfigSchema, configProblems, isPositiveDuration } from "./config-schema.ts";
+import { PolicyConfigError, checkPolicyConfig, compileConfigSchema, configProblems, isPositiveDuration, isRe2 } from "./config-schema.ts";
 
 const read = (path: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as Record<string, unknown>;
 const SCHEMA = read("../../policies/agentgate/config_schema/data.json");
@@ -57,6 +57,7 @@ describe("the default bundle's config schema", () => {
   test("it compiles under Ajv's strictest checks (no loose or unknown keywords)", () => {
     const ajv = new Ajv({ strict: true, strictRequired: true, allErrors: true });
     ajv.addFormat("go-duration", { type: "string", validate: isPositiveDuration });
+    ajv.addFormat("re2", { type: "string", validate: isRe2 });
     assert.doesNotThrow(() => ajv.compile(SCHEMA));
   });
 
@@ -140,6 +141,11 @@ describe("what a refused config says", () => {
         'budgets.maxTimeout is "-5m"; expected a duration greater than 0 such as "15m" or "1h30m" (units ns, us, ms, s, m, h, d, w, y)',
         'profiles.big.budgets.maxTimeout is "1x"; expected a duration greater than 0 such as "15m" or "1h30m" (units ns, us, ms, s, m, h, d, w, y)',
       ],
+    },
+    {
+      name: "a tool-call argument pattern Rego cannot compile (the rule would refuse every call), and one Go's regexp reads but JavaScript's would not",
+      edit: (c) => { Object.assign(c.tools, { calls: { deniedArguments: [{ tools: ["write_*"], argument: "path", pattern: "^/etc/(" }, { tools: ["*"], argument: "q", pattern: "(?i)drop\\s+table" }] } }); },
+      says: ['tools.calls.deniedArguments[0].pattern is "^/etc/("; expected a regular expression in RE2 syntax (Go\'s regexp, as Rego\'s regex.match reads it); a string argument matching it is refused'],
     },
     {
       name: "a missing limit (token-budget would be off)",

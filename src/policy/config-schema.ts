@@ -12,6 +12,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { isRecord } from "../types/kube.ts";
 import { BundleError, type Bundle } from "./bundle.ts";
 import { parseExtendedDurationNs } from "./builtins/duration.ts";
+import { GoRegexp } from "./builtins/go-regexp.ts";
 import { mergeOverride } from "./merge.ts";
 
 /** data.agentgate.<SCHEMA_KEY> is the JSON Schema (draft-07) of data.agentgate.config. */
@@ -44,6 +45,16 @@ export interface CompiledConfigSchema {
 }
 
 /** OPA's durations (Go's, with d, w and y) that are greater than 0, as the rules compare them; written without a sign. */
+/** Whether Rego's regex.match (Go's regexp, RE2 syntax) can compile the pattern: a rule would otherwise fail on every input. */
+export function isRe2(value: string): boolean {
+  try {
+    GoRegexp.compile(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function isPositiveDuration(value: string): boolean {
   if (value.startsWith("+") || value.startsWith("-")) return false;
   try {
@@ -65,6 +76,7 @@ export function compileConfigSchema(schema: unknown, bundle: string): CompiledCo
   // bundle versions come and go for as long as the gateway runs.
   const ajv = new Ajv({ allErrors: true, verbose: true, strictSchema: true, strictTypes: false, strictTuples: false, strictRequired: false, allowUnionTypes: true, logger: false });
   ajv.addFormat("go-duration", { type: "string", validate: isPositiveDuration });
+  ajv.addFormat("re2", { type: "string", validate: isRe2 });
   let validate: ValidateFunction;
   try {
     validate = ajv.compile(schema);
@@ -368,6 +380,7 @@ function typeWords(schema: Schema, type: unknown): string | undefined {
       return "null";
     case "string":
       if (schema.format === "go-duration") return DURATION;
+      if (schema.format === "re2") return "a regular expression in RE2 syntax (Go's regexp, as Rego's regex.match reads it)";
       if (typeof schema.pattern === "string") return `a string matching ${schema.pattern}`;
       return typeof schema.minLength === "number" && schema.minLength > 0 ? "a non-empty string" : "a string";
     case "array": {

@@ -12,6 +12,7 @@ import { findResource } from "../gateway/resources.ts";
 import type { Logger } from "../log.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { DEFAULT_REVIEW_LIMITS, ReviewTooCostlyError, WireError, parseAdmissionReview, type ReviewLimits } from "../wire/parse.ts";
+import { BodyTooLarge, readBody } from "../streams/read-body.ts";
 import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
 import { denialLines } from "../wire/messages.ts";
 import type { ClientAuth } from "./client-auth.ts";
@@ -43,28 +44,13 @@ export interface GatewayServerOptions {
   pathToken?: PathToken;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? "0");
-    if (declared > limit) {
-      reject(new WireError(`request body of ${declared} bytes is over the limit of ${limit} bytes`, 413));
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new WireError(`request body is over the limit of ${limit} bytes`, 413));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+/** The shared reader, its refusal said as the wire's 413. */
+async function readReview(req: IncomingMessage, limit: number): Promise<Buffer> {
+  try {
+    return await readBody(req, limit);
+  } catch (err) {
+    throw err instanceof BodyTooLarge ? new WireError(err.message, 413) : err;
+  }
 }
 
 function send(res: ServerResponse, status: number, body: string, contentType = "application/json"): void {
@@ -127,7 +113,7 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
     const started = process.hrtime.bigint();
     let request: AdmissionRequest;
     try {
-      request = parseAdmissionReview(await readBody(req, MAX_BODY_BYTES), limits);
+      request = parseAdmissionReview(await readReview(req, MAX_BODY_BYTES), limits);
     } catch (err) {
       if (err instanceof ReviewTooCostlyError && findResource(err.request.resource)) {
         answerTooCostly(origin, err, req, res, started);

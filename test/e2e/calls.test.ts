@@ -20,6 +20,7 @@ import { ConfigMapLedgerStore, ledgerName } from "../../src/calls/ledger-configm
 import { Ledger, type LedgerState } from "../../src/calls/ledger.ts";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { signDecision } from "../../src/guardrails/decision.ts";
+import { egressFor } from "../../src/guardrails/effective.ts";
 import { serializeSnapshot, specSha256, toolServerSha256 } from "../../src/guardrails/snapshot.ts";
 import { computeStamps } from "../../src/guardrails/stamps.ts";
 import { logger } from "../../src/log.ts";
@@ -50,7 +51,8 @@ const guardrails = (tokenBudget: number): Guardrails => ({
   timeout: "10m",
   maxIterations: 5,
   networkPolicy: "strict",
-  egress: [],
+  // The routes a platform that listed these loopback endpoints (models.allowedEndpoints) would stamp.
+  egress: [egressFor("mcp:tools/fs", tools.url), egressFor("model", model.baseUrl)].filter((e) => e !== undefined),
   rbac: [],
   approval: { required: false, approverGroups: [] },
   tools: [{ server: "tools/fs", kind: "RemoteMCPServer", allowedTools: ["read_file", "write_file"], requireApproval: [] }],
@@ -61,14 +63,14 @@ async function live(group: string, plural: string, namespace: string, name: stri
 }
 
 /** A run stored as agentgate's webhook would have stamped it, its snapshot pinning the live tool server and ModelConfig, then Acting. */
-async function actingRun(name: string, budget: number): Promise<AgentRun> {
+async function actingRun(name: string, budget: number, stamped: Guardrails = guardrails(budget)): Promise<AgentRun> {
   await cp.applyYaml(yaml({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: `agentgate-run-${name}`, namespace: NS } }));
   const snapshot: Snapshot = {
     config: { name: "writer", spec: { modelConfigRef: { name: "gpt" } } },
     modelConfig: { namespace: NS, name: "gpt", sha256: specSha256(await live("kagent.dev", "modelconfigs", NS, "gpt")) },
     toolServers: { "tools/fs": { kind: "RemoteMCPServer", sha256: toolServerSha256("RemoteMCPServer", await live("kagent.dev", "remotemcpservers", "tools", "fs")) } },
   };
-  const stamps = computeStamps("alice", "default@test", "writer", guardrails(budget), serializeSnapshot(snapshot));
+  const stamps = computeStamps("alice", "default@test", "writer", stamped, serializeSnapshot(snapshot));
   const run: AgentRun = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name, namespace: NS, annotations: stamps.annotations, labels: stamps.labels }, spec: { configRef: { name: "writer" }, goal: "write tests for refund()" } };
   const annotations = run.metadata?.annotations ?? {};
   annotations[STAMP.decision] = await signDecision(run, key);
@@ -219,6 +221,16 @@ describe("who may call", () => {
     assert.match(await res.text(), /has no decision agentgate can verify/);
   });
 
+  test("the gateway reaches no further than the run's NetworkPolicy: a tool server its stamped egress does not name is not called", async () => {
+    const narrow = { ...guardrails(1000), egress: guardrails(1000).egress.filter((e) => e.purpose === "model") };
+    await actingRun("r5", 1000, narrow);
+    const before = tools.calls.length;
+    const res = await fetch(`${base}/v1/runs/${NS}/r5/mcp/tools/fs`, { method: "POST", headers: { authorization: `Bearer ${await token("agentgate-run-r5")}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "read_file", arguments: { path: "src/refund.py" } } }) });
+    assert.equal(res.status, 403);
+    assert.match(await res.text(), /the run's decision gives it no route to 127\.0\.0\.1:\d+ for mcp:tools\/fs \(stamped: none\)/);
+    assert.equal(tools.calls.length, before);
+  });
+
   test("a tool server edited after admission is not called", async () => {
     await actingRun("r4", 1000);
     const client = await agent("r4", await token("agentgate-run-r4"));
@@ -293,4 +305,14 @@ test("two replicas sharing one ledger never grant more than the budget together"
   assert.equal(grants.reduce((a, b) => a + b, 0), 1000, `granted ${grants.join(",")}`);
   const state = await replicas[0]?.read("ha-0001");
   assert.equal(state?.reserved, 1000);
+});
+
+test("a ledger that cannot be read refuses the run's calls (503, naming it) rather than starting a count from zero", async () => {
+  const run = await actingRun("broken", 1000);
+  const uid = run.metadata?.uid ?? "";
+  await core.createNamespacedConfigMap({ namespace: GW_NS, body: { metadata: { name: ledgerName(uid), namespace: GW_NS }, data: { "ledger.json": "{not json" } } });
+  const res = await chat("broken", await token("agentgate-run-broken"), { model: "gpt-4o", messages: [] });
+  assert.equal(res.status, 503);
+  assert.match(await res.text(), new RegExp(`the run ledger ConfigMap ${ledgerName(uid)} cannot be read`));
+  assert.equal((await core.readNamespacedConfigMap({ name: ledgerName(uid), namespace: GW_NS })).data?.["ledger.json"], "{not json", "left as it was, for someone to look at");
 });

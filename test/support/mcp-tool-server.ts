@@ -11,11 +11,14 @@ export interface ToolServer {
   url: string;
   /** every call that reached the server, in order */
   calls: { tool: string; arguments: Record<string, unknown>; authorization: string | undefined }[];
+  /** every POST body as the server received it */
+  bodies: string[];
   close(): Promise<void>;
 }
 
 export async function startToolServer(): Promise<ToolServer> {
   const calls: ToolServer["calls"] = [];
+  const bodies: string[] = [];
   const files = new Map<string, string>([["src/refund.py", "def refund(order): ..."]]);
   let authorization: string | undefined;
   const build = (): McpServer => {
@@ -47,7 +50,9 @@ export async function startToolServer(): Promise<ToolServer> {
         void transport.close();
         void mcp.close();
       });
-      const body: unknown = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : undefined;
+      const text = Buffer.concat(chunks).toString("utf8");
+      if (req.method === "POST") bodies.push(text);
+      const body: unknown = text !== "" ? JSON.parse(text) : undefined;
       mcp
         .connect(transport)
         .then(() => transport.handleRequest(req, res, body))
@@ -62,6 +67,7 @@ export async function startToolServer(): Promise<ToolServer> {
   return {
     url: `http://127.0.0.1:${port}/mcp`,
     calls,
+    bodies,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

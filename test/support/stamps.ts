@@ -8,8 +8,9 @@ import { computeStamps } from "../../src/guardrails/stamps.ts";
 import type { SigningKey } from "../../src/signing/keys.ts";
 import { STAMP, type AgentConfig, type AgentRun, type Guardrails, type Snapshot } from "../../src/types/agent.ts";
 
-export async function stampedRun(run: AgentRun, config: AgentConfig, guardrails: Guardrails, key: SigningKey, creator = "alice"): Promise<AgentRun> {
-  const snapshot: Snapshot = { config: { name: config.metadata?.name ?? "", spec: config.spec ?? {} }, modelConfig: null, toolServers: {} };
+/** `pinned`: the snapshot's ModelConfig and tool-server digests (none by default). */
+export async function stampedRun(run: AgentRun, config: AgentConfig, guardrails: Guardrails, key: SigningKey, creator = "alice", pinned: Pick<Snapshot, "modelConfig" | "toolServers"> = { modelConfig: null, toolServers: {} }): Promise<AgentRun> {
+  const snapshot: Snapshot = { config: { name: config.metadata?.name ?? "", spec: config.spec ?? {} }, ...pinned };
   const stamps = computeStamps(creator, "default@test", config.metadata?.name ?? "", guardrails, serializeSnapshot(snapshot));
   const stamped: AgentRun = { ...run, metadata: { ...run.metadata, annotations: { ...run.metadata?.annotations, ...stamps.annotations }, labels: { ...run.metadata?.labels, ...stamps.labels } } };
   const decision = await signDecision(stamped, key);
