@@ -76,3 +76,13 @@ for (const c of readinessCases) {
     for (const [k, v] of Object.entries(c.want)) assert.deepEqual((got as Record<string, unknown>)[k], v, `${k}: ${JSON.stringify(got)}`);
   });
 }
+
+test("through the run-time gateway the Agent is given the run's own ModelConfig and a RemoteMCPServer of the run's per tool server, with the same tools and approvals", () => {
+  const route = { modelConfig: "r1-model", toolServers: new Map([["kagent/tools", "r1-tools-0"], ["qe/mcp", "r1-tools-1"]]) };
+  const agent = kagentAgent(run, config, guardrails, { serviceAccountName: "agentgate-run-r1", route });
+  assert.equal(agent.spec?.declarative?.modelConfig, "r1-model");
+  assert.deepEqual(agent.spec?.declarative?.tools, [
+    { type: "McpServer", mcpServer: { apiGroup: "kagent.dev", kind: "RemoteMCPServer", name: "r1-tools-0", namespace: "qe", toolNames: ["k8s_get_resources", "k8s_apply_manifest"], requireApproval: ["k8s_apply_manifest"] } },
+    { type: "McpServer", mcpServer: { apiGroup: "kagent.dev", kind: "RemoteMCPServer", name: "r1-tools-1", namespace: "qe", toolNames: ["query"] } },
+  ]);
+});

@@ -3,6 +3,7 @@
 // runtime chosen by the controller; and what kagent's conditions say of it.
 import type { AgentConfig, AgentRun, Guardrails } from "../types/agent.ts";
 import type { Agent } from "../types/kagent.ts";
+import type { AgentRoute } from "./calls-route.ts";
 import { names, ownedMeta } from "./owned.ts";
 import { agentPodLabels } from "./scope.ts";
 
@@ -30,6 +31,8 @@ export interface KagentAgentOptions {
   serviceAccountName?: string;
   /** default DEFAULT_KAGENT_RUNTIME */
   runtime?: KagentRuntime;
+  /** calls go through agentgate's run-time gateway: the run's own ModelConfig and RemoteMCPServers stand in for the config's */
+  route?: AgentRoute;
 }
 
 export function kagentAgent(run: AgentRun, config: AgentConfig, guardrails: Guardrails, opts: KagentAgentOptions = {}): Agent {
@@ -37,8 +40,9 @@ export function kagentAgent(run: AgentRun, config: AgentConfig, guardrails: Guar
   const tools = guardrails.tools
     .filter((t) => t.allowedTools.length > 0)
     .map((t) => {
-      const [namespace = "", name = ""] = t.server.split("/");
-      const kind = t.kind === "Service" ? "Service" : t.kind;
+      const routed = opts.route?.toolServers.get(t.server);
+      const [namespace = "", name = ""] = routed !== undefined ? [run.metadata?.namespace ?? "", routed] : t.server.split("/");
+      const kind = routed !== undefined ? "RemoteMCPServer" : t.kind === "Service" ? "Service" : t.kind;
       return {
         type: "McpServer" as const,
         mcpServer: {
@@ -60,7 +64,7 @@ export function kagentAgent(run: AgentRun, config: AgentConfig, guardrails: Guar
       description: `agentgate run ${run.metadata?.namespace ?? ""}/${runName} of AgentConfig ${config.metadata?.name ?? ""}`,
       declarative: {
         runtime: opts.runtime ?? DEFAULT_KAGENT_RUNTIME,
-        modelConfig: config.spec?.modelConfigRef?.name ?? "",
+        modelConfig: opts.route?.modelConfig ?? config.spec?.modelConfigRef?.name ?? "",
         systemMessage: config.spec?.systemPrompt ?? "",
         tools,
         deployment: { serviceAccountName: opts.serviceAccountName ?? names.serviceAccount(runName), labels: agentPodLabels(run) },

@@ -14,6 +14,12 @@ export const names = {
   networkPolicy: (run: string) => `${run}-netpol`,
   fqdnPolicy: (run: string) => `${run}-fqdn`,
   agent: (run: string) => `${run}-agent`,
+  /** the ModelConfig kagent is given when calls go through agentgate's run-time gateway */
+  routedModel: (run: string) => `${run}-model`,
+  /** the RemoteMCPServer kagent is given for the run's i-th tool server, through the gateway */
+  routedTools: (run: string, i: number) => `${run}-tools-${i}`,
+  /** generateName of the Secret holding the run's call token */
+  callsSecretPrefix: (run: string) => `${run}-calls-`,
   preHook: (run: string, i: number) => `${run}-pre-${i}`,
   postHook: (run: string, i: number) => `${run}-post-${i}`,
 };

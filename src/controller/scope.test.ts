@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { AgentConfig, AgentRun, Guardrails } from "../types/agent.ts";
 import { kagentAgent } from "./kagent-agent.ts";
 import { classifyHost, NON_PUBLIC_RANGES } from "../guardrails/endpoints.ts";
-import { egressNote, fqdnPolicy, kagentEndpoint, networkPolicy, scopeObjects, servicesToResolve, type ResolvedService, type ScopeEnvironment } from "./scope.ts";
+import { egressNote, fqdnPolicy, kagentEndpoint, networkPolicy, peerEndpoint, scopeObjects, servicesToResolve, type ResolvedService, type ScopeEnvironment } from "./scope.ts";
 import { resolvedService } from "./services.ts";
 
 const run: AgentRun = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r1", namespace: "qe", uid: "u-1" }, spec: {} };
@@ -223,4 +223,31 @@ test("scopeObjects hands the environment to <run>-fqdn (what it excepts from its
   const objects = scopeObjects(run, guardrails(), { ...env(), fqdn: true });
   const cnp = objects.find((o) => o.kind === "CiliumNetworkPolicy") as unknown as Cnp;
   assert.deepEqual(cnp.spec.egressDeny[0]?.toCIDRSet.find((r) => r.cidr === "10.0.0.0/8"), { cidr: "10.0.0.0/8", except: ["10.0.0.1/32"] });
+});
+
+const calls = peerEndpoint("--calls-url", "http://agentgate.agentgate-system.svc:8444");
+const gatewayService: ResolvedService = { selector: { "app.kubernetes.io/name": "agentgate", "app.kubernetes.io/component": "gateway" }, ports: [{ port: 443, targetPort: "https", protocol: "TCP" }, { port: 8444, targetPort: "calls", protocol: "TCP" }] };
+
+test("through the run-time gateway, a strict run's egress is DNS, the API server (with RBAC rules), kagent and the gateway's pods on their calls port: no model or tool endpoint", () => {
+  const routed: ScopeEnvironment = { ...env([["kagent/kagent-controller", controllerService], ["agentgate-system/agentgate", gatewayService]]), calls };
+  const egress = spec(guardrails(), routed).egress;
+  assert.deepEqual(egress.map((e) => e.ports?.map((p) => p.port)), [[53, 53], [6443], [8083], ["calls"]]);
+  assert.deepEqual(egress[3]?.to, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "agentgate-system" } }, podSelector: { matchLabels: gatewayService.selector } }]);
+  assert.equal(JSON.stringify(egress).includes("0.0.0.0/0"), false);
+  assert.equal(JSON.stringify(egress).includes("kagent-tools"), false);
+  // without RBAC rules, not even the API server
+  assert.deepEqual(spec(guardrails({ rbac: [] }), routed).egress.map((e) => e.ports?.map((p) => p.port)), [[53, 53], [8083], ["calls"]]);
+  assert.match(networkPolicy(run, guardrails(), routed).metadata?.annotations?.["agent.tekton.dev/calls"] ?? "", /go through agentgate's run-time gateway/);
+});
+
+test("through the run-time gateway: no <run>-fqdn (no public host is reached directly), the gateway's Service is read instead of the tool servers', and the condition says so", () => {
+  assert.equal(fqdnPolicy(run, guardrails(), { calls, fqdn: true }), undefined);
+  assert.deepEqual(servicesToResolve(guardrails(), kagent, calls), ["kagent/kagent-controller", "agentgate-system/agentgate"]);
+  assert.match(egressNote(guardrails(), { calls }) ?? "", /model and tool calls go through agentgate's run-time gateway, the only way out the NetworkPolicy leaves them besides DNS, the API server and kagent/);
+  assert.match(egressNote(guardrails({ networkPolicy: "permissive" }), { calls }) ?? "", /go through agentgate's run-time gateway; networkPolicy: permissive/);
+});
+
+test("a --calls-url given as an IP is allowed as that address on its port", () => {
+  const byIp: ScopeEnvironment = { ...env(), calls: peerEndpoint("--calls-url", "http://10.0.0.9:8444") };
+  assert.deepEqual(spec(guardrails({ rbac: [] }), byIp).egress.at(-1), { to: [{ ipBlock: { cidr: "10.0.0.9/32" } }], ports: [{ protocol: "TCP", port: 8444 }] });
 });

@@ -1,9 +1,11 @@
 // The per-run scope (docs/trust-chain.md): ServiceAccount, Role with exactly the
 // stamped rules, RoleBinding, and for strict runs a NetworkPolicy that lets
 // the agent's pods talk to nothing but DNS, the API server (only when the run
-// has RBAC rules), kagent's controller and the stamped endpoints, and be
-// reached by nothing but kagent's controller. Pure: the reconciler reads the
-// Services and endpoints first and hands them in.
+// has RBAC rules), kagent's controller and the stamped endpoints (or, when
+// calls go through agentgate's run-time gateway, the gateway instead of the
+// model and tool endpoints), and be reached by nothing but kagent's
+// controller. Pure: the reconciler reads the Services and endpoints first
+// and hands them in.
 import type { AgentRun, EgressRule, Guardrails } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
 import { egressFor } from "../guardrails/effective.ts";
@@ -31,11 +33,14 @@ export interface ResolvedService {
   ports: ServicePort[];
 }
 
-/** Where kagent's controller is, as --kagent-url names it. */
-export type KagentEndpoint =
+/** Where a peer of the agent is (kagent's controller, agentgate's run-time gateway), as its URL flag names it. */
+export type PeerEndpoint =
   | { kind: "service"; namespace: string; name: string; port: number }
   | { kind: "ip"; ip: string; port: number }
   | { kind: "unknown"; host: string; why: string };
+
+/** Where kagent's controller is, as --kagent-url names it. */
+export type KagentEndpoint = PeerEndpoint;
 
 /** What the NetworkPolicy is computed from besides the run and its stamp. */
 export interface ScopeEnvironment {
@@ -49,6 +54,20 @@ export interface ScopeEnvironment {
    * public address on their port.
    */
   fqdn?: boolean;
+  /**
+   * The run's model and tool calls go through agentgate's run-time gateway
+   * (--calls-url): the NetworkPolicy allows the gateway instead of the
+   * model and tool endpoints.
+   */
+  calls?: PeerEndpoint | undefined;
+}
+
+/** Stamped routes the run-time gateway takes over: the model (and its auth endpoint) and every tool server. */
+export const isRoutedPurpose = (purpose: string): boolean => purpose === "model" || purpose === "model-auth" || purpose.startsWith("mcp:");
+
+/** The stamped routes the agent's pods take themselves. */
+export function directEgress(guardrails: Guardrails, env: Pick<ScopeEnvironment, "calls">): EgressRule[] {
+  return env.calls ? guardrails.egress.filter((e) => !isRoutedPurpose(e.purpose)) : guardrails.egress;
 }
 
 /**
@@ -108,12 +127,17 @@ const cidr = (ip: string): string => (ip.includes(":") ? `${ip}/128` : `${ip}/32
  * parsed as the gateway parses any stamped endpoint.
  */
 export function kagentEndpoint(url: string): KagentEndpoint {
-  const rule = egressFor("kagent", url);
-  if (!rule) return { kind: "unknown", host: url, why: `--kagent-url ${JSON.stringify(url)} is not a URL` };
+  return peerEndpoint("--kagent-url", url);
+}
+
+/** Reads a peer's URL flag (--kagent-url, --calls-url) the same way. */
+export function peerEndpoint(flag: string, url: string): PeerEndpoint {
+  const rule = egressFor("peer", url);
+  if (!rule) return { kind: "unknown", host: url, why: `${flag} ${JSON.stringify(url)} is not a URL` };
   const host = rule.host.replace(/^\[|\]$/g, "");
   if (rule.service) return { kind: "service", namespace: rule.service.namespace, name: rule.service.name, port: rule.port };
   if (isIp(host)) return { kind: "ip", ip: host, port: rule.port };
-  return { kind: "unknown", host, why: `--kagent-url host ${JSON.stringify(host)} names neither an in-cluster Service (<service>.<namespace>[.svc…]) nor an IP, so its pods cannot be selected` };
+  return { kind: "unknown", host, why: `${flag} host ${JSON.stringify(host)} names neither an in-cluster Service (<service>.<namespace>[.svc…]) nor an IP, so its pods cannot be selected` };
 }
 
 type Peer = Record<string, unknown>;
@@ -168,8 +192,8 @@ function egressRule(rule: EgressRule, services: ReadonlyMap<string, ResolvedServ
   return { peers: [{ ipBlock: { cidr: "0.0.0.0/0", except: nonPublicCidrs(4) } }], ...(ports ? { ports } : {}) };
 }
 
-/** kagent's controller: it calls the agent over A2A, and the agent calls it back (sessions, tasks). */
-function kagentRule(endpoint: KagentEndpoint | undefined, services: ReadonlyMap<string, ResolvedService | null> | undefined): Rule | undefined {
+/** kagent's controller (it calls the agent over A2A, and the agent calls it back: sessions, tasks), or the run-time gateway. */
+function peerRule(endpoint: PeerEndpoint | undefined, services: ReadonlyMap<string, ResolvedService | null> | undefined): Rule | undefined {
   if (!endpoint || endpoint.kind === "unknown") return undefined;
   if (endpoint.kind === "ip") return { peers: [{ ipBlock: { cidr: cidr(endpoint.ip) } }], ports: [{ protocol: "TCP", port: endpoint.port }] };
   return serviceRule(endpoint.namespace, services?.get(`${endpoint.namespace}/${endpoint.name}`), endpoint.port);
@@ -182,9 +206,9 @@ const apiServerIps = (guardrails: Guardrails, env: ScopeEnvironment): string[] =
 
 /** Every address the NetworkPolicy allows by IP: the API server, kagent's controller, the stamped IP endpoints. */
 function namedIps(guardrails: Guardrails, env: ScopeEnvironment): string[] {
-  const kagent = env.kagent?.kind === "ip" ? [env.kagent.ip] : [];
-  const stamped = guardrails.egress.filter((e) => !e.service).map((e) => e.host.replace(/^\[|\]$/g, "")).filter(isIp);
-  return [...new Set([...apiServerIps(guardrails, env), ...kagent, ...stamped])];
+  const peers = [env.kagent, env.calls].flatMap((p) => (p?.kind === "ip" ? [p.ip] : []));
+  const stamped = directEgress(guardrails, env).filter((e) => !e.service).map((e) => e.host.replace(/^\[|\]$/g, "")).filter(isIp);
+  return [...new Set([...apiServerIps(guardrails, env), ...peers, ...stamped])];
 }
 
 /**
@@ -204,9 +228,11 @@ export function networkPolicy(run: AgentRun, guardrails: Guardrails, env: ScopeE
   ];
   const apiIps = apiServerIps(guardrails, env);
   if (env.apiServer && apiIps.length > 0) egress.push({ to: apiIps.map((ip) => ({ ipBlock: { cidr: cidr(ip) } })), ports: [{ protocol: "TCP", port: env.apiServer.port }] });
-  const kagent = kagentRule(env.kagent, env.services);
+  const kagent = peerRule(env.kagent, env.services);
   if (kagent) egress.push(toEgress(kagent));
-  for (const rule of guardrails.egress) {
+  const calls = peerRule(env.calls, env.services);
+  if (calls) egress.push(toEgress(calls));
+  for (const rule of directEgress(guardrails, env)) {
     // With Cilium a public host is allowed by name in <run>-fqdn, not here as any public address.
     if (env.fqdn === true && isPublicHost(rule)) continue;
     egress.push(toEgress(egressRule(rule, env.services)));
@@ -216,6 +242,7 @@ export function networkPolicy(run: AgentRun, guardrails: Guardrails, env: ScopeE
   const ingress = kagent ? [{ from: kagent.peers, ports: [{ protocol: "TCP", port: KAGENT_AGENT_PORT }] }] : [];
   const annotations: Record<string, string> = { "agent.tekton.dev/egress": JSON.stringify(guardrails.egress.map((e) => `${e.purpose}=${e.host}:${e.port}`)) };
   if (env.kagent?.kind === "unknown") annotations["agent.tekton.dev/kagent"] = `not allowed: ${env.kagent.why}`;
+  if (env.calls) annotations["agent.tekton.dev/calls"] = env.calls.kind === "unknown" ? `not allowed: ${env.calls.why}` : "model and tool calls go through agentgate's run-time gateway; their endpoints are not allowed here";
   return {
     apiVersion: "networking.k8s.io/v1",
     kind: "NetworkPolicy",
@@ -225,10 +252,10 @@ export function networkPolicy(run: AgentRun, guardrails: Guardrails, env: ScopeE
 }
 
 /** The Services a strict NetworkPolicy for these guardrails is computed from: "<namespace>/<name>". */
-export function servicesToResolve(guardrails: Guardrails, kagent: KagentEndpoint | undefined): string[] {
+export function servicesToResolve(guardrails: Guardrails, kagent: PeerEndpoint | undefined, calls?: PeerEndpoint): string[] {
   if (guardrails.networkPolicy !== "strict") return [];
-  const keys = guardrails.egress.flatMap((e) => (e.service ? [`${e.service.namespace}/${e.service.name}`] : []));
-  if (kagent?.kind === "service") keys.push(`${kagent.namespace}/${kagent.name}`);
+  const keys = directEgress(guardrails, { calls }).flatMap((e) => (e.service ? [`${e.service.namespace}/${e.service.name}`] : []));
+  for (const peer of [kagent, calls]) if (peer?.kind === "service") keys.push(`${peer.namespace}/${peer.name}`);
   return [...new Set(keys)];
 }
 
@@ -249,7 +276,7 @@ function isPublicHost(rule: EgressRule): boolean {
  * public host.
  */
 export function fqdnPolicy(run: AgentRun, guardrails: Guardrails, env: ScopeEnvironment = {}): KubeObject | undefined {
-  const hosts = guardrails.egress.filter(isPublicHost);
+  const hosts = directEgress(guardrails, env).filter(isPublicHost);
   if (guardrails.networkPolicy !== "strict" || hosts.length === 0) return undefined;
   const byPort = new Map<number, string[]>();
   for (const h of hosts) byPort.set(h.port, [...(byPort.get(h.port) ?? []), h.host]);
@@ -294,10 +321,11 @@ export function scopeObjects(run: AgentRun, guardrails: Guardrails, env: ScopeEn
  * host is "any public address on its port"; the run's condition says so in
  * these words, so nobody reads more into the policy than it holds.
  */
-export function egressNote(guardrails: Guardrails, env: Pick<ScopeEnvironment, "fqdn"> = {}): string | undefined {
-  if (guardrails.networkPolicy !== "strict") return "networkPolicy: permissive: egress is not restricted";
-  const hosts = guardrails.egress.filter(isPublicHost);
-  if (hosts.length === 0) return undefined;
+export function egressNote(guardrails: Guardrails, env: Pick<ScopeEnvironment, "fqdn" | "calls"> = {}): string | undefined {
+  const routed = env.calls ? "model and tool calls go through agentgate's run-time gateway" : undefined;
+  if (guardrails.networkPolicy !== "strict") return `${routed ? `${routed}; ` : ""}networkPolicy: permissive: egress is not restricted`;
+  const hosts = directEgress(guardrails, env).filter(isPublicHost);
+  if (hosts.length === 0) return routed ? `${routed}, the only way out the NetworkPolicy leaves them besides DNS${guardrails.rbac.length > 0 ? ", the API server" : ""} and kagent` : undefined;
   if (env.fqdn === true) return `egress to ${hosts.map((e) => `${e.host}:${String(e.port)}`).join(", ")} is allowed by name (CiliumNetworkPolicy toFQDNs)`;
   return `egress to ${hosts.map((e) => `${e.host}:${String(e.port)}`).join(", ")} is allowed as any public address on ${hosts.length === 1 ? "that port" : "those ports"} (a NetworkPolicy cannot name a host)`;
 }
