@@ -17,6 +17,14 @@ export const LEDGER_COMPONENT = "run-ledger";
 /** The ConfigMap holding a run's ledger, named by the run's uid (a name could be reused by a later run). */
 export const ledgerName = (uid: string): string => `agentgate-calls-${uid}`;
 
+/** A ledger ConfigMap's run: its annotation, "<namespace>/<name>". */
+export const LEDGER_RUN_ANNOTATION = "agent.tekton.dev/run";
+
+/** The ledger a ConfigMap holds; throws CallRefused (503) when it cannot be read. */
+export function ledgerOfConfigMap(cm: k8s.V1ConfigMap): LedgerState {
+  return parse(cm, cm.metadata?.name ?? "");
+}
+
 function parse(cm: k8s.V1ConfigMap, name: string): LedgerState {
   const text = cm.data?.[DATA_KEY];
   try {
@@ -64,7 +72,7 @@ export class ConfigMapLedgerStore implements LedgerStore {
           name,
           namespace: this.namespace,
           labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, "app.kubernetes.io/component": LEDGER_COMPONENT },
-          annotations: { "agent.tekton.dev/run": `${next.run.namespace}/${next.run.name}` },
+          annotations: { [LEDGER_RUN_ANNOTATION]: `${next.run.namespace}/${next.run.name}` },
           ...(current?.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
         },
         data: { [DATA_KEY]: JSON.stringify(next) },

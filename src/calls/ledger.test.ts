@@ -51,3 +51,18 @@ test("a long reason (it may quote the agent's arguments) is cut in the trace, so
   for (let i = 0; i < TRACE_LIMIT; i++) full = appendStep(full, { ...entry, verdict: "denied", reason: "y".repeat(10_000) });
   assert.ok(JSON.stringify(full).length < 1024 * 1024, `a full ledger is ${JSON.stringify(full).length} bytes`);
 });
+
+test("the ledger adds up tool calls and the provider's prompt and completion tokens across calls", () => {
+  let s = emptyLedger(run, 1000);
+  s = appendStep(s, { ...entry, kind: "tool", verdict: "denied" });
+  s = appendStep(settleStep(s, 0, 30), { ...entry, kind: "model", tokens: { prompt: 20, completion: 10, total: 30 } });
+  s = appendStep(s, { ...entry, kind: "tool" });
+  s = appendStep(settleStep(s, 0, 7), { ...entry, kind: "model", tokens: { prompt: 5, completion: 2, total: 7 } });
+  assert.deepEqual([s.calls, s.toolCalls, s.prompt, s.completion, s.used], [4, 2, 25, 12, 37]);
+});
+
+test("a budget of 0 is no budget: every call is granted what it asks for, and counted", () => {
+  const { state, grant } = reserveStep(settleStep(emptyLedger(run, 0), 0, 5_000), 800);
+  assert.equal(grant, 800);
+  assert.deepEqual([state.used, state.reserved], [5_000, 800]);
+});

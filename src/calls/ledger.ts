@@ -54,6 +54,11 @@ export interface LedgerState {
   reserved: number;
   /** calls recorded, the trace's and the dropped ones */
   calls: number;
+  /** of those, tool calls (allowed, denied or failed) */
+  toolCalls?: number;
+  /** prompt and completion tokens of every model call, as the provider counted them */
+  prompt?: number;
+  completion?: number;
   trace: TraceEntry[];
 }
 
@@ -67,6 +72,11 @@ export function emptyLedger(run: LedgerState["run"], budget: number): LedgerStat
 
 /** What a model call may spend, and the state with it reserved; refused when nothing is left. */
 export function reserveStep(state: LedgerState, want: number): { state: LedgerState; grant: number } {
+  // A budget of 0 is none (the stamp's "no limit", as the controller reads it): the call gets what it asks for, and is counted.
+  if (state.budget <= 0) {
+    const grant = Math.max(1, Math.floor(want));
+    return { state: { ...state, reserved: state.reserved + grant }, grant };
+  }
   const left = state.budget - state.used - state.reserved;
   if (left <= 0) {
     const inFlight = state.reserved > 0 ? ` (${state.reserved} reserved by calls in flight)` : "";
@@ -85,7 +95,14 @@ export function appendStep(state: LedgerState, entry: NewTraceEntry): LedgerStat
   const reason = entry.reason !== undefined && entry.reason.length > REASON_LIMIT ? `${entry.reason.slice(0, REASON_LIMIT)}…` : entry.reason;
   const kept: TraceEntry = { seq: calls, ...entry, ...(reason !== undefined ? { reason } : {}) };
   const trace = state.trace.length < TRACE_LIMIT ? [...state.trace, kept] : state.trace;
-  return { ...state, calls, trace };
+  return {
+    ...state,
+    calls,
+    toolCalls: (state.toolCalls ?? 0) + (entry.kind === "tool" ? 1 : 0),
+    prompt: (state.prompt ?? 0) + (entry.tokens?.prompt ?? 0),
+    completion: (state.completion ?? 0) + (entry.tokens?.completion ?? 0),
+    trace,
+  };
 }
 
 /** One read-modify-write of a run's ledger; `change` may throw to refuse, and may run more than once. */

@@ -1,6 +1,7 @@
 // What the run reconciler needs from the agent runtime and from provenance,
 // so the state machine does not depend on A2A or DSSE details.
 import type { AgentConfig, AgentRun, DsseEnvelope, Guardrails, Usage } from "../types/agent.ts";
+import type { CallsRecord } from "./run-ledger.ts";
 
 export type ActingReason = "Succeeded" | "BudgetExceeded" | "TimedOut" | "Cancelled" | "AgentFailed";
 
@@ -72,6 +73,8 @@ export interface ProvenanceFacts {
   startedOn: string;
   finishedOn: string;
   outcome: string;
+  /** the run's calls through agentgate's run-time gateway, from its ledger; absent when calls do not go through it */
+  calls?: CallsRecord;
 }
 
 export interface ProvenanceRecorder {

@@ -59,7 +59,7 @@ interface Predicate {
     internalParameters: { model: string; systemPrompt: { sha256: string }; budgets: unknown; policy: unknown; guardrails: { sha256: string } };
     resolvedDependencies: { uri: string; name: string; digest: { sha256: string }; annotations: { apiVersion: string } }[];
   };
-  runDetails: { builder: { id: string }; metadata: { invocationId: string; startedOn: string; finishedOn: string }; byproducts: { name: string; content: string; mediaType: string }[] };
+  runDetails: { builder: { id: string }; metadata: { invocationId: string; startedOn: string; finishedOn: string }; byproducts: { name: string; content: string; mediaType: string; digest?: { sha256: string } }[] };
 }
 
 const statement = provenanceStatement(facts, known) as { predicate: Predicate };
@@ -159,4 +159,14 @@ test("a run with no hints, no approval and no ModelConfig says so: [] hints, app
   assert.deepEqual(b.resolvedDependencies.map((d) => d.name), ["Agent/qe/r1-agent", "RemoteMCPServer/kagent/kagent-tool-server", "MCPServer/tools/kmcp-git", "Service/tools/plain"]);
   const decisions = JSON.parse(Buffer.from(st.predicate.runDetails.byproducts.find((x) => x.name === "policy-decisions")?.content ?? "", "base64").toString("utf8")) as { approval: { approvedBy: unknown } };
   assert.equal(decisions.approval.approvedBy, null);
+});
+
+test("byproducts: the run-time gateway's calls, content and digest, only when the run's calls went through it", () => {
+  assert.equal(p.runDetails.byproducts.find((b) => b.name === "calls"), undefined);
+  const calls = { budget: 100, used: 42, calls: 2, untraced: 0, trace: [{ seq: 1, at: "2026-11-25T10:01:00Z", kind: "tool" as const, server: "tools/fs", tool: "read_file", inputSha256: "a".repeat(64), verdict: "allowed" as const, ms: 3 }, { seq: 2, at: "2026-11-25T10:02:00Z", kind: "model" as const, inputSha256: "b".repeat(64), verdict: "allowed" as const, tokens: { prompt: 30, completion: 12, total: 42 }, ms: 9 }] };
+  const withCalls = (provenanceStatement({ ...facts, calls }, known) as { predicate: Predicate }).predicate;
+  const b = withCalls.runDetails.byproducts.find((x) => x.name === "calls");
+  const content = Buffer.from(b?.content ?? "", "base64").toString("utf8");
+  assert.deepEqual(JSON.parse(content), calls);
+  assert.equal(b?.digest?.sha256, hex(content));
 });

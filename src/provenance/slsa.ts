@@ -107,6 +107,8 @@ export function provenanceStatement(f: ProvenanceFacts, knownBundles: readonly K
           { name: "usage", content: Buffer.from(canonicalJson(f.usage)).toString("base64"), mediaType: "application/json" },
           { name: "outcome", content: Buffer.from(f.outcome).toString("base64"), mediaType: "text/plain" },
           { name: "policy-decisions", content: Buffer.from(canonicalJson(decisions)).toString("base64"), mediaType: "application/json" },
+          // Every call the run-time gateway judged, in order (docs/run-time-gateway.md, "The trace").
+          ...(f.calls ? [{ name: "calls", digest: { sha256: sha256(canonicalJson(f.calls)) }, content: Buffer.from(canonicalJson(f.calls)).toString("base64"), mediaType: "application/json" }] : []),
         ],
       },
     },

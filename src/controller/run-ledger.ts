@@ -1,0 +1,31 @@
+// What the run-time gateway's ledger says of a run, as the controller reads
+// it (docs/run-time-gateway.md, "What the run keeps"): the run's usage as the
+// provider counted it, whether its budget is spent, and the trace its
+// provenance carries. Pure.
+import type { LedgerState } from "../calls/ledger.ts";
+import type { Usage } from "../types/agent.ts";
+
+/** The run's usage as agentgate counted it: exact, where kagent's usage metadata may be late, partial or absent. */
+export function usageOfLedger(state: LedgerState): Usage {
+  return { promptTokens: state.prompt ?? 0, completionTokens: state.completion ?? 0, totalTokens: state.used, toolCalls: state.toolCalls ?? 0 };
+}
+
+/** Why the run must stop, with the exact count, once its budget is spent; undefined while some is left or it has none. */
+export function budgetSpent(state: LedgerState): string | undefined {
+  if (state.budget <= 0 || state.used < state.budget) return undefined;
+  return `the run's model calls used ${String(state.used)} tokens through agentgate's run-time gateway (counted from the provider's answers) against its token budget of ${String(state.budget)}`;
+}
+
+/** The calls part of the run's provenance: the ledger's counts and trace, as the controller found them when the run ended. */
+export interface CallsRecord {
+  budget: number;
+  used: number;
+  calls: number;
+  /** calls made but not kept in the trace (it keeps the first TRACE_LIMIT) */
+  untraced: number;
+  trace: LedgerState["trace"];
+}
+
+export function callsRecord(state: LedgerState): CallsRecord {
+  return { budget: state.budget, used: state.used, calls: state.calls, untraced: Math.max(0, state.calls - state.trace.length), trace: state.trace };
+}
