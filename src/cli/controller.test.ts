@@ -39,6 +39,8 @@ for (const [args, want] of [
   [["--metrics-listen", "0.0.0.0:99999"], /^agentgate: --metrics-listen "0\.0\.0\.0:99999": expected HOST:PORT/],
   [["--kagent-url", "ftp://kagent"], /^agentgate: --kagent-url "ftp:\/\/kagent": expected an http\(s\) URL/],
   [["--kagent-url", "kagent-controller"], /^agentgate: --kagent-url "kagent-controller": expected an http\(s\) URL/],
+  [["--calls-url", "agentgate:8444"], /^agentgate: --calls-url "agentgate:8444": expected the run-time gateway's base URL/],
+  [["--calls-url", "http://agentgate.agentgate-system.svc:8444/v1/runs"], /^agentgate: --calls-url "http:\/\/agentgate\.agentgate-system\.svc:8444\/v1\/runs": expected the run-time gateway's base URL as agents reach it, without a path/],
   [["--provenance-key-secret", "just-a-name"], /^agentgate: --provenance-key-secret "just-a-name": expected NAMESPACE\/NAME$/],
   [["--provenance-key-secret", "a/b/c"], /^agentgate: --provenance-key-secret "a\/b\/c": expected NAMESPACE\/NAME$/],
 ] as const) {

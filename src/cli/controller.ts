@@ -29,6 +29,7 @@ export interface ControllerCliOptions extends SigningFlags {
   kagentRuntime: KagentRuntime;
   kagentTokenFile?: string;
   kagentUrl: string;
+  callsUrl?: string;
   provenanceKeySecret?: string;
   leaderElect: boolean;
   leaseNamespace: string;
@@ -42,6 +43,9 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
   const metricsListen = parseListen(opts.metricsListen, "--metrics-listen");
   if (!URL.canParse(opts.kagentUrl) || !/^https?:$/.test(new URL(opts.kagentUrl).protocol)) {
     throw new InputError(`--kagent-url ${JSON.stringify(opts.kagentUrl)}: expected an http(s) URL, e.g. http://kagent-controller.kagent.svc:8083`);
+  }
+  if (opts.callsUrl !== undefined && (!URL.canParse(opts.callsUrl) || !/^https?:$/.test(new URL(opts.callsUrl).protocol) || new URL(opts.callsUrl).pathname.replace(/\/+$/, "") !== "" || new URL(opts.callsUrl).search !== "")) {
+    throw new InputError(`--calls-url ${JSON.stringify(opts.callsUrl)}: expected the run-time gateway's base URL as agents reach it, without a path, e.g. http://agentgate.agentgate-system.svc:8444`);
   }
   const [secretNs, secretName, ...rest] = (opts.provenanceKeySecret ?? "").split("/");
   if (opts.provenanceKeySecret !== undefined && (!secretNs || !secretName || rest.length > 0)) {
@@ -77,6 +81,7 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
       kagentUrl: opts.kagentUrl,
       driver: new A2ADriver(opts.kagentUrl, logger, opts.kagentTokenFile !== undefined ? { tokenFile: opts.kagentTokenFile } : {}),
       kagentRuntime: opts.kagentRuntime,
+      ...(opts.callsUrl !== undefined ? { calls: { url: opts.callsUrl.replace(/\/+$/, ""), ledgerNamespace: opts.namespace } } : {}),
       provenance: new ProvenanceSigner(key, await embeddedBundles(logger)),
       log: logger,
       leaderElect: opts.leaderElect,
@@ -88,7 +93,7 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
     if (err instanceof ListenError) throw new InputError(`--${err.endpoint}-listen ${err.endpoint === "health" ? opts.healthListen : opts.metricsListen}: ${err.message}`);
     throw err;
   }
-  logger.info("agentgate controller started", { kagentUrl: opts.kagentUrl, leaderElect: opts.leaderElect, signed: key !== undefined });
+  logger.info("agentgate controller started", { kagentUrl: opts.kagentUrl, callsUrl: opts.callsUrl ?? "", leaderElect: opts.leaderElect, signed: key !== undefined });
   const code = await new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       logger.info("controller shutting down", { signal });
@@ -121,6 +126,7 @@ export function registerControllerCommand(program: Command, _io: Io, setExit: (c
     .description("run the thin controller: per-run scope, kagent delegation, hooks, status and provenance")
     .option("--kubeconfig <file>", "kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
     .option("--kagent-url <url>", "kagent controller's base URL; an Agent's A2A endpoint is <url>/api/a2a/<namespace>/<name>/; its host (<service>.<namespace>) is also what the runs' NetworkPolicies let reach the agents", "http://kagent-controller.kagent.svc:8083")
+    .option("--calls-url <url>", "agentgate's run-time gateway as the agents' pods reach it (serve --calls-listen), e.g. http://agentgate.agentgate-system.svc:8444: each run's Agent then calls its model and tools through it, a strict run's NetworkPolicy allows it instead of their endpoints, and the run's usage, budget and call trace come from the gateway's ledgers in --namespace")
     .option("--provenance-key-secret <ns/name>", "Secret whose key private-key.pem holds a PKCS#8 PEM ECDSA P-256 key; without it provenance is unsigned")
     .addOption(new Option("--leader-elect [bool]", "hold Lease agentgate-controller before acting (--leader-elect=false for one replica without it)").default(true).argParser(parseBoolean("--leader-elect")))
     .option("--no-leader-elect", "act without leader election (one replica only)")

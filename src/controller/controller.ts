@@ -17,6 +17,9 @@ import { ServiceResolver } from "./services.ts";
 import type { Keyring } from "../signing/keyring.ts";
 import type { KagentRuntime } from "./kagent-agent.ts";
 import { readKagentSupport, type KagentSupport } from "./kagent-version.ts";
+import { ConfigMapLedgerStore, LEDGER_COMPONENT, ledgerOfConfigMap } from "../calls/ledger-configmap.ts";
+import { peerEndpoint } from "./scope.ts";
+import { isTerminal } from "./conditions.ts";
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -42,7 +45,16 @@ export interface ControllerOptions {
   exemptNamespaces: ReadonlySet<string>;
   /** the runtime runs' Agents ask kagent for (default go) */
   kagentRuntime?: KagentRuntime;
+  /**
+   * --calls-url: agentgate's run-time gateway as the agents' pods reach it.
+   * Runs' model and tool calls then go through it, and their ledgers are
+   * read from ledgerNamespace (agentgate's own).
+   */
+  calls?: { url: string; ledgerNamespace: string };
 }
+
+/** A ledger whose run the controller does not know is left this long before it is swept (the run may be that new). */
+const LEDGER_ORPHAN_MS = 60_000;
 
 export interface RunningController {
   kube: Kube;
@@ -85,6 +97,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
 
   let runs: ObjectInformer<k8s.KubernetesObject> | undefined;
   let customRuns: ObjectInformer<k8s.KubernetesObject> | undefined;
+  let ledgerWatch: ObjectInformer<k8s.KubernetesObject> | undefined;
   let synced = false;
   let apiServerCache: { at: number; value: ApiServerEndpoint | undefined } | undefined;
 
@@ -138,6 +151,9 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const kagent = kagentEndpoint(opts.kagentUrl);
   if (kagent.kind === "unknown") log.warn("strict NetworkPolicies will not let kagent's controller reach the agents", { reason: kagent.why });
   const services = new ServiceResolver(kube.core, log);
+  const calls = opts.calls ? peerEndpoint("--calls-url", opts.calls.url) : undefined;
+  if (calls?.kind === "unknown") log.warn("strict NetworkPolicies will not let the agents reach agentgate's run-time gateway", { reason: calls.why });
+  const ledgers = opts.calls ? new ConfigMapLedgerStore(opts.kubeConfig, opts.calls.ledgerNamespace) : undefined;
   const apiServer = async (): Promise<ApiServerEndpoint | undefined> => {
     if (apiServerCache && Date.now() - apiServerCache.at < 60_000) return apiServerCache.value;
     let value: ApiServerEndpoint | undefined;
@@ -161,7 +177,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     exemptNamespaces: opts.exemptNamespaces,
     ...(opts.kagentRuntime ? { kagentRuntime: opts.kagentRuntime } : {}),
     kagentSupport: () => kagentSupportNow,
-    scopeEnvironment: async (guardrails) => ({ apiServer: await apiServer(), kagent, services: await services.resolve(servicesToResolve(guardrails, kagent)), fqdn }),
+    scopeEnvironment: async (guardrails) => ({ apiServer: await apiServer(), kagent, calls, services: await services.resolve(servicesToResolve(guardrails, kagent, calls)), fqdn }),
+    ...(opts.calls && ledgers ? { calls: { baseUrl: opts.calls.url, ledgers } } : {}),
     ...(opts.agentReadyTimeoutMs !== undefined ? { agentReadyTimeoutMs: opts.agentReadyTimeoutMs } : {}),
     ...(opts.changeCheckMs !== undefined ? { changeCheckMs: opts.changeCheckMs } : {}),
   });
@@ -231,6 +248,36 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       return;
     }
 
+    if (opts.calls && ledgers) {
+      const ledgerNs = opts.calls.ledgerNamespace;
+      const selector = `app.kubernetes.io/component=${LEDGER_COMPONENT}`;
+      ledgerWatch = k8s.makeInformer(opts.kubeConfig, `/api/v1/namespaces/${ledgerNs}/configmaps`, async () => (await kube.core.listNamespacedConfigMap({ namespace: ledgerNs, labelSelector: selector })) as k8s.KubernetesListObject<k8s.KubernetesObject>, selector);
+      const onLedger = (object: k8s.KubernetesObject) => {
+        let state;
+        try {
+          state = ledgerOfConfigMap(object);
+        } catch (err) {
+          log.warn("a run ledger cannot be read", { configMap: object.metadata?.name ?? "", error: err instanceof Error ? err.message : String(err) });
+          return;
+        }
+        reconciler.observeLedger(state);
+        // A ledger outliving its run (a call that landed as the run ended, a
+        // controller stopped before cleaning up) is swept.
+        const run = runs?.get(state.run.name, state.run.namespace) as AgentRun | undefined;
+        const age = Date.now() - Date.parse(object.metadata?.creationTimestamp?.toString() ?? "");
+        const ended = run ? run.metadata?.uid !== state.run.uid || isTerminal(run.status) : age > LEDGER_ORPHAN_MS;
+        if (ended) void ledgers.remove(state.run.uid).catch((err: unknown) => { log.warn("cannot delete an ended run's ledger", { run: `${state.run.namespace}/${state.run.name}`, error: err instanceof Error ? err.message : String(err) }); });
+      };
+      ledgerWatch.on("add", onLedger);
+      ledgerWatch.on("update", onLedger);
+      ledgerWatch.on("error", (err: unknown) => {
+        if (stopping) return;
+        log.warn("run ledger watch failed; restarting", { error: err instanceof Error ? err.message : String(err) });
+        setTimeout(() => { if (!stopping) void ledgerWatch?.start(); }, 2000).unref();
+      });
+      await ledgerWatch.start();
+    }
+
     customRuns = k8s.makeInformer(opts.kubeConfig, "/apis/tekton.dev/v1beta1/customruns", async () => (await kube.custom.listCustomObjectForAllNamespaces({ ...GVR.customRuns, resourcePlural: GVR.customRuns.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>);
     const onCustomRun = (object: k8s.KubernetesObject) => {
       const cr = object as CustomRun;
@@ -266,6 +313,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       // a pass that was under way may have started an actor before the shutdown
       await reconciler.shutdown();
       await runs?.stop();
+      await ledgerWatch?.stop().catch(() => undefined);
       await customRuns?.stop().catch(() => undefined);
       if (release) await elector?.release().catch((err: unknown) => { log.warn("cannot release the Lease; it expires on its own", { error: err instanceof Error ? err.message : String(err) }); });
       else elector?.stop();

@@ -183,6 +183,20 @@ export class Kube {
     }
   }
 
+  /** A token of a ServiceAccount for one audience (TokenRequest); it dies with the account. */
+  async serviceAccountToken(namespace: string, name: string, audience: string, expirationSeconds: number): Promise<string> {
+    const answer = await this.core.createNamespacedServiceAccountToken({ name, namespace, body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { audiences: [audience], expirationSeconds } } });
+    const token = answer.status?.token;
+    if (!token) throw new Error(`the API server answered the TokenRequest for ServiceAccount ${namespace}/${name} without a token`);
+    return token;
+  }
+
+  /** Creates a Secret (never reads or changes one); returns the name the API server gave it. */
+  async createSecret(namespace: string, body: KubeObject): Promise<string> {
+    const created = await this.core.createNamespacedSecret({ namespace, body: body as k8s.V1Secret });
+    return created.metadata?.name ?? "";
+  }
+
   async get(gvr: Gvr, namespace: string, name: string): Promise<KubeObject | null> {
     try {
       return (await this.custom.getNamespacedCustomObject({ ...gvr, namespace, name })) as KubeObject;

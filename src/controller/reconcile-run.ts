@@ -20,6 +20,11 @@ import { names, ownedByRun, RUN_LABEL } from "./owned.ts";
 import { checkClaimedPhase, deadlineOf, trustRun, type HookOutcome, type Trusted } from "./run-guards.ts";
 import { changedSinceAdmission, nextDriftCheck } from "./config-drift.ts";
 import { egressNote, scopeObjects, type ScopeEnvironment } from "./scope.ts";
+import { CALLS_AUDIENCE } from "../calls/caller.ts";
+import type { LedgerState, LedgerStore } from "../calls/ledger.ts";
+import type { ModelConfig } from "../types/kagent.ts";
+import { agentRoute, callsSecret, routedObjects, secretOfRoutedModel, tokenLifetimeSeconds, unroutable } from "./calls-route.ts";
+import { budgetSpent, callsRecord, usageOfLedger } from "./run-ledger.ts";
 
 const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, toolCalls: 0 };
 const POLL_MS = 1000;
@@ -56,6 +61,15 @@ export interface RunReconcilerOptions {
   kagentRuntime?: KagentRuntime;
   /** what the cluster's kagent is, as discovery showed it; undefined when not known */
   kagentSupport?: () => KagentSupport | undefined;
+  /** runs' model and tool calls go through agentgate's run-time gateway (--calls-url) */
+  calls?: RunCalls;
+}
+
+export interface RunCalls {
+  /** the gateway's URL as the agents' pods reach it */
+  baseUrl: string;
+  /** the ledgers the gateway keeps: usage, budget and trace of each run */
+  ledgers: Pick<LedgerStore, "read" | "remove">;
 }
 
 /** Why the controller itself stops an acting agent. */
@@ -84,9 +98,12 @@ class Actor {
   private shuttingDown = false;
   private writes: Promise<void> = Promise.resolve();
   private readonly log: Logger;
+  /** the run's uid: a later run of the same name is another run */
+  readonly runUid: string;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, runUid: string) {
     this.log = log;
+    this.runUid = runUid;
   }
 
   requestStop(stop: StopRequest): void {
@@ -217,13 +234,15 @@ export class RunReconciler {
   private async finish(run: AgentRun, reason: RunReason, message: string, facts: { config?: AgentConfig | null; guardrails?: Guardrails; usage?: Usage; results?: { name: string; value: string }[]; iterations?: number } = {}): Promise<void> {
     if (isTerminal(run.status)) return;
     const finishedOn = new Date().toISOString();
-    const usage = facts.usage ?? run.status?.usage ?? ZERO_USAGE;
+    const ledger = await this.readLedger(run);
+    // What agentgate counted is exact; kagent's usage metadata is what the agent chose to report.
+    const usage = ledger ? usageOfLedger(ledger) : (facts.usage ?? run.status?.usage ?? ZERO_USAGE);
     let results = facts.results ?? run.status?.results ?? [];
     let provenanceNote = "";
     let provenance: AgentRunStatus["provenance"];
     if (facts.config && facts.guardrails) {
       try {
-        const record = await this.recordProvenance(run, facts.config, facts.guardrails, usage, results, reason, finishedOn);
+        const record = await this.recordProvenance(run, facts.config, facts.guardrails, usage, results, reason, finishedOn, ledger);
         provenance = record.envelope;
         results = [...results.filter((r) => r.name !== "provenance-digest"), { name: "provenance-digest", value: record.digest }];
         if (!record.signed) provenanceNote = " (provenance recorded unsigned: no --provenance-key-secret)";
@@ -285,6 +304,13 @@ export class RunReconciler {
         this.opts.log.warn("cannot delete the run's scope", { run: key(run), object: `${ref.kind}/${ref.name}`, error: describeError(err) });
       }
     }
+    // The ledger's trace is in the provenance now; calls the gateway still
+    // took in the moment the run ended find the run ended, or are swept
+    // (observeLedger).
+    const uid = run.metadata?.uid ?? "";
+    if (this.opts.calls && uid !== "") {
+      await this.opts.calls.ledgers.remove(uid).catch((err: unknown) => { this.opts.log.warn("cannot delete the run's ledger at the run-time gateway", { run: key(run), error: describeError(err) }); });
+    }
     if (!hookMayRun) return;
     try {
       const hooks = (await this.kube.list(GVR.pipelineRuns, ns, `${RUN_LABEL}=${runName}`)) as PipelineRun[];
@@ -300,7 +326,23 @@ export class RunReconciler {
     }
   }
 
-  private async recordProvenance(run: AgentRun, config: AgentConfig, guardrails: Guardrails, usage: Usage, results: { name: string; value: string }[], outcome: string, finishedOn: string) {
+  /**
+   * The run's ledger at the run-time gateway; undefined when calls do not go
+   * through it, or the run made none. One that cannot be read is logged and
+   * left out: the run still ends, its provenance without the trace.
+   */
+  private async readLedger(run: AgentRun): Promise<LedgerState | undefined> {
+    const uid = run.metadata?.uid ?? "";
+    if (!this.opts.calls || uid === "") return undefined;
+    try {
+      return await this.opts.calls.ledgers.read(uid);
+    } catch (err) {
+      this.opts.log.warn("cannot read the run's ledger at the run-time gateway; its provenance goes without the call trace", { run: key(run), error: describeError(err) });
+      return undefined;
+    }
+  }
+
+  private async recordProvenance(run: AgentRun, config: AgentConfig, guardrails: Guardrails, usage: Usage, results: { name: string; value: string }[], outcome: string, finishedOn: string, ledger: LedgerState | undefined) {
     const ns = run.metadata?.namespace ?? "";
     const agent = (await this.kube.get(GVR.agents, ns, names.agent(run.metadata?.name ?? ""))) as Agent | null;
     const modelName = config.spec?.modelConfigRef?.name;
@@ -324,6 +366,7 @@ export class RunReconciler {
       startedOn: run.status?.startTime ?? finishedOn,
       finishedOn,
       outcome,
+      ...(ledger ? { calls: callsRecord(ledger) } : {}),
     });
   }
 
@@ -501,6 +544,57 @@ export class RunReconciler {
   }
 
   /**
+   * When calls go through agentgate's run-time gateway: the run's call
+   * token (a token of the run's ServiceAccount for the gateway's audience,
+   * in a Secret of the run's), and the ModelConfig and RemoteMCPServers
+   * kagent is given in place of the config's, pointing at the gateway.
+   * Returns why not (ScopeRefused or ScopeConflict words), or undefined.
+   */
+  private async ensureRoute(run: AgentRun, guardrails: Guardrails, trust: Trusted): Promise<string | undefined> {
+    const calls = this.opts.calls;
+    if (!calls) return undefined;
+    const ns = run.metadata?.namespace ?? "";
+    const runName = run.metadata?.name ?? "";
+    const pin = trust.snapshot.modelConfig;
+    const model = pin ? ((await this.kube.get(GVR.modelConfigs, pin.namespace, pin.name)) as ModelConfig | null) : null;
+    const refused = unroutable(guardrails, trust.snapshot, ns, model);
+    if (refused !== undefined || !model) return `ScopeRefused: ${refused ?? "no ModelConfig"}`;
+    const route = agentRoute(run, guardrails);
+    const mine = new Map<string, KubeObject | null>();
+    for (const [gvr, name] of [[GVR.modelConfigs, route.modelConfig] as const, ...[...route.toolServers.values()].map((n) => [GVR.remoteMcpServers, n] as const)]) {
+      const existing = await this.kube.get(gvr, ns, name);
+      if (existing && !ownedByRun(existing.metadata, run)) return `kagent ${gvr === GVR.modelConfigs ? "ModelConfig" : "RemoteMCPServer"} "${name}" already exists in namespace "${ns}" and was not made for this run, so agentgate does not take it over; delete it or create the run under another name`;
+      mine.set(name, existing);
+    }
+    // A pass that made the Secret before (a restart in between) left its name in the run's ModelConfig.
+    let secretName = secretOfRoutedModel(mine.get(route.modelConfig) ?? null);
+    try {
+      if (secretName === undefined) {
+        const token = await this.kube.serviceAccountToken(ns, names.serviceAccount(runName), CALLS_AUDIENCE, tokenLifetimeSeconds(trust.timeoutMs, this.opts.agentReadyTimeoutMs ?? 10 * 60_000));
+        secretName = await this.kube.createSecret(ns, callsSecret(run, token));
+      }
+      for (const object of routedObjects(run, guardrails, model, secretName, calls.baseUrl)) await this.kube.apply(object);
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 403 || code === 422) return `ScopeRefused: the API server refused what sends the run's calls through agentgate's run-time gateway: ${describeError(err)}`;
+      throw err;
+    }
+    return undefined;
+  }
+
+  /**
+   * A run's ledger changed at the run-time gateway: once its budget is
+   * spent the agent is stopped, BudgetExceeded with the exact count (the
+   * gateway already refuses its next model call).
+   */
+  observeLedger(state: LedgerState): void {
+    const spent = budgetSpent(state);
+    if (spent === undefined) return;
+    const actor = this.actors.get(`${state.run.namespace}/${state.run.name}`);
+    if (actor?.runUid === state.run.uid) actor.requestStop({ reason: "BudgetExceeded", message: spent });
+  }
+
+  /**
    * Makes the run's ServiceAccount, Role, RoleBinding and NetworkPolicy, or
    * says why not: an object of that name that this run did not make (made in
    * advance to be adopted, or left by another run) is never taken over.
@@ -618,12 +712,18 @@ export class RunReconciler {
       if (await this.refusedByKagent(run, config, guardrails)) return {};
       const { conflict } = await this.ensureScope(run, guardrails);
       const changed = conflict === undefined ? await changedSinceAdmission(this.kube, ns, trust.snapshot) : undefined;
-      if (conflict !== undefined || changed !== undefined) {
-        await this.finish(run, conflict !== undefined ? scopeReason(conflict) : "ConfigChanged", (conflict ?? changed ?? "").replace(/^ScopeRefused: /, ""), { config, guardrails });
+      const unrouted = conflict === undefined && changed === undefined ? await this.ensureRoute(run, guardrails, trust) : undefined;
+      const why = conflict ?? changed ?? unrouted;
+      if (why !== undefined) {
+        await this.finish(run, changed === undefined ? scopeReason(why) : "ConfigChanged", why.replace(/^ScopeRefused: /, ""), { config, guardrails });
         return {};
       }
     }
-    const desired = kagentAgent(run, config, guardrails, { serviceAccountName: names.serviceAccount(runName), ...(this.opts.kagentRuntime ? { runtime: this.opts.kagentRuntime } : {}) });
+    const desired = kagentAgent(run, config, guardrails, {
+      serviceAccountName: names.serviceAccount(runName),
+      ...(this.opts.kagentRuntime ? { runtime: this.opts.kagentRuntime } : {}),
+      ...(this.opts.calls ? { route: agentRoute(run, guardrails) } : {}),
+    });
     let agent: Agent;
     try {
       agent = (await this.kube.apply(desired)) as Agent;
@@ -676,7 +776,7 @@ export class RunReconciler {
     // One run, one attempt: a run is never retried (a retry is a new
     // AgentRun), so this id names the only goal message the run ever sends.
     const messageId = `${run.metadata?.uid ?? runName}-attempt-1`;
-    const actor = new Actor(this.opts.log);
+    const actor = new Actor(this.opts.log, run.metadata?.uid ?? "");
     if (run.spec?.status === "Cancelled") actor.requestStop({ reason: "Cancelled", message: "cancelled by spec.status: Cancelled" });
     let conditions = run.status?.conditions;
     let lastProgress = 0;
