@@ -122,7 +122,7 @@ export const WEBHOOKS: readonly WebhookDef[] = [
     name: WEBHOOK_NAMES.managed,
     type: "validating",
     path: "/validate",
-    rules: [...byRole("managed").map((r) => rule(r, ["CREATE", "UPDATE", "DELETE"])), ...byRole("netpol").map((r) => rule(r, ["DELETE"])), rule(find("agent", "agents"), ["DELETE"]), rule(find("creator", "pipelineruns"), ["CREATE", "UPDATE", "DELETE"])],
+    rules: [...byRole("managed").map((r) => rule(r, ["CREATE", "UPDATE", "DELETE"])), ...byRole("netpol").map((r) => rule(r, ["DELETE"])), rule(find("agent", "agents"), ["DELETE"]), rule(find("agent", "modelconfigs"), ["DELETE"]), rule(find("agent", "remotemcpservers"), ["DELETE"]), rule(find("creator", "pipelineruns"), ["CREATE", "UPDATE", "DELETE"])],
     // Only agentgate's own objects are sent (and ones claiming to be).
     objectSelector: { matchLabels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
     skipTrusted: true,

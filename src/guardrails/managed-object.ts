@@ -1,5 +1,6 @@
 // managed-object: the per-run ServiceAccount, Role, RoleBinding,
-// NetworkPolicy and kagent Agent are agentgate's. Nobody else creates one
+// NetworkPolicy and kagent Agent (and, through the run-time gateway, the
+// run's ModelConfig and RemoteMCPServers) are agentgate's. Nobody else creates one
 // (an object made in advance under a run's name, or claiming the label,
 // would be adopted or would block the run), changes one, or removes one.
 import type { AdmissionRequest } from "../types/admission.ts";
