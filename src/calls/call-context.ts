@@ -23,8 +23,10 @@ export interface CallGatewayDeps {
   ledger: Ledger;
   /** tool servers and ModelConfigs, as the webhook reads them */
   lookup: ObjectLookup;
-  /** provider keys, read from the pinned ModelConfig's own Secret */
+  /** provider keys, read from the pinned ModelConfig's own Secret; a tool server's headersFrom Secrets */
   secret: SecretReader;
+  /** a tool server's headersFrom ConfigMaps */
+  configMap: SecretReader;
   /** to tool servers and providers, no further than the run's egress (egress.ts) */
   fetch: UpstreamFetch;
   log: Logger;

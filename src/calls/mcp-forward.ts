@@ -15,7 +15,7 @@ import { CallRefused } from "./caller.ts";
 import type { CallContext } from "./call-context.ts";
 import { digestOf, type NewTraceEntry } from "./ledger.ts";
 import { judgeToolCall, stampedServer, type StampedServer } from "./tool-policy.ts";
-import { toolServerUrl } from "./upstream.ts";
+import { toolServerHeaders, toolServerUrl, type ServerHeader } from "./upstream.ts";
 import { reachFor, type UpstreamAnswer } from "./egress.ts";
 import { copyAnswerHead, readAnswer, readText, relayHeaders, relayStream, sendJson } from "./http-io.ts";
 
@@ -93,14 +93,38 @@ export function narrowToolList(answer: Record<string, unknown>, allowed: readonl
   return { ...answer, result: { ...answer.result, tools } };
 }
 
+/** The tool server's own credentials, read as it is called (a rotated Secret is used at once). */
+async function serverCredentials(ctx: CallContext, wanted: readonly ServerHeader[], serverKey: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const h of wanted) {
+    if (h.value !== undefined) {
+      out[h.name] = h.value;
+      continue;
+    }
+    const from = h.from;
+    if (!from) continue;
+    let value: string | undefined;
+    try {
+      value = await (from.kind === "Secret" ? ctx.deps.secret : ctx.deps.configMap)(from.namespace, from.name, from.key);
+    } catch (err) {
+      ctx.deps.log.warn("cannot read a tool server's header", { server: serverKey, from: `${from.kind} ${from.namespace}/${from.name}`, error: err instanceof Error ? err.message : String(err) });
+      throw new CallRefused(503, `cannot read the credentials of tool server ${serverKey} now; retry`, { cause: err });
+    }
+    if (value === undefined) throw new CallRefused(502, `tool server ${serverKey}: header ${h.name} names ${from.kind} key ${from.namespace}/${from.name}[${from.key}], which does not exist`);
+    out[h.name] = value;
+  }
+  return out;
+}
+
 export async function forwardMcp(ctx: CallContext, serverKey: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { run, deps } = ctx;
   const server = stampedServer(run.guardrails, serverKey);
   if (!server) throw new CallRefused(403, `tool server ${serverKey} is not one this run's decision names`);
   const [namespace = "", name = ""] = serverKey.split("/");
-  const url = toolServerUrl(server.kind, await deps.lookup.get(server.kind, namespace, name), serverKey, run.snapshot);
+  const live = await deps.lookup.get(server.kind, namespace, name);
+  const url = toolServerUrl(server.kind, live, serverKey, run.snapshot);
   const reach = reachFor(run.guardrails, `mcp:${serverKey}`, url);
-  const headers = relayHeaders(req.headers, FORWARDED_REQUEST_HEADERS);
+  const headers = { ...relayHeaders(req.headers, FORWARDED_REQUEST_HEADERS), ...(await serverCredentials(ctx, toolServerHeaders(server.kind, live, serverKey), serverKey)) };
   const send = (body?: string) => deps.fetch(url, { method: req.method ?? "GET", headers, ...(body !== undefined ? { body } : {}), signal: ctx.signal }, reach);
 
   if (req.method === "GET" || req.method === "DELETE") {

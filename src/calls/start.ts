@@ -51,6 +51,14 @@ export async function startCallGateway(config: CallGatewayConfig, kc: k8s.KubeCo
       const v = s.data?.[key];
       return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
     },
+    configMap: async (namespace, name, key) => {
+      try {
+        return (await core.readNamespacedConfigMap({ name, namespace })).data?.[key];
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined;
+        throw err;
+      }
+    },
     fetch: upstreams,
     log,
     now: Date.now,

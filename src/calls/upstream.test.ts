@@ -4,7 +4,7 @@ import { specSha256, toolServerSha256 } from "../guardrails/snapshot.ts";
 import type { Snapshot } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
 import { CallRefused } from "./caller.ts";
-import { modelUpstream, toolServerUrl } from "./upstream.ts";
+import { modelUpstream, toolServerHeaders, toolServerUrl } from "./upstream.ts";
 
 const remote: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "fs", namespace: "tools" }, spec: { url: "http://fs.tools:3000/mcp", protocol: "STREAMABLE_HTTP" } };
 const service: KubeObject = { apiVersion: "v1", kind: "Service", metadata: { name: "git", namespace: "tools", annotations: { "kagent.dev/mcp-service-port": "9000", "kagent.dev/mcp-service-path": "/rpc" } }, spec: { ports: [{ port: 80 }] } };
@@ -55,4 +55,31 @@ test("a ModelConfig edited since admission, or a provider not forwarded, is refu
 
 test("another namespace's ModelConfig (a bundle admitted it) is not called with its key on this run's behalf", () => {
   assert.throws(() => modelUpstream(model, snapshot(), "team-b"), { status: 403, message: /not in the run's namespace team-b/ });
+});
+
+test("a RemoteMCPServer's own credentials (headersFrom: values, Secret and ConfigMap keys of its namespace) are what the gateway sends it", () => {
+  const server: KubeObject = {
+    spec: {
+      url: "https://mcp.example.com/mcp",
+      headersFrom: [
+        { name: "Authorization", valueFrom: { type: "Secret", name: "gh", key: "token" } },
+        { name: "X-Org", value: "acme" },
+        { name: "X-Region", valueFrom: { type: "ConfigMap", name: "settings", key: "region" } },
+      ],
+    },
+  };
+  assert.deepEqual(toolServerHeaders("RemoteMCPServer", server, "tools/gh"), [
+    { name: "Authorization", from: { kind: "Secret", namespace: "tools", name: "gh", key: "token" } },
+    { name: "X-Org", value: "acme" },
+    { name: "X-Region", from: { kind: "ConfigMap", namespace: "tools", name: "settings", key: "region" } },
+  ]);
+  assert.deepEqual(toolServerHeaders("Service", { spec: { headersFrom: [{ name: "a", value: "b" }] } }, "tools/svc"), [], "only a RemoteMCPServer carries headers");
+  assert.deepEqual(toolServerHeaders("RemoteMCPServer", null, "tools/gh"), []);
+});
+
+test("a server's spec may not set the headers the gateway owns, nor a header with no value", () => {
+  for (const name of ["Host", "content-length", "Mcp-Session-Id"]) {
+    assert.throws(() => toolServerHeaders("RemoteMCPServer", { spec: { headersFrom: [{ name, value: "x" }] } }, "tools/gh"), (e: unknown) => e instanceof CallRefused && e.status === 502 && e.message.includes(name));
+  }
+  assert.throws(() => toolServerHeaders("RemoteMCPServer", { spec: { headersFrom: [{ name: "X-A", valueFrom: { type: "Vault", name: "v", key: "k" } }] } }, "tools/gh"), /neither a value nor a Secret or ConfigMap key/);
 });

@@ -49,6 +49,40 @@ export function toolServerUrl(kind: ToolServerKind, server: KubeObject | null, k
   throw new CallRefused(501, `${label}: calls to ${kind} tool servers are not forwarded yet; use a RemoteMCPServer or Service`);
 }
 
+/** A header a tool server's spec asks to be sent to it: a value, or where to read one. */
+export interface ServerHeader {
+  name: string;
+  value?: string;
+  from?: { kind: "Secret" | "ConfigMap"; namespace: string; name: string; key: string };
+}
+
+/**
+ * Headers the gateway itself owns on a forwarded call; a tool server's spec
+ * may not set them (the framing and the MCP session are the gateway's).
+ */
+const RESERVED_HEADERS = new Set(["host", "content-length", "content-type", "accept", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-authorization", "mcp-session-id", "mcp-protocol-version", "last-event-id"]);
+
+/**
+ * The credentials a RemoteMCPServer asks kagent to send it (spec.headersFrom,
+ * each a value or a key of a Secret or ConfigMap in the server's own
+ * namespace, as kagent's RemoteMCPServer.ResolveHeaders reads them): the
+ * gateway sends them to that server, since the agent no longer calls it.
+ */
+export function toolServerHeaders(kind: ToolServerKind, server: KubeObject | null, key: string): ServerHeader[] {
+  if (kind !== "RemoteMCPServer" || !server || !isRecord(server.spec) || !Array.isArray(server.spec.headersFrom)) return [];
+  const [namespace = ""] = key.split("/");
+  const out: ServerHeader[] = [];
+  for (const h of server.spec.headersFrom) {
+    if (!isRecord(h) || typeof h.name !== "string" || h.name === "") continue;
+    if (RESERVED_HEADERS.has(h.name.toLowerCase())) throw new CallRefused(502, `RemoteMCPServer ${key} sets header ${h.name}, which the gateway does not let a server's spec set`);
+    if (typeof h.value === "string") out.push({ name: h.name, value: h.value });
+    else if (isRecord(h.valueFrom) && (h.valueFrom.type === "Secret" || h.valueFrom.type === "ConfigMap") && typeof h.valueFrom.name === "string" && typeof h.valueFrom.key === "string") {
+      out.push({ name: h.name, from: { kind: h.valueFrom.type, namespace, name: h.valueFrom.name, key: h.valueFrom.key } });
+    } else throw new CallRefused(502, `RemoteMCPServer ${key}: header ${h.name} has neither a value nor a Secret or ConfigMap key`);
+  }
+  return out;
+}
+
 const DEFAULT_BASE: Record<ModelApi, string> = { openai: "https://api.openai.com/v1", anthropic: "https://api.anthropic.com" };
 
 /**

@@ -56,6 +56,7 @@ before(async () => {
     ledger: new Ledger(new MemoryLedgerStore()),
     lookup: new StaticLookup([remote, modelConfig]),
     secret: () => Promise.resolve(undefined),
+    configMap: () => Promise.resolve(undefined),
     fetch: upstreams,
     log: logger,
     now: Date.now,
