@@ -516,3 +516,52 @@ describe("each component run with the chart's own arguments, as its own ServiceA
     assert.doesNotMatch(readFileSync(join(WORK, "sm-audit.log"), "utf8"), /forbidden/i, "no call was refused by RBAC");
   });
 });
+
+describe("gateway.calls: what the controller may mint and create is held by the API server (the chart's ValidatingAdmissionPolicy)", () => {
+  const ns = "agentgate-vap";
+  const controller = "vap-agentgate-controller";
+  const as = ["--as", serviceAccountUser(ns, controller), "--as-group", "system:serviceaccounts", "--as-group", `system:serviceaccounts:${ns}`];
+  // kube-system: exempt from every release's webhooks, so only RBAC and the policy answer.
+  const probe = "kube-system";
+
+  before(async () => {
+    const rendered = await helm(["template", "vap", CHART, "--namespace", ns, "-f", valuesFile({ gateway: { calls: { enabled: true } } })]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const wanted = new Set(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]);
+    const objects = parseAllDocuments(rendered.stdout)
+      .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } } | null)
+      .filter((o) => o?.kind !== undefined && wanted.has(o.kind) && (o.metadata?.name ?? "").startsWith("vap-agentgate-controller") && (o.kind !== "Role" && o.kind !== "RoleBinding" || o.metadata?.namespace === ns));
+    await cp.applyYaml(stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }));
+    await cp.applyYaml(objects.map((o) => stringify(o)).join("---\n"));
+    // A run's account, and any other (kube-system's accounts are the ones a stolen controller token would want).
+    await cp.applyYaml(["agentgate-run-probe", "probe-admin"].map((name) => stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: probe } })).join("---\n"));
+    // The policy takes a moment to be enforced after it is created: wait until it refuses.
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      const r = await cp.kubectl(["create", "token", "probe-admin", "-n", probe, ...as], { allowFail: true });
+      if (r.code !== 0 && /ValidatingAdmissionPolicy/.test(r.stderr)) break;
+    }
+  });
+
+  test("the controller mints a token for a run's ServiceAccount for the gateway's audience, and for nothing else", async () => {
+    const ok = await cp.kubectl(["create", "token", "agentgate-run-probe", "-n", probe, "--audience", "agentgate.agent.tekton.dev/calls", ...as], { allowFail: true });
+    assert.equal(ok.code, 0, ok.stderr);
+    const otherAccount = await cp.kubectl(["create", "token", "probe-admin", "-n", probe, "--audience", "agentgate.agent.tekton.dev/calls", ...as], { allowFail: true });
+    assert.notEqual(otherAccount.code, 0);
+    assert.match(otherAccount.stderr, /vap-agentgate-controller-calls.*mints tokens only for a run's ServiceAccount/);
+    const apiServerAudience = await cp.kubectl(["create", "token", "agentgate-run-probe", "-n", probe, ...as], { allowFail: true });
+    assert.notEqual(apiServerAudience.code, 0, "a token the API server would accept is never minted");
+    assert.match(apiServerAudience.stderr, /only for audience agentgate\.agent\.tekton\.dev\/calls/);
+  });
+
+  test("the controller creates only Opaque Secrets labelled as agentgate's, and reads none", async () => {
+    const secret = (name: string, type: string, labels: Record<string, string>, annotations: Record<string, string> = {}) => stringify({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: probe, labels, annotations }, type, stringData: { token: "x" } });
+    const ours = await cp.kubectl(["create", "-f", "-", ...as], { stdin: secret("probe-calls-a", "Opaque", { "app.kubernetes.io/managed-by": "agentgate" }), allowFail: true });
+    assert.equal(ours.code, 0, ours.stderr);
+    const unlabelled = await cp.kubectl(["create", "-f", "-", ...as], { stdin: secret("probe-calls-b", "Opaque", {}), allowFail: true });
+    assert.match(unlabelled.stderr, /creates only Opaque Secrets labelled/);
+    const legacyToken = await cp.kubectl(["create", "-f", "-", ...as], { stdin: secret("probe-calls-c", "kubernetes.io/service-account-token", { "app.kubernetes.io/managed-by": "agentgate" }, { "kubernetes.io/service-account.name": "probe-admin" }), allowFail: true });
+    assert.match(legacyToken.stderr, /creates only Opaque Secrets labelled/, "a legacy token Secret for another account is never made");
+    const read = await cp.kubectl(["get", "secret", "probe-calls-a", "-n", probe, ...as], { allowFail: true });
+    assert.match(read.stderr, /forbidden/);
+  });
+});

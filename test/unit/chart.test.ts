@@ -658,14 +658,33 @@ test("gateway.calls: the run-time gateway's port on the pods and Service, its RB
   assert.deepEqual(service.spec.ports.find((p) => p.name === "calls"), { name: "calls", port: 8090, targetPort: "calls", protocol: "TCP" });
   const rules = (find(objects, "ClusterRole", "agentgate-gateway") as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules;
   assert.ok(rules.some((r) => r.resources.includes("tokenreviews") && r.verbs.includes("create")), "TokenReview");
-  assert.ok(rules.some((r) => r.resources.includes("secrets") && r.verbs.includes("get")), "provider keys");
+  assert.ok(rules.some((r) => r.resources.includes("secrets") && r.resources.includes("configmaps") && r.verbs.includes("get")), "provider keys, tool servers' own credentials");
   const role = (find(objects, "Role", "agentgate-gateway") as unknown as { rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[] }).rules;
   assert.ok(role.some((r) => r.resources.includes("configmaps") && r.verbs.includes("update") && r.resourceNames === undefined), "run ledgers");
   const np = find(objects, "NetworkPolicy", "agentgate-gateway") as unknown as { spec: { ingress: { ports: { port: number }[]; from?: { podSelector?: { matchExpressions?: { key: string; operator: string }[] } }[] }[] } };
   const calls = np.spec.ingress.find((i) => i.ports.some((p) => p.port === 8090));
   assert.deepEqual(calls?.from?.[0]?.podSelector?.matchExpressions, [{ key: "agent.tekton.dev/run", operator: "Exists" }]);
 
+  // The controller sends runs through it: their own ModelConfig and RemoteMCPServers, a call token it mints and only creates.
+  const controllerArgs = podSpec(find(objects, "Deployment", "agentgate-controller")).spec.containers[0]?.args ?? [];
+  assert.equal(flagValue(controllerArgs, "--calls-url"), `http://agentgate.${NS}.svc:8090`);
+  type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+  const controllerRules = (find(objects, "ClusterRole", "agentgate-controller") as unknown as { rules: Rule[] }).rules;
+  for (const [group, resource, verb] of [["kagent.dev", "modelconfigs", "create"], ["kagent.dev", "modelconfigs", "patch"], ["kagent.dev", "remotemcpservers", "patch"], ["", "serviceaccounts/token", "create"], ["", "secrets", "create"]] as const) {
+    assert.ok(controllerRules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb)), `${verb} ${resource}`);
+  }
+  assert.deepEqual(controllerRules.filter((r) => r.resources.includes("secrets")).flatMap((r) => r.verbs), ["create"], "Secrets are created, never read or changed");
+  const controllerRole = (find(objects, "Role", "agentgate-controller") as unknown as { rules: Rule[] }).rules;
+  assert.ok(controllerRole.some((r) => r.resources.includes("configmaps") && r.verbs.includes("watch") && r.verbs.includes("delete") && r.resourceNames === undefined), "run ledgers read and swept");
+  const vap = find(objects, "ValidatingAdmissionPolicy", "agentgate-controller-calls") as unknown as { spec: { failurePolicy: string; matchConditions: { expression: string }[]; matchConstraints: { resourceRules: { resources: string[]; operations: string[] }[] } } };
+  assert.equal(vap.spec.failurePolicy, "Fail");
+  assert.deepEqual(vap.spec.matchConstraints.resourceRules[0]?.resources, ["serviceaccounts/token", "secrets"]);
+  assert.match(vap.spec.matchConditions[0]?.expression ?? "", new RegExp(`system:serviceaccount:${NS}:agentgate-controller`));
+  assert.ok(find(objects, "ValidatingAdmissionPolicyBinding", "agentgate-controller-calls"));
+
   const off = await render();
+  assert.equal(flagValue(podSpec(find(off, "Deployment", "agentgate-controller")).spec.containers[0]?.args ?? [], "--calls-url"), undefined);
+  assert.ok(!off.some((o) => o.kind === "ValidatingAdmissionPolicy"));
   assert.equal(flagValue(podSpec(find(off, "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [], "--calls-listen"), undefined);
   const offRules = (find(off, "ClusterRole", "agentgate-gateway") as unknown as { rules: { resources: string[] }[] }).rules;
   assert.ok(!offRules.some((r) => r.resources.includes("tokenreviews") || r.resources.includes("secrets")), "no TokenReview or Secret reads unless enabled");
