@@ -110,6 +110,13 @@ export interface AgentScript {
   dropStreamAfter?: number;
   /** write each SSE event as pretty JSON over several data: lines, CRLF, comments, in tiny delayed pieces */
   fragmentSse?: boolean;
+  /**
+   * What the agent really does before its scripted LLM calls: called once
+   * per task with the Agent's "<namespace>/<name>" (a test calls the tools
+   * and model the Agent was given, as kagent's runtime would). A rejection
+   * fails the task with its message.
+   */
+  work?: (agent: string) => Promise<void>;
 }
 
 export interface RecordedCall {
@@ -327,6 +334,7 @@ interface Resolved {
   resubscribe: boolean;
   dropStreamAfter: number;
   fragmentSse: boolean;
+  work: ((agent: string) => Promise<void>) | undefined;
 }
 
 function resolve(s: AgentScript, runtime: KagentRuntime): Resolved {
@@ -351,6 +359,7 @@ function resolve(s: AgentScript, runtime: KagentRuntime): Resolved {
     resubscribe: s.resubscribe ?? true,
     dropStreamAfter: s.dropStreamAfter ?? Infinity,
     fragmentSse: s.fragmentSse ?? false,
+    work: s.work,
   };
 }
 
@@ -367,6 +376,9 @@ interface FakeTask {
   /** waiting for a human's decision */
   waiting: boolean;
   decisions: string[];
+  /** the Agent, "<namespace>/<name>" */
+  agent: string;
+  workDone: boolean;
 }
 
 function clone<T>(v: T): T {
@@ -496,6 +508,15 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
       ft.afterPause = undefined;
       toolResponses(ft, calls);
     }
+    if (s.work && !ft.workDone) {
+      ft.workDone = true;
+      try {
+        await s.work(ft.agent);
+      } catch (err) {
+        if (!ft.cancelled) emit(ft, status(ft, "failed", agentMessage(ft, [{ kind: "text", text: err instanceof Error ? err.message : String(err) }], base), base));
+        return;
+      }
+    }
     let lastUsage: Obj | undefined;
     for (let i = ft.llmCalls; i < s.llmCalls; i++) {
       await delay(ft, s.stepDelayMs);
@@ -572,6 +593,8 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
           afterPause: undefined,
           waiting: false,
           decisions: [],
+          agent,
+          workDone: false,
         };
         tasks.set(rc.taskId, ft);
       }
