@@ -15,6 +15,7 @@ import { registerAuditCommand } from "./audit.ts";
 import { registerControllerCommand } from "./controller.ts";
 import { registerProvenanceCommands } from "./provenance-verify.ts";
 import { registerCapabilitiesCommand } from "./capabilities.ts";
+import { registerLogsCommand } from "./logs.ts";
 
 function atLeastOne(value: string): number {
   const n = Number(value);
@@ -80,6 +81,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerProvenanceCommands(program, io, setExit);
   registerAuditCommand(program, io, setExit);
   registerCapabilitiesCommand(program, io, setExit);
+  registerLogsCommand(program, io, setExit);
   refuseRepeatedFlags(program);
   return program;
 }

@@ -24,7 +24,7 @@ import { CALLS_AUDIENCE } from "../calls/caller.ts";
 import type { LedgerState, LedgerStore } from "../calls/ledger.ts";
 import type { ModelConfig } from "../types/kagent.ts";
 import { agentRoute, callsSecret, routedObjects, secretOfRoutedModel, tokenLifetimeSeconds, unroutable } from "./calls-route.ts";
-import { budgetSpent, callsRecord, usageOfLedger } from "./run-ledger.ts";
+import { budgetSpent, callEvent, callsRecord, usageOfLedger } from "./run-ledger.ts";
 
 const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, toolCalls: 0 };
 const POLL_MS = 1000;
@@ -588,10 +588,42 @@ export class RunReconciler {
    * gateway already refuses its next model call).
    */
   observeLedger(state: LedgerState): void {
+    this.announceCalls(state);
     const spent = budgetSpent(state);
     if (spent === undefined) return;
     const actor = this.actors.get(`${state.run.namespace}/${state.run.name}`);
     if (actor?.runUid === state.run.uid) actor.requestStop({ reason: "BudgetExceeded", message: spent });
+  }
+
+  /** run uid → the last traced call an Event was written for */
+  private readonly callsAnnounced = new Map<string, number>();
+  private readonly startedAt = Date.now();
+  private announcements: Promise<void> = Promise.resolve();
+
+  /**
+   * An Event on the run per traced call, in order (`kubectl describe`,
+   * `agentgate logs -f`): what the agent did as it does it. A ledger first
+   * seen after this controller started announces only calls made since;
+   * the earlier ones are in the trace the provenance carries.
+   */
+  private announceCalls(state: LedgerState): void {
+    const uid = state.run.uid;
+    const last = this.callsAnnounced.get(uid);
+    const fresh = state.trace.filter((e) => (last === undefined ? Date.parse(e.at) >= this.startedAt : e.seq > last));
+    const newest = state.trace.at(-1)?.seq;
+    if (newest !== undefined) {
+      // Kept past the run's end (a call may land as it ends); the oldest runs are forgotten first.
+      if (last === undefined && this.callsAnnounced.size >= 10_000) this.callsAnnounced.delete(this.callsAnnounced.keys().next().value ?? "");
+      this.callsAnnounced.set(uid, Math.max(last ?? 0, newest));
+    }
+    if (fresh.length === 0) return;
+    const involved: KubeObject = { apiVersion: AGENT_API_VERSION, kind: "AgentRun", metadata: { name: state.run.name, namespace: state.run.namespace, uid } };
+    this.announcements = this.announcements.then(async () => {
+      for (const entry of fresh) {
+        const e = callEvent(entry, state);
+        await this.kube.event(involved, e.type, e.reason, e.message).catch((err: unknown) => { this.opts.log.warn("cannot write a call's Event", { run: `${state.run.namespace}/${state.run.name}`, error: describeError(err) }); });
+      }
+    });
   }
 
   /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 import { appendStep, emptyLedger, settleStep } from "../calls/ledger.ts";
-import { budgetSpent, callsRecord, usageOfLedger } from "./run-ledger.ts";
+import { budgetSpent, callEvent, callsRecord, usageOfLedger } from "./run-ledger.ts";
 
 const run = { namespace: "ci", name: "r1", uid: "u1" };
 const model = (prompt: number, completion: number) => ({ at: "2026-12-07T00:00:00.000Z", kind: "model" as const, inputSha256: "x", verdict: "allowed" as const, ms: 1, tokens: { prompt, completion, total: prompt + completion } });
@@ -28,4 +28,12 @@ test("the calls record says how many calls the trace left out", () => {
   const s = { ...appendStep(emptyLedger(run, 10), model(1, 1)), calls: 7 };
   const r = callsRecord(s);
   assert.deepEqual([r.calls, r.untraced, r.trace.length], [7, 6, 1]);
+});
+
+test("each traced call becomes an Event: tool calls by name and server, refusals as warnings with the reason, model calls with tokens and the budget", () => {
+  const base = { at: "2026-12-07T00:00:00.000Z", inputSha256: "x", ms: 4 };
+  assert.deepEqual(callEvent({ ...base, seq: 1, kind: "tool", server: "tools/fs", tool: "read_file", verdict: "allowed" }, { used: 0, budget: 300 }), { type: "Normal", reason: "ToolCall", message: "#1 tool read_file on tools/fs allowed (4 ms)" });
+  assert.deepEqual(callEvent({ ...base, seq: 2, kind: "tool", server: "tools/fs", tool: "write_file", verdict: "denied", reason: "system files are not the agent's" }, { used: 0, budget: 300 }), { type: "Warning", reason: "ToolCallDenied", message: "#2 tool write_file on tools/fs denied: system files are not the agent's (4 ms)" });
+  assert.deepEqual(callEvent({ ...base, seq: 3, kind: "model", model: "gpt-4o", verdict: "failed", reason: "cut at the run's token budget", tokens: { prompt: 40, completion: 256, total: 296 } }, { used: 356, budget: 300 }), { type: "Warning", reason: "ModelCallFailed", message: "#3 model gpt-4o failed: cut at the run's token budget: 296 tokens (40 prompt, 256 completion); 356 of 300 used (4 ms)" });
+  assert.equal(callEvent({ ...base, seq: 4, kind: "model", model: "gpt-4o", verdict: "allowed" }, { used: 10, budget: 0 }).message, "#4 model gpt-4o allowed: no tokens; 10 used (4 ms)");
 });

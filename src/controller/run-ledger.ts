@@ -29,3 +29,24 @@ export interface CallsRecord {
 export function callsRecord(state: LedgerState): CallsRecord {
   return { budget: state.budget, used: state.used, calls: state.calls, untraced: Math.max(0, state.calls - state.trace.length), trace: state.trace };
 }
+
+/** An Event on the run for one traced call, for `kubectl describe` and `agentgate logs`. */
+export interface CallEvent {
+  type: "Normal" | "Warning";
+  reason: "ToolCall" | "ToolCallDenied" | "ToolCallFailed" | "ModelCall" | "ModelCallDenied" | "ModelCallFailed";
+  message: string;
+}
+
+const VERDICT_REASON = { allowed: "", denied: "Denied", failed: "Failed" } as const;
+
+export function callEvent(entry: LedgerState["trace"][number], state: Pick<LedgerState, "used" | "budget">): CallEvent {
+  const suffix = VERDICT_REASON[entry.verdict];
+  const why = entry.reason !== undefined ? `: ${entry.reason}` : "";
+  const took = `${String(entry.ms)} ms`;
+  if (entry.kind === "tool") {
+    return { type: suffix === "" ? "Normal" : "Warning", reason: `ToolCall${suffix}`, message: `#${String(entry.seq)} tool ${entry.tool ?? "?"} on ${entry.server ?? "?"} ${entry.verdict}${why} (${took})` };
+  }
+  const tokens = entry.tokens ? `${String(entry.tokens.total)} tokens (${String(entry.tokens.prompt)} prompt, ${String(entry.tokens.completion)} completion)` : "no tokens";
+  const budget = state.budget > 0 ? `; ${String(state.used)} of ${String(state.budget)} used` : `; ${String(state.used)} used`;
+  return { type: suffix === "" ? "Normal" : "Warning", reason: `ModelCall${suffix}`, message: `#${String(entry.seq)} model ${entry.model ?? "?"} ${entry.verdict}${why}: ${tokens}${budget} (${took})` };
+}

@@ -22,6 +22,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { stringify } from "yaml";
 import { ledgerName } from "../../src/calls/ledger-configmap.ts";
 import type { TraceEntry } from "../../src/calls/ledger.ts";
+import { main } from "../../src/cli/main.ts";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { A2ADriver } from "../../src/controller/a2a-driver.ts";
 import { startController, type RunningController } from "../../src/controller/controller.ts";
@@ -135,6 +136,8 @@ async function playKagent(): Promise<void> {
 
 let done: AgentRun;
 let uid = "";
+let following: Promise<number>;
+const followed: string[] = [];
 
 before(async () => {
   logger.level = "error";
@@ -198,6 +201,8 @@ before(async () => {
       { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "fix-1", namespace: NS }, spec: { configRef: { name: "writer" }, goal: "write tests for refund()" } },
     ),
   );
+  // A developer follows the run as it happens.
+  following = main(["logs", "fix-1", "-n", NS, "--kubeconfig", cp.kubeconfigPath, "-f", "-o", "json"], { out: (l) => followed.push(l), err: (l) => followed.push(`stderr: ${l}`) });
   done = await until("fix-1 to finish", async () => {
     const r = await getRun("fix-1");
     return r.status?.phase === "Succeeded" || r.status?.phase === "Failed" ? r : undefined;
@@ -304,4 +309,26 @@ test("a namespace editor can neither repoint nor delete what the run was given: 
     assert.notEqual(del.code, 0, `${kind ?? ""} deleted`);
     assert.match(del.stderr, /cannot be deleted by "dev"/);
   }
+});
+
+test("agentgate logs -f showed each call as it happened and ended with the outcome; afterwards logs prints the same, and a user who may not read the run gets the API server's answer", async () => {
+  assert.equal(await following, 0, followed.join("\n"));
+  const lines = followed.map((l) => JSON.parse(l) as { kind: string; reason: string; message: string });
+  const calls = lines.filter((l) => l.reason.startsWith("ToolCall") || l.reason.startsWith("ModelCall")).map((l) => l.reason);
+  assert.deepEqual(calls, ["ToolCall", "ToolCallDenied", "ToolCallDenied", "ModelCall", "ModelCallFailed", "ModelCallDenied"]);
+  assert.ok(lines.some((l) => l.kind === "phase" && l.reason === "Acting") || lines.some((l) => l.reason === "Acting"), "the run's phases");
+  const end = lines.at(-1);
+  assert.equal(end?.kind, "end");
+  assert.equal(end?.reason, "BudgetExceeded");
+  assert.match(end?.message ?? "", /tokens through agentgate's run-time gateway/);
+
+  const out: string[] = [];
+  assert.equal(await main(["logs", "fix-1", "-n", NS, "--kubeconfig", cp.kubeconfigPath], { out: (l) => out.push(l), err: (l) => out.push(l) }), 0);
+  assert.match(out.join("\n"), /ToolCallDenied +#2 tool write_file on tools\/fs denied: .*system files are not the agent's/);
+  assert.match(out.at(-1) ?? "", /BudgetExceeded/);
+
+  const outsider = await cp.kubeconfigFor("someone", []);
+  const err: string[] = [];
+  assert.equal(await main(["logs", "fix-1", "-n", NS, "--kubeconfig", outsider], { out: (l) => err.push(l), err: (l) => err.push(l) }), 1);
+  assert.deepEqual(err, ['Error from server: agentruns.agent.tekton.dev "fix-1" is forbidden: User "someone" cannot get resource "agentruns" in API group "agent.tekton.dev" in the namespace "team"']);
 });

@@ -149,11 +149,11 @@ const VERIFY = ["--signing-public-key-file", F("ed25519.pub.pem")];
 const cases: Case[] = [
   // Usage: commander's errors, in one line, pointing at the command's help.
   { name: "an unknown flag with a near miss: one line with the suggestion", args: ["serve", "--listn", "x"], err: /^agentgate: unknown option '--listn' \(did you mean --listen\?\); see agentgate serve --help$/ },
-  { name: "no command at all: exit 2 naming the commands, not a help page", args: [], err: /^agentgate: no command given; one of serve, review, bundle, controller, provenance, audit, capabilities \(see agentgate --help\)$/ },
+  { name: "no command at all: exit 2 naming the commands, not a help page", args: [], err: /^agentgate: no command given; one of serve, review, bundle, controller, provenance, audit, capabilities, logs \(see agentgate --help\)$/ },
   { name: "bundle without its subcommand", args: ["bundle"], err: /^agentgate: bundle needs a command: build, sign, verify, check, inspect \(see agentgate bundle --help\)$/ },
   { name: "provenance without its subcommand", args: ["provenance"], err: /^agentgate: provenance needs a command: verify \(see agentgate provenance --help\)$/ },
   { name: "an unknown subcommand", args: ["bundle", "unpack"], err: /^agentgate: unknown command 'unpack'; see agentgate bundle --help$/ },
-  { name: "help of a command that does not exist", args: ["help", "deploy"], err: /^agentgate: unknown command 'deploy'; one of serve, review, bundle, controller, provenance, audit, capabilities \(see agentgate --help\)$/ },
+  { name: "help of a command that does not exist", args: ["help", "deploy"], err: /^agentgate: unknown command 'deploy'; one of serve, review, bundle, controller, provenance, audit, capabilities, logs \(see agentgate --help\)$/ },
   { name: "a flag without its value", args: ["review", "-f"], err: /^agentgate: option '-f, --file <file>' argument missing; see agentgate review --help$/ },
   { name: "-o yaml where text or json are allowed", args: ["review", "-o", "yaml", "-f", F("configmap.yaml")], err: /^agentgate: option '-o, --output <format>' argument 'yaml' is invalid\. Allowed choices are text, json; see agentgate review --help$/ },
   { name: "--drain-seconds abc", args: ["serve", "--offline", "--drain-seconds", "abc"], err: /^agentgate: option '--drain-seconds <n>' argument 'abc' is invalid\. expected a whole number of seconds; see agentgate serve --help$/ },
@@ -192,6 +192,9 @@ const cases: Case[] = [
   { name: "controller --kubeconfig that is not YAML: the reason and where, not the parser's excerpt", args: ["controller", "--kubeconfig", F("malformed.kubeconfig")], err: /^agentgate: --kubeconfig \S+malformed\.kubeconfig: not valid YAML: bad indentation of a mapping entry at line 1, column 9$/ },
   { name: "controller --kubeconfig whose current-context is not among its contexts", args: ["controller", "--kubeconfig", F("dangling.kubeconfig")], err: /^agentgate: --kubeconfig \S+dangling\.kubeconfig: current-context "b" is not one of its contexts \(a\)$/ },
   { name: "controller without any cluster: no --offline suggested, it has none", args: ["controller"], err: /^agentgate: no cluster to watch: pass --kubeconfig FILE \(or set KUBECONFIG, or write ~\/\.kube\/config\)$/ },
+  { name: "logs without a run", args: ["logs"], err: /^agentgate: missing required argument 'run'; see agentgate logs --help$/ },
+  { name: "logs -o in a format it does not print", args: ["logs", "r1", "-o", "yaml"], err: /^agentgate: .*-o, --output <format>' argument 'yaml' is invalid\. Allowed choices are text, json/ },
+  { name: "logs --kubeconfig that does not exist", args: ["logs", "r1", "--kubeconfig", F("missing.kubeconfig")], err: /^agentgate: --kubeconfig \S+missing\.kubeconfig: cannot read: ENOENT \(no such file\)$/ },
   { name: "controller without --kubeconfig or $KUBECONFIG reads ~/.kube/config, as kubectl does, and names it", args: ["controller"], home: "home-with-kube", err: /^agentgate: ~\/\.kube\/config \(\S+home-with-kube\/\.kube\/config\): not valid YAML: .* at line 2, column 1$/ },
   { name: "audit --kubeconfig of binary garbage", args: ["audit", "--once", "--kubeconfig", F("binary.bin")], err: /^agentgate: --kubeconfig \S+binary\.bin: binary data, not a kubeconfig \(YAML\)$/ },
   { name: "serve --kubeconfig of an empty file: refused before a bundle loads or a certificate is made", args: ["serve", "--listen", "127.0.0.1:0", "--kubeconfig", F("empty.yaml")], err: /^agentgate: --kubeconfig \S+empty\.yaml: is empty, not a kubeconfig$/ },

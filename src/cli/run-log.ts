@@ -1,0 +1,86 @@
+// What `agentgate logs` prints of a run (README, "Following a run"): its
+// phase changes, the Events agentgate writes on it (progress, approvals it
+// waits for, each call through the run-time gateway), and once it ended the
+// signed trace. Pure: logs.ts reads and watches, this says it.
+import type * as k8s from "@kubernetes/client-node";
+import { callEvent } from "../controller/run-ledger.ts";
+import type { CallsRecord } from "../controller/run-ledger.ts";
+import { isRecord } from "../types/kube.ts";
+import type { AgentRun } from "../types/agent.ts";
+
+export interface LogLine {
+  /** RFC 3339 */
+  time: string;
+  /** "phase": the run's phase changed; "event": an Event on the run; "call": a call from the signed trace; "end": the run's outcome */
+  kind: "phase" | "event" | "call" | "end";
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+const asTime = (v: unknown): string => (v instanceof Date ? v.toISOString() : typeof v === "string" ? v : "");
+
+export function eventLine(ev: k8s.CoreV1Event): LogLine {
+  const time = asTime(ev.eventTime) || asTime(ev.lastTimestamp) || asTime(ev.firstTimestamp) || asTime(ev.metadata.creationTimestamp);
+  return { time, kind: "event", type: ev.type === "Warning" ? "Warning" : "Normal", reason: ev.reason ?? "", message: ev.message ?? "" };
+}
+
+const succeeded = (run: AgentRun) => run.status?.conditions?.find((c) => c.type === "Succeeded");
+
+/** The run's phase now, as a line; undefined before the controller gave it one. */
+export function phaseLine(run: AgentRun, now: string): LogLine | undefined {
+  const phase = run.status?.phase;
+  if (phase === undefined) return undefined;
+  const c = succeeded(run);
+  return { time: c?.lastTransitionTime ?? now, kind: "phase", type: phase === "Failed" ? "Warning" : "Normal", reason: phase, message: c ? `${c.reason}: ${c.message}` : phase };
+}
+
+export const isOver = (run: AgentRun): boolean => run.status?.phase === "Succeeded" || run.status?.phase === "Failed";
+
+/** How the run ended, with its usage. */
+export function endLine(run: AgentRun): LogLine {
+  const c = succeeded(run);
+  const u = run.status?.usage;
+  const usage = u ? `; ${String(u.totalTokens)} tokens (${String(u.promptTokens)} prompt, ${String(u.completionTokens)} completion), ${String(u.toolCalls)} tool calls` : "";
+  return { time: run.status?.completionTime ?? c?.lastTransitionTime ?? "", kind: "end", type: run.status?.phase === "Succeeded" ? "Normal" : "Warning", reason: c?.reason ?? run.status?.phase ?? "", message: `${c?.message ?? ""}${usage}` };
+}
+
+/**
+ * The calls the run-time gateway traced, from the run's signed provenance
+ * (its `calls` byproduct); empty when it has none. Read for a run whose
+ * call Events are gone (Events expire) or were never written.
+ */
+export function traceLines(run: AgentRun): LogLine[] {
+  const envelope = run.status?.provenance;
+  if (!envelope) return [];
+  let statement: unknown;
+  try {
+    statement = JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8"));
+  } catch {
+    return [];
+  }
+  const predicate = isRecord(statement) && isRecord(statement.predicate) ? statement.predicate : {};
+  const details = isRecord(predicate.runDetails) ? predicate.runDetails : {};
+  const byproducts = Array.isArray(details.byproducts) ? details.byproducts : [];
+  const calls: unknown = byproducts.find((b) => isRecord(b) && b.name === "calls");
+  if (!isRecord(calls) || typeof calls.content !== "string") return [];
+  let record: CallsRecord;
+  try {
+    record = JSON.parse(Buffer.from(calls.content, "base64").toString("utf8")) as CallsRecord;
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(record.trace)) return [];
+  return record.trace.map((entry) => {
+    const e = callEvent(entry, record);
+    return { time: entry.at, kind: "call", type: e.type, reason: e.reason, message: e.message };
+  });
+}
+
+export function renderText(line: LogLine): string {
+  return `${line.time.replace(/\.\d+Z$/, "Z")}  ${line.reason.padEnd(16)} ${line.message}`;
+}
+
+export function renderJson(line: LogLine): string {
+  return JSON.stringify(line);
+}
