@@ -44,8 +44,14 @@ export function ownedMeta(run: AgentRun, name: string, extraLabels: Record<strin
   };
 }
 
-/** Whether the run made this object: its controlling owner is the run (same uid). */
+/**
+ * Whether the run made this object: agentgate's label, which nobody else
+ * may set (the managed-object check), and the run (same uid) as its
+ * controlling owner. An owner reference alone proves nothing: anyone who
+ * can create the object can write one naming the run's uid, and an object
+ * made in advance would be adopted.
+ */
 export function ownedByRun(object: ObjectMeta | undefined, run: AgentRun): boolean {
   const uid = run.metadata?.uid;
-  return uid !== undefined && uid !== "" && object?.ownerReferences?.some((o) => o.uid === uid && o.controller === true) === true;
+  return uid !== undefined && uid !== "" && object?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && object.ownerReferences?.some((o) => o.uid === uid && o.controller === true) === true;
 }
