@@ -2,12 +2,14 @@
 // the namespace editors whose runs they count (a counter in the run's
 // namespace could be reset by its editor), and shared by every gateway
 // replica through the API server's optimistic concurrency: a write that
-// lost a race (409) re-reads and re-applies the change.
+// lost a race (409) re-reads and re-applies the change. The controller
+// opens a run's ledger before its agent starts and deletes it after the run
+// ended; the gateway only ever changes one that exists.
 import * as k8s from "@kubernetes/client-node";
 import { statusCode } from "../api-errors.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../types/agent.ts";
 import { CallRefused } from "./caller.ts";
-import type { LedgerState, LedgerStore, LedgerUpdate } from "./ledger.ts";
+import { noLedger, type LedgerState, type LedgerStore, type LedgerUpdate } from "./ledger.ts";
 
 const DATA_KEY = "ledger.json";
 const MAX_ATTEMPTS = 20;
@@ -36,55 +38,159 @@ function parse(cm: k8s.V1ConfigMap, name: string): LedgerState {
   }
 }
 
+/** Ledgers whose last write this replica remembers; beyond it the oldest are forgotten (and read again when next written). */
+const REMEMBERED = 1000;
+
+interface Pending {
+  change: LedgerUpdate;
+  resolve: (state: LedgerState) => void;
+  reject: (err: unknown) => void;
+}
+
 export class ConfigMapLedgerStore implements LedgerStore {
   private readonly api: k8s.CoreV1Api;
   private readonly namespace: string;
+  /**
+   * What this replica last wrote or read of each ledger, with its
+   * resourceVersion: the next write goes out on it without reading first
+   * (one API call, not two). The compare-and-swap still holds: if another
+   * replica wrote since, the API server answers 409 and the ledger is read
+   * again.
+   */
+  private readonly last = new Map<string, k8s.V1ConfigMap>();
+  /**
+   * Changes waiting for a ledger's write in flight. Calls of one run on one
+   * replica never race each other: the changes that arrive while a write is
+   * out go together in the next one (each call still gets the state its own
+   * change made), so a busy run costs one write per round trip, not one
+   * conflict per call.
+   */
+  private readonly queues = new Map<string, Pending[]>();
 
   constructor(kc: k8s.KubeConfig, namespace: string) {
     this.api = kc.makeApiClient(k8s.CoreV1Api);
     this.namespace = namespace;
   }
 
+  private remember(name: string, cm: k8s.V1ConfigMap): void {
+    this.last.delete(name);
+    if (this.last.size >= REMEMBERED) this.last.delete(this.last.keys().next().value ?? "");
+    this.last.set(name, cm);
+  }
+
+  private body(state: LedgerState, resourceVersion?: string): k8s.V1ConfigMap {
+    const name = ledgerName(state.run.uid);
+    return {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name,
+        namespace: this.namespace,
+        labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, "app.kubernetes.io/component": LEDGER_COMPONENT },
+        annotations: { [LEDGER_RUN_ANNOTATION]: `${state.run.namespace}/${state.run.name}` },
+        ...(resourceVersion ? { resourceVersion } : {}),
+      },
+      data: { [DATA_KEY]: JSON.stringify(state) },
+    };
+  }
+
+  async open(state: LedgerState): Promise<void> {
+    try {
+      await this.api.createNamespacedConfigMap({ namespace: this.namespace, body: this.body(state) });
+    } catch (err) {
+      if (statusCode(err) !== 409) throw err;
+    }
+  }
+
   async read(uid: string): Promise<LedgerState | undefined> {
     const name = ledgerName(uid);
     try {
-      return parse(await this.api.readNamespacedConfigMap({ name, namespace: this.namespace }), name);
+      const cm = await this.api.readNamespacedConfigMap({ name, namespace: this.namespace });
+      this.remember(name, cm);
+      return parse(cm, name);
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw err;
     }
   }
 
-  async update(uid: string, change: LedgerUpdate): Promise<LedgerState> {
+  async recent(uid: string): Promise<LedgerState | undefined> {
+    const known = this.last.get(ledgerName(uid));
+    return known ? parse(known, ledgerName(uid)) : this.read(uid);
+  }
+
+  update(uid: string, change: LedgerUpdate): Promise<LedgerState> {
     const name = ledgerName(uid);
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      let current: k8s.V1ConfigMap | undefined;
-      try {
-        current = await this.api.readNamespacedConfigMap({ name, namespace: this.namespace });
-      } catch (err) {
-        if (statusCode(err) !== 404) throw unavailable(name, err);
+    return new Promise<LedgerState>((resolve, reject) => {
+      const queue = this.queues.get(name);
+      if (queue) {
+        queue.push({ change, resolve, reject });
+        return;
       }
-      const next = change(current ? parse(current, name) : undefined);
-      const body: k8s.V1ConfigMap = {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: {
-          name,
-          namespace: this.namespace,
-          labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, "app.kubernetes.io/component": LEDGER_COMPONENT },
-          annotations: { [LEDGER_RUN_ANNOTATION]: `${next.run.namespace}/${next.run.name}` },
-          ...(current?.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
-        },
-        data: { [DATA_KEY]: JSON.stringify(next) },
-      };
+      this.queues.set(name, [{ change, resolve, reject }]);
+      void this.drain(name);
+    });
+  }
+
+  private async drain(name: string): Promise<void> {
+    for (;;) {
+      const batch = this.queues.get(name) ?? [];
+      if (batch.length === 0) {
+        this.queues.delete(name);
+        return;
+      }
+      this.queues.set(name, []);
       try {
-        if (current) await this.api.replaceNamespacedConfigMap({ name, namespace: this.namespace, body });
-        else await this.api.createNamespacedConfigMap({ namespace: this.namespace, body });
-        return next;
+        const outcomes = await this.write(name, batch);
+        outcomes.forEach((o, i) => { if ("state" in o) batch[i]?.resolve(o.state); else batch[i]?.reject(o.error); });
       } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+  }
+
+  /** One compare-and-swap of the whole batch, re-read and re-applied when another replica wrote first. */
+  private async write(name: string, batch: readonly Pending[]): Promise<({ state: LedgerState } | { error: unknown })[]> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      let current: k8s.V1ConfigMap | undefined = attempt === 1 ? this.last.get(name) : undefined;
+      const remembered = current !== undefined;
+      if (!current) {
+        try {
+          current = await this.api.readNamespacedConfigMap({ name, namespace: this.namespace });
+        } catch (err) {
+          if (statusCode(err) === 404) throw noLedger(name.replace(/^agentgate-calls-/, ""));
+          throw unavailable(name, err);
+        }
+      }
+      let state = parse(current, name);
+      const outcomes = batch.map((p) => {
+        try {
+          state = p.change(state);
+          return { state };
+        } catch (error) {
+          return { error };
+        }
+      });
+      if (!outcomes.some((o) => "state" in o)) {
+        // Refused on what this replica remembered: another may have written since (settled, or removed the ledger). Read and judge again.
+        if (remembered) {
+          this.last.delete(name);
+          continue;
+        }
+        return outcomes;
+      }
+      try {
+        this.remember(name, await this.api.replaceNamespacedConfigMap({ name, namespace: this.namespace, body: this.body(state, current.metadata?.resourceVersion) }));
+        return outcomes;
+      } catch (err) {
+        this.last.delete(name);
         const code = statusCode(err);
-        // Another replica wrote first (409 on replace, or on create when it created it).
-        if (code === 409) continue;
+        // Another replica wrote first (409), or what this replica remembered is gone (404): read it again.
+        if (code === 409 || code === 404) {
+          // Spread the replicas that lost the race, so they do not collide again in step.
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
+          continue;
+        }
         throw unavailable(name, err);
       }
     }
@@ -92,6 +198,7 @@ export class ConfigMapLedgerStore implements LedgerStore {
   }
 
   async remove(uid: string): Promise<void> {
+    this.last.delete(ledgerName(uid));
     try {
       await this.api.deleteNamespacedConfigMap({ name: ledgerName(uid), namespace: this.namespace });
     } catch (err) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 import { CallRefused } from "./caller.ts";
-import { appendStep, emptyLedger, Ledger, MemoryLedgerStore, REASON_LIMIT, reserveStep, settleStep, TRACE_LIMIT, type NewTraceEntry } from "./ledger.ts";
+import { appendStep, closeStep, emptyLedger, Ledger, MemoryLedgerStore, NoLedger, REASON_LIMIT, reserveStep, settleStep, TRACE_LIMIT, type NewTraceEntry } from "./ledger.ts";
 
 const run = { namespace: "ci", name: "r1", uid: "u1" };
 const entry: NewTraceEntry = { at: "2026-12-07T00:00:00.000Z", kind: "tool", server: "tools/fs", tool: "read_file", inputSha256: "x", verdict: "allowed", ms: 1 };
@@ -34,6 +34,7 @@ test("the trace keeps the first TRACE_LIMIT calls in order and counts every one"
 test("Ledger over one store: reserve, settle and record land on the run's state", async () => {
   const ledger = new Ledger(new MemoryLedgerStore());
   const ref = { ...run, budget: 100 };
+  await ledger.store.open(emptyLedger(run, 100));
   const grant = await ledger.reserve(ref, 8192);
   assert.equal(grant, 100);
   await assert.rejects(ledger.reserve(ref, 1), CallRefused, "a second call waits for nothing: the budget is reserved");
@@ -61,8 +62,25 @@ test("the ledger adds up tool calls and the provider's prompt and completion tok
   assert.deepEqual([s.calls, s.toolCalls, s.prompt, s.completion, s.used], [4, 2, 25, 12, 37]);
 });
 
-test("a budget of 0 is no budget: every call is granted what it asks for, and counted", () => {
-  const { state, grant } = reserveStep(settleStep(emptyLedger(run, 0), 0, 5_000), 800);
-  assert.equal(grant, 800);
-  assert.deepEqual([state.used, state.reserved], [5_000, 800]);
+test("a budget of 0 is spent, never unlimited: the first call is refused", () => {
+  assert.throws(() => reserveStep(emptyLedger(run, 0), 800), (e: unknown) => e instanceof CallRefused && e.status === 429);
+});
+
+test("a closed ledger (the run ended) starts nothing: no reservation, no tool call; a call in flight still settles", async () => {
+  const ledger = new Ledger(new MemoryLedgerStore());
+  const ref = { ...run, budget: 1000 };
+  await ledger.store.open(emptyLedger(run, 1000));
+  const grant = await ledger.reserve(ref, 100);
+  await ledger.store.update(run.uid, closeStep);
+  await assert.rejects(ledger.reserve(ref, 100), (e: unknown) => e instanceof CallRefused && e.status === 409 && /has ended/.test(e.message));
+  await assert.rejects(ledger.history(run.uid), /has ended/);
+  const settled = await ledger.settle(ref, grant, 42, { ...entry, kind: "model" });
+  assert.deepEqual([settled.used, settled.reserved, settled.closed], [42, 0, true]);
+});
+
+test("the gateway never starts a count from zero: a run without a ledger is refused", async () => {
+  const ledger = new Ledger(new MemoryLedgerStore());
+  await assert.rejects(ledger.reserve({ ...run, budget: 1000 }, 1), (e: unknown) => e instanceof NoLedger && e.status === 409);
+  await assert.rejects(ledger.record({ ...run, budget: 1000 }, entry), NoLedger);
+  await assert.rejects(ledger.history(run.uid), NoLedger);
 });

@@ -59,6 +59,8 @@ export interface LedgerState {
   /** prompt and completion tokens of every model call, as the provider counted them */
   prompt?: number;
   completion?: number;
+  /** the run ended: no call is started any more (calls in flight still settle) */
+  closed?: boolean;
   trace: TraceEntry[];
 }
 
@@ -72,11 +74,8 @@ export function emptyLedger(run: LedgerState["run"], budget: number): LedgerStat
 
 /** What a model call may spend, and the state with it reserved; refused when nothing is left. */
 export function reserveStep(state: LedgerState, want: number): { state: LedgerState; grant: number } {
-  // A budget of 0 is none (the stamp's "no limit", as the controller reads it): the call gets what it asks for, and is counted.
-  if (state.budget <= 0) {
-    const grant = Math.max(1, Math.floor(want));
-    return { state: { ...state, reserved: state.reserved + grant }, grant };
-  }
+  refuseClosed(state);
+  // A budget of 0 or less is spent, never unlimited (as the controller reads a stamp: run-guards.ts).
   const left = state.budget - state.used - state.reserved;
   if (left <= 0) {
     const inFlight = state.reserved > 0 ? ` (${state.reserved} reserved by calls in flight)` : "";
@@ -88,6 +87,15 @@ export function reserveStep(state: LedgerState, want: number): { state: LedgerSt
 
 export function settleStep(state: LedgerState, grant: number, spent: number): LedgerState {
   return { ...state, reserved: Math.max(0, state.reserved - grant), used: state.used + Math.max(0, Math.floor(spent)) };
+}
+
+/** A closed ledger's run has ended: nothing new is started in its name. */
+export function refuseClosed(state: LedgerState): void {
+  if (state.closed === true) throw new CallRefused(409, "the run has ended: agentgate takes no further call in its name");
+}
+
+export function closeStep(state: LedgerState): LedgerState {
+  return { ...state, closed: true };
 }
 
 export function appendStep(state: LedgerState, entry: NewTraceEntry): LedgerState {
@@ -106,11 +114,30 @@ export function appendStep(state: LedgerState, entry: NewTraceEntry): LedgerStat
 }
 
 /** One read-modify-write of a run's ledger; `change` may throw to refuse, and may run more than once. */
-export type LedgerUpdate = (current: LedgerState | undefined) => LedgerState;
+export type LedgerUpdate = (current: LedgerState) => LedgerState;
+
+/**
+ * A ledger the gateway finds absent: the controller opens one for every run
+ * it sends through the gateway, before the agent starts, and deletes it only
+ * after the run ended. The gateway never starts a count from zero.
+ */
+export class NoLedger extends CallRefused {
+  constructor(uid: string) {
+    super(409, `run ${uid} has no ledger at agentgate: it was not started through agentgate's controller with the run-time gateway, or it has ended`);
+    this.name = "NoLedger";
+  }
+}
+
+export const noLedger = (uid: string): NoLedger => new NoLedger(uid);
 
 export interface LedgerStore {
+  /** Creates the run's ledger unless it exists (the controller, before the agent starts). */
+  open(state: LedgerState): Promise<void>;
+  /** Throws noLedger when there is none. */
   update(uid: string, change: LedgerUpdate): Promise<LedgerState>;
   read(uid: string): Promise<LedgerState | undefined>;
+  /** The ledger as this process last wrote or read it, else as stored: for what may be a moment old (a tool call's history). */
+  recent(uid: string): Promise<LedgerState | undefined>;
   remove(uid: string): Promise<void>;
 }
 
@@ -118,9 +145,16 @@ export interface LedgerStore {
 export class MemoryLedgerStore implements LedgerStore {
   private readonly states = new Map<string, LedgerState>();
 
+  open(state: LedgerState): Promise<void> {
+    if (!this.states.has(state.run.uid)) this.states.set(state.run.uid, state);
+    return Promise.resolve();
+  }
+
   update(uid: string, change: LedgerUpdate): Promise<LedgerState> {
     try {
-      const next = change(this.states.get(uid));
+      const current = this.states.get(uid);
+      if (!current) throw noLedger(uid);
+      const next = change(current);
       this.states.set(uid, next);
       return Promise.resolve(next);
     } catch (err) {
@@ -130,6 +164,10 @@ export class MemoryLedgerStore implements LedgerStore {
 
   read(uid: string): Promise<LedgerState | undefined> {
     return Promise.resolve(this.states.get(uid));
+  }
+
+  recent(uid: string): Promise<LedgerState | undefined> {
+    return this.read(uid);
   }
 
   remove(uid: string): Promise<void> {
@@ -145,8 +183,6 @@ export interface RunRef {
   budget: number;
 }
 
-const fresh = (run: RunRef): LedgerState => emptyLedger({ namespace: run.namespace, name: run.name, uid: run.uid }, run.budget);
-
 /** The gateway's operations on a run's ledger. */
 export class Ledger {
   readonly store: LedgerStore;
@@ -158,20 +194,32 @@ export class Ledger {
   async reserve(run: RunRef, want: number): Promise<number> {
     let grant = 0;
     await this.store.update(run.uid, (current) => {
-      const step = reserveStep(current ?? fresh(run), want);
+      const step = reserveStep(current, want);
       grant = step.grant;
       return step.state;
     });
     return grant;
   }
 
-  /** Settles a reservation and records the call in one write. */
+  /** Settles a reservation and records the call in one write; a call in flight settles even on a closed ledger. */
   async settle(run: RunRef, grant: number, spent: number, entry: NewTraceEntry): Promise<LedgerState> {
-    return this.store.update(run.uid, (current) => appendStep(settleStep(current ?? fresh(run), grant, spent), entry));
+    return this.store.update(run.uid, (current) => appendStep(settleStep(current, grant, spent), entry));
   }
 
+  /**
+   * Records a call that reserved nothing (a tool call, a refusal). A tool
+   * call judged before the ledger closed is recorded: it was sent.
+   */
   async record(run: RunRef, entry: NewTraceEntry): Promise<LedgerState> {
-    return this.store.update(run.uid, (current) => appendStep(current ?? fresh(run), entry));
+    return this.store.update(run.uid, (current) => appendStep(current, entry));
+  }
+
+  /** Before a tool call is judged: refused when the run has no open ledger; its latest calls, for the policy's input. */
+  async history(uid: string): Promise<LedgerState> {
+    const state = await this.store.recent(uid);
+    if (!state) throw noLedger(uid);
+    refuseClosed(state);
+    return state;
   }
 
   async read(uid: string): Promise<LedgerState | undefined> {

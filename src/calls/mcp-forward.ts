@@ -189,8 +189,8 @@ async function callTool(ctx: CallContext, server: StampedServer, message: JsonRp
     ms: deps.now() - started,
     ...extra,
   });
-  const ledger = await deps.ledger.read(run.uid);
-  const verdict = judgeToolCall(deps.engine(), run, server, tool, args, ledger?.trace ?? []);
+  const ledger = await deps.ledger.history(run.uid);
+  const verdict = judgeToolCall(deps.engine(), run, server, tool, args, ledger.trace);
   if (!verdict.allowed) {
     await deps.ledger.record(ctx.ref, entry("denied", { reason: verdict.reason }));
     deps.log.info("tool call refused", { run: `${run.namespace}/${run.name}`, server: server.server, tool, reason: verdict.reason });

@@ -1,7 +1,7 @@
 // What the run reconciler needs from the agent runtime and from provenance,
 // so the state machine does not depend on A2A or DSSE details.
 import type { AgentConfig, AgentRun, DsseEnvelope, Guardrails, Usage } from "../types/agent.ts";
-import type { CallsRecord } from "./run-ledger.ts";
+import type { CallsRecord, CallsUnreadable } from "./run-ledger.ts";
 
 export type ActingReason = "Succeeded" | "BudgetExceeded" | "TimedOut" | "Cancelled" | "AgentFailed";
 
@@ -74,7 +74,7 @@ export interface ProvenanceFacts {
   finishedOn: string;
   outcome: string;
   /** the run's calls through agentgate's run-time gateway, from its ledger; absent when calls do not go through it */
-  calls?: CallsRecord;
+  calls?: CallsRecord | CallsUnreadable;
 }
 
 export interface ProvenanceRecorder {

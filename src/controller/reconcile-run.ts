@@ -21,16 +21,18 @@ import { checkClaimedPhase, deadlineOf, trustRun, type HookOutcome, type Trusted
 import { changedSinceAdmission, nextDriftCheck } from "./config-drift.ts";
 import { egressNote, scopeObjects, type ScopeEnvironment } from "./scope.ts";
 import { CALLS_AUDIENCE } from "../calls/caller.ts";
-import type { LedgerState, LedgerStore } from "../calls/ledger.ts";
+import { closeStep, emptyLedger, NoLedger, type LedgerState, type LedgerStore } from "../calls/ledger.ts";
 import type { ModelConfig } from "../types/kagent.ts";
 import { agentRoute, callsSecret, routedObjects, secretOfRoutedModel, tokenLifetimeSeconds, unroutable } from "./calls-route.ts";
-import { budgetSpent, callEvent, callsRecord, usageOfLedger } from "./run-ledger.ts";
+import { budgetSpent, callEvent, callsRecord, usageOfLedger, type CallsUnreadable } from "./run-ledger.ts";
 
 const ZERO_USAGE: Usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, toolCalls: 0 };
 const POLL_MS = 1000;
 /** How often a running agent's ModelConfig and tool servers are compared with its snapshot. */
 const CHANGE_CHECK_MS = 15_000;
 const ACTED_MEMORY_MS = 10 * 60_000;
+/** How long a run's end waits for model calls in flight to settle in its ledger, so its provenance counts them. */
+const LEDGER_SETTLE_MS = 5000;
 /**
  * How long a clean stop waits, when the goal is on its way to kagent, for
  * kagent to name the task and for its id to be written: the next leader can
@@ -68,8 +70,8 @@ export interface RunReconcilerOptions {
 export interface RunCalls {
   /** the gateway's URL as the agents' pods reach it */
   baseUrl: string;
-  /** the ledgers the gateway keeps: usage, budget and trace of each run */
-  ledgers: Pick<LedgerStore, "read" | "remove">;
+  /** the ledgers the gateway keeps: usage, budget and trace of each run; opened, closed and removed by the controller */
+  ledgers: Pick<LedgerStore, "open" | "update" | "read" | "remove">;
 }
 
 /** Why the controller itself stops an acting agent. */
@@ -234,7 +236,8 @@ export class RunReconciler {
   private async finish(run: AgentRun, reason: RunReason, message: string, facts: { config?: AgentConfig | null; guardrails?: Guardrails; usage?: Usage; results?: { name: string; value: string }[]; iterations?: number } = {}): Promise<void> {
     if (isTerminal(run.status)) return;
     const finishedOn = new Date().toISOString();
-    const ledger = await this.readLedger(run);
+    const closed = await this.closeLedger(run);
+    const ledger = closed && "state" in closed ? closed.state : undefined;
     // What agentgate counted is exact; kagent's usage metadata is what the agent chose to report.
     const usage = ledger ? usageOfLedger(ledger) : (facts.usage ?? run.status?.usage ?? ZERO_USAGE);
     let results = facts.results ?? run.status?.results ?? [];
@@ -242,7 +245,7 @@ export class RunReconciler {
     let provenance: AgentRunStatus["provenance"];
     if (facts.config && facts.guardrails) {
       try {
-        const record = await this.recordProvenance(run, facts.config, facts.guardrails, usage, results, reason, finishedOn, ledger);
+        const record = await this.recordProvenance(run, facts.config, facts.guardrails, usage, results, reason, finishedOn, closed);
         provenance = record.envelope;
         results = [...results.filter((r) => r.name !== "provenance-digest"), { name: "provenance-digest", value: record.digest }];
         if (!record.signed) provenanceNote = " (provenance recorded unsigned: no --provenance-key-secret)";
@@ -327,22 +330,31 @@ export class RunReconciler {
   }
 
   /**
-   * The run's ledger at the run-time gateway; undefined when calls do not go
-   * through it, or the run made none. One that cannot be read is logged and
-   * left out: the run still ends, its provenance without the trace.
+   * Closes the run's ledger at the run-time gateway (no call is started in
+   * its name from then on), waits a little for calls in flight to settle,
+   * and returns it for the run's usage and provenance. Undefined when the
+   * run has none (not sent through the gateway); one that cannot be closed
+   * or read is said so in the provenance, never taken for "no calls".
    */
-  private async readLedger(run: AgentRun): Promise<LedgerState | undefined> {
+  private async closeLedger(run: AgentRun): Promise<{ state: LedgerState } | CallsUnreadable | undefined> {
     const uid = run.metadata?.uid ?? "";
-    if (!this.opts.calls || uid === "") return undefined;
+    const calls = this.opts.calls;
+    if (!calls || uid === "") return undefined;
     try {
-      return await this.opts.calls.ledgers.read(uid);
+      let state = await calls.ledgers.update(uid, closeStep);
+      for (const until = Date.now() + LEDGER_SETTLE_MS; state.reserved > 0 && Date.now() < until; ) {
+        await sleep(200);
+        state = (await calls.ledgers.read(uid)) ?? state;
+      }
+      return { state };
     } catch (err) {
-      this.opts.log.warn("cannot read the run's ledger at the run-time gateway; its provenance goes without the call trace", { run: key(run), error: describeError(err) });
-      return undefined;
+      if (err instanceof NoLedger) return undefined;
+      this.opts.log.warn("cannot close the run's ledger at the run-time gateway; its provenance says so", { run: key(run), error: describeError(err) });
+      return { unreadable: `the run's ledger at agentgate's run-time gateway could not be read: ${describeError(err)}` };
     }
   }
 
-  private async recordProvenance(run: AgentRun, config: AgentConfig, guardrails: Guardrails, usage: Usage, results: { name: string; value: string }[], outcome: string, finishedOn: string, ledger: LedgerState | undefined) {
+  private async recordProvenance(run: AgentRun, config: AgentConfig, guardrails: Guardrails, usage: Usage, results: { name: string; value: string }[], outcome: string, finishedOn: string, ledger: { state: LedgerState } | CallsUnreadable | undefined) {
     const ns = run.metadata?.namespace ?? "";
     const agent = (await this.kube.get(GVR.agents, ns, names.agent(run.metadata?.name ?? ""))) as Agent | null;
     const modelName = config.spec?.modelConfigRef?.name;
@@ -366,7 +378,7 @@ export class RunReconciler {
       startedOn: run.status?.startTime ?? finishedOn,
       finishedOn,
       outcome,
-      ...(ledger ? { calls: callsRecord(ledger) } : {}),
+      ...(ledger ? { calls: "state" in ledger ? callsRecord(ledger.state) : ledger } : {}),
     });
   }
 
@@ -559,6 +571,8 @@ export class RunReconciler {
     const model = pin ? ((await this.kube.get(GVR.modelConfigs, pin.namespace, pin.name)) as ModelConfig | null) : null;
     const refused = unroutable(guardrails, trust.snapshot, ns, model);
     if (refused !== undefined || !model) return `ScopeRefused: ${refused ?? "no ModelConfig"}`;
+    // The ledger first: the gateway takes a run's calls only once it exists, and never starts one itself.
+    await calls.ledgers.open(emptyLedger({ namespace: ns, name: runName, uid: run.metadata?.uid ?? "" }, guardrails.tokenBudget));
     const route = agentRoute(run, guardrails);
     const mine = new Map<string, KubeObject | null>();
     for (const [gvr, name] of [[GVR.modelConfigs, route.modelConfig] as const, ...[...route.toolServers.values()].map((n) => [GVR.remoteMcpServers, n] as const)]) {

@@ -20,8 +20,8 @@ test("the budget is spent once used reaches it, and the message carries both exa
   assert.match(budgetSpent(settleStep(at, 0, 17)) ?? "", /used 117 tokens/);
 });
 
-test("a run without a budget (0) is never spent", () => {
-  assert.equal(budgetSpent(settleStep(emptyLedger(run, 0), 0, 1_000_000)), undefined);
+test("a budget of 0 is spent, never unlimited (as the controller reads a stamp)", () => {
+  assert.match(budgetSpent(emptyLedger(run, 0)) ?? "", /used 0 tokens .* token budget of 0/);
 });
 
 test("the calls record says how many calls the trace left out", () => {

@@ -12,7 +12,8 @@ export function usageOfLedger(state: LedgerState): Usage {
 
 /** Why the run must stop, with the exact count, once its budget is spent; undefined while some is left or it has none. */
 export function budgetSpent(state: LedgerState): string | undefined {
-  if (state.budget <= 0 || state.used < state.budget) return undefined;
+  // A budget of 0 or less is spent, never unlimited (run-guards.ts).
+  if (state.used < state.budget) return undefined;
   return `the run's model calls used ${String(state.used)} tokens through agentgate's run-time gateway (counted from the provider's answers) against its token budget of ${String(state.budget)}`;
 }
 
@@ -28,6 +29,11 @@ export interface CallsRecord {
 
 export function callsRecord(state: LedgerState): CallsRecord {
   return { budget: state.budget, used: state.used, calls: state.calls, untraced: Math.max(0, state.calls - state.trace.length), trace: state.trace };
+}
+
+/** What the provenance says of a routed run whose ledger could not be read: not "no calls". */
+export interface CallsUnreadable {
+  unreadable: string;
 }
 
 /** An Event on the run for one traced call, for `kubectl describe` and `agentgate logs`. */
