@@ -13,6 +13,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { stringify } from "yaml";
 import { CALLS_AUDIENCE } from "../src/calls/caller.ts";
+import { emptyLedger } from "../src/calls/ledger.ts";
+import { ConfigMapLedgerStore } from "../src/calls/ledger-configmap.ts";
 import { startGateway } from "../src/cli/serve.ts";
 import { signDecision } from "../src/guardrails/decision.ts";
 import { egressFor } from "../src/guardrails/effective.ts";
@@ -68,8 +70,12 @@ try {
   const stamps = computeStamps("alice", "default@bench", "c", guardrails, serializeSnapshot(snapshot));
   const run: AgentRun = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "bench", namespace: NS, annotations: stamps.annotations, labels: stamps.labels }, spec: { configRef: { name: "c" }, goal: "g" } };
   (run.metadata?.annotations ?? {})[STAMP.decision] = await signDecision(run, key);
-  await custom.createNamespacedCustomObject({ group: "agent.tekton.dev", version: "v1alpha1", namespace: NS, plural: "agentruns", body: run });
+  const created = (await custom.createNamespacedCustomObject({ group: "agent.tekton.dev", version: "v1alpha1", namespace: NS, plural: "agentruns", body: run })) as AgentRun;
   await cp.kubectl(["patch", "agentrun", "bench", "-n", NS, "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Acting"}}']);
+  // What the controller makes before the agent starts (its ledger), and the agent's pod at this process's address.
+  await new ConfigMapLedgerStore(cp.kubeConfig, "agentgate-system").open(emptyLedger({ namespace: NS, name: "bench", uid: created.metadata?.uid ?? "" }, guardrails.tokenBudget));
+  await cp.applyYaml(yaml({ apiVersion: "v1", kind: "Pod", metadata: { name: "bench-agent", namespace: NS }, spec: { serviceAccountName: "agentgate-run-bench", automountServiceAccountToken: false, containers: [{ name: "agent", image: "kagent/app" }] } }));
+  await cp.kubectl(["patch", "pod", "bench-agent", "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Running", podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }] } })]);
   const token = (await cp.kubectl(["create", "token", "agentgate-run-bench", "-n", NS, "--audience", CALLS_AUDIENCE, "--duration", "1h"])).stdout.trim();
   const base = `http://127.0.0.1:${gateway.callsPort ?? 0}/v1/runs/${NS}/bench`;
 
@@ -111,6 +117,20 @@ try {
   console.log(`  tool call via the gateway: ${fmt(t.via)}`);
   console.log(`  model call direct:          ${fmt(t.modelDirect)}`);
   console.log(`  model call via the gateway: ${fmt(t.modelVia)}`);
+  // Throughput: agents calling at once on one run (the worst case for its ledger: every call a compare-and-swap on one object).
+  const C = 8;
+  const perClient = Math.max(1, Math.floor(N / C));
+  const rate = async (url: string): Promise<number> => {
+    const clients = await Promise.all(Array.from({ length: C }, () => connect(url)));
+    const s = process.hrtime.bigint();
+    await Promise.all(clients.map(async (c) => { for (let i = 0; i < perClient; i++) await c.callTool({ name: "read_file", arguments: { path: "src/refund.py" } }); }));
+    const seconds = ms(s) / 1000;
+    await Promise.all(clients.map((c) => c.close()));
+    return (C * perClient) / seconds;
+  };
+  const directRate = await rate(tools.url);
+  const viaRate = await rate(`${base}/mcp/tools/fs`);
+  console.log(`  tool calls/s, ${C} agents of one run at once: direct ${directRate.toFixed(0)}, via the gateway ${viaRate.toFixed(0)}`);
   await direct.close();
   await via.close();
   await gateway.close();

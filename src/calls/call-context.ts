@@ -3,7 +3,7 @@
 import type { ObjectLookup } from "../context/lookup.ts";
 import type { Logger } from "../log.ts";
 import type { ViolationsOutcome } from "../policy/engine.ts";
-import type { TokenReviewFn } from "./caller.ts";
+import type { PodCheck, TokenReviewFn } from "./caller.ts";
 import type { UpstreamFetch } from "./egress.ts";
 import type { Ledger, RunRef } from "./ledger.ts";
 import type { ActingRun, RunRecords } from "./run-record.ts";
@@ -19,6 +19,8 @@ export interface CallGatewayDeps {
   /** the bundles in force now (they swap while the gateway runs) */
   engine: () => ToolCallJudge;
   review: TokenReviewFn;
+  /** whether an address is one of the run's own agent pods */
+  pods: PodCheck;
   runs: RunRecords;
   ledger: Ledger;
   /** tool servers and ModelConfigs, as the webhook reads them */

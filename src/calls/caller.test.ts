@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import test from "node:test";
-import { authenticate, bearerOf, cachedTokenReview, CALLS_AUDIENCE, CallRefused, runOfUsername, type TokenReviewFn } from "./caller.ts";
+import { authenticate, bearerOf, cachedTokenReview, CALLS_AUDIENCE, CallRefused, runOfUsername, type TokenReviewFn, cachedPodCheck, callerAddress, fromRunPod } from "./caller.ts";
 
 test("a run's ServiceAccount names its run; anyone else names none", () => {
   assert.deepEqual(runOfUsername("system:serviceaccount:ci:agentgate-run-fix-1"), { namespace: "ci", name: "fix-1" });
@@ -66,4 +66,36 @@ test("TokenReview answers are kept for the TTL by token; failures are not kept",
   fail = false;
   await review("a");
   assert.equal(asked, 4, "the failure was asked again, not remembered");
+});
+
+test("a call is taken only from one of the run's own agent pods: the address is checked for the run, IPv4 unwrapped from IPv6", async () => {
+  const asked: string[] = [];
+  const check = (r: { namespace: string; name: string }, ip: string) => {
+    asked.push(`${r.namespace}/${r.name}@${ip}`);
+    return Promise.resolve(r.name === "r1" && ip === "10.0.0.7");
+  };
+  await fromRunPod({ namespace: "ci", name: "r1" }, "::ffff:10.0.0.7", check);
+  await assert.rejects(fromRunPod({ namespace: "ci", name: "r1" }, "10.0.0.8", check), (e: unknown) => e instanceof CallRefused && e.status === 403 && /not come from a pod of AgentRun ci\/r1/.test(e.message));
+  await assert.rejects(fromRunPod({ namespace: "ci", name: "r2" }, "10.0.0.7", check), (e: unknown) => e instanceof CallRefused && e.status === 403, "another run's pod");
+  await assert.rejects(fromRunPod({ namespace: "ci", name: "r1" }, undefined, check), (e: unknown) => e instanceof CallRefused && e.status === 403, "no address");
+  await assert.rejects(fromRunPod({ namespace: "ci", name: "r1" }, "10.0.0.7", () => Promise.reject(new Error("etcd down"))), (e: unknown) => e instanceof CallRefused && e.status === 503 && !e.message.includes("etcd"));
+  assert.deepEqual(asked, ["ci/r1@10.0.0.7", "ci/r1@10.0.0.8", "ci/r2@10.0.0.7"]);
+  assert.equal(callerAddress("::1"), "::1");
+});
+
+test("pod answers are kept: a yes for the TTL, a no for a second", async () => {
+  let t = 0;
+  let calls = 0;
+  let answer = false;
+  const cached = cachedPodCheck(() => { calls++; return Promise.resolve(answer); }, 10_000, () => t);
+  const r = { namespace: "ci", name: "r1" };
+  assert.equal(await cached(r, "10.0.0.7"), false);
+  answer = true;
+  t = 500;
+  assert.equal(await cached(r, "10.0.0.7"), false, "a no is kept a second");
+  t = 1500;
+  assert.equal(await cached(r, "10.0.0.7"), true);
+  t = 9000;
+  assert.equal(await cached(r, "10.0.0.7"), true);
+  assert.equal(calls, 2);
 });

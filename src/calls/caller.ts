@@ -98,3 +98,53 @@ export async function authenticate(token: string | undefined, review: TokenRevie
   if (!run) throw new CallRefused(403, "the token is not a run's: only an AgentRun's own ServiceAccount may call through agentgate");
   return run;
 }
+
+/**
+ * Whether a Running pod of the run's own ServiceAccount has this IP: the
+ * call comes from the run's agent. A token alone is not enough: kagent keeps
+ * it in Secrets of the run's namespace, which that namespace's editors (and
+ * an agent whose Role reads Secrets there) can read; the run's pods come
+ * only through kagent's chain (run-identity), so a pod with that account
+ * and that address is the run's agent.
+ */
+export type PodCheck = (run: CallerRun, ip: string) => Promise<boolean>;
+
+export function clusterPodCheck(kc: k8s.KubeConfig): PodCheck {
+  const api = kc.makeApiClient(k8s.CoreV1Api);
+  return async (run, ip) => {
+    const fieldSelector = `spec.serviceAccountName=${RUN_SERVICE_ACCOUNT_PREFIX}${run.name},status.podIP=${ip},status.phase=Running`;
+    const pods = await api.listNamespacedPod({ namespace: run.namespace, fieldSelector });
+    // A pod on the node's network shares the node's address: never taken for the agent.
+    return pods.items.some((p) => p.spec?.hostNetwork !== true);
+  };
+}
+
+/** Answers kept by run and address: a yes for `ttlMs`, a no for a second (a pod just started may call at once). */
+export function cachedPodCheck(check: PodCheck, ttlMs = 10_000, now: () => number = Date.now): PodCheck {
+  const cache = new Map<string, { at: number; yes: boolean }>();
+  return async (run, ip) => {
+    const key = `${run.namespace}/${run.name}/${ip}`;
+    const hit = cache.get(key);
+    if (hit && now() - hit.at < (hit.yes ? ttlMs : 1000)) return hit.yes;
+    const yes = await check(run, ip);
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(key, { at: now(), yes });
+    return yes;
+  };
+}
+
+/** The caller's address as pods have it (an IPv4 address arrives IPv6-mapped on a dual-stack socket). */
+export function callerAddress(remote: string | undefined): string {
+  return (remote ?? "").replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
+}
+
+export async function fromRunPod(run: CallerRun, remote: string | undefined, check: PodCheck): Promise<void> {
+  const ip = callerAddress(remote);
+  let yes: boolean;
+  try {
+    yes = ip !== "" && (await check(run, ip));
+  } catch (err) {
+    throw new CallRefused(503, "cannot check where the call comes from now (the API server did not answer); retry", { cause: err });
+  }
+  if (!yes) throw new CallRefused(403, `the call does not come from a pod of AgentRun ${run.namespace}/${run.name}: a run's token is taken only from its own agent's pods`);
+}

@@ -8,7 +8,7 @@
 // decision says what it may call (run-record.ts); the rest is per kind.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { errorMessage } from "../errors.ts";
-import { authenticate, bearerOf, CallRefused } from "./caller.ts";
+import { authenticate, bearerOf, CallRefused, fromRunPod } from "./caller.ts";
 import { callContext, type CallGatewayDeps } from "./call-context.ts";
 import { forwardMcp } from "./mcp-forward.ts";
 import { forwardModel } from "./model-forward.ts";
@@ -44,6 +44,7 @@ export function createCallServer(deps: CallGatewayDeps): Server {
     if (!route) throw new CallRefused(404, "not a run-time gateway path: /v1/runs/<namespace>/<run>/mcp/<namespace>/<server> or /v1/runs/<namespace>/<run>/model/…");
     const caller = await authenticate(bearerOf(req.headers), deps.review);
     if (caller.namespace !== route.namespace || caller.name !== route.run) throw new CallRefused(403, `this token speaks for AgentRun ${caller.namespace}/${caller.name}, not ${route.namespace}/${route.run}`);
+    await fromRunPod(caller, req.socket.remoteAddress, deps.pods);
     const run = await deps.runs.acting(caller);
     const aborted = new AbortController();
     res.on("close", () => {

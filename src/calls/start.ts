@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { KeyResolver } from "../signing/detached.ts";
 import { AGENT_GROUP, AGENT_VERSION, type AgentRun } from "../types/agent.ts";
-import { cachedTokenReview, clusterTokenReview } from "./caller.ts";
+import { cachedPodCheck, cachedTokenReview, clusterPodCheck, clusterTokenReview } from "./caller.ts";
 import { ConfigMapLedgerStore } from "./ledger-configmap.ts";
 import { guardedFetch } from "./egress.ts";
 import { Ledger } from "./ledger.ts";
@@ -43,6 +43,7 @@ export async function startCallGateway(config: CallGatewayConfig, kc: k8s.KubeCo
   const server: Server = createCallServer({
     engine,
     review: cachedTokenReview(clusterTokenReview(kc)),
+    pods: cachedPodCheck(clusterPodCheck(kc)),
     runs: new RunRecords(readRun, resolve),
     ledger: new Ledger(new ConfigMapLedgerStore(kc, config.ledgerNamespace)),
     lookup,

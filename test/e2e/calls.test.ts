@@ -17,7 +17,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { stringify } from "yaml";
 import { CALLS_AUDIENCE } from "../../src/calls/caller.ts";
 import { ConfigMapLedgerStore, ledgerName } from "../../src/calls/ledger-configmap.ts";
-import { Ledger, type LedgerState } from "../../src/calls/ledger.ts";
+import { emptyLedger, Ledger, NoLedger, type LedgerState } from "../../src/calls/ledger.ts";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { signDecision } from "../../src/guardrails/decision.ts";
 import { egressFor } from "../../src/guardrails/effective.ts";
@@ -63,7 +63,7 @@ async function live(group: string, plural: string, namespace: string, name: stri
 }
 
 /** A run stored as agentgate's webhook would have stamped it, its snapshot pinning the live tool server and ModelConfig, then Acting. */
-async function actingRun(name: string, budget: number, stamped: Guardrails = guardrails(budget)): Promise<AgentRun> {
+async function actingRun(name: string, budget: number, stamped: Guardrails = guardrails(budget), podIp = "127.0.0.1"): Promise<AgentRun> {
   await cp.applyYaml(yaml({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: `agentgate-run-${name}`, namespace: NS } }));
   const snapshot: Snapshot = {
     config: { name: "writer", spec: { modelConfigRef: { name: "gpt" } } },
@@ -76,7 +76,20 @@ async function actingRun(name: string, budget: number, stamped: Guardrails = gua
   annotations[STAMP.decision] = await signDecision(run, key);
   const created = (await custom.createNamespacedCustomObject({ group: "agent.tekton.dev", version: "v1alpha1", namespace: NS, plural: "agentruns", body: run })) as AgentRun;
   await cp.kubectl(["patch", "agentrun", name, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Acting" } })]);
+  // What the controller does before the agent starts: the run's ledger.
+  await new ConfigMapLedgerStore(cp.kubeConfig, GW_NS).open(emptyLedger({ namespace: NS, name, uid: created.metadata?.uid ?? "" }, stamped.tokenBudget));
+  await agentPod(name, podIp);
   return created;
+}
+
+/**
+ * The run's agent pod as kagent's chain would start it (no kubelet here:
+ * its status is written as one would), at the address the test's calls
+ * come from unless told otherwise.
+ */
+async function agentPod(run: string, ip: string): Promise<void> {
+  await cp.applyYaml(yaml({ apiVersion: "v1", kind: "Pod", metadata: { name: `${run}-agent-pod`, namespace: NS }, spec: { serviceAccountName: `agentgate-run-${run}`, automountServiceAccountToken: false, containers: [{ name: "agent", image: "kagent/app" }] } }));
+  await cp.kubectl(["patch", "pod", `${run}-agent-pod`, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Running", podIP: ip, podIPs: [{ ip }] } })]);
 }
 
 async function token(sa: string, audience = CALLS_AUDIENCE): Promise<string> {
@@ -294,6 +307,7 @@ describe("model calls through the run-time gateway", () => {
 test("two replicas sharing one ledger never grant more than the budget together", async () => {
   const replicas = [new Ledger(new ConfigMapLedgerStore(cp.kubeConfig, GW_NS)), new Ledger(new ConfigMapLedgerStore(cp.kubeConfig, GW_NS))];
   const ref = { namespace: NS, name: "ha", uid: "ha-0001", budget: 1000 };
+  await replicas[0]?.store.open(emptyLedger(ref, 1000));
   const grants = await Promise.all(
     Array.from({ length: 16 }, (_, i) =>
       (replicas[i % 2] as Ledger).reserve(ref, 150).then(
@@ -307,10 +321,36 @@ test("two replicas sharing one ledger never grant more than the budget together"
   assert.equal(state?.reserved, 1000);
 });
 
+test("a replica that remembers its last write of a ledger still sees what another replica wrote since (409, read again)", async () => {
+  const [a, b] = [new Ledger(new ConfigMapLedgerStore(cp.kubeConfig, GW_NS)), new Ledger(new ConfigMapLedgerStore(cp.kubeConfig, GW_NS))];
+  const ref = { namespace: NS, name: "ha2", uid: "ha-0002", budget: 1000 };
+  await a.store.open(emptyLedger(ref, 1000));
+  assert.equal(await a.reserve(ref, 400), 400);
+  assert.equal(await b.reserve(ref, 400), 400);
+  // a's remembered version is stale now: its write must not overwrite b's
+  assert.equal(await a.reserve(ref, 400), 200);
+  assert.equal((await b.read("ha-0002"))?.reserved, 1000);
+  // and once the ledger is deleted (the run ended), neither replica starts a count from zero, whatever it remembers
+  await b.store.remove("ha-0002");
+  await assert.rejects(a.reserve(ref, 100), NoLedger);
+  await assert.rejects(b.reserve(ref, 100), NoLedger);
+  assert.equal(await b.read("ha-0002"), undefined);
+});
+
+test("a run's token from an address that is none of the run's agent pods is refused", async () => {
+  await actingRun("r6", 1000, guardrails(1000), "10.9.9.9");
+  const res = await chat("r6", await token("agentgate-run-r6"), { model: "gpt-4o", messages: [] });
+  assert.equal(res.status, 403);
+  assert.match(await res.text(), /the call does not come from a pod of AgentRun team\/r6: a run's token is taken only from its own agent's pods/);
+  assert.equal((await ledgerOf((await custom.getNamespacedCustomObject({ group: "agent.tekton.dev", version: "v1alpha1", namespace: NS, plural: "agentruns", name: "r6" }) as AgentRun).metadata?.uid ?? "")).calls, 0, "nothing was counted");
+});
+
 test("a ledger that cannot be read refuses the run's calls (503, naming it) rather than starting a count from zero", async () => {
   const run = await actingRun("broken", 1000);
   const uid = run.metadata?.uid ?? "";
-  await core.createNamespacedConfigMap({ namespace: GW_NS, body: { metadata: { name: ledgerName(uid), namespace: GW_NS }, data: { "ledger.json": "{not json" } } });
+  const cm = await core.readNamespacedConfigMap({ name: ledgerName(uid), namespace: GW_NS });
+  cm.data = { "ledger.json": "{not json" };
+  await core.replaceNamespacedConfigMap({ name: ledgerName(uid), namespace: GW_NS, body: cm });
   const res = await chat("broken", await token("agentgate-run-broken"), { model: "gpt-4o", messages: [] });
   assert.equal(res.status, 503);
   assert.match(await res.text(), new RegExp(`the run ledger ConfigMap ${ledgerName(uid)} cannot be read`));

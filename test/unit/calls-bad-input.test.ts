@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { CALLS_AUDIENCE } from "../../src/calls/caller.ts";
 import { guardedFetch } from "../../src/calls/egress.ts";
-import { Ledger, MemoryLedgerStore } from "../../src/calls/ledger.ts";
+import { emptyLedger, Ledger, MemoryLedgerStore } from "../../src/calls/ledger.ts";
 import { RunRecords } from "../../src/calls/run-record.ts";
 import { createCallServer } from "../../src/calls/server.ts";
 import { StaticLookup } from "../../src/context/static-lookup.ts";
@@ -49,11 +49,14 @@ before(async () => {
     })),
     status: { phase: "Acting" },
   };
+  const ledger = new Ledger(new MemoryLedgerStore());
+  await ledger.store.open(emptyLedger({ namespace: "ci", name: "r1", uid: "u1" }, guardrails.tokenBudget));
   server = createCallServer({
     engine: () => ({ toolCall: () => ({ violations: [], failures: [] }) }),
     review: (token) => Promise.resolve(token === "run-token" ? { authenticated: true, username: "system:serviceaccount:ci:agentgate-run-r1", audiences: [CALLS_AUDIENCE] } : { authenticated: false, username: "", audiences: [] }),
     runs: new RunRecords(() => Promise.resolve(run), staticKeyring(key).resolve),
-    ledger: new Ledger(new MemoryLedgerStore()),
+    pods: (r, ip) => Promise.resolve(r.name === "r1" && ip === "127.0.0.1"),
+    ledger,
     lookup: new StaticLookup([remote, modelConfig]),
     secret: () => Promise.resolve(undefined),
     configMap: () => Promise.resolve(undefined),
