@@ -7,6 +7,7 @@ import { agentRoute, callsSecret, routedModelConfig, routedObjects, routedToolSe
 const run: AgentRun = { metadata: { name: "r1", namespace: "qe", uid: "u-1" } };
 const BASE = "http://agentgate.agentgate-system.svc:8444";
 const guardrails = {
+  networkPolicy: "strict",
   tools: [
     { server: "kagent/tools", kind: "RemoteMCPServer", allowedTools: ["k8s_get_resources"], requireApproval: [] },
     { server: "qe/none", kind: "RemoteMCPServer", allowedTools: [], requireApproval: [] },
@@ -68,7 +69,8 @@ test("a run the gateway cannot carry is refused before its agent starts, saying 
   assert.match(unroutable(guardrails, { ...snapshot, modelConfig: { namespace: "shared", name: "gpt", sha256: "x" } }, "qe", openai) ?? "", /not in the run's namespace qe/);
   assert.match(unroutable(guardrails, snapshot, "qe", null) ?? "", /no longer exists/);
   assert.match(unroutable(guardrails, snapshot, "qe", { spec: { provider: "Gemini", model: "g" } }) ?? "", /provider "Gemini"; the run-time gateway forwards and meters OpenAI and Anthropic only/);
-  const kmcp = { tools: [{ server: "tools/git", kind: "MCPServer", allowedTools: ["log"], requireApproval: [] }] } as unknown as Guardrails;
+  const kmcp = { networkPolicy: "strict", tools: [{ server: "tools/git", kind: "MCPServer", allowedTools: ["log"], requireApproval: [] }] } as unknown as Guardrails;
+  assert.match(unroutable({ ...guardrails, networkPolicy: "permissive" }, snapshot, "qe", openai) ?? "", /networkPolicy: permissive, so its agent could reach its tool servers and endpoints around agentgate's run-time gateway/);
   assert.match(unroutable(kmcp, snapshot, "qe", openai) ?? "", /MCPServer tools\/git: the run-time gateway does not forward MCPServer/);
 });
 

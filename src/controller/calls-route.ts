@@ -47,6 +47,7 @@ export function runCallsBase(baseUrl: string, run: AgentRun): string {
  * one by one; refusing the run before its agent starts says it once.
  */
 export function unroutable(guardrails: Guardrails, snapshot: Snapshot, runNamespace: string, model: ModelConfig | null): string | undefined {
+  if (guardrails.networkPolicy !== "strict") return "the run is stamped networkPolicy: permissive, so its agent could reach its tool servers and endpoints around agentgate's run-time gateway; while runs go through the gateway only strict runs start (ask the platform team, or drop networkPolicy: permissive)";
   const pin = snapshot.modelConfig;
   if (!pin) return "the run's decision pins no ModelConfig, and through agentgate's run-time gateway a run calls only the ModelConfig admitted with it; name one in the AgentConfig's modelConfigRef";
   const label = `ModelConfig ${pin.namespace}/${pin.name}`;

@@ -564,4 +564,16 @@ describe("gateway.calls: what the controller may mint and create is held by the 
     const read = await cp.kubectl(["get", "secret", "probe-calls-a", "-n", probe, ...as], { allowFail: true });
     assert.match(read.stderr, /forbidden/);
   });
+
+  test("in its own namespace the controller writes run ledgers and no other ConfigMap; of kagent's objects, only those it labelled", async () => {
+    const cm = (name: string) => stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns }, data: { "ledger.json": "{}" } });
+    const ledger = await cp.kubectl(["create", "-f", "-", ...as], { stdin: cm("agentgate-calls-0000"), allowFail: true });
+    assert.equal(ledger.code, 0, ledger.stderr);
+    await cp.applyYaml(cm("vap-agentgate-signing-keys"));
+    const other = await cp.kubectl(["delete", "configmap", "vap-agentgate-signing-keys", "-n", ns, ...as], { allowFail: true });
+    assert.match(other.stderr, /writes no ConfigMap but run ledgers/);
+    const mc = (labels: Record<string, string>) => stringify({ apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "probe-model", namespace: probe, labels }, spec: { provider: "OpenAI", model: "gpt-4o" } });
+    const unlabelled = await cp.kubectl(["create", "-f", "-", ...as], { stdin: mc({}), allowFail: true });
+    assert.match(unlabelled.stderr, /writes only kagent objects it made for a run/);
+  });
 });

@@ -659,8 +659,10 @@ test("gateway.calls: the run-time gateway's port on the pods and Service, its RB
   const rules = (find(objects, "ClusterRole", "agentgate-gateway") as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules;
   assert.ok(rules.some((r) => r.resources.includes("tokenreviews") && r.verbs.includes("create")), "TokenReview");
   assert.ok(rules.some((r) => r.resources.includes("secrets") && r.resources.includes("configmaps") && r.verbs.includes("get")), "provider keys, tool servers' own credentials");
+  assert.ok(rules.some((r) => r.resources.includes("pods") && r.verbs.includes("list")), "where a call comes from");
   const role = (find(objects, "Role", "agentgate-gateway") as unknown as { rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[] }).rules;
   assert.ok(role.some((r) => r.resources.includes("configmaps") && r.verbs.includes("update") && r.resourceNames === undefined), "run ledgers");
+  assert.ok(!role.some((r) => r.resources.includes("configmaps") && r.verbs.includes("delete")), "the gateway never deletes a ledger (the controller does, after the run)");
   const np = find(objects, "NetworkPolicy", "agentgate-gateway") as unknown as { spec: { ingress: { ports: { port: number }[]; from?: { podSelector?: { matchExpressions?: { key: string; operator: string }[] } }[] }[] } };
   const calls = np.spec.ingress.find((i) => i.ports.some((p) => p.port === 8090));
   assert.deepEqual(calls?.from?.[0]?.podSelector?.matchExpressions, [{ key: "agent.tekton.dev/run", operator: "Exists" }]);
