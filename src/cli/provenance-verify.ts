@@ -8,6 +8,7 @@ import type { DsseEnvelope } from "../types/agent.ts";
 import { describeFileError } from "./file-errors.ts";
 import { InputError, kindOfValue, parseDocuments, readText } from "./manifests.ts";
 import type { Io } from "./review.ts";
+import { renderText, statementTrace } from "./run-log.ts";
 
 function asEnvelope(value: unknown): DsseEnvelope | undefined {
   if (!isRecord(value) || typeof value.payload !== "string" || typeof value.payloadType !== "string" || !Array.isArray(value.signatures)) return undefined;
@@ -73,6 +74,13 @@ export function registerProvenanceCommands(program: Command, io: Io, setExit: (c
         return;
       }
       io.out(`verified (keyid ${result.keyid}): predicateType ${result.statement.predicateType ?? "?"}; subjects: ${(result.statement.subject ?? []).map((s) => s.name).join(", ")}`);
+      // What the signature covers of the run's calls, when it went through the run-time gateway.
+      const trace = statementTrace(result.statement);
+      if (trace) {
+        const r = trace.record;
+        io.out(`trace: ${String(r.calls)} calls through agentgate's run-time gateway${r.untraced > 0 ? ` (${String(r.untraced)} after the first ${String(r.trace.length)} counted, not kept)` : ""}; ${String(r.used)} of ${String(r.budget)} tokens used`);
+        for (const line of trace.lines) io.out(renderText(line));
+      }
       setExit(0);
     });
 }

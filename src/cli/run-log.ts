@@ -59,22 +59,28 @@ export function traceLines(run: AgentRun): LogLine[] {
   } catch {
     return [];
   }
+  return statementTrace(statement)?.lines ?? [];
+}
+
+/** The `calls` byproduct of a provenance statement: its counts and one line per traced call; undefined when it has none. */
+export function statementTrace(statement: unknown): { record: CallsRecord; lines: LogLine[] } | undefined {
   const predicate = isRecord(statement) && isRecord(statement.predicate) ? statement.predicate : {};
   const details = isRecord(predicate.runDetails) ? predicate.runDetails : {};
   const byproducts = Array.isArray(details.byproducts) ? details.byproducts : [];
   const calls: unknown = byproducts.find((b) => isRecord(b) && b.name === "calls");
-  if (!isRecord(calls) || typeof calls.content !== "string") return [];
+  if (!isRecord(calls) || typeof calls.content !== "string") return undefined;
   let record: CallsRecord;
   try {
     record = JSON.parse(Buffer.from(calls.content, "base64").toString("utf8")) as CallsRecord;
   } catch {
-    return [];
+    return undefined;
   }
-  if (!Array.isArray(record.trace)) return [];
-  return record.trace.map((entry) => {
+  if (!Array.isArray(record.trace)) return undefined;
+  const lines = record.trace.map((entry): LogLine => {
     const e = callEvent(entry, record);
     return { time: entry.at, kind: "call", type: e.type, reason: e.reason, message: e.message };
   });
+  return { record, lines };
 }
 
 export function renderText(line: LogLine): string {
