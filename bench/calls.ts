@@ -75,7 +75,7 @@ try {
   // What the controller makes before the agent starts (its ledger), and the agent's pod at this process's address.
   await new ConfigMapLedgerStore(cp.kubeConfig, "agentgate-system").open(emptyLedger({ namespace: NS, name: "bench", uid: created.metadata?.uid ?? "" }, guardrails.tokenBudget));
   await cp.applyYaml(yaml({ apiVersion: "v1", kind: "Pod", metadata: { name: "bench-agent", namespace: NS }, spec: { serviceAccountName: "agentgate-run-bench", automountServiceAccountToken: false, containers: [{ name: "agent", image: "kagent/app" }] } }));
-  await cp.kubectl(["patch", "pod", "bench-agent", "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Running", podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }] } })]);
+  await cp.kubectl(["patch", "pod", "bench-agent", "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Running", podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }], conditions: [{ type: "Ready", status: "True" }] } })]);
   const token = (await cp.kubectl(["create", "token", "agentgate-run-bench", "-n", NS, "--audience", CALLS_AUDIENCE, "--duration", "1h"])).stdout.trim();
   const base = `http://127.0.0.1:${gateway.callsPort ?? 0}/v1/runs/${NS}/bench`;
 

@@ -114,8 +114,9 @@ export function clusterPodCheck(kc: k8s.KubeConfig): PodCheck {
   return async (run, ip) => {
     const fieldSelector = `spec.serviceAccountName=${RUN_SERVICE_ACCOUNT_PREFIX}${run.name},status.podIP=${ip},status.phase=Running`;
     const pods = await api.listNamespacedPod({ namespace: run.namespace, fieldSelector });
-    // A pod on the node's network shares the node's address: never taken for the agent.
-    return pods.items.some((p) => p.spec?.hostNetwork !== true);
+    // A pod on the node's network shares the node's address; one being deleted, or not Ready (a lost
+    // node's pod stays Running while its address may be given to another), may no longer hold it.
+    return pods.items.some((p) => p.spec?.hostNetwork !== true && p.metadata?.deletionTimestamp === undefined && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true);
   };
 }
 

@@ -114,11 +114,6 @@ export class ConfigMapLedgerStore implements LedgerStore {
     }
   }
 
-  async recent(uid: string): Promise<LedgerState | undefined> {
-    const known = this.last.get(ledgerName(uid));
-    return known ? parse(known, ledgerName(uid)) : this.read(uid);
-  }
-
   update(uid: string, change: LedgerUpdate): Promise<LedgerState> {
     const name = ledgerName(uid);
     return new Promise<LedgerState>((resolve, reject) => {

@@ -71,16 +71,29 @@ test("a closed ledger (the run ended) starts nothing: no reservation, no tool ca
   const ref = { ...run, budget: 1000 };
   await ledger.store.open(emptyLedger(run, 1000));
   const grant = await ledger.reserve(ref, 100);
+  const begun = await ledger.begin(ref);
+  assert.equal(begun.inFlight, 1, "a tool call is counted in flight from before it is judged");
   await ledger.store.update(run.uid, closeStep);
   await assert.rejects(ledger.reserve(ref, 100), (e: unknown) => e instanceof CallRefused && e.status === 409 && /has ended/.test(e.message));
-  await assert.rejects(ledger.history(run.uid), /has ended/);
+  await assert.rejects(ledger.begin(ref), /has ended/);
   const settled = await ledger.settle(ref, grant, 42, { ...entry, kind: "model" });
   assert.deepEqual([settled.used, settled.reserved, settled.closed], [42, 0, true]);
+  const recorded = await ledger.record(ref, entry, true);
+  assert.deepEqual([recorded.inFlight, recorded.calls], [0, 2], "the tool call begun before the close is recorded and no longer in flight");
+});
+
+test("names in an entry are cut: a tool name the agent makes a megabyte long cannot fill the ledger", () => {
+  const s = appendStep(emptyLedger(run, 10), { ...entry, tool: "t".repeat(1_100_000), server: "s".repeat(5000) });
+  const kept = s.trace[0];
+  assert.ok(kept);
+  assert.equal(kept.tool?.length, 201);
+  assert.equal(kept.server?.length, 201);
+  assert.ok(JSON.stringify(s).length < 2000);
 });
 
 test("the gateway never starts a count from zero: a run without a ledger is refused", async () => {
   const ledger = new Ledger(new MemoryLedgerStore());
   await assert.rejects(ledger.reserve({ ...run, budget: 1000 }, 1), (e: unknown) => e instanceof NoLedger && e.status === 409);
   await assert.rejects(ledger.record({ ...run, budget: 1000 }, entry), NoLedger);
-  await assert.rejects(ledger.history(run.uid), NoLedger);
+  await assert.rejects(ledger.begin({ ...run, budget: 1000 }), NoLedger);
 });

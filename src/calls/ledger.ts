@@ -61,6 +61,8 @@ export interface LedgerState {
   completion?: number;
   /** the run ended: no call is started any more (calls in flight still settle) */
   closed?: boolean;
+  /** tool calls begun and not yet recorded: the run's end waits for them */
+  inFlight?: number;
   trace: TraceEntry[];
 }
 
@@ -98,10 +100,33 @@ export function closeStep(state: LedgerState): LedgerState {
   return { ...state, closed: true };
 }
 
+/** A tool call about to be judged: refused once the run ended, counted in flight until it is recorded. */
+export function beginStep(state: LedgerState): LedgerState {
+  refuseClosed(state);
+  return { ...state, inFlight: (state.inFlight ?? 0) + 1 };
+}
+
+export function endStep(state: LedgerState): LedgerState {
+  return { ...state, inFlight: Math.max(0, (state.inFlight ?? 0) - 1) };
+}
+
+/**
+ * Names in a trace entry come from the agent (the tool it asks for) or a
+ * spec; each is cut here, so no entry can be large enough to fill the
+ * ledger's ConfigMap (TRACE_LIMIT entries of at most a few KiB).
+ */
+export const NAME_LIMIT = 200;
+const cut = (v: string | undefined, limit: number): string | undefined => (v !== undefined && v.length > limit ? `${v.slice(0, limit)}…` : v);
+
 export function appendStep(state: LedgerState, entry: NewTraceEntry): LedgerState {
   const calls = state.calls + 1;
-  const reason = entry.reason !== undefined && entry.reason.length > REASON_LIMIT ? `${entry.reason.slice(0, REASON_LIMIT)}…` : entry.reason;
-  const kept: TraceEntry = { seq: calls, ...entry, ...(reason !== undefined ? { reason } : {}) };
+  const kept: TraceEntry = { seq: calls, ...entry };
+  for (const k of ["server", "tool", "api", "model"] as const) {
+    const v = cut(kept[k], NAME_LIMIT);
+    if (v !== undefined) kept[k] = v;
+  }
+  const reason = cut(entry.reason, REASON_LIMIT);
+  if (reason !== undefined) kept.reason = reason;
   const trace = state.trace.length < TRACE_LIMIT ? [...state.trace, kept] : state.trace;
   return {
     ...state,
@@ -136,8 +161,6 @@ export interface LedgerStore {
   /** Throws noLedger when there is none. */
   update(uid: string, change: LedgerUpdate): Promise<LedgerState>;
   read(uid: string): Promise<LedgerState | undefined>;
-  /** The ledger as this process last wrote or read it, else as stored: for what may be a moment old (a tool call's history). */
-  recent(uid: string): Promise<LedgerState | undefined>;
   remove(uid: string): Promise<void>;
 }
 
@@ -164,10 +187,6 @@ export class MemoryLedgerStore implements LedgerStore {
 
   read(uid: string): Promise<LedgerState | undefined> {
     return Promise.resolve(this.states.get(uid));
-  }
-
-  recent(uid: string): Promise<LedgerState | undefined> {
-    return this.read(uid);
   }
 
   remove(uid: string): Promise<void> {
@@ -207,19 +226,22 @@ export class Ledger {
   }
 
   /**
-   * Records a call that reserved nothing (a tool call, a refusal). A tool
-   * call judged before the ledger closed is recorded: it was sent.
+   * Records a call that reserved nothing (a tool call, a refusal), ending
+   * it in flight when it was begun. A tool call begun before the ledger
+   * closed is recorded: the run's end waited for it.
    */
-  async record(run: RunRef, entry: NewTraceEntry): Promise<LedgerState> {
-    return this.store.update(run.uid, (current) => appendStep(current, entry));
+  async record(run: RunRef, entry: NewTraceEntry, begun = false): Promise<LedgerState> {
+    return this.store.update(run.uid, (current) => appendStep(begun ? endStep(current) : current, entry));
   }
 
-  /** Before a tool call is judged: refused when the run has no open ledger; its latest calls, for the policy's input. */
-  async history(uid: string): Promise<LedgerState> {
-    const state = await this.store.recent(uid);
-    if (!state) throw noLedger(uid);
-    refuseClosed(state);
-    return state;
+  /**
+   * Before a tool call is judged: refused when the run has no open ledger,
+   * else counted in flight; the state it returns is the ledger as it stands
+   * (a compare-and-swap, never a replica's memory), whose latest calls the
+   * policy is given.
+   */
+  async begin(run: RunRef): Promise<LedgerState> {
+    return this.store.update(run.uid, beginStep);
   }
 
   async read(uid: string): Promise<LedgerState | undefined> {

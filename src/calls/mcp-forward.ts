@@ -189,10 +189,10 @@ async function callTool(ctx: CallContext, server: StampedServer, message: JsonRp
     ms: deps.now() - started,
     ...extra,
   });
-  const ledger = await deps.ledger.history(run.uid);
+  const ledger = await deps.ledger.begin(ctx.ref);
   const verdict = judgeToolCall(deps.engine(), run, server, tool, args, ledger.trace);
   if (!verdict.allowed) {
-    await deps.ledger.record(ctx.ref, entry("denied", { reason: verdict.reason }));
+    await deps.ledger.record(ctx.ref, entry("denied", { reason: verdict.reason }), true);
     deps.log.info("tool call refused", { run: `${run.namespace}/${run.name}`, server: server.server, tool, reason: verdict.reason });
     sendJson(res, 200, { jsonrpc: "2.0", id: message.id ?? null, result: { content: [{ type: "text", text: `agentgate refused this call: ${verdict.reason}` }], isError: true } });
     return;
@@ -204,12 +204,12 @@ async function callTool(ctx: CallContext, server: StampedServer, message: JsonRp
     text = await readAnswer(upstream, MCP_RESULT_LIMIT);
   } catch (err) {
     // The server may have acted on it: the call is traced before the caller hears of the failure.
-    await deps.ledger.record(ctx.ref, entry("failed", { reason: `no answer from the tool server: ${errorMessage(err)}` }));
+    await deps.ledger.record(ctx.ref, entry("failed", { reason: `no answer from the tool server: ${errorMessage(err)}` }), true);
     throw err instanceof CallRefused ? err : new CallRefused(502, `tool server ${server.server} could not be reached or did not answer`);
   }
   const answer = answerTo(messagesOf(upstream.headers.get("content-type") ?? "", text), message.id);
   const failed = !upstream.ok || !answer || "error" in answer || (isRecord(answer.result) && answer.result.isError === true);
-  await deps.ledger.record(ctx.ref, entry(failed ? "failed" : "allowed", answer ? { outputSha256: digestOf("error" in answer ? answer.error : answer.result) } : { reason: `tool server answered HTTP ${upstream.status}` }));
+  await deps.ledger.record(ctx.ref, entry(failed ? "failed" : "allowed", answer ? { outputSha256: digestOf("error" in answer ? answer.error : answer.result) } : { reason: `tool server answered HTTP ${upstream.status}` }), true);
   copyAnswerHead(upstream, res, FORWARDED_RESPONSE_HEADERS);
   res.end(text);
 }

@@ -31,8 +31,8 @@ const POLL_MS = 1000;
 /** How often a running agent's ModelConfig and tool servers are compared with its snapshot. */
 const CHANGE_CHECK_MS = 15_000;
 const ACTED_MEMORY_MS = 10 * 60_000;
-/** How long a run's end waits for model calls in flight to settle in its ledger, so its provenance counts them. */
-const LEDGER_SETTLE_MS = 5000;
+/** How long a run's end waits for calls in flight to settle in its ledger, so its provenance counts them (what is still out is said so). */
+const LEDGER_SETTLE_MS = 10_000;
 /**
  * How long a clean stop waits, when the goal is on its way to kagent, for
  * kagent to name the task and for its id to be written: the next leader can
@@ -340,18 +340,30 @@ export class RunReconciler {
     const uid = run.metadata?.uid ?? "";
     const calls = this.opts.calls;
     if (!calls || uid === "") return undefined;
-    try {
-      let state = await calls.ledgers.update(uid, closeStep);
-      for (const until = Date.now() + LEDGER_SETTLE_MS; state.reserved > 0 && Date.now() < until; ) {
-        await sleep(200);
-        state = (await calls.ledgers.read(uid)) ?? state;
+    // The run's Agent is made only once its ledger is open: a run that has one and no ledger lost it.
+    const routed = run.status?.agentRef !== undefined;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        let state = await calls.ledgers.update(uid, closeStep);
+        // Calls begun before the close settle: model calls' reservations, tool calls in flight.
+        for (const until = Date.now() + LEDGER_SETTLE_MS; (state.reserved > 0 || (state.inFlight ?? 0) > 0) && Date.now() < until; ) {
+          await sleep(200);
+          state = (await calls.ledgers.read(uid)) ?? state;
+        }
+        return { state };
+      } catch (err) {
+        if (err instanceof NoLedger) {
+          if (!routed) return undefined;
+          lastError = err;
+          break;
+        }
+        lastError = err;
+        await sleep(500 * attempt);
       }
-      return { state };
-    } catch (err) {
-      if (err instanceof NoLedger) return undefined;
-      this.opts.log.warn("cannot close the run's ledger at the run-time gateway; its provenance says so", { run: key(run), error: describeError(err) });
-      return { unreadable: `the run's ledger at agentgate's run-time gateway could not be read: ${describeError(err)}` };
     }
+    this.opts.log.warn("cannot close the run's ledger at the run-time gateway; its provenance says so", { run: key(run), error: describeError(lastError) });
+    return { unreadable: `the run's ledger at agentgate's run-time gateway could not be closed and read: ${describeError(lastError)}` };
   }
 
   private async recordProvenance(run: AgentRun, config: AgentConfig, guardrails: Guardrails, usage: Usage, results: { name: string; value: string }[], outcome: string, finishedOn: string, ledger: { state: LedgerState } | CallsUnreadable | undefined) {

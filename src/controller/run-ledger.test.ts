@@ -37,3 +37,9 @@ test("each traced call becomes an Event: tool calls by name and server, refusals
   assert.deepEqual(callEvent({ ...base, seq: 3, kind: "model", model: "gpt-4o", verdict: "failed", reason: "cut at the run's token budget", tokens: { prompt: 40, completion: 256, total: 296 } }, { used: 356, budget: 300 }), { type: "Warning", reason: "ModelCallFailed", message: "#3 model gpt-4o failed: cut at the run's token budget: 296 tokens (40 prompt, 256 completion); 356 of 300 used (4 ms)" });
   assert.equal(callEvent({ ...base, seq: 4, kind: "model", model: "gpt-4o", verdict: "allowed" }, { used: 10, budget: 0 }).message, "#4 model gpt-4o allowed: no tokens; 10 used (4 ms)");
 });
+
+test("calls still in flight when the run's end stopped waiting are said so in the record, not passed over", () => {
+  const s = { ...emptyLedger(run, 100), inFlight: 1, reserved: 40 };
+  assert.deepEqual(callsRecord(s).unsettled, { toolCalls: 1, reservedTokens: 40 });
+  assert.equal(callsRecord(emptyLedger(run, 100)).unsettled, undefined);
+});

@@ -24,11 +24,21 @@ export interface CallsRecord {
   calls: number;
   /** calls made but not kept in the trace (it keeps the first TRACE_LIMIT) */
   untraced: number;
+  /** calls still in flight when the run's end stopped waiting for them: begun, not in the trace */
+  unsettled?: { toolCalls: number; reservedTokens: number };
   trace: LedgerState["trace"];
 }
 
 export function callsRecord(state: LedgerState): CallsRecord {
-  return { budget: state.budget, used: state.used, calls: state.calls, untraced: Math.max(0, state.calls - state.trace.length), trace: state.trace };
+  const inFlight = state.inFlight ?? 0;
+  return {
+    budget: state.budget,
+    used: state.used,
+    calls: state.calls,
+    untraced: Math.max(0, state.calls - state.trace.length),
+    ...(inFlight > 0 || state.reserved > 0 ? { unsettled: { toolCalls: inFlight, reservedTokens: state.reserved } } : {}),
+    trace: state.trace,
+  };
 }
 
 /** What the provenance says of a routed run whose ledger could not be read: not "no calls". */

@@ -137,7 +137,7 @@ async function playKagent(): Promise<void> {
           stdin: stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: pod, namespace: NS, labels: { app: "kagent", kagent: a.metadata.name }, ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: `${a.metadata.name}-7f9c`, uid: "00000000-0000-0000-0000-00000000a9e7", controller: true }] }, spec: { serviceAccountName: a.spec.declarative.deployment.serviceAccountName, automountServiceAccountToken: false, containers: [{ name: "agent", image: "kagent/app" }] } }),
         });
         if (made.code !== 0) continue;
-        await cp.kubectl(["patch", "pod", pod, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Running", podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }] } })], { allowFail: true });
+        await cp.kubectl(["patch", "pod", pod, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Running", podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }], conditions: [{ type: "Ready", status: "True" }] } })], { allowFail: true });
         await cp.kubectl(["patch", "agent", a.metadata.name, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: new Date().toISOString() }] } })], { allowFail: true });
       }
     } catch {

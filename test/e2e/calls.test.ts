@@ -89,7 +89,7 @@ async function actingRun(name: string, budget: number, stamped: Guardrails = gua
  */
 async function agentPod(run: string, ip: string): Promise<void> {
   await cp.applyYaml(yaml({ apiVersion: "v1", kind: "Pod", metadata: { name: `${run}-agent-pod`, namespace: NS }, spec: { serviceAccountName: `agentgate-run-${run}`, automountServiceAccountToken: false, containers: [{ name: "agent", image: "kagent/app" }] } }));
-  await cp.kubectl(["patch", "pod", `${run}-agent-pod`, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Running", podIP: ip, podIPs: [{ ip }] } })]);
+  await cp.kubectl(["patch", "pod", `${run}-agent-pod`, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Running", podIP: ip, podIPs: [{ ip }], conditions: [{ type: "Ready", status: "True" }] } })]);
 }
 
 async function token(sa: string, audience = CALLS_AUDIENCE): Promise<string> {
