@@ -10,6 +10,10 @@ import { AGENT_GROUP, AGENT_VERSION, type AgentRun } from "../types/agent.ts";
 import { loadKubeConfig } from "./environment.ts";
 import type { Io } from "./review.ts";
 import { endLine, eventLine, isOver, phaseLine, renderJson, renderText, traceLines, type LogLine } from "./run-log.ts";
+import { A2AClient, kagentAgentUrl } from "../controller/a2a/client.ts";
+import { tokenFromFile } from "../controller/a2a/token.ts";
+import { TERMINAL_STATES } from "../controller/a2a/types.ts";
+import { Transcript } from "./transcript.ts";
 
 export interface LogsOptions {
   kubeconfig?: string;
@@ -18,6 +22,42 @@ export interface LogsOptions {
   output: "text" | "json";
   /** how often a followed run is read again for its phase (default 1 s) */
   pollMs?: number;
+  /** kagent's controller (as the agentgate controller's --kagent-url): the agent's own transcript is read from its task there */
+  kagentUrl?: string;
+  /** a bearer token for kagent's trusted-proxy auth */
+  kagentTokenFile?: string;
+}
+
+const now = () => new Date().toISOString();
+
+/**
+ * Follows the run's kagent task until it ends or `stop` aborts: its event
+ * stream (tasks/resubscribe), again after each pause (the stream ends when
+ * the task waits for a human), or by reading the task every second where
+ * kagent will not stream it.
+ */
+async function followTask(client: A2AClient, taskId: string, transcript: Transcript, print: (l: LogLine) => void, stop: AbortSignal, pollMs: number): Promise<void> {
+  // a function: the signal changes behind the type checker's back
+  const stopped = (): boolean => stop.aborted;
+  let streaming = true;
+  while (!stop.aborted) {
+    if (streaming) {
+      try {
+        for await (const ev of client.resubscribe(taskId, { signal: stop })) for (const l of transcript.observe(ev, now())) print(l);
+      } catch {
+        if (stopped()) return;
+        streaming = false;
+      }
+    }
+    try {
+      const task = await client.getTask(taskId, undefined, stop);
+      for (const l of transcript.observe(task, now())) print(l);
+      if (TERMINAL_STATES.has(task.status.state)) return;
+    } catch {
+      if (stopped()) return;
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }
 
 /** The API server refused: its own words, which say what the caller may not do. */
@@ -57,24 +97,57 @@ export async function runLogs(runName: string, opts: LogsOptions, io: Io, stop: 
     return apiAnswer(err);
   }
   const seen = new Set<string>();
-  // Events of an earlier run of the same name are not this run's.
-  const ours = (ev: k8s.CoreV1Event) => ev.involvedObject.uid === undefined || ev.involvedObject.uid === uid;
-  const lines = listed.items.filter(ours).map((ev) => {
+  // Events of an earlier run of the same name, or naming no run, are not this run's.
+  const ours = (ev: k8s.CoreV1Event) => ev.involvedObject.uid === uid;
+  // Anyone who may write Events in the namespace may write one that looks
+  // like a call: for a run that ended, its calls are read from the signed
+  // trace instead (agentgate provenance verify checks the signature).
+  const ended = isOver(run);
+  const isCall = (l: LogLine) => l.reason.startsWith("ToolCall") || l.reason.startsWith("ModelCall");
+  // Event times have whole seconds: within one, the order they were written (resourceVersion) decides.
+  const written = (ev: k8s.CoreV1Event) => Number(ev.metadata.resourceVersion ?? 0);
+  const events = listed.items.filter(ours).map((ev) => ({ ev, line: eventLine(ev) }));
+  events.sort((a, b) => a.line.time.localeCompare(b.line.time) || written(a.ev) - written(b.ev));
+  const lines = events.map(({ ev, line }) => {
     seen.add(ev.metadata.uid ?? "");
-    return eventLine(ev);
+    return line;
   });
-  lines.sort((a, b) => a.time.localeCompare(b.time));
-  for (const line of lines) print(line);
-  const finish = (r: AgentRun) => {
-    // Events expire (an hour by default): the signed trace outlives them.
-    if (!lines.some((l) => l.reason.startsWith("ToolCall") || l.reason.startsWith("ModelCall"))) for (const line of traceLines(r)) print(line);
+  for (const line of lines) if (!(ended && isCall(line))) print(line);
+  const transcript = new Transcript();
+  const kagentClient = (r: AgentRun): A2AClient | undefined => {
+    if (opts.kagentUrl === undefined) return undefined;
+    const agent = r.status?.agentRef?.name ?? `${runName}-agent`;
+    return new A2AClient(kagentAgentUrl(opts.kagentUrl, namespace, agent), opts.kagentTokenFile !== undefined ? { bearerToken: tokenFromFile(opts.kagentTokenFile) } : {});
+  };
+  /** The agent's transcript as kagent's task history holds it now. */
+  const readTask = async (r: AgentRun): Promise<void> => {
+    const client = kagentClient(r);
+    const taskId = r.status?.taskId;
+    if (!client || taskId === undefined) return;
+    try {
+      const task = await client.getTask(taskId, undefined, AbortSignal.timeout(30_000));
+      // kagent's history keeps no time per message: they are shown at the task's last change
+      for (const l of transcript.observe(task, task.status.timestamp ?? now())) print(l);
+    } catch (err) {
+      io.err(`kagent: cannot read task ${taskId}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const finish = async (r: AgentRun, followed: boolean) => {
+    await readTask(r);
+    // The calls as the signed trace has them (Events expire, and anyone may write one); a run followed
+    // live has shown them as they happened, so only their number is repeated.
+    const trace = traceLines(r);
+    if (followed) {
+      if (trace.length > 0) print({ time: r.status?.completionTime ?? now(), kind: "call", type: "Normal", reason: "SignedTrace", message: `${String(trace.length)} calls in the run's signed provenance (agentgate provenance verify prints them)` });
+    } else for (const line of trace) print(line);
     print(endLine(r));
     return 0;
   };
-  if (isOver(run)) return finish(run);
+  if (ended) return finish(run, false);
   if (!opts.follow) {
-    const now = phaseLine(run, new Date().toISOString());
-    if (now) print(now);
+    await readTask(run);
+    const phase = phaseLine(run, now());
+    if (phase) print(phase);
     return 0;
   }
 
@@ -82,24 +155,45 @@ export async function runLogs(runName: string, opts: LogsOptions, io: Io, stop: 
   let lastPhase = run.status?.phase;
   const watch = new k8s.Watch(kc);
   let watchError: unknown;
-  const aborter = await watch.watch(
-    `/api/v1/namespaces/${namespace}/events`,
-    { fieldSelector, resourceVersion: listed.metadata?.resourceVersion ?? "", allowWatchBookmarks: false },
-    (phase: string, ev: k8s.CoreV1Event) => {
-      if (phase !== "ADDED" && phase !== "MODIFIED") return;
-      if (!ours(ev) || seen.has(ev.metadata.uid ?? "")) return;
-      seen.add(ev.metadata.uid ?? "");
-      const line = eventLine(ev);
-      lines.push(line);
-      print(line);
-    },
-    (err: unknown) => { if (err) watchError = err; },
-  );
+  // an object, not a `let`: the watch's callback sets it behind the type checker's back
+  const watchState = { ended: false };
+  const onEvent = (ev: k8s.CoreV1Event): void => {
+    if (!ours(ev) || seen.has(ev.metadata.uid ?? "")) return;
+    seen.add(ev.metadata.uid ?? "");
+    const line = eventLine(ev);
+    lines.push(line);
+    print(line);
+  };
+  const startWatch = (resourceVersion: string) =>
+    watch.watch(
+      `/api/v1/namespaces/${namespace}/events`,
+      { fieldSelector, resourceVersion, allowWatchBookmarks: false },
+      (phase: string, ev: k8s.CoreV1Event) => { if (phase === "ADDED" || phase === "MODIFIED") onEvent(ev); },
+      (err: unknown) => {
+        if (err) watchError = err;
+        else watchState.ended = true;
+      },
+    );
+  let aborter = await startWatch(listed.metadata?.resourceVersion ?? "");
+  const following = new AbortController();
+  const onStop = () => { following.abort(); };
+  stop.addEventListener("abort", onStop, { once: true });
+  let agentFollower: Promise<void> | undefined;
   try {
     while (!stop.aborted) {
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
       if (watchError !== undefined) return apiAnswer(watchError);
+      if (watchState.ended) {
+        // The API server ends watches now and then: list what came meanwhile, watch again.
+        watchState.ended = false;
+        const again = await core.listNamespacedEvent({ namespace, fieldSelector }).catch(apiAnswer);
+        for (const ev of again.items) onEvent(ev);
+        aborter = await startWatch(again.metadata?.resourceVersion ?? "");
+      }
       run = await readRun();
+      // The agent's own stream, once kagent has named the run's task.
+      const client = agentFollower === undefined && run.status?.taskId !== undefined ? kagentClient(run) : undefined;
+      if (client && run.status?.taskId !== undefined) agentFollower = followTask(client, run.status.taskId, transcript, print, following.signal, opts.pollMs ?? 1000);
       if (run.status?.phase !== lastPhase) {
         lastPhase = run.status?.phase;
         const line = phaseLine(run, new Date().toISOString());
@@ -108,11 +202,15 @@ export async function runLogs(runName: string, opts: LogsOptions, io: Io, stop: 
       if (isOver(run)) {
         // the outcome's own Events are written just after the status
         await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
-        return finish(run);
+        following.abort();
+        await agentFollower;
+        return await finish(run, true);
       }
     }
     return 0;
   } finally {
+    following.abort();
+    stop.removeEventListener("abort", onStop);
     aborter.abort();
   }
 }
@@ -125,6 +223,8 @@ export function registerLogsCommand(program: Command, io: Io, setExit: (code: nu
     .option("-n, --namespace <ns>", "the run's namespace (default: the kubeconfig context's)")
     .option("-f, --follow", "keep printing until the run ends", false)
     .addOption(new Option("-o, --output <format>", "text, or json: one JSON object per line").choices(["text", "json"]).default("text"))
+    .option("--kagent-url <url>", "kagent's controller, as the controller's --kagent-url (e.g. through kubectl port-forward): adds the agent's messages, tool calls and results, approvals and tokens from its kagent task")
+    .option("--kagent-token-file <file>", "a bearer token for kagent's trusted-proxy auth")
     .action(async (run: string, opts: LogsOptions) => {
       const stop = new AbortController();
       const onSignal = () => { stop.abort(); };

@@ -40,3 +40,8 @@ test("the signed trace, read from the run's provenance, line by line; nothing wh
   assert.deepEqual(traceLines(run({ provenance: { payloadType: "x", payload: "not json", signatures: [] } })), []);
   assert.deepEqual(traceLines(run({})), []);
 });
+
+test("control characters an agent or a namespace's writer put in a message cannot reach the terminal", () => {
+  const line = eventLine(ev({ reason: "ToolCall\u001b[2J", message: "#1 tool \u001b]0;pwned\u0007read_file", lastTimestamp: new Date("2026-12-07T07:00:00Z") }));
+  assert.equal(renderText(line), "2026-12-07T07:00:00Z  ToolCall?[2J     #1 tool ?]0;pwned?read_file");
+});

@@ -11,8 +11,8 @@ import type { AgentRun } from "../types/agent.ts";
 export interface LogLine {
   /** RFC 3339 */
   time: string;
-  /** "phase": the run's phase changed; "event": an Event on the run; "call": a call from the signed trace; "end": the run's outcome */
-  kind: "phase" | "event" | "call" | "end";
+  /** "phase": the run's phase changed; "event": an Event on the run; "agent": from kagent's task (messages, tool calls, approvals, tokens); "call": a call from the signed trace; "end": the run's outcome */
+  kind: "phase" | "event" | "agent" | "call" | "end";
   type: "Normal" | "Warning";
   reason: string;
   message: string;
@@ -83,8 +83,12 @@ export function statementTrace(statement: unknown): { record: CallsRecord; lines
   return { record, lines };
 }
 
+/** Control characters (a terminal's escape sequences among them) in what an agent or a namespace's writer chose, shown harmless. */
+// eslint-disable-next-line no-control-regex -- matching them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
 export function renderText(line: LogLine): string {
-  return `${line.time.replace(/\.\d+Z$/, "Z")}  ${line.reason.padEnd(16)} ${line.message}`;
+  return `${line.time.replace(/\.\d+Z$/, "Z")}  ${line.reason.replace(CONTROL, "?").padEnd(16)} ${line.message.replace(CONTROL, "?")}`;
 }
 
 export function renderJson(line: LogLine): string {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { stringify } from "yaml";
+import { main } from "../../src/cli/main.ts";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { A2ADriver } from "../../src/controller/a2a-driver.ts";
 import { startController, type RunningController } from "../../src/controller/controller.ts";
@@ -428,6 +429,9 @@ test("a run needing approval waits until an approver approves, and its timeout s
 test("a tool that requires approval pauses the run until a human approves it in kagent, then the run goes on", async () => {
   kagent.setScript(`${NS}/approve-me-agent`, { llmCalls: 2, toolCallsPerCall: 0, resultText: "pods listed", approval: { afterCalls: 1, tool: "k8s_get_resources" } });
   await cp.applyYaml(yaml(run("approve-me", "careful")));
+  // A developer follows it, the agent's own transcript included (kagent's task stream).
+  const followed: { kind: string; reason: string; message: string }[] = [];
+  const following = main(["logs", "approve-me", "-n", NS, "--kubeconfig", cp.kubeconfigPath, "-f", "-o", "json", "--kagent-url", kagent.url], { out: (l) => followed.push(JSON.parse(l) as { kind: string; reason: string; message: string }), err: (l) => followed.push({ kind: "stderr", reason: "", message: l }) });
   const paused = await until("the pause to be reported", async () => {
     const r = await getRun("approve-me");
     return /waiting for a human to approve tool call k8s_get_resources in kagent/.test(succeeded(r)?.message ?? "") ? r : undefined;
@@ -436,6 +440,8 @@ test("a tool that requires approval pauses the run until a human approves it in 
   assert.equal(calls("approve-me", "tasks/cancel").length, 0, "the paused task is not cancelled");
   const event = await until("the WaitingForToolApproval Event", async () => (await events("approve-me")).find((e) => e.reason === "WaitingForToolApproval"));
   assert.match(event.message, /k8s_get_resources/);
+  // logs -f showed the pause while it lasted
+  await until("logs -f to show the approval the agent waits for", () => followed.find((l) => l.reason === "WaitingForApproval"));
   // the human, in kagent's UI
   await kagent.approve(NS, "approve-me-agent", paused.status?.taskId ?? "");
   const done = await finished("approve-me");
@@ -443,6 +449,24 @@ test("a tool that requires approval pauses the run until a human approves it in 
   assert.deepEqual(kagent.decisions(done.status?.taskId ?? ""), ["approve"]);
   assert.equal(done.status?.results?.find((r) => r.name === "result")?.value, "pods listed");
   assert.ok((await events("approve-me")).some((e) => e.reason === "AgentResumed"));
+
+  assert.equal(await following, 0, JSON.stringify(followed));
+  const said = followed.map((l) => `${l.kind} ${l.reason}: ${l.message}`);
+  const at = (re: RegExp) => said.findIndex((l) => re.test(l));
+  // in order: the agent's first step, the pause with its tool, the tokens so far, the answer after the approval, the end
+  const order = [/^agent AgentMessage: step 1$/, /^agent WaitingForApproval: the agent waits for a human to approve k8s_get_resources\(\) in kagent$/, /^agent AgentMessage: pods listed$/, /^agent TaskState: kagent task completed$/, /^end Succeeded: /];
+  const positions = order.map(at);
+  assert.ok(positions.every((p, i) => p >= 0 && (i === 0 || p > (positions[i - 1] ?? -1))), `in order ${positions.join(",")}:\n${said.join("\n")}`);
+  assert.ok(said.some((l) => /^agent Tokens: \d+ so far/.test(l)), "tokens as they grow");
+  assert.ok(said.some((l) => /^event WaitingForToolApproval: /.test(l)), "the run's Events too");
+  assert.ok(!said.some((l) => l.startsWith("stderr")), said.join("\n"));
+
+  // after the run ended, from kagent's task history
+  const after: string[] = [];
+  assert.equal(await main(["logs", "approve-me", "-n", NS, "--kubeconfig", cp.kubeconfigPath, "--kagent-url", kagent.url], { out: (l) => after.push(l), err: (l) => after.push(`stderr: ${l}`) }), 0);
+  process.stdout.write(`# agentgate logs approve-me --kagent-url …, after the run:\n${after.map((l) => `#   ${l}`).join("\n")}\n`);
+  assert.match(after.join("\n"), /AgentMessage +step 1[\s\S]*AgentMessage +pods listed/);
+  assert.match(after.at(-1) ?? "", /Succeeded/);
 });
 
 test("a Tekton CustomRun becomes an AgentRun whose outcome and results come back", async () => {

@@ -64,7 +64,7 @@ export function usageOf(metadata: Metadata | undefined): CallUsage | undefined {
   return parseUsage(metadataValue(metadata, "usage_metadata"));
 }
 
-function partType(p: Part): unknown {
+export function partType(p: Part): unknown {
   return metadataValue(p.metadata, "type");
 }
 
@@ -86,13 +86,13 @@ function childUsage(p: Part): CallUsage | undefined {
   return isObj(response) ? usageOf(response) : undefined;
 }
 
-function isPartial(metadata: Metadata | undefined): boolean {
+export function isPartial(metadata: Metadata | undefined): boolean {
   // Python ADK 0.3 marks streaming chunks `kagent_adk_partial`, Go ADK `adk_partial`.
   return metadataValue(metadata, "partial") === true || metadata?.kagent_adk_partial === true;
 }
 
 /** An artifact written per ADK event (1.0) rather than a final copy of the answer (0.3). */
-function isEventArtifact(metadata: Metadata | undefined): boolean {
+export function isEventArtifact(metadata: Metadata | undefined): boolean {
   return ["usage_metadata", "invocation_id", "author"].some((k) => metadataValue(metadata, k) !== undefined);
 }
 
