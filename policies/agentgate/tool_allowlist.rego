@@ -263,3 +263,38 @@ agent_tool_not_allowed(target) := m if {
 pinned_url_message(want, got) := m if {
 	m := sprintf("RemoteMCPServer \"%s/%s\" is an allowed tool server only at %s, not at \"%s\"; set spec.url back, or create a server under another name (it will not be usable until allowed)", [ns, obj_name, want, text(got)])
 } else := "this RemoteMCPServer is an allowed tool server only at the url listed in tools.servers; set spec.url back, or create a server under another name"
+
+# --- tool-offered: an allowed tool the server does not offer, by what kagent
+# found it offers (a RemoteMCPServer's status.discoveredTools, written by
+# kagent's controller from the server's tools/list). A typo, or a tool the
+# server dropped: the agent could never call it. A warning, never a denial:
+# discovery may lag a server that just gained the tool, and a server kagent
+# has not listed yet (no discoveredTools) says nothing. Only where the agent
+# may use the server, so nothing is told of a server it may not.
+advisory(policy, field, message) := {"policy": policy, "field": field, "message": message, "action": a} if {
+	a := "dryrun"
+	action == "dryrun"
+} else := {"policy": policy, "field": field, "message": message, "action": "warn"}
+
+offered_tools(r) := {n | some d in discovered; n := get(d, "name", null); is_string(n)} if {
+	r.kind == "RemoteMCPServer"
+	server := input.context.toolServers[concat("/", [r.namespace, r.name])]
+	is_object(server)
+	discovered := get(get(server, "status", {}), "discoveredTools", null)
+	is_array(discovered)
+	count(discovered) > 0
+}
+
+usable_server(r) if r.namespace == ns
+
+usable_server(r) if remote_server_admits(r)
+
+violations contains advisory("tool-offered", indexed(concat(".", [r.field, r.tools_field]), j), msg) if {
+	some r in tool_refs
+	usable_server(r)
+	offered := offered_tools(r)
+	some j, t in list_or_empty(r.tools)
+	is_string(t)
+	not t in offered
+	msg := sprintf("RemoteMCPServer %s/%s does not offer tool %q, so the agent can never call it (kagent found: %s); check the name, or the server", [r.namespace, r.name, t, concat(", ", sort(offered))])
+}

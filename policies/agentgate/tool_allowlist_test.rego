@@ -122,3 +122,40 @@ test_tool_allowlist_broken_config_still_denies if {
 	vs := tool_findings(cfg_input({"toolServers": [{"ref": {"name": "kagent-tool-server", "namespace": "kagent"}, "allowedTools": ["rm"]}]})) with data.agentgate.config.tools.servers as [{"kind": "RemoteMCPServer", "namespace": "kagent", "name": "kagent-tool-server", "tools": "k8s_*"}]
 	[v.message | some v in vs] == [`tool "rm" of RemoteMCPServer "kagent/kagent-tool-server" is not allowed; allowed: none. Remove it from the list`]
 }
+
+# tool-offered
+offered_findings(inp) := [v | some v in agentgate.violations with input as inp; v.policy == "tool-offered"]
+
+server_offering(names) := object.union(shared_tool_server, {"status": {"discoveredTools": [{"name": n, "description": "d"} | some n in names]}})
+
+offered_cfg(server, tools) := with_ctx(req("AgentConfig", "agent.tekton.dev", object.union(good_config, {"spec": object.union(good_config.spec, {"toolServers": [{"ref": {"name": "kagent-tool-server", "namespace": "kagent"}, "allowedTools": tools}]})})), {"modelConfig": model_claude, "toolServers": {"kagent/kagent-tool-server": server}, "namespace": {"name": "qe", "labels": {}}})
+
+test_allowed_tool_not_offered_is_a_warning_naming_what_is if {
+	vs := offered_findings(offered_cfg(server_offering(["k8s_get_resources", "k8s_describe_resource"]), ["k8s_get_resources", "k8s_get_resorces"]))
+	count(vs) == 1
+	vs[0].action == "warn"
+	vs[0].field == "spec.toolServers[0].allowedTools[1]"
+	vs[0].message == `RemoteMCPServer kagent/kagent-tool-server does not offer tool "k8s_get_resorces", so the agent can never call it (kagent found: k8s_describe_resource, k8s_get_resources); check the name, or the server`
+}
+
+test_offered_tools_are_clean if {
+	offered_findings(offered_cfg(server_offering(["k8s_get_resources"]), ["k8s_get_resources"])) == []
+}
+
+# kagent has not listed the server yet: nothing is known, nothing said
+test_server_not_yet_discovered_says_nothing if {
+	offered_findings(offered_cfg(shared_tool_server, ["k8s_get_resorces"])) == []
+	offered_findings(offered_cfg(server_offering([]), ["k8s_get_resorces"])) == []
+}
+
+# a server the namespace may not use: the allowlist refuses it, and nothing of what it offers is told
+test_tools_of_a_server_the_namespace_may_not_use_are_not_told if {
+	closed := json.remove(server_offering(["secret_tool"]), ["spec/allowedNamespaces"])
+	offered_findings(offered_cfg(closed, ["k8s_get_resources"])) == []
+}
+
+test_tool_offered_under_a_dryrun_profile_stays_dryrun if {
+	inp := object.union(offered_cfg(server_offering(["k8s_get_resources"]), ["nope"]), {"context": {"namespace": {"name": "qe", "labels": {"agent.tekton.dev/guardrail-profile": "quiet"}}}})
+	vs := [v | some v in agentgate.violations with input as inp with data.agentgate.config.profiles as {"quiet": {"enforcement": "dryrun", "namespaces": ["qe"]}}; v.policy == "tool-offered"]
+	[v.action | some v in vs] == ["dryrun"]
+}
