@@ -59,7 +59,7 @@ interface Predicate {
     internalParameters: { model: string; systemPrompt: { sha256: string }; budgets: unknown; policy: unknown; guardrails: { sha256: string } };
     resolvedDependencies: { uri: string; name: string; digest: { sha256: string }; annotations: { apiVersion: string } }[];
   };
-  runDetails: { builder: { id: string }; metadata: { invocationId: string; startedOn: string; finishedOn: string }; byproducts: { name: string; content: string; mediaType: string; digest?: { sha256: string } }[] };
+  runDetails: { builder: { id: string }; metadata: { invocationId: string; startedOn: string; finishedOn: string; reproducible: boolean }; byproducts: { name: string; content: string; mediaType: string; digest?: { sha256: string } }[] };
 }
 
 const statement = provenanceStatement(facts, known) as { predicate: Predicate };
@@ -117,7 +117,7 @@ test("byproducts: usage, and the policy decisions the webhook stamped (revision,
 });
 
 test("runDetails: builder, invocation id and times", () => {
-  assert.deepEqual(p.runDetails.metadata, { invocationId: "uid-1", startedOn: "2026-11-25T10:00:00Z", finishedOn: "2026-11-25T10:05:00Z" });
+  assert.deepEqual(p.runDetails.metadata, { invocationId: "uid-1", startedOn: "2026-11-25T10:00:00Z", finishedOn: "2026-11-25T10:05:00Z", reproducible: false });
   assert.match(p.runDetails.builder.id, /^https:\/\//);
 });
 

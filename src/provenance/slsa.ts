@@ -102,7 +102,9 @@ export function provenanceStatement(f: ProvenanceFacts, knownBundles: readonly K
       },
       runDetails: {
         builder: { id: BUILDER_ID },
-        metadata: { invocationId: f.run.metadata?.uid ?? "", startedOn: f.startedOn, finishedOn: f.finishedOn },
+        // reproducible: the TEP's field (SLSA v0.2's metadata.reproducible): an agent's run is never
+        // reproducible from its inputs, whatever the model's settings.
+        metadata: { invocationId: f.run.metadata?.uid ?? "", startedOn: f.startedOn, finishedOn: f.finishedOn, reproducible: false },
         byproducts: [
           { name: "usage", content: Buffer.from(canonicalJson(f.usage)).toString("base64"), mediaType: "application/json" },
           { name: "outcome", content: Buffer.from(f.outcome).toString("base64"), mediaType: "text/plain" },
