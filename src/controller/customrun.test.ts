@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { CustomRun } from "../types/tekton.ts";
 import type { AgentRun } from "../types/agent.ts";
-import { agentRunFor, customRunDeadline, isAgentRunCustomRun, mirroredStatus } from "./customrun.ts";
+import { agentRunFor, chainsResults, customRunDeadline, isAgentRunCustomRun, mirroredStatus } from "./customrun.ts";
 
 const cr = (params: { name: string; value: unknown }[], timeout?: string): CustomRun => ({
   apiVersion: "tekton.dev/v1beta1",
@@ -117,4 +117,16 @@ test("mirroredStatus: while the cancel is on its way the message says so; a run 
   assert.deepEqual(pending?.conditions?.map((c) => [c.status, c.reason, c.message]), [["Unknown", "Running", "CustomRun pr-1-agent was cancelled; cancelling AgentRun pr-1-agent"]]);
   const failed = run([{ status: "False", reason: "AgentFailed", message: "kagent task t failed" }]);
   assert.deepEqual(mirroredStatus(cr([]), failed, { reason: "CustomRunTimedOut", message: "timed out" })?.conditions?.map((c) => [c.reason, c.message]), [["AgentFailed", "kagent task t failed"]]);
+});
+
+test("a run's provenance digest is also an artifact Tekton Chains reads by name (*ARTIFACT_URI with *ARTIFACT_DIGEST); none without a well-formed digest", () => {
+  const digest = `sha256:${"a".repeat(64)}`;
+  const done = run([{ status: "True", reason: "Succeeded", message: "ok" }], [{ name: "result", value: "v" }, { name: "provenance-digest", value: digest }]);
+  assert.deepEqual(chainsResults(done), [
+    { name: "agentrun_ARTIFACT_URI", value: "k8s://qe/agent.tekton.dev/AgentRun/pr-1-agent" },
+    { name: "agentrun_ARTIFACT_DIGEST", value: digest },
+  ]);
+  assert.deepEqual(mirroredStatus(cr([]), done)?.results?.map((r) => r.name), ["result", "provenance-digest", "agentrun_ARTIFACT_URI", "agentrun_ARTIFACT_DIGEST"]);
+  assert.deepEqual(chainsResults(run([{ status: "True", reason: "Succeeded", message: "ok" }], [{ name: "provenance-digest", value: "sha256:short" }])), []);
+  assert.deepEqual(chainsResults(run([{ status: "Unknown", reason: "Running", message: "" }])), []);
 });

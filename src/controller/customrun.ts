@@ -167,6 +167,22 @@ export class CustomRunReconciler {
   }
 }
 
+/**
+ * The run's signed provenance as an artifact Tekton Chains reads by its
+ * result names (`*ARTIFACT_URI` with `*ARTIFACT_DIGEST`, tektoncd/chains
+ * pkg/artifacts/signable.go at v0.29.2): surfaced as pipeline results, the
+ * PipelineRun's attestation names the AgentRun and its provenance digest as
+ * a subject (README, "What Tekton Chains signs").
+ */
+export function chainsResults(run: AgentRun): { name: string; value: string }[] {
+  const digest = run.status?.results?.find((r) => r.name === "provenance-digest")?.value;
+  if (digest === undefined || !/^sha256:[0-9a-f]{64}$/.test(digest)) return [];
+  return [
+    { name: "agentrun_ARTIFACT_URI", value: `k8s://${run.metadata?.namespace ?? ""}/agent.tekton.dev/AgentRun/${run.metadata?.name ?? ""}` },
+    { name: "agentrun_ARTIFACT_DIGEST", value: digest },
+  ];
+}
+
 /** The CustomRun status that mirrors the run, or undefined when the CustomRun already says it all. */
 export function mirroredStatus(cr: CustomRun, run: AgentRun, stop?: Stop): NonNullable<CustomRun["status"]> | undefined {
   const c = run.status?.conditions?.find((x) => x.type === "Succeeded");
@@ -180,7 +196,7 @@ export function mirroredStatus(cr: CustomRun, run: AgentRun, stop?: Stop): NonNu
   } else if (stop && status === "Unknown") {
     message = `${stop.message}; cancelling AgentRun ${run.metadata?.name ?? ""}`;
   }
-  const results = (run.status?.results ?? []).map((r) => ({ name: r.name, value: r.value }));
+  const results = [...(run.status?.results ?? []).map((r) => ({ name: r.name, value: r.value })), ...chainsResults(run)];
   const current = cr.status?.conditions?.find((x) => x.type === "Succeeded");
   if (current?.status === status && current.reason === reason && current.message === message && sameResults(cr.status?.results, results) && cr.status?.startTime) return undefined;
   return {
