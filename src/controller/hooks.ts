@@ -1,5 +1,5 @@
 // Pre- and post-hooks as Tekton PipelineRuns owned by the run.
-import type { AgentRun, Hook } from "../types/agent.ts";
+import type { AgentConfig, AgentRun, Hook } from "../types/agent.ts";
 import type { PipelineRun } from "../types/tekton.ts";
 import { ownedMeta } from "./owned.ts";
 
@@ -11,6 +11,22 @@ export function hookPipelineRun(run: AgentRun, hook: Hook, name: string, extraPa
     metadata: ownedMeta(run, name, { "agent.tekton.dev/hook": hook.name ?? hook.pipelineRef.name }),
     spec: { pipelineRef: { name: hook.pipelineRef.name }, ...(params.length > 0 ? { params } : {}) },
   };
+}
+
+/**
+ * What the agent will be sent, for a pre-hook to scan before it is (a
+ * prompt-injection or secrets scanner): the goal, the hints one per line,
+ * and the config's system prompt, each as a string param. Tekton lets a
+ * PipelineRun pass params its Pipeline does not declare (tektoncd/pipeline
+ * #2719), so a hook takes the ones it needs. Untrusted text: read them
+ * through environment variables, never substituted into a script.
+ */
+export function preHookParams(run: AgentRun, config: AgentConfig): { name: string; value: string }[] {
+  return [
+    { name: "agent-goal", value: run.spec?.goal ?? "" },
+    { name: "agent-hints", value: (run.spec?.context?.hints ?? []).join("\n") },
+    { name: "agent-system-prompt", value: config.spec?.systemPrompt ?? "" },
+  ];
 }
 
 export type HookState = { state: "running" } | { state: "succeeded" } | { state: "failed"; message: string };

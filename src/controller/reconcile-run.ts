@@ -11,7 +11,7 @@ import type { PipelineRun } from "../types/tekton.ts";
 import type { Agent } from "../types/kagent.ts";
 import { isTerminal, phaseFor, succeededCondition, type RunReason } from "./conditions.ts";
 import type { ActingOutcome, AgentDriver, ProvenanceRecorder } from "./driver.ts";
-import { hookPipelineRun, hookState } from "./hooks.ts";
+import { hookPipelineRun, hookState, preHookParams } from "./hooks.ts";
 import { agentReady, kagentAgent, type KagentRuntime } from "./kagent-agent.ts";
 import type { KagentSupport } from "./kagent-version.ts";
 import { CancelRefusedError } from "./a2a-driver.ts";
@@ -505,7 +505,7 @@ export class RunReconciler {
     }
 
     if (phase === "PreHooks") {
-      const done = await this.runHooks(run, config.spec?.preHooks ?? [], "pre", []);
+      const done = await this.runHooks(run, config.spec?.preHooks ?? [], "pre", preHookParams(run, config));
       if (done === "running") return { requeueAfterMs: POLL_MS };
       if (done !== "succeeded") {
         await this.finish(run, done.startsWith("ScopeConflict: ") ? "ScopeConflict" : "PreHookFailed", done.replace(/^ScopeConflict: /, ""), { config, guardrails });

@@ -245,6 +245,9 @@ test("a run goes Pending → PreHooks → Acting → PostHooks → Succeeded wit
   // post-hooks got the results as params
   const post = (await custom.getNamespacedCustomObject({ group: "tekton.dev", version: "v1", namespace: NS, plural: "pipelineruns", name: "happy-post-0" })) as { spec: { params?: { name: string; value: string }[] } };
   assert.ok(post.spec.params?.some((p) => p.name === "result" && p.value === "12 test cases written"));
+  // the pre-hook was given what the agent would be sent, to scan it first
+  const pre = (await custom.getNamespacedCustomObject({ group: "tekton.dev", version: "v1", namespace: NS, plural: "pipelineruns", name: "happy-pre-0" })) as { spec: { params?: { name: string; value: string }[] } };
+  assert.deepEqual(pre.spec.params?.map((p) => [p.name, p.value]), [["agent-goal", "goal of happy"], ["agent-hints", ""], ["agent-system-prompt", "You write tests."]]);
   const reasons = (await until("the Succeeded Event", async () => {
     const list = await events("happy");
     return list.some((e) => e.reason === "Succeeded") ? list : undefined;
