@@ -11,6 +11,7 @@ import { ENTRYPOINT } from "../policy/engine.ts";
 import { sourceRevision } from "../policy/source-revision.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
 import { registerBundleCheck } from "./bundle-check.ts";
+import { detectEntrypoints } from "./bundle-entrypoints.ts";
 import { currentCapabilities } from "./capabilities.ts";
 import { describeFileError } from "./file-errors.ts";
 import { InputError } from "./manifests.ts";
@@ -20,8 +21,11 @@ import type { Io } from "./review.ts";
 
 export interface BuildOptions {
   output: string;
+  /** none: the known entrypoints the sources define */
   entrypoint: string[];
   revision?: string;
+  /** Rego v0 sources (OPA 0.x syntax), built with opa's own v0 compatibility and so recorded in the manifest (rego_version: 0) */
+  v0Compatible?: boolean;
 }
 
 /** Writing `target` (a bundle, -o) failed: one line naming it, not the temporary file beside it. */
@@ -38,7 +42,9 @@ export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ ou
   });
   if (!source.isDirectory()) throw new InputError(`bundle build ${dir}: not a directory; give the directory of the bundle's .rego files (and data.json)`);
   const revision = opts.revision ?? (await sourceRevision(dir));
-  const entrypoints = opts.entrypoint.length > 0 ? opts.entrypoint : [ENTRYPOINT.violations, ENTRYPOINT.defaults];
+  const v0 = opts.v0Compatible === true;
+  const entrypoints = opts.entrypoint.length > 0 ? opts.entrypoint : await detectEntrypoints(dir, v0);
+  if (entrypoints.length === 0) throw new InputError(`bundle build ${dir}: defines none of agentgate's entrypoints (${Object.values(ENTRYPOINT).join(", ")}): write rules under those packages, or name others with -e`);
   const output = resolve(opts.output);
   const staging = await mkdtemp(join(tmpdir(), "agentgate-build-"));
   try {
@@ -53,6 +59,7 @@ export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ ou
       "--capabilities",
       capabilities,
       ...entrypoints.flatMap((e) => ["-e", e]),
+      ...(v0 ? ["--v0-compatible"] : []),
       "--ignore",
       "*_test.rego",
       "--ignore",
@@ -80,8 +87,9 @@ export function registerBundleCommands(program: Command, io: Io, setExit: (code:
     .command("build <dir>")
     .description("compile a directory of Rego (and data.json) into a wasm bundle (opa build -t wasm)")
     .requiredOption("-o, --output <file>", "bundle to write (.tar.gz)")
-    .addOption(new Option("-e, --entrypoint <path>", "entrypoint; repeatable").default([], `${ENTRYPOINT.violations}, ${ENTRYPOINT.defaults}`).argParser(collect))
+    .addOption(new Option("-e, --entrypoint <path>", "entrypoint; repeatable").default([], "those of agentgate's the sources define").argParser(collect))
     .option("--revision <rev>", "manifest revision (default: a hash of the sources)")
+    .option("--v0-compatible", "the sources are Rego v0 (OPA 0.x syntax): built with opa's v0 compatibility, recorded in the manifest as rego_version 0")
     .action(async (dir: string, opts: BuildOptions) => {
       const { output, revision } = await buildBundle(dir, opts);
       io.out(`built ${output} (revision ${revision})`);

@@ -122,19 +122,24 @@ export function goalInput(run: AgentRun, context: PolicyContext, namespace: stri
   const config = context.agentConfig as AgentConfig | null;
   const spec = config?.spec;
   const tools = new Set<string>();
+  const gated = new Set<string>();
   for (const server of Array.isArray(spec?.toolServers) ? spec.toolServers : []) {
-    for (const tool of Array.isArray(server.allowedTools) ? server.allowedTools : []) tools.add(tool);
+    for (const tool of Array.isArray(server.allowedTools) ? server.allowedTools : []) if (typeof tool === "string") tools.add(tool);
+    for (const tool of Array.isArray(server.requireApproval) ? server.requireApproval : []) if (typeof tool === "string") gated.add(tool);
   }
   const goal = typeof run.spec?.goal === "string" ? run.spec.goal : "";
   const hints = Array.isArray(run.spec?.context?.hints) ? run.spec.context.hints.filter((h): h is string => typeof h === "string") : [];
   return {
     goal: agentMessageText(goal, hints),
-    spec_goal: goal,
-    hints,
     namespace,
     requested_tools: [...tools].sort(),
-    require_approval: spec?.approval?.required === true,
-    config: spec ?? null,
+    require_approval: [...gated].sort(),
+    config: config?.metadata?.name ?? run.spec?.configRef?.name ?? "",
+    spec_goal: goal,
+    hints,
+    system_prompt: typeof spec?.systemPrompt === "string" ? spec.systemPrompt : "",
+    approval_required: spec?.approval?.required === true,
+    config_spec: spec ?? null,
   };
 }
 

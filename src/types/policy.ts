@@ -30,15 +30,29 @@ export interface PolicyInput {
   context: PolicyContext;
 }
 
-/** The proposal's Gate 1 input (agent/goals/allow, agent/goals/deny). */
+/**
+ * The TEP's Gate 1 input (agent/goals/allow, agent/goals/deny): its five
+ * fields as TEP-0164 builds them (goal, namespace, requested_tools,
+ * require_approval, config), and what agentgate adds under names of its own
+ * (docs/policy-contract.md, "The goal input").
+ */
 export interface GoalInput {
   /** everything the agent is sent as its task: the goal, then each hint (guardrails/agent-message.ts) */
   goal: string;
+  namespace: string;
+  /** the tools the config allows, sorted, once each */
+  requested_tools: string[];
+  /** the tools the config makes wait for a human's approval, sorted, once each */
+  require_approval: string[];
+  /** the AgentConfig's name */
+  config: string;
   /** spec.goal alone */
   spec_goal: string;
   hints: string[];
-  namespace: string;
-  requested_tools: string[];
-  require_approval: boolean;
-  config: unknown;
+  /** the system prompt the agent is given with the goal: no text reaches the agent unseen by the goal policy */
+  system_prompt: string;
+  /** the config's approval.required: a human approves the run before it starts */
+  approval_required: boolean;
+  /** the AgentConfig's spec */
+  config_spec: unknown;
 }

@@ -1,7 +1,12 @@
 // The proposal's Gate 1 contract (agent/goals/allow, agent/goals/deny) works
 // unchanged for AgentRun CREATE.
 import { ephemeralKeyring } from "../../src/signing/keyring.ts";
-import { before, test } from "node:test";
+import { before, describe, test } from "node:test";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildBundle } from "../../src/cli/bundle.ts";
 import assert from "node:assert/strict";
 import { StaticLookup } from "../../src/context/static-lookup.ts";
 import type { GatewayDeps } from "../../src/gateway/admit.ts";
@@ -20,7 +25,7 @@ default allow := false
 
 allow if {
   input.namespace == "qe"
-  not input.require_approval
+  not input.approval_required
   every t in input.requested_tools { startswith(t, "k8s_get") }
 }
 
@@ -48,8 +53,9 @@ const approvalConfig: KubeObject = {
   kind: "AgentConfig",
   metadata: { name: "gated", namespace: "qe" },
   spec: {
+    systemPrompt: "You write tests.",
     toolServers: [
-      { ref: { name: "s" }, allowedTools: ["k8s_get_resources", "k8s_apply"] },
+      { ref: { name: "s" }, allowedTools: ["k8s_get_resources", "k8s_apply"], requireApproval: ["k8s_apply"] },
       { ref: { name: "t" }, allowedTools: ["k8s_describe", "k8s_get_resources"] },
     ],
     approval: { required: true },
@@ -97,17 +103,20 @@ test("Gate 1: allow false without deny reasons is still a denial that says why",
   assert.match(result.violations[0].message, /not allowed by bundle "gate1"/);
 });
 
-test("Gate 1: the input is the proposal's: goal, namespace, the config's allowed tools (sorted, once each), require_approval, the config's spec", async () => {
+test("Gate 1: the input is TEP-0164's (goal, namespace, the allowed tools and those needing approval, each sorted once, the config's name) and agentgate's additions under names of their own", async () => {
   const result = await review(run("echo", "qe", "gated"));
   const echoed = result.violations.find((v) => v.policy === "goal-policy" && v.message.startsWith("{"));
   assert.deepEqual(JSON.parse(echoed?.message ?? "null"), {
     goal: "echo",
-    spec_goal: "echo",
-    hints: [],
     namespace: "qe",
     requested_tools: ["k8s_apply", "k8s_describe", "k8s_get_resources"],
-    require_approval: true,
-    config: approvalConfig.spec,
+    require_approval: ["k8s_apply"],
+    config: "gated",
+    spec_goal: "echo",
+    hints: [],
+    system_prompt: "You write tests.",
+    approval_required: true,
+    config_spec: approvalConfig.spec,
   });
 });
 
@@ -130,4 +139,33 @@ test("Gate 1: a goal policy that fails to evaluate fails closed, naming the bund
   assert.equal(result.allowed, false);
   assert.deepEqual(result.violations.map((v) => `${v.policy} ${v.field}`), ['policy-evaluation bundle "gate1"']);
   assert.match(result.violations[0]?.message ?? "", /fail closed/);
+});
+
+// TEP-0164's own example rule, logic unchanged, built the way a platform team builds a goal-only bundle.
+describe("TEP-0164's Gate 1 example rule (examples/tep-gate1)", () => {
+  const writer = (name: string, gated: string[]): KubeObject => ({
+    apiVersion: "agent.tekton.dev/v1alpha1",
+    kind: "AgentConfig",
+    metadata: { name, namespace: "qe" },
+    spec: { toolServers: [{ ref: { name: "s" }, allowedTools: ["k8s_apply_manifest", "k8s_get_resources"], requireApproval: gated }] },
+  });
+  const configs = [writer("careful", ["k8s_apply_manifest"]), writer("reckless", []), { ...writer("careful", ["k8s_apply_manifest"]), metadata: { name: "careful", namespace: "prod" } }];
+  for (const [style, dir, v0] of [["Rego v1", "v1", false], ["the TEP's v0 style", "v0", true]] as const) {
+    test(`${style}: built without naming entrypoints${v0 ? " (--v0-compatible, rego_version 0 in the manifest)" : ""}; a write tool with approval is admitted, one without is denied with the TEP's message, a namespace not listed is not allowed`, async () => {
+      const out = join(await mkdtemp(join(tmpdir(), "agentgate-tep-")), "gate1.tar.gz");
+      await buildBundle(fileURLToPath(new URL(`../../examples/tep-gate1/${dir}`, import.meta.url)), { output: out, entrypoint: [], ...(v0 ? { v0Compatible: true } : {}) });
+      const bundle = await readBundle(out, "tep");
+      assert.equal(bundle.manifest.rego_version, v0 ? 0 : 1);
+      const engine = await PolicyEngine.load([bundle]);
+      const tepDeps: GatewayDeps = { ...deps, engine: () => engine, lookup: new StaticLookup(configs) };
+      const judge = async (configName: string, namespace = "qe") => (await admitLikeApiServer(requestFromManifest(run("write tests for refund()", namespace, configName), { operation: "CREATE", user: { username: "alice" } }), tepDeps)).result;
+      assert.equal((await judge("careful")).allowed, true);
+      const reckless = await judge("reckless");
+      assert.equal(reckless.allowed, false);
+      assert.deepEqual(reckless.violations.map((v) => `[${v.policy}] ${v.message}`), ["[goal-policy] write tool k8s_apply_manifest must have requireApproval set"]);
+      const prod = await judge("careful", "prod");
+      assert.equal(prod.allowed, false);
+      assert.match(prod.violations[0]?.message ?? "", /not allowed by bundle "tep"/);
+    });
+  }
 });
