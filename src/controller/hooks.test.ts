@@ -13,7 +13,7 @@ test("a pre-hook is given what the agent will be sent: goal, hints one per line,
     { name: "agent-system-prompt", value: "You write tests." },
   ]);
   const pr = hookPipelineRun(run, { pipelineRef: { name: "scan-prompt" }, params: [{ name: "agent-goal", value: "the hook's own" }] }, "r1-pre-0", preHookParams(run, config));
-  assert.deepEqual(pr.spec?.params?.map((p) => `${p.name}=${p.value}`), ["agent-goal=the hook's own", "agent-hints=repo: payments\nbranch: main", "agent-system-prompt=You write tests."], "a param the hook sets itself is kept");
+  assert.deepEqual(pr.spec?.params?.map((p) => `${p.name}=${String(p.value)}`), ["agent-goal=the hook's own", "agent-hints=repo: payments\nbranch: main", "agent-system-prompt=You write tests."], "a param the hook sets itself is kept");
   assert.equal(pr.metadata?.ownerReferences?.[0]?.uid, "u-1");
 });
 
