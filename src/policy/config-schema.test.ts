@@ -63,13 +63,15 @@ describe("the default bundle's config schema", () => {
 
   test("a profile may hold the config's own keys and enforcement, no other", () => {
     const properties = SCHEMA.properties as Record<string, { additionalProperties?: { properties?: Record<string, unknown> } }>;
-    const configKeys = Object.keys(properties).filter((k) => k !== "profiles");
+    // goals: Gate 1's input carries no namespace labels, so no profile could select its part
+    const configKeys = Object.keys(properties).filter((k) => k !== "profiles" && k !== "goals");
     assert.deepEqual(Object.keys(properties.profiles?.additionalProperties?.properties ?? {}).sort(), [...configKeys, "enforcement", "namespaces"].sort());
   });
 
   test("every key a rule needs is required: without it the rule would be off", () => {
     const required = (at: Record<string, unknown>): unknown => at.required;
     const properties = SCHEMA.properties as Record<string, Record<string, unknown>>;
+    // goals is not required: without it Gate 1 allows no goal (fails closed), it is not off
     assert.deepEqual(required(SCHEMA), ["models", "tools", "budgets", "rbac", "network", "approval", "kagent"]);
     assert.deepEqual(
       Object.fromEntries(Object.entries(properties).filter(([k]) => k !== "profiles").map(([k, v]) => [k, required(v)])),
@@ -80,6 +82,7 @@ describe("the default bundle's config schema", () => {
         rbac: ["allowed"],
         network: ["allowPermissive"],
         approval: ["approverGroups"],
+        goals: undefined,
         kagent: ["allowBYO"],
       },
     );
@@ -91,7 +94,7 @@ describe("what a refused config says", () => {
     {
       name: "a misspelt section, with the key it was taken for (and not also that key as missing)",
       edit: (c) => { const { budgets, ...rest } = c; return { ...rest, budget: budgets }; },
-      says: ["budget is not a known key (did you mean budgets?); known keys: models, tools, budgets, rbac, network, approval, kagent, profiles"],
+      says: ["budget is not a known key (did you mean budgets?); known keys: models, tools, budgets, rbac, network, approval, goals, kagent, profiles"],
     },
     {
       name: "a misspelt key in a section",
@@ -106,7 +109,7 @@ describe("what a refused config says", () => {
     {
       name: "enforcement outside a profile",
       edit: (c) => ({ ...c, enforcment: "warn" }),
-      says: ["enforcment is not a known key (did you mean profiles.<name>.enforcement?); known keys: models, tools, budgets, rbac, network, approval, kagent, profiles"],
+      says: ["enforcment is not a known key (did you mean profiles.<name>.enforcement?); known keys: models, tools, budgets, rbac, network, approval, goals, kagent, profiles"],
     },
     {
       name: "a number as a string (what helm --set-string renders)",

@@ -135,11 +135,25 @@ export class PolicyEngine {
     return { violations, failures };
   }
 
-  /** The proposal's Gate 1: denied unless allow is true and deny is empty. */
+  /**
+   * TEP-0164's Gate 1: denied unless allow is true and deny is empty. With
+   * no bundle in force that answers it, every goal is refused (the TEP's
+   * R18: goal submission fails closed when no goal policy is configured);
+   * the default bundle brings an explicit one (policies/agent/goals).
+   */
   goals(goal: GoalInput): ViolationsOutcome {
     const violations: Violation[] = [];
     const failures: BundleFailure[] = [];
     let buffer: EncodedInput | undefined;
+    if (!this.bundles.some(({ policy }) => policy.entrypoints.has(ENTRYPOINT.goalsAllow) || policy.entrypoints.has(ENTRYPOINT.goalsDeny))) {
+      violations.push({
+        policy: "goal-policy",
+        field: "spec.goal",
+        message: `no goal policy is in force (none of the bundles ${this.bundles.map((b) => `"${b.bundle.name}"`).join(", ")} answers ${ENTRYPOINT.goalsAllow} or ${ENTRYPOINT.goalsDeny}), and without one no goal is admitted; ask the platform team to load one (the default bundle has one)`,
+        action: "deny",
+      });
+      return { violations, failures };
+    }
     for (const { bundle, policy } of this.bundles) {
       if (!policy.entrypoints.has(ENTRYPOINT.goalsAllow) && !policy.entrypoints.has(ENTRYPOINT.goalsDeny)) continue;
       buffer ??= encodeInput(goal);

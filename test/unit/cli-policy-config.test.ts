@@ -60,10 +60,12 @@ before(async () => {
   bundle = await buildTestBundle(
     {
       "p.rego": "package agentgate\n\nviolations := set()\n",
+      // Gate 1 (without a goal policy no run is admitted): any goal
+      "g.rego": "package agent.goals\n\nallow := true\n",
       "agentgate/config/data.json": JSON.stringify(config),
       "agentgate/config_schema/data.json": await readFile(SCHEMA, "utf8"),
     },
-    { entrypoints: ["agentgate/violations"], name: "default", revision: "r1" },
+    { entrypoints: ["agentgate/violations", "agent/goals/allow"], name: "default", revision: "r1" },
   );
   await writeFile(file("set-string.yaml"), stringify({ budgets: { maxTokenBudget: "500000" } }));
   await writeFile(file("old-keys.yaml"), stringify({ budget: { maxTimeout: "2h" }, rbac: { forbiddenVerbs: ["*"] }, profiles: { rollout: { enforcement: "warning", namespaces: ["team-a"] } } }));
@@ -77,7 +79,7 @@ after(async () => {
 
 const SET_STRING = 'agentgate: policy config: budgets.maxTokenBudget is "500000" (a string); expected an integer ≥ 1 — in Helm use --set, not --set-string\n';
 const OLD_KEYS =
-  "agentgate: policy config: budget is not a known key (did you mean budgets?); known keys: approval, budgets, kagent, models, network, profiles, rbac, tools; " +
+  "agentgate: policy config: budget is not a known key (did you mean budgets?); known keys: approval, budgets, goals, kagent, models, network, profiles, rbac, tools; " +
   'profiles.rollout.enforcement is "warning"; expected one of warn, dryrun, deny (did you mean warn?); ' +
   "rbac.forbiddenVerbs is no longer a key: rbac.forbiddenVerbs and rbac.forbiddenResources were replaced by rbac.allowed, an allowlist of {apiGroups, resources, verbs} an agent run may be granted; list what agents may have instead of what they may not, and remove this key\n";
 

@@ -13,11 +13,11 @@ test("policies/bundle.tar.gz is not stale against policies/ (run npm run build:p
   assert.equal(bundle.revision, await sourceRevision(POLICIES), "the committed bundle was built from other sources: run `npm run build:policy` and commit policies/bundle.tar.gz");
 });
 
-test("the default bundle loads with its three entrypoints (admission's two and the run-time gateway's) and the shipped config", async () => {
+test("the default bundle loads with its five entrypoints (admission's two, Gate 1's two and the run-time gateway's) and the shipped config", async () => {
   const engine = await loadEngine([]);
   const [loaded] = engine.bundles;
   assert.ok(loaded);
   assert.equal(loaded.bundle.name, "default");
-  assert.deepEqual([...loaded.policy.entrypoints].sort(), ["agent/tools/deny", "agentgate/defaults", "agentgate/violations"]);
+  assert.deepEqual([...loaded.policy.entrypoints].sort(), ["agent/goals/allow", "agent/goals/deny", "agent/tools/deny", "agentgate/defaults", "agentgate/violations"]);
   assert.deepEqual((engine.policyConfig.budgets as Record<string, unknown>).maxTokenBudget, 500000);
 });

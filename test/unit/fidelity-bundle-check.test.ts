@@ -35,8 +35,8 @@ before(async () => {
 test("the default bundle answers every input as opa eval does on policies/", async () => {
   const { code, out } = await run(["bundle", "check", DEFAULT_BUNDLE_PATH, "--source", POLICIES, "-f", input]);
   assert.equal(code, 0, out);
-  assert.match(out, /loads; entrypoints agent\/tools\/deny, agentgate\/defaults, agentgate\/violations; host builtins sprintf, time\.parse_duration_ns/);
-  assert.match(out, /1 input\(s\) × 3 entrypoint\(s\): the gateway answers as opa eval/);
+  assert.match(out, /loads; entrypoints agent\/goals\/allow, agent\/goals\/deny, agent\/tools\/deny, agentgate\/defaults, agentgate\/violations; host builtins sprintf, time\.parse_duration_ns/);
+  assert.match(out, /1 input\(s\) × 5 entrypoint\(s\): the gateway answers as opa eval/);
 });
 
 test("a bundle whose answers differ from its Rego's is reported, difference by difference, with exit 1", async () => {

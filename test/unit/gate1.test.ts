@@ -169,3 +169,21 @@ describe("TEP-0164's Gate 1 example rule (examples/tep-gate1)", () => {
     });
   }
 });
+
+test("R18: with no bundle in force answering Gate 1, no goal is admitted, and the refusal says why", async () => {
+  const path = await buildTestBundle({ "p.rego": "package agentgate\n\nviolations := set()\n" }, { entrypoints: ["agentgate/violations"], name: "team" });
+  const engine = await PolicyEngine.load([await readBundle(path)]);
+  const result = (await admitLikeApiServer(requestFromManifest(run("write tests"), { operation: "CREATE", user: { username: "alice" } }), { ...deps, engine: () => engine })).result;
+  assert.equal(result.allowed, false);
+  assert.deepEqual(result.violations.map((v) => v.policy), ["goal-policy"]);
+  assert.equal(result.violations[0]?.message, 'no goal policy is in force (none of the bundles "team" answers agent/goals/allow or agent/goals/deny), and without one no goal is admitted; ask the platform team to load one (the default bundle has one)');
+});
+
+test("the default bundle's goal policy is explicit: goals in the namespaces its config lists, none matching its denied patterns", async () => {
+  const engine = await PolicyEngine.load([await readBundle(fileURLToPath(new URL("../../policies/bundle.tar.gz", import.meta.url)), "default")], { goals: { allowedNamespaces: ["qe"], deniedPatterns: [{ pattern: "\\bproduction\\b", reason: "agents do not touch production" }] } });
+  const judge = async (goal: string, namespace = "qe") => (await admitLikeApiServer(requestFromManifest(run(goal, namespace), { operation: "CREATE", user: { username: "alice" } }), { ...deps, engine: () => engine })).result;
+  const refusals = async (goal: string, namespace?: string) => (await judge(goal, namespace)).violations.filter((v) => v.policy === "goal-policy").map((v) => v.message);
+  assert.deepEqual(await refusals("write tests for refund()"), []);
+  assert.deepEqual(await refusals("Clean up Production"), [`the goal matches "\\\\bproduction\\\\b", which this cluster's goal policy refuses (goals.deniedPatterns): agents do not touch production; rephrase the goal`]);
+  assert.match((await refusals("write tests", "dev"))[0] ?? "", /not allowed by bundle "default"/);
+});
