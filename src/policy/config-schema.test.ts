@@ -83,6 +83,7 @@ describe("the default bundle's config schema", () => {
         network: ["allowPermissive"],
         approval: ["approverGroups"],
         goals: undefined,
+        hooks: undefined,
         kagent: ["allowBYO"],
       },
     );
@@ -94,7 +95,7 @@ describe("what a refused config says", () => {
     {
       name: "a misspelt section, with the key it was taken for (and not also that key as missing)",
       edit: (c) => { const { budgets, ...rest } = c; return { ...rest, budget: budgets }; },
-      says: ["budget is not a known key (did you mean budgets?); known keys: models, tools, budgets, rbac, network, approval, goals, kagent, profiles"],
+      says: ["budget is not a known key (did you mean budgets?); known keys: models, tools, budgets, rbac, network, approval, goals, hooks, kagent, profiles"],
     },
     {
       name: "a misspelt key in a section",
@@ -109,7 +110,7 @@ describe("what a refused config says", () => {
     {
       name: "enforcement outside a profile",
       edit: (c) => ({ ...c, enforcment: "warn" }),
-      says: ["enforcment is not a known key (did you mean profiles.<name>.enforcement?); known keys: models, tools, budgets, rbac, network, approval, goals, kagent, profiles"],
+      says: ["enforcment is not a known key (did you mean profiles.<name>.enforcement?); known keys: models, tools, budgets, rbac, network, approval, goals, hooks, kagent, profiles"],
     },
     {
       name: "a number as a string (what helm --set-string renders)",
@@ -168,7 +169,7 @@ describe("what a refused config says", () => {
     {
       name: "a misspelt enforcement",
       edit: (c) => { c.profiles.rollout = { enforcment: "warn", namespaces: ["team-a"] } as never; },
-      says: ["profiles.rollout.enforcment is not a known key (did you mean enforcement?); known keys of profiles.rollout: models, tools, budgets, rbac, network, approval, kagent, enforcement, namespaces"],
+      says: ["profiles.rollout.enforcment is not a known key (did you mean enforcement?); known keys of profiles.rollout: models, tools, budgets, rbac, network, approval, hooks, kagent, enforcement, namespaces"],
     },
     {
       name: "a profile bound to no namespace (a label alone would select it anywhere)",
@@ -183,7 +184,7 @@ describe("what a refused config says", () => {
     {
       name: "a profile that is not an object",
       edit: (c) => { (c.profiles as Record<string, unknown>).strict = "deny"; },
-      says: ['profiles.strict is "deny" (a string); expected an object {models?, tools?, budgets?, rbac?, network?, approval?, kagent?, enforcement?, namespaces}'],
+      says: ['profiles.strict is "deny" (a string); expected an object {models?, tools?, budgets?, rbac?, network?, approval?, hooks?, kagent?, enforcement?, namespaces}'],
     },
     {
       name: "a profile setting a wrong type (checked merged over the base config)",

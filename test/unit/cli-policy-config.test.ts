@@ -79,7 +79,7 @@ after(async () => {
 
 const SET_STRING = 'agentgate: policy config: budgets.maxTokenBudget is "500000" (a string); expected an integer ≥ 1 — in Helm use --set, not --set-string\n';
 const OLD_KEYS =
-  "agentgate: policy config: budget is not a known key (did you mean budgets?); known keys: approval, budgets, goals, kagent, models, network, profiles, rbac, tools; " +
+  "agentgate: policy config: budget is not a known key (did you mean budgets?); known keys: approval, budgets, goals, hooks, kagent, models, network, profiles, rbac, tools; " +
   'profiles.rollout.enforcement is "warning"; expected one of warn, dryrun, deny (did you mean warn?); ' +
   "rbac.forbiddenVerbs is no longer a key: rbac.forbiddenVerbs and rbac.forbiddenResources were replaced by rbac.allowed, an allowlist of {apiGroups, resources, verbs} an agent run may be granted; list what agents may have instead of what they may not, and remove this key\n";
 
