@@ -25,3 +25,14 @@ test_no_list_no_hook if {
 test_shipped_config_allows_any_pipeline if {
 	[v | some v in agentgate.violations with input as cfg_input({"preHooks": [{"pipelineRef": {"name": "checkout"}}]}); v.policy == "hook-pipeline"] == []
 }
+
+test_hook_account_listed_allowed if {
+	hook_findings({"postHooks": [{"pipelineRef": {"name": "publish-tests"}, "serviceAccountName": "publisher"}]}, {"allowedPipelines": ["*"], "allowedServiceAccounts": ["publisher"]}) == []
+}
+
+test_hook_account_not_listed_or_agentgates_denied if {
+	vs := hook_findings({"preHooks": [{"pipelineRef": {"name": "scan"}, "serviceAccountName": "deployer"}], "postHooks": [{"pipelineRef": {"name": "publish"}, "serviceAccountName": "agentgate-run-other"}]}, {"allowedPipelines": ["*"], "allowedServiceAccounts": ["*"]})
+	[v.field | some v in vs] == ["spec.postHooks[0].serviceAccountName"]
+	vs2 := hook_findings({"preHooks": [{"pipelineRef": {"name": "scan"}, "serviceAccountName": "deployer"}]}, {"allowedPipelines": ["*"], "allowedServiceAccounts": []})
+	[v.message | some v in vs2] == [`a hook may not run as ServiceAccount "deployer"; allowed: none (agentgate's own accounts never). Leave serviceAccountName out to run it as the account agentgate makes for the run, which holds no rights`]
+}

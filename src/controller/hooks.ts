@@ -1,7 +1,15 @@
 // Pre- and post-hooks as Tekton PipelineRuns owned by the run.
 import type { AgentConfig, AgentRun, Hook } from "../types/agent.ts";
 import type { PipelineRun } from "../types/tekton.ts";
-import { ownedMeta } from "./owned.ts";
+import type { KubeObject } from "../types/kube.ts";
+import { names, ownedMeta } from "./owned.ts";
+
+/**
+ * A hook runs as the ServiceAccount it names (one policy allowed:
+ * hook-pipeline), else as one made for the run that holds no rights: never
+ * as the namespace's default account, whatever that one may do.
+ */
+export const hookAccount = (run: AgentRun, hook: Hook): string => hook.serviceAccountName ?? names.hookServiceAccount(run.metadata?.name ?? "");
 
 export function hookPipelineRun(run: AgentRun, hook: Hook, name: string, extraParams: { name: string; value: string }[] = []): PipelineRun {
   const params = [...(hook.params ?? []), ...extraParams.filter((p) => !(hook.params ?? []).some((h) => h.name === p.name))];
@@ -9,8 +17,13 @@ export function hookPipelineRun(run: AgentRun, hook: Hook, name: string, extraPa
     apiVersion: "tekton.dev/v1",
     kind: "PipelineRun",
     metadata: ownedMeta(run, name, { "agent.tekton.dev/hook": hook.name ?? hook.pipelineRef.name }),
-    spec: { pipelineRef: { name: hook.pipelineRef.name }, ...(params.length > 0 ? { params } : {}) },
+    spec: { pipelineRef: { name: hook.pipelineRef.name }, taskRunTemplate: { serviceAccountName: hookAccount(run, hook) }, ...(params.length > 0 ? { params } : {}) },
   };
+}
+
+/** The run's hook ServiceAccount: no RoleBinding ever names it, and it mounts no token. */
+export function hookServiceAccount(run: AgentRun): KubeObject {
+  return { apiVersion: "v1", kind: "ServiceAccount", metadata: ownedMeta(run, names.hookServiceAccount(run.metadata?.name ?? "")), automountServiceAccountToken: false };
 }
 
 /**

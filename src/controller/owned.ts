@@ -9,6 +9,8 @@ export { RUN_LABEL };
 export const names = {
   // A prefix the webhook configuration can match (see RUN_SERVICE_ACCOUNT_PREFIX).
   serviceAccount: (run: string) => `${RUN_SERVICE_ACCOUNT_PREFIX}${run}`,
+  /** what the run's hooks run as unless a hook names another: made for the run, holding no rights */
+  hookServiceAccount: (run: string) => `agentgate-hooks-${run}`,
   role: (run: string) => `${run}-role`,
   roleBinding: (run: string) => `${run}-binding`,
   networkPolicy: (run: string) => `${run}-netpol`,

@@ -11,7 +11,7 @@ import type { PipelineRun } from "../types/tekton.ts";
 import type { Agent } from "../types/kagent.ts";
 import { isTerminal, phaseFor, succeededCondition, type RunReason } from "./conditions.ts";
 import type { ActingOutcome, AgentDriver, ProvenanceRecorder } from "./driver.ts";
-import { hookPipelineRun, hookState, preHookParams } from "./hooks.ts";
+import { hookPipelineRun, hookServiceAccount, hookState, preHookParams } from "./hooks.ts";
 import { agentReady, kagentAgent, type KagentRuntime } from "./kagent-agent.ts";
 import type { KagentSupport } from "./kagent-version.ts";
 import { CancelRefusedError } from "./a2a-driver.ts";
@@ -733,6 +733,12 @@ export class RunReconciler {
       let pr = (await this.kube.get(GVR.pipelineRuns, ns, name)) as PipelineRun | null;
       if (pr && !ownedByRun(pr.metadata, run)) return `ScopeConflict: PipelineRun "${name}" already exists and was not made for this run, so it is not taken for its ${kind}-hook; delete it or create the run under another name`;
       if (!pr) {
+        if (hook.serviceAccountName === undefined) {
+          const account = hookServiceAccount(run);
+          const existing = await this.kube.getObject({ apiVersion: "v1", kind: "ServiceAccount", namespace: ns, name: account.metadata?.name ?? "" });
+          if (existing && !ownedByRun(existing.metadata, run)) return `ScopeConflict: ServiceAccount "${account.metadata?.name ?? ""}" already exists and was not made for this run, so its hooks do not run as it; delete it or create the run under another name`;
+          if (!existing) await this.kube.apply(account);
+        }
         try {
           pr = (await this.kube.create(GVR.pipelineRuns, ns, hookPipelineRun(run, hook, name, results))) as PipelineRun;
           await this.kube.event(run, "Normal", kind === "pre" ? "PreHookStarted" : "PostHookStarted", `PipelineRun ${name} (pipeline ${hook.pipelineRef.name})`);

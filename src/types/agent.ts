@@ -21,6 +21,8 @@ export interface ToolServer {
 export interface Hook {
   name?: string;
   pipelineRef: { name: string };
+  /** the ServiceAccount its PipelineRun runs as; default the run's hook ServiceAccount, which holds no rights */
+  serviceAccountName?: string;
   params?: { name: string; value: string }[];
 }
 
