@@ -13,7 +13,7 @@ import { buildTestBundle } from "../../test/fixtures/bundles.ts";
 import { startControlPlane, type ControlPlane } from "../../test/support/control-plane.ts";
 import { AuditMetrics } from "./metrics.ts";
 import { startAuditRunner } from "./run.ts";
-import type { ScanResult } from "./scanner.ts";
+import { AUDITED_RESOURCES, type ScanResult } from "./scanner.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NAMESPACES = 12;
@@ -59,8 +59,8 @@ test("stored reports are listed five per page: 12 namespaces' PolicyReports in 3
   assert.deepEqual(first.reports.policyreport, { created: NAMESPACES, updated: 0, deleted: 0, unchanged: 0, failed: 0 });
   const second = await scan();
   assert.deepEqual(second.reports.policyreport, { created: 0, updated: 0, deleted: 0, unchanged: NAMESPACES, failed: 0 });
-  // one page per audited kind (5), then the namespaced reports 5 at a time, then the cluster-wide one
-  assert.equal(second.apiCalls.list, 5 + Math.ceil(NAMESPACES / 5) + 1);
+  // one page per audited kind, then the namespaced reports 5 at a time, then the cluster-wide one
+  assert.equal(second.apiCalls.list, AUDITED_RESOURCES.length + Math.ceil(NAMESPACES / 5) + 1);
 });
 
 test("a scan reads the engine once, at its start: a bundle swapped mid-scan judges the next scan, never half of this one", async () => {

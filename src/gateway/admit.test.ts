@@ -301,3 +301,15 @@ describe("exempt namespaces are answered before any check, and only they", () =>
     assert.deepEqual([...exemptNamespaces("agentgate")].sort(), ["agentgate", "kube-system"]);
   });
 });
+
+describe("kmcp MCPServers are judged like the other tool server kinds", () => {
+  test("one claiming agentgate's label is refused (managed-object), an ordinary one goes to policy and is admitted", async () => {
+    const server: KubeObject = { apiVersion: "kagent.dev/v1alpha1", kind: "MCPServer", metadata: { name: "git", namespace: "qe" }, spec: { deployment: { image: "ghcr.io/kagent-dev/mcp-git:1" } } };
+    const ok = await admit(create(server), deps([]), "validate");
+    assert.equal(ok.allowed, true);
+    const claiming = { ...server, metadata: { ...server.metadata, labels: { "app.kubernetes.io/managed-by": "agentgate" } } };
+    const refused = await admit(create(claiming), deps([]), "validate");
+    assert.equal(refused.allowed, false);
+    assert.deepEqual(refused.violations.map((v) => v.policy), ["managed-object"]);
+  });
+});

@@ -34,6 +34,8 @@ export const HANDLED_RESOURCES: readonly HandledResource[] = [
   { group: KAGENT_GROUP, versions: ["v1alpha2"], resource: "agents", kind: "Agent", role: "agent" },
   { group: KAGENT_GROUP, versions: ["v1alpha2"], resource: "modelconfigs", kind: "ModelConfig", role: "agent" },
   { group: KAGENT_GROUP, versions: ["v1alpha2"], resource: "remotemcpservers", kind: "RemoteMCPServer", role: "agent" },
+  // kmcp's MCPServer (kagent.dev/v1alpha1, served by every supported kagent): a tool server kind a config may name, judged like the others.
+  { group: KAGENT_GROUP, versions: ["v1alpha1"], resource: "mcpservers", kind: "MCPServer", role: "agent" },
   { group: "", versions: ["v1"], resource: "serviceaccounts", kind: "ServiceAccount", role: "managed" },
   { group: "rbac.authorization.k8s.io", versions: ["v1"], resource: "roles", kind: "Role", role: "managed" },
   { group: "rbac.authorization.k8s.io", versions: ["v1"], resource: "rolebindings", kind: "RoleBinding", role: "managed" },
