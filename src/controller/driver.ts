@@ -70,6 +70,8 @@ export interface ProvenanceFacts {
   usage: Usage;
   results: { name: string; value: string }[];
   policyRevision: string;
+  /** bundle name → "sha256:<hex>", from the run's signed decision (the policy-digests stamp) */
+  policyDigests?: Record<string, string>;
   startedOn: string;
   finishedOn: string;
   outcome: string;

@@ -3,7 +3,7 @@
 // happened.
 import { AGENT_API_VERSION, STAMP, type AgentConfig, type AgentRun, type AgentRunStatus, type Guardrails, type Hook, type RunPhase, type Snapshot, type ToolServerKind, type Usage } from "../types/agent.ts";
 import { verifyApproval } from "../guardrails/approval-stamp.ts";
-import { verifyDecision } from "../guardrails/decision.ts";
+import { parsePolicyDigests, verifyDecision } from "../guardrails/decision.ts";
 import type { Keyring } from "../signing/keyring.ts";
 import type { KubeObject } from "../types/kube.ts";
 import type { Logger } from "../log.ts";
@@ -387,6 +387,8 @@ export class RunReconciler {
       usage,
       results,
       policyRevision: run.metadata?.annotations?.[STAMP.policyRevision] ?? "",
+      // Signed with the decision the reconciler verified before acting; stamps never change after admission.
+      policyDigests: parsePolicyDigests(run.metadata?.annotations?.[STAMP.policyDigests]),
       startedOn: run.status?.startTime ?? finishedOn,
       finishedOn,
       outcome,

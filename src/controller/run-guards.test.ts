@@ -11,7 +11,7 @@ import { checkClaimedPhase, deadlineOf, timeoutMs, trustRun, type HookOutcome, t
 const CREATED = "2026-12-07T10:00:00Z";
 const created = Date.parse(CREATED);
 const guardrails = (over: Partial<Guardrails> = {}): Guardrails => ({ tokenBudget: 1000, timeout: "10m", maxIterations: 3, networkPolicy: "strict", egress: [], rbac: [], approval: { required: false, approverGroups: ["leads"] }, tools: [], ...over });
-const valid = (g: Guardrails = guardrails()): DecisionCheck => ({ ok: true, decision: { guardrails: g, snapshot: { config: { name: "c", spec: {} }, modelConfig: null, toolServers: {} }, createdBy: "alice", policyRevision: "default@1", signedAt: created, kid: "k" } });
+const valid = (g: Guardrails = guardrails()): DecisionCheck => ({ ok: true, decision: { guardrails: g, snapshot: { config: { name: "c", spec: {} }, modelConfig: null, toolServers: {} }, createdBy: "alice", policyRevision: "default@1", policyDigests: {}, signedAt: created, kid: "k" } });
 const run = (annotations: Record<string, string> = {}): AgentRun => ({ apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "r", namespace: "qe", creationTimestamp: CREATED, annotations }, spec: {} });
 const none: ApprovalCheck = { approved: false, why: "not approved yet" };
 const approvedAt = created + 3_600_000;

@@ -67,7 +67,7 @@ export async function runStamps(request: AdmissionRequest, run: AgentRun, contex
   const key = deps.keyring.signingKey();
   if (!key) return { refused: denial("stamp-integrity", "metadata.annotations", `agentgate cannot sign decisions now (${whyNoSigningKey(deps.keyring)}); retry once it can`) };
   const snapshot = serializeSnapshot(buildSnapshot(found.config, context, found.guardrails));
-  const stamps = computeStamps(creator.createdBy, engine.revision, run.spec?.configRef?.name ?? "", found.guardrails, snapshot);
+  const stamps = computeStamps(creator.createdBy, engine.revision, run.spec?.configRef?.name ?? "", found.guardrails, snapshot, engine.digests);
   const metadata = { ...(run.metadata ?? {}), namespace: run.metadata?.namespace ?? request.namespace ?? "" };
   const annotations = { ...(metadata.annotations ?? {}), ...stamps.annotations };
   const stamped: AgentRun = { ...run, metadata: { ...metadata, annotations } };

@@ -43,6 +43,8 @@ export function decisionPayload(run: AgentRun): string {
     spec: specDigest(run.spec),
     createdBy: a[STAMP.createdBy] ?? null,
     policyRevision: a[STAMP.policyRevision] ?? null,
+    // Only when stamped: decisions signed before bundles' digests were stamped still verify.
+    ...(a[STAMP.policyDigests] !== undefined ? { policyDigests: a[STAMP.policyDigests] } : {}),
     guardrails: sha256(a[STAMP.guardrails] ?? ""),
     snapshot: sha256(a[STAMP.snapshot] ?? ""),
   });
@@ -58,6 +60,8 @@ export interface VerifiedDecision {
   snapshot: Snapshot;
   createdBy: string;
   policyRevision: string;
+  /** bundle name → "sha256:<hex>", as signed; empty for a decision signed before they were stamped */
+  policyDigests: Record<string, string>;
   /** when the gateway signed (ms since the epoch) */
   signedAt: number;
   kid: string;
@@ -104,5 +108,17 @@ export async function verifyDecision(run: AgentRun, resolve: KeyResolver): Promi
   const snapshot = parseSnapshot(a[STAMP.snapshot]);
   // Signed but unreadable cannot come from agentgate; say so rather than guess.
   if (!guardrails || !snapshot) return { ok: false, why: `its signed ${!guardrails ? STAMP.guardrails : STAMP.snapshot} stamp cannot be read` };
-  return { ok: true, decision: { guardrails, snapshot, createdBy: a[STAMP.createdBy] ?? "", policyRevision: a[STAMP.policyRevision] ?? "", signedAt, kid: header.kid } };
+  return { ok: true, decision: { guardrails, snapshot, createdBy: a[STAMP.createdBy] ?? "", policyRevision: a[STAMP.policyRevision] ?? "", policyDigests: parsePolicyDigests(a[STAMP.policyDigests]), signedAt, kid: header.kid } };
+}
+
+/** The policy-digests stamp: bundle name → "sha256:<hex>"; what is not that shape is left out. */
+export function parsePolicyDigests(text: string | undefined): Record<string, string> {
+  if (text === undefined) return {};
+  try {
+    const v: unknown = JSON.parse(text);
+    if (!isRecord(v)) return {};
+    return Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === "string" && /^sha256:[0-9a-f]{64}$/.test(e[1])));
+  } catch {
+    return {};
+  }
 }

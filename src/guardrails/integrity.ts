@@ -24,7 +24,7 @@ export function brief(value: unknown, max = 80): string {
 }
 
 /** Every annotation agentgate writes on a run, and the label. */
-export const STAMP_ANNOTATIONS = [STAMP.createdBy, STAMP.policyRevision, STAMP.guardrails, STAMP.snapshot, STAMP.decision, STAMP.approval] as const;
+export const STAMP_ANNOTATIONS = [STAMP.createdBy, STAMP.policyRevision, STAMP.policyDigests, STAMP.guardrails, STAMP.snapshot, STAMP.decision, STAMP.approval] as const;
 
 /**
  * On CREATE, when the gateway stamps nothing (the run's AgentConfig does not

@@ -17,11 +17,12 @@ export function serializeGuardrails(guardrails: Guardrails): string {
 }
 
 /** The readable stamps; the decision signature over them is added once they are on the run (decision.ts). */
-export function computeStamps(user: string, revision: string, configName: string, guardrails: Guardrails, snapshot: string): Stamps {
+export function computeStamps(user: string, revision: string, configName: string, guardrails: Guardrails, snapshot: string, digests?: Record<string, string>): Stamps {
   return {
     annotations: {
       [STAMP.createdBy]: user,
       [STAMP.policyRevision]: revision,
+      ...(digests ? { [STAMP.policyDigests]: JSON.stringify(digests) } : {}),
       [STAMP.guardrails]: serializeGuardrails(guardrails),
       [STAMP.snapshot]: snapshot,
     },

@@ -71,6 +71,11 @@ export class PolicyEngine {
     return new PolicyEngine(loaded, policyConfig ?? {});
   }
 
+  /** bundle name → "sha256:<hex>" of each bundle in force: the policy-digests stamp. */
+  get digests(): Record<string, string> {
+    return Object.fromEntries(this.bundles.map((b) => [b.bundle.name, b.bundle.digest]));
+  }
+
   /** "default@<rev>,team-a@<rev>": the policy-revision stamp. */
   get revision(): string {
     return this.bundles.map((b) => `${b.bundle.name}@${b.bundle.revision}`).join(",");

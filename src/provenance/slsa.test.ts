@@ -170,3 +170,11 @@ test("byproducts: the run-time gateway's calls, content and digest, only when th
   assert.deepEqual(JSON.parse(content), calls);
   assert.equal(b?.digest?.sha256, hex(content));
 });
+
+test("internalParameters.policy: every bundle's digest the gateway signed with the decision, a team's bundle included", () => {
+  const signed = (provenanceStatement({ ...facts, policyDigests: { "team-a": `sha256:${"e".repeat(64)}` } }, known) as { predicate: Predicate }).predicate;
+  assert.deepEqual(signed.buildDefinition.internalParameters.policy, [
+    { bundle: "default", revision: "src-abc", digest: { sha256: "d".repeat(64) } },
+    { bundle: "team-a", revision: "42", digest: { sha256: "e".repeat(64) } },
+  ]);
+});

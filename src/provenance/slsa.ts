@@ -32,7 +32,7 @@ export interface KnownBundle {
  * bundle built into the same image), and is null otherwise, rather than
  * guessed.
  */
-export function policyBundles(stamp: string, known: readonly KnownBundle[]): { bundle: string; revision: string; digest: { sha256: string } | null }[] {
+export function policyBundles(stamp: string, known: readonly KnownBundle[], stamped: Readonly<Record<string, string>> = {}): { bundle: string; revision: string; digest: { sha256: string } | null }[] {
   return stamp
     .split(",")
     .filter(Boolean)
@@ -40,8 +40,9 @@ export function policyBundles(stamp: string, known: readonly KnownBundle[]): { b
       const at = b.lastIndexOf("@");
       const bundle = at === -1 ? b : b.slice(0, at);
       const revision = at === -1 ? "" : b.slice(at + 1);
-      const hit = known.find((k) => k.name === bundle && k.revision === revision);
-      return { bundle, revision, digest: hit ? { sha256: hit.digest.replace(/^sha256:/, "") } : null };
+      // The digest the gateway signed with the decision, else one of a bundle the controller holds itself.
+      const digest = stamped[bundle] ?? known.find((k) => k.name === bundle && k.revision === revision)?.digest;
+      return { bundle, revision, digest: digest ? { sha256: digest.replace(/^sha256:/, "") } : null };
     });
 }
 
@@ -91,7 +92,7 @@ export function provenanceStatement(f: ProvenanceFacts, knownBundles: readonly K
           model: f.modelConfig ? modelName(f.modelConfig.spec) : null,
           systemPrompt: { sha256: sha256(f.config.spec?.systemPrompt ?? "") },
           budgets: { tokenBudget: f.guardrails.tokenBudget, timeout: f.guardrails.timeout, maxIterations: f.guardrails.maxIterations },
-          policy: policyBundles(f.policyRevision, knownBundles),
+          policy: policyBundles(f.policyRevision, knownBundles, f.policyDigests),
           guardrails: { sha256: sha256(canonicalJson(f.guardrails)) },
         },
         resolvedDependencies: [

@@ -105,6 +105,8 @@ export interface AgentRun extends KubeObject {
 export const STAMP = {
   createdBy: "agent.tekton.dev/created-by",
   policyRevision: "agent.tekton.dev/policy-revision",
+  /** {"<bundle>": "sha256:<hex>"} of every bundle that judged the run, signed with the decision (provenance names each) */
+  policyDigests: "agent.tekton.dev/policy-digests",
   guardrails: "agent.tekton.dev/guardrails",
   snapshot: "agent.tekton.dev/snapshot",
   decision: "agent.tekton.dev/decision",
