@@ -70,6 +70,12 @@ export interface ProvenanceFacts {
   usage: Usage;
   results: { name: string; value: string }[];
   policyRevision: string;
+  /**
+   * What ran the agent: the runtime its Agent asked kagent for, and the
+   * images of the Deployment kagent made for it (kagent reports neither in
+   * the Agent's status); images empty when the Deployment could not be read.
+   */
+  agentRuntime?: { runtime: string; images: string[] };
   /** bundle name → "sha256:<hex>", from the run's signed decision (the policy-digests stamp) */
   policyDigests?: Record<string, string>;
   startedOn: string;

@@ -381,6 +381,7 @@ export class RunReconciler {
       run,
       config,
       guardrails,
+      ...(agent ? { agentRuntime: { runtime: typeof agent.spec?.declarative?.runtime === "string" ? agent.spec.declarative.runtime : "", images: await this.agentImages(ns, agent.metadata?.name ?? "") } } : {}),
       agent: agent ? { namespace: ns, name: agent.metadata?.name ?? "", spec: agent.spec } : null,
       modelConfig: model && modelName ? { namespace: modelNs, name: modelName, spec: model.spec } : null,
       toolServers,
@@ -394,6 +395,18 @@ export class RunReconciler {
       outcome,
       ...(ledger ? { calls: "state" in ledger ? callsRecord(ledger.state) : ledger } : {}),
     });
+  }
+
+  /** The images of the Deployment kagent made for the Agent (named as the Agent); none when it cannot be read. */
+  private async agentImages(namespace: string, name: string): Promise<string[]> {
+    try {
+      const d = await this.kube.getObject({ apiVersion: "apps/v1", kind: "Deployment", namespace, name });
+      const spec = d?.spec as { template?: { spec?: { containers?: { image?: string }[] } } } | undefined;
+      return (spec?.template?.spec?.containers ?? []).map((c) => c.image ?? "").filter((i) => i !== "");
+    } catch (err) {
+      this.opts.log.info("cannot read the agent's Deployment for its image; provenance records none", { namespace, name, error: describeError(err) });
+      return [];
+    }
   }
 
   /** The spec of a tool server as the run used it; null when it is gone. */

@@ -178,3 +178,9 @@ test("internalParameters.policy: every bundle's digest the gateway signed with t
     { bundle: "team-a", revision: "42", digest: { sha256: "e".repeat(64) } },
   ]);
 });
+
+test("internalParameters.agentRuntime: the runtime asked of kagent and the images of its Deployment; null when the run had no Agent", () => {
+  assert.equal((p.buildDefinition.internalParameters as Record<string, unknown>).agentRuntime, null);
+  const withAgent = (provenanceStatement({ ...facts, agentRuntime: { runtime: "go", images: ["cr.kagent.dev/kagent-dev/kagent/golang-adk:0.9.12"] } }, known) as { predicate: Predicate }).predicate;
+  assert.deepEqual((withAgent.buildDefinition.internalParameters as Record<string, unknown>).agentRuntime, { runtime: "go", images: ["cr.kagent.dev/kagent-dev/kagent/golang-adk:0.9.12"] });
+});

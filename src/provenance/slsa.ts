@@ -90,6 +90,7 @@ export function provenanceStatement(f: ProvenanceFacts, knownBundles: readonly K
         },
         internalParameters: {
           model: f.modelConfig ? modelName(f.modelConfig.spec) : null,
+          agentRuntime: f.agentRuntime ?? null,
           systemPrompt: { sha256: sha256(f.config.spec?.systemPrompt ?? "") },
           budgets: { tokenBudget: f.guardrails.tokenBudget, timeout: f.guardrails.timeout, maxIterations: f.guardrails.maxIterations },
           policy: policyBundles(f.policyRevision, knownBundles, f.policyDigests),

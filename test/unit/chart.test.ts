@@ -467,7 +467,7 @@ describe("RBAC: separate and least privilege", () => {
       ["agent.tekton.dev", "agentruns", "watch"], ["agent.tekton.dev", "agentruns", "create"], ["agent.tekton.dev", "agentruns/status", "patch"],
       ["tekton.dev", "customruns", "watch"], ["tekton.dev", "customruns/status", "patch"], ["tekton.dev", "pipelineruns", "create"],
       ["kagent.dev", "agents", "create"], ["kagent.dev", "agents", "patch"], ["kagent.dev", "agents", "delete"],
-      ["tekton.dev", "pipelineruns", "list"], ["tekton.dev", "pipelineruns", "patch"], ["", "services", "get"],
+      ["tekton.dev", "pipelineruns", "list"], ["tekton.dev", "pipelineruns", "patch"], ["", "services", "get"], ["apps", "deployments", "get"],
       ["", "serviceaccounts", "patch"], ["rbac.authorization.k8s.io", "roles", "patch"], ["rbac.authorization.k8s.io", "rolebindings", "patch"], ["networking.k8s.io", "networkpolicies", "patch"],
       ["", "events", "create"],
     ] as const) assert.ok(allows(rules, group, resource, verb), `${verb} ${resource}.${group}`);
