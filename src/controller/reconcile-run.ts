@@ -299,6 +299,8 @@ export class RunReconciler {
       { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", name: names.roleBinding(runName) },
       { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", name: names.role(runName) },
       { apiVersion: "v1", kind: "ServiceAccount", name: names.serviceAccount(runName) },
+      // the hooks' account: a hook still running is cancelled below
+      { apiVersion: "v1", kind: "ServiceAccount", name: names.hookServiceAccount(runName) },
     ]) {
       try {
         const object = await this.kube.getObject({ ...ref, namespace: ns });
