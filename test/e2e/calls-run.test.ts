@@ -15,7 +15,6 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -35,13 +34,13 @@ import { verifyEnvelope } from "../../src/provenance/envelope.ts";
 import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
 import type { AgentRun } from "../../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
-import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import type { ControlPlane } from "../support/control-plane.ts";
+import { startCallsNeighbours } from "../support/calls-neighbours.ts";
 import { whatKagentGives } from "../support/kagent-translator.ts";
-import { startModelApi, type ModelApi } from "../support/model-api.ts";
-import { startToolServer, type ToolServer } from "../support/mcp-tool-server.ts";
+import type { ModelApi } from "../support/model-api.ts";
+import type { ToolServer } from "../support/mcp-tool-server.ts";
 import { until } from "../support/until.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NS = "team";
 const GW_NS = "agentgate-system";
 const CONTROLLER_USER = `system:serviceaccount:${GW_NS}:agentgate-controller`;
@@ -154,11 +153,7 @@ const followed: string[] = [];
 
 before(async () => {
   logger.level = "error";
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
-  custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  tools = await startToolServer();
-  model = await startModelApi();
+  ({ cp, custom, core, tools, model } = await startCallsNeighbours());
   // The agent works through the gateway, then would think for a minute: the budget stops it first.
   kagent = await startFakeKagent({ defaultScript: { work, llmCalls: 1, stepDelayMs: 60_000 } });
   const loopback = (url: string) => new URL(url).host;

@@ -10,7 +10,6 @@ import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -27,11 +26,11 @@ import { logger } from "../../src/log.ts";
 import { generateSigningKey } from "../../src/signing/keys.ts";
 import { STAMP, type AgentRun, type Guardrails, type Snapshot } from "../../src/types/agent.ts";
 import type { KubeObject } from "../../src/types/kube.ts";
-import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
-import { startModelApi, type ModelApi } from "../support/model-api.ts";
-import { startToolServer, type ToolServer } from "../support/mcp-tool-server.ts";
+import type { ControlPlane } from "../support/control-plane.ts";
+import { startCallsNeighbours } from "../support/calls-neighbours.ts";
+import type { ModelApi } from "../support/model-api.ts";
+import type { ToolServer } from "../support/mcp-tool-server.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NS = "team";
 const GW_NS = "agentgate-system";
 const key = generateSigningKey();
@@ -118,11 +117,7 @@ const chat = (run: string, bearer: string, body: Record<string, unknown>) =>
 
 before(async () => {
   logger.level = "error";
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
-  custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  tools = await startToolServer();
-  model = await startModelApi();
+  ({ cp, custom, core, tools, model } = await startCallsNeighbours());
   await cp.applyYaml(yaml(...[NS, "tools", GW_NS].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } }))));
   await cp.applyYaml(
     yaml(
