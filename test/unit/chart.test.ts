@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -691,4 +691,19 @@ test("gateway.calls: the run-time gateway's port on the pods and Service, its RB
   const offRules = (find(off, "ClusterRole", "agentgate-gateway") as unknown as { rules: { resources: string[] }[] }).rules;
   assert.ok(!offRules.some((r) => r.resources.includes("tokenreviews") || r.resources.includes("secrets")), "no TokenReview or Secret reads unless enabled");
   assert.match(await renderFails({ gateway: { calls: { enabled: true, port: 8443 } } }), /calls/);
+});
+
+test("inside a wrapper chart (as Argo CD and Flux users install everything): Helm's global values and a parent's enabled condition are accepted; enabled=false renders nothing", async () => {
+  const parent = join(WORK, "platform");
+  mkdirSync(join(parent, "charts"), { recursive: true });
+  writeFileSync(join(parent, "Chart.yaml"), stringify({ apiVersion: "v2", name: "platform", version: "0.1.0", dependencies: [{ name: "agentgate", version: ">=0.0.0", repository: `file://${CHART}`, condition: "agentgate.enabled" }] }));
+  writeFileSync(join(parent, "values.yaml"), stringify({ global: { imageRegistry: "registry.example.com" }, agentgate: { enabled: true } }));
+  const dep = await helm(["dependency", "update", parent]);
+  assert.equal(dep.code, 0, dep.stderr);
+  const on = await helm(["template", "p", parent, "--namespace", NS]);
+  assert.equal(on.code, 0, on.stderr);
+  assert.ok(parseAllDocuments(on.stdout).some((d) => (d.toJS() as Obj | null)?.kind === "ValidatingWebhookConfiguration"), "agentgate rendered as a dependency");
+  const off = await helm(["template", "p", parent, "--namespace", NS, "--set", "agentgate.enabled=false"]);
+  assert.equal(off.code, 0, off.stderr);
+  assert.equal(parseAllDocuments(off.stdout).filter((d) => d.toJS() !== null).length, 0);
 });
