@@ -4,6 +4,15 @@
 // types natively, so a fresh clone needs no build step.
 import { existsSync } from "node:fs";
 
+// A reader that stops early (`agentgate capabilities | head`) closes the
+// pipe: that ends the output, quietly, as it does for other tools.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (err) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
+}
+
 const compiled = new URL("../dist/cli/main.js", import.meta.url);
 const entry = existsSync(compiled) ? compiled : new URL("../src/cli/main.ts", import.meta.url);
 const { main } = await import(entry.href);

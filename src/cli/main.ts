@@ -16,6 +16,7 @@ import { registerControllerCommand } from "./controller.ts";
 import { registerProvenanceCommands } from "./provenance-verify.ts";
 import { registerCapabilitiesCommand } from "./capabilities.ts";
 import { registerLogsCommand } from "./logs.ts";
+import { registerVersionCommand } from "./version.ts";
 
 function atLeastOne(value: string): number {
   const n = Number(value);
@@ -82,6 +83,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerAuditCommand(program, io, setExit);
   registerCapabilitiesCommand(program, io, setExit);
   registerLogsCommand(program, io, setExit);
+  registerVersionCommand(program, io, setExit);
   refuseRepeatedFlags(program);
   return program;
 }

@@ -149,11 +149,11 @@ const VERIFY = ["--signing-public-key-file", F("ed25519.pub.pem")];
 const cases: Case[] = [
   // Usage: commander's errors, in one line, pointing at the command's help.
   { name: "an unknown flag with a near miss: one line with the suggestion", args: ["serve", "--listn", "x"], err: /^agentgate: unknown option '--listn' \(did you mean --listen\?\); see agentgate serve --help$/ },
-  { name: "no command at all: exit 2 naming the commands, not a help page", args: [], err: /^agentgate: no command given; one of serve, review, bundle, controller, provenance, audit, capabilities, logs \(see agentgate --help\)$/ },
+  { name: "no command at all: exit 2 naming the commands, not a help page", args: [], err: /^agentgate: no command given; one of serve, review, bundle, controller, provenance, audit, capabilities, logs, version \(see agentgate --help\)$/ },
   { name: "bundle without its subcommand", args: ["bundle"], err: /^agentgate: bundle needs a command: build, sign, verify, check, inspect \(see agentgate bundle --help\)$/ },
   { name: "provenance without its subcommand", args: ["provenance"], err: /^agentgate: provenance needs a command: verify \(see agentgate provenance --help\)$/ },
   { name: "an unknown subcommand", args: ["bundle", "unpack"], err: /^agentgate: unknown command 'unpack'; see agentgate bundle --help$/ },
-  { name: "help of a command that does not exist", args: ["help", "deploy"], err: /^agentgate: unknown command 'deploy'; one of serve, review, bundle, controller, provenance, audit, capabilities, logs \(see agentgate --help\)$/ },
+  { name: "help of a command that does not exist", args: ["help", "deploy"], err: /^agentgate: unknown command 'deploy'; one of serve, review, bundle, controller, provenance, audit, capabilities, logs, version \(see agentgate --help\)$/ },
   { name: "a flag without its value", args: ["review", "-f"], err: /^agentgate: option '-f, --file <file>' argument missing; see agentgate review --help$/ },
   { name: "-o yaml where text or json are allowed", args: ["review", "-o", "yaml", "-f", F("configmap.yaml")], err: /^agentgate: option '-o, --output <format>' argument 'yaml' is invalid\. Allowed choices are text, json; see agentgate review --help$/ },
   { name: "--drain-seconds abc", args: ["serve", "--offline", "--drain-seconds", "abc"], err: /^agentgate: option '--drain-seconds <n>' argument 'abc' is invalid\. expected a whole number of seconds; see agentgate serve --help$/ },
