@@ -707,3 +707,44 @@ test("inside a wrapper chart (as Argo CD and Flux users install everything): Hel
   assert.equal(off.code, 0, off.stderr);
   assert.equal(parseAllDocuments(off.stdout).filter((d) => d.toJS() !== null).length, 0);
 });
+
+describe("fits common clusters", () => {
+  type PodSpecOf = { spec: { replicas?: number; template: { spec: Record<string, unknown> & { containers: { securityContext?: Record<string, unknown> }[] } } } };
+  const pod = (objects: Obj[], name: string) => (find(objects, "Deployment", name) as unknown as PodSpecOf).spec;
+
+  test("the fail-closed gateway is system-cluster-critical by default (as Gatekeeper's is); the controller is not", async () => {
+    const objects = await render();
+    assert.equal(pod(objects, "agentgate-gateway").template.spec.priorityClassName, "system-cluster-critical");
+    assert.equal(pod(objects, "agentgate-controller").template.spec.priorityClassName, undefined);
+    assert.equal((await render({ gateway: { priorityClassName: "" } })).some((o) => o.kind === "Deployment" && (o as unknown as PodSpecOf).spec.template.spec.priorityClassName !== undefined), false);
+  });
+
+  test("securityContext overridable for every pod: OpenShift's restricted SCC (its own user range) with runAsUser, runAsGroup and fsGroup left out", async () => {
+    const objects = await render({ podSecurityContext: { runAsNonRoot: true, runAsUser: null, runAsGroup: null, fsGroup: null, seccompProfile: { type: "RuntimeDefault" } } });
+    for (const name of ["agentgate-gateway", "agentgate-controller"]) {
+      assert.deepEqual(pod(objects, name).template.spec.securityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } }, name);
+    }
+    const defaults = pod(await render(), "agentgate-gateway").template.spec;
+    assert.equal((defaults.securityContext as Record<string, unknown>).runAsUser, 65532);
+    assert.deepEqual(defaults.containers[0]?.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
+  });
+
+  test("hostNetwork for clusters whose CNI the API server cannot reach, with the DNS policy that goes with it; topology spread as given", async () => {
+    const host = pod(await render({ gateway: { hostNetwork: true } }), "agentgate-gateway").template.spec;
+    assert.equal(host.hostNetwork, true);
+    assert.equal(host.dnsPolicy, "ClusterFirstWithHostNet");
+    const spread = [{ maxSkew: 2, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: { app: "x" } } }];
+    assert.deepEqual(pod(await render({ gateway: { topologySpreadConstraints: spread } }), "agentgate-gateway").template.spec.topologySpreadConstraints, spread);
+    assert.equal(pod(await render(), "agentgate-gateway").template.spec.hostNetwork, undefined);
+  });
+
+  test("an optional HorizontalPodAutoscaler for the gateway, which then owns its replica count", async () => {
+    const objects = await render({ gateway: { autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 9, targetCPUUtilizationPercentage: 60 } } });
+    const hpa = find(objects, "HorizontalPodAutoscaler", "agentgate-gateway") as unknown as { spec: { minReplicas: number; maxReplicas: number; scaleTargetRef: { name: string }; metrics: { resource: { target: { averageUtilization: number } } }[] } };
+    assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas, hpa.spec.scaleTargetRef.name, hpa.spec.metrics[0]?.resource.target.averageUtilization], [3, 9, "agentgate-gateway", 60]);
+    assert.equal(pod(objects, "agentgate-gateway").replicas, undefined);
+    const fixed = await render();
+    assert.ok(!fixed.some((o) => o.kind === "HorizontalPodAutoscaler"));
+    assert.equal(pod(fixed, "agentgate-gateway").replicas, 2);
+  });
+});

@@ -156,21 +156,13 @@ namespaceSelector:
       values: {{ concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces | uniq | toJson }}
 {{- end -}}
 
+{{/* podSecurityContext and containerSecurityContext (values): every agentgate pod and container. */}}
 {{- define "agentgate.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-fsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml .Values.podSecurityContext -}}
 {{- end -}}
 
 {{- define "agentgate.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-capabilities:
-  drop: ["ALL"]
+{{- toYaml .Values.containerSecurityContext -}}
 {{- end -}}
 
 {{/* serve flags of self-managed mode: the gateway keeps the Secret and the caBundle of both webhook configurations. */}}
