@@ -748,3 +748,16 @@ describe("fits common clusters", () => {
     assert.equal(pod(fixed, "agentgate-gateway").replicas, 2);
   });
 });
+
+test("user-supplied matchConditions go on every webhook after agentgate's own; a namespace opt-out label keeps labelled namespaces from every webhook", async () => {
+  const extra = { name: "not-ci-bot", expression: "request.userInfo.username != 'ci-bot'" };
+  const objects = await render({ webhook: { extraMatchConditions: [extra], namespaceOptOutLabel: "agentgate.example.com/skip" } });
+  const hooks = objects.filter((o) => o.kind === "ValidatingWebhookConfiguration" || o.kind === "MutatingWebhookConfiguration").flatMap((o) => (o as unknown as { webhooks: { name: string; matchConditions?: { name: string }[]; namespaceSelector: { matchExpressions: { key: string; operator: string }[] } }[] }).webhooks);
+  assert.equal(hooks.length, WEBHOOKS.length);
+  for (const w of hooks) {
+    assert.equal(w.matchConditions?.at(-1)?.name, "not-ci-bot", w.name);
+    assert.deepEqual(w.namespaceSelector.matchExpressions.at(-1), { key: "agentgate.example.com/skip", operator: "DoesNotExist" }, w.name);
+  }
+  const plain = (await render()).filter((o) => o.kind === "ValidatingWebhookConfiguration").flatMap((o) => (o as unknown as { webhooks: { namespaceSelector: { matchExpressions: unknown[] } }[] }).webhooks);
+  assert.ok(plain.every((w) => w.namespaceSelector.matchExpressions.length === 1), "no opt-out label unless one is set");
+});

@@ -237,6 +237,7 @@ it whatever webhook.failurePolicy says.
 {{- $deleters := $source.systemDeleters | toJson | replace "\"" "'" -}}
 {{- $conditions = concat $conditions (list (dict "name" "not-agentgate" "expression" (printf "!(request.userInfo.username in %s)" $trusted)) (dict "name" "not-garbage-collection" "expression" (printf "!(request.operation == 'DELETE' && request.userInfo.username in %s)" $deleters))) -}}
 {{- end -}}
+{{- $conditions = concat $conditions ($root.Values.webhook.extraMatchConditions | default list) -}}
 - name: {{ $w.name }}
   clientConfig:
     {{- include "agentgate.clientConfig" (list $root $w.path) | trim | nindent 4 }}
@@ -263,4 +264,8 @@ it whatever webhook.failurePolicy says.
       - key: kubernetes.io/metadata.name
         operator: NotIn
         values: {{ include "agentgate.exemptNamespaces" $root }}
+      {{- with $root.Values.webhook.namespaceOptOutLabel }}
+      - key: {{ . }}
+        operator: DoesNotExist
+      {{- end }}
 {{- end -}}
