@@ -17,6 +17,7 @@ import { registerProvenanceCommands } from "./provenance-verify.ts";
 import { registerCapabilitiesCommand } from "./capabilities.ts";
 import { registerLogsCommand } from "./logs.ts";
 import { registerVersionCommand } from "./version.ts";
+import { logger } from "../log.ts";
 
 function atLeastOne(value: string): number {
   const n = Number(value);
@@ -28,6 +29,24 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number of seconds");
   return n;
+}
+
+const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
+
+/**
+ * --log-level on every command that runs (not only through
+ * AGENTGATE_LOG_LEVEL): set before the command acts.
+ */
+function addLogLevel(program: Command): void {
+  const add = (command: Command): void => {
+    if (command.commands.length === 0) command.addOption(new Option("--log-level <level>", "how much the process logs (JSON lines on stderr); default $AGENTGATE_LOG_LEVEL, else info").choices([...LOG_LEVELS]));
+    for (const sub of command.commands) add(sub);
+  };
+  for (const sub of program.commands) add(sub);
+  program.hook("preAction", (_program, action) => {
+    const level: unknown = action.opts().logLevel;
+    if (typeof level === "string") logger.level = level;
+  });
 }
 
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
@@ -84,6 +103,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerCapabilitiesCommand(program, io, setExit);
   registerLogsCommand(program, io, setExit);
   registerVersionCommand(program, io, setExit);
+  addLogLevel(program);
   refuseRepeatedFlags(program);
   return program;
 }

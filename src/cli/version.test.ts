@@ -24,3 +24,17 @@ test("agentgate version also names the embedded default bundle and the Node.js i
   assert.match(out[1] ?? "", /^default bundle: src-[0-9a-f]{16} \(sha256:[0-9a-f]{64}\)$/);
   assert.equal(out[2], `node: ${process.version}`);
 });
+
+test("--log-level is taken by every command that runs, and refused outside its choices", async () => {
+  const { logger } = await import("../log.ts");
+  const before = logger.level;
+  try {
+    assert.equal((await run(["version", "--log-level", "debug"])).code, 0);
+    assert.equal(logger.level, "debug");
+    const bad = await run(["version", "--log-level", "loud"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.out.join("\n"), /--log-level <level>' argument 'loud' is invalid\. Allowed choices are error, warn, info, debug/);
+  } finally {
+    logger.level = before;
+  }
+});
