@@ -166,6 +166,12 @@ describe("-o text: what kubectl apply would print", () => {
     assert.equal(r.stdout, "modelconfig.kagent.dev/claude created (admitted)\nremotemcpserver.kagent.dev/kagent-tool-server created (admitted)\nagentconfig.agent.tekton.dev/writer created (admitted)\n");
   });
 
+  test("an object agentgate does not admit (a ConfigMap) gets one line saying so, exit 0", async () => {
+    const r = await agentgate(["review", "-f", "-"], stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: "qe" }, data: {} }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "configmap/settings: not an object agentgate admits (it judges AgentConfig, AgentRun, Agent, ModelConfig, RemoteMCPServer, MCPServer, and guards what a run is made of); nothing to review\n");
+  });
+
   test("a warn profile: Warning: lines and exit 0", async () => {
     const r = await agentgate(["review", "-f", file("greedy-rollout.yaml"), "--context", file("namespaces.yaml"), "--context", file("models-rollout-shadow.yaml"), "--policy-config", file("profiles.yaml")]);
     assert.equal(r.code, 0, r.stderr);

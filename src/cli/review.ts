@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { StaticLookup } from "../context/static-lookup.ts";
 import { admit, isAgentKind, UnknownResourceError, type GatewayDeps } from "../gateway/admit.ts";
+import { byRole, findResource } from "../gateway/resources.ts";
 import { exemptNamespaces } from "../gateway/exemptions.ts";
 import { admitLikeApiServer, type ReviewResult } from "../gateway/review.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
@@ -68,6 +69,8 @@ function renderText(m: Manifest, r: ReviewResult, operation: string): string {
   return lines.join("\n");
 }
 
+const AGENT_KINDS = byRole("agent").map((r) => r.kind).join(", ");
+
 async function reviewAdmissionReview(opts: ReviewOptions, deps: GatewayDeps, io: Io): Promise<number> {
   const file = opts.admissionReview ?? "-";
   const body = await readText(file);
@@ -127,7 +130,8 @@ export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
     const { result, object } = await admitLikeApiServer(request, deps);
     results.push(result);
     if (result.allowed && object) lookup.add(object);
-    if (isAgentKind(request) || !result.allowed) texts.push(renderText(m, result, opts.operation));
+    if (!findResource(request.resource)) texts.push(`${resourceName(m)}: not an object agentgate admits (it judges ${AGENT_KINDS}, and guards what a run is made of); nothing to review`);
+    else if (isAgentKind(request) || !result.allowed) texts.push(renderText(m, result, opts.operation));
   }
   io.out(opts.output === "json" ? JSON.stringify(results, null, 2) : texts.join("\n"));
   return results.every((r) => r.allowed) ? 0 : 1;
