@@ -1,13 +1,11 @@
 // `agentgate version` and `agentgate --version`: which agentgate this is, and
 // which default bundle it embeds (what a bug report needs first).
-import { createRequire } from "node:module";
 import type { Command } from "commander";
 import { readBundle } from "../policy/bundle.ts";
 import { DEFAULT_BUNDLE_PATH } from "../policy/load.ts";
 import type { Io } from "./review.ts";
 
-/** package.json's version: the one release tags and the image carry. */
-export const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+import { VERSION } from "../version.ts";
 
 export function registerVersionCommand(program: Command, io: Io, setExit: (code: number) => void): void {
   program.version(VERSION, "--version", "print agentgate's version");

@@ -2,6 +2,7 @@
 import { X509Certificate } from "node:crypto";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { BundleMetrics } from "../policy/bundle-metrics.ts";
+import { VERSION } from "../version.ts";
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -21,8 +22,8 @@ export class GatewayMetrics {
   });
   readonly violations = new Counter({
     name: "agentgate_violations_total",
-    help: "Policy findings, by policy id and action (deny, warn, dryrun).",
-    labelNames: ["policy", "action"] as const,
+    help: "Policy findings, by policy id, action (deny, warn, dryrun), and the namespace and kind of the object judged.",
+    labelNames: ["policy", "action", "namespace", "kind"] as const,
     registers: [this.registry],
   });
   readonly evaluationErrors = new Counter({
@@ -58,8 +59,16 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly buildInfo = new Gauge({
+    name: "agentgate_build_info",
+    help: "1, labelled with the agentgate version and the Node.js it runs on.",
+    labelNames: ["version", "node"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "agentgate_" });
+    this.buildInfo.set({ version: VERSION, node: process.version }, 1);
   }
 
   /** Records a serving certificate put into use; unparsable PEM leaves the expiry as it was. */

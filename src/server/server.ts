@@ -136,7 +136,7 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
       send(res, 200, serializeReview(toAdmissionReview(request.uid, decision)));
       const outcome = decision.exempt ? "exempt" : decision.failures.length > 0 ? "error" : decision.allowed ? "allowed" : "denied";
       metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: outcome });
-      for (const v of decision.violations) metrics.violations.inc({ policy: v.policy, action: v.action });
+      for (const v of decision.violations) metrics.violations.inc({ policy: v.policy, action: v.action, namespace: request.namespace ?? "", kind: request.kind.kind });
       opts.decisions?.log({ webhook: origin, input: decision.input, outcome: { decision }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req) });
       if (!decision.allowed && request.operation === "UPDATE" && !request.dryRun) opts.onDeniedUpdate?.(request, denialLines(decision.violations).join("; "));
       for (const f of decision.failures) {
@@ -179,7 +179,7 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
     const decision = tooCostly(origin, err.reasons);
     send(res, 200, serializeReview(toAdmissionReview(request.uid, decision)));
     metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: "denied" });
-    metrics.violations.inc({ policy: "request-size", action: "deny" }, decision.violations.length);
+    metrics.violations.inc({ policy: "request-size", action: "deny", namespace: request.namespace ?? "", kind: request.kind.kind }, decision.violations.length);
     metrics.duration.observe({ webhook: origin }, Number(process.hrtime.bigint() - started) / 1e9);
     // Only the envelope is known: the object was never parsed, and is not logged.
     opts.decisions?.log({ webhook: origin, input: { request }, outcome: { decision }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req) });

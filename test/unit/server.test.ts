@@ -266,7 +266,8 @@ test("metrics count decisions by resource, operation and decision", async () => 
   assert.equal(res.status, 200);
   assert.match(res.body, /agentgate_admission_requests_total\{webhook="validate",resource="agentconfigs",operation="CREATE",decision="denied"\} [1-9]/);
   assert.match(res.body, /agentgate_admission_requests_total\{webhook="validate",resource="agentconfigs",operation="CREATE",decision="allowed"\} [1-9]/);
-  assert.match(res.body, /agentgate_violations_total\{policy="token-budget",action="deny"\} [1-9]/);
+  assert.match(res.body, /agentgate_violations_total\{policy="token-budget",action="deny",namespace="[a-z0-9-]+",kind="AgentConfig"\} [1-9]/);
+  assert.match(res.body, /^agentgate_build_info\{version="\d+\.\d+\.\d+",node="v\d+[^"]*"\} 1$/m);
   assert.match(res.body, /agentgate_bad_requests_total\{reason="too_large"\} 1/);
 });
 
