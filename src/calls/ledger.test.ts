@@ -97,3 +97,18 @@ test("the gateway never starts a count from zero: a run without a ledger is refu
   await assert.rejects(ledger.record({ ...run, budget: 1000 }, entry), NoLedger);
   await assert.rejects(ledger.begin({ ...run, budget: 1000 }), NoLedger);
 });
+
+test("a model call refused for the budget is traced in the same write as the refusal; a closed ledger refuses without tracing", async () => {
+  const ledger = new Ledger(new MemoryLedgerStore());
+  const ref = { ...run, budget: 10 };
+  await ledger.store.open(emptyLedger(run, 10));
+  await ledger.settle(ref, await ledger.reserve(ref, 10), 10, { ...entry, kind: "model" });
+  const denied = (reason: string): NewTraceEntry => ({ ...entry, kind: "model", verdict: "denied", reason });
+  await assert.rejects(ledger.reserve(ref, 5, denied), (e: unknown) => e instanceof CallRefused && e.status === 429);
+  const after = await ledger.read(run.uid);
+  assert.deepEqual(after?.trace.map((e) => e.verdict), ["allowed", "denied"]);
+  assert.match(after?.trace[1]?.reason ?? "", /budget of 10 is spent/);
+  await ledger.store.update(run.uid, closeStep);
+  await assert.rejects(ledger.reserve(ref, 5, denied), (e: unknown) => e instanceof CallRefused && e.status === 409);
+  assert.equal((await ledger.read(run.uid))?.trace.length, 2, "the run had ended: nothing more is traced in its name");
+});

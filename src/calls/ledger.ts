@@ -210,13 +210,28 @@ export class Ledger {
     this.store = store;
   }
 
-  async reserve(run: RunRef, want: number): Promise<number> {
+  /**
+   * What a model call may spend, reserved. A call refused for the budget is
+   * recorded as `refused` says in the same write as the check, so the trace
+   * the run's end reads holds it whenever the refusal came first; then the
+   * refusal is thrown.
+   */
+  async reserve(run: RunRef, want: number, refused?: (reason: string) => NewTraceEntry): Promise<number> {
     let grant = 0;
+    let refusal: CallRefused | undefined;
     await this.store.update(run.uid, (current) => {
-      const step = reserveStep(current, want);
-      grant = step.grant;
-      return step.state;
+      refusal = undefined;
+      try {
+        const step = reserveStep(current, want);
+        grant = step.grant;
+        return step.state;
+      } catch (err) {
+        if (!(err instanceof CallRefused) || err.status !== 429 || !refused) throw err;
+        refusal = err;
+        return appendStep(current, refused(err.message));
+      }
     });
+    if (refusal) throw refusal;
     return grant;
   }
 

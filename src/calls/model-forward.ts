@@ -58,12 +58,11 @@ export async function forwardModel(ctx: CallContext, path: string, req: Incoming
     const body = parseBody(raw, upstream.api);
     const reach = reachFor(run.guardrails, "model", upstream.baseUrl);
     const key = await providerKey(ctx, upstream);
-    const grant = await deps.ledger.reserve(ctx.ref, askedTokens(upstream.api, body));
+    const grant = await deps.ledger.reserve(ctx.ref, askedTokens(upstream.api, body), (reason) => ({ at: new Date(deps.now()).toISOString(), kind: "model", api: upstream.api, model: upstream.model, inputSha256: digestOf(raw), verdict: "denied", reason, ms: 0 }));
     await granted(ctx, upstream, reach, prepareRequest(upstream.api, body, upstream.model, grant), grant, key, res);
   } catch (err) {
     if (!(err instanceof CallRefused)) throw err;
-    // A call refused for the budget is part of what the run did: traced.
-    if (err.status === 429) await deps.ledger.record(ctx.ref, { at: new Date(deps.now()).toISOString(), kind: "model", api: upstream.api, model: upstream.model, inputSha256: digestOf(raw), verdict: "denied", reason: err.message, ms: 0 });
+    // A call refused for the budget was traced by the reservation that refused it.
     deps.log.info("model call refused", { run: `${run.namespace}/${run.name}`, status: err.status, reason: err.message });
     sendJson(res, err.status, providerError(upstream.api, err.status, `agentgate: ${err.message}`));
   }

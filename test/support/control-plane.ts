@@ -491,7 +491,13 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       if (list.length === 0) return;
       const fileArgs = list.flatMap((f) => ["-f", f]);
       await kubectl(["apply", ...fileArgs]);
-      await kubectl(["wait", "--for=condition=Established", "--timeout=60s", ...fileArgs]);
+      // kubectl wait errors ("status.conditions accessor error: <nil>") on a CRD whose status the API server has not written yet: ask again.
+      for (let attempt = 1; ; attempt++) {
+        const r = await kubectl(["wait", "--for=condition=Established", "--timeout=60s", ...fileArgs], { allowFail: true });
+        if (r.code === 0) break;
+        if (attempt >= 20 || !/status\.conditions accessor error/.test(r.stderr)) throw new Error(`kubectl wait for CRDs failed (${String(r.code)}): ${r.stderr.trim()}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
     },
     kubeconfigFor(user, groups = []) {
       const path = join(dir, `user-${++identities}-${user.replace(/[^A-Za-z0-9_.-]/g, "_")}.kubeconfig`);
