@@ -256,7 +256,9 @@ test("an allowed call passes; forbidden arguments are refused by the Rego rule; 
 });
 
 test("the streamed model call is cut at the budget, the next one refused, and the run ends BudgetExceeded with the gateway's exact count", async () => {
-  assert.deepEqual(seen.model, [200, 200, 429]);
+  // The third call is refused: for the budget (429, traced), or, had the controller already ended the run, as the run's (409).
+  assert.deepEqual(seen.model.slice(0, 2), [200, 200]);
+  assert.ok([429, 409].includes(seen.model[2] ?? 0), `the third call was refused: ${String(seen.model[2])}`);
   assert.ok((seen.streamedDeltas ?? 0) < 10_000, `the runaway stream was cut (${String(seen.streamedDeltas)} deltas)`);
   const condition = done.status?.conditions?.find((c) => c.type === "Succeeded");
   assert.equal(condition?.reason, "BudgetExceeded", JSON.stringify(done.status?.conditions));
@@ -277,7 +279,8 @@ test("the signed provenance carries the trace of what happened, call by call", (
   assert.ok(byproduct, "a calls byproduct");
   const record = JSON.parse(Buffer.from(byproduct.content, "base64").toString("utf8")) as CallsRecord;
   const summary = record.trace.map((e: TraceEntry) => `${e.kind}:${e.tool ?? e.model ?? ""}:${e.verdict}`);
-  assert.deepEqual(summary, ["tool:read_file:allowed", "tool:write_file:denied", "tool:delete_repo:denied", "model:gpt-4o:allowed", "model:gpt-4o:failed", "model:gpt-4o:denied"]);
+  const third = seen.model[2] === 429 ? ["model:gpt-4o:denied"] : [];
+  assert.deepEqual(summary, ["tool:read_file:allowed", "tool:write_file:denied", "tool:delete_repo:denied", "model:gpt-4o:allowed", "model:gpt-4o:failed", ...third]);
   assert.equal(record.used, done.status?.usage?.totalTokens);
   assert.equal(record.budget, BUDGET);
   assert.equal(record.trace.reduce((n, e) => n + (e.tokens?.total ?? 0), 0), record.used, "the trace adds up to the count");
@@ -323,7 +326,7 @@ test("agentgate logs -f showed each call as it happened and ended with the outco
   assert.equal(await following, 0, followed.join("\n"));
   const lines = followed.map((l) => JSON.parse(l) as { kind: string; reason: string; message: string });
   const calls = lines.filter((l) => l.reason.startsWith("ToolCall") || l.reason.startsWith("ModelCall")).map((l) => l.reason);
-  assert.deepEqual(calls, ["ToolCall", "ToolCallDenied", "ToolCallDenied", "ModelCall", "ModelCallFailed", "ModelCallDenied"]);
+  assert.deepEqual(calls, ["ToolCall", "ToolCallDenied", "ToolCallDenied", "ModelCall", "ModelCallFailed", ...(seen.model[2] === 429 ? ["ModelCallDenied"] : [])]);
   assert.ok(lines.some((l) => l.kind === "phase" && l.reason === "Acting") || lines.some((l) => l.reason === "Acting"), "the run's phases");
   const end = lines.at(-1);
   assert.equal(end?.kind, "end");
