@@ -36,6 +36,14 @@ function cannotWrite(flag: string, target: string): (err: unknown) => never {
   };
 }
 
+/** opa refusing Rego v0 syntax (a rule body without `if`, a partial set without `contains`) names the flag that builds it. */
+function v0Hint(v0: boolean): (err: unknown) => never {
+  return (err: unknown) => {
+    if (!v0 && err instanceof InputError && /keyword is required/.test(err.message)) throw new InputError(`${err.message} (Rego v0 sources? build them with --v0-compatible)`);
+    throw err;
+  };
+}
+
 export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ output: string; revision: string }> {
   const source = await stat(dir).catch((err: unknown) => {
     throw new InputError(`bundle build ${dir}: cannot read: ${describeFileError(err)}`);
@@ -43,7 +51,7 @@ export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ ou
   if (!source.isDirectory()) throw new InputError(`bundle build ${dir}: not a directory; give the directory of the bundle's .rego files (and data.json)`);
   const revision = opts.revision ?? (await sourceRevision(dir));
   const v0 = opts.v0Compatible === true;
-  const entrypoints = opts.entrypoint.length > 0 ? opts.entrypoint : await detectEntrypoints(dir, v0);
+  const entrypoints = opts.entrypoint.length > 0 ? opts.entrypoint : await detectEntrypoints(dir, v0).catch(v0Hint(v0));
   if (entrypoints.length === 0) throw new InputError(`bundle build ${dir}: defines none of agentgate's entrypoints (${Object.values(ENTRYPOINT).join(", ")}): write rules under those packages, or name others with -e`);
   const output = resolve(opts.output);
   const staging = await mkdtemp(join(tmpdir(), "agentgate-build-"));
@@ -69,7 +77,7 @@ export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ ou
       "-o",
       tmpOut,
       dir,
-    ]);
+    ]).catch(v0Hint(v0));
     // Load it before publishing: a bundle that builds but does not load never leaves here.
     const bundle = await readBundle(tmpOut);
     await WasmPolicy.load(bundle, bundle.data);

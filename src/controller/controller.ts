@@ -18,8 +18,8 @@ import type { Keyring } from "../signing/keyring.ts";
 import type { KagentRuntime } from "./kagent-agent.ts";
 import { readKagentSupport, type KagentSupport } from "./kagent-version.ts";
 import { ConfigMapLedgerStore, LEDGER_COMPONENT, ledgerOfConfigMap } from "../calls/ledger-configmap.ts";
+import { ledgerOutlivesRun } from "./run-ledger.ts";
 import { peerEndpoint } from "./scope.ts";
-import { isTerminal } from "./conditions.ts";
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -53,8 +53,7 @@ export interface ControllerOptions {
   calls?: { url: string; ledgerNamespace: string };
 }
 
-/** A ledger whose run the controller does not know is left this long before it is swept (the run may be that new). */
-const LEDGER_ORPHAN_MS = 60_000;
+
 
 export interface RunningController {
   kube: Kube;
@@ -225,6 +224,15 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const supportTimer = setInterval(() => { void readSupport(); void readCilium(); }, opts.capabilitiesIntervalMs ?? 5 * 60_000);
   supportTimer.unref();
 
+  /** A watch that fails is started again, unless the controller is stopping. */
+  function restartOnError(informer: ObjectInformer<k8s.KubernetesObject>, what: string): void {
+    informer.on("error", (err: unknown) => {
+      if (stopping) return;
+      log.warn(`${what} watch failed; restarting`, { error: err instanceof Error ? err.message : String(err) });
+      setTimeout(() => { if (!stopping) void informer.start(); }, 2000).unref();
+    });
+  }
+
   async function startWatches(): Promise<void> {
     runs = k8s.makeInformer(opts.kubeConfig, "/apis/agent.tekton.dev/v1alpha1/agentruns", async () => (await kube.custom.listCustomObjectForAllNamespaces({ ...GVR.agentRuns, resourcePlural: GVR.agentRuns.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>);
     const onRun = (object: k8s.KubernetesObject) => {
@@ -236,11 +244,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     };
     runs.on("add", onRun);
     runs.on("update", onRun);
-    runs.on("error", (err: unknown) => {
-      if (stopping) return;
-      log.warn("AgentRun watch failed; restarting", { error: err instanceof Error ? err.message : String(err) });
-      setTimeout(() => { if (!stopping) void runs?.start(); }, 2000).unref();
-    });
+    restartOnError(runs, "AgentRun");
     await runs.start();
     if (stopping) {
       // stopped while the watch was starting: stopAll's stop may have come too early
@@ -261,20 +265,12 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
           return;
         }
         reconciler.observeLedger(state);
-        // A ledger outliving its run (a call that landed as the run ended, a
-        // controller stopped before cleaning up) is swept.
         const run = runs?.get(state.run.name, state.run.namespace) as AgentRun | undefined;
-        const age = Date.now() - Date.parse(object.metadata?.creationTimestamp?.toString() ?? "");
-        const ended = run ? run.metadata?.uid !== state.run.uid || isTerminal(run.status) : age > LEDGER_ORPHAN_MS;
-        if (ended) void ledgers.remove(state.run.uid).catch((err: unknown) => { log.warn("cannot delete an ended run's ledger", { run: `${state.run.namespace}/${state.run.name}`, error: err instanceof Error ? err.message : String(err) }); });
+        if (ledgerOutlivesRun(state, run, Date.parse(object.metadata?.creationTimestamp?.toString() ?? ""), Date.now())) void ledgers.remove(state.run.uid).catch((err: unknown) => { log.warn("cannot delete an ended run's ledger", { run: `${state.run.namespace}/${state.run.name}`, error: err instanceof Error ? err.message : String(err) }); });
       };
       ledgerWatch.on("add", onLedger);
       ledgerWatch.on("update", onLedger);
-      ledgerWatch.on("error", (err: unknown) => {
-        if (stopping) return;
-        log.warn("run ledger watch failed; restarting", { error: err instanceof Error ? err.message : String(err) });
-        setTimeout(() => { if (!stopping) void ledgerWatch?.start(); }, 2000).unref();
-      });
+      restartOnError(ledgerWatch, "run ledger");
       await ledgerWatch.start();
     }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 import { appendStep, emptyLedger, settleStep } from "../calls/ledger.ts";
-import { budgetSpent, callEvent, callsRecord, usageOfLedger } from "./run-ledger.ts";
+import { budgetSpent, callEvent, callsRecord, ledgerOutlivesRun, usageOfLedger } from "./run-ledger.ts";
 
 const run = { namespace: "ci", name: "r1", uid: "u1" };
 const model = (prompt: number, completion: number) => ({ at: "2026-12-07T00:00:00.000Z", kind: "model" as const, inputSha256: "x", verdict: "allowed" as const, ms: 1, tokens: { prompt, completion, total: prompt + completion } });
@@ -42,4 +42,15 @@ test("calls still in flight when the run's end stopped waiting are said so in th
   const s = { ...emptyLedger(run, 100), inFlight: 1, reserved: 40 };
   assert.deepEqual(callsRecord(s).unsettled, { toolCalls: 1, reservedTokens: 40 });
   assert.equal(callsRecord(emptyLedger(run, 100)).unsettled, undefined);
+});
+
+test("a ledger is swept when its run ended, is another run of the same name, or is gone for longer than a new run could be unseen; never while its run acts", () => {
+  const state = emptyLedger(run, 100);
+  const acting = { metadata: { name: "r1", namespace: "ci", uid: "u1" }, status: { phase: "Acting" as const } };
+  const now = 1_000_000;
+  assert.equal(ledgerOutlivesRun(state, acting, now - 3_600_000, now), false);
+  assert.equal(ledgerOutlivesRun(state, { ...acting, status: { phase: "Failed" as const } }, now, now), true);
+  assert.equal(ledgerOutlivesRun(state, { ...acting, metadata: { ...acting.metadata, uid: "u2" } }, now, now), true);
+  assert.equal(ledgerOutlivesRun(state, undefined, now - 30_000, now), false, "a run this new may not be in the cache yet");
+  assert.equal(ledgerOutlivesRun(state, undefined, now - 61_000, now), true);
 });

@@ -3,7 +3,8 @@
 // provider counted it, whether its budget is spent, and the trace its
 // provenance carries. Pure.
 import type { LedgerState } from "../calls/ledger.ts";
-import type { Usage } from "../types/agent.ts";
+import type { AgentRun, Usage } from "../types/agent.ts";
+import { isTerminal } from "./conditions.ts";
 
 /** The run's usage as agentgate counted it: exact, where kagent's usage metadata may be late, partial or absent. */
 export function usageOfLedger(state: LedgerState): Usage {
@@ -65,4 +66,18 @@ export function callEvent(entry: LedgerState["trace"][number], state: Pick<Ledge
   const tokens = entry.tokens ? `${String(entry.tokens.total)} tokens (${String(entry.tokens.prompt)} prompt, ${String(entry.tokens.completion)} completion)` : "no tokens";
   const budget = state.budget > 0 ? `; ${String(state.used)} of ${String(state.budget)} used` : `; ${String(state.used)} used`;
   return { type: suffix === "" ? "Normal" : "Warning", reason: `ModelCall${suffix}`, message: `#${String(entry.seq)} model ${entry.model ?? "?"} ${entry.verdict}${why}: ${tokens}${budget} (${took})` };
+}
+
+/** A ledger whose run the controller does not know is left this long before it is swept (the run may be that new). */
+export const LEDGER_ORPHAN_MS = 60_000;
+
+/**
+ * Whether a ledger outlives its run and is swept: a call that landed as the
+ * run ended, a controller stopped before cleaning up. Its run ended, or is
+ * another run of the same name, or is gone (once the ledger is older than a
+ * run the controller may not have seen yet).
+ */
+export function ledgerOutlivesRun(state: LedgerState, run: AgentRun | undefined, createdAt: number, now: number): boolean {
+  if (run) return run.metadata?.uid !== state.run.uid || isTerminal(run.status);
+  return now - createdAt > LEDGER_ORPHAN_MS;
 }
