@@ -1,7 +1,8 @@
 // Prometheus metrics of the audit scanner. Gauges describe the last
 // completed scan (the state of the cluster), counters what the scanner did.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { BundleMetrics } from "../policy/bundle-metrics.ts";
+import { registerProcessMetrics } from "../process-metrics.ts";
 
 export class AuditMetrics {
   readonly registry = new Registry();
@@ -72,7 +73,10 @@ export class AuditMetrics {
   /** the bundle store's, with the gateway's names (agentgate_bundle_*) */
   readonly bundles = new BundleMetrics(this.registry);
 
+  /** agentgate_build_info; with defaultMetrics, process_* and nodejs_* too (component="audit") */
+  readonly buildInfo: Gauge<"version" | "node" | "component">;
+
   constructor(defaultMetrics = true) {
-    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "agentgate_audit_" });
+    this.buildInfo = registerProcessMetrics(this.registry, "audit", defaultMetrics);
   }
 }

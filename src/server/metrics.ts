@@ -1,8 +1,8 @@
 // Prometheus metrics of the gateway, conventional names and base units.
 import { X509Certificate } from "node:crypto";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { BundleMetrics } from "../policy/bundle-metrics.ts";
-import { VERSION } from "../version.ts";
+import { registerProcessMetrics } from "../process-metrics.ts";
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -34,6 +34,12 @@ export class GatewayMetrics {
   });
   /** the bundle store's (agentgate_bundle_*) */
   readonly bundles = new BundleMetrics(this.registry);
+  readonly overloaded = new Counter({
+    name: "agentgate_admission_overload_total",
+    help: "Admission reviews denied unevaluated because the in-flight limit (--max-in-flight) was reached, by webhook.",
+    labelNames: ["webhook"] as const,
+    registers: [this.registry],
+  });
   readonly badRequests = new Counter({
     name: "agentgate_bad_requests_total",
     help: "Requests refused with HTTP 4xx before evaluation (malformed, too large, unknown resource).",
@@ -59,17 +65,8 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  readonly buildInfo = new Gauge({
-    name: "agentgate_build_info",
-    help: "1, labelled with the agentgate version and the Node.js it runs on.",
-    labelNames: ["version", "node"] as const,
-    registers: [this.registry],
-  });
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "agentgate_" });
-    this.buildInfo.set({ version: VERSION, node: process.version }, 1);
-  }
+  /** agentgate_build_info, with process_* and nodejs_* (component="gateway") */
+  readonly buildInfo = registerProcessMetrics(this.registry, "gateway");
 
   /** Records a serving certificate put into use; unparsable PEM leaves the expiry as it was. */
   certificateLoaded(certPem: string, source: "generated" | "files" | "secret"): void {
