@@ -117,7 +117,7 @@ test("an unreachable service and a non-bundle body are reported in one line", as
   const closed = new HttpBundleSource(`http://127.0.0.1:${port}/x.tar.gz`, { pollIntervalMs: 60_000 });
   await closed.start(() => Promise.resolve(), (e) => { errors.push(e.message); });
   closed.stop();
-  assert.match(errors[0] ?? "", /^bundle http:\/\/127\.0\.0\.1:\d+\/x\.tar\.gz: GET failed: fetch failed: .*ECONNREFUSED.* \(attempt 1; retrying\)$/);
+  assert.match(errors[0] ?? "", /^bundle http:\/\/127\.0\.0\.1:\d+\/x\.tar\.gz: GET failed: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(attempt 1; retrying\)$/);
 
   // Not a bundle: reported without a fast retry.
   serving = Buffer.from("<html>login page</html>");

@@ -20,7 +20,7 @@ export class BundleMetrics {
     });
     this.bundleActivations = new Counter({
       name: "agentgate_bundle_activations_total",
-      help: "Bundle versions put in force, by bundle and origin (file, http, cache, embedded).",
+      help: "Bundle versions put in force, by bundle and origin (file, http, oci, cache, embedded).",
       labelNames: ["bundle", "origin"] as const,
       registers,
     });

@@ -1,6 +1,6 @@
-// Where a bundle comes from (a file, a directory, an OPA bundle service) and
-// how a source hands new versions to the store. Sources only fetch and
-// notice changes; the store verifies, loads and swaps.
+// Where a bundle comes from (a file, a directory, an OPA bundle service, an
+// OCI registry) and how a source hands new versions to the store. Sources
+// only fetch and notice changes; the store verifies, loads and swaps.
 
 /** One version of a bundle as a source delivers it. */
 export interface SourceVersion {
@@ -8,7 +8,7 @@ export interface SourceVersion {
   files: Map<string, Buffer>;
   /** the archive as received, kept as the last good copy on disk */
   archive?: Buffer;
-  /** the bundle service's ETag for this version */
+  /** the bundle service's ETag (a registry's manifest digest) for this version */
   etag?: string;
 }
 
@@ -22,7 +22,7 @@ export type Deliver = (version: SourceVersion) => Promise<void>;
 export type Report = (error: Error) => void;
 
 export interface BundleSource {
-  readonly kind: "file" | "http";
+  readonly kind: "file" | "http" | "oci";
   /** the path or URL as given */
   readonly location: string;
   /**
@@ -30,7 +30,7 @@ export interface BundleSource {
    * it; then keeps watching or polling until stop().
    */
   start(deliver: Deliver, report: Report): Promise<void>;
-  /** The service's ETag of a version restored from the cache, so a poll can answer 304. */
+  /** The service's ETag (manifest digest) of a version restored from the cache, so a poll need not download it again. */
   resumeFrom?(etag: string): void;
   stop(): void;
 }

@@ -1,0 +1,260 @@
+// How bundle services and registries are reached: TLS with the system roots
+// plus --bundle-ca, a client certificate for mutual TLS, and a bearer token
+// read from a file at every request (a rotated projected token is used as
+// soon as the kubelet writes it). The files are read again whenever they
+// change, so renewed certificates need no restart.
+//
+// Credentials go only where they were meant to: redirects are followed
+// here, not by fetch, and an Authorization header is sent to the origin it
+// was given for and nowhere else (a registry's blob redirect to an object
+// store gets none); https is never downgraded to http; and nothing secret
+// is sent over plain http except to a loopback address.
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import { getCACertificates } from "node:tls";
+import { Agent, fetch, type Response } from "undici";
+import { describeFileError } from "../cli/file-errors.ts";
+
+/** The --bundle-* flags of remote bundles' authentication (files are paths). */
+export interface RemoteAuthFlags {
+  bundleBearerTokenFile?: string;
+  /**
+   * The origins the bearer token is for: those of the --bundle locations
+   * themselves. A registry's token realm, a redirect's target or another
+   * host never gets it, so a token meant for one bundle service cannot be
+   * collected by another.
+   */
+  bearerOrigins?: readonly string[];
+  bundleClientCert?: string;
+  bundleClientKey?: string;
+  bundleCa?: string;
+}
+
+export class RemoteAuthError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RemoteAuthError";
+  }
+}
+
+const MAX_REDIRECTS = 10;
+
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  // Exactly localhost: in a pod, "x.localhost" goes through the search
+  // domains first and can resolve to a Service in a namespace named localhost.
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "::1";
+}
+
+/** Whether a URL may carry credentials: https, or plain http to this machine. */
+export function maySendSecrets(url: URL): boolean {
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
+}
+
+/** A URL as errors and logs show it: no query (a presigned URL's signature is a secret) and no user info. */
+export function showUrl(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}
+
+async function readFlagFile(flag: string, file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (err) {
+    throw new RemoteAuthError(`${flag} ${file}: cannot read: ${describeFileError(err)}`);
+  }
+}
+
+/** The certificates of a PEM bundle, checked; one line naming the flag otherwise. */
+export function checkCaPem(pem: string, flag: string, file: string): void {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new RemoteAuthError(`${flag} ${file}: no PEM certificate (expected "-----BEGIN CERTIFICATE-----")`);
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new RemoteAuthError(`${flag} ${file}: certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate`);
+    }
+  });
+}
+
+/** A client certificate and its key, checked to belong together. */
+export function checkKeyPair(cert: string, key: string, certFile: string, keyFile: string): void {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new RemoteAuthError(`--bundle-client-cert ${certFile}: not a PEM certificate (expected "-----BEGIN CERTIFICATE-----")`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new RemoteAuthError(`--bundle-client-key ${keyFile}: not a PEM private key (expected "-----BEGIN ... PRIVATE KEY-----")`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) throw new RemoteAuthError(`--bundle-client-key ${keyFile}: is not the key of --bundle-client-cert ${certFile}`);
+}
+
+/** The token of --bundle-bearer-token-file: its content without surrounding whitespace, not empty. */
+export async function readBearerToken(file: string): Promise<string> {
+  const token = (await readFlagFile("--bundle-bearer-token-file", file)).trim();
+  if (token === "") throw new RemoteAuthError(`--bundle-bearer-token-file ${file}: is empty`);
+  if (/[\r\n]/.test(token)) throw new RemoteAuthError(`--bundle-bearer-token-file ${file}: holds more than one line; expected the token alone`);
+  return token;
+}
+
+/** Why a request failed, in one line: the cause's code says whether it was TLS, DNS or the connection. */
+function describeFetchError(err: unknown, url: URL, redirected: boolean, signal: AbortSignal, clientCert: boolean): string {
+  const at = redirected ? ` (redirected to ${showUrl(url)})` : "";
+  if (signal.aborted) return `GET failed${at}: ${signal.reason instanceof Error ? signal.reason.message : String(signal.reason)}`;
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  // Node's advice to run with --use-system-ca is not what a gateway's operator can do; --bundle-ca is.
+  // OpenSSL's "<id>:error:<code>:SSL routines:<function>:<reason>:<file>:<line>:…" says it in its reason.
+  const raw = (cause instanceof Error ? cause.message : String(cause)).replace(/; if the root CA is installed locally.*$/s, "");
+  const message = /^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):/.exec(raw)?.[1] ?? raw;
+  const tls = typeof code === "string" && (/CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|SSL|TLS/.test(code));
+  // A TLS 1.3 server that wants a client certificate may just close the connection after the handshake.
+  const closed = !tls && !clientCert && url.protocol === "https:" && (code === "UND_ERR_SOCKET" || code === "ECONNRESET");
+  const hint = closed
+    ? "; if the server requires a client certificate, give --bundle-client-cert"
+    : !tls ? "" : /ALERT_CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|ALERT_UNKNOWN_CA/.test(code)
+      ? "; the server requires a client certificate it trusts (--bundle-client-cert)"
+      : "; the server's certificate does not verify against the system roots and --bundle-ca";
+  return `GET failed${at}: ${tls ? "TLS: " : ""}${message.split("\n")[0] ?? ""}${typeof code === "string" && !message.includes(code) ? ` (${code})` : ""}${hint}`;
+}
+
+export interface GetOptions {
+  headers?: Record<string, string>;
+  /** sent to the URL's origin only (not after a redirect elsewhere), and only where maySendSecrets */
+  authorization?: string;
+  signal: AbortSignal;
+}
+
+/** One client for every remote --bundle: its TLS settings and bearer token. */
+export class RemoteClient {
+  private readonly flags: RemoteAuthFlags;
+  private agent: Agent | undefined;
+  private agentKey = "";
+
+  private constructor(flags: RemoteAuthFlags) {
+    this.flags = flags;
+  }
+
+  /** Checks every file now, so a mistake stops the start with one line naming the flag. */
+  static async open(flags: RemoteAuthFlags): Promise<RemoteClient> {
+    if ((flags.bundleClientCert === undefined) !== (flags.bundleClientKey === undefined)) {
+      throw new RemoteAuthError("--bundle-client-cert and --bundle-client-key go together: give both, the certificate and its private key");
+    }
+    const client = new RemoteClient(flags);
+    if (flags.bundleBearerTokenFile !== undefined) await readBearerToken(flags.bundleBearerTokenFile);
+    await client.dispatcher();
+    return client;
+  }
+
+  /** No TLS files, no token: fetch's defaults. */
+  static plain(): RemoteClient {
+    return new RemoteClient({});
+  }
+
+  get hasBearerToken(): boolean {
+    return this.flags.bundleBearerTokenFile !== undefined;
+  }
+
+  /** `Bearer <token>` from the file as it is now for a request to `target`; undefined without the flag or for an origin it is not for. */
+  async bearerAuthorization(target: URL): Promise<string | undefined> {
+    const file = this.flags.bundleBearerTokenFile;
+    if (file === undefined || !(this.flags.bearerOrigins ?? []).includes(target.origin)) return undefined;
+    return `Bearer ${await readBearerToken(file)}`;
+  }
+
+  /** The undici agent for the TLS files as they are now; undefined: the defaults (no flag given). */
+  private async dispatcher(): Promise<Agent | undefined> {
+    const { bundleClientCert: certFile, bundleClientKey: keyFile, bundleCa: caFile } = this.flags;
+    if (certFile === undefined && caFile === undefined) return undefined;
+    const [cert, key, ca] = await Promise.all([
+      certFile !== undefined ? readFlagFile("--bundle-client-cert", certFile) : undefined,
+      keyFile !== undefined ? readFlagFile("--bundle-client-key", keyFile) : undefined,
+      caFile !== undefined ? readFlagFile("--bundle-ca", caFile) : undefined,
+    ]);
+    const fingerprint = createHash("sha256").update(cert ?? "").update("\0").update(key ?? "").update("\0").update(ca ?? "").digest("hex");
+    if (this.agent && fingerprint === this.agentKey) return this.agent;
+    if (ca !== undefined && caFile !== undefined) checkCaPem(ca, "--bundle-ca", caFile);
+    if (cert !== undefined && key !== undefined && certFile !== undefined && keyFile !== undefined) checkKeyPair(cert, key, certFile, keyFile);
+    // In addition to the default roots: a registry that redirects blob
+    // downloads to a public object store must still be reachable.
+    const agent = new Agent({
+      connect: {
+        ...(ca !== undefined ? { ca: [...getCACertificates("default"), ca] } : {}),
+        ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+      },
+    });
+    const previous = this.agent;
+    this.agent = agent;
+    this.agentKey = fingerprint;
+    // Requests still on the old agent finish; close() waits for them.
+    void previous?.close().catch(() => undefined);
+    return agent;
+  }
+
+  /**
+   * GET following redirects (at most ten) by the rules above; resolves
+   * with the first answer that is not a redirect, whatever its status.
+   */
+  async get(url: URL, opts: GetOptions): Promise<Response> {
+    const dispatcher = await this.dispatcher();
+    const origin = url.origin;
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.authorization !== undefined && current.origin === origin && maySendSecrets(current)) headers.authorization = opts.authorization;
+      let res: Response;
+      try {
+        res = await fetch(current, { headers, signal: opts.signal, redirect: "manual", ...(dispatcher ? { dispatcher } : {}) });
+      } catch (err) {
+        throw new Error(describeFetchError(err, current, hop > 0, opts.signal, this.flags.bundleClientCert !== undefined), { cause: err });
+      }
+      if (![301, 302, 303, 307, 308].includes(res.status)) return res;
+      await res.body?.cancel();
+      const location = res.headers.get("location");
+      if (location === null) throw new Error(`GET ${showUrl(current)} answered HTTP ${res.status} without a Location`);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new Error(`GET ${showUrl(current)} redirected to ${JSON.stringify(location)}, which is not a URL`);
+      }
+      if (next.protocol !== "https:" && next.protocol !== "http:") throw new Error(`GET ${showUrl(current)} redirected to a ${next.protocol}// URL; only http(s) is followed`);
+      if (current.protocol === "https:" && next.protocol === "http:") throw new Error(`GET ${showUrl(current)} redirected to ${showUrl(next)}: refused, a redirect from https to plain http`);
+      if (hop + 1 >= MAX_REDIRECTS) throw new Error(`GET ${showUrl(url)} redirected more than ${MAX_REDIRECTS} times`);
+      current = next;
+    }
+  }
+
+  async close(): Promise<void> {
+    const agent = this.agent;
+    this.agent = undefined;
+    await agent?.close();
+  }
+}
+
+/** A response body read whole, refused once it passes `limit` bytes (whatever Content-Length said). */
+export async function readLimited(res: Response, limit: number, what: string): Promise<Buffer> {
+  const declared = Number(res.headers.get("content-length") ?? "0");
+  if (declared > limit) {
+    await res.body?.cancel();
+    throw new Error(`${what} of ${declared} bytes is over the limit of ${limit} bytes`);
+  }
+  if (!res.body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    // Leaving the loop by throwing cancels the rest of the download.
+    if (size > limit) throw new Error(`${what} is over the limit of ${limit} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
