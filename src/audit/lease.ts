@@ -10,6 +10,7 @@ import { hostname } from "node:os";
 import * as k8s from "@kubernetes/client-node";
 import { LeaderElector } from "../controller/leader.ts";
 import type { Logger } from "../log.ts";
+import type { Owner } from "../owner.ts";
 import { describeError } from "./kube.ts";
 
 export const LEASE_NAME = "agentgate-audit";
@@ -31,6 +32,8 @@ export interface AuditLeaseOptions {
   leaseSeconds?: number;
   /** fires when a held Lease could not be renewed */
   onLost: () => void;
+  /** audit's Deployment or CronJob, named in the Lease's ownerReferences (src/owner.ts) */
+  owner?: Owner;
 }
 
 export class AuditLease {
@@ -49,6 +52,7 @@ export class AuditLease {
       name: LEASE_NAME,
       identity: this.identity,
       log: opts.log,
+      ...(opts.owner ? { owner: opts.owner } : {}),
       ...(opts.leaseSeconds ? { leaseSeconds: opts.leaseSeconds, renewSeconds: Math.max(1, Math.floor(opts.leaseSeconds / 3)) } : {}),
     });
   }

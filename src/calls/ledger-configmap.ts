@@ -8,6 +8,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { statusCode } from "../api-errors.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../types/agent.ts";
+import { withOwner, type Owner } from "../owner.ts";
 import { CallRefused } from "./caller.ts";
 import { noLedger, type LedgerState, type LedgerStore, type LedgerUpdate } from "./ledger.ts";
 
@@ -67,9 +68,18 @@ export class ConfigMapLedgerStore implements LedgerStore {
    */
   private readonly queues = new Map<string, Pending[]>();
 
-  constructor(kc: k8s.KubeConfig, namespace: string) {
+  /**
+   * The controller's Deployment, named by the ledgers it opens: one left
+   * behind (a run that ended while no controller ran) goes with helm
+   * uninstall (src/owner.ts). The gateway, which only changes ledgers,
+   * passes none and keeps the owners a ledger has.
+   */
+  private readonly owner: Owner | undefined;
+
+  constructor(kc: k8s.KubeConfig, namespace: string, owner?: Owner) {
     this.api = kc.makeApiClient(k8s.CoreV1Api);
     this.namespace = namespace;
+    this.owner = owner;
   }
 
   private remember(name: string, cm: k8s.V1ConfigMap): void {
@@ -78,8 +88,11 @@ export class ConfigMapLedgerStore implements LedgerStore {
     this.last.set(name, cm);
   }
 
-  private body(state: LedgerState, resourceVersion?: string): k8s.V1ConfigMap {
+  /** The ConfigMap of `state`: a new one, or `current` changed (its resourceVersion and owners kept). */
+  private body(state: LedgerState, current?: k8s.V1ConfigMap): k8s.V1ConfigMap {
     const name = ledgerName(state.run.uid);
+    const resourceVersion = current?.metadata?.resourceVersion;
+    const ownerReferences = withOwner(current?.metadata?.ownerReferences, this.owner, this.namespace);
     return {
       apiVersion: "v1",
       kind: "ConfigMap",
@@ -89,6 +102,7 @@ export class ConfigMapLedgerStore implements LedgerStore {
         labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, "app.kubernetes.io/component": LEDGER_COMPONENT },
         annotations: { [LEDGER_RUN_ANNOTATION]: `${state.run.namespace}/${state.run.name}` },
         ...(resourceVersion ? { resourceVersion } : {}),
+        ...(ownerReferences ? { ownerReferences } : {}),
       },
       data: { [DATA_KEY]: JSON.stringify(state) },
     };
@@ -175,7 +189,7 @@ export class ConfigMapLedgerStore implements LedgerStore {
         return outcomes;
       }
       try {
-        this.remember(name, await this.api.replaceNamespacedConfigMap({ name, namespace: this.namespace, body: this.body(state, current.metadata?.resourceVersion) }));
+        this.remember(name, await this.api.replaceNamespacedConfigMap({ name, namespace: this.namespace, body: this.body(state, current) }));
         return outcomes;
       } catch (err) {
         this.last.delete(name);

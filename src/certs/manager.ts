@@ -10,6 +10,7 @@ import { CaBundleSync, describe, type WebhookConfigRef } from "./ca-bundle.ts";
 import { fingerprint, type CertificateMaterial, type KeyPairPem } from "./material.ts";
 import { nextCheckAt, plan, type RotationPolicy } from "./rotate.ts";
 import { CertificateSecretStore, decodeSecret, type SecretRef, type StoredSecret } from "./secret-store.ts";
+import type { Owner } from "../owner.ts";
 import { SecretWatch } from "./secret-watch.ts";
 import { validityOf } from "./schedule.ts";
 
@@ -25,6 +26,8 @@ export interface CertificateManagerOptions {
   resyncMs?: number;
   /** the first wait after a failed attempt (doubles up to resyncMs) */
   retryMs?: number;
+  /** named in the Secret's ownerReferences (src/owner.ts) */
+  owner?: Owner;
 }
 
 const MAX_ROUNDS = 5;
@@ -55,7 +58,7 @@ export class CertificateManager {
     this.opts = opts;
     this.resyncMs = opts.resyncMs ?? 60_000;
     this.retryMs = opts.retryMs ?? 1000;
-    this.store = new CertificateSecretStore(opts.kubeConfig, opts.secret);
+    this.store = new CertificateSecretStore(opts.kubeConfig, opts.secret, opts.owner);
     this.caBundle = new CaBundleSync(opts.kubeConfig, opts.webhookConfigs, opts.log);
     this.watch = new SecretWatch(opts.kubeConfig, opts.secret, (type, secret) => { this.onSecretEvent(type, secret); }, opts.log);
   }
@@ -180,7 +183,12 @@ export class CertificateManager {
       }
       const now = new Date();
       const next = plan(stored?.material, this.opts.policy, now, { mayPromote });
-      if (!next) return;
+      if (!next) {
+        // A Secret an earlier version made names no owner: name the Deployment
+        // now, so helm uninstall takes it. A lost race is seen next round.
+        if (stored?.material && this.store.unowned(stored)) await this.store.replace(stored.material, stored);
+        return;
+      }
       const written = await this.write(next.material, stored);
       if (written === "conflict") {
         this.conflicts++;

@@ -5,6 +5,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { fromSecretData, MaterialError, SECRET_KEYS, toSecretData, type CertificateMaterial } from "./material.ts";
 import { statusCode } from "../api-errors.ts";
+import { lacksOwner, withOwner, type Owner } from "../owner.ts";
 
 export interface SecretRef {
   namespace: string;
@@ -48,10 +49,18 @@ export function decodeSecret(secret: k8s.V1Secret): StoredSecret {
 export class CertificateSecretStore {
   readonly ref: SecretRef;
   private readonly api: k8s.CoreV1Api;
+  /** the gateway's Deployment: helm uninstall then takes the Secret with it (src/owner.ts) */
+  private readonly owner: Owner | undefined;
 
-  constructor(kc: k8s.KubeConfig, ref: SecretRef) {
+  constructor(kc: k8s.KubeConfig, ref: SecretRef, owner?: Owner) {
     this.api = kc.makeApiClient(k8s.CoreV1Api);
     this.ref = ref;
+    this.owner = owner;
+  }
+
+  /** Whether the Secret, as read, does not name this gateway's Deployment yet. */
+  unowned(stored: StoredSecret): boolean {
+    return lacksOwner(stored.secret.metadata?.ownerReferences, this.owner, this.ref.namespace);
   }
 
   /** undefined when the Secret does not exist */
@@ -68,7 +77,7 @@ export class CertificateSecretStore {
     const body: k8s.V1Secret = {
       apiVersion: "v1",
       kind: "Secret",
-      metadata: { name: this.ref.name, namespace: this.ref.namespace, labels: MANAGED_LABELS },
+      metadata: { name: this.ref.name, namespace: this.ref.namespace, labels: MANAGED_LABELS, ownerReferences: withOwner(undefined, this.owner, this.ref.namespace) },
       type: TLS_SECRET_TYPE,
       data: toSecretData(m),
     };
@@ -83,7 +92,8 @@ export class CertificateSecretStore {
   /**
    * Replaces the certificate keys of the Secret as it was read, only if it is
    * still at that resourceVersion; its type, other keys, labels and
-   * annotations (a chart's) are kept.
+   * annotations (a chart's) are kept, and its owners, with this gateway's
+   * Deployment added (a Secret an older version made is adopted).
    */
   async replace(m: CertificateMaterial, stored: StoredSecret): Promise<StoredSecret | "conflict"> {
     const ours = toSecretData(m);
@@ -98,7 +108,7 @@ export class CertificateSecretStore {
         resourceVersion: meta?.resourceVersion,
         labels: { ...meta?.labels, ...MANAGED_LABELS },
         annotations: meta?.annotations,
-        ownerReferences: meta?.ownerReferences,
+        ownerReferences: withOwner(meta?.ownerReferences, this.owner, this.ref.namespace),
         finalizers: meta?.finalizers,
       },
       type: stored.secret.type ?? TLS_SECRET_TYPE,

@@ -6,6 +6,7 @@ import { DurationError, parseDurationNs } from "../policy/builtins/duration.ts";
 import { parseWebhookConfigRef, WebhookConfigRefError, type WebhookConfigRef } from "./ca-bundle.ts";
 import { CertificateManager } from "./manager.ts";
 import type { KeyPairPem } from "./material.ts";
+import type { Owner } from "../owner.ts";
 import { serviceHosts, type RotationPolicy } from "./rotate.ts";
 import { parseSecretRef, SecretRefError, type SecretRef } from "./secret-store.ts";
 
@@ -77,8 +78,8 @@ export function planSelfManaged(flags: SelfManagedFlags): SelfManagedPlan {
   }
 }
 
-export function startSelfManaged(plan: SelfManagedPlan, kubeConfig: k8s.KubeConfig, log: Logger, onCertificate: (pair: KeyPairPem) => void): CertificateManager {
-  const manager = new CertificateManager({ ...plan, kubeConfig, log, onCertificate });
+export function startSelfManaged(plan: SelfManagedPlan, kubeConfig: k8s.KubeConfig, log: Logger, onCertificate: (pair: KeyPairPem) => void, owner?: Owner): CertificateManager {
+  const manager = new CertificateManager({ ...plan, kubeConfig, log, onCertificate, ...(owner ? { owner } : {}) });
   manager.start();
   log.info("self-managed certificates", {
     secret: `${plan.secret.namespace}/${plan.secret.name}`,

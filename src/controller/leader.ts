@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../log.ts";
 import { describeError, statusCode } from "./kube.ts";
+import { withOwner, type Owner } from "../owner.ts";
 
 export interface LeaderOptions {
   api: k8s.CoordinationV1Api;
@@ -13,6 +14,12 @@ export interface LeaderOptions {
   leaseSeconds?: number;
   renewSeconds?: number;
   log: Logger;
+  /**
+   * Named in the Lease's ownerReferences, so helm uninstall takes it
+   * (src/owner.ts). Every write keeps the owners the Lease has: a write
+   * without them would drop them.
+   */
+  owner?: Owner;
 }
 
 export class LeaderElector {
@@ -102,7 +109,7 @@ export class LeaderElector {
       try {
         await api.createNamespacedLease({
           namespace,
-          body: { metadata: { name, namespace }, spec: { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
+          body: { metadata: { name, namespace, ownerReferences: withOwner(undefined, this.opts.owner, namespace) }, spec: { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
         });
         return true;
       } catch (createErr) {
@@ -122,7 +129,7 @@ export class LeaderElector {
         name,
         namespace,
         body: {
-          metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion },
+          metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion, ownerReferences: withOwner(lease.metadata?.ownerReferences, this.opts.owner, namespace) },
           spec: {
             holderIdentity: this.identity,
             leaseDurationSeconds: leaseSeconds,
@@ -173,7 +180,7 @@ export class LeaderElector {
       await api.replaceNamespacedLease({
         name,
         namespace,
-        body: { metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion }, spec: { leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec.leaseTransitions ?? 0 } },
+        body: { metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion, ownerReferences: withOwner(lease.metadata?.ownerReferences, this.opts.owner, namespace) }, spec: { leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec.leaseTransitions ?? 0 } },
       });
       this.opts.log.info("released the Lease", { lease: `${namespace}/${name}`, identity: this.identity });
     } catch (err) {
