@@ -10,19 +10,34 @@
 // last one JSON line. (The kube-apiserver's own Lease renewals would blur
 // the counts, so Leases are not counted: audit's are 3 or 4 per scan.)
 //
-//   AUDIT_SCALE_N=500,1000,2000,5000  object counts, ascending (or as arguments)
-//   AUDIT_SCALE_NAMESPACES=50
+//   --objects 500,1000,2000,5000   object counts, ascending (or AUDIT_SCALE_N, or bare arguments)
+//   --namespaces 50                (or AUDIT_SCALE_NAMESPACES)
 //   AUDIT_SCALE_HOLD=1   keep the control plane (and print its kubeconfig) after the runs
+//
+// Each scan's peak RSS is set against the chart's audit memory limit
+// (charts/agentgate/values.yaml audit.resources.limits.memory): a scan over
+// it is OOM-killed in the cluster, so the bench exits 1. In a container Node
+// sizes its heap from the container's memory, not the machine's (about half:
+// heap_size_limit ~259 MiB under 512 MB), and collects harder as it nears
+// that; here the machine has far more, so the scan runs with
+// --max-old-space-size set as in the pod (--heap-limit-mib, default half the
+// chart's limit; 0 leaves Node's own), else its RSS would say little of the pod's. With it: the CPU
+// time the hypervisor stole and the load while each scan ran (bench/machine.ts).
+//
+//   npm run bench:audit -- --objects 50000 --namespaces 500
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
-import { describeError } from "../src/audit/kube.ts";
+import { parse as parseYaml } from "yaml";
+import { describeError, PooledKubeConfig } from "../src/audit/kube.ts";
 import type { KubeObject } from "../src/types/kube.ts";
 import { startControlPlane, type ControlPlane } from "../test/support/control-plane.ts";
 import { trafficObjects } from "./fixtures.ts";
+import { describeMachine, machineSince, sampleMachine, type MachineReport } from "./machine.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const GW_NS = "agentgate-system";
@@ -36,9 +51,21 @@ function parseCounts(text: string): number[] {
   return counts;
 }
 
-const COUNTS = parseCounts(process.argv.slice(2).join(",") || (process.env.AUDIT_SCALE_N ?? "500,1000,2000,5000"));
-const NAMESPACES = Number(process.env.AUDIT_SCALE_NAMESPACES ?? 50);
-if (!Number.isInteger(NAMESPACES) || NAMESPACES < 1 || NAMESPACES > 1000) throw new Error(`AUDIT_SCALE_NAMESPACES ${JSON.stringify(process.env.AUDIT_SCALE_NAMESPACES)}: expected 1 to 1000`);
+const ARGS = parseArgs({ options: { objects: { type: "string" }, namespaces: { type: "string" }, "heap-limit-mib": { type: "string" } }, allowPositionals: true });
+const COUNTS = parseCounts(ARGS.values.objects ?? (ARGS.positionals.join(",") || (process.env.AUDIT_SCALE_N ?? "500,1000,2000,5000")));
+const NAMESPACES_TEXT = ARGS.values.namespaces ?? process.env.AUDIT_SCALE_NAMESPACES ?? "50";
+const NAMESPACES = Number(NAMESPACES_TEXT);
+if (!Number.isInteger(NAMESPACES) || NAMESPACES < 1 || NAMESPACES > 1000) throw new Error(`--namespaces ${JSON.stringify(NAMESPACES_TEXT)}: expected 1 to 1000`);
+
+/** The chart's audit memory limit in MiB: what the scan's peak RSS must stay under. */
+async function chartMemoryLimitMib(): Promise<number> {
+  const values = parseYaml(await readFile(join(ROOT, "charts/agentgate/values.yaml"), "utf8")) as { audit?: { resources?: { limits?: { memory?: string } } } };
+  const text = values.audit?.resources?.limits?.memory ?? "";
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|M|G)$/.exec(text);
+  if (!m) throw new Error(`charts/agentgate/values.yaml audit.resources.limits.memory ${JSON.stringify(text)}: expected e.g. 512Mi`);
+  const scale: Record<string, number> = { Ki: 1 / 1024, Mi: 1, Gi: 1024, M: 1e6 / 2 ** 20, G: 1e9 / 2 ** 20 };
+  return Number(m[1]) * (scale[m[2] ?? "Mi"] ?? 1);
+}
 
 const nsName = (i: number) => `team-${String(i).padStart(2, "0")}`;
 
@@ -167,18 +194,29 @@ interface ScanRun {
   server: Record<string, number>;
   /** the same by verb */
   serverByVerb: Record<string, number>;
+  /** steal, load and other processes' CPU while the scan ran */
+  machine: MachineReport;
+  /** process.memoryUsage() at the highest RSS sampled, MiB */
+  atPeak: Record<"rss" | "heapUsed" | "heapTotal" | "external" | "arrayBuffers", number>;
 }
 
 /** Runs `agentgate audit --once` as a child; peak RSS from the kernel's high-water mark at exit. */
+/** --max-old-space-size of the scan, MiB (0: Node's own default for this machine) */
+let heapLimitMib = 0;
+
 async function runAudit(cp: ControlPlane, dir: string, n: number, label: string): Promise<ScanRun> {
   const rssFile = join(dir, `rss-${label}.txt`);
   // Written from the child's exit hook: VmHWM is gone once the process has exited, and the last read by polling could miss the end.
-  const hook = `import { writeFileSync } from "node:fs"; process.on("exit", () => { writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)); });`;
+  const partsFile = join(dir, `memory-${label}.json`);
+  // Also what the memory was made of when RSS was highest (sampled every 100 ms): V8's heap, or memory
+  // outside it (the policy's wasm memory, buffers, TLS), which says where to look when the peak is too high.
+  const hook = `import { writeFileSync } from "node:fs"; let top = { rss: 0 }; setInterval(() => { const m = process.memoryUsage(); if (m.rss > top.rss) top = m; }, 100).unref(); process.on("exit", () => { writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)); writeFileSync(${JSON.stringify(partsFile)}, JSON.stringify(top)); });`;
   const before = await serverRequests(cp);
+  const machineBefore = await sampleMachine();
   const started = performance.now();
   const child = spawn(
     process.execPath,
-    ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, join(ROOT, "bin/agentgate.js"), "audit", "--once", "--kubeconfig", cp.kubeconfigPath, "--namespace", GW_NS],
+    [...(heapLimitMib > 0 ? [`--max-old-space-size=${String(heapLimitMib)}`] : []), "--import", `data:text/javascript,${encodeURIComponent(hook)}`, join(ROOT, "bin/agentgate.js"), "audit", "--once", "--kubeconfig", cp.kubeconfigPath, "--agentgate-namespace", GW_NS],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, AGENTGATE_LOG_LEVEL: "info" } },
   );
   let polledKb = 0;
@@ -194,12 +232,16 @@ async function runAudit(cp: ControlPlane, dir: string, n: number, label: string)
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   clearInterval(poll);
   const wallS = (performance.now() - started) / 1000;
+  const machine = await machineSince(machineBefore);
   if (code !== 0) throw new Error(`agentgate audit --once (${label}) exited ${String(code)}:\n${stderr.slice(-3000)}`);
   const after = await serverRequests(cp);
   const line = stderr.split("\n").find((l) => l.includes('"audit scan finished"'));
   if (!line) throw new Error(`agentgate audit --once (${label}): no "audit scan finished" log line:\n${stderr.slice(-3000)}`);
   const scan = JSON.parse(line) as ScanLog;
   const kb = Math.max(polledKb, Number(await readFile(rssFile, "utf8").catch(() => "0")));
+  const parts = JSON.parse(await readFile(partsFile, "utf8").catch(() => "{}")) as Partial<Record<"rss" | "heapTotal" | "heapUsed" | "external" | "arrayBuffers", number>>;
+  const mib = (b: number | undefined) => Math.round((b ?? 0) / 2 ** 20);
+  const atPeak = { rss: mib(parts.rss), heapUsed: mib(parts.heapUsed), heapTotal: mib(parts.heapTotal), external: mib(parts.external), arrayBuffers: mib(parts.arrayBuffers) };
   const server = diff(after, before);
   const serverByVerb: Record<string, number> = {};
   for (const [k, v] of Object.entries(server)) {
@@ -209,22 +251,30 @@ async function runAudit(cp: ControlPlane, dir: string, n: number, label: string)
   const summary = stdout.trimEnd().split("\n").at(-1) ?? "";
   console.log(`  ${label}: ${summary}`);
   console.log(`  ${label}: reports ${JSON.stringify(scan.reports)}, events ${scan.events}`);
-  return { n, label, wallS, scanS: scan.durationMs / 1000, peakRssMb: kb / 1024, scan, server, serverByVerb };
+  console.log(`  ${label}: peak RSS ${String(Math.round(kb / 1024))} MiB (at the highest sample, RSS ${String(atPeak.rss)}: V8 heap ${String(atPeak.heapUsed)} used of ${String(atPeak.heapTotal)}, outside it ${String(atPeak.external)} of which array buffers and wasm ${String(atPeak.arrayBuffers)}); machine: ${describeMachine(machine)}`);
+  return { n, label, wallS, scanS: scan.durationMs / 1000, peakRssMb: kb / 1024, atPeak, scan, server, serverByVerb, machine };
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const pad = (s: string | number, w: number) => String(s).padStart(w);
 
 async function main(): Promise<void> {
+  const limitMib = await chartMemoryLimitMib();
+  const heapFlag = ARGS.values["heap-limit-mib"];
+  heapLimitMib = heapFlag === undefined ? Math.round(limitMib / 2) : Number(heapFlag);
+  if (!Number.isInteger(heapLimitMib) || heapLimitMib < 0) throw new Error(`--heap-limit-mib ${JSON.stringify(heapFlag)}: expected a whole number of MiB, 0 for Node's default`);
+  console.log(`chart's audit memory limit ${String(Math.round(limitMib))} MiB; each scan runs with ${heapLimitMib > 0 ? `--max-old-space-size=${String(heapLimitMib)}, as Node sizes its heap in a container of that limit` : "Node's default heap size for this machine"}`);
   const dir = await mkdtemp(join(tmpdir(), "agentgate-audit-scale-"));
   console.log(`starting a local control plane (etcd + kube-apiserver) with the agent, kagent and report CRDs`);
   const cp = await startControlPlane({
-    crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds"), join(ROOT, "charts/agentgate/files/report-crds")],
+    crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds"), join(ROOT, "charts/agentgate/files/report-crds")],
   });
   const runs: ScanRun[] = [];
   try {
     const core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
-    const custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    // One connection pool: client-node otherwise makes a TLS connection per request, and creates ran at ~90/s.
+    const pooled = new PooledKubeConfig(cp.kubeConfig);
+    const custom = pooled.makeApiClient(k8s.CustomObjectsApi);
     const namespaces = [...Array.from({ length: NAMESPACES }, (_, i) => nsName(i)), "kagent", GW_NS];
     await pool(namespaces, 8, async (name) => {
       await core.createNamespace({ body: { metadata: { name } } });
@@ -242,8 +292,10 @@ async function main(): Promise<void> {
     for (const n of COUNTS) {
       const want = n - audited;
       const started = performance.now();
+      const creating = await sampleMachine();
       await createAll(custom, Array.from({ length: want - made }, (_, k) => generated(made + k)));
-      console.log(`N=${n}: created ${want - made} objects in ${r1((performance.now() - started) / 1000)} s (${n} audited objects in ${NAMESPACES} namespaces)`);
+      const createS = (performance.now() - started) / 1000;
+      console.log(`N=${n}: created ${want - made} objects in ${r1(createS)} s, ${String(Math.round((want - made) / createS))}/s (${n} audited objects in ${NAMESPACES} namespaces); machine: ${describeMachine(await machineSince(creating))}`);
       made = want;
       runs.push(await runAudit(cp, dir, n, `scan N=${n}`));
     }
@@ -284,6 +336,9 @@ async function main(): Promise<void> {
     console.log(
       `closing note: ${scans.map((r) => `N=${String(r.n)}: scan ${String(r1(r.scanS))} s, peak RSS ${String(Math.round(r.peakRssMb))} MB, API server ${Object.entries(r.serverByVerb).map(([v, c]) => `${String(c)} ${v}`).join(" / ")}`).join("; ")}`,
     );
+    const over = runs.filter((r) => r.peakRssMb > limitMib);
+    console.log(`chart's audit memory limit ${String(Math.round(limitMib))} MiB: ${over.length === 0 ? `every scan stayed under it (highest peak ${String(Math.round(Math.max(...runs.map((r) => r.peakRssMb))))} MiB)` : `OVER in ${over.map((r) => `${r.label} (${String(Math.round(r.peakRssMb))} MiB)`).join(", ")}`}`);
+    if (over.length > 0) process.exitCode = 1;
     const unchangedWrites = (again.scan.apiCalls.create ?? 0) + (again.scan.apiCalls.update ?? 0) + (again.scan.apiCalls.delete ?? 0) + (again.scan.apiCalls.event ?? 0);
     console.log(`unchanged rescan wrote ${String(unchangedWrites)} objects (reports + events)`);
     console.log(
@@ -304,7 +359,11 @@ async function main(): Promise<void> {
           audit_calls: r.scan.apiCalls,
           server_requests: r.server,
           server_requests_by_verb: r.serverByVerb,
+          machine: r.machine,
+          memory_at_peak_mib: r.atPeak,
         })),
+        memory_limit_mib: Math.round(limitMib),
+        heap_limit_mib: heapLimitMib,
         growth,
         unchanged_rescan_writes: unchangedWrites,
       }),

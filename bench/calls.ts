@@ -46,7 +46,7 @@ const fmt = (xs: number[]): string => {
 };
 
 logger.level = "error";
-const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
 const tools = await startToolServer();
 const model = await startModelApi();
 try {

@@ -10,7 +10,7 @@ import { summarize, type Summary } from "./stats.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const STARTS = Number(process.env.BENCH_STARTS ?? 5);
-const CRDS = [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")];
+const CRDS = [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")];
 
 const SHAPES: { name: string; opts: ControlPlaneOptions }[] = [
   { name: "etcd+apiserver", opts: {} },

@@ -8,6 +8,19 @@
 // requests the controller sent per run, by verb and resource, read from its
 // Prometheus counter agentgate_controller_api_requests_total. Prints figures
 // and, last, one JSON line.
+//
+// With --runs N[,N...] (npm run bench:controller -- --runs 100,300,1000) it
+// measures scale instead: for each N, N runs created at once (16 creates in
+// flight) whose agents all keep working until every one of them is Acting,
+// so that N runs are in flight together; then they finish, and are deleted
+// before the next N. Per N: create → Acting p50/p99, API requests per run,
+// the controller's RSS (start, peak while the N ran, end), the CPU time the
+// hypervisor stole, the load and what else ran (bench/machine.ts); then the
+// cost curve over the smallest N. In a pod Node sizes its heap from the
+// container's memory (about half of it) and collects harder near that; this
+// machine has far more, so with --runs the controller runs with
+// --max-old-space-size=<--heap-limit-mib> (default half the chart's
+// controller memory limit; 0 leaves Node's own), as it would in the pod.
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
 import { request as httpRequest } from "node:http";
@@ -16,7 +29,8 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import { stringify } from "yaml";
+import { parse as parseYaml, stringify } from "yaml";
+import { readFile } from "node:fs/promises";
 import { startGateway, type RunningGateway } from "../src/cli/serve.ts";
 import { describeError } from "../src/controller/kube.ts";
 import { webhookConfigurations } from "../src/gateway/webhooks.ts";
@@ -24,13 +38,26 @@ import { logger } from "../src/log.ts";
 import type { AgentRun } from "../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../test/support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../test/support/control-plane.ts";
-import { summarize, type Summary } from "./stats.ts";
+import { PooledKubeConfig } from "../src/audit/kube.ts";
+import { describeMachine, machineSince, processMemory, sampleMachine, type MachineReport } from "./machine.ts";
+import { percentile, summarize, type Summary } from "./stats.ts";
+import { parseArgs } from "node:util";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const CONTROLLER_USER = "system:serviceaccount:agentgate-system:agentgate-controller";
 const NS = "bench";
 const RUN_TIMEOUT_MS = 120_000;
+
+const ARGS = parseArgs({ options: { runs: { type: "string" }, "heap-limit-mib": { type: "string" } } });
+/** --runs: the scale mode's batch sizes, ascending */
+const SCALE: number[] | undefined = ARGS.values.runs === undefined ? undefined : ARGS.values.runs.split(",").map((x) => Number(x.trim()));
+if (SCALE && SCALE.some((n, i) => !Number.isInteger(n) || n < 1 || n > 10_000 || (i > 0 && n <= (SCALE[i - 1] ?? 0)))) throw new Error(`--runs ${JSON.stringify(ARGS.values.runs)}: expected ascending whole numbers, e.g. 1000 or 100,300,1000`);
+const SCALE_CREATE_CONCURRENCY = 16;
+/** creates retried after a 429 or a webhook timeout */
+let createRetries = 0;
+/** Agents of a scale batch keep working until this resolves (every run of the batch Acting). */
+let agentsHold: Promise<void> = Promise.resolve();
 
 const AGENT_RUNS = { group: "agent.tekton.dev", version: "v1alpha1", plural: "agentruns" };
 
@@ -164,14 +191,27 @@ function runResult(name: string, final: AgentRun): RunResult {
   return { name, finishes: t.completions.size, goalSends, answeredMs: t.answeredAt - t.createdAt, pendingMs: pending === undefined ? Number.NaN : pending - t.createdAt, actingMs: acting === undefined ? Number.NaN : acting - t.createdAt, succeededMs: end === undefined ? Number.NaN : end - t.createdAt, outcome: reason };
 }
 
-function runObject(name: string) {
-  return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name, namespace: NS }, spec: { configRef: { name: "plain" }, goal: `goal of ${name}` } };
+function runObject(name: string, labels?: Record<string, string>) {
+  return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name, namespace: NS, ...(labels ? { labels } : {}) }, spec: { configRef: { name: "plain" }, goal: `goal of ${name}` } };
 }
 
-async function createAndTime(custom: k8s.CustomObjectsApi, name: string): Promise<Timing> {
+async function createAndTime(custom: k8s.CustomObjectsApi, name: string, labels?: Record<string, string>): Promise<Timing> {
   const t = track(name);
   t.createdAt = performance.now();
-  await custom.createNamespacedCustomObject({ ...AGENT_RUNS, namespace: NS, body: runObject(name) });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await custom.createNamespacedCustomObject({ ...AGENT_RUNS, namespace: NS, body: runObject(name, labels) });
+      break;
+    } catch (err) {
+      // 429: API Priority and Fairness under a burst of a thousand creates; 500 "failed calling webhook": the
+      // gateway, in this busy process, answered after the webhook's 5 s timeout. As a client would, wait and
+      // retry; the time counts, and the retries are reported.
+      const retriable = err instanceof k8s.ApiException && (err.code === 429 || (err.code === 500 && String(err.body).includes("failed calling webhook")));
+      if (!retriable || attempt >= 20) throw err;
+      createRetries++;
+      await sleep(200 * attempt);
+    }
+  }
   t.answeredAt = performance.now();
   return t;
 }
@@ -244,12 +284,13 @@ async function main(): Promise<void> {
   // The in-process gateway warns while the fresh CRDs' storage initialises.
   logger.level = "error";
   const loadBefore = loadavg();
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
-  const custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  // One connection pool: client-node otherwise opens a TLS connection per request (a thousand creates, a thousand Agents marked Ready).
+  const custom = new PooledKubeConfig(cp.kubeConfig).makeApiClient(k8s.CustomObjectsApi);
   const controllerKubeconfig = await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]);
   gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [CONTROLLER_USER], drainSeconds: 0, signingKeys: "agentgate-system/agentgate-signing" });
   const hooks = webhookConfigurations({ name: "agentgate", target: { url: `https://127.0.0.1:${String(gateway.port)}`, caBundle: gateway.caCert ?? "" }, exemptNamespaces: ["kube-system", "agentgate-system"] });
-  kagent = await startFakeKagent({ defaultScript: { llmCalls: 1, promptTokens: 100, completionTokens: 20, toolCallsPerCall: 0, resultText: "done" } });
+  kagent = await startFakeKagent({ defaultScript: { llmCalls: 1, promptTokens: 100, completionTokens: 20, toolCallsPerCall: 0, resultText: "done", work: () => agentsHold } });
   const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join("---\n");
   await cp.applyYaml(
     yaml(
@@ -304,9 +345,13 @@ async function main(): Promise<void> {
   const [healthPort, metricsPort] = await Promise.all([freePort(), freePort()]);
   controllerLog = join(tmpdir(), `agentgate-bench-controller-${String(process.pid)}.log`);
   const log = openSync(controllerLog, "w");
+  // As in the pod (see the header): half the chart's controller memory limit, unless --heap-limit-mib says otherwise.
+  const heapLimitMib = SCALE ? Number(ARGS.values["heap-limit-mib"] ?? Math.round((await chartControllerLimitMib()) / 2)) : 0;
+  if (!Number.isInteger(heapLimitMib) || heapLimitMib < 0) throw new Error(`--heap-limit-mib ${JSON.stringify(ARGS.values["heap-limit-mib"])}: expected a whole number of MiB, 0 for Node's default`);
+  if (SCALE) process.stdout.write(`controller heap: ${heapLimitMib > 0 ? `--max-old-space-size=${String(heapLimitMib)} (half the chart's controller memory limit, as Node sizes it in the pod)` : "Node's default for this machine"}\n`);
   controllerProcess = spawn(
     process.execPath,
-    [join(ROOT, "bin/agentgate.js"), "controller", "--kubeconfig", controllerKubeconfig, "--kagent-url", kagent.url, "--signing-keys", "agentgate-system/agentgate-signing", "--no-leader-elect", "--health-listen", `127.0.0.1:${String(healthPort)}`, "--metrics-listen", `127.0.0.1:${String(metricsPort)}`],
+    [...(heapLimitMib > 0 ? [`--max-old-space-size=${String(heapLimitMib)}`] : []), join(ROOT, "bin/agentgate.js"), "controller", "--kubeconfig", controllerKubeconfig, "--kagent-url", kagent.url, "--signing-keys", "agentgate-system/agentgate-signing", "--no-leader-elect", "--health-listen", `127.0.0.1:${String(healthPort)}`, "--metrics-listen", `127.0.0.1:${String(metricsPort)}`],
     { stdio: ["ignore", log, log] },
   );
   closeSync(log);
@@ -330,6 +375,11 @@ async function main(): Promise<void> {
   const warmResult = runResult("warm-up", warmFinal);
   const warmRequests = difference(await settledRequests(metricsPort), warmBefore);
   process.stdout.write(`warm-up run: ${warmResult.outcome}, Acting after ${warmResult.actingMs.toFixed(0)} ms, done after ${warmResult.succeededMs.toFixed(0)} ms, ${String(total(warmRequests))} API requests\n`);
+
+  if (SCALE) {
+    await scale(custom, metricsPort, controllerProcess.pid ?? 0, exited, SCALE);
+    return;
+  }
 
   // Sequential: one run at a time, requests counted per run.
   progress("sequential runs");
@@ -384,6 +434,121 @@ async function main(): Promise<void> {
       loadavg: { before: loadBefore.map((x) => Math.round(x * 100) / 100), after: loadavg().map((x) => Math.round(x * 100) / 100) },
     })}\n`,
   );
+}
+
+interface Batch {
+  runs: number;
+  createSeconds: number;
+  /** creates retried (429, or the webhook answering after its timeout) */
+  createRetries: number;
+  /** create → phase Acting, as a watching client sees it */
+  actingMs: { p50: number; p99: number; max: number };
+  /** from the release of the agents (every run Acting) to the last run Succeeded */
+  drainSeconds: number;
+  apiRequestsPerRun: number;
+  byVerbResource: Record<string, number>;
+  rssMb: { start: number; peak: number; end: number };
+  /** nodejs_heap_size_used_bytes from the controller's /metrics (no collection forced): before, with every run Acting, after */
+  heapMb: { start: number; inFlight: number; end: number };
+  failed: string[];
+  finishedTwice: number;
+  sentTwice: number;
+  machine: MachineReport;
+}
+
+/** charts/agentgate/values.yaml controller.resources.limits.memory, MiB. */
+async function chartControllerLimitMib(): Promise<number> {
+  const values = parseYaml(await readFile(join(ROOT, "charts/agentgate/values.yaml"), "utf8")) as { controller?: { resources?: { limits?: { memory?: string } } } };
+  const text = values.controller?.resources?.limits?.memory ?? "";
+  const m = /^(\d+)(Mi|Gi)$/.exec(text);
+  if (!m) throw new Error(`charts/agentgate/values.yaml controller.resources.limits.memory ${JSON.stringify(text)}: expected e.g. 512Mi`);
+  return Number(m[1]) * (m[2] === "Gi" ? 1024 : 1);
+}
+
+/** The controller's V8 heap in use, MiB, from its /metrics. */
+async function controllerHeapMb(metricsPort: number): Promise<number> {
+  const { body } = await httpGet(metricsPort, "/metrics");
+  const line = body.split("\n").find((l) => l.startsWith("nodejs_heap_size_used_bytes"));
+  return line ? Math.round(Number(line.slice(line.lastIndexOf(" ") + 1)) / 2 ** 20) : Number.NaN;
+}
+
+/** N runs in flight at once, for each N: time to Acting, API requests per run, controller RSS. */
+async function scale(custom: k8s.CustomObjectsApi, metricsPort: number, controllerPid: number, exited: Promise<never>, sizes: readonly number[]): Promise<void> {
+  const batches: Batch[] = [];
+  const rss = async () => (await processMemory(controllerPid))?.rssMb ?? Number.NaN;
+  for (const n of sizes) {
+    const label = `n${String(n)}`;
+    progress(`scale: ${String(n)} runs in flight`);
+    let release!: () => void;
+    agentsHold = new Promise<void>((r) => { release = r; });
+    const before = await scrapeRequests(metricsPort);
+    const machineBefore = await sampleMachine();
+    const rssStart = await rss();
+    const heapStart = await controllerHeapMb(metricsPort);
+    const retriesBefore = createRetries;
+    let rssPeak = rssStart;
+    const poll = setInterval(() => { void rss().then((m) => { if (m > rssPeak) rssPeak = m; }); }, 200);
+    try {
+      const names = Array.from({ length: n }, (_, i) => `${label}-${String(i)}`);
+      const tracked: Timing[] = [];
+      const createStart = performance.now();
+      let next = 0;
+      await Promise.all(Array.from({ length: SCALE_CREATE_CONCURRENCY }, async () => {
+        while (next < names.length) tracked.push(await createAndTime(custom, names[next++] ?? "", { "bench-batch": label }));
+      }));
+      const createSeconds = (performance.now() - createStart) / 1000;
+      const allActing = (async () => {
+        while (names.some((x) => !timings.get(x)?.phases.has("Acting") && !timings.get(x)?.phases.has("Failed"))) await sleep(100);
+      })();
+      await withTimeout(`${String(n)} runs Acting`, Promise.race([allActing, exited]), 20 * 60_000);
+      const heapInFlight = await controllerHeapMb(metricsPort);
+      const released = performance.now();
+      release();
+      const finals = await withTimeout(`${String(n)} runs finishing`, Promise.race([Promise.all(names.map((x) => timings.get(x)?.done ?? Promise.reject(new Error(`${x} not tracked`)))), exited]), 20 * 60_000);
+      const drainSeconds = (performance.now() - released) / 1000;
+      const used = difference(await settledRequests(metricsPort), before);
+      const results = names.map((x, i) => runResult(x, finals[i] ?? {}));
+      const acting = results.map((r) => r.actingMs).filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+      clearInterval(poll);
+      const rssEnd = await rss();
+      const machine = await machineSince(machineBefore);
+      const batch: Batch = {
+        runs: n,
+        createSeconds: Math.round(createSeconds * 10) / 10,
+        createRetries: createRetries - retriesBefore,
+        actingMs: { p50: Math.round(percentile(acting, 50)), p99: Math.round(percentile(acting, 99)), max: Math.round(acting.at(-1) ?? Number.NaN) },
+        drainSeconds: Math.round(drainSeconds * 10) / 10,
+        apiRequestsPerRun: Math.round((total(used) / n) * 100) / 100,
+        byVerbResource: perRun([used], n),
+        rssMb: { start: Math.round(rssStart), peak: Math.round(rssPeak), end: Math.round(rssEnd) },
+        heapMb: { start: heapStart, inFlight: heapInFlight, end: await controllerHeapMb(metricsPort) },
+        failed: results.filter((r) => r.outcome !== "Succeeded").map((r) => `${r.name}: ${r.outcome}`),
+        finishedTwice: results.filter((r) => r.finishes > 1).length,
+        sentTwice: results.filter((r) => r.goalSends > 1).length,
+        machine,
+      };
+      batches.push(batch);
+      process.stdout.write(`N=${String(n)}: created in ${String(batch.createSeconds)} s (${String(batch.createRetries)} creates retried); create → Acting p50 ${String(batch.actingMs.p50)} ms, p99 ${String(batch.actingMs.p99)} ms, max ${String(batch.actingMs.max)} ms; all finished ${String(batch.drainSeconds)} s after release; ${String(batch.apiRequestsPerRun)} API requests per run; controller RSS ${String(batch.rssMb.start)} → peak ${String(batch.rssMb.peak)} → ${String(batch.rssMb.end)} MiB, heap ${String(batch.heapMb.start)} → ${String(batch.heapMb.inFlight)} (all Acting) → ${String(batch.heapMb.end)} MiB; not Succeeded ${String(batch.failed.length)}, finished twice ${String(batch.finishedTwice)}, goal sent twice ${String(batch.sentTwice)}\n  machine: ${describeMachine(machine)}\n`);
+      // The next N starts from a controller whose cache holds none of these runs.
+      await custom.deleteCollectionNamespacedCustomObject({ ...AGENT_RUNS, namespace: NS, labelSelector: `bench-batch=${label}` });
+      while (((await custom.listNamespacedCustomObject({ ...AGENT_RUNS, namespace: NS, labelSelector: `bench-batch=${label}`, limit: 1 })) as { items: unknown[] }).items.length > 0) await sleep(500);
+      await settledRequests(metricsPort);
+      for (const x of names) timings.delete(x);
+    } finally {
+      clearInterval(poll);
+      release();
+    }
+  }
+  const first = batches[0];
+  process.stdout.write(`\n${"runs".padStart(6)} ${"create s".padStart(9)} ${"Acting p50".padStart(11)} ${"p99".padStart(8)} ${"requests/run".padStart(13)} ${"RSS start".padStart(10)} ${"peak".padStart(6)} ${"end".padStart(6)} ${"heap in flight".padStart(15)} | steal %  load\n`);
+  for (const b of batches) {
+    process.stdout.write(`${String(b.runs).padStart(6)} ${String(b.createSeconds).padStart(9)} ${`${String(b.actingMs.p50)} ms`.padStart(11)} ${`${String(b.actingMs.p99)} ms`.padStart(8)} ${String(b.apiRequestsPerRun).padStart(13)} ${`${String(b.rssMb.start)} MiB`.padStart(10)} ${String(b.rssMb.peak).padStart(6)} ${String(b.rssMb.end).padStart(6)} ${`${String(b.heapMb.start)} → ${String(b.heapMb.inFlight)}`.padStart(15)} | ${String(b.machine.stealPercent).padStart(7)}  ${b.machine.loadBefore.join(" ")} → ${b.machine.loadAfter.join(" ")}\n`);
+  }
+  const curve = first
+    ? batches.map((b) => ({ runs: b.runs, runsGrowth: Math.round((b.runs / first.runs) * 10) / 10, actingP50Growth: Math.round((b.actingMs.p50 / Math.max(1, first.actingMs.p50)) * 10) / 10, actingP99Growth: Math.round((b.actingMs.p99 / Math.max(1, first.actingMs.p99)) * 10) / 10, requestsPerRunGrowth: Math.round((b.apiRequestsPerRun / first.apiRequestsPerRun) * 100) / 100, rssPeakOverStartMb: b.rssMb.peak - b.rssMb.start, rssPerRunKb: Math.round(((b.rssMb.peak - b.rssMb.start) * 1024) / b.runs) }))
+    : [];
+  for (const c of curve) process.stdout.write(`N=${String(c.runs)} (×${String(c.runsGrowth)}): Acting p50 ×${String(c.actingP50Growth)}, p99 ×${String(c.actingP99Growth)}; requests per run ×${String(c.requestsPerRunGrowth)}; controller RSS +${String(c.rssPeakOverStartMb)} MiB at peak (${String(c.rssPerRunKb)} KiB per run in flight)\n`);
+  process.stdout.write(`${JSON.stringify({ bench: "controller-scale", batches, curve })}\n`);
 }
 
 async function cleanup(): Promise<void> {

@@ -25,6 +25,8 @@ const server = createGatewayServer({
   metrics: new GatewayMetrics(),
   log: logger,
   notReady: () => undefined,
+  // bench/overload.ts compares in-flight limits; unset, the gateway's default.
+  ...(process.env.BENCH_MAX_IN_FLIGHT ? { maxInFlight: Number(process.env.BENCH_MAX_IN_FLIGHT) } : {}),
 });
 server.listen(0, "127.0.0.1", () => {
   const address = server.address();

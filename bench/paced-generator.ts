@@ -23,6 +23,7 @@
 // the generator's.
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { connect, type TLSSocket } from "node:tls";
+import { responseEnd } from "./http-response.ts";
 
 export interface GeneratorTask {
   port: number;
@@ -55,40 +56,6 @@ function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0;
   const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
   return Math.round((sorted[Math.max(0, i)] ?? 0) * 1000) / 1000;
-}
-
-const CRLFCRLF = Buffer.from("\r\n\r\n");
-
-/**
- * Where the response at the start of `buf` ends, with its status; undefined
- * while it is incomplete. Content-Length or chunked framing (HTTP/1.1).
- */
-export function responseEnd(buf: Buffer): { end: number; status: number } | undefined {
-  const headerEnd = buf.indexOf(CRLFCRLF);
-  if (headerEnd < 0) return undefined;
-  const head = buf.toString("latin1", 0, headerEnd);
-  const status = Number(head.slice(9, 12));
-  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-  const bodyStart = headerEnd + 4;
-  if (length) {
-    const end = bodyStart + Number(length[1]);
-    return buf.length >= end ? { end, status } : undefined;
-  }
-  if (!/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) throw new Error(`response without Content-Length or chunked encoding: ${head.split("\r\n")[0] ?? ""}`);
-  let at = bodyStart;
-  for (;;) {
-    const lineEnd = buf.indexOf("\r\n", at);
-    if (lineEnd < 0) return undefined;
-    const size = Number.parseInt(buf.toString("latin1", at, lineEnd), 16);
-    if (Number.isNaN(size)) throw new Error("malformed chunk size in response");
-    if (size === 0) {
-      // No trailers from either server: the last chunk is followed by CRLF.
-      const end = lineEnd + 4;
-      return buf.length >= end ? { end, status } : undefined;
-    }
-    at = lineEnd + 2 + size + 2;
-    if (buf.length < at) return undefined;
-  }
 }
 
 interface Connection {

@@ -155,8 +155,8 @@ export class AuditApi {
     return out;
   }
 
-  /** One page of a list over all namespaces (`cluster`: a cluster-scoped resource). */
-  async listPage(gvr: Gvr, opts: { limit: number; continue?: string; labelSelector?: string; cluster?: boolean }): Promise<Page> {
+  /** One page of a list over all namespaces, or one (`namespace`), or of a cluster-scoped resource (`cluster`). */
+  async listPage(gvr: Gvr, opts: { limit: number; continue?: string; labelSelector?: string; cluster?: boolean; namespace?: string }): Promise<Page> {
     this.count("list");
     const params = {
       group: gvr.group,
@@ -168,7 +168,9 @@ export class AuditApi {
     const list = (await withRetry(() =>
       opts.cluster
         ? this.custom.listClusterCustomObject({ ...params, plural: gvr.plural })
-        : this.custom.listCustomObjectForAllNamespaces({ ...params, resourcePlural: gvr.plural }),
+        : opts.namespace !== undefined
+          ? this.custom.listNamespacedCustomObject({ ...params, namespace: opts.namespace, plural: gvr.plural })
+          : this.custom.listCustomObjectForAllNamespaces({ ...params, resourcePlural: gvr.plural }),
     )) as { items?: KubeObject[]; metadata?: { continue?: string } };
     const next = list.metadata?.continue;
     return { items: list.items ?? [], ...(next ? { continue: next } : {}) };
@@ -179,7 +181,7 @@ export class AuditApi {
    * (404). A continue token that expired mid-list (410) restarts the list:
    * `onPage` must tolerate seeing an object twice.
    */
-  async listAll(gvr: Gvr, opts: { limit: number; labelSelector?: string; cluster?: boolean }, onPage: (items: KubeObject[]) => Promise<void>): Promise<boolean> {
+  async listAll(gvr: Gvr, opts: { limit: number; labelSelector?: string; cluster?: boolean; namespace?: string }, onPage: (items: KubeObject[]) => Promise<void>): Promise<boolean> {
     let cont: string | undefined;
     let restarts = 0;
     for (;;) {

@@ -9,13 +9,14 @@ import { ClusterLookup } from "../context/cluster-lookup.ts";
 import type { GatewayDeps } from "../gateway/admit.ts";
 import type { Identity } from "../guardrails/identity.ts";
 import type { Logger } from "../log.ts";
+import type { Owner } from "../owner.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { UserInfo } from "../types/admission.ts";
 import { AuditApi, PooledKubeConfig, describeError } from "./kube.ts";
 import { exemptNamespaces } from "../gateway/exemptions.ts";
 import { AuditLease, LEASE_NAME, LeaseHeldError } from "./lease.ts";
 import type { AuditMetrics } from "./metrics.ts";
-import { AuditScanner, type ScanResult } from "./scanner.ts";
+import { AuditScanner, type ScanResult, type ScannerOptions } from "./scanner.ts";
 
 export { LEASE_NAME, LeaseHeldError };
 
@@ -31,6 +32,8 @@ export interface AuditRunnerOptions {
   identity: Identity;
   /** agentgate's own namespace: exempt, as for the webhook (kube-system always is) */
   namespace: string;
+  /** scan only this namespace (audit -n) */
+  scope?: string;
   log: Logger;
   metrics: AuditMetrics;
   pageSize?: number;
@@ -43,7 +46,13 @@ export interface AuditRunnerOptions {
   leaseSeconds?: number;
   /** scanOnce(): how long to wait for a Lease another scanner holds before giving up (LeaseHeldError); undefined waits as long as it takes */
   leaseWaitMs?: number;
+  /** audit's Deployment or CronJob: the Lease names it as its owner (src/owner.ts) */
+  owner?: Owner;
   maxReportBytes?: number;
+  /** keep every object's findings in each ScanResult (default true; off: a scan's memory stays bounded, see ScannerOptions) */
+  keepObjects?: boolean;
+  /** each namespace's judged objects, as the scan goes */
+  onNamespace?: ScannerOptions["onNamespace"];
   /** verifies runs' signed decisions; without it every run is reported as unverifiable */
   keyring?: Keyring;
 }
@@ -88,6 +97,7 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
       namespace: opts.leaseNamespace,
       log,
       ...(opts.leaseSeconds ? { leaseSeconds: opts.leaseSeconds } : {}),
+      ...(opts.owner ? { owner: opts.owner } : {}),
       onLost: () => {
         metrics.leader.set(0);
         log.warn("audit lost the agentgate-audit lease; not writing until it holds it again");
@@ -102,8 +112,11 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
     log,
     metrics,
     ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
+    ...(opts.scope !== undefined ? { scope: opts.scope } : {}),
     ...(opts.user ? { user: opts.user } : {}),
     ...(opts.maxReportBytes ? { maxReportBytes: opts.maxReportBytes } : {}),
+    ...(opts.keepObjects !== undefined ? { keepObjects: opts.keepObjects } : {}),
+    ...(opts.onNamespace ? { onNamespace: opts.onNamespace } : {}),
     write: opts.write ?? true,
     mayWrite: () => !lease || lease.isLeader,
   });

@@ -22,7 +22,7 @@ let cp: ControlPlane;
 
 before(async () => {
   cp = await startControlPlane({
-    crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds"), join(ROOT, "charts/agentgate/files/report-crds/wgpolicyk8s.io_policyreports.yaml"), join(ROOT, "charts/agentgate/files/report-crds/wgpolicyk8s.io_clusterpolicyreports.yaml")],
+    crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds"), join(ROOT, "charts/agentgate/files/report-crds/wgpolicyk8s.io_policyreports.yaml"), join(ROOT, "charts/agentgate/files/report-crds/wgpolicyk8s.io_clusterpolicyreports.yaml")],
   });
   const docs = Array.from({ length: NAMESPACES }, (_, i) => [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: `ns-${String(i)}` } },

@@ -1,8 +1,11 @@
 // One audit scan: list every intercepted kind a page at a time, evaluate
-// each object as the webhook would an UPDATE of it to itself, then bring
+// each object as the webhook would an UPDATE of it to itself, and bring
 // agentgate's reports (PolicyReport and/or OpenReports, whichever is
-// installed) in line, write only what changed, delete what no longer has
-// objects, and record an Event on each object that newly fails.
+// installed) in line: write only what changed, delete what no longer has
+// objects, and record an Event on each object that newly fails. The lists
+// are walked together namespace by namespace (namespace-stream.ts), each
+// namespace's report written as soon as its objects are judged, so a scan
+// holds a few namespaces' findings, not the cluster's.
 import type { ObjectLookup } from "../context/lookup.ts";
 import type { GatewayDeps } from "../gateway/admit.ts";
 import { HANDLED_RESOURCES } from "../gateway/resources.ts";
@@ -12,6 +15,7 @@ import type { KubeObject } from "../types/kube.ts";
 import type { Violation } from "../types/policy.ts";
 import { catalogOf } from "./catalog.ts";
 import { AUDIT_USER, auditObject } from "./evaluate.ts";
+import { PagedList, Slots, namespaceKey, walkByNamespace } from "./namespace-stream.ts";
 import { describeError, statusCode, type AuditApi, type Verb } from "./kube.ts";
 import type { AuditMetrics } from "./metrics.ts";
 import {
@@ -30,9 +34,9 @@ import {
   storedResults,
   summarize,
   timestampOf,
+  type NewFailure,
   type ObjectRef,
   type ReportApi,
-  type ReportObject,
   type ReportResult,
   type ReportSummary,
   type ResultStatus,
@@ -49,6 +53,11 @@ export interface ScannerOptions {
   metrics?: AuditMetrics;
   /** `limit` of every list call */
   pageSize?: number;
+  /**
+   * Only this namespace (audit -n): its objects are listed and its report
+   * written; other namespaces' reports and the cluster's are left as they are.
+   */
+  scope?: string;
   /** who the evaluated UPDATE requests come from */
   user?: UserInfo;
   /** whether this scanner may write now (holds the Lease); checked before every write */
@@ -60,6 +69,15 @@ export interface ScannerOptions {
   /** parallel report writes and events */
   concurrency?: number;
   now?: () => number;
+  /**
+   * Keep every object's findings in ScanResult.objects (what `-o json`
+   * prints; the default). Off, objects is empty and a scan holds one
+   * namespace's findings at a time, plus those of the few namespaces whose
+   * reports are being written: its memory no longer grows with the cluster.
+   */
+  keepObjects?: boolean;
+  /** each namespace's objects, sorted by kind and name, as soon as they are judged (namespaces in list order) */
+  onNamespace?: (namespace: string, objects: readonly AuditedObject[]) => void;
 }
 
 export interface AuditedObject {
@@ -81,13 +99,19 @@ export interface ScanResult {
   revision: string;
   startedAt: number;
   durationMs: number;
-  /** sorted by namespace, kind, name */
+  /** sorted by namespace, kind, name; empty unless keepObjects */
   objects: AuditedObject[];
+  /** objects judged */
+  objectCount: number;
+  /** the most objects whose findings the scan held at once (with keepObjects: every one) */
+  heldObjects: number;
   byKind: Record<string, number>;
   /** kinds whose API is not served */
   absentKinds: string[];
   namespaces: number;
   summary: ReportSummary;
+  /** violations by policy id and action, counted over every object */
+  violations: ViolationCount[];
   /** per report API ("policyreport", "openreports"); absent when its CRD is not installed */
   reports: Partial<Record<ReportApi["name"], WriteCounts>>;
   /** report APIs skipped because their CRDs are not installed */
@@ -96,6 +120,149 @@ export interface ScanResult {
   wrote: boolean;
   events: number;
   apiCalls: Record<Verb, number> & { total: number };
+}
+
+export interface ViolationCount {
+  policy: string;
+  action: string;
+  count: number;
+}
+
+/** One namespace's share of a scan's totals. */
+interface Tally {
+  objects: number;
+  byKind: Record<string, number>;
+  summary: ReportSummary;
+  violations: Map<string, ViolationCount>;
+}
+
+function tallyOf(objects: readonly AuditedObject[]): Tally {
+  const byKind: Record<string, number> = {};
+  const violations = new Map<string, ViolationCount>();
+  for (const o of objects) {
+    byKind[o.ref.kind] = (byKind[o.ref.kind] ?? 0) + 1;
+    for (const v of o.violations) {
+      const key = `${v.policy}\0${v.action}`;
+      const entry = violations.get(key);
+      if (entry) entry.count++;
+      else violations.set(key, { policy: v.policy, action: v.action, count: 1 });
+    }
+  }
+  return { objects: objects.length, byKind, summary: summarize(objects.flatMap((o) => o.results)), violations };
+}
+
+function sumTallies(tallies: Iterable<Tally>): Tally {
+  const total: Tally = { objects: 0, byKind: {}, summary: { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 }, violations: new Map() };
+  for (const t of tallies) {
+    total.objects += t.objects;
+    for (const [k, n] of Object.entries(t.byKind)) total.byKind[k] = (total.byKind[k] ?? 0) + n;
+    for (const k of Object.keys(total.summary) as ResultStatus[]) total.summary[k] += t.summary[k];
+    for (const [k, v] of t.violations) {
+      const entry = total.violations.get(k);
+      if (entry) entry.count += v.count;
+      else total.violations.set(k, { ...v });
+    }
+  }
+  return total;
+}
+
+/**
+ * Stored reports are listed five a page: a report can hold up to
+ * maxReportBytes (1 MiB by default), and a page is held as text, then
+ * parsed, while its reports are compared. At 50 a page every report of a
+ * 50-namespace cluster came in one page, and a 5,000-object scan peaked
+ * ~70 MB higher (bench/audit-scale.ts).
+ */
+const REPORT_PAGE = 5;
+
+/** One report API's stored reports, walked in namespace order beside the scan. */
+class ReportCursor {
+  readonly api: ReportApi;
+  private readonly list: PagedList;
+  constructor(api: ReportApi, list: PagedList) {
+    this.api = api;
+    this.list = list;
+  }
+
+  /**
+   * Hands the reports of namespaces before `namespace` to onPassed and
+   * returns that namespace's own, if stored; with undefined, every report
+   * left goes to onPassed.
+   */
+  async advanceTo(namespace: string | undefined, onPassed: (item: KubeObject) => Promise<void>): Promise<KubeObject | undefined> {
+    const target = namespace === undefined ? undefined : namespaceKey(namespace);
+    try {
+      for (;;) {
+        const head = await this.list.peek();
+        if (!head) return undefined;
+        if (head.metadata?.name !== REPORT_NAME) {
+          this.list.take();
+          continue;
+        }
+        const key = namespaceKey(head.metadata.namespace ?? "");
+        if (target !== undefined && key > target) return undefined;
+        this.list.take();
+        if (key === target) return head;
+        await onPassed(head);
+      }
+    } finally {
+      // A list restarted after an expired continue token (410) skips what was handled.
+      if (target !== undefined) this.list.doneThrough = target;
+    }
+  }
+}
+
+/** Writes one namespace's report: created, replaced when changed (on its resourceVersion), or deleted. */
+class ReportSync {
+  private readonly o: { api: AuditApi; log: Logger; mayWrite: () => boolean; maxBytes: number | undefined; metrics: AuditMetrics | undefined };
+  constructor(o: ReportSync["o"]) {
+    this.o = o;
+  }
+
+  private async attempt(reportApi: ReportApi, counts: WriteCounts, what: "create" | "update" | "delete", ns: string, fn: () => Promise<void>): Promise<void> {
+    if (!this.o.mayWrite()) return;
+    try {
+      await fn();
+      counts[what === "create" ? "created" : what === "update" ? "updated" : "deleted"]++;
+      this.o.metrics?.reportWrites.inc({ api: reportApi.name, operation: what });
+    } catch (err) {
+      counts.failed++;
+      const code = statusCode(err);
+      // 409: written by someone else since it was listed; 403/404: namespace terminating. The next scan retries.
+      const level = code === 409 || code === 403 || code === 404 ? "info" : "warn";
+      this.o.log[level]("cannot write audit report", { api: reportApi.name, operation: what, namespace: ns || "(cluster)", error: describeError(err) });
+    }
+  }
+
+  /** `results` sorted; `stored` the namespace's report as listed, if any. */
+  async write(reportApi: ReportApi, ns: string, results: ReportResult[], stored: KubeObject | undefined, counts: WriteCounts): Promise<void> {
+    const maxBytes = this.o.maxBytes;
+    const desired = buildReport(reportApi, ns, carryTimestamps(results, stored ? storedResults(stored) : []), maxBytes === undefined ? {} : { maxBytes });
+    if (!stored) {
+      await this.attempt(reportApi, counts, "create", ns, () => this.o.api.createReport(reportApi, desired));
+      return;
+    }
+    if (!reportChanged(stored, desired)) {
+      counts.unchanged++;
+      return;
+    }
+    desired.metadata.resourceVersion = stored.metadata?.resourceVersion ?? "";
+    await this.attempt(reportApi, counts, "update", ns, () => this.o.api.replaceReport(reportApi, desired));
+  }
+
+  remove(reportApi: ReportApi, ns: string, counts: WriteCounts): Promise<void> {
+    return this.attempt(reportApi, counts, "delete", ns, () => this.o.api.deleteReport(reportApi, ns, REPORT_NAME));
+  }
+
+  /** The namespace's report as stored (a namespace judged again reads its own). */
+  async readStored(reportApi: ReportApi, ns: string): Promise<KubeObject | undefined> {
+    let found: KubeObject | undefined;
+    await this.o.api.listAll({ group: reportApi.group, version: reportApi.version, plural: reportApi.plural }, { limit: REPORT_PAGE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`, namespace: ns }, (items) => {
+      found ??= items.find((i) => i.metadata?.name === REPORT_NAME);
+      return Promise.resolve();
+    });
+    return found;
+  }
 }
 
 /** Memoizes lookups for one scan: a reference shared by many objects is resolved (and a miss confirmed) once. */
@@ -159,95 +326,182 @@ export class AuditScanner {
     const user = this.opts.user ?? AUDIT_USER;
     const timestamp = timestampOf(startedAt);
     const pageSize = this.opts.pageSize ?? 500;
+    const scope = this.opts.scope;
+    const keep = this.opts.keepObjects ?? true;
+    const concurrency = this.opts.concurrency ?? 8;
 
-    const found = new Map<string, AuditedObject>();
-    const byKind: Record<string, number> = {};
-    const absentKinds: string[] = [];
-    for (const resource of AUDITED_RESOURCES) {
-      const version = resource.versions[0] ?? "v1";
-      const served = await api.listAll({ group: resource.group, version, plural: resource.resource }, { limit: pageSize }, async (items) => {
-        for (const item of items) {
-          const ref = refOf(item, resource.kind);
-          if (ref.namespace === "" || deps.exemptNamespaces.has(ref.namespace)) continue;
-          let violations: Violation[];
-          let allowed: boolean;
-          let revision = engine.revision;
-          try {
-            const decision = await auditObject({ ...item, apiVersion: item.apiVersion ?? `${resource.group}/${version}`, kind: item.kind ?? resource.kind }, deps, user);
-            if (decision.exempt) continue;
-            violations = decision.violations;
-            allowed = decision.allowed;
-            revision = decision.revision;
-          } catch (err) {
-            // The webhook would refuse the update (fail closed); the report says the object could not be evaluated.
-            violations = [{ policy: "policy-evaluation", field: "", message: `agentgate could not evaluate this object: ${describeError(err)}`, action: "deny" }];
-            allowed = false;
-          }
-          const key = ref.uid || `${ref.kind}/${ref.namespace}/${ref.name}`;
-          if (!found.has(key)) byKind[resource.kind] = (byKind[resource.kind] ?? 0) + 1;
-          found.set(key, { ref, allowed, violations, results: findingResults({ ref, violations, revision }, catalog, timestamp) });
-        }
-      });
-      if (!served) absentKinds.push(resource.kind);
-    }
-    const objects = [...found.values()].sort(compareObjects);
-    found.clear();
-
-    const byNamespace = resultsByNamespace(objects);
-
-    const allResults = objects.flatMap((o) => o.results);
-    const summary = summarize(allResults);
     const reports: ScanResult["reports"] = {};
     const skippedApis: string[] = [];
-    let events = 0;
     const mayWrite = this.opts.mayWrite ?? (() => true);
     const write = this.opts.write ?? true;
     const wrote = write && mayWrite();
+    let installed: ReportApi[] = [];
     if (wrote) {
       const served = await api.servedGroupVersions();
-      const installed = REPORT_APIS.filter((a) => served.has(`${a.group}/${a.version}`));
+      installed = REPORT_APIS.filter((a) => served.has(`${a.group}/${a.version}`));
       for (const a of REPORT_APIS) if (!installed.includes(a)) skippedApis.push(`${a.kind}.${a.group}/${a.version}`);
-      // Events are decided against the first installed API's stored reports, then the previous scan.
-      const failures: ReturnType<typeof newFailures> = [];
-      let eventsDecided = installed.length === 0;
-      if (installed.length === 0 && this.previous) {
-        failures.push(...newFailures(allResults, this.previous));
+    }
+    const counts = new Map<ReportApi, WriteCounts>(installed.map((a) => [a, { created: 0, updated: 0, deleted: 0, unchanged: 0, failed: 0 }]));
+    const previous = this.previous;
+    const nextBaseline = new Map<string, ResultStatus>();
+    // Per namespace, what the scan's totals are summed from: a namespace judged again replaces its own.
+    const tallies = new Map<string, Tally>();
+    const kept: AuditedObject[] = [];
+    let events = 0;
+    let held = 0;
+    let heldPeak = 0;
+    const hold = (n: number) => {
+      held += n;
+      heldPeak = Math.max(heldPeak, held);
+    };
+    // Writes of a few namespaces at once, as the pages of stored reports were written before.
+    const slots = new Slots(concurrency);
+
+    const judge = async (item: KubeObject, resource: (typeof AUDITED_RESOURCES)[number], group: Map<string, AuditedObject>) => {
+      const version = resource.versions[0] ?? "v1";
+      const ref = refOf(item, resource.kind);
+      if (ref.namespace === "" || deps.exemptNamespaces.has(ref.namespace)) return;
+      let violations: Violation[];
+      let allowed: boolean;
+      let revision = engine.revision;
+      try {
+        const decision = await auditObject({ ...item, apiVersion: item.apiVersion ?? `${resource.group}/${version}`, kind: item.kind ?? resource.kind }, deps, user);
+        if (decision.exempt) return;
+        violations = decision.violations;
+        allowed = decision.allowed;
+        revision = decision.revision;
+      } catch (err) {
+        // The webhook would refuse the update (fail closed); the report says the object could not be evaluated.
+        violations = [{ policy: "policy-evaluation", field: "", message: `agentgate could not evaluate this object: ${describeError(err)}`, action: "deny" }];
+        allowed = false;
       }
-      for (const reportApi of installed) {
-        const decideEvents = !eventsDecided;
-        eventsDecided = true;
-        reports[reportApi.name] = await this.syncReports(reportApi, byNamespace, (stored, desired) => {
-          if (!decideEvents) return;
-          const before = baselineOf(stored);
-          const previous = this.previous;
-          failures.push(...newFailures(desired, { get: (k: string) => before.get(k) ?? previous?.get(k) }));
+      const key = ref.uid || `${ref.kind}/${ref.namespace}/${ref.name}`;
+      if (!group.has(key)) hold(1);
+      group.set(key, { ref, allowed, violations, results: findingResults({ ref, violations, revision }, catalog, timestamp) });
+    };
+
+    // Stored reports, walked alongside the namespaces: one cursor per report API.
+    const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+    const cursors = installed.map((a) => new ReportCursor(a, new PagedList(api, { group: a.group, version: a.version, plural: a.plural }, { limit: REPORT_PAGE, labelSelector: selector, ...(scope !== undefined ? { namespace: scope } : {}) })));
+    const relist = new Set<string>();
+    const sync = new ReportSync({ api, log, mayWrite, maxBytes: this.opts.maxReportBytes, metrics: this.opts.metrics });
+
+    /** One namespace judged: totals, output, then its reports and Events (in a slot), then its findings dropped. */
+    const settle = async (ns: string, group: Map<string, AuditedObject>, stored: (KubeObject | undefined)[] | "read") => {
+      const objects = [...group.values()].sort(compareObjects);
+      group.clear();
+      tallies.set(ns, tallyOf(objects));
+      if (keep) kept.push(...objects);
+      this.opts.onNamespace?.(ns, objects);
+      const results = objects.flatMap((o) => o.results);
+      sortResults(results);
+      for (const [k, v] of baselineOf(results)) nextBaseline.set(k, v);
+      const release = () => {
+        if (!keep) held -= objects.length;
+      };
+      if (!wrote) {
+        release();
+        return;
+      }
+      await slots.run(async () => {
+        try {
+          const found = stored === "read" ? await Promise.all(installed.map((a) => sync.readStored(a, ns))) : stored;
+          const failures: NewFailure[] = [];
+          if (installed.length === 0) {
+            if (previous) failures.push(...newFailures(results, previous));
+          }
+          for (let i = 0; i < installed.length; i++) {
+            const reportApi = installed[i] as ReportApi;
+            const item = found[i];
+            const storedResultsOf = item ? storedResults(item) : [];
+            // Events are decided against the first installed API's stored reports, then the previous scan.
+            if (i === 0) {
+              const before = baselineOf(storedResultsOf);
+              failures.push(...newFailures(results, { get: (k: string) => before.get(k) ?? previous?.get(k) }));
+            }
+            await sync.write(reportApi, ns, results, item, counts.get(reportApi) as WriteCounts);
+          }
+          if (failures.length > 0 && mayWrite()) {
+            // Two per namespace: with `concurrency` namespaces written at once, that is as many requests as before, when Events went out last.
+            await pool(failures, 2, async (f) => {
+              try {
+                await api.createEvent({ ref: f.ref, reason: "PolicyViolation", type: "Warning", message: failureMessage(f) });
+                events++;
+                this.opts.metrics?.events.inc();
+              } catch (err) {
+                log.warn("cannot record audit event", { kind: f.ref.kind, namespace: f.ref.namespace, name: f.ref.name, error: describeError(err) });
+              }
+            });
+          }
+        } finally {
+          release();
+        }
+      });
+    };
+
+    const lists = AUDITED_RESOURCES.map((r) => new PagedList(api, { group: r.group, version: r.versions[0] ?? "v1", plural: r.resource }, { limit: pageSize, ...(scope !== undefined ? { namespace: scope } : {}) }));
+    await walkByNamespace(lists, {
+      onDisorder: (ns) => relist.add(ns),
+      onNamespace: async (ns, items) => {
+        const group = new Map<string, AuditedObject>();
+        for (const { list, object } of items) await judge(object, AUDITED_RESOURCES[list] as (typeof AUDITED_RESOURCES)[number], group);
+        // Stored reports of namespaces passed over have no objects any more; this namespace's, if any, is compared.
+        const stored: (KubeObject | undefined)[] = [];
+        for (const c of cursors) stored.push(await c.advanceTo(ns, (passed) => this.passedReport(c, passed, tallies, relist, sync, slots, counts)));
+        if (group.size > 0) await settle(ns, group, stored);
+        else for (let i = 0; i < cursors.length; i++) {
+          const item = stored[i];
+          // Every object of the namespace was exempt: as with no objects, its report goes.
+          if (item) await this.passedReport(cursors[i] as ReportCursor, item, tallies, relist, sync, slots, counts);
+        }
+      },
+    });
+    for (const c of cursors) await c.advanceTo(undefined, (passed) => this.passedReport(c, passed, tallies, relist, sync, slots, counts));
+    // Namespaces listed out of order (never seen from an etcd-backed API server): judged again from their own
+    // lists. Their first, partial pass may have written Events the second repeats; the reports come out right.
+    for (const ns of [...relist].sort()) {
+      log.warn("audit saw objects of a namespace out of list order; judging it again from its own lists", { namespace: ns });
+      const group = new Map<string, AuditedObject>();
+      for (const resource of AUDITED_RESOURCES) {
+        await api.listAll({ group: resource.group, version: resource.versions[0] ?? "v1", plural: resource.resource }, { limit: pageSize, namespace: ns }, async (items) => {
+          for (const item of items) await judge(item, resource, group);
         });
       }
-      if (mayWrite()) {
-        await pool(failures, this.opts.concurrency ?? 8, async (f) => {
-          try {
-            await api.createEvent({ ref: f.ref, reason: "PolicyViolation", type: "Warning", message: failureMessage(f) });
-            events++;
-            this.opts.metrics?.events.inc();
-          } catch (err) {
-            log.warn("cannot record audit event", { kind: f.ref.kind, namespace: f.ref.namespace, name: f.ref.name, error: describeError(err) });
-          }
+      if (keep) for (let i = kept.length - 1; i >= 0; i--) if (kept[i]?.ref.namespace === ns) kept.splice(i, 1);
+      if (group.size > 0) await settle(ns, group, "read");
+      else {
+        tallies.delete(ns);
+        if (wrote) for (const a of installed) await slots.run(() => sync.remove(a, ns, counts.get(a) as WriteCounts));
+      }
+    }
+    // Cluster-wide reports: audit judges no cluster-scoped object, so any of its own goes (not under -n).
+    if (scope === undefined) {
+      for (const a of installed) {
+        await api.listAll({ group: a.group, version: a.version, plural: a.clusterPlural }, { limit: REPORT_PAGE, labelSelector: selector, cluster: true }, async (items) => {
+          for (const item of items) if (item.metadata?.name === REPORT_NAME) await slots.run(() => sync.remove(a, "", counts.get(a) as WriteCounts));
         });
       }
     }
-    this.previous = baselineOf(allResults);
+    await slots.drain();
+    for (const [a, c] of counts) reports[a.name] = c;
+    this.previous = nextBaseline;
 
+    const total = sumTallies(tallies.values());
+    if (keep) kept.sort(compareObjects);
     const durationMs = performance.now() - started;
     const apiCalls = { ...api.calls, total: api.totalCalls() };
     const result: ScanResult = {
       revision: engine.revision,
       startedAt,
       durationMs,
-      objects,
-      byKind,
-      absentKinds,
-      namespaces: byNamespace.size,
-      summary,
+      objects: kept,
+      objectCount: total.objects,
+      heldObjects: heldPeak,
+      byKind: total.byKind,
+      absentKinds: AUDITED_RESOURCES.filter((_, i) => lists[i]?.absent).map((r) => r.kind),
+      namespaces: tallies.size,
+      summary: total.summary,
+      violations: [...total.violations.values()],
       reports,
       skippedApis,
       wrote,
@@ -258,78 +512,14 @@ export class AuditScanner {
     return result;
   }
 
-  /**
-   * Brings one report API's reports in line with the scan, a page of stored
-   * reports at a time: unchanged reports are left alone, changed ones
-   * replaced (conditionally, on their resourceVersion), reports of
-   * namespaces with no scanned object any more deleted, missing ones created.
-   */
-  private async syncReports(
-    reportApi: ReportApi,
-    byNamespace: ReadonlyMap<string, ReportResult[]>,
-    onCompare: (stored: ReportResult[], desired: ReportResult[]) => void,
-  ): Promise<WriteCounts> {
-    const { api, log } = this.opts;
-    const counts: WriteCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0, failed: 0 };
-    const seen = new Set<string>();
-    const mayWrite = this.opts.mayWrite ?? (() => true);
-    const concurrency = this.opts.concurrency ?? 8;
-    const maxBytes = this.opts.maxReportBytes;
-    const build = (ns: string, stored: readonly ReportResult[]): ReportObject =>
-      buildReport(reportApi, ns, carryTimestamps(byNamespace.get(ns) ?? [], stored), maxBytes === undefined ? {} : { maxBytes });
-    const attempt = async (what: "create" | "update" | "delete", ns: string, fn: () => Promise<void>) => {
-      if (!mayWrite()) return;
-      try {
-        await fn();
-        counts[what === "create" ? "created" : what === "update" ? "updated" : "deleted"]++;
-        this.opts.metrics?.reportWrites.inc({ api: reportApi.name, operation: what });
-      } catch (err) {
-        counts.failed++;
-        const code = statusCode(err);
-        // 409: written by someone else since it was listed; 403/404: namespace terminating. The next scan retries.
-        const level = code === 409 || code === 403 || code === 404 ? "info" : "warn";
-        log[level]("cannot write audit report", { api: reportApi.name, operation: what, namespace: ns || "(cluster)", error: describeError(err) });
-      }
-    };
-
-    const handleStored = async (item: KubeObject, cluster: boolean) => {
-      if (item.metadata?.name !== REPORT_NAME) return;
-      const ns = cluster ? "" : (item.metadata.namespace ?? "");
-      seen.add(ns);
-      const stored = storedResults(item);
-      if (!byNamespace.has(ns)) {
-        await attempt("delete", ns, () => api.deleteReport(reportApi, ns, REPORT_NAME));
-        return;
-      }
-      const desired = build(ns, stored);
-      onCompare(stored, byNamespace.get(ns) ?? []);
-      if (!reportChanged(item, desired)) {
-        counts.unchanged++;
-        return;
-      }
-      desired.metadata.resourceVersion = item.metadata.resourceVersion ?? "";
-      await attempt("update", ns, () => api.replaceReport(reportApi, desired));
-    };
-
-    const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
-    // A report can hold up to maxReportBytes (1 MiB by default), and a page
-    // is held as text, then parsed, while its reports are compared: five per
-    // page bounds that whatever the cluster's size. At 50 per page every
-    // report of a 50-namespace cluster came in one page, and a 5,000-object
-    // scan peaked ~70 MB higher (bench/audit-scale.ts).
-    const limit = 5;
-    await api.listAll({ group: reportApi.group, version: reportApi.version, plural: reportApi.plural }, { limit, labelSelector: selector }, (items) =>
-      pool(items, concurrency, (item) => handleStored(item, false)),
-    );
-    await api.listAll({ group: reportApi.group, version: reportApi.version, plural: reportApi.clusterPlural }, { limit, labelSelector: selector, cluster: true }, (items) =>
-      pool(items, concurrency, (item) => handleStored(item, true)),
-    );
-    const missing = [...byNamespace.keys()].filter((ns) => !seen.has(ns));
-    await pool(missing, concurrency, async (ns) => {
-      onCompare([], byNamespace.get(ns) ?? []);
-      await attempt("create", ns, () => api.createReport(reportApi, build(ns, [])));
-    });
-    return counts;
+  /** A stored report whose namespace the walk passed: deleted when the namespace has no objects, judged again when it has (out of order). */
+  private async passedReport(cursor: ReportCursor, item: KubeObject, tallies: ReadonlyMap<string, Tally>, relist: Set<string>, sync: ReportSync, slots: Slots, counts: ReadonlyMap<ReportApi, WriteCounts>): Promise<void> {
+    const ns = item.metadata?.namespace ?? "";
+    if (tallies.has(ns)) {
+      relist.add(ns);
+      return;
+    }
+    await slots.run(() => sync.remove(cursor.api, ns, counts.get(cursor.api) as WriteCounts));
   }
 
   private record(r: ScanResult): void {
@@ -339,16 +529,7 @@ export class AuditScanner {
       for (const resource of AUDITED_RESOURCES) metrics.objects.set({ kind: resource.kind }, r.byKind[resource.kind] ?? 0);
       for (const [kind, n] of Object.entries(r.byKind)) metrics.objectsScanned.inc({ kind }, n);
       metrics.violations.reset();
-      const counts = new Map<string, { policy: string; action: string; n: number }>();
-      for (const o of r.objects) {
-        for (const v of o.violations) {
-          const key = `${v.policy}\0${v.action}`;
-          const entry = counts.get(key);
-          if (entry) entry.n++;
-          else counts.set(key, { policy: v.policy, action: v.action, n: 1 });
-        }
-      }
-      for (const c of counts.values()) metrics.violations.set({ policy: c.policy, action: c.action }, c.n);
+      for (const c of r.violations) metrics.violations.set({ policy: c.policy, action: c.action }, c.count);
       for (const result of ["pass", "fail", "warn", "error", "skip"] as const) metrics.results.set({ result }, r.summary[result]);
       metrics.duration.observe(r.durationMs / 1000);
       metrics.scans.inc({ outcome: "success" });
@@ -356,7 +537,7 @@ export class AuditScanner {
     }
     const writes = Object.fromEntries(Object.entries(r.reports).map(([k, c]) => [k, `created ${c.created}, updated ${c.updated}, deleted ${c.deleted}, unchanged ${c.unchanged}${c.failed > 0 ? `, failed ${c.failed}` : ""}`]));
     log.info("audit scan finished", {
-      objects: r.objects.length,
+      objects: r.objectCount,
       byKind: r.byKind,
       namespaces: r.namespaces,
       pass: r.summary.pass,

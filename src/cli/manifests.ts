@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { isRecord, type KubeObject } from "../types/kube.ts";
+import { objectMetaProblem } from "../wire/object-meta.ts";
 import { describeFileError } from "./file-errors.ts";
 
 export class InputError extends Error {
@@ -62,6 +63,9 @@ function flatten(object: Record<string, unknown>, where: string, out: Manifest[]
     const missing = [typeof object.apiVersion !== "string" ? "apiVersion" : "", typeof object.kind !== "string" ? "kind" : ""].filter(Boolean).join(" and ");
     throw new InputError(`${where} has no ${missing}: not a Kubernetes object`);
   }
+  // As kubectl: "cannot unmarshal array into … metadata.namespace of type string".
+  const problem = objectMetaProblem(object.metadata);
+  if (problem !== undefined) throw new InputError(`${where}: ${problem}`);
   out.push({ file, object: object });
 }
 
@@ -75,16 +79,32 @@ export interface Document {
 export function parseDocuments(text: string, file: string): Document[] {
   const out: Document[] = [];
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { prettyErrors: false, lineCounter: lines });
+  const parse = () => parseAllDocuments(text, { prettyErrors: false, lineCounter: lines });
+  let docs: ReturnType<typeof parse>;
+  try {
+    docs = parse();
+  } catch (err) {
+    // The parser reports syntax in doc.errors; what it throws is its own stack
+    // running out on nesting thousands of levels deep (a RangeError).
+    throw new InputError(`${file}: not YAML or JSON this reader can take: ${(err instanceof Error ? err.message : String(err)).split("\n")[0] ?? ""} (nested too deeply?)`);
+  }
   for (const [index, doc] of (Array.isArray(docs) ? docs : [docs]).entries()) {
     const error = doc.errors[0];
     if (error) {
       const line = error.linePos?.[0].line ?? lines.linePos(error.pos[0]).line;
       throw new InputError(`${file}: document ${index + 1}${line ? ` (line ${line})` : ""} is not valid YAML or JSON: ${error.message.split("\n")[0] ?? ""}`);
     }
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) continue;
     const start = doc.contents?.range[0];
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (err) {
+      // An alias to an anchor not yet set, or more aliases than the parser
+      // expands (a billion-laughs document): yaml throws a ReferenceError.
+      const line = start !== undefined ? ` (line ${lines.linePos(start).line})` : "";
+      throw new InputError(`${file}: document ${index + 1}${line} is not valid YAML: ${(err instanceof Error ? err.message : String(err)).split("\n")[0] ?? ""}`);
+    }
+    if (value === null || value === undefined) continue;
     out.push({ where: `${file}: document ${index + 1}${start !== undefined ? ` (line ${lines.linePos(start).line})` : ""}`, value });
   }
   return out;

@@ -42,7 +42,7 @@ const track = (l: ClusterLookup) => (lookups.push(l), l);
 
 before(async () => {
   // Only agentgate's CRDs: kagent is "not installed" until a test installs it.
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds")] });
   await cp.applyYaml(stringify({ apiVersion: "v1", kind: "List", items: ["qe", "kagent", "tools"].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } })) }));
 });
 

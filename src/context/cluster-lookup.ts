@@ -1,7 +1,9 @@
 // Context from the cluster: informer watch caches of the kinds policies
 // refer to, with every cache miss confirmed by a direct read, so that
 // `kubectl apply -f dir/` (ModelConfig, then the AgentConfig using it, a few
-// milliseconds apart) is never refused because the cache lagged.
+// milliseconds apart) is never refused because the cache lagged; and while a
+// kind's watch is broken its hits are read again too, so an object deleted
+// meanwhile (after an API server restart) is never admitted from the cache.
 //
 // "Synced" means the kind's initial list succeeded and its watch connected.
 // client-node's ListWatch.start() does not say so: on a failed list (403,
@@ -56,6 +58,8 @@ export interface ClusterLookupOptions {
   retryMaxMs?: number;
   /** how often a kind whose API is not served is listed again */
   absentRecheckMs?: number;
+  /** `limit` of each page of a cache's list (default 500) */
+  pageSize?: number;
 }
 
 type Cache = k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>;
@@ -70,6 +74,12 @@ interface CacheState {
   /** counts for readiness (Services do not) */
   gatesReadiness: boolean;
   synced: boolean;
+  /**
+   * Its watch is connected. A cache whose watch broke misses every change
+   * until it watches again (after an API server restart, backing off up to
+   * retryMaxMs): its hits are stale, so they are confirmed by reads too.
+   */
+  watching: boolean;
   /** the API is not served (404) */
   absent: boolean;
   failures: number;
@@ -117,6 +127,7 @@ export class ClusterLookup implements ObjectLookup {
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly absentRecheckMs: number;
+  private readonly pageSize: number;
   private stopped = false;
   /** direct reads made to confirm a cache miss (for the closing figures and metrics) */
   confirmations = 0;
@@ -130,6 +141,7 @@ export class ClusterLookup implements ObjectLookup {
     this.retryBaseMs = opts.retryBaseMs ?? 1000;
     this.retryMaxMs = opts.retryMaxMs ?? 30_000;
     this.absentRecheckMs = opts.absentRecheckMs ?? 30_000;
+    this.pageSize = opts.pageSize ?? 500;
   }
 
   /**
@@ -157,15 +169,38 @@ export class ClusterLookup implements ObjectLookup {
     return pending.length === 0 ? undefined : `watch caches not synced: ${pending.join("; ")}`;
   }
 
+  /**
+   * A page at a time: one response holding every object of a kind was held
+   * as text and parsed beside the cache it filled, so a start at 50,000
+   * objects peaked far above what the caches then kept (bench/audit-scale.ts,
+   * bench/watch-cache-scale.ts). The pages of one list are one snapshot: the
+   * last page's resourceVersion is where the watch starts.
+   */
   private listFn(w: WatchedKind): k8s.ListPromise<k8s.KubernetesObject> {
-    if (w.kind === "Namespace") return () => this.core.listNamespace();
-    return async () =>
-      (await this.custom.listCustomObjectForAllNamespaces({ group: w.group, version: w.version, resourcePlural: w.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>;
+    const limit = this.pageSize;
+    const page = async (cont: string | undefined): Promise<{ list: k8s.KubernetesListObject<k8s.KubernetesObject>; next: string | undefined }> => {
+      const params = { limit, ...(cont !== undefined ? { _continue: cont } : {}) };
+      if (w.kind === "Namespace") {
+        const list = await this.core.listNamespace(params);
+        return { list, next: list.metadata?._continue };
+      }
+      const list = (await this.custom.listCustomObjectForAllNamespaces({ group: w.group, version: w.version, resourcePlural: w.plural, ...params })) as k8s.KubernetesListObject<k8s.KubernetesObject> & { metadata?: { continue?: string } };
+      return { list, next: list.metadata?.continue };
+    };
+    return async () => {
+      const items: k8s.KubernetesObject[] = [];
+      for (let cont: string | undefined; ; ) {
+        const { list, next } = await page(cont);
+        for (const item of list.items) items.push(item);
+        if (!next) return { ...list, items };
+        cont = next;
+      }
+    };
   }
 
   private makeState(label: string, resource: string, path: string, list: k8s.ListPromise<k8s.KubernetesObject>, gatesReadiness: boolean): CacheState {
     const informer = k8s.makeInformer(this.kc, path, list);
-    const state: CacheState = { label, resource, informer, gatesReadiness, synced: false, absent: false, failures: 0, attempting: false };
+    const state: CacheState = { label, resource, informer, gatesReadiness, synced: false, watching: false, absent: false, failures: 0, attempting: false };
     informer.on("error", (err: unknown) => this.onError(state, err));
     return state;
   }
@@ -210,6 +245,7 @@ export class ClusterLookup implements ObjectLookup {
       else if (state.failures > 0) this.log.info("watch cache recovered", { kind: state.label, afterFailures: state.failures });
       state.absent = false;
       state.failures = 0;
+      state.watching = true;
       delete state.lastError;
       this.markSynced(state);
       return;
@@ -237,12 +273,13 @@ export class ClusterLookup implements ObjectLookup {
 
   private onError(state: CacheState, err: unknown): void {
     if (this.stopped) return;
+    state.watching = false;
     if (state.attempting) {
       state.attemptError ??= err;
       return;
     }
     // An established watch ended badly: the cache keeps what it has (and
-    // stays synced; misses are confirmed by reads anyway) and watches again.
+    // stays synced; until it watches again every lookup reads) and watches again.
     if (statusCode(err) === 404) {
       this.schedule(state, this.absentRecheckMs);
       return;
@@ -262,7 +299,7 @@ export class ClusterLookup implements ObjectLookup {
 
   async get(kind: ContextKind, namespace: string, name: string): Promise<KubeObject | null> {
     const state = kind === "Service" ? this.serviceCache(namespace) : this.kinds.get(kind);
-    const cached = state?.informer.get(name, kind === "Namespace" ? undefined : namespace);
+    const cached = state?.watching ? state.informer.get(name, kind === "Namespace" ? undefined : namespace) : undefined;
     if (cached) return cached as KubeObject;
     return this.read(kind, namespace, name);
   }

@@ -88,20 +88,30 @@ async function readDirectory(dir: string): Promise<Map<string, Buffer>> {
   return files;
 }
 
+/**
+ * An own data property, whatever the key: a bundle's directory or key named
+ * `__proto__` is data, as it is to OPA and to JSON.parse. Assigning it
+ * (`node[key] = …`, Object.assign) would reach Object.prototype instead:
+ * `__proto__/x/data.json` set `x` on every object in the process.
+ */
+function setOwn(node: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(node, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function setPath(target: Record<string, unknown>, path: string[], value: unknown, label: string): void {
   if (path.length === 0) {
     if (!isRecord(value)) throw new BundleError(label, "root data.json must hold a JSON object");
-    Object.assign(target, value);
+    for (const [key, v] of Object.entries(value)) setOwn(target, key, v);
     return;
   }
   let node = target;
   for (const key of path.slice(0, -1)) {
-    const next = node[key];
-    if (next === undefined) node[key] = {};
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
+    if (next === undefined) setOwn(node, key, {});
     else if (!isRecord(next)) throw new BundleError(label, `data at ${path.join(".")} conflicts with a non-object`);
     node = node[key] as Record<string, unknown>;
   }
-  node[path[path.length - 1] as string] = value;
+  setOwn(node, path[path.length - 1] as string, value);
 }
 
 export function digestFiles(files: ReadonlyMap<string, Buffer>): string {
@@ -125,6 +135,11 @@ export function bundleFromFiles(name: string, source: string, files: Map<string,
     } catch (err) {
       throw new BundleError(name, `.manifest is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+  // Read as OPA's manifest type reads it: a list of {entrypoint, module} objects, or absent.
+  const modules: unknown = manifest.wasm;
+  if (modules !== undefined && (!Array.isArray(modules) || !modules.every((m) => isRecord(m) && typeof m.module === "string"))) {
+    throw new BundleError(name, `.manifest "wasm" must be a list of {"entrypoint", "module"} objects, got ${JSON.stringify(modules).slice(0, 80)}`);
   }
   const wasmPath = manifest.wasm?.[0]?.module.replace(/^\/+/, "") ?? "policy.wasm";
   const wasm = files.get(wasmPath);

@@ -72,8 +72,26 @@ export interface ControlPlane {
   installCRDs(paths: string[]): Promise<void>;
   /** Writes a client-certificate kubeconfig for another identity (O = groups); returns its path. */
   kubeconfigFor(user: string, groups?: string[]): Promise<string>;
+  /**
+   * Stops kube-apiserver, runs `whileDown`, then starts it again with the
+   * same flags, port and certificates; resolves once /readyz answers 200.
+   */
+  restartApiServer(opts?: RestartOptions): Promise<void>;
+  /**
+   * Stops etcd, waits until kube-apiserver reports it gone (/readyz/etcd),
+   * runs `whileDown`, then starts it again on the same ports and data dir;
+   * resolves once kube-apiserver's /readyz answers 200.
+   */
+  restartEtcd(opts?: RestartOptions): Promise<void>;
   /** Stops every child (SIGTERM, SIGKILL after 5 s) and removes dir. Idempotent. */
   stop(): Promise<void>;
+}
+
+export interface RestartOptions {
+  /** SIGTERM (default: a rolling restart) or SIGKILL (a crash) */
+  signal?: "SIGTERM" | "SIGKILL";
+  /** runs while the component is down */
+  whileDown?: () => Promise<void>;
 }
 
 const START_TIMEOUT_MS = 60_000;
@@ -351,7 +369,9 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const server = `https://127.0.0.1:${apiPort}`;
   writeFileSync(files.kubeconfig, kubeconfigText(server, p.caPem, "admin", admin), { mode: 0o600 });
 
+  const launched = new Map<string, string[]>();
   const launch = (name: string, args: string[]): ChildProcess => {
+    launched.set(name, args);
     const log = openSync(join(dir, `${name}.log`), "a");
     let child: ChildProcess;
     try {
@@ -472,6 +492,33 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       child.stdin?.end(o.stdin ?? "");
     });
 
+  /** Stops one child and starts it again in its place (stop() keeps its order), with the flags it had. */
+  const restart = async (name: "etcd" | "kube-apiserver", opts: RestartOptions, down: () => Promise<void>): Promise<void> => {
+    const old = ordered.find((c) => c.spawnfile.endsWith(`/${name}`) && c.exitCode === null && c.signalCode === null);
+    const args = launched.get(name);
+    if (!old || !args) throw new Error(`control plane: ${name} is not running`);
+    const exited = new Promise<void>((resolve) => old.once("exit", () => { resolve(); }));
+    // Unreferenced since launch: without this a caller with nothing else pending would see its await never settle.
+    old.ref();
+    killGroup(old, opts.signal ?? "SIGTERM");
+    const timer = setTimeout(() => { killGroup(old, "SIGKILL"); }, STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+    await down();
+    await opts.whileDown?.();
+    const fresh = launch(name, args);
+    ordered.splice(ordered.indexOf(fresh), 1);
+    ordered.splice(ordered.indexOf(old), 1, fresh);
+    writeFileSync(join(dir, "pgids"), ordered.map((c) => c.pid ?? "").join("\n"));
+    const until = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (fresh.exitCode !== null || fresh.signalCode !== null) throw new Error(`control plane: ${name} exited (${String(fresh.exitCode ?? fresh.signalCode)}) after a restart\n${logTail(dir, name)}`);
+      if (await apiOk("/readyz").catch(() => false)) return;
+      if (Date.now() > until) throw new Error(`control plane: not ready within ${START_TIMEOUT_MS / 1000} s of restarting ${name}\n${logTail(dir, name)}`);
+      await sleep(100);
+    }
+  };
+
   let identities = 0;
   const cp: ControlPlane = {
     dir,
@@ -504,6 +551,16 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       writeFileSync(path, kubeconfigText(server, p.caPem, user, issue(p, user, groups, false)), { mode: 0o600 });
       return Promise.resolve(path);
     },
+    restartApiServer: (opts = {}) => restart("kube-apiserver", opts, () => Promise.resolve()),
+    restartEtcd: (opts = {}) =>
+      restart("etcd", opts, async () => {
+        // Until kube-apiserver has noticed, its /readyz would still say ready.
+        const until = Date.now() + START_TIMEOUT_MS;
+        while (await apiOk("/readyz/etcd").catch(() => false)) {
+          if (Date.now() > until) throw new Error("control plane: kube-apiserver still reports etcd ready after etcd stopped");
+          await sleep(100);
+        }
+      }),
     stop,
   };
   try {

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { startFakeKagent } from "../../../test/support/a2a-server.ts";
 import { A2AClient, A2AError, kagentAgentUrl, userMessage } from "./client.ts";
@@ -43,7 +45,6 @@ const refusals: { name: string; refuse: (s: Seen) => Response }[] = [
   { name: "HTTP 405", refuse: () => new Response("no", { status: 405 }) },
   { name: "HTTP 415", refuse: () => new Response("no", { status: 415 }) },
   { name: "HTTP 404", refuse: () => new Response("not found", { status: 404 }) },
-  { name: "a 200 that is not an event stream", refuse: () => new Response("<html></html>", { status: 200, headers: { "content-type": "text/html" } }) },
 ];
 
 for (const c of refusals) {
@@ -59,6 +60,15 @@ for (const c of refusals) {
     assert.deepEqual((stub.seen[1]?.body.params as { configuration: unknown }).configuration, { blocking: false });
   });
 }
+
+// The page may come from something in front of kagent after kagent took the
+// goal: message/send would then start a second task (test/e2e/faults-kagent.test.ts).
+test("a 200 that is neither an event stream nor JSON-RPC is an error naming what came back; the message is not sent again", async () => {
+  const stub = stubFetch([() => new Response("<html></html>", { status: 200, headers: { "content-type": "text/html" } }), sendResult]);
+  const client = new A2AClient(URL_, { fetch: stub.fetch, protocol: "0.3" });
+  await assert.rejects(collect(client.send(message, { stream: true })), (err: unknown) => err instanceof A2AError && err.httpStatus === 200 && /unexpected content type "text\/html": <html><\/html>$/.test(err.message));
+  assert.deepEqual(stub.seen.map((s) => s.rpcMethod), ["message/stream"]);
+});
 
 test("a stream request answered with a plain JSON-RPC result is not sent again", async () => {
   const stub = stubFetch([sendResult]);
@@ -103,6 +113,14 @@ test("HTTP errors carry the status and the body", async () => {
     assert.match(err.message, /HTTP 503: upstream agent pod not ready/);
     return true;
   });
+});
+
+test("a network failure names its cause, not only fetch's \"fetch failed\"", async () => {
+  const spare = createServer();
+  await new Promise<void>((r) => spare.listen(0, "127.0.0.1", r));
+  const { port } = spare.address() as AddressInfo;
+  await new Promise((r) => spare.close(r));
+  await assert.rejects(new A2AClient(`http://127.0.0.1:${String(port)}/api/a2a/ns/a/`, { protocol: "0.3" }).getTask("t-1"), /^A2AError: A2A tasks\/get http:\/\/127\.0\.0\.1:\d+\/api\/a2a\/ns\/a\/: fetch failed \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/);
 });
 
 test("a server that never answers times out with context", async () => {

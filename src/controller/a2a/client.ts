@@ -50,6 +50,20 @@ interface ErrorContext {
   cause?: unknown;
 }
 
+/**
+ * fetch's own words ("fetch failed", "terminated") say nothing of why: the
+ * network error under them does (connection refused, bytes that are not
+ * HTTP, the peer closing mid-stream).
+ */
+function networkMessage(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause: unknown = err.cause;
+  if (!(cause instanceof Error)) return err.message;
+  const code = "code" in cause && typeof cause.code === "string" && !cause.message.includes(cause.code) ? `${cause.code}: ` : "";
+  const detail = `${code}${cause.message}`;
+  return detail === "" || err.message.includes(detail) ? err.message : `${err.message} (${detail})`;
+}
+
 /** Any failure talking A2A, with where it happened and what the server said. */
 export class A2AError extends Error {
   override name = "A2AError";
@@ -225,7 +239,7 @@ export class A2AClient {
     return new A2AError(`${what}${reply.text ? `: ${snippet(reply.text)}` : ""}`, { ...ctx, httpStatus: reply.status });
   }
 
-  /** The server cannot stream this: UnsupportedOperation, an unknown method, or an HTTP layer that refuses SSE. */
+  /** The server cannot stream this: UnsupportedOperation, an unknown method, or an HTTP layer that refuses SSE (404, 405, 415) before any work. */
   private streamUnsupported(reply: Reply): boolean {
     if (reply.type === "stream") return false;
     if (reply.type === "json") {
@@ -233,7 +247,10 @@ export class A2AClient {
       if (err) return err.code === RpcCode.UnsupportedOperation || err.code === RpcCode.MethodNotFound;
       if (hasResult(reply.body)) return false;
     }
-    return [404, 405, 415].includes(reply.status) || (reply.status >= 200 && reply.status < 300);
+    // Only a refusal made before any work: a 2xx that is neither an event
+    // stream nor JSON-RPC (a proxy's page, a mangled stream) may come after
+    // kagent took the goal, and message/send would then start a second task.
+    return [404, 405, 415].includes(reply.status);
   }
 
   private versionRefused(reply: Reply): boolean {
@@ -316,7 +333,7 @@ export class A2AClient {
       if (signal?.aborted) throw signal.reason;
       if (err instanceof A2AError) throw err;
       if (ac.signal.aborted && ac.signal.reason instanceof A2AError) throw ac.signal.reason;
-      throw new A2AError(err instanceof Error ? err.message : String(err), { ...ctx, cause: err });
+      throw new A2AError(networkMessage(err), { ...ctx, cause: err });
     }
   }
 
@@ -349,7 +366,7 @@ export class A2AClient {
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (err instanceof A2AError) throw err;
-      throw new A2AError(`event stream broke: ${err instanceof Error ? err.message : String(err)}`, { ...ctx, cause: err });
+      throw new A2AError(`event stream broke: ${networkMessage(err)}`, { ...ctx, cause: err });
     } finally {
       reply.release();
     }

@@ -53,12 +53,22 @@ export class RegoValueError extends Error {
   }
 }
 
-const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+// One way to match each digit: `\d+\.?\d*` split a run of digits every which way, quadratic on a long run that fails to match.
+const NUMBER = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * Nesting the reader accepts. It recurses (as does every walk over a value
+ * after it), and past some thousands of levels the stack overflows with a
+ * RangeError instead of a RegoValueError; an admission review nests at most
+ * 100 levels (DEFAULT_REVIEW_LIMITS), so no real value comes near this.
+ */
+export const MAX_VALUE_DEPTH = 1000;
 
 /** Parses opa_value_dump's text: JSON plus sets (`{1, 2}`, `set()`) and non-string object keys. */
 export function parseRegoValue(text: string): RegoValue {
   // On the admission path for every entrypoint value: a hand scanner over char codes.
   let i = 0;
+  let depth = 0;
   const n = text.length;
   const fail = (why: string): never => {
     throw new RegoValueError(text, i, why);
@@ -82,7 +92,14 @@ export function parseRegoValue(text: string): RegoValue {
         i++;
       } else if (c === 0x22) {
         i++;
-        return escaped ? (JSON.parse(text.slice(start, i)) as string) : text.slice(start + 1, i - 1);
+        if (!escaped) return text.slice(start + 1, i - 1);
+        try {
+          return JSON.parse(text.slice(start, i)) as string;
+        } catch {
+          // JSON.parse's own SyntaxError would leave the reader as another kind of error.
+          i = start;
+          return fail("invalid escape or control character in a string");
+        }
       }
     }
     return fail("unterminated string");
@@ -90,50 +107,59 @@ export function parseRegoValue(text: string): RegoValue {
   const value = (): RegoValue => {
     const c = ws();
     if (c === 0x22) return string();
-    if (c === 0x5b) {
-      i++;
-      const items: RegoValue[] = [];
-      if (ws() === 0x5d) {
-        i++;
-        return items;
-      }
-      for (;;) {
-        items.push(value());
-        const sep = ws();
-        i++;
-        if (sep === 0x5d) return items;
-        if (sep !== 0x2c) fail('expected "," or "]"');
-      }
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_VALUE_DEPTH) fail(`nested deeper than ${MAX_VALUE_DEPTH} levels`);
+      const composite = c === 0x5b ? array() : object();
+      depth--;
+      return composite;
     }
-    if (c === 0x7b) {
+    return scalar();
+  };
+  const array = (): RegoValue => {
+    i++;
+    const items: RegoValue[] = [];
+    if (ws() === 0x5d) {
       i++;
-      if (ws() === 0x7d) {
-        i++;
-        return new RegoObject([]);
-      }
-      const first = value();
-      if (ws() === 0x3a) {
-        i++;
-        const entries: [RegoValue, RegoValue][] = [[first, value()]];
-        for (;;) {
-          const sep = ws();
-          i++;
-          if (sep === 0x7d) return new RegoObject(entries);
-          if (sep !== 0x2c) fail('expected "," or "}"');
-          const k = value();
-          expect(0x3a, '":"');
-          entries.push([k, value()]);
-        }
-      }
-      const items: RegoValue[] = [first];
+      return items;
+    }
+    for (;;) {
+      items.push(value());
+      const sep = ws();
+      i++;
+      if (sep === 0x5d) return items;
+      if (sep !== 0x2c) fail('expected "," or "]"');
+    }
+  };
+  const object = (): RegoValue => {
+    i++;
+    if (ws() === 0x7d) {
+      i++;
+      return new RegoObject([]);
+    }
+    const first = value();
+    if (ws() === 0x3a) {
+      i++;
+      const entries: [RegoValue, RegoValue][] = [[first, value()]];
       for (;;) {
         const sep = ws();
         i++;
-        if (sep === 0x7d) return new RegoSet(items);
+        if (sep === 0x7d) return new RegoObject(entries);
         if (sep !== 0x2c) fail('expected "," or "}"');
-        items.push(value());
+        const k = value();
+        expect(0x3a, '":"');
+        entries.push([k, value()]);
       }
     }
+    const items: RegoValue[] = [first];
+    for (;;) {
+      const sep = ws();
+      i++;
+      if (sep === 0x7d) return new RegoSet(items);
+      if (sep !== 0x2c) fail('expected "," or "}"');
+      items.push(value());
+    }
+  };
+  const scalar = (): RegoValue => {
     const start = i;
     while (i < n) {
       const d = text.charCodeAt(i);
@@ -147,7 +173,7 @@ export function parseRegoValue(text: string): RegoValue {
     if (word === "set()") return new RegoSet([]);
     if (NUMBER.test(word)) return new RegoNumber(word);
     i = start;
-    return fail(word === "" ? "unexpected character" : `unexpected ${JSON.stringify(word)}`);
+    return fail(word === "" ? "unexpected character" : `unexpected ${JSON.stringify(word.length > 40 ? `${word.slice(0, 40)}…` : word)}`);
   };
   const result = value();
   ws();
