@@ -50,7 +50,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/policies/bundle.tar.gz ./policies/bundle.tar.gz
 COPY package.json ./
 COPY bin ./bin
-COPY charts/agentgate/crds ./charts/agentgate/crds
+COPY charts/agentgate/files/crds ./charts/agentgate/files/crds
 # Numeric, so runAsNonRoot can verify it without a passwd lookup; the chart
 # runs as the same id.
 USER 65532:65532

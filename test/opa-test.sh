@@ -9,3 +9,5 @@ OPA="${AGENTGATE_OPA:-.tools/bin/opa}"
 # TEP-0164's Gate 1 example rule, in Rego v1 and in the TEP's own v0 style.
 "$OPA" test examples/tep-gate1/v1 --explain fails
 "$OPA" test --v0-compatible examples/tep-gate1/v0 --explain fails
+# The README's "Write your first rule".
+"$OPA" test examples/first-rule --explain fails

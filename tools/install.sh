@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real tools agentgate's tests and build use (kube-apiserver,
-# kube-controller-manager, kubectl, etcd, opa, helm) from Go modules pinned in
+# kube-controller-manager, kubectl, etcd, opa, helm, promtool and the OCI
+# registry) from Go modules pinned in
 # tools/*/go.mod, into .tools/bin (git-ignored). Idempotent: a tool whose
 # binary exists and whose module files have not changed is not rebuilt.
 #
@@ -90,5 +91,9 @@ build kubernetes kubectl k8s.io/kubernetes/cmd/kubectl "$kver"
 build kubernetes kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$kver"
 helm_v="$(pinned helm helm.sh/helm/v4)"
 build helm helm helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$helm_v"
+# promtool, for the tests of the chart's alerting rules (promtool test rules).
+build promtool promtool github.com/prometheus/prometheus/cmd/promtool
+# The OCI distribution registry, for the tests of `--bundle oci://…`.
+build registry registry github.com/distribution/distribution/v3/cmd/registry
 
 if (( SECONDS - t_start > 1 )); then log "tools ready in $((SECONDS - t_start))s: $BIN"; fi

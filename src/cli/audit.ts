@@ -4,8 +4,11 @@
 import { createServer, type Server } from "node:http";
 import type { Command } from "commander";
 import { Option } from "commander";
+import * as k8s from "@kubernetes/client-node";
 import { AuditMetrics } from "../audit/metrics.ts";
 import { LeaseHeldError, startAuditRunner, type AuditRunner } from "../audit/run.ts";
+import { LEASE_NAME as AUDIT_LEASE } from "../audit/lease.ts";
+import { CONTROLLER_LEASE } from "../controller/controller.ts";
 import type { AuditedObject, ScanResult } from "../audit/scanner.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { addVerificationFlags, verificationKeyring, type SigningFlags } from "./signing-flags.ts";
@@ -14,9 +17,11 @@ import { DurationError, parseDurationNs } from "../policy/builtins/duration.ts";
 import { openBundleStore, type BundleFlags, type BundleStore } from "../policy/bundle-store.ts";
 import { addBundleFlags } from "./bundle-flags.ts";
 import { collect } from "./flag-values.ts";
+import { exemptNamespaces } from "../gateway/exemptions.ts";
 import { InputError } from "./manifests.ts";
 import type { Io } from "./review.ts";
-import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen } from "./environment.ts";
+import { parseOwnerFlag, resolveOwner } from "../owner.ts";
+import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen, CONTEXT_FLAG_HELP } from "./environment.ts";
 
 /** How long --once waits for every bundle's first answer (a bundle service's request timeout is at most 30 s). */
 const FIRST_VERSIONS_WAIT_MS = 35_000;
@@ -24,7 +29,11 @@ const FIRST_VERSIONS_WAIT_MS = 35_000;
 /** The same --bundle / --bundle-* / --policy-config flags as serve (BundleFlags), and audit's own. */
 export interface AuditCliOptions extends BundleFlags, SigningFlags {
   kubeconfig?: string;
-  namespace: string;
+  context?: string;
+  /** -n: scan only this namespace, as kubectl's --namespace scopes what it reads */
+  namespace?: string;
+  /** agentgate's own namespace: exempt, and where the Lease is */
+  agentgateNamespace: string;
   serviceAccount: string;
   trustedUser: string[];
   once: boolean;
@@ -39,6 +48,8 @@ export interface AuditCliOptions extends BundleFlags, SigningFlags {
   pageSize: number;
   dryRun: boolean;
   exitCode: boolean;
+  /** deployment/NAME or cronjob/NAME in agentgate's own namespace: owner of the Lease (src/owner.ts) */
+  owner?: string;
 }
 
 function parseDurationMs(flag: string, value: string, minMs: number): number {
@@ -88,19 +99,28 @@ export function scanJson(result: ScanResult): unknown {
   };
 }
 
-/** -o text: one line per finding that is not a pass, then the totals. */
-export function scanText(result: ScanResult): string[] {
+/** -o text: one line per finding that is not a pass. */
+export function findingLines(objects: readonly AuditedObject[]): string[] {
   const lines: string[] = [];
-  for (const o of result.objects) {
+  for (const o of objects) {
     for (const r of o.results) {
       if (r.result === "pass" || r.result === "skip") continue;
       const note = r.properties.action === "dryrun" ? " (dryrun, not enforced)" : "";
       for (const line of (r.message ?? `[${r.policy}]`).split("\n")) lines.push(`${o.ref.namespace}\t${o.ref.kind}/${o.ref.name}\t${r.result}${note}\t${line}`);
     }
   }
-  const s = result.summary;
-  lines.push(`audit: ${result.objects.length} objects in ${result.namespaces} namespace${result.namespaces === 1 ? "" : "s"} under ${result.revision}: ${s.pass} pass, ${s.fail} fail, ${s.warn} warn, ${s.error} error`);
   return lines;
+}
+
+/** -o text: the totals, after the findings. */
+export function summaryLine(result: ScanResult): string {
+  const s = result.summary;
+  return `audit: ${result.objectCount} objects in ${result.namespaces} namespace${result.namespaces === 1 ? "" : "s"} under ${result.revision}: ${s.pass} pass, ${s.fail} fail, ${s.warn} warn, ${s.error} error`;
+}
+
+/** -o text of a scan that kept its objects: the findings, then the totals. */
+export function scanText(result: ScanResult): string[] {
+  return [...findingLines(result.objects), summaryLine(result)];
 }
 
 function serveMetrics(listen: string, metrics: AuditMetrics, runner: AuditRunner): Promise<Server> {
@@ -127,15 +147,40 @@ function serveMetrics(listen: string, metrics: AuditMetrics, runner: AuditRunner
   });
 }
 
+/**
+ * Until this release audit's --namespace named agentgate's own namespace.
+ * A script still passing it would now scan that namespace alone, find
+ * nothing and pass: a namespace holding agentgate's Leases is refused. A
+ * Lease that cannot be read (403) is no answer, and the scan goes on.
+ */
+async function refuseAgentgateNamespace(kubeConfig: k8s.KubeConfig, namespace: string): Promise<void> {
+  const leases = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+  for (const name of [AUDIT_LEASE, CONTROLLER_LEASE]) {
+    try {
+      await leases.readNamespacedLease({ name, namespace });
+    } catch {
+      continue;
+    }
+    throw new InputError(`--namespace ${namespace}: agentgate runs there (Lease ${name}) and judges nothing there; --namespace scopes the scan, agentgate's own namespace is --agentgate-namespace`);
+  }
+}
+
 export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
   // Every flag is checked before anything starts, so a typo is the only line printed.
   const intervalMs = parseInterval(opts.interval);
   const leaseWaitMs = parseDurationMs("--lease-wait", opts.leaseWait, 0);
+  if (opts.namespace !== undefined && exemptNamespaces(opts.agentgateNamespace).has(opts.namespace)) {
+    // Before this flag scoped the scan it named agentgate's own namespace: an empty scan must not read as a clean one.
+    throw new InputError(`--namespace ${opts.namespace}: agentgate judges nothing there (it is exempt); --namespace scopes the scan, agentgate's own namespace is --agentgate-namespace`);
+  }
   if (!opts.once) parseListen(opts.metricsListen, "--metrics-listen");
-  const kubeConfig = loadKubeConfig(opts.kubeconfig);
+  const ownerFlag = opts.owner !== undefined ? parseOwnerFlag(opts.owner) : undefined;
+  const kubeConfig = loadKubeConfig(opts);
+  if (opts.namespace !== undefined) await refuseAgentgateNamespace(kubeConfig, opts.namespace);
   const keyring = await verificationKeyring(opts, kubeConfig, logger, false);
   // Said once, where an operator reads: without keys a forged run reports pass.
   if (!keyring) logger.warn("no --signing-keys or --signing-public-key-file: runs' stamps are not verified (stamp-integrity and stamp-current are skipped)");
+  const owner = ownerFlag ? await resolveOwner(kubeConfig, opts.agentgateNamespace, ownerFlag) : undefined;
   const metrics = new AuditMetrics();
   // Bundles exactly as serve loads them: URLs polled, signatures verified, swaps picked up, last good copy kept.
   const store = await openBundleStore(opts, logger, metrics.bundles);
@@ -147,9 +192,13 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
     }
     // Whoever writes holds the Lease, also a scan that runs once; --dry-run writes nothing and needs none.
     const leaderElect = opts.dryRun ? false : (opts.leaderElect ?? true);
+    // -o json prints every object in one document, so the scan keeps them; text is printed a namespace at a
+    // time as the scan goes, and without output nothing is kept: memory stays bounded (bench/audit-scale.ts).
+    const json = opts.output === "json";
+    const text = !json && (opts.output === "text" || opts.once);
     const print = (result: ScanResult) => {
-      if (opts.output === "json") io.out(JSON.stringify(scanJson(result), null, opts.once ? 2 : undefined));
-      else if (opts.output === "text" || opts.once) for (const line of scanText(result)) io.out(line);
+      if (json) io.out(JSON.stringify(scanJson(result), null, opts.once ? 2 : undefined));
+      else if (text) io.out(summaryLine(result));
     };
     logger.info("agentgate audit starting", { once: opts.once, interval: opts.interval, leaderElect, dryRun: opts.dryRun, bundles: store.status() });
     const runner = await startAuditRunner({
@@ -158,14 +207,18 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
       policyNotReady: () => store.notReady(),
       identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser]),
       ...(keyring ? { keyring } : {}),
-      namespace: opts.namespace,
+      namespace: opts.agentgateNamespace,
+      ...(opts.namespace !== undefined ? { scope: opts.namespace } : {}),
       log: logger,
       metrics,
       pageSize: opts.pageSize,
+      keepObjects: json,
+      ...(text ? { onNamespace: (_ns: string, objects: readonly AuditedObject[]) => { for (const line of findingLines(objects)) io.out(line); } } : {}),
       write: !opts.dryRun,
       leaderElect,
-      leaseNamespace: opts.leaseNamespace ?? opts.namespace,
+      leaseNamespace: opts.leaseNamespace ?? opts.agentgateNamespace,
       leaseWaitMs,
+      ...(owner ? { owner } : {}),
     });
 
     if (opts.once) {
@@ -213,7 +266,9 @@ export function registerAuditCommand(program: Command, io: Io, setExit: (code: n
       .description("evaluate existing objects as the webhook would an update of each to itself; write PolicyReports / OpenReports, metrics and Events"),
   )
     .option("--kubeconfig <file>", "kubeconfig of the cluster to scan (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
-    .option("--namespace <ns>", "agentgate's own namespace (exempt, as for the webhook; so is kube-system)", defaultNamespace())
+    .option("--context <name>", CONTEXT_FLAG_HELP)
+    .option("-n, --namespace <ns>", "scan only this namespace: its objects, its report (default: every namespace), as kubectl's --namespace")
+    .option("--agentgate-namespace <ns>", "agentgate's own namespace (exempt, as for the webhook; so is kube-system), where the Lease is", defaultNamespace())
     .option("--service-account <user>", "agentgate's own identity, as given to serve", defaultServiceAccount())
     .option("--trusted-user <user>", "another identity trusted like agentgate's own, as given to serve; repeatable", collect, [])
     .option("--once", "scan once, print the results and exit (CI, CronJob)", false)
@@ -221,12 +276,13 @@ export function registerAuditCommand(program: Command, io: Io, setExit: (code: n
     .addOption(new Option("-o, --output <format>", "print each scan's results (default with --once: text)").choices(["text", "json"]))
     .option("--leader-elect", "hold Lease agentgate-audit while writing (the default; --dry-run needs no Lease)")
     .option("--no-leader-elect", "write without the Lease (only when no other scanner can run)")
-    .option("--lease-namespace <ns>", "namespace of the Lease (default: --namespace)")
+    .option("--lease-namespace <ns>", "namespace of the Lease (default: --agentgate-namespace)")
     .option("--lease-wait <duration>", "with --once: how long to wait for a Lease another scanner holds; then exit 2 naming the holder, having written nothing", "30s")
     .option("--metrics-listen <host:port>", "long-running scanner: /metrics, /healthz, /readyz", "0.0.0.0:9090")
     .addOption(new Option("--page-size <n>", "limit of each list call").default(500).argParser(pageSize))
     .option("--dry-run", "evaluate and print only: write no report, no Event", false)
-    .option("--exit-code", "with --once: exit 1 when any result is fail or error (CI)", false);
+    .option("--exit-code", "with --once: exit 1 when any result is fail or error (CI)", false)
+    .option("--owner <kind/name>", "deployment/NAME or cronjob/NAME in --agentgate-namespace (the chart's audit Deployment or CronJob): the Lease names it as its owner, so deleting it (helm uninstall) deletes the Lease; needs get on it");
   addVerificationFlags(audit)
     .action(async (opts: AuditCliOptions) => {
       setExit(await runAudit(opts, io));

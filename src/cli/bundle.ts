@@ -17,6 +17,7 @@ import { describeFileError } from "./file-errors.ts";
 import { InputError } from "./manifests.ts";
 import { runOpa } from "./opa.ts";
 import { collect } from "./flag-values.ts";
+import { addOutputFileFlags, outputFileOf, type OutputFileFlags } from "./output-file.ts";
 import type { Io } from "./review.ts";
 
 export interface BuildOptions {
@@ -81,7 +82,7 @@ export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ ou
     // Load it before publishing: a bundle that builds but does not load never leaves here.
     const bundle = await readBundle(tmpOut);
     await WasmPolicy.load(bundle, bundle.data);
-    await rename(tmpOut, output).catch(() => copyFile(tmpOut, output)).catch(cannotWrite("-o ", opts.output));
+    await rename(tmpOut, output).catch(() => copyFile(tmpOut, output)).catch(cannotWrite("--output-file ", opts.output));
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
@@ -91,32 +92,37 @@ export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ ou
 export function registerBundleCommands(program: Command, io: Io, setExit: (code: number) => void): void {
   const bundle = program.command("bundle").description("build and examine OPA bundles for agentgate");
 
-  bundle
+  const build = bundle
     .command("build <dir>")
-    .description("compile a directory of Rego (and data.json) into a wasm bundle (opa build -t wasm)")
-    .requiredOption("-o, --output <file>", "bundle to write (.tar.gz)")
+    .description("compile a directory of Rego (and data.json) into a wasm bundle (opa build -t wasm)");
+  addOutputFileFlags(build, "bundle to write (.tar.gz)")
     .addOption(new Option("-e, --entrypoint <path>", "entrypoint; repeatable").default([], "those of agentgate's the sources define").argParser(collect))
     .option("--revision <rev>", "manifest revision (default: a hash of the sources)")
     .option("--v0-compatible", "the sources are Rego v0 (OPA 0.x syntax): built with opa's v0 compatibility, recorded in the manifest as rego_version 0")
-    .action(async (dir: string, opts: BuildOptions) => {
-      const { output, revision } = await buildBundle(dir, opts);
+    .action(async (dir: string, opts: Omit<BuildOptions, "output"> & OutputFileFlags) => {
+      const { file, deprecation } = outputFileOf("bundle build", opts);
+      if (file === undefined) throw new InputError("bundle build needs --output-file FILE: where to write the bundle (.tar.gz)");
+      if (deprecation !== undefined) io.err(deprecation);
+      const { output, revision } = await buildBundle(dir, { ...opts, output: file });
       io.out(`built ${output} (revision ${revision})`);
       setExit(0);
     });
 
-  bundle
+  const sign = bundle
     .command("sign <bundle>")
     .description("sign every file of a bundle into its .signatures.json (OPA's format; opa run --verification-key accepts it)")
     .requiredOption("--signing-key <pem>", "PEM private key (RSA, EC or Ed25519), or the HMAC secret file with --signing-alg HS256")
     .option("--signing-alg <alg>", "RS256, PS256, ES256, ES384, ES512, EdDSA, HS256, … (default: from the key)")
     .option("--key-id <id>", "key id put in the JWT (kid and keyid)", "default")
-    .option("--scope <scope>", "scope claim verifiers must be configured with")
-    .option("-o, --output <file>", "signed bundle to write (.tar.gz; default: the bundle in place)")
-    .action(async (path: string, opts: { signingKey: string; signingAlg?: string; keyId: string; scope?: string; output?: string }) => {
+    .option("--scope <scope>", "scope claim verifiers must be configured with");
+  addOutputFileFlags(sign, "signed bundle to write (.tar.gz; default: the bundle in place)")
+    .action(async (path: string, opts: { signingKey: string; signingAlg?: string; keyId: string; scope?: string } & OutputFileFlags) => {
+      const { file: output, deprecation } = outputFileOf("bundle sign", opts);
+      if (deprecation !== undefined) io.err(deprecation);
       const key = await readSigningKey(opts.signingKey, { keyId: opts.keyId, ...(opts.signingAlg ? { algorithm: opts.signingAlg } : {}), ...(opts.scope ? { scope: opts.scope } : {}) });
       // Only what agentgate would load is worth a signature: a tarball that is not a bundle is refused, saying why.
       await readBundle(path);
-      const signed = await signBundleAt(path, key, opts.output).catch(cannotWrite(opts.output === undefined ? "" : "-o ", opts.output ?? path));
+      const signed = await signBundleAt(path, key, output).catch(cannotWrite(output === undefined ? "" : "--output-file ", output ?? path));
       io.out(`signed ${signed.files} files of ${path} with ${key.algorithm} key "${key.keyId}": ${signed.output}`);
       setExit(0);
     });

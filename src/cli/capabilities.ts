@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { stringify } from "yaml";
 import { agentgateCapabilities, asCapabilities, probeModules, type Capabilities } from "../policy/builtins/capabilities.ts";
 import { readBundle } from "../policy/bundle.ts";
 import { calledBuiltins } from "../policy/wasm-policy.ts";
@@ -67,13 +68,24 @@ export function registerCapabilitiesCommand(program: Command, io: Io, setExit: (
   program
     .command("capabilities")
     .description("print the OPA capabilities JSON of what agentgate evaluates (for opa check/build --capabilities)")
-    .option("-o, --output <file>", "write it to a file instead of stdout")
-    .action(async (opts: { output?: string }) => {
-      const text = `${JSON.stringify(await currentCapabilities(), null, 2)}\n`;
-      if (opts.output === undefined) io.out(text.trimEnd());
+    .option("-o, --output <format>", "json, or yaml", "json")
+    .option("--output-file <file>", "write it to a file instead of stdout")
+    .action(async (opts: { output: string; outputFile?: string }) => {
+      let format = opts.output;
+      let file = opts.outputFile;
+      if (format !== "json" && format !== "yaml") {
+        // Until this release -o named the file: still taken, for one release, when it is not a format.
+        if (file !== undefined || !/[./]/.test(format)) throw new InputError(`-o ${format}: not an output format; use json or yaml (and --output-file FILE to write a file)`);
+        io.err(`agentgate: capabilities -o FILE is deprecated: use --output-file ${format} (-o names an output format on every command)`);
+        file = format;
+        format = "json";
+      }
+      const caps = await currentCapabilities();
+      const text = format === "yaml" ? stringify(caps) : `${JSON.stringify(caps, null, 2)}\n`;
+      if (file === undefined) io.out(text.trimEnd());
       else {
-        await writeFile(opts.output, text).catch((err: unknown) => {
-          throw new InputError(`-o ${opts.output ?? ""}: cannot write: ${describeFileError(err, "write")}`);
+        await writeFile(file, text).catch((err: unknown) => {
+          throw new InputError(`--output-file ${file}: cannot write: ${describeFileError(err, "write")}`);
         });
       }
       setExit(0);

@@ -14,14 +14,16 @@ import { ProvenanceSigner, embeddedBundles, loadSigningKeyFromSecret } from "../
 import { logger } from "../log.ts";
 import type { Io } from "./review.ts";
 import { InputError } from "./manifests.ts";
-import { defaultNamespace } from "./environment.ts";
+import { defaultNamespace, CONTEXT_FLAG_HELP } from "./environment.ts";
 import { loadKubeConfig, parseListen } from "./environment.ts";
 import { collect } from "./flag-values.ts";
 import { addVerificationFlags, verificationKeyring, type SigningFlags } from "./signing-flags.ts";
 import { exemptNamespaces } from "../gateway/exemptions.ts";
+import { parseOwnerFlag, resolveOwner } from "../owner.ts";
 
 export interface ControllerCliOptions extends SigningFlags {
   kubeconfig?: string;
+  context?: string;
   /** agentgate's own namespace: exempt from admission, so runs there are never acted on */
   namespace: string;
   /** more namespaces the webhooks never see (the chart's webhook.excludeNamespaces) */
@@ -35,12 +37,15 @@ export interface ControllerCliOptions extends SigningFlags {
   leaseNamespace: string;
   healthListen: string;
   metricsListen: string;
+  /** deployment/NAME in --namespace: owner of the Lease and the run ledgers it creates (src/owner.ts) */
+  owner?: string;
 }
 
 export async function runControllerCommand(opts: ControllerCliOptions): Promise<number> {
   // Flags first: a typo is named before anything reaches for the cluster.
   const healthListen = parseListen(opts.healthListen, "--health-listen");
   const metricsListen = parseListen(opts.metricsListen, "--metrics-listen");
+  const ownerFlag = opts.owner !== undefined ? parseOwnerFlag(opts.owner) : undefined;
   if (!URL.canParse(opts.kagentUrl) || !/^https?:$/.test(new URL(opts.kagentUrl).protocol)) {
     throw new InputError(`--kagent-url ${JSON.stringify(opts.kagentUrl)}: expected an http(s) URL, e.g. http://kagent-controller.kagent.svc:8083`);
   }
@@ -57,7 +62,7 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
       throw new InputError(`--kagent-token-file ${file}: cannot read: ${describeFileError(err, "read")}`);
     });
   }
-  const kubeConfig = loadKubeConfig(opts.kubeconfig);
+  const kubeConfig = loadKubeConfig(opts);
   let key: KeyObject | undefined;
   if (secretNs && secretName) {
     try {
@@ -72,6 +77,7 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
   }
   const keyring = await verificationKeyring(opts, kubeConfig, logger, true);
   if (!keyring) throw new InputError("no decision verification keys");
+  const owner = ownerFlag ? await resolveOwner(kubeConfig, opts.namespace, ownerFlag) : undefined;
   let controller;
   try {
     controller = await startController({
@@ -83,6 +89,7 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
       kagentRuntime: opts.kagentRuntime,
       ...(opts.callsUrl !== undefined ? { calls: { url: opts.callsUrl.replace(/\/+$/, ""), ledgerNamespace: opts.namespace } } : {}),
       provenance: new ProvenanceSigner(key, await embeddedBundles(logger)),
+      ...(owner ? { owner } : {}),
       log: logger,
       leaderElect: opts.leaderElect,
       leaseNamespace: opts.leaseNamespace,
@@ -125,6 +132,7 @@ export function registerControllerCommand(program: Command, _io: Io, setExit: (c
     .command("controller")
     .description("run the thin controller: per-run scope, kagent delegation, hooks, status and provenance")
     .option("--kubeconfig <file>", "kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+    .option("--context <name>", CONTEXT_FLAG_HELP)
     .option("--kagent-url <url>", "kagent controller's base URL; an Agent's A2A endpoint is <url>/api/a2a/<namespace>/<name>/; its host (<service>.<namespace>) is also what the runs' NetworkPolicies let reach the agents", "http://kagent-controller.kagent.svc:8083")
     .option("--calls-url <url>", "agentgate's run-time gateway as the agents' pods reach it (serve --calls-listen), e.g. http://agentgate.agentgate-system.svc:8444: each run's Agent then calls its model and tools through it, a strict run's NetworkPolicy allows it instead of their endpoints, and the run's usage, budget and call trace come from the gateway's ledgers in --namespace")
     .option("--provenance-key-secret <ns/name>", "Secret whose key private-key.pem holds a PKCS#8 PEM ECDSA P-256 key; without it provenance is unsigned")
@@ -136,6 +144,7 @@ export function registerControllerCommand(program: Command, _io: Io, setExit: (c
     .option("--namespace <ns>", "agentgate's own namespace: exempt from admission, so runs there are never acted on", defaultNamespace())
     .addOption(new Option("--kagent-runtime <runtime>", "the runtime a run's Agent asks kagent for: go honours tasks/cancel; python (kagent-adk) refuses it, so a budget, timeout or cancel stops the agent only by deleting its Agent").choices([...KAGENT_RUNTIMES]).default(DEFAULT_KAGENT_RUNTIME))
     .option("--kagent-token-file <file>", "send kagent this bearer token (a projected ServiceAccount token, re-read when it changes): kagent's controller.auth.mode trusted-proxy refuses A2A calls without one")
-    .option("--exempt-namespace <ns>", "another namespace the webhooks never see (as the chart's webhook.excludeNamespaces); its runs are never acted on; repeatable", collect, []);
+    .option("--exempt-namespace <ns>", "another namespace the webhooks never see (as the chart's webhook.excludeNamespaces); its runs are never acted on; repeatable", collect, [])
+    .option("--owner <kind/name>", "deployment/NAME in --namespace (the chart's controller Deployment): the Lease and the run ledgers it creates there name it as their owner, so deleting it (helm uninstall) deletes them; needs get on it");
   addVerificationFlags(controller).action(async (opts: ControllerCliOptions) => { setExit(await runControllerCommand(opts)); });
 }

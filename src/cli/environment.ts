@@ -19,22 +19,34 @@ export function parseListen(listen: string, flag = "--listen"): { host: string; 
   return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
 }
 
+/** --kubeconfig and --context, as kubectl takes them. */
+export interface KubeTarget {
+  kubeconfig?: string;
+  /** a context of the kubeconfig, used instead of its current-context */
+  context?: string;
+}
+
+/** --context's help, the same on every command that talks to a cluster. */
+export const CONTEXT_FLAG_HELP = "the kubeconfig context to use instead of its current-context, as kubectl's --context";
+
 /**
  * The cluster a command talks to: --kubeconfig FILE, else in-cluster, else
  * $KUBECONFIG, else ~/.kube/config (kubectl's order; the last
  * is where every kubectl user's cluster is, so it is read as kubectl does). A file that cannot be read, is not YAML or names no current
  * cluster is refused here, in one line naming it, before anything reaches
  * for the cluster. `orElse` ends the message when there is none to use
- * (serve adds ", or --offline").
+ * (serve adds ", or --offline"). --context picks a context of a kubeconfig,
+ * so in a pod it needs one (in-cluster credentials have no contexts).
  */
-export function loadKubeConfig(path: string | undefined, orElse = ""): k8s.KubeConfig {
+export function loadKubeConfig(target: KubeTarget, orElse = ""): k8s.KubeConfig {
+  const { kubeconfig: path, context } = target;
   const kc = new k8s.KubeConfig();
   let label: string;
   if (path) {
     label = `--kubeconfig ${path}`;
     checkKubeConfigFile(path, label);
     loadOrExplain(label, () => kc.loadFromFile(path));
-  } else if (process.env.KUBERNETES_SERVICE_HOST) {
+  } else if (process.env.KUBERNETES_SERVICE_HOST && context === undefined) {
     kc.loadFromCluster();
     return kc;
   } else if (process.env.KUBECONFIG) {
@@ -46,8 +58,15 @@ export function loadKubeConfig(path: string | undefined, orElse = ""): k8s.KubeC
     label = `~/.kube/config (${file})`;
     checkKubeConfigFile(file, label);
     loadOrExplain(label, () => kc.loadFromFile(file));
+  } else if (context !== undefined) {
+    throw new InputError(`--context ${context}: no kubeconfig to take it from: pass --kubeconfig FILE (or set KUBECONFIG, or write ~/.kube/config)`);
   } else {
     throw new InputError(`no cluster to watch: pass --kubeconfig FILE (or set KUBECONFIG, or write ~/.kube/config)${orElse}`);
+  }
+  if (context !== undefined) {
+    const contexts = kc.getContexts().map((c) => c.name);
+    if (!contexts.includes(context)) throw new InputError(`--context ${context}: ${label} has no such context (it has ${contexts.length > 0 ? contexts.join(", ") : "none"})`);
+    kc.setCurrentContext(context);
   }
   if (!kc.getCurrentCluster()) throw new InputError(`${label}: ${whyNoCluster(kc)}`);
   return kc;

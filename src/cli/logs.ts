@@ -7,7 +7,7 @@ import { Option } from "commander";
 import { statusCode } from "../api-errors.ts";
 import { describeError } from "../context/cluster-lookup.ts";
 import { AGENT_GROUP, AGENT_VERSION, type AgentRun } from "../types/agent.ts";
-import { loadKubeConfig } from "./environment.ts";
+import { loadKubeConfig, CONTEXT_FLAG_HELP } from "./environment.ts";
 import type { Io } from "./review.ts";
 import { endLine, eventLine, isOver, phaseLine, renderJson, renderText, traceLines, type LogLine } from "./run-log.ts";
 import { A2AClient, kagentAgentUrl } from "../controller/a2a/client.ts";
@@ -17,6 +17,7 @@ import { Transcript } from "./transcript.ts";
 
 export interface LogsOptions {
   kubeconfig?: string;
+  context?: string;
   namespace?: string;
   follow: boolean;
   output: "text" | "json";
@@ -75,7 +76,7 @@ function apiAnswer(err: unknown): never {
 }
 
 export async function runLogs(runName: string, opts: LogsOptions, io: Io, stop: AbortSignal = new AbortController().signal): Promise<number> {
-  const kc = loadKubeConfig(opts.kubeconfig);
+  const kc = loadKubeConfig(opts);
   const namespace = opts.namespace ?? (kc.getContextObject(kc.getCurrentContext())?.namespace || "default");
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -220,6 +221,7 @@ export function registerLogsCommand(program: Command, io: Io, setExit: (code: nu
     .command("logs <run>")
     .description("what an AgentRun did: its phases, progress, approvals it waits for and every call through the run-time gateway; with -f, as it happens")
     .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
+    .option("--context <name>", CONTEXT_FLAG_HELP)
     .option("-n, --namespace <ns>", "the run's namespace (default: the kubeconfig context's)")
     .option("-f, --follow", "keep printing until the run ends", false)
     .addOption(new Option("-o, --output <format>", "text, or json: one JSON object per line").choices(["text", "json"]).default("text"))

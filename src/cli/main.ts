@@ -2,7 +2,7 @@
 // admitted, 1 denied / failed verification, 2 bad usage or unreadable input.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { registerReviewCommand, type Io } from "./review.ts";
-import { defaultNamespace, defaultServiceAccount } from "./environment.ts";
+import { defaultNamespace, defaultServiceAccount, CONTEXT_FLAG_HELP } from "./environment.ts";
 import { runServe, type ServeOptions } from "./serve.ts";
 import { registerBundleCommands } from "./bundle.ts";
 import { addBundleFlags } from "./bundle-flags.ts";
@@ -10,6 +10,7 @@ import { addSigningFlags } from "./signing-flags.ts";
 import { DEFAULT_KAGENT_USER, DEFAULT_TEKTON_USER } from "../guardrails/identity.ts";
 import { collect, refuseRepeatedFlags } from "./flag-values.ts";
 import { DEFAULT_REVIEW_LIMITS } from "../wire/parse.ts";
+import { DEFAULT_MAX_IN_FLIGHT } from "../server/overload.ts";
 import { commandOf, oneLine, usageError } from "./usage-errors.ts";
 import { registerAuditCommand } from "./audit.ts";
 import { registerControllerCommand } from "./controller.ts";
@@ -17,6 +18,7 @@ import { registerProvenanceCommands } from "./provenance-verify.ts";
 import { registerCapabilitiesCommand } from "./capabilities.ts";
 import { registerLogsCommand } from "./logs.ts";
 import { registerVersionCommand } from "./version.ts";
+import { registerCompletionCommand } from "./completion.ts";
 import { logger } from "../log.ts";
 
 function atLeastOne(value: string): number {
@@ -69,6 +71,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .option("--tls-key-file <file>", "serving key (PEM)"),
   )
     .option("--kubeconfig <file>", "kubeconfig of the cluster to watch (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+    .option("--context <name>", CONTEXT_FLAG_HELP)
     .option("--offline", "no cluster: every context reference resolves to null", false)
     .option("--namespace <ns>", "agentgate's own namespace (exempt from admission)", defaultNamespace())
     .option("--service-account <user>", "agentgate's own identity, allowed to change stamps and managed objects", defaultServiceAccount())
@@ -78,9 +81,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--webhook-path-token-file <file>", "answer admission reviews only at /validate/<token> and /mutate/<token>, the tokens read from this file, one a line (the path the webhook configurations name: it keeps casual callers out, but is no credential, since the API server prints the URL when a call fails; see --require-webhooks); read again when it changes")
     .option("--require-webhooks <name>", "sign decisions, creators and approvals only while the Validating and MutatingWebhookConfiguration of this name hold all of agentgate's webhooks, failing closed (read every 5 s); otherwise runs are refused until they do")
     .option("--calls-listen <host:port>", "also serve the run-time gateway here (plain HTTP): runs' agents reach their tool servers and model only through it, each tool call judged by agent/tools/deny and every token counted (docs/run-time-gateway.md); needs a cluster")
+    .option("--metrics-listen <host:port>", "also serve Prometheus /metrics here, plain HTTP and nothing else (--listen serves it too, over TLS); off by default (docs/monitoring.md)")
     .option("--client-cn <name>", "with --client-ca-file: a subject CN allowed to call /validate and /mutate; repeatable (default: any certificate the CA signed)", collect, [])
     .addOption(new Option("--max-review-values <n>", "deny, unevaluated, a review holding more JSON values than this (object and oldObject together)").default(DEFAULT_REVIEW_LIMITS.maxValues).argParser(atLeastOne))
     .addOption(new Option("--max-review-depth <n>", "deny, unevaluated, a review nesting deeper than this (the object starts 3 levels in)").default(DEFAULT_REVIEW_LIMITS.maxDepth).argParser(atLeastOne))
+    .addOption(new Option("--max-in-flight <n>", "admission reviews read and not yet answered, at most; more are denied at once, unevaluated, [gateway-overloaded], rather than queued past the API server's webhook timeout").default(DEFAULT_MAX_IN_FLIGHT).argParser(atLeastOne))
     .option("--cert-secret <ns/name>", "self-managed certificates: keep a CA and the serving certificate in this Secret (created if absent), renew them before expiry, reload without restart")
     .option("--cert-service <name>", "with --cert-secret: the Service the certificate names (<svc>, <svc>.<ns>, <svc>.<ns>.svc; <ns> from --namespace)", "agentgate")
     .option("--cert-host <name>", "with --cert-secret: another DNS name or IP the certificate names (a gateway reached by URL); repeatable", collect, [])
@@ -92,7 +97,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--decision-log-redact <path>", "another input path to redact in decision logs (dot-separated from the input root, e.g. request.object.spec.goal); repeatable", collect, [])
     .option("--decision-log-no-default-redactions", "do not redact goals, hints and prompts by default", false)
     .option("--kagent-service-account <user>", `kagent's controller identity: the only one that may make the Deployment of a run's Agent; repeatable (default ${DEFAULT_KAGENT_USER})`, collect, [])
-    .option("--tekton-service-account <user>", `Tekton's controller identity: its CustomRuns take their PipelineRun's creator; repeatable (default ${DEFAULT_TEKTON_USER})`, collect, []);
+    .option("--tekton-service-account <user>", `Tekton's controller identity: its CustomRuns take their PipelineRun's creator; repeatable (default ${DEFAULT_TEKTON_USER})`, collect, [])
+    .option("--owner <kind/name>", "deployment/NAME in --namespace (the chart's gateway Deployment): the --cert-secret Secret names it as its owner, so deleting it (helm uninstall) deletes the Secret; the --signing-keys Secret and ConfigMap are not owned (they verify stored runs after it is gone); needs get on it");
   addSigningFlags(serve).action(async (opts: ServeOptions) => { setExit(await runServe(opts)); });
 
   registerReviewCommand(program, io, setExit);
@@ -103,6 +109,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   registerCapabilitiesCommand(program, io, setExit);
   registerLogsCommand(program, io, setExit);
   registerVersionCommand(program, io, setExit);
+  registerCompletionCommand(program, io, setExit);
   addLogLevel(program);
   refuseRepeatedFlags(program);
   return program;

@@ -155,9 +155,10 @@ describe("-o text: what kubectl apply would print", () => {
   test("denied: kubectl's error line, then one [policy-id] field: message line per finding", async () => {
     const r = await agentgate(["review", "-f", file("denied.yaml")]);
     assert.equal(r.code, 1);
-    const lines = r.stdout.trimEnd().split("\n");
+    assert.equal(r.stdout, "", "denials go to stderr, as kubectl prints them");
+    const lines = r.stderr.trimEnd().split("\n");
     assert.match(lines[0] ?? "", new RegExp(`^Error from server \\(Forbidden\\): error when creating "${file("denied.yaml")}": admission webhook "validate\\.agent\\.tekton\\.dev" denied the request: \\[model-allowlist\\] spec\\.model: ModelConfig "fast" uses OpenAI/gpt-3\\.5-turbo`));
-    assert.ok(lines.includes("[token-budget] spec.tokenBudget: tokenBudget 900000 exceeds the maximum of 500000; set spec.tokenBudget to 500000 or less"), r.stdout);
+    assert.ok(lines.includes("[token-budget] spec.tokenBudget: tokenBudget 900000 exceeds the maximum of 500000; set spec.tokenBudget to 500000 or less"), r.stderr);
   });
 
   test("admitted: one created line per agent object", async () => {
@@ -173,14 +174,14 @@ describe("-o text: what kubectl apply would print", () => {
   });
 
   test("a warn profile: Warning: lines and exit 0", async () => {
-    const r = await agentgate(["review", "-f", file("greedy-rollout.yaml"), "--context", file("namespaces.yaml"), "--context", file("models-rollout-shadow.yaml"), "--policy-config", file("profiles.yaml")]);
+    const r = await agentgate(["review", "-f", file("greedy-rollout.yaml"), "--cluster-objects", file("namespaces.yaml"), "--cluster-objects", file("models-rollout-shadow.yaml"), "--policy-config", file("profiles.yaml")]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Warning: \[token-budget\] spec\.tokenBudget: tokenBudget 900000 exceeds the maximum of 500000/m);
     assert.match(r.stdout, /agentconfig\.agent\.tekton\.dev\/greedy created \(admitted\)/);
   });
 
   test("a dryrun profile: admitted silently, the finding only in -o json's violations", async () => {
-    const args = ["review", "-f", file("greedy-shadow.yaml"), "--context", file("namespaces.yaml"), "--context", file("models-rollout-shadow.yaml"), "--policy-config", file("profiles.yaml")];
+    const args = ["review", "-f", file("greedy-shadow.yaml"), "--cluster-objects", file("namespaces.yaml"), "--cluster-objects", file("models-rollout-shadow.yaml"), "--policy-config", file("profiles.yaml")];
     const text = await agentgate(args);
     assert.equal(text.code, 0, text.stderr);
     assert.equal(text.stdout, "agentconfig.agent.tekton.dev/greedy created (admitted)\n");
@@ -200,19 +201,19 @@ describe("input: files, stdin, context", () => {
   test("a ModelConfig after the AgentConfig that uses it does not help it, as with kubectl apply", async () => {
     const r = await agentgate(["review", "-f", file("config-first.yaml")]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /\[model-allowlist\] spec\.modelConfigRef: ModelConfig "qe\/claude" does not exist; create it first/);
+    assert.match(r.stderr, /\[model-allowlist\] spec\.modelConfigRef: ModelConfig "qe\/claude" does not exist; create it first/);
     assert.match(r.stdout, /modelconfig\.kagent\.dev\/claude created \(admitted\)/);
   });
 
   test("a denied ModelConfig is not stored, so its AgentConfig cannot find it", async () => {
     const r = await agentgate(["review", "-f", file("denied.yaml")]);
-    assert.match(r.stdout, /\[model-allowlist\] spec\.modelConfigRef: ModelConfig "qe\/fast" does not exist; create it first/);
+    assert.match(r.stderr, /\[model-allowlist\] spec\.modelConfigRef: ModelConfig "qe\/fast" does not exist; create it first/);
   });
 
-  test("--context files are what the cluster already holds", async () => {
+  test("--cluster-objects files are what the cluster already holds", async () => {
     const without = await agentgate(["review", "-f", file("config.yaml")]);
     assert.equal(without.code, 1);
-    const r = await agentgate(["review", "-f", file("config.yaml"), "--context", file("models.yaml")]);
+    const r = await agentgate(["review", "-f", file("config.yaml"), "--cluster-objects", file("models.yaml")]);
     assert.equal(r.code, 0, r.stdout);
   });
 
@@ -223,10 +224,40 @@ describe("input: files, stdin, context", () => {
   });
 
   test("- reads the manifests from stdin", async () => {
-    const r = await agentgate(["review", "-f", "-", "--context", file("models.yaml")], yaml(agentConfig("writer"), agentConfig("greedy", { tokenBudget: 900000 })));
+    const r = await agentgate(["review", "-f", "-", "--cluster-objects", file("models.yaml")], yaml(agentConfig("writer"), agentConfig("greedy", { tokenBudget: 900000 })));
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^agentconfig\.agent\.tekton\.dev\/writer created \(admitted\)$/m);
-    assert.match(r.stdout, /error when creating "-": .*\[token-budget\]/);
+    assert.match(r.stderr, /error when creating "-": .*\[token-budget\]/);
+  });
+
+  test("--context FILE, the old name of --cluster-objects, still works for a release, with one deprecation line", async () => {
+    const r = await agentgate(["review", "-f", file("config.yaml"), "--context", file("models.yaml")]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stderr, `agentgate: --context FILE is deprecated: use --cluster-objects ${file("models.yaml")} (--context will name a kubeconfig context, as in kubectl)\n`);
+  });
+});
+
+describe("-n/--namespace: the manifests' namespace, as kubectl apply -n", () => {
+  const unnamespaced = (name: string, spec: Record<string, unknown> = {}) => { const o = agentConfig(name, spec); delete (o.metadata as { namespace?: string }).namespace; return o; };
+  test("a manifest naming no namespace is judged in --namespace", async () => {
+    const r = await agentgate(["review", "-f", "-", "-n", "qe", "--cluster-objects", file("models.yaml"), "-o", "json"], yaml(unnamespaced("writer")));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { namespace: string }[]).map((e) => e.namespace), ["qe"]);
+  });
+  test("without -n it is judged in default, where the ModelConfig of qe is not", async () => {
+    const r = await agentgate(["review", "-f", "-", "--cluster-objects", file("models.yaml")], yaml(unnamespaced("writer")));
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /ModelConfig "default\/claude" does not exist/);
+  });
+  test("a manifest in another namespace is refused, not moved", async () => {
+    const r = await agentgate(["review", "-f", file("config.yaml"), "-n", "dev"]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /^agentgate: \S+config\.yaml: AgentConfig writer is in namespace qe, not dev \(--namespace\): pass --namespace qe, or leave it out\n$/);
+  });
+  test("agentgate's own namespace is refused: nothing is judged there", async () => {
+    const r = await agentgate(["review", "-f", file("config.yaml"), "-n", "tools", "--agentgate-namespace", "tools"]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /^agentgate: --namespace tools: agentgate judges nothing there \(it is exempt\); --namespace is the manifests' namespace, agentgate's own is --agentgate-namespace\n$/);
   });
 });
 
@@ -243,7 +274,7 @@ describe("--operation UPDATE --old, --user, --group", () => {
     test(c.name, async () => {
       const r = await agentgate([...base(), "-f", file(c.file), ...c.user]);
       assert.equal(r.code, c.code, r.stdout + r.stderr);
-      assert.match(r.stdout, c.out);
+      assert.match(c.code === 0 ? r.stdout : r.stderr, c.out);
     });
   }
 });
@@ -257,10 +288,10 @@ describe("exit 2: bad usage and unreadable input, with a one-line error naming t
     { name: "a directory without manifests", args: ["review", "-f", "EMPTY"], err: /^agentgate: \S+empty: directory holds no \.yaml, \.yml or \.json file$/ },
     { name: "malformed YAML", args: ["review", "-f", "BAD"], err: /^agentgate: \S+bad\.yaml: document 1 \(line \d+\) is not valid YAML or JSON: / },
     { name: "a document without kind", args: ["review", "-f", "NOKIND"], err: /^agentgate: \S+no-kind\.yaml: document 1 \(line 1\) has no kind: not a Kubernetes object$/ },
-    { name: "a missing --context file", args: ["review", "-f", "CONFIG", "--context", "/nonexistent/ctx.yaml"], err: /^agentgate: \/nonexistent\/ctx\.yaml: cannot read: ENOENT \(no such file\)$/ },
+    { name: "a missing --cluster-objects file", args: ["review", "-f", "CONFIG", "--cluster-objects", "/nonexistent/ctx.yaml"], err: /^agentgate: \/nonexistent\/ctx\.yaml: cannot read: ENOENT \(no such file\)$/ },
     { name: "--old without the object", args: ["review", "-f", "CONFIG", "--operation", "UPDATE", "--old", "OLDRUN"], err: /^agentgate: \S+config\.yaml: no object in --old matches AgentConfig writer$/ },
     { name: "an AdmissionReview that is not JSON", args: ["review", "--admission-review", "NOTJSON"], err: /^agentgate: \S+not-json\.json: request body is not JSON: / },
-    { name: "stdin twice", args: ["review", "-f", "-", "--context", "-"], err: /^agentgate: - \(stdin\) can be given once/ },
+    { name: "stdin twice", args: ["review", "-f", "-", "--cluster-objects", "-"], err: /^agentgate: - \(stdin\) can be given once/ },
   ];
   for (const c of cases) {
     test(c.name, async () => {

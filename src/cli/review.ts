@@ -9,6 +9,7 @@ import { admitLikeApiServer, type ReviewResult } from "../gateway/review.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { fixedSigningKeyring } from "./signing-flags.ts";
 import { loadEngine } from "../policy/load.ts";
+import { stackedSources } from "../policy/bundle-store.ts";
 import type { KubeObject } from "../types/kube.ts";
 import { requestFromManifest, resourceOf, splitApiVersion } from "../wire/from-manifest.ts";
 import { denialLines } from "../wire/messages.ts";
@@ -20,8 +21,13 @@ import { collect, collectChecked } from "./flag-values.ts";
 
 export interface ReviewOptions {
   file: string[];
+  /** --cluster-objects: what the cluster already holds */
+  clusterObjects: string[];
+  /** --context FILE, the old name of --cluster-objects (deprecated: it will name a kubeconfig context) */
   context: string[];
   bundle: string[];
+  /** false: --no-default-bundle */
+  defaultBundle: boolean;
   policyConfig?: string;
   user: string;
   group: string[];
@@ -30,8 +36,10 @@ export interface ReviewOptions {
   output: "text" | "json";
   admissionReview?: string;
   webhook: "validate" | "mutate";
+  /** -n: the namespace of manifests that name none; one that names another is refused (kubectl's --namespace) */
+  namespace?: string;
   /** agentgate's own namespace, exempt as `serve --namespace` makes it */
-  namespace: string;
+  agentgateNamespace: string;
   serviceAccount: string;
   trustedUser: string[];
   /** sign as a gateway holding this key would (default: a key made for this review) */
@@ -90,18 +98,26 @@ async function reviewAdmissionReview(opts: ReviewOptions, deps: GatewayDeps, io:
     throw err;
   }
   // The webhook's body, byte for byte: no newline after it.
-  (io.write ?? io.out)(serializeReview(toAdmissionReview(request.uid, decision)));
+  (io.write ?? io.out)(serializeReview(toAdmissionReview(request.uid, decision, request.uid)));
   return decision.allowed ? 0 : 1;
 }
 
+/** kubectl apply -n: an object naming another namespace is refused rather than moved. */
+function checkNamespace(m: Manifest, namespace: string | undefined): void {
+  const own = m.object.metadata?.namespace;
+  if (namespace !== undefined && own !== undefined && own !== namespace) {
+    throw new InputError(`${m.file}: ${m.object.kind ?? "object"} ${m.object.metadata?.name ?? ""} is in namespace ${own}, not ${namespace} (--namespace): pass --namespace ${own}, or leave it out`);
+  }
+}
+
 export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
-  const stdin = [...opts.file, ...opts.context, ...opts.old, ...(opts.admissionReview !== undefined ? [opts.admissionReview] : [])].filter((f) => f === "-");
+  const stdin = [...opts.file, ...opts.clusterObjects, ...opts.old, ...(opts.admissionReview !== undefined ? [opts.admissionReview] : [])].filter((f) => f === "-");
   if (stdin.length > 1) throw new InputError("- (stdin) can be given once: it is read to the end the first time");
-  const engine = await loadEngine(opts.bundle, opts.policyConfig);
+  const engine = await loadEngine(stackedSources(opts.bundle, opts.defaultBundle), opts.policyConfig);
   const manifests = opts.admissionReview === undefined ? await readManifests(opts.file) : [];
   // As kubectl apply says "no objects passed to apply": an empty input is a mistake, not a pass.
   if (opts.admissionReview === undefined && manifests.length === 0) throw new InputError(`${opts.file.join(", ")}: no objects to admit (only empty documents)`);
-  const contextObjects = (await readManifests(opts.context)).map((m) => m.object);
+  const contextObjects = (await readManifests(opts.clusterObjects)).map((m) => m.object);
   const oldObjects = (await readManifests(opts.old)).map((m) => m.object);
   // What the cluster holds: the context files and the old objects; each
   // admitted document is added as it would be stored, in order, so a
@@ -112,7 +128,7 @@ export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
     engine: () => engine,
     lookup,
     identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser]),
-    exemptNamespaces: exemptNamespaces(opts.namespace),
+    exemptNamespaces: exemptNamespaces(opts.agentgateNamespace),
     keyring: await fixedSigningKeyring(opts.signingKeyFile),
   };
   if (opts.admissionReview !== undefined) return reviewAdmissionReview(opts, deps, io);
@@ -120,20 +136,23 @@ export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
   const olds = new Map(oldObjects.map((o) => [key(o), o]));
   const user = { username: opts.user, groups: [...opts.group, "system:authenticated"] };
   const results: ReviewResult[] = [];
-  const texts: string[] = [];
+  const texts: { text: string; denied: boolean }[] = [];
   for (const m of manifests) {
+    checkNamespace(m, opts.namespace);
     const oldObject = olds.get(key(m.object)) ?? null;
     if (opts.operation === "UPDATE" && oldObject === null && opts.old.length > 0) {
       throw new InputError(`${m.file}: no object in --old matches ${m.object.kind ?? ""} ${m.object.metadata?.name ?? ""}`);
     }
-    const request = requestFromManifest(m.object, { operation: opts.operation, user, oldObject: oldObject ?? m.object });
+    const request = requestFromManifest(m.object, { operation: opts.operation, user, oldObject: oldObject ?? m.object, ...(opts.namespace !== undefined ? { defaultNamespace: opts.namespace } : {}) });
     const { result, object } = await admitLikeApiServer(request, deps);
     results.push(result);
     if (result.allowed && object) lookup.add(object);
-    if (!findResource(request.resource)) texts.push(`${resourceName(m)}: not an object agentgate admits (it judges ${AGENT_KINDS}, and guards what a run is made of); nothing to review`);
-    else if (isAgentKind(request) || !result.allowed) texts.push(renderText(m, result, opts.operation));
+    if (!findResource(request.resource)) texts.push({ text: `${resourceName(m)}: not an object agentgate admits (it judges ${AGENT_KINDS}, and guards what a run is made of); nothing to review`, denied: false });
+    else if (isAgentKind(request) || !result.allowed) texts.push({ text: renderText(m, result, opts.operation), denied: !result.allowed });
   }
-  io.out(opts.output === "json" ? JSON.stringify(results, null, 2) : texts.join("\n"));
+  // As kubectl: what was admitted on stdout, each denial on stderr, in order.
+  if (opts.output === "json") io.out(JSON.stringify(results, null, 2));
+  else for (const t of texts) (t.denied ? io.err : io.out)(t.text);
   return results.every((r) => r.allowed) ? 0 : 1;
 }
 
@@ -147,8 +166,10 @@ export function registerReviewCommand(program: Command, io: Io, setExit: (code: 
     .command("review")
     .description("admit manifests offline, as kubectl apply would submit them, against the same bundles")
     .option("-f, --file <file>", "manifest file (multi-document YAML or JSON; - for stdin); repeatable; documents are admitted in order, and each admitted one is context for the next", collect, [])
-    .option("--context <file>", "objects already in the cluster that references resolve to (AgentConfig, ModelConfig, RemoteMCPServer, Namespace); repeatable", collect, [])
-    .option("--bundle <path>", "OPA bundle (.tar.gz or directory); repeatable; default: the embedded default bundle", collectChecked(bundleFile), [])
+    .option("--cluster-objects <file>", "objects already in the cluster that references resolve to (AgentConfig, ModelConfig, RemoteMCPServer, Namespace); repeatable", collect, [])
+    .addOption(new Option("--context <file>", "deprecated: the old name of --cluster-objects").argParser(collect).default([]).hideHelp())
+    .option("--bundle <path>", "OPA bundle (.tar.gz or directory); repeatable; each is stacked on the embedded default bundle (see --no-default-bundle)", collectChecked(bundleFile), [])
+    .option("--no-default-bundle", "the --bundle values replace the embedded default bundle instead of stacking on it")
     .option("--policy-config <file>", "YAML merged into data.agentgate.config")
     .option("--user <name>", "requesting user", "kubernetes-admin")
     .option("--group <group>", "requesting user's group; repeatable", collect, [])
@@ -157,13 +178,22 @@ export function registerReviewCommand(program: Command, io: Io, setExit: (code: 
     .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"))
     .option("--admission-review <file>", "answer a raw AdmissionReview exactly as the webhook would (- for stdin)")
     .addOption(new Option("--webhook <which>", "with --admission-review: which webhook answers").choices(["validate", "mutate"]).default("validate"))
-    .option("--namespace <ns>", "agentgate's own namespace, exempt from admission as with serve (with kube-system)", defaultNamespace())
+    .option("-n, --namespace <ns>", "the namespace of manifests that name none (default: default); a manifest in another is refused, as with kubectl apply -n")
+    .option("--agentgate-namespace <ns>", "agentgate's own namespace, exempt from admission as with serve --namespace (with kube-system)", defaultNamespace())
     .option("--service-account <user>", "agentgate's own identity, allowed to change stamps and managed objects (as with serve)", defaultServiceAccount())
     .option("--trusted-user <user>", "another identity trusted like agentgate's own (as with serve); repeatable", collect, [])
     .option("--signing-key-file <file>", "sign stamps with this Ed25519 private key (PEM), as a gateway given it would; default: a key made for this review")
     .action(async (opts: ReviewOptions) => {
       if (opts.file.length === 0 && opts.admissionReview === undefined) throw new InputError("review needs -f FILE (or - for stdin), or --admission-review FILE");
       if (opts.file.length > 0 && opts.admissionReview !== undefined) throw new InputError("review takes -f FILE or --admission-review FILE, not both");
+      if (opts.namespace !== undefined && exemptNamespaces(opts.agentgateNamespace).has(opts.namespace)) {
+        // Before this flag scoped manifests it named agentgate's own namespace: refuse, never judge nothing and pass.
+        throw new InputError(`--namespace ${opts.namespace}: agentgate judges nothing there (it is exempt); --namespace is the manifests' namespace, agentgate's own is --agentgate-namespace`);
+      }
+      if (opts.context.length > 0) {
+        io.err(`agentgate: --context FILE is deprecated: use --cluster-objects ${opts.context.join(" --cluster-objects ")} (--context will name a kubeconfig context, as in kubectl)`);
+        opts.clusterObjects.push(...opts.context);
+      }
       setExit(await runReview(opts, io));
     });
 }

@@ -29,6 +29,9 @@ import { InputError } from "./manifests.ts";
 import { planSigningKeyring, startSigningKeyring, type SigningFlags } from "./signing-flags.ts";
 import { ClusterAccessReviewer } from "../context/access-review.ts";
 import { startCallGateway, type RunningCallGateway } from "../calls/start.ts";
+import type { Server as HttpServer } from "node:http";
+import { listenMetrics, listeningPort } from "../server/metrics-server.ts";
+import { parseOwnerFlag, resolveOwner, type Owner } from "../owner.ts";
 
 export interface ServeOptions extends BundleFlags, SigningFlags {
   listen: string;
@@ -37,6 +40,7 @@ export interface ServeOptions extends BundleFlags, SigningFlags {
   bundle: string[];
   policyConfig?: string;
   kubeconfig?: string;
+  context?: string;
   offline: boolean;
   namespace: string;
   serviceAccount: string;
@@ -58,6 +62,8 @@ export interface ServeOptions extends BundleFlags, SigningFlags {
   maxReviewValues?: number;
   /** deny a review nesting deeper than this, unevaluated */
   maxReviewDepth?: number;
+  /** admission reviews in flight at most; more are denied unevaluated, [gateway-overloaded] (DEFAULT_MAX_IN_FLIGHT when absent) */
+  maxInFlight?: number;
   drainSeconds: number;
   /** self-managed certificates: NS/NAME of the Secret that holds them */
   certSecret?: string;
@@ -75,6 +81,10 @@ export interface ServeOptions extends BundleFlags, SigningFlags {
   tektonServiceAccount?: string[];
   /** the run-time gateway's listen address (plain HTTP; docs/run-time-gateway.md); off when absent */
   callsListen?: string;
+  /** --metrics-listen: /metrics also here, plain HTTP (it stays on --listen, over TLS); off when absent */
+  metricsListen?: string;
+  /** deployment/NAME in --namespace: owner of the certificate Secret this gateway creates (src/owner.ts); the signing keys have none */
+  owner?: string;
 }
 
 export interface RunningGateway {
@@ -84,6 +94,8 @@ export interface RunningGateway {
   certificates?: CertificateManager;
   /** with --calls-listen: the run-time gateway's port */
   callsPort?: number;
+  /** with --metrics-listen: the plain /metrics port */
+  metricsPort?: number;
   close(): Promise<void>;
 }
 
@@ -103,6 +115,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     clientAuth = new ClientAuth({ caPem, allowedNames: opts.clientCn ?? [] });
   }
   const calls = opts.callsListen !== undefined ? parseListen(opts.callsListen, "--calls-listen") : undefined;
+  const metricsAddress = opts.metricsListen !== undefined ? parseListen(opts.metricsListen, "--metrics-listen") : undefined;
   if (calls && opts.offline) throw new InputError("--calls-listen needs a cluster: a run's calls are checked with TokenReview against its AgentRun (drop --offline)");
   if (opts.requireWebhooks !== undefined) {
     if (opts.offline) throw new InputError("--require-webhooks needs a cluster: it reads the webhook configurations (drop --offline)");
@@ -134,9 +147,12 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     });
   }
   const signing = await planSigningKeyring(opts);
+  const ownerFlag = opts.owner !== undefined ? parseOwnerFlag(opts.owner) : undefined;
   // The Secrets live in the cluster even when policy context does not (--offline).
   const inCluster = selfManaged !== undefined || signing.kind === "secret";
-  const kc = !opts.offline || inCluster ? loadKubeConfig(opts.kubeconfig, inCluster ? "" : ", or --offline") : undefined;
+  const kc = !opts.offline || inCluster ? loadKubeConfig(opts, inCluster ? "" : ", or --offline") : undefined;
+  if (ownerFlag && !kc) throw new InputError("--owner needs a cluster: it names what the gateway creates there (--cert-secret, --signing-keys)");
+  const owner: Owner | undefined = ownerFlag && kc ? await resolveOwner(kc, opts.namespace, ownerFlag) : undefined;
 
   let tls: KeyPair;
   let caCert: string | undefined;
@@ -184,6 +200,8 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
   });
   const guard = opts.requireWebhooks !== undefined && kc && !opts.offline ? new RegistrationGuard(clusterReader(kc), opts.requireWebhooks, logger, opts.requireWebhooksIntervalMs) : undefined;
   await guard?.start();
+  // The signing keys outlive the Deployment (no owner): stored runs and provenance are verified
+  // with them, and a deleted Deployment (helm upgrade --force, a rename) must not take them along.
   const signingKeys = await startSigningKeyring(signing, kc, logger);
   const keyring = guard ? guardedKeyring(signingKeys, () => guard.blocked()) : signingKeys;
   if (signing.kind === "fixed" && opts.signingKeyFile === undefined) logger.warn("no --signing-keys or --signing-key-file: decisions are signed with a key made for this process, which no controller can verify once it stops");
@@ -209,6 +227,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     ...(clientAuth ? { clientAuth } : {}),
     ...(pathToken ? { pathToken } : {}),
     reviewLimits: { maxValues: opts.maxReviewValues ?? DEFAULT_REVIEW_LIMITS.maxValues, maxDepth: opts.maxReviewDepth ?? DEFAULT_REVIEW_LIMITS.maxDepth },
+    ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}),
   });
   pathToken?.start(logger);
   const clientCaReloader = clientAuth && opts.clientCaFile !== undefined ? new ClientCaReloader(clientAuth, opts.clientCaFile, logger) : undefined;
@@ -223,7 +242,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     certs = startSelfManaged(selfManaged, kc, logger, (pair) => {
       server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: "TLSv1.2" });
       metrics.certificateLoaded(pair.cert, "secret");
-    });
+    }, owner);
   }
   // The watches and timers a running gateway holds: stopped on close, and when it fails to start (nothing may keep the process up).
   const stopWatches = (): void => {
@@ -244,12 +263,24 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     stopWatches();
     throw err;
   }
+  let metricsServer: HttpServer | undefined;
+  const closeMetrics = (): Promise<void> => new Promise((resolve) => { if (metricsServer) metricsServer.close(() => resolve()); else resolve(); });
+  if (metricsAddress) {
+    try {
+      metricsServer = await listenMetrics(metrics.registry, metricsAddress);
+    } catch (err) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      stopWatches();
+      throw new InputError(`--metrics-listen ${opts.metricsListen ?? ""}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   let callGateway: RunningCallGateway | undefined;
   if (calls && kc) {
     try {
       callGateway = await startCallGateway({ ...calls, ledgerNamespace: opts.namespace }, kc, () => store.engine(), lookup, keyring.resolve, logger);
     } catch (err) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeMetrics();
       stopWatches();
       throw new InputError(`--calls-listen ${opts.callsListen ?? ""}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -265,6 +296,7 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
     ...(caCert ? { caCert } : {}),
     ...(certs ? { certificates: certs } : {}),
     ...(callGateway ? { callsPort: callGateway.port } : {}),
+    ...(metricsServer ? { metricsPort: listeningPort(metricsServer) } : {}),
     async close() {
       // Not ready first, so endpoints drop this pod; meanwhile every answer
       // closes its connection, so pooled clients reconnect elsewhere.
@@ -276,6 +308,8 @@ export async function startGateway(opts: ServeOptions): Promise<RunningGateway> 
       const { cut } = await drain.shutdown(finishMs);
       if (cut > 0) logger.warn("connections still open after the drain were closed", { connections: cut, finishSeconds: finishMs / 1000 });
       await cluster?.stop();
+      // Last: a scrape during the drain still sees the gateway's counters.
+      await closeMetrics();
     },
   };
 }

@@ -2,7 +2,6 @@
 // CustomRuns, the work queue, health and metrics endpoints.
 import { createServer, type Server } from "node:http";
 import * as k8s from "@kubernetes/client-node";
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { AgentRun } from "../types/agent.ts";
 import type { CustomRun } from "../types/tekton.ts";
 import type { Logger } from "../log.ts";
@@ -10,6 +9,7 @@ import { CustomRunReconciler, isAgentRunCustomRun } from "./customrun.ts";
 import type { AgentDriver, ProvenanceRecorder } from "./driver.ts";
 import { GVR, Kube, statusCode } from "./kube.ts";
 import { LeaderElector } from "./leader.ts";
+import { ControllerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
 import { RunReconciler } from "./reconcile-run.ts";
 import { kagentEndpoint, servicesToResolve, type ApiServerEndpoint } from "./scope.ts";
@@ -20,6 +20,10 @@ import { readKagentSupport, type KagentSupport } from "./kagent-version.ts";
 import { ConfigMapLedgerStore, LEDGER_COMPONENT, ledgerOfConfigMap } from "../calls/ledger-configmap.ts";
 import { ledgerOutlivesRun } from "./run-ledger.ts";
 import { peerEndpoint } from "./scope.ts";
+import type { Owner } from "../owner.ts";
+
+/** The Lease the controllers elect their leader with, in --lease-namespace. */
+export const CONTROLLER_LEASE = "agentgate-controller";
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -51,6 +55,8 @@ export interface ControllerOptions {
    * read from ledgerNamespace (agentgate's own).
    */
   calls?: { url: string; ledgerNamespace: string };
+  /** the controller's Deployment: its Lease and the run ledgers it opens name it as their owner (src/owner.ts) */
+  owner?: Owner;
 }
 
 
@@ -86,13 +92,9 @@ type ObjectInformer<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.Obje
 
 export async function startController(opts: ControllerOptions): Promise<RunningController> {
   const { log } = opts;
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "agentgate_controller_" });
-  const apiRequests = new Counter({ name: "agentgate_controller_api_requests_total", help: "Requests sent to the Kubernetes API server, by verb and resource (watch streams excluded).", labelNames: ["verb", "resource"] as const, registers: [registry] });
-  const kube = new Kube(opts.kubeConfig, (verb, resource) => { apiRequests.inc({ verb, resource }); });
-  const reconciles = new Counter({ name: "agentgate_controller_reconciles_total", help: "Reconciles, by kind and outcome.", labelNames: ["kind", "outcome"] as const, registers: [registry] });
-  const leaderGauge = new Gauge({ name: "agentgate_controller_leader", help: "1 while this replica leads.", registers: [registry] });
-  const runningGauge = new Gauge({ name: "agentgate_controller_runs_acting", help: "Runs whose agent is acting now.", registers: [registry] });
+  const metrics = new ControllerMetrics();
+  const { registry, reconciles, leader: leaderGauge, runsActing: runningGauge } = metrics;
+  const kube = new Kube(opts.kubeConfig, (verb, resource) => { metrics.apiRequests.inc({ verb, resource }); });
 
   let runs: ObjectInformer<k8s.KubernetesObject> | undefined;
   let customRuns: ObjectInformer<k8s.KubernetesObject> | undefined;
@@ -152,7 +154,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const services = new ServiceResolver(kube.core, log);
   const calls = opts.calls ? peerEndpoint("--calls-url", opts.calls.url) : undefined;
   if (calls?.kind === "unknown") log.warn("strict NetworkPolicies will not let the agents reach agentgate's run-time gateway", { reason: calls.why });
-  const ledgers = opts.calls ? new ConfigMapLedgerStore(opts.kubeConfig, opts.calls.ledgerNamespace) : undefined;
+  const ledgers = opts.calls ? new ConfigMapLedgerStore(opts.kubeConfig, opts.calls.ledgerNamespace, opts.owner) : undefined;
   const apiServer = async (): Promise<ApiServerEndpoint | undefined> => {
     if (apiServerCache && Date.now() - apiServerCache.at < 60_000) return apiServerCache.value;
     let value: ApiServerEndpoint | undefined;
@@ -296,6 +298,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   let elector: LeaderElector | undefined;
   let stopping = false;
   let stopped: Promise<void> | undefined;
+  // The run gauges describe the cluster only from a leader whose watch has synced.
+  metrics.readRunsFrom(() => (synced && !stopping ? (runs?.list() as AgentRun[] | undefined) : undefined));
   const stopAll = (release: boolean): Promise<void> =>
     (stopped ??= (async () => {
       stopping = true;
@@ -319,7 +323,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   let onLost: () => void = () => undefined;
   const lost = new Promise<void>((resolve) => { onLost = resolve; });
   if (opts.leaderElect) {
-    elector = new LeaderElector({ api: kube.coordination, namespace: opts.leaseNamespace, name: "agentgate-controller", log, ...(opts.identity ? { identity: opts.identity } : {}) });
+    elector = new LeaderElector({ api: kube.coordination, namespace: opts.leaseNamespace, name: CONTROLLER_LEASE, log, ...(opts.identity ? { identity: opts.identity } : {}), ...(opts.owner ? { owner: opts.owner } : {}) });
     void elector
       .acquire(() => {
         // Another replica leads now: stop acting rather than race it.

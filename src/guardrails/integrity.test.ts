@@ -27,6 +27,17 @@ test("run-immutable: a changed goal or budget is denied, field by field", () => 
   assert.ok(v.every((x) => x.policy === "run-immutable"));
 });
 
+// Found by fuzz/admission-review.fuzz.ts: a spec key named like an Object
+// method was compared with the other spec's inherited method, and the
+// message writer threw on it (the webhook then failed closed with a 500).
+test("run-immutable: a spec key named constructor or toString is compared as data", () => {
+  const added = JSON.parse('{"configRef": {"name": "c"}, "goal": "g", "constructor": 1, "toString": {"a": 1}}') as AgentRun["spec"];
+  const v = checkRunImmutable(run(added), run(spec));
+  assert.deepEqual(v.map((x) => x.field), ["spec.constructor", "spec.toString"]);
+  assert.match(v[0]?.message ?? "", /^changed from \(unset\) to 1,/);
+  assert.deepEqual(checkRunImmutable(run(added), run(added)), []);
+});
+
 test("run-immutable: a cancelled run cannot be resumed", () => {
   const v = checkRunImmutable(run({ ...spec, status: "" }), run({ ...spec, status: "Cancelled" }));
   assert.equal(v[0]?.field, "spec.status");

@@ -105,12 +105,14 @@ export function checkRunImmutable(run: AgentRun, old: AgentRun): Violation[] {
   delete oldSpec.status;
   const out: Violation[] = [];
   if (!isDeepStrictEqual(spec, oldSpec)) {
+    // Own keys only: a spec key named "constructor" or "toString" is not the other spec's inherited method.
+    const own = (o: object, k: string): unknown => (Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined);
     const changed = [...new Set([...Object.keys(spec), ...Object.keys(oldSpec)])]
-      .filter((k) => !isDeepStrictEqual(spec[k as keyof typeof spec], oldSpec[k as keyof typeof oldSpec]))
+      .filter((k) => !isDeepStrictEqual(own(spec, k), own(oldSpec, k)))
       .sort();
     for (const key of changed) {
-      const was = oldSpec[key as keyof typeof oldSpec];
-      const now = spec[key as keyof typeof spec];
+      const was = own(oldSpec, key);
+      const now = own(spec, key);
       out.push(deny("run-immutable", `spec.${key}`, `changed from ${brief(was)} to ${brief(now)}, but an admitted AgentRun cannot be changed; the only allowed edit is spec.status: Cancelled. Create a new AgentRun with the new value instead`));
     }
   }

@@ -14,7 +14,8 @@ import { Writable } from "node:stream";
 import winston from "winston";
 import { BundleMetrics } from "./bundle-metrics.ts";
 import { readBundleFiles, writeBundleArchive } from "./bundle-archive.ts";
-import { BundleStore, openBundleStore } from "./bundle-store.ts";
+import { BundleStore, bundleOrigins, clearTextSources, openBundleStore, stackedSources } from "./bundle-store.ts";
+import { DEFAULT_BUNDLE_PATH, loadEngine } from "./load.ts";
 import { encodeInput } from "./engine.ts";
 import { signBundleFiles, signingKeyFrom, verificationKeyFrom } from "./signatures.ts";
 import { until } from "../../test/support/until.ts";
@@ -192,6 +193,41 @@ test("a local bundle that cannot be loaded fails the start in one line; bad flag
   await assert.rejects(openBundleStore({ bundle: [path], bundleScope: "prod" }, logger), /--bundle-scope and --bundle-verification-alg need --bundle-verification-key/);
 });
 
+test("--bundle values stack on the embedded default; --no-default-bundle replaces it, and needs one", () => {
+  assert.deepEqual(stackedSources([], true), [DEFAULT_BUNDLE_PATH]);
+  assert.deepEqual(stackedSources(["team.tar.gz"], true), [DEFAULT_BUNDLE_PATH, "team.tar.gz"]);
+  assert.deepEqual(stackedSources([DEFAULT_BUNDLE_PATH, "team.tar.gz"], true), [DEFAULT_BUNDLE_PATH, "team.tar.gz"], "the default named again is not loaded twice");
+  assert.deepEqual(stackedSources(["team.tar.gz"], false), ["team.tar.gz"]);
+  assert.throws(() => stackedSources([], false), /^BundleConfigError: --no-default-bundle needs at least one --bundle/);
+});
+
+test("a fork of the default (its own data.agentgate.config) stacked on the default is refused, saying to replace it instead; alone it loads", async () => {
+  const fork = await buildTestBundle({ "p.rego": rule(5), "agentgate/config/data.json": JSON.stringify({ approval: { approverGroups: ["sec-approvers"] } }) }, { entrypoints: ["agentgate/violations"], revision: "f1", name: "fork" });
+  try {
+    // As any policy config refused: serving, not ready, saying why (a file that will not load at all fails the start instead).
+    const stacked = await openBundleStore({ bundle: [fork], bundleCacheDir: "" }, logger);
+    assert.match(stacked.notReady() ?? "", /policy config \(bundle "fork"\): the bundle carries its own data\.agentgate\.config while stacked on the default bundle.*--no-default-bundle/);
+    stacked.stop();
+    await assert.rejects(loadEngine(stackedSources([fork], true)), /the bundle carries its own data\.agentgate\.config while stacked on the default bundle/, "review stacks as serve does");
+    const alone = await openBundleStore({ bundle: [fork], defaultBundle: false, bundleCacheDir: "" }, logger);
+    assert.deepEqual(alone.engine().policyConfig, { approval: { approverGroups: ["sec-approvers"] } });
+    alone.stop();
+  } finally {
+    await rm(dirname(fork), { recursive: true, force: true });
+  }
+});
+
+test("plain http to another machine is refused without a verification key: anyone on the path could replace the policy", async () => {
+  assert.deepEqual(clearTextSources(["http://bundles.example/b.tar.gz", "http://127.0.0.1:8181/b.tar.gz", "http://localhost/b.tar.gz", "https://bundles.example/b.tar.gz", "oci://registry.example/p:1", "oci://127.0.0.1:5000/p:1", "/bundles/b.tar.gz"], ["registry.example", "127.0.0.1:5000"]), ["http://bundles.example/b.tar.gz", "oci://registry.example/p:1"]);
+  assert.deepEqual(clearTextSources(["http://x.localhost/b.tar.gz"], []), ["http://x.localhost/b.tar.gz"], "in a pod x.localhost can be a Service of a namespace named localhost");
+  await assert.rejects(openBundleStore({ bundle: ["http://bundles.example/b.tar.gz"], bundleCacheDir: "" }, logger), /^BundleConfigError: --bundle http:\/\/bundles\.example\/b\.tar\.gz: plain http to another machine lets anyone on the path replace the policy; use https, or sign the bundles and give --bundle-verification-key$/);
+  await assert.rejects(openBundleStore({ bundle: ["oci://registry.example/p:1"], bundleInsecureRegistry: ["registry.example"], bundleCacheDir: "" }, logger), /^BundleConfigError: --bundle oci:\/\/registry\.example\/p:1: plain http/);
+});
+
+test("the bearer token is for the --bundle locations' own origins", () => {
+  assert.deepEqual(bundleOrigins(["https://bundles.example/a/b.tar.gz", "http://127.0.0.1:8181/b.tar.gz", "oci://ghcr.io/acme/policy:1", "oci://registry.example:5000/p:1", "/bundles/b.tar.gz"], ["registry.example:5000"]), ["https://bundles.example", "http://127.0.0.1:8181", "https://ghcr.io", "http://registry.example:5000"]);
+});
+
 test("the embedded default bundle needs no signature and is never cached", async () => {
   const cacheDir = join(dir, "default-cache");
   const store = new BundleStore({ sources: [], verification, cacheDir, pollIntervalMs: 600_000, log: logger });
@@ -219,6 +255,37 @@ test("a local bundle broken while the gateway was down: the restart starts from 
     await swapIn(path, v2);
     await until("the fixed file", () => second.engine().revision === "team@v2");
     assert.equal(second.status()[0]?.origin, "file");
+  } finally {
+    second.stop();
+  }
+});
+
+test("a newer version that cannot be kept on disk takes the older copy off it: a restart never starts from an older version than was in force", async () => {
+  const path = join(dir, "unkept", "team.tar.gz");
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, v1);
+  const cacheDir = join(dir, "unkept-cache");
+  const first = new BundleStore({ sources: [path], cacheDir, pollIntervalMs: 600_000, log: logger, file: { debounceMs: 10 } });
+  await first.start();
+  try {
+    const files = await readdir(cacheDir);
+    const archive = files.find((f) => f.endsWith(".tar.gz"));
+    assert.ok(archive, files.join(", "));
+    // The archive's place taken by a directory: the next save fails (as a full or read-only disk would).
+    await rm(join(cacheDir, archive));
+    await mkdir(join(cacheDir, archive, "blocked"), { recursive: true });
+    await swapIn(path, v2);
+    await until("v2 in force", () => first.engine().revision === "team@v2");
+    await until("the v1 copy's metadata gone", async () => !(await readdir(cacheDir)).some((f) => f.endsWith(".json")));
+  } finally {
+    first.stop();
+  }
+  // Source broken, cache holding nothing it could trust: not ready, rather than v1 again.
+  await writeFile(path, unloadable);
+  const second = new BundleStore({ sources: [path], cacheDir, pollIntervalMs: 600_000, log: logger, file: { debounceMs: 10 } });
+  await second.start().catch(() => undefined);
+  try {
+    assert.ok(second.status()[0]?.revision !== "v1", "never the older version from disk");
   } finally {
     second.stop();
   }

@@ -7,19 +7,24 @@
 // which is also kept on disk so a restart with the service unreachable
 // starts from it.
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Logger } from "../log.ts";
 import type { BundleMetrics } from "./bundle-metrics.ts";
 import { isRecord } from "../types/kube.ts";
 import { BundleError, bundleFromFiles, bundleNameOf, readTarGz, type Bundle } from "./bundle.ts";
 import { FileBundleSource, type FileSourceOptions } from "./bundle-file.ts";
 import { HttpBundleSource, bundleNameOfUrl, type HttpSourceOptions } from "./bundle-http.ts";
+import { OciBundleSource } from "./bundle-oci.ts";
+import type { PollOptions } from "./bundle-poller.ts";
 import { describeError, isUrl, parseInterval, type BundleSource, type SourceVersion } from "./bundle-source.ts";
+import { isLoopbackHost, RemoteClient, type RemoteAuthFlags } from "./bundle-transport.ts";
+import { bundleNameOfOci, isOciLocation, parseOciReference } from "./oci-reference.ts";
+import { readDockerConfig, registryKey, type RegistryCredentials } from "./registry-auth.ts";
 import { hasConfig, hasConfigSchema, PolicyConfigError } from "./config-schema.ts";
 import { PolicyEngine, withConfig } from "./engine.ts";
-import { DEFAULT_BUNDLE_PATH, readPolicyConfig } from "./load.ts";
+import { checkStackedOnDefault, DEFAULT_BUNDLE_PATH, readPolicyConfig } from "./load.ts";
 import { readVerificationKey, verifyBundleFiles, type SignatureKey } from "./signatures.ts";
 
 
@@ -39,7 +44,15 @@ export interface BundleStoreOptions {
   log: Logger;
   metrics?: BundleMetrics;
   http?: Partial<HttpSourceOptions>;
+  /** how registries are polled (tests) */
+  oci?: Partial<PollOptions>;
   file?: Partial<FileSourceOptions>;
+  /** TLS settings and the bearer token of every http(s) and oci:// source */
+  remote?: RemoteClient;
+  /** --bundle-registry-credentials */
+  registryCredentials?: RegistryCredentials;
+  /** --bundle-insecure-registry: registries reached over plain http */
+  insecureRegistries?: readonly string[];
 }
 
 export interface SlotStatus {
@@ -73,7 +86,7 @@ interface CacheMeta {
   savedAt: string;
 }
 
-/** How long start() waits for a bundle service's first answer before serving (not ready) without it. */
+/** How long start() waits for a bundle service's (or registry's) first answer before serving (not ready) without it. */
 const HTTP_START_GRACE_MS = 3000;
 
 /** $XDG_CACHE_HOME/agentgate/bundles, else <tmp>/agentgate-bundles (writable with a read-only root filesystem and an emptyDir /tmp). */
@@ -100,14 +113,24 @@ export class BundleStore {
     const list = opts.sources.length > 0 ? opts.sources : [DEFAULT_BUNDLE_PATH];
     const names = new Set<string>();
     this.slots = list.map((location) => {
-      const embedded = opts.sources.length === 0;
-      const base = embedded ? "default" : isUrl(location) ? bundleNameOfUrl(location) : bundleNameOf(location);
+      // The shipped default, alone or under teams' bundles (stackedSources).
+      const embedded = location === DEFAULT_BUNDLE_PATH;
+      const base = embedded ? "default" : isUrl(location) ? bundleNameOfUrl(location) : isOciLocation(location) ? bundleNameOfOci(location) : bundleNameOf(location);
       let name = base;
       for (let i = 2; names.has(name); i++) name = `${base}-${i}`;
       names.add(name);
+      const remote = opts.remote ? { client: opts.remote } : {};
       const source: BundleSource = isUrl(location)
-        ? new HttpBundleSource(location, { pollIntervalMs: opts.pollIntervalMs, ...opts.http })
-        : new FileBundleSource(location, { watch: !embedded, pollIntervalMs: opts.pollIntervalMs, ...opts.file });
+        ? new HttpBundleSource(location, { pollIntervalMs: opts.pollIntervalMs, ...remote, ...opts.http })
+        : isOciLocation(location)
+          ? new OciBundleSource(location, {
+              pollIntervalMs: opts.pollIntervalMs,
+              ...remote,
+              ...(opts.registryCredentials ? { credentials: opts.registryCredentials } : {}),
+              ...(opts.insecureRegistries ? { insecureRegistries: opts.insecureRegistries } : {}),
+              ...opts.oci,
+            })
+          : new FileBundleSource(location, { watch: !embedded, pollIntervalMs: opts.pollIntervalMs, ...opts.file });
       return { name, source, embedded };
     });
   }
@@ -171,18 +194,19 @@ export class BundleStore {
 
   stop(): void {
     for (const slot of this.slots) slot.source.stop();
+    void this.opts.remote?.close().catch(() => undefined);
   }
 
   private async startSlot(slot: Slot): Promise<void> {
     // A service's last good copy comes first, so the gateway is ready even if the service is down.
-    if (slot.source.kind === "http") await this.restore(slot);
+    if (slot.source.kind !== "file") await this.restore(slot);
     const first = slot.source.start(
       (version) => this.offer(slot, version, slot.source.kind),
       // An archive that is not a bundle is a version refused for its content
       // (BundleError); anything else is the source failing to deliver one.
       (err) => { this.failed(slot, err instanceof BundleError ? "load" : "fetch", err); },
     );
-    if (slot.source.kind === "http") {
+    if (slot.source.kind !== "file") {
       // A slow service must not keep the server from listening (and /healthz
       // from answering) for a whole request timeout; readiness says the rest.
       let grace: NodeJS.Timeout | undefined;
@@ -217,6 +241,7 @@ export class BundleStore {
       let engine: PolicyEngine | undefined;
       try {
         bundle = bundleFromFiles(slot.name, slot.source.location, version.files);
+        if (!slot.embedded && this.slots.some((s) => s.embedded)) checkStackedOnDefault(bundle);
         const next = this.slots.map((s) => (s === slot ? bundle : s.bundle));
         if (next.every((b): b is Bundle => b !== undefined)) engine = await PolicyEngine.load(next, this.opts.policyConfig);
         // Until every slot has a version there is no engine to build; check this bundle loads on its own.
@@ -252,8 +277,12 @@ export class BundleStore {
         this.opts.log.info("policy config not validated: the bundle ships no data.agentgate.config_schema", { bundle: slot.name, revision: bundle.revision });
       }
       if (origin !== "cache" && version.archive && this.opts.cacheDir && !slot.embedded) {
-        await this.persist(slot, bundle, version).catch((err: unknown) => {
-          this.opts.log.warn("could not keep the bundle's last good copy on disk; a restart will need its source", { bundle: slot.name, cacheDir: this.opts.cacheDir, error: describeError(err) });
+        await this.persist(slot, bundle, version).catch(async (err: unknown) => {
+          // A copy saved earlier is now older than what is in force: a
+          // restart must not start from it (policy rolled back), so it goes.
+          const paths = this.cachePaths(slot);
+          const removed = paths ? (await Promise.all([removeCopy(paths.meta), removeCopy(paths.archive)])).every(Boolean) : true;
+          this.opts.log.warn(removed ? "could not keep the bundle's last good copy on disk; a restart will need its source" : "could not keep the bundle's last good copy on disk, nor remove the older copy there; a restart with its source down would start from that older version", { bundle: slot.name, cacheDir: this.opts.cacheDir, error: describeError(err) });
         });
       }
     });
@@ -328,6 +357,8 @@ export class BundleStore {
 /** The serve flags that shape the store (--bundle-*). */
 export interface BundleFlags {
   bundle: string[];
+  /** false: --no-default-bundle, the --bundle values replace the embedded default instead of stacking on it */
+  defaultBundle?: boolean;
   policyConfig?: string;
   bundleVerificationKey?: string;
   bundleVerificationAlg?: string;
@@ -337,6 +368,101 @@ export interface BundleFlags {
   bundlePollInterval?: string;
   /** "" turns the on-disk copy off */
   bundleCacheDir?: string;
+  bundleBearerTokenFile?: string;
+  bundleClientCert?: string;
+  bundleClientKey?: string;
+  bundleCa?: string;
+  /** a docker config.json */
+  bundleRegistryCredentials?: string;
+  /** host[:port] of registries reached over plain http */
+  bundleInsecureRegistry?: string[];
+}
+
+/**
+ * The client every remote --bundle is reached with, its files checked now;
+ * and what an operator should hear about flags that do less than they seem to.
+ */
+async function openRemote(flags: BundleFlags, log: Logger): Promise<{ remote?: RemoteClient; registryCredentials?: RegistryCredentials; insecureRegistries: string[] }> {
+  const insecureRegistries = (flags.bundleInsecureRegistry ?? []).map(registryKey);
+  const auth: RemoteAuthFlags = {
+    ...(flags.bundleBearerTokenFile !== undefined ? { bundleBearerTokenFile: flags.bundleBearerTokenFile, bearerOrigins: bundleOrigins(flags.bundle, insecureRegistries) } : {}),
+    ...(flags.bundleClientCert !== undefined ? { bundleClientCert: flags.bundleClientCert } : {}),
+    ...(flags.bundleClientKey !== undefined ? { bundleClientKey: flags.bundleClientKey } : {}),
+    ...(flags.bundleCa !== undefined ? { bundleCa: flags.bundleCa } : {}),
+  };
+  const registryCredentials = flags.bundleRegistryCredentials !== undefined ? await readDockerConfig(flags.bundleRegistryCredentials) : undefined;
+  const remote = Object.keys(auth).length > 0 ? await RemoteClient.open(auth) : undefined;
+  const remotes = flags.bundle.filter((l) => isUrl(l) || isOciLocation(l));
+  if ((remote || registryCredentials) && remotes.length === 0) {
+    log.warn("bundle authentication flags are set but no --bundle is an http(s) URL or oci:// reference: they apply to none", { flags: [...Object.keys(auth), ...(registryCredentials ? ["bundleRegistryCredentials"] : [])] });
+  }
+  if (remote?.hasBearerToken) {
+    const clear = flags.bundle.filter((l) => {
+      const url = URL.parse(l);
+      return url?.protocol === "http:" && !isLoopbackHost(url.hostname);
+    });
+    // Refusing to start would also stop the other bundles; the service will say 401, and this says why.
+    if (clear.length > 0) log.warn("--bundle-bearer-token-file is not sent to these plain-http bundle services (only over https, or http to a loopback address)", { bundles: clear });
+  }
+  return { ...(remote ? { remote } : {}), ...(registryCredentials ? { registryCredentials } : {}), insecureRegistries };
+}
+
+/** Deletes a cached file; true when none is left (also when there never was one, or its directory is not one). */
+async function removeCopy(path: string): Promise<boolean> {
+  try {
+    await rm(path, { force: true });
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOTDIR";
+  }
+}
+
+/** The remote --bundle locations reached over plain http on another machine (loopback is this machine). */
+export function clearTextSources(bundles: readonly string[], insecureRegistries: readonly string[]): string[] {
+  return bundles.filter((location) => {
+    if (isUrl(location)) {
+      const url = new URL(location);
+      return url.protocol === "http:" && !isLoopbackHost(url.hostname);
+    }
+    if (!isOciLocation(location)) return false;
+    const ref = parseOciReference(location);
+    return insecureRegistries.includes(registryKey(ref.registry)) && !isLoopbackHost(new URL(`http://${ref.apiHost}`).hostname);
+  });
+}
+
+/** The origins of the remote --bundle locations: an http(s) URL's, an oci:// registry's API. */
+export function bundleOrigins(bundles: readonly string[], insecureRegistries: readonly string[]): string[] {
+  const origins = new Set<string>();
+  for (const location of bundles) {
+    if (isUrl(location)) origins.add(new URL(location).origin);
+    else if (isOciLocation(location)) {
+      const ref = parseOciReference(location);
+      origins.add(new URL(`${insecureRegistries.includes(registryKey(ref.registry)) ? "http" : "https"}://${ref.apiHost}`).origin);
+    }
+  }
+  return [...origins];
+}
+
+/**
+ * The bundles in force: the embedded default first, then each --bundle
+ * stacked on it (a team adds rules without forking the default), unless
+ * --no-default-bundle, when the --bundle values are all there is. The
+ * default named again as a --bundle is not loaded twice.
+ */
+export function stackedSources(bundles: readonly string[], withDefault: boolean): string[] {
+  if (!withDefault) {
+    if (bundles.length === 0) throw new BundleConfigError("--no-default-bundle needs at least one --bundle: without the default there would be no policy at all");
+    return [...bundles];
+  }
+  return [DEFAULT_BUNDLE_PATH, ...bundles.filter((b) => resolve(b) !== DEFAULT_BUNDLE_PATH)];
+}
+
+/** The bundle flags contradict each other. */
+export class BundleConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BundleConfigError";
+  }
 }
 
 /** Builds the store from serve's flags and puts the first versions in force. */
@@ -352,18 +478,28 @@ export async function openBundleStore(flags: BundleFlags, log: Logger, metrics?:
         ...(flags.bundleScope !== undefined ? { scope: flags.bundleScope } : {}),
         ...(flags.bundleVerificationAlg !== undefined ? { algorithm: flags.bundleVerificationAlg } : {}),
       });
+  const sources = stackedSources(flags.bundle, flags.defaultBundle ?? true);
+  const clear = clearTextSources(flags.bundle, (flags.bundleInsecureRegistry ?? []).map(registryKey));
+  if (clear.length > 0 && !verification) {
+    // Anyone on the path could swap the policy, its defaults included (which fill fields of every object).
+    throw new BundleConfigError(`--bundle ${clear[0] ?? ""}: plain http to another machine lets anyone on the path replace the policy; use https, or sign the bundles and give --bundle-verification-key`);
+  }
   if (verification && flags.bundle.length === 0) {
     log.warn("--bundle-verification-key is set but no --bundle is given: the embedded default bundle is trusted as shipped");
   }
   const cacheDir = flags.bundleCacheDir ?? defaultCacheDir();
+  const { remote, registryCredentials, insecureRegistries } = await openRemote(flags, log);
   const store = new BundleStore({
-    sources: flags.bundle,
+    sources,
     ...(flags.policyConfig !== undefined ? { policyConfig: await readPolicyConfig(flags.policyConfig) } : {}),
     ...(verification ? { verification } : {}),
     ...(cacheDir !== "" ? { cacheDir } : {}),
     pollIntervalMs,
     log,
     ...(metrics ? { metrics } : {}),
+    ...(remote ? { remote } : {}),
+    ...(registryCredentials ? { registryCredentials } : {}),
+    insecureRegistries,
   });
   await store.start();
   return store;

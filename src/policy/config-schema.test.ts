@@ -327,3 +327,14 @@ describe("durations", () => {
     });
   }
 });
+
+// Found by fuzz/bundle-archive.fuzz.ts: a schema property named like an
+// Object method was checked against the config's inherited method, and the
+// message writer threw on it (a TypeError instead of a PolicyConfigError).
+test("a schema key named like an Object method is checked against the config's own keys only", () => {
+  const schema = { type: "object", properties: { hasOwnProperty: false, constructor: { type: "string" }, toString: { type: "integer" } } };
+  assert.deepEqual(configProblems(compileConfigSchema(schema, "methods"), {}), []);
+  const problems = configProblems(compileConfigSchema({ ...schema }, "methods"), JSON.parse('{"constructor": 1, "hasOwnProperty": "x"}'));
+  assert.equal(problems.length, 2, problems.join("; "));
+  assert.ok(problems.every((p) => !p.includes("function")), problems.join("; "));
+});

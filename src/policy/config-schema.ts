@@ -74,7 +74,8 @@ export function compileConfigSchema(schema: unknown, bundle: string): CompiledCo
   if (cached) return cached;
   // An Ajv of its own per schema: Ajv keeps every schema it compiled, and
   // bundle versions come and go for as long as the gateway runs.
-  const ajv = new Ajv({ allErrors: true, verbose: true, strictSchema: true, strictTypes: false, strictTuples: false, strictRequired: false, allowUnionTypes: true, logger: false });
+  // ownProperties: a config is JSON or YAML data; a schema key named "constructor" or "toString" is not Object.prototype's method.
+  const ajv = new Ajv({ allErrors: true, verbose: true, strictSchema: true, strictTypes: false, strictTuples: false, strictRequired: false, allowUnionTypes: true, ownProperties: true, logger: false });
   ajv.addFormat("go-duration", { type: "string", validate: isPositiveDuration });
   ajv.addFormat("re2", { type: "string", validate: isRe2 });
   let validate: ValidateFunction;
@@ -412,7 +413,8 @@ function typeHint(schema: Schema, value: unknown): string {
 
 function show(value: unknown): string {
   if (value === undefined) return "missing";
-  const text = JSON.stringify(value);
+  // JSON has no text for a function (an inherited method): say so rather than the message writer throwing.
+  const text = (JSON.stringify(value) as string | undefined) ?? `a ${typeof value}`;
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 }
 

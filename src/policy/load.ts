@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { isRecord } from "../types/kube.ts";
 import { readBundle, type Bundle } from "./bundle.ts";
 import { PolicyEngine } from "./engine.ts";
+import { PolicyConfigError } from "./config-schema.ts";
 
 /** The compiled default bundle shipped with agentgate (built from policies/). */
 export const DEFAULT_BUNDLE_PATH = fileURLToPath(new URL("../../policies/bundle.tar.gz", import.meta.url));
@@ -36,6 +37,21 @@ export async function readPolicyConfig(path: string): Promise<Record<string, unk
   return value;
 }
 
+/**
+ * A bundle stacked on the default that brings its own data.agentgate.config
+ * is a fork of the default: the gateway's own checks (approver groups,
+ * budgets, profiles) read the first bundle's config, so the fork's would be
+ * silently ignored. Refused, saying how to replace the default instead.
+ */
+export function checkStackedOnDefault(bundle: Bundle): void {
+  const agentgate = bundle.data.agentgate;
+  if (isRecord(agentgate) && agentgate.config !== undefined) {
+    throw new PolicyConfigError(bundle.name, [
+      "the bundle carries its own data.agentgate.config while stacked on the default bundle, whose config agentgate's own checks read (approver groups, budgets, profiles); to replace the default with it, give --no-default-bundle (Helm: policy.defaultBundle: false); a team's rules stacked on the default keep their data under another path",
+    ]);
+  }
+}
+
 export async function readBundles(sources: readonly string[]): Promise<Bundle[]> {
   const list = sources.length > 0 ? sources : [DEFAULT_BUNDLE_PATH];
   const bundles: Bundle[] = [];
@@ -45,6 +61,7 @@ export async function readBundles(sources: readonly string[]): Promise<Bundle[]>
     let name = bundle.name;
     for (let i = 2; names.has(name); i++) name = `${bundle.name}-${i}`;
     names.add(name);
+    if (list[0] === DEFAULT_BUNDLE_PATH && source !== DEFAULT_BUNDLE_PATH) checkStackedOnDefault({ ...bundle, name });
     bundles.push({ ...bundle, name });
   }
   return bundles;

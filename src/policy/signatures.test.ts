@@ -83,7 +83,7 @@ for (const alg of ["ES256", "RS256", "HS256"]) {
     const plain = join(dir, `plain-${alg}.tar.gz`);
     await runOpa(["build", "-b", "-t", "wasm", "-e", "agentgate/violations", "--revision", "r2", "-o", plain, src]);
     const signed = join(dir, `signed-${alg}.tar.gz`);
-    const res = await cli("bundle", "sign", plain, "--signing-key", keyOf(alg).priv, ...(alg === "HS256" ? ["--signing-alg", alg] : []), "-o", signed);
+    const res = await cli("bundle", "sign", plain, "--signing-key", keyOf(alg).priv, ...(alg === "HS256" ? ["--signing-alg", alg] : []), "--output-file", signed);
     assert.equal(res.code, 0, res.err);
     assert.equal(await opaVerdict(signed, alg), undefined);
     const verified = await cli("bundle", "verify", signed, "--verification-key", keyOf(alg).pub, ...(alg === "HS256" ? ["--signing-alg", alg] : []));

@@ -79,6 +79,12 @@ export interface DecisionRecord {
   bundles: readonly { name: string; revision: string }[];
   /** the client's address, as OPA records it (the API server) */
   remoteAddress: string;
+  /**
+   * The id a denial names (the AdmissionReview's request uid, unique per
+   * webhook call), so a developer's message leads to this record; a random
+   * one when the request had none to give.
+   */
+  decisionId?: string;
 }
 
 export interface DecisionLogger {
@@ -113,7 +119,7 @@ export function createDecisionLogger(logger: Logger, redactions: readonly string
         : { allowed: false, violations: [] };
       logger.info("decision", {
         type: "openpolicyagent.org/decision_logs",
-        decision_id: randomUUID(),
+        decision_id: record.decisionId ?? randomUUID(),
         labels,
         bundles: Object.fromEntries(record.bundles.map((b) => [b.name, { revision: b.revision }])),
         path: record.webhook === "mutate" ? "agentgate/defaults" : "agentgate/violations",

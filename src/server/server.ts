@@ -13,12 +13,13 @@ import type { Logger } from "../log.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { DEFAULT_REVIEW_LIMITS, ReviewTooCostlyError, WireError, parseAdmissionReview, type ReviewLimits } from "../wire/parse.ts";
 import { BodyTooLarge, readBody } from "../streams/read-body.ts";
-import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
+import { decisionIdLine, serializeReview, toAdmissionReview } from "../wire/respond.ts";
 import { denialLines } from "../wire/messages.ts";
 import type { ClientAuth } from "./client-auth.ts";
 import type { DecisionLogger } from "./decision-log.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { KeyPair } from "./tls-reload.ts";
+import { DEFAULT_MAX_IN_FLIGHT, InFlightLimit, OverloadLog, afterArrivals, overloadedReview, reviewUid } from "./overload.ts";
 
 /** Object and oldObject of the largest Kubernetes object (1.5 MiB each), plus the envelope. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024 + 64 * 1024;
@@ -42,6 +43,8 @@ export interface GatewayServerOptions {
   clientAuth?: ClientAuth;
   /** admission endpoints only at /validate/<token> and /mutate/<token> (path-token.ts) */
   pathToken?: PathToken;
+  /** admission reviews read and not yet answered, at most; more are denied unevaluated (overload.ts); DEFAULT_MAX_IN_FLIGHT when absent */
+  maxInFlight?: number;
 }
 
 /** The shared reader, its refusal said as the wire's 413. */
@@ -69,7 +72,7 @@ function failClosed(request: AdmissionRequest, err: unknown): string {
     response: {
       uid: request.uid,
       allowed: false,
-      status: { code: 500, reason: "InternalError", message: `[gateway-error] agentgate could not evaluate this request: ${reason}; retry, and if it persists tell the platform team (request uid ${request.uid})`, status: "Failure" },
+      status: { code: 500, reason: "InternalError", message: `[gateway-error] agentgate could not evaluate this request: ${reason}; retry, and if it persists tell the platform team\n${decisionIdLine(request.uid)}`, status: "Failure" },
     },
   });
 }
@@ -99,6 +102,8 @@ const remoteAddress = (req: IncomingMessage): string => {
 export function createGatewayServer(opts: GatewayServerOptions): Server {
   const { deps, metrics, log } = opts;
   const limits = opts.reviewLimits ?? DEFAULT_REVIEW_LIMITS;
+  const inFlight = new InFlightLimit(opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+  const overloadLog = new OverloadLog(log, inFlight.max);
 
   /** The bundles in force; none when no engine is (the very error a refusal may be about). */
   function bundlesInForce(): { name: string; revision: string }[] {
@@ -109,11 +114,44 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
     }
   }
 
-  async function handleReview(origin: Origin, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** A 4xx for what is not a review the gateway can read: said in one line, counted, logged. */
+  function badRequest(origin: Origin, err: unknown, res: ServerResponse): void {
+    const wire = err instanceof WireError ? err : new WireError(errorMessage(err));
+    metrics.badRequests.inc({ reason: wire.status === 413 ? "too_large" : "malformed" });
+    log.warn("bad admission request", { webhook: origin, error: wire.message });
+    send(res, wire.status, `${JSON.stringify({ error: wire.message })}\n`);
+  }
+
+  /**
+   * Reads a review, then takes a place in flight for it or refuses it. The
+   * place is taken once the body is in: a caller slow to send one holds no
+   * place, so it cannot keep the API server's reviews out.
+   */
+  async function serveReview(origin: Origin, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
+    let body: Buffer;
+    try {
+      body = await readReview(req, MAX_BODY_BYTES);
+    } catch (err) {
+      badRequest(origin, err, res);
+      return;
+    }
+    if (!inFlight.tryEnter()) {
+      refuseOverloaded(origin, body, res);
+      return;
+    }
+    try {
+      await afterArrivals();
+      await handleReview(origin, body, req, res, started);
+    } finally {
+      inFlight.leave();
+    }
+  }
+
+  async function handleReview(origin: Origin, body: Buffer, req: IncomingMessage, res: ServerResponse, started: bigint): Promise<void> {
     let request: AdmissionRequest;
     try {
-      request = parseAdmissionReview(await readReview(req, MAX_BODY_BYTES), limits);
+      request = parseAdmissionReview(body, limits);
     } catch (err) {
       if (err instanceof ReviewTooCostlyError && findResource(err.request.resource)) {
         answerTooCostly(origin, err, req, res, started);
@@ -124,20 +162,17 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
         send(res, 400, `${JSON.stringify({ error: new UnknownResourceError(err.request).message })}\n`);
         return;
       }
-      const wire = err instanceof WireError ? err : new WireError(err instanceof Error ? err.message : String(err));
-      metrics.badRequests.inc({ reason: wire.status === 413 ? "too_large" : "malformed" });
-      log.warn("bad admission request", { webhook: origin, error: wire.message });
-      send(res, wire.status, `${JSON.stringify({ error: wire.message })}\n`);
+      badRequest(origin, err, res);
       return;
     }
     const resource = findResource(request.resource);
     try {
       const decision = await admit(request, deps, origin);
-      send(res, 200, serializeReview(toAdmissionReview(request.uid, decision)));
+      send(res, 200, serializeReview(toAdmissionReview(request.uid, decision, request.uid)));
       const outcome = decision.exempt ? "exempt" : decision.failures.length > 0 ? "error" : decision.allowed ? "allowed" : "denied";
       metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: outcome });
       for (const v of decision.violations) metrics.violations.inc({ policy: v.policy, action: v.action, namespace: request.namespace ?? "", kind: request.kind.kind });
-      opts.decisions?.log({ webhook: origin, input: decision.input, outcome: { decision }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req) });
+      opts.decisions?.log({ webhook: origin, input: decision.input, outcome: { decision }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req), decisionId: request.uid });
       if (!decision.allowed && request.operation === "UPDATE" && !request.dryRun) opts.onDeniedUpdate?.(request, denialLines(decision.violations).join("; "));
       for (const f of decision.failures) {
         metrics.evaluationErrors.inc({ bundle: f.bundle });
@@ -148,6 +183,7 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
       if ((!decision.allowed || decision.violations.length > 0) && log.isLevelEnabled("info")) {
         log.info("admission decision", {
           uid: request.uid,
+          decision_id: request.uid,
           webhook: origin,
           kind: request.kind.kind,
           namespace: request.namespace,
@@ -168,21 +204,31 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
       metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: "error" });
       send(res, 200, failClosed(request, err));
       // The refusal is a decision too: audited like the others, with what was asked.
-      opts.decisions?.log({ webhook: origin, input: { request }, outcome: { error: errorMessage(err) }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req) });
+      opts.decisions?.log({ webhook: origin, input: { request }, outcome: { error: errorMessage(err) }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req), decisionId: request.uid });
     } finally {
       metrics.duration.observe({ webhook: origin }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
+  /** Over the in-flight limit: denied from the uid alone, nothing parsed or evaluated. */
+  function refuseOverloaded(origin: Origin, body: Buffer, res: ServerResponse): void {
+    metrics.overloaded.inc({ webhook: origin });
+    overloadLog.refusal();
+    const uid = reviewUid(body);
+    // No uid, no review to answer: said as HTTP, which only a caller other than the API server sends.
+    if (uid === undefined) send(res, 429, `${JSON.stringify({ error: "[gateway-overloaded] too many admission reviews in flight, and this body holds no AdmissionReview uid" })}\n`);
+    else send(res, 200, serializeReview(overloadedReview(uid, inFlight.max)));
+  }
+
   function answerTooCostly(origin: Origin, err: ReviewTooCostlyError, req: IncomingMessage, res: ServerResponse, started: bigint): void {
     const { request } = err;
     const decision = tooCostly(origin, err.reasons);
-    send(res, 200, serializeReview(toAdmissionReview(request.uid, decision)));
+    send(res, 200, serializeReview(toAdmissionReview(request.uid, decision, request.uid)));
     metrics.requests.inc({ webhook: origin, resource: request.resource.resource, operation: request.operation, decision: "denied" });
     metrics.violations.inc({ policy: "request-size", action: "deny", namespace: request.namespace ?? "", kind: request.kind.kind }, decision.violations.length);
     metrics.duration.observe({ webhook: origin }, Number(process.hrtime.bigint() - started) / 1e9);
     // Only the envelope is known: the object was never parsed, and is not logged.
-    opts.decisions?.log({ webhook: origin, input: { request }, outcome: { decision }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req) });
+    opts.decisions?.log({ webhook: origin, input: { request }, outcome: { decision }, elapsedNs: process.hrtime.bigint() - started, bundles: bundlesInForce(), remoteAddress: remoteAddress(req), decisionId: request.uid });
     log.warn("admission review over the cost limits; denied without evaluation", {
       uid: request.uid,
       webhook: origin,
@@ -237,7 +283,7 @@ export function createGatewayServer(opts: GatewayServerOptions): Server {
         send(res, verdict.status, `${JSON.stringify({ error: `POST /${endpoint}: ${verdict.error}` })}\n`);
         return;
       }
-      void handleReview(endpoint, req, res);
+      void serveReview(endpoint, req, res);
       return;
     }
     app(req, res);

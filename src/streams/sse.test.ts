@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { SseEvent } from "./sse.ts";
-import { readSse, SseParser } from "./sse.ts";
+import { DEFAULT_MAX_EVENT_CHARS, readSse, SseLimitError, SseParser } from "./sse.ts";
 
 function parseAll(chunks: string[]): SseEvent[] {
   const p = new SseParser();
@@ -78,4 +78,50 @@ test("readSse releases the body when the consumer stops early", async () => {
     break;
   }
   assert.equal(cancelled, true);
+});
+
+// Found by fuzz/sse.fuzz.ts: a line arriving in many chunks was rescanned
+// (and copied) from its start on every chunk, quadratic in its length: an
+// 8 MiB line in 16 KiB chunks cost 5.5 s of the controller's event loop.
+test("SSE: a long line in many small chunks is read in linear time", () => {
+  const p = new SseParser();
+  const chunk = "x".repeat(4096);
+  const started = performance.now();
+  p.push("data: ");
+  for (let i = 0; i < 1024; i++) p.push(chunk);
+  const events = p.push("\n\n");
+  const ms = performance.now() - started;
+  assert.equal(events[0]?.data.length, 4 * 1024 * 1024);
+  // Linear: tens of ms; the quadratic reader took seconds.
+  assert.ok(ms < 1500, `4 MiB line in 4 KiB chunks took ${ms.toFixed(0)} ms`);
+});
+
+// Also found by fuzzing: nothing bounded what one event could hold, so a
+// server that never ends a line or an event grew the reader without end.
+test("SSE: an event over maxEventChars is refused, and the parser never holds more than the limit", () => {
+  const p = new SseParser({ maxEventChars: 100 });
+  assert.deepEqual(p.push("data: ok\n\n"), [{ event: "message", data: "ok" }]);
+  // many events adding up to more than the limit are fine: the limit is per event
+  for (let i = 0; i < 50; i++) assert.equal(p.push(`data: ${"y".repeat(40)}\n\n`).length, 1);
+  p.push(`data: ${"z".repeat(50)}\n`);
+  assert.ok(p.held <= 100);
+  assert.throws(() => p.push(`data: ${"z".repeat(50)}\n`), SseLimitError);
+  const line = new SseParser({ maxEventChars: 100 });
+  line.push("data: ");
+  assert.throws(() => { for (let i = 0; i < 20; i++) line.push("x".repeat(10)); }, (err: unknown) => err instanceof SseLimitError && err.limit === 100);
+});
+
+test("readSse bounds an event by default, and ends the stream with SseLimitError", async () => {
+  assert.equal(DEFAULT_MAX_EVENT_CHARS, 16 * 1024 * 1024);
+  let pulls = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulls++;
+      controller.enqueue(new TextEncoder().encode(pulls === 1 ? "data: " : "x".repeat(1000)));
+    },
+  });
+  await assert.rejects(async () => {
+    for await (const _ of readSse(body, { maxEventChars: 10_000 })) assert.fail("no event ends");
+  }, SseLimitError);
+  assert.ok(pulls < 20, `read ${pulls} chunks before refusing`);
 });

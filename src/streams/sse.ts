@@ -10,15 +10,50 @@ export interface SseEvent {
   id?: string;
 }
 
+/** A stream whose event (or line) outgrew what its reader holds: refused rather than buffered without end. */
+export class SseLimitError extends Error {
+  readonly limit: number;
+  constructor(limit: number, held: number) {
+    super(`server-sent event over the limit of ${limit} characters (${held} held without a blank line ending the event)`);
+    this.name = "SseLimitError";
+    this.limit = limit;
+  }
+}
+
+export interface SseParserOptions {
+  /**
+   * Characters one event may hold (its data lines and the line not yet
+   * ended) before the stream is refused with SseLimitError; unbounded by
+   * default, for callers that already hold the whole body.
+   */
+  maxEventChars?: number;
+}
+
+/** What readSse lets one event hold: far above any A2A event, far below what would exhaust the controller. */
+export const DEFAULT_MAX_EVENT_CHARS = 16 * 1024 * 1024;
+
 export class SseParser {
-  private buffer = "";
+  /** the line not yet ended, in the pieces it arrived in: joined once, when its end comes (appending would copy it on every chunk) */
+  private partial: string[] = [];
+  private partialChars = 0;
   /** the previous chunk ended in CR: a leading LF of the next one belongs to it */
   private pendingCR = false;
   private started = false;
   private dataLines: string[] = [];
+  private dataChars = 0;
   private hasData = false;
   private eventType = "";
   private lastId: string | undefined;
+  private readonly maxEventChars: number;
+
+  constructor(opts: SseParserOptions = {}) {
+    this.maxEventChars = opts.maxEventChars ?? Infinity;
+  }
+
+  /** Characters held for the event being read: its data lines and the line not yet ended. */
+  get held(): number {
+    return this.dataChars + this.partialChars;
+  }
 
   push(chunk: string): SseEvent[] {
     // An empty chunk (a decoder holding half a character) must not forget a pending CR.
@@ -30,16 +65,21 @@ export class SseParser {
     }
     if (this.pendingCR && text.startsWith("\n")) text = text.slice(1);
     this.pendingCR = false;
-    this.buffer += text;
     const events: SseEvent[] = [];
     let start = 0;
-    for (let i = 0; i < this.buffer.length; i++) {
-      const c = this.buffer.charCodeAt(i);
+    // Only the new text is scanned: what is held has no line end in it.
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
       if (c !== 10 && c !== 13) continue;
-      const line = this.buffer.slice(start, i);
+      let line = text.slice(start, i);
+      if (this.partial.length > 0) {
+        line = this.partial.join("") + line;
+        this.partial = [];
+        this.partialChars = 0;
+      }
       if (c === 13) {
-        if (i + 1 < this.buffer.length) {
-          if (this.buffer.charCodeAt(i + 1) === 10) i++;
+        if (i + 1 < text.length) {
+          if (text.charCodeAt(i + 1) === 10) i++;
         } else {
           this.pendingCR = true;
         }
@@ -48,14 +88,20 @@ export class SseParser {
       const ev = this.line(line);
       if (ev) events.push(ev);
     }
-    this.buffer = this.buffer.slice(start);
+    if (start < text.length) {
+      this.partial.push(text.slice(start));
+      this.partialChars += text.length - start;
+    }
+    if (this.held > this.maxEventChars) throw new SseLimitError(this.maxEventChars, this.held);
     return events;
   }
 
   /** End of stream: an event not terminated by a blank line is discarded, as the standard says. */
   end(): SseEvent[] {
-    this.buffer = "";
+    this.partial = [];
+    this.partialChars = 0;
     this.dataLines = [];
+    this.dataChars = 0;
     this.hasData = false;
     this.eventType = "";
     return [];
@@ -71,6 +117,7 @@ export class SseParser {
     switch (field) {
       case "data":
         this.dataLines.push(value);
+        this.dataChars += value.length + 1;
         this.hasData = true;
         break;
       case "event":
@@ -91,15 +138,20 @@ export class SseParser {
     const ev: SseEvent = { event: this.eventType || "message", data: this.dataLines.join("\n") };
     if (this.lastId !== undefined) ev.id = this.lastId;
     this.dataLines = [];
+    this.dataChars = 0;
     this.hasData = false;
     this.eventType = "";
     return hadData ? ev : undefined;
   }
 }
 
-/** Events of a response body, decoded as UTF-8 across chunk boundaries. */
-export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
-  const parser = new SseParser();
+/**
+ * Events of a response body, decoded as UTF-8 across chunk boundaries. The
+ * body comes from another party: an event over maxEventChars (default
+ * DEFAULT_MAX_EVENT_CHARS) ends the stream with SseLimitError.
+ */
+export async function* readSse(body: ReadableStream<Uint8Array>, opts: SseParserOptions = {}): AsyncGenerator<SseEvent> {
+  const parser = new SseParser({ maxEventChars: opts.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS });
   const decoder = new TextDecoder("utf-8");
   const reader = body.getReader();
   try {

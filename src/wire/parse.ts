@@ -3,6 +3,7 @@
 import type { AdmissionRequest, Operation } from "../types/admission.ts";
 import { isRecord } from "../types/kube.ts";
 import { scanJson, type JsonScan } from "./json-scan.ts";
+import { objectMetaProblem } from "./object-meta.ts";
 
 export class WireError extends Error {
   readonly status: number;
@@ -105,6 +106,32 @@ function envelopeRequest(scan: JsonScan, reasons: string[]): AdmissionRequest {
   };
 }
 
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === "string";
+const stringList = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === "string");
+
+/**
+ * The envelope fields the gateway reads, typed as admission.k8s.io/v1 types
+ * them (the API server never sends otherwise): a body that mistypes one is
+ * refused here rather than failing inside a guardrail (a `name` of 5, a
+ * `groups` of "admins", found by fuzz/admission-review.fuzz.ts).
+ */
+function checkEnvelopeTypes(request: Record<string, unknown>): void {
+  for (const key of ["name", "subResource", "requestSubResource"] as const) {
+    if (!optionalString(request[key])) throw new WireError(`AdmissionReview request.${key} must be a string`);
+  }
+  if (request.dryRun !== undefined && typeof request.dryRun !== "boolean") throw new WireError("AdmissionReview request.dryRun must be a boolean");
+  const user = request.userInfo;
+  if (!isRecord(user)) return;
+  for (const key of ["username", "uid"] as const) {
+    if (!optionalString(user[key])) throw new WireError(`AdmissionReview request.userInfo.${key} must be a string`);
+  }
+  if (user.groups !== undefined && !stringList(user.groups)) throw new WireError("AdmissionReview request.userInfo.groups must be a list of strings");
+  const extra = user.extra;
+  if (extra !== undefined && (!isRecord(extra) || !Object.values(extra).every(stringList))) {
+    throw new WireError("AdmissionReview request.userInfo.extra must map names to lists of strings");
+  }
+}
+
 /**
  * Validates the shape agentgate relies on; the rest passes through untouched
  * to policy. With limits, a body over them is refused before it is parsed:
@@ -137,9 +164,12 @@ export function parseAdmissionReview(body: string | Buffer, limits?: ReviewLimit
   const operation = requireString(request, "operation", "request");
   if (!OPERATIONS.has(operation)) throw new WireError(`AdmissionReview request.operation ${JSON.stringify(operation)} is not one of CREATE, UPDATE, DELETE, CONNECT`);
   if (request.userInfo !== undefined && !isRecord(request.userInfo)) throw new WireError("AdmissionReview request.userInfo must be an object");
+  checkEnvelopeTypes(request);
   for (const key of ["object", "oldObject"] as const) {
     const value = request[key];
     if (value !== undefined && value !== null && !isRecord(value)) throw new WireError(`AdmissionReview request.${key} must be an object or null`);
+    const problem = isRecord(value) ? objectMetaProblem(value.metadata) : undefined;
+    if (problem !== undefined) throw new WireError(`AdmissionReview request.${key}.${problem}`);
   }
   // The API server always sends what the operation acts on; a review without
   // it cannot be judged, and answering 400 makes the call fail closed.

@@ -23,6 +23,12 @@ test("a denial: 403 Forbidden, one line per deny finding; warnings still reach k
   });
 });
 
+test("the webhook's denial ends with the decision_id its logs carry; an admission names none", () => {
+  const denied = toAdmissionResponse("u1", decision([v("a-rule", "deny")]), "u1");
+  assert.deepEqual(denied.status?.message?.split("\n"), ["[a-rule] spec.x: found 9; allowed: at most 5", "decision_id u1: the platform team finds this decision in agentgate's logs by it"]);
+  assert.deepEqual(toAdmissionResponse("u2", decision([v("c-rule", "warn")]), "u2"), { uid: "u2", allowed: true, warnings: ["[c-rule] spec.x: found 9; allowed: at most 5"] });
+});
+
 test("a denial carries no patch, whatever the decision holds", () => {
   const response = toAdmissionResponse("u1", decision([v("a-rule", "deny")], { patch }));
   assert.equal(response.patch, undefined);

@@ -3,10 +3,22 @@ import type { Decision } from "../gateway/admit.ts";
 import type { AdmissionResponse, AdmissionReview } from "../types/admission.ts";
 import { denialLines, warningLines } from "./messages.ts";
 
-export function toAdmissionResponse(uid: string, decision: Decision): AdmissionResponse {
+/**
+ * The last line of a denial the webhook answers: the developer cannot read
+ * agentgate's logs, but can hand this id to whoever can (the decision log
+ * and the gateway's "admission decision" line carry it as decision_id).
+ */
+export function decisionIdLine(decisionId: string): string {
+  return `decision_id ${decisionId}: the platform team finds this decision in agentgate's logs by it`;
+}
+
+/** decisionId: the id the webhook's logs file the decision under (the request's uid); `review --admission-review` gives it too, to answer the same bytes. */
+export function toAdmissionResponse(uid: string, decision: Decision, decisionId?: string): AdmissionResponse {
   const response: AdmissionResponse = { uid, allowed: decision.allowed };
   if (!decision.allowed) {
-    response.status = { code: 403, reason: "Forbidden", message: denialLines(decision.violations).join("\n"), status: "Failure" };
+    const lines = denialLines(decision.violations);
+    if (decisionId !== undefined) lines.push(decisionIdLine(decisionId));
+    response.status = { code: 403, reason: "Forbidden", message: lines.join("\n"), status: "Failure" };
   } else if (decision.patch.length > 0) {
     response.patchType = "JSONPatch";
     response.patch = Buffer.from(JSON.stringify(decision.patch)).toString("base64");
@@ -16,8 +28,8 @@ export function toAdmissionResponse(uid: string, decision: Decision): AdmissionR
   return response;
 }
 
-export function toAdmissionReview(uid: string, decision: Decision): AdmissionReview {
-  return { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: toAdmissionResponse(uid, decision) };
+export function toAdmissionReview(uid: string, decision: Decision, decisionId?: string): AdmissionReview {
+  return { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: toAdmissionResponse(uid, decision, decisionId) };
 }
 
 /** The exact bytes the webhook answers with; `review --admission-review` prints the same. */

@@ -93,7 +93,7 @@ async function apply(...docs: unknown[]) {
   return cp.kubectl(["apply", "-f", "-"], { stdin: yaml(...docs), allowFail: true });
 }
 
-async function scan(bundle: string, opts: { leaderElect?: boolean; write?: boolean; metrics?: AuditMetrics } = {}): Promise<ScanResult> {
+async function scan(bundle: string, opts: { leaderElect?: boolean; write?: boolean; metrics?: AuditMetrics; scope?: string } = {}): Promise<ScanResult> {
   const engine = await loadEngine([bundle]);
   const runner = await startAuditRunner({
     kubeConfig: cp.kubeConfig,
@@ -106,6 +106,7 @@ async function scan(bundle: string, opts: { leaderElect?: boolean; write?: boole
     leaderElect: opts.leaderElect ?? false,
     leaseNamespace: GW_NS,
     ...(opts.write === undefined ? {} : { write: opts.write }),
+    ...(opts.scope === undefined ? {} : { scope: opts.scope }),
   });
   try {
     return await runner.scanOnce();
@@ -149,20 +150,23 @@ async function gatewayServes(bundle: string, revision: string): Promise<void> {
   await until(`the gateway to put revision ${revision} in force`, async () => (await gatewayMetrics()).includes(`revision="${revision}"`));
 }
 
+/** The bundles a test names are judged alone, not stacked on the default bundle. */
+const alone = (args: readonly string[]): string[] => (args.includes("--bundle") ? ["--no-default-bundle"] : []);
+
 /** `agentgate audit ARGS` in this process against the test cluster: exit code and what it printed. */
 async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
   // A test that scans as another user passes its own --kubeconfig (a flag given twice is refused).
   const kubeconfig = args.includes("--kubeconfig") ? [] : ["--kubeconfig", cp.kubeconfigPath];
-  const code = await main(["audit", ...kubeconfig, "--namespace", GW_NS, "--bundle-cache-dir", "", ...args], { out: (s) => out.push(s), err: (s) => err.push(s) });
+  const code = await main(["audit", ...kubeconfig, "--agentgate-namespace", GW_NS, "--bundle-cache-dir", "", ...alone(args), ...args], { out: (s) => out.push(s), err: (s) => err.push(s) });
   return { code, out, err };
 }
 
 /** `agentgate audit ARGS` as its own process (the real binary); its log (and, unless piped, its output) to `log`. */
 function spawnAudit(args: string[], log: string, pipeStdout = false): ChildProcess {
   const fd = openSync(log, "a");
-  const child = spawn(process.execPath, [join(ROOT, "bin/agentgate.js"), "audit", "--kubeconfig", cp.kubeconfigPath, "--namespace", GW_NS, "--bundle-cache-dir", "", ...args], {
+  const child = spawn(process.execPath, [join(ROOT, "bin/agentgate.js"), "audit", "--kubeconfig", cp.kubeconfigPath, "--agentgate-namespace", GW_NS, "--bundle-cache-dir", "", ...alone(args), ...args], {
     stdio: ["ignore", pipeStdout ? "pipe" : fd, fd],
   });
   closeSync(fd);
@@ -170,7 +174,7 @@ function spawnAudit(args: string[], log: string, pipeStdout = false): ChildProce
 }
 
 before(async () => {
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   work = await mkdtemp(join(tmpdir(), "agentgate-audit-e2e-"));
   gentle = await buildTestBundle({ "gentle.rego": GENTLE, "data.json": CATALOG }, { entrypoints: ["agentgate/violations"], name: "gentle", revision: "g1" });
@@ -189,6 +193,8 @@ before(async () => {
   gateway = await startGateway({
     listen: "127.0.0.1:0",
     bundle: [`${serviceBase}${GATEWAY_BUNDLE}`],
+    // The bundles under test alone, as audit's below: the gateway and audit must agree on exactly these.
+    defaultBundle: false,
     bundlePollInterval: "100ms",
     bundleCacheDir: "",
     kubeconfig: cp.kubeconfigPath,
@@ -287,6 +293,23 @@ describe("audit", () => {
     assert.deepEqual(lines(rep), lines(await report(POLR, "team-a")));
     const listed = await cp.kubectl(["get", "reports.openreports.io", "-A", "--no-headers"]);
     assert.equal(listed.stdout.trim().split("\n").length, 3);
+  });
+
+  test("-n team-a scans team-a alone: its objects, its reports; the other namespaces' reports are left as they are", async () => {
+    const models = await report(POLR, "models");
+    const result = await scan(gentle, { scope: "team-a" });
+    assert.deepEqual([...new Set(result.objects.map((o) => o.ref.namespace))], ["team-a"]);
+    assert.deepEqual(result.reports.policyreport, { created: 0, updated: 0, deleted: 0, unchanged: 1, failed: 0 });
+    assert.deepEqual(result.reports.openreports, { created: 0, updated: 0, deleted: 0, unchanged: 1, failed: 0 });
+    assert.equal((await report(POLR, "models"))?.metadata.resourceVersion, models?.metadata.resourceVersion, "not deleted for holding nothing of this scan");
+  });
+
+  test("-n of a namespace where agentgate runs (its Lease is there) is refused: an old script's --namespace must not scan nothing and pass", async () => {
+    await cp.kubectl(["create", "namespace", "agentgate-old"]);
+    await cp.applyYaml(stringify({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "agentgate-controller", namespace: "agentgate-old" }, spec: {} }));
+    const r = await cli("--once", "--dry-run", "-n", "agentgate-old");
+    assert.equal(r.code, 2, r.out.join("\n"));
+    assert.deepEqual(r.err, ["agentgate: --namespace agentgate-old: agentgate runs there (Lease agentgate-controller) and judges nothing there; --namespace scopes the scan, agentgate's own namespace is --agentgate-namespace"]);
   });
 
   test("a stricter bundle turns admitted objects to fail, with an Event on each newly failing object", async () => {
@@ -486,7 +509,7 @@ describe("audit", () => {
   test("agentgate audit --once -o json prints every object's results", async () => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await main(["audit", "--once", "--dry-run", "-o", "json", "--kubeconfig", cp.kubeconfigPath, "--bundle", strict, "--namespace", GW_NS, "--exit-code"], { out: (s) => out.push(s), err: (s) => err.push(s) });
+    const code = await main(["audit", "--once", "--dry-run", "-o", "json", "--kubeconfig", cp.kubeconfigPath, "--bundle", strict, "--no-default-bundle", "--agentgate-namespace", GW_NS, "--exit-code"], { out: (s) => out.push(s), err: (s) => err.push(s) });
     assert.equal(code, 0, err.join("\n"));
     const doc = JSON.parse(out.join("\n")) as { revision: string; summary: Record<string, number>; objects: { kind: string; name: string; results: { policy: string; result: string }[] }[] };
     assert.equal(doc.revision, "strict@s1");
@@ -494,7 +517,7 @@ describe("audit", () => {
     assert.deepEqual(doc.summary, { pass: 7, fail: 0, warn: 0, error: 0, skip: 0 });
     const big = await apply(agentConfig("big", "team-a", 5000));
     assert.equal(big.code, 0, big.stderr);
-    const failing = await main(["audit", "--once", "--dry-run", "--kubeconfig", cp.kubeconfigPath, "--bundle", strict, "--namespace", GW_NS, "--exit-code"], { out: (s) => out.push(s), err: (s) => err.push(s) });
+    const failing = await main(["audit", "--once", "--dry-run", "--kubeconfig", cp.kubeconfigPath, "--bundle", strict, "--no-default-bundle", "--agentgate-namespace", GW_NS, "--exit-code"], { out: (s) => out.push(s), err: (s) => err.push(s) });
     assert.equal(failing, 1, "--exit-code: 1 when something fails");
     assert.ok(out.some((l) => /^team-a\tAgentConfig\/big\tfail\t\[budget\] spec\.tokenBudget: 5000/.test(l)), out.join("\n"));
   });

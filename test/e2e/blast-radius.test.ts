@@ -96,7 +96,7 @@ const agent = (name: string, skills: string): string =>
 const emptyArrays = (n: number) => `{"blob":[${"[],".repeat(n - 1)}[]]}`;
 
 before(async () => {
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
   gateway = await startGateway({
     listen: "127.0.0.1:0",

@@ -149,7 +149,7 @@ async function kubectlApplyDenied(): Promise<{ code: number; stderr: string }> {
 
 before(async () => {
   logger.level = "warn";
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
   admission = cp.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
   ports = [await freePort(), await freePort()];

@@ -106,7 +106,7 @@ before(async () => {
   const admission = join(dir, "admission.yaml");
   const plugin = (name: string) => ({ name, configuration: { apiVersion: "apiserver.config.k8s.io/v1", kind: "WebhookAdmissionConfiguration", kubeConfigFile: kubeconfig } });
   await writeFile(admission, stringify({ apiVersion: "apiserver.config.k8s.io/v1", kind: "AdmissionConfiguration", plugins: [plugin("ValidatingAdmissionWebhook"), plugin("MutatingAdmissionWebhook")] }));
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")], apiServerArgs: [`--admission-control-config-file=${admission}`] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], apiServerArgs: [`--admission-control-config-file=${admission}`] });
   const url = `https://127.0.0.1:${gateway.port}`;
   await cp.applyYaml(yaml(
     { apiVersion: "v1", kind: "Namespace", metadata: { name: "qe" } },

@@ -24,7 +24,7 @@ const children: ChildProcess[] = [];
 let verifyKey = "";
 
 before(async () => {
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds")] });
   verifyKey = join(cp.dir, "decisions.pub.pem");
   writeFileSync(verifyKey, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
   await cp.kubectl(["create", "namespace", LEASE_NS]);

@@ -41,7 +41,7 @@ const guardrails: Guardrails = {
 
 before(async () => {
   logger.level = "error";
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   kagent = await startFakeKagent({ defaultScript: { llmCalls: 1, toolCallsPerCall: 0, resultText: "done" } });
   const config: AgentConfig = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentConfig", metadata: { name: "plain", namespace: NS }, spec: { modelConfigRef: { name: "claude" }, systemPrompt: "You write tests." } };
   // No gateway here: the run is stored stamped and signed as the webhook would have.

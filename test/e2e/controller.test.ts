@@ -166,7 +166,7 @@ async function playKagentAndTekton(): Promise<void> {
 before(async () => {
   logger.level = "warn";
   bundles = await embeddedBundles(logger);
-  cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   controllerKc = new k8s.KubeConfig();
   controllerKc.loadFromFile(await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]));

@@ -33,7 +33,7 @@ const run = (name: string, configName: string, ns: string) => ({ apiVersion: "ag
 
 before(async () => {
   logger.level = "error";
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   dir = await mkdtemp(join(tmpdir(), "agentgate-gate1-"));
   // The default bundle judges the configs; this tuning lets write tools through it, so Gate 1 is what decides.
   await writeFile(join(dir, "policy-config.yaml"), stringify({ tools: { servers: [{ kind: "RemoteMCPServer", namespace: "kagent", name: "kagent-tool-server", url: "http://kagent-tools.kagent:8084/mcp", tools: ["k8s_*"] }], requireApproval: [] } }));

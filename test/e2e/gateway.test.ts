@@ -74,7 +74,7 @@ const agentRun = (name: string, spec: Record<string, unknown>, ns = "qe") => ({
 });
 
 before(async () => {
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const dir = await mkdtemp(join(tmpdir(), "agentgate-e2e-"));
   const policyConfig = join(dir, "policy-config.yaml");

@@ -85,8 +85,14 @@ const valuesFile = (values: Record<string, unknown>): string => {
   return path;
 };
 
+// The agent CRDs are the cluster's here, installed before the chart (as when
+// another release or GitOps owns them), so the releases below set
+// crds.install=false; test/e2e/helm-upgrade.test.ts installs, upgrades and
+// keeps them with the chart.
+const CRDS_ELSEWHERE = { install: false };
+
 before(async () => {
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   await cp.applyYaml(certManagerCrds.map((c) => stringify(c)).join("---\n"));
   await cp.kubectl(["wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "crd/issuers.cert-manager.io", "--timeout=30s"]);
   await cp.applyYaml(["qe", NS].map((name) => stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name } })).join("---\n"));
@@ -190,6 +196,7 @@ describe("helm install with the webhook pointed at a local gateway", () => {
         webhook: { url: `https://127.0.0.1:${port}` },
         certificates: { mode: "provided", provided: { secretName: "agentgate-tls", caBundle: caPem } },
         gateway: { webhookPathToken: { value: PATH_TOKEN } },
+        crds: CRDS_ELSEWHERE,
       }),
     ]);
     writeFileSync(join(WORK, "webhook-path-token"), PATH_TOKEN);
@@ -344,6 +351,7 @@ describe("each component run with the chart's own arguments, as its own ServiceA
       audit: { enabled: true },
       policy: { config: { rbac: { allowed: [...defaults, { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] }] } } },
       controller: { agentRbacCeiling: defaults },
+      crds: CRDS_ELSEWHERE,
     })]);
     if (install.code !== 0) return;
     // The gateway container's arguments exactly as installed, but for where it
@@ -367,7 +375,7 @@ describe("each component run with the chart's own arguments, as its own ServiceA
     const tokenFile = join(WORK, "sm-webhook-path-token");
     if (tokenSecret !== undefined) writeFileSync(tokenFile, Buffer.from(tokenSecret, "base64"));
     const local = (a: string) => (a.startsWith("--policy-config=") ? `--policy-config=${policyConfigFile}` : a.startsWith("--webhook-path-token-file=") ? `--webhook-path-token-file=${tokenFile}` : a);
-    args = argsOf("sm-agentgate-gateway").map((a) => (a.startsWith("--listen=") ? `--listen=127.0.0.1:${port}` : local(a)));
+    args = argsOf("sm-agentgate-gateway").map((a) => (a.startsWith("--listen=") ? `--listen=127.0.0.1:${port}` : a.startsWith("--metrics-listen=") ? "--metrics-listen=127.0.0.1:0" : local(a)));
     await run("sm-gateway", args, "sm-agentgate-gateway");
     const healthPort = await freePort();
     const metricsPort = await freePort();

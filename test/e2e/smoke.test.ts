@@ -38,7 +38,7 @@ async function gone(pids: number[], withinMs: number): Promise<number[]> {
 describe("control plane shared by the tests of a file", () => {
   let cp: ControlPlane;
   before(async () => {
-    cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+    cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   });
   after(() => cp?.stop());
 

@@ -111,7 +111,7 @@ async function playKagent(): Promise<void> {
 
 before(async () => {
   logger.level = "error";
-  cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   await cp.applyYaml(yaml(...[NS, "kagent", GW_NS, "elsewhere"].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } }))));
   const tokenDir = await mkdtemp(join(tmpdir(), "agentgate-trust-"));
@@ -441,7 +441,7 @@ describe("with the webhooks really removed (the emergency exit), nothing forged 
 
   test("audit reports the forged and unchecked runs", async () => {
     const out: string[] = [];
-    const code = await main(["audit", "--once", "--dry-run", "-o", "json", "--kubeconfig", cp.kubeconfigPath, "--namespace", GW_NS, "--signing-keys", `${SIGNING.namespace}/${SIGNING.name}`], { out: (s) => out.push(s), err: (s) => out.push(s) });
+    const code = await main(["audit", "--once", "--dry-run", "-o", "json", "--kubeconfig", cp.kubeconfigPath, "--agentgate-namespace", GW_NS, "--signing-keys", `${SIGNING.namespace}/${SIGNING.name}`], { out: (s) => out.push(s), err: (s) => out.push(s) });
     assert.equal(code, 0, out.join("\n"));
     const scan = JSON.parse(out.find((s) => s.startsWith("{")) ?? "{}") as { objects: { kind: string; namespace: string; name: string; violations: { policy: string; action: string }[] }[] };
     const findings = (name: string) => scan.objects.find((o) => o.kind === "AgentRun" && o.namespace === NS && o.name === name)?.violations.filter((v) => v.action === "deny").map((v) => v.policy) ?? [];

@@ -19,6 +19,6 @@ export interface CallsNeighbours {
 }
 
 export async function startCallsNeighbours(): Promise<CallsNeighbours> {
-  const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/crds"), join(ROOT, "test/support/crds")] });
+  const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
   return { cp, custom: cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi), core: cp.kubeConfig.makeApiClient(k8s.CoreV1Api), tools: await startToolServer(), model: await startModelApi() };
 }

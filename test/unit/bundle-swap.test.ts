@@ -89,6 +89,7 @@ async function startWith(source: string, pollInterval: string): Promise<void> {
   gateway = await startGateway({
     listen: "127.0.0.1:0",
     bundle: [source],
+    defaultBundle: false,
     bundleVerificationKey: keyPath,
     bundlePollInterval: pollInterval,
     bundleCacheDir: join(dir, "cache"),

@@ -80,7 +80,7 @@ const ports = (rule: Rule | undefined): string[] => (rule?.ports ?? []).map((p) 
 const selects = (selector: Record<string, string>, labels: Record<string, string>): boolean => Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 describe("gateway NetworkPolicy", () => {
-  test("by default: the gateway's pods (not the controller's), ingress only on the port the gateway listens and is probed on, from anywhere", async () => {
+  test("by default: the gateway's pods (not the controller's), ingress only on the ports the gateway listens on (the webhook's, probed, and --metrics-listen's), from anywhere", async () => {
     const objects = await render();
     const np = policy(objects);
     assert.ok(np, "rendered by default");
@@ -90,8 +90,10 @@ describe("gateway NetworkPolicy", () => {
     const gw = gatewayContainer(objects);
     const listen = Number(flagValues(gw.args, "--listen")[0]?.split(":").pop());
     const probed = gw.ports.find((p) => p.name === gw.readinessProbe.httpGet.port)?.containerPort;
-    assert.equal(np.spec.ingress.length, 1);
+    const metrics = Number(flagValues(gw.args, "--metrics-listen")[0]?.split(":").pop());
+    assert.equal(np.spec.ingress.length, 2);
     assert.deepEqual(ports(np.spec.ingress[0]), [`TCP/${listen}`]);
+    assert.deepEqual(ports(np.spec.ingress[1]), [`TCP/${metrics}`], "plain /metrics (metrics.*: test/unit/chart-monitoring.test.ts)");
     assert.equal(probed, listen);
     assert.equal(np.spec.ingress[0]?.from, undefined, "the API server's address cannot be known: open unless narrowed");
   });
@@ -120,7 +122,8 @@ describe("gateway NetworkPolicy", () => {
 
   test("bundle service URLs open their ports (443 or 80 when unnamed), once each; files open none", async () => {
     const np = policy(await render({
-      policy: { bundles: ["https://bundles.example.com/team.tar.gz", "http://opa-bundles.tools.svc:8181/b.tar.gz", "http://[fd00::1]/c.tar.gz", "https://other.example.com/d.tar.gz", "/etc/agentgate/bundles/local"] },
+      // Plain http needs signed bundles (a verification key), or the chart refuses it.
+      policy: { bundles: ["https://bundles.example.com/team.tar.gz", "http://opa-bundles.tools.svc:8181/b.tar.gz", "http://[fd00::1]/c.tar.gz", "https://other.example.com/d.tar.gz", "/etc/agentgate/bundles/local"], verification: { publicKey: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----" } },
       gateway: { networkPolicy: { bundleServices: { to: [{ ipBlock: { cidr: "203.0.113.0/24" } }], ports: [9443] } } },
     }));
     assert.ok(np);

@@ -333,6 +333,12 @@ describe("policy values", () => {
     const engine = await loadEngine([], file);
     assert.ok(engine.revision, "the rendered config loads over the default bundle");
     assert.deepEqual(flagValues(args, "--bundle"), ["/bundles/extra.tar.gz"]);
+    assert.ok(!args.includes("--no-default-bundle"), "policy.bundles stack on the default bundle");
+    const replacing = podSpec(find(await render({ policy: { bundles: ["/bundles/extra.tar.gz"], defaultBundle: false } }), "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [];
+    assert.ok(replacing.includes("--no-default-bundle"), "defaultBundle: false replaces it");
+    const nothing = await helm(["template", "agentgate", CHART, "--namespace", NS, "-f", valuesFile({ policy: { defaultBundle: false } })]);
+    assert.notEqual(nothing.code, 0);
+    assert.match(nothing.stderr, /policy\.defaultBundle: false needs at least one entry in policy\.bundles/);
 
     const changed = podSpec(find(await render({ policy: { config: { budgets: { maxTokenBudget: 100000 } } } }), "Deployment", "agentgate-gateway")).annotations;
     assert.notEqual(changed["checksum/policy"], annotations["checksum/policy"]);
@@ -390,9 +396,12 @@ function assertJudgesLikeTheGateway(objects: Obj[], audit: PodSpec): void {
   const gw = podSpec(find(objects, "Deployment", "agentgate-gateway")).spec;
   const gateway = gw.containers[0]?.args ?? [];
   const args = audit.containers[0]?.args ?? [];
-  for (const flag of ["--bundle", "--bundle-poll-interval", "--bundle-verification-key", "--bundle-verification-alg", "--bundle-key-id", "--bundle-scope", "--policy-config", "--namespace", "--service-account", "--trusted-user"]) {
+  for (const flag of ["--bundle", "--bundle-poll-interval", "--bundle-verification-key", "--bundle-verification-alg", "--bundle-key-id", "--bundle-scope", "--policy-config", "--service-account", "--trusted-user"]) {
     assert.deepEqual(flagValues(args, flag), flagValues(gateway, flag), `${flag} as the gateway's, so audit says what the webhook would`);
   }
+  // audit's --namespace scopes the scan, as kubectl's; agentgate's own namespace is --agentgate-namespace there.
+  assert.deepEqual(flagValues(args, "--agentgate-namespace"), flagValues(gateway, "--namespace"), "exempt as the gateway is");
+  assert.deepEqual(flagValues(args, "--namespace"), [], "the chart's audit scans every namespace");
   // The files those flags name are the same ConfigMaps, mounted where the flags say.
   for (const flag of ["--bundle-verification-key", "--policy-config"]) {
     const path = flagValue(args, flag);
@@ -510,7 +519,8 @@ describe("audit schedules and report CRDs", () => {
   });
 
   test("audit.reportCRDs: the chart installs the report CRDs audit writes, only when asked, kept on uninstall; the same files the tests install", async () => {
-    const none = await render({ audit: { enabled: true } });
+    // agentgate's own CRDs (templates/crds.yaml) are test/unit/chart-crds.test.ts's: left out here.
+    const none = await render({ crds: { install: false }, audit: { enabled: true } });
     assert.ok(!none.some((o) => o.kind === "CustomResourceDefinition"), "off by default (Kyverno or Policy Reporter may own them)");
     const dir = join(CHART, "files/report-crds");
     const file = (name: string) => parseAllDocuments(readFileSync(join(dir, name), "utf8"))[0]?.toJS() as Obj & { spec: Record<string, unknown> };
@@ -520,7 +530,7 @@ describe("audit schedules and report CRDs", () => {
       { values: { wgpolicyk8s: true, openreports: true }, files: ["wgpolicyk8s.io_policyreports.yaml", "wgpolicyk8s.io_clusterpolicyreports.yaml", "openreports.io_reports.yaml", "openreports.io_clusterreports.yaml"] },
     ];
     for (const c of cases) {
-      const crds = (await render({ audit: { reportCRDs: c.values } })).filter((o) => o.kind === "CustomResourceDefinition");
+      const crds = (await render({ crds: { install: false }, audit: { reportCRDs: c.values } })).filter((o) => o.kind === "CustomResourceDefinition");
       assert.deepEqual(crds.map((o) => o.metadata.name).sort(), c.files.map((f) => file(f).metadata.name).sort(), JSON.stringify(c.values));
       for (const f of c.files) {
         const want = file(f);
@@ -760,4 +770,69 @@ test("user-supplied matchConditions go on every webhook after agentgate's own; a
   }
   const plain = (await render()).filter((o) => o.kind === "ValidatingWebhookConfiguration").flatMap((o) => (o as unknown as { webhooks: { namespaceSelector: { matchExpressions: unknown[] } }[] }).webhooks);
   assert.ok(plain.every((w) => w.namespaceSelector.matchExpressions.length === 1), "no opt-out label unless one is set");
+});
+
+test("logLevel reaches every process as --log-level; a level the processes do not know is refused by the schema", async () => {
+  const objects = await render({ logLevel: "debug", audit: { enabled: true } });
+  for (const name of ["agentgate-gateway", "agentgate-controller", "agentgate-audit"]) {
+    assert.deepEqual(flagValues(podSpec(find(objects, "Deployment", name)).spec.containers[0]?.args ?? [], "--log-level"), ["debug"], name);
+  }
+  const bad = await helm(["template", "agentgate", CHART, "--namespace", NS, "-f", valuesFile({ logLevel: "verbose" })]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /logLevel/);
+});
+
+test("policy.bundleAuth: each file flag of the gateway and the audit reads a key of the Secret or ConfigMap named, mounted as a directory; both CA sources at once are refused", async () => {
+  const bundleAuth = { bearerTokenSecret: "bundle-token", clientCertSecret: "bundle-mtls", caConfigMap: "bundle-ca", caKey: "roots.pem", registryCredentialsSecret: "regcred", insecureRegistries: ["registry.local:5000"] };
+  const objects = await render({ policy: { bundles: ["oci://ghcr.io/acme/policy:1"], bundleAuth, verification: AUDIT_POLICY.verification }, audit: { enabled: true } });
+  const wanted: [string, string, string][] = [
+    ["--bundle-bearer-token-file", "bundle-token", "token"],
+    ["--bundle-client-cert", "bundle-mtls", "tls.crt"],
+    ["--bundle-client-key", "bundle-mtls", "tls.key"],
+    ["--bundle-ca", "bundle-ca", "roots.pem"],
+    ["--bundle-registry-credentials", "regcred", ".dockerconfigjson"],
+  ];
+  for (const name of ["agentgate-gateway", "agentgate-audit"]) {
+    const { spec } = podSpec(find(objects, "Deployment", name));
+    const container = spec.containers[0];
+    const args = container?.args ?? [];
+    for (const flag of [...wanted.map((w) => w[0]), "--bundle-insecure-registry"]) assert.ok(optionsOf(name === "agentgate-gateway" ? "serve" : "audit").has(flag), `${flag} is a flag of the command`);
+    assert.deepEqual(flagValues(args, "--bundle-insecure-registry"), ["registry.local:5000"], name);
+    for (const [flag, object, key] of wanted) {
+      const path = flagValue(args, flag) ?? "";
+      const mount = container?.volumeMounts?.find((m) => path.startsWith(`${m.mountPath}/`));
+      assert.ok(mount, `${name} ${flag}=${path} is under a mount`);
+      // A directory, not a subPath: the kubelet's updates (a rotated token, a renewed certificate) reach the file.
+      assert.equal((mount as { subPath?: string }).subPath, undefined);
+      const volume = spec.volumes?.find((v) => v.name === mount.name) as { secret?: { secretName: string; items?: { key: string; path: string }[] }; configMap?: { name: string; items?: { key: string; path: string }[] } } | undefined;
+      const source = volume?.secret ?? volume?.configMap;
+      assert.equal(volume?.secret?.secretName ?? volume?.configMap?.name, object, `${name} ${flag}`);
+      assert.equal(source?.items?.find((i) => i.path === path.slice(mount.mountPath.length + 1))?.key, key, `${name} ${flag} reads key ${key}`);
+    }
+  }
+  const plain = podSpec(find(await render(), "Deployment", "agentgate-gateway")).spec.containers[0]?.args ?? [];
+  assert.deepEqual(plain.filter((a) => /^--bundle-(bearer|client|ca|registry|insecure)/.test(a)), []);
+  const both = await helm(["template", "agentgate", CHART, "--namespace", NS, "-f", valuesFile({ policy: { bundleAuth: { caConfigMap: "a", caSecret: "b" } } })]);
+  assert.notEqual(both.code, 0);
+  assert.match(both.stderr, /policy\.bundleAuth: set caSecret or caConfigMap, not both/);
+});
+
+test("gateway.networkPolicy opens the port of every oci:// registry in policy.bundles: named, 443, or 80 for an insecure one", async () => {
+  const objects = await render({ policy: { bundles: ["oci://ghcr.io/acme/policy:1", "oci://registry.internal:5000/acme/p@sha256:" + "a".repeat(64), "oci://plain.local/acme/p:1"], bundleAuth: { insecureRegistries: ["plain.local"] }, verification: AUDIT_POLICY.verification }, gateway: { networkPolicy: { enabled: true } } });
+  const np = find(objects, "NetworkPolicy", "agentgate-gateway") as unknown as { spec: { egress: { ports?: { port: number }[] }[] } };
+  const opened = np.spec.egress.flatMap((r) => (r.ports ?? []).map((p) => p.port));
+  // (443 is the API server's too; the named port and the insecure registry's 80 are the registries' alone.)
+  for (const port of [5000, 80]) assert.ok(opened.includes(port), `port ${String(port)} open (have ${opened.join(", ")})`);
+});
+
+test("plain http to a bundle service or registry on another machine needs signed bundles: refused without policy.verification.publicKey", async () => {
+  for (const policy of [{ bundles: ["http://bundles.example/b.tar.gz"] }, { bundles: ["oci://plain.local/acme/p:1"], bundleAuth: { insecureRegistries: ["plain.local"] } }]) {
+    const r = await helm(["template", "agentgate", CHART, "--namespace", NS, "-f", valuesFile({ policy })]);
+    assert.notEqual(r.code, 0, JSON.stringify(policy));
+    assert.match(r.stderr, /plain http to (another machine|a registry) lets anyone on the path replace the policy/);
+  }
+  const signed = await helm(["template", "agentgate", CHART, "--namespace", NS, "-f", valuesFile({ policy: { bundles: ["http://bundles.example/b.tar.gz"], verification: AUDIT_POLICY.verification } })]);
+  assert.equal(signed.code, 0, signed.stderr);
+  const loopback = await helm(["template", "agentgate", CHART, "--namespace", NS, "-f", valuesFile({ policy: { bundles: ["http://127.0.0.1:8181/b.tar.gz"] } })]);
+  assert.equal(loopback.code, 0, loopback.stderr);
 });

@@ -85,8 +85,8 @@ const OLD_KEYS =
 
 describe("a policy config its schema refuses", () => {
   const cases = [
-    { name: "review, a number as a string", args: () => ["review", "--bundle", bundle, "--policy-config", file("set-string.yaml"), "-f", EXAMPLE], stderr: SET_STRING },
-    { name: "review, a misspelt key, a bad enforcement and a removed key", args: () => ["review", "--bundle", bundle, "--policy-config", file("old-keys.yaml"), "-f", EXAMPLE], stderr: OLD_KEYS },
+    { name: "review, a number as a string", args: () => ["review", "--bundle", bundle, "--no-default-bundle", "--policy-config", file("set-string.yaml"), "-f", EXAMPLE], stderr: SET_STRING },
+    { name: "review, a misspelt key, a bad enforcement and a removed key", args: () => ["review", "--bundle", bundle, "--no-default-bundle", "--policy-config", file("old-keys.yaml"), "-f", EXAMPLE], stderr: OLD_KEYS },
     { name: "bundle check, a number as a string", args: () => ["bundle", "check", bundle, "--policy-config", file("set-string.yaml")], stderr: SET_STRING },
     { name: "bundle check, a misspelt key, a bad enforcement and a removed key", args: () => ["bundle", "check", bundle, "--policy-config", file("old-keys.yaml")], stderr: OLD_KEYS },
   ];
@@ -100,7 +100,7 @@ describe("a policy config its schema refuses", () => {
   }
 
   test("a valid partial config: review admits, bundle check says the config matches its schema", async () => {
-    const review = await agentgate(["review", "--bundle", bundle, "--policy-config", file("good.yaml"), "-f", EXAMPLE]);
+    const review = await agentgate(["review", "--bundle", bundle, "--no-default-bundle", "--policy-config", file("good.yaml"), "-f", EXAMPLE]);
     assert.equal(review.code, 0, review.stderr);
     assert.equal(review.stderr, "");
     const check = await agentgate(["bundle", "check", bundle, "--policy-config", file("good.yaml")]);
@@ -109,7 +109,7 @@ describe("a policy config its schema refuses", () => {
   });
 
   test("serve starts, not ready, and /readyz says why", async () => {
-    const gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [bundle], policyConfig: file("set-string.yaml"), bundleCacheDir: "", offline: true, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [], drainSeconds: 0 });
+    const gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [bundle], defaultBundle: false, policyConfig: file("set-string.yaml"), bundleCacheDir: "", offline: true, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [], drainSeconds: 0 });
     try {
       const ready = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         get({ host: "127.0.0.1", port: gateway.port, path: "/readyz", ca: gateway.caCert, agent: false }, (res) => {

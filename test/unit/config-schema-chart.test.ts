@@ -52,12 +52,12 @@ function chartConfigSchema(bundleSchema: Schema): Schema {
     profile.properties = Object.fromEntries(Object.entries(profile.properties).map(([k, v]) => [k, k !== "profiles" && properties[k] !== undefined ? properties[k] : v]));
   }
   return {
-    description: "checked, while policy.bundles is empty (the default bundle), with the default bundle's data.agentgate.config_schema, no key required since it is merged over the bundle's config; generated from policies/agentgate/config_schema/data.json by test/unit/config-schema-chart.test.ts",
+    description: "checked, while the default bundle is in force (policy.defaultBundle), with the default bundle's data.agentgate.config_schema, no key required since it is merged over the bundle's config; generated from policies/agentgate/config_schema/data.json by test/unit/config-schema-chart.test.ts",
     ...rest,
   };
 }
 
-/** The `then` of policy in values.schema.json: the check applies while policy.bundles is empty. */
+/** The `then` of policy in values.schema.json: the check applies while the default bundle is in force. */
 const thenOf = (config: Schema): Schema => ({ properties: { config } });
 
 /** JSON on one line as values.schema.json writes it: { "type": "string", "minLength": 1 }. */
@@ -107,7 +107,7 @@ describe("policy.config in the chart", () => {
       writeFileSync(VALUES_SCHEMA, text.replace(old, `"then": ${formatted(want, "      ")}`));
       return;
     }
-    assert.deepEqual(policy.if, { properties: { bundles: { maxItems: 0 } } });
+    assert.deepEqual(policy.if, { properties: { defaultBundle: { const: true } } });
     assert.deepEqual(policy.then, want, "charts/agentgate/values.schema.json is stale against policies/agentgate/config_schema/data.json: AGENTGATE_WRITE_CHART_SCHEMA=1 npx node --test test/unit/config-schema-chart.test.ts");
   });
 
@@ -129,11 +129,14 @@ describe("policy.config in the chart", () => {
     });
   }
 
-  test("a valid partial config renders, and policy.bundles (a team's own bundle and config keys) turns the chart's check off", async () => {
+  test("a valid partial config renders; a team bundle stacked on the default keeps the check, one replacing it (defaultBundle: false) turns it off", async () => {
     const valid = await helmTemplate({ policy: { config: { budgets: { maxTokenBudget: 200000, maxTimeout: "2h" }, profiles: { rollout: { enforcement: "warn", budgets: { maxTokenBudget: 100000 } } } } } });
     assert.equal(valid.code, 0, valid.stderr);
     assert.match(valid.stdout, /maxTokenBudget: 200000/);
-    const team = await helmTemplate({ policy: { bundles: ["https://bundles.example/team.tar.gz"], config: { strict: true } } });
+    const stacked = await helmTemplate({ policy: { bundles: ["https://bundles.example/team.tar.gz"], config: { strict: true } } });
+    assert.notEqual(stacked.code, 0, "the default bundle is still in force: its schema still judges the config");
+    assert.match(stacked.stderr, /additional properties 'strict' not allowed/);
+    const team = await helmTemplate({ policy: { bundles: ["https://bundles.example/team.tar.gz"], defaultBundle: false, config: { strict: true } } });
     assert.equal(team.code, 0, team.stderr);
   });
 });

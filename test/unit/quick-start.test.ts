@@ -5,7 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -39,7 +40,7 @@ function shellLines(text: string): string[] {
   return lines;
 }
 
-const OWNED = ["## Quick start", "## Install with Helm", "### Certificates", "## Rolling out: warn first", "### Checking manifests in CI", "## Distributing and signing bundles", "## When the webhook is down"];
+const OWNED = ["## Quick start", "## Install with Helm", "### Certificates", "## Rolling out: warn first", "### Checking manifests in CI", "## Write your first rule", "## Distributing and signing bundles", "## When the webhook is down"];
 
 test("the Quick start is two command lines: install and run the server on the embedded default bundle, and the tests", () => {
   const [first] = [...section("## Quick start").matchAll(/```sh\n([\s\S]*?)```/g)];
@@ -69,6 +70,35 @@ test("the Quick start's review command, as written, runs from a shell whose node
     });
   });
   assert.equal(r.code, 1, `${line}: exit ${r.code} (1 = denied)\n${r.stderr.slice(-1500)}`);
-  assert.match(r.stdout, /^Error from server \(Forbidden\): error when creating "examples\/agentconfig-denied\.yaml": admission webhook "validate\.agent\.tekton\.dev" denied the request: /m);
-  assert.match(r.stdout, /^\[token-budget\] spec\.tokenBudget: tokenBudget 900000 exceeds the maximum of 500000/m);
+  // Denials on stderr, as kubectl prints them.
+  assert.match(r.stderr, /^Error from server \(Forbidden\): error when creating "examples\/agentconfig-denied\.yaml": admission webhook "validate\.agent\.tekton\.dev" denied the request: /m);
+  assert.match(r.stderr, /^\[token-budget\] spec\.tokenBudget: tokenBudget 900000 exceeds the maximum of 500000/m);
+});
+
+test("Write your first rule, as written: the Rego shown is the example's, opa test passes, the bundle builds, and review prints the output shown, stacked on the default", async () => {
+  const text = section("## Write your first rule");
+  const rego = /```rego\n([\s\S]*?)```/.exec(text)?.[1] ?? "";
+  assert.ok(rego.length > 0 && readFileSync(join(ROOT, "examples/first-rule/team_label.rego"), "utf8").includes(rego), "the Rego in the README is examples/first-rule/team_label.rego's");
+  const [opaTest, build, review] = shellLines(text);
+  assert.match(opaTest ?? "", /opa test examples\/first-rule\/$/);
+  // The bundle goes to a temporary directory, not into the checkout.
+  const out = join(mkdtempSync(join(tmpdir(), "agentgate-first-rule-")), "team.tar.gz");
+  const run = (line: string) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile("bash", ["-c", line.replaceAll(" team.tar.gz", ` ${out}`)], { cwd: ROOT }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+  const tested = await run(opaTest ?? "");
+  assert.equal(tested.code, 0, tested.stdout + tested.stderr);
+  assert.match(tested.stdout, /^PASS: 4\/4$/m);
+  const built = await run(build ?? "");
+  assert.equal(built.code, 0, built.stderr);
+  const reviewed = await run(review ?? "");
+  assert.equal(reviewed.code, 0, reviewed.stderr);
+  const shown = /\n\n((?: {4}.*\n)+)/.exec(text)?.[1]?.replace(/^ {4}/gm, "");
+  assert.equal(reviewed.stdout, shown, "review prints what the README shows");
+  // Replacing the default instead: the team bundle alone has no goal policy, so its run is refused.
+  const alone = await run(`${review ?? ""} --no-default-bundle`);
+  assert.equal(alone.code, 1);
+  assert.match(alone.stderr, /\[goal-policy\] spec\.goal: no goal policy is in force/);
 });

@@ -75,8 +75,8 @@ const wide = `{"blob":[${"[],".repeat(3000)}[]]}`;
 const deep = `{"nest":${"[".repeat(50)}${"]".repeat(50)}}`;
 
 const denials: { name: string; webhook: string; skills: string; message: RegExp }[] = [
-  { name: "too many values", webhook: "/validate", skills: wide, message: /^\[request-size\] the review holds 30\d\d JSON values, over the gateway's limit of 2000; keep bulk data out of the object .*--max-review-values$/ },
-  { name: "too deep", webhook: "/validate", skills: deep, message: /^\[request-size\] the review nests 55 levels deep, over the gateway's limit of 40 \(the object starts 3 levels in\); flatten .*--max-review-depth$/ },
+  { name: "too many values", webhook: "/validate", skills: wide, message: /^\[request-size\] the review holds 30\d\d JSON values, over the gateway's limit of 2000; keep bulk data out of the object .*--max-review-values\ndecision_id u-cost: / },
+  { name: "too deep", webhook: "/validate", skills: deep, message: /^\[request-size\] the review nests 55 levels deep, over the gateway's limit of 40 \(the object starts 3 levels in\); flatten .*--max-review-depth\ndecision_id u-cost: / },
   { name: "too many values, on the mutating webhook", webhook: "/mutate", skills: wide, message: /^\[request-size\] the review holds 30\d\d JSON values/ },
 ];
 
@@ -98,7 +98,7 @@ for (const c of denials) {
 test("both limits exceeded: one line for each", async () => {
   const answer = await post("/validate", agentReview(`{"w":${wide},"d":${deep}}`));
   const lines = ((JSON.parse(answer.body) as Required<AdmissionReview>).response.status?.message ?? "").split("\n");
-  assert.deepEqual(lines.map((l) => /^\[request-size\] the review (holds|nests)/.exec(l)?.[1]), ["holds", "nests"]);
+  assert.deepEqual(lines.map((l) => /^\[request-size\] the review (holds|nests)/.exec(l)?.[1] ?? /^decision_id (u-cost):/.exec(l)?.[1]), ["holds", "nests", "u-cost"]);
 });
 
 test("the denial is counted as a decision and a request-size finding", async () => {

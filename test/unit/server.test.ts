@@ -156,7 +156,7 @@ test("a denial is 403 Forbidden with the [policy-id] field: message line", async
   assert.equal(res.status, 200);
   assert.equal(response?.uid, "uid-1");
   assert.equal(response.allowed, false);
-  assert.deepEqual(response.status, { code: 403, reason: "Forbidden", message: "[token-budget] spec.tokenBudget: too big", status: "Failure" });
+  assert.deepEqual(response.status, { code: 403, reason: "Forbidden", message: "[token-budget] spec.tokenBudget: too big\ndecision_id uid-1: the platform team finds this decision in agentgate's logs by it", status: "Failure" });
 });
 
 test("an evaluation error fails closed, naming the bundle and the error, and is counted", async () => {
@@ -184,13 +184,15 @@ test("admission latency: a histogram per webhook whose buckets reach the webhook
 
 test("decision logs: one line per answer in OPA's decision-log shape, goals and prompts erased and listed", async () => {
   const lastApplied = { "kubectl.kubernetes.io/last-applied-configuration": '{"spec":{"systemPrompt":"the secret prompt"}}', team: "qe" };
-  await call("POST", "/validate", review({ tokenBudget: 50, systemPrompt: "the secret prompt" }, "agentconfigs", "qe", "dl-denied", { annotations: lastApplied }));
+  const answer = await call("POST", "/validate", review({ tokenBudget: 50, systemPrompt: "the secret prompt" }, "agentconfigs", "qe", "dl-denied", { annotations: lastApplied }));
   await call("POST", "/validate", review({ tokenBudget: 1 }, "agentconfigs", "qe", "dl-allowed"));
   const denied = decisionFor("dl-denied");
   const allowed = decisionFor("dl-allowed");
   assert.equal(denied.message, "decision");
   assert.equal(denied.type, "openpolicyagent.org/decision_logs");
-  assert.match(String(denied.decision_id), UUID);
+  // The id the developer's denial names leads to this record: the request's uid, unique per webhook call.
+  assert.equal(denied.decision_id, "dl-denied");
+  assert.match((JSON.parse(answer.body) as AdmissionReview).response?.status?.message ?? "", /\ndecision_id dl-denied: /);
   assert.notEqual(denied.decision_id, allowed.decision_id, "a new decision_id per decision");
   // labels: what identifies the instance, as OPA's (id per process, version of the software).
   const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -267,7 +269,7 @@ test("metrics count decisions by resource, operation and decision", async () => 
   assert.match(res.body, /agentgate_admission_requests_total\{webhook="validate",resource="agentconfigs",operation="CREATE",decision="denied"\} [1-9]/);
   assert.match(res.body, /agentgate_admission_requests_total\{webhook="validate",resource="agentconfigs",operation="CREATE",decision="allowed"\} [1-9]/);
   assert.match(res.body, /agentgate_violations_total\{policy="token-budget",action="deny",namespace="[a-z0-9-]+",kind="AgentConfig"\} [1-9]/);
-  assert.match(res.body, /^agentgate_build_info\{version="\d+\.\d+\.\d+",node="v\d+[^"]*"\} 1$/m);
+  assert.match(res.body, /^agentgate_build_info\{version="\d+\.\d+\.\d+",node="v\d+[^"]*",component="gateway"\} 1$/m);
   assert.match(res.body, /agentgate_bad_requests_total\{reason="too_large"\} 1/);
 });
 

@@ -40,8 +40,9 @@ spec:
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       args:
         - audit
+        - --log-level={{ .Values.logLevel }}
         # Exempt and trusted exactly as the gateway is, so a finding is what the webhook would say.
-        - --namespace={{ .Release.Namespace }}
+        - --agentgate-namespace={{ .Release.Namespace }}
         - --service-account={{ include "agentgate.gateway.user" . }}
         - --signing-keys={{ .Release.Namespace }}/{{ include "agentgate.signingKeysName" . }}
         {{- range (include "agentgate.trustedUsers" . | fromJsonArray | rest) }}
@@ -52,21 +53,29 @@ spec:
         - --lease-wait={{ .Values.audit.leaseWait }}
         {{- else }}
         - --interval={{ .Values.audit.interval }}
-        - --metrics-listen=0.0.0.0:9090
+        - {{ include "agentgate.metrics.listenArg" . }}
         {{- end }}
         - --leader-elect
         - --lease-namespace={{ .Release.Namespace }}
+        # The Lease names the Deployment or CronJob as owner: helm uninstall takes it.
+        - --owner={{ if $once }}cronjob{{ else }}deployment{{ end }}/{{ include "agentgate.fullname" . }}-audit
         {{- if .Values.policy.config }}
         - --policy-config=/etc/agentgate/policy/config.yaml
         {{- end }}
         {{- range .Values.policy.bundles }}
         - --bundle={{ . }}
         {{- end }}
+        {{- if not .Values.policy.defaultBundle }}
+        - --no-default-bundle
+        {{- end }}
         {{- if .Values.policy.bundles }}
         - --bundle-poll-interval={{ .Values.policy.pollInterval }}
         {{- end }}
         {{- if .Values.policy.verification.publicKey }}
         {{- include "agentgate.gateway.bundleKeyArgs" . | nindent 8 }}
+        {{- end }}
+        {{- with (include "agentgate.bundleAuth.args" . | trim) }}
+        {{- . | nindent 8 }}
         {{- end }}
         {{- with .Values.audit.extraArgs }}
         {{- toYaml . | nindent 8 }}
@@ -79,7 +88,7 @@ spec:
       {{- if not $once }}
       ports:
         - name: metrics
-          containerPort: 9090
+          containerPort: {{ int .Values.metrics.port }}
           protocol: TCP
       readinessProbe:
         httpGet: {path: /readyz, port: metrics}
@@ -106,6 +115,9 @@ spec:
           mountPath: /etc/agentgate/bundle-key
           readOnly: true
         {{- end }}
+        {{- with (include "agentgate.bundleAuth.volumeMounts" . | trim) }}
+        {{- . | nindent 8 }}
+        {{- end }}
         {{- with .Values.gateway.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -121,6 +133,9 @@ spec:
     - name: bundle-key
       configMap:
         name: {{ include "agentgate.fullname" . }}-bundle-key
+    {{- end }}
+    {{- with (include "agentgate.bundleAuth.volumes" . | trim) }}
+    {{- . | nindent 4 }}
     {{- end }}
     {{- with .Values.gateway.extraVolumes }}
     {{- toYaml . | nindent 4 }}

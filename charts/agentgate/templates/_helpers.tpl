@@ -186,6 +186,75 @@ namespaceSelector:
 {{- end }}
 {{- end -}}
 
+{{/*
+How bundle services and registries are authenticated to (policy.bundleAuth),
+for serve and audit alike: the flags, and the Secrets and ConfigMaps mounted
+as directories (not subPaths) so a rotated token or renewed certificate
+reaches the process, which reads the files again, without a restart.
+*/}}
+{{- define "agentgate.bundleAuth.args" -}}
+{{- $a := .Values.policy.bundleAuth -}}
+{{- if and $a.caSecret $a.caConfigMap }}
+{{- fail "policy.bundleAuth: set caSecret or caConfigMap, not both: --bundle-ca reads one file" }}
+{{- end }}
+{{- if $a.bearerTokenSecret }}
+- --bundle-bearer-token-file=/etc/agentgate/bundle-auth/token/{{ $a.bearerTokenKey }}
+{{- end }}
+{{- if $a.clientCertSecret }}
+- --bundle-client-cert=/etc/agentgate/bundle-auth/client/tls.crt
+- --bundle-client-key=/etc/agentgate/bundle-auth/client/tls.key
+{{- end }}
+{{- if or $a.caSecret $a.caConfigMap }}
+- --bundle-ca=/etc/agentgate/bundle-auth/ca/{{ $a.caKey }}
+{{- end }}
+{{- if $a.registryCredentialsSecret }}
+- --bundle-registry-credentials=/etc/agentgate/bundle-auth/registry/config.json
+{{- end }}
+{{- range $a.insecureRegistries }}
+- --bundle-insecure-registry={{ . }}
+{{- end }}
+{{- end -}}
+
+{{- define "agentgate.bundleAuth.volumeMounts" -}}
+{{- $a := .Values.policy.bundleAuth -}}
+{{- if $a.bearerTokenSecret }}
+- {name: bundle-token, mountPath: /etc/agentgate/bundle-auth/token, readOnly: true}
+{{- end }}
+{{- if $a.clientCertSecret }}
+- {name: bundle-client-cert, mountPath: /etc/agentgate/bundle-auth/client, readOnly: true}
+{{- end }}
+{{- if or $a.caSecret $a.caConfigMap }}
+- {name: bundle-ca, mountPath: /etc/agentgate/bundle-auth/ca, readOnly: true}
+{{- end }}
+{{- if $a.registryCredentialsSecret }}
+- {name: bundle-registry, mountPath: /etc/agentgate/bundle-auth/registry, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{- define "agentgate.bundleAuth.volumes" -}}
+{{- $a := .Values.policy.bundleAuth -}}
+{{- with $a.bearerTokenSecret }}
+- name: bundle-token
+  secret: {secretName: {{ . }}, items: [{key: {{ $a.bearerTokenKey | quote }}, path: {{ $a.bearerTokenKey | quote }}}]}
+{{- end }}
+{{- with $a.clientCertSecret }}
+- name: bundle-client-cert
+  secret: {secretName: {{ . }}, items: [{key: tls.crt, path: tls.crt}, {key: tls.key, path: tls.key}]}
+{{- end }}
+{{- with $a.caSecret }}
+- name: bundle-ca
+  secret: {secretName: {{ . }}, items: [{key: {{ $a.caKey | quote }}, path: {{ $a.caKey | quote }}}]}
+{{- end }}
+{{- with $a.caConfigMap }}
+- name: bundle-ca
+  configMap: {name: {{ . }}, items: [{key: {{ $a.caKey | quote }}, path: {{ $a.caKey | quote }}}]}
+{{- end }}
+{{- with $a.registryCredentialsSecret }}
+- name: bundle-registry
+  secret: {secretName: {{ . }}, items: [{key: .dockerconfigjson, path: config.json}]}
+{{- end }}
+{{- end -}}
+
 {{/* The Secret holding the keys that sign decisions, and the ConfigMap of the same name publishing their public halves. */}}
 {{- define "agentgate.signingKeysName" -}}
 {{- printf "%s-signing" (include "agentgate.fullname" .) | trunc 63 | trimSuffix "-" -}}
