@@ -124,6 +124,8 @@ export function goalInput(run: AgentRun, context: PolicyContext, namespace: stri
   const tools = new Set<string>();
   const gated = new Set<string>();
   for (const server of Array.isArray(spec?.toolServers) ? spec.toolServers : []) {
+    // A config is read as it is stored: an entry that is not an object (review admits `toolServers: [null]`) names no tools.
+    if (!isRecord(server)) continue;
     for (const tool of Array.isArray(server.allowedTools) ? server.allowedTools : []) if (typeof tool === "string") tools.add(tool);
     for (const tool of Array.isArray(server.requireApproval) ? server.requireApproval : []) if (typeof tool === "string") gated.add(tool);
   }
