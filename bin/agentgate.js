@@ -3,6 +3,7 @@
 // image), and the TypeScript sources directly otherwise: Node >= 24 strips
 // types natively, so a fresh clone needs no build step.
 import { existsSync } from "node:fs";
+import { registerHooks } from "node:module";
 
 // A reader that stops early (`agentgate capabilities | head`) closes the
 // pipe: that ends the output, quietly, as it does for other tools.
@@ -14,6 +15,14 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const compiled = new URL("../dist/cli/main.js", import.meta.url);
+if (existsSync(compiled)) {
+  // The workspace package @agentgate/opa-host serves its TypeScript by
+  // default, so a clone runs and tests it unbuilt; its "agentgate-compiled"
+  // condition serves its dist/. The compiled CLI asks for that, so the image
+  // and an installed package run no TypeScript (Node refuses to strip types
+  // under node_modules, and the stripper alone costs ~25 MB of RSS).
+  registerHooks({ resolve: (specifier, context, next) => next(specifier, { ...context, conditions: [...context.conditions, "agentgate-compiled"] }) });
+}
 const entry = existsSync(compiled) ? compiled : new URL("../src/cli/main.ts", import.meta.url);
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -5,7 +5,7 @@
 // JSON, as they do inside the SDK. A builtin that throws yields undefined, as
 // builtin errors do in OPA outside strict mode, except an EvaluationHalt,
 // which fails the evaluation as OPA's halting errors do.
-import { AGENTGATE_BUILTINS, REDIRECTED_BUILTINS, SDK_FALLBACK_BUILTINS } from "./index.ts";
+import { AGENTGATE_BUILTINS, REDIRECTED_BUILTINS, SDK_FALLBACK_BUILTINS } from "./builtins.ts";
 import { EvaluationHalt } from "./operands.ts";
 import { REDIRECTS } from "./wasm-rewrite.ts";
 import { cString, type WasmImports, type WasmInstance, type WasmMemory } from "./wasm-api.ts";

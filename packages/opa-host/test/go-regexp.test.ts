@@ -3,9 +3,10 @@
 // glob-intersection module OPA's regex.globs_match calls, from the module
 // cache the opa build filled) on a few thousand generated cases, and every
 // answer, errors included, must be the same. The opa eval table test
-// (test/unit/fidelity-builtins.test.ts) covers the builtins end to end; this
-// covers the corners a table does not reach (empty matches next to
-// non-empty ones, $ expansion, Unicode class names, glob edge cases).
+// (agentgate's test/opa/fidelity-builtins.test.ts) covers the builtins end
+// to end; this covers the corners a table does not reach (empty matches
+// next to non-empty ones, $ expansion, Unicode class names, glob edge
+// cases).
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -13,11 +14,10 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { GoRegexp } from "./go-regexp.ts";
-import { CATEGORY_ALIASES, SCRIPTS } from "./go-regexp-syntax.ts";
-import { globsIntersect } from "./glob-intersection.ts";
-import { findOpa } from "../../cli/opa.ts";
-import { seededRandom } from "../../../test/support/seeded-random.ts";
+import { GoRegexp } from "../src/go-regexp.ts";
+import { CATEGORY_ALIASES, SCRIPTS } from "../src/go-regexp-syntax.ts";
+import { globsIntersect } from "../src/glob-intersection.ts";
+import { findOpa, seededRandom } from "./support.ts";
 
 const run = promisify(execFile);
 const GO_PATH = `${process.env.PATH ?? ""}:/usr/local/go/bin`;

@@ -5,13 +5,13 @@
 // written, not when the bundle loads.
 //
 // Which builtins the wasm target leaves to the host is not a list kept here:
-// it is measured with the opa that builds the bundles (cli/capabilities.ts
-// compiles a call to every builtin of its capabilities, probeModules below,
-// and reads the policy.wasm's builtins() table). A newer opa that moves a
-// builtin to the host, or adds one, therefore drops it from agentgate's
-// capabilities until agentgate implements it, instead of letting it through
-// as if it were compiled.
-import { HOST_BUILTINS } from "./index.ts";
+// it is measured with the opa that builds the bundles (agentgate's
+// cli/capabilities.ts compiles a call to every builtin of its capabilities,
+// probeModules below, and reads the policy.wasm's builtins() table). A
+// newer opa that moves a builtin to the host, or adds one, therefore drops
+// it from agentgate's capabilities until agentgate implements it, instead of
+// letting it through as if it were compiled.
+import { HOST_BUILTINS } from "./builtins.ts";
 
 export interface Capabilities {
   builtins: { name: string; decl?: { args?: unknown[] }; deprecated?: boolean; [key: string]: unknown }[];

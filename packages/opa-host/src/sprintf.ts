@@ -6,6 +6,11 @@
 // `%!t(string=true)` in OPA, and so it is here. This is a port of fmt's
 // doPrintf for those four argument types, errors (`%!d(MISSING)`, EXTRA,
 // BADINDEX, NOVERB, BADWIDTH, BADPREC) included.
+//
+// Over 400 lines on purpose: it is one port of fmt's doPrintf (verbs, flags,
+// width, precision, argument index, the error forms) whose parts follow the
+// Go source function by function; split, a reader comparing it with fmt
+// would have to follow it across files.
 import { formatFloat } from "./go-float.ts";
 import { RegoNumber, formatTerm, goQuote, isPrint, type RegoValue } from "./rego-value.ts";
 

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SDK_BUILTINS } from "./sdk-table.ts";
-import { AGENTGATE_BUILTINS, HOST_BUILTINS, SDK_FALLBACK_BUILTINS } from "./index.ts";
+import { AGENTGATE_BUILTINS, HOST_BUILTINS, SDK_FALLBACK_BUILTINS } from "./builtins.ts";
 
 test("the SDK's builtin table holds exactly the names agentgate was checked against", () => {
   assert.deepEqual([...SDK_BUILTINS.keys()].sort(), ["json.is_valid", "regex.split", "sprintf", "yaml.is_valid", "yaml.marshal", "yaml.unmarshal"]);
