@@ -7,6 +7,7 @@ import type { TokenSource } from "./a2a/token.ts";
 import { tokenFromFile } from "./a2a/token.ts";
 import { TERMINAL_STATES } from "./a2a/types.ts";
 import type { ActParams, ActingOutcome, AgentDriver } from "./driver.ts";
+import { AgentgateError } from "../errors.ts";
 
 export interface A2ADriverOptions {
   /**
@@ -26,14 +27,14 @@ export interface A2ADriverOptions {
  * Python runtime refuses every cancel). The agent stops only when its
  * Agent is deleted.
  */
-export class CancelRefusedError extends Error {
+export class CancelRefusedError extends AgentgateError {
   override name = "CancelRefusedError";
   readonly taskId: string;
   /** what kagent said */
   readonly kagentMessage: string;
 
   constructor(agent: { namespace: string; name: string }, taskId: string, kagentMessage: string, cause: unknown) {
-    super(`kagent refused to cancel task ${taskId} of Agent ${agent.namespace}/${agent.name} (${kagentMessage}); the task is still running`, { cause });
+    super("unavailable", `kagent refused to cancel task ${taskId} of Agent ${agent.namespace}/${agent.name} (${kagentMessage}); the task is still running`, { cause });
     this.taskId = taskId;
     this.kagentMessage = kagentMessage;
   }
@@ -66,18 +67,19 @@ export class A2ADriver implements AgentDriver {
       messageId: p.messageId,
       metadata: { "agent.tekton.dev/run": `${p.run.metadata?.namespace ?? ""}/${p.run.metadata?.name ?? ""}` },
     });
+    const s = p.session;
     if (p.taskId) this.log.info("resuming the agent's task; the goal is not sent again", { agent: client.url, taskId: p.taskId });
     const outcome = await followTask(client, message, {
       budgetTokens: p.budgetTokens,
       maxIterations: p.maxIterations,
       deadline: p.deadline,
-      signal: p.signal,
-      isCancelled: p.isCancelled,
-      beforeSend: p.beforeSend,
-      onProgress: p.onProgress,
-      onTaskId: p.onTaskId,
-      onPause: (pause) => { p.onPause(pause.message); },
-      onResume: p.onResume,
+      signal: s.signal,
+      isCancelled: () => s.isCancelled(),
+      beforeSend: () => s.beforeSend(),
+      onProgress: (line, usage, iterations) => { s.onProgress(line, usage, iterations); },
+      onTaskId: (id) => s.onTaskId(id),
+      onPause: (pause) => { s.onPause(pause.message); },
+      onResume: () => { s.onResume(); },
       // the reconciler deletes the run's Agent when it finishes the run
       whenCancelRefused: `the agent is stopped by deleting Agent ${p.agent.namespace}/${p.agent.name}`,
       ...(p.taskId ? { taskId: p.taskId } : {}),

@@ -1,7 +1,7 @@
-// What the run reconciler needs from the agent runtime and from provenance,
-// so the state machine does not depend on A2A or DSSE details.
-import type { AgentConfig, AgentRun, DsseEnvelope, Guardrails, Usage } from "../types/agent.ts";
-import type { CallsRecord, CallsUnreadable } from "./run-ledger.ts";
+// What the run reconciler needs from the agent runtime, so the state machine
+// does not depend on A2A details. (What it needs from provenance is in
+// provenance/facts.ts.)
+import type { AgentRun, Usage } from "../types/agent.ts";
 
 export type ActingReason = "Succeeded" | "BudgetExceeded" | "TimedOut" | "Cancelled" | "AgentFailed";
 
@@ -20,6 +20,26 @@ export interface ActingOutcome {
   cancelRefused?: string;
 }
 
+/**
+ * The controller's side of one acting agent, as the driver talks back to it.
+ * One object rather than loose callbacks: they share the actor's state (the
+ * send window, the stop asked for), so they belong together.
+ */
+export interface ActSession {
+  /** controller shutdown: stop following and reject, leaving the task running for the next leader */
+  readonly signal: AbortSignal;
+  /** why the controller stops the agent (spec.status: Cancelled, the config deleted), or false */
+  isCancelled(): string | false;
+  /** awaited before the goal is sent; a rejection means it is not sent */
+  beforeSend(): Promise<void>;
+  /** awaited as soon as kagent names the task, before anything else happens */
+  onTaskId(taskId: string): Promise<void>;
+  onProgress(line: string, usage: Usage, iterations: number): void;
+  /** the agent waits for a human in kagent (a tool call to approve, a question) */
+  onPause(message: string): void;
+  onResume(): void;
+}
+
 export interface ActParams {
   run: AgentRun;
   agent: { namespace: string; name: string };
@@ -33,58 +53,11 @@ export interface ActParams {
   maxIterations: number;
   /** epoch ms */
   deadline: number;
-  /** controller shutdown: stop following and reject, leaving the task running for the next leader */
-  signal: AbortSignal;
-  /** why the controller stops the agent (spec.status: Cancelled, the config deleted), or false */
-  isCancelled: () => string | false;
-  /** awaited before the goal is sent; a rejection means it is not sent */
-  beforeSend: () => Promise<void>;
-  /** awaited as soon as kagent names the task, before anything else happens */
-  onTaskId: (taskId: string) => Promise<void>;
-  onProgress: (line: string, usage: Usage, iterations: number) => void;
-  /** the agent waits for a human in kagent (a tool call to approve, a question) */
-  onPause: (message: string) => void;
-  onResume: () => void;
+  session: ActSession;
 }
 
 export interface AgentDriver {
   act(params: ActParams): Promise<ActingOutcome>;
   /** cancels a task nobody follows any more (its run ended while no controller followed it) */
   cancel(agent: { namespace: string; name: string }, taskId: string): Promise<void>;
-}
-
-export interface ProvenanceRecord {
-  envelope: DsseEnvelope;
-  /** sha256:<hex of the decoded payload> */
-  digest: string;
-  signed: boolean;
-}
-
-export interface ProvenanceFacts {
-  run: AgentRun;
-  config: AgentConfig;
-  guardrails: Guardrails;
-  agent: { namespace: string; name: string; spec: unknown } | null;
-  modelConfig: { namespace: string; name: string; spec: unknown } | null;
-  toolServers: { namespace: string; name: string; kind: string; spec: unknown }[];
-  usage: Usage;
-  results: { name: string; value: string }[];
-  policyRevision: string;
-  /**
-   * What ran the agent: the runtime its Agent asked kagent for, and the
-   * images of the Deployment kagent made for it (kagent reports neither in
-   * the Agent's status); images empty when the Deployment could not be read.
-   */
-  agentRuntime?: { runtime: string; images: string[] };
-  /** bundle name → "sha256:<hex>", from the run's signed decision (the policy-digests stamp) */
-  policyDigests?: Record<string, string>;
-  startedOn: string;
-  finishedOn: string;
-  outcome: string;
-  /** the run's calls through agentgate's run-time gateway, from its ledger; absent when calls do not go through it */
-  calls?: CallsRecord | CallsUnreadable;
-}
-
-export interface ProvenanceRecorder {
-  record(facts: ProvenanceFacts): Promise<ProvenanceRecord>;
 }

@@ -51,3 +51,15 @@ export function hookState(pr: PipelineRun | null): HookState {
   if (c.status === "True") return { state: "succeeded" };
   return { state: "failed", message: `${c.reason}${c.message ? `: ${c.message}` : ""}` };
 }
+
+/**
+ * Where a phase's hooks stand after one pass drove them: still running, all
+ * succeeded, one failed (the run fails PreHookFailed or PostHookFailed), or a
+ * PipelineRun or ServiceAccount of the hook's name is not the run's
+ * (ScopeConflict: it is never taken over).
+ */
+export type HookRunResult =
+  | { state: "running" }
+  | { state: "succeeded" }
+  | { state: "failed"; message: string }
+  | { state: "conflict"; message: string };

@@ -6,7 +6,7 @@ import { provenanceStatement, type KnownBundle } from "../provenance/slsa.ts";
 import { readBundle } from "../policy/bundle.ts";
 import { DEFAULT_BUNDLE_PATH } from "../policy/load.ts";
 import type { Logger } from "../log.ts";
-import type { ProvenanceFacts, ProvenanceRecord, ProvenanceRecorder } from "./driver.ts";
+import type { ProvenanceFacts, ProvenanceRecord, ProvenanceRecorder } from "../provenance/facts.ts";
 import type { Kube } from "./kube.ts";
 
 export class ProvenanceSigner implements ProvenanceRecorder {

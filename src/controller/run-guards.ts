@@ -8,7 +8,7 @@
 // of being followed.
 import type { ApprovalCheck } from "../guardrails/approval-stamp.ts";
 import type { DecisionCheck } from "../guardrails/decision.ts";
-import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
+import { parseExtendedDurationNs } from "../duration.ts";
 import { STAMP, type AgentRun, type Guardrails, type RunPhase, type Snapshot } from "../types/agent.ts";
 import type { RunReason } from "./conditions.ts";
 

@@ -4,6 +4,7 @@
 // provenance carries. Pure.
 import type { LedgerState } from "../calls/ledger.ts";
 import type { AgentRun, Usage } from "../types/agent.ts";
+import type { CallsRecord } from "../provenance/facts.ts";
 import { isTerminal } from "./conditions.ts";
 
 /** The run's usage as agentgate counted it: exact, where kagent's usage metadata may be late, partial or absent. */
@@ -18,18 +19,6 @@ export function budgetSpent(state: LedgerState): string | undefined {
   return `the run's model calls used ${String(state.used)} tokens through agentgate's run-time gateway (counted from the provider's answers) against its token budget of ${String(state.budget)}`;
 }
 
-/** The calls part of the run's provenance: the ledger's counts and trace, as the controller found them when the run ended. */
-export interface CallsRecord {
-  budget: number;
-  used: number;
-  calls: number;
-  /** calls made but not kept in the trace (it keeps the first TRACE_LIMIT) */
-  untraced: number;
-  /** calls still in flight when the run's end stopped waiting for them: begun, not in the trace */
-  unsettled?: { toolCalls: number; reservedTokens: number };
-  trace: LedgerState["trace"];
-}
-
 export function callsRecord(state: LedgerState): CallsRecord {
   const inFlight = state.inFlight ?? 0;
   return {
@@ -40,11 +29,6 @@ export function callsRecord(state: LedgerState): CallsRecord {
     ...(inFlight > 0 || state.reserved > 0 ? { unsettled: { toolCalls: inFlight, reservedTokens: state.reserved } } : {}),
     trace: state.trace,
   };
-}
-
-/** What the provenance says of a routed run whose ledger could not be read: not "no calls". */
-export interface CallsUnreadable {
-  unreadable: string;
 }
 
 /** An Event on the run for one traced call, for `kubectl describe` and `agentgate logs`. */

@@ -127,7 +127,7 @@ const cidr = (ip: string): string => (ip.includes(":") ? `${ip}/128` : `${ip}/32
  * parsed as the gateway parses any stamped endpoint.
  */
 export function kagentEndpoint(url: string): KagentEndpoint {
-  return peerEndpoint("--kagent-url", url);
+  return peerEndpoint("kagentUrl", url);
 }
 
 /** Reads a peer's URL flag (--kagent-url, --calls-url) the same way. */
@@ -328,4 +328,14 @@ export function egressNote(guardrails: Guardrails, env: Pick<ScopeEnvironment, "
   if (hosts.length === 0) return routed ? `${routed}, the only way out the NetworkPolicy leaves them besides DNS${guardrails.rbac.length > 0 ? ", the API server" : ""} and kagent` : undefined;
   if (env.fqdn === true) return `egress to ${hosts.map((e) => `${e.host}:${String(e.port)}`).join(", ")} is allowed by name (CiliumNetworkPolicy toFQDNs)`;
   return `egress to ${hosts.map((e) => `${e.host}:${String(e.port)}`).join(", ")} is allowed as any public address on ${hosts.length === 1 ? "that port" : "those ports"} (a NetworkPolicy cannot name a host)`;
+}
+
+/**
+ * Why the run's scope (or its route through the run-time gateway) cannot be
+ * made: an object of its name is not the run's (ScopeConflict), or the API
+ * server refused one (ScopeRefused: retrying cannot help).
+ */
+export interface ScopeProblem {
+  reason: "ScopeConflict" | "ScopeRefused";
+  message: string;
 }

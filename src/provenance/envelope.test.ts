@@ -8,7 +8,7 @@ import { main } from "../cli/main.ts";
 import type { DsseEnvelope } from "../types/agent.ts";
 import { IN_TOTO_PAYLOAD_TYPE, envelopeDigest, keyId, loadPrivateKey, loadPublicKey, pae, seal, verifyEnvelope } from "./envelope.ts";
 import { provenanceStatement } from "./slsa.ts";
-import type { ProvenanceFacts } from "../controller/driver.ts";
+import type { ProvenanceFacts } from "./facts.ts";
 
 const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey;
@@ -126,12 +126,12 @@ test("keys: only a PKCS#8 PEM ECDSA P-256 private key is taken, and an EC public
   const pem = (k: KeyObject, type: "pkcs8" | "sec1" | "spki") => k.export({ type, format: "pem" } as never).toString();
   assert.equal(loadPrivateKey(pem(privateKey, "pkcs8"), "secret agentgate/key").asymmetricKeyDetails?.namedCurve, "prime256v1");
   const p384 = generateKeyPairSync("ec", { namedCurve: "P-384" });
-  assert.throws(() => loadPrivateKey(pem(p384.privateKey, "pkcs8"), "secret agentgate/key"), { name: "KeyError", message: "secret agentgate/key: the key must be ECDSA P-256, got ec secp384r1" });
+  assert.throws(() => loadPrivateKey(pem(p384.privateKey, "pkcs8"), "secret agentgate/key"), { name: "KeyMaterialError", message: "secret agentgate/key: the key must be ECDSA P-256, got ec secp384r1" });
   const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  assert.throws(() => loadPrivateKey(pem(rsa.privateKey, "pkcs8"), "k.pem"), { name: "KeyError", message: "k.pem: the key must be ECDSA P-256, got rsa" });
-  assert.throws(() => loadPrivateKey(pem(privateKey, "sec1"), "k.pem"), { name: "KeyError", message: 'k.pem: not a PKCS#8 PEM private key (expected "-----BEGIN PRIVATE KEY-----")' });
-  assert.throws(() => loadPrivateKey("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "k.pem"), (err: unknown) => err instanceof Error && err.name === "KeyError" && /^k\.pem: cannot read the private key: /.test(err.message));
+  assert.throws(() => loadPrivateKey(pem(rsa.privateKey, "pkcs8"), "k.pem"), { name: "KeyMaterialError", message: "k.pem: the key must be ECDSA P-256, got rsa" });
+  assert.throws(() => loadPrivateKey(pem(privateKey, "sec1"), "k.pem"), { name: "KeyMaterialError", message: 'k.pem: not a PKCS#8 PEM private key (expected "-----BEGIN PRIVATE KEY-----")' });
+  assert.throws(() => loadPrivateKey("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "k.pem"), (err: unknown) => err instanceof Error && err.name === "KeyMaterialError" && /^k\.pem: cannot read the private key: /.test(err.message));
   assert.equal(loadPublicKey(pem(publicKey, "spki"), "pub.pem").asymmetricKeyType, "ec");
-  assert.throws(() => loadPublicKey(pem(rsa.publicKey, "spki"), "pub.pem"), { name: "KeyError", message: "pub.pem: an RSA key; provenance is signed with ECDSA P-256 (prime256v1): give the public half of the controller's signing key" });
-  assert.throws(() => loadPublicKey(pem(p384.publicKey, "spki"), "pub.pem"), { name: "KeyError", message: /^pub\.pem: an ECDSA secp384r1 key; provenance is signed with ECDSA P-256/ });
+  assert.throws(() => loadPublicKey(pem(rsa.publicKey, "spki"), "pub.pem"), { name: "KeyMaterialError", message: "pub.pem: an RSA key; provenance is signed with ECDSA P-256 (prime256v1): give the public half of the controller's signing key" });
+  assert.throws(() => loadPublicKey(pem(p384.publicKey, "spki"), "pub.pem"), { name: "KeyMaterialError", message: /^pub\.pem: an ECDSA secp384r1 key; provenance is signed with ECDSA P-256/ });
 });

@@ -4,6 +4,7 @@
 // so a verifier can tell which key to try without a registry.
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
 import type { DsseEnvelope } from "../types/agent.ts";
+import { KeyMaterialError } from "../signing/keys.ts";
 
 export const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 
@@ -17,24 +18,17 @@ export function keyId(publicKey: KeyObject): string {
   return createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex");
 }
 
-export class KeyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "KeyError";
-  }
-}
-
 /** A PKCS#8 PEM ECDSA P-256 private key, refused with why if it is anything else. */
 export function loadPrivateKey(pem: string, where: string): KeyObject {
-  if (!pem.includes("-----BEGIN PRIVATE KEY-----")) throw new KeyError(`${where}: not a PKCS#8 PEM private key (expected "-----BEGIN PRIVATE KEY-----")`);
+  if (!pem.includes("-----BEGIN PRIVATE KEY-----")) throw new KeyMaterialError(`${where}: not a PKCS#8 PEM private key (expected "-----BEGIN PRIVATE KEY-----")`);
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pem, format: "pem" });
   } catch (err) {
-    throw new KeyError(`${where}: cannot read the private key: ${err instanceof Error ? err.message : String(err)}`);
+    throw new KeyMaterialError(`${where}: cannot read the private key: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
-    throw new KeyError(`${where}: the key must be ECDSA P-256, got ${key.asymmetricKeyType ?? "unknown"} ${key.asymmetricKeyDetails?.namedCurve ?? ""}`.trim());
+    throw new KeyMaterialError(`${where}: the key must be ECDSA P-256, got ${key.asymmetricKeyType ?? "unknown"} ${key.asymmetricKeyDetails?.namedCurve ?? ""}`.trim());
   }
   return key;
 }
@@ -45,12 +39,12 @@ export function loadPublicKey(pem: string, where: string): KeyObject {
   try {
     key = createPublicKey({ key: pem, format: "pem" });
   } catch {
-    throw new KeyError(`${where}: not a PEM public key (expected "-----BEGIN PUBLIC KEY-----")`);
+    throw new KeyMaterialError(`${where}: not a PEM public key (expected "-----BEGIN PUBLIC KEY-----")`);
   }
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (key.asymmetricKeyType !== "ec" || curve !== "prime256v1") {
     const found = key.asymmetricKeyType === "ec" ? `an ECDSA ${curve ?? "unknown-curve"} key` : `an ${(key.asymmetricKeyType ?? "unknown").toUpperCase()} key`;
-    throw new KeyError(`${where}: ${found}; provenance is signed with ECDSA P-256 (prime256v1): give the public half of the controller's signing key`);
+    throw new KeyMaterialError(`${where}: ${found}; provenance is signed with ECDSA P-256 (prime256v1): give the public half of the controller's signing key`);
   }
   return key;
 }

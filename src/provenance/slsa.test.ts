@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { ProvenanceFacts } from "../controller/driver.ts";
+import type { ProvenanceFacts } from "./facts.ts";
 import type { Guardrails } from "../types/agent.ts";
 import { canonicalJson, policyBundles, provenanceStatement } from "./slsa.ts";
 

@@ -1,8 +1,9 @@
 // The provenance of one run: an in-toto Statement v1 with a SLSA v1
 // provenance predicate (README, "Provenance"). Pure: the controller gathers the
 // facts, this states them.
-import type { ProvenanceFacts } from "../controller/driver.ts";
+import type { ProvenanceFacts } from "./facts.ts";
 import { STAMP } from "../types/agent.ts";
+import { RESOURCES, type KubeResource } from "../kube/resources.ts";
 
 export const BUILD_TYPE = "https://tekton.dev/agent-provenance/v1";
 export const BUILDER_ID = "https://github.com/agentgate/agentgate/controller@v1";
@@ -46,11 +47,14 @@ export function policyBundles(stamp: string, known: readonly KnownBundle[], stam
     });
 }
 
+/** A kind's API as a resource URI names it: the core group is "core" there, since an empty path segment would be lost. */
+const apiOf = (r: KubeResource): { group: string; version: string } => ({ group: r.group === "" ? "core" : r.group, version: r.versions[0] });
+
 /** Where each kind of tool server lives in the API. */
 const TOOL_SERVER_API: Record<string, { group: string; version: string }> = {
-  RemoteMCPServer: { group: "kagent.dev", version: "v1alpha2" },
-  MCPServer: { group: "kagent.dev", version: "v1alpha1" },
-  Service: { group: "core", version: "v1" },
+  RemoteMCPServer: apiOf(RESOURCES.remoteMcpServers),
+  MCPServer: apiOf(RESOURCES.mcpServers),
+  Service: apiOf(RESOURCES.services),
 };
 
 export function provenanceStatement(f: ProvenanceFacts, knownBundles: readonly KnownBundle[] = []): Record<string, unknown> {
@@ -63,7 +67,6 @@ export function provenanceStatement(f: ProvenanceFacts, knownBundles: readonly K
     digest: { sha256: sha256(canonicalJson(spec)) },
     annotations: { apiVersion: api.group === "core" ? api.version : `${api.group}/${api.version}` },
   });
-  const kagentV1alpha2 = { group: "kagent.dev", version: "v1alpha2" };
   // What the webhook decided for this run, as it stamped it at admission.
   // Admission warnings are not among them: the webhook returns them to the
   // client that created the run and stamps nothing of them.
@@ -97,9 +100,9 @@ export function provenanceStatement(f: ProvenanceFacts, knownBundles: readonly K
           guardrails: { sha256: sha256(canonicalJson(f.guardrails)) },
         },
         resolvedDependencies: [
-          ...(f.agent ? [ref("Agent", kagentV1alpha2, f.agent.name, f.agent.namespace, f.agent.spec)] : []),
-          ...(f.modelConfig ? [ref("ModelConfig", kagentV1alpha2, f.modelConfig.name, f.modelConfig.namespace, f.modelConfig.spec)] : []),
-          ...f.toolServers.map((t) => ref(t.kind, TOOL_SERVER_API[t.kind] ?? kagentV1alpha2, t.name, t.namespace, t.spec)),
+          ...(f.agent ? [ref("Agent", apiOf(RESOURCES.agents), f.agent.name, f.agent.namespace, f.agent.spec)] : []),
+          ...(f.modelConfig ? [ref("ModelConfig", apiOf(RESOURCES.modelConfigs), f.modelConfig.name, f.modelConfig.namespace, f.modelConfig.spec)] : []),
+          ...f.toolServers.map((t) => ref(t.kind, TOOL_SERVER_API[t.kind] ?? apiOf(RESOURCES.remoteMcpServers), t.name, t.namespace, t.spec)),
         ],
       },
       runDetails: {

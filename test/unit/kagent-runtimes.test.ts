@@ -13,7 +13,7 @@ import { A2AClient, A2AError, userMessage } from "../../src/controller/a2a/clien
 import { followTask, ForeignTaskError } from "../../src/controller/a2a/run.ts";
 import type { A2AEvent, TaskStatusUpdateEvent } from "../../src/controller/a2a/types.ts";
 import { A2ADriver, CancelRefusedError } from "../../src/controller/a2a-driver.ts";
-import type { ActParams } from "../../src/controller/driver.ts";
+import type { ActParams, ActSession } from "../../src/controller/driver.ts";
 import type { FakeKagent, FakeKagentOptions, KagentRelease, KagentRuntime } from "../support/a2a-server.ts";
 import { startFakeKagent, unsignedJwt } from "../support/a2a-server.ts";
 import { until } from "../support/until.ts";
@@ -39,7 +39,7 @@ async function withKagent<T>(opts: FakeKagentOptions, fn: (kagent: FakeKagent) =
   }
 }
 
-function actParams(over: Partial<ActParams> = {}): ActParams {
+function actParams(over: Partial<Omit<ActParams, "session">> = {}, session: Partial<ActSession> = {}): ActParams {
   return {
     run: { metadata: { name: "r1", namespace: "team-a", uid: "u1" } },
     agent: AGENT,
@@ -49,13 +49,16 @@ function actParams(over: Partial<ActParams> = {}): ActParams {
     budgetTokens: 0,
     maxIterations: 0,
     deadline: Date.now() + 20_000,
-    signal: new AbortController().signal,
-    isCancelled: () => false,
-    beforeSend: () => Promise.resolve(),
-    onTaskId: () => Promise.resolve(),
-    onProgress: () => undefined,
-    onPause: () => undefined,
-    onResume: () => undefined,
+    session: {
+      signal: new AbortController().signal,
+      isCancelled: () => false,
+      beforeSend: () => Promise.resolve(),
+      onTaskId: () => Promise.resolve(),
+      onProgress: () => undefined,
+      onPause: () => undefined,
+      onResume: () => undefined,
+      ...session,
+    },
     ...over,
   };
 }
@@ -63,7 +66,7 @@ function actParams(over: Partial<ActParams> = {}): ActParams {
 const cancelCalls = (kagent: FakeKagent) => kagent.received.filter((c) => c.method === "tasks/cancel");
 const waitFor = (probe: () => boolean, what: string) => until(what, () => (probe() ? true : undefined));
 /** A cancel asked for once the agent has made progress: the task is surely running, whatever the machine's speed. */
-function cancelAfterProgress(): Pick<ActParams, "onProgress" | "isCancelled"> {
+function cancelAfterProgress(): Pick<ActSession, "onProgress" | "isCancelled"> {
   let progressed = false;
   return { onProgress: () => { progressed = true; }, isCancelled: () => progressed && "cancelled by spec.status: Cancelled" };
 }
@@ -80,7 +83,7 @@ const refusals: { name: string; release: KagentRelease; kagentSays: string }[] =
 for (const c of refusals) {
   test(`python runtime, ${c.name}: a stopped run's outcome says kagent refused to cancel, with kagent's message, and that deleting the Agent stops it`, async () => {
     await withKagent({ runtime: "python", release: c.release, defaultScript: { llmCalls: 6, stepDelayMs: 60 } }, async (kagent) => {
-      const outcome = await new A2ADriver(kagent.url, quiet).act(actParams(cancelAfterProgress()));
+      const outcome = await new A2ADriver(kagent.url, quiet).act(actParams({}, cancelAfterProgress()));
       assert.equal(outcome.reason, "Cancelled");
       assert.equal(outcome.cancelRefused, c.kagentSays);
       assert.ok(outcome.taskId);
@@ -108,7 +111,7 @@ test("python runtime: a budget stop is still BudgetExceeded when the cancel is r
 
 test("go runtime: cancel is honoured: a final canceled event, no refusal in the outcome", async () => {
   await withKagent({ runtime: "go", defaultScript: { llmCalls: 6, stepDelayMs: 60 } }, async (kagent) => {
-    const outcome = await new A2ADriver(kagent.url, quiet).act(actParams(cancelAfterProgress()));
+    const outcome = await new A2ADriver(kagent.url, quiet).act(actParams({}, cancelAfterProgress()));
     assert.equal(outcome.reason, "Cancelled");
     assert.equal(outcome.cancelRefused, undefined);
     assert.ok(outcome.taskId);
