@@ -4,100 +4,11 @@
 import * as k8s from "@kubernetes/client-node";
 import type { KubeObject } from "../types/kube.ts";
 import type { ReportApi, ReportObject } from "./report.ts";
-import { statusCode } from "../api-errors.ts";
-export { statusCode };
-
-export interface Gvr {
-  group: string;
-  version: string;
-  plural: string;
-}
+import { describeError, statusCode, withRetry } from "../kube/errors.ts";
+import { PooledKubeConfig } from "../kube/pooled-config.ts";
+import type { Gvr } from "../kube/resources.ts";
 
 export type Verb = "list" | "discovery" | "create" | "update" | "delete" | "event";
-
-
-export function describeError(err: unknown): string {
-  if (err instanceof k8s.ApiException) {
-    const body: unknown = err.body;
-    let message: string | undefined;
-    if (typeof body === "string") {
-      try {
-        message = (JSON.parse(body) as { message?: string }).message;
-      } catch {
-        message = body.slice(0, 300);
-      }
-    } else if (typeof body === "object" && body !== null && "message" in body && typeof body.message === "string") {
-      message = body.message;
-    }
-    return message ? `${err.code}: ${message}` : `HTTP ${err.code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Seconds the server asked to wait (Retry-After), else 1; at most 10. */
-function retryAfterMs(err: unknown): number {
-  const header = err instanceof k8s.ApiException ? (err.headers as Record<string, string | undefined>)["retry-after"] : undefined;
-  const seconds = Number(header ?? 1);
-  return Math.min(10, Number.isFinite(seconds) && seconds > 0 ? seconds : 1) * 1000;
-}
-
-/**
- * Retries what the API server refuses with 429 (API Priority and Fairness
- * throttling, or a resource whose storage is still initializing right after
- * its CRD was established), waiting as it asks.
- */
-export async function withRetry<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (statusCode(err) !== 429 || attempt >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, retryAfterMs(err)));
-    }
-  }
-}
-
-/** How long one connection pool serves before TLS material (a rotated CA or client certificate) is read again. */
-const POOL_MAX_AGE_MS = 5 * 60_000;
-
-/**
- * A KubeConfig whose API clients share one connection pool. client-node
- * builds a new undici Agent for every request, so every request opens its
- * own TLS connection and the idle ones linger: at 5,000 objects the Events
- * and report writes of one scan took the process from ~250 MB to ~550 MB
- * peak RSS (measured by bench/audit-scale.ts), and cost a TLS handshake
- * each. Reusing the first Agent keeps connections alive across requests.
- */
-export class PooledKubeConfig extends k8s.KubeConfig {
-  private pooled: { dispatcher: NonNullable<ReturnType<k8s.RequestContext["getDispatcher"]>>; since: number } | undefined;
-
-  constructor(from: k8s.KubeConfig) {
-    super();
-    this.loadFromOptions({ clusters: from.clusters, contexts: from.contexts, users: from.users, currentContext: from.currentContext });
-  }
-
-  override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    const fresh = context.getDispatcher();
-    if (!fresh) return;
-    const now = Date.now();
-    if (!this.pooled || now - this.pooled.since > POOL_MAX_AGE_MS) {
-      // close() lets requests already on the old pool finish
-      const old = this.pooled?.dispatcher;
-      this.pooled = { dispatcher: fresh, since: now };
-      if (old) void old.close().catch(() => undefined);
-      return;
-    }
-    context.setDispatcher(this.pooled.dispatcher);
-  }
-
-  /** Closes the pooled connections (at the end of a run). */
-  async closePool(): Promise<void> {
-    const old = this.pooled?.dispatcher;
-    this.pooled = undefined;
-    await old?.close().catch(() => undefined);
-  }
-}
 
 export interface Page {
   items: KubeObject[];

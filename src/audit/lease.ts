@@ -8,18 +8,52 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import * as k8s from "@kubernetes/client-node";
-import { LeaderElector } from "../controller/leader.ts";
+import { LeaderElector } from "../kube/leader.ts";
 import type { Logger } from "../log.ts";
-import type { Owner } from "../owner.ts";
-import { describeError } from "./kube.ts";
+import type { Owner } from "../kube/owner.ts";
+import { describeError } from "../kube/errors.ts";
+import { AgentgateError } from "../errors.ts";
 
 export const LEASE_NAME = "agentgate-audit";
 
+/** What a wait's message calls the settings that change its outcome: config fields here, flags on the command line. */
+export interface LeaseWaitNames {
+  leaseWait: string;
+  dryRun: string;
+}
+
+const FIELD_NAMES: LeaseWaitNames = { leaseWait: "leaseWaitMs", dryRun: "write: false" };
+
+/** The Lease was not taken within the wait (field leaseWaitMs): why, in parts the caller can word. */
+export class LeaseWaitError extends AgentgateError {
+  readonly lease: string;
+  readonly waitedMs: number;
+  /** the error reading or taking it (e.g. 403), or who held it */
+  readonly reason: { failure: string } | { holder: string; renewedAgo: string };
+  constructor(lease: string, waitedMs: number, reason: LeaseWaitError["reason"]) {
+    super("unavailable", describeWait(lease, waitedMs, reason, FIELD_NAMES), { field: "leaseWaitMs" });
+    this.name = "LeaseWaitError";
+    this.lease = lease;
+    this.waitedMs = waitedMs;
+    this.reason = reason;
+  }
+
+  describe(names: LeaseWaitNames): string {
+    return describeWait(this.lease, this.waitedMs, this.reason, names);
+  }
+}
+
+function describeWait(lease: string, waitedMs: number, reason: LeaseWaitError["reason"], names: LeaseWaitNames): string {
+  const waited = `waited ${String(Math.round(waitedMs / 1000))}s (${names.leaseWait}) and wrote nothing`;
+  if ("failure" in reason) return `Lease ${lease}: ${reason.failure}; ${waited}`;
+  return `Lease ${lease} is held by ${reason.holder === "" ? "another scanner" : JSON.stringify(reason.holder)}${reason.renewedAgo}; ${waited}; another scanner is writing the reports (${names.dryRun} evaluates without the Lease)`;
+}
+
 /** Another scanner held the Lease for the whole wait. */
-export class LeaseHeldError extends Error {
+export class LeaseHeldError extends LeaseWaitError {
   readonly holder: string;
-  constructor(message: string, holder: string) {
-    super(message);
+  constructor(lease: string, waitedMs: number, holder: string, renewedAgo: string) {
+    super(lease, waitedMs, { holder, renewedAgo });
     this.name = "LeaseHeldError";
     this.holder = holder;
   }
@@ -32,7 +66,7 @@ export interface AuditLeaseOptions {
   leaseSeconds?: number;
   /** fires when a held Lease could not be renewed */
   onLost: () => void;
-  /** audit's Deployment or CronJob, named in the Lease's ownerReferences (src/owner.ts) */
+  /** audit's Deployment or CronJob, named in the Lease's ownerReferences (src/kube/owner.ts) */
   owner?: Owner;
 }
 
@@ -88,15 +122,11 @@ export class AuditLease {
     // Stopping ends the elector's loop; a write that wins meanwhile is handed back.
     this.elector.stop();
     await acquiring;
-    const waited = `waited ${String(Math.round(waitMs / 1000))}s (--lease-wait) and wrote nothing`;
     // e.g. 403 without RBAC for Leases: one line saying which Lease and why
     const failure = this.elector.lastError;
-    if (failure !== undefined) throw new Error(`Lease ${this.name}: ${failure}; ${waited}`);
+    if (failure !== undefined) throw new LeaseWaitError(this.name, waitMs, { failure });
     const holder = await this.holder();
-    throw new LeaseHeldError(
-      `Lease ${this.name} is held by ${holder.identity === "" ? "another scanner" : JSON.stringify(holder.identity)}${holder.renewedAgo}; ${waited}; another scanner is writing the reports (--dry-run evaluates without the Lease)`,
-      holder.identity,
-    );
+    throw new LeaseHeldError(this.name, waitMs, holder.identity, holder.renewedAgo);
   }
 
   /** Who holds the Lease now, and how long ago it was renewed (", renewed 3s ago"). */

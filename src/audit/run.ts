@@ -9,16 +9,18 @@ import { ClusterLookup } from "../context/cluster-lookup.ts";
 import type { GatewayDeps } from "../gateway/admit.ts";
 import type { Identity } from "../guardrails/identity.ts";
 import type { Logger } from "../log.ts";
-import type { Owner } from "../owner.ts";
+import type { Owner } from "../kube/owner.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { UserInfo } from "../types/admission.ts";
-import { AuditApi, PooledKubeConfig, describeError } from "./kube.ts";
+import { AuditApi } from "./kube.ts";
+import { describeError } from "../kube/errors.ts";
+import { PooledKubeConfig } from "../kube/pooled-config.ts";
 import { exemptNamespaces } from "../gateway/exemptions.ts";
-import { AuditLease, LEASE_NAME, LeaseHeldError } from "./lease.ts";
+import { AuditLease, LEASE_NAME, LeaseHeldError, LeaseWaitError } from "./lease.ts";
 import type { AuditMetrics } from "./metrics.ts";
 import { AuditScanner, type ScanResult, type ScannerOptions } from "./scanner.ts";
 
-export { LEASE_NAME, LeaseHeldError };
+export { LEASE_NAME, LeaseHeldError, LeaseWaitError };
 
 /** How soon the loop tries again while no bundle is in force or the Lease cannot be read. */
 const RETRY_MS = 5_000;
@@ -46,7 +48,7 @@ export interface AuditRunnerOptions {
   leaseSeconds?: number;
   /** scanOnce(): how long to wait for a Lease another scanner holds before giving up (LeaseHeldError); undefined waits as long as it takes */
   leaseWaitMs?: number;
-  /** audit's Deployment or CronJob: the Lease names it as its owner (src/owner.ts) */
+  /** audit's Deployment or CronJob: the Lease names it as its owner (src/kube/owner.ts) */
   owner?: Owner;
   maxReportBytes?: number;
   /** keep every object's findings in each ScanResult (default true; off: a scan's memory stays bounded, see ScannerOptions) */

@@ -6,9 +6,9 @@
 // opens a run's ledger before its agent starts and deletes it after the run
 // ended; the gateway only ever changes one that exists.
 import * as k8s from "@kubernetes/client-node";
-import { statusCode } from "../api-errors.ts";
+import { statusCode } from "../kube/errors.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../types/agent.ts";
-import { withOwner, type Owner } from "../owner.ts";
+import { withOwner, type Owner } from "../kube/owner.ts";
 import { CallRefused } from "./caller.ts";
 import { noLedger, type LedgerState, type LedgerStore, type LedgerUpdate } from "./ledger.ts";
 
@@ -71,7 +71,7 @@ export class ConfigMapLedgerStore implements LedgerStore {
   /**
    * The controller's Deployment, named by the ledgers it opens: one left
    * behind (a run that ended while no controller ran) goes with helm
-   * uninstall (src/owner.ts). The gateway, which only changes ledgers,
+   * uninstall (src/kube/owner.ts). The gateway, which only changes ledgers,
    * passes none and keeps the owners a ledger has.
    */
   private readonly owner: Owner | undefined;

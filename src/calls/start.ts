@@ -3,12 +3,13 @@
 // adds TokenReview, the runs, provider keys and the ledger.
 import type { Server } from "node:http";
 import * as k8s from "@kubernetes/client-node";
-import { statusCode } from "../api-errors.ts";
+import { statusCode } from "../kube/errors.ts";
 import type { ObjectLookup } from "../context/lookup.ts";
 import type { Logger } from "../log.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { KeyResolver } from "../signing/detached.ts";
-import { AGENT_GROUP, AGENT_VERSION, type AgentRun } from "../types/agent.ts";
+import type { AgentRun } from "../types/agent.ts";
+import { gvrOf, RESOURCES } from "../kube/resources.ts";
 import { cachedPodCheck, cachedTokenReview, clusterPodCheck, clusterTokenReview } from "./caller.ts";
 import { ConfigMapLedgerStore } from "./ledger-configmap.ts";
 import { guardedFetch } from "./egress.ts";
@@ -33,7 +34,7 @@ export async function startCallGateway(config: CallGatewayConfig, kc: k8s.KubeCo
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const readRun = async (namespace: string, name: string): Promise<AgentRun | null> => {
     try {
-      return (await custom.getNamespacedCustomObject({ group: AGENT_GROUP, version: AGENT_VERSION, namespace, plural: "agentruns", name })) as AgentRun;
+      return (await custom.getNamespacedCustomObject({ ...gvrOf(RESOURCES.agentRuns), namespace, name })) as AgentRun;
     } catch (err) {
       if (statusCode(err) === 404) return null;
       throw err;

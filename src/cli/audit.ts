@@ -1,26 +1,26 @@
 // `agentgate audit`: what existing objects violate the loaded bundles, as
 // PolicyReports / OpenReports Reports (whichever CRDs are installed),
 // metrics and Events. Long-running with --interval, or one scan with --once.
-import { createServer, type Server } from "node:http";
 import type { Command } from "commander";
 import { Option } from "commander";
 import * as k8s from "@kubernetes/client-node";
-import { AuditMetrics } from "../audit/metrics.ts";
-import { LeaseHeldError, startAuditRunner, type AuditRunner } from "../audit/run.ts";
+import { LeaseWaitError } from "../audit/run.ts";
+import { startAudit, type AuditConfig, type RunningAudit } from "../audit/start.ts";
 import { LEASE_NAME as AUDIT_LEASE } from "../audit/lease.ts";
 import { CONTROLLER_LEASE } from "../controller/controller.ts";
 import type { AuditedObject, ScanResult } from "../audit/scanner.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { addVerificationFlags, verificationKeyring, type SigningFlags } from "./signing-flags.ts";
 import { logger } from "../log.ts";
-import { DurationError, parseDurationNs } from "../policy/builtins/duration.ts";
-import { openBundleStore, type BundleFlags, type BundleStore } from "../policy/bundle-store.ts";
-import { addBundleFlags } from "./bundle-flags.ts";
+import { DurationError, parseDurationNs } from "../duration.ts";
+import { addBundleFlags, bundleSourcing, type BundleFlags } from "./bundle-flags.ts";
 import { collect } from "./flag-values.ts";
 import { exemptNamespaces } from "../gateway/exemptions.ts";
-import { InputError } from "./manifests.ts";
+import { AgentgateError, InputError } from "../errors.ts";
+import { ListenError } from "../runtime/probe-server.ts";
+import { runUntilSignal } from "../runtime/signals.ts";
 import type { Io } from "./review.ts";
-import { parseOwnerFlag, resolveOwner } from "../owner.ts";
+import { parseOwnerFlag, resolveOwnerFlag } from "./owner-flag.ts";
 import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen, CONTEXT_FLAG_HELP } from "./environment.ts";
 
 /** How long --once waits for every bundle's first answer (a bundle service's request timeout is at most 30 s). */
@@ -48,7 +48,7 @@ export interface AuditCliOptions extends BundleFlags, SigningFlags {
   pageSize: number;
   dryRun: boolean;
   exitCode: boolean;
-  /** deployment/NAME or cronjob/NAME in agentgate's own namespace: owner of the Lease (src/owner.ts) */
+  /** deployment/NAME or cronjob/NAME in agentgate's own namespace: owner of the Lease (src/kube/owner.ts) */
   owner?: string;
 }
 
@@ -65,17 +65,6 @@ function parseDurationMs(flag: string, value: string, minMs: number): number {
 }
 
 export const parseInterval = (value: string): number => parseDurationMs("--interval", value, 1000);
-
-/**
- * Waits until every bundle has answered once (put a version in force, or
- * failed), at most `ms`: a scan that runs once has no later chance to pick
- * up a bundle service that answers a moment after start.
- */
-async function firstVersions(store: BundleStore, ms: number): Promise<void> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-    if (store.status().every((s) => s.revision !== undefined || s.lastError !== undefined)) return;
-  }
-}
 
 function pageSize(value: string): number {
   const n = Number(value);
@@ -123,30 +112,6 @@ export function scanText(result: ScanResult): string[] {
   return [...findingLines(result.objects), summaryLine(result)];
 }
 
-function serveMetrics(listen: string, metrics: AuditMetrics, runner: AuditRunner): Promise<Server> {
-  const { host, port } = parseListen(listen, "--metrics-listen");
-  const server = createServer((req, res) => {
-    const path = req.url?.split("?")[0];
-    if (path === "/metrics") {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500).end(String(err)),
-      );
-    } else if (path === "/healthz") {
-      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-    } else if (path === "/readyz") {
-      const why = runner.notReady();
-      res.writeHead(why ? 503 : 200, { "content-type": "text/plain" }).end(why ? `not ready: ${why}\n` : "ok\n");
-    } else {
-      res.writeHead(404, { "content-type": "text/plain" }).end("endpoints: /metrics, /healthz, /readyz\n");
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", (err) => reject(new InputError(`--metrics-listen ${listen}: ${err.message}`)));
-    server.listen(port, host, () => resolve(server));
-  });
-}
-
 /**
  * Until this release audit's --namespace named agentgate's own namespace.
  * A script still passing it would now scan that namespace alone, find
@@ -173,89 +138,71 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
     // Before this flag scoped the scan it named agentgate's own namespace: an empty scan must not read as a clean one.
     throw new InputError(`--namespace ${opts.namespace}: agentgate judges nothing there (it is exempt); --namespace scopes the scan, agentgate's own namespace is --agentgate-namespace`);
   }
-  if (!opts.once) parseListen(opts.metricsListen, "--metrics-listen");
+  const metricsListen = opts.once ? undefined : parseListen(opts.metricsListen, "--metrics-listen");
+  const bundles = bundleSourcing(opts);
   const ownerFlag = opts.owner !== undefined ? parseOwnerFlag(opts.owner) : undefined;
   const kubeConfig = loadKubeConfig(opts);
   if (opts.namespace !== undefined) await refuseAgentgateNamespace(kubeConfig, opts.namespace);
   const keyring = await verificationKeyring(opts, kubeConfig, logger, false);
   // Said once, where an operator reads: without keys a forged run reports pass.
   if (!keyring) logger.warn("no --signing-keys or --signing-public-key-file: runs' stamps are not verified (stamp-integrity and stamp-current are skipped)");
-  const owner = ownerFlag ? await resolveOwner(kubeConfig, opts.agentgateNamespace, ownerFlag) : undefined;
-  const metrics = new AuditMetrics();
-  // Bundles exactly as serve loads them: URLs polled, signatures verified, swaps picked up, last good copy kept.
-  const store = await openBundleStore(opts, logger, metrics.bundles);
+  const owner = ownerFlag ? await resolveOwnerFlag(kubeConfig, opts.agentgateNamespace, ownerFlag) : undefined;
+  // Whoever writes holds the Lease, also a scan that runs once; --dry-run writes nothing and needs none.
+  const leaderElect = opts.dryRun ? false : (opts.leaderElect ?? true);
+  // -o json prints every object in one document, so the scan keeps them; text is printed a namespace at a
+  // time as the scan goes, and without output nothing is kept: memory stays bounded (bench/audit-scale.ts).
+  const json = opts.output === "json";
+  const text = !json && (opts.output === "text" || opts.once);
+  const print = (result: ScanResult) => {
+    if (json) io.out(JSON.stringify(scanJson(result), null, opts.once ? 2 : undefined));
+    else if (text) io.out(summaryLine(result));
+  };
+  const config: AuditConfig = {
+    kubeConfig,
+    bundles,
+    identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser]),
+    ...(keyring ? { keyring } : {}),
+    namespace: opts.agentgateNamespace,
+    ...(opts.namespace !== undefined ? { scope: opts.namespace } : {}),
+    log: logger,
+    pageSize: opts.pageSize,
+    keepObjects: json,
+    ...(text ? { onNamespace: (_ns: string, objects: readonly AuditedObject[]) => { for (const line of findingLines(objects)) io.out(line); } } : {}),
+    write: !opts.dryRun,
+    leaderElect,
+    leaseNamespace: opts.leaseNamespace ?? opts.agentgateNamespace,
+    ...(owner ? { owner } : {}),
+    mode: metricsListen ? { kind: "loop", intervalMs, metricsListen, onScan: print } : { kind: "once", firstVersionsWaitMs: FIRST_VERSIONS_WAIT_MS, leaseWaitMs },
+  };
   try {
-    if (opts.once) {
-      await firstVersions(store, FIRST_VERSIONS_WAIT_MS);
-      const why = store.notReady();
-      if (why) throw new InputError(`audit --once: ${why}`);
+    const audit = await startAuditByFlags(config, opts);
+    if (!opts.once) return await runUntilSignal({ stop: () => audit.stop() }, { log: logger, message: "audit shutting down", graceMs: 5_000 }).then(() => 0);
+    try {
+      const result = await audit.runner.scanOnce();
+      print(result);
+      return opts.exitCode && (result.summary.fail > 0 || result.summary.error > 0) ? 1 : 0;
+    } catch (err) {
+      // The Lease's errors name the Lease and how long was waited; a list call that failed names only the resource: say which cluster.
+      if (err instanceof LeaseWaitError) throw new AgentgateError(err.kind, err.describe({ leaseWait: "--lease-wait", dryRun: "--dry-run" }), { cause: err });
+      if (err instanceof InputError || (err instanceof Error && err.message.startsWith("Lease "))) throw err;
+      throw new InputError(`audit --once against ${kubeConfig.getCurrentCluster()?.server ?? "the cluster"}: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      await audit.stop();
     }
-    // Whoever writes holds the Lease, also a scan that runs once; --dry-run writes nothing and needs none.
-    const leaderElect = opts.dryRun ? false : (opts.leaderElect ?? true);
-    // -o json prints every object in one document, so the scan keeps them; text is printed a namespace at a
-    // time as the scan goes, and without output nothing is kept: memory stays bounded (bench/audit-scale.ts).
-    const json = opts.output === "json";
-    const text = !json && (opts.output === "text" || opts.once);
-    const print = (result: ScanResult) => {
-      if (json) io.out(JSON.stringify(scanJson(result), null, opts.once ? 2 : undefined));
-      else if (text) io.out(summaryLine(result));
-    };
-    logger.info("agentgate audit starting", { once: opts.once, interval: opts.interval, leaderElect, dryRun: opts.dryRun, bundles: store.status() });
-    const runner = await startAuditRunner({
-      kubeConfig,
-      engine: () => store.engine(),
-      policyNotReady: () => store.notReady(),
-      identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser]),
-      ...(keyring ? { keyring } : {}),
-      namespace: opts.agentgateNamespace,
-      ...(opts.namespace !== undefined ? { scope: opts.namespace } : {}),
-      log: logger,
-      metrics,
-      pageSize: opts.pageSize,
-      keepObjects: json,
-      ...(text ? { onNamespace: (_ns: string, objects: readonly AuditedObject[]) => { for (const line of findingLines(objects)) io.out(line); } } : {}),
-      write: !opts.dryRun,
-      leaderElect,
-      leaseNamespace: opts.leaseNamespace ?? opts.agentgateNamespace,
-      leaseWaitMs,
-      ...(owner ? { owner } : {}),
-    });
-
-    if (opts.once) {
-      try {
-        const result = await runner.scanOnce();
-        print(result);
-        return opts.exitCode && (result.summary.fail > 0 || result.summary.error > 0) ? 1 : 0;
-      } catch (err) {
-        // The Lease's errors name the Lease and how long was waited; a list call that failed names only the resource: say which cluster.
-        if (err instanceof InputError || err instanceof LeaseHeldError || (err instanceof Error && err.message.startsWith("Lease "))) throw err;
-        throw new InputError(`audit --once against ${kubeConfig.getCurrentCluster()?.server ?? "the cluster"}: ${err instanceof Error ? err.message : String(err)}`);
-      } finally {
-        await runner.stop();
-      }
-    }
-
-    const server = await serveMetrics(opts.metricsListen, metrics, runner);
-    logger.info("audit metrics serving", { listen: opts.metricsListen });
-    const done = runner.loop(intervalMs, print);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info("audit shutting down", { signal });
-        // A write in flight or an unreachable API server must not keep the pod past its grace period.
-        setTimeout(() => process.exit(0), 5_000).unref();
-        void runner.stop().then(() => {
-          server.close();
-          resolve();
-        });
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
-    });
-    await Promise.race([done, new Promise((r) => setTimeout(r, 1_000).unref())]);
-    return 0;
   } finally {
-    store.stop();
     keyring?.stop();
+  }
+}
+
+/** start(), its errors worded by the flags that set the fields they name. */
+async function startAuditByFlags(config: AuditConfig, opts: AuditCliOptions): Promise<RunningAudit> {
+  logger.info("agentgate audit starting", { once: opts.once, interval: opts.interval, leaderElect: config.leaderElect, dryRun: opts.dryRun });
+  try {
+    return await startAudit(config);
+  } catch (err) {
+    if (err instanceof ListenError) throw new InputError(`--metrics-listen ${opts.metricsListen}: ${err.message}`, { cause: err });
+    if (err instanceof AgentgateError && err.field === "mode") throw new InputError(`audit --once: ${err.message}`, { cause: err });
+    throw err;
   }
 }
 

@@ -1,25 +1,27 @@
 // `agentgate controller`: the thin controller (README, "The controller").
 import type { KeyObject } from "node:crypto";
 import { access, constants } from "node:fs/promises";
-import { describeFileError } from "./file-errors.ts";
+import { describeFileError } from "../file-errors.ts";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
 import { InvalidArgumentError, Option } from "commander";
 import { A2ADriver } from "../controller/a2a-driver.ts";
 import { DEFAULT_KAGENT_RUNTIME, KAGENT_RUNTIMES, type KagentRuntime } from "../controller/kagent-agent.ts";
-import { describeError } from "../context/cluster-lookup.ts";
-import { ListenError, startController } from "../controller/controller.ts";
+import { describeError } from "../kube/errors.ts";
+import { startController, type ControllerOptions, type RunningController } from "../controller/controller.ts";
+import { ListenError } from "../runtime/probe-server.ts";
+import { runUntilSignal } from "../runtime/signals.ts";
 import { Kube } from "../controller/kube.ts";
 import { ProvenanceSigner, embeddedBundles, loadSigningKeyFromSecret } from "../controller/provenance-recorder.ts";
 import { logger } from "../log.ts";
 import type { Io } from "./review.ts";
-import { InputError } from "./manifests.ts";
+import { InputError } from "../errors.ts";
 import { defaultNamespace, CONTEXT_FLAG_HELP } from "./environment.ts";
 import { loadKubeConfig, parseListen } from "./environment.ts";
 import { collect } from "./flag-values.ts";
 import { addVerificationFlags, verificationKeyring, type SigningFlags } from "./signing-flags.ts";
 import { exemptNamespaces } from "../gateway/exemptions.ts";
-import { parseOwnerFlag, resolveOwner } from "../owner.ts";
+import { parseOwnerFlag, resolveOwnerFlag } from "./owner-flag.ts";
 
 export interface ControllerCliOptions extends SigningFlags {
   kubeconfig?: string;
@@ -37,12 +39,29 @@ export interface ControllerCliOptions extends SigningFlags {
   leaseNamespace: string;
   healthListen: string;
   metricsListen: string;
-  /** deployment/NAME in --namespace: owner of the Lease and the run ledgers it creates (src/owner.ts) */
+  /** deployment/NAME in --namespace: owner of the Lease and the run ledgers it creates (src/kube/owner.ts) */
   owner?: string;
 }
 
 export async function runControllerCommand(opts: ControllerCliOptions): Promise<number> {
-  // Flags first: a typo is named before anything reaches for the cluster.
+  const config = await controllerConfig(opts);
+  let controller: RunningController;
+  try {
+    controller = await startController(config);
+  } catch (err) {
+    const flag = err instanceof ListenError ? (err.field === "healthListen" ? `--health-listen ${opts.healthListen}` : `--metrics-listen ${opts.metricsListen}`) : undefined;
+    throw flag !== undefined && err instanceof Error ? new InputError(`${flag}: ${err.message}`, { cause: err }) : err;
+  }
+  logger.info("agentgate controller started", { kagentUrl: opts.kagentUrl, callsUrl: opts.callsUrl ?? "", leaderElect: opts.leaderElect, signed: opts.provenanceKeySecret !== undefined });
+  // Another replica took the Lease: this one stopped acting; exit non-zero
+  // so the Deployment restarts it as a standby. Once everything that acts
+  // has stopped, a kept-alive socket or a library's timer must not keep the
+  // process up.
+  return runUntilSignal({ stop: () => controller.stop(), ended: controller.lost.then(() => 1) }, { log: logger, message: "controller shutting down", exitAfterMs: 2000 });
+}
+
+/** Flags first: a typo is named before anything reaches for the cluster. */
+export async function controllerConfig(opts: ControllerCliOptions): Promise<ControllerOptions> {
   const healthListen = parseListen(opts.healthListen, "--health-listen");
   const metricsListen = parseListen(opts.metricsListen, "--metrics-listen");
   const ownerFlag = opts.owner !== undefined ? parseOwnerFlag(opts.owner) : undefined;
@@ -77,45 +96,23 @@ export async function runControllerCommand(opts: ControllerCliOptions): Promise<
   }
   const keyring = await verificationKeyring(opts, kubeConfig, logger, true);
   if (!keyring) throw new InputError("no decision verification keys");
-  const owner = ownerFlag ? await resolveOwner(kubeConfig, opts.namespace, ownerFlag) : undefined;
-  let controller;
-  try {
-    controller = await startController({
-      kubeConfig,
-      keyring,
-      exemptNamespaces: new Set([...exemptNamespaces(opts.namespace), ...opts.exemptNamespace]),
-      kagentUrl: opts.kagentUrl,
-      driver: new A2ADriver(opts.kagentUrl, logger, opts.kagentTokenFile !== undefined ? { tokenFile: opts.kagentTokenFile } : {}),
-      kagentRuntime: opts.kagentRuntime,
-      ...(opts.callsUrl !== undefined ? { calls: { url: opts.callsUrl.replace(/\/+$/, ""), ledgerNamespace: opts.namespace } } : {}),
-      provenance: new ProvenanceSigner(key, await embeddedBundles(logger)),
-      ...(owner ? { owner } : {}),
-      log: logger,
-      leaderElect: opts.leaderElect,
-      leaseNamespace: opts.leaseNamespace,
-      healthListen,
-      metricsListen,
-    });
-  } catch (err) {
-    if (err instanceof ListenError) throw new InputError(`--${err.endpoint}-listen ${err.endpoint === "health" ? opts.healthListen : opts.metricsListen}: ${err.message}`);
-    throw err;
-  }
-  logger.info("agentgate controller started", { kagentUrl: opts.kagentUrl, callsUrl: opts.callsUrl ?? "", leaderElect: opts.leaderElect, signed: key !== undefined });
-  const code = await new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info("controller shutting down", { signal });
-      controller.stop().then(() => { resolve(0); }, () => { resolve(1); });
-    };
-    process.once("SIGTERM", () => { stop("SIGTERM"); });
-    process.once("SIGINT", () => { stop("SIGINT"); });
-    // Another replica took the Lease: this one stopped acting; exit non-zero
-    // so the Deployment restarts it as a standby.
-    void controller.lost.then(() => { resolve(1); });
-  });
-  // Everything that acts has stopped; a kept-alive socket or a timer of a
-  // library must not keep the process up after that.
-  setTimeout(() => process.exit(code), 2000).unref();
-  return code;
+  const owner = ownerFlag ? await resolveOwnerFlag(kubeConfig, opts.namespace, ownerFlag) : undefined;
+  return {
+    kubeConfig,
+    keyring,
+    exemptNamespaces: new Set([...exemptNamespaces(opts.namespace), ...opts.exemptNamespace]),
+    kagentUrl: opts.kagentUrl,
+    driver: new A2ADriver(opts.kagentUrl, logger, opts.kagentTokenFile !== undefined ? { tokenFile: opts.kagentTokenFile } : {}),
+    kagentRuntime: opts.kagentRuntime,
+    ...(opts.callsUrl !== undefined ? { calls: { url: opts.callsUrl.replace(/\/+$/, ""), ledgerNamespace: opts.namespace } } : {}),
+    provenance: new ProvenanceSigner(key, await embeddedBundles(logger)),
+    ...(owner ? { owner } : {}),
+    log: logger,
+    leaderElect: opts.leaderElect,
+    leaseNamespace: opts.leaseNamespace,
+    healthListen,
+    metricsListen,
+  };
 }
 
 /** `--leader-elect`, `--leader-elect=true|false`, `--no-leader-elect`. */

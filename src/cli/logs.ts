@@ -4,9 +4,9 @@
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
 import { Option } from "commander";
-import { statusCode } from "../api-errors.ts";
-import { describeError } from "../context/cluster-lookup.ts";
-import { AGENT_GROUP, AGENT_VERSION, type AgentRun } from "../types/agent.ts";
+import { describeError, statusCode } from "../kube/errors.ts";
+import type { AgentRun } from "../types/agent.ts";
+import { gvrOf, RESOURCES } from "../kube/resources.ts";
 import { loadKubeConfig, CONTEXT_FLAG_HELP } from "./environment.ts";
 import type { Io } from "./review.ts";
 import { endLine, eventLine, isOver, phaseLine, renderJson, renderText, traceLines, type LogLine } from "./run-log.ts";
@@ -14,6 +14,7 @@ import { A2AClient, kagentAgentUrl } from "../controller/a2a/client.ts";
 import { tokenFromFile } from "../controller/a2a/token.ts";
 import { TERMINAL_STATES } from "../controller/a2a/types.ts";
 import { Transcript } from "./transcript.ts";
+import { AgentgateError } from "../errors.ts";
 
 export interface LogsOptions {
   kubeconfig?: string;
@@ -62,7 +63,10 @@ async function followTask(client: A2AClient, taskId: string, transcript: Transcr
 }
 
 /** The API server refused: its own words, which say what the caller may not do. */
-export class ApiAnswer extends Error {
+export class ApiAnswer extends AgentgateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("unavailable", message, options);
+  }
   override name = "ApiAnswer";
 }
 
@@ -83,7 +87,7 @@ export async function runLogs(runName: string, opts: LogsOptions, io: Io, stop: 
   const print = (line: LogLine) => { io.out(opts.output === "json" ? renderJson(line) : renderText(line)); };
   const readRun = async (): Promise<AgentRun> => {
     try {
-      return (await custom.getNamespacedCustomObject({ group: AGENT_GROUP, version: AGENT_VERSION, namespace, plural: "agentruns", name: runName })) as AgentRun;
+      return (await custom.getNamespacedCustomObject({ ...gvrOf(RESOURCES.agentRuns), namespace, name: runName })) as AgentRun;
     } catch (err) {
       return apiAnswer(err);
     }

@@ -4,7 +4,7 @@
 // signed trace. Pure: logs.ts reads and watches, this says it.
 import type * as k8s from "@kubernetes/client-node";
 import { callEvent } from "../controller/run-ledger.ts";
-import type { CallsRecord } from "../controller/run-ledger.ts";
+import type { CallsRecord } from "../provenance/facts.ts";
 import { isRecord } from "../types/kube.ts";
 import type { AgentRun } from "../types/agent.ts";
 

@@ -23,22 +23,22 @@ import * as k8s from "@kubernetes/client-node";
 import type { KubeObject } from "../types/kube.ts";
 import type { Logger } from "../log.ts";
 import type { ContextKind, ObjectLookup } from "./lookup.ts";
-import { statusCode } from "../api-errors.ts";
+import { describeError, statusCode } from "../kube/errors.ts";
+import { gvrOf, listPath, RESOURCES } from "../kube/resources.ts";
 
 interface WatchedKind {
   kind: Exclude<ContextKind, "Service" | "ServiceAccount">;
   group: string;
   version: string;
   plural: string;
+  /** the informer's watch path, over all namespaces */
+  path: string;
 }
 
-export const WATCHED_KINDS: readonly WatchedKind[] = [
-  { kind: "AgentConfig", group: "agent.tekton.dev", version: "v1alpha1", plural: "agentconfigs" },
-  { kind: "ModelConfig", group: "kagent.dev", version: "v1alpha2", plural: "modelconfigs" },
-  { kind: "RemoteMCPServer", group: "kagent.dev", version: "v1alpha2", plural: "remotemcpservers" },
-  { kind: "MCPServer", group: "kagent.dev", version: "v1alpha1", plural: "mcpservers" },
-  { kind: "Namespace", group: "", version: "v1", plural: "namespaces" },
-];
+const watched = (r: (typeof RESOURCES)[WatchedName]): WatchedKind => ({ kind: r.kind, ...gvrOf(r), path: listPath(r) });
+type WatchedName = "agentConfigs" | "modelConfigs" | "remoteMcpServers" | "mcpServers" | "namespaces" | "customRuns" | "pipelineRuns" | "agents";
+
+export const WATCHED_KINDS: readonly WatchedKind[] = [RESOURCES.agentConfigs, RESOURCES.modelConfigs, RESOURCES.remoteMcpServers, RESOURCES.mcpServers, RESOURCES.namespaces].map(watched);
 
 /**
  * Kinds read directly, never cached: looked up only for the rare requests
@@ -46,11 +46,7 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
  * names a run's ServiceAccount, a change to one of kagent's objects), far
  * fewer than the objects a watch would hold.
  */
-export const DIRECT_KINDS: readonly WatchedKind[] = [
-  { kind: "CustomRun", group: "tekton.dev", version: "v1beta1", plural: "customruns" },
-  { kind: "PipelineRun", group: "tekton.dev", version: "v1", plural: "pipelineruns" },
-  { kind: "Agent", group: "kagent.dev", version: "v1alpha2", plural: "agents" },
-];
+export const DIRECT_KINDS: readonly WatchedKind[] = [RESOURCES.customRuns, RESOURCES.pipelineRuns, RESOURCES.agents].map(watched);
 
 export interface ClusterLookupOptions {
   /** first retry delay after a failed list or watch; doubles up to retryMaxMs */
@@ -90,31 +86,6 @@ interface CacheState {
   timer?: NodeJS.Timeout;
 }
 
-
-/** One line: the API server's Status message, or the network error under fetch's "fetch failed". */
-export function describeError(err: unknown): string {
-  if (err instanceof k8s.ApiException) {
-    const body: unknown = typeof err.body === "string" ? safeParse(err.body) : err.body;
-    const message = typeof body === "object" && body !== null && "message" in body && typeof body.message === "string" ? body.message : undefined;
-    return `HTTP ${err.code}${message ? `: ${message}` : ""}`;
-  }
-  if (err instanceof Error) {
-    const cause: unknown = err.cause;
-    const detail = cause instanceof Error ? (("code" in cause && typeof cause.code === "string" ? cause.code : undefined) ?? cause.message) : undefined;
-    const code = statusCode(err);
-    return `${code !== undefined ? `HTTP ${code}: ` : ""}${err.message}${detail && !err.message.includes(detail) ? ` (${detail})` : ""}`;
-  }
-  return String(err);
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 export class ClusterLookup implements ObjectLookup {
   private readonly kinds = new Map<ContextKind, CacheState>();
   /** Service caches, by namespace, started on first reference */
@@ -152,8 +123,7 @@ export class ClusterLookup implements ObjectLookup {
   async start(): Promise<void> {
     await Promise.all(
       WATCHED_KINDS.map((w) => {
-        const path = w.group === "" ? `/api/${w.version}/${w.plural}` : `/apis/${w.group}/${w.version}/${w.plural}`;
-        const state = this.makeState(w.kind, `${w.plural}${w.group ? `.${w.group}` : ""}`, path, this.listFn(w), true);
+        const state = this.makeState(w.kind, `${w.plural}${w.group ? `.${w.group}` : ""}`, w.path, this.listFn(w), true);
         this.kinds.set(w.kind, state);
         this.onSync(w.kind, false);
         return this.attempt(state);
@@ -290,7 +260,7 @@ export class ClusterLookup implements ObjectLookup {
   private serviceCache(namespace: string): CacheState {
     let state = this.services.get(namespace);
     if (!state) {
-      state = this.makeState(`Service in ${namespace}`, `services in namespace ${namespace}`, `/api/v1/namespaces/${namespace}/services`, () => this.core.listNamespacedService({ namespace }), false);
+      state = this.makeState(`Service in ${namespace}`, `services in namespace ${namespace}`, listPath(RESOURCES.services, namespace), () => this.core.listNamespacedService({ namespace }), false);
       this.services.set(namespace, state);
       if (!this.stopped) void this.attempt(state);
     }

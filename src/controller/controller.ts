@@ -1,41 +1,45 @@
-// The thin controller's process: leader election, watches on AgentRuns and
-// CustomRuns, the work queue, health and metrics endpoints.
-import { createServer, type Server } from "node:http";
-import * as k8s from "@kubernetes/client-node";
-import type { AgentRun } from "../types/agent.ts";
-import type { CustomRun } from "../types/tekton.ts";
+// The thin controller's process: `startController(config) → RunningController`,
+// the one constructor the CLI and the tests share. It wires the work queue
+// to the reconcilers, the watches (src/controller/watches.ts) to the queue,
+// and serves health and metrics; with leader election it acts only while it
+// holds the Lease, and stops acting when another replica takes it.
+import type * as k8s from "@kubernetes/client-node";
+import { ConfigMapLedgerStore } from "../calls/ledger-configmap.ts";
+import { errorMessage } from "../errors.ts";
+import { LeaderElector } from "../kube/leader.ts";
+import type { Owner } from "../kube/owner.ts";
 import type { Logger } from "../log.ts";
-import { CustomRunReconciler, isAgentRunCustomRun } from "./customrun.ts";
-import type { AgentDriver, ProvenanceRecorder } from "./driver.ts";
-import { GVR, Kube, statusCode } from "./kube.ts";
-import { LeaderElector } from "./leader.ts";
-import { ControllerMetrics } from "./metrics.ts";
-import { WorkQueue } from "./queue.ts";
-import { RunReconciler } from "./reconcile-run.ts";
-import { kagentEndpoint, servicesToResolve, type ApiServerEndpoint } from "./scope.ts";
-import { ServiceResolver } from "./services.ts";
+import type { ProvenanceRecorder } from "../provenance/facts.ts";
+import { listenProbes, type ListenAddress, type ProbeServer } from "../runtime/probe-server.ts";
 import type { Keyring } from "../signing/keyring.ts";
+import { ClusterFacts } from "./cluster-facts.ts";
+import { CustomRunReconciler } from "./customrun.ts";
+import type { AgentDriver } from "./driver.ts";
 import type { KagentRuntime } from "./kagent-agent.ts";
-import { readKagentSupport, type KagentSupport } from "./kagent-version.ts";
-import { ConfigMapLedgerStore, LEDGER_COMPONENT, ledgerOfConfigMap } from "../calls/ledger-configmap.ts";
-import { ledgerOutlivesRun } from "./run-ledger.ts";
-import { peerEndpoint } from "./scope.ts";
-import type { Owner } from "../owner.ts";
+import { Kube } from "./kube.ts";
+import { ControllerMetrics } from "./metrics.ts";
+import { WorkQueue, type Reconcile } from "./queue.ts";
+import { RunReconciler } from "./reconcile-run.ts";
+import { kagentEndpoint, peerEndpoint, servicesToResolve } from "./scope.ts";
+import { ServiceResolver } from "./services.ts";
+import { ControllerWatches } from "./watches.ts";
 
-/** The Lease the controllers elect their leader with, in --lease-namespace. */
+/** The Lease the controllers elect their leader with, in leaseNamespace. */
 export const CONTROLLER_LEASE = "agentgate-controller";
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
-  /** --kagent-url: where kagent's controller is, for the runs' NetworkPolicies */
+  /** where kagent's controller is, for the runs' NetworkPolicies */
   kagentUrl: string;
   driver: AgentDriver;
   provenance: ProvenanceRecorder;
   log: Logger;
   leaderElect: boolean;
   leaseNamespace: string;
-  healthListen?: { host: string; port: number };
-  metricsListen?: { host: string; port: number };
+  /** /healthz and /readyz */
+  healthListen?: ListenAddress;
+  /** /metrics */
+  metricsListen?: ListenAddress;
   identity?: string;
   /** how long kagent may take to report an Agent Ready (default 10 minutes) */
   agentReadyTimeoutMs?: number;
@@ -50,12 +54,12 @@ export interface ControllerOptions {
   /** the runtime runs' Agents ask kagent for (default go) */
   kagentRuntime?: KagentRuntime;
   /**
-   * --calls-url: agentgate's run-time gateway as the agents' pods reach it.
+   * agentgate's run-time gateway as the agents' pods reach it.
    * Runs' model and tool calls then go through it, and their ledgers are
    * read from ledgerNamespace (agentgate's own).
    */
   calls?: { url: string; ledgerNamespace: string };
-  /** the controller's Deployment: its Lease and the run ledgers it opens name it as their owner (src/owner.ts) */
+  /** the controller's Deployment: its Lease and the run ledgers it opens name it as their owner (src/kube/owner.ts) */
   owner?: Owner;
 }
 
@@ -78,232 +82,29 @@ export interface RunningController {
   lost: Promise<void>;
 }
 
-/** The health or metrics endpoint could not listen (address in use, not local): nothing was started. */
-export class ListenError extends Error {
-  readonly endpoint: "health" | "metrics";
-  constructor(endpoint: "health" | "metrics", message: string) {
-    super(message);
-    this.name = "ListenError";
-    this.endpoint = endpoint;
-  }
-}
-
-type ObjectInformer<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.ObjectCache<T>;
-
 export async function startController(opts: ControllerOptions): Promise<RunningController> {
   const { log } = opts;
   const metrics = new ControllerMetrics();
-  const { registry, reconciles, leader: leaderGauge, runsActing: runningGauge } = metrics;
   const kube = new Kube(opts.kubeConfig, (verb, resource) => { metrics.apiRequests.inc({ verb, resource }); });
-
-  let runs: ObjectInformer<k8s.KubernetesObject> | undefined;
-  let customRuns: ObjectInformer<k8s.KubernetesObject> | undefined;
-  let ledgerWatch: ObjectInformer<k8s.KubernetesObject> | undefined;
-  let synced = false;
-  let apiServerCache: { at: number; value: ApiServerEndpoint | undefined } | undefined;
-
-  const queue: WorkQueue = new WorkQueue(async (key) => {
-    const [kind, ns = "", name = ""] = key.split("/");
-    try {
-      if (kind === "run") {
-        const run = runs?.get(name, ns) as AgentRun | undefined;
-        if (!run) return undefined;
-        const result = await reconciler.reconcile(run);
-        reconciles.inc({ kind: "AgentRun", outcome: "ok" });
-        runningGauge.set(reconciler.running);
-        return result;
-      }
-      const cr = customRuns?.get(name, ns) as CustomRun | undefined;
-      const result = cr ? await customRunReconciler.reconcile(cr) : undefined;
-      reconciles.inc({ kind: "CustomRun", outcome: "ok" });
-      return result;
-    } catch (err) {
-      reconciles.inc({ kind: kind === "run" ? "AgentRun" : "CustomRun", outcome: "error" });
-      throw err;
-    }
-  }, log);
-
-  // What kagent this cluster runs, from discovery: read at start and now and
-  // then, so a kagent upgraded to its main branch (which no longer runs
-  // v1alpha2 Agents) fails runs fast instead of leaving them waiting.
-  let kagentSupportNow: KagentSupport | undefined;
-  const readSupport = async () => {
-    try {
-      const next = await readKagentSupport(opts.kubeConfig);
-      if (next.state !== kagentSupportNow?.state) log[next.state === "supported" ? "info" : "warn"]("kagent on this cluster", { state: next.state, message: next.message });
-      kagentSupportNow = next;
-    } catch (err) {
-      log.warn("cannot read kagent's API versions from discovery", { error: err instanceof Error ? err.message : String(err) });
-    }
-  };
-  // Cilium's CiliumNetworkPolicy, when served, lets a run's public hosts be allowed by name.
-  let fqdn = false;
-  const readCilium = async () => {
-    try {
-      const list = await kube.custom.getAPIResources({ group: "cilium.io", version: "v2" });
-      const served = list.resources.some((r) => r.name === "ciliumnetworkpolicies");
-      if (served !== fqdn) log.info("Cilium network policies", { served, effect: served ? "public hosts allowed by name (toFQDNs)" : "public hosts allowed as any public address on their port" });
-      fqdn = served;
-    } catch {
-      fqdn = false;
-    }
-  };
-
-  const kagent = kagentEndpoint(opts.kagentUrl);
-  if (kagent.kind === "unknown") log.warn("strict NetworkPolicies will not let kagent's controller reach the agents", { reason: kagent.why });
-  const services = new ServiceResolver(kube.core, log);
-  const calls = opts.calls ? peerEndpoint("--calls-url", opts.calls.url) : undefined;
-  if (calls?.kind === "unknown") log.warn("strict NetworkPolicies will not let the agents reach agentgate's run-time gateway", { reason: calls.why });
-  const ledgers = opts.calls ? new ConfigMapLedgerStore(opts.kubeConfig, opts.calls.ledgerNamespace, opts.owner) : undefined;
-  const apiServer = async (): Promise<ApiServerEndpoint | undefined> => {
-    if (apiServerCache && Date.now() - apiServerCache.at < 60_000) return apiServerCache.value;
-    let value: ApiServerEndpoint | undefined;
-    try {
-      const ep = await kube.core.readNamespacedEndpoints({ name: "kubernetes", namespace: "default" });
-      const subset = ep.subsets?.[0];
-      value = { ips: (subset?.addresses ?? []).map((a) => a.ip), port: subset?.ports?.[0]?.port ?? 443 };
-    } catch {
-      value = undefined;
-    }
-    apiServerCache = { at: Date.now(), value };
-    return value;
-  };
-  const reconciler: RunReconciler = new RunReconciler({
-    kube,
-    driver: opts.driver,
-    provenance: opts.provenance,
-    log,
-    requeue: (k) => queue.add(`run/${k}`),
-    keyring: opts.keyring,
-    exemptNamespaces: opts.exemptNamespaces,
-    ...(opts.kagentRuntime ? { kagentRuntime: opts.kagentRuntime } : {}),
-    kagentSupport: () => kagentSupportNow,
-    scopeEnvironment: async (guardrails) => ({ apiServer: await apiServer(), kagent, calls, services: await services.resolve(servicesToResolve(guardrails, kagent, calls)), fqdn }),
-    ...(opts.calls && ledgers ? { calls: { baseUrl: opts.calls.url, ledgers } } : {}),
-    ...(opts.agentReadyTimeoutMs !== undefined ? { agentReadyTimeoutMs: opts.agentReadyTimeoutMs } : {}),
-    ...(opts.changeCheckMs !== undefined ? { changeCheckMs: opts.changeCheckMs } : {}),
-  });
+  const facts = new ClusterFacts(opts.kubeConfig, kube, log);
+  const ledgers = opts.calls ? { store: new ConfigMapLedgerStore(opts.kubeConfig, opts.calls.ledgerNamespace, opts.owner), namespace: opts.calls.ledgerNamespace } : undefined;
+  const reconciler: RunReconciler = new RunReconciler(reconcilerDeps(opts, kube, facts, ledgers?.store, (k) => queue.add(`run/${k}`)));
   const customRunReconciler = new CustomRunReconciler(kube, log);
-
-  const servers: Server[] = [];
-  async function listen(endpoint: ListenError["endpoint"], addr: { host: string; port: number } | undefined, handler: Parameters<typeof createServer>[1]): Promise<number | undefined> {
-    if (!addr) return undefined;
-    const server = createServer(handler);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(addr.port, addr.host, resolve);
-      });
-    } catch (err) {
-      // Close what already listens, so a failed start leaves nothing holding the process up.
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-      throw new ListenError(endpoint, err instanceof Error ? err.message : String(err));
-    }
-    servers.push(server);
-    const a = server.address();
-    return typeof a === "object" && a ? a.port : undefined;
-  }
-  const healthPort = await listen("health", opts.healthListen, (req, res) => {
-    if (req.url === "/healthz") return void res.end("ok\n");
-    if (req.url === "/readyz") {
-      // A standby replica is ready: it serves health and waits for the lease.
-      const ok = !opts.leaderElect || synced || !elector?.isLeader;
-      res.statusCode = ok ? 200 : 503;
-      return void res.end(ok ? "ok\n" : "not ready: watches not synced\n");
-    }
-    res.statusCode = 404;
-    res.end();
-  });
-  const metricsPort = await listen("metrics", opts.metricsListen, (_req, res) => {
-    registry.metrics().then((text) => {
-      res.setHeader("content-type", registry.contentType);
-      res.end(text);
-    }, () => { res.statusCode = 500; res.end(); });
-  });
-
-  // After the endpoints listen: an address in use is the one line a bad start prints.
-  await Promise.all([readSupport(), readCilium()]);
-  const supportTimer = setInterval(() => { void readSupport(); void readCilium(); }, opts.capabilitiesIntervalMs ?? 5 * 60_000);
-  supportTimer.unref();
-
-  /** A watch that fails is started again, unless the controller is stopping. */
-  function restartOnError(informer: ObjectInformer<k8s.KubernetesObject>, what: string): void {
-    informer.on("error", (err: unknown) => {
-      if (stopping) return;
-      log.warn(`${what} watch failed; restarting`, { error: err instanceof Error ? err.message : String(err) });
-      setTimeout(() => { if (!stopping) void informer.start(); }, 2000).unref();
-    });
-  }
-
-  async function startWatches(): Promise<void> {
-    runs = k8s.makeInformer(opts.kubeConfig, "/apis/agent.tekton.dev/v1alpha1/agentruns", async () => (await kube.custom.listCustomObjectForAllNamespaces({ ...GVR.agentRuns, resourcePlural: GVR.agentRuns.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>);
-    const onRun = (object: k8s.KubernetesObject) => {
-      const run = object as AgentRun;
-      reconciler.observe(run);
-      queue.add(`run/${run.metadata?.namespace ?? ""}/${run.metadata?.name ?? ""}`);
-      const owner = run.metadata?.ownerReferences?.find((o) => o.kind === "CustomRun");
-      if (owner) queue.add(`customrun/${run.metadata?.namespace ?? ""}/${owner.name}`);
-    };
-    runs.on("add", onRun);
-    runs.on("update", onRun);
-    restartOnError(runs, "AgentRun");
-    await runs.start();
-    if (stopping) {
-      // stopped while the watch was starting: stopAll's stop may have come too early
-      await runs.stop();
-      return;
-    }
-
-    if (opts.calls && ledgers) {
-      const ledgerNs = opts.calls.ledgerNamespace;
-      const selector = `app.kubernetes.io/component=${LEDGER_COMPONENT}`;
-      ledgerWatch = k8s.makeInformer(opts.kubeConfig, `/api/v1/namespaces/${ledgerNs}/configmaps`, async () => (await kube.core.listNamespacedConfigMap({ namespace: ledgerNs, labelSelector: selector })) as k8s.KubernetesListObject<k8s.KubernetesObject>, selector);
-      const onLedger = (object: k8s.KubernetesObject) => {
-        let state;
-        try {
-          state = ledgerOfConfigMap(object);
-        } catch (err) {
-          log.warn("a run ledger cannot be read", { configMap: object.metadata?.name ?? "", error: err instanceof Error ? err.message : String(err) });
-          return;
-        }
-        reconciler.observeLedger(state);
-        const run = runs?.get(state.run.name, state.run.namespace) as AgentRun | undefined;
-        if (ledgerOutlivesRun(state, run, Date.parse(object.metadata?.creationTimestamp?.toString() ?? ""), Date.now())) void ledgers.remove(state.run.uid).catch((err: unknown) => { log.warn("cannot delete an ended run's ledger", { run: `${state.run.namespace}/${state.run.name}`, error: err instanceof Error ? err.message : String(err) }); });
-      };
-      ledgerWatch.on("add", onLedger);
-      ledgerWatch.on("update", onLedger);
-      restartOnError(ledgerWatch, "run ledger");
-      await ledgerWatch.start();
-    }
-
-    customRuns = k8s.makeInformer(opts.kubeConfig, "/apis/tekton.dev/v1beta1/customruns", async () => (await kube.custom.listCustomObjectForAllNamespaces({ ...GVR.customRuns, resourcePlural: GVR.customRuns.plural })) as k8s.KubernetesListObject<k8s.KubernetesObject>);
-    const onCustomRun = (object: k8s.KubernetesObject) => {
-      const cr = object as CustomRun;
-      if (isAgentRunCustomRun(cr)) queue.add(`customrun/${cr.metadata?.namespace ?? ""}/${cr.metadata?.name ?? ""}`);
-    };
-    customRuns.on("add", onCustomRun);
-    customRuns.on("update", onCustomRun);
-    customRuns.on("error", (err: unknown) => {
-      setTimeout(() => { if (!stopping) void customRuns?.start().catch(() => undefined); }, statusCode(err) === 404 ? 30_000 : 2000).unref();
-    });
-    try {
-      await customRuns.start();
-    } catch (err) {
-      if (statusCode(err) !== 404) throw err;
-      log.info("Tekton CustomRun API not served; CustomRun support waits for it");
-    }
-    synced = true;
-  }
-
+  const queue: WorkQueue = new WorkQueue((key) => reconcileKey(key, watches, reconciler, customRunReconciler, metrics), log);
   let elector: LeaderElector | undefined;
   let stopping = false;
-  let stopped: Promise<void> | undefined;
+  const watches: ControllerWatches = new ControllerWatches({ kubeConfig: opts.kubeConfig, kube, log, queue, reconciler, ...(ledgers ? { ledgers } : {}), stopping: () => stopping });
+  // A standby replica is ready: it serves health and waits for the Lease.
+  const probes = await listenEndpoints(opts, metrics, () => (!opts.leaderElect || watches.synced || !elector?.isLeader ? undefined : "watches not synced"));
+  // After the endpoints listen: an address in use is the one line a bad start prints.
+  await facts.start(opts.capabilitiesIntervalMs ?? 5 * 60_000);
   // The run gauges describe the cluster only from a leader whose watch has synced.
-  metrics.readRunsFrom(() => (synced && !stopping ? (runs?.list() as AgentRun[] | undefined) : undefined));
+  metrics.readRunsFrom(() => (watches.synced && !stopping ? watches.allRuns() : undefined));
+  let stopped: Promise<void> | undefined;
   const stopAll = (release: boolean): Promise<void> =>
     (stopped ??= (async () => {
       stopping = true;
-      clearInterval(supportTimer);
+      facts.stop();
       // No new passes, no new actors; running actors stop following now (a
       // lost Lease means another replica may already be resuming their runs).
       const passes = queue.stop();
@@ -312,42 +113,88 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
       await actors;
       // a pass that was under way may have started an actor before the shutdown
       await reconciler.shutdown();
-      await runs?.stop();
-      await ledgerWatch?.stop().catch(() => undefined);
-      await customRuns?.stop().catch(() => undefined);
-      if (release) await elector?.release().catch((err: unknown) => { log.warn("cannot release the Lease; it expires on its own", { error: err instanceof Error ? err.message : String(err) }); });
+      await watches.stop();
+      if (release) await elector?.release().catch((err: unknown) => { log.warn("cannot release the Lease; it expires on its own", { error: errorMessage(err) }); });
       else elector?.stop();
-      leaderGauge.set(0);
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      metrics.leader.set(0);
+      await Promise.all(probes.map((p) => p.server.close()));
     })());
   let onLost: () => void = () => undefined;
   const lost = new Promise<void>((resolve) => { onLost = resolve; });
+  const lead = async (): Promise<void> => {
+    metrics.leader.set(1);
+    await watches.start();
+  };
   if (opts.leaderElect) {
     elector = new LeaderElector({ api: kube.coordination, namespace: opts.leaseNamespace, name: CONTROLLER_LEASE, log, ...(opts.identity ? { identity: opts.identity } : {}), ...(opts.owner ? { owner: opts.owner } : {}) });
-    void elector
-      .acquire(() => {
-        // Another replica leads now: stop acting rather than race it.
-        log.error("lost the Lease agentgate-controller; stopping", { lease: `${opts.leaseNamespace}/agentgate-controller` });
-        void stopAll(false).then(onLost);
-      })
-      .then(async (leading) => {
-        if (!leading || stopping) return;
-        leaderGauge.set(1);
-        await startWatches();
-      })
-      .catch((err: unknown) => { log.error("leader election failed", { error: err instanceof Error ? err.message : String(err) }); });
+    const onLeaseLost = () => {
+      // Another replica leads now: stop acting rather than race it.
+      log.error("lost the Lease agentgate-controller; stopping", { lease: `${opts.leaseNamespace}/${CONTROLLER_LEASE}` });
+      void stopAll(false).then(onLost);
+    };
+    void elector.acquire(onLeaseLost).then((leading) => (leading && !stopping ? lead() : undefined)).catch((err: unknown) => { log.error("leader election failed", { error: errorMessage(err) }); });
   } else {
-    leaderGauge.set(1);
-    await startWatches();
+    await lead();
   }
+  const [healthPort, metricsPort] = [probes.find((p) => p.field === "healthListen")?.server.port, probes.find((p) => p.field === "metricsListen")?.server.port];
+  return { kube, reconciler, ...(elector ? { elector } : {}), ...(healthPort !== undefined ? { healthPort } : {}), ...(metricsPort !== undefined ? { metricsPort } : {}), stop: () => stopAll(true), lost };
+}
 
+function reconcilerDeps(opts: ControllerOptions, kube: Kube, facts: ClusterFacts, ledgers: ConfigMapLedgerStore | undefined, requeue: (key: string) => void): ConstructorParameters<typeof RunReconciler>[0] {
+  const { log } = opts;
+  const kagent = kagentEndpoint(opts.kagentUrl);
+  if (kagent.kind === "unknown") log.warn("strict NetworkPolicies will not let kagent's controller reach the agents", { reason: kagent.why });
+  const calls = opts.calls ? peerEndpoint("calls.url", opts.calls.url) : undefined;
+  if (calls?.kind === "unknown") log.warn("strict NetworkPolicies will not let the agents reach agentgate's run-time gateway", { reason: calls.why });
+  const services = new ServiceResolver(kube.core, log);
   return {
     kube,
-    reconciler,
-    ...(elector ? { elector } : {}),
-    ...(healthPort !== undefined ? { healthPort } : {}),
-    ...(metricsPort !== undefined ? { metricsPort } : {}),
-    stop: () => stopAll(true),
-    lost,
+    driver: opts.driver,
+    provenance: opts.provenance,
+    log,
+    requeue,
+    keyring: opts.keyring,
+    exemptNamespaces: opts.exemptNamespaces,
+    ...(opts.kagentRuntime ? { kagentRuntime: opts.kagentRuntime } : {}),
+    kagentSupport: () => facts.kagentSupport,
+    scopeEnvironment: async (guardrails) => ({ apiServer: await facts.apiServer(), kagent, calls, services: await services.resolve(servicesToResolve(guardrails, kagent, calls)), fqdn: facts.fqdn }),
+    ...(opts.calls && ledgers ? { calls: { baseUrl: opts.calls.url, ledgers } } : {}),
+    ...(opts.agentReadyTimeoutMs !== undefined ? { agentReadyTimeoutMs: opts.agentReadyTimeoutMs } : {}),
+    ...(opts.changeCheckMs !== undefined ? { changeCheckMs: opts.changeCheckMs } : {}),
   };
+}
+
+/** One queue key, "run/<ns>/<name>" or "customrun/<ns>/<name>", reconciled from the watch's copy. */
+async function reconcileKey(key: string, watches: ControllerWatches, runs: RunReconciler, customRuns: CustomRunReconciler, metrics: ControllerMetrics): ReturnType<Reconcile> {
+  const [kind, ns = "", name = ""] = key.split("/");
+  try {
+    if (kind === "run") {
+      const run = watches.run(ns, name);
+      if (!run) return undefined;
+      const result = await runs.reconcile(run);
+      metrics.reconciles.inc({ kind: "AgentRun", outcome: "ok" });
+      metrics.runsActing.set(runs.running);
+      return result;
+    }
+    const cr = watches.customRun(ns, name);
+    const result = cr ? await customRuns.reconcile(cr) : undefined;
+    metrics.reconciles.inc({ kind: "CustomRun", outcome: "ok" });
+    return result;
+  } catch (err) {
+    metrics.reconciles.inc({ kind: kind === "run" ? "AgentRun" : "CustomRun", outcome: "error" });
+    throw err;
+  }
+}
+
+/** The health and metrics endpoints; one that cannot listen closes the other, so a failed start leaves nothing holding the process up. */
+async function listenEndpoints(opts: ControllerOptions, metrics: ControllerMetrics, notReady: () => string | undefined): Promise<{ field: string; server: ProbeServer }[]> {
+  const listening: { field: string; server: ProbeServer }[] = [];
+  try {
+    if (opts.healthListen) listening.push({ field: "healthListen", server: await listenProbes("healthListen", opts.healthListen, { health: true, ready: notReady }) });
+    if (opts.metricsListen) listening.push({ field: "metricsListen", server: await listenProbes("metricsListen", opts.metricsListen, { metrics: metrics.registry }) });
+  } catch (err) {
+    await Promise.all(listening.map((l) => l.server.close()));
+    throw err;
+  }
+  return listening;
 }

@@ -2,29 +2,15 @@
 // what it owns, status merge patches, reads that treat 404 as absent.
 import * as k8s from "@kubernetes/client-node";
 import type { KubeObject } from "../types/kube.ts";
-import { statusCode } from "../api-errors.ts";
-import { PooledKubeConfig } from "../audit/kube.ts";
-export { statusCode };
+import { statusCode } from "../kube/errors.ts";
+import { countingConfiguration, type RequestListener } from "../kube/client.ts";
+import { gvrOf, RESOURCES, type Gvr } from "../kube/resources.ts";
+// Where the controller's callers have always found them.
+export { describeError, statusCode } from "../kube/errors.ts";
+export type { Gvr };
 
 export const FIELD_MANAGER = "agentgate-controller";
 
-
-export function describeError(err: unknown): string {
-  if (err instanceof k8s.ApiException) {
-    const body: unknown = err.body;
-    if (typeof body === "string") {
-      try {
-        const parsed = JSON.parse(body) as { message?: string };
-        if (parsed.message) return `${err.code}: ${parsed.message}`;
-      } catch {
-        return `${err.code}: ${body.slice(0, 300)}`;
-      }
-    }
-    if (typeof body === "object" && body !== null && "message" in body) return `${err.code}: ${String((body).message)}`;
-    return `HTTP ${err.code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
 
 export interface ObjectRef {
   apiVersion: string;
@@ -33,62 +19,17 @@ export interface ObjectRef {
   name: string;
 }
 
-export interface Gvr {
-  group: string;
-  version: string;
-  plural: string;
-}
-
+/** The custom resources the controller reads and writes, at the version it speaks (src/kube/resources.ts). */
 export const GVR = {
-  agentRuns: { group: "agent.tekton.dev", version: "v1alpha1", plural: "agentruns" },
-  agentConfigs: { group: "agent.tekton.dev", version: "v1alpha1", plural: "agentconfigs" },
-  agents: { group: "kagent.dev", version: "v1alpha2", plural: "agents" },
-  modelConfigs: { group: "kagent.dev", version: "v1alpha2", plural: "modelconfigs" },
-  remoteMcpServers: { group: "kagent.dev", version: "v1alpha2", plural: "remotemcpservers" },
-  // kmcp's MCPServer is still kagent.dev/v1alpha1
-  mcpServers: { group: "kagent.dev", version: "v1alpha1", plural: "mcpservers" },
-  pipelineRuns: { group: "tekton.dev", version: "v1", plural: "pipelineruns" },
-  customRuns: { group: "tekton.dev", version: "v1beta1", plural: "customruns" },
+  agentRuns: gvrOf(RESOURCES.agentRuns),
+  agentConfigs: gvrOf(RESOURCES.agentConfigs),
+  agents: gvrOf(RESOURCES.agents),
+  modelConfigs: gvrOf(RESOURCES.modelConfigs),
+  remoteMcpServers: gvrOf(RESOURCES.remoteMcpServers),
+  mcpServers: gvrOf(RESOURCES.mcpServers),
+  pipelineRuns: gvrOf(RESOURCES.pipelineRuns),
+  customRuns: gvrOf(RESOURCES.customRuns),
 } as const satisfies Record<string, Gvr>;
-
-/**
- * The verb and resource of one API request, named as the API server's audit
- * log names them ("get", "list", "watch", "create", "update", "patch",
- * "delete", "deletecollection"), except that a server-side apply is "apply"
- * rather than "patch": it is the controller's main write and worth telling
- * apart. The resource is the plural, with the subresource after a slash
- * ("agentruns/status").
- */
-export function classifyRequest(method: string, url: string, contentType = ""): { verb: string; resource: string } {
-  const parsed = new URL(url, "https://api.invalid");
-  const parts = parsed.pathname.split("/").filter((p) => p !== "");
-  // /api/v1/... or /apis/<group>/<version>/...
-  let rest = parts[0] === "api" ? parts.slice(2) : parts[0] === "apis" ? parts.slice(3) : parts;
-  // namespaces/<ns>/<resource>/..., but namespaces/<ns>/status and /finalize are the Namespace's own subresources.
-  if (rest[0] === "namespaces" && rest.length >= 3 && !(rest.length === 3 && (rest[2] === "status" || rest[2] === "finalize"))) rest = rest.slice(2);
-  // An API group's resource list, which KubernetesObjectApi reads once per
-  // apiVersion to learn whether a kind is namespaced.
-  if (rest.length === 0) return { verb: "get", resource: "discovery" };
-  const [plural = "", name, subresource] = rest;
-  const resource = subresource ? `${plural}/${subresource}` : plural;
-  const m = method.toUpperCase();
-  let verb: string;
-  if (m === "GET") verb = name !== undefined ? "get" : parsed.searchParams.get("watch") === "true" || parsed.searchParams.get("watch") === "1" ? "watch" : "list";
-  else if (m === "POST") verb = "create";
-  else if (m === "PUT") verb = "update";
-  else if (m === "PATCH") verb = contentType.startsWith("application/apply-patch") ? "apply" : "patch";
-  else if (m === "DELETE") verb = name !== undefined ? "delete" : "deletecollection";
-  else verb = m.toLowerCase();
-  return { verb, resource };
-}
-
-/** Told of every API request the controller sends, as it is sent. */
-export type RequestListener = (verb: string, resource: string) => void;
-
-function headerValue(headers: Record<string, string>, name: string): string {
-  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
-  return key === undefined ? "" : headers[key] ?? "";
-}
 
 /** KubernetesObjectApi.makeApiClient's default namespace, on a configuration of ours. */
 class ObjectApi extends k8s.KubernetesObjectApi {
@@ -133,28 +74,10 @@ export class Kube {
 
   constructor(kc: k8s.KubeConfig, onRequest?: RequestListener) {
     this.kc = kc;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster: set current-context to a context whose cluster exists");
-    const inner = k8s.createConfiguration().httpApi;
-    const counting: k8s.HttpLibrary = {
-      send: (request) => {
-        const { verb, resource } = classifyRequest(request.getHttpMethod(), request.getUrl(), headerValue(request.getHeaders(), "content-type"));
-        const key = `${verb} ${resource}`;
-        this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
-        onRequest?.(verb, resource);
-        return inner.send(request);
-      },
-    };
-    // As KubeConfig.makeApiClient builds it, with the counting transport and
-    // one connection pool: client-node otherwise makes an undici Agent, and a
-    // TLS connection, for every request. A run sends ~50, so 10 runs at once
-    // took the controller from 195 to 363 MiB of RSS and each run's time to
-    // Acting grew with the number in flight (bench/controller-run.ts --runs).
-    const configuration = k8s.createConfiguration({
-      baseServer: new k8s.ServerConfiguration(cluster.server, {}),
-      authMethods: { default: new PooledKubeConfig(kc) },
-      httpApi: counting,
-      middleware: [k8s.setHeaderMiddleware("User-Agent", FIELD_MANAGER)],
+    const configuration = countingConfiguration(kc, FIELD_MANAGER, (verb, resource) => {
+      const key = `${verb} ${resource}`;
+      this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+      onRequest?.(verb, resource);
     });
     this.objects = new ObjectApi(configuration, kc);
     this.custom = new k8s.CustomObjectsApi(configuration);

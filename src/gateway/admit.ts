@@ -1,7 +1,7 @@
 // The one evaluation path. The webhook (validate, mutate), `agentgate
 // review`, audit and the benchmark all call admit(); only the wire around it
 // differs. wire in → context → policy → guardrails → decision.
-import { createPatch, type Operation as PatchOperation } from "rfc6902";
+import { createPatch } from "rfc6902";
 import type { AccessReviewer } from "../context/access-review.ts";
 import { resolveContext } from "../context/resolve.ts";
 import type { ObjectLookup } from "../context/lookup.ts";
@@ -17,15 +17,18 @@ import type { Keyring } from "../signing/keyring.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { RUN_LABEL, RUN_SERVICE_ACCOUNT_PREFIX, STAMP, type AgentRun } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
+import type { Decision, Origin } from "../types/decision.ts";
 import { customRunOfAgentRun } from "../types/tekton.ts";
 import type { PolicyContext, PolicyInput, Violation } from "../types/policy.ts";
 import { creatorFindings, creatorPatch } from "./creator-admission.ts";
 import { withGeneratedName } from "./generated-name.ts";
 import { judgeReferenced } from "./referenced.ts";
-import { findResource, type HandledResource } from "./resources.ts";
-import { approvalStamp, goalInput, runStamps, validateRunCreate, validateRunUpdate, type RunDeps } from "./run-admission.ts";
+import { findResource, type HandledResource } from "../kube/resources.ts";
 
-export type Origin = "validate" | "mutate" | "audit";
+export type { Decision, Origin };
+import { approvalStamp, goalInput, runStamps, validateRunCreate, validateRunUpdate, type RunDeps } from "./run-admission.ts";
+import { AgentgateError } from "../errors.ts";
+
 
 export interface GatewayDeps {
   /** read on every request, so a bundle swap takes effect between requests */
@@ -40,25 +43,12 @@ export interface GatewayDeps {
   now?: () => number;
 }
 
-export interface Decision {
-  origin: Origin;
-  allowed: boolean;
-  /** true when an exempt namespace skipped every check */
-  exempt: boolean;
-  /** every finding, all actions, sorted by policy id then field */
-  violations: Violation[];
-  patch: PatchOperation[];
-  failures: BundleFailure[];
-  /** policy revision the decision was made under */
-  revision: string;
-  input?: PolicyInput;
-}
 
-export class UnknownResourceError extends Error {
+export class UnknownResourceError extends AgentgateError {
   constructor(request: AdmissionRequest) {
     const { group, version, resource } = request.resource;
     const sub = request.subResource ? `/${request.subResource}` : "";
-    super(`agentgate does not handle resource ${group === "" ? "" : `${group}/`}${version}/${resource}${sub}`);
+    super("input", `agentgate does not handle resource ${group === "" ? "" : `${group}/`}${version}/${resource}${sub}`);
     this.name = "UnknownResourceError";
   }
 }

@@ -10,7 +10,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { statusCode } from "../api-errors.ts";
+import { statusCode } from "../kube/errors.ts";
 import { WEBHOOKS } from "./webhooks.ts";
 
 interface Registered {

@@ -8,7 +8,7 @@ import type { KubeObject } from "../types/kube.ts";
 import type { Violation } from "../types/policy.ts";
 import { warningLines } from "../wire/messages.ts";
 import { admit, sortViolations, type GatewayDeps } from "./admit.ts";
-import { findResource } from "./resources.ts";
+import { findResource } from "../kube/resources.ts";
 
 export interface ReviewResult {
   kind: string;

@@ -1,7 +1,7 @@
-// The webhook configurations, derived from HANDLED_RESOURCES: the chart
+// The webhook configurations, derived from HANDLED_RESOURCES (src/kube/resources.ts): the chart
 // (files/handled-resources.json is WEBHOOKS, rendered by templates/webhooks.yaml)
 // and the tests register exactly what the server handles.
-import { AGENT_GROUP, byRole, type HandledResource } from "./resources.ts";
+import { AGENT_GROUP, byRole, type HandledResource } from "../kube/resources.ts";
 import { TOKEN_SECRET_ACCOUNT } from "../guardrails/run-identity.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_SERVICE_ACCOUNT_PREFIX, STAMP } from "../types/agent.ts";
 

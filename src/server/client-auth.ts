@@ -52,16 +52,16 @@ export function verdictFor(socket: TLSSocket, allowedNames: readonly string[]): 
   const peer = socket.getPeerCertificate();
   // An empty object when the client sent no certificate.
   const presented = Object.keys(peer).length > 0;
-  if (!presented) return { ok: false, status: 401, error: "a TLS client certificate signed by the gateway's --client-ca-file is required; none was presented" };
+  if (!presented) return { ok: false, status: 401, error: "a TLS client certificate signed by the gateway's client CA (Helm gateway.clientAuth) is required; none was presented" };
   if (!socket.authorized) {
     const why = socket.authorizationError instanceof Error ? socket.authorizationError.message : String(socket.authorizationError);
-    return { ok: false, status: 401, error: `the TLS client certificate does not verify against the gateway's --client-ca-file: ${why}` };
+    return { ok: false, status: 401, error: `the TLS client certificate does not verify against the gateway's client CA (Helm gateway.clientAuth): ${why}` };
   }
   const names = commonNames(peer.subject.CN);
   if (allowedNames.length === 0) return { ok: true, name: names[0] ?? "" };
   const allowed = names.find((n) => allowedNames.includes(n));
   if (allowed === undefined) {
-    return { ok: false, status: 403, error: `client certificate CN ${JSON.stringify(names.join(","))} is not among the gateway's --client-cn (${allowedNames.join(", ")})` };
+    return { ok: false, status: 403, error: `client certificate CN ${JSON.stringify(names.join(","))} is not among the gateway's allowed client names (Helm gateway.clientAuth.allowedNames: ${allowedNames.join(", ")})` };
   }
   return { ok: true, name: allowed };
 }

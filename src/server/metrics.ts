@@ -1,7 +1,7 @@
 // Prometheus metrics of the gateway, conventional names and base units.
 import { X509Certificate } from "node:crypto";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { BundleMetrics } from "../policy/bundle-metrics.ts";
+import { BundleMetrics } from "../policy/bundles/metrics.ts";
 import { registerProcessMetrics } from "../process-metrics.ts";
 
 export class GatewayMetrics {
@@ -36,7 +36,7 @@ export class GatewayMetrics {
   readonly bundles = new BundleMetrics(this.registry);
   readonly overloaded = new Counter({
     name: "agentgate_admission_overload_total",
-    help: "Admission reviews denied unevaluated because the in-flight limit (--max-in-flight) was reached, by webhook.",
+    help: "Admission reviews denied unevaluated because the in-flight limit (Helm gateway.maxInFlight) was reached, by webhook.",
     labelNames: ["webhook"] as const,
     registers: [this.registry],
   });

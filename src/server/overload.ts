@@ -87,7 +87,7 @@ export function reviewUid(body: Buffer): string | undefined {
 }
 
 export function overloadMessage(max: number): string {
-  return `[gateway-overloaded] agentgate already has ${String(max)} admission reviews in flight, its limit, and refused this one without evaluating it (fail closed); retry in a moment, and if it persists tell the platform team: the gateway needs more replicas or CPU (gateway.maxInFlight, --max-in-flight)`;
+  return `[gateway-overloaded] agentgate already has ${String(max)} admission reviews in flight, its limit, and refused this one without evaluating it (fail closed); retry in a moment, and if it persists tell the platform team: the gateway needs more replicas or CPU (Helm gateway.maxInFlight)`;
 }
 
 export function overloadedReview(uid: string, max: number): AdmissionReview {

@@ -10,9 +10,10 @@
 // nothing while its webhooks are off (registration-guard.ts).
 import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { describeFileError } from "../cli/file-errors.ts";
+import { describeFileError } from "../file-errors.ts";
 import type { Logger } from "../log.ts";
 import { watchFiles, type FileWatch } from "./file-watch.ts";
+import { AgentgateError } from "../errors.ts";
 
 export type Endpoint = "validate" | "mutate";
 
@@ -21,9 +22,9 @@ export type Endpoint = "validate" | "mutate";
 const TOKEN = /^[a-z0-9]{32,253}$/;
 const RULE = "32 to 253 lowercase letters and digits";
 
-export class PathTokenError extends Error {
+export class PathTokenError extends AgentgateError {
   constructor(message: string) {
-    super(message);
+    super("input", message);
     this.name = "PathTokenError";
   }
 }

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import express from "express";
 import { admit, UnknownResourceError, type Decision, type GatewayDeps, type Origin } from "../gateway/admit.ts";
-import { findResource } from "../gateway/resources.ts";
+import { findResource } from "../kube/resources.ts";
 import type { Logger } from "../log.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { DEFAULT_REVIEW_LIMITS, ReviewTooCostlyError, WireError, parseAdmissionReview, type ReviewLimits } from "../wire/parse.ts";

@@ -56,3 +56,10 @@ export interface GoalInput {
   /** the AgentConfig's spec */
   config_spec: unknown;
 }
+
+/** A bundle that could not answer; the gateway fails closed on it. */
+export interface BundleFailure {
+  bundle: string;
+  revision: string;
+  error: string;
+}

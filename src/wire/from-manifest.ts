@@ -1,7 +1,7 @@
 // Wire in, offline: a manifest as kubectl apply would submit it, turned into
 // the AdmissionRequest the API server would send the webhook.
 import { randomUUID } from "node:crypto";
-import { HANDLED_RESOURCES } from "../gateway/resources.ts";
+import { HANDLED_RESOURCES } from "../kube/resources.ts";
 import type { AdmissionRequest, Operation, UserInfo } from "../types/admission.ts";
 import type { KubeObject } from "../types/kube.ts";
 

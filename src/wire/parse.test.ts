@@ -115,7 +115,7 @@ test("a review over the value limit is refused unparsed, with its envelope and a
         name: "a",
       });
       assert.equal(err.reasons.length, 1);
-      assert.match(err.reasons[0] ?? "", /^the review holds 15\d\d JSON values \(the object and the stored object it replaces\), over the gateway's limit of 1000; keep bulk data out of the object .* --max-review-values$/);
+      assert.match(err.reasons[0] ?? "", /^the review holds 15\d\d JSON values \(the object and the stored object it replaces\), over the gateway's limit of 1000; keep bulk data out of the object .* gateway\.reviewLimits\.maxValues$/);
       assert.equal(err.scan.values > 1500, true);
       return true;
     },
@@ -125,7 +125,7 @@ test("a review over the value limit is refused unparsed, with its envelope and a
 test("a review over the depth limit is refused, naming the depth and the limit", () => {
   assert.throws(
     () => parseAdmissionReview(costly(`${"[".repeat(30)}${"]".repeat(30)}`), limits),
-    (err: unknown) => err instanceof ReviewTooCostlyError && err.reasons.length === 1 && /^the review nests 34 levels deep, over the gateway's limit of 20 \(the object starts 3 levels in\); flatten .* --max-review-depth$/.test(err.reasons[0] ?? ""),
+    (err: unknown) => err instanceof ReviewTooCostlyError && err.reasons.length === 1 && /^the review nests 34 levels deep, over the gateway's limit of 20 \(the object starts 3 levels in\); flatten .* gateway\.reviewLimits\.maxDepth$/.test(err.reasons[0] ?? ""),
   );
 });
 

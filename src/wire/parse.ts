@@ -4,11 +4,12 @@ import type { AdmissionRequest, Operation } from "../types/admission.ts";
 import { isRecord } from "../types/kube.ts";
 import { scanJson, type JsonScan } from "./json-scan.ts";
 import { objectMetaProblem } from "./object-meta.ts";
+import { AgentgateError } from "../errors.ts";
 
-export class WireError extends Error {
+export class WireError extends AgentgateError {
   readonly status: number;
   constructor(message: string, status = 400) {
-    super(message);
+    super("input", message);
     this.name = "WireError";
     this.status = status;
   }
@@ -73,10 +74,10 @@ function overLimits(scan: JsonScan, limits: ReviewLimits, operation: string | un
   const reasons: string[] = [];
   if (scan.values > limits.maxValues) {
     const which = operation === "UPDATE" ? " (the object and the stored object it replaces)" : "";
-    reasons.push(`the review holds ${scan.values} JSON values${which}, over the gateway's limit of ${limits.maxValues}; keep bulk data out of the object (in a ConfigMap or an artifact it refers to), or ask the platform team to raise agentgate serve --max-review-values`);
+    reasons.push(`the review holds ${scan.values} JSON values${which}, over the gateway's limit of ${limits.maxValues}; keep bulk data out of the object (in a ConfigMap or an artifact it refers to), or ask the platform team to raise the Helm value gateway.reviewLimits.maxValues`);
   }
   if (scan.depth > limits.maxDepth) {
-    reasons.push(`the review nests ${scan.depth} levels deep, over the gateway's limit of ${limits.maxDepth} (the object starts 3 levels in); flatten the object's nested fields, or ask the platform team to raise agentgate serve --max-review-depth`);
+    reasons.push(`the review nests ${scan.depth} levels deep, over the gateway's limit of ${limits.maxDepth} (the object starts 3 levels in); flatten the object's nested fields, or ask the platform team to raise the Helm value gateway.reviewLimits.maxDepth`);
   }
   return reasons;
 }

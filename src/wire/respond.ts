@@ -1,5 +1,5 @@
 // Wire out: a Decision as the AdmissionReview response the API server reads.
-import type { Decision } from "../gateway/admit.ts";
+import type { Decision } from "../types/decision.ts";
 import type { AdmissionResponse, AdmissionReview } from "../types/admission.ts";
 import { denialLines, warningLines } from "./messages.ts";
 

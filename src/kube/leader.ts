@@ -1,10 +1,11 @@
-// Lease-based leader election (coordination.k8s.io/v1): two replicas never
-// both act on runs.
+// Lease-based leader election (coordination.k8s.io/v1): two controller
+// replicas never both act on runs, two scanners never both write reports
+// (src/audit/lease.ts adds the bounded wait a scan that runs once needs).
 import { hostname } from "node:os";
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../log.ts";
-import { describeError, statusCode } from "./kube.ts";
-import { withOwner, type Owner } from "../owner.ts";
+import { describeError, statusCode } from "./errors.ts";
+import { withOwner, type Owner } from "./owner.ts";
 
 export interface LeaderOptions {
   api: k8s.CoordinationV1Api;
@@ -16,7 +17,7 @@ export interface LeaderOptions {
   log: Logger;
   /**
    * Named in the Lease's ownerReferences, so helm uninstall takes it
-   * (src/owner.ts). Every write keeps the owners the Lease has: a write
+   * (src/kube/owner.ts). Every write keeps the owners the Lease has: a write
    * without them would drop them.
    */
   owner?: Owner;

@@ -20,8 +20,8 @@
 // controller (the objects are shared by replicas and adopted by the next
 // version, not controlled by one ReplicaSet).
 import * as k8s from "@kubernetes/client-node";
-import { statusCode } from "./api-errors.ts";
-import { AgentgateError, errorMessage } from "./errors.ts";
+import { statusCode } from "./errors.ts";
+import { AgentgateError, errorMessage } from "../errors.ts";
 
 const KINDS = {
   deployment: { apiVersion: "apps/v1", kind: "Deployment", resource: "deployments.apps" },
@@ -30,8 +30,8 @@ const KINDS = {
 
 export type OwnerKind = keyof typeof KINDS;
 
-/** `--owner KIND/NAME`, as given. */
-export interface OwnerFlag {
+/** The owner as configured: KIND/NAME in the process's namespace. */
+export interface OwnerRef {
   kind: OwnerKind;
   name: string;
 }
@@ -43,19 +43,29 @@ export interface Owner {
   reference: k8s.V1OwnerReference;
 }
 
-/** A bad --owner, or an owner that cannot be read; the message names the flag. */
+/**
+ * An owner that is not KIND/NAME or cannot be read (field "owner"). The
+ * message names the owner as `owner KIND/NAME`; `owner` and `detail` let
+ * the command line name its flag instead.
+ */
 export class OwnerError extends AgentgateError {
-  constructor(kind: "usage" | "unavailable", message: string, options?: { cause?: unknown }) {
-    super(kind, message, options);
+  /** the owner as given */
+  readonly owner: string;
+  /** what is wrong with it */
+  readonly detail: string;
+  constructor(kind: "usage" | "unavailable", owner: string, detail: string, options?: { cause?: unknown }) {
+    super(kind, `owner ${owner}: ${detail}`, { ...options, field: "owner" });
     this.name = "OwnerError";
+    this.owner = owner;
+    this.detail = detail;
   }
 }
 
 /** `deployment/NAME` or `cronjob/NAME`. */
-export function parseOwnerFlag(text: string): OwnerFlag {
+export function parseOwnerRef(text: string): OwnerRef {
   const m = /^(deployment|cronjob)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
   if (!m?.[1] || !m[2] || m[2].length > 253) {
-    throw new OwnerError("usage", `--owner ${JSON.stringify(text)}: expected deployment/NAME or cronjob/NAME in --namespace, e.g. deployment/agentgate-gateway`);
+    throw new OwnerError("usage", JSON.stringify(text), "expected deployment/NAME or cronjob/NAME in the process's namespace, e.g. deployment/agentgate-gateway");
   }
   return { kind: m[1] as OwnerKind, name: m[2] };
 }
@@ -72,9 +82,9 @@ export interface ResolveOptions {
  * the flags or the RBAC and fails at once; an API server that does not
  * answer is tried again a few times.
  */
-export async function resolveOwner(kc: k8s.KubeConfig, namespace: string, flag: OwnerFlag, opts: ResolveOptions = {}): Promise<Owner> {
+export async function resolveOwner(kc: k8s.KubeConfig, namespace: string, flag: OwnerRef, opts: ResolveOptions = {}): Promise<Owner> {
   const kind = KINDS[flag.kind];
-  const what = `--owner ${flag.kind}/${flag.name}`;
+  const what = `${flag.kind}/${flag.name}`;
   const read = async (): Promise<k8s.V1ObjectMeta | undefined> =>
     flag.kind === "deployment"
       ? (await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: flag.name, namespace })).metadata
@@ -83,14 +93,14 @@ export async function resolveOwner(kc: k8s.KubeConfig, namespace: string, flag: 
   for (let attempt = 1; ; attempt++) {
     try {
       const uid = (await read())?.uid;
-      if (!uid) throw new OwnerError("unavailable", `${what}: the API server returned it without a uid`);
+      if (!uid) throw new OwnerError("unavailable", what, "the API server returned it without a uid");
       return { namespace, reference: { apiVersion: kind.apiVersion, kind: kind.kind, name: flag.name, uid } };
     } catch (err) {
       if (err instanceof OwnerError) throw err;
       const code = statusCode(err);
-      if (code === 404) throw new OwnerError("usage", `${what}: no ${kind.kind} ${flag.name} in namespace ${namespace}`, { cause: err });
-      if (code === 401 || code === 403) throw new OwnerError("usage", `${what}: reading it was refused (HTTP ${String(code)}); this process needs get on ${kind.resource} named ${flag.name} in ${namespace}`, { cause: err });
-      if (attempt >= attempts) throw new OwnerError("unavailable", `${what}: cannot read it from the API server after ${String(attempts)} tries: ${code !== undefined ? `HTTP ${String(code)}: ` : ""}${errorMessage(err)}`, { cause: err });
+      if (code === 404) throw new OwnerError("usage", what, `no ${kind.kind} ${flag.name} in namespace ${namespace}`, { cause: err });
+      if (code === 401 || code === 403) throw new OwnerError("usage", what, `reading it was refused (HTTP ${String(code)}); this process needs get on ${kind.resource} named ${flag.name} in ${namespace}`, { cause: err });
+      if (attempt >= attempts) throw new OwnerError("unavailable", what, `cannot read it from the API server after ${String(attempts)} tries: ${code !== undefined ? `HTTP ${String(code)}: ` : ""}${errorMessage(err)}`, { cause: err });
       await new Promise((r) => setTimeout(r, (opts.retryMs ?? 1000) * 2 ** (attempt - 1)));
     }
   }

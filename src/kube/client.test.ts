@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { classifyRequest } from "./kube.ts";
+import { classifyRequest } from "./client.ts";
 
 const S = "https://127.0.0.1:6443";
 

@@ -5,11 +5,10 @@ import assert from "node:assert/strict";
 import { createServer, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
-import { Counter, Registry } from "prom-client";
-import { startGateway, type ServeOptions } from "../cli/serve.ts";
-import { InputError } from "../cli/manifests.ts";
+import { startGateway, type ServeOptions } from "./serve.ts";
+import { InputError } from "../errors.ts";
 import { logger } from "../log.ts";
-import { listenMetrics, listeningPort } from "./metrics-server.ts";
+import { freePort } from "../testing/free-port.ts";
 
 interface Answer {
   status: number;
@@ -29,44 +28,6 @@ function get(port: number, path: string, method = "GET", tls = false): Promise<A
   });
 }
 
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-test("listenMetrics answers GET and HEAD /metrics with the registry's text, and nothing else", async () => {
-  const registry = new Registry();
-  new Counter({ name: "unit_things_total", help: "things", registers: [registry] }).inc(3);
-  const server = await listenMetrics(registry, { host: "127.0.0.1", port: 0 });
-  try {
-    const port = listeningPort(server);
-    const metrics = await get(port, "/metrics");
-    assert.equal(metrics.status, 200);
-    assert.equal(metrics.type, registry.contentType);
-    assert.match(metrics.body, /^unit_things_total 3$/m);
-    assert.equal((await get(port, "/metrics?name[]=x")).status, 200, "a query string is the same path");
-    const head = await get(port, "/metrics", "HEAD");
-    assert.deepEqual([head.status, head.body], [200, ""]);
-    for (const path of ["/", "/healthz", "/validate", "/metricsx"]) assert.equal((await get(port, path)).status, 404, path);
-    assert.equal((await get(port, "/metrics", "POST")).status, 405);
-  } finally {
-    await new Promise((r) => server.close(r));
-  }
-});
-
-test("listenMetrics rejects with the listen error when the address is taken", async () => {
-  const busy = createServer();
-  await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
-  try {
-    await assert.rejects(listenMetrics(new Registry(), { host: "127.0.0.1", port: (busy.address() as AddressInfo).port }), /EADDRINUSE/);
-  } finally {
-    await new Promise((r) => busy.close(r));
-  }
-});
 
 const SERVE: ServeOptions = { listen: "127.0.0.1:0", bundle: [], offline: true, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [], drainSeconds: 0 };
 

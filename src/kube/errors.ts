@@ -1,0 +1,65 @@
+// A failed Kubernetes API call, however client-node reports it (an
+// ApiException, an error carrying `code`, the watch's `statusCode`), read
+// the same way by every process: its status, a one-line description, and
+// the retry of what the API server asks to be retried.
+import * as k8s from "@kubernetes/client-node";
+
+export function statusCode(err: unknown): number | undefined {
+  if (err instanceof k8s.ApiException) return err.code;
+  if (typeof err === "object" && err !== null) {
+    if ("code" in err && typeof err.code === "number") return err.code;
+    if ("statusCode" in err && typeof err.statusCode === "number") return err.statusCode;
+  }
+  return undefined;
+}
+
+/**
+ * "HTTP 403: <the API server's message>", or an error's message with the
+ * network cause (ECONNREFUSED) that fetch hides in `cause`.
+ */
+export function describeError(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    const body: unknown = typeof err.body === "string" ? parseOrText(err.body) : err.body;
+    const message = typeof body === "object" && body !== null && "message" in body && typeof body.message === "string" ? body.message : undefined;
+    return `HTTP ${err.code}${message ? `: ${message}` : ""}`;
+  }
+  if (err instanceof Error) {
+    const cause: unknown = err.cause;
+    const detail = cause instanceof Error ? (("code" in cause && typeof cause.code === "string" ? cause.code : undefined) ?? cause.message) : undefined;
+    const code = statusCode(err);
+    return `${code !== undefined ? `HTTP ${code}: ` : ""}${err.message}${detail && !err.message.includes(detail) ? ` (${detail})` : ""}`;
+  }
+  return String(err);
+}
+
+/** A body that is not JSON (a proxy's HTML page) is still worth its first line. */
+function parseOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text.slice(0, 300) };
+  }
+}
+
+/** Seconds the server asked to wait (Retry-After), else 1; at most 10. */
+function retryAfterMs(err: unknown): number {
+  const header = err instanceof k8s.ApiException ? (err.headers as Record<string, string | undefined>)["retry-after"] : undefined;
+  const seconds = Number(header ?? 1);
+  return Math.min(10, Number.isFinite(seconds) && seconds > 0 ? seconds : 1) * 1000;
+}
+
+/**
+ * Retries what the API server refuses with 429 (API Priority and Fairness
+ * throttling, or a resource whose storage is still initializing right after
+ * its CRD was established), waiting as it asks.
+ */
+export async function withRetry<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (statusCode(err) !== 429 || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, retryAfterMs(err)));
+    }
+  }
+}
