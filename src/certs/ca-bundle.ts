@@ -9,7 +9,8 @@ import { X509Certificate } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../log.ts";
 import { fingerprint, joinPemBundle, sortCertificates, splitPemBundle } from "./material.ts";
-import { statusCode } from "../api-errors.ts";
+import { statusCode } from "../kube/errors.ts";
+import { AgentgateError } from "../errors.ts";
 
 export type WebhookKind = "validating" | "mutating";
 
@@ -19,9 +20,9 @@ export interface WebhookConfigRef {
   name: string;
 }
 
-export class WebhookConfigRefError extends Error {
+export class WebhookConfigRefError extends AgentgateError {
   constructor(message: string) {
-    super(message);
+    super("usage", message);
     this.name = "WebhookConfigRefError";
   }
 }
@@ -29,7 +30,7 @@ export class WebhookConfigRefError extends Error {
 /** `NAME` (both kinds), `validating/NAME` or `mutating/NAME`. */
 export function parseWebhookConfigRef(text: string): WebhookConfigRef {
   const m = /^(?:(validating|mutating)\/)?([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
-  if (!m?.[2]) throw new WebhookConfigRefError(`--webhook-config ${JSON.stringify(text)}: expected NAME, validating/NAME or mutating/NAME (a DNS subdomain name)`);
+  if (!m?.[2]) throw new WebhookConfigRefError(`${JSON.stringify(text)}: expected NAME, validating/NAME or mutating/NAME (a DNS subdomain name)`);
   return { kinds: m[1] ? [m[1] as WebhookKind] : ["validating", "mutating"], name: m[2] };
 }
 

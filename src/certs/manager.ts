@@ -10,7 +10,7 @@ import { CaBundleSync, describe, type WebhookConfigRef } from "./ca-bundle.ts";
 import { fingerprint, type CertificateMaterial, type KeyPairPem } from "./material.ts";
 import { nextCheckAt, plan, type RotationPolicy } from "./rotate.ts";
 import { CertificateSecretStore, decodeSecret, type SecretRef, type StoredSecret } from "./secret-store.ts";
-import type { Owner } from "../owner.ts";
+import type { Owner } from "../kube/owner.ts";
 import { SecretWatch } from "./secret-watch.ts";
 import { validityOf } from "./schedule.ts";
 
@@ -26,7 +26,7 @@ export interface CertificateManagerOptions {
   resyncMs?: number;
   /** the first wait after a failed attempt (doubles up to resyncMs) */
   retryMs?: number;
-  /** named in the Secret's ownerReferences (src/owner.ts) */
+  /** named in the Secret's ownerReferences (src/kube/owner.ts) */
   owner?: Owner;
 }
 

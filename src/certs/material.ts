@@ -5,6 +5,7 @@
 // trusted but not yet signing). Which cert of ca.crt is the signer or the next
 // CA follows from the keys, so the Secret cannot contradict itself.
 import { X509Certificate, createPrivateKey } from "node:crypto";
+import { AgentgateError } from "../errors.ts";
 
 export interface KeyPairPem {
   cert: string;
@@ -65,9 +66,9 @@ export function toSecretData(m: CertificateMaterial): Record<string, string> {
   return data;
 }
 
-export class MaterialError extends Error {
+export class MaterialError extends AgentgateError {
   constructor(message: string) {
-    super(message);
+    super("input", message);
     this.name = "MaterialError";
   }
 }

@@ -4,17 +4,18 @@
 // caller re-reads and adopts the winner's certificates.
 import * as k8s from "@kubernetes/client-node";
 import { fromSecretData, MaterialError, SECRET_KEYS, toSecretData, type CertificateMaterial } from "./material.ts";
-import { statusCode } from "../api-errors.ts";
-import { lacksOwner, withOwner, type Owner } from "../owner.ts";
+import { statusCode } from "../kube/errors.ts";
+import { lacksOwner, withOwner, type Owner } from "../kube/owner.ts";
+import { AgentgateError } from "../errors.ts";
 
 export interface SecretRef {
   namespace: string;
   name: string;
 }
 
-export class SecretRefError extends Error {
+export class SecretRefError extends AgentgateError {
   constructor(message: string) {
-    super(message);
+    super("usage", message);
     this.name = "SecretRefError";
   }
 }
@@ -22,7 +23,7 @@ export class SecretRefError extends Error {
 /** `NAMESPACE/NAME`. */
 export function parseSecretRef(text: string): SecretRef {
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
-  if (!m?.[1] || !m[3]) throw new SecretRefError(`--cert-secret ${JSON.stringify(text)}: expected NAMESPACE/NAME, e.g. agentgate-system/agentgate-tls`);
+  if (!m?.[1] || !m[3]) throw new SecretRefError(`${JSON.stringify(text)}: expected NAMESPACE/NAME, e.g. agentgate-system/agentgate-tls`);
   return { namespace: m[1], name: m[3] };
 }
 
@@ -49,7 +50,7 @@ export function decodeSecret(secret: k8s.V1Secret): StoredSecret {
 export class CertificateSecretStore {
   readonly ref: SecretRef;
   private readonly api: k8s.CoreV1Api;
-  /** the gateway's Deployment: helm uninstall then takes the Secret with it (src/owner.ts) */
+  /** the gateway's Deployment: helm uninstall then takes the Secret with it (src/kube/owner.ts) */
   private readonly owner: Owner | undefined;
 
   constructor(kc: k8s.KubeConfig, ref: SecretRef, owner?: Owner) {

@@ -1,37 +1,44 @@
-// `agentgate serve --cert-secret NS/NAME`: the serve flags of self-managed
-// certificates, checked before anything starts, and the manager they make.
+// Self-managed certificates (`agentgate serve --cert-secret NS/NAME`): the
+// config checked before anything starts, and the manager it makes. The
+// config is typed (durations in ms); src/cli/cert-flags.ts makes it from
+// the flags and words CertConfigError by flag.
 import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "../log.ts";
-import { DurationError, parseDurationNs } from "../policy/builtins/duration.ts";
+import { AgentgateError } from "../errors.ts";
 import { parseWebhookConfigRef, WebhookConfigRefError, type WebhookConfigRef } from "./ca-bundle.ts";
 import { CertificateManager } from "./manager.ts";
 import type { KeyPairPem } from "./material.ts";
-import type { Owner } from "../owner.ts";
+import type { Owner } from "../kube/owner.ts";
 import { serviceHosts, type RotationPolicy } from "./rotate.ts";
 import { parseSecretRef, SecretRefError, type SecretRef } from "./secret-store.ts";
 
-export interface SelfManagedFlags {
-  certSecret: string;
+export interface SelfManagedConfig {
+  /** NAMESPACE/NAME of the Secret that keeps the CA and the serving certificate */
+  secret: string;
   /** the Service whose DNS names the certificate carries */
-  certService?: string;
+  service: string;
   /** more DNS names or IPs (a gateway reached by URL) */
-  certHost?: string[];
-  webhookConfig?: string[];
-  certValidity?: string;
-  caValidity?: string;
+  extraHosts: readonly string[];
+  /** NAME, validating/NAME or mutating/NAME: webhook configurations whose caBundle is kept in step */
+  webhookConfigs: readonly string[];
+  servingValidityMs: number;
+  caValidityMs: number;
   /** agentgate's namespace: the Service's */
   namespace: string;
 }
 
-export const DEFAULT_CERT_VALIDITY = "8760h";
-export const DEFAULT_CA_VALIDITY = "87600h";
 /** Shorter than this, renewals would chase each other; tests use 20 s. */
-const MIN_VALIDITY_MS = 10_000;
+export const MIN_VALIDITY_MS = 10_000;
 
-export class CertFlagError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CertFlagError";
+/** A config value refused: `field` names it, `value` is it as given, `problem` says why (the message is all three). */
+export class CertConfigError extends AgentgateError {
+  readonly value: string;
+  readonly problem: string;
+  constructor(field: "secret" | "service" | "extraHosts" | "webhookConfigs" | "servingValidityMs" | "caValidityMs", value: string, problem: string) {
+    super("usage", `${field} ${JSON.stringify(value)}: ${problem}`, { field });
+    this.name = "CertConfigError";
+    this.value = value;
+    this.problem = problem;
   }
 }
 
@@ -41,41 +48,42 @@ export interface SelfManagedPlan {
   webhookConfigs: WebhookConfigRef[];
 }
 
-function validityMs(flag: string, text: string): number {
-  let ns: bigint;
-  try {
-    ns = parseDurationNs(text);
-  } catch (err) {
-    if (err instanceof DurationError) throw new CertFlagError(`${flag} ${JSON.stringify(text)}: expected a duration such as 8760h, 30m or 20s`);
-    throw err;
-  }
-  const ms = Number(ns / 1_000_000n);
-  if (ms < MIN_VALIDITY_MS) throw new CertFlagError(`${flag} ${JSON.stringify(text)}: must be at least 10s`);
-  return ms;
-}
-
 const HOST = /^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*|[\d.]+|[0-9a-f:]+)$/i;
 
-/** Checks the flags; throws CertFlagError naming the flag and the problem. */
-export function planSelfManaged(flags: SelfManagedFlags): SelfManagedPlan {
+/** A parse error of a ref, as the CertConfigError of its field: the ref's message is the value and the problem. */
+function refused(field: "secret" | "webhookConfigs", text: string, err: SecretRefError | WebhookConfigRefError): CertConfigError {
+  return new CertConfigError(field, text, err.message.slice(JSON.stringify(text).length + 2));
+}
+
+/** Checks the config; throws CertConfigError naming the field and the problem. */
+export function planSelfManaged(config: SelfManagedConfig): SelfManagedPlan {
+  let secret: SecretRef;
   try {
-    const secret = parseSecretRef(flags.certSecret);
-    const service = flags.certService ?? "agentgate";
-    const extra = flags.certHost ?? [];
-    for (const h of [service, ...extra]) if (!HOST.test(h)) throw new CertFlagError(`--cert-host ${JSON.stringify(h)}: not a DNS name or IP address`);
-    return {
-      secret,
-      policy: {
-        hosts: [...new Set([...serviceHosts(service, flags.namespace), ...extra])],
-        servingValidityMs: validityMs("--cert-validity", flags.certValidity ?? DEFAULT_CERT_VALIDITY),
-        caValidityMs: validityMs("--ca-validity", flags.caValidity ?? DEFAULT_CA_VALIDITY),
-      },
-      webhookConfigs: (flags.webhookConfig ?? []).map(parseWebhookConfigRef),
-    };
+    secret = parseSecretRef(config.secret);
   } catch (err) {
-    if (err instanceof SecretRefError || err instanceof WebhookConfigRefError) throw new CertFlagError(err.message);
-    throw err;
+    throw err instanceof SecretRefError ? refused("secret", config.secret, err) : err;
   }
+  if (!HOST.test(config.service)) throw new CertConfigError("service", config.service, "not a DNS name or IP address");
+  for (const h of config.extraHosts) if (!HOST.test(h)) throw new CertConfigError("extraHosts", h, "not a DNS name or IP address");
+  for (const [field, ms] of [["servingValidityMs", config.servingValidityMs], ["caValidityMs", config.caValidityMs]] as const) {
+    if (!(ms >= MIN_VALIDITY_MS)) throw new CertConfigError(field, String(ms), `must be at least ${String(MIN_VALIDITY_MS / 1000)}s`);
+  }
+  const webhookConfigs = config.webhookConfigs.map((text) => {
+    try {
+      return parseWebhookConfigRef(text);
+    } catch (err) {
+      throw err instanceof WebhookConfigRefError ? refused("webhookConfigs", text, err) : err;
+    }
+  });
+  return {
+    secret,
+    policy: {
+      hosts: [...new Set([...serviceHosts(config.service, config.namespace), ...config.extraHosts])],
+      servingValidityMs: config.servingValidityMs,
+      caValidityMs: config.caValidityMs,
+    },
+    webhookConfigs,
+  };
 }
 
 export function startSelfManaged(plan: SelfManagedPlan, kubeConfig: k8s.KubeConfig, log: Logger, onCertificate: (pair: KeyPairPem) => void, owner?: Owner): CertificateManager {

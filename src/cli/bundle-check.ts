@@ -17,7 +17,8 @@ import { ENTRYPOINT, bundleData, checkEntrypoints, encodeInput } from "../policy
 import { readPolicyConfig } from "../policy/load.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
 import { isRecord } from "../types/kube.ts";
-import { InputError, kindOfValue } from "./manifests.ts";
+import { kindOfValue } from "./manifests.ts";
+import { InputError } from "../errors.ts";
 import { findOpa, runOpa } from "./opa.ts";
 import { collect } from "./flag-values.ts";
 import type { Io } from "./review.ts";

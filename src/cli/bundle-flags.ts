@@ -1,13 +1,124 @@
 // The flags that say which bundles are in force and how they are checked
-// (BundleFlags of src/policy/bundle-store.ts). Registered in one place for
-// every command that evaluates what the webhook evaluates (serve, audit), so
-// a chart can hand them the same arguments and they load, verify and swap
-// bundles the same way.
+// (BundleFlags), and their translation into the typed BundleSourcing of
+// src/policy/bundles/open.ts. Registered in one place for every command
+// that evaluates what the webhook evaluates (serve, audit), so a chart can
+// hand them the same arguments and they load, verify and swap bundles the
+// same way. Durations are parsed, exclusive flags refused and errors worded
+// by flag here; the domain below knows only its config.
 import type { Command } from "commander";
-import { defaultCacheDir } from "../policy/bundle-store.ts";
-import { OciReferenceError, parseOciReference } from "../policy/oci-reference.ts";
+import type { Logger } from "../log.ts";
+import { defaultCacheDir, type BundleStore } from "../policy/bundles/store.ts";
+import type { BundleMetrics } from "../policy/bundles/metrics.ts";
+import { clearTextSources, openBundleStore, stackedSources, type BundleSourcing } from "../policy/bundles/open.ts";
+import { OciReferenceError, parseOciReference } from "../policy/bundles/oci-reference.ts";
+import type { SourcingNames } from "../policy/bundles/transport.ts";
+import { registryKey } from "../policy/bundles/registry-auth.ts";
 import { collectChecked } from "./flag-values.ts";
-import { InputError } from "./manifests.ts";
+import { UsageError } from "../errors.ts";
+
+/** The serve and audit flags that shape the bundle store (--bundle-*), as commander parses them. */
+export interface BundleFlags {
+  bundle: string[];
+  /** false: --no-default-bundle, the --bundle values replace the embedded default instead of stacking on it */
+  defaultBundle?: boolean;
+  policyConfig?: string;
+  bundleVerificationKey?: string;
+  bundleVerificationAlg?: string;
+  bundleKeyId?: string;
+  bundleScope?: string;
+  /** a duration: 30s, 1m, 500ms */
+  bundlePollInterval?: string;
+  /** "" turns the on-disk copy off */
+  bundleCacheDir?: string;
+  bundleBearerTokenFile?: string;
+  bundleClientCert?: string;
+  bundleClientKey?: string;
+  bundleCa?: string;
+  /** a docker config.json */
+  bundleRegistryCredentials?: string;
+  /** host[:port] of registries reached over plain http */
+  bundleInsecureRegistry?: string[];
+}
+
+/** What the bundle sources' messages call their settings: these flags, also in /readyz and logs long after the start. */
+export const FLAG_NAMES: SourcingNames = {
+  bundle: "--bundle",
+  bearerTokenFile: "--bundle-bearer-token-file",
+  clientCert: "--bundle-client-cert",
+  clientKey: "--bundle-client-key",
+  ca: "--bundle-ca",
+  registryCredentials: "--bundle-registry-credentials",
+  verificationKey: "--bundle-verification-key",
+  defaultOff: "--no-default-bundle (Helm: policy.defaultBundle: false)",
+};
+
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** --bundle-poll-interval: "30s", "1m", "500ms", "1h" or a bare number of seconds → milliseconds. */
+export function pollIntervalMs(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * (UNITS[m[2] ?? "s"] ?? 1000) : NaN;
+  if (!Number.isFinite(ms) || ms < 10) throw new UsageError(`--bundle-poll-interval ${JSON.stringify(value)}: expected a duration such as 30s, 1m or 500ms (at least 10ms)`, { field: "pollIntervalMs" });
+  return ms;
+}
+
+/** --no-default-bundle without a --bundle would leave no policy at all. */
+function refuseNoBundles(bundles: readonly string[], defaultBundle: boolean): void {
+  if (!defaultBundle && bundles.length === 0) throw new UsageError("--no-default-bundle needs at least one --bundle: without the default there would be no policy at all", { field: "bundles" });
+}
+
+/**
+ * The flags as the domain's config. Refuses, worded by flag, what the
+ * domain would refuse by config field (so a caller can hand the result
+ * straight to openBundleStore), and flags that need another.
+ */
+export function bundleSourcing(flags: BundleFlags): BundleSourcing {
+  const interval = pollIntervalMs(flags.bundlePollInterval ?? "30s");
+  refuseNoBundles(flags.bundle, flags.defaultBundle ?? true);
+  if (flags.bundleVerificationKey === undefined && (flags.bundleScope !== undefined || flags.bundleVerificationAlg !== undefined)) {
+    throw new UsageError("--bundle-scope and --bundle-verification-alg need --bundle-verification-key", { field: "verification" });
+  }
+  if ((flags.bundleClientCert === undefined) !== (flags.bundleClientKey === undefined)) {
+    throw new UsageError("--bundle-client-cert and --bundle-client-key go together: give both, the certificate and its private key", { field: "remote.clientCertificate" });
+  }
+  const clear = clearTextSources(flags.bundle, (flags.bundleInsecureRegistry ?? []).map(registryKey));
+  if (clear.length > 0 && flags.bundleVerificationKey === undefined) {
+    // Anyone on the path could swap the policy, its defaults included (which fill fields of every object).
+    throw new UsageError(`--bundle ${clear[0] ?? ""}: plain http to another machine lets anyone on the path replace the policy; use https, or sign the bundles and give --bundle-verification-key`, { field: "bundles" });
+  }
+  const cacheDir = flags.bundleCacheDir ?? defaultCacheDir();
+  const { bundleVerificationKey: keyFile, bundleClientCert: certFile, bundleClientKey: keyOfCert } = flags;
+  return {
+    bundles: flags.bundle,
+    stackOnDefault: flags.defaultBundle ?? true,
+    ...(flags.policyConfig !== undefined ? { policyConfigFile: flags.policyConfig } : {}),
+    ...(keyFile !== undefined
+      ? {
+          verification: {
+            keyFile,
+            keyId: flags.bundleKeyId ?? "default",
+            ...(flags.bundleVerificationAlg !== undefined ? { algorithm: flags.bundleVerificationAlg } : {}),
+            ...(flags.bundleScope !== undefined ? { scope: flags.bundleScope } : {}),
+          },
+        }
+      : {}),
+    pollIntervalMs: interval,
+    ...(cacheDir !== "" ? { cacheDir } : {}),
+    remote: {
+      ...(flags.bundleBearerTokenFile !== undefined ? { bearerTokenFile: flags.bundleBearerTokenFile } : {}),
+      ...(certFile !== undefined && keyOfCert !== undefined ? { clientCertificate: { certFile, keyFile: keyOfCert } } : {}),
+      ...(flags.bundleCa !== undefined ? { caFile: flags.bundleCa } : {}),
+      ...(flags.bundleRegistryCredentials !== undefined ? { registryCredentialsFile: flags.bundleRegistryCredentials } : {}),
+      insecureRegistries: flags.bundleInsecureRegistry ?? [],
+      names: FLAG_NAMES,
+    },
+  };
+}
+
+/** The bundle store of serve and audit, from their flags, the first versions in force. */
+export async function openBundles(flags: BundleFlags, log: Logger, metrics?: BundleMetrics): Promise<BundleStore> {
+  return openBundleStore(bundleSourcing(flags), log, metrics);
+}
 
 /**
  * A bundle service is reached over http(s), a registry by oci://; any other
@@ -20,19 +131,19 @@ function bundleLocation(value: string): void {
     try {
       parseOciReference(value);
     } catch (err) {
-      throw err instanceof OciReferenceError ? new InputError(err.message) : err;
+      throw err instanceof OciReferenceError ? new UsageError(`--bundle ${err.location}: ${err.problem}`, { field: "bundles" }) : err;
     }
     return;
   }
   if (scheme !== undefined && !/^https?$/i.test(scheme)) {
-    throw new InputError(`--bundle ${value}: ${scheme}:// is not fetched; give an http(s) URL of a bundle service, an oci:// reference, or a file or directory path`);
+    throw new UsageError(`--bundle ${value}: ${scheme}:// is not fetched; give an http(s) URL of a bundle service, an oci:// reference, or a file or directory path`);
   }
 }
 
 /** What docker's insecure-registries takes: host[:port], no scheme or path. */
 function registryHost(value: string): void {
   if (!/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::\d{1,5})?$/.test(value)) {
-    throw new InputError(`--bundle-insecure-registry ${JSON.stringify(value)}: expected a registry's host[:port] as in its oci:// references, e.g. 127.0.0.1:5000`);
+    throw new UsageError(`--bundle-insecure-registry ${JSON.stringify(value)}: expected a registry's host[:port] as in its oci:// references, e.g. 127.0.0.1:5000`);
   }
 }
 
@@ -54,4 +165,10 @@ export function addBundleFlags(command: Command): Command {
     .option("--bundle-registry-credentials <file>", "a docker config.json (auths.<registry>: auth or username/password), as docker login, oras login or a kubernetes.io/dockerconfigjson Secret holds it, for oci:// bundles")
     .option("--bundle-insecure-registry <host[:port]>", "reach this registry's oci:// bundles over plain http (no credentials are sent unless it is loopback); repeatable", collectChecked(registryHost), [])
     .option("--policy-config <file>", "YAML merged into data.agentgate.config");
+}
+
+/** The bundles review loads (--bundle on the default unless --no-default-bundle), refused in the flags' words. */
+export function stackedBundles(bundles: readonly string[], defaultBundle: boolean): string[] {
+  refuseNoBundles(bundles, defaultBundle);
+  return stackedSources(bundles, defaultBundle);
 }

@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { stringify } from "yaml";
-import { agentgateCapabilities, asCapabilities, probeModules, type Capabilities } from "../policy/builtins/capabilities.ts";
+import { agentgateCapabilities, asCapabilities, probeModules, type Capabilities } from "@agentgate/opa-host";
 import { readBundle } from "../policy/bundle.ts";
 import { calledBuiltins } from "../policy/wasm-policy.ts";
-import { describeFileError } from "./file-errors.ts";
-import { InputError } from "./manifests.ts";
+import { describeFileError } from "../file-errors.ts";
+import { InputError } from "../errors.ts";
 import { findOpa, runOpa } from "./opa.ts";
 import type { Io } from "./review.ts";
 

@@ -8,8 +8,8 @@ import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { serviceAccountUser } from "../guardrails/identity.ts";
-import { describeFileError } from "./file-errors.ts";
-import { InputError } from "./manifests.ts";
+import { describeFileError } from "../file-errors.ts";
+import { InputError } from "../errors.ts";
 
 /** HOST:PORT (or [IPv6]:PORT) as given to `flag`. */
 export function parseListen(listen: string, flag = "--listen"): { host: string; port: number } {

@@ -4,7 +4,7 @@
 // --policy-config b.yaml` would evaluate without a.yaml; here the second
 // one is refused, naming both.
 import type { Command } from "commander";
-import { InputError } from "./manifests.ts";
+import { UsageError } from "../errors.ts";
 
 type Parse = (value: string, previous: string[]) => string[];
 
@@ -38,7 +38,7 @@ export function refuseRepeatedFlags(program: Command): void {
     option.parseArg = <T>(value: string, previous: T): T => {
       // The source turns "cli" once the flag has been given on the command line.
       if (program.getOptionValueSource(attribute) === "cli") {
-        throw new InputError(`${flag} given twice (${JSON.stringify(String(previous))}, then ${JSON.stringify(value)}); it takes one value`);
+        throw new UsageError(`${flag} given twice (${JSON.stringify(String(previous))}, then ${JSON.stringify(value)}); it takes one value`);
       }
       return (parse ? (parse as unknown as (v: string, p: T) => T)(value, previous) : value) as T;
     };

@@ -1,5 +1,8 @@
-// The `agentgate` command line (README). Exit status: 0 success or all
-// admitted, 1 denied / failed verification, 2 bad usage or unreadable input.
+// The `agentgate` command line (README, "Exit status"): 0 success or all
+// admitted, 1 denied / failed verification (set by the command), 2 the
+// user's or the environment's mistake, named in one line, 3 a bug in
+// agentgate. What an error means is decided here and nowhere else
+// (exitStatusOf).
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { registerReviewCommand, type Io } from "./review.ts";
 import { defaultNamespace, defaultServiceAccount, CONTEXT_FLAG_HELP } from "./environment.ts";
@@ -20,6 +23,7 @@ import { registerLogsCommand } from "./logs.ts";
 import { registerVersionCommand } from "./version.ts";
 import { registerCompletionCommand } from "./completion.ts";
 import { logger } from "../log.ts";
+import { AgentgateError, type ErrorKind } from "../errors.ts";
 
 function atLeastOne(value: string): number {
   const n = Number(value);
@@ -130,10 +134,60 @@ export async function main(
       // Help asked for (--help, `help`) is a success; shown because a command was missing, it is bad usage.
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || (err.code === "commander.help" && err.exitCode === 0)) return 0;
       io.err(`agentgate: ${oneLine(usageError(err, commandOf(program, argv)))}`);
-      return 2;
+      return EXIT_STATUS.usage;
     }
-    // InputError, ConfigError, BundleError and the rest: each names its file or flag.
-    io.err(`agentgate: ${oneLine(err instanceof Error ? err.message : String(err))}`);
-    return 2;
+    return reportError(err, io, logger.level === "debug");
   }
+}
+
+/**
+ * Says what went wrong in one line on stderr and returns the exit status.
+ * The stack of an internal error only with --log-level debug: to the user
+ * it is noise, to whoever fixes the bug it is where to look.
+ */
+export function reportError(err: unknown, io: Pick<Io, "err">, debug: boolean): number {
+  const kind = kindOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (kind !== "internal") {
+    // Each names its file, flag or dependency, and what is wrong with it.
+    io.err(`agentgate: ${oneLine(message)}`);
+    return EXIT_STATUS[kind];
+  }
+  const name = err instanceof Error && !(err instanceof AgentgateError) ? `${err.name}: ` : "";
+  io.err(`agentgate: internal error (a bug in agentgate, not a mistake in what it was given): ${oneLine(name + message)}; please report it with the command you ran and the output of agentgate version${debug ? "" : " (--log-level debug shows where it happened)"}`);
+  if (debug && err instanceof Error && err.stack !== undefined) io.err(err.stack);
+  return EXIT_STATUS.internal;
+}
+
+/**
+ * The exit status of each kind of error: the one place it is decided
+ * (README, "Exit status"). 1 is not here: a denial or a failed
+ * verification is an answer, which the command sets, not an error.
+ */
+export const EXIT_STATUS: Readonly<Record<ErrorKind, number>> = {
+  usage: 2,
+  input: 2,
+  policy: 2,
+  unavailable: 2,
+  internal: 3,
+};
+
+/** JavaScript's own error classes: thrown by the runtime at a mistake in the code, not at the user's input. */
+const PROGRAMMING_ERRORS = [TypeError, ReferenceError, RangeError, SyntaxError, EvalError, URIError];
+
+/**
+ * Whose mistake an error is. Ours say so. Of the rest, a system call's
+ * failure (errno code) or a library's own error class (the Kubernetes
+ * client's ApiException) is the environment's; a TypeError and its
+ * siblings are a bug, except fetch's "fetch failed", which is the network
+ * (its cause says why). A plain Error from a library keeps the status it
+ * always had.
+ */
+export function kindOf(err: unknown): ErrorKind {
+  if (err instanceof AgentgateError) return err.kind;
+  if (!(err instanceof Error)) return "internal";
+  if (typeof (err as NodeJS.ErrnoException).code === "string") return "unavailable";
+  if (err instanceof TypeError && err.message === "fetch failed") return "unavailable";
+  if (PROGRAMMING_ERRORS.some((c) => err.constructor === c)) return "internal";
+  return "unavailable";
 }

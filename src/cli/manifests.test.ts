@@ -2,7 +2,8 @@
 // fuzz/manifests.fuzz.ts found escaping as the yaml library's ReferenceError.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { InputError, parseManifests } from "./manifests.ts";
+import { parseManifests } from "./manifests.ts";
+import { InputError } from "../errors.ts";
 
 const refused = (text: string, reason: RegExp): void => {
   assert.throws(() => parseManifests(text, "m.yaml"), (err: unknown) => err instanceof InputError && reason.test(err.message) && !err.message.includes("\n"));

@@ -6,14 +6,8 @@ import { join } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
 import { isRecord, type KubeObject } from "../types/kube.ts";
 import { objectMetaProblem } from "../wire/object-meta.ts";
-import { describeFileError } from "./file-errors.ts";
-
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InputError";
-  }
-}
+import { describeFileError } from "../file-errors.ts";
+import { InputError } from "../errors.ts";
 
 export interface Manifest {
   file: string;

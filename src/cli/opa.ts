@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { InputError } from "./manifests.ts";
+import { InputError } from "../errors.ts";
 
 const BUILT = fileURLToPath(new URL("../../.tools/bin/opa", import.meta.url));
 

@@ -2,11 +2,13 @@
 // signature verifies, 1 when not (one line why), 2 on bad usage.
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { KeyError, loadPublicKey, verifyEnvelope } from "../provenance/envelope.ts";
+import { loadPublicKey, verifyEnvelope } from "../provenance/envelope.ts";
+import { KeyMaterialError } from "../signing/keys.ts";
 import { isRecord } from "../types/kube.ts";
 import type { DsseEnvelope } from "../types/agent.ts";
-import { describeFileError } from "./file-errors.ts";
-import { InputError, kindOfValue, parseDocuments, readText } from "./manifests.ts";
+import { describeFileError } from "../file-errors.ts";
+import { kindOfValue, parseDocuments, readText } from "./manifests.ts";
+import { InputError } from "../errors.ts";
 import type { Io } from "./review.ts";
 import { renderText, statementTrace } from "./run-log.ts";
 
@@ -64,7 +66,7 @@ export function registerProvenanceCommands(program: Command, io: Io, setExit: (c
       try {
         key = loadPublicKey(keyPem, `--key ${opts.key}`);
       } catch (err) {
-        throw new InputError(err instanceof KeyError ? err.message : String(err));
+        throw new InputError(err instanceof KeyMaterialError ? err.message : String(err));
       }
       const envelope = findEnvelope(await readText(file), file);
       const result = verifyEnvelope(envelope, key);

@@ -3,19 +3,20 @@
 import { Command, Option } from "commander";
 import { StaticLookup } from "../context/static-lookup.ts";
 import { admit, isAgentKind, UnknownResourceError, type GatewayDeps } from "../gateway/admit.ts";
-import { byRole, findResource } from "../gateway/resources.ts";
+import { byRole, findResource } from "../kube/resources.ts";
 import { exemptNamespaces } from "../gateway/exemptions.ts";
 import { admitLikeApiServer, type ReviewResult } from "../gateway/review.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
 import { fixedSigningKeyring } from "./signing-flags.ts";
 import { loadEngine } from "../policy/load.ts";
-import { stackedSources } from "../policy/bundle-store.ts";
+import { FLAG_NAMES, stackedBundles } from "./bundle-flags.ts";
 import type { KubeObject } from "../types/kube.ts";
 import { requestFromManifest, resourceOf, splitApiVersion } from "../wire/from-manifest.ts";
 import { denialLines } from "../wire/messages.ts";
 import { WireError, parseAdmissionReview } from "../wire/parse.ts";
 import { serializeReview, toAdmissionReview } from "../wire/respond.ts";
-import { InputError, readManifests, readText, type Manifest } from "./manifests.ts";
+import { readManifests, readText, type Manifest } from "./manifests.ts";
+import { InputError } from "../errors.ts";
 import { defaultNamespace, defaultServiceAccount } from "./environment.ts";
 import { collect, collectChecked } from "./flag-values.ts";
 
@@ -113,7 +114,7 @@ function checkNamespace(m: Manifest, namespace: string | undefined): void {
 export async function runReview(opts: ReviewOptions, io: Io): Promise<number> {
   const stdin = [...opts.file, ...opts.clusterObjects, ...opts.old, ...(opts.admissionReview !== undefined ? [opts.admissionReview] : [])].filter((f) => f === "-");
   if (stdin.length > 1) throw new InputError("- (stdin) can be given once: it is read to the end the first time");
-  const engine = await loadEngine(stackedSources(opts.bundle, opts.defaultBundle), opts.policyConfig);
+  const engine = await loadEngine(stackedBundles(opts.bundle, opts.defaultBundle), opts.policyConfig, FLAG_NAMES.defaultOff);
   const manifests = opts.admissionReview === undefined ? await readManifests(opts.file) : [];
   // As kubectl apply says "no objects passed to apply": an empty input is a mistake, not a pass.
   if (opts.admissionReview === undefined && manifests.length === 0) throw new InputError(`${opts.file.join(", ")}: no objects to admit (only empty documents)`);

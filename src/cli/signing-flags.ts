@@ -4,15 +4,15 @@
 import { readFile } from "node:fs/promises";
 import type * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
-import { parseDurationNs } from "../policy/builtins/duration.ts";
-import { PublishedKeys, SecretKeyring, parseObjectRef } from "../signing/cluster-keyring.ts";
+import { parseDurationNs } from "../duration.ts";
+import { PublishedKeys, parseObjectRef } from "../signing/cluster-keyring.ts";
 import { KeyMaterialError, publicKeysFromPem, signingKeyFromPem } from "../signing/keys.ts";
 import { ephemeralKeyring, staticKeyring, type Keyring } from "../signing/keyring.ts";
-import type { RotationPolicy } from "../signing/rotation.ts";
+import type { SigningPlan } from "../signing/start.ts";
 import type { Logger } from "../log.ts";
-import { describeFileError } from "./file-errors.ts";
+import { describeFileError } from "../file-errors.ts";
 import { collect } from "./flag-values.ts";
-import { InputError } from "./manifests.ts";
+import { InputError } from "../errors.ts";
 
 export interface SigningFlags {
   signingKeys?: string;
@@ -55,7 +55,7 @@ async function readPem(flag: string, file: string): Promise<string> {
 }
 
 /** Checks the flags before anything starts; the keyring is made by start(). */
-export async function planSigningKeyring(flags: SigningFlags): Promise<{ kind: "secret"; ref: { namespace: string; name: string }; rotation: RotationPolicy } | { kind: "fixed"; keyring: Keyring }> {
+export async function planSigningKeyring(flags: SigningFlags): Promise<SigningPlan> {
   if (flags.signingKeys !== undefined && flags.signingKeyFile !== undefined) throw new InputError("--signing-keys and --signing-key-file exclude each other: the keys come from the cluster or from a file");
   if (flags.signingKeys !== undefined) {
     const rotation = {
@@ -84,15 +84,6 @@ export async function fixedSigningKeyring(file: string | undefined): Promise<Key
   const plan = await planSigningKeyring(file !== undefined ? { signingKeyFile: file } : {});
   if (plan.kind !== "fixed") throw new Error("a key file never plans a Secret");
   return plan.keyring;
-}
-
-/** The signing keyring of serve: started, so it is loading (or made) when this returns. */
-export async function startSigningKeyring(plan: Awaited<ReturnType<typeof planSigningKeyring>>, kc: k8s.KubeConfig | undefined, log: Logger): Promise<Keyring> {
-  if (plan.kind === "fixed") return plan.keyring;
-  if (!kc) throw new InputError("--signing-keys needs a cluster (it keeps the keys in a Secret); use --signing-key-file offline");
-  const keyring = new SecretKeyring(kc, plan.ref, plan.rotation, log);
-  await keyring.start();
-  return keyring;
 }
 
 /** The verifying keyring of the controller and audit; one of the two flags is required. */

@@ -2,14 +2,14 @@
 // taskRef {apiVersion: agent.tekton.dev/v1alpha1, kind: AgentRun} becomes an
 // AgentRun owned by the CustomRun (so it passes admission like any other),
 // whose status and results are mirrored back for `when` expressions. Tekton
-// leaves cancel and timeout of a CustomRun to its controller (docs/customruns.md):
+// leaves cancel and timeout of a CustomRun to its controller (Tekton's CustomRun documentation):
 // spec.status RunCancelled or spec.timeout passed → the AgentRun is cancelled,
 // and the CustomRun ends with reason CustomRunCancelled / CustomRunTimedOut.
 import { AGENT_API_VERSION, type AgentRun } from "../types/agent.ts";
 import type { Condition } from "../types/kube.ts";
 import { customRunOfAgentRun, type CustomRun, type Param } from "../types/tekton.ts";
 import type { Logger } from "../log.ts";
-import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
+import { parseExtendedDurationNs } from "../duration.ts";
 import { GVR, Kube, describeError, statusCode } from "./kube.ts";
 
 /** A CustomRun of an AgentRun of the version this controller serves. */

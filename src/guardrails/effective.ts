@@ -6,7 +6,7 @@ import type { ModelConfig } from "../types/kagent.ts";
 import { classifyHost, endpointUrl, modelEndpoint, PUBLIC_TLDS, toolServerEndpoint } from "./endpoints.ts";
 import { isRecord, type KubeObject, type PolicyRule } from "../types/kube.ts";
 import type { PolicyContext } from "../types/policy.ts";
-import { parseExtendedDurationNs } from "../policy/builtins/duration.ts";
+import { parseExtendedDurationNs } from "../duration.ts";
 import { isSystemGroup } from "./approval.ts";
 
 function num(value: unknown): number | undefined {

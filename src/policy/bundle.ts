@@ -5,6 +5,7 @@ import { readFile, readdir, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { Parser, type ReadEntry } from "tar";
 import { isRecord } from "../types/kube.ts";
+import { AgentgateError } from "../errors.ts";
 
 export interface BundleManifest {
   revision?: string;
@@ -30,10 +31,10 @@ export interface Bundle {
 }
 
 /** A bundle that cannot be used, with what and where. */
-export class BundleError extends Error {
+export class BundleError extends AgentgateError {
   readonly bundle: string;
   constructor(bundle: string, message: string, options?: { cause?: unknown }) {
-    super(`bundle "${bundle}": ${message}`, options);
+    super("policy", `bundle "${bundle}": ${message}`, options);
     this.name = "BundleError";
     this.bundle = bundle;
   }

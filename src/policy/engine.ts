@@ -1,6 +1,6 @@
 // The policy boundary: bundles in, decisions out. Nothing outside policy/
 // knows that the policies are WebAssembly.
-import type { Action, GoalInput, Violation } from "../types/policy.ts";
+import type { Action, BundleFailure, GoalInput, Violation } from "../types/policy.ts";
 import { isRecord } from "../types/kube.ts";
 import { BundleError, type Bundle } from "./bundle.ts";
 import { checkPolicyConfig } from "./config-schema.ts";
@@ -23,12 +23,7 @@ export interface LoadedBundle {
   readonly policy: WasmPolicy;
 }
 
-/** A bundle that could not answer; the gateway fails closed on it. */
-export interface BundleFailure {
-  bundle: string;
-  revision: string;
-  error: string;
-}
+export type { BundleFailure };
 
 export interface ViolationsOutcome {
   violations: Violation[];

@@ -6,13 +6,14 @@ import { isRecord } from "../types/kube.ts";
 import { readBundle, type Bundle } from "./bundle.ts";
 import { PolicyEngine } from "./engine.ts";
 import { PolicyConfigError } from "./config-schema.ts";
+import { AgentgateError } from "../errors.ts";
 
 /** The compiled default bundle shipped with agentgate (built from policies/). */
 export const DEFAULT_BUNDLE_PATH = fileURLToPath(new URL("../../policies/bundle.tar.gz", import.meta.url));
 
-export class ConfigError extends Error {
+export class ConfigError extends AgentgateError {
   constructor(message: string) {
-    super(message);
+    super("input", message);
     this.name = "ConfigError";
   }
 }
@@ -43,16 +44,16 @@ export async function readPolicyConfig(path: string): Promise<Record<string, unk
  * budgets, profiles) read the first bundle's config, so the fork's would be
  * silently ignored. Refused, saying how to replace the default instead.
  */
-export function checkStackedOnDefault(bundle: Bundle): void {
+export function checkStackedOnDefault(bundle: Bundle, defaultOff = "policy.defaultBundle: false"): void {
   const agentgate = bundle.data.agentgate;
   if (isRecord(agentgate) && agentgate.config !== undefined) {
     throw new PolicyConfigError(bundle.name, [
-      "the bundle carries its own data.agentgate.config while stacked on the default bundle, whose config agentgate's own checks read (approver groups, budgets, profiles); to replace the default with it, give --no-default-bundle (Helm: policy.defaultBundle: false); a team's rules stacked on the default keep their data under another path",
+      `the bundle carries its own data.agentgate.config while stacked on the default bundle, whose config agentgate's own checks read (approver groups, budgets, profiles); to replace the default with it, give ${defaultOff}; a team's rules stacked on the default keep their data under another path`,
     ]);
   }
 }
 
-export async function readBundles(sources: readonly string[]): Promise<Bundle[]> {
+export async function readBundles(sources: readonly string[], defaultOff?: string): Promise<Bundle[]> {
   const list = sources.length > 0 ? sources : [DEFAULT_BUNDLE_PATH];
   const bundles: Bundle[] = [];
   const names = new Set<string>();
@@ -61,13 +62,13 @@ export async function readBundles(sources: readonly string[]): Promise<Bundle[]>
     let name = bundle.name;
     for (let i = 2; names.has(name); i++) name = `${bundle.name}-${i}`;
     names.add(name);
-    if (list[0] === DEFAULT_BUNDLE_PATH && source !== DEFAULT_BUNDLE_PATH) checkStackedOnDefault({ ...bundle, name });
+    if (list[0] === DEFAULT_BUNDLE_PATH && source !== DEFAULT_BUNDLE_PATH) checkStackedOnDefault({ ...bundle, name }, defaultOff);
     bundles.push({ ...bundle, name });
   }
   return bundles;
 }
 
-export async function loadEngine(sources: readonly string[], policyConfigPath?: string): Promise<PolicyEngine> {
+export async function loadEngine(sources: readonly string[], policyConfigPath?: string, defaultOff?: string): Promise<PolicyEngine> {
   const override = policyConfigPath ? await readPolicyConfig(policyConfigPath) : undefined;
-  return PolicyEngine.load(await readBundles(sources), override);
+  return PolicyEngine.load(await readBundles(sources, defaultOff), override);
 }

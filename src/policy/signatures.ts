@@ -11,6 +11,7 @@ import { CompactSign, compactVerify, decodeProtectedHeader } from "jose";
 import { parse as parseYaml } from "yaml";
 import { isRecord } from "../types/kube.ts";
 import { BundleError } from "./bundle.ts";
+import { KeyMaterialError } from "../signing/keys.ts";
 
 export const SIGNATURES_FILE = ".signatures.json";
 
@@ -34,14 +35,6 @@ export class SignatureError extends BundleError {
   constructor(bundle: string, message: string) {
     super(bundle, `signature: ${message}`);
     this.name = "SignatureError";
-  }
-}
-
-/** Bad key material or options: names the key file. */
-export class KeyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "KeyError";
   }
 }
 
@@ -79,7 +72,7 @@ const isPem = (material: Buffer): boolean => material.toString("latin1", 0, 200)
 
 function asAlgorithm(value: string, source: string): SigningAlgorithm {
   const found = SIGNING_ALGORITHMS.find((a) => a === value);
-  if (!found) throw new KeyError(`${source}: signing algorithm ${JSON.stringify(value)} is not supported; use one of ${SIGNING_ALGORITHMS.join(", ")}`);
+  if (!found) throw new KeyMaterialError(`${source}: signing algorithm ${JSON.stringify(value)} is not supported; use one of ${SIGNING_ALGORITHMS.join(", ")}`);
   return found;
 }
 
@@ -97,11 +90,11 @@ function inferAlgorithm(key: KeyObject, source: string): SigningAlgorithm {
     case "ec": {
       const curve = key.asymmetricKeyDetails?.namedCurve ?? "";
       const alg = CURVE_ALGORITHM[curve];
-      if (!alg) throw new KeyError(`${source}: EC curve ${curve} has no JWS algorithm; use P-256, P-384 or P-521`);
+      if (!alg) throw new KeyMaterialError(`${source}: EC curve ${curve} has no JWS algorithm; use P-256, P-384 or P-521`);
       return alg;
     }
     default:
-      throw new KeyError(`${source}: key type ${key.asymmetricKeyType ?? "unknown"} cannot sign bundles; use an RSA, EC or Ed25519 key`);
+      throw new KeyMaterialError(`${source}: key type ${key.asymmetricKeyType ?? "unknown"} cannot sign bundles; use an RSA, EC or Ed25519 key`);
   }
 }
 
@@ -116,7 +109,7 @@ function checkKeyFits(key: KeyObject, alg: SigningAlgorithm, source: string): vo
     : false;
   if (!fits) {
     const what = type === "ec" ? `an EC ${key.asymmetricKeyDetails?.namedCurve ?? ""} key` : `a ${type ?? "unknown"} key`;
-    throw new KeyError(`${source}: ${what} cannot be used with ${alg}`);
+    throw new KeyMaterialError(`${source}: ${what} cannot be used with ${alg}`);
   }
 }
 
@@ -125,11 +118,11 @@ function keyFrom(material: Buffer, source: string, opts: KeyOptions, kind: "publ
   const scope = opts.scope ?? "";
   const explicit = opts.algorithm === undefined ? undefined : asAlgorithm(opts.algorithm, source);
   if (explicit && isHmac(explicit)) {
-    if (material.length === 0) throw new KeyError(`${source}: the HMAC secret is empty`);
+    if (material.length === 0) throw new KeyMaterialError(`${source}: the HMAC secret is empty`);
     return { key: createSecretKey(material), algorithm: explicit, keyId, scope, source };
   }
   if (!isPem(material)) {
-    throw new KeyError(`${source}: not a PEM key; for an HMAC secret pass the algorithm (HS256, HS384 or HS512)`);
+    throw new KeyMaterialError(`${source}: not a PEM key; for an HMAC secret pass the algorithm (HS256, HS384 or HS512)`);
   }
   let key: KeyObject;
   try {
@@ -138,7 +131,7 @@ function keyFrom(material: Buffer, source: string, opts: KeyOptions, kind: "publ
     // A private key file also verifies, as with opa's --verification-key.
     else key = createPublicKey(material);
   } catch (err) {
-    throw new KeyError(`${source}: not a readable PEM ${kind} key: ${err instanceof Error ? err.message : String(err)}`);
+    throw new KeyMaterialError(`${source}: not a readable PEM ${kind} key: ${err instanceof Error ? err.message : String(err)}`);
   }
   const algorithm = explicit ?? inferAlgorithm(key, source);
   checkKeyFits(key, algorithm, source);
@@ -157,7 +150,7 @@ async function readKeyFile(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    throw new KeyError(`${what} ${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new KeyMaterialError(`${what} ${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
 }
 

@@ -3,21 +3,15 @@
 //
 // The wasm is instantiated and evaluated here, not by the opa-wasm SDK:
 // its loadPolicy lets its own JavaScript builtins win over custom ones and
-// hands builtins JSON, in which sets are arrays (builtins/dispatch.ts holds
-// agentgate's host imports instead), and its evaluate asks for the result as
-// JSON, which the wasm writes with sets as arrays in hash order. Here the
-// result is asked for as a Rego value (opa_eval's last argument) and
-// converted to JSON as OPA converts it: sets sorted, so a set-valued field
-// of agentgate/defaults or a set in any entrypoint's value reads as `opa
-// eval` prints it.
+// hands builtins JSON, in which sets are arrays (@agentgate/opa-host's
+// hostImports are agentgate's host imports instead), and its evaluate asks
+// for the result as JSON, which the wasm writes with sets as arrays in hash
+// order. Here the result is asked for as a Rego value (opa_eval's last
+// argument) and converted to JSON as OPA converts it: sets sorted, so a
+// set-valued field of agentgate/defaults or a set in any entrypoint's value
+// reads as `opa eval` prints it.
+import { HOST_BUILTINS, RegoObject, RegoSet, cString, exportedNumber, hostImports, parseRegoValue, redirectCompiledBuiltins, startEvaluation, toJson, wasmApi, type WasmInstance, type WasmMemory } from "@agentgate/opa-host";
 import { BundleError, type Bundle } from "./bundle.ts";
-import { hostImports } from "./builtins/dispatch.ts";
-import { HOST_BUILTINS } from "./builtins/index.ts";
-import { toJson } from "./builtins/json.ts";
-import { RegoObject, RegoSet, parseRegoValue } from "./builtins/rego-value.ts";
-import { startEvaluation } from "./builtins/time.ts";
-import { redirectCompiledBuiltins } from "./builtins/wasm-rewrite.ts";
-import { cString, exportedNumber, wasmApi, type WasmInstance, type WasmMemory } from "./builtins/wasm-api.ts";
 
 const INITIAL_PAGES = 8;
 const PAGE = 64 * 1024;
@@ -42,7 +36,7 @@ export class WasmPolicy {
   readonly entrypoints: ReadonlySet<string>;
   /** host builtins the wasm calls out for */
   readonly requiredBuiltins: readonly string[];
-  /** builtins compiled into the wasm that agentgate answers instead (builtins/wasm-rewrite.ts) */
+  /** builtins compiled into the wasm that agentgate answers instead (@agentgate/opa-host's redirectCompiledBuiltins) */
   readonly redirectedBuiltins: readonly string[];
   private readonly abi: PolicyAbi;
   private readonly builtinErrors: string[];

@@ -12,7 +12,7 @@ import type { KeyResolver } from "./detached.ts";
 import { KeyMaterialError, decodePrivateKeys, decodePublicKeys, encodePrivateKeys, encodePublicKeys, type PublicKeyEntry, type SigningKey } from "./keys.ts";
 import type { Keyring } from "./keyring.ts";
 import { newestKey, planKeys, type RotationPolicy } from "./rotation.ts";
-import { statusCode } from "../api-errors.ts";
+import { statusCode } from "../kube/errors.ts";
 
 export const PRIVATE_KEYS_FILE = "keys.json";
 export const PUBLIC_KEYS_FILE = "jwks.json";

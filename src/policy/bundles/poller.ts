@@ -2,7 +2,7 @@
 // every interval ±10 % so replicas do not poll in step; after errors
 // sooner, backing off exponentially (with jitter) up to four intervals, as
 // OPA's own bundle plugin does. A subclass makes one attempt per poll.
-import { describeError, jitter, type BundleSource, type Deliver, type Report } from "./bundle-source.ts";
+import { describeError, jitter, type BundleSource, type Deliver, type Report } from "./source.ts";
 
 export interface PollOptions {
   pollIntervalMs: number;

@@ -1,7 +1,8 @@
-// Why a file the user named on the command line could not be read or
-// written, in words and with the errno code, for the one-line errors of
-// every subcommand ("--key pub.pem: cannot read: ENOENT (no such file)"):
-// the code first, as the messages of src/policy give it alone.
+// Why a file could not be read or written, in words and with the errno
+// code, for one-line errors ("--key pub.pem: cannot read: ENOENT (no such
+// file)"): the code first, as some messages of src/policy give it alone.
+// Shared by the CLI and what it configures (bundle sources, the webhook
+// path token), so those need not reach into src/cli/.
 
 const WHY: Record<string, string> = {
   ENOENT: "no such file",

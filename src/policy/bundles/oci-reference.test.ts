@@ -25,9 +25,9 @@ test("registry, repository and tag or digest, as docker and oras name them", () 
   assert.equal(manifestReference(parseOciReference("oci://r.io/a")), "latest");
 });
 
-test("mistakes are refused in one line naming --bundle and what is wrong", () => {
+test("mistakes are refused in one line naming the location and what is wrong", () => {
   const bad: [string, RegExp][] = [
-    ["oci://ghcr.io", /^OciReferenceError: --bundle oci:\/\/ghcr\.io: expected oci:\/\/REGISTRY\/REPOSITORY\[:TAG\|@DIGEST\]/],
+    ["oci://ghcr.io", /^OciReferenceError: oci:\/\/ghcr\.io: expected oci:\/\/REGISTRY\/REPOSITORY\[:TAG\|@DIGEST\]/],
     ["oci:///acme/policy", /expected oci:\/\/REGISTRY\/REPOSITORY/],
     ["oci://ghcr.io/Acme/Policy:1", /"Acme\/Policy" is not a repository name \(lowercase/],
     ["oci://ghcr.io/acme//policy", /"acme\/\/policy" is not a repository name/],

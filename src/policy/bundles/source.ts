@@ -39,16 +39,6 @@ export function isUrl(location: string): boolean {
   return /^https?:\/\//i.test(location);
 }
 
-const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** "30s", "1m", "500ms", "1h" or a bare number of seconds → milliseconds. */
-export function parseInterval(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  const ms = m ? Number(m[1]) * (UNITS[m[2] ?? "s"] ?? 1000) : NaN;
-  if (!Number.isFinite(ms) || ms < 10) throw new Error(`${flag} ${JSON.stringify(value)}: expected a duration such as 30s, 1m or 500ms (at least 10ms)`);
-  return ms;
-}
-
 /** Spreads replicas' polls apart: value × [1 - spread, 1 + spread). */
 export function jitter(ms: number, spread: number, random: () => number = Math.random): number {
   return Math.round(ms * (1 - spread + 2 * spread * random()));

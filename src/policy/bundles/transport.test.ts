@@ -9,8 +9,8 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createCertificateAuthority, issueServingCertificate } from "../tls/self-signed.ts";
-import { isLoopbackHost, maySendSecrets, readLimited, RemoteClient } from "./bundle-transport.ts";
+import { createCertificateAuthority, issueServingCertificate } from "../../tls/self-signed.ts";
+import { isLoopbackHost, maySendSecrets, readLimited, RemoteClient } from "./transport.ts";
 
 let dir = "";
 const f = (name: string) => join(dir, name);
@@ -60,19 +60,17 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test("the auth files are checked at start; each mistake is one line naming its flag", async () => {
+test("the auth files are checked at start; each mistake is one line naming the file and what it is for", async () => {
   const bad: [Parameters<typeof RemoteClient.open>[0], RegExp][] = [
-    [{ bundleClientCert: f("client.crt") }, /^--bundle-client-cert and --bundle-client-key go together/],
-    [{ bundleClientKey: f("client.key") }, /^--bundle-client-cert and --bundle-client-key go together/],
-    [{ bundleBearerTokenFile: f("missing") }, /^--bundle-bearer-token-file \S+missing: cannot read: ENOENT \(no such file\)$/],
-    [{ bundleBearerTokenFile: f("empty") }, /^--bundle-bearer-token-file \S+empty: is empty$/],
-    [{ bundleBearerTokenFile: f("two-lines") }, /^--bundle-bearer-token-file \S+two-lines: holds more than one line/],
-    [{ bundleClientCert: f("token"), bundleClientKey: f("client.key") }, /^--bundle-client-cert \S+token: not a PEM certificate/],
-    [{ bundleClientCert: f("client.crt"), bundleClientKey: f("client.crt") }, /^--bundle-client-key \S+client\.crt: not a PEM private key/],
-    [{ bundleClientCert: f("client.crt"), bundleClientKey: f("other.key") }, /^--bundle-client-key \S+other\.key: is not the key of --bundle-client-cert \S+client\.crt$/],
-    [{ bundleCa: f("token") }, /^--bundle-ca \S+token: no PEM certificate \(expected "-----BEGIN CERTIFICATE-----"\)$/],
-    [{ bundleCa: f("garbage.pem") }, /^--bundle-ca \S+garbage\.pem: certificate 1 of 1 is not a valid X\.509 certificate$/],
-    [{ bundleCa: dir }, /^--bundle-ca \S+: cannot read: EISDIR \(a directory, not a file\)$/],
+    [{ bearerTokenFile: f("missing") }, /^bearer token file \S+missing: cannot read: ENOENT \(no such file\)$/],
+    [{ bearerTokenFile: f("empty") }, /^bearer token file \S+empty: is empty$/],
+    [{ bearerTokenFile: f("two-lines") }, /^bearer token file \S+two-lines: holds more than one line/],
+    [{ clientCertificate: { certFile: f("token"), keyFile: f("client.key") } }, /^client certificate \S+token: not a PEM certificate/],
+    [{ clientCertificate: { certFile: f("client.crt"), keyFile: f("client.crt") } }, /^client key \S+client\.crt: not a PEM private key/],
+    [{ clientCertificate: { certFile: f("client.crt"), keyFile: f("other.key") } }, /^client key \S+other\.key: is not the key of client certificate \S+client\.crt$/],
+    [{ caFile: f("token") }, /^CA file \S+token: no PEM certificate \(expected "-----BEGIN CERTIFICATE-----"\)$/],
+    [{ caFile: f("garbage.pem") }, /^CA file \S+garbage\.pem: certificate 1 of 1 is not a valid X\.509 certificate$/],
+    [{ caFile: dir }, /^CA file \S+: cannot read: EISDIR \(a directory, not a file\)$/],
   ];
   for (const [flags, message] of bad) {
     await assert.rejects(RemoteClient.open(flags), (err: Error) => {
@@ -81,7 +79,7 @@ test("the auth files are checked at start; each mistake is one line naming its f
       return true;
     }, JSON.stringify(flags));
   }
-  const good = await RemoteClient.open({ bundleBearerTokenFile: f("token"), bearerOrigins: ["https://bundles.example"], bundleClientCert: f("client.crt"), bundleClientKey: f("client.key"), bundleCa: f("ca.pem") });
+  const good = await RemoteClient.open({ bearerTokenFile: f("token"), bearerOrigins: ["https://bundles.example"], clientCertificate: { certFile: f("client.crt"), keyFile: f("client.key") }, caFile: f("ca.pem") });
   const service = new URL("https://bundles.example/team.tar.gz");
   assert.equal(await good.bearerAuthorization(service), "Bearer secret-1");
   await writeFile(f("token"), "secret-2");
@@ -108,8 +106,8 @@ test("Authorization goes to the origin it was given for: kept on a same-origin r
 test("https is never downgraded to http by a redirect; --bundle-ca makes a private CA trusted", async () => {
   const plain = RemoteClient.plain();
   const signal = AbortSignal.timeout(10_000);
-  await assert.rejects(plain.get(new URL(`${origin(secure, "https")}/b.tar.gz`), { signal }), /^Error: GET failed: TLS: unable to verify the first certificate \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); the server's certificate does not verify against the system roots and --bundle-ca$/);
-  const trusting = await RemoteClient.open({ bundleCa: f("ca.pem") });
+  await assert.rejects(plain.get(new URL(`${origin(secure, "https")}/b.tar.gz`), { signal }), /^Error: GET failed: TLS: unable to verify the first certificate \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); the server's certificate does not verify against the system roots and CA file$/);
+  const trusting = await RemoteClient.open({ caFile: f("ca.pem") });
   seen.length = 0;
   await assert.rejects(trusting.get(new URL(`${origin(secure, "https")}/b.tar.gz`), { authorization: "Bearer t", signal }), /^Error: GET https:\/\/127\.0\.0\.1:\d+\/b\.tar\.gz redirected to http:\/\/127\.0\.0\.1:\d+\/downgraded: refused, a redirect from https to plain http$/);
   assert.deepEqual(seen.map((s) => s.server), ["secure"], "the http server was never asked");

@@ -2,19 +2,20 @@
 // .tar.gz): conditional GETs with If-None-Match, 304 means unchanged;
 // polled as bundle-poller.ts says, reached as bundle-transport.ts says
 // (TLS settings, the bearer token, redirects).
-import { BundleError, bundleNameOf, readTarGz } from "./bundle.ts";
-import { PollingSource, type PollOptions } from "./bundle-poller.ts";
-import { RemoteClient, readLimited } from "./bundle-transport.ts";
+import { BundleError, bundleNameOf, readTarGz } from "../bundle.ts";
+import { PollingSource, type PollOptions } from "./poller.ts";
+import { RemoteClient, readLimited } from "./transport.ts";
+import { UsageError } from "../../errors.ts";
 
 /** A compressed bundle larger than this is refused before it is unpacked. */
 export const MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024;
 
 export interface HttpSourceOptions extends PollOptions {
-  /** TLS settings and the bearer token (--bundle-ca, --bundle-client-*, --bundle-bearer-token-file); default: none */
+  /** TLS settings and the bearer token; default: none */
   client?: RemoteClient;
 }
 
-export { pollDelay } from "./bundle-poller.ts";
+export { pollDelay } from "./poller.ts";
 
 /** The bundle's name from the URL's last path segment (query ignored). */
 export function bundleNameOfUrl(location: string): string {
@@ -33,15 +34,16 @@ export class HttpBundleSource extends PollingSource {
 
   constructor(location: string, opts: HttpSourceOptions) {
     super(location, opts);
+    this.client = opts.client ?? RemoteClient.plain();
+    const name = this.client.names.bundle;
     let url: URL;
     try {
       url = new URL(location);
     } catch {
-      throw new Error(`--bundle ${location}: not a valid URL`);
+      throw new UsageError(`${name} ${location}: not a valid URL`, { field: "bundles" });
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`--bundle ${location}: only http and https URLs are served`);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`${name} ${location}: only http and https URLs are served`, { field: "bundles" });
     this.url = url;
-    this.client = opts.client ?? RemoteClient.plain();
   }
 
   resumeFrom(etag: string): void {

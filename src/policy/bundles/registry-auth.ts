@@ -1,12 +1,13 @@
 // How a registry is authenticated to, as docker and OPA do it: a 401 names
 // its scheme in WWW-Authenticate; a Bearer challenge sends the client to a
 // token service (the realm) with the registry's service and scope, with
-// basic credentials from a docker config.json, with --bundle-bearer-token-file's
-// token, or with nothing (anonymous pull); a Basic challenge takes the
+// basic credentials from a docker config.json, with the bearer token
+// file's token, or with nothing (anonymous pull); a Basic challenge takes the
 // credentials directly.
 import { readFile } from "node:fs/promises";
-import { isRecord } from "../types/kube.ts";
-import { describeFileError } from "../cli/file-errors.ts";
+import { isRecord } from "../../types/kube.ts";
+import { describeFileError } from "../../file-errors.ts";
+import { InputError } from "../../errors.ts";
 
 export interface Challenge {
   /** lowercase: "bearer", "basic", … */
@@ -130,18 +131,18 @@ export function parseDockerConfig(text: string, file: string): Map<string, Regis
   return out;
 }
 
-/** Reads --bundle-registry-credentials; every error names the flag and the file. */
-export async function readDockerConfig(file: string): Promise<Map<string, RegistryCredential>> {
+/** Reads a docker config.json; every error names it (as `name`, what the caller calls it) and the file. */
+export async function readDockerConfig(file: string, name = "registry credentials"): Promise<Map<string, RegistryCredential>> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new Error(`--bundle-registry-credentials ${file}: cannot read: ${describeFileError(err)}`, { cause: err });
+    throw new InputError(`${name} ${file}: cannot read: ${describeFileError(err)}`, { cause: err, field: "registryCredentials" });
   }
   try {
     return parseDockerConfig(text, file);
   } catch (err) {
-    throw new Error(`--bundle-registry-credentials ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new InputError(`${name} ${err instanceof Error ? err.message : String(err)}`, { cause: err, field: "registryCredentials" });
   }
 }
 

@@ -70,9 +70,9 @@ test("a docker config.json that is none: one line naming the file and the proble
   for (const [text, message] of bad) assert.throws(() => parseDockerConfig(text, "cfg"), message, text);
   const dir = await mkdtemp(join(tmpdir(), "agentgate-dockercfg-"));
   try {
-    await assert.rejects(readDockerConfig(join(dir, "missing.json")), /^Error: --bundle-registry-credentials \S+missing\.json: cannot read: ENOENT \(no such file\)$/);
+    await assert.rejects(readDockerConfig(join(dir, "missing.json")), /^InputError: registry credentials \S+missing\.json: cannot read: ENOENT \(no such file\)$/);
     await writeFile(join(dir, "c.json"), "{}");
-    await assert.rejects(readDockerConfig(join(dir, "c.json")), /^Error: --bundle-registry-credentials \S+c\.json: has no "auths"/);
+    await assert.rejects(readDockerConfig(join(dir, "c.json")), /^InputError: registry credentials \S+c\.json: has no "auths"/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

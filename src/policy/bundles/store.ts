@@ -1,5 +1,5 @@
-// The bundles in force and their replacement. Each --bundle is a slot fed
-// by a source; a new version is verified (when a key is configured), loaded
+// The bundles in force and their replacement. Each bundle location is a
+// slot fed by a source; a new version is verified (when a key is configured), loaded
 // into a complete new PolicyEngine and only then swapped in with one
 // assignment. Requests read the engine once when they start (deps.engine()),
 // so a request in flight finishes on the engine it began with. A version
@@ -9,34 +9,35 @@
 import { createHash, randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import type { Logger } from "../log.ts";
-import type { BundleMetrics } from "./bundle-metrics.ts";
-import { isRecord } from "../types/kube.ts";
-import { BundleError, bundleFromFiles, bundleNameOf, readTarGz, type Bundle } from "./bundle.ts";
-import { FileBundleSource, type FileSourceOptions } from "./bundle-file.ts";
-import { HttpBundleSource, bundleNameOfUrl, type HttpSourceOptions } from "./bundle-http.ts";
-import { OciBundleSource } from "./bundle-oci.ts";
-import type { PollOptions } from "./bundle-poller.ts";
-import { describeError, isUrl, parseInterval, type BundleSource, type SourceVersion } from "./bundle-source.ts";
-import { isLoopbackHost, RemoteClient, type RemoteAuthFlags } from "./bundle-transport.ts";
-import { bundleNameOfOci, isOciLocation, parseOciReference } from "./oci-reference.ts";
-import { readDockerConfig, registryKey, type RegistryCredentials } from "./registry-auth.ts";
-import { hasConfig, hasConfigSchema, PolicyConfigError } from "./config-schema.ts";
-import { PolicyEngine, withConfig } from "./engine.ts";
-import { checkStackedOnDefault, DEFAULT_BUNDLE_PATH, readPolicyConfig } from "./load.ts";
-import { readVerificationKey, verifyBundleFiles, type SignatureKey } from "./signatures.ts";
+import { join } from "node:path";
+import type { Logger } from "../../log.ts";
+import type { BundleMetrics } from "./metrics.ts";
+import { isRecord } from "../../types/kube.ts";
+import { AgentgateError } from "../../errors.ts";
+import { BundleError, bundleFromFiles, bundleNameOf, readTarGz, type Bundle } from "../bundle.ts";
+import { FileBundleSource, type FileSourceOptions } from "./file.ts";
+import { HttpBundleSource, bundleNameOfUrl, type HttpSourceOptions } from "./http.ts";
+import { OciBundleSource } from "./oci.ts";
+import type { PollOptions } from "./poller.ts";
+import { describeError, isUrl, type BundleSource, type SourceVersion } from "./source.ts";
+import type { RemoteClient } from "./transport.ts";
+import { bundleNameOfOci, isOciLocation } from "./oci-reference.ts";
+import type { RegistryCredentials } from "./registry-auth.ts";
+import { hasConfig, hasConfigSchema, PolicyConfigError } from "../config-schema.ts";
+import { PolicyEngine, withConfig } from "../engine.ts";
+import { checkStackedOnDefault, DEFAULT_BUNDLE_PATH } from "../load.ts";
+import { verifyBundleFiles, type SignatureKey } from "../signatures.ts";
 
 
 /** config: the version loads, but the policy config does not match its data.agentgate.config_schema */
 export type FailureStage = "fetch" | "signature" | "load" | "config";
 
 export interface BundleStoreOptions {
-  /** the --bundle values; none means the embedded default bundle */
+  /** the bundle locations in force (src/policy/bundles/open.ts stacks them on the default); none means the embedded default bundle */
   sources: readonly string[];
-  /** --policy-config, merged into every bundle's data.agentgate.config */
+  /** merged into every bundle's data.agentgate.config */
   policyConfig?: Record<string, unknown>;
-  /** when set, every --bundle must carry a valid signature by this key */
+  /** when set, every bundle but the embedded default must carry a valid signature by this key */
   verification?: SignatureKey;
   /** where last good versions are kept; undefined: not kept */
   cacheDir?: string;
@@ -49,9 +50,9 @@ export interface BundleStoreOptions {
   file?: Partial<FileSourceOptions>;
   /** TLS settings and the bearer token of every http(s) and oci:// source */
   remote?: RemoteClient;
-  /** --bundle-registry-credentials */
+  /** basic credentials of registries, from a docker config.json */
   registryCredentials?: RegistryCredentials;
-  /** --bundle-insecure-registry: registries reached over plain http */
+  /** registries reached over plain http */
   insecureRegistries?: readonly string[];
 }
 
@@ -137,7 +138,7 @@ export class BundleStore {
 
   /** The engine in force; read once per request. */
   engine(): PolicyEngine {
-    if (!this.current) throw new Error(this.notReady() ?? "no policy bundle is in force yet");
+    if (!this.current) throw new AgentgateError("unavailable", this.notReady() ?? "no policy bundle is in force yet");
     return this.current;
   }
 
@@ -188,7 +189,7 @@ export class BundleStore {
     const broken = this.slots.find((s) => !s.bundle && s.source.kind === "file" && s.lastStage !== "config");
     if (broken) {
       this.stop();
-      throw new Error(broken.lastError ?? `bundle "${broken.name}": ${broken.source.location} could not be loaded`);
+      throw new AgentgateError("policy", broken.lastError ?? `bundle "${broken.name}": ${broken.source.location} could not be loaded`, { field: "bundles" });
     }
   }
 
@@ -241,7 +242,7 @@ export class BundleStore {
       let engine: PolicyEngine | undefined;
       try {
         bundle = bundleFromFiles(slot.name, slot.source.location, version.files);
-        if (!slot.embedded && this.slots.some((s) => s.embedded)) checkStackedOnDefault(bundle);
+        if (!slot.embedded && this.slots.some((s) => s.embedded)) checkStackedOnDefault(bundle, this.opts.remote?.names.defaultOff);
         const next = this.slots.map((s) => (s === slot ? bundle : s.bundle));
         if (next.every((b): b is Bundle => b !== undefined)) engine = await PolicyEngine.load(next, this.opts.policyConfig);
         // Until every slot has a version there is no engine to build; check this bundle loads on its own.
@@ -354,59 +355,6 @@ export class BundleStore {
   }
 }
 
-/** The serve flags that shape the store (--bundle-*). */
-export interface BundleFlags {
-  bundle: string[];
-  /** false: --no-default-bundle, the --bundle values replace the embedded default instead of stacking on it */
-  defaultBundle?: boolean;
-  policyConfig?: string;
-  bundleVerificationKey?: string;
-  bundleVerificationAlg?: string;
-  bundleKeyId?: string;
-  bundleScope?: string;
-  /** a duration: 30s, 1m, 500ms */
-  bundlePollInterval?: string;
-  /** "" turns the on-disk copy off */
-  bundleCacheDir?: string;
-  bundleBearerTokenFile?: string;
-  bundleClientCert?: string;
-  bundleClientKey?: string;
-  bundleCa?: string;
-  /** a docker config.json */
-  bundleRegistryCredentials?: string;
-  /** host[:port] of registries reached over plain http */
-  bundleInsecureRegistry?: string[];
-}
-
-/**
- * The client every remote --bundle is reached with, its files checked now;
- * and what an operator should hear about flags that do less than they seem to.
- */
-async function openRemote(flags: BundleFlags, log: Logger): Promise<{ remote?: RemoteClient; registryCredentials?: RegistryCredentials; insecureRegistries: string[] }> {
-  const insecureRegistries = (flags.bundleInsecureRegistry ?? []).map(registryKey);
-  const auth: RemoteAuthFlags = {
-    ...(flags.bundleBearerTokenFile !== undefined ? { bundleBearerTokenFile: flags.bundleBearerTokenFile, bearerOrigins: bundleOrigins(flags.bundle, insecureRegistries) } : {}),
-    ...(flags.bundleClientCert !== undefined ? { bundleClientCert: flags.bundleClientCert } : {}),
-    ...(flags.bundleClientKey !== undefined ? { bundleClientKey: flags.bundleClientKey } : {}),
-    ...(flags.bundleCa !== undefined ? { bundleCa: flags.bundleCa } : {}),
-  };
-  const registryCredentials = flags.bundleRegistryCredentials !== undefined ? await readDockerConfig(flags.bundleRegistryCredentials) : undefined;
-  const remote = Object.keys(auth).length > 0 ? await RemoteClient.open(auth) : undefined;
-  const remotes = flags.bundle.filter((l) => isUrl(l) || isOciLocation(l));
-  if ((remote || registryCredentials) && remotes.length === 0) {
-    log.warn("bundle authentication flags are set but no --bundle is an http(s) URL or oci:// reference: they apply to none", { flags: [...Object.keys(auth), ...(registryCredentials ? ["bundleRegistryCredentials"] : [])] });
-  }
-  if (remote?.hasBearerToken) {
-    const clear = flags.bundle.filter((l) => {
-      const url = URL.parse(l);
-      return url?.protocol === "http:" && !isLoopbackHost(url.hostname);
-    });
-    // Refusing to start would also stop the other bundles; the service will say 401, and this says why.
-    if (clear.length > 0) log.warn("--bundle-bearer-token-file is not sent to these plain-http bundle services (only over https, or http to a loopback address)", { bundles: clear });
-  }
-  return { ...(remote ? { remote } : {}), ...(registryCredentials ? { registryCredentials } : {}), insecureRegistries };
-}
-
 /** Deletes a cached file; true when none is left (also when there never was one, or its directory is not one). */
 async function removeCopy(path: string): Promise<boolean> {
   try {
@@ -415,92 +363,4 @@ async function removeCopy(path: string): Promise<boolean> {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "ENOTDIR";
   }
-}
-
-/** The remote --bundle locations reached over plain http on another machine (loopback is this machine). */
-export function clearTextSources(bundles: readonly string[], insecureRegistries: readonly string[]): string[] {
-  return bundles.filter((location) => {
-    if (isUrl(location)) {
-      const url = new URL(location);
-      return url.protocol === "http:" && !isLoopbackHost(url.hostname);
-    }
-    if (!isOciLocation(location)) return false;
-    const ref = parseOciReference(location);
-    return insecureRegistries.includes(registryKey(ref.registry)) && !isLoopbackHost(new URL(`http://${ref.apiHost}`).hostname);
-  });
-}
-
-/** The origins of the remote --bundle locations: an http(s) URL's, an oci:// registry's API. */
-export function bundleOrigins(bundles: readonly string[], insecureRegistries: readonly string[]): string[] {
-  const origins = new Set<string>();
-  for (const location of bundles) {
-    if (isUrl(location)) origins.add(new URL(location).origin);
-    else if (isOciLocation(location)) {
-      const ref = parseOciReference(location);
-      origins.add(new URL(`${insecureRegistries.includes(registryKey(ref.registry)) ? "http" : "https"}://${ref.apiHost}`).origin);
-    }
-  }
-  return [...origins];
-}
-
-/**
- * The bundles in force: the embedded default first, then each --bundle
- * stacked on it (a team adds rules without forking the default), unless
- * --no-default-bundle, when the --bundle values are all there is. The
- * default named again as a --bundle is not loaded twice.
- */
-export function stackedSources(bundles: readonly string[], withDefault: boolean): string[] {
-  if (!withDefault) {
-    if (bundles.length === 0) throw new BundleConfigError("--no-default-bundle needs at least one --bundle: without the default there would be no policy at all");
-    return [...bundles];
-  }
-  return [DEFAULT_BUNDLE_PATH, ...bundles.filter((b) => resolve(b) !== DEFAULT_BUNDLE_PATH)];
-}
-
-/** The bundle flags contradict each other. */
-export class BundleConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "BundleConfigError";
-  }
-}
-
-/** Builds the store from serve's flags and puts the first versions in force. */
-export async function openBundleStore(flags: BundleFlags, log: Logger, metrics?: BundleMetrics): Promise<BundleStore> {
-  const pollIntervalMs = parseInterval(flags.bundlePollInterval ?? "30s", "--bundle-poll-interval");
-  if (flags.bundleVerificationKey === undefined && (flags.bundleScope !== undefined || flags.bundleVerificationAlg !== undefined)) {
-    throw new Error("--bundle-scope and --bundle-verification-alg need --bundle-verification-key");
-  }
-  const verification = flags.bundleVerificationKey === undefined
-    ? undefined
-    : await readVerificationKey(flags.bundleVerificationKey, {
-        keyId: flags.bundleKeyId ?? "default",
-        ...(flags.bundleScope !== undefined ? { scope: flags.bundleScope } : {}),
-        ...(flags.bundleVerificationAlg !== undefined ? { algorithm: flags.bundleVerificationAlg } : {}),
-      });
-  const sources = stackedSources(flags.bundle, flags.defaultBundle ?? true);
-  const clear = clearTextSources(flags.bundle, (flags.bundleInsecureRegistry ?? []).map(registryKey));
-  if (clear.length > 0 && !verification) {
-    // Anyone on the path could swap the policy, its defaults included (which fill fields of every object).
-    throw new BundleConfigError(`--bundle ${clear[0] ?? ""}: plain http to another machine lets anyone on the path replace the policy; use https, or sign the bundles and give --bundle-verification-key`);
-  }
-  if (verification && flags.bundle.length === 0) {
-    log.warn("--bundle-verification-key is set but no --bundle is given: the embedded default bundle is trusted as shipped");
-  }
-  const cacheDir = flags.bundleCacheDir ?? defaultCacheDir();
-  const { remote, registryCredentials, insecureRegistries } = await openRemote(flags, log);
-  const store = new BundleStore({
-    sources,
-    ...(flags.policyConfig !== undefined ? { policyConfig: await readPolicyConfig(flags.policyConfig) } : {}),
-    ...(verification ? { verification } : {}),
-    ...(cacheDir !== "" ? { cacheDir } : {}),
-    pollIntervalMs,
-    log,
-    ...(metrics ? { metrics } : {}),
-    ...(remote ? { remote } : {}),
-    ...(registryCredentials ? { registryCredentials } : {}),
-    insecureRegistries,
-  });
-  await store.start();
-  return store;
 }

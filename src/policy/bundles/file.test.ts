@@ -3,34 +3,23 @@
 // broken file reported once and picked up again when fixed.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { buildTestBundle } from "../../test/fixtures/bundles.ts";
-import { readBundleFiles } from "./bundle-archive.ts";
-import { FileBundleSource } from "./bundle-file.ts";
-import type { SourceVersion } from "./bundle-source.ts";
-import { until } from "../../test/support/until.ts";
-
-const rule = (max: number) => `package agentgate
-violations contains {"policy": "limit", "field": "spec.x", "message": "over ${String(max)}", "action": "deny"} if input.request.object.spec.x > ${String(max)}
-`;
+import { bundleAtRevision } from "../../testing/bundle-revision.ts";
+import { readBundleFiles } from "../bundle-archive.ts";
+import { FileBundleSource } from "./file.ts";
+import type { SourceVersion } from "./source.ts";
+import { until } from "../../testing/until.ts";
 
 let dir: string;
 let v1: Buffer;
 let v2: Buffer;
 
-async function built(max: number, revision: string): Promise<Buffer> {
-  const path = await buildTestBundle({ "p.rego": rule(max) }, { entrypoints: ["agentgate/violations"], revision, name: "team" });
-  const bytes = await readFile(path);
-  await rm(dirname(path), { recursive: true, force: true });
-  return bytes;
-}
-
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "agentgate-file-source-"));
-  v1 = await built(1, "v1");
-  v2 = await built(2, "v2");
+  v1 = await bundleAtRevision("v1");
+  v2 = await bundleAtRevision("v2");
 });
 
 after(() => rm(dir, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 // How bundle services and registries are reached: TLS with the system roots
-// plus --bundle-ca, a client certificate for mutual TLS, and a bearer token
+// plus a CA file, a client certificate for mutual TLS, and a bearer token
 // read from a file at every request (a rotated projected token is used as
 // soon as the kubelet writes it). The files are read again whenever they
 // change, so renewed certificates need no restart.
@@ -14,26 +14,57 @@ import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { getCACertificates } from "node:tls";
 import { Agent, fetch, type Response } from "undici";
-import { describeFileError } from "../cli/file-errors.ts";
+import { describeFileError } from "../../file-errors.ts";
+import { AgentgateError } from "../../errors.ts";
 
-/** The --bundle-* flags of remote bundles' authentication (files are paths). */
-export interface RemoteAuthFlags {
-  bundleBearerTokenFile?: string;
+/**
+ * What messages call each setting of bundle sourcing. The defaults are the
+ * config's own words; the CLI passes its flags, so that a message read in
+ * /readyz or a log long after the start names what the operator typed.
+ */
+export interface SourcingNames {
+  bundle: string;
+  bearerTokenFile: string;
+  clientCert: string;
+  clientKey: string;
+  ca: string;
+  registryCredentials: string;
+  verificationKey: string;
+  /** how to turn the embedded default bundle off, for a fork stacked on it */
+  defaultOff: string;
+}
+
+export const CONFIG_NAMES: Readonly<SourcingNames> = {
+  bundle: "bundle",
+  bearerTokenFile: "bearer token file",
+  clientCert: "client certificate",
+  clientKey: "client key",
+  ca: "CA file",
+  registryCredentials: "registry credentials",
+  verificationKey: "verification key",
+  defaultOff: "policy.defaultBundle: false",
+};
+
+/** How remote bundles are reached and authenticated to (files are paths, read again when they change). */
+export interface RemoteAccess {
+  bearerTokenFile?: string;
   /**
-   * The origins the bearer token is for: those of the --bundle locations
+   * The origins the bearer token is for: those of the bundle locations
    * themselves. A registry's token realm, a redirect's target or another
    * host never gets it, so a token meant for one bundle service cannot be
    * collected by another.
    */
   bearerOrigins?: readonly string[];
-  bundleClientCert?: string;
-  bundleClientKey?: string;
-  bundleCa?: string;
+  /** mutual TLS: a client certificate and its private key, always both */
+  clientCertificate?: { certFile: string; keyFile: string };
+  caFile?: string;
+  names?: SourcingNames;
 }
 
-export class RemoteAuthError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A file of remote access that cannot be used; `field` is its setting (a key of SourcingNames). */
+export class RemoteAuthError extends AgentgateError {
+  constructor(field: keyof SourcingNames, message: string) {
+    super("input", message, { field });
     this.name = "RemoteAuthError";
   }
 }
@@ -59,59 +90,59 @@ export function showUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
 
-async function readFlagFile(flag: string, file: string): Promise<string> {
+async function readAccessFile(field: keyof SourcingNames, names: SourcingNames, file: string): Promise<string> {
   try {
     return await readFile(file, "utf8");
   } catch (err) {
-    throw new RemoteAuthError(`${flag} ${file}: cannot read: ${describeFileError(err)}`);
+    throw new RemoteAuthError(field, `${names[field]} ${file}: cannot read: ${describeFileError(err)}`);
   }
 }
 
-/** The certificates of a PEM bundle, checked; one line naming the flag otherwise. */
-export function checkCaPem(pem: string, flag: string, file: string): void {
+/** The certificates of a PEM bundle, checked; one line naming the file and what it is for otherwise. */
+export function checkCaPem(pem: string, name: string, file: string): void {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new RemoteAuthError(`${flag} ${file}: no PEM certificate (expected "-----BEGIN CERTIFICATE-----")`);
+  if (blocks.length === 0) throw new RemoteAuthError("ca", `${name} ${file}: no PEM certificate (expected "-----BEGIN CERTIFICATE-----")`);
   blocks.forEach((block, i) => {
     try {
       new X509Certificate(block);
     } catch {
-      throw new RemoteAuthError(`${flag} ${file}: certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate`);
+      throw new RemoteAuthError("ca", `${name} ${file}: certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate`);
     }
   });
 }
 
 /** A client certificate and its key, checked to belong together. */
-export function checkKeyPair(cert: string, key: string, certFile: string, keyFile: string): void {
+export function checkKeyPair(cert: string, key: string, certFile: string, keyFile: string, names: SourcingNames = CONFIG_NAMES): void {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);
   } catch {
-    throw new RemoteAuthError(`--bundle-client-cert ${certFile}: not a PEM certificate (expected "-----BEGIN CERTIFICATE-----")`);
+    throw new RemoteAuthError("clientCert", `${names.clientCert} ${certFile}: not a PEM certificate (expected "-----BEGIN CERTIFICATE-----")`);
   }
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(key);
   } catch {
-    throw new RemoteAuthError(`--bundle-client-key ${keyFile}: not a PEM private key (expected "-----BEGIN ... PRIVATE KEY-----")`);
+    throw new RemoteAuthError("clientKey", `${names.clientKey} ${keyFile}: not a PEM private key (expected "-----BEGIN ... PRIVATE KEY-----")`);
   }
-  if (!x509.checkPrivateKey(privateKey)) throw new RemoteAuthError(`--bundle-client-key ${keyFile}: is not the key of --bundle-client-cert ${certFile}`);
+  if (!x509.checkPrivateKey(privateKey)) throw new RemoteAuthError("clientKey", `${names.clientKey} ${keyFile}: is not the key of ${names.clientCert} ${certFile}`);
 }
 
-/** The token of --bundle-bearer-token-file: its content without surrounding whitespace, not empty. */
-export async function readBearerToken(file: string): Promise<string> {
-  const token = (await readFlagFile("--bundle-bearer-token-file", file)).trim();
-  if (token === "") throw new RemoteAuthError(`--bundle-bearer-token-file ${file}: is empty`);
-  if (/[\r\n]/.test(token)) throw new RemoteAuthError(`--bundle-bearer-token-file ${file}: holds more than one line; expected the token alone`);
+/** The bearer token in a file: its content without surrounding whitespace, not empty. */
+export async function readBearerToken(file: string, names: SourcingNames = CONFIG_NAMES): Promise<string> {
+  const token = (await readAccessFile("bearerTokenFile", names, file)).trim();
+  if (token === "") throw new RemoteAuthError("bearerTokenFile", `${names.bearerTokenFile} ${file}: is empty`);
+  if (/[\r\n]/.test(token)) throw new RemoteAuthError("bearerTokenFile", `${names.bearerTokenFile} ${file}: holds more than one line; expected the token alone`);
   return token;
 }
 
 /** Why a request failed, in one line: the cause's code says whether it was TLS, DNS or the connection. */
-function describeFetchError(err: unknown, url: URL, redirected: boolean, signal: AbortSignal, clientCert: boolean): string {
+function describeFetchError(err: unknown, url: URL, redirected: boolean, signal: AbortSignal, clientCert: boolean, names: SourcingNames): string {
   const at = redirected ? ` (redirected to ${showUrl(url)})` : "";
   if (signal.aborted) return `GET failed${at}: ${signal.reason instanceof Error ? signal.reason.message : String(signal.reason)}`;
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  // Node's advice to run with --use-system-ca is not what a gateway's operator can do; --bundle-ca is.
+  // Node's advice to run with --use-system-ca is not what a gateway's operator can do; a CA file is.
   // OpenSSL's "<id>:error:<code>:SSL routines:<function>:<reason>:<file>:<line>:…" says it in its reason.
   const raw = (cause instanceof Error ? cause.message : String(cause)).replace(/; if the root CA is installed locally.*$/s, "");
   const message = /^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):/.exec(raw)?.[1] ?? raw;
@@ -119,10 +150,10 @@ function describeFetchError(err: unknown, url: URL, redirected: boolean, signal:
   // A TLS 1.3 server that wants a client certificate may just close the connection after the handshake.
   const closed = !tls && !clientCert && url.protocol === "https:" && (code === "UND_ERR_SOCKET" || code === "ECONNRESET");
   const hint = closed
-    ? "; if the server requires a client certificate, give --bundle-client-cert"
+    ? `; if the server requires a client certificate, give ${names.clientCert}`
     : !tls ? "" : /ALERT_CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|ALERT_UNKNOWN_CA/.test(code)
-      ? "; the server requires a client certificate it trusts (--bundle-client-cert)"
-      : "; the server's certificate does not verify against the system roots and --bundle-ca";
+      ? `; the server requires a client certificate it trusts (${names.clientCert})`
+      : `; the server's certificate does not verify against the system roots and ${names.ca}`;
   return `GET failed${at}: ${tls ? "TLS: " : ""}${message.split("\n")[0] ?? ""}${typeof code === "string" && !message.includes(code) ? ` (${code})` : ""}${hint}`;
 }
 
@@ -133,56 +164,58 @@ export interface GetOptions {
   signal: AbortSignal;
 }
 
-/** One client for every remote --bundle: its TLS settings and bearer token. */
+/** One client for every remote bundle: its TLS settings and bearer token. */
 export class RemoteClient {
-  private readonly flags: RemoteAuthFlags;
+  private readonly access: RemoteAccess;
+  /** what messages call each setting */
+  readonly names: SourcingNames;
   private agent: Agent | undefined;
   private agentKey = "";
 
-  private constructor(flags: RemoteAuthFlags) {
-    this.flags = flags;
+  private constructor(access: RemoteAccess) {
+    this.access = access;
+    this.names = access.names ?? CONFIG_NAMES;
   }
 
-  /** Checks every file now, so a mistake stops the start with one line naming the flag. */
-  static async open(flags: RemoteAuthFlags): Promise<RemoteClient> {
-    if ((flags.bundleClientCert === undefined) !== (flags.bundleClientKey === undefined)) {
-      throw new RemoteAuthError("--bundle-client-cert and --bundle-client-key go together: give both, the certificate and its private key");
-    }
-    const client = new RemoteClient(flags);
-    if (flags.bundleBearerTokenFile !== undefined) await readBearerToken(flags.bundleBearerTokenFile);
+  /** Checks every file now, so a mistake stops the start with one line naming the file. */
+  static async open(access: RemoteAccess): Promise<RemoteClient> {
+    const client = new RemoteClient(access);
+    if (access.bearerTokenFile !== undefined) await readBearerToken(access.bearerTokenFile, client.names);
     await client.dispatcher();
     return client;
   }
 
   /** No TLS files, no token: fetch's defaults. */
-  static plain(): RemoteClient {
-    return new RemoteClient({});
+  static plain(names?: SourcingNames): RemoteClient {
+    return new RemoteClient(names ? { names } : {});
   }
 
   get hasBearerToken(): boolean {
-    return this.flags.bundleBearerTokenFile !== undefined;
+    return this.access.bearerTokenFile !== undefined;
   }
 
-  /** `Bearer <token>` from the file as it is now for a request to `target`; undefined without the flag or for an origin it is not for. */
+  /** `Bearer <token>` from the file as it is now for a request to `target`; undefined without a token file or for an origin it is not for. */
   async bearerAuthorization(target: URL): Promise<string | undefined> {
-    const file = this.flags.bundleBearerTokenFile;
-    if (file === undefined || !(this.flags.bearerOrigins ?? []).includes(target.origin)) return undefined;
-    return `Bearer ${await readBearerToken(file)}`;
+    const file = this.access.bearerTokenFile;
+    if (file === undefined || !(this.access.bearerOrigins ?? []).includes(target.origin)) return undefined;
+    return `Bearer ${await readBearerToken(file, this.names)}`;
   }
 
-  /** The undici agent for the TLS files as they are now; undefined: the defaults (no flag given). */
+  /** The undici agent for the TLS files as they are now; undefined: the defaults (no TLS file given). */
   private async dispatcher(): Promise<Agent | undefined> {
-    const { bundleClientCert: certFile, bundleClientKey: keyFile, bundleCa: caFile } = this.flags;
+    const { clientCertificate, caFile } = this.access;
+    const certFile = clientCertificate?.certFile;
+    const keyFile = clientCertificate?.keyFile;
     if (certFile === undefined && caFile === undefined) return undefined;
     const [cert, key, ca] = await Promise.all([
-      certFile !== undefined ? readFlagFile("--bundle-client-cert", certFile) : undefined,
-      keyFile !== undefined ? readFlagFile("--bundle-client-key", keyFile) : undefined,
-      caFile !== undefined ? readFlagFile("--bundle-ca", caFile) : undefined,
+      certFile !== undefined ? readAccessFile("clientCert", this.names, certFile) : undefined,
+      keyFile !== undefined ? readAccessFile("clientKey", this.names, keyFile) : undefined,
+      caFile !== undefined ? readAccessFile("ca", this.names, caFile) : undefined,
     ]);
     const fingerprint = createHash("sha256").update(cert ?? "").update("\0").update(key ?? "").update("\0").update(ca ?? "").digest("hex");
     if (this.agent && fingerprint === this.agentKey) return this.agent;
-    if (ca !== undefined && caFile !== undefined) checkCaPem(ca, "--bundle-ca", caFile);
-    if (cert !== undefined && key !== undefined && certFile !== undefined && keyFile !== undefined) checkKeyPair(cert, key, certFile, keyFile);
+    if (ca !== undefined && caFile !== undefined) checkCaPem(ca, this.names.ca, caFile);
+    if (cert !== undefined && key !== undefined && certFile !== undefined && keyFile !== undefined) checkKeyPair(cert, key, certFile, keyFile, this.names);
     // In addition to the default roots: a registry that redirects blob
     // downloads to a public object store must still be reachable.
     const agent = new Agent({
@@ -214,7 +247,7 @@ export class RemoteClient {
       try {
         res = await fetch(current, { headers, signal: opts.signal, redirect: "manual", ...(dispatcher ? { dispatcher } : {}) });
       } catch (err) {
-        throw new Error(describeFetchError(err, current, hop > 0, opts.signal, this.flags.bundleClientCert !== undefined), { cause: err });
+        throw new Error(describeFetchError(err, current, hop > 0, opts.signal, this.access.clientCertificate !== undefined, this.names), { cause: err });
       }
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       await res.body?.cancel();

@@ -1,7 +1,8 @@
-// `--bundle oci://registry/repo/name:tag` (or `@sha256:…`): which registry,
+// A bundle at `oci://registry/repo/name:tag` (or `@sha256:…`): which registry,
 // repository and manifest a bundle is pulled from, by the grammar of the
 // OCI distribution spec, so a typo is refused at start rather than polled
 // as a 404 for ever.
+import { AgentgateError } from "../../errors.ts";
 
 /** A parsed `oci://` location. */
 export interface OciReference {
@@ -19,14 +20,19 @@ export interface OciReference {
   digest?: string;
 }
 
-export class OciReferenceError extends Error {
+/** A bundle location that is not an oci:// reference; `problem` says why, without the location. */
+export class OciReferenceError extends AgentgateError {
+  readonly location: string;
+  readonly problem: string;
   constructor(location: string, problem: string) {
-    super(`--bundle ${location}: ${problem}`);
+    super("usage", `${location}: ${problem}`, { field: "bundles" });
     this.name = "OciReferenceError";
+    this.location = location;
+    this.problem = problem;
   }
 }
 
-// The distribution spec's grammar (docs/spec.md "Pulling manifests").
+// The distribution spec's grammar (the OCI distribution-spec, section "Pulling manifests").
 const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 /** the algorithms a registry must support; others could not be verified here */

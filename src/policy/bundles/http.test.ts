@@ -4,17 +4,11 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import { dirname } from "node:path";
-import { buildTestBundle } from "../../test/fixtures/bundles.ts";
-import { HttpBundleSource, bundleNameOfUrl, pollDelay } from "./bundle-http.ts";
-import type { SourceVersion } from "./bundle-source.ts";
-import { until } from "../../test/support/until.ts";
-
-const rule = (max: number) => `package agentgate
-violations contains {"policy": "limit", "field": "spec.x", "message": "over ${String(max)}", "action": "deny"} if input.request.object.spec.x > ${String(max)}
-`;
+import { bundleAtRevision } from "../../testing/bundle-revision.ts";
+import { HttpBundleSource, bundleNameOfUrl, pollDelay } from "./http.ts";
+import type { SourceVersion } from "./source.ts";
+import { until } from "../../testing/until.ts";
 
 let v1: Buffer;
 let v2: Buffer;
@@ -24,16 +18,9 @@ let base = "";
 let serving: Buffer | number = 0;
 const seen: { ifNoneMatch: string | undefined; status: number }[] = [];
 
-async function built(max: number, revision: string): Promise<Buffer> {
-  const path = await buildTestBundle({ "p.rego": rule(max) }, { entrypoints: ["agentgate/violations"], revision, name: "team" });
-  const bytes = await readFile(path);
-  await rm(dirname(path), { recursive: true, force: true });
-  return bytes;
-}
-
 before(async () => {
-  v1 = await built(1, "v1");
-  v2 = await built(2, "v2");
+  v1 = await bundleAtRevision("v1");
+  v2 = await bundleAtRevision("v2");
   server = createServer((req, res) => {
     const ifNoneMatch = req.headers["if-none-match"];
     if (typeof serving === "number") {

@@ -8,11 +8,11 @@
 // manifest was read it is not asked for again.
 import { createHash } from "node:crypto";
 import type { Response } from "undici";
-import { isRecord } from "../types/kube.ts";
-import { BundleError, readTarGz } from "./bundle.ts";
-import { MAX_DOWNLOAD_BYTES } from "./bundle-http.ts";
-import { PollingSource, type PollOptions } from "./bundle-poller.ts";
-import { maySendSecrets, readLimited, RemoteClient, showUrl } from "./bundle-transport.ts";
+import { isRecord } from "../../types/kube.ts";
+import { BundleError, readTarGz } from "../bundle.ts";
+import { MAX_DOWNLOAD_BYTES } from "./http.ts";
+import { PollingSource, type PollOptions } from "./poller.ts";
+import { maySendSecrets, readLimited, RemoteClient, showUrl } from "./transport.ts";
 import { bundleNameOfOci, manifestReference, parseOciReference, type OciReference } from "./oci-reference.ts";
 import { basicAuthorization, parseTokenAnswer, parseWwwAuthenticate, registryErrorText, registryKey, tokenUrl, type Challenge, type RegistryCredential, type RegistryCredentials, type RegistryToken } from "./registry-auth.ts";
 
@@ -27,9 +27,9 @@ const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 export interface OciSourceOptions extends PollOptions {
   /** TLS settings and the bearer token; default: none */
   client?: RemoteClient;
-  /** --bundle-registry-credentials, by registryKey() */
+  /** basic credentials from a docker config.json, by registryKey() */
   credentials?: RegistryCredentials;
-  /** registries (host[:port], lowercase) reached over plain http: --bundle-insecure-registry */
+  /** registries (host[:port], lowercase) reached over plain http */
   insecureRegistries?: readonly string[];
 }
 
@@ -162,7 +162,7 @@ export class OciBundleSource extends PollingSource {
     const status = `HTTP ${res.status}${text !== "" ? ` ${text}` : res.statusText !== "" ? ` ${res.statusText}` : ""}`;
     if (res.status === 404) return `not found (${status})`;
     if (res.status === 401 || res.status === 403) {
-      const had = this.token ? "a token from the registry's token service" : this.basic ? "the --bundle-registry-credentials" : this.client.hasBearerToken ? "the --bundle-bearer-token-file token" : "no credentials";
+      const had = this.token ? "a token from the registry's token service" : this.basic ? `the ${this.client.names.registryCredentials}` : this.client.hasBearerToken ? `the ${this.client.names.bearerTokenFile} token` : "no credentials";
       return `the registry refused the pull (${status}) with ${had}`;
     }
     return `the registry answered ${status}`;
@@ -203,7 +203,7 @@ export class OciBundleSource extends PollingSource {
       const res = await this.client.get(url, { headers: { accept: "application/json" }, signal, ...(authorization !== undefined ? { authorization } : {}) });
       if (res.status !== 200) {
         const text = registryErrorText(await errorBody(res));
-        const had = this.credential ? `the --bundle-registry-credentials of ${this.ref.registry}` : authorization !== undefined ? "the --bundle-bearer-token-file token" : "no credentials (anonymous)";
+        const had = this.credential ? `the ${this.client.names.registryCredentials} of ${this.ref.registry}` : authorization !== undefined ? `the ${this.client.names.bearerTokenFile} token` : "no credentials (anonymous)";
         throw new Error(`the registry's token service ${showUrl(url)} answered HTTP ${res.status}${text !== "" ? ` ${text}` : ""} with ${had}`);
       }
       let body: unknown;
@@ -216,7 +216,7 @@ export class OciBundleSource extends PollingSource {
       return;
     }
     if (challenges.some((c) => c.scheme === "basic")) {
-      if (!this.credential) throw new Error(`the registry asks for basic credentials; --bundle-registry-credentials has none for ${this.ref.registry}`);
+      if (!this.credential) throw new Error(`the registry asks for basic credentials; ${this.client.names.registryCredentials} has none for ${this.ref.registry}`);
       this.basic = true;
       return;
     }

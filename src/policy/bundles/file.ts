@@ -8,9 +8,9 @@ import { createHash } from "node:crypto";
 import { watch, type FSWatcher } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { readBundleFiles } from "./bundle-archive.ts";
-import { BundleError, bundleNameOf, readTarGz } from "./bundle.ts";
-import { describeError, type BundleSource, type Deliver, type Report, type SourceVersion } from "./bundle-source.ts";
+import { readBundleFiles } from "../bundle-archive.ts";
+import { BundleError, bundleNameOf, readTarGz } from "../bundle.ts";
+import { describeError, type BundleSource, type Deliver, type Report, type SourceVersion } from "./source.ts";
 
 export interface FileSourceOptions {
   /** false for bundles that cannot change (the embedded default) */

@@ -6,14 +6,12 @@
 // test/e2e/bundle-distribution.test.ts.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile, rm } from "node:fs/promises";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { dirname } from "node:path";
-import { buildTestBundle } from "../../test/fixtures/bundles.ts";
-import { BundleError } from "./bundle.ts";
-import { BUNDLE_LAYER, bundleLayer, digestOf, OCI_MANIFEST, OciBundleSource } from "./bundle-oci.ts";
-import type { SourceVersion } from "./bundle-source.ts";
+import { bundleAtRevision } from "../../testing/bundle-revision.ts";
+import { BundleError } from "../bundle.ts";
+import { BUNDLE_LAYER, bundleLayer, digestOf, OCI_MANIFEST, OciBundleSource } from "./oci.ts";
+import type { SourceVersion } from "./source.ts";
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -60,9 +58,7 @@ function manifestFor(layer: Buffer, sizeSaid = layer.length): Buffer {
 }
 
 before(async () => {
-  const path = await buildTestBundle({ "p.rego": "package agentgate\nviolations contains {\"policy\": \"p\", \"field\": \"f\", \"message\": \"m\", \"action\": \"deny\"} if input.x\n" }, { entrypoints: ["agentgate/violations"], revision: "r1", name: "team" });
-  archive = await readFile(path);
-  await rm(dirname(path), { recursive: true, force: true });
+  archive = await bundleAtRevision("r1");
   store = createServer((req, res) => {
     seen.push({ server: "store", path: req.url ?? "", headers: req.headers });
     const digest = /^\/bucket\/(sha256:[a-f0-9]{64})\?/.exec(req.url ?? "")?.[1];
@@ -133,9 +129,9 @@ test("Basic credentials on the registry's challenge; the blob's redirect to an o
   ]);
 });
 
-test("without credentials the Basic challenge is one line naming the flag", async () => {
+test("without credentials the Basic challenge is one line naming the setting", async () => {
   const { errors } = await once(source("1", false));
-  assert.match(errors[0] ?? "", /^bundle oci:\/\/127\.0\.0\.1:\d+\/team:1: the registry asks for basic credentials; --bundle-registry-credentials has none for 127\.0\.0\.1:\d+ \(attempt 1; retrying\)$/);
+  assert.match(errors[0] ?? "", /^bundle oci:\/\/127\.0\.0\.1:\d+\/team:1: the registry asks for basic credentials; registry credentials has none for 127\.0\.0\.1:\d+ \(attempt 1; retrying\)$/);
 });
 
 test("refused: a missing tag, an image index, a layer shorter than its manifest says", async () => {
