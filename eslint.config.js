@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", ".bench-build/", "node_modules/", ".tools/", "charts/", "policies/"] },
+  { ignores: ["dist/", "packages/*/dist/", ".bench-build/", "node_modules/", ".tools/", "charts/", "policies/"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -25,6 +25,52 @@ export default tseslint.config(
     // needed before an assertion read as "unnecessary" after it.
     files: ["**/*.test.ts", "test/**/*.ts"],
     rules: { "@typescript-eslint/no-unnecessary-condition": "off" },
+  },
+  {
+    // A test beside the code runs in-process on its own (README "Tests"):
+    // what test/ holds (the control plane, opa-built fixtures, stand-ins of
+    // other systems) is for the tests that live there.
+    files: ["src/**/*.test.ts", "packages/*/src/**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: ["node:child_process", "child_process"].map((name) => ({ name, message: "a test beside the code starts no process (opa, agentgate, a tool): it belongs under test/opa/ or test/process/ (README \"Tests\")" })),
+          patterns: [
+            {
+              regex: "^(\\.\\./)+test/",
+              message: "a test beside the code runs in-process and imports nothing from test/; one that needs test/support or test/fixtures belongs under test/ (README \"Tests\")",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // src/testing/ is left out of the build (tsconfig.build.json): code that
+    // ships cannot lean on it.
+    files: ["src/**/*.ts"],
+    ignores: ["src/**/*.test.ts", "src/testing/**"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ regex: "/testing/", message: "src/testing/ is for tests and is not built" }] }],
+    },
+  },
+  {
+    // test/unit/ keeps the in-process rule; what needs opa, helm, a process
+    // or a control plane has a folder of its own (README "Tests").
+    files: ["test/unit/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: ["node:child_process", "child_process"].map((name) => ({ name, message: "test/unit/ starts no process: a test that does belongs under test/process/, test/opa/ or test/helm/ (README \"Tests\")" })),
+          patterns: [
+            { regex: "/support/(control-plane|calls-neighbours|oci-registry)\\.ts$", message: "test/unit/ runs no control plane or registry: such a test belongs under test/e2e/ (README \"Tests\")" },
+            { regex: "/fixtures/bundles\\.ts$", message: "test/fixtures/bundles.ts runs opa: such a test belongs under test/opa/ (README \"Tests\")" },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ["**/*.js"],

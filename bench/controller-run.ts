@@ -24,7 +24,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,16 +31,17 @@ import * as k8s from "@kubernetes/client-node";
 import { parse as parseYaml, stringify } from "yaml";
 import { readFile } from "node:fs/promises";
 import { startGateway, type RunningGateway } from "../src/cli/serve.ts";
-import { describeError } from "../src/controller/kube.ts";
+import { describeError } from "../src/kube/errors.ts";
 import { webhookConfigurations } from "../src/gateway/webhooks.ts";
 import { logger } from "../src/log.ts";
 import type { AgentRun } from "../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../test/support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../test/support/control-plane.ts";
-import { PooledKubeConfig } from "../src/audit/kube.ts";
+import { PooledKubeConfig } from "../src/kube/pooled-config.ts";
 import { describeMachine, machineSince, processMemory, sampleMachine, type MachineReport } from "./machine.ts";
 import { percentile, summarize, type Summary } from "./stats.ts";
 import { parseArgs } from "node:util";
+import { freePort } from "../src/testing/free-port.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
@@ -61,16 +61,6 @@ let agentsHold: Promise<void> = Promise.resolve();
 
 const AGENT_RUNS = { group: "agent.tekton.dev", version: "v1alpha1", plural: "agentruns" };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => { resolve(typeof address === "object" && address ? address.port : 0); });
-    });
-    srv.on("error", reject);
-  });
-}
 
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -5,9 +5,8 @@
 import { staticKeyring } from "../src/signing/keyring.ts";
 import { generateSigningKey } from "../src/signing/keys.ts";
 import { spawnSync, type ChildProcess } from "node:child_process";
-import { readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { applyPatch } from "rfc6902";
@@ -18,19 +17,10 @@ import { makeIdentity } from "../src/guardrails/identity.ts";
 import { loadEngine } from "../src/policy/load.ts";
 import type { AdmissionReview } from "../src/types/admission.ts";
 import { admissionReviews, agentConfig, contextObjects } from "./fixtures.ts";
+export { freePort } from "../src/testing/free-port.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-    srv.on("error", reject);
-  });
-}
 
 export function post(port: number, path: string, body: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -105,6 +95,15 @@ export async function compiledGatewayServer(): Promise<string> {
   await symlink(join(ROOT, "policies"), join(out, "policies"));
   // src/version.ts reads ../package.json, as it does in dist/.
   await symlink(join(ROOT, "package.json"), join(out, "package.json"));
+  // @agentgate/opa-host is compiled here too (packages/opa-host/src/*.js);
+  // without this the lookup would reach the workspace link, whose exports
+  // serve TypeScript, and the bench would measure the type stripper again.
+  const host = join(out, "packages/opa-host");
+  const manifest = JSON.parse(await readFile(join(ROOT, "packages/opa-host/package.json"), "utf8")) as { name: string; exports: Record<string, string | { default: string }> };
+  const exports = Object.fromEntries(Object.entries(manifest.exports).map(([path, target]) => [path, (typeof target === "string" ? target : target.default).replace(/\.ts$/, ".js")]));
+  await writeFile(join(host, "package.json"), JSON.stringify({ name: manifest.name, type: "module", exports }));
+  await mkdir(join(out, "node_modules/@agentgate"), { recursive: true });
+  await symlink(host, join(out, "node_modules/@agentgate/opa-host"));
   return join(out, "bench/gateway-server.js");
 }
 

@@ -12,8 +12,8 @@
 // Why many connections: under load the API server opens more connections to
 // a webhook rather than queueing on few (Go's transport has no per-host
 // limit), so what waits is at the gateway, where a bound can act on it.
-import { connect, type TLSSocket } from "node:tls";
-import { responseEnd } from "./http-response.ts";
+import type { TLSSocket } from "node:tls";
+import { answerForked, onResponses, openConnection, percentile, postBytes } from "./raw-load.ts";
 
 export interface OverloadPhase {
   name: string;
@@ -69,12 +69,6 @@ export interface OverloadResult {
 
 type Outcome = "answered" | "late" | "refused" | "failed" | "gaveUp";
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return Math.round((sorted[i] ?? 0) * 1000) / 1000;
-}
-
 function stats(latencies: number[]): LatencyStats {
   const sorted = [...latencies].sort((a, b) => a - b);
   return { count: sorted.length, p50_ms: percentile(sorted, 50), p99_ms: percentile(sorted, 99), max_ms: percentile(sorted, 100) };
@@ -82,26 +76,14 @@ function stats(latencies: number[]): LatencyStats {
 
 interface Connection {
   socket: TLSSocket;
-  pending: Buffer;
   index: number;
-}
-
-function open(port: number): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => resolve(socket));
-    socket.setNoDelay(true);
-    socket.once("error", reject);
-  });
 }
 
 export async function generateOverload(task: OverloadTask): Promise<OverloadResult> {
   const { port, path, bodies, connections, phases, timeoutMs } = task;
   if (bodies.length === 0) throw new Error("overload generator: no request bodies");
   const marker = Buffer.from(task.marker);
-  const requests = bodies.map((body) => {
-    const payload = Buffer.from(body);
-    return Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${String(port)}\r\nContent-Type: application/json\r\nContent-Length: ${String(payload.length)}\r\n\r\n`), payload]);
-  });
+  const requests = bodies.map((body) => postBytes(port, path, body));
   // Where each phase starts, in requests and in nanoseconds from the start.
   const starts: { index: number; ns: number }[] = [];
   let total = 0;
@@ -132,7 +114,7 @@ export async function generateOverload(task: OverloadTask): Promise<OverloadResu
   let sent = 0;
   let done = 0;
 
-  const sockets = await Promise.all(Array.from({ length: connections }, () => open(port)));
+  const sockets = await Promise.all(Array.from({ length: connections }, () => openConnection(port)));
   const idle: Connection[] = [];
   const queue: number[] = [];
   let head = 0;
@@ -160,28 +142,18 @@ export async function generateOverload(task: OverloadTask): Promise<OverloadResu
       c.socket.write(requests[index % requests.length] as Buffer);
     };
     for (const socket of sockets) {
-      const c: Connection = { socket, pending: Buffer.alloc(0), index: -1 };
-      socket.on("data", (chunk: Buffer) => {
-        c.pending = c.pending.length === 0 ? chunk : Buffer.concat([c.pending, chunk]);
-        let found;
-        try {
-          found = responseEnd(c.pending);
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-          return;
-        }
-        if (!found) return;
+      const c: Connection = { socket, index: -1 };
+      onResponses(socket, (status, response) => {
         const at = now();
         const index = c.index;
-        const refused = c.pending.subarray(0, found.end).includes(marker);
-        c.pending = c.pending.subarray(found.end);
+        const refused = response.includes(marker);
         c.index = -1;
         const late = at - (issued[index] ?? 0) >= timeoutMs * 1e6;
-        finish(index, found.status !== 200 ? "failed" : refused ? "refused" : late ? "late" : "answered", at);
+        finish(index, status !== 200 ? "failed" : refused ? "refused" : late ? "late" : "answered", at);
         const next = nextQueued(at);
         if (next !== undefined) send(c, next);
         else idle.push(c);
-      });
+      }, reject);
       socket.on("error", (err: Error) => reject(new Error(`overload generator: connection failed: ${err.message}`)));
       socket.on("close", () => {
         if (done < total) reject(new Error("overload generator: the server closed a connection"));
@@ -273,8 +245,8 @@ export interface SaturateResult {
 }
 
 export async function saturate(task: SaturateTask): Promise<SaturateResult> {
-  const requests = task.bodies.map((body) => Buffer.concat([Buffer.from(`POST ${task.path} HTTP/1.1\r\nHost: 127.0.0.1:${String(task.port)}\r\nContent-Type: application/json\r\nContent-Length: ${String(Buffer.byteLength(body))}\r\n\r\n`), Buffer.from(body)]));
-  const sockets = await Promise.all(Array.from({ length: task.connections }, () => open(task.port)));
+  const requests = task.bodies.map((body) => postBytes(task.port, task.path, body));
+  const sockets = await Promise.all(Array.from({ length: task.connections }, () => openConnection(task.port)));
   const perSecond: number[] = [];
   const latencies: number[] = [];
   let failed = 0;
@@ -282,7 +254,6 @@ export async function saturate(task: SaturateTask): Promise<SaturateResult> {
   const begin = process.hrtime.bigint();
   const end = begin + BigInt(task.seconds * 1e9);
   await Promise.all(sockets.map((socket) => new Promise<void>((resolve, reject) => {
-    let pending: Buffer = Buffer.alloc(0);
     let started = 0n;
     const send = (): void => {
       started = process.hrtime.bigint();
@@ -292,18 +263,14 @@ export async function saturate(task: SaturateTask): Promise<SaturateResult> {
       }
       socket.write(requests[next++ % requests.length] as Buffer);
     };
-    socket.on("data", (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      const found = responseEnd(pending);
-      if (!found) return;
-      pending = pending.subarray(found.end);
+    onResponses(socket, (status) => {
       const at = process.hrtime.bigint();
       const second = Number((at - begin) / 1_000_000_000n);
       perSecond[second] = (perSecond[second] ?? 0) + 1;
       latencies.push(Number(at - started) / 1e6);
-      if (found.status !== 200) failed++;
+      if (status !== 200) failed++;
       send();
-    });
+    }, reject);
     socket.on("error", reject);
     send();
   })));
@@ -312,12 +279,5 @@ export async function saturate(task: SaturateTask): Promise<SaturateResult> {
   return { rps: whole[Math.floor(whole.length / 2)] ?? 0, latency: stats(latencies), failed };
 }
 
-// Forked by bench/overload.ts: one task in, one result (or error) out, then exit.
-if (process.send) {
-  process.once("message", (task: OverloadTask | SaturateTask) => {
-    (task.kind === "saturate" ? saturate(task) : generateOverload(task)).then(
-      (result) => process.send?.({ result }, () => process.exit(0)),
-      (err: unknown) => process.send?.({ error: err instanceof Error ? err.message : String(err) }, () => process.exit(1)),
-    );
-  });
-}
+// Forked by bench/overload.ts.
+answerForked((task: OverloadTask | SaturateTask) => (task.kind === "saturate" ? saturate(task) : generateOverload(task)));

@@ -10,7 +10,7 @@
 //
 // BENCH_SECONDS (default 20) is the overload's length; BENCH_MAX_IN_FLIGHT
 // a comma-separated list of limits to compare ("unbounded" for none).
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import { DEFAULT_MAX_IN_FLIGHT } from "../src/server/overload.ts";
 import { generateServingCertificate } from "../src/tls/self-signed.ts";
 import { compiledGatewayServer, listeningPort, procMb, validateInputs, withSteal } from "./harness.ts";
 import type { OverloadPhase, OverloadResult, OverloadTask, PhaseResult, SaturateResult, SaturateTask } from "./overload-generator.ts";
+import { runForked } from "./raw-load.ts";
 
 const OVERLOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const RECOVERY_SECONDS = 10;
@@ -35,21 +36,7 @@ const GENERATOR = fileURLToPath(new URL("./overload-generator.ts", import.meta.u
 const limits = (process.env.BENCH_MAX_IN_FLIGHT ?? `${String(DEFAULT_MAX_IN_FLIGHT)},unbounded`).split(",").map((v) => (v.trim() === "unbounded" ? UNBOUNDED : Number(v)));
 
 function generator<T extends OverloadTask | SaturateTask>(task: T): Promise<T extends SaturateTask ? SaturateResult : OverloadResult> {
-  type R = T extends SaturateTask ? SaturateResult : OverloadResult;
-  return new Promise<R>((resolve, reject) => {
-    const child = fork(GENERATOR, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    let answered = false;
-    child.once("message", (m: { result?: R; error?: string }) => {
-      answered = true;
-      if (m.result) resolve(m.result);
-      else reject(new Error(`overload generator: ${m.error ?? "no result"}`));
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      if (!answered) reject(new Error(`overload generator exited with ${String(code)} before answering`));
-    });
-    child.send(task);
-  });
+  return runForked<T extends SaturateTask ? SaturateResult : OverloadResult>(GENERATOR, "overload generator", task);
 }
 
 /** CPU seconds a process has used (user + system, all its threads). */

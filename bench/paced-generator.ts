@@ -22,8 +22,8 @@
 // reported with the latencies, so a tail that is the generator's is seen as
 // the generator's.
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { connect, type TLSSocket } from "node:tls";
-import { responseEnd } from "./http-response.ts";
+import type { TLSSocket } from "node:tls";
+import { answerForked, onResponses, openConnection, percentile, postBytes } from "./raw-load.ts";
 
 export interface GeneratorTask {
   port: number;
@@ -52,35 +52,17 @@ export interface GeneratorResult {
   loop_delay_max_ms: number;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return Math.round((sorted[Math.max(0, i)] ?? 0) * 1000) / 1000;
-}
-
 interface Connection {
   socket: TLSSocket;
-  pending: Buffer;
   /** the request in flight: its index and when it was issued */
   index: number;
   started: bigint;
 }
 
-function open(port: number): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => resolve(socket));
-    socket.setNoDelay(true);
-    socket.once("error", reject);
-  });
-}
-
 export async function generate(task: GeneratorTask): Promise<GeneratorResult> {
   const { port, path, bodies, rate, seconds, connections, warmupSeconds } = task;
   if (bodies.length === 0) throw new Error("paced generator: no request bodies");
-  const requests = bodies.map((body) => {
-    const payload = Buffer.from(body);
-    return Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`), payload]);
-  });
+  const requests = bodies.map((body) => postBytes(port, path, body));
   const skip = Math.round(rate * warmupSeconds);
   const total = skip + Math.round(rate * seconds);
   const latencies = new Float64Array(total);
@@ -91,7 +73,7 @@ export async function generate(task: GeneratorTask): Promise<GeneratorResult> {
   let failed = 0;
   const loop = monitorEventLoopDelay({ resolution: 1 });
 
-  const sockets = await Promise.all(Array.from({ length: connections }, () => open(port)));
+  const sockets = await Promise.all(Array.from({ length: connections }, () => openConnection(port)));
   const idle: Connection[] = [];
   /** requests issued while every connection was busy: [index, issued at] */
   const queue: [number, bigint][] = [];
@@ -120,20 +102,8 @@ export async function generate(task: GeneratorTask): Promise<GeneratorResult> {
       }
     };
     for (const socket of sockets) {
-      const c: Connection = { socket, pending: Buffer.alloc(0), index: -1, started: 0n };
-      socket.on("data", (chunk: Buffer) => {
-        c.pending = c.pending.length === 0 ? chunk : Buffer.concat([c.pending, chunk]);
-        let found;
-        try {
-          found = responseEnd(c.pending);
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-          return;
-        }
-        if (!found) return;
-        c.pending = c.pending.subarray(found.end);
-        finish(c, found.status === 200);
-      });
+      const c: Connection = { socket, index: -1, started: 0n };
+      onResponses(socket, (status) => { finish(c, status === 200); }, reject);
       socket.on("error", (err: Error) => reject(new Error(`paced generator: connection failed: ${err.message}`)));
       socket.on("close", () => {
         if (done < total) reject(new Error("paced generator: the server closed a connection"));
@@ -183,12 +153,5 @@ export async function generate(task: GeneratorTask): Promise<GeneratorResult> {
   };
 }
 
-// Forked by pacedLoad: one task in, one result (or error) out, then exit.
-if (process.send) {
-  process.once("message", (task: GeneratorTask) => {
-    generate(task).then(
-      (result) => process.send?.({ result }, () => process.exit(0)),
-      (err: unknown) => process.send?.({ error: err instanceof Error ? err.message : String(err) }, () => process.exit(1)),
-    );
-  });
-}
+// Forked by pacedLoad.
+answerForked(generate);

@@ -12,9 +12,9 @@
 // last byte of the response, measured with hrtime. The generator runs in a
 // process of its own (paced-generator.ts says why, and how it reports its
 // own lag).
-import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { GeneratorResult, GeneratorTask } from "./paced-generator.ts";
+import { runForked } from "./raw-load.ts";
 
 export type PacedResult = GeneratorResult;
 
@@ -27,18 +27,5 @@ const GENERATOR = fileURLToPath(new URL("./paced-generator.ts", import.meta.url)
  */
 export function pacedLoad(port: number, path: string, bodies: readonly string[], rate: number, seconds: number, connections = 16, warmupSeconds = 1): Promise<PacedResult> {
   const task: GeneratorTask = { port, path, bodies: [...bodies], rate, seconds, connections, warmupSeconds };
-  return new Promise((resolve, reject) => {
-    const child = fork(GENERATOR, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    let answered = false;
-    child.once("message", (m: { result?: PacedResult; error?: string }) => {
-      answered = true;
-      if (m.result) resolve(m.result);
-      else reject(new Error(`paced generator: ${m.error ?? "no result"}`));
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      if (!answered) reject(new Error(`paced generator exited with ${String(code)} before answering`));
-    });
-    child.send(task);
-  });
+  return runForked<PacedResult>(GENERATOR, "paced generator", task);
 }

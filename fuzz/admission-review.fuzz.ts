@@ -3,7 +3,7 @@
 // parseAdmissionReview with the serving limits and admit() with the real
 // default bundle, as server.ts runs them.
 import { UnknownResourceError, admit, type Origin } from "../src/gateway/admit.ts";
-import { findResource } from "../src/gateway/resources.ts";
+import { findResource } from "../src/kube/resources.ts";
 import { isRecord } from "../src/types/kube.ts";
 import { DEFAULT_REVIEW_LIMITS, ReviewTooCostlyError, WireError, parseAdmissionReview } from "../src/wire/parse.ts";
 import { REVIEW_DICTIONARY } from "./admission-seeds.ts";

@@ -1,7 +1,7 @@
 // What the admission, manifest and JSON-scan targets start from: the words
 // of an AdmissionReview and the objects agentgate judges, and the cluster
 // objects the offline lookup holds (so a run reaches its config and stamps).
-import { HANDLED_RESOURCES } from "../src/gateway/resources.ts";
+import { HANDLED_RESOURCES } from "../src/kube/resources.ts";
 import { PROFILE_LABEL, STAMP } from "../src/types/agent.ts";
 import type { KubeObject } from "../src/types/kube.ts";
 

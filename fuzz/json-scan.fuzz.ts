@@ -4,7 +4,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { isRecord } from "../src/types/kube.ts";
 import { scanJson, type ReviewEnvelope } from "../src/wire/json-scan.ts";
-import { MAX_VALUE_DEPTH, RegoObject, parseRegoValue, type RegoValue } from "../src/policy/builtins/rego-value.ts";
+import { MAX_VALUE_DEPTH, RegoObject, parseRegoValue, type RegoValue } from "@agentgate/opa-host/values";
 import { PropertyViolation, jsonMutator, type FuzzTarget } from "./engine.ts";
 import { REVIEW_DICTIONARY } from "./admission-seeds.ts";
 

@@ -1,8 +1,7 @@
 // The Rego-value reader (parseRegoValue): the text opa_value_dump gives for
 // every value a host builtin takes and every entrypoint answers.
 import { isDeepStrictEqual } from "node:util";
-import { goJson } from "../src/policy/builtins/json.ts";
-import { MAX_VALUE_DEPTH, RegoNumber, RegoObject, RegoSet, RegoValueError, compareValues, formatTerm, parseRegoValue, serializeRegoValue, type RegoValue } from "../src/policy/builtins/rego-value.ts";
+import { MAX_VALUE_DEPTH, RegoNumber, RegoObject, RegoSet, RegoValueError, compareValues, formatTerm, goJson, parseRegoValue, serializeRegoValue, type RegoValue } from "@agentgate/opa-host/values";
 import { PropertyViolation, jsonMutator, type FuzzTarget } from "./engine.ts";
 
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { stringify } from "yaml";
-import { PooledKubeConfig } from "../../src/audit/kube.ts";
+import { PooledKubeConfig } from "../../src/kube/pooled-config.ts";
 import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { startFakeKagent, type FakeKagent } from "../../test/support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../../test/support/control-plane.ts";

@@ -1,7 +1,7 @@
 // Where a run's model and tool-server traffic goes, as kagent decides it:
 // the TypeScript twin of policies/agentgate/endpoints.rego, for the run's
 // NetworkPolicy. The policy judges the host modelEndpoint() returns, and
-// test/unit/model-endpoint-differential.test.ts keeps the two in agreement.
+// test/opa/model-endpoint-differential.test.ts keeps the two in agreement.
 // Pure: no I/O.
 import { isRecord } from "../types/kube.ts";
 

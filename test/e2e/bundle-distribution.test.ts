@@ -4,7 +4,7 @@
 // client certificate; and an https bundle service (node:https) requiring a
 // client certificate and a bearer token. Bundles are pushed as `oras push`
 // does and loaded by the store exactly as serve and audit open it
-// (openBundleStore with their flags), and by the real executable.
+// (openBundles with their flags), and by the real executable.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -13,16 +13,16 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent } from "undici";
 import { logger } from "../../src/log.ts";
-import { readBundleFiles, writeBundleArchive } from "../../src/policy/bundle-archive.ts";
-import { openBundleStore, type BundleFlags, type BundleStore } from "../../src/policy/bundle-store.ts";
+import type { BundleStore } from "../../src/policy/bundles/store.ts";
+import { openBundles, type BundleFlags } from "../../src/cli/bundle-flags.ts";
 import { encodeInput } from "../../src/policy/engine.ts";
-import { signBundleFiles, signingKeyFrom } from "../../src/policy/signatures.ts";
+import { signingKeyFrom } from "../../src/policy/signatures.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../../src/tls/self-signed.ts";
-import { buildTestBundle } from "../fixtures/bundles.ts";
+import { builtBundle, limitRule, signedBundle } from "../fixtures/bundles.ts";
 import { CONFIG_MEDIA_TYPE, LAYER_MEDIA_TYPE, imageManifest, pushBlob, pushBundle, putManifest, type PushTarget } from "../support/oci-push.ts";
 import { startRegistry, type TestRegistry } from "../support/oci-registry.ts";
 import { startTokenService, type TokenService } from "../support/registry-token.ts";
@@ -30,10 +30,6 @@ import { until } from "../support/until.ts";
 import { clientCertificate, testCa } from "./client-certs.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/agentgate.js", import.meta.url));
-const rule = (max: number) => `package agentgate
-violations contains {"policy": "limit", "field": "spec.x", "message": "over ${String(max)}", "action": "deny"} if input.request.object.spec.x > ${String(max)}
-`;
-
 let dir = "";
 const f = (name: string) => join(dir, name);
 const bundles = new Map<string, Buffer>();
@@ -48,21 +44,8 @@ const client = clientCertificate(clientsCa, "agentgate");
 
 let plain: TestRegistry;
 
-async function built(max: number, revision: string): Promise<Buffer> {
-  const path = await buildTestBundle({ "p.rego": rule(max) }, { entrypoints: ["agentgate/violations"], revision, name: "team" });
-  const bytes = await readFile(path);
-  await rm(dirname(path), { recursive: true, force: true });
-  return bytes;
-}
-
-async function signed(bytes: Buffer): Promise<Buffer> {
-  const path = f(`sign-${createHash("sha256").update(bytes).digest("hex").slice(0, 8)}.tar.gz`);
-  await writeFile(path, bytes);
-  const files = await readBundleFiles(path, "t");
-  files.set(".signatures.json", await signBundleFiles(files, signingKeyFrom(Buffer.from(signingPair.privateKey.export({ type: "pkcs8", format: "pem" })), "test key")));
-  await writeBundleArchive(files, path);
-  return readFile(path);
-}
+const built = (max: number, revision: string): Promise<Buffer> => builtBundle(limitRule(max), { revision });
+const signed = (bytes: Buffer): Promise<Buffer> => signedBundle(bytes, signingKeyFrom(Buffer.from(signingPair.privateKey.export({ type: "pkcs8", format: "pem" })), "test key"));
 
 const bundle = (name: string): Buffer => {
   const b = bundles.get(name);
@@ -71,7 +54,7 @@ const bundle = (name: string): Buffer => {
 };
 
 /** The store as serve and audit open it: their flags, polled every 100 ms, nothing kept on disk unless asked. */
-const open = (flags: Partial<BundleFlags> & { bundle: string[] }): Promise<BundleStore> => openBundleStore({ bundlePollInterval: "100ms", bundleCacheDir: "", ...flags }, logger);
+const open = (flags: Partial<BundleFlags> & { bundle: string[] }): Promise<BundleStore> => openBundles({ bundlePollInterval: "100ms", bundleCacheDir: "", ...flags }, logger);
 /** The --bundle slots (the embedded default stacks under them). */
 const given = (store: BundleStore) => store.status().filter((s) => s.name !== "default");
 const revision = (store: BundleStore, slot = 0): string | undefined => given(store)[slot]?.revision;

@@ -26,7 +26,7 @@ import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { A2ADriver } from "../../src/controller/a2a-driver.ts";
 import { startController, type RunningController } from "../../src/controller/controller.ts";
 import { ProvenanceSigner } from "../../src/controller/provenance-recorder.ts";
-import type { CallsRecord } from "../../src/controller/run-ledger.ts";
+import type { CallsRecord } from "../../src/provenance/facts.ts";
 import { exemptNamespaces } from "../../src/gateway/exemptions.ts";
 import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";

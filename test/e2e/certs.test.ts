@@ -10,10 +10,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { execFile } from "node:child_process";
-import { request as httpsRequest } from "node:https";
 import { promisify } from "node:util";
-import { createServer } from "node:net";
-import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
@@ -25,11 +22,13 @@ import { fresh, serviceHosts } from "../../src/certs/rotate.ts";
 import { webhookConfigurations, WEBHOOKS } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
+import { freePort } from "../../src/testing/free-port.ts";
+import { httpsCall } from "../support/https-call.ts";
+import { agentConfigReview } from "../support/admission-review.ts";
+import { SELF_MANAGED, selfManagedGateway } from "../support/gateway.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const GW_NS = "agentgate-system";
-const SECRET = "agentgate-webhook-tls";
-const CONFIG = "agentgate";
+const { namespace: GW_NS, secret: SECRET, webhookConfig: CONFIG } = SELF_MANAGED;
 
 let cp: ControlPlane;
 let core: k8s.CoreV1Api;
@@ -37,16 +36,6 @@ let admission: k8s.AdmissionregistrationV1Api;
 const gateways: RunningGateway[] = [];
 let ports: number[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => { if (typeof address === "object" && address) resolve(address.port); else reject(new Error("no free port")); });
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -61,19 +50,7 @@ async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<
 }
 
 const gatewayOptions = (port: number): ServeOptions => ({
-  listen: `127.0.0.1:${String(port)}`,
-  bundle: [],
-  kubeconfig: cp.kubeconfigPath,
-  // No watch caches: the cluster is used for the certificates only.
-  offline: true,
-  namespace: GW_NS,
-  serviceAccount: `system:serviceaccount:${GW_NS}:agentgate`,
-  trustedUser: [],
-  drainSeconds: 0,
-  certSecret: `${GW_NS}/${SECRET}`,
-  certService: "agentgate",
-  certHost: ["127.0.0.1"],
-  webhookConfig: [CONFIG],
+  ...selfManagedGateway(port, cp.kubeconfigPath),
   certValidity: "20s",
   caValidity: "60s",
 });
@@ -90,58 +67,17 @@ async function configuredBundles(): Promise<string[][]> {
   return [...(validating.webhooks ?? []), ...(mutating.webhooks ?? [])].map((w) => decodeCaBundle(w.clientConfig.caBundle).map(fingerprint));
 }
 
-function review(uid: string): string {
-  return JSON.stringify({
-    apiVersion: "admission.k8s.io/v1",
-    kind: "AdmissionReview",
-    request: {
-      uid,
-      kind: { group: "agent.tekton.dev", version: "v1alpha1", kind: "AgentConfig" },
-      resource: { group: "agent.tekton.dev", version: "v1alpha1", resource: "agentconfigs" },
-      operation: "CREATE",
-      namespace: "qe",
-      userInfo: { username: "alice" },
-      object: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentConfig", metadata: { name: "load", namespace: "qe" }, spec: { tokenBudget: 900000 } },
-    },
-  });
-}
+const review = (uid: string): string => agentConfigReview(uid, { tokenBudget: 900000 });
 
 /** One request on a fresh TLS connection, trusting only `ca`; resolves with the serving certificate's fingerprint. */
-function validate(port: number, ca: string, uid: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const body = review(uid);
-    const req = httpsRequest(
-      { host: "127.0.0.1", port, path: "/validate", method: "POST", ca, agent: false, timeout: 10_000, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
-      (res) => {
-        const served = (res.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256 ?? "";
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          const parsed = JSON.parse(text) as { response?: { uid?: string; allowed?: boolean } };
-          if (res.statusCode !== 200 || parsed.response?.uid !== uid || parsed.response.allowed !== false) reject(new Error(`unexpected answer ${String(res.statusCode)}: ${text.slice(0, 200)}`));
-          else resolve(served);
-        });
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.end(body);
-  });
+async function validate(port: number, ca: string, uid: string): Promise<string> {
+  const { status, body, served } = await httpsCall(port, "POST", "/validate", review(uid), { ca, timeoutMs: 10_000 });
+  const parsed = JSON.parse(body) as { response?: { uid?: string; allowed?: boolean } };
+  if (status !== 200 || parsed.response?.uid !== uid || parsed.response.allowed !== false) throw new Error(`unexpected answer ${String(status)}: ${body.slice(0, 200)}`);
+  return served;
 }
 
-function readyz(port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: "127.0.0.1", port, path: "/readyz", rejectUnauthorized: false, agent: false }, (r) => {
-      const chunks: Buffer[] = [];
-      r.on("data", (c: Buffer) => chunks.push(c));
-      r.on("end", () => { resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString() }); });
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
+const readyz = (port: number) => httpsCall(port, "GET", "/readyz");
 
 async function kubectlApplyDenied(): Promise<{ code: number; stderr: string }> {
   return cp.kubectl(["apply", "-f", join(ROOT, "examples/agentconfig-denied.yaml")], { allowFail: true });

@@ -143,10 +143,10 @@ test("a direct POST without the certificate, or with one from another CA, is ref
   const review = JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: {} });
   const none = await post("/validate", review);
   assert.equal(none.status, 401);
-  assert.deepEqual(JSON.parse(none.body), { error: "POST /validate: a TLS client certificate signed by the gateway's --client-ca-file is required; none was presented" });
+  assert.deepEqual(JSON.parse(none.body), { error: "POST /validate: a TLS client certificate signed by the gateway's client CA (Helm gateway.clientAuth) is required; none was presented" });
   const stranger = await post("/mutate", review, clientCertificate(testCa("elsewhere"), API_SERVER_CN));
   assert.equal(stranger.status, 401);
-  assert.match((JSON.parse(stranger.body) as { error: string }).error, /^POST \/mutate: the TLS client certificate does not verify against the gateway's --client-ca-file: /);
+  assert.match((JSON.parse(stranger.body) as { error: string }).error, /^POST \/mutate: the TLS client certificate does not verify against the gateway's client CA \(Helm gateway.clientAuth\): /);
   const wrongName = await post("/validate", review, clientCertificate(clientsCa, "someone"));
   assert.equal(wrongName.status, 403);
   for (const path of ["/healthz", "/readyz", "/metrics"]) assert.equal(await get(path), 200, path);

@@ -84,7 +84,7 @@ test("a pass on the informer's copy from before the actor's write does not finis
   assert.deepEqual(requeued, [`${NS}/r1`], "the actor requeued the run as it ended");
   const done = await fresh();
   assert.equal(done.status?.phase, "Succeeded");
-  assert.match(done.status?.conditions?.find((c) => c.type === "Succeeded")?.message ?? "", /\(provenance recorded unsigned: no --provenance-key-secret\)$/, "the condition says the provenance is unsigned");
+  assert.match(done.status?.conditions?.find((c) => c.type === "Succeeded")?.message ?? "", /\(provenance recorded unsigned: no signing key configured, Helm provenance\.keySecret\)$/, "the condition says the provenance is unsigned");
   assert.deepEqual(done.status?.provenance?.signatures, []);
   const writes = kube.requests.get("patch agentruns/status");
 

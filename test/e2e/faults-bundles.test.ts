@@ -5,24 +5,26 @@
 // version answers every request meanwhile, /readyz stays ready and says what
 // fails, a restart never starts from an older version than the one in force
 // (nor from nothing, silently). Garbage and an older revision from the
-// service are test/unit/bundle-swap.test.ts's (refused, and followed: a
+// service are test/opa/bundle-swap.test.ts's (refused, and followed: a
 // rollback is the service's to make).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { Agent, request as httpsRequest } from "node:https";
+import { Agent } from "node:https";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { admissionReviews } from "../../bench/fixtures.ts";
-import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
+import { type RunningGateway } from "../../src/cli/serve.ts";
 import { logger } from "../../src/log.ts";
 import type { AdmissionReview } from "../../src/types/admission.ts";
-import { buildTestBundle } from "../fixtures/bundles.ts";
+import { builtBundle } from "../fixtures/bundles.ts";
 import { captureLogs, type CapturedLogs } from "../support/fault-kit.ts";
 import { until } from "../support/until.ts";
+import { gatewayOverBundle } from "../support/gateway.ts";
+import { httpsCall } from "../support/https-call.ts";
 
 const answer = (action: "deny" | "warn", text: string) => `package agentgate
 violations contains {"policy": "fault", "field": "spec", "message": "${text}", "action": "${action}"} if input.request.kind.kind == "AgentConfig"
@@ -40,13 +42,6 @@ let service: Server;
 let servicePort = 0;
 const sockets = new Set<Socket>();
 const held: ServerResponse[] = [];
-
-async function built(rego: string, revision: string): Promise<Buffer> {
-  const path = await buildTestBundle({ "p.rego": rego }, { entrypoints: ["agentgate/violations"], revision, name: "team" });
-  const bytes = await readFile(path);
-  await rm(dirname(path), { recursive: true, force: true });
-  return bytes;
-}
 
 function listen(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -71,8 +66,8 @@ function serviceDown(): Promise<void> {
 before(async () => {
   logs = captureLogs(logger, "info");
   dir = await mkdtemp(join(tmpdir(), "agentgate-faults-bundles-"));
-  versions.v1 = await built(answer("deny", "v1 says no"), "v1");
-  versions.v2 = await built(answer("warn", "v2 says careful"), "v2");
+  versions.v1 = await builtBundle(answer("deny", "v1 says no"), { revision: "v1" });
+  versions.v2 = await builtBundle(answer("warn", "v2 says careful"), { revision: "v2" });
   service = createServer((req, res) => {
     if (mode === "hang") {
       // Taken, never answered.
@@ -110,34 +105,11 @@ after(async () => {
 const url = () => `http://127.0.0.1:${String(servicePort)}/bundles/team.tar.gz`;
 
 /** `agentgate serve --offline --no-default-bundle --bundle <service> --bundle-poll-interval 200ms --bundle-cache-dir <cacheDir>` */
-function gatewayOn(cacheDir: string): Promise<RunningGateway> {
-  return startGateway({
-    listen: "127.0.0.1:0",
-    bundle: [url()],
-    defaultBundle: false,
-    bundlePollInterval: "200ms",
-    bundleCacheDir: cacheDir,
-    offline: true,
-    namespace: "agentgate-system",
-    serviceAccount: "system:serviceaccount:agentgate-system:agentgate",
-    trustedUser: [],
-    drainSeconds: 0,
-  });
-}
+const gatewayOn = (cacheDir: string): Promise<RunningGateway> => gatewayOverBundle(url(), { pollInterval: "200ms", cacheDir });
 
 const agent = new Agent({ keepAlive: true, maxSockets: 2, rejectUnauthorized: false });
 
-function call(gateway: RunningGateway, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: "127.0.0.1", port: gateway.port, path, method, agent, headers: { "content-type": "application/json" } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }); });
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const call = (gateway: RunningGateway, method: string, path: string, body?: string) => httpsCall(gateway.port, method, path, body, { agent });
 
 const template = admissionReviews().find((r) => r.review.request?.kind.kind === "AgentConfig")?.review;
 

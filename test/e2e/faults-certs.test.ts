@@ -9,9 +9,6 @@
 // admitted, never left without an answer.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { request as httpsRequest } from "node:https";
-import { createServer } from "node:net";
-import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
@@ -24,11 +21,12 @@ import { logger } from "../../src/log.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { captureLogs, type CapturedLogs } from "../support/fault-kit.ts";
 import { until } from "../support/until.ts";
+import { freePort } from "../../src/testing/free-port.ts";
+import { httpsCall } from "../support/https-call.ts";
+import { SELF_MANAGED, selfManagedGateway } from "../support/gateway.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const GW_NS = "agentgate-system";
-const SECRET = "agentgate-webhook-tls";
-const CONFIG = "agentgate";
+const { namespace: GW_NS, secret: SECRET, webhookConfig: CONFIG } = SELF_MANAGED;
 
 let cp: ControlPlane;
 let core: k8s.CoreV1Api;
@@ -37,31 +35,8 @@ let logs: CapturedLogs;
 const gateways: RunningGateway[] = [];
 let ports: number[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => { if (typeof address === "object" && address) resolve(address.port); else reject(new Error("no free port")); });
-    });
-  });
-}
 
-const options = (port: number): ServeOptions => ({
-  listen: `127.0.0.1:${String(port)}`,
-  bundle: [],
-  kubeconfig: cp.kubeconfigPath,
-  offline: true,
-  namespace: GW_NS,
-  serviceAccount: `system:serviceaccount:${GW_NS}:agentgate`,
-  trustedUser: [],
-  drainSeconds: 0,
-  certSecret: `${GW_NS}/${SECRET}`,
-  certService: "agentgate",
-  certHost: ["127.0.0.1"],
-  webhookConfig: [CONFIG],
-});
+const options = (port: number): ServeOptions => selfManagedGateway(port, cp.kubeconfigPath);
 
 async function material(): Promise<CertificateMaterial | undefined> {
   try {
@@ -78,20 +53,6 @@ async function trustedByWebhooks(): Promise<string[][]> {
   return [...(validating.webhooks ?? []), ...(mutating.webhooks ?? [])].map((w) => decodeCaBundle(w.clientConfig.caBundle).map(fingerprint));
 }
 
-/** GET on one replica, trusting only `ca`: the fingerprint of the certificate it serves, and what it says. */
-function get(port: number, path: string, ca: string): Promise<{ status: number; body: string; served: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: "127.0.0.1", port, path, ca, agent: false, timeout: 10_000 }, (res) => {
-      const served = (res.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256 ?? "";
-      let body = "";
-      res.setEncoding("utf8").on("data", (c: string) => (body += c));
-      res.on("end", () => { resolve({ status: res.statusCode ?? 0, body, served }); });
-    });
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.end();
-  });
-}
 
 type Outcome = "judged" | "failed-closed" | "admitted" | "other";
 
@@ -133,7 +94,7 @@ async function converged(what: string, notCa: string): Promise<CertificateMateri
   const ca = fingerprint(m.signer.cert);
   await until(`${what}: every webhook entry to trust the new CA`, async () => ((await trustedByWebhooks()).every((fps) => fps.includes(ca)) ? true : undefined));
   for (const port of ports) {
-    await until(`${what}: replica ${String(port)} to serve the new certificate`, async () => ((await get(port, "/readyz", m.trusted.join("")).catch(() => undefined))?.served === fingerprint(m.serving.cert) ? true : undefined));
+    await until(`${what}: replica ${String(port)} to serve the new certificate`, async () => ((await httpsCall(port, "GET", "/readyz", undefined, { ca: m.trusted.join(""), timeoutMs: 10_000 }).catch(() => undefined))?.served === fingerprint(m.serving.cert) ? true : undefined));
   }
   await until(`${what}: the API server to judge through the webhook again`, async () => ((await applyDenied()).outcome === "judged" ? true : undefined));
   return m;
@@ -210,14 +171,5 @@ for (const fault of faults) {
   });
 }
 
-/** /readyz without trusting anything: only whether the replica says it is ready. */
-function rawReadyz(port: number): Promise<number> {
-  return new Promise((resolve) => {
-    const req = httpsRequest({ host: "127.0.0.1", port, path: "/readyz", rejectUnauthorized: false, agent: false }, (res) => {
-      res.resume();
-      res.on("end", () => { resolve(res.statusCode ?? 0); });
-    });
-    req.on("error", () => { resolve(0); });
-    req.end();
-  });
-}
+/** /readyz without trusting anything: only whether the replica says it is ready (0: no answer). */
+const rawReadyz = (port: number): Promise<number> => httpsCall(port, "GET", "/readyz").then((r) => r.status, () => 0);

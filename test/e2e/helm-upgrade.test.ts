@@ -11,16 +11,18 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, parseDocument, stringify } from "yaml";
 import { ConfigMapLedgerStore, ledgerName } from "../../src/calls/ledger-configmap.ts";
 import { emptyLedger } from "../../src/calls/ledger.ts";
-import { resolveOwner } from "../../src/owner.ts";
+import { resolveOwner } from "../../src/kube/owner.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
 import { until } from "../support/until.ts";
+import { freePort } from "../../src/testing/free-port.ts";
+import { helmIn } from "../support/helm.ts";
+import { stopChildren } from "../support/children.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHART = join(ROOT, "charts/agentgate");
@@ -33,23 +35,8 @@ const CRDS = ["agentconfigs.agent.tekton.dev", "agentruns.agent.tekton.dev"];
 let cp: ControlPlane;
 const children: ChildProcess[] = [];
 
-function helm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      toolPath("helm"),
-      [...args, "--kubeconfig", cp.kubeconfigPath],
-      { env: { ...process.env, HELM_CACHE_HOME: join(WORK, "cache"), HELM_CONFIG_HOME: join(WORK, "config"), HELM_DATA_HOME: join(WORK, "data") }, maxBuffer: 32 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-let n = 0;
-const valuesFile = (values: Record<string, unknown>): string => {
-  const path = join(WORK, `values-${String(++n)}.yaml`);
-  writeFileSync(path, stringify(values));
-  return path;
-};
+// cp is started in before(); helm reads its kubeconfig when it runs.
+const { run: helm, valuesFile } = helmIn(WORK, { kubeconfig: () => cp.kubeconfigPath });
 const VALUES = { audit: { enabled: true } };
 
 /** A copy of the chart as charts before templates/crds.yaml were: the CRDs in crds/, which Helm installs once and never upgrades. */
@@ -76,13 +63,6 @@ function changedChart(): string {
   return dir;
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const a = probe.address();
-      probe.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
 
 const kubectlJson = async <T>(args: string[]): Promise<T> => JSON.parse((await cp.kubectl([...args, "-o", "json"])).stdout) as T;
 
@@ -110,12 +90,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const child of children) {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGKILL");
-    await exited;
-  }
+  await stopChildren(children, "SIGKILL");
   await cp.stop();
 });
 

@@ -10,7 +10,6 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +19,9 @@ import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { WATCHED_KINDS } from "../../src/context/cluster-lookup.ts";
 import { WEBHOOKS } from "../../src/gateway/webhooks.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
+import { freePort } from "../../src/testing/free-port.ts";
+import { helmIn } from "../support/helm.ts";
+import { stopChildren } from "../support/children.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHART = join(ROOT, "charts/agentgate");
@@ -66,24 +68,8 @@ function servingCertificate(): { ca: string; cert: string; key: string } {
   return { ca: forge.pki.certificateToPem(ca.cert), cert: forge.pki.certificateToPem(leaf.cert), key: forge.pki.privateKeyToPem(leaf.keys.privateKey) };
 }
 
-function helm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      toolPath("helm"),
-      [...args, "--kubeconfig", cp.kubeconfigPath],
-      // helm keeps caches and repositories under these; none of them is the user's.
-      { env: { ...process.env, HELM_CACHE_HOME: join(WORK, "cache"), HELM_CONFIG_HOME: join(WORK, "config"), HELM_DATA_HOME: join(WORK, "data") }, maxBuffer: 32 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-let n = 0;
-const valuesFile = (values: Record<string, unknown>): string => {
-  const path = join(WORK, `values-${++n}.yaml`);
-  writeFileSync(path, stringify(values));
-  return path;
-};
+// cp is started in before(); helm reads its kubeconfig when it runs.
+const { run: helm, valuesFile } = helmIn(WORK, { kubeconfig: () => cp.kubeconfigPath });
 
 // The agent CRDs are the cluster's here, installed before the chart (as when
 // another release or GitOps owns them), so the releases below set
@@ -109,13 +95,6 @@ const serviceAccountUser = (namespace: string, name: string): string => `system:
 const kubeconfigAs = (namespace: string, name: string): Promise<string> =>
   cp.kubeconfigFor(serviceAccountUser(namespace, name), ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"]);
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const a = probe.address();
-      probe.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
 
 /** GET /readyz until it answers 200 or a minute passes; the last status and body. */
 async function readyz(port: number, ca: string | undefined): Promise<string> {
@@ -387,12 +366,7 @@ describe("each component run with the chart's own arguments, as its own ServiceA
   });
 
   after(async () => {
-    for (const child of children) {
-      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
+    await stopChildren(children, "SIGTERM");
   });
 
   test("the gateway creates its Secret, fills both configurations' caBundle, and the webhook then denies through kubectl", async () => {

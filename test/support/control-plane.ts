@@ -11,12 +11,12 @@ import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import forge from "node-forge";
+import { freePort } from "../../src/testing/free-port.ts";
 
 const BIN = fileURLToPath(new URL("../../.tools/bin/", import.meta.url));
 
@@ -157,20 +157,6 @@ function startWatchdog(dir: string): ChildProcess {
   return child;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => {
-        if (typeof address === "object" && address) resolve(address.port);
-        else reject(new Error("could not get a free port"));
-      });
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------
 // Certificates.

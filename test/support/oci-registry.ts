@@ -6,12 +6,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, fetch } from "undici";
 import { stringify } from "yaml";
+import { freePort } from "../../src/testing/free-port.ts";
 
 const BINARY = fileURLToPath(new URL("../../.tools/bin/registry", import.meta.url));
 
@@ -54,16 +54,6 @@ export interface TestRegistry {
 const live = new Set<ChildProcess>();
 let hooked = false;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => { if (typeof address === "object" && address) resolve(address.port); else reject(new Error("no free port")); });
-    });
-  });
-}
 
 export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run tools/install.sh to build the test tools`);

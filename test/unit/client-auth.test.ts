@@ -96,10 +96,10 @@ after(async () => {
 });
 
 const refusals: { name: string; client: () => { cert: string; key: string } | undefined; status: number; error: RegExp }[] = [
-  { name: "no client certificate", client: () => undefined, status: 401, error: /^POST \/validate: a TLS client certificate signed by the gateway's --client-ca-file is required; none was presented$/ },
-  { name: "a certificate from another CA", client: () => clientCertificate(otherCa, "kube-apiserver"), status: 401, error: /^POST \/validate: the TLS client certificate does not verify against the gateway's --client-ca-file: UNABLE_TO_VERIFY_LEAF_SIGNATURE$/ },
-  { name: "a certificate from the CA made for serving, not for clients", client: () => clientCertificate(apiServerCa, "kube-apiserver", "serverAuth"), status: 401, error: /^POST \/validate: the TLS client certificate does not verify against the gateway's --client-ca-file: INVALID_PURPOSE$/ },
-  { name: "a certificate from the CA whose CN is not allowed", client: () => clientCertificate(apiServerCa, "mallory"), status: 403, error: /^POST \/validate: client certificate CN "mallory" is not among the gateway's --client-cn \(kube-apiserver, kube-apiserver-2\)$/ },
+  { name: "no client certificate", client: () => undefined, status: 401, error: /^POST \/validate: a TLS client certificate signed by the gateway's client CA \(Helm gateway.clientAuth\) is required; none was presented$/ },
+  { name: "a certificate from another CA", client: () => clientCertificate(otherCa, "kube-apiserver"), status: 401, error: /^POST \/validate: the TLS client certificate does not verify against the gateway's client CA \(Helm gateway.clientAuth\): UNABLE_TO_VERIFY_LEAF_SIGNATURE$/ },
+  { name: "a certificate from the CA made for serving, not for clients", client: () => clientCertificate(apiServerCa, "kube-apiserver", "serverAuth"), status: 401, error: /^POST \/validate: the TLS client certificate does not verify against the gateway's client CA \(Helm gateway.clientAuth\): INVALID_PURPOSE$/ },
+  { name: "a certificate from the CA whose CN is not allowed", client: () => clientCertificate(apiServerCa, "mallory"), status: 403, error: /^POST \/validate: client certificate CN "mallory" is not among the gateway's allowed client names \(Helm gateway.clientAuth.allowedNames: kube-apiserver, kube-apiserver-2\)$/ },
 ];
 
 for (const c of refusals) {

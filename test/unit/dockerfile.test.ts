@@ -62,7 +62,7 @@ function stages(instructions: Instruction[]): Stage[] {
 
 const dockerfile = stages(parseDockerfile(read("Dockerfile")));
 const final = dockerfile.at(-1);
-const pkg = JSON.parse(read("package.json")) as { bin: Record<string, string>; engines: { node: string }; scripts: Record<string, string> };
+const pkg = JSON.parse(read("package.json")) as { bin: Record<string, string>; engines: { node: string }; scripts: Record<string, string>; workspaces?: string[] };
 
 type Version = [number, number, number];
 const version = (v: string): Version => {
@@ -185,4 +185,24 @@ test(".dockerignore keeps dependencies, tools, history and keys out, and nothing
     const top = source.split("/")[0] ?? "";
     assert.ok(!patterns.includes(top) && !patterns.includes(source), `COPY ${source} is not excluded by .dockerignore`);
   }
+});
+
+test("each workspace package is linked by every npm ci and ships its compiled dist/ with its package.json", () => {
+  const workspaces = pkg.workspaces ?? [];
+  assert.ok(workspaces.length > 0, "package.json names its workspaces");
+  assert.ok(final);
+  const args = (stage: Stage, keyword: string): string[][] => stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args.split(/\s+/));
+  for (const dir of workspaces) {
+    assert.ok(!dir.includes("*"), `workspace ${dir}: listed by path, so this test sees the one the Dockerfile copies`);
+    // npm ci without a workspace's package.json fails (or links nothing), so it comes before each npm ci.
+    for (const stage of dockerfile.filter((s) => s.instructions.some((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args)))) {
+      const ci = stage.instructions.findIndex((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args));
+      const before = stage.instructions.slice(0, ci).filter((i) => i.keyword === "COPY").map((i) => i.args.split(/\s+/));
+      assert.ok(before.some((c) => c.includes(`${dir}/package.json`)), `stage ${stage.name ?? stage.image} copies ${dir}/package.json before npm ci`);
+    }
+    const copies = args(final, "COPY");
+    assert.ok(copies.some((c) => c.includes(`${dir}/package.json`)), `the image has ${dir}/package.json (its exports map)`);
+    assert.ok(copies.some((c) => c[0]?.startsWith("--from=") && c.includes(`/app/${dir}/dist`)), `the image has ${dir}/dist, compiled in the build stage`);
+  }
+  assert.match(pkg.scripts["build:ts"] ?? "", /packages\/opa-host\/tsconfig\.build\.json/, "build:ts compiles the package");
 });

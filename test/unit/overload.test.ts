@@ -21,6 +21,7 @@ import { generateServingCertificate } from "../../src/tls/self-signed.ts";
 import type { AdmissionReview } from "../../src/types/admission.ts";
 import type { KubeObject } from "../../src/types/kube.ts";
 import { until } from "../support/until.ts";
+import { agentConfigReview } from "../support/admission-review.ts";
 
 const N = 4;
 const K = 3;
@@ -70,22 +71,7 @@ before(async () => {
 
 after(() => new Promise<void>((r) => { server.close(() => { r(); }); server.closeAllConnections(); }));
 
-/** As kube-apiserver writes it: kind, apiVersion, request with uid first. */
-function review(uid: string): string {
-  return JSON.stringify({
-    kind: "AdmissionReview",
-    apiVersion: "admission.k8s.io/v1",
-    request: {
-      uid,
-      kind: { group: "agent.tekton.dev", version: "v1alpha1", kind: "AgentConfig" },
-      resource: { group: "agent.tekton.dev", version: "v1alpha1", resource: "agentconfigs" },
-      operation: "CREATE",
-      namespace: "qe",
-      userInfo: { username: "alice" },
-      object: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentConfig", metadata: { name: "a", namespace: "qe", uid: "not-the-review-uid" }, spec: { tokenBudget: 1000 } },
-    },
-  });
-}
+const review = (uid: string): string => agentConfigReview(uid, { tokenBudget: 1000 });
 
 interface Answer {
   uid: string;

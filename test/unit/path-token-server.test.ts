@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultNamespace, defaultServiceAccount } from "../../src/cli/environment.ts";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
-import { InputError } from "../../src/cli/manifests.ts";
+import { InputError } from "../../src/errors.ts";
 import { httpsCall } from "../support/https-call.ts";
 
 const TOKEN = "qm7wx2rlp4vn9bk3ch6djt8z5f0ga1es";

@@ -75,8 +75,8 @@ const wide = `{"blob":[${"[],".repeat(3000)}[]]}`;
 const deep = `{"nest":${"[".repeat(50)}${"]".repeat(50)}}`;
 
 const denials: { name: string; webhook: string; skills: string; message: RegExp }[] = [
-  { name: "too many values", webhook: "/validate", skills: wide, message: /^\[request-size\] the review holds 30\d\d JSON values, over the gateway's limit of 2000; keep bulk data out of the object .*--max-review-values\ndecision_id u-cost: / },
-  { name: "too deep", webhook: "/validate", skills: deep, message: /^\[request-size\] the review nests 55 levels deep, over the gateway's limit of 40 \(the object starts 3 levels in\); flatten .*--max-review-depth\ndecision_id u-cost: / },
+  { name: "too many values", webhook: "/validate", skills: wide, message: /^\[request-size\] the review holds 30\d\d JSON values, over the gateway's limit of 2000; keep bulk data out of the object .*gateway\.reviewLimits\.maxValues\ndecision_id u-cost: / },
+  { name: "too deep", webhook: "/validate", skills: deep, message: /^\[request-size\] the review nests 55 levels deep, over the gateway's limit of 40 \(the object starts 3 levels in\); flatten .*gateway\.reviewLimits\.maxDepth\ndecision_id u-cost: / },
   { name: "too many values, on the mutating webhook", webhook: "/mutate", skills: wide, message: /^\[request-size\] the review holds 30\d\d JSON values/ },
 ];
 

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
-import { startFakeKagent } from "../../../test/support/a2a-server.ts";
-import { A2AClient, A2AError, kagentAgentUrl, userMessage } from "./client.ts";
-import type { A2AEvent } from "./types.ts";
+import { startFakeKagent } from "../support/a2a-server.ts";
+import { A2AClient, A2AError, kagentAgentUrl, userMessage } from "../../src/controller/a2a/client.ts";
+import type { A2AEvent } from "../../src/controller/a2a/types.ts";
 
 interface Seen {
   rpcMethod: string;

@@ -5,7 +5,7 @@
 // this test keeps it equal to the bundle's schema, and runs the real helm on
 // a misspelt key, a string limit, a profile of the wrong type and a valid
 // partial config. After a change to the bundle's schema:
-//   AGENTGATE_WRITE_CHART_SCHEMA=1 npx node --test test/unit/config-schema-chart.test.ts
+//   AGENTGATE_WRITE_CHART_SCHEMA=1 npx node --test test/helm/config-schema-chart.test.ts
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -52,7 +52,7 @@ function chartConfigSchema(bundleSchema: Schema): Schema {
     profile.properties = Object.fromEntries(Object.entries(profile.properties).map(([k, v]) => [k, k !== "profiles" && properties[k] !== undefined ? properties[k] : v]));
   }
   return {
-    description: "checked, while the default bundle is in force (policy.defaultBundle), with the default bundle's data.agentgate.config_schema, no key required since it is merged over the bundle's config; generated from policies/agentgate/config_schema/data.json by test/unit/config-schema-chart.test.ts",
+    description: "checked, while the default bundle is in force (policy.defaultBundle), with the default bundle's data.agentgate.config_schema, no key required since it is merged over the bundle's config; generated from policies/agentgate/config_schema/data.json by test/helm/config-schema-chart.test.ts",
     ...rest,
   };
 }
@@ -108,7 +108,7 @@ describe("policy.config in the chart", () => {
       return;
     }
     assert.deepEqual(policy.if, { properties: { defaultBundle: { const: true } } });
-    assert.deepEqual(policy.then, want, "charts/agentgate/values.schema.json is stale against policies/agentgate/config_schema/data.json: AGENTGATE_WRITE_CHART_SCHEMA=1 npx node --test test/unit/config-schema-chart.test.ts");
+    assert.deepEqual(policy.then, want, "charts/agentgate/values.schema.json is stale against policies/agentgate/config_schema/data.json: AGENTGATE_WRITE_CHART_SCHEMA=1 npx node --test test/helm/config-schema-chart.test.ts");
   });
 
   const refused = [

@@ -4,18 +4,16 @@
 // the PodMonitor the pods), the gateway's NetworkPolicy lets the port in, and
 // the alerts and the dashboard name only metrics and labels the processes'
 // registries hold (collected in-process: a renamed metric fails here). The
-// alerts' behaviour is tested by promtool in test/unit/promtool-rules.test.ts.
+// alerts' behaviour is tested by promtool in test/helm/promtool-rules.test.ts.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments, stringify } from "yaml";
 import { PHASE_LABELS } from "../../src/controller/metrics.ts";
 import { metricCatalog, selectors, unknownSelectors, type Catalog } from "../support/metric-catalog.ts";
-import { toolPath } from "../support/control-plane.ts";
+import { helmIn, type ChartObject } from "../support/helm.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHART = join(ROOT, "charts/agentgate");
@@ -25,7 +23,7 @@ const NS = "agentgate-system";
 after(() => { rmSync(WORK, { recursive: true, force: true }); });
 
 type Labels = Record<string, string>;
-type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; labels?: Labels; annotations?: Labels } };
+type Obj = ChartObject;
 interface Container {
   name: string;
   args: string[];
@@ -61,25 +59,10 @@ interface PrometheusRule {
   spec: { groups: { name: string; rules: Rule[] }[] };
 }
 
-let files = 0;
-function helm(values: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const path = join(WORK, `values-${++files}.yaml`);
-  writeFileSync(path, stringify(values));
-  return new Promise((resolve) => {
-    execFile(
-      toolPath("helm"),
-      ["template", "agentgate", CHART, "--namespace", NS, "-f", path],
-      { env: { ...process.env, HELM_CACHE_HOME: join(WORK, "cache"), HELM_CONFIG_HOME: join(WORK, "config"), HELM_DATA_HOME: join(WORK, "data") }, maxBuffer: 32 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function render(values: Record<string, unknown> = {}): Promise<Obj[]> {
-  const r = await helm(values);
-  assert.equal(r.code, 0, `helm template failed: ${r.stderr}`);
-  return parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj | null).filter((o): o is Obj => o !== null);
-}
+const chart = helmIn(WORK);
+/** helm template with these values, refused or not */
+const helm = (values: Record<string, unknown>) => chart.run(["template", "agentgate", CHART, "--namespace", NS, "-f", chart.valuesFile(values)]);
+const render = (values: Record<string, unknown> = {}): Promise<Obj[]> => chart.render(values, "agentgate", NS);
 
 const find = (objects: Obj[], kind: string, name?: string): Obj | undefined => objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 /** The object of that kind (and name), as the shape the caller reads. */

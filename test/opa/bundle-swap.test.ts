@@ -7,18 +7,19 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { Agent, request as httpsRequest } from "node:https";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { Agent } from "node:https";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { admissionReviews } from "../../bench/fixtures.ts";
-import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
+import { type RunningGateway } from "../../src/cli/serve.ts";
 import { logger } from "../../src/log.ts";
-import { readBundleFiles, writeBundleArchive } from "../../src/policy/bundle-archive.ts";
-import { signBundleFiles, signingKeyFrom } from "../../src/policy/signatures.ts";
+import { signingKeyFrom } from "../../src/policy/signatures.ts";
 import type { AdmissionReview } from "../../src/types/admission.ts";
-import { buildTestBundle } from "../fixtures/bundles.ts";
+import { builtBundle, repackBundle, signedBundle } from "../fixtures/bundles.ts";
 import { until } from "../support/until.ts";
+import { gatewayOverBundle } from "../support/gateway.ts";
+import { httpsCall } from "../support/https-call.ts";
 
 const CONNECTIONS = 8;
 
@@ -37,25 +38,8 @@ const versions: Record<string, Buffer> = {};
 const pair = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const signingKey = signingKeyFrom(Buffer.from(pair.privateKey.export({ type: "pkcs8", format: "pem" })), "test key");
 
-async function built(rego: string, revision: string, entrypoint = "agentgate/violations"): Promise<Buffer> {
-  const path = await buildTestBundle({ "p.rego": rego }, { entrypoints: [entrypoint], revision, name: "swap" });
-  const bytes = await readFile(path);
-  await rm(dirname(path), { recursive: true, force: true });
-  return bytes;
-}
-
-async function repack(bytes: Buffer, change: (files: Map<string, Buffer>) => Promise<void>): Promise<Buffer> {
-  const path = join(dir, `repack-${String(Math.random()).slice(2)}.tar.gz`);
-  await writeFile(path, bytes);
-  const files = await readBundleFiles(path, "swap");
-  await change(files);
-  await writeBundleArchive(files, path);
-  const out = await readFile(path);
-  await rm(path);
-  return out;
-}
-
-const sign = (bytes: Buffer) => repack(bytes, async (files) => { files.set(".signatures.json", await signBundleFiles(files, signingKey)); });
+const built = (rego: string, revision: string, entrypoint?: string): Promise<Buffer> => builtBundle(rego, { revision, name: "swap", ...(entrypoint === undefined ? {} : { entrypoint }) });
+const sign = (bytes: Buffer): Promise<Buffer> => signedBundle(bytes, signingKey);
 
 before(async () => {
   // The refusals this test provokes are logged as errors; the metrics and answers are checked instead.
@@ -68,7 +52,7 @@ before(async () => {
   // Broken in each way a new version can be: signed but unloadable, unsigned, tampered after signing, not a bundle.
   versions.unloadable = await sign(await built("package other\nx := 1\n", "unloadable", "other/x"));
   versions.unsigned = v2;
-  versions.tampered = await repack(versions.v2, (files) => {
+  versions.tampered = await repackBundle(versions.v2, (files) => {
     files.set("data.json", Buffer.from('{"injected": true}'));
     return Promise.resolve();
   });
@@ -86,19 +70,7 @@ before(async () => {
 
 /** The gateway as `agentgate serve --offline --bundle <source> --bundle-verification-key …` runs it. */
 async function startWith(source: string, pollInterval: string): Promise<void> {
-  gateway = await startGateway({
-    listen: "127.0.0.1:0",
-    bundle: [source],
-    defaultBundle: false,
-    bundleVerificationKey: keyPath,
-    bundlePollInterval: pollInterval,
-    bundleCacheDir: join(dir, "cache"),
-    offline: true,
-    namespace: "agentgate-system",
-    serviceAccount: "system:serviceaccount:agentgate-system:agentgate",
-    trustedUser: [],
-    drainSeconds: 0,
-  });
+  gateway = await gatewayOverBundle(source, { pollInterval, cacheDir: join(dir, "cache"), verificationKey: keyPath });
 }
 
 after(async () => {
@@ -117,17 +89,7 @@ interface Tally {
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false });
 
-function call(method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: "127.0.0.1", port: gateway.port, path, method, agent, headers: { "content-type": "application/json" } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => { resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }); });
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const call = (method: string, path: string, body?: string) => httpsCall(gateway.port, method, path, body, { agent });
 
 function classify(status: number, body: string, uid: string): string {
   if (status !== 200) return `HTTP ${String(status)}: ${body.slice(0, 200)}`;

@@ -6,14 +6,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { makeIdentity } from "../guardrails/identity.ts";
-import { logger } from "../log.ts";
-import { loadEngine } from "../policy/load.ts";
-import { buildTestBundle } from "../../test/fixtures/bundles.ts";
-import { startControlPlane, type ControlPlane } from "../../test/support/control-plane.ts";
-import { AuditMetrics } from "./metrics.ts";
-import { startAuditRunner } from "./run.ts";
-import { AUDITED_RESOURCES, type ScanResult } from "./scanner.ts";
+import { makeIdentity } from "../../src/guardrails/identity.ts";
+import { logger } from "../../src/log.ts";
+import { loadEngine } from "../../src/policy/load.ts";
+import type { PolicyEngine } from "../../src/policy/engine.ts";
+import { buildTestBundle } from "../fixtures/bundles.ts";
+import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { AuditMetrics } from "../../src/audit/metrics.ts";
+import { startAuditRunner, type AuditRunnerOptions } from "../../src/audit/run.ts";
+import { AUDITED_RESOURCES, type ScanResult } from "../../src/audit/scanner.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NAMESPACES = 12;
@@ -35,18 +36,21 @@ after(async () => {
   await cp.stop();
 });
 
+/** The audit runner as `agentgate audit` starts it in agentgate-system, alone (no Lease). */
+const runnerOptions = (engine: () => PolicyEngine): AuditRunnerOptions => ({
+  kubeConfig: cp.kubeConfig,
+  engine,
+  identity: makeIdentity(["system:serviceaccount:agentgate-system:agentgate"]),
+  namespace: "agentgate-system",
+  log: logger,
+  metrics: new AuditMetrics(false),
+  leaderElect: false,
+  leaseNamespace: "agentgate-system",
+});
+
 async function scan(): Promise<ScanResult> {
   const engine = await loadEngine([]);
-  const runner = await startAuditRunner({
-    kubeConfig: cp.kubeConfig,
-    engine: () => engine,
-    identity: makeIdentity(["system:serviceaccount:agentgate-system:agentgate"]),
-    namespace: "agentgate-system",
-    log: logger,
-    metrics: new AuditMetrics(false),
-    leaderElect: false,
-    leaseNamespace: "agentgate-system",
-  });
+  const runner = await startAuditRunner(runnerOptions(() => engine));
   try {
     return await runner.scanOnce();
   } finally {
@@ -69,17 +73,7 @@ test("a scan reads the engine once, at its start: a bundle swapped mid-scan judg
   assert.notEqual(first.revision, second.revision);
   // As a bundle store would answer if a swap landed right after the scan began.
   let reads = 0;
-  const runner = await startAuditRunner({
-    kubeConfig: cp.kubeConfig,
-    engine: () => (reads++ === 0 ? first : second),
-    identity: makeIdentity(["system:serviceaccount:agentgate-system:agentgate"]),
-    namespace: "agentgate-system",
-    log: logger,
-    metrics: new AuditMetrics(false),
-    leaderElect: false,
-    leaseNamespace: "agentgate-system",
-    write: false,
-  });
+  const runner = await startAuditRunner({ ...runnerOptions(() => (reads++ === 0 ? first : second)), write: false });
   try {
     const one = await runner.scanOnce();
     assert.equal(one.revision, first.revision);

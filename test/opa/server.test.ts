@@ -13,7 +13,7 @@ import { StaticLookup } from "../../src/context/static-lookup.ts";
 import { makeIdentity } from "../../src/guardrails/identity.ts";
 import { logger } from "../../src/log.ts";
 import { readBundle } from "../../src/policy/bundle.ts";
-import { BundleStore } from "../../src/policy/bundle-store.ts";
+import { BundleStore } from "../../src/policy/bundles/store.ts";
 import { PolicyEngine } from "../../src/policy/engine.ts";
 import { createDecisionLogger, DEFAULT_REDACTIONS } from "../../src/server/decision-log.ts";
 import { GatewayMetrics } from "../../src/server/metrics.ts";

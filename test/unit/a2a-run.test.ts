@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { test } from "node:test";
-import type { AgentScript, FakeKagent, FakeKagentOptions } from "../../../test/support/a2a-server.ts";
-import { startFakeKagent } from "../../../test/support/a2a-server.ts";
-import { A2AClient, userMessage } from "./client.ts";
-import type { FollowOptions, FollowOutcome, Pause } from "./run.ts";
-import { followTask } from "./run.ts";
+import type { AgentScript, FakeKagent, FakeKagentOptions } from "../support/a2a-server.ts";
+import { startFakeKagent } from "../support/a2a-server.ts";
+import { A2AClient, userMessage } from "../../src/controller/a2a/client.ts";
+import type { FollowOptions, FollowOutcome, Pause } from "../../src/controller/a2a/run.ts";
+import { followTask } from "../../src/controller/a2a/run.ts";
 
 const AGENT = "team-a/run-1-agent";
 

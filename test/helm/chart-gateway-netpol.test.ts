@@ -5,14 +5,12 @@
 // limits, whose defaults are the server's own.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments, stringify } from "yaml";
 import { DEFAULT_REVIEW_LIMITS } from "../../src/wire/parse.ts";
-import { toolPath } from "../support/control-plane.ts";
+import { helmIn, type ChartObject } from "../support/helm.ts";
 
 const CHART = fileURLToPath(new URL("../../charts/agentgate", import.meta.url));
 const WORK = mkdtempSync(join(tmpdir(), "agentgate-chart-netpol-"));
@@ -20,7 +18,7 @@ const NS = "agentgate-system";
 
 after(() => { rmSync(WORK, { recursive: true, force: true }); });
 
-type Obj = Record<string, unknown> & { kind: string; metadata: { name: string } };
+type Obj = ChartObject;
 
 interface Port {
   port: number;
@@ -44,25 +42,10 @@ interface Deployment {
   spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: Container[]; volumes?: { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] }; configMap?: { name: string; items?: { key: string; path: string }[] } }[] } } };
 }
 
-let files = 0;
-function helm(values: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const path = join(WORK, `values-${++files}.yaml`);
-  writeFileSync(path, stringify(values));
-  return new Promise((resolve) => {
-    execFile(
-      toolPath("helm"),
-      ["template", "agentgate", CHART, "--namespace", NS, "-f", path],
-      { env: { ...process.env, HELM_CACHE_HOME: join(WORK, "cache"), HELM_CONFIG_HOME: join(WORK, "config"), HELM_DATA_HOME: join(WORK, "data") }, maxBuffer: 32 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function render(values: Record<string, unknown> = {}): Promise<Obj[]> {
-  const r = await helm(values);
-  assert.equal(r.code, 0, `helm template failed: ${r.stderr}`);
-  return parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj | null).filter((o): o is Obj => o !== null);
-}
+const chart = helmIn(WORK);
+/** helm template with these values, refused or not */
+const helm = (values: Record<string, unknown>) => chart.run(["template", "agentgate", CHART, "--namespace", NS, "-f", chart.valuesFile(values)]);
+const render = (values: Record<string, unknown> = {}): Promise<Obj[]> => chart.render(values, "agentgate", NS);
 
 const policy = (objects: Obj[]): NetworkPolicy | undefined => objects.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "agentgate-gateway") as NetworkPolicy | undefined;
 const deployment = (objects: Obj[], name: string): Deployment => {
@@ -93,7 +76,7 @@ describe("gateway NetworkPolicy", () => {
     const metrics = Number(flagValues(gw.args, "--metrics-listen")[0]?.split(":").pop());
     assert.equal(np.spec.ingress.length, 2);
     assert.deepEqual(ports(np.spec.ingress[0]), [`TCP/${listen}`]);
-    assert.deepEqual(ports(np.spec.ingress[1]), [`TCP/${metrics}`], "plain /metrics (metrics.*: test/unit/chart-monitoring.test.ts)");
+    assert.deepEqual(ports(np.spec.ingress[1]), [`TCP/${metrics}`], "plain /metrics (metrics.*: test/helm/chart-monitoring.test.ts)");
     assert.equal(probed, listen);
     assert.equal(np.spec.ingress[0]?.from, undefined, "the API server's address cannot be known: open unless narrowed");
   });

@@ -3,12 +3,12 @@
 // user makes, and the answer must be exit 2 (bad usage or unreadable input,
 // the README) with one line naming the flag or file and the problem — no stack
 // trace, no help page, no "undefined". Rows already covered elsewhere are
-// not repeated here: review's in src/cli/review.test.ts, controller flag
+// not repeated here: review's in test/process/review.test.ts, controller flag
 // syntax in src/cli/controller.test.ts, bundle inspect in
-// test/unit/bundle-inspect.test.ts, bundle check's --policy-config and YAML
-// input in test/unit/fidelity-bundle-check.test.ts, signing keys in
-// src/policy/signatures.test.ts, the HTTP side of serve in
-// test/unit/server.test.ts.
+// test/opa/bundle-inspect.test.ts, bundle check's --policy-config and YAML
+// input in test/opa/fidelity-bundle-check.test.ts, signing keys in
+// test/opa/bundle-signatures.test.ts, the HTTP side of serve in
+// test/opa/server.test.ts.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

@@ -2,7 +2,7 @@
 // really listed (not merely that the informer's start() returned), a missing
 // CRD is "synced, empty" and fills in once installed, a cache miss is
 // confirmed by a direct read, and Services are cached once referenced.
-import { ephemeralKeyring } from "../signing/keyring.ts";
+import { ephemeralKeyring } from "../../src/signing/keyring.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
@@ -11,17 +11,17 @@ import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import winston from "winston";
 import { stringify } from "yaml";
-import { startControlPlane, type ControlPlane } from "../../test/support/control-plane.ts";
-import { admit, type GatewayDeps } from "../gateway/admit.ts";
-import { makeIdentity } from "../guardrails/identity.ts";
-import { loadEngine } from "../policy/load.ts";
-import type { PolicyEngine } from "../policy/engine.ts";
-import type { KubeObject } from "../types/kube.ts";
-import { requestFromManifest } from "../wire/from-manifest.ts";
-import { ClusterLookup, WATCHED_KINDS } from "./cluster-lookup.ts";
-import type { ObjectLookup } from "./lookup.ts";
-import { StaticLookup } from "./static-lookup.ts";
-import { until } from "../../test/support/until.ts";
+import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { admit, type GatewayDeps } from "../../src/gateway/admit.ts";
+import { makeIdentity } from "../../src/guardrails/identity.ts";
+import { loadEngine } from "../../src/policy/load.ts";
+import type { PolicyEngine } from "../../src/policy/engine.ts";
+import type { KubeObject } from "../../src/types/kube.ts";
+import { requestFromManifest } from "../../src/wire/from-manifest.ts";
+import { ClusterLookup, WATCHED_KINDS } from "../../src/context/cluster-lookup.ts";
+import type { ObjectLookup } from "../../src/context/lookup.ts";
+import { StaticLookup } from "../../src/context/static-lookup.ts";
+import { until } from "../support/until.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const silent = winston.createLogger({ silent: true });

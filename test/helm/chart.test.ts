@@ -5,7 +5,6 @@
 // one list of handled resources.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,53 +14,22 @@ import { REPORT_APIS } from "../../src/audit/report.ts";
 import { buildProgram } from "../../src/cli/main.ts";
 import { WATCHED_KINDS } from "../../src/context/cluster-lookup.ts";
 import { GVR } from "../../src/controller/kube.ts";
-import { HANDLED_RESOURCES } from "../../src/gateway/resources.ts";
+import { HANDLED_RESOURCES } from "../../src/kube/resources.ts";
 import { webhookConfigurations, WEBHOOK_NAMES, WEBHOOKS } from "../../src/gateway/webhooks.ts";
 import { SYSTEM_DELETERS } from "../../src/guardrails/identity.ts";
 import { loadEngine } from "../../src/policy/load.ts";
 import { finishSeconds } from "../../src/server/drain.ts";
 import { generateServingCertificate } from "../../src/tls/self-signed.ts";
-import { toolPath } from "../support/control-plane.ts";
+import { helmIn, type ChartObject } from "../support/helm.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHART = join(ROOT, "charts/agentgate");
 const WORK = mkdtempSync(join(tmpdir(), "agentgate-chart-"));
 const NS = "agentgate-system";
 
-type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> } };
+type Obj = ChartObject;
 
-interface HelmResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function helm(args: string[]): Promise<HelmResult> {
-  return new Promise((resolve) => {
-    execFile(
-      toolPath("helm"),
-      args,
-      // helm keeps caches and repositories under these; none of them is the user's.
-      { env: { ...process.env, HELM_CACHE_HOME: join(WORK, "cache"), HELM_CONFIG_HOME: join(WORK, "config"), HELM_DATA_HOME: join(WORK, "data") }, maxBuffer: 32 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-let valuesCount = 0;
-function valuesFile(values: Record<string, unknown>): string {
-  const path = join(WORK, `values-${++valuesCount}.yaml`);
-  writeFileSync(path, stringify(values));
-  return path;
-}
-
-async function render(values: Record<string, unknown> = {}, release = "agentgate", namespace = NS): Promise<Obj[]> {
-  const r = await helm(["template", release, CHART, "--namespace", namespace, "-f", valuesFile(values)]);
-  assert.equal(r.code, 0, `helm template failed: ${r.stderr}`);
-  return parseAllDocuments(r.stdout)
-    .map((d) => d.toJS() as Obj | null)
-    .filter((o): o is Obj => o !== null);
-}
+const { run: helm, valuesFile, render } = helmIn(WORK);
 
 async function renderFails(values: Record<string, unknown>): Promise<string> {
   const r = await helm(["template", "agentgate", CHART, "--namespace", NS, "-f", valuesFile(values)]);
@@ -519,7 +487,7 @@ describe("audit schedules and report CRDs", () => {
   });
 
   test("audit.reportCRDs: the chart installs the report CRDs audit writes, only when asked, kept on uninstall; the same files the tests install", async () => {
-    // agentgate's own CRDs (templates/crds.yaml) are test/unit/chart-crds.test.ts's: left out here.
+    // agentgate's own CRDs (templates/crds.yaml) are test/helm/chart-crds.test.ts's: left out here.
     const none = await render({ crds: { install: false }, audit: { enabled: true } });
     assert.ok(!none.some((o) => o.kind === "CustomResourceDefinition"), "off by default (Kyverno or Policy Reporter may own them)");
     const dir = join(CHART, "files/report-crds");
@@ -554,7 +522,7 @@ describe("webhook configurations equal webhookConfigurations()", () => {
       writeFileSync(path, `${JSON.stringify({ "//": current["//"], resources: HANDLED_RESOURCES, webhooks: WEBHOOKS, systemDeleters: SYSTEM_DELETERS }, null, 2)}\n`);
       return;
     }
-    const regenerate = "regenerate: AGENTGATE_WRITE_CHART=1 node --test test/unit/chart.test.ts";
+    const regenerate = "regenerate: AGENTGATE_WRITE_CHART=1 node --test test/helm/chart.test.ts";
     assert.deepEqual(current.resources, HANDLED_RESOURCES, regenerate);
     assert.deepEqual(current.webhooks, JSON.parse(JSON.stringify(WEBHOOKS)), regenerate);
     assert.deepEqual(current.systemDeleters, SYSTEM_DELETERS, regenerate);

@@ -6,8 +6,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import * as k8s from "@kubernetes/client-node";
-import { startControlPlane, type ControlPlane } from "../../test/support/control-plane.ts";
-import { AuditApi } from "./kube.ts";
+import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { AuditApi } from "../../src/audit/kube.ts";
 
 let cp: ControlPlane;
 let relay: Server;

@@ -9,28 +9,19 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { Agent, createServer as createHttpsServer, request, type Server } from "node:https";
-import { createConnection, createServer, type Socket } from "node:net";
+import { createConnection, type Socket } from "node:net";
 import { connect, type TLSSocket } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { admissionReviews } from "../../bench/fixtures.ts";
 import { ServerDrain, finishSeconds } from "../../src/server/drain.ts";
 import { generateServingCertificate } from "../../src/tls/self-signed.ts";
+import { freePort } from "../../src/testing/free-port.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/agentgate.js", import.meta.url));
 const DRAIN_SECONDS = 2;
 /** The kubelet's terminationGracePeriodSeconds in this test: SIGKILL after it (generous: the machine is shared). */
 const GRACE_SECONDS = DRAIN_SECONDS + finishSeconds(DRAIN_SECONDS) + 15;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-    srv.on("error", reject);
-  });
-}
 
 interface Answer {
   status: number;

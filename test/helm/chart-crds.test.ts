@@ -6,14 +6,13 @@
 // uninstall. test/e2e/helm-upgrade.test.ts does both against an API server.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments, parseDocument, stringify } from "yaml";
-import { parseOwnerFlag } from "../../src/owner.ts";
-import { toolPath } from "../support/control-plane.ts";
+import { parseDocument, stringify } from "yaml";
+import { parseOwnerFlag } from "../../src/cli/owner-flag.ts";
+import { helmIn, type ChartObject } from "../support/helm.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHART = join(ROOT, "charts/agentgate");
@@ -27,7 +26,7 @@ interface Meta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }
-type Obj = Record<string, unknown> & { kind: string; metadata: Meta };
+type Obj = ChartObject & { metadata: Meta };
 interface Rule {
   apiGroups: string[];
   resources: string[];
@@ -39,25 +38,7 @@ interface PodSpec {
   containers: { args: string[] }[];
 }
 
-function helm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      toolPath("helm"),
-      args,
-      { env: { ...process.env, HELM_CACHE_HOME: join(WORK, "cache"), HELM_CONFIG_HOME: join(WORK, "config"), HELM_DATA_HOME: join(WORK, "data") }, maxBuffer: 32 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-let n = 0;
-async function render(values: Record<string, unknown>): Promise<Obj[]> {
-  const file = join(WORK, `values-${String(++n)}.yaml`);
-  writeFileSync(file, stringify(values));
-  const r = await helm(["template", "agentgate", CHART, "--namespace", NS, "-f", file]);
-  assert.equal(r.code, 0, r.stderr);
-  return parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj | null).filter((o): o is Obj => o !== null);
-}
+const { run: helm, render } = helmIn(WORK);
 
 const crdFile = (name: string): Obj & { spec: unknown } => parseDocument(readFileSync(join(CRD_DIR, name), "utf8")).toJS() as Obj & { spec: unknown };
 const agentCrds = (objects: Obj[]): (Obj & { spec: unknown })[] =>

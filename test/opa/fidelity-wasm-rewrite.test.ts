@@ -11,9 +11,7 @@ import { join } from "node:path";
 import { readBundle } from "../../src/policy/bundle.ts";
 import { encodeInput } from "../../src/policy/engine.ts";
 import { WasmPolicy } from "../../src/policy/wasm-policy.ts";
-import { REDIRECTED_BUILTINS } from "../../src/policy/builtins/index.ts";
-import { REDIRECTS, WasmShapeError, redirectCompiledBuiltins } from "../../src/policy/builtins/wasm-rewrite.ts";
-import { wasmApi } from "../../src/policy/builtins/wasm-api.ts";
+import { REDIRECTED_BUILTINS, REDIRECTS, WasmShapeError, redirectCompiledBuiltins, wasmApi } from "@agentgate/opa-host";
 import { runOpa } from "../../src/cli/opa.ts";
 
 let dir: string;

@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { logger } from "../log.ts";
-import { startControlPlane, type ControlPlane } from "../../test/support/control-plane.ts";
-import { until } from "../../test/support/until.ts";
-import { ClusterLookup } from "./cluster-lookup.ts";
+import { logger } from "../../src/log.ts";
+import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { until } from "../support/until.ts";
+import { ClusterLookup } from "../../src/context/cluster-lookup.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MODELS = 12;

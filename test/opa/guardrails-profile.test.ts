@@ -4,10 +4,10 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { evaluateWithOpa, regoSources } from "../cli/bundle-check.ts";
-import { PROFILE_LABEL } from "../types/agent.ts";
-import type { NamespaceContext } from "../types/policy.ts";
-import { effectiveConfig } from "./profile.ts";
+import { evaluateWithOpa, regoSources } from "../../src/cli/bundle-check.ts";
+import { PROFILE_LABEL } from "../../src/types/agent.ts";
+import type { NamespaceContext } from "../../src/types/policy.ts";
+import { effectiveConfig } from "../../src/guardrails/profile.ts";
 
 const POLICIES = fileURLToPath(new URL("../../policies", import.meta.url));
 
