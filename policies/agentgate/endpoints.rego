@@ -1,6 +1,6 @@
 # Endpoints: which host a model endpoint reaches, and what kind of host
 # that is. src/guardrails/endpoints.ts is the TypeScript twin the run's
-# NetworkPolicy uses; test/unit/model-endpoint-differential.test.ts keeps
+# NetworkPolicy uses; test/opa/model-endpoint-differential.test.ts keeps
 # the two in agreement (same host, port and source for the same spec).
 package agentgate
 

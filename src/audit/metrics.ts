@@ -1,7 +1,7 @@
 // Prometheus metrics of the audit scanner. Gauges describe the last
 // completed scan (the state of the cluster), counters what the scanner did.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { BundleMetrics } from "../policy/bundle-metrics.ts";
+import { BundleMetrics } from "../policy/bundles/metrics.ts";
 import { registerProcessMetrics } from "../process-metrics.ts";
 
 export class AuditMetrics {

@@ -13,7 +13,9 @@
 // through onDisorder, and the scanner judges that namespace again from its
 // own lists.
 import type { KubeObject } from "../types/kube.ts";
-import { describeError, statusCode, type AuditApi, type Gvr } from "./kube.ts";
+import { describeError, statusCode } from "../kube/errors.ts";
+import type { Gvr } from "../kube/resources.ts";
+import type { AuditApi } from "./kube.ts";
 
 /** Where a namespace's objects sit in a list: its storage key prefix (compare with < and >, code unit by code unit). */
 export const namespaceKey = (namespace: string): string => `${namespace}/`;

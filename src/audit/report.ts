@@ -3,6 +3,7 @@
 // (and a cluster-wide one for cluster-scoped objects), one result per
 // object × policy id. Pure functions only: building, fitting, comparing.
 import { isDeepStrictEqual } from "node:util";
+import { RESOURCES, type KubeResource } from "../kube/resources.ts";
 import type { Action, Violation } from "../types/policy.ts";
 import { renderViolation } from "../wire/messages.ts";
 import type { Catalog } from "./catalog.ts";
@@ -76,27 +77,14 @@ export interface ReportApi {
   reportSource: boolean;
 }
 
-export const POLICY_REPORT: ReportApi = {
-  name: "policyreport",
-  group: "wgpolicyk8s.io",
-  version: "v1alpha2",
-  kind: "PolicyReport",
-  plural: "policyreports",
-  clusterKind: "ClusterPolicyReport",
-  clusterPlural: "clusterpolicyreports",
-  reportSource: false,
-};
+/** A report API from the namespaced and cluster-scoped kinds of the resource registry. */
+function reportApi(name: ReportApi["name"], namespaced: KubeResource, cluster: KubeResource, reportSource: boolean): ReportApi {
+  return { name, group: namespaced.group, version: namespaced.versions[0], kind: namespaced.kind, plural: namespaced.plural, clusterKind: cluster.kind, clusterPlural: cluster.plural, reportSource };
+}
 
-export const OPEN_REPORTS: ReportApi = {
-  name: "openreports",
-  group: "openreports.io",
-  version: "v1alpha1",
-  kind: "Report",
-  plural: "reports",
-  clusterKind: "ClusterReport",
-  clusterPlural: "clusterreports",
-  reportSource: true,
-};
+export const POLICY_REPORT: ReportApi = reportApi("policyreport", RESOURCES.policyReports, RESOURCES.clusterPolicyReports, false);
+
+export const OPEN_REPORTS: ReportApi = reportApi("openreports", RESOURCES.openReports, RESOURCES.clusterOpenReports, true);
 
 export const REPORT_APIS: readonly ReportApi[] = [POLICY_REPORT, OPEN_REPORTS];
 

@@ -6,33 +6,32 @@
 // are walked together namespace by namespace (namespace-stream.ts), each
 // namespace's report written as soon as its objects are judged, so a scan
 // holds a few namespaces' findings, not the cluster's.
-import type { ObjectLookup } from "../context/lookup.ts";
 import type { GatewayDeps } from "../gateway/admit.ts";
-import { HANDLED_RESOURCES } from "../gateway/resources.ts";
+import { HANDLED_RESOURCES } from "../kube/resources.ts";
 import type { Logger } from "../log.ts";
 import type { UserInfo } from "../types/admission.ts";
 import type { KubeObject } from "../types/kube.ts";
 import type { Violation } from "../types/policy.ts";
 import { catalogOf } from "./catalog.ts";
 import { AUDIT_USER, auditObject } from "./evaluate.ts";
-import { PagedList, Slots, namespaceKey, walkByNamespace } from "./namespace-stream.ts";
-import { describeError, statusCode, type AuditApi, type Verb } from "./kube.ts";
+import { PagedList, Slots, walkByNamespace } from "./namespace-stream.ts";
+import { describeError } from "../kube/errors.ts";
+import type { AuditApi, Verb } from "./kube.ts";
 import type { AuditMetrics } from "./metrics.ts";
+import { ScanLookup } from "./scan-lookup.ts";
+import { sumTallies, tallyOf, type Tally, type ViolationCount } from "./tally.ts";
+import { REPORT_PAGE, ReportCursor, ReportSync, type WriteCounts } from "./report-sync.ts";
 import {
   MANAGED_BY,
   MANAGED_BY_LABEL,
   REPORT_APIS,
   REPORT_NAME,
   baselineOf,
-  buildReport,
-  carryTimestamps,
   failureMessage,
   findingResults,
   newFailures,
-  reportChanged,
   sortResults,
   storedResults,
-  summarize,
   timestampOf,
   type NewFailure,
   type ObjectRef,
@@ -80,19 +79,13 @@ export interface ScannerOptions {
   onNamespace?: (namespace: string, objects: readonly AuditedObject[]) => void;
 }
 
+export type { ViolationCount, WriteCounts };
+
 export interface AuditedObject {
   ref: ObjectRef;
   allowed: boolean;
   violations: Violation[];
   results: ReportResult[];
-}
-
-export interface WriteCounts {
-  created: number;
-  updated: number;
-  deleted: number;
-  unchanged: number;
-  failed: number;
 }
 
 export interface ScanResult {
@@ -120,167 +113,6 @@ export interface ScanResult {
   wrote: boolean;
   events: number;
   apiCalls: Record<Verb, number> & { total: number };
-}
-
-export interface ViolationCount {
-  policy: string;
-  action: string;
-  count: number;
-}
-
-/** One namespace's share of a scan's totals. */
-interface Tally {
-  objects: number;
-  byKind: Record<string, number>;
-  summary: ReportSummary;
-  violations: Map<string, ViolationCount>;
-}
-
-function tallyOf(objects: readonly AuditedObject[]): Tally {
-  const byKind: Record<string, number> = {};
-  const violations = new Map<string, ViolationCount>();
-  for (const o of objects) {
-    byKind[o.ref.kind] = (byKind[o.ref.kind] ?? 0) + 1;
-    for (const v of o.violations) {
-      const key = `${v.policy}\0${v.action}`;
-      const entry = violations.get(key);
-      if (entry) entry.count++;
-      else violations.set(key, { policy: v.policy, action: v.action, count: 1 });
-    }
-  }
-  return { objects: objects.length, byKind, summary: summarize(objects.flatMap((o) => o.results)), violations };
-}
-
-function sumTallies(tallies: Iterable<Tally>): Tally {
-  const total: Tally = { objects: 0, byKind: {}, summary: { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 }, violations: new Map() };
-  for (const t of tallies) {
-    total.objects += t.objects;
-    for (const [k, n] of Object.entries(t.byKind)) total.byKind[k] = (total.byKind[k] ?? 0) + n;
-    for (const k of Object.keys(total.summary) as ResultStatus[]) total.summary[k] += t.summary[k];
-    for (const [k, v] of t.violations) {
-      const entry = total.violations.get(k);
-      if (entry) entry.count += v.count;
-      else total.violations.set(k, { ...v });
-    }
-  }
-  return total;
-}
-
-/**
- * Stored reports are listed five a page: a report can hold up to
- * maxReportBytes (1 MiB by default), and a page is held as text, then
- * parsed, while its reports are compared. At 50 a page every report of a
- * 50-namespace cluster came in one page, and a 5,000-object scan peaked
- * ~70 MB higher (bench/audit-scale.ts).
- */
-const REPORT_PAGE = 5;
-
-/** One report API's stored reports, walked in namespace order beside the scan. */
-class ReportCursor {
-  readonly api: ReportApi;
-  private readonly list: PagedList;
-  constructor(api: ReportApi, list: PagedList) {
-    this.api = api;
-    this.list = list;
-  }
-
-  /**
-   * Hands the reports of namespaces before `namespace` to onPassed and
-   * returns that namespace's own, if stored; with undefined, every report
-   * left goes to onPassed.
-   */
-  async advanceTo(namespace: string | undefined, onPassed: (item: KubeObject) => Promise<void>): Promise<KubeObject | undefined> {
-    const target = namespace === undefined ? undefined : namespaceKey(namespace);
-    try {
-      for (;;) {
-        const head = await this.list.peek();
-        if (!head) return undefined;
-        if (head.metadata?.name !== REPORT_NAME) {
-          this.list.take();
-          continue;
-        }
-        const key = namespaceKey(head.metadata.namespace ?? "");
-        if (target !== undefined && key > target) return undefined;
-        this.list.take();
-        if (key === target) return head;
-        await onPassed(head);
-      }
-    } finally {
-      // A list restarted after an expired continue token (410) skips what was handled.
-      if (target !== undefined) this.list.doneThrough = target;
-    }
-  }
-}
-
-/** Writes one namespace's report: created, replaced when changed (on its resourceVersion), or deleted. */
-class ReportSync {
-  private readonly o: { api: AuditApi; log: Logger; mayWrite: () => boolean; maxBytes: number | undefined; metrics: AuditMetrics | undefined };
-  constructor(o: ReportSync["o"]) {
-    this.o = o;
-  }
-
-  private async attempt(reportApi: ReportApi, counts: WriteCounts, what: "create" | "update" | "delete", ns: string, fn: () => Promise<void>): Promise<void> {
-    if (!this.o.mayWrite()) return;
-    try {
-      await fn();
-      counts[what === "create" ? "created" : what === "update" ? "updated" : "deleted"]++;
-      this.o.metrics?.reportWrites.inc({ api: reportApi.name, operation: what });
-    } catch (err) {
-      counts.failed++;
-      const code = statusCode(err);
-      // 409: written by someone else since it was listed; 403/404: namespace terminating. The next scan retries.
-      const level = code === 409 || code === 403 || code === 404 ? "info" : "warn";
-      this.o.log[level]("cannot write audit report", { api: reportApi.name, operation: what, namespace: ns || "(cluster)", error: describeError(err) });
-    }
-  }
-
-  /** `results` sorted; `stored` the namespace's report as listed, if any. */
-  async write(reportApi: ReportApi, ns: string, results: ReportResult[], stored: KubeObject | undefined, counts: WriteCounts): Promise<void> {
-    const maxBytes = this.o.maxBytes;
-    const desired = buildReport(reportApi, ns, carryTimestamps(results, stored ? storedResults(stored) : []), maxBytes === undefined ? {} : { maxBytes });
-    if (!stored) {
-      await this.attempt(reportApi, counts, "create", ns, () => this.o.api.createReport(reportApi, desired));
-      return;
-    }
-    if (!reportChanged(stored, desired)) {
-      counts.unchanged++;
-      return;
-    }
-    desired.metadata.resourceVersion = stored.metadata?.resourceVersion ?? "";
-    await this.attempt(reportApi, counts, "update", ns, () => this.o.api.replaceReport(reportApi, desired));
-  }
-
-  remove(reportApi: ReportApi, ns: string, counts: WriteCounts): Promise<void> {
-    return this.attempt(reportApi, counts, "delete", ns, () => this.o.api.deleteReport(reportApi, ns, REPORT_NAME));
-  }
-
-  /** The namespace's report as stored (a namespace judged again reads its own). */
-  async readStored(reportApi: ReportApi, ns: string): Promise<KubeObject | undefined> {
-    let found: KubeObject | undefined;
-    await this.o.api.listAll({ group: reportApi.group, version: reportApi.version, plural: reportApi.plural }, { limit: REPORT_PAGE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`, namespace: ns }, (items) => {
-      found ??= items.find((i) => i.metadata?.name === REPORT_NAME);
-      return Promise.resolve();
-    });
-    return found;
-  }
-}
-
-/** Memoizes lookups for one scan: a reference shared by many objects is resolved (and a miss confirmed) once. */
-class ScanLookup implements ObjectLookup {
-  private readonly memo = new Map<string, Promise<KubeObject | null>>();
-  private readonly inner: ObjectLookup;
-  constructor(inner: ObjectLookup) {
-    this.inner = inner;
-  }
-  get(kind: Parameters<ObjectLookup["get"]>[0], namespace: string, name: string): Promise<KubeObject | null> {
-    const key = `${kind}\0${namespace}\0${name}`;
-    let hit = this.memo.get(key);
-    if (!hit) {
-      hit = this.inner.get(kind, namespace, name);
-      this.memo.set(key, hit);
-    }
-    return hit;
-  }
 }
 
 async function pool<T>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -4,6 +4,7 @@
 // them. Used by run-approval, so nobody approves a run created by an
 // identity they control.
 import * as k8s from "@kubernetes/client-node";
+import { RESOURCES, TEKTON_GROUP, byRole } from "../kube/resources.ts";
 import type { UserInfo } from "../types/admission.ts";
 import { parseServiceAccountUser } from "../guardrails/identity.ts";
 
@@ -43,15 +44,10 @@ export interface PodEntryProbe {
   readonly says: (verb: string, sa: ServiceAccountRef) => string;
 }
 
-const WORKLOADS = [
-  ["apps", "deployments"],
-  ["apps", "replicasets"],
-  ["apps", "statefulsets"],
-  ["apps", "daemonsets"],
-  ["batch", "jobs"],
-  ["batch", "cronjobs"],
-  ["", "replicationcontrollers"],
-] as const;
+// The workload kinds of the registry (role "workload") other than pods, whose
+// subresources get entries of their own, and Secrets, a token request of
+// their own below.
+const WORKLOADS = byRole("workload").filter((r) => r.resource !== "pods" && r.resource !== "secrets").map((r) => [r.group, r.resource] as const);
 
 // Built-in groups read better bare; anything else is named as kubectl names it.
 const resourceName = (group: string, resource: string, subresource?: string): string =>
@@ -93,12 +89,12 @@ export const POD_ENTRY_PROBES: readonly PodEntryProbe[] = [
   // An ephemeral container may mount the pod's token volume.
   entry("", "pods", "ephemeralcontainers", ["update", "patch"], (sa) => `so can add a container to pods running as ${sa}`),
   // Tekton runs TaskRun pods as the run's serviceAccountName (taskRunTemplate for a PipelineRun).
-  entry("tekton.dev", "pipelineruns", undefined, ["create"], (sa) => `so can run TaskRun pods as ${sa}`),
-  entry("tekton.dev", "taskruns", undefined, ["create"], (sa) => `so can run TaskRun pods as ${sa}`),
+  entry(RESOURCES.pipelineRuns.group, RESOURCES.pipelineRuns.plural, undefined, ["create"], (sa) => `so can run TaskRun pods as ${sa}`),
+  entry(TEKTON_GROUP, "taskruns", undefined, ["create"], (sa) => `so can run TaskRun pods as ${sa}`),
   // kagent makes a Deployment for an Agent (declarative or BYO) and kmcp one
   // for an MCPServer, each with the ServiceAccount the object names.
-  entry("kagent.dev", "agents", undefined, ["create", "update", "patch"], (sa) => `so can run an Agent's pods as ${sa}`),
-  entry("kagent.dev", "mcpservers", undefined, ["create", "update", "patch"], (sa) => `so can run an MCP server's pods as ${sa}`),
+  entry(RESOURCES.agents.group, RESOURCES.agents.plural, undefined, ["create", "update", "patch"], (sa) => `so can run an Agent's pods as ${sa}`),
+  entry(RESOURCES.mcpServers.group, RESOURCES.mcpServers.plural, undefined, ["create", "update", "patch"], (sa) => `so can run an MCP server's pods as ${sa}`),
   // The kubelet's API execs into any pod on its node; get is enough over a WebSocket.
   {
     group: "",

@@ -4,12 +4,13 @@
 // without having said so gets no answer: its connection is destroyed, so a
 // client that lies about its length cannot make the server read on.
 import type { IncomingMessage } from "node:http";
+import { AgentgateError } from "../errors.ts";
 
-export class BodyTooLarge extends Error {
+export class BodyTooLarge extends AgentgateError {
   readonly limit: number;
 
   constructor(limit: number, declared?: number) {
-    super(declared !== undefined ? `request body of ${declared} bytes is over the limit of ${limit} bytes` : `request body is over the limit of ${limit} bytes`);
+    super("input", declared !== undefined ? `request body of ${declared} bytes is over the limit of ${limit} bytes` : `request body is over the limit of ${limit} bytes`);
     this.name = "BodyTooLarge";
     this.limit = limit;
   }

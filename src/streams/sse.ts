@@ -1,6 +1,7 @@
 // A Server-Sent Events parser after the WHATWG event-stream grammar. Network
 // chunks split anywhere: inside a field, between CR and LF, inside a UTF-8
 // sequence; the parser keeps state across pushes so none of that shows.
+import { AgentgateError } from "../errors.ts";
 
 export interface SseEvent {
   /** `event:` field; "message" when absent */
@@ -11,10 +12,10 @@ export interface SseEvent {
 }
 
 /** A stream whose event (or line) outgrew what its reader holds: refused rather than buffered without end. */
-export class SseLimitError extends Error {
+export class SseLimitError extends AgentgateError {
   readonly limit: number;
   constructor(limit: number, held: number) {
-    super(`server-sent event over the limit of ${limit} characters (${held} held without a blank line ending the event)`);
+    super("input", `server-sent event over the limit of ${limit} characters (${held} held without a blank line ending the event)`);
     this.name = "SseLimitError";
     this.limit = limit;
   }

@@ -12,6 +12,7 @@ import { RpcCode } from "./types.ts";
 import type { TokenSource } from "./token.ts";
 import type { Operation } from "./wire.ts";
 import { decodeEvent, decodeTask, methodName, sendParams } from "./wire.ts";
+import { AgentgateError } from "../../errors.ts";
 
 export interface A2AClientOptions {
   fetch?: typeof fetch;
@@ -65,7 +66,7 @@ function networkMessage(err: unknown): string {
 }
 
 /** Any failure talking A2A, with where it happened and what the server said. */
-export class A2AError extends Error {
+export class A2AError extends AgentgateError {
   override name = "A2AError";
   readonly method: string;
   readonly url: string;
@@ -77,7 +78,7 @@ export class A2AError extends Error {
   readonly rpcMessage: string | undefined;
 
   constructor(detail: string, ctx: ErrorContext) {
-    super(`A2A ${ctx.method} ${ctx.url}: ${detail}`, ctx.cause === undefined ? undefined : { cause: ctx.cause });
+    super("unavailable", `A2A ${ctx.method} ${ctx.url}: ${detail}`, ctx.cause === undefined ? undefined : { cause: ctx.cause });
     this.method = ctx.method;
     this.url = ctx.url;
     this.code = ctx.code;

@@ -17,6 +17,7 @@ import type {
   TaskStatusUpdateEvent,
 } from "./types.ts";
 import { INTERRUPTED_STATES, TERMINAL_STATES } from "./types.ts";
+import { AgentgateError } from "../../errors.ts";
 
 export type Operation = "send" | "stream" | "get" | "cancel" | "resubscribe";
 
@@ -30,7 +31,10 @@ export function methodName(version: ProtocolVersion, op: Operation): string {
 }
 
 /** A response that is not the A2A shape it claims to be. */
-export class A2ADecodeError extends Error {
+export class A2ADecodeError extends AgentgateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("unavailable", message, options);
+  }
   override name = "A2ADecodeError";
 }
 
