@@ -48,18 +48,40 @@ function retryAfterMs(err: unknown): number {
   return Math.min(10, Number.isFinite(seconds) && seconds > 0 ? seconds : 1) * 1000;
 }
 
+/** HTTP statuses of an API server (or the proxy before it) that is briefly unavailable. */
+const TRANSIENT = new Set([500, 502, 503, 504]);
+
+export interface RetryOptions {
+  /** tries in all for a 429, each after the wait the server asks (default 8) */
+  attempts?: number;
+  /** tries in all for a 5xx, backing off 250 ms, 500 ms, 1 s… (default 4) */
+  transientAttempts?: number;
+  /** how to wait; tests pass one that records instead of sleeping */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const sleepFor = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 /**
  * Retries what the API server refuses with 429 (API Priority and Fairness
  * throttling, or a resource whose storage is still initializing right after
- * its CRD was established), waiting as it asks.
+ * its CRD was established), waiting as it asks; and a 5xx (etcd timing out,
+ * an apiserver restarting behind a load balancer) a few times with growing
+ * waits. Callers' writes are safe to repeat: a create that did land answers
+ * 409 the second time, a replace carries its resourceVersion, a delete 404s.
  */
-export async function withRetry<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+  const { attempts = 8, transientAttempts = 4, sleep = sleepFor } = opts;
+  let throttled = 0;
+  let transient = 0;
+  for (;;) {
     try {
       return await fn();
     } catch (err) {
-      if (statusCode(err) !== 429 || attempt >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, retryAfterMs(err)));
+      const code = statusCode(err);
+      if (code === 429 && ++throttled < attempts) await sleep(retryAfterMs(err));
+      else if (code !== undefined && TRANSIENT.has(code) && ++transient < transientAttempts) await sleep(Math.min(5000, 250 * 2 ** (transient - 1)));
+      else throw err;
     }
   }
 }
