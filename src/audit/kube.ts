@@ -60,7 +60,7 @@ export class AuditApi {
   /** "group/version" of every API group version the server serves. */
   async servedGroupVersions(): Promise<Set<string>> {
     this.count("discovery");
-    const list = await withRetry(() => this.apis.getAPIVersions());
+    const list = await withRetry(() => this.apis.getAPIVersions(), { read: true });
     const out = new Set<string>();
     for (const g of list.groups) for (const v of g.versions) out.add(v.groupVersion);
     return out;
@@ -82,6 +82,7 @@ export class AuditApi {
         : opts.namespace !== undefined
           ? this.custom.listNamespacedCustomObject({ ...params, namespace: opts.namespace, plural: gvr.plural })
           : this.custom.listCustomObjectForAllNamespaces({ ...params, resourcePlural: gvr.plural }),
+      { read: true },
     )) as { items?: KubeObject[]; metadata?: { continue?: string } };
     const next = list.metadata?.continue;
     return { items: list.items ?? [], ...(next ? { continue: next } : {}) };

@@ -29,13 +29,21 @@ test("withRetry: a 429 is retried after the wait the server asks (Retry-After), 
   assert.deepEqual(long.waits, [10_000]);
 });
 
-test("withRetry: a 5xx is retried with growing waits, and thrown once the tries are spent", async () => {
+test("withRetry: a read's 5xx is retried with growing waits, and thrown once the tries are spent", async () => {
   const s = scripted([503, 504, 500]);
-  assert.equal(await withRetry(s.fn, { sleep: s.sleep }), "ok");
+  assert.equal(await withRetry(s.fn, { read: true, sleep: s.sleep }), "ok");
   assert.deepEqual(s.waits, [250, 500, 1000]);
   const down = scripted([503, 503, 503, 503, 503]);
-  await assert.rejects(withRetry(down.fn, { sleep: down.sleep }), (err: unknown) => statusCode(err) === 503);
-  assert.equal(down.calls(), 4, "four tries in all by default");
+  await assert.rejects(withRetry(down.fn, { read: true, sleep: down.sleep }), (err: unknown) => statusCode(err) === 503);
+  assert.equal(down.calls(), 4, "four tries in all");
+});
+
+test("withRetry: a write's 5xx is not repeated: it may have landed, and a generateName create would be made twice", async () => {
+  for (const code of [500, 502, 503, 504]) {
+    const s = scripted([code]);
+    await assert.rejects(withRetry(s.fn, { sleep: s.sleep }), (err: unknown) => statusCode(err) === code);
+    assert.equal(s.calls(), 1, `${String(code)} tried once`);
+  }
 });
 
 test("withRetry: what retrying cannot change (403, 404, 409, 422, a network error) is thrown at once", async () => {

@@ -54,24 +54,32 @@ const TRANSIENT = new Set([500, 502, 503, 504]);
 export interface RetryOptions {
   /** tries in all for a 429, each after the wait the server asks (default 8) */
   attempts?: number;
-  /** tries in all for a 5xx, backing off 250 ms, 500 ms, 1 s… (default 4) */
-  transientAttempts?: number;
+  /**
+   * Also retry a 5xx (etcd timing out, an apiserver restarting behind a load
+   * balancer), backing off 250 ms, 500 ms, 1 s: for reads only. A write that
+   * failed with a 5xx may have landed, and repeating it is not harmless: a
+   * create with generateName (an Event, a token Secret) or a TokenRequest
+   * would be made twice.
+   */
+  read?: boolean;
   /** how to wait; tests pass one that records instead of sleeping */
   sleep?: (ms: number) => Promise<void>;
 }
+
+/** Tries in all for a read's 5xx. */
+const TRANSIENT_TRIES = 4;
 
 const sleepFor = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Retries what the API server refuses with 429 (API Priority and Fairness
  * throttling, or a resource whose storage is still initializing right after
- * its CRD was established), waiting as it asks; and a 5xx (etcd timing out,
- * an apiserver restarting behind a load balancer) a few times with growing
- * waits. Callers' writes are safe to repeat: a create that did land answers
- * 409 the second time, a replace carries its resourceVersion, a delete 404s.
+ * its CRD was established), waiting as it asks: a 429 was refused before it
+ * did anything, so any call may repeat it. A read is also retried a few
+ * times on a 5xx (opts.read).
  */
 export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  const { attempts = 8, transientAttempts = 4, sleep = sleepFor } = opts;
+  const { attempts = 8, read = false, sleep = sleepFor } = opts;
   let throttled = 0;
   let transient = 0;
   for (;;) {
@@ -80,7 +88,7 @@ export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}
     } catch (err) {
       const code = statusCode(err);
       if (code === 429 && ++throttled < attempts) await sleep(retryAfterMs(err));
-      else if (code !== undefined && TRANSIENT.has(code) && ++transient < transientAttempts) await sleep(Math.min(5000, 250 * 2 ** (transient - 1)));
+      else if (read && code !== undefined && TRANSIENT.has(code) && ++transient < TRANSIENT_TRIES) await sleep(Math.min(5000, 250 * 2 ** (transient - 1)));
       else throw err;
     }
   }
