@@ -1,5 +1,5 @@
-// Durations in agentgate's flags, configs and CRDs (--signing-key-max-age,
-// --since, certificate lifetimes, AgentConfig.spec.timeout, guardrail
+// Durations in agentgate's flags, configs and CRDs (the signing-key rotation,
+// certificate lifetimes, AgentConfig.spec.timeout, guardrail
 // budgets). They are parsed by the OPA host's Go-duration parser, not by a
 // second one here, because the same strings are read by Rego policies
 // through time.parse_duration_ns: "15m" or "2d" must mean the same to the

@@ -133,3 +133,10 @@ test("CachedAccessReviewer: the same question within its time is answered once; 
   assert.equal(await cached.actsAs(bob, EL), "can impersonate it");
   assert.equal(calls, 9);
 });
+
+test("every kind that runs a pod from a template is probed for create, update and patch: none dropped from the list", () => {
+  const templated = POD_ENTRY_PROBES.filter((p) => p.subresource === undefined && p.verbs.join(",") === "create,update,patch" && p.resource !== "pods" && p.group !== "kagent.dev")
+    .map((p) => `${p.group}/${p.resource}`)
+    .sort();
+  assert.deepEqual(templated, ["/replicationcontrollers", "apps/daemonsets", "apps/deployments", "apps/replicasets", "apps/statefulsets", "batch/cronjobs", "batch/jobs"]);
+});

@@ -33,6 +33,8 @@ test("withRetry: a read's 5xx is retried with growing waits, and thrown once the
   const s = scripted([503, 504, 500]);
   assert.equal(await withRetry(s.fn, { read: true, sleep: s.sleep }), "ok");
   assert.deepEqual(s.waits, [250, 500, 1000]);
+  const proxied = scripted([502]);
+  assert.equal(await withRetry(proxied.fn, { read: true, sleep: proxied.sleep }), "ok", "a proxy's 502 before the API server too");
   const down = scripted([503, 503, 503, 503, 503]);
   await assert.rejects(withRetry(down.fn, { read: true, sleep: down.sleep }), (err: unknown) => statusCode(err) === 503);
   assert.equal(down.calls(), 4, "four tries in all");

@@ -29,8 +29,11 @@ const SIGNALS = ["SIGTERM", "SIGINT"] as const;
 export async function runUntilSignal(running: Running, opts: SignalOptions): Promise<number> {
   let onSignal: (signal: string) => void = () => undefined;
   const signalled = new Promise<string>((resolve) => { onSignal = resolve; });
-  for (const s of SIGNALS) process.once(s, () => { onSignal(s); });
+  const listeners = SIGNALS.map((s) => [s, () => { onSignal(s); }] as const);
+  for (const [s, listener] of listeners) process.once(s, listener);
   const outcome = await Promise.race([signalled.then((signal) => ({ signal })), ...(running.ended ? [running.ended.then((code) => ({ code }))] : [])]);
+  // Once decided, a later signal is the default one again: a second Ctrl-C ends a stop that hangs.
+  for (const [s, listener] of listeners) process.removeListener(s, listener);
   let code: number;
   if ("code" in outcome) {
     code = outcome.code;

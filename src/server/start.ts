@@ -1,4 +1,4 @@
-// The gateway process: `start(config) → RunningGateway`, the one
+// The gateway process: `startGateway(config) → RunningGateway`, the one
 // constructor `agentgate serve` and the tests share. The config is typed and
 // checked (src/cli/serve.ts turns flags into it); nothing here knows a
 // command line, and the errors it throws name config fields.

@@ -125,3 +125,9 @@ describe("a policy config its schema refuses", () => {
     }
   });
 });
+
+test("review refuses a bundle with its own config stacked on the default, naming the flag that replaces the default", async () => {
+  const r = await agentgate(["review", "--bundle", bundle, "-f", EXAMPLE]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /the bundle carries its own data\.agentgate\.config while stacked on the default bundle.*give --no-default-bundle \(Helm: policy\.defaultBundle: false\);/);
+});

@@ -181,3 +181,8 @@ test("an Event message is cut at 1024 characters", () => {
   assert.equal(msg.length, 1024);
   assert.ok(msg.startsWith("agentgate audit: [policy-00] spec.x: xxxx"));
 });
+
+test("the two report APIs, as the resource registry gives them, are the ones Kyverno and OpenReports serve", () => {
+  assert.deepEqual(POLICY_REPORT, { name: "policyreport", group: "wgpolicyk8s.io", version: "v1alpha2", kind: "PolicyReport", plural: "policyreports", clusterKind: "ClusterPolicyReport", clusterPlural: "clusterpolicyreports", reportSource: false });
+  assert.deepEqual(OPEN_REPORTS, { name: "openreports", group: "openreports.io", version: "v1alpha1", kind: "Report", plural: "reports", clusterKind: "ClusterReport", clusterPlural: "clusterreports", reportSource: true });
+});

@@ -134,7 +134,7 @@ function checkRefusal(a: Answer): void {
   assert.equal(a.allowed, false);
   assert.equal(a.responseUid, a.uid, "answered for the review's own uid, not the object's");
   assert.equal(a.code, 429);
-  assert.match(a.message, /^\[gateway-overloaded\] agentgate already has 4 admission reviews in flight, its limit, and refused this one without evaluating it \(fail closed\)/);
+  assert.match(a.message, /^\[gateway-overloaded\] agentgate already has 4 admission reviews in flight, its limit, and refused this one without evaluating it \(fail closed\); retry in a moment, and if it persists tell the platform team: the gateway needs more replicas or CPU \(Helm gateway\.maxInFlight\)$/);
 }
 
 function checkJudged(a: Answer): void {

@@ -1,6 +1,6 @@
 // A bundle from an OPA bundle service (any HTTP server that serves the
 // .tar.gz): conditional GETs with If-None-Match, 304 means unchanged;
-// polled as bundle-poller.ts says, reached as bundle-transport.ts says
+// polled as poller.ts says, reached as transport.ts says
 // (TLS settings, the bearer token, redirects).
 import { BundleError, bundleNameOf, readTarGz } from "../bundle.ts";
 import { PollingSource, type PollOptions } from "./poller.ts";
