@@ -28,6 +28,7 @@ import { generateServingCertificate } from "../src/tls/self-signed.ts";
 import { startControlPlane, type ControlPlane } from "../test/support/control-plane.ts";
 import { ROOT, compiledGatewayServer, freePort, listeningPort, peakRssMb } from "./harness.ts";
 import { sampleMachine, machineSince, describeMachine } from "./machine.ts";
+import { AS_DEPLOYED } from "./soak/processes.ts";
 import { percentile } from "./stats.ts";
 
 interface Latency {
@@ -144,7 +145,8 @@ async function main(): Promise<void> {
 
     const gwPort = await freePort();
     const serveArgs = ["serve", "--kubeconfig", cp.kubeconfigPath, "--listen", `127.0.0.1:${String(gwPort)}`, "--tls-cert-file", join(dir, "tls.crt"), "--tls-key-file", join(dir, "tls.key"), "--namespace", GW_NS, "--bundle-cache-dir", "", "--log-level", "warn"];
-    const gateway = spawn(process.execPath, ["--input-type=module", "-e", `const { main } = await import(${JSON.stringify(join(build, "src/cli/main.js"))}); process.exitCode = await main(${JSON.stringify(serveArgs)});`], { stdio: ["ignore", "ignore", "inherit"] });
+    // With the young generation a pod of the chart's memory limit gets (soak/processes.ts says why), so its RSS is the pod's.
+    const gateway = spawn(process.execPath, [...AS_DEPLOYED, "--input-type=module", "-e", `const { main } = await import(${JSON.stringify(join(build, "src/cli/main.js"))}); process.exitCode = await main(${JSON.stringify(serveArgs)});`], { stdio: ["ignore", "ignore", "inherit"] });
     children.push(gateway);
     const noop = spawn(process.execPath, [join(ROOT, "bench/noop-webhook.ts"), join(dir, "tls.crt"), join(dir, "tls.key")], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(noop);
