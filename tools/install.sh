@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real tools agentgate's tests and build use (kube-apiserver,
-# kube-controller-manager, kubectl, etcd, opa, helm, promtool and the OCI
-# registry) from Go modules pinned in
+# kube-controller-manager, kubectl, etcd, opa, helm, promtool, the OCI
+# registry and Tekton Pipelines' controller) from Go modules pinned in
 # tools/*/go.mod, into .tools/bin (git-ignored). Idempotent: a tool whose
 # binary exists and whose module files have not changed is not rebuilt.
 #
@@ -95,5 +95,11 @@ build helm helm helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.ve
 build promtool promtool github.com/prometheus/prometheus/cmd/promtool
 # The OCI distribution registry, for the tests of `--bundle oci://…`.
 build registry registry github.com/distribution/distribution/v3/cmd/registry
+# Tekton Pipelines' controller, so the end-to-end tests run real PipelineRuns,
+# TaskRuns and CustomRuns. Its webhook is not built: the tests write v1
+# objects only, which need neither conversion nor defaulting to reconcile.
+# Its CRDs and ConfigMaps come from the same module (test/support/tekton.ts).
+build tekton tekton-controller github.com/tektoncd/pipeline/cmd/controller
+(cd "$TOOLS/tekton" && go mod download github.com/tektoncd/pipeline)
 
 if (( SECONDS - t_start > 1 )); then log "tools ready in $((SECONDS - t_start))s: $BIN"; fi

@@ -1,6 +1,9 @@
 // The thin controller end to end: a real API server, agentgate's webhook
-// stamping runs, a fake kagent A2A endpoint, and the test playing kagent's
-// controller (Agent Ready) and Tekton (PipelineRun status).
+// stamping runs, real Tekton running the runs' hook PipelineRuns
+// (test/support/tekton.ts; the test ends their pods as the absent kubelet
+// would), a fake kagent A2A endpoint, and the test playing kagent's
+// controller (Agent Ready). Runs made by Tekton for a PipelineRun's task
+// (CustomRuns) are test/e2e/tekton.test.ts's.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
@@ -20,11 +23,11 @@ import { logger } from "../../src/log.ts";
 import { verifyEnvelope } from "../../src/provenance/envelope.ts";
 import type { KnownBundle } from "../../src/provenance/slsa.ts";
 import type { AgentRun } from "../../src/types/agent.ts";
-import type { CustomRun } from "../../src/types/tekton.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
 import { exemptNamespaces } from "../../src/gateway/exemptions.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { startKubeletStandIn, startTekton, tektonCrdDir, type KubeletStandIn, type RunningTekton } from "../support/tekton.ts";
 import { until } from "../support/until.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -34,6 +37,8 @@ const NS = "qe";
 const AGENT_READY_TIMEOUT_MS = 8000;
 
 let cp: ControlPlane;
+let tekton: RunningTekton;
+let kubelet: KubeletStandIn;
 let gateway: RunningGateway;
 let kagent: FakeKagent;
 let controller: RunningController;
@@ -64,33 +69,14 @@ function run(name: string, configName: string, spec: Record<string, unknown> = {
   return { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name, namespace }, spec: { configRef: { name: configName }, goal: `goal of ${name}`, ...spec } };
 }
 
-function customRun(name: string, configName: string, extra: Record<string, unknown> = {}) {
-  return {
-    apiVersion: "tekton.dev/v1beta1",
-    kind: "CustomRun",
-    metadata: { name, namespace: NS, labels: { "tekton.dev/pipelineRun": name.replace(/-agent$/, "") } },
-    spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" }, params: [{ name: "configRef", value: configName }, { name: "goal", value: "write tests" }, { name: "hints", value: ["repo: payments"] }], ...extra },
-  };
-}
-
 async function getRun(name: string, namespace = NS): Promise<AgentRun> {
   return (await custom.getNamespacedCustomObject({ group: "agent.tekton.dev", version: "v1alpha1", namespace, plural: "agentruns", name })) as AgentRun;
-}
-
-async function getCustomRun(name: string): Promise<CustomRun> {
-  return (await custom.getNamespacedCustomObject({ group: "tekton.dev", version: "v1beta1", namespace: NS, plural: "customruns", name })) as CustomRun;
 }
 
 const finished = (name: string, namespace = NS) =>
   until(`${name} to finish`, async () => {
     const r = await getRun(name, namespace);
     return r.status?.phase === "Succeeded" || r.status?.phase === "Failed" ? r : undefined;
-  });
-
-const customRunDone = (name: string) =>
-  until(`CustomRun ${name} to finish`, async () => {
-    const c = await getCustomRun(name);
-    return c.status?.conditions?.some((x) => x.type === "Succeeded" && x.status !== "Unknown") ? c : undefined;
   });
 
 const succeeded = (r: AgentRun) => r.status?.conditions?.find((c) => c.type === "Succeeded");
@@ -134,11 +120,10 @@ async function startTheController(identity?: string): Promise<RunningController>
 }
 
 /**
- * Plays kagent's controller (Agents become Ready, except those named
- * *never-ready*) and Tekton (PipelineRuns succeed; pipelines named *-fail
- * fail, *-hold never finish).
+ * Plays kagent's controller: Agents become Ready, except those named
+ * *never-ready*, and those named *refused* are refused.
  */
-async function playKagentAndTekton(): Promise<void> {
+async function playKagent(): Promise<void> {
   while (playing) {
     try {
       const agents = (await custom.listNamespacedCustomObject({ group: "kagent.dev", version: "v1alpha2", namespace: NS, plural: "agents" })) as { items: { metadata: { name: string }; status?: { conditions?: unknown[] } }[] };
@@ -150,12 +135,6 @@ async function playKagentAndTekton(): Promise<void> {
           : [{ type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: new Date().toISOString() }];
         await cp.kubectl(["patch", "agent", a.metadata.name, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions } })], { allowFail: true });
       }
-      const prs = (await custom.listNamespacedCustomObject({ group: "tekton.dev", version: "v1", namespace: NS, plural: "pipelineruns" })) as { items: { metadata: { name: string }; spec: { pipelineRef: { name: string } }; status?: { conditions?: unknown[] } }[] };
-      for (const pr of prs.items) {
-        if (pr.status?.conditions?.length || pr.spec.pipelineRef.name.endsWith("-hold")) continue;
-        const ok = !pr.spec.pipelineRef.name.endsWith("-fail");
-        await cp.kubectl(["patch", "pipelinerun", pr.metadata.name, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions: [{ type: "Succeeded", status: ok ? "True" : "False", reason: ok ? "Succeeded" : "Failed", message: ok ? "" : "task lint failed", lastTransitionTime: new Date().toISOString() }] } })], { allowFail: true });
-      }
     } catch {
       // the API server is going away at the end
     }
@@ -166,8 +145,15 @@ async function playKagentAndTekton(): Promise<void> {
 before(async () => {
   logger.level = "warn";
   bundles = await embeddedBundles(logger);
-  cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({
+    controllerManager: true,
+    crds: [join(ROOT, "charts/agentgate/files/crds"), ...["agents", "modelconfigs", "remotemcpservers", "mcpservers"].map((k) => join(ROOT, `test/support/crds/kagent.dev_${k}.yaml`))],
+    serverSideCrds: [tektonCrdDir()],
+  });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  tekton = await startTekton(cp);
+  // The kubelet's part for the hooks' pods: pipelines named *-fail fail, *-hold keep running, the rest succeed.
+  kubelet = startKubeletStandIn(cp, (pod) => (pod.pipeline?.endsWith("-hold") ? undefined : { exitCode: pod.pipeline?.endsWith("-fail") ? 1 : 0 }));
   controllerKc = new k8s.KubeConfig();
   controllerKc.loadFromFile(await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]));
   // Decisions are signed with keys the gateway keeps in the cluster and the controller reads from the ConfigMap it publishes.
@@ -199,9 +185,11 @@ before(async () => {
       config("plain"),
       { apiVersion: "kagent.dev/v1alpha2", kind: "ModelConfig", metadata: { name: "claude-edit", namespace: NS }, spec: { provider: "Anthropic", model: "claude-3-5-sonnet", apiKeySecret: "k", apiKeySecretKey: "k" } },
       config("edited", { modelConfigRef: { name: "claude-edit" } }),
+      // The hooks' pipelines, for Tekton to run: one task each, whose pod the kubelet stand-in ends.
+      ...["checkout", "publish", "lint-fail", "publish-fail", "checkout-hold"].map((name) => ({ apiVersion: "tekton.dev/v1", kind: "Pipeline", metadata: { name, namespace: NS }, spec: { tasks: [{ name: "hook", taskSpec: { steps: [{ name: "run", image: "busybox", script: "true" }] } }] } })),
     ),
   );
-  void playKagentAndTekton();
+  void playKagent();
   await published.start();
   await until("the gateway to publish its signing keys", async () => (published.notReady() === undefined ? true : (await published.read().catch(() => undefined), undefined)));
   controller = await startTheController();
@@ -211,6 +199,8 @@ after(async () => {
   playing = false;
   await controller.stop();
   published.stop();
+  await kubelet.stop();
+  await tekton.stop();
   await gateway.close();
   await kagent.close();
   await cp.stop();
@@ -377,30 +367,34 @@ test("a failing pre-hook fails the run with PreHookFailed", async () => {
   await cp.applyYaml(yaml(run("lint", "hooks-fail")));
   const done = await finished("lint");
   assert.equal(reason(done), "PreHookFailed");
-  assert.match(succeeded(done)?.message ?? "", /lint-fail.*failed: Failed: task lint failed/);
+  // Tekton's words, from the pod the kubelet stand-in failed
+  assert.match(succeeded(done)?.message ?? "", /pre-hook PipelineRun lint-pre-0 \(pipeline "lint-fail"\) failed: Failed: Tasks Completed: 1 \(Failed: 1, Cancelled 0\), Skipped: 0/);
 });
 
 test("a failing post-hook fails the run with PostHookFailed, after the agent acted", async () => {
   await cp.applyYaml(yaml(run("publish", "post-fail")));
   const done = await finished("publish");
   assert.equal(reason(done), "PostHookFailed");
-  assert.match(succeeded(done)?.message ?? "", /post-hook PipelineRun publish-post-0 \(pipeline "publish-fail"\) failed: Failed: task lint failed/);
+  assert.match(succeeded(done)?.message ?? "", /post-hook PipelineRun publish-post-0 \(pipeline "publish-fail"\) failed: Failed: Tasks Completed: 1 \(Failed: 1, Cancelled 0\), Skipped: 0/);
   assert.equal(done.status?.usage?.totalTokens, 240, "the agent's usage is kept");
 });
 
 for (const how of ["cancel", "timeout"] as const) {
-  test(`a ${how} while a hook runs cancels its PipelineRun (Tekton's spec.status: Cancelled)`, async () => {
+  test(`a ${how} while a hook runs cancels its PipelineRun (Tekton's spec.status: Cancelled), and Tekton cancels its TaskRun`, async () => {
     const name = `hold-${how}`;
     await cp.applyYaml(yaml(run(name, "hooks-hold", how === "timeout" ? { timeout: "3s" } : {})));
     await until(`${name}'s pre-hook`, async () => ((await cp.kubectl(["get", "pipelinerun", `${name}-pre-0`, "-n", NS], { allowFail: true })).code === 0 ? true : undefined));
     if (how === "cancel") await cp.kubectl(["patch", "agentrun", name, "-n", NS, "--type=merge", "-p", '{"spec":{"status":"Cancelled"}}']);
     const done = await finished(name);
     assert.equal(reason(done), how === "cancel" ? "Cancelled" : "TimedOut");
-    const pr = await until("the hook to be cancelled", async () => {
-      const got = JSON.parse((await cp.kubectl(["get", "pipelinerun", `${name}-pre-0`, "-n", NS, "-o", "json"])).stdout) as { spec: { status?: string } };
-      return got.spec.status === "Cancelled" ? got : undefined;
+    type Cancellable = { spec: { status?: string }; status?: { conditions?: { type: string; reason?: string }[] } };
+    const pr = await until("Tekton to end the cancelled hook", async () => {
+      const got = JSON.parse((await cp.kubectl(["get", "pipelinerun", `${name}-pre-0`, "-n", NS, "-o", "json"])).stdout) as Cancellable;
+      return got.status?.conditions?.some((c) => c.type === "Succeeded" && c.reason === "Cancelled") ? got : undefined;
     });
-    assert.equal(pr.spec.status, "Cancelled");
+    assert.equal(pr.spec.status, "Cancelled", "agentgate cancelled it");
+    const taskRun = JSON.parse((await cp.kubectl(["get", "taskrun", `${name}-pre-0-hook`, "-n", NS, "-o", "json"])).stdout) as Cancellable;
+    assert.equal(taskRun.spec.status, "TaskRunCancelled", "Tekton cancelled the hook's TaskRun, whose pod was still running");
   });
 }
 
@@ -474,49 +468,6 @@ test("a tool that requires approval pauses the run until a human approves it in 
   process.stdout.write(`# agentgate logs approve-me --kagent-url …, after the run:\n${after.map((l) => `#   ${l}`).join("\n")}\n`);
   assert.match(after.join("\n"), /AgentMessage +step 1[\s\S]*AgentMessage +pods listed/);
   assert.match(after.at(-1) ?? "", /Succeeded/);
-});
-
-test("a Tekton CustomRun becomes an AgentRun whose outcome and results come back", async () => {
-  await cp.applyYaml(yaml(customRun("pr-1-agent", "plain", { timeout: "1h0m0s" })));
-  const cr = await customRunDone("pr-1-agent");
-  assert.equal(cr.status?.conditions?.[0]?.status, "True", JSON.stringify(cr.status?.conditions));
-  assert.ok(cr.status?.results?.some((r) => r.name === "result" && r.value === "12 test cases written"));
-  const owned = await getRun("pr-1-agent");
-  assert.equal(owned.metadata?.ownerReferences?.[0]?.kind, "CustomRun");
-  assert.deepEqual(owned.spec?.context?.hints, ["repo: payments"]);
-  assert.equal(owned.spec?.timeout, undefined, "Tekton's pipeline-wide timeout is not made a run override the webhook would refuse");
-});
-
-test("cancelling a CustomRun (Tekton's RunCancelled) cancels its AgentRun: CustomRunCancelled", async () => {
-  kagent.setScript(`${NS}/pr-2-agent-agent`, { llmCalls: 4, stepDelayMs: 2000 });
-  await cp.applyYaml(yaml(customRun("pr-2-agent", "plain")));
-  await until("pr-2-agent to act", async () => ((await getRun("pr-2-agent")).status?.taskId ? true : undefined));
-  await cp.kubectl(["patch", "customrun", "pr-2-agent", "-n", NS, "--type=merge", "-p", JSON.stringify({ spec: { status: "RunCancelled", statusMessage: "CustomRun cancelled as the PipelineRun it belongs to has been cancelled." } })]);
-  const cr = await customRunDone("pr-2-agent");
-  assert.equal(cr.status?.conditions?.[0]?.status, "False");
-  assert.equal(cr.status?.conditions?.[0]?.reason, "CustomRunCancelled");
-  assert.equal(reason(await getRun("pr-2-agent")), "Cancelled");
-  assert.equal(calls("pr-2-agent", "tasks/cancel").length, 1);
-});
-
-test("a CustomRun past its timeout cancels its AgentRun: CustomRunTimedOut", async () => {
-  kagent.setScript(`${NS}/pr-3-agent-agent`, { llmCalls: 4, stepDelayMs: 2000 });
-  await cp.applyYaml(yaml(customRun("pr-3-agent", "plain", { timeout: "3s" })));
-  const cr = await customRunDone("pr-3-agent");
-  assert.equal(cr.status?.conditions?.[0]?.reason, "CustomRunTimedOut", JSON.stringify(cr.status?.conditions));
-  assert.match(cr.status?.conditions?.[0]?.message ?? "", /timed out after 3s/);
-  assert.equal(reason(await getRun("pr-3-agent")), "Cancelled");
-  assert.equal(calls("pr-3-agent", "tasks/cancel").length, 1);
-});
-
-test("a CustomRun whose name an unrelated AgentRun already has fails instead of reporting that run", async () => {
-  await cp.applyYaml(yaml(run("pr-4-agent", "plain")));
-  await finished("pr-4-agent");
-  await cp.applyYaml(yaml(customRun("pr-4-agent", "plain")));
-  const cr = await customRunDone("pr-4-agent");
-  assert.equal(cr.status?.conditions?.[0]?.reason, "AgentRunNameTaken");
-  assert.match(cr.status?.conditions?.[0]?.message ?? "", /AgentRun qe\/pr-4-agent already exists and is not this CustomRun's/);
-  assert.equal(cr.status?.results, undefined, "the other run's results are not handed to the pipeline");
 });
 
 test("two replicas: only the lease holder acts, and the goal goes out once", async () => {

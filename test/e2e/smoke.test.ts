@@ -1,7 +1,8 @@
-// The foundation works: a control plane from the built tools, our CRDs and
-// the test copies installed, kubectl and client-node agreeing, identities for
-// approval tests, garbage collection with kube-controller-manager, and a
-// teardown that leaves nothing behind, however the test process ends.
+// The foundation works: a control plane from the built tools, our CRDs, the
+// kagent test copies and Tekton's released CRDs installed, kubectl and
+// client-node agreeing, identities for approval tests, garbage collection
+// with kube-controller-manager, and a teardown that leaves nothing behind
+// (Tekton's controller included), however the test process ends.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -11,9 +12,11 @@ import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import type { AgentRun } from "../../src/types/agent.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const HARNESS = fileURLToPath(new URL("../support/control-plane.ts", import.meta.url));
+const TEKTON = fileURLToPath(new URL("../support/tekton.ts", import.meta.url));
 
 // A killed child whose parent has exited stays a zombie until init reaps it,
 // and signal 0 still reaches a zombie: count those as gone.
@@ -38,7 +41,7 @@ async function gone(pids: number[], withinMs: number): Promise<number[]> {
 describe("control plane shared by the tests of a file", () => {
   let cp: ControlPlane;
   before(async () => {
-    cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+    cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   });
   after(() => cp?.stop());
 
@@ -49,13 +52,15 @@ describe("control plane shared by the tests of a file", () => {
     assert.match(json.serverVersion.gitVersion, /^v1\.37\.\d+$/);
   });
 
-  test("our CRDs and the kagent/Tekton test copies are Established", async () => {
+  test("our CRDs, the kagent test copies and Tekton's released CRDs (over its test copies) are Established", async () => {
     const { stdout } = await cp.kubectl(["get", "crd", "-o", "json"]);
     const crds = (JSON.parse(stdout) as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }).items;
     const established = new Set(crds.filter((c) => c.status?.conditions?.some((x) => x.type === "Established" && x.status === "True")).map((c) => c.metadata.name));
-    for (const name of ["agentruns.agent.tekton.dev", "agentconfigs.agent.tekton.dev", "agents.kagent.dev", "modelconfigs.kagent.dev", "remotemcpservers.kagent.dev", "mcpservers.kagent.dev", "pipelineruns.tekton.dev", "customruns.tekton.dev"]) {
+    for (const name of ["agentruns.agent.tekton.dev", "agentconfigs.agent.tekton.dev", "agents.kagent.dev", "modelconfigs.kagent.dev", "remotemcpservers.kagent.dev", "mcpservers.kagent.dev", "pipelineruns.tekton.dev", "customruns.tekton.dev", "taskruns.tekton.dev", "pipelines.tekton.dev", "tasks.tekton.dev"]) {
       assert.ok(established.has(name), `${name} Established`);
     }
+    const pipelineRuns = crds.find((c) => c.metadata.name === "pipelineruns.tekton.dev") as { metadata: { labels?: Record<string, string> } } | undefined;
+    assert.equal(pipelineRuns?.metadata.labels?.["app.kubernetes.io/part-of"], "tekton-pipelines", "Tekton's own CRD replaced the test copy");
     assert.match((await cp.kubectl(["explain", "agentconfig.spec.toolServers.allowedTools"])).stdout, /DESCRIPTION/);
   });
 
@@ -163,4 +168,35 @@ test("no child outlives its test process, however that process ends", async () =
     assert.equal(existsSync(started.dir), false, `${how}: ${started.dir} removed`);
   };
   await Promise.all([ending("SIGTERM"), ending("SIGKILL"), ending("exit")]);
+});
+
+// Tekton's controller runs beside a plane as one of its children: a test
+// process SIGKILLed with it running leaves it behind no more than etcd.
+test("Tekton's controller goes with its plane when the test process is SIGKILLed", async () => {
+  const script = `
+    import { startControlPlane } from ${JSON.stringify(HARNESS)};
+    import { startTekton } from ${JSON.stringify(TEKTON)};
+    const cp = await startControlPlane();
+    const tekton = await startTekton(cp);
+    console.log(JSON.stringify({ pids: cp.pids, tekton: tekton.pid, dir: cp.dir }));
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const closed = new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_code, signal) => { resolve(signal); }));
+  const deadline = Date.now() + 90_000;
+  while (!out.includes("\n")) {
+    if (child.exitCode !== null || Date.now() > deadline) assert.fail(`the plane and Tekton did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const started = JSON.parse(out) as { pids: number[]; tekton: number; dir: string };
+  assert.equal(started.pids.length, 3, "etcd, kube-apiserver and Tekton's controller");
+  assert.ok(started.pids.includes(started.tekton));
+  assert.ok(alive(started.tekton), "Tekton's controller runs");
+  child.kill("SIGKILL");
+  assert.equal(await closed, "SIGKILL");
+  // The watchdog polls once a second.
+  assert.deepEqual(await gone(started.pids, 8000), [], "every child gone, Tekton's controller included");
 });

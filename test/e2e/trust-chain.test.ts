@@ -4,7 +4,9 @@
 // approver, and talks to a real kube-apiserver with her own credentials.
 // bob only approves; carol approves and also edits team. Each class of
 // attack is tried with the webhooks in place and, where the issue asks,
-// with them really removed (the README's emergency exit).
+// with them really removed (the README's emergency exit). Tekton's
+// controller is real (test/support/tekton.ts): a run made through a
+// PipelineRun is made by Tekton, not by the test.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
@@ -27,6 +29,7 @@ import { STAMP, type AgentRun } from "../../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { httpsCall } from "../support/https-call.ts";
+import { startTekton, tektonCrdDir, type RunningTekton } from "../support/tekton.ts";
 import { until } from "../support/until.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -37,6 +40,7 @@ const CONTROLLER_USER = `system:serviceaccount:${GW_NS}:agentgate-controller`;
 const SIGNING = { namespace: GW_NS, name: "agentgate-signing" };
 
 let cp: ControlPlane;
+let tekton: RunningTekton;
 let gateway: RunningGateway;
 let kagent: FakeKagent;
 let controller: RunningController;
@@ -111,8 +115,14 @@ async function playKagent(): Promise<void> {
 
 before(async () => {
   logger.level = "error";
-  cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  // Tekton's released CRDs, not test copies: the PipelineRuns alice and carol write are held to Tekton's own schema.
+  cp = await startControlPlane({
+    controllerManager: true,
+    crds: [join(ROOT, "charts/agentgate/files/crds"), ...["agents", "modelconfigs", "remotemcpservers", "mcpservers"].map((k) => join(ROOT, `test/support/crds/kagent.dev_${k}.yaml`))],
+    serverSideCrds: [tektonCrdDir()],
+  });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  tekton = await startTekton(cp);
   await cp.applyYaml(yaml(...[NS, "kagent", GW_NS, "elsewhere"].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } }))));
   const tokenDir = await mkdtemp(join(tmpdir(), "agentgate-trust-"));
   await writeFile(join(tokenDir, "token"), PATH_TOKEN);
@@ -180,6 +190,7 @@ after(async () => {
   published?.stop();
   await kagent?.close();
   await gateway?.close();
+  await tekton?.stop();
   await cp?.stop();
 });
 
@@ -236,6 +247,25 @@ describe("approval means a second, authorised person", () => {
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stderr, /\[run-approval\] .*"carol" can (impersonate ServiceAccount team\/builder|request tokens for ServiceAccount team\/builder|read Secrets|create \w+ .*in namespace team), and "system:serviceaccount:team:builder" created this run, so approving it would be approving their own/);
     assert.equal((await as(bob, ["annotate", "agentrun", "by-builder", "-n", NS, `${STAMP.approvedBy}=bob`])).code, 0, "bob, who cannot act as it, can");
+  });
+
+  test("carol's own PipelineRun makes a gated run through Tekton: the run is carol's, so she cannot approve it; bob can, and the pipeline goes on", async () => {
+    const pipelineRun = { apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { name: "carols-pipeline", namespace: NS }, spec: { pipelineSpec: { tasks: [{ name: "agent", taskRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" }, params: [{ name: "configRef", value: "gated" }, { name: "goal", value: "fix the flaky tests" }] }] } } };
+    assert.equal((await applyAs(carol, pipelineRun)).code, 0);
+    // Tekton's controller makes the CustomRun, agentgate's the AgentRun: neither is who asked.
+    const waiting = await phaseIs("carols-pipeline-agent", "WaitingForApproval");
+    assert.equal(waiting.metadata?.annotations?.[STAMP.createdBy], "carol", "the creator signed on carol's PipelineRun, carried through Tekton's CustomRun");
+    const own = await as(carol, ["annotate", "agentrun", "carols-pipeline-agent", "-n", NS, `${STAMP.approvedBy}=carol`]);
+    assert.equal(own.code, 1, own.stdout);
+    assert.match(own.stderr, /\[run-approval\] .*"carol" created this run and cannot approve it/);
+    const ok = await as(bob, ["annotate", "agentrun", "carols-pipeline-agent", "-n", NS, `${STAMP.approvedBy}=bob`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const done = await until("Tekton to finish carol's PipelineRun", async () => {
+      const pr = (await custom.getNamespacedCustomObject({ group: "tekton.dev", version: "v1", namespace: NS, plural: "pipelineruns", name: "carols-pipeline" })) as { status?: { conditions?: { type: string; status: string; reason?: string }[] } };
+      const c = pr.status?.conditions?.find((x) => x.type === "Succeeded");
+      return c && c.status !== "Unknown" ? c : undefined;
+    });
+    assert.equal(done.reason, "Succeeded");
   });
 
   test("a config cannot choose its own approvers: system:authenticated is refused", async () => {

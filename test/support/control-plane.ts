@@ -2,6 +2,8 @@
 // controller-runtime's envtest: etcd and kube-apiserver (and optionally
 // kube-controller-manager, for garbage collection) built from source by
 // tools/install.sh, on free loopback ports, with certificates made here.
+// Another tool built there (Tekton's controller, test/support/tekton.ts) can
+// run beside it as one of its children (startTool).
 //
 // Process hygiene: every child runs in its own process group and is killed
 // when the test process ends, however it ends: stop(), normal exit (an
@@ -32,6 +34,12 @@ export interface ControlPlaneOptions {
   controllerManager?: boolean;
   /** CRD files or directories (*.yaml, *.yml, *.json; multi-document) to install before returning. */
   crds?: string[];
+  /**
+   * CRD files or directories too large for client-side apply's
+   * last-applied annotation (Tekton's), applied server-side after `crds` and
+   * before kube-controller-manager starts, so its garbage collector knows them.
+   */
+  serverSideCrds?: string[];
   /**
    * More kube-apiserver flags, after the plane's own (a flag given twice
    * takes the later value), e.g. `--admission-control-config-file=PATH`.
@@ -68,8 +76,14 @@ export interface ControlPlane {
   kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
   /** kubectl apply -f - (client-side). */
   applyYaml(yaml: string): Promise<void>;
-  /** Applies CRD files/directories and waits until every CRD is Established. */
-  installCRDs(paths: string[]): Promise<void>;
+  /** Applies CRD files/directories (server-side if asked: for CRDs too large for client-side apply) and waits until every CRD is Established. */
+  installCRDs(paths: string[], opts?: { serverSide?: boolean }): Promise<void>;
+  /**
+   * Starts another tool built by tools/install.sh beside the plane, as its
+   * own children are (own process group, logged to dir/<name>.log, killed by
+   * the watchdog if the test process dies); stop() stops it first.
+   */
+  startTool(name: string, args: string[], env?: Record<string, string>): ChildProcess;
   /** Writes a client-certificate kubeconfig for another identity (O = groups); returns its path. */
   kubeconfigFor(user: string, groups?: string[]): Promise<string>;
   /**
@@ -356,12 +370,12 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   writeFileSync(files.kubeconfig, kubeconfigText(server, p.caPem, "admin", admin), { mode: 0o600 });
 
   const launched = new Map<string, string[]>();
-  const launch = (name: string, args: string[]): ChildProcess => {
+  const launch = (name: string, args: string[], env?: Record<string, string>): ChildProcess => {
     launched.set(name, args);
     const log = openSync(join(dir, `${name}.log`), "a");
     let child: ChildProcess;
     try {
-      child = spawn(toolPath(name), args, { detached: true, stdio: ["ignore", log, log] });
+      child = spawn(toolPath(name), args, { detached: true, stdio: ["ignore", log, log], ...(env ? { env: { ...process.env, ...env } } : {}) });
     } finally {
       closeSync(log);
     }
@@ -519,11 +533,12 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     async applyYaml(yaml) {
       await kubectl(["apply", "-f", "-"], { stdin: yaml });
     },
-    async installCRDs(paths) {
+    async installCRDs(paths, o = {}) {
       const list = yamlFiles(paths);
       if (list.length === 0) return;
       const fileArgs = list.flatMap((f) => ["-f", f]);
-      await kubectl(["apply", ...fileArgs]);
+      // --force-conflicts: a CRD applied client-side before (a test copy) is taken over.
+      await kubectl(["apply", ...(o.serverSide ? ["--server-side", "--force-conflicts"] : []), ...fileArgs]);
       // kubectl wait errors ("status.conditions accessor error: <nil>") on a CRD whose status the API server has not written yet: ask again.
       for (let attempt = 1; ; attempt++) {
         const r = await kubectl(["wait", "--for=condition=Established", "--timeout=60s", ...fileArgs], { allowFail: true });
@@ -547,10 +562,12 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
           await sleep(100);
         }
       }),
+    startTool: (name, args, env) => launch(name, args, env),
     stop,
   };
   try {
     if (opts.crds && opts.crds.length > 0) await cp.installCRDs(opts.crds);
+    if (opts.serverSideCrds && opts.serverSideCrds.length > 0) await cp.installCRDs(opts.serverSideCrds, { serverSide: true });
     // After the CRDs: the garbage collector discovers resources at start, and
     // would otherwise miss owners of CRD kinds until its next resync.
     if (opts.controllerManager) {
