@@ -65,6 +65,8 @@ export class A2ADriver implements AgentDriver {
     // Exactly the parts the goal policy judged (agent-message.ts).
     const message = userMessage(agentMessageParts(p.goal, p.hints), {
       messageId: p.messageId,
+      // One conversation for the steps of a PipelineRun that share an Agent (kagent's session is the context).
+      ...(p.contextId !== undefined ? { contextId: p.contextId } : {}),
       metadata: { "agent.tekton.dev/run": `${p.run.metadata?.namespace ?? ""}/${p.run.metadata?.name ?? ""}` },
     });
     const s = p.session;

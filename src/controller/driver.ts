@@ -47,6 +47,8 @@ export interface ActParams {
   hints: string[];
   /** the goal message's A2A messageId, recorded in status.goal (kagent does not deduplicate by it) */
   messageId: string;
+  /** the A2A context to send the goal in (an Agent shared within a PipelineRun); absent: kagent starts a new one */
+  contextId?: string;
   /** set when a previous controller already sent the goal: resume, never resend */
   taskId?: string;
   budgetTokens: number;

@@ -1,7 +1,8 @@
 // The run reconciler: carries out, one Step at a time, what the run state
 // machine (run-decide.ts, pure) decides for a run, and keeps what outlives a
 // pass: the actors following agents, when each run's config was last
-// compared. No policy here: the guardrails come from the stamp the webhook
+// compared, the Agents the runs of one PipelineRun share (shared-agent-
+// keeper.ts). No policy here: the guardrails come from the stamp the webhook
 // wrote; this carries them out and records what happened.
 import type { AgentConfig, AgentRun, Guardrails } from "../types/agent.ts";
 import { verifyApproval } from "../guardrails/approval-stamp.ts";
@@ -16,10 +17,10 @@ import { preHookParams } from "./hooks.ts";
 import { kagentAgent } from "./kagent-agent.ts";
 import { describeError, GVR, statusCode, type Kube } from "./kube.ts";
 import { names, ownedByRun } from "./owned.ts";
-import { Actor } from "./run-actor.ts";
+import { Actor, type ActTarget } from "./run-actor.ts";
 import { agentRoute } from "./calls-route.ts";
 import { CallAnnouncer } from "./run-call-events.ts";
-import { decide, DEFAULT_AGENT_READY_TIMEOUT_MS, type RunView, type Step } from "./run-decide.ts";
+import { agentName, decide, DEFAULT_AGENT_READY_TIMEOUT_MS, type RunView, type Step } from "./run-decide.ts";
 import { RunFinisher } from "./run-finish.ts";
 import { trustRun } from "./run-guards.ts";
 import { budgetSpent } from "./run-ledger.ts";
@@ -28,6 +29,8 @@ import { RunProvenance } from "./run-provenance.ts";
 import { ensureRoute, ensureScope } from "./run-scope-apply.ts";
 import { runKey, RunStatusWriter, ZERO_USAGE } from "./run-status.ts";
 import { AgentgateError } from "../errors.ts";
+import { SharedAgentKeeper } from "./shared-agent-keeper.ts";
+import { isSharedAgent } from "./shared-agent.ts";
 
 export type { RunCalls, RunReconcilerOptions } from "./run-options.ts";
 
@@ -66,6 +69,8 @@ export class RunReconciler {
   private readonly writer: RunStatusWriter;
   private readonly finisher: RunFinisher;
   private readonly announcer: CallAnnouncer;
+  /** Agents shared by the runs of one PipelineRun: the choice, the claim, their end with the PipelineRun */
+  private readonly shared: SharedAgentKeeper;
   private stopping = false;
 
   constructor(opts: RunReconcilerOptions) {
@@ -73,6 +78,7 @@ export class RunReconciler {
     this.writer = new RunStatusWriter(opts.kube, opts.log);
     this.finisher = new RunFinisher(opts, this.writer, new RunProvenance(opts.kube, opts.provenance, opts.log));
     this.announcer = new CallAnnouncer(opts.kube, opts.log);
+    this.shared = new SharedAgentKeeper(opts, opts.shareSweepMs);
   }
 
   get kube(): Kube {
@@ -114,6 +120,7 @@ export class RunReconciler {
     const uid = run.metadata?.uid ?? "";
     switch (step.kind) {
       case "ended":
+        this.shared.ended(run);
         this.changeChecked.delete(uid);
         if (!actor) this.acted.delete(uid);
         return {};
@@ -126,8 +133,9 @@ export class RunReconciler {
         actor?.requestStop({ reason: step.reason, message: step.message });
         return {};
       case "finish": {
-        const note = step.releaseTask ? await this.releaseTask(run) : "";
-        await this.finisher.finish(run, step.reason, `${step.message}${note}`, { ...(step.config ? { config: step.config } : {}), ...(step.guardrails ? { guardrails: step.guardrails } : {}) });
+        const agent = await this.provenAgent(view);
+        const note = step.releaseTask ? await this.releaseTask(run, agent) : "";
+        await this.finisher.finish(run, step.reason, `${step.message}${note}`, { ...(step.config ? { config: step.config } : {}), ...(step.guardrails ? { guardrails: step.guardrails } : {}), ...(agent !== undefined ? { agent } : {}) });
         return {};
       }
       case "admit":
@@ -155,7 +163,7 @@ export class RunReconciler {
         await this.applyAgent(view, step.config, step.guardrails);
         return undefined;
       case "start-actor":
-        this.startActor(run, step.config, step.guardrails, step.deadline);
+        this.startActor(run, step.config, step.guardrails, step.deadline, { agent: { namespace: ns, name: agentName(view) }, ...(view.share?.kind === "shared" ? { contextId: view.share.names.contextId } : {}) });
         return {};
     }
   }
@@ -180,25 +188,50 @@ export class RunReconciler {
       case "pre-hooks":
         view.preHooks = await hookOutcomes(this.kube, run, step.hooks, "pre");
         return;
+      case "share":
+        // decide() asks only once the run is trusted
+        view.share = view.trust?.ok === true ? await this.shared.choose(run, view.trust) : { kind: "own" };
+        return;
       case "agent": {
+        // The Agent the run acts through: its own, or the shared one its status records (proven again when it is chosen).
+        const own = names.agent(run.metadata?.name ?? "");
+        const recorded = run.status?.agentRef?.name ?? own;
         let existing: KubeObject | null;
         try {
-          existing = await this.kube.get(GVR.agents, ns, names.agent(run.metadata?.name ?? ""));
+          existing = await this.kube.get(GVR.agents, ns, recorded);
         } catch (err) {
           if (statusCode(err) !== 404) throw err;
           existing = null;
         }
-        view.agent = !existing ? "absent" : ownedByRun(existing.metadata, run) ? "ours" : "foreign";
+        if (recorded !== own) view.agent = existing && isSharedAgent(existing.metadata, recorded) ? "ours" : "absent";
+        else view.agent = !existing ? "absent" : ownedByRun(existing.metadata, run) ? "ours" : "foreign";
         return;
       }
     }
   }
 
-  /** Applies the run's kagent Agent and records it in the run's status the first time. */
+  /**
+   * Applies the run's kagent Agent and records it in the run's status the
+   * first time. A shared Agent is recorded first: the record is the claim
+   * other runs of the PipelineRun see (shared-agent-keeper.ts).
+   */
   private async applyAgent(view: RunView, config: AgentConfig, guardrails: Guardrails): Promise<void> {
     const run = view.run;
     const ns = run.metadata?.namespace ?? "";
     const runName = run.metadata?.name ?? "";
+    const share = view.share ?? { kind: "own" };
+    if (share.kind === "shared") {
+      if (!run.status?.agentRef) {
+        const { names: n, pipelineRun: pr } = share;
+        view.run = await this.writer.set(run, { agentRef: { name: n.agent, namespace: ns, contextId: n.contextId } });
+        await this.kube.event(view.run, "Normal", "AgentShared", `acts through kagent Agent ${n.agent}, shared by the AgentRuns of PipelineRun ${pr.name} (uid ${pr.uid}) with the same AgentConfig and decision, in A2A context ${n.contextId}`);
+      }
+      const applied = await this.shared.apply(view.run, share, config, guardrails);
+      if ("conflict" in applied) view.share = { kind: "refused", reason: "ScopeConflict", message: applied.conflict };
+      else view.applied = applied.agent;
+      return;
+    }
+    if (share.kind === "own" && share.why !== undefined && !run.status?.agentRef) await this.kube.event(run, "Normal", "AgentNotShared", share.why);
     const desired = kagentAgent(run, config, guardrails, {
       serviceAccountName: names.serviceAccount(runName),
       ...(this.opts.kagentRuntime ? { runtime: this.opts.kagentRuntime } : {}),
@@ -219,10 +252,27 @@ export class RunReconciler {
    * and nobody follows it (a restart in between): cancel the task. Returns a
    * note for the run's message.
    */
-  private async releaseTask(run: AgentRun): Promise<string> {
+  /**
+   * The Agent the run acts through: its own, or the shared one its status
+   * names once proven to be its PipelineRun's share (a status written while
+   * the webhooks were off must not point the run's cancel or provenance at
+   * another PipelineRun's Agent). Undefined when it cannot be proven.
+   */
+  private async provenAgent(view: RunView): Promise<string | undefined> {
+    const run = view.run;
+    const own = names.agent(run.metadata?.name ?? "");
+    const recorded = run.status?.agentRef?.name ?? own;
+    if (recorded === own) return own;
+    if (view.share?.kind === "shared") return view.share.names.agent === recorded ? recorded : undefined;
+    const choice = view.trust?.ok === true ? await this.shared.choose(run, view.trust) : undefined;
+    return choice?.kind === "shared" && choice.names.agent === recorded ? recorded : undefined;
+  }
+
+  private async releaseTask(run: AgentRun, agentName: string | undefined): Promise<string> {
     const taskId = run.status?.taskId;
     if (run.status?.phase !== "Acting" || taskId === undefined) return "";
-    const agent = { namespace: run.metadata?.namespace ?? "", name: names.agent(run.metadata?.name ?? "") };
+    if (agentName === undefined) return `; kagent task ${taskId} was not cancelled: the run's status names Agent ${run.status.agentRef?.name ?? ""}, which agentgate cannot confirm is the one its PipelineRun's runs share`;
+    const agent = { namespace: run.metadata?.namespace ?? "", name: agentName };
     try {
       await this.opts.driver.cancel(agent, taskId);
       return `; kagent task ${taskId} cancelled`;
@@ -234,12 +284,12 @@ export class RunReconciler {
     }
   }
 
-  private startActor(run: AgentRun, config: AgentConfig, guardrails: Guardrails, deadline: number): void {
+  private startActor(run: AgentRun, config: AgentConfig, guardrails: Guardrails, deadline: number, target: ActTarget): void {
     if (this.stopping) return;
     const k = runKey(run);
     const actor = new Actor({ opts: this.opts, writer: this.writer, finisher: this.finisher }, run);
     actor.promise = actor
-      .follow(config, guardrails, deadline)
+      .follow(config, guardrails, deadline, target)
       .then((wroteOutcome) => { if (wroteOutcome) this.noteActed(run.metadata?.uid ?? ""); })
       .catch((err: unknown) => { this.opts.log.error("the run's actor failed", { run: k, error: describeError(err) }); })
       .finally(() => {
@@ -282,8 +332,9 @@ export class RunReconciler {
    */
   async shutdown(): Promise<void> {
     this.stopping = true;
+    const sweeps = this.shared.stop();
     for (const actor of this.actors.values()) actor.requestShutdown();
-    await this.drain();
+    await Promise.all([this.drain(), sweeps]);
   }
 
   async drain(): Promise<void> {

@@ -8,7 +8,6 @@ import type { Condition } from "../types/kube.ts";
 import { succeededCondition, type RunReason } from "./conditions.ts";
 import type { ActingOutcome, ActSession } from "./driver.ts";
 import { describeError, GVR } from "./kube.ts";
-import { names } from "./owned.ts";
 import type { RunFinisher } from "./run-finish.ts";
 import type { RunReconcilerOptions } from "./run-options.ts";
 import { runKey, ZERO_USAGE, type RunStatusWriter } from "./run-status.ts";
@@ -43,6 +42,12 @@ class GoalNotSent extends AgentgateError {
     super("internal", message, options);
   }
   override name = "GoalNotSent";
+}
+
+/** The Agent the actor talks to, and the A2A context its goal goes in (set for an Agent shared within a PipelineRun). */
+export interface ActTarget {
+  agent: { namespace: string; name: string };
+  contextId?: string;
 }
 
 export interface ActorDeps {
@@ -178,7 +183,7 @@ export class Actor implements ActSession {
    * PostHooks when post-hooks follow. True when it wrote that outcome; false
    * when it stopped following (shutdown) or the goal was not sent.
    */
-  async follow(config: AgentConfig, guardrails: Guardrails, deadline: number): Promise<boolean> {
+  async follow(config: AgentConfig, guardrails: Guardrails, deadline: number, target: ActTarget): Promise<boolean> {
     const { opts, writer, finisher } = this.deps;
     const run = this.run;
     const k = runKey(run);
@@ -188,7 +193,8 @@ export class Actor implements ActSession {
     try {
       outcome = await opts.driver.act({
         run,
-        agent: { namespace: ns, name: names.agent(runName) },
+        agent: target.agent,
+        ...(target.contextId !== undefined ? { contextId: target.contextId } : {}),
         goal: run.spec?.goal ?? "",
         hints: run.spec?.context?.hints ?? [],
         messageId: this.messageId,
@@ -216,12 +222,14 @@ export class Actor implements ActSession {
     // A stop the controller asked for ends with its own reason (ConfigNotFound is no human's cancel).
     const reason = outcome.reason === "Cancelled" && stop ? stop.reason : outcome.reason;
     if (outcome.cancelRefused !== undefined) await opts.kube.event(fresh, "Warning", "CancelRefused", `kagent refused to cancel the agent's task (${outcome.cancelRefused}); the agent is stopped by deleting its Agent`);
-    const facts = { config, guardrails, usage: outcome.usage, results: outcome.results, iterations: outcome.iterations };
+    const facts = { config, guardrails, usage: outcome.usage, results: outcome.results, iterations: outcome.iterations, agent: target.agent.name };
     if (reason !== "Succeeded") {
       await finisher.finish(fresh, reason, outcome.message, facts);
     } else if ((config.spec?.postHooks ?? []).length > 0) {
-      const written = await writer.writeOutcome(fresh, { phase: "PostHooks", usage: outcome.usage, results: outcome.results, iterations: outcome.iterations, ...(outcome.taskId ? { taskId: outcome.taskId } : {}) });
-      if (written) await opts.kube.event(fresh, "Normal", "PostHooks", "the agent finished; running post-hooks");
+      // The condition says what happens now, not "pre-hooks succeeded" from Acting: `agentgate logs` prints it as the phase's line.
+      const message = "the agent finished; running post-hooks";
+      const written = await writer.writeOutcome(fresh, { phase: "PostHooks", conditions: succeededCondition("Unknown", "Running", message, fresh.status?.conditions), usage: outcome.usage, results: outcome.results, iterations: outcome.iterations, ...(outcome.taskId ? { taskId: outcome.taskId } : {}) });
+      if (written) await opts.kube.event(fresh, "Normal", "PostHooks", message);
     } else {
       await finisher.finish(fresh, "Succeeded", outcome.message || "the agent reached its goal", facts);
     }

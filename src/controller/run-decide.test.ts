@@ -23,7 +23,7 @@ function agentRun(status?: AgentRunStatus, spec: Partial<NonNullable<AgentRun["s
 
 /** A pass that already verified the run, found its config, and (for claimed phases) its pre-hooks done. */
 function view(over: Partial<RunView> = {}): RunView {
-  return { run: agentRun(), now: T0 + MIN, acting: false, outcomeUnseen: false, kagentSupport: undefined, agentReadyTimeoutMs: 10 * MIN, changeCheckMs: 15_000, lastChangeCheck: undefined, trust: trusted(), configExists: true, preHooks: [], ...over };
+  return { run: agentRun(), now: T0 + MIN, acting: false, outcomeUnseen: false, kagentSupport: undefined, agentReadyTimeoutMs: 10 * MIN, changeCheckMs: 15_000, lastChangeCheck: undefined, trust: trusted(), configExists: true, preHooks: [], share: { kind: "own" }, ...over };
 }
 
 const readyAgent: Agent = { apiVersion: "kagent.dev/v1alpha2", kind: "Agent", metadata: { name: "r1-agent", namespace: "qe", creationTimestamp: CREATED }, status: { conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "" }] } };
@@ -114,6 +114,7 @@ check([
 // ---- Acting, no actor: give the agent life, wait for kagent, follow it
 
 const acting = { run: agentRun({ phase: "Acting" }) };
+const shared = { kind: "shared" as const, names: { share: "share-abc", agent: "share-abc-agent", contextId: "agentgate-abc" }, pipelineRun: { name: "pr", uid: "pr-uid" }, key: "abc" };
 const fresh = { ...acting, agent: "absent" as const, scope: scopeReady, changed: null, route: null };
 check([
   { name: "Acting: look for the run's Agent", view: acting, want: { kind: "observe", what: "agent" } },
@@ -125,7 +126,12 @@ check([
   { name: "no Agent yet, the ModelConfig changed: ConfigChanged", view: { ...acting, agent: "absent", scope: scopeReady, changed: "ModelConfig changed" }, want: { kind: "finish", reason: "ConfigChanged", message: "ModelConfig changed" } },
   { name: "no Agent yet: the route through the gateway", view: { ...acting, agent: "absent", scope: scopeReady, changed: null }, want: { kind: "ensure-route" } },
   { name: "no route: its reason", view: { ...acting, agent: "absent", scope: scopeReady, changed: null, route: { reason: "ScopeConflict", message: "ModelConfig taken" } }, want: { kind: "finish", reason: "ScopeConflict", message: "ModelConfig taken" } },
+  { name: "prepared: which Agent, its own or its PipelineRun's", view: { ...fresh, share: undefined }, want: { kind: "observe", what: "share" } },
+  { name: "recorded on a shared Agent it may no longer use: AgentFailed", view: { ...fresh, share: { kind: "refused", message: "no longer a step" } }, want: { kind: "finish", reason: "AgentFailed", message: "no longer a step" } },
+  { name: "an object of the shared Agent's names is someone else's: ScopeConflict", view: { ...fresh, share: { kind: "refused", reason: "ScopeConflict", message: "Role taken" } }, want: { kind: "finish", reason: "ScopeConflict", message: "Role taken" } },
   { name: "prepared: apply the Agent", view: fresh, want: { kind: "apply-agent" } },
+  { name: "prepared, shared: apply the Agent", view: { ...fresh, share: shared }, want: { kind: "apply-agent" } },
+  { name: "a shared Agent not Ready in time: AgentFailed, naming it", view: { ...fresh, share: shared, applied: waitingAgent, now: T0 + 9 * MIN, agentReadyTimeoutMs: 5 * MIN }, want: { kind: "finish", reason: "AgentFailed", message: /did not make Agent share-abc-agent Ready/ } },
   { name: "the run's Agent exists: apply it without preparing again", view: { ...acting, agent: "ours" }, want: { kind: "apply-agent" } },
   { name: "no Agent API: KagentNotInstalled", view: { ...fresh, applied: "no-api" }, want: { kind: "finish", reason: "KagentNotInstalled" } },
   { name: "kagent refused the Agent: AgentRefused", view: { ...fresh, applied: refusedAgent }, want: { kind: "finish", reason: "AgentRefused", message: /kagent did not accept the Agent \(ReconcileFailed\): bad model/ } },

@@ -14,6 +14,7 @@ import { agentReady } from "./kagent-agent.ts";
 import type { KagentSupport } from "./kagent-version.ts";
 import { names } from "./owned.ts";
 import { nextDriftCheck } from "./config-drift.ts";
+import type { AgentChoice } from "./shared-agent.ts";
 import { checkClaimedPhase, deadlineOf, type HookOutcome, type Refused, type Trusted } from "./run-guards.ts";
 import { egressNote, type ScopeEnvironment, type ScopeProblem } from "./scope.ts";
 
@@ -55,6 +56,8 @@ export interface RunView {
   changed?: string | null;
   /** why the run's calls cannot go through the run-time gateway, or null when they do (or need not) */
   route?: ScopeProblem | null;
+  /** which Agent the run acts through: its own, or the one shared by its PipelineRun's runs (shared-agent.ts) */
+  share?: AgentChoice;
   /** the Agent as kagent has it after apply, or "no-api" when kagent is not installed */
   applied?: Agent | "no-api";
 }
@@ -65,7 +68,7 @@ export type Step =
   | { kind: "ended" }
   /** nothing to do now; come back after requeueAfterMs, or on the next watch event */
   | { kind: "wait"; requeueAfterMs?: number }
-  | { kind: "observe"; what: "trust" | "config" | "agent" }
+  | { kind: "observe"; what: "trust" | "config" | "agent" | "share" }
   | { kind: "observe"; what: "pre-hooks"; hooks: readonly Hook[] }
   /** the actor following the agent stops it and ends the run with this reason */
   | { kind: "stop-actor"; reason: RunReason; message: string }
@@ -230,6 +233,11 @@ export function decideWhileActing(view: RunView, trust: Trusted): Step {
   return { kind: "wait", requeueAfterMs: view.changeCheckMs };
 }
 
+/** The Agent the run acts through: its own, or its PipelineRun's shared one. */
+export function agentName(view: Pick<RunView, "run" | "share">): string {
+  return view.share?.kind === "shared" ? view.share.names.agent : names.agent(view.run.metadata?.name ?? "");
+}
+
 /** Acting with no actor: give the agent life (once), wait for kagent, then follow it. */
 export function decideActing(view: RunView, trust: Trusted, config: AgentConfig, deadline: number): Step {
   const { run } = view;
@@ -252,6 +260,9 @@ export function decideActing(view: RunView, trust: Trusted, config: AgentConfig,
     if (view.route === undefined) return { kind: "ensure-route", guardrails, trust };
     if (view.route !== null) return finish(view.route.reason, view.route.message);
   }
+  // Which Agent (its own, or its PipelineRun's shared one) is chosen once everything the run's own needs is in place.
+  if (view.share === undefined) return { kind: "observe", what: "share" };
+  if (view.share.kind === "refused") return finish(view.share.reason ?? "AgentFailed", view.share.message);
   if (view.applied === undefined) return { kind: "apply-agent", config, guardrails };
   if (view.applied === "no-api") return finish("KagentNotInstalled", "kagent is not installed in this cluster (no kagent.dev/v1alpha2 Agent API); install kagent and start a new AgentRun");
   const agent = view.applied;
@@ -264,7 +275,7 @@ export function decideActing(view: RunView, trust: Trusted, config: AgentConfig,
     const since = Date.parse(agent.metadata?.creationTimestamp ?? run.status?.startTime ?? new Date(view.now).toISOString());
     const limit = view.agentReadyTimeoutMs;
     if (view.now > deadline || view.now - since > limit) {
-      return finish("AgentFailed", `kagent did not make Agent ${names.agent(runName)} Ready within ${String(Math.round(limit / 1000))} s: ${ready.message}`);
+      return finish("AgentFailed", `kagent did not make Agent ${agentName(view)} Ready within ${String(Math.round(limit / 1000))} s: ${ready.message}`);
     }
     return { kind: "wait", requeueAfterMs: POLL_MS };
   }

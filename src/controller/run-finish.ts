@@ -24,6 +24,8 @@ export interface FinishFacts {
   usage?: Usage;
   results?: { name: string; value: string }[];
   iterations?: number;
+  /** the kagent Agent the run acted through, as proven when it was chosen; absent: none is recorded in provenance */
+  agent?: string;
 }
 
 export class RunFinisher {
@@ -50,7 +52,7 @@ export class RunFinisher {
     let provenance: AgentRunStatus["provenance"];
     if (facts.config && facts.guardrails) {
       try {
-        const record = await this.provenance.record(run, facts.config, facts.guardrails, usage, results, reason, finishedOn, closed);
+        const record = await this.provenance.record(run, facts.config, facts.guardrails, usage, results, reason, finishedOn, closed, facts.agent);
         provenance = record.envelope;
         results = [...results.filter((r) => r.name !== "provenance-digest"), { name: "provenance-digest", value: record.digest }];
         if (!record.signed) provenanceNote = " (provenance recorded unsigned: no signing key configured, Helm provenance.keySecret)";

@@ -33,6 +33,8 @@ export interface RunReconcilerOptions {
   kagentRuntime?: KagentRuntime;
   /** what the cluster's kagent is, as discovery showed it; undefined when not known */
   kagentSupport?: () => KagentSupport | undefined;
+  /** how often the PipelineRuns of shared kagent Agents are looked at for their end (default 5 s) */
+  shareSweepMs?: number;
   /** runs' model and tool calls go through agentgate's run-time gateway (--calls-url) */
   calls?: RunCalls;
 }

@@ -9,7 +9,6 @@ import type { CallsUnreadable, ProvenanceRecord, ProvenanceRecorder } from "../p
 import { STAMP, type AgentConfig, type AgentRun, type Guardrails, type ToolServerKind, type Usage } from "../types/agent.ts";
 import type { Agent } from "../types/kagent.ts";
 import { describeError, GVR, statusCode, type Kube } from "./kube.ts";
-import { names } from "./owned.ts";
 import { callsRecord } from "./run-ledger.ts";
 
 export class RunProvenance {
@@ -23,9 +22,10 @@ export class RunProvenance {
     this.log = log;
   }
 
-  async record(run: AgentRun, config: AgentConfig, guardrails: Guardrails, usage: Usage, results: { name: string; value: string }[], outcome: string, finishedOn: string, ledger: { state: LedgerState } | CallsUnreadable | undefined): Promise<ProvenanceRecord> {
+  /** agentName: the Agent the run acted through (its own, or its PipelineRun's shared one, as proven by the caller); undefined records none. */
+  async record(run: AgentRun, config: AgentConfig, guardrails: Guardrails, usage: Usage, results: { name: string; value: string }[], outcome: string, finishedOn: string, ledger: { state: LedgerState } | CallsUnreadable | undefined, agentName: string | undefined): Promise<ProvenanceRecord> {
     const ns = run.metadata?.namespace ?? "";
-    const agent = (await this.kube.get(GVR.agents, ns, names.agent(run.metadata?.name ?? ""))) as Agent | null;
+    const agent = agentName !== undefined ? ((await this.kube.get(GVR.agents, ns, agentName)) as Agent | null) : null;
     const modelName = config.spec?.modelConfigRef?.name;
     const modelNs = config.spec?.modelConfigRef?.namespace ?? ns;
     const model = modelName ? await this.kube.get(GVR.modelConfigs, modelNs, modelName) : null;

@@ -82,7 +82,8 @@ export interface AgentRunStatus {
   startTime?: string;
   completionTime?: string;
   iterations?: number;
-  agentRef?: { name: string; namespace: string };
+  /** contextId: the A2A context the goal was sent in, when the controller chose one (an Agent shared within a PipelineRun) */
+  agentRef?: { name: string; namespace: string; contextId?: string };
   usage?: Usage;
   results?: { name: string; value: string }[];
   provenance?: DsseEnvelope;
