@@ -98,6 +98,13 @@ export interface AgentScript {
   failureMessage?: string;
   /** the final answer; default "done" */
   resultText?: string;
+  /**
+   * What each LLM call says and which tools it calls, in order, as a real
+   * agent's turns read (in place of "step N" and toolCallsPerCall's
+   * `tool_<j>` calls, for the calls listed; the last call's text is still the
+   * answer when it completes). The demo's test-writing agent uses it.
+   */
+  turns?: { text: string; toolCalls?: { name: string; args: Record<string, unknown> }[] }[];
   /** named artifacts emitted before the task completes */
   artifacts?: { name: string; text: string }[];
   /** false: the card says no streaming, so message/stream and tasks/resubscribe answer UnsupportedOperation (-32004) */
@@ -329,6 +336,7 @@ interface Resolved {
   failureMessage: string;
   resultText: string;
   artifacts: { name: string; text: string }[];
+  turns: NonNullable<AgentScript["turns"]>;
   approval: { afterCalls: number; tool: string } | undefined;
   streaming: boolean;
   resubscribe: boolean;
@@ -354,6 +362,7 @@ function resolve(s: AgentScript, runtime: KagentRuntime): Resolved {
     failureMessage: s.failureMessage ?? "the model returned an error",
     resultText: s.resultText ?? "done",
     artifacts: s.artifacts ?? [],
+    turns: s.turns ?? [],
     approval: s.approval,
     streaming: s.streaming ?? true,
     resubscribe: s.resubscribe ?? true,
@@ -525,11 +534,14 @@ export async function startFakeKagent(opts: FakeKagentOptions = {}): Promise<Fak
       const usage = usageBlock(s);
       lastUsage = usage;
       const meta = { ...base, [`${p}usage_metadata`]: usage };
-      const text = last && s.finalState === "completed" ? s.resultText : `step ${i + 1}`;
+      const turn = s.turns[i];
+      const text = last && s.finalState === "completed" ? s.resultText : (turn?.text ?? `step ${i + 1}`);
       const artifactId = randomUUID();
       if (s.partialChunks) emit(ft, record(ft, [{ kind: "text", text: text.slice(0, 1) }], meta, true, artifactId));
       const calls: Part[] = [];
-      if (!last) {
+      if (turn) {
+        (turn.toolCalls ?? []).forEach((c, j) => calls.push({ kind: "data", data: { id: `call-${i}-${j}`, name: c.name, args: structuredClone(c.args) }, metadata: { [`${p}type`]: "function_call" } }));
+      } else if (!last) {
         for (let j = 0; j < s.toolCallsPerCall; j++) {
           calls.push({ kind: "data", data: { id: `call-${i}-${j}`, name: `tool_${j}`, args: {} }, metadata: { [`${p}type`]: "function_call" } });
         }
