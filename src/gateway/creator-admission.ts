@@ -12,7 +12,9 @@ import type { Violation } from "../types/policy.ts";
 import type { GatewayDeps } from "./admit.ts";
 import { withGeneratedName } from "./generated-name.ts";
 
-const refusal = (message: string): Violation => ({ policy: "run-creator", field: "metadata.ownerReferences", message, action: "deny" });
+const refusal = (message: string, final?: true): Violation => ({ policy: "run-creator", field: "metadata.ownerReferences", message, action: "deny", ...(final ? { final } : {}) });
+
+type Refused = { refused: string; final?: true };
 
 /**
  * Who the gateway says created a PipelineRun or CustomRun: the caller, or,
@@ -20,15 +22,16 @@ const refusal = (message: string): Violation => ({ policy: "run-creator", field:
  * creator. One whose PipelineRun has none is refused, since the run it
  * would become could not say who asked for it.
  */
-async function expectedCreator(request: AdmissionRequest, object: KubeObject, deps: GatewayDeps): Promise<{ createdBy: string } | { refused: string }> {
+async function expectedCreator(request: AdmissionRequest, object: KubeObject, deps: GatewayDeps): Promise<{ createdBy: string } | Refused> {
   const user = request.userInfo.username ?? "";
   if (request.kind.kind !== "CustomRun" || !deps.identity.tekton.has(user)) return { createdBy: user };
   const owner = controllingOwner(object, "PipelineRun");
-  if (!owner) return { refused: `Tekton's controller created this CustomRun without a PipelineRun owning it, so agentgate cannot tell who asked for the agent run` };
+  if (!owner) return { refused: `Tekton's controller created this CustomRun without a PipelineRun owning it, so agentgate cannot tell who asked for the agent run`, final: true };
   const pipelineRun = await deps.lookup.get("PipelineRun", request.namespace ?? "", owner.name);
   if (!pipelineRun || pipelineRun.metadata?.uid !== owner.uid) return { refused: `PipelineRun ${JSON.stringify(owner.name)} that owns this CustomRun does not exist` };
   const check = await verifyCreator(pipelineRun, "PipelineRun", deps.keyring.resolve);
-  return check.ok ? { createdBy: check.createdBy } : { refused: `${check.why}; agentgate cannot tell who asked for this agent run: re-run the pipeline` };
+  if (check.ok) return { createdBy: check.createdBy };
+  return { refused: `${check.why}; agentgate cannot tell who asked for this agent run: re-run the pipeline`, ...(check.final ? { final: check.final } : {}) };
 }
 
 function withoutCreatorStamps(object: KubeObject): KubeObject {
@@ -41,7 +44,7 @@ function withoutCreatorStamps(object: KubeObject): KubeObject {
 export async function creatorPatch(request: AdmissionRequest, object: KubeObject, deps: GatewayDeps): Promise<{ patch: PatchOperation[] } | { refused: Violation }> {
   const kind = request.kind.kind as CreatorKind;
   const creator = await expectedCreator(request, object, deps);
-  if ("refused" in creator) return { refused: refusal(creator.refused) };
+  if ("refused" in creator) return { refused: refusal(creator.refused, creator.final) };
   const key = deps.keyring.signingKey();
   if (!key && kind === "PipelineRun") {
     // Pipelines go on while agentgate cannot sign (as when its webhook is
@@ -63,7 +66,7 @@ export async function creatorFindings(request: AdmissionRequest, deps: GatewayDe
   const violations = checkCreatorUpdate(request, deps.identity);
   if (request.operation === "CREATE" && object && !deps.identity.trusted.has(request.userInfo.username ?? "")) {
     const creator = await expectedCreator(request, object, deps);
-    if ("refused" in creator) violations.push(refusal(creator.refused));
+    if ("refused" in creator) violations.push(refusal(creator.refused, creator.final));
     else violations.push(...(await checkCreatorCreate(object, request.kind.kind as CreatorKind, creator.createdBy, deps.keyring.resolve, (deps.now ?? Date.now)())));
   }
   return violations;

@@ -36,7 +36,8 @@ export async function creatorStamps(object: KubeObject, kind: CreatorKind, creat
   return { [STAMP.createdBy]: createdBy, [STAMP.creator]: await signDetached(payload(object, kind, createdBy), key, CREATOR_TYP, now) };
 }
 
-export type CreatorCheck = { ok: true; createdBy: string; signedAt: number } | { ok: false; why: string };
+/** final: no later look at the same object can pass (it has no stamp, and stamps are written only at its creation). */
+export type CreatorCheck = { ok: true; createdBy: string; signedAt: number } | { ok: false; why: string; final?: true };
 
 /** The signed creator of a stored PipelineRun or CustomRun. */
 export async function verifyCreator(object: KubeObject, kind: CreatorKind, resolve: KeyResolver): Promise<CreatorCheck> {
@@ -45,7 +46,7 @@ export async function verifyCreator(object: KubeObject, kind: CreatorKind, resol
   const createdBy = a[STAMP.createdBy];
   const token = a[STAMP.creator];
   const what = `${kind} ${meta.namespace ?? ""}/${meta.name ?? ""}`;
-  if (createdBy === undefined || token === undefined) return { ok: false, why: `${what} carries no agentgate creator stamp (it was created while agentgate's webhook did not see ${kind}s)` };
+  if (createdBy === undefined || token === undefined) return { ok: false, why: `${what} carries no agentgate creator stamp (it was created while agentgate's webhook did not see ${kind}s)`, final: true };
   try {
     const header = await verifyDetached(token, payload(object, kind, createdBy), CREATOR_TYP, resolve);
     const created = meta.creationTimestamp ? Date.parse(meta.creationTimestamp) : Number.NaN;

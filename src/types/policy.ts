@@ -9,6 +9,14 @@ export interface Violation {
   field: string;
   message: string;
   action: Action;
+  /**
+   * The same request will be refused again whatever happens meanwhile. A
+   * denial made only of final violations is answered 400 rather than 403,
+   * so a controller that makes the object (Tekton making a CustomRun) fails
+   * its run at once instead of retrying until it times out; 403 stays for
+   * what may pass later (a cache that lags, a key not yet published).
+   */
+  final?: true;
 }
 
 export interface NamespaceContext {

@@ -23,6 +23,21 @@ test("a denial: 403 Forbidden, one line per deny finding; warnings still reach k
   });
 });
 
+test("a denial made only of final findings is 400 BadRequest, which Tekton takes as final; one finding that may pass later keeps it 403", () => {
+  const final: Violation = { ...v("run-creator", "deny"), final: true };
+  const cases: { name: string; violations: Violation[]; code: number; reason: string }[] = [
+    { name: "every deny final", violations: [final, { ...final, message: "another" }], code: 400, reason: "BadRequest" },
+    { name: "one deny final, one not", violations: [final, v("a-rule", "deny")], code: 403, reason: "Forbidden" },
+    { name: "final deny beside a warning", violations: [final, v("c-rule", "warn")], code: 400, reason: "BadRequest" },
+    { name: "no deny finding at all", violations: [], code: 403, reason: "Forbidden" },
+  ];
+  for (const c of cases) {
+    const response = toAdmissionResponse("u1", decision(c.violations, { allowed: false }));
+    assert.equal(response.status?.code, c.code, c.name);
+    assert.equal(response.status?.reason, c.reason, c.name);
+  }
+});
+
 test("the webhook's denial ends with the decision_id its logs carry; an admission names none", () => {
   const denied = toAdmissionResponse("u1", decision([v("a-rule", "deny")]), "u1");
   assert.deepEqual(denied.status?.message?.split("\n"), ["[a-rule] spec.x: found 9; allowed: at most 5", "decision_id u1: the platform team finds this decision in agentgate's logs by it"]);

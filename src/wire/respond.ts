@@ -18,7 +18,9 @@ export function toAdmissionResponse(uid: string, decision: Decision, decisionId?
   if (!decision.allowed) {
     const lines = denialLines(decision.violations);
     if (decisionId !== undefined) lines.push(decisionIdLine(decisionId));
-    response.status = { code: 403, reason: "Forbidden", message: lines.join("\n"), status: "Failure" };
+    const denials = decision.violations.filter((v) => v.action === "deny");
+    const final = denials.length > 0 && denials.every((v) => v.final === true);
+    response.status = final ? { code: 400, reason: "BadRequest", message: lines.join("\n"), status: "Failure" } : { code: 403, reason: "Forbidden", message: lines.join("\n"), status: "Failure" };
   } else if (decision.patch.length > 0) {
     response.patchType = "JSONPatch";
     response.patch = Buffer.from(JSON.stringify(decision.patch)).toString("base64");
