@@ -45,10 +45,11 @@ export function agentRunFor(cr: CustomRun): { run: AgentRun } | { error: string 
 }
 
 /**
- * The CustomRun's spec.timeout is not copied to the run: Tekton fills it
- * with the pipeline's remaining time (an hour by default), and a run's
- * timeout may only narrow its config's, so the webhook would refuse most
- * such runs. It bounds the CustomRun instead (customRunDeadline).
+ * The CustomRun's spec.timeout is not copied to the run: Tekton v1.9 sets
+ * it from the pipeline task's `timeout` alone (a pipeline's own timeouts it
+ * enforces by cancelling the CustomRun), and a run's timeout may only narrow
+ * its config's, so the webhook would refuse runs whose task allows longer
+ * than the config. It bounds the CustomRun instead (customRunDeadline).
  */
 function buildRun(cr: CustomRun, configRef: string, goal: string): AgentRun {
   const hints = asStrings(param(cr.spec?.params, "hints"));
