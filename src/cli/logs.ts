@@ -9,7 +9,7 @@ import type { AgentRun } from "../types/agent.ts";
 import { gvrOf, RESOURCES } from "../kube/resources.ts";
 import { loadKubeConfig, CONTEXT_FLAG_HELP } from "./environment.ts";
 import type { Io } from "./review.ts";
-import { endLine, eventLine, isOver, phaseLine, renderJson, renderText, traceLines, type LogLine } from "./run-log.ts";
+import { endLine, eventLine, isOver, phaseLine, renderJson, renderText, traceLines, unannouncedPhase, type LogLine } from "./run-log.ts";
 import { A2AClient, kagentAgentUrl } from "../controller/a2a/client.ts";
 import { tokenFromFile } from "../controller/a2a/token.ts";
 import { TERMINAL_STATES } from "../controller/a2a/types.ts";
@@ -158,6 +158,8 @@ export async function runLogs(runName: string, opts: LogsOptions, io: Io, stop: 
 
   // Following: Events as they are written, the phase as it changes.
   let lastPhase = run.status?.phase;
+  let pendingPhase: { phase: string; seenAt: string; printed: number } | undefined;
+  let linesAtLastPoll = lines.length;
   const watch = new k8s.Watch(kc);
   let watchError: unknown;
   // an object, not a `let`: the watch's callback sets it behind the type checker's back
@@ -199,11 +201,18 @@ export async function runLogs(runName: string, opts: LogsOptions, io: Io, stop: 
       // The agent's own stream, once kagent has named the run's task.
       const client = agentFollower === undefined && run.status?.taskId !== undefined ? kagentClient(run) : undefined;
       if (client && run.status?.taskId !== undefined) agentFollower = followTask(client, run.status.taskId, transcript, print, following.signal, opts.pollMs ?? 1000);
+      // A change seen at the last poll, unless its Event has come since.
+      if (pendingPhase) {
+        const line = unannouncedPhase(pendingPhase, run, lines.slice(pendingPhase.printed));
+        if (line && run.status?.phase === pendingPhase.phase && !isOver(run)) print(line);
+        pendingPhase = undefined;
+      }
       if (run.status?.phase !== lastPhase) {
         lastPhase = run.status?.phase;
-        const line = phaseLine(run, new Date().toISOString());
-        if (line && !isOver(run)) print(line);
+        // Its Event may already have come, since the last poll: the status is written first, but the watch may be quicker than this poll.
+        if (lastPhase !== undefined && !isOver(run)) pendingPhase = { phase: lastPhase, seenAt: new Date().toISOString(), printed: linesAtLastPoll };
       }
+      linesAtLastPoll = lines.length;
       if (isOver(run)) {
         // the outcome's own Events are written just after the status
         await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type * as k8s from "@kubernetes/client-node";
 import { seal } from "../provenance/envelope.ts";
 import type { AgentRun } from "../types/agent.ts";
-import { endLine, eventLine, isOver, phaseLine, renderJson, renderText, traceLines } from "./run-log.ts";
+import { endLine, eventLine, isOver, phaseLine, renderJson, renderText, traceLines, unannouncedPhase } from "./run-log.ts";
 
 const ev = (over: Partial<k8s.CoreV1Event>): k8s.CoreV1Event => ({ metadata: { uid: "e1" }, involvedObject: { kind: "AgentRun", name: "r1" }, reason: "ToolCallDenied", message: "#2 tool write_file on tools/fs denied: no", type: "Warning", ...over });
 
@@ -20,6 +20,16 @@ test("a line reads as time, reason, message; -o json is one object per line", ()
 });
 
 const run = (status: AgentRun["status"]): AgentRun => ({ metadata: { name: "r1", namespace: "qe" }, status });
+
+test("following, a phase change from status is printed only when its Event did not come, at the time it was seen rather than the condition's", () => {
+  // The condition keeps Acting's time and message while the run is in PostHooks (its reason stays Running).
+  const posthooks = run({ phase: "PostHooks", conditions: [{ type: "Succeeded", status: "Unknown", reason: "Running", message: "the agent finished; running post-hooks", lastTransitionTime: "t-acting" }] });
+  const change = { phase: "PostHooks", seenAt: "t-seen" };
+  const event = (reason: string) => ({ time: "t-event", kind: "event" as const, type: "Normal" as const, reason, message: "m" });
+  assert.equal(unannouncedPhase(change, posthooks, [event("PostHookStarted"), event("PostHooks")]), undefined, "its Event said it");
+  assert.deepEqual(unannouncedPhase(change, posthooks, [event("PostHookStarted")]), { time: "t-seen", kind: "phase", type: "Normal", reason: "PostHooks", message: "Running: the agent finished; running post-hooks" });
+  assert.equal(unannouncedPhase({ phase: "Acting", seenAt: "t" }, posthooks, []), undefined, "the run has moved on since");
+});
 
 test("the phase, and how the run ended with its usage", () => {
   assert.equal(phaseLine(run({}), "t"), undefined);

@@ -35,6 +35,20 @@ export function phaseLine(run: AgentRun, now: string): LogLine | undefined {
   return { time: c?.lastTransitionTime ?? now, kind: "phase", type: phase === "Failed" ? "Warning" : "Normal", reason: phase, message: c ? `${c.reason}: ${c.message}` : phase };
 }
 
+/**
+ * Following a run, a phase change read from its status is printed only when
+ * the controller's own Event for it (reason: the phase) has not come by the
+ * next poll, and then at the time it was seen. That Event says what
+ * happened, when it happened; the Succeeded condition keeps its transition
+ * time while its reason stays Running, so its time can be an earlier
+ * phase's, and printing both showed every change twice.
+ */
+export function unannouncedPhase(change: { phase: string; seenAt: string }, run: AgentRun, printedSince: readonly LogLine[]): LogLine | undefined {
+  if (printedSince.some((l) => l.kind === "event" && l.reason === change.phase)) return undefined;
+  const line = phaseLine(run, change.seenAt);
+  return line && line.reason === change.phase ? { ...line, time: change.seenAt } : undefined;
+}
+
 export const isOver = (run: AgentRun): boolean => run.status?.phase === "Succeeded" || run.status?.phase === "Failed";
 
 /** How the run ended, with its usage. */
