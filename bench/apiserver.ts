@@ -26,6 +26,7 @@ import { stringify } from "yaml";
 import { webhookConfigurations } from "../src/gateway/webhooks.ts";
 import { generateServingCertificate } from "../src/tls/self-signed.ts";
 import { startControlPlane, type ControlPlane } from "../test/support/control-plane.ts";
+import { tektonCrdDir } from "../test/support/tekton.ts";
 import { ROOT, compiledGatewayServer, freePort, listeningPort, peakRssMb } from "./harness.ts";
 import { sampleMachine, machineSince, describeMachine } from "./machine.ts";
 import { AS_DEPLOYED } from "./soak/processes.ts";
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
   let cp: ControlPlane | undefined;
   try {
     const build = dirname(dirname(await compiledGatewayServer()));
-    cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+    cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
     const tlsPair = generateServingCertificate(["127.0.0.1"]);
     await writeFile(join(dir, "tls.crt"), tlsPair.cert);
     await writeFile(join(dir, "tls.key"), tlsPair.key);

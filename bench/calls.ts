@@ -25,6 +25,7 @@ import { generateSigningKey } from "../src/signing/keys.ts";
 import { STAMP, type AgentRun } from "../src/types/agent.ts";
 import type { KubeObject } from "../src/types/kube.ts";
 import { startControlPlane } from "../test/support/control-plane.ts";
+import { tektonCrdDir } from "../test/support/tekton.ts";
 import { startModelApi } from "../test/support/model-api.ts";
 import { startToolServer } from "../test/support/mcp-tool-server.ts";
 import { percentile } from "./stats.ts";
@@ -46,7 +47,7 @@ const fmt = (xs: number[]): string => {
 };
 
 logger.level = "error";
-const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
 const tools = await startToolServer();
 const model = await startModelApi();
 try {

@@ -6,17 +6,19 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startControlPlane, type ControlPlaneOptions } from "../test/support/control-plane.ts";
+import { tektonCrdDir } from "../test/support/tekton.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const STARTS = Number(process.env.BENCH_STARTS ?? 5);
 const CRDS = [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")];
+const SERVER_SIDE_CRDS = [tektonCrdDir()];
 
 const SHAPES: { name: string; opts: ControlPlaneOptions }[] = [
   { name: "etcd+apiserver", opts: {} },
-  { name: "etcd+apiserver+crds", opts: { crds: CRDS } },
+  { name: "etcd+apiserver+crds", opts: { crds: CRDS, serverSideCrds: SERVER_SIDE_CRDS } },
   { name: "etcd+apiserver+kcm", opts: { controllerManager: true } },
-  { name: "etcd+apiserver+crds+kcm", opts: { controllerManager: true, crds: CRDS } },
+  { name: "etcd+apiserver+crds+kcm", opts: { controllerManager: true, crds: CRDS, serverSideCrds: SERVER_SIDE_CRDS } },
 ];
 
 interface ShapeResult {

@@ -37,6 +37,7 @@ import { logger } from "../src/log.ts";
 import type { AgentRun } from "../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../test/support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../test/support/control-plane.ts";
+import { tektonCrdDir } from "../test/support/tekton.ts";
 import { PooledKubeConfig } from "../src/kube/pooled-config.ts";
 import { describeMachine, machineSince, processMemory, sampleMachine, type MachineReport } from "./machine.ts";
 import { percentile, summarize, type Summary } from "./stats.ts";
@@ -274,7 +275,7 @@ async function main(): Promise<void> {
   // The in-process gateway warns while the fresh CRDs' storage initialises.
   logger.level = "error";
   const loadBefore = loadavg();
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   // One connection pool: client-node otherwise opens a TLS connection per request (a thousand creates, a thousand Agents marked Ready).
   const custom = new PooledKubeConfig(cp.kubeConfig).makeApiClient(k8s.CustomObjectsApi);
   const controllerKubeconfig = await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]);

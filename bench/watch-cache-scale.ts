@@ -36,6 +36,7 @@ import type { AdmissionReview } from "../src/types/admission.ts";
 import type { KubeObject } from "../src/types/kube.ts";
 import { requestFromManifest } from "../src/wire/from-manifest.ts";
 import { startControlPlane, type ControlPlane } from "../test/support/control-plane.ts";
+import { tektonCrdDir } from "../test/support/tekton.ts";
 import { describeMachine, machineSince, sampleMachine, type MachineReport } from "./machine.ts";
 import { percentile } from "./stats.ts";
 import type { ChildMessage, GatewayMemory } from "./watch-cache-gateway.ts";
@@ -278,7 +279,7 @@ const pad = (s: string | number, w: number) => String(s).padStart(w);
 
 async function main(): Promise<void> {
   console.log(`starting a local control plane (etcd + kube-apiserver) with the agent and kagent CRDs`);
-  const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   const steps: Step[] = [];
   let child: Child | undefined;
   try {

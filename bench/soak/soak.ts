@@ -20,6 +20,7 @@ import { PooledKubeConfig } from "../../src/kube/pooled-config.ts";
 import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { startFakeKagent, type FakeKagent } from "../../test/support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../../test/support/control-plane.ts";
+import { tektonCrdDir } from "../../test/support/tekton.ts";
 import { httpsCall } from "../../test/support/https-call.ts";
 import { until } from "../../test/support/until.ts";
 import { freePort } from "../harness.ts";
@@ -118,7 +119,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   let ok = false;
   try {
     print(`soak: ${String(seconds)} s (warm-up ${String(warmupSeconds)} s), ${String(rate)} dry-run creates/s, a run every ${String(opts.runEverySeconds ?? 5)} s, bundle swap every ${String(opts.swapEverySeconds ?? 30)} s, leader killed every ${String(opts.killEverySeconds ?? 120)} s, certificates ${opts.certValidity ?? "30s"} / CA ${opts.caValidity ?? "90s"}; logs in ${logDir}`);
-    cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+    cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
     const plane = cp;
     const kc = new PooledKubeConfig(plane.kubeConfig);
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);

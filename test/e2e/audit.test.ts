@@ -33,6 +33,7 @@ import { loadEngine } from "../../src/policy/load.ts";
 import { signingKeyFrom } from "../../src/policy/signatures.ts";
 import { buildTestBundle } from "../fixtures/bundles.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 import { until } from "../support/until.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -174,7 +175,7 @@ function spawnAudit(args: string[], log: string, pipeStdout = false): ChildProce
 }
 
 before(async () => {
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   work = await mkdtemp(join(tmpdir(), "agentgate-audit-e2e-"));
   gentle = await buildTestBundle({ "gentle.rego": GENTLE, "data.json": CATALOG }, { entrypoints: ["agentgate/violations"], name: "gentle", revision: "g1" });

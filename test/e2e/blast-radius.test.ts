@@ -18,6 +18,7 @@ import { DEFAULT_EVENT_LIMITS, type EventLimits } from "../../src/server/denial-
 const LIMITS: EventLimits = { ...DEFAULT_EVENT_LIMITS, namespacePerSecond: 0, globalPerSecond: 0 };
 import { DEFAULT_REVIEW_LIMITS } from "../../src/wire/parse.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const GW_NS = "agentgate-system";
@@ -96,7 +97,7 @@ const agent = (name: string, skills: string): string =>
 const emptyArrays = (n: number) => `{"blob":[${"[],".repeat(n - 1)}[]]}`;
 
 before(async () => {
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
   gateway = await startGateway({
     listen: "127.0.0.1:0",

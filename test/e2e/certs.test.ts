@@ -22,6 +22,7 @@ import { fresh, serviceHosts } from "../../src/certs/rotate.ts";
 import { webhookConfigurations, WEBHOOKS } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 import { freePort } from "../../src/testing/free-port.ts";
 import { httpsCall } from "../support/https-call.ts";
 import { agentConfigReview } from "../support/admission-review.ts";
@@ -85,7 +86,7 @@ async function kubectlApplyDenied(): Promise<{ code: number; stderr: string }> {
 
 before(async () => {
   logger.level = "warn";
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
   admission = cp.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
   ports = [await freePort(), await freePort()];

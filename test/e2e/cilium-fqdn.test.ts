@@ -17,6 +17,7 @@ import { generateSigningKey } from "../../src/signing/keys.ts";
 import { staticKeyring } from "../../src/signing/keyring.ts";
 import type { AgentConfig, AgentRun, Guardrails } from "../../src/types/agent.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 import { stampedRun } from "../support/stamps.ts";
 import { until } from "../support/until.ts";
 
@@ -43,7 +44,7 @@ const guardrails: Guardrails = {
 
 before(async () => {
   logger.level = "error";
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds"), join(ROOT, "test/support/crds-cilium")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds"), join(ROOT, "test/support/crds-cilium")], serverSideCrds: [tektonCrdDir()] });
   const config: AgentConfig = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentConfig", metadata: { name: "c", namespace: NS }, spec: { modelConfigRef: { name: "claude" }, systemPrompt: "p" } };
   const run = await stampedRun({ apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "named", namespace: NS }, spec: { configRef: { name: "c" }, goal: "g" } }, config, guardrails, key);
   await cp.applyYaml([{ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }, config, run].map((d) => stringify(d)).join("---\n"));

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 import { clientCertificate, testCa } from "./client-certs.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -106,7 +107,7 @@ before(async () => {
   const admission = join(dir, "admission.yaml");
   const plugin = (name: string) => ({ name, configuration: { apiVersion: "apiserver.config.k8s.io/v1", kind: "WebhookAdmissionConfiguration", kubeConfigFile: kubeconfig } });
   await writeFile(admission, stringify({ apiVersion: "apiserver.config.k8s.io/v1", kind: "AdmissionConfiguration", plugins: [plugin("ValidatingAdmissionWebhook"), plugin("MutatingAdmissionWebhook")] }));
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], apiServerArgs: [`--admission-control-config-file=${admission}`] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()], apiServerArgs: [`--admission-control-config-file=${admission}`] });
   const url = `https://127.0.0.1:${gateway.port}`;
   await cp.applyYaml(yaml(
     { apiVersion: "v1", kind: "Namespace", metadata: { name: "qe" } },

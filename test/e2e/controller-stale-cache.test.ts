@@ -19,6 +19,7 @@ import { logger } from "../../src/log.ts";
 import type { AgentConfig, AgentRun, Guardrails } from "../../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NS = "stale";
@@ -41,7 +42,7 @@ const guardrails: Guardrails = {
 
 before(async () => {
   logger.level = "error";
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   kagent = await startFakeKagent({ defaultScript: { llmCalls: 1, toolCallsPerCall: 0, resultText: "done" } });
   const config: AgentConfig = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentConfig", metadata: { name: "plain", namespace: NS }, spec: { modelConfigRef: { name: "claude" }, systemPrompt: "You write tests." } };
   // No gateway here: the run is stored stamped and signed as the webhook would have.

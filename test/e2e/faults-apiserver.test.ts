@@ -35,6 +35,7 @@ import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
 import type { AgentRun } from "../../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 import { captureLogs, playKagentController, type CapturedLogs } from "../support/fault-kit.ts";
 import { until } from "../support/until.ts";
 
@@ -122,7 +123,7 @@ function supervise(c: RunningController): void {
 
 before(async () => {
   logs = captureLogs(logger);
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds"), join(ROOT, "charts/agentgate/files/report-crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds"), join(ROOT, "charts/agentgate/files/report-crds")], serverSideCrds: [tektonCrdDir()] });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   controllerKc = new k8s.KubeConfig();
   controllerKc.loadFromFile(await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]));

@@ -19,6 +19,7 @@ import { startGateway, type RunningGateway, type ServeOptions } from "../../src/
 import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 import { captureLogs, type CapturedLogs } from "../support/fault-kit.ts";
 import { until } from "../support/until.ts";
 import { freePort } from "../../src/testing/free-port.ts";
@@ -102,7 +103,7 @@ async function converged(what: string, notCa: string): Promise<CertificateMateri
 
 before(async () => {
   logs = captureLogs(logger, "info");
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
   admission = cp.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
   ports = [await freePort(), await freePort()];

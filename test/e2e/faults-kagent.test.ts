@@ -21,6 +21,7 @@ import { staticKeyring } from "../../src/signing/keyring.ts";
 import type { AgentConfig, AgentRun, Guardrails } from "../../src/types/agent.ts";
 import { startFakeKagent, type AgentScript, type FakeKagent } from "../support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 import { captureLogs, playKagentController, type CapturedLogs } from "../support/fault-kit.ts";
 import { startFaultProxy, type Fault, type FaultProxy } from "../support/fault-proxy.ts";
 import { stampedRun } from "../support/stamps.ts";
@@ -45,7 +46,7 @@ const guardrails: Guardrails = { tokenBudget: 100_000, timeout: "1d", maxIterati
 
 before(async () => {
   logs = captureLogs(logger, "info");
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   kagent = await startFakeKagent({ defaultScript: { llmCalls: 3, stepDelayMs: 300, toolCallsPerCall: 0, resultText: "done" } });
   proxy = await startFaultProxy(kagent.url);

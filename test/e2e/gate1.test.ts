@@ -15,6 +15,7 @@ import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const GW_NS = "agentgate-system";
@@ -33,7 +34,7 @@ const run = (name: string, configName: string, ns: string) => ({ apiVersion: "ag
 
 before(async () => {
   logger.level = "error";
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   dir = await mkdtemp(join(tmpdir(), "agentgate-gate1-"));
   // The default bundle judges the configs; this tuning lets write tools through it, so Gate 1 is what decides.
   await writeFile(join(dir, "policy-config.yaml"), stringify({ tools: { servers: [{ kind: "RemoteMCPServer", namespace: "kagent", name: "kagent-tool-server", url: "http://kagent-tools.kagent:8084/mcp", tools: ["k8s_*"] }], requireApproval: [] } }));

@@ -13,6 +13,7 @@ import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { STAMP, type AgentConfig, type AgentRun, type Guardrails } from "../../src/types/agent.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const GW_NS = "agentgate-system";
@@ -74,7 +75,7 @@ const agentRun = (name: string, spec: Record<string, unknown>, ns = "qe") => ({
 });
 
 before(async () => {
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const dir = await mkdtemp(join(tmpdir(), "agentgate-e2e-"));
   const policyConfig = join(dir, "policy-config.yaml");

@@ -19,6 +19,7 @@ import { ConfigMapLedgerStore, ledgerName } from "../../src/calls/ledger-configm
 import { emptyLedger } from "../../src/calls/ledger.ts";
 import { resolveOwner } from "../../src/kube/owner.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 import { until } from "../support/until.ts";
 import { freePort } from "../../src/testing/free-port.ts";
 import { helmIn } from "../support/helm.ts";
@@ -85,7 +86,7 @@ async function readmeAdoption(): Promise<{ code: number; stderr: string }> {
 
 before(async () => {
   // kagent's and Tekton's CRDs: the gateway's and audit's watch caches list them.
-  cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ controllerManager: true, crds: [join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   await cp.applyYaml(stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }));
 });
 

@@ -19,6 +19,7 @@ import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
 import { WATCHED_KINDS } from "../../src/context/cluster-lookup.ts";
 import { WEBHOOKS } from "../../src/gateway/webhooks.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
+import { tektonCrdDir } from "../support/tekton.ts";
 import { freePort } from "../../src/testing/free-port.ts";
 import { helmIn } from "../support/helm.ts";
 import { stopChildren } from "../support/children.ts";
@@ -78,7 +79,7 @@ const { run: helm, valuesFile } = helmIn(WORK, { kubeconfig: () => cp.kubeconfig
 const CRDS_ELSEWHERE = { install: false };
 
 before(async () => {
-  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   await cp.applyYaml(certManagerCrds.map((c) => stringify(c)).join("---\n"));
   await cp.kubectl(["wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "crd/issuers.cert-manager.io", "--timeout=30s"]);
   await cp.applyYaml(["qe", NS].map((name) => stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name } })).join("---\n"));

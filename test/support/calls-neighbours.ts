@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { startControlPlane, type ControlPlane } from "./control-plane.ts";
+import { tektonCrdDir } from "./tekton.ts";
 import { startModelApi, type ModelApi } from "./model-api.ts";
 import { startToolServer, type ToolServer } from "./mcp-tool-server.ts";
 
@@ -19,6 +20,6 @@ export interface CallsNeighbours {
 }
 
 export async function startCallsNeighbours(): Promise<CallsNeighbours> {
-  const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")] });
+  const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
   return { cp, custom: cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi), core: cp.kubeConfig.makeApiClient(k8s.CoreV1Api), tools: await startToolServer(), model: await startModelApi() };
 }
