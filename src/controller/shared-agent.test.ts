@@ -3,7 +3,10 @@
 // Agent a run gets, and what a share's objects are made of.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { CreatorCheck } from "../guardrails/creator.ts";
+import { creatorStamps, verifyCreator, type CreatorCheck } from "../guardrails/creator.ts";
+import type { KeyResolver } from "../signing/detached.ts";
+import { generateSigningKey } from "../signing/keys.ts";
+import type { KubeObject } from "../types/kube.ts";
 import type { AgentConfig, AgentRun, Guardrails, Snapshot } from "../types/agent.ts";
 import type { CustomRun, PipelineRun } from "../types/tekton.ts";
 import type { KagentRuntime } from "./kagent-agent.ts";
@@ -13,6 +16,9 @@ import { chooseAgent, holderOf, isSharedAgent, ownedByShare, pipelineMembership,
 const PR_UID = "pr-uid-1";
 const CR_UID = "cr-uid-1";
 const ALICE: CreatorCheck = { ok: true, createdBy: "alice", signedAt: 0 };
+/** Tekton's CustomRun: its creator inherited from the PipelineRun, whose uid the gateway signed into it. */
+const ALICE_VIA_PR: CreatorCheck = { ...ALICE, inheritedFrom: PR_UID };
+const EL = "system:serviceaccount:qe:el-trigger";
 
 function agentRun(over: { owners?: NonNullable<AgentRun["metadata"]>["ownerReferences"]; name?: string } = {}): AgentRun {
   return {
@@ -33,7 +39,7 @@ const customRun = (over: Partial<CustomRun> = {}): CustomRun => ({
 
 const pipelineRun = (uid = PR_UID, conditions?: NonNullable<PipelineRun["status"]>["conditions"]): PipelineRun => ({ apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { name: "pr-1", namespace: "qe", uid }, ...(conditions ? { status: { conditions } } : {}) });
 
-const member: MembershipFacts = { run: agentRun(), createdBy: "alice", customRun: customRun(), customRunCreator: ALICE, pipelineRun: pipelineRun(), pipelineRunCreator: ALICE };
+const member: MembershipFacts = { run: agentRun(), createdBy: "alice", customRun: customRun(), customRunCreator: ALICE_VIA_PR, pipelineRun: pipelineRun(), pipelineRunCreator: ALICE };
 
 const membershipRows: { name: string; facts: Partial<MembershipFacts>; want: "member" | "standalone" | RegExp }[] = [
   { name: "made by the controller for Tekton's CustomRun of a PipelineRun, one creator throughout: a step", facts: {}, want: "member" },
@@ -50,6 +56,12 @@ const membershipRows: { name: string; facts: Partial<MembershipFacts>; want: "me
   { name: "the CustomRun's creator stamp does not verify", facts: { customRunCreator: { ok: false, why: "CustomRun qe/pr-1-test's creator stamp does not verify" } }, want: /does not verify/ },
   { name: "a run the editor created (its decision names them) with the CustomRun as owner: not a step", facts: { createdBy: "mallory" }, want: /created by "mallory" .* not by PipelineRun pr-1's creator "alice"/ },
   { name: "a CustomRun the editor made under a colleague's PipelineRun: not a step", facts: { createdBy: "mallory", customRunCreator: { ok: true, createdBy: "mallory", signedAt: 0 } }, want: /CustomRun pr-1-test by "mallory"/ },
+  // The PipelineRun created by a ServiceAccount of the namespace (a Triggers EventListener): an editor who impersonates it has the same creator string.
+  { name: "Tekton's CustomRun of a PipelineRun a ServiceAccount created: a step", facts: { createdBy: EL, customRunCreator: { ok: true, createdBy: EL, signedAt: 0, inheritedFrom: PR_UID }, pipelineRunCreator: { ok: true, createdBy: EL, signedAt: 0 } }, want: "member" },
+  { name: "a CustomRun an editor made as that ServiceAccount (kubectl --as) under the colleague's PipelineRun: same creator, not a step", facts: { createdBy: EL, customRunCreator: { ok: true, createdBy: EL, signedAt: 0 }, pipelineRunCreator: { ok: true, createdBy: EL, signedAt: 0 } }, want: /^CustomRun pr-1-test is not one Tekton made for PipelineRun pr-1 \(uid pr-uid-1\): its signed creator was not inherited from that PipelineRun, whoever created it$/ },
+  { name: "a CustomRun stamped before inheritance was signed: its creator verifies, its membership does not", facts: { customRunCreator: ALICE }, want: /its signed creator was not inherited from that PipelineRun/ },
+  { name: "Tekton's CustomRun of another PipelineRun of the creator's, moved under this one: not a step", facts: { customRunCreator: { ...ALICE, inheritedFrom: "pr-uid-other" } }, want: /not one Tekton made for PipelineRun pr-1/ },
+  { name: "a CustomRun inherited from this PipelineRun whose creator is not the PipelineRun's: not a step", facts: { customRunCreator: { ok: true, createdBy: "mallory", signedAt: 0, inheritedFrom: PR_UID } }, want: /CustomRun pr-1-test by "mallory", not by PipelineRun pr-1's creator "alice"/ },
 ];
 for (const row of membershipRows) {
   test(`membership: ${row.name}`, () => {
@@ -189,3 +201,20 @@ for (const row of overRows) {
     else assert.equal(got, undefined);
   });
 }
+
+test("membership from real stamps: Tekton's CustomRun of a PipelineRun a ServiceAccount created is a step; one made as that ServiceAccount, or moved under it from another PipelineRun, is not", async () => {
+  const key = generateSigningKey();
+  const resolve: KeyResolver = (kid) => Promise.resolve(kid === key.kid ? key.publicKey : undefined);
+  const stamp = async <T extends KubeObject>(o: T, kind: "PipelineRun" | "CustomRun", inheritedFrom?: string): Promise<T> => ({ ...o, metadata: { ...o.metadata, annotations: await creatorStamps(o, kind, EL, key, Date.now(), inheritedFrom) } });
+  const pr = await stamp(pipelineRun(), "PipelineRun");
+  const facts = async (cr: CustomRun): Promise<MembershipFacts> => ({ ...member, createdBy: EL, customRun: cr, customRunCreator: await verifyCreator(cr, "CustomRun", resolve), pipelineRun: pr, pipelineRunCreator: await verifyCreator(pr, "PipelineRun", resolve) });
+  const tektons = await stamp(customRun(), "CustomRun", PR_UID);
+  assert.deepEqual(pipelineMembership(await facts(tektons)), { member: true, pipelineRun: { name: "pr-1", uid: PR_UID } });
+  const impersonated = await stamp(customRun(), "CustomRun");
+  const no = pipelineMembership(await facts(impersonated));
+  assert.match(no.member ? "" : no.why, /not one Tekton made for PipelineRun pr-1/);
+  const otherPrsOwner = { apiVersion: "tekton.dev/v1", kind: "PipelineRun", name: "pr-2", uid: "pr-uid-2", controller: true };
+  const ofOther = await stamp(customRun({ metadata: { ...customRun().metadata, ownerReferences: [otherPrsOwner] } }), "CustomRun", "pr-uid-2");
+  const movedHere = pipelineMembership(await facts({ ...ofOther, metadata: { ...ofOther.metadata, ownerReferences: customRun().metadata?.ownerReferences ?? [] } }));
+  assert.match(movedHere.member ? "" : movedHere.why, /creator stamp does not verify: .*may have been moved under pr-1/);
+});

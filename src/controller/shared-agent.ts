@@ -69,6 +69,18 @@ export function claimedPipelineRun(cr: CustomRun | null): PipelineRunRef | undef
  * PipelineRun is one person. A run an editor made with owner references to
  * a colleague's CustomRun names the editor as its creator, so it does not
  * join, whatever its owners say.
+ *
+ * Equal creator strings do not show that Tekton made the CustomRun: when a
+ * ServiceAccount of the namespace created the PipelineRun (a Triggers
+ * EventListener, a CronJob), an editor impersonating it makes a CustomRun
+ * under that PipelineRun with the same creator. What shows it is the
+ * stamp's inheritance: the gateway signs the PipelineRun's uid into the
+ * creator of a CustomRun only when Tekton's controller creates it, and
+ * verification rebuilds that uid from the CustomRun's controlling owner as
+ * it is now, so one moved under another PipelineRun does not verify.
+ *
+ * The reasons go to the run's Events: they name only objects of the run's
+ * namespace, their uids, and creators as those objects' own annotations say.
  */
 export function pipelineMembership(f: MembershipFacts): Membership {
   const runName = f.run.metadata?.name ?? "";
@@ -88,9 +100,11 @@ export function pipelineMembership(f: MembershipFacts): Membership {
   if (!prCreator?.ok) return no(prCreator?.why ?? `PipelineRun ${prClaim.name}'s creator was not checked`);
   const crCreator = f.customRunCreator;
   if (!crCreator?.ok) return no(crCreator?.why ?? `CustomRun ${claim.name}'s creator was not checked`);
+  // Creators are the stamps' readable agent.tekton.dev/created-by annotations on objects of the run's namespace: naming them tells a reader of the run's Events nothing new.
   if (crCreator.createdBy !== prCreator.createdBy || f.createdBy !== prCreator.createdBy) {
     return no(`the run was created by ${JSON.stringify(f.createdBy)} and CustomRun ${claim.name} by ${JSON.stringify(crCreator.createdBy)}, not by PipelineRun ${prClaim.name}'s creator ${JSON.stringify(prCreator.createdBy)}`);
   }
+  if (crCreator.inheritedFrom !== prClaim.uid) return no(`CustomRun ${claim.name} is not one Tekton made for PipelineRun ${prClaim.name} (uid ${prClaim.uid}): its signed creator was not inherited from that PipelineRun, whoever created it`);
   return { member: true, pipelineRun: prClaim };
 }
 

@@ -15,6 +15,9 @@ import { PolicyEngine } from "../policy/engine.ts";
 import { ephemeralKeyring, guardedKeyring } from "../signing/keyring.ts";
 import type { AdmissionRequest, UserInfo } from "../types/admission.ts";
 import { STAMP, type AgentRun } from "../types/agent.ts";
+import type { CustomRun, PipelineRun } from "../types/tekton.ts";
+import { pipelineMembership } from "../controller/shared-agent.ts";
+import { verifyCreator } from "../guardrails/creator.ts";
 import type { KubeObject } from "../types/kube.ts";
 import { requestFromManifest } from "../wire/from-manifest.ts";
 import { admit, type GatewayDeps } from "./admit.ts";
@@ -132,6 +135,56 @@ describe("a run's creator through Tekton", () => {
     const cr = await storedCustomRun(pr, { username: TEKTON });
     const forged = { ...cr.object, metadata: { ...cr.object.metadata, annotations: { ...cr.object.metadata?.annotations, [STAMP.createdBy]: "carol" } } };
     const { result } = await admitLikeApiServer(create(runFor(forged), { username: CONTROLLER }), deps([ns, model, tools, config(), pr, forged]));
+    assert.equal(result.allowed, false);
+    assert.deepEqual(policies(result.violations), ["run-creator"]);
+  });
+
+  // A PipelineRun a ServiceAccount of the namespace created (a Triggers
+  // EventListener): an editor who may impersonate it gets the same creator
+  // string on a CustomRun of their own; only Tekton's inherits, and says from which PipelineRun.
+  const EL_NAME = "system:serviceaccount:qe:el-trigger";
+  const EL: UserInfo = { username: EL_NAME, groups: ["system:serviceaccounts", "system:serviceaccounts:qe", "system:authenticated"] };
+  const membershipOf = async (pr: KubeObject, cr: KubeObject, createdBy: string) =>
+    pipelineMembership({ run: runFor(cr), createdBy, customRun: cr as CustomRun, customRunCreator: await verifyCreator(cr, "CustomRun", keyring.resolve), pipelineRun: pr as PipelineRun, pipelineRunCreator: await verifyCreator(pr, "PipelineRun", keyring.resolve) });
+
+  test("Tekton's CustomRun of a ServiceAccount's PipelineRun inherits its creator from that PipelineRun's uid, and is a step of it", async () => {
+    const pr = await storedPipelineRun(EL);
+    const cr = await storedCustomRun(pr, { username: TEKTON });
+    assert.equal(cr.allowed, true, cr.message);
+    const check = await verifyCreator(cr.object, "CustomRun", keyring.resolve);
+    assert.deepEqual(check.ok && { createdBy: check.createdBy, inheritedFrom: check.inheritedFrom }, { createdBy: EL_NAME, inheritedFrom: "pr-uid" });
+    assert.equal((await admit(create(cr.object, { username: TEKTON }), deps([pr]), "validate")).allowed, true);
+    assert.deepEqual(await membershipOf(pr, cr.object, EL_NAME), { member: true, pipelineRun: { name: pr.metadata?.name ?? "", uid: "pr-uid" } });
+  });
+
+  test("a CustomRun an editor creates as that ServiceAccount (kubectl --as) under the colleague's PipelineRun: the same creator, but not a step", async () => {
+    const pr = await storedPipelineRun(EL);
+    const evil = await storedCustomRun(pr, EL);
+    assert.equal(evil.object.metadata?.annotations?.[STAMP.createdBy], EL_NAME);
+    const check = await verifyCreator(evil.object, "CustomRun", keyring.resolve);
+    assert.equal(check.ok && check.inheritedFrom, undefined, "its creator is its caller's own, not inherited");
+    const got = await membershipOf(pr, evil.object, EL_NAME);
+    assert.match(got.member ? "" : got.why, /is not one Tekton made for PipelineRun qe-[a-z0-9]{5} \(uid pr-uid\)/);
+  });
+
+  test("Tekton's stamp copied onto a CustomRun of the same name made again as that ServiceAccount is refused", async () => {
+    const pr = await storedPipelineRun(EL);
+    const tektons = await storedCustomRun(pr, { username: TEKTON });
+    const copy: KubeObject = { ...tektons.object, metadata: { ...tektons.object.metadata, uid: "cr-uid-2" } };
+    const d = await admit(create(copy, EL), deps([pr]), "validate");
+    assert.deepEqual(policies(d.violations), ["run-creator"]);
+    assert.match(d.violations.map((v) => v.message).join("\n"), /says the creator is inherited from PipelineRun uid pr-uid, but for this request it is its caller's own/);
+  });
+
+  test("Tekton's CustomRun moved under the creator's other PipelineRun: its stamp no longer verifies, so it is no step of either, and no run is made from it", async () => {
+    const pr = await storedPipelineRun(EL);
+    const second = await storedPipelineRun(EL);
+    const other: KubeObject = { ...second, metadata: { ...second.metadata, uid: "pr-uid-2" } };
+    const cr = await storedCustomRun(pr, { username: TEKTON });
+    const moved: KubeObject = { ...cr.object, metadata: { ...cr.object.metadata, ownerReferences: [{ apiVersion: "tekton.dev/v1", kind: "PipelineRun", name: other.metadata?.name ?? "", uid: "pr-uid-2", controller: true }] } };
+    const got = await membershipOf(other, moved, EL_NAME);
+    assert.match(got.member ? "" : got.why, /creator stamp does not verify: .*may have been moved under/);
+    const { result } = await admitLikeApiServer(create(runFor(moved), { username: CONTROLLER }), deps([ns, model, tools, config(), other, moved]));
     assert.equal(result.allowed, false);
     assert.deepEqual(policies(result.violations), ["run-creator"]);
   });

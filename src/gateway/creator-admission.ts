@@ -3,7 +3,7 @@
 // created a run made through Tekton"), and what the validating pass checks
 // of those stamps afterwards (run-creator). admit.ts routes them here.
 import { createPatch, type Operation as PatchOperation } from "rfc6902";
-import { checkCreatorCreate, checkCreatorUpdate, controllingOwner, creatorStamps, verifyCreator, type CreatorKind } from "../guardrails/creator.ts";
+import { checkCreatorCreate, checkCreatorUpdate, controllingOwner, creatorStamps, verifyCreator, type Creator, type CreatorKind } from "../guardrails/creator.ts";
 import { whyNoSigningKey } from "../signing/keyring.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { STAMP } from "../types/agent.ts";
@@ -19,10 +19,13 @@ type Refused = { refused: string; final?: true };
 /**
  * Who the gateway says created a PipelineRun or CustomRun: the caller, or,
  * for a CustomRun Tekton makes for a PipelineRun, the PipelineRun's signed
- * creator. One whose PipelineRun has none is refused, since the run it
- * would become could not say who asked for it.
+ * creator, inherited from that PipelineRun's uid (signed too: the creator
+ * string alone does not tell Tekton's CustomRun from one an editor makes as
+ * the ServiceAccount that created the PipelineRun). One whose PipelineRun
+ * has none is refused, since the run it would become could not say who
+ * asked for it.
  */
-async function expectedCreator(request: AdmissionRequest, object: KubeObject, deps: GatewayDeps): Promise<{ createdBy: string } | Refused> {
+async function expectedCreator(request: AdmissionRequest, object: KubeObject, deps: GatewayDeps): Promise<Creator | Refused> {
   const user = request.userInfo.username ?? "";
   if (request.kind.kind !== "CustomRun" || !deps.identity.tekton.has(user)) return { createdBy: user };
   const owner = controllingOwner(object, "PipelineRun");
@@ -30,7 +33,7 @@ async function expectedCreator(request: AdmissionRequest, object: KubeObject, de
   const pipelineRun = await deps.lookup.get("PipelineRun", request.namespace ?? "", owner.name);
   if (!pipelineRun || pipelineRun.metadata?.uid !== owner.uid) return { refused: `PipelineRun ${JSON.stringify(owner.name)} that owns this CustomRun does not exist` };
   const check = await verifyCreator(pipelineRun, "PipelineRun", deps.keyring.resolve);
-  if (check.ok) return { createdBy: check.createdBy };
+  if (check.ok) return { createdBy: check.createdBy, inheritedFrom: owner.uid };
   return { refused: `${check.why}; agentgate cannot tell who asked for this agent run: re-run the pipeline`, ...(check.final ? { final: check.final } : {}) };
 }
 
@@ -55,7 +58,7 @@ export async function creatorPatch(request: AdmissionRequest, object: KubeObject
   }
   if (!key) return { refused: refusal(`agentgate cannot sign now (${whyNoSigningKey(deps.keyring)}); retry once it can`) };
   const named = withGeneratedName(object);
-  const stamps = await creatorStamps(named, kind, creator.createdBy, key, (deps.now ?? Date.now)());
+  const stamps = await creatorStamps(named, kind, creator.createdBy, key, (deps.now ?? Date.now)(), creator.inheritedFrom);
   const stamped = { ...named, metadata: { ...(named.metadata ?? {}), annotations: { ...(named.metadata?.annotations ?? {}), ...stamps } } };
   return { patch: createPatch(object, stamped) };
 }
@@ -67,7 +70,7 @@ export async function creatorFindings(request: AdmissionRequest, deps: GatewayDe
   if (request.operation === "CREATE" && object && !deps.identity.trusted.has(request.userInfo.username ?? "")) {
     const creator = await expectedCreator(request, object, deps);
     if ("refused" in creator) violations.push(refusal(creator.refused, creator.final));
-    else violations.push(...(await checkCreatorCreate(object, request.kind.kind as CreatorKind, creator.createdBy, deps.keyring.resolve, (deps.now ?? Date.now)())));
+    else violations.push(...(await checkCreatorCreate(object, request.kind.kind as CreatorKind, creator, deps.keyring.resolve, (deps.now ?? Date.now)())));
   }
   return violations;
 }

@@ -2,12 +2,13 @@
 // exact name, cannot be changed or copied, and its spec is its creator's.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { KeyResolver } from "../signing/detached.ts";
+import { canonicalJson } from "../signing/canonical.ts";
+import { signDetached, type KeyResolver } from "../signing/detached.ts";
 import { generateSigningKey } from "../signing/keys.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { STAMP } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
-import { checkCreatorCreate, checkCreatorUpdate, creatorStamps, verifyCreator } from "./creator.ts";
+import { checkCreatorCreate, checkCreatorUpdate, CREATOR_TYP, creatorStamps, verifyCreator } from "./creator.ts";
 import { makeIdentity } from "./identity.ts";
 
 const key = generateSigningKey();
@@ -65,13 +66,75 @@ test("bob rewrites the goal of alice's pending PipelineRun: refused; bob may sti
 
 test("on CREATE a stamp in the manifest must be the gateway's, for this request, naming the caller", async () => {
   const fresh = await pipelineRun("nightly-b4d9q", "bob");
-  assert.deepEqual(await checkCreatorCreate(fresh, "PipelineRun", "bob", resolve, NOW + 1000), []);
+  assert.deepEqual(await checkCreatorCreate(fresh, "PipelineRun", { createdBy: "bob" }, resolve, NOW + 1000), []);
   const unstamped: KubeObject = { ...fresh, metadata: { ...fresh.metadata, annotations: {} } };
-  assert.deepEqual(await checkCreatorCreate(unstamped, "PipelineRun", "bob", resolve, NOW), [], "no stamp: nothing to check (its CustomRun is refused later)");
-  const claimed = await checkCreatorCreate(await pipelineRun("nightly-b4d9q", "alice"), "PipelineRun", "bob", resolve, NOW + 1000);
+  assert.deepEqual(await checkCreatorCreate(unstamped, "PipelineRun", { createdBy: "bob" }, resolve, NOW), [], "no stamp: nothing to check (its CustomRun is refused later)");
+  const claimed = await checkCreatorCreate(await pipelineRun("nightly-b4d9q", "alice"), "PipelineRun", { createdBy: "bob" }, resolve, NOW + 1000);
   assert.match(claimed.map((v) => v.message).join("\n"), /is "alice" but this PipelineRun is created by "bob"/);
-  const stale = await checkCreatorCreate(await pipelineRun("nightly-b4d9q", "bob", NOW - 3_600_000), "PipelineRun", "bob", resolve, NOW);
+  const stale = await checkCreatorCreate(await pipelineRun("nightly-b4d9q", "bob", NOW - 3_600_000), "PipelineRun", { createdBy: "bob" }, resolve, NOW);
   assert.match(stale.map((v) => v.message).join("\n"), /made for an earlier object \(copied\)/);
   const forged = withAnnotations(fresh, { [STAMP.creator]: "eyJhbGciOiJFZERTQSJ9..AAAA" });
-  assert.match((await checkCreatorCreate(forged, "PipelineRun", "bob", resolve, NOW)).map((v) => v.message).join("\n"), /does not verify/);
+  assert.match((await checkCreatorCreate(forged, "PipelineRun", { createdBy: "bob" }, resolve, NOW)).map((v) => v.message).join("\n"), /does not verify/);
+});
+
+// A CustomRun's creator inherited from its PipelineRun is signed with that
+// PipelineRun's uid, rebuilt from the owner the CustomRun has when it is
+// verified: the creator string alone cannot tell Tekton's CustomRun from one
+// an editor makes as the ServiceAccount that created the PipelineRun.
+const EL = "system:serviceaccount:qe:el-trigger";
+function customRun(name: string, prUid: string | undefined): KubeObject {
+  return {
+    apiVersion: "tekton.dev/v1beta1",
+    kind: "CustomRun",
+    metadata: { name, namespace: "qe", creationTimestamp: new Date(NOW).toISOString(), ...(prUid ? { ownerReferences: [{ apiVersion: "tekton.dev/v1", kind: "PipelineRun", name: "nightly-b4d9q", uid: prUid, controller: true }] } : {}) },
+    spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" } },
+  };
+}
+async function stampedCustomRun(object: KubeObject, createdBy: string, inheritedFrom?: string): Promise<KubeObject> {
+  return withAnnotations(object, await creatorStamps(object, "CustomRun", createdBy, key, NOW, inheritedFrom));
+}
+const moved = (object: KubeObject, prUid: string): KubeObject => ({ ...object, metadata: { ...object.metadata, ownerReferences: [{ apiVersion: "tekton.dev/v1", kind: "PipelineRun", name: "other", uid: prUid, controller: true }] } });
+
+test("Tekton's CustomRun verifies as inherited from the PipelineRun that controls it; one its caller made, as the caller's own", async () => {
+  const tektons = await stampedCustomRun(customRun("nightly-b4d9q-agent", "pr-uid-1"), EL, "pr-uid-1");
+  assert.deepEqual(await verifyCreator(tektons, "CustomRun", resolve), { ok: true, createdBy: EL, signedAt: NOW, inheritedFrom: "pr-uid-1" });
+  const impersonated = await stampedCustomRun(customRun("evil", "pr-uid-1"), EL);
+  assert.deepEqual(await verifyCreator(impersonated, "CustomRun", resolve), { ok: true, createdBy: EL, signedAt: NOW }, "same creator string, but nothing inherited: it proves no step of the PipelineRun");
+  const standalone = await stampedCustomRun(customRun("mine", undefined), "alice");
+  assert.deepEqual(await verifyCreator(standalone, "CustomRun", resolve), { ok: true, createdBy: "alice", signedAt: NOW });
+});
+
+test("Tekton's CustomRun moved under another PipelineRun no longer verifies; moved back, it does", async () => {
+  const tektons = await stampedCustomRun(customRun("nightly-b4d9q-agent", "pr-uid-1"), "alice", "pr-uid-1");
+  const got = await verifyCreator(moved(tektons, "pr-uid-2"), "CustomRun", resolve);
+  assert.equal(got.ok, false);
+  assert.match(got.ok ? "" : got.why, /does not verify: .*verifies only under the PipelineRun it was made for, so it may have been moved under other/);
+  const orphaned: KubeObject = { ...tektons, metadata: { ...tektons.metadata, ownerReferences: [] } };
+  assert.equal((await verifyCreator(orphaned, "CustomRun", resolve)).ok, false, "nor with no controlling PipelineRun at all");
+  assert.equal((await verifyCreator(moved(tektons, "pr-uid-1"), "CustomRun", resolve)).ok, true, "the uid binds, not the name");
+});
+
+test("a CustomRun's stamp made before inheritance was signed (v1) still names its creator, never an inheritance", async () => {
+  // What the gateway signed before: the v1 payload, for Tekton's CustomRuns too.
+  const object = customRun("nightly-b4d9q-agent", "pr-uid-1");
+  const token = await signDetached(canonicalJson({ v: 1, kind: "CustomRun", namespace: "qe", name: "nightly-b4d9q-agent", createdBy: "alice" }), key, CREATOR_TYP, NOW);
+  const old = withAnnotations(object, { [STAMP.createdBy]: "alice", [STAMP.creator]: token });
+  assert.deepEqual(await verifyCreator(old, "CustomRun", resolve), { ok: true, createdBy: "alice", signedAt: NOW });
+});
+
+test("a PipelineRun's stamp is as before, whatever owners it has", async () => {
+  const pr = await pipelineRun("nightly-b4d9q", EL);
+  const owned: KubeObject = { ...pr, metadata: { ...pr.metadata, ownerReferences: [{ apiVersion: "tekton.dev/v1", kind: "PipelineRun", name: "x", uid: "x", controller: true }] } };
+  assert.deepEqual(await verifyCreator(owned, "PipelineRun", resolve), { ok: true, createdBy: EL, signedAt: NOW });
+  await assert.rejects(creatorStamps(pr, "PipelineRun", EL, key, NOW, "x"), /only a CustomRun inherits its creator/);
+  await assert.rejects(creatorStamps(customRun("c", "pr-uid-1"), "CustomRun", EL, key, NOW, "pr-uid-2"), /from the PipelineRun that controls it/);
+});
+
+test("on CREATE the stamp is inherited exactly when the gateway says: Tekton's copied onto an impersonated CustomRun of the same name is refused", async () => {
+  const tektons = await stampedCustomRun(customRun("nightly-b4d9q-agent", "pr-uid-1"), EL, "pr-uid-1");
+  assert.deepEqual(await checkCreatorCreate(tektons, "CustomRun", { createdBy: EL, inheritedFrom: "pr-uid-1" }, resolve, NOW), []);
+  const copied = await checkCreatorCreate(tektons, "CustomRun", { createdBy: EL }, resolve, NOW);
+  assert.match(copied.map((v) => v.message).join("\n"), /says the creator is inherited from PipelineRun uid pr-uid-1, but for this request it is its caller's own/);
+  const own = await stampedCustomRun(customRun("nightly-b4d9q-agent", "pr-uid-1"), EL);
+  assert.match((await checkCreatorCreate(own, "CustomRun", { createdBy: EL, inheritedFrom: "pr-uid-1" }, resolve, NOW)).map((v) => v.message).join("\n"), /is its caller's own, but for this request it is inherited from PipelineRun uid pr-uid-1/);
 });

@@ -8,7 +8,7 @@
 // and a run made from a CustomRun inherits the CustomRun's. The approver
 // check then sees the human at the start of the chain.
 import { canonicalJson } from "../signing/canonical.ts";
-import { signDetached, verifyDetached, type KeyResolver } from "../signing/detached.ts";
+import { SignatureError, signDetached, verifyDetached, type KeyResolver, type SignedHeader } from "../signing/detached.ts";
 import type { SigningKey } from "../signing/keys.ts";
 import { isDeepStrictEqual } from "node:util";
 import type { AdmissionRequest } from "../types/admission.ts";
@@ -22,24 +22,73 @@ export const CREATOR_TYP = "agentgate-creator+jws";
 
 export type CreatorKind = "PipelineRun" | "CustomRun";
 
-// Bound to the exact name: the mutating pass names objects created with
-// generateName itself (gateway/generated-name.ts), so no stamp is made for
-// a prefix that another object could share.
-function payload(object: KubeObject, kind: CreatorKind, createdBy: string): string {
-  const meta = object.metadata ?? {};
-  return canonicalJson({ v: 1, kind, namespace: meta.namespace ?? "", name: meta.name ?? "", createdBy });
+/**
+ * Who the gateway says created an object. inheritedFrom: the uid of the
+ * PipelineRun whose signed creator a CustomRun took because Tekton's
+ * controller made it for that PipelineRun. Only that proves the CustomRun
+ * is one of the PipelineRun's steps: a CustomRun made by anyone else names
+ * its caller, and when a ServiceAccount of the namespace (a Triggers
+ * EventListener, a CronJob) created the PipelineRun, an editor who
+ * impersonates it gets the very same creator string.
+ */
+export interface Creator {
+  createdBy: string;
+  inheritedFrom?: string;
 }
 
-/** The annotations to add to a PipelineRun or CustomRun being created; it must have its name by now. */
-export async function creatorStamps(object: KubeObject, kind: CreatorKind, createdBy: string, key: SigningKey, now = Date.now()): Promise<Record<string, string>> {
+// Bound to the exact name: the mutating pass names objects created with
+// generateName itself (gateway/generated-name.ts), so no stamp is made for
+// a prefix that another object could share. v1 is every PipelineRun's, and
+// a CustomRun's made by its caller (and every CustomRun's stamped before
+// inheritance was signed); v2, a CustomRun's that inherited its creator,
+// adds that PipelineRun's uid. The verifier rebuilds the uid from the
+// CustomRun's controlling owner as stored, so a CustomRun moved under
+// another PipelineRun (owner references are not seen by the creators
+// webhook) no longer verifies; and since v is signed, a v1 stamp never
+// passes for an inherited one.
+function payload(object: KubeObject, kind: CreatorKind, createdBy: string, inheritedFrom?: string): string {
+  const meta = object.metadata ?? {};
+  const base = { kind, namespace: meta.namespace ?? "", name: meta.name ?? "", createdBy };
+  return canonicalJson(inheritedFrom === undefined ? { v: 1, ...base } : { v: 2, ...base, inheritedFrom });
+}
+
+/**
+ * The annotations to add to a PipelineRun or CustomRun being created; it
+ * must have its name by now. inheritedFrom: for a CustomRun Tekton made,
+ * the uid of its controlling PipelineRun whose creator it takes.
+ */
+export async function creatorStamps(object: KubeObject, kind: CreatorKind, createdBy: string, key: SigningKey, now = Date.now(), inheritedFrom?: string): Promise<Record<string, string>> {
   if (!object.metadata?.name) throw new Error(`${kind} has no name yet: the gateway names it before stamping`);
-  return { [STAMP.createdBy]: createdBy, [STAMP.creator]: await signDetached(payload(object, kind, createdBy), key, CREATOR_TYP, now) };
+  if (inheritedFrom !== undefined && (kind !== "CustomRun" || controllingOwner(object, "PipelineRun")?.uid !== inheritedFrom)) throw new Error(`only a CustomRun inherits its creator, from the PipelineRun that controls it`);
+  return { [STAMP.createdBy]: createdBy, [STAMP.creator]: await signDetached(payload(object, kind, createdBy, inheritedFrom), key, CREATOR_TYP, now) };
 }
 
 /** final: no later look at the same object can pass (it has no stamp, and stamps are written only at its creation). */
-export type CreatorCheck = { ok: true; createdBy: string; signedAt: number } | { ok: false; why: string; final?: true };
+export type CreatorCheck = ({ ok: true; signedAt: number } & Creator) | { ok: false; why: string; final?: true };
 
-/** The signed creator of a stored PipelineRun or CustomRun. */
+/**
+ * The signature over the stamp as the object stands: a CustomRun's first as
+ * inherited from the PipelineRun that controls it now, then as its caller's.
+ */
+async function verifyStamp(object: KubeObject, kind: CreatorKind, createdBy: string, token: string, resolve: KeyResolver): Promise<{ header: SignedHeader; inheritedFrom?: string }> {
+  const owner = kind === "CustomRun" ? controllingOwner(object, "PipelineRun") : undefined;
+  if (owner) {
+    try {
+      return { header: await verifyDetached(token, payload(object, kind, createdBy, owner.uid), CREATOR_TYP, resolve), inheritedFrom: owner.uid };
+    } catch (err) {
+      // Only a signature over other bytes may be the other version's; a bad key or token fails the same either way.
+      if (!(err instanceof SignatureError && err.reason === "invalid")) throw err;
+    }
+  }
+  try {
+    return { header: await verifyDetached(token, payload(object, kind, createdBy), CREATOR_TYP, resolve) };
+  } catch (err) {
+    if (owner && err instanceof SignatureError && err.reason === "invalid") throw new SignatureError("invalid", `${err.message}; a creator a CustomRun inherited verifies only under the PipelineRun it was made for, so it may have been moved under ${owner.name}`);
+    throw err;
+  }
+}
+
+/** The signed creator of a stored PipelineRun or CustomRun (and, for a CustomRun, whether it was inherited, and from which PipelineRun). */
 export async function verifyCreator(object: KubeObject, kind: CreatorKind, resolve: KeyResolver): Promise<CreatorCheck> {
   const meta = object.metadata ?? {};
   const a = meta.annotations ?? {};
@@ -48,10 +97,10 @@ export async function verifyCreator(object: KubeObject, kind: CreatorKind, resol
   const what = `${kind} ${meta.namespace ?? ""}/${meta.name ?? ""}`;
   if (createdBy === undefined || token === undefined) return { ok: false, why: `${what} carries no agentgate creator stamp (it was created while agentgate's webhook did not see ${kind}s)`, final: true };
   try {
-    const header = await verifyDetached(token, payload(object, kind, createdBy), CREATOR_TYP, resolve);
+    const { header, inheritedFrom } = await verifyStamp(object, kind, createdBy, token, resolve);
     const created = meta.creationTimestamp ? Date.parse(meta.creationTimestamp) : Number.NaN;
     if (!Number.isNaN(created) && Math.abs(created - header.iat * 1000) > MAX_SIGNING_SKEW_MS) return { ok: false, why: `${what}'s creator stamp was made for an earlier object (copied)` };
-    return { ok: true, createdBy, signedAt: header.iat * 1000 };
+    return { ok: true, createdBy, signedAt: header.iat * 1000, ...(inheritedFrom !== undefined ? { inheritedFrom } : {}) };
   } catch (err) {
     return { ok: false, why: `${what}'s creator stamp does not verify: ${err instanceof Error ? err.message : String(err)}` };
   }
@@ -95,11 +144,14 @@ export function checkCreatorUpdate(request: AdmissionRequest, identity: Identity
 /**
  * A PipelineRun or CustomRun created with creator stamps: they are the
  * gateway's, for this object, made for this request, and name who the
- * gateway says created it. The mutating webhook for PipelineRuns may be
+ * gateway says created it, inherited (from that PipelineRun) exactly when
+ * the gateway says so. The mutating webhook for PipelineRuns may be
  * skipped (failurePolicy Ignore), so a stamp copied into a manifest reaches
- * this check rather than Tekton.
+ * this check rather than Tekton; so may Tekton's inherited stamp, copied
+ * within minutes onto a CustomRun of the same name an editor makes again
+ * under the same PipelineRun as the ServiceAccount that created it.
  */
-export async function checkCreatorCreate(object: KubeObject, kind: CreatorKind, expected: string, resolve: KeyResolver, now: number): Promise<Violation[]> {
+export async function checkCreatorCreate(object: KubeObject, kind: CreatorKind, expected: Creator, resolve: KeyResolver, now: number): Promise<Violation[]> {
   const a = object.metadata?.annotations ?? {};
   if (a[STAMP.createdBy] === undefined && a[STAMP.creator] === undefined) return [];
   const check = await verifyCreator(object, kind, resolve);
@@ -107,7 +159,11 @@ export async function checkCreatorCreate(object: KubeObject, kind: CreatorKind, 
   if (!check.ok) return [deny(`metadata.annotations["${STAMP.creator}"]`, `${check.why}; ${fix}`)];
   const out: Violation[] = [];
   if (Math.abs(now - check.signedAt) > MAX_SIGNING_SKEW_MS) out.push(deny(`metadata.annotations["${STAMP.creator}"]`, `was signed at ${new Date(check.signedAt).toISOString()}, not for this request (copied); ${fix}`));
-  if (check.createdBy !== expected) out.push(deny(`metadata.annotations["${STAMP.createdBy}"]`, `is ${JSON.stringify(check.createdBy)} but this ${kind} is created by ${JSON.stringify(expected)}; ${fix}`));
+  if (check.createdBy !== expected.createdBy) out.push(deny(`metadata.annotations["${STAMP.createdBy}"]`, `is ${JSON.stringify(check.createdBy)} but this ${kind} is created by ${JSON.stringify(expected.createdBy)}; ${fix}`));
+  if (check.inheritedFrom !== expected.inheritedFrom) {
+    const said = (uid: string | undefined) => (uid === undefined ? "its caller's own" : `inherited from PipelineRun uid ${uid}`);
+    out.push(deny(`metadata.annotations["${STAMP.creator}"]`, `says the creator is ${said(check.inheritedFrom)}, but for this request it is ${said(expected.inheritedFrom)}; ${fix}`));
+  }
   return out;
 }
 
