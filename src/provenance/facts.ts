@@ -22,11 +22,45 @@ export interface CallsUnreadable {
   unreadable: string;
 }
 
+/** A run of the same shared A2A context that ended before this run's goal was sent: what formed the model's input besides the goal. */
+export interface PreviousStep {
+  name: string;
+  uid: string;
+  /** the kagent task its goal ran as; null when none was named */
+  taskId: string | null;
+  /** status.completionTime */
+  finishedOn: string;
+  /** the digest of its own provenance (its provenance-digest result), to be verified against its envelope; null when it recorded none */
+  provenance: { sha256: string } | null;
+}
+
+/** How many earlier steps a shared run's provenance lists: the most recent ones (the rest are counted). */
+export const PREVIOUS_STEPS_LIMIT = 32;
+
+/** The A2A context a run's goal was sent in when it acted through an Agent shared within its PipelineRun. */
+export interface SharedContext {
+  /** the contextId (agentgate-<share key[:40]>) */
+  id: string;
+  /** the share (share-<share key[:20]>): with id, a prefix of the share key, which covers what the Agent and its scope are made from */
+  share: string;
+  /** the PipelineRun the shared Agent is owned by; null when the Agent could not be read */
+  pipelineRun: { name: string; uid: string } | null;
+  /** the runs whose goals were sent in the context before this run's, oldest first, at most PREVIOUS_STEPS_LIMIT; null when they could not be listed */
+  previous: PreviousStep[] | null;
+  /** runs before those listed; or, with previous null, why they could not be listed */
+  earlier: number | { unreadable: string };
+}
+
 export interface ProvenanceFacts {
   run: AgentRun;
   config: AgentConfig;
   guardrails: Guardrails;
+  /** the Agent the run acted through, as read when the run ended; null when none (see agentUnproven) */
   agent: { namespace: string; name: string; spec: unknown } | null;
+  /** the run's status names a shared Agent whose spec cannot be recorded: not proven to be its PipelineRun's share, or gone */
+  agentUnproven?: { namespace: string; name: string; why: string };
+  /** the shared A2A context the run's goal was sent in; absent for a run on an Agent (and a context) of its own */
+  context?: SharedContext;
   modelConfig: { namespace: string; name: string; spec: unknown } | null;
   toolServers: { namespace: string; name: string; kind: string; spec: unknown }[];
   usage: Usage;

@@ -184,3 +184,14 @@ test("internalParameters.agentRuntime: the runtime asked of kagent and the image
   const withAgent = (provenanceStatement({ ...facts, agentRuntime: { runtime: "go", images: ["cr.kagent.dev/kagent-dev/kagent/golang-adk:0.9.12"] } }, known) as { predicate: Predicate }).predicate;
   assert.deepEqual((withAgent.buildDefinition.internalParameters as Record<string, unknown>).agentRuntime, { runtime: "go", images: ["cr.kagent.dev/kagent-dev/kagent/golang-adk:0.9.12"] });
 });
+
+test("externalParameters.context: a shared run's A2A context and the steps before it; absent for a run with a context of its own. internalParameters.agent: a shared Agent that could not be recorded, and why", () => {
+  assert.equal((p.buildDefinition.externalParameters as Record<string, unknown>).context, undefined);
+  assert.equal((p.buildDefinition.internalParameters as Record<string, unknown>).agent, undefined);
+  const context = { id: "agentgate-abc", share: "share-abc", pipelineRun: { name: "pr", uid: "pr-uid" }, previous: [{ name: "setup", uid: "u1", taskId: "t1", finishedOn: "2026-11-25T09:59:00Z", provenance: { sha256: "f".repeat(64) } }], earlier: 0 };
+  const shared = (provenanceStatement({ ...facts, context }, known) as { predicate: Predicate }).predicate;
+  assert.deepEqual((shared.buildDefinition.externalParameters as Record<string, unknown>).context, context);
+  const unproven = (provenanceStatement({ ...facts, agent: null, agentUnproven: { namespace: "qe", name: "share-abc-agent", why: "not proven" }, context: { ...context, pipelineRun: null } }, known) as { predicate: Predicate }).predicate;
+  assert.deepEqual((unproven.buildDefinition.internalParameters as Record<string, unknown>).agent, { name: "qe/share-abc-agent", unproven: "not proven" });
+  assert.ok(!unproven.buildDefinition.resolvedDependencies.some((d) => d.name.startsWith("Agent/")), "no Agent dependency without its spec");
+});

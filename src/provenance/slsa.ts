@@ -90,10 +90,15 @@ export function provenanceStatement(f: ProvenanceFacts, knownBundles: readonly K
           goal: { sha256: sha256(f.run.spec?.goal ?? "") },
           hints: f.run.spec?.context?.hints ?? [],
           config: { ref: `${f.config.metadata?.namespace ?? ns}/${f.config.metadata?.name ?? ""}`, sha256: sha256(canonicalJson(f.config.spec ?? {})) },
+          // A shared run's model saw the earlier steps' conversation as well as its goal: those
+          // steps' inputs are inputs of this run too (SLSA v1: external parameters are complete).
+          ...(f.context ? { context: f.context } : {}),
         },
         internalParameters: {
           model: f.modelConfig ? modelName(f.modelConfig.spec) : null,
           agentRuntime: f.agentRuntime ?? null,
+          // The Agent the run's status names, when its spec is not among the resolved dependencies and why.
+          ...(f.agentUnproven ? { agent: { name: `${f.agentUnproven.namespace}/${f.agentUnproven.name}`, unproven: f.agentUnproven.why } } : {}),
           systemPrompt: { sha256: sha256(f.config.spec?.systemPrompt ?? "") },
           budgets: { tokenBudget: f.guardrails.tokenBudget, timeout: f.guardrails.timeout, maxIterations: f.guardrails.maxIterations },
           policy: policyBundles(f.policyRevision, knownBundles, f.policyDigests),
