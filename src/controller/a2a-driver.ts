@@ -2,7 +2,7 @@
 import { agentMessageParts } from "../guardrails/agent-message.ts";
 import type { Logger } from "../log.ts";
 import { A2AClient, A2AError, kagentAgentUrl, userMessage } from "./a2a/client.ts";
-import { followTask } from "./a2a/run.ts";
+import { firstUserMessageId, followTask, ForeignTaskError } from "./a2a/run.ts";
 import type { TokenSource } from "./a2a/token.ts";
 import { tokenFromFile } from "./a2a/token.ts";
 import { TERMINAL_STATES } from "./a2a/types.ts";
@@ -82,7 +82,7 @@ export class A2ADriver implements AgentDriver {
       onTaskId: (id) => s.onTaskId(id),
       onPause: (pause) => { s.onPause(pause.message); },
       onResume: () => { s.onResume(); },
-      // the reconciler deletes the run's Agent when it finishes the run
+      // finishing the run deletes the run's own Agent, and a shared Agent whose task it cannot confirm ended (run-finish.ts)
       whenCancelRefused: `the agent is stopped by deleting Agent ${p.agent.namespace}/${p.agent.name}`,
       ...(p.taskId ? { taskId: p.taskId } : {}),
     });
@@ -97,12 +97,25 @@ export class A2ADriver implements AgentDriver {
       iterations: outcome.iterations,
       ...(outcome.taskId ? { taskId: outcome.taskId } : {}),
       ...(outcome.cancelRefused !== undefined ? { cancelRefused: outcome.cancelRefused } : {}),
+      // a final state read, or a bare answer (no task was made)
+      ...(TERMINAL_STATES.has(outcome.state) || outcome.reason === "Succeeded" ? { taskEnded: true } : {}),
     };
   }
 
-  /** Throws CancelRefusedError when kagent refuses and the task still runs. */
-  async cancel(agent: { namespace: string; name: string }, taskId: string): Promise<void> {
+  /**
+   * Throws CancelRefusedError when kagent refuses and the task still runs;
+   * with goalMessageId, ForeignTaskError for a task that is not proven to
+   * be that goal's (its history opens with another message, or none).
+   */
+  async cancel(agent: { namespace: string; name: string }, taskId: string, goalMessageId?: string): Promise<void> {
     const client = this.client(agent);
+    if (goalMessageId !== undefined) {
+      // An Agent shared within a PipelineRun runs other runs' goals in the same context: the task is proven this goal's before it is touched.
+      const task = await client.getTask(taskId, undefined, AbortSignal.timeout(5000));
+      const first = firstUserMessageId(task);
+      if (first !== goalMessageId) throw new ForeignTaskError(taskId, first ?? "(none kept)", goalMessageId);
+      if (TERMINAL_STATES.has(task.status.state)) return;
+    }
     try {
       await client.cancelTask(taskId, AbortSignal.timeout(5000));
     } catch (err) {

@@ -18,6 +18,8 @@ export interface ActingOutcome {
    * deleting its Agent, and `message` says so.
    */
   cancelRefused?: string;
+  /** the task was last read in a final state (completed, failed, canceled, rejected): nothing of it runs on */
+  taskEnded?: boolean;
 }
 
 /**
@@ -60,6 +62,12 @@ export interface ActParams {
 
 export interface AgentDriver {
   act(params: ActParams): Promise<ActingOutcome>;
-  /** cancels a task nobody follows any more (its run ended while no controller followed it) */
-  cancel(agent: { namespace: string; name: string }, taskId: string): Promise<void>;
+  /**
+   * Cancels a task nobody follows any more (its run ended while no
+   * controller followed it). With goalMessageId, only a task whose history
+   * opens with that message (the run's goal) is cancelled: any other is
+   * refused (ForeignTaskError) and left alone, and one that cannot be read
+   * is not cancelled (the read's error).
+   */
+  cancel(agent: { namespace: string; name: string }, taskId: string, goalMessageId?: string): Promise<void>;
 }

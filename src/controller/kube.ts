@@ -157,6 +157,12 @@ export class Kube {
     return list.items ?? [];
   }
 
+  /** Every namespace's objects of a resource that match the selector. */
+  async listAll(gvr: Gvr, labelSelector: string): Promise<KubeObject[]> {
+    const list = (await this.custom.listClusterCustomObject({ ...gvr, labelSelector })) as { items?: KubeObject[] };
+    return list.items ?? [];
+  }
+
   /** Deletes; false when it was already gone. */
   async delete(gvr: Gvr, namespace: string, name: string): Promise<boolean> {
     try {

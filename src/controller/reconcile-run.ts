@@ -63,6 +63,8 @@ export class RunReconciler {
   private readonly actors = new Map<string, Actor>();
   /** run uid → when its snapshot was last compared while it acted */
   private readonly changeChecked = new Map<string, number>();
+  /** run uid → when it began waiting for its shared Agent to be Ready (run-decide.ts counts the Agent-readiness timeout from it) */
+  private readonly agentWaits = new Map<string, number>();
   /** uid → when: runs whose actor wrote its outcome (terminal or PostHooks), until a reconcile sees that write */
   private readonly acted = new Map<string, number>();
   private readonly opts: RunReconcilerOptions;
@@ -87,6 +89,8 @@ export class RunReconciler {
 
   async reconcile(run: AgentRun): Promise<PassResult> {
     if (this.stopping) return {};
+    // Reconciling means leading: the shares in the cluster are watched from now on (once).
+    void this.shared.resume();
     const uid = run.metadata?.uid ?? "";
     const actor = this.actors.get(runKey(run));
     const view: RunView = {
@@ -105,6 +109,7 @@ export class RunReconciler {
       view.now = Date.now();
       view.kagentSupport = this.opts.kagentSupport?.();
       view.lastChangeCheck = this.changeChecked.get(uid);
+      view.agentWaitStart = this.agentWaits.get(uid);
       const step = decide(view);
       last = step.kind;
       const result = await this.perform(step, view, actor);
@@ -122,9 +127,11 @@ export class RunReconciler {
       case "ended":
         this.shared.ended(run);
         this.changeChecked.delete(uid);
+        this.agentWaits.delete(uid);
         if (!actor) this.acted.delete(uid);
         return {};
       case "wait":
+        if (step.agentWait === true && !this.agentWaits.has(uid)) this.agentWaits.set(uid, view.now);
         return step.requeueAfterMs !== undefined ? { requeueAfterMs: step.requeueAfterMs } : {};
       case "observe":
         await this.observeFor(step, view, actor);
@@ -134,7 +141,7 @@ export class RunReconciler {
         return {};
       case "finish": {
         const agent = await this.provenAgent(view);
-        const note = step.releaseTask ? await this.releaseTask(run, agent) : "";
+        const note = step.releaseTask ? await this.releaseTask(run) : "";
         await this.finisher.finish(run, step.reason, `${step.message}${note}`, { ...(step.config ? { config: step.config } : {}), ...(step.guardrails ? { guardrails: step.guardrails } : {}), ...(agent !== undefined ? { agent } : {}) });
         return {};
       }
@@ -163,6 +170,7 @@ export class RunReconciler {
         await this.applyAgent(view, step.config, step.guardrails);
         return undefined;
       case "start-actor":
+        this.agentWaits.delete(uid);
         this.startActor(run, step.config, step.guardrails, step.deadline, { agent: { namespace: ns, name: agentName(view) }, ...(view.share?.kind === "shared" ? { contextId: view.share.names.contextId } : {}) });
         return {};
     }
@@ -248,11 +256,6 @@ export class RunReconciler {
   }
 
   /**
-   * A run that ends without its config while its kagent task may be running
-   * and nobody follows it (a restart in between): cancel the task. Returns a
-   * note for the run's message.
-   */
-  /**
    * The Agent the run acts through: its own, or the shared one its status
    * names once proven to be its PipelineRun's share (a status written while
    * the webhooks were off must not point the run's cancel or provenance at
@@ -268,11 +271,19 @@ export class RunReconciler {
     return choice?.kind === "shared" && choice.names.agent === recorded ? recorded : undefined;
   }
 
-  private async releaseTask(run: AgentRun, agentName: string | undefined): Promise<string> {
+  /**
+   * A run that ends while its kagent task may be running on its own Agent
+   * and nobody follows it (a restart in between): cancel the task. Returns a
+   * note for the run's message. A task on a shared Agent is the finisher's,
+   * whatever the run can still prove (run-finish.ts stopSharedTask): it is
+   * cancelled there once proven the run's by its goal message, or the shared
+   * Agent is deleted.
+   */
+  private async releaseTask(run: AgentRun): Promise<string> {
     const taskId = run.status?.taskId;
-    if (run.status?.phase !== "Acting" || taskId === undefined) return "";
-    if (agentName === undefined) return `; kagent task ${taskId} was not cancelled: the run's status names Agent ${run.status.agentRef?.name ?? ""}, which agentgate cannot confirm is the one its PipelineRun's runs share`;
-    const agent = { namespace: run.metadata?.namespace ?? "", name: agentName };
+    const own = names.agent(run.metadata?.name ?? "");
+    if (run.status?.phase !== "Acting" || taskId === undefined || (run.status.agentRef !== undefined && run.status.agentRef.name !== own)) return "";
+    const agent = { namespace: run.metadata?.namespace ?? "", name: own };
     try {
       await this.opts.driver.cancel(agent, taskId);
       return `; kagent task ${taskId} cancelled`;

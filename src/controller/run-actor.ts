@@ -22,6 +22,16 @@ const SEND_WINDOW_WAIT_MS = 10_000;
 /** Progress is written at most this often: each write is an API request and a watch event. */
 const PROGRESS_WRITE_MS = 2000;
 
+/**
+ * The A2A messageId of the run's goal. One run, one attempt: a run is never
+ * retried (a retry is a new AgentRun), so this names the only goal message
+ * the run ever sends, and a kagent task whose history opens with it is the
+ * run's (run-finish.ts proves a task on a shared Agent by it).
+ */
+export function goalMessageId(run: AgentRun): string {
+  return `${run.metadata?.uid ?? run.metadata?.name ?? ""}-attempt-1`;
+}
+
 /** Why the controller itself stops an acting agent. */
 export interface StopRequest {
   reason: RunReason;
@@ -69,10 +79,7 @@ export class Actor implements ActSession {
   private readonly run: AgentRun;
   /** the run's uid: a later run of the same name is another run */
   readonly runUid: string;
-  /**
-   * One run, one attempt: a run is never retried (a retry is a new
-   * AgentRun), so this id names the only goal message the run ever sends.
-   */
+  /** the run's goal message (goalMessageId) */
   readonly messageId: string;
   private conditions: Condition[] | undefined;
   private lastProgress = 0;
@@ -82,7 +89,7 @@ export class Actor implements ActSession {
     this.log = deps.opts.log;
     this.run = run;
     this.runUid = run.metadata?.uid ?? "";
-    this.messageId = `${run.metadata?.uid ?? run.metadata?.name ?? ""}-attempt-1`;
+    this.messageId = goalMessageId(run);
     this.conditions = run.status?.conditions;
     if (run.spec?.status === "Cancelled") this.requestStop({ reason: "Cancelled", message: "cancelled by spec.status: Cancelled" });
   }
@@ -222,7 +229,8 @@ export class Actor implements ActSession {
     // A stop the controller asked for ends with its own reason (ConfigNotFound is no human's cancel).
     const reason = outcome.reason === "Cancelled" && stop ? stop.reason : outcome.reason;
     if (outcome.cancelRefused !== undefined) await opts.kube.event(fresh, "Warning", "CancelRefused", `kagent refused to cancel the agent's task (${outcome.cancelRefused}); the agent is stopped by deleting its Agent`);
-    const facts = { config, guardrails, usage: outcome.usage, results: outcome.results, iterations: outcome.iterations, agent: target.agent.name };
+    // taskEnded: only a task read in a final state is known to run no more (a refused or failed cancel leaves it running).
+    const facts = { config, guardrails, usage: outcome.usage, results: outcome.results, iterations: outcome.iterations, agent: target.agent.name, taskEnded: outcome.taskEnded === true };
     if (reason !== "Succeeded") {
       await finisher.finish(fresh, reason, outcome.message, facts);
     } else if ((config.spec?.postHooks ?? []).length > 0) {

@@ -39,6 +39,8 @@ export interface RunView {
   changeCheckMs: number;
   /** when that comparison last ran for this run (epoch ms) */
   lastChangeCheck: number | undefined;
+  /** when this run began waiting for its shared Agent to be Ready (epoch ms; kept by the executor from a `wait` with agentWait) */
+  agentWaitStart?: number | undefined;
 
   /** the signed decision and approval, judged (run-guards.ts) */
   trust?: Trusted | Refused;
@@ -66,8 +68,8 @@ export interface RunView {
 export type Step =
   /** the run ended: forget what was kept for it */
   | { kind: "ended" }
-  /** nothing to do now; come back after requeueAfterMs, or on the next watch event */
-  | { kind: "wait"; requeueAfterMs?: number }
+  /** nothing to do now; come back after requeueAfterMs, or on the next watch event. agentWait: the run waits for its Agent to be Ready (the executor remembers since when) */
+  | { kind: "wait"; requeueAfterMs?: number; agentWait?: true }
   | { kind: "observe"; what: "trust" | "config" | "agent" | "share" }
   | { kind: "observe"; what: "pre-hooks"; hooks: readonly Hook[] }
   /** the actor following the agent stops it and ends the run with this reason */
@@ -262,6 +264,7 @@ export function decideActing(view: RunView, trust: Trusted, config: AgentConfig,
   }
   // Which Agent (its own, or its PipelineRun's shared one) is chosen once everything the run's own needs is in place.
   if (view.share === undefined) return { kind: "observe", what: "share" };
+  // A task the run left on a shared Agent it may no longer use is stopped by the finisher, whatever the run can still prove (run-finish.ts).
   if (view.share.kind === "refused") return finish(view.share.reason ?? "AgentFailed", view.share.message);
   if (view.applied === undefined) return { kind: "apply-agent", config, guardrails };
   if (view.applied === "no-api") return finish("KagentNotInstalled", "kagent is not installed in this cluster (no kagent.dev/v1alpha2 Agent API); install kagent and start a new AgentRun");
@@ -272,12 +275,17 @@ export function decideActing(view: RunView, trust: Trusted, config: AgentConfig,
   if (ready.state === "refused" && taskId === undefined) return finish("AgentRefused", ready.message);
   // A task that already exists is followed (and, if need be, cancelled) whatever the Agent reports now.
   if (!ready.ready && taskId === undefined) {
-    const since = Date.parse(agent.metadata?.creationTimestamp ?? run.status?.startTime ?? new Date(view.now).toISOString());
+    // A run's own Agent was made for it, so its age is how long the run has
+    // waited. A shared Agent may have served earlier steps for hours: a
+    // later step that finds it briefly not Ready waits from when it began to.
+    const since = view.share.kind === "shared"
+      ? (view.agentWaitStart ?? view.now)
+      : Date.parse(agent.metadata?.creationTimestamp ?? run.status?.startTime ?? new Date(view.now).toISOString());
     const limit = view.agentReadyTimeoutMs;
     if (view.now > deadline || view.now - since > limit) {
       return finish("AgentFailed", `kagent did not make Agent ${agentName(view)} Ready within ${String(Math.round(limit / 1000))} s: ${ready.message}`);
     }
-    return { kind: "wait", requeueAfterMs: POLL_MS };
+    return { kind: "wait", requeueAfterMs: POLL_MS, agentWait: true };
   }
   const sent = run.status?.goal;
   if (sent && taskId === undefined) {

@@ -9,10 +9,14 @@ import { isTerminal, phaseFor, succeededCondition, type RunReason } from "./cond
 import { hookState } from "./hooks.ts";
 import { describeError, GVR, statusCode } from "./kube.ts";
 import { names, ownedByRun, RUN_LABEL } from "./owned.ts";
+import { goalMessageId } from "./run-actor.ts";
 import { usageOfLedger } from "./run-ledger.ts";
 import type { RunReconcilerOptions } from "./run-options.ts";
 import type { RunProvenance } from "./run-provenance.ts";
 import { runKey, sleep, ZERO_USAGE, type RunStatusWriter } from "./run-status.ts";
+import { holderOf, isSharedAgent } from "./shared-agent.ts";
+import { A2AError } from "./a2a/client.ts";
+import { RpcCode } from "./a2a/types.ts";
 
 /** How long a run's end waits for calls in flight to settle in its ledger, so its provenance counts them (what is still out is said so). */
 const LEDGER_SETTLE_MS = 10_000;
@@ -26,6 +30,8 @@ export interface FinishFacts {
   iterations?: number;
   /** the kagent Agent the run acted through, as proven when it was chosen; absent: none is recorded in provenance */
   agent?: string;
+  /** the run's kagent task was read in a final state (or cancelled, confirmed): nothing of it runs on */
+  taskEnded?: boolean;
 }
 
 export class RunFinisher {
@@ -40,8 +46,10 @@ export class RunFinisher {
   }
 
   /** Ends the run once: results, provenance, the final condition; then stops what it left running. */
-  async finish(run: AgentRun, reason: RunReason, message: string, facts: FinishFacts = {}): Promise<void> {
+  async finish(run: AgentRun, reason: RunReason, said: string, facts: FinishFacts = {}): Promise<void> {
     if (isTerminal(run.status)) return;
+    // Before the end is written: once it is, the run no longer holds its shared Agent, and the next step may send its goal there.
+    const message = `${said}${await this.stopSharedTask(run, facts.taskEnded === true)}`;
     const finishedOn = new Date().toISOString();
     const closed = await this.closeLedger(run);
     const ledger = closed && "state" in closed ? closed.state : undefined;
@@ -83,6 +91,61 @@ export class RunFinisher {
   }
 
   /**
+   * A run recorded on an Agent shared within its PipelineRun that ends
+   * while its kagent task may still run (nobody followed it, its cancel
+   * failed or was refused, the goal went out and no task id came back): the
+   * Agent is the PipelineRun's, so finishing the run does not delete it, and
+   * the task would run on unmetered and untimed, in the context the next
+   * step sends its goal to. Whatever made the run end (its membership no
+   * longer proves, the config deleted, trust broken), the task is cancelled
+   * once proven this run's by its first message (the run's goal, not by
+   * membership); if that cannot be done, the shared Agent is deleted, which
+   * stops the task (the next step makes the Agent again). An Agent not made
+   * for a share is never touched here. Returns a note for the run's message.
+   */
+  private async stopSharedTask(run: AgentRun, taskEnded: boolean): Promise<string> {
+    const ns = run.metadata?.namespace ?? "";
+    const recorded = run.status?.agentRef?.name;
+    const taskId = run.status?.taskId;
+    if (taskEnded || recorded === undefined || recorded === names.agent(run.metadata?.name ?? "")) return "";
+    if (run.status?.phase !== "Acting" || (taskId === undefined && run.status.goal === undefined)) return "";
+    const agent = { namespace: ns, name: recorded };
+    try {
+      const found = await this.opts.kube.get(GVR.agents, ns, recorded);
+      if (!found || !isSharedAgent(found.metadata, recorded)) return "";
+    } catch (err) {
+      // Unread, it is not touched; the keeper deletes a share no live run holds (shared-agent-keeper.ts).
+      this.opts.log.warn("cannot read the run's shared kagent Agent to stop its task", { run: runKey(run), agent: recorded, error: describeError(err) });
+      return `; shared Agent ${recorded} could not be read to stop the run's task (${describeError(err)}); agentgate deletes it once no run holds it`;
+    }
+    let why: string;
+    if (taskId !== undefined) {
+      try {
+        await this.opts.driver.cancel(agent, taskId, goalMessageId(run));
+        return `; kagent task ${taskId} on shared Agent ${recorded} cancelled`;
+      } catch (err) {
+        // No task of that id: nothing of it runs.
+        if (err instanceof A2AError && err.code === RpcCode.TaskNotFound) return `; kagent has no task ${taskId} on shared Agent ${recorded}, so nothing of it runs`;
+        why = describeError(err);
+      }
+    } else {
+      why = "the goal went out and kagent's task id was never recorded";
+    }
+    try {
+      // Never under another live run acting through it (two runs on one share means a status not written by the controller): the share's drop covers this run's task once nobody holds it.
+      const other = holderOf((await this.opts.kube.list(GVR.agentRuns, ns, "")) as AgentRun[], recorded, run.metadata?.uid ?? "");
+      if (other !== undefined) return `; kagent task ${taskId ?? "(unknown)"} could not be cancelled (${why}), and shared Agent ${recorded} is not deleted: run ${other} acts through it`;
+      await this.opts.kube.delete(GVR.agents, ns, recorded);
+      this.opts.log.info("deleted a shared kagent Agent to stop a run's task", { run: runKey(run), agent: recorded, why });
+      await this.opts.kube.event(run, "Warning", "SharedAgentDeleted", `kagent task ${taskId ?? "(unknown)"} could not be cancelled (${why}); shared Agent ${recorded} was deleted to stop it, and the next step of the PipelineRun makes it again`);
+      return `; kagent task ${taskId ?? "(unknown)"} could not be cancelled (${why}), so shared Agent ${recorded} was deleted to stop it`;
+    } catch (err) {
+      this.opts.log.warn("cannot delete a shared kagent Agent whose task may run", { run: runKey(run), agent: recorded, error: describeError(err) });
+      return `; kagent task ${taskId ?? "(unknown)"} could not be cancelled (${why}) and deleting shared Agent ${recorded} failed (${describeError(err)}); agentgate deletes it once no run holds it`;
+    }
+  }
+
+  /**
    * What a finished run leaves running: its kagent Agent (kagent keeps its
    * Deployment and pod up as long as the Agent exists) and any hook
    * PipelineRun still going (Tekton stops it on spec.status: Cancelled). The
@@ -92,7 +155,9 @@ export class RunFinisher {
     const ns = run.metadata?.namespace ?? "";
     const runName = run.metadata?.name ?? "";
     try {
-      if (run.status?.agentRef && (await this.opts.kube.delete(GVR.agents, ns, names.agent(runName)))) {
+      // Only the run's own: a run that acted through a shared Agent made none, and an Agent of that name may be anyone's.
+      const own = run.status?.agentRef ? await this.opts.kube.get(GVR.agents, ns, names.agent(runName)) : null;
+      if (own && ownedByRun(own.metadata, run) && (await this.opts.kube.delete(GVR.agents, ns, names.agent(runName)))) {
         this.opts.log.info("deleted the run's kagent Agent", { run: runKey(run), agent: names.agent(runName) });
       }
     } catch (err) {

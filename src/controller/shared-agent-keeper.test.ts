@@ -37,6 +37,10 @@ class MemoryKube {
   list(gvr: Gvr, ns: string): Promise<KubeObject[]> {
     return Promise.resolve([...this.objects.values()].filter((o) => o.kind === KINDS[gvr.plural] && o.metadata?.namespace === ns));
   }
+  /** every namespace's, with the label the selector names (a bare key) */
+  listAll(gvr: Gvr, labelKey: string): Promise<KubeObject[]> {
+    return Promise.resolve([...this.objects.values()].filter((o) => o.kind === KINDS[gvr.plural] && o.metadata?.labels?.[labelKey] !== undefined));
+  }
   getObject(ref: ObjectRef): Promise<KubeObject | null> {
     return Promise.resolve(this.objects.get(this.k(ref.kind, ref.namespace, ref.name)) ?? null);
   }
@@ -57,12 +61,12 @@ const guardrails: Guardrails = { tokenBudget: 1000, timeout: "10m", maxIteration
 const snapshot: Snapshot = { config: { name: "tester", spec: { systemPrompt: "You test." } }, modelConfig: null, toolServers: {} };
 const trusted = (createdBy = "alice"): Trusted => ({ ok: true, guardrails, snapshot, createdBy, timeoutMs: 600_000, startAt: Date.now(), approvedBy: undefined });
 
-async function stamped(o: KubeObject, kind: "PipelineRun" | "CustomRun", createdBy: string): Promise<KubeObject> {
+async function stamped(o: KubeObject, kind: "PipelineRun" | "CustomRun", createdBy: string, inheritedFrom?: string): Promise<KubeObject> {
   const withTime = { ...o, metadata: { ...o.metadata, creationTimestamp: new Date().toISOString() } };
-  return { ...withTime, metadata: { ...withTime.metadata, annotations: await creatorStamps(withTime, kind, createdBy, key) } };
+  return { ...withTime, metadata: { ...withTime.metadata, annotations: await creatorStamps(withTime, kind, createdBy, key, Date.now(), inheritedFrom) } };
 }
 
-/** A PipelineRun of alice's with one CustomRun (Tekton's, so alice's) and the controller's run per step. */
+/** A PipelineRun of alice's with one CustomRun (Tekton's, so alice's, inherited from the PipelineRun; or one crCreator made) and the controller's run per step. */
 async function world(steps: string[], crCreator = "alice") {
   const kube = new MemoryKube();
   kube.put({ apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentConfig", metadata: { name: "tester", namespace: NS } });
@@ -70,7 +74,7 @@ async function world(steps: string[], crCreator = "alice") {
   const prRef = { apiVersion: "tekton.dev/v1", kind: "PipelineRun", name: "pr", uid: pr.metadata?.uid ?? "", controller: true };
   const runs: AgentRun[] = [];
   for (const step of steps) {
-    const cr = kube.put(await stamped({ apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", metadata: { name: step, namespace: NS, ownerReferences: [prRef] }, spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" } } }, "CustomRun", crCreator));
+    const cr = kube.put(await stamped({ apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", metadata: { name: step, namespace: NS, ownerReferences: [prRef] }, spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" } } }, "CustomRun", crCreator, crCreator === "alice" ? prRef.uid : undefined));
     runs.push(kube.put({ apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: step, namespace: NS, ownerReferences: [{ apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", name: step, uid: cr.metadata?.uid ?? "", controller: true }] } }) as AgentRun);
   }
   const deps: SharedAgentDeps = { kube, keyring: staticKeyring(key), log: logger, scopeEnvironment: () => Promise.resolve({}) };
@@ -156,4 +160,190 @@ test("the shared Agent and its identity go when the PipelineRun ends; not before
   assert.deepEqual(kube.deleted.map((k) => k.split("/")[0]).sort(), ["Agent", "Role", "RoleBinding", "ServiceAccount"]);
   assert.ok(kube.objects.has(`NetworkPolicy/${NS}/${choice.names.share}-netpol`), "the NetworkPolicy stays with the PipelineRun");
   await keeper.stop();
+});
+
+/** Server-side apply as the API server does it: the applied fields over what is there, so fields another writer added survive. */
+class ApplyKube extends MemoryKube {
+  override apply(o: KubeObject): Promise<KubeObject> {
+    const merge = (a: unknown, b: unknown): unknown => {
+      if (typeof a !== "object" || a === null || Array.isArray(a) || typeof b !== "object" || b === null || Array.isArray(b)) return b;
+      const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+      for (const [k, v] of Object.entries(b)) out[k] = merge(out[k], v);
+      return out;
+    };
+    const there = this.objects.get(`${o.kind ?? ""}/${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`);
+    return Promise.resolve(this.put((there ? merge(there, o) : o) as KubeObject));
+  }
+}
+
+test("a shared Agent or scope object changed outside agentgate (webhooks off) is refused after the apply, not carried into the next step; defaults are not changes", async () => {
+  const { kube: plain, runs } = await world(["setup", "run"]);
+  const kube = new ApplyKube();
+  for (const [k, v] of plain.objects) kube.objects.set(k, v);
+  const env = { fqdn: false };
+  const keeper = new SharedAgentKeeper({ kube, keyring: staticKeyring(key), log: logger, scopeEnvironment: () => Promise.resolve(env) }, 60_000);
+  const [setup, run] = runs as [AgentRun, AgentRun];
+  const config = { metadata: { name: "tester", namespace: NS }, spec: snapshot.config.spec };
+  const choice = await keeper.choose(setup, trusted());
+  if (choice.kind !== "shared") assert.fail(JSON.stringify(choice));
+  const first = await keeper.apply(setup, choice, config, guardrails);
+  assert.ok("agent" in first, JSON.stringify(first));
+  // What the API server adds of its own (a ServiceAccount's pull secrets on OpenShift, a subject's empty apiGroup) is no change.
+  const sa = `ServiceAccount/${NS}/agentgate-run-${choice.names.share}`;
+  const rb = `RoleBinding/${NS}/${choice.names.share}-binding`;
+  kube.objects.set(sa, { ...kube.objects.get(sa), imagePullSecrets: [{ name: "dockercfg-x" }] });
+  const binding = kube.objects.get(rb) as KubeObject & { subjects: Record<string, unknown>[] };
+  assert.ok(binding, [...kube.objects.keys()].join(" "));
+  kube.objects.set(rb, { ...binding, subjects: binding.subjects.map((s) => ({ ...s, apiGroup: "" })) });
+  keeper.ended(setup);
+  const again = await keeper.apply(setup, choice, config, guardrails);
+  assert.ok("agent" in again, JSON.stringify(again));
+  // An editor, webhooks off, adds a proxy to the Agent's pods: the forced apply keeps it, the keeper refuses.
+  const agentKey = `Agent/${NS}/${choice.names.agent}`;
+  const agent = kube.objects.get(agentKey) as KubeObject & { spec: { declarative: { deployment: Record<string, unknown> } } };
+  kube.objects.set(agentKey, { ...agent, spec: { ...agent.spec, declarative: { ...agent.spec.declarative, deployment: { ...agent.spec.declarative.deployment, env: [{ name: "HTTPS_PROXY", value: "http://evil:3128" }] } } } });
+  const next = await keeper.choose(run, trusted());
+  if (next.kind !== "shared") assert.fail(JSON.stringify(next));
+  const refused = await keeper.apply(run, next, config, guardrails);
+  assert.ok("conflict" in refused, JSON.stringify(refused));
+  assert.match(refused.conflict, /Agent ".*-agent" of the Agent shared by PipelineRun pr was changed outside agentgate \(spec\.declarative\.deployment\.env\)/);
+  // So is a workload-identity annotation on the share's ServiceAccount.
+  kube.objects.set(agentKey, agent);
+  kube.objects.set(sa, { ...kube.objects.get(sa), metadata: { ...kube.objects.get(sa)?.metadata, annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/admin" } } });
+  const refusedSa = await keeper.apply(run, next, config, guardrails);
+  assert.ok("conflict" in refusedSa && /ServiceAccount .*metadata\.annotations\["eks\.amazonaws\.com\/role-arn"\]/.test(refusedSa.conflict), JSON.stringify(refusedSa));
+  await keeper.stop();
+});
+
+test("existing() reads the objects apply() reads: a CiliumNetworkPolicy under the share's name not made for it keeps a new step on its own Agent", async () => {
+  const { kube, runs } = await world(["step"]);
+  const keeper = new SharedAgentKeeper({ kube, keyring: staticKeyring(key), log: logger, scopeEnvironment: () => Promise.resolve({ fqdn: true }) }, 60_000);
+  const first = await keeper.choose(runs[0] as AgentRun, trusted());
+  if (first.kind !== "shared") assert.fail(JSON.stringify(first));
+  keeper.ended(runs[0] as AgentRun);
+  kube.put({ apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name: `${first.names.share}-fqdn`, namespace: NS }, spec: {} });
+  const choice = await keeper.choose(runs[0] as AgentRun, trusted());
+  assert.equal(choice.kind, "own");
+  assert.match(choice.kind === "own" ? (choice.why ?? "") : "", /was not made for it/);
+  const applied = await keeper.apply(runs[0] as AgentRun, first, { metadata: { name: "tester", namespace: NS }, spec: snapshot.config.spec }, guardrails);
+  assert.ok("conflict" in applied && /CiliumNetworkPolicy ".*-fqdn" already exists/.test(applied.conflict), JSON.stringify(applied));
+  await keeper.stop();
+});
+
+// ---- between steps: no rights while no run holds the share; no task of a vanished run left in its context
+
+const AGENTS: Gvr = { group: "kagent.dev", version: "v1alpha2", plural: "agents" };
+const config = { metadata: { name: "tester", namespace: NS }, spec: snapshot.config.spec };
+const ended = (run: AgentRun, agentRef: { name: string; namespace: string; contextId: string }): AgentRun => ({ ...run, status: { phase: "Succeeded", agentRef, conditions: [{ type: "Succeeded", status: "True", reason: "Succeeded", message: "", lastTransitionTime: "" }] } });
+const kindsOf = (keys: string[]) => keys.map((k) => k.split("/")[0]).sort();
+
+test("between steps the share keeps no rights: its Role and RoleBinding go once the step that held it ends, the Agent stays for the next step, whose apply makes them again", async () => {
+  const { kube, runs, keeper } = await world(["setup", "run"]);
+  const [setup, run] = runs as [AgentRun, AgentRun];
+  const choice = await keeper.choose(setup, trusted());
+  if (choice.kind !== "shared") assert.fail(JSON.stringify(choice));
+  assert.ok("agent" in (await keeper.apply(setup, choice, config, guardrails)));
+  const ref = { name: choice.names.agent, namespace: NS, contextId: choice.names.contextId };
+  // While the step holds it (status names the share, not ended), nothing goes.
+  kube.put({ ...setup, status: { phase: "Acting", agentRef: ref } });
+  await keeper.sweep();
+  assert.deepEqual(kube.deleted, []);
+  const done = kube.put(ended(setup, ref)) as AgentRun;
+  keeper.ended(done);
+  await keeper.sweep();
+  assert.deepEqual(kindsOf(kube.deleted), ["Role", "RoleBinding"]);
+  assert.ok(await kube.get(AGENTS, NS, choice.names.agent), "the Agent stays: the run that held it ended, and its end stopped its task");
+  assert.ok(kube.objects.has(`ServiceAccount/${NS}/agentgate-run-${choice.names.share}`));
+  const next = await keeper.choose(run, trusted());
+  assert.deepEqual(next, choice);
+  assert.ok("agent" in (await keeper.apply(run, next, config, guardrails)));
+  assert.ok(kube.objects.has(`RoleBinding/${NS}/${choice.names.share}-binding`), "made again for the step");
+  await keeper.stop();
+});
+
+/** Holds the first delete of a kind until released, and says when it is held. */
+class GatedKube extends MemoryKube {
+  held: () => void = () => undefined;
+  release: () => void = () => undefined;
+  readonly reached = new Promise<void>((r) => { this.held = r; });
+  private readonly gate = new Promise<void>((r) => { this.release = r; });
+  private gated = false;
+  private readonly kind: string;
+  constructor(kind: string) {
+    super();
+    this.kind = kind;
+  }
+  override async deleteObject(ref: ObjectRef): Promise<boolean> {
+    if (ref.kind === this.kind && !this.gated) {
+      this.gated = true;
+      this.held();
+      await this.gate;
+    }
+    return super.deleteObject(ref);
+  }
+}
+
+test("a step choosing the share while it is being stripped waits for that, so its apply is not undone", async () => {
+  const { kube: plain, runs } = await world(["setup", "run"]);
+  const kube = new GatedKube("RoleBinding");
+  for (const [k, v] of plain.objects) kube.objects.set(k, v);
+  const keeper = new SharedAgentKeeper({ kube, keyring: staticKeyring(key), log: logger, scopeEnvironment: () => Promise.resolve({}) }, 60_000);
+  const [setup, run] = runs as [AgentRun, AgentRun];
+  const choice = await keeper.choose(setup, trusted());
+  if (choice.kind !== "shared") assert.fail(JSON.stringify(choice));
+  await keeper.apply(setup, choice, config, guardrails);
+  keeper.ended(kube.put(ended(setup, { name: choice.names.agent, namespace: NS, contextId: choice.names.contextId })) as AgentRun);
+  await kube.reached;
+  let chosen = false;
+  const next = keeper.choose(run, trusted()).then((c) => { chosen = true; return c; });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(chosen, false, "the choice waits for the drop under way");
+  kube.release();
+  const c = await next;
+  if (c.kind !== "shared") assert.fail(JSON.stringify(c));
+  await keeper.apply(run, c, config, guardrails);
+  await keeper.sweep();
+  assert.ok(kube.objects.has(`RoleBinding/${NS}/${choice.names.share}-binding`), "the step's RoleBinding survives the drop");
+  await keeper.stop();
+});
+
+test("a step that held the share deleted while nobody followed it (its CustomRun deleted): the Agent and its identity go, stopping any task it left in the context", async () => {
+  const { kube, runs, keeper } = await world(["setup", "run"]);
+  const [setup] = runs as [AgentRun, AgentRun];
+  const choice = await keeper.choose(setup, trusted());
+  if (choice.kind !== "shared") assert.fail(JSON.stringify(choice));
+  await keeper.apply(setup, choice, config, guardrails);
+  kube.put({ ...setup, status: { phase: "Acting", taskId: "t1", agentRef: { name: choice.names.agent, namespace: NS, contextId: choice.names.contextId } } });
+  await keeper.sweep();
+  assert.deepEqual(kube.deleted, [], "held");
+  kube.objects.delete(`AgentRun/${NS}/setup`);
+  await keeper.sweep();
+  assert.deepEqual(kindsOf(kube.deleted), ["Agent", "Role", "RoleBinding", "ServiceAccount"]);
+  assert.equal(await kube.get(AGENTS, NS, choice.names.agent), null);
+  await keeper.stop();
+});
+
+test("after a restart: the shares in the cluster are found by their Agents, and one no run holds is deleted (its last holder unknown); a step taking a share whose last holder is unknown gets it made afresh", async () => {
+  const { kube, runs, keeper } = await world(["setup", "run"]);
+  const [setup, run] = runs as [AgentRun, AgentRun];
+  const choice = await keeper.choose(setup, trusted());
+  if (choice.kind !== "shared") assert.fail(JSON.stringify(choice));
+  await keeper.apply(setup, choice, config, guardrails);
+  await keeper.stop();
+  // The step and its CustomRun deleted while no controller ran: nothing is left that names the share but its objects.
+  kube.objects.delete(`AgentRun/${NS}/setup`);
+  const restarted = new SharedAgentKeeper({ kube, keyring: staticKeyring(key), log: logger, scopeEnvironment: () => Promise.resolve({}) }, 60_000);
+  await restarted.resume();
+  await restarted.sweep();
+  assert.deepEqual(kindsOf(kube.deleted), ["Agent", "Role", "RoleBinding", "ServiceAccount"]);
+  await restarted.stop();
+  // Made again, then a new step chooses it in a process that never saw who held it.
+  await keeper.apply(setup, choice, config, guardrails);
+  kube.deleted.length = 0;
+  const fresh = new SharedAgentKeeper({ kube, keyring: staticKeyring(key), log: logger, scopeEnvironment: () => Promise.resolve({}) }, 60_000);
+  const next = await fresh.choose(run, trusted());
+  assert.deepEqual(next, choice);
+  assert.ok(kindsOf(kube.deleted).includes("Agent"), "deleted before the step takes it");
+  assert.equal(await kube.get(AGENTS, NS, choice.names.agent), null);
+  await fresh.stop();
 });

@@ -368,3 +368,89 @@ test("a controller restarted while a step acts on the shared Agent resumes it th
   await pipelineRunDone("restarted");
   await until("the shared Agent to go with the PipelineRun's end", async () => ((await exists("agent", first.status?.agentRef?.name ?? "")) ? undefined : true), { timeoutMs: 30_000 });
 });
+
+test("a PipelineRun a ServiceAccount of the namespace created: an editor impersonating that ServiceAccount makes a CustomRun under it with the same creator, and it still does not join the shared context", async () => {
+  // The ServiceAccount stands in for a Tekton Triggers EventListener; mallory may impersonate the namespace's ServiceAccounts.
+  const trigger = "el-trigger";
+  const sa = `system:serviceaccount:${NS}:${trigger}`;
+  await cp.applyYaml(
+    yaml(
+      { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: trigger, namespace: NS } },
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "trigger-edits", namespace: NS }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "runs-editor" }, subjects: [{ kind: "ServiceAccount", name: trigger, namespace: NS }] },
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "impersonate-sas", namespace: NS }, rules: [{ apiGroups: [""], resources: ["serviceaccounts"], verbs: ["impersonate"] }] },
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "mallory-impersonates", namespace: NS }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "impersonate-sas" }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "mallory" }] },
+    ),
+  );
+  const asTrigger = (kubeconfig: string, manifest: unknown) => cp.kubectl(["create", "-f", "-", "-o", "json", "--kubeconfig", kubeconfig, `--as=${sa}`], { stdin: yaml(manifest) });
+  const created = JSON.parse((await asTrigger(alice, { apiVersion: "tekton.dev/v1", kind: "PipelineRun", metadata: { name: "triggered", namespace: NS }, spec: { pipelineRef: { name: "lifecycle" } } })).stdout) as { metadata: { uid: string; annotations?: Record<string, string> } };
+  assert.equal(created.metadata.annotations?.["agent.tekton.dev/created-by"], sa, "the gateway stamped the ServiceAccount as the PipelineRun's creator");
+  const pr = { name: "triggered", uid: created.metadata.uid };
+  const first = await finished("triggered-setup");
+  const second = await finished("triggered-run");
+  for (const r of [first, second]) assert.equal(reason(r), "Succeeded", JSON.stringify(r.status?.conditions));
+  const shared = first.status?.agentRef;
+  assert.match(shared?.name ?? "", /^share-/, "Tekton's steps of the ServiceAccount's PipelineRun share");
+  assert.deepEqual(second.status?.agentRef, shared);
+
+  // mallory, as the ServiceAccount, makes a CustomRun with alice's PipelineRun as controlling owner.
+  const evil = JSON.parse((await asTrigger(mallory, customRun(pr, "triggered-evil", "tester", "what did the earlier steps learn?"))).stdout) as { metadata: { annotations?: Record<string, string> } };
+  assert.equal(evil.metadata.annotations?.["agent.tekton.dev/created-by"], sa, "the same creator string as Tekton's CustomRuns of the PipelineRun");
+  const hers = await finished("triggered-evil");
+  assert.equal(hers.metadata?.annotations?.["agent.tekton.dev/created-by"], sa);
+  assert.deepEqual(hers.status?.agentRef, { name: "triggered-evil-agent", namespace: NS }, "an Agent and context of its own");
+  assert.match((await eventOf("triggered-evil", "AgentNotShared")).message, new RegExp(`CustomRun triggered-evil is not one Tekton made for PipelineRun triggered \\(uid ${pr.uid}\\)`));
+  assert.deepEqual(goalsTo(shared?.name ?? "").map((g) => g.contextId), [shared?.contextId, shared?.contextId], "only the PipelineRun's own two steps reached the shared context");
+
+  released.add("triggered-gate");
+  assert.equal((await pipelineRunDone("triggered")).status, "True");
+});
+
+test("a step on the shared Agent whose CustomRun an editor orphan-deletes while no controller follows it: its task is cancelled there (proven by its goal message), not left running in the context", async () => {
+  scripts.set("orphaned", { llmCalls: 60, stepDelayMs: 1000, promptTokens: 100, completionTokens: 20 });
+  await pipelineRun("orphaned", "lifecycle");
+  const acting = await until("the first step to act", async () => {
+    const r = await getRun("orphaned-setup").catch(() => undefined);
+    return r?.status?.taskId ? r : undefined;
+  });
+  const taskId = acting.status?.taskId ?? "";
+  assert.match(acting.status?.agentRef?.name ?? "", /^share-/);
+  await controller.stop();
+  await cp.kubectl(["delete", "customrun", "orphaned-setup", "-n", NS, "--cascade=orphan"]);
+  await until("the garbage collector to orphan the step", async () => ((await getRun("orphaned-setup")).metadata?.ownerReferences?.length ? undefined : true), { timeoutMs: 30_000 });
+  assert.ok(!["canceled", "completed", "failed"].includes(kagent.task(taskId)?.status.state ?? ""), "the task runs on while nobody follows it");
+  controller = await startTheController();
+  const ended = await finished("orphaned-setup");
+  assert.equal(reason(ended), "AgentFailed", JSON.stringify(ended.status?.conditions));
+  assert.match(ended.status?.conditions?.[0]?.message ?? "", new RegExp(`kagent task ${taskId} on shared Agent share-[0-9a-f]{20}-agent cancelled`));
+  assert.equal(kagent.task(taskId)?.status.state, "canceled", "the task no longer runs in the PipelineRun's context");
+  await cp.kubectl(["delete", "pipelinerun", "orphaned", "-n", NS, "--wait=false"]);
+  await cp.kubectl(["delete", "agentrun", "orphaned-setup", "-n", NS, "--wait=false"]);
+});
+
+test("between steps the shared Agent holds no rights: its RoleBinding and Role are gone while no step holds it, back while the next step acts", async () => {
+  scripts.set("stepwise", { llmCalls: 3, stepDelayMs: 1000, promptTokens: 100, completionTokens: 20 });
+  await cp.applyYaml(yaml(pipeline("stepwise", [agentTask("first", "tester", "first step"), gateTask(["first"]), agentTask("second", "tester", "second step", ["gate"])])));
+  await pipelineRun("stepwise", "stepwise");
+  const first = await until("the first step to act", async () => {
+    const r = await getRun("stepwise-first").catch(() => undefined);
+    return r?.status?.taskId ? r : undefined;
+  });
+  const share = (first.status?.agentRef?.name ?? "").replace(/-agent$/, "");
+  assert.match(share, /^share-[0-9a-f]{20}$/);
+  assert.ok(await exists("rolebinding", `${share}-binding`), "the step acting holds the share's rights");
+  assert.equal(reason(await finished("stepwise-first")), "Succeeded");
+  await until("the share's RoleBinding to go once no step holds it", async () => ((await exists("rolebinding", `${share}-binding`)) ? undefined : true), { timeoutMs: 30_000 });
+  assert.equal(await exists("role", `${share}-role`), false);
+  assert.ok(await exists("agent", `${share}-agent`), "the Agent stays for the next step");
+  released.add("stepwise-gate");
+  await until("the second step to act", async () => {
+    const r = await getRun("stepwise-second").catch(() => undefined);
+    return r?.status?.taskId ? r : undefined;
+  });
+  assert.ok(await exists("rolebinding", `${share}-binding`), "made again for the step that holds the share");
+  assert.ok(await exists("role", `${share}-role`));
+  const second = await finished("stepwise-second");
+  assert.equal(reason(second), "Succeeded", JSON.stringify(second.status?.conditions));
+  assert.equal(second.status?.agentRef?.name, `${share}-agent`);
+  assert.equal((await pipelineRunDone("stepwise")).status, "True");
+});
