@@ -8,7 +8,7 @@ import { generateSigningKey } from "../signing/keys.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import { STAMP } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
-import { checkCreatorCreate, checkCreatorUpdate, CREATOR_TYP, creatorStamps, verifyCreator } from "./creator.ts";
+import { checkCreatorCreate, checkCreatorUpdate, CREATED_AFTER_SIGNING_MS, CREATED_BEFORE_SIGNING_MS, CREATOR_TYP, creatorStamps, verifyCreator } from "./creator.ts";
 import { makeIdentity } from "./identity.ts";
 
 const key = generateSigningKey();
@@ -137,4 +137,28 @@ test("on CREATE the stamp is inherited exactly when the gateway says: Tekton's c
   assert.match(copied.map((v) => v.message).join("\n"), /says the creator is inherited from PipelineRun uid pr-uid-1, but for this request it is its caller's own/);
   const own = await stampedCustomRun(customRun("nightly-b4d9q-agent", "pr-uid-1"), EL);
   assert.match((await checkCreatorCreate(own, "CustomRun", { createdBy: EL, inheritedFrom: "pr-uid-1" }, resolve, NOW)).map((v) => v.message).join("\n"), /is its caller's own, but for this request it is inherited from PipelineRun uid pr-uid-1/);
+});
+
+test("a stamp holds only on an object created within the admission chain's seconds after it was signed: Tekton's copied onto a CustomRun of the same name made again later is refused", async () => {
+  const at = (object: KubeObject, ms: number): KubeObject => ({ ...object, metadata: { ...object.metadata, creationTimestamp: new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z") } });
+  const tektons = await stampedCustomRun(customRun("nightly-b4d9q-agent", "pr-uid-1"), EL, "pr-uid-1");
+  // The API server sets creationTimestamp after the mutating webhooks: normally within the second.
+  for (const late of [0, 1000, 29_000, CREATED_AFTER_SIGNING_MS]) assert.equal((await verifyCreator(at(tektons, NOW + late), "CustomRun", resolve)).ok, true, `created ${String(late)} ms after signing`);
+  // Before iat only by clock skew between the gateway and the API server (and whole seconds).
+  for (const early of [1000, CREATED_BEFORE_SIGNING_MS]) assert.equal((await verifyCreator(at(tektons, NOW - early), "CustomRun", resolve)).ok, true, `created ${String(early)} ms before signing`);
+  // Deleted while the webhooks were off and made again under the same name and PipelineRun, stamp copied, a minute on: within the old 5 minutes, refused now.
+  for (const when of [NOW + CREATED_AFTER_SIGNING_MS + 1000, NOW + 60_000, NOW + 4 * 60_000, NOW - CREATED_BEFORE_SIGNING_MS - 1000]) {
+    const replayed: KubeObject = { ...at(tektons, when), spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" }, params: [{ name: "goal", value: "the editor's" }] } };
+    const got = await verifyCreator(replayed, "CustomRun", resolve);
+    assert.equal(got.ok, false, new Date(when).toISOString());
+    assert.match(got.ok ? "" : got.why, /CustomRun qe\/nightly-b4d9q-agent's creator stamp was signed at 2026-12-07T10:00:00.000Z, not while it was created \(.*\): it was made for an earlier object \(copied\)/);
+  }
+  // The same for a caller's own stamp (v1) and a PipelineRun's: every creator stamp is signed during its object's CREATE.
+  const own = await stampedCustomRun(customRun("mine", undefined), "alice");
+  assert.equal((await verifyCreator(at(own, NOW + 60_000), "CustomRun", resolve)).ok, false);
+  const pr = await pipelineRun("nightly-b4d9q", "alice");
+  assert.equal((await verifyCreator(at(pr, NOW + 2000), "PipelineRun", resolve)).ok, true);
+  assert.equal((await verifyCreator(at(pr, NOW + 60_000), "PipelineRun", resolve)).ok, false);
+  // And the validating webhook refuses such a copy on CREATE (were it not off).
+  assert.match((await checkCreatorCreate(at(tektons, NOW + 60_000), "CustomRun", { createdBy: EL, inheritedFrom: "pr-uid-1" }, resolve, NOW + 60_000)).map((v) => v.message).join("\n"), /made for an earlier object \(copied\)/);
 });

@@ -20,6 +20,34 @@ import { MAX_SIGNING_SKEW_MS } from "./decision.ts";
 
 export const CREATOR_TYP = "agentgate-creator+jws";
 
+/**
+ * How long after its creator stamp was signed an object may have been
+ * created. The gateway signs only in the mutating webhook of the object's
+ * own CREATE, and the API server sets creationTimestamp after the mutating
+ * webhooks have run (registry BeforeCreate), so creationTimestamp − iat is
+ * the rest of that admission chain: the mutating webhooks after agentgate's
+ * (and a reinvocation round, after which agentgate's signs again),
+ * normally milliseconds. 30 s is the longest one webhook may take
+ * (Kubernetes caps timeoutSeconds at 30): only a create that waited out a
+ * hung later webhook is refused, and Tekton (or the caller) makes it again.
+ * A stamp copied onto an object of the same name made later (the first
+ * deleted while the webhooks were off) is refused unless the copy was
+ * made within these seconds of the original being signed; the payload
+ * cannot bind the object more tightly, since its uid is not known at
+ * admission.
+ */
+export const CREATED_AFTER_SIGNING_MS = 30_000;
+/**
+ * How far creationTimestamp may read before iat: it cannot be, but for the
+ * clocks of the gateway replica that signed and the API server that created
+ * and both being whole seconds. As wide as the other side: a replay is
+ * always created after the stamp it copies, so this side bounds no replay,
+ * and a gateway whose clock runs a few seconds ahead must not refuse every
+ * pipeline. Together: the gateway's and the API server's clocks must agree
+ * within about 30 s (README, "what we rely on").
+ */
+export const CREATED_BEFORE_SIGNING_MS = 30_000;
+
 export type CreatorKind = "PipelineRun" | "CustomRun";
 
 /**
@@ -98,8 +126,12 @@ export async function verifyCreator(object: KubeObject, kind: CreatorKind, resol
   if (createdBy === undefined || token === undefined) return { ok: false, why: `${what} carries no agentgate creator stamp (it was created while agentgate's webhook did not see ${kind}s)`, final: true };
   try {
     const { header, inheritedFrom } = await verifyStamp(object, kind, createdBy, token, resolve);
+    // Every creator stamp, v1 as v2, was signed during its object's CREATE: the object was created within the admission chain's seconds after.
     const created = meta.creationTimestamp ? Date.parse(meta.creationTimestamp) : Number.NaN;
-    if (!Number.isNaN(created) && Math.abs(created - header.iat * 1000) > MAX_SIGNING_SKEW_MS) return { ok: false, why: `${what}'s creator stamp was made for an earlier object (copied)` };
+    const late = created - header.iat * 1000;
+    if (!Number.isNaN(created) && (late > CREATED_AFTER_SIGNING_MS || late < -CREATED_BEFORE_SIGNING_MS)) {
+      return { ok: false, why: `${what}'s creator stamp was signed at ${new Date(header.iat * 1000).toISOString()}, not while it was created (${meta.creationTimestamp ?? ""}): it was made for an earlier object (copied)` };
+    }
     return { ok: true, createdBy, signedAt: header.iat * 1000, ...(inheritedFrom !== undefined ? { inheritedFrom } : {}) };
   } catch (err) {
     return { ok: false, why: `${what}'s creator stamp does not verify: ${err instanceof Error ? err.message : String(err)}` };
