@@ -1,13 +1,14 @@
 // Provenance as the controller records it: the run's statement, sealed in a
 // DSSE envelope, signed when a key was given.
-import type { KeyObject } from "node:crypto";
-import { envelopeDigest, loadPrivateKey, seal } from "../provenance/envelope.ts";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { envelopeDigest, loadPrivateKey, seal, verifyEnvelope, type Verification } from "../provenance/envelope.ts";
 import { provenanceStatement, type KnownBundle } from "../provenance/slsa.ts";
 import { readBundle } from "../policy/bundle.ts";
 import { DEFAULT_BUNDLE_PATH } from "../policy/load.ts";
 import type { Logger } from "../log.ts";
 import type { ProvenanceFacts, ProvenanceRecord, ProvenanceRecorder } from "../provenance/facts.ts";
 import type { Kube } from "./kube.ts";
+import type { DsseEnvelope } from "../types/agent.ts";
 
 export class ProvenanceSigner implements ProvenanceRecorder {
   private readonly key: KeyObject | undefined;
@@ -22,6 +23,12 @@ export class ProvenanceSigner implements ProvenanceRecorder {
   record(facts: ProvenanceFacts): Promise<ProvenanceRecord> {
     const envelope = seal(provenanceStatement(facts, this.bundles), this.key);
     return Promise.resolve({ envelope, digest: envelopeDigest(envelope), signed: this.key !== undefined });
+  }
+
+  /** Whether this controller's key signed the envelope (an earlier key's envelopes do not verify: there is one key). */
+  verify(envelope: DsseEnvelope): Verification {
+    if (!this.key) return { ok: false, reason: "this controller records provenance unsigned (no signing key configured, Helm provenance.keySecret), so none verifies" };
+    return verifyEnvelope(envelope, createPublicKey(this.key));
   }
 }
 

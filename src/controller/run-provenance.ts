@@ -5,8 +5,10 @@
 import { parsePolicyDigests } from "../guardrails/decision.ts";
 import type { LedgerState } from "../calls/ledger.ts";
 import type { Logger } from "../log.ts";
-import { PREVIOUS_STEPS_LIMIT, type CallsUnreadable, type PreviousStep, type ProvenanceRecord, type ProvenanceRecorder, type SharedContext } from "../provenance/facts.ts";
-import { STAMP, type AgentConfig, type AgentRun, type Guardrails, type ToolServerKind, type Usage } from "../types/agent.ts";
+import { envelopeDigest, type Verification } from "../provenance/envelope.ts";
+import { PREVIOUS_STEPS_LIMIT, UNVERIFIED_STEPS_LIMIT, type CallsUnreadable, type PreviousStep, type ProvenanceRecord, type ProvenanceRecorder, type SharedContext, type UnverifiedStep } from "../provenance/facts.ts";
+import { statedStep } from "../provenance/slsa.ts";
+import { STAMP, type AgentConfig, type AgentRun, type DsseEnvelope, type Guardrails, type ToolServerKind, type Usage } from "../types/agent.ts";
 import type { Agent } from "../types/kagent.ts";
 import { isTerminal } from "./conditions.ts";
 import { describeError, GVR, statusCode, type Kube } from "./kube.ts";
@@ -68,24 +70,26 @@ export class RunProvenance {
 
   /**
    * The shared context the run's goal was sent in: its id, the share, the
-   * PipelineRun owning the (proven) Agent, and the runs of the same context
-   * and Agent that ended before this run's goal was sent (status is the
-   * controller's alone; each is bound by its own provenance's digest).
+   * PipelineRun owning the (proven) Agent, the run's own task, and the runs
+   * of the same context and share that ended before this run's goal was
+   * sent, as their own provenance proves (previousSteps): another run's
+   * status is no proof, since it can be written while the webhooks are off.
    */
   private async sharedContext(run: AgentRun, id: string, agent: Agent | null): Promise<SharedContext> {
     const ns = run.metadata?.namespace ?? "";
     const agentName = run.status?.agentRef?.name ?? "";
     const owner = agent?.metadata?.ownerReferences?.find((o) => o.kind === "PipelineRun" && o.controller === true);
-    const base = { id, share: agentName.replace(/-agent$/, ""), pipelineRun: owner ? { name: owner.name, uid: owner.uid } : null };
+    const base = { id, share: agentName.replace(/-agent$/, ""), pipelineRun: owner ? { name: owner.name, uid: owner.uid } : null, taskId: run.status?.taskId ?? null };
     let runs: AgentRun[];
     try {
       runs = (await this.kube.list(GVR.agentRuns, ns, "")) as AgentRun[];
     } catch (err) {
       this.log.warn("cannot list the runs of a shared context; provenance says so", { run: `${ns}/${run.metadata?.name ?? ""}`, error: describeError(err) });
-      return { ...base, previous: null, earlier: { unreadable: describeError(err) } };
+      return { ...base, previous: null, earlier: { unreadable: describeError(err) }, unverified: null };
     }
-    const { previous, earlier } = previousSteps(run, runs);
-    return { ...base, previous, earlier };
+    const steps = previousSteps(run, runs, this.recorder.verify?.bind(this.recorder));
+    if (steps.unverified.runs.length > 0) this.log.warn("runs whose status says they were earlier steps of a shared context have no provenance proving it; provenance names them apart", { run: `${ns}/${run.metadata?.name ?? ""}`, context: id, unverified: steps.unverified.runs.map((u) => `${u.name}: ${u.why}`), more: steps.unverified.more });
+    return { ...base, ...steps };
   }
 
   /** The images of the Deployment kagent made for the Agent (named as the Agent); none when it cannot be read. */
@@ -122,32 +126,80 @@ export function unprovenAgent(run: AgentRun, proven: string | undefined, read: b
   return proven !== own && !read ? { name: proven, why: `Agent ${proven} was gone when the run's provenance was recorded` } : undefined;
 }
 
+/** Checks an envelope's signature: the controller's provenance key (ProvenanceRecorder.verify). */
+export type VerifyEnvelope = (envelope: DsseEnvelope) => Verification;
+
+type Proof = { ok: true; step: PreviousStep; ended: number } | { ok: false; why: string };
+
 /**
- * The runs whose goals went into the run's shared context before its own:
- * same namespace, Agent and contextId in status, ended no later than this
- * run's goal was sent (none when it sent none), oldest first; the most
- * recent PREVIOUS_STEPS_LIMIT, with how many earlier ones were left out.
+ * Whether a run's own provenance proves it a step of the context: its
+ * envelope verifies with the controller's key, and its statement is that
+ * run's (its uid, namespace and name) in this context of this share. The
+ * step is then as its statement says, nothing taken from its status.
  */
-export function previousSteps(run: AgentRun, runs: readonly AgentRun[]): { previous: PreviousStep[]; earlier: number } {
+function proveStep(r: AgentRun, contextId: string, share: string, verify: VerifyEnvelope | undefined): Proof {
+  const envelope = r.status?.provenance;
+  if (!envelope) return { ok: false, why: "it records no provenance" };
+  if (!verify) return { ok: false, why: "this controller records provenance unsigned (no signing key configured, Helm provenance.keySecret), so none proves a step" };
+  const v = verify(envelope);
+  if (!v.ok) return { ok: false, why: `its provenance does not verify: ${v.reason}` };
+  const stated = statedStep(v.statement);
+  if (!stated) return { ok: false, why: "its provenance is not an agentgate run's statement" };
+  const name = `${r.metadata?.namespace ?? ""}/${r.metadata?.name ?? ""}`;
+  if (stated.uid !== r.metadata?.uid || stated.subject !== name) return { ok: false, why: `its provenance is that of run ${stated.subject} (uid ${stated.uid}), not this one's` };
+  if (stated.contextId !== contextId || stated.share !== share) return { ok: false, why: stated.contextId === undefined ? "its provenance records no shared context" : `its provenance records context ${stated.contextId} of ${stated.share ?? "no share"}` };
+  const ended = Date.parse(stated.finishedOn);
+  if (Number.isNaN(ended)) return { ok: false, why: `its provenance's finishedOn ${JSON.stringify(stated.finishedOn)} is no time` };
+  const digest = envelopeDigest(envelope).slice("sha256:".length);
+  return { ok: true, ended, step: { name: r.metadata.name ?? "", uid: stated.uid, taskId: stated.taskId, finishedOn: stated.finishedOn, provenance: { sha256: digest } } };
+}
+
+/** What a payload says before its signature is checked: only to skip runs that do not even claim the context. */
+function claimedContext(envelope: DsseEnvelope | undefined): string | undefined {
+  if (!envelope) return undefined;
+  try {
+    return statedStep(JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8")))?.contextId;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The runs whose goals went into the run's shared context before its own,
+ * as each one's own provenance proves it (proveStep): signed with the
+ * controller's key, naming that run's uid, this contextId and this share,
+ * finished no later than this run's goal was sent (none when it sent
+ * none); oldest first, the most recent PREVIOUS_STEPS_LIMIT, with how many
+ * earlier ones were left out. Runs whose status (anyone's to write while
+ * the webhooks are off) says they ended in the context before the goal
+ * but that no provenance proves are named apart (unverified: the most
+ * recent UNVERIFIED_STEPS_LIMIT by what their status says, and how many
+ * more), so however many are forged they never push a proven step out of
+ * the list.
+ */
+export function previousSteps(run: AgentRun, runs: readonly AgentRun[], verify?: VerifyEnvelope): { previous: PreviousStep[]; earlier: number; unverified: { runs: UnverifiedStep[]; more: number } } {
   const ref = run.status?.agentRef;
   const sent = Date.parse(run.status?.goal?.sentTime ?? "");
-  if (ref?.contextId === undefined || Number.isNaN(sent)) return { previous: [], earlier: 0 };
-  const before = runs
-    .filter((r) => r.metadata?.uid !== run.metadata?.uid && r.metadata?.namespace === run.metadata?.namespace)
-    .filter((r) => r.status?.agentRef?.contextId === ref.contextId && r.status?.agentRef?.name === ref.name && isTerminal(r.status))
-    .map((r) => ({ r, ended: Date.parse(r.status?.completionTime ?? "") }))
-    .filter(({ ended }) => !Number.isNaN(ended) && ended <= sent)
-    .sort((a, b) => a.ended - b.ended || (a.r.metadata?.name ?? "").localeCompare(b.r.metadata?.name ?? ""));
-  const kept = before.slice(-PREVIOUS_STEPS_LIMIT);
-  const previous = kept.map(({ r }) => {
-    const digest = r.status?.results?.find((x) => x.name === "provenance-digest")?.value;
-    return {
-      name: r.metadata?.name ?? "",
-      uid: r.metadata?.uid ?? "",
-      taskId: r.status?.taskId ?? null,
-      finishedOn: r.status?.completionTime ?? "",
-      provenance: digest?.startsWith("sha256:") === true ? { sha256: digest.slice("sha256:".length) } : null,
-    };
-  });
-  return { previous, earlier: before.length - kept.length };
+  if (ref?.contextId === undefined || Number.isNaN(sent)) return { previous: [], earlier: 0, unverified: { runs: [], more: 0 } };
+  const share = ref.name.replace(/-agent$/, "");
+  const proven: { step: PreviousStep; ended: number }[] = [];
+  const unproven: { step: UnverifiedStep; ended: number }[] = [];
+  for (const r of runs) {
+    if (r.metadata?.uid === run.metadata?.uid || r.metadata?.namespace !== run.metadata?.namespace) continue;
+    const statusEnded = Date.parse(r.status?.completionTime ?? "");
+    const statusSays = r.status?.agentRef?.contextId === ref.contextId && r.status.agentRef.name === ref.name && isTerminal(r.status) && !Number.isNaN(statusEnded) && statusEnded <= sent;
+    if (!statusSays && claimedContext(r.status?.provenance) !== ref.contextId) continue;
+    const proof = proveStep(r, ref.contextId, share, verify);
+    if (proof.ok) {
+      if (proof.ended <= sent) proven.push(proof);
+    } else if (statusSays) {
+      unproven.push({ ended: statusEnded, step: { name: r.metadata?.name ?? "", uid: r.metadata?.uid ?? "", why: proof.why } });
+    }
+  }
+  const order = (a: { ended: number; step: { name: string } }, b: { ended: number; step: { name: string } }) => a.ended - b.ended || a.step.name.localeCompare(b.step.name);
+  proven.sort(order);
+  unproven.sort(order);
+  const kept = proven.slice(-PREVIOUS_STEPS_LIMIT);
+  const named = unproven.slice(-UNVERIFIED_STEPS_LIMIT);
+  return { previous: kept.map((p) => p.step), earlier: proven.length - kept.length, unverified: { runs: named.map((u) => u.step), more: unproven.length - named.length } };
 }

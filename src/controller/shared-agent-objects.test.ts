@@ -81,3 +81,35 @@ test("other writers' fields are drift: under spec, beside it, in a list, in an A
   assert.deepEqual(driftFromDesired(sa, { ...clone(sa), automountServiceAccountToken: false }), ["automountServiceAccountToken"]);
   assert.deepEqual(driftFromDesired(sa, { ...clone(sa), metadata: { ...sa.metadata, annotations: { "iam.gke.io/gcp-service-account": "admin@p.iam" } } }), ['metadata.annotations["iam.gke.io/gcp-service-account"]']);
 });
+
+test("who owns a share's object, how it is found and what holds its deletion are compared: agentgate's labels, exactly its owner references, no finalizer", () => {
+  const built = sharedObjects("qe", names, pr, config, guardrails, { fqdn: true, kagent: { kind: "ip", ip: "10.0.0.1", port: 8083 } }, "go");
+  for (const o of [...built.scope, built.agent]) {
+    const meta = o.metadata ?? {};
+    const served = (m: Partial<NonNullable<KubeObject["metadata"]>>): KubeObject => ({ ...clone(o), metadata: { ...clone(meta), uid: "u", resourceVersion: "3", creationTimestamp: "2026-01-01T00:00:00Z", ...m } });
+    // As the API server returns it (and as the client's model, blockOwnerDeletion undefined), and with others' labels beside agentgate's: no drift.
+    assert.deepEqual(driftFromDesired(o, served({})), [], o.kind);
+    assert.deepEqual(driftFromDesired(o, served({ labels: { ...meta.labels, "team": "qe" }, ownerReferences: meta.ownerReferences?.map((r) => ({ ...r, blockOwnerDeletion: undefined })) })), [], o.kind);
+    // A finalizer keeps a deleted object (an Agent, and so its Deployment) Terminating while the delete reports success.
+    assert.deepEqual(driftFromDesired(o, served({ finalizers: ["example.com/hold"] })), ['metadata.finalizers["example.com/hold"]'], o.kind);
+    // Deleting with orphan propagation lets the object go and leaves what it owns running; the collector's foregroundDeletion waits for it to go first.
+    assert.deepEqual(driftFromDesired(o, served({ finalizers: ["orphan"] })), ['metadata.finalizers["orphan"]'], o.kind);
+    assert.deepEqual(driftFromDesired(o, served({ finalizers: ["foregroundDeletion"], deletionTimestamp: "2026-01-01T00:01:00Z" })), [], o.kind);
+    // Without agentgate's labels the keeper and the stop path no longer see the object as the share's.
+    for (const k of ["app.kubernetes.io/managed-by", "agent.tekton.dev/share"]) {
+      assert.ok(meta.labels && k in meta.labels, `${o.kind ?? ""} carries ${k}`);
+      const labels = Object.fromEntries(Object.entries(meta.labels).filter(([l]) => l !== k));
+      assert.deepEqual(driftFromDesired(o, served({ labels })), [`metadata.labels[${JSON.stringify(k)}]`], o.kind);
+      assert.deepEqual(driftFromDesired(o, served({ labels: { ...labels, [k]: "someone" } })), [`metadata.labels[${JSON.stringify(k)}]`], o.kind);
+    }
+    const owner = meta.ownerReferences?.[0];
+    assert.ok(owner);
+    assert.deepEqual(owner, { apiVersion: "tekton.dev/v1", kind: "PipelineRun", name: "pr", uid: "pr-uid", controller: true });
+    // A second owner keeps the object after the PipelineRun is deleted; another controller, or none, is not the share's.
+    assert.deepEqual(driftFromDesired(o, served({ ownerReferences: [owner, { apiVersion: "v1", kind: "ConfigMap", name: "keep", uid: "cm-uid" }] })), ["metadata.ownerReferences"], o.kind);
+    assert.deepEqual(driftFromDesired(o, served({ ownerReferences: [{ ...owner, controller: false }] })), ["metadata.ownerReferences[0].controller"], o.kind);
+    assert.deepEqual(driftFromDesired(o, served({ ownerReferences: [{ ...owner, uid: "other" }] })), ["metadata.ownerReferences[0].uid"], o.kind);
+    assert.deepEqual(driftFromDesired(o, served({ ownerReferences: [{ ...owner, blockOwnerDeletion: true }] })), ["metadata.ownerReferences[0].blockOwnerDeletion"], o.kind);
+    assert.deepEqual(driftFromDesired(o, served({ ownerReferences: [] })), ["metadata.ownerReferences"], o.kind);
+  }
+});

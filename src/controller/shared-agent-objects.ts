@@ -112,11 +112,15 @@ interface KindTolerance {
   fields?: readonly string[];
   /** undefined: annotations are not compared; else the ones tolerated besides agentgate's own */
   annotations?: readonly string[];
+  /** finalizers the kind's own controllers add (none, for every kind a share is made of) */
+  finalizers?: readonly string[];
 }
 
 const TOLERANCE: Record<string, KindTolerance> = {
   // CRD defaults of kagent's v1alpha2 Agent (v0.9.0–v0.10.0-rc3) sit where agentgate sets the field (type,
   // declarative.runtime) or under objects it never makes (skills, context, extraContainers…): none applies.
+  // Nor does kagent put a finalizer on an Agent (go/core/internal/controller at v0.9.0, v0.9.12, v0.10.0-rc3:
+  // only AgentHarness and SandboxAgent get one; agents/finalizers is granted only for owner references).
   Agent: { annotations: [] },
   ServiceAccount: { fields: ["secrets", "imagePullSecrets"], annotations: ["openshift.io/internal-registry-pull-secret-ref"] },
   Role: {},
@@ -158,6 +162,35 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/**
+ * What makes an object the share's and lets it go with its PipelineRun:
+ * agentgate's labels with their values (the keeper and the stop path find
+ * the share's objects by them: isSharedAgent, ownedByShare), exactly the
+ * owner references agentgate set (the PipelineRun as controlling owner: a
+ * second owner keeps the object, and an Agent its Deployment, after the
+ * PipelineRun is deleted), and no finalizer but the kind's controllers'
+ * (one keeps a deleted Agent Terminating, its Deployment running, while the
+ * delete that was to stop a task reports success). Other labels are
+ * tolerated: nothing reads them (kagent labels its Deployment and pods from
+ * spec.declarative.deployment.labels, which is compared, not from the
+ * Agent's own).
+ */
+function metadataDrift(desired: ObjectMeta | undefined, applied: ObjectMeta | undefined, tolerance: KindTolerance, out: string[]): void {
+  const theirs = applied?.labels ?? {};
+  for (const [k, v] of Object.entries(desired?.labels ?? {})) if (theirs[k] !== v) out.push(`metadata.labels[${JSON.stringify(k)}]`);
+  compare(desired?.ownerReferences, applied?.ownerReferences, "metadata.ownerReferences", "metadata.ownerReferences", {}, out);
+  for (const f of applied?.finalizers ?? []) if (f !== FOREGROUND_DELETION && !(tolerance.finalizers ?? []).includes(f)) out.push(`metadata.finalizers[${JSON.stringify(f)}]`);
+}
+
+/**
+ * The garbage collector's finalizer on an object deleted with foreground
+ * propagation (as the keeper deletes a share's Agent): it holds the object
+ * only until its dependents (kagent's Deployment) are gone, then the
+ * collector removes it, so the delete takes effect. Not "orphan", which
+ * lets the object go and leaves its Deployment running.
+ */
+const FOREGROUND_DELETION = "foregroundDeletion";
+
 function compare(want: unknown, got: unknown, path: string, pattern: string, defaults: Record<string, unknown>, out: string[]): void {
   if (out.length >= DRIFT_LIMIT) return;
   if (isNothing(want) && isNothing(got)) return;
@@ -192,8 +225,9 @@ function compare(want: unknown, got: unknown, path: string, pattern: string, def
  * not read back as set, or a field it did not set that someone else wrote
  * (a forced apply resets only agentgate's fields; an env, volume, skill or
  * pod label added by an editor survives it). Every field but apiVersion,
- * kind, metadata and status is compared, and the annotations of the kinds
- * whose consumers read them. Tolerated: what a serialiser writes for
+ * kind, metadata and status is compared; of metadata, agentgate's labels,
+ * the owner references, the finalizers (metadataDrift), and the
+ * annotations of the kinds whose consumers read them. Tolerated: what a serialiser writes for
  * nothing ([], {}, null, absent), defaults the API server writes where
  * agentgate leaves a field unset, and per kind what TOLERANCE lists. Empty
  * when the object is what agentgate made; at most DRIFT_LIMIT paths.
@@ -204,6 +238,7 @@ export function driftFromDesired(desired: KubeObject, applied: KubeObject): stri
   const out: string[] = [];
   const want = desired as Record<string, unknown>;
   const got = (BUILT_IN.has(desired.kind ?? "") ? asJson(applied) : applied) as Record<string, unknown>;
+  metadataDrift(desired.metadata, (got as KubeObject).metadata, tolerance, out);
   for (const k of new Set([...Object.keys(want), ...Object.keys(got)])) {
     if (NOT_CONTENT.has(k)) continue;
     if (!(k in want) && tolerance.fields?.includes(k)) continue;

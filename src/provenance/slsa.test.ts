@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { ProvenanceFacts } from "./facts.ts";
 import type { Guardrails } from "../types/agent.ts";
-import { canonicalJson, policyBundles, provenanceStatement } from "./slsa.ts";
+import { canonicalJson, policyBundles, provenanceStatement, statedStep } from "./slsa.ts";
 
 const hex = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
 
@@ -188,10 +188,22 @@ test("internalParameters.agentRuntime: the runtime asked of kagent and the image
 test("externalParameters.context: a shared run's A2A context and the steps before it; absent for a run with a context of its own. internalParameters.agent: a shared Agent that could not be recorded, and why", () => {
   assert.equal((p.buildDefinition.externalParameters as Record<string, unknown>).context, undefined);
   assert.equal((p.buildDefinition.internalParameters as Record<string, unknown>).agent, undefined);
-  const context = { id: "agentgate-abc", share: "share-abc", pipelineRun: { name: "pr", uid: "pr-uid" }, previous: [{ name: "setup", uid: "u1", taskId: "t1", finishedOn: "2026-11-25T09:59:00Z", provenance: { sha256: "f".repeat(64) } }], earlier: 0 };
+  const context = { id: "agentgate-abc", share: "share-abc", pipelineRun: { name: "pr", uid: "pr-uid" }, taskId: "t2", previous: [{ name: "setup", uid: "u1", taskId: "t1", finishedOn: "2026-11-25T09:59:00Z", provenance: { sha256: "f".repeat(64) } }], earlier: 0, unverified: { runs: [{ name: "forged", uid: "u9", why: "it records no provenance" }], more: 0 } };
   const shared = (provenanceStatement({ ...facts, context }, known) as { predicate: Predicate }).predicate;
   assert.deepEqual((shared.buildDefinition.externalParameters as Record<string, unknown>).context, context);
   const unproven = (provenanceStatement({ ...facts, agent: null, agentUnproven: { namespace: "qe", name: "share-abc-agent", why: "not proven" }, context: { ...context, pipelineRun: null } }, known) as { predicate: Predicate }).predicate;
   assert.deepEqual((unproven.buildDefinition.internalParameters as Record<string, unknown>).agent, { name: "qe/share-abc-agent", unproven: "not proven" });
   assert.ok(!unproven.buildDefinition.resolvedDependencies.some((d) => d.name.startsWith("Agent/")), "no Agent dependency without its spec");
+});
+
+test("statedStep reads back who a statement is of, its context, task and end; nothing from what is not agentgate's statement", () => {
+  const context = { id: "agentgate-abc", share: "share-abc", pipelineRun: { name: "pr", uid: "pr-uid" }, taskId: "t2", previous: [], earlier: 0, unverified: { runs: [], more: 0 } };
+  const subject = `${facts.run.metadata?.namespace ?? ""}/${facts.run.metadata?.name ?? ""}`;
+  assert.deepEqual(statedStep(provenanceStatement({ ...facts, context }, known)), { uid: facts.run.metadata?.uid, subject, finishedOn: facts.finishedOn, taskId: "t2", contextId: "agentgate-abc", share: "share-abc" });
+  assert.deepEqual(statedStep(provenanceStatement({ ...facts, context: { ...context, taskId: null } }, known))?.taskId, null);
+  assert.deepEqual(statedStep(provenanceStatement(facts, known)), { uid: facts.run.metadata?.uid, subject, finishedOn: facts.finishedOn, taskId: null }, "a run with a context of its own records none");
+  const other = structuredClone(provenanceStatement({ ...facts, context }, known)) as { predicate: { buildDefinition: { buildType: string } } };
+  other.predicate.buildDefinition.buildType = "https://example.com/other";
+  assert.equal(statedStep(other), undefined);
+  for (const junk of [null, "x", [], {}, { predicate: { runDetails: { metadata: { invocationId: "" } } } }]) assert.equal(statedStep(junk), undefined);
 });

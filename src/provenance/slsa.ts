@@ -126,3 +126,37 @@ export function provenanceStatement(f: ProvenanceFacts, knownBundles: readonly K
     },
   };
 }
+
+/** What a run's statement says of it as a step of a shared context: who (uid, subject), which context and share, its task and end. */
+export interface StatedStep {
+  /** runDetails.metadata.invocationId: the run's uid */
+  uid: string;
+  /** the first subject's name: <namespace>/<name> */
+  subject: string;
+  /** externalParameters.context.id and .share; undefined when it records no context */
+  contextId?: string;
+  share?: string;
+  /** externalParameters.context.taskId; null when it names none (or predates it) */
+  taskId: string | null;
+  /** runDetails.metadata.finishedOn */
+  finishedOn: string;
+}
+
+const field = (o: unknown, k: string): unknown => (typeof o === "object" && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>)[k] : undefined);
+const text = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+/** Reads a statement provenanceStatement made back (verify its envelope first); undefined when it is not one (another buildType, fields missing). */
+export function statedStep(statement: unknown): StatedStep | undefined {
+  const predicate = field(statement, "predicate");
+  const build = field(predicate, "buildDefinition");
+  const meta = field(field(predicate, "runDetails"), "metadata");
+  const subjects = field(statement, "subject");
+  const uid = text(field(meta, "invocationId"));
+  const finishedOn = text(field(meta, "finishedOn"));
+  const subject = Array.isArray(subjects) ? text(field(subjects[0], "name")) : undefined;
+  if (field(build, "buildType") !== BUILD_TYPE || uid === undefined || uid === "" || finishedOn === undefined || subject === undefined) return undefined;
+  const context = field(field(build, "externalParameters"), "context");
+  const contextId = text(field(context, "id"));
+  const share = text(field(context, "share"));
+  return { uid, subject, finishedOn, taskId: text(field(context, "taskId")) ?? null, ...(contextId !== undefined ? { contextId } : {}), ...(share !== undefined ? { share } : {}) };
+}
