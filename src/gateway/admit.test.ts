@@ -287,3 +287,19 @@ describe("kmcp MCPServers are judged like the other tool server kinds", () => {
     assert.deepEqual(refused.violations.map((v) => v.policy), ["managed-object"]);
   });
 });
+
+describe("garbage collection completing a foreground deletion of an object of agentgate's (a shared kagent Agent)", () => {
+  const agent = (finalizers: string[], extra: Record<string, unknown> = {}): KubeObject => ({ apiVersion: "kagent.dev/v1alpha2", kind: "Agent", metadata: { name: "share-0123-agent", namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate" }, deletionTimestamp: "2026-12-07T10:00:00Z", finalizers }, spec: { type: "Declarative", declarative: { modelConfig: "claude", systemMessage: "x" } }, ...extra });
+  const gc: UserInfo = { username: "system:kube-controller-manager" };
+  test("dropping the foregroundDeletion finalizer is admitted for garbage collection, and for nobody else", async () => {
+    const ok = await admit(update(agent([]), agent(["foregroundDeletion"]), gc), deps([]), "validate");
+    assert.equal(ok.allowed, true, JSON.stringify(ok.violations));
+    const editor = await admit(update(agent([]), agent(["foregroundDeletion"])), deps([]), "validate");
+    assert.equal(editor.allowed, false);
+  });
+  test("anything else changed with it is judged as ever", async () => {
+    const changed = await admit(update(agent([], { spec: { type: "Declarative", declarative: { modelConfig: "other", systemMessage: "y" } } }), agent(["foregroundDeletion"]), gc), deps([]), "validate");
+    assert.equal(changed.allowed, false);
+    assert.ok(changed.violations.some((v) => v.policy === "managed-object"), JSON.stringify(changed.violations));
+  });
+});

@@ -8,7 +8,7 @@ import type { ObjectLookup } from "../context/lookup.ts";
 import type { Identity } from "../guardrails/identity.ts";
 import { checkApproval } from "../guardrails/approval.ts";
 import { checkRunOwners, checkStatusWriter } from "../guardrails/integrity.ts";
-import { checkManagedObject, touchesManaged } from "../guardrails/managed-object.ts";
+import { checkManagedObject, onlyDropsFinalizers, touchesManaged } from "../guardrails/managed-object.ts";
 import { checkAgentIsolation } from "../guardrails/network-isolation.ts";
 import { checkRunIdentity, runServiceAccounts } from "../guardrails/run-identity.ts";
 import { encodeInput, type BundleFailure, type PolicyEngine } from "../policy/engine.ts";
@@ -192,6 +192,8 @@ async function validate(request: AdmissionRequest, resource: HandledResource, de
   // writes it, and what it writes is what a verified decision said.
   if (managed.length > 0) return decide(origin, managed, { revision });
   if (touchesManaged(request) && deps.identity.trusted.has(user)) return decide(origin, [], { revision });
+  // Garbage collection completing a foreground deletion of one (a shared Agent): its finalizer goes, nothing else changes (managed-object).
+  if (touchesManaged(request) && request.operation === "UPDATE" && deps.identity.deleters.has(user) && onlyDropsFinalizers(request.oldObject, request.object)) return decide(origin, [], { revision });
 
   const object = request.object;
   if (!object || (request.operation !== "CREATE" && request.operation !== "UPDATE")) return decide(origin, [], { revision });

@@ -14,6 +14,7 @@ const identity = makeIdentity([CONTROLLER]);
 
 const sa = (labels: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "run-1-sa", namespace: "qe", labels } });
 const managed = sa({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE });
+const dying = (finalizers: string[]): KubeObject => ({ ...managed, metadata: { ...managed.metadata, deletionTimestamp: "2026-12-07T10:00:00Z", finalizers } });
 
 function request(operation: "UPDATE" | "DELETE", user: string, old: KubeObject, object: KubeObject | null): AdmissionRequest {
   return {
@@ -38,6 +39,11 @@ const cases: { name: string; request: AdmissionRequest; denied: string | null }[
   { name: "garbage collection deleting it", request: request("DELETE", GC, managed, null), denied: null },
   { name: "garbage collection changing it", request: request("UPDATE", GC, managed, managed), denied: `ServiceAccount "run-1-sa" is managed by agentgate for an AgentRun and cannot be changed by ${JSON.stringify(GC)}; it goes away with its AgentRun (delete or cancel the run instead)` },
   { name: "an object agentgate does not manage", request: request("DELETE", "admin", sa({ [MANAGED_BY_LABEL]: "helm" }), null), denied: null },
+  // A foreground deletion completes only when garbage collection drops its finalizer.
+  { name: "garbage collection dropping the finalizer of a deletion under way", request: request("UPDATE", GC, dying(["foregroundDeletion"]), dying([])), denied: null },
+  { name: "garbage collection dropping a finalizer and changing anything else", request: request("UPDATE", GC, dying(["foregroundDeletion"]), { ...dying([]), metadata: { ...dying([]).metadata, labels: {} } }), denied: `ServiceAccount "run-1-sa" is managed by agentgate for an AgentRun and cannot be changed by ${JSON.stringify(GC)}; it goes away with its AgentRun (delete or cancel the run instead)` },
+  { name: "garbage collection dropping a finalizer of an object not being deleted", request: request("UPDATE", GC, { ...managed, metadata: { ...managed.metadata, finalizers: ["x"] } }, managed), denied: `ServiceAccount "run-1-sa" is managed by agentgate for an AgentRun and cannot be changed by ${JSON.stringify(GC)}; it goes away with its AgentRun (delete or cancel the run instead)` },
+  { name: "anyone else dropping the finalizer of a deletion under way", request: request("UPDATE", "admin", dying(["foregroundDeletion"]), dying([])), denied: `ServiceAccount "run-1-sa" is managed by agentgate for an AgentRun and cannot be changed by "admin"; it goes away with its AgentRun (delete or cancel the run instead)` },
 ];
 
 for (const c of cases) {

@@ -8,12 +8,30 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
 import type { Violation } from "../types/policy.ts";
 import type { Identity } from "./identity.ts";
+import { isDeepStrictEqual } from "node:util";
 
 export const isManaged = (object: KubeObject | null | undefined): boolean => object?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
 
 /** Whether the request touches an object agentgate manages, or one that claims to be. */
 export function touchesManaged(request: AdmissionRequest): boolean {
   return isManaged(request.oldObject) || isManaged(request.object);
+}
+
+/**
+ * Garbage collection finishing a deletion: the object is already being
+ * deleted, and the update only drops finalizers (foregroundDeletion once its
+ * dependents are gone, orphan once they are orphaned); nothing else of it
+ * changes. Without it a foreground deletion of an object agentgate guards
+ * would never complete.
+ */
+export function onlyDropsFinalizers(old: KubeObject | null | undefined, object: KubeObject | null | undefined): boolean {
+  if (old?.metadata?.deletionTimestamp === undefined || !object) return false;
+  const before = old.metadata.finalizers ?? [];
+  const after = object.metadata?.finalizers ?? [];
+  if (after.length >= before.length || !after.every((f) => before.includes(f))) return false;
+  // What the API server itself moves on any write.
+  const rest = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, finalizers: undefined, managedFields: undefined, resourceVersion: undefined } });
+  return isDeepStrictEqual(rest(old), rest(object));
 }
 
 export function checkManagedObject(request: AdmissionRequest, identity: Identity): Violation[] {
@@ -23,6 +41,7 @@ export function checkManagedObject(request: AdmissionRequest, identity: Identity
   const user = request.userInfo.username ?? "";
   if (identity.trusted.has(user)) return [];
   if (request.operation === "DELETE" && identity.deleters.has(user)) return [];
+  if (request.operation === "UPDATE" && identity.deleters.has(user) && onlyDropsFinalizers(request.oldObject, request.object)) return [];
   // Tekton's controller keeps the hook PipelineRuns agentgate makes (labels, finalizers, cancelling); it makes none.
   if (request.operation === "UPDATE" && before && request.kind.kind === "PipelineRun" && identity.tekton.has(user)) return [];
   const kind = request.kind.kind;

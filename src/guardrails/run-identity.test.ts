@@ -7,6 +7,7 @@ import { DEFAULT_KAGENT_USER, makeIdentity, serviceAccountUser } from "./identit
 import { checkRunIdentity, runServiceAccounts, serviceAccountOf } from "./run-identity.ts";
 
 const CONTROLLER = serviceAccountUser("agentgate-system", "agentgate-controller");
+const GC = serviceAccountUser("kube-system", "generic-garbage-collector");
 const identity = makeIdentity([CONTROLLER]);
 const SA = "agentgate-run-r1";
 const account: KubeObject = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: SA, namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate", "agent.tekton.dev/run": "r1" } } };
@@ -36,6 +37,11 @@ const tokenSecret = (account: string): KubeObject => ({ apiVersion: "v1", kind: 
 
 const runAgent: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "Agent", metadata: { name: "r1-agent", namespace: "qe", labels: { "app.kubernetes.io/managed-by": "agentgate", "agent.tekton.dev/run": "r1" } } };
 const editorsAgent: KubeObject = { apiVersion: "kagent.dev/v1alpha2", kind: "Agent", metadata: { name: "r1-agent", namespace: "qe" } };
+
+const dyingDeployment = (finalizers: string[]): KubeObject => {
+  const d = templated("Deployment", owner("Agent", "r1-agent"));
+  return { ...d, metadata: { ...d.metadata, deletionTimestamp: "2026-12-07T10:00:00Z", finalizers } };
+};
 
 const cases: { name: string; request: AdmissionRequest; account?: KubeObject | null; agent?: KubeObject | null; denied: RegExp | null }[] = [
   { name: "a namespace editor starts a pod as the run's account", request: req("Pod", "CREATE", "alice", pod()), denied: /ServiceAccount "agentgate-run-r1" belongs to AgentRun "r1"; only the run's agent runs as it .* "alice" cannot start a Pod that runs as it/ },
@@ -68,6 +74,10 @@ const cases: { name: string; request: AdmissionRequest; account?: KubeObject | n
   { name: "a pod for an account that does not exist yet", request: req("Pod", "CREATE", "alice", pod()), account: null, denied: /is reserved for AgentRun "r1"/ },
   { name: "the ReplicaSet controller still winds down an agent's pods once the account is gone", request: req("Pod", "UPDATE", "system:kube-controller-manager", pod(owner("ReplicaSet", "x"))), account: null, denied: null },
   { name: "an editor orphans the agent's pod (it would outlive the run)", request: { ...req("Pod", "UPDATE", "alice", pod(owner("ReplicaSet", "x"))), object: pod() }, denied: /"alice" cannot change a Pod that runs as it/ },
+  // Garbage collection finishing a foreground deletion of kagent's Deployment: only its finalizer goes.
+  { name: "garbage collection dropping the finalizer of the agent's Deployment being deleted", request: req("Deployment", "UPDATE", GC, dyingDeployment([]), { oldObject: dyingDeployment(["foregroundDeletion"]) }), denied: null },
+  { name: "garbage collection changing the agent's Deployment otherwise", request: req("Deployment", "UPDATE", GC, { ...dyingDeployment([]), spec: {} }, { oldObject: dyingDeployment(["foregroundDeletion"]) }), denied: /cannot change a Deployment/ },
+  { name: "an editor dropping the finalizer of the agent's Deployment being deleted", request: req("Deployment", "UPDATE", "alice", dyingDeployment([]), { oldObject: dyingDeployment(["foregroundDeletion"]) }), denied: /"alice" cannot change a Deployment/ },
 ];
 
 for (const c of cases) {

@@ -13,7 +13,7 @@ import { RUN_LABEL, RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
 import { isRecord, type KubeObject } from "../types/kube.ts";
 import type { Violation } from "../types/policy.ts";
 import { DEPLOYMENT_CONTROLLERS, REPLICASET_CONTROLLERS, type Identity } from "./identity.ts";
-import { isManaged } from "./managed-object.ts";
+import { isManaged, onlyDropsFinalizers } from "./managed-object.ts";
 
 
 function podSpecOf(kind: string, object: KubeObject | null | undefined): Record<string, unknown> | undefined {
@@ -101,6 +101,8 @@ export function checkRunIdentity(request: AdmissionRequest, name: string, accoun
   // out of its NetworkPolicy), owners (an orphan outlives the run) or spec (a new image). Annotations and finalizers stay
   // open: network plugins and meshes write them.
   if (kind === "Pod" && request.operation === "UPDATE" && [...REPLICASET_CONTROLLERS, ...identity.deleters].includes(user)) return [];
+  // Garbage collection finishing a foreground deletion (kagent's Deployment and its ReplicaSets, under a shared Agent deleted so): it drops its finalizer, nothing else.
+  if (request.operation === "UPDATE" && identity.deleters.has(user) && onlyDropsFinalizers(request.oldObject, request.object)) return [];
   if (kind === "Pod" && request.operation === "UPDATE" && !request.subResource && sameGuardedPodFields(request.object, request.oldObject)) return [];
   if (kind === "ReplicaSet" && DEPLOYMENT_CONTROLLERS.includes(user) && ownedBy(request.object, "Deployment", undefined)) return [];
   // kagent makes the Deployment of any Agent: only that of the run's own Agent (agentgate's) may run as the run.
