@@ -123,6 +123,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const lost = new Promise<void>((resolve) => { onLost = resolve; });
   const lead = async (): Promise<void> => {
     metrics.leader.set(1);
+    // Shares are swept from the start of leading, not from the first run's reconcile: a leader with no AgentRuns still deletes orphan shares.
+    void reconciler.resumeShares();
     await watches.start();
   };
   if (opts.leaderElect) {

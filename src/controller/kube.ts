@@ -163,10 +163,16 @@ export class Kube {
     return list.items ?? [];
   }
 
-  /** Deletes; false when it was already gone. */
-  async delete(gvr: Gvr, namespace: string, name: string): Promise<boolean> {
+  /**
+   * Deletes; false when it was already gone. Foreground: the object stays
+   * (with a deletionTimestamp) until the garbage collector has deleted its
+   * dependents (kagent's Deployment, its ReplicaSet, their pods, each after
+   * its grace period), so its absence means nothing of it runs. Without a
+   * garbage collector it never goes: whoever waits for it bounds the wait.
+   */
+  async delete(gvr: Gvr, namespace: string, name: string, propagation: "Background" | "Foreground" = "Background"): Promise<boolean> {
     try {
-      await this.custom.deleteNamespacedCustomObject({ ...gvr, namespace, name, propagationPolicy: "Background" });
+      await this.custom.deleteNamespacedCustomObject({ ...gvr, namespace, name, propagationPolicy: propagation });
       return true;
     } catch (err) {
       if (statusCode(err) === 404) return false;

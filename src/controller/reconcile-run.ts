@@ -78,13 +78,18 @@ export class RunReconciler {
   constructor(opts: RunReconcilerOptions) {
     this.opts = opts;
     this.writer = new RunStatusWriter(opts.kube, opts.log);
-    this.finisher = new RunFinisher(opts, this.writer, new RunProvenance(opts.kube, opts.provenance, opts.log));
-    this.announcer = new CallAnnouncer(opts.kube, opts.log);
     this.shared = new SharedAgentKeeper(opts, opts.shareSweepMs);
+    this.finisher = new RunFinisher(opts, this.writer, new RunProvenance(opts.kube, opts.provenance, opts.log), this.shared);
+    this.announcer = new CallAnnouncer(opts.kube, opts.log);
   }
 
   get kube(): Kube {
     return this.opts.kube;
+  }
+
+  /** The controller leads: every share in the cluster is watched from now on (once), runs or not (shared-agent-keeper.ts resume). */
+  resumeShares(): Promise<void> {
+    return this.stopping ? Promise.resolve() : this.shared.resume();
   }
 
   async reconcile(run: AgentRun): Promise<PassResult> {
@@ -236,6 +241,8 @@ export class RunReconciler {
       }
       const applied = await this.shared.apply(view.run, share, config, guardrails);
       if ("conflict" in applied) view.share = { kind: "refused", reason: "ScopeConflict", message: applied.conflict };
+      // Its Agent being deleted did not go in time: the step fails rather than send its goal where a task may still run.
+      else if ("failed" in applied) view.share = { kind: "refused", reason: "AgentFailed", message: applied.failed };
       else view.applied = applied.agent;
       return;
     }

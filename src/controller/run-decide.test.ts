@@ -77,6 +77,9 @@ check([
   { name: "claimed Acting with a pre-hook never run: StatusTampered", view: { run: agentRun({ phase: "Acting" }), trust: trusted({ snapshot: withHooks }), preHooks: ["absent"] }, want: { kind: "finish", reason: "StatusTampered", message: /pre-hook 0 has not run/, releaseTask: true } },
   { name: "claimed PostHooks without a task: StatusTampered", view: { run: agentRun({ phase: "PostHooks" }) }, want: { kind: "finish", reason: "StatusTampered", message: /the agent never ran/ } },
   { name: "claimed Acting, never approved: StatusTampered", view: { run: agentRun({ phase: "Acting" }), trust: needsApproval() }, want: { kind: "finish", reason: "StatusTampered", message: /never approved/ } },
+  // The controller writes agentRef only once Acting: one in WaitingForApproval is a forged claim on a (colleague's) shared Agent, not parked forever.
+  { name: "WaitingForApproval with an agentRef: StatusTampered, not parked", view: { run: agentRun({ phase: "WaitingForApproval", agentRef: { name: "share-0123-agent", namespace: "qe" } }), trust: needsApproval() }, want: { kind: "finish", reason: "StatusTampered", message: /agentRef names Agent share-0123-agent/, releaseTask: true } },
+  { name: "WaitingForApproval with an agentRef: its pre-hooks are read first", view: { run: agentRun({ phase: "WaitingForApproval", agentRef: { name: "share-0123-agent", namespace: "qe" } }), trust: needsApproval(), preHooks: undefined }, want: { kind: "observe", what: "pre-hooks" } },
   { name: "an actor's own phase is not second-guessed", view: { acting: true, run: agentRun({ phase: "Acting" }), preHooks: undefined, trust: trusted({ snapshot: withHooks }) }, want: { kind: "check-config", record: true } },
 ]);
 

@@ -143,10 +143,13 @@ export function decide(view: RunView): Step {
     return { kind: "finish", reason: "Cancelled", message: `cancelled by spec.status: Cancelled ${when}`, releaseTask: false, config, guardrails };
   }
   // A phase the controller would not have written (the approval or a
-  // pre-hook skipped) is refused before anything runs on its word.
-  if (!view.acting && (phase === "PreHooks" || phase === "Acting" || phase === "PostHooks")) {
+  // pre-hook skipped), or an agentRef in a phase it never writes one in (a
+  // claim on a colleague's shared Agent, parked in WaitingForApproval), is
+  // refused before anything runs on its word.
+  const agentRef = run.status?.agentRef?.name;
+  if (!view.acting && (phase === "PreHooks" || phase === "Acting" || phase === "PostHooks" || agentRef !== undefined)) {
     if (view.preHooks === undefined) return { kind: "observe", what: "pre-hooks", hooks: config.spec?.preHooks ?? [] };
-    const tampered = checkClaimedPhase(phase, trust, view.preHooks, run.status?.taskId);
+    const tampered = checkClaimedPhase(phase, trust, view.preHooks, run.status?.taskId, agentRef);
     if (tampered) return { kind: "finish", reason: tampered.reason, message: tampered.message, releaseTask: true, config, guardrails };
   }
   if (phase === undefined) return { kind: "admit" };

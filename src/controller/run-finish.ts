@@ -14,7 +14,8 @@ import { usageOfLedger } from "./run-ledger.ts";
 import type { RunReconcilerOptions } from "./run-options.ts";
 import type { RunProvenance } from "./run-provenance.ts";
 import { runKey, sleep, ZERO_USAGE, type RunStatusWriter } from "./run-status.ts";
-import { holderOf, isSharedAgent } from "./shared-agent.ts";
+import { isSharedAgent } from "./shared-agent.ts";
+import type { SharedAgentKeeper } from "./shared-agent-keeper.ts";
 import { A2AError } from "./a2a/client.ts";
 import { RpcCode } from "./a2a/types.ts";
 
@@ -34,22 +35,27 @@ export interface FinishFacts {
   taskEnded?: boolean;
 }
 
+/** What the finisher asks of the keeper of shared Agents: a share's deletion goes through its claims. */
+export type ShareStopper = Pick<SharedAgentKeeper, "deleteForEnd" | "taskMayRun">;
+
 export class RunFinisher {
   private readonly opts: RunReconcilerOptions;
   private readonly writer: RunStatusWriter;
   private readonly provenance: RunProvenance;
+  private readonly shares: ShareStopper | undefined;
 
-  constructor(opts: RunReconcilerOptions, status: RunStatusWriter, provenance: RunProvenance) {
+  constructor(opts: RunReconcilerOptions, status: RunStatusWriter, provenance: RunProvenance, shares?: ShareStopper) {
     this.opts = opts;
     this.writer = status;
     this.provenance = provenance;
+    this.shares = shares;
   }
 
   /** Ends the run once: results, provenance, the final condition; then stops what it left running. */
   async finish(run: AgentRun, reason: RunReason, said: string, facts: FinishFacts = {}): Promise<void> {
     if (isTerminal(run.status)) return;
     // Before the end is written: once it is, the run no longer holds its shared Agent, and the next step may send its goal there.
-    const message = `${said}${await this.stopSharedTask(run, facts.taskEnded === true)}`;
+    const message = `${said}${await this.stopSharedTask(run, facts.taskEnded === true, facts.agent)}`;
     const finishedOn = new Date().toISOString();
     const closed = await this.closeLedger(run);
     const ledger = closed && "state" in closed ? closed.state : undefined;
@@ -101,9 +107,18 @@ export class RunFinisher {
    * once proven this run's by its first message (the run's goal, not by
    * membership); if that cannot be done, the shared Agent is deleted, which
    * stops the task (the next step makes the Agent again). An Agent not made
-   * for a share is never touched here. Returns a note for the run's message.
+   * for a share is never touched here.
+   *
+   * Deleted only when proven this run's share (`proven`: the Agent its
+   * membership and decision chose, FinishFacts.agent), through the keeper
+   * (its claims and holders), scope first, the Agent in the foreground, and
+   * waited for until gone: a status written while the webhooks were off
+   * may name any share of the namespace. One not proven, or not gone in
+   * time, is not kept for the next step (the keeper deletes it before one
+   * takes it, and no step's apply reuses an Agent being deleted). Returns a
+   * note for the run's message.
    */
-  private async stopSharedTask(run: AgentRun, taskEnded: boolean): Promise<string> {
+  private async stopSharedTask(run: AgentRun, taskEnded: boolean, proven: string | undefined): Promise<string> {
     const ns = run.metadata?.namespace ?? "";
     const recorded = run.status?.agentRef?.name;
     const taskId = run.status?.taskId;
@@ -116,6 +131,7 @@ export class RunFinisher {
     } catch (err) {
       // Unread, it is not touched; the keeper deletes a share no live run holds (shared-agent-keeper.ts).
       this.opts.log.warn("cannot read the run's shared kagent Agent to stop its task", { run: runKey(run), agent: recorded, error: describeError(err) });
+      this.shares?.taskMayRun(ns, recorded);
       return `; shared Agent ${recorded} could not be read to stop the run's task (${describeError(err)}); agentgate deletes it once no run holds it`;
     }
     let why: string;
@@ -131,11 +147,18 @@ export class RunFinisher {
     } else {
       why = "the goal went out and kagent's task id was never recorded";
     }
+    const task = `kagent task ${taskId ?? "(unknown)"} could not be cancelled (${why})`;
+    if (proven !== recorded || !this.shares) {
+      this.shares?.taskMayRun(ns, recorded);
+      return `; ${task}, and shared Agent ${recorded} is not deleted: it is not proven to be this run's share (its membership or decision no longer names it); agentgate deletes it before the next step of its PipelineRun takes it`;
+    }
     try {
-      // Never under another live run acting through it (two runs on one share means a status not written by the controller): the share's drop covers this run's task once nobody holds it.
-      const other = holderOf((await this.opts.kube.list(GVR.agentRuns, ns, "")) as AgentRun[], recorded, run.metadata?.uid ?? "");
-      if (other !== undefined) return `; kagent task ${taskId ?? "(unknown)"} could not be cancelled (${why}), and shared Agent ${recorded} is not deleted: run ${other} acts through it`;
-      await this.opts.kube.delete(GVR.agents, ns, recorded);
+      // Never under another live run acting through it, nor one that claimed it: the share's drop covers this run's task once nobody holds it.
+      const done = await this.shares.deleteForEnd(run, recorded);
+      if (!done.gone) {
+        this.shares.taskMayRun(ns, recorded);
+        return done.deleted ? `; ${task}, so shared Agent ${recorded} was deleted, and it is not gone yet: ${done.why}` : `; ${task}, and shared Agent ${recorded} is not deleted: ${done.why}`;
+      }
       this.opts.log.info("deleted a shared kagent Agent to stop a run's task", { run: runKey(run), agent: recorded, why });
       await this.opts.kube.event(run, "Warning", "SharedAgentDeleted", `kagent task ${taskId ?? "(unknown)"} could not be cancelled (${why}); shared Agent ${recorded} was deleted to stop it, and the next step of the PipelineRun makes it again`);
       return `; kagent task ${taskId ?? "(unknown)"} could not be cancelled (${why}), so shared Agent ${recorded} was deleted to stop it`;

@@ -70,7 +70,7 @@ for (const c of cases) {
 
 const trusted = (required: boolean, approvedBy?: string): Trusted => ({ ok: true, guardrails: guardrails({ approval: { required, approverGroups: ["leads"] } }), snapshot: { config: { name: "c", spec: {} }, modelConfig: null, toolServers: {} }, createdBy: "alice", timeoutMs: 600_000, startAt: created, approvedBy });
 
-const phases: { name: string; phase: Parameters<typeof checkClaimedPhase>[0]; trusted: Trusted; pre: HookOutcome[]; taskId?: string; tampered: RegExp | null }[] = [
+const phases: { name: string; phase: Parameters<typeof checkClaimedPhase>[0]; trusted: Trusted; pre: HookOutcome[]; taskId?: string; agentRef?: string; tampered: RegExp | null }[] = [
   { name: "Acting with approval and every pre-hook done", phase: "Acting", trusted: trusted(true, "bob"), pre: ["succeeded"], tampered: null },
   { name: "Acting without the approval it needs", phase: "Acting", trusted: trusted(true), pre: [], tampered: /status\.phase is Acting but the run was never approved/ },
   { name: "Acting with a pre-hook that never ran", phase: "Acting", trusted: trusted(false), pre: ["succeeded", "absent"], tampered: /pre-hook 1 has not run/ },
@@ -79,10 +79,16 @@ const phases: { name: string; phase: Parameters<typeof checkClaimedPhase>[0]; tr
   { name: "PostHooks with no kagent task", phase: "PostHooks", trusted: trusted(false), pre: [], tampered: /the agent never ran/ },
   { name: "PostHooks after the agent ran", phase: "PostHooks", trusted: trusted(false), pre: [], taskId: "t1", tampered: null },
   { name: "Pending is never a claim", phase: "Pending", trusted: trusted(true), pre: ["absent"], tampered: null },
+  // agentRef is written only once Acting: in an earlier phase it is a forged claim on (a colleague's) shared Agent.
+  { name: "WaitingForApproval naming an Agent", phase: "WaitingForApproval", trusted: trusted(true), pre: [], agentRef: "share-0123-agent", tampered: /status\.phase is WaitingForApproval but status\.agentRef names Agent share-0123-agent, which the controller records only once the run acts/ },
+  { name: "Pending naming an Agent", phase: "Pending", trusted: trusted(false), pre: [], agentRef: "share-0123-agent", tampered: /agentRef names Agent share-0123-agent/ },
+  { name: "PreHooks naming an Agent, approved", phase: "PreHooks", trusted: trusted(true, "bob"), pre: [], agentRef: "share-0123-agent", tampered: /agentRef names Agent/ },
+  { name: "Acting naming its Agent", phase: "Acting", trusted: trusted(false), pre: [], agentRef: "share-0123-agent", tampered: null },
+  { name: "PostHooks naming its Agent", phase: "PostHooks", trusted: trusted(false), pre: [], taskId: "t1", agentRef: "share-0123-agent", tampered: null },
 ];
 for (const c of phases) {
   test(`checkClaimedPhase: ${c.name}`, () => {
-    const got = checkClaimedPhase(c.phase, c.trusted, c.pre, c.taskId);
+    const got = checkClaimedPhase(c.phase, c.trusted, c.pre, c.taskId, c.agentRef);
     if (c.tampered === null) assert.equal(got, undefined);
     else {
       assert.equal(got?.reason, "StatusTampered");

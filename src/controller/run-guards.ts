@@ -74,12 +74,15 @@ export type HookOutcome = "succeeded" | "running" | "failed" | "absent";
 /**
  * Whether the phase the run's status claims could have been written by the
  * controller: Acting and PostHooks come only after the approval and every
- * pre-hook, and PostHooks only after the agent ran (a task id). Undefined
- * when it could; otherwise why not.
+ * pre-hook, and PostHooks only after the agent ran (a task id); agentRef
+ * (the Agent the run acts through, the claim on a shared one) is written
+ * only once Acting, so one in an earlier phase was forged. Undefined when it
+ * could; otherwise why not.
  */
-export function checkClaimedPhase(phase: RunPhase | undefined, trusted: Trusted, preHooks: readonly HookOutcome[], taskId: string | undefined): Refused | undefined {
+export function checkClaimedPhase(phase: RunPhase | undefined, trusted: Trusted, preHooks: readonly HookOutcome[], taskId: string | undefined, agentRef?: string): Refused | undefined {
+  const tampered = (what: string): Refused => ({ ok: false, reason: "StatusTampered", message: `status.phase is ${phase ?? "(none)"} but ${what}: the run's status was written by someone other than agentgate's controller (only possible while its webhook was off), so the run is not followed` });
+  if (agentRef !== undefined && (phase === undefined || phase === "Pending" || phase === "WaitingForApproval" || phase === "PreHooks")) return tampered(`status.agentRef names Agent ${agentRef}, which the controller records only once the run acts`);
   if (phase !== "Acting" && phase !== "PostHooks" && phase !== "PreHooks") return undefined;
-  const tampered = (what: string): Refused => ({ ok: false, reason: "StatusTampered", message: `status.phase is ${phase} but ${what}: the run's status was written by someone other than agentgate's controller (only possible while its webhook was off), so the run is not followed` });
   if (trusted.guardrails.approval.required && trusted.approvedBy === undefined) return tampered("the run was never approved");
   if (phase === "PreHooks") return undefined;
   const pending = preHooks.findIndex((h) => h !== "succeeded");

@@ -5,10 +5,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { creatorStamps } from "../guardrails/creator.ts";
+import { signDecision } from "../guardrails/decision.ts";
+import { serializeSnapshot } from "../guardrails/snapshot.ts";
+import { serializeGuardrails } from "../guardrails/stamps.ts";
 import { logger } from "../log.ts";
 import { generateSigningKey } from "../signing/keys.ts";
 import { staticKeyring } from "../signing/keyring.ts";
-import type { AgentRun, Guardrails, Snapshot } from "../types/agent.ts";
+import { STAMP, type AgentRun, type Guardrails, type Snapshot } from "../types/agent.ts";
 import type { KubeObject } from "../types/kube.ts";
 import type { Gvr } from "../kube/resources.ts";
 import type { ObjectRef } from "./kube.ts";
@@ -75,7 +78,10 @@ async function world(steps: string[], crCreator = "alice") {
   const runs: AgentRun[] = [];
   for (const step of steps) {
     const cr = kube.put(await stamped({ apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", metadata: { name: step, namespace: NS, ownerReferences: [prRef] }, spec: { customRef: { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun" } } }, "CustomRun", crCreator, crCreator === "alice" ? prRef.uid : undefined));
-    runs.push(kube.put({ apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: step, namespace: NS, ownerReferences: [{ apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", name: step, uid: cr.metadata?.uid ?? "", controller: true }] } }) as AgentRun);
+    const run: AgentRun = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: step, namespace: NS, ownerReferences: [{ apiVersion: "tekton.dev/v1beta1", kind: "CustomRun", name: step, uid: cr.metadata?.uid ?? "", controller: true }], annotations: { [STAMP.createdBy]: "alice", [STAMP.policyRevision]: "default@1", [STAMP.guardrails]: serializeGuardrails(guardrails), [STAMP.snapshot]: serializeSnapshot(snapshot) } }, spec: { configRef: { name: "tester" }, goal: step } };
+    // The gateway's decision: the keeper proves a holder by it (dropIdle).
+    (run.metadata?.annotations ?? {})[STAMP.decision] = await signDecision(run, key);
+    runs.push(kube.put(run) as AgentRun);
   }
   const deps: SharedAgentDeps = { kube, keyring: staticKeyring(key), log: logger, scopeEnvironment: () => Promise.resolve({}) };
   return { kube, pr, runs, keeper: new SharedAgentKeeper(deps, 60_000) };
@@ -346,4 +352,103 @@ test("after a restart: the shares in the cluster are found by their Agents, and 
   assert.ok(kindsOf(kube.deleted).includes("Agent"), "deleted before the step takes it");
   assert.equal(await kube.get(AGENTS, NS, choice.names.agent), null);
   await fresh.stop();
+});
+
+// ---- a status forged while the webhooks were off; an Agent deleted is not stopped until it is gone
+
+test("a run whose status (forged, webhooks off) names the share while it waits for approval holds nothing: the share's rights still go between steps", async () => {
+  const { kube, runs, keeper } = await world(["setup", "forger"]);
+  const [setup, forger] = runs as [AgentRun, AgentRun];
+  const choice = await keeper.choose(setup, trusted());
+  if (choice.kind !== "shared") assert.fail(JSON.stringify(choice));
+  await keeper.apply(setup, choice, config, guardrails);
+  const ref = { name: choice.names.agent, namespace: NS, contextId: choice.names.contextId };
+  kube.put({ ...forger, status: { phase: "WaitingForApproval", agentRef: ref } });
+  keeper.ended(kube.put(ended(setup, ref)) as AgentRun);
+  await keeper.sweep();
+  assert.deepEqual(kindsOf(kube.deleted), ["Role", "RoleBinding"], "no permanent holder");
+  await keeper.stop();
+});
+
+/** Deletes in the foreground: the Agent stays, being deleted, until `gc` lets it go (never, without one); records each propagation. */
+class ForegroundKube extends MemoryKube {
+  readonly policies: string[] = [];
+  gcAfterMs: number | undefined = 0;
+  override delete(gvr: Gvr, ns: string, name: string, policy = "Background"): Promise<boolean> {
+    this.policies.push(policy);
+    const k = `Agent/${ns}/${name}`;
+    const there = this.objects.get(k);
+    if (gvr.plural !== "agents" || !there || policy !== "Foreground") return super.delete(gvr, ns, name);
+    this.deleted.push(k);
+    this.objects.set(k, { ...there, metadata: { ...there.metadata, deletionTimestamp: new Date().toISOString(), finalizers: ["foregroundDeletion"] } });
+    if (this.gcAfterMs !== undefined) setTimeout(() => { this.objects.delete(k); }, this.gcAfterMs);
+    return Promise.resolve(true);
+  }
+  override apply(o: KubeObject): Promise<KubeObject> {
+    const there = this.objects.get(`${o.kind ?? ""}/${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`);
+    // What the API server does: an apply lands on the object being deleted, which then goes all the same.
+    return Promise.resolve(there?.metadata?.deletionTimestamp !== undefined ? { ...o, metadata: { ...o.metadata, deletionTimestamp: there.metadata.deletionTimestamp } } : this.put(o));
+  }
+}
+
+test("a step taking a share whose last holder is unknown: the Agent is deleted in the foreground and made again only once it reads 404; without a garbage collector the step fails after the bounded wait instead of sending its goal", async () => {
+  const { kube: plain, runs } = await world(["setup", "run"]);
+  const kube = new ForegroundKube();
+  for (const [k, v] of plain.objects) kube.objects.set(k, v);
+  const deps = { kube, keyring: staticKeyring(key), log: logger, scopeEnvironment: () => Promise.resolve({}) };
+  const first = new SharedAgentKeeper(deps, 60_000, 2_000);
+  const [setup, run] = runs as [AgentRun, AgentRun];
+  const choice = await first.choose(setup, trusted());
+  if (choice.kind !== "shared") assert.fail(JSON.stringify(choice));
+  await first.apply(setup, choice, config, guardrails);
+  await first.stop();
+  // A restarted controller: the last holder is unknown, so the Agent is deleted before the step takes it; its pods take 300 ms to go.
+  kube.gcAfterMs = 300;
+  const fresh = new SharedAgentKeeper(deps, 60_000, 2_000);
+  const next = await fresh.choose(run, trusted());
+  if (next.kind !== "shared") assert.fail(JSON.stringify(next));
+  assert.ok(kube.policies.includes("Foreground"));
+  const dying = kube.objects.get(`Agent/${NS}/${choice.names.agent}`);
+  assert.ok(dying?.metadata?.deletionTimestamp, "being deleted, not gone");
+  const applied = await fresh.apply(run, next, config, guardrails);
+  assert.ok("agent" in applied && applied.agent !== "no-api" && applied.agent.metadata?.deletionTimestamp === undefined, JSON.stringify(applied));
+  assert.ok(kube.objects.get(`Agent/${NS}/${choice.names.agent}`), "made again after the old one went");
+  await fresh.stop();
+  // No garbage collector: the foreground deletion never completes; the step fails after the wait.
+  kube.gcAfterMs = undefined;
+  const stuck = new SharedAgentKeeper(deps, 60_000, 300);
+  const again = await stuck.choose(run, trusted());
+  if (again.kind !== "shared") assert.fail(JSON.stringify(again));
+  const failed = await stuck.apply(run, again, config, guardrails);
+  assert.ok("failed" in failed, JSON.stringify(failed));
+  assert.match(failed.failed, /still there after 0 s \(being deleted since .*finalizers: foregroundDeletion\).*no goal is sent into its context/);
+  await stuck.stop();
+});
+
+test("a run in Acting whose status names the share but that is not proven a step of it (its decision another creator's) keeps it no rights; a proven one keeps them", async () => {
+  const { kube, runs, keeper } = await world(["setup", "forger"]);
+  const [setup, forger] = runs as [AgentRun, AgentRun];
+  const choice = await keeper.choose(setup, trusted());
+  if (choice.kind !== "shared") assert.fail(JSON.stringify(choice));
+  await keeper.apply(setup, choice, config, guardrails);
+  const ref = { name: choice.names.agent, namespace: NS, contextId: choice.names.contextId };
+  keeper.ended(kube.put(ended(setup, ref)) as AgentRun);
+  await keeper.sweep();
+  kube.deleted.length = 0;
+  // Made again for a proven holder (the step itself, acting again in this picture): nothing goes.
+  await keeper.apply(setup, choice, config, guardrails);
+  kube.put({ ...setup, status: { phase: "Acting", taskId: "t1", agentRef: ref } });
+  (keeper as unknown as { stripped: Set<string> }).stripped.clear();
+  await keeper.sweep();
+  assert.deepEqual(kube.deleted, [], "a proven holder keeps the share's rights");
+  // mallory's run (her decision), status forged to Acting on alice's share while the webhooks were off.
+  kube.put({ ...setup, status: ended(setup, ref).status });
+  const annotations = { ...forger.metadata?.annotations, [STAMP.createdBy]: "mallory" };
+  const hers: AgentRun = { ...forger, metadata: { ...forger.metadata, annotations } };
+  (hers.metadata?.annotations ?? {})[STAMP.decision] = await signDecision(hers, key);
+  kube.put({ ...hers, status: { phase: "Acting", taskId: "t9", agentRef: ref } });
+  await keeper.sweep();
+  assert.deepEqual(kindsOf(kube.deleted), ["Role", "RoleBinding"], "an unproven holder keeps it no rights");
+  assert.ok(await kube.get(AGENTS, NS, choice.names.agent), "the Agent stays: the forged run's end stops whatever it runs");
+  await keeper.stop();
 });

@@ -4,11 +4,18 @@
 // its scope, and deletes them when their PipelineRun ends (the owner
 // reference to the PipelineRun covers its deletion: the garbage collector).
 //
+// Over 400 lines as one file: choosing, applying, dropping a share and
+// deleting it for a run's end must take the one claim map (and the one map
+// of drops under way) of one object, and splitting them would hand that
+// lock across files.
+//
 // Claims: the run acting through a shared Agent is the one whose
-// status.agentRef names it and has not ended (status is the controller's
-// alone). Between the choice and that write, this process remembers the
-// claim, so two runs deciding at once cannot both take it; only the leader
-// reconciles, and after a restart the written status is the claim.
+// status.agentRef names it, in Acting or PostHooks, and has not ended
+// (status is the controller's alone; dropIdle proves such a run a step of
+// the share before its rights are kept for it). Between the choice and
+// that write, this process remembers the claim, so two runs deciding at
+// once cannot both take it; only the leader reconciles, and after a
+// restart the written status is the claim.
 //
 // Between steps (no live run holds the share, none has claimed it) the
 // share keeps no rights: its Role and RoleBinding are deleted, and made
@@ -22,10 +29,16 @@
 // waits until a drop under way is done, and a drop does nothing while a
 // run holds or has claimed the share.
 //
-// Over 400 lines as one file: choosing, applying and dropping a share must
-// take the one claim map of one object, and splitting them would hand that
-// lock across files.
+// A deleted Agent is not stopped yet: kagent's Deployment and pod go after
+// it (garbage collection, then the pod's grace period), and its task writes
+// into the context meanwhile. So a share's Agent is deleted in the
+// foreground (it is gone only once its pods are), and no step applies it
+// again, nor does a run's end that deleted it get written, before a read
+// of it answers 404; each wait is bounded (goneWaitMs), and a step that
+// would have to wait longer fails (AgentFailed) instead of sending its
+// goal.
 import { verifyCreator } from "../guardrails/creator.ts";
+import { verifyDecision } from "../guardrails/decision.ts";
 import type { AgentConfig, AgentRun, Guardrails } from "../types/agent.ts";
 import type { Agent } from "../types/kagent.ts";
 import type { CustomRun, PipelineRun } from "../types/tekton.ts";
@@ -42,6 +55,9 @@ import { runKey } from "./run-status.ts";
 
 /** How often the PipelineRuns of shared Agents are looked at for their end. */
 export const DEFAULT_SHARE_SWEEP_MS = 5000;
+/** How long a deleted shared Agent is waited for to be gone (its pods' grace period included) before a step reuses its name or a run's end that deleted it is written. */
+export const DEFAULT_SHARE_GONE_WAIT_MS = 60_000;
+const GONE_POLL_MS = 250;
 
 /** What the keeper uses of the reconciler's options: only these requests, so a test can stand in for the API server. */
 export type SharedAgentDeps = Pick<RunReconcilerOptions, "keyring" | "log" | "scopeEnvironment" | "kagentRuntime" | "calls"> & {
@@ -51,6 +67,7 @@ export type SharedAgentDeps = Pick<RunReconcilerOptions, "keyring" | "log" | "sc
 export class SharedAgentKeeper {
   private readonly opts: SharedAgentDeps;
   private readonly sweepMs: number;
+  private readonly goneWaitMs: number;
   /** "<ns>/<agent>" → the uid of the run that claimed it in this process, until that run ends */
   private readonly claims = new Map<string, string>();
   /** "<ns>/<agent>" → the share whose PipelineRun is watched for its end, and for no run holding it */
@@ -69,9 +86,10 @@ export class SharedAgentKeeper {
   private sweeping: Promise<void> | undefined;
   private stopped = false;
 
-  constructor(opts: SharedAgentDeps, sweepMs = DEFAULT_SHARE_SWEEP_MS) {
+  constructor(opts: SharedAgentDeps, sweepMs = DEFAULT_SHARE_SWEEP_MS, goneWaitMs = DEFAULT_SHARE_GONE_WAIT_MS) {
     this.opts = opts;
     this.sweepMs = sweepMs;
+    this.goneWaitMs = goneWaitMs;
   }
 
   /** Which Agent the run acts through (shared-agent.ts chooseAgent), with what that was judged on read now. */
@@ -155,8 +173,11 @@ export class SharedAgentKeeper {
    * garbage collector's clean-up of the old Deployment, and whoever changed
    * it while the webhooks were off could change it again in between.
    */
-  async apply(run: AgentRun, choice: Extract<AgentChoice, { kind: "shared" }>, config: AgentConfig, guardrails: Guardrails): Promise<{ agent: Agent | "no-api" } | { conflict: string }> {
+  async apply(run: AgentRun, choice: Extract<AgentChoice, { kind: "shared" }>, config: AgentConfig, guardrails: Guardrails): Promise<{ agent: Agent | "no-api" } | { conflict: string } | { failed: string }> {
     const ns = run.metadata?.namespace ?? "";
+    // An Agent being deleted (to stop a task) is applied again only once gone: an apply would land on the dying object, whose pod may still write into the context.
+    const dying = await this.awaitGone(ns, choice.names.agent, true);
+    if (dying !== undefined) return { failed: dying };
     const env = await this.opts.scopeEnvironment(guardrails);
     const objects = sharedObjects(ns, choice.names, choice.pipelineRun, config, guardrails, env, this.opts.kagentRuntime ?? DEFAULT_KAGENT_RUNTIME);
     this.watch(ns, choice.names);
@@ -306,7 +327,7 @@ export class SharedAgentKeeper {
     const under = this.dropping.get(k);
     if (under) return under;
     const dropping = this.dropIdle(namespace, names, pr);
-    const settled = dropping.catch(() => false).finally(() => { this.dropping.delete(k); });
+    const settled: Promise<boolean> = dropping.catch(() => false).finally(() => { if (this.dropping.get(k) === settled) this.dropping.delete(k); });
     this.dropping.set(k, settled);
     return dropping;
   }
@@ -328,7 +349,15 @@ export class SharedAgentKeeper {
       const run = runs.find((r) => r.metadata?.uid === claimant);
       if (!run || isTerminal(run.status)) this.claims.delete(c);
     }
-    if (this.claims.has(k) || holderOf(runs, names.agent, "") !== undefined) return false;
+    if (this.claims.has(k)) return false;
+    const holder = holderOf(runs, names.agent, "");
+    if (holder !== undefined) {
+      if (await this.provenHolder(runs, names, pr)) return false;
+      // What holds it only by a status it cannot prove (written while the webhooks were off, or a step no longer of the PipelineRun, about to be ended) keeps it no rights; its Agent stays for the run's end to stop its task.
+      await this.deleteShare(namespace, names, pr.uid, "rights");
+      this.opts.log.info("deleted a shared kagent Agent's rights: the run whose status says it holds the share is not proven a step of it", { agent: k, run: holder });
+      return false;
+    }
     const last = this.lastHolder.get(k);
     const keepAgent = last !== undefined && runs.some((r) => r.metadata?.uid === last);
     await this.deleteShare(namespace, names, pr.uid, keepAgent ? "rights" : "all");
@@ -347,7 +376,9 @@ export class SharedAgentKeeper {
    * label, this PipelineRun as controlling owner): its rights (RoleBinding,
    * then Role), or everything but the NetworkPolicy, which stays with the
    * PipelineRun confining pods kagent is taking down. The Agent goes last,
-   * so a restart in between still finds the share by its Agent (resume()).
+   * so a restart in between still finds the share by its Agent (resume()),
+   * and in the foreground (kube.ts delete): whoever reuses its name or
+   * writes a run's end after it waits for it to be gone (awaitGone).
    */
   private async deleteShare(namespace: string, names: ShareNames, pipelineRunUid: string, what: "rights" | "all"): Promise<void> {
     const kube = this.opts.kube;
@@ -358,7 +389,94 @@ export class SharedAgentKeeper {
     }
     if (what === "rights") return;
     const agent = await kube.get(GVR.agents, namespace, names.agent);
-    if (agent && ownedByShare(agent.metadata, names.share, pipelineRunUid)) await kube.delete(GVR.agents, namespace, names.agent);
+    if (agent && ownedByShare(agent.metadata, names.share, pipelineRunUid)) await kube.delete(GVR.agents, namespace, names.agent, "Foreground");
+  }
+
+  /**
+   * Waits (at most goneWaitMs) until the Agent reads 404: undefined once it
+   * does, or why not. onlyDying: an Agent there and not being deleted is
+   * not waited for (undefined at once).
+   */
+  private async awaitGone(namespace: string, agent: string, onlyDying = false): Promise<string | undefined> {
+    const until = Date.now() + this.goneWaitMs;
+    for (;;) {
+      const found = await this.opts.kube.get(GVR.agents, namespace, agent);
+      if (!found || (onlyDying && found.metadata?.deletionTimestamp === undefined)) return undefined;
+      if (Date.now() >= until) {
+        const finalizers = (found.metadata?.finalizers ?? []).join(", ") || "none";
+        return `shared Agent ${agent} was deleted to stop a task in its context and is still there after ${String(Math.round(this.goneWaitMs / 1000))} s (${found.metadata?.deletionTimestamp !== undefined ? `being deleted since ${found.metadata.deletionTimestamp}, finalizers: ${finalizers}` : "not being deleted"}): its pod may still run, so no goal is sent into its context. kagent's pods take their grace period to stop; an Agent that never goes has a finalizer nobody removes (the cluster's garbage collector removes foregroundDeletion)`;
+      }
+      await new Promise((r) => setTimeout(r, GONE_POLL_MS));
+    }
+  }
+
+  /**
+   * A run that held the share ends and its task may still run (its cancel
+   * failed or was refused, or no task id came back): the share is deleted
+   * (its rights and identity, then its Agent in the foreground) and waited
+   * for until gone, before the run's end is written. Serialised with the
+   * claims like a drop: nothing is deleted while another run holds or has
+   * claimed the share (a choice waits for this meanwhile). The caller
+   * proved the share is this run's (run-finish.ts). Returns what became of
+   * it.
+   */
+  deleteForEnd(run: AgentRun, agent: string): Promise<{ gone: true } | { gone: false; deleted: boolean; why: string }> {
+    const namespace = run.metadata?.namespace ?? "";
+    const k = `${namespace}/${agent}`;
+    const prior = this.dropping.get(k);
+    const deleting = (async (): Promise<{ gone: true } | { gone: false; deleted: boolean; why: string }> => {
+      if (prior) await prior;
+      const uid = run.metadata?.uid ?? "";
+      const claimant = this.claims.get(k);
+      if (claimant !== undefined && claimant !== uid) return { gone: false, deleted: false, why: "another run of the PipelineRun has claimed it" };
+      const other = holderOf((await this.opts.kube.list(GVR.agentRuns, namespace, "")) as AgentRun[], agent, uid);
+      if (other !== undefined) return { gone: false, deleted: false, why: `run ${other} acts through it` };
+      const found = await this.opts.kube.get(GVR.agents, namespace, agent);
+      const owner = found?.metadata?.ownerReferences?.find((o) => o.kind === "PipelineRun" && o.controller === true);
+      if (!found || !owner || !agent.endsWith("-agent")) return { gone: true };
+      const names = { share: agent.slice(0, -"-agent".length), agent, contextId: "" };
+      if (!ownedByShare(found.metadata, names.share, owner.uid)) return { gone: false, deleted: false, why: "it was not made for a share" };
+      this.watch(namespace, names);
+      await this.deleteShare(namespace, names, owner.uid, "all");
+      const still = await this.awaitGone(namespace, agent);
+      return still === undefined ? { gone: true } : { gone: false, deleted: true, why: still };
+    })();
+    const settled: Promise<boolean> = deleting.then(() => false, () => false).finally(() => { if (this.dropping.get(k) === settled) this.dropping.delete(k); });
+    this.dropping.set(k, settled);
+    return deleting;
+  }
+
+  /** The run that last held the share could not have its task stopped: the share's Agent is not kept for the next step (dropIdle, clearForNewHolder delete it first). */
+  taskMayRun(namespace: string, agent: string): void {
+    this.lastHolder.delete(`${namespace}/${agent}`);
+  }
+
+  /**
+   * Whether a run whose status says it acts through the share (holderOf) is
+   * proven to, as when it chose it: its decision verifies, its membership
+   * proves the share's PipelineRun, and its key names this Agent. One that
+   * cannot be read now is taken as holding it.
+   */
+  private async provenHolder(runs: readonly AgentRun[], names: ShareNames, pr: PipelineRunRef): Promise<boolean> {
+    for (const run of runs) {
+      if (holderOf([run], names.agent, "") === undefined) continue;
+      try {
+        const decision = await verifyDecision(run, this.opts.keyring.resolve);
+        if (!decision.ok) continue;
+        const { createdBy, snapshot, guardrails } = decision.decision;
+        const membership = await this.membership(run, createdBy);
+        if (!membership.member || membership.pipelineRun.uid !== pr.uid) continue;
+        const ns = run.metadata?.namespace ?? "";
+        const configUid = (await this.opts.kube.get(GVR.agentConfigs, ns, snapshot.config.name))?.metadata?.uid;
+        if (configUid === undefined) continue;
+        const key = keyFor({ namespace: ns, pipelineRun: membership.pipelineRun, createdBy, config: { name: snapshot.config.name, uid: configUid }, snapshot, guardrails, runtime: this.opts.kagentRuntime ?? DEFAULT_KAGENT_RUNTIME });
+        if (shareNames(key).agent === names.agent) return true;
+      } catch (err) {
+        this.opts.log.warn("cannot prove a run holds a shared Agent; taken as holding it", { run: runKey(run), agent: names.agent, error: describeError(err) });
+        return true;
+      }
+    }
+    return false;
   }
 
   /** What the run's owners claim, proven against the live CustomRun and PipelineRun and their signed creators. */

@@ -142,13 +142,16 @@ for (const row of choiceRows) {
   });
 }
 
-const runOn = (uid: string, agent: string, phase: "Acting" | "Succeeded" | "PostHooks"): AgentRun => ({ metadata: { name: uid, namespace: "qe", uid }, status: { phase, agentRef: { name: agent, namespace: "qe" } } });
+const runOn = (uid: string, agent: string, phase: "Acting" | "Succeeded" | "PostHooks" | "Pending" | "WaitingForApproval" | "PreHooks"): AgentRun => ({ metadata: { name: uid, namespace: "qe", uid }, status: { phase, agentRef: { name: agent, namespace: "qe" } } });
 const holderRows: { name: string; runs: AgentRun[]; want: string | undefined }[] = [
   { name: "another live run on it", runs: [runOn("a", "s-agent", "Acting")], want: "qe/a" },
   { name: "in its post-hooks: still holds it", runs: [runOn("a", "s-agent", "PostHooks")], want: "qe/a" },
   { name: "ended", runs: [runOn("a", "s-agent", "Succeeded")], want: undefined },
   { name: "itself", runs: [runOn("self", "s-agent", "Acting")], want: undefined },
   { name: "on another Agent", runs: [runOn("a", "other-agent", "Acting")], want: undefined },
+  // The controller writes agentRef only when Acting: one in an earlier phase was forged (webhooks off) and holds nothing.
+  { name: "a forged agentRef in WaitingForApproval (parked forever): holds nothing", runs: [runOn("a", "s-agent", "WaitingForApproval")], want: undefined },
+  { name: "a forged agentRef in Pending or PreHooks: holds nothing", runs: [runOn("a", "s-agent", "Pending"), runOn("b", "s-agent", "PreHooks")], want: undefined },
 ];
 for (const row of holderRows) test(`holder: ${row.name}`, () => { assert.equal(holderOf(row.runs, "s-agent", "self"), row.want); });
 

@@ -199,9 +199,16 @@ export function chooseAgent(f: ChoiceFacts): AgentChoice {
   return { kind: "shared", names, pipelineRun: f.membership.pipelineRun, key: f.key };
 }
 
-/** Another live run acting through the shared Agent: status is the controller's alone (run-status), so agentRef is not a claim. */
+/**
+ * Another live run acting through the shared Agent. Only a run in a phase
+ * where the controller writes agentRef (Acting, then PostHooks) counts: a
+ * status written while the webhooks were off may name a colleague's share
+ * in a phase the controller parks (WaitingForApproval), and would hold it
+ * forever; one in Acting or PostHooks is checked (run-guards.ts
+ * checkClaimedPhase) and, not a step of that share, ended at its next pass.
+ */
 export function holderOf(runs: readonly AgentRun[], agent: string, self: string): string | undefined {
-  const other = runs.find((r) => r.metadata?.uid !== self && r.status?.agentRef?.name === agent && !isTerminal(r.status));
+  const other = runs.find((r) => r.metadata?.uid !== self && r.status?.agentRef?.name === agent && (r.status.phase === "Acting" || r.status.phase === "PostHooks") && !isTerminal(r.status));
   return other ? `${other.metadata?.namespace ?? ""}/${other.metadata?.name ?? ""}` : undefined;
 }
 

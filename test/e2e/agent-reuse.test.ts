@@ -454,3 +454,26 @@ test("between steps the shared Agent holds no rights: its RoleBinding and Role a
   assert.equal(second.status?.agentRef?.name, `${share}-agent`);
   assert.equal((await pipelineRunDone("stepwise")).status, "True");
 });
+
+test("a controller restarted between two steps no longer knows who held the shared Agent: it is deleted in the foreground and made afresh only once gone (garbage collection completes it through the gateway), and the next step shares the context on it", async () => {
+  scripts.set("between", { llmCalls: 1, promptTokens: 100, completionTokens: 20 });
+  await cp.applyYaml(yaml(pipeline("between", [agentTask("first", "tester", "first step"), gateTask(["first"]), agentTask("second", "tester", "second step", ["gate"])])));
+  await pipelineRun("between", "between");
+  const first = await finished("between-first");
+  assert.equal(reason(first), "Succeeded", JSON.stringify(first.status?.conditions));
+  const agentName = first.status?.agentRef?.name ?? "";
+  assert.match(agentName, /^share-/);
+  const uidOf = async () => ((JSON.parse((await cp.kubectl(["get", "agent", agentName, "-n", NS, "-o", "json"], { allowFail: true })).stdout || "{}") as { metadata?: { uid?: string } }).metadata?.uid);
+  const before = await uidOf();
+  assert.ok(before);
+  await controller.stop();
+  controller = await startTheController();
+  released.add("between-gate");
+  const second = await finished("between-second");
+  assert.equal(reason(second), "Succeeded", JSON.stringify(second.status?.conditions));
+  assert.deepEqual(second.status?.agentRef, first.status?.agentRef, "the same share and context");
+  const after = await uidOf();
+  assert.ok(after === undefined || after !== before, "the Agent the forgotten holder left was deleted (foreground) and made again");
+  assert.deepEqual(goalsTo(agentName).map((g) => g.contextId), [first.status?.agentRef?.contextId, first.status?.agentRef?.contextId]);
+  assert.equal((await pipelineRunDone("between")).status, "True");
+});
