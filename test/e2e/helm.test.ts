@@ -427,9 +427,14 @@ describe("each component run with the chart's own arguments, as its own ServiceA
       if (role !== "") break;
     }
     assert.deepEqual(JSON.parse(role || "null"), [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list"] }], `the run's Role; controller log:\n${logTail("sm-controller")}`);
+    // The scope is made one object after another: the Role can be there a moment before its binding.
     for (const object of ["serviceaccount/agentgate-run-read-1", "rolebinding/read-1-binding", "networkpolicy/read-1-netpol"]) {
-      const r = await cp.kubectl(["get", object, "-n", "qe", "-o", "name"], { allowFail: true });
-      assert.equal(r.code, 0, `${object}: ${r.stderr}`);
+      let r = await cp.kubectl(["get", object, "-n", "qe", "-o", "name"], { allowFail: true });
+      for (const deadline = Date.now() + 30_000; r.code !== 0 && Date.now() < deadline; ) {
+        await new Promise((res) => setTimeout(res, 250));
+        r = await cp.kubectl(["get", object, "-n", "qe", "-o", "name"], { allowFail: true });
+      }
+      assert.equal(r.code, 0, `${object}: ${r.stderr}; controller log:\n${logTail("sm-controller")}`);
     }
     const lease = await cp.kubectl(["get", "lease", "agentgate-controller", "-n", ns, "-o", "jsonpath={.spec.holderIdentity}"]);
     assert.notEqual(lease.stdout, "", "the controller holds the Lease in the release namespace");
