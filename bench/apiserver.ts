@@ -43,8 +43,18 @@ function latency(samples: readonly number[]): Latency {
   return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
-const RATE = Number(process.env.BENCH_RATE ?? 30);
+/** A positive number from the environment, or a one-line refusal before anything starts. */
+function positive(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isFinite(n) || n <= 0) {
+    process.stderr.write(`bench:apiserver: ${name}=${raw ?? ""} is not a positive number\n`);
+    process.exit(2);
+  }
+  return n;
+}
+const SECONDS = positive("BENCH_SECONDS", 60);
+const RATE = positive("BENCH_RATE", 30);
 const WARMUP_SECONDS = 5;
 const TARGET_RATIO = 1.2;
 const NAMESPACES = ["gw", "noop", "none"] as const;

@@ -21,7 +21,23 @@ import { Scenario } from "./scenario.ts";
 import { DONE_LINE, STEPS, failedLine } from "./steps.ts";
 import { ensureTools } from "./tools.ts";
 
-const { values } = parseArgs({ options: { pause: { type: "boolean", default: false }, examples: { type: "string", default: join(ROOT, "examples/qe-test-writer") } } });
+const USAGE = "usage: npm run demo -- [--pause] [--examples DIR]";
+/** What the steps read from the example's directory: checked before anything starts, so a wrong --examples costs no control plane. */
+const EXAMPLE_FILES = ["values.yaml", "platform.yaml", "hooks.yaml", "agentconfig-too-generous.yaml", "agentconfig.yaml", "pipeline.yaml", "pipelinerun.yaml", "agent.yaml"];
+
+function options(): { pause: boolean; examples: string } {
+  try {
+    const { values } = parseArgs({ options: { pause: { type: "boolean", default: false }, examples: { type: "string", default: join(ROOT, "examples/qe-test-writer") } } });
+    const missing = EXAMPLE_FILES.filter((f) => !existsSync(join(values.examples, f)));
+    if (missing.length > 0) throw new Error(`--examples ${values.examples}: no ${missing.join(", ")} there (a copy of examples/qe-test-writer is expected)`);
+    return values;
+  } catch (err) {
+    // A mistyped flag or directory is answered in one line, before anything is started.
+    process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
+const values = options();
 
 const cleanup = new Cleanup();
 let finishing = false;

@@ -6,7 +6,7 @@
 // it, Ctrl-C included, nothing it started may outlive it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,6 +77,25 @@ test("npm run demo prints every step in order and exits 0, leaving nothing behin
   assert.notEqual(work, "");
   assert.equal(existsSync(work), false, "its work directory is removed");
   assert.deepEqual(processesUsing(work), [], "none of its processes outlives it");
+});
+
+test("a mistyped flag or an --examples directory without the example's files: one line and the usage, exit 2, nothing started", () => {
+  const empty = mkdtempSync(join(tmpdir(), "agentgate-demo-empty-"));
+  try {
+    const cases: { args: string[]; says: RegExp }[] = [
+      { args: ["--bogus"], says: /^demo: Unknown option '--bogus'/ },
+      { args: ["--examples", empty], says: new RegExp(`^demo: --examples ${empty.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: no values\\.yaml, .*agent\\.yaml there`) },
+    ];
+    for (const c of cases) {
+      const r = spawnSync(process.execPath, [join(ROOT, "demo/main.ts"), ...c.args], { encoding: "utf8" });
+      assert.equal(r.status, 2, `${c.args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, c.says);
+      assert.deepEqual(r.stderr.trimEnd().split("\n").slice(1), ["usage: npm run demo -- [--pause] [--examples DIR]"], "one line, then the usage");
+      assert.equal(r.stdout, "", "no step started");
+    }
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
 });
 
 test("a step that does not happen as expected fails the demo, naming it, and it still cleans up", async () => {
