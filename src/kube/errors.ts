@@ -1,11 +1,23 @@
-// A failed Kubernetes API call, however client-node reports it (an
-// ApiException, an error carrying `code`, the watch's `statusCode`), read
-// the same way by every process: its status, a one-line description, and
-// the retry of what the API server asks to be retried.
-import * as k8s from "@kubernetes/client-node";
+// A failed Kubernetes API call, however it is reported (client-node's
+// ApiException, the lean client's KubeApiError, an error carrying `code`,
+// the watch's `statusCode`), read the same way by every process: its
+// status, a one-line description, and the retry of what the API server asks
+// to be retried. Both API errors are recognised by their shape, not their
+// class, so this file loads neither client.
+
+/** An API server's answer other than 2xx: client-node's ApiException and src/kube/api.ts's KubeApiError both have this shape. */
+interface ApiAnswerError extends Error {
+  code: number;
+  body: unknown;
+  headers: Record<string, string | undefined>;
+}
+
+function isApiAnswer(err: unknown): err is ApiAnswerError {
+  return err instanceof Error && "code" in err && typeof err.code === "number" && "body" in err && "headers" in err && typeof err.headers === "object" && err.headers !== null;
+}
 
 export function statusCode(err: unknown): number | undefined {
-  if (err instanceof k8s.ApiException) return err.code;
+  if (isApiAnswer(err)) return err.code;
   if (typeof err === "object" && err !== null) {
     if ("code" in err && typeof err.code === "number") return err.code;
     if ("statusCode" in err && typeof err.statusCode === "number") return err.statusCode;
@@ -18,7 +30,7 @@ export function statusCode(err: unknown): number | undefined {
  * network cause (ECONNREFUSED) that fetch hides in `cause`.
  */
 export function describeError(err: unknown): string {
-  if (err instanceof k8s.ApiException) {
+  if (isApiAnswer(err)) {
     const body: unknown = typeof err.body === "string" ? parseOrText(err.body) : err.body;
     const message = typeof body === "object" && body !== null && "message" in body && typeof body.message === "string" ? body.message : undefined;
     return `HTTP ${err.code}${message ? `: ${message}` : ""}`;
@@ -43,7 +55,7 @@ function parseOrText(text: string): unknown {
 
 /** Seconds the server asked to wait (Retry-After), else 1; at most 10. */
 function retryAfterMs(err: unknown): number {
-  const header = err instanceof k8s.ApiException ? (err.headers as Record<string, string | undefined>)["retry-after"] : undefined;
+  const header = isApiAnswer(err) ? err.headers["retry-after"] : undefined;
   const seconds = Number(header ?? 1);
   return Math.min(10, Number.isFinite(seconds) && seconds > 0 ? seconds : 1) * 1000;
 }
