@@ -8,7 +8,6 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as k8s from "@kubernetes/client-node";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { stringify } from "yaml";
@@ -16,6 +15,7 @@ import { CALLS_AUDIENCE } from "../src/calls/caller.ts";
 import { emptyLedger } from "../src/calls/ledger.ts";
 import { ConfigMapLedgerStore } from "../src/calls/ledger-configmap.ts";
 import { startGateway } from "../src/cli/serve.ts";
+import { kubeApiOf } from "../src/kube/from-kubeconfig.ts";
 import { signDecision } from "../src/guardrails/decision.ts";
 import { egressFor } from "../src/guardrails/effective.ts";
 import { serializeSnapshot, specSha256, toolServerSha256 } from "../src/guardrails/snapshot.ts";
@@ -51,7 +51,7 @@ const cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/c
 const tools = await startToolServer();
 const model = await startModelApi();
 try {
-  const custom = cp.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const api = kubeApiOf(cp.kubeConfig);
   const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join("---\n");
   await cp.applyYaml(yaml(...[NS, "tools", "agentgate-system"].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } }))));
   await cp.applyYaml(
@@ -65,16 +65,16 @@ try {
   const dir = await mkdtemp(join(tmpdir(), "agentgate-bench-calls-"));
   await writeFile(join(dir, "signing.pem"), key.privateKey.export({ type: "pkcs8", format: "pem" }));
   const gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [], drainSeconds: 0, signingKeyFile: join(dir, "signing.pem"), callsListen: "127.0.0.1:0" });
-  const live = async (plural: string, ns: string, name: string) => (await custom.getNamespacedCustomObject({ group: "kagent.dev", version: "v1alpha2", namespace: ns, plural, name })) as KubeObject;
+  const live = async (plural: string, ns: string, name: string) => api.get<KubeObject>(`/apis/kagent.dev/v1alpha2/namespaces/${ns}/${plural}/${name}`);
   const guardrails = { tokenBudget: 100_000_000, timeout: "1h", maxIterations: 5, networkPolicy: "strict" as const, egress: [egressFor("mcp:tools/fs", tools.url), egressFor("model", model.baseUrl)].filter((e) => e !== undefined), rbac: [], approval: { required: false, approverGroups: [] }, tools: [{ server: "tools/fs", kind: "RemoteMCPServer" as const, allowedTools: ["read_file"], requireApproval: [] }] };
   const snapshot = { config: { name: "c", spec: {} }, modelConfig: { namespace: NS, name: "gpt", sha256: specSha256(await live("modelconfigs", NS, "gpt")) }, toolServers: { "tools/fs": { kind: "RemoteMCPServer" as const, sha256: toolServerSha256("RemoteMCPServer", await live("remotemcpservers", "tools", "fs")) } } };
   const stamps = computeStamps("alice", "default@bench", "c", guardrails, serializeSnapshot(snapshot));
   const run: AgentRun = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name: "bench", namespace: NS, annotations: stamps.annotations, labels: stamps.labels }, spec: { configRef: { name: "c" }, goal: "g" } };
   (run.metadata?.annotations ?? {})[STAMP.decision] = await signDecision(run, key);
-  const created = (await custom.createNamespacedCustomObject({ group: "agent.tekton.dev", version: "v1alpha1", namespace: NS, plural: "agentruns", body: run })) as AgentRun;
+  const created = await api.create<AgentRun>(`/apis/agent.tekton.dev/v1alpha1/namespaces/${NS}/agentruns`, run);
   await cp.kubectl(["patch", "agentrun", "bench", "-n", NS, "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Acting"}}']);
   // What the controller makes before the agent starts (its ledger), and the agent's pod at this process's address.
-  await new ConfigMapLedgerStore(cp.kubeConfig, "agentgate-system").open(emptyLedger({ namespace: NS, name: "bench", uid: created.metadata?.uid ?? "" }, guardrails.tokenBudget));
+  await new ConfigMapLedgerStore(api, "agentgate-system").open(emptyLedger({ namespace: NS, name: "bench", uid: created.metadata?.uid ?? "" }, guardrails.tokenBudget));
   await cp.applyYaml(yaml({ apiVersion: "v1", kind: "Pod", metadata: { name: "bench-agent", namespace: NS }, spec: { serviceAccountName: "agentgate-run-bench", automountServiceAccountToken: false, containers: [{ name: "agent", image: "kagent/app" }] } }));
   await cp.kubectl(["patch", "pod", "bench-agent", "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Running", podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }], conditions: [{ type: "Ready", status: "True" }] } })]);
   const token = (await cp.kubectl(["create", "token", "agentgate-run-bench", "-n", NS, "--audience", CALLS_AUDIENCE, "--duration", "1h"])).stdout.trim();

@@ -14,7 +14,7 @@ import type { PolicyEngine } from "../policy/engine.ts";
 import type { UserInfo } from "../types/admission.ts";
 import { AuditApi } from "./kube.ts";
 import { describeError } from "../kube/errors.ts";
-import { PooledKubeConfig } from "../kube/pooled-config.ts";
+import { kubeApiOf } from "../kube/from-kubeconfig.ts";
 import { exemptNamespaces } from "../gateway/exemptions.ts";
 import { AuditLease, LEASE_NAME, LeaseHeldError, LeaseWaitError } from "./lease.ts";
 import type { AuditMetrics } from "./metrics.ts";
@@ -82,9 +82,9 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
   const { log, metrics } = opts;
   const api = new AuditApi(opts.kubeConfig);
   api.onCall = (verb) => metrics.apiCalls.inc({ verb });
-  // Its reads that confirm a cache miss (one per dangling reference) share a connection pool too.
-  const lookupConfig = new PooledKubeConfig(opts.kubeConfig);
-  const lookup = new ClusterLookup(lookupConfig, log);
+  // Its reads that confirm a cache miss (one per dangling reference) share a connection pool too: a client of its own, closed on stop.
+  const lookupApi = kubeApiOf(opts.kubeConfig, {});
+  const lookup = new ClusterLookup(lookupApi, log);
   const deps: GatewayDeps = {
     engine: opts.engine,
     lookup,
@@ -195,7 +195,8 @@ export async function startAuditRunner(opts: AuditRunnerOptions): Promise<AuditR
       await lease?.release();
       metrics.leader.set(0);
       await lookup.stop();
-      await Promise.all([api.close(), lookupConfig.closePool()]);
+      lookupApi.close();
+      await api.close();
     },
   };
 }

@@ -4,8 +4,10 @@
 // (TokenReview); the run is read off the ServiceAccount's name, never off
 // the URL, so a token of one run cannot act for another.
 import { createHash } from "node:crypto";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { AgentgateError } from "../errors.ts";
+import type { KubeApi } from "../kube/api.ts";
+import { listPath, RESOURCES } from "../kube/resources.ts";
 import { RUN_SERVICE_ACCOUNT_PREFIX } from "../types/agent.ts";
 
 /** The audience a run's call token is minted for; a token for any other audience (the API server's own included) is refused. */
@@ -52,10 +54,9 @@ export class CallRefused extends AgentgateError {
 export type TokenReviewFn = (token: string) => Promise<{ authenticated: boolean; username: string; audiences: string[]; error?: string }>;
 
 /** TokenReview through the API server, asking for agentgate's audience. */
-export function clusterTokenReview(kc: k8s.KubeConfig): TokenReviewFn {
-  const api = kc.makeApiClient(k8s.AuthenticationV1Api);
+export function clusterTokenReview(api: KubeApi): TokenReviewFn {
   return async (token) => {
-    const review = await api.createTokenReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences: [CALLS_AUDIENCE] } } });
+    const review = await api.create<k8s.V1TokenReview>("/apis/authentication.k8s.io/v1/tokenreviews", { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences: [CALLS_AUDIENCE] } });
     const s = review.status ?? {};
     return { authenticated: s.authenticated === true, username: s.user?.username ?? "", audiences: s.audiences ?? [], ...(s.error ? { error: s.error } : {}) };
   };
@@ -109,11 +110,10 @@ export async function authenticate(token: string | undefined, review: TokenRevie
  */
 export type PodCheck = (run: CallerRun, ip: string) => Promise<boolean>;
 
-export function clusterPodCheck(kc: k8s.KubeConfig): PodCheck {
-  const api = kc.makeApiClient(k8s.CoreV1Api);
+export function clusterPodCheck(api: KubeApi): PodCheck {
   return async (run, ip) => {
     const fieldSelector = `spec.serviceAccountName=${RUN_SERVICE_ACCOUNT_PREFIX}${run.name},status.podIP=${ip},status.phase=Running`;
-    const pods = await api.listNamespacedPod({ namespace: run.namespace, fieldSelector });
+    const pods = await api.get<k8s.V1PodList>(listPath(RESOURCES.pods, encodeURIComponent(run.namespace)), { fieldSelector });
     // A pod on the node's network shares the node's address; one being deleted, or not Ready (a lost
     // node's pod stays Running while its address may be given to another), may no longer hold it.
     return pods.items.some((p) => p.spec?.hostNetwork !== true && p.metadata?.deletionTimestamp === undefined && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true);

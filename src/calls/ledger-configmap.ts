@@ -5,8 +5,10 @@
 // lost a race (409) re-reads and re-applies the change. The controller
 // opens a run's ledger before its agent starts and deletes it after the run
 // ended; the gateway only ever changes one that exists.
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
+import type { KubeApi } from "../kube/api.ts";
 import { statusCode } from "../kube/errors.ts";
+import { listPath, RESOURCES } from "../kube/resources.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../types/agent.ts";
 import { withOwner, type Owner } from "../kube/owner.ts";
 import { CallRefused } from "./caller.ts";
@@ -49,8 +51,10 @@ interface Pending {
 }
 
 export class ConfigMapLedgerStore implements LedgerStore {
-  private readonly api: k8s.CoreV1Api;
+  private readonly api: KubeApi;
   private readonly namespace: string;
+  /** the ConfigMaps of `namespace`, as a path */
+  private readonly collection: string;
   /**
    * What this replica last wrote or read of each ledger, with its
    * resourceVersion: the next write goes out on it without reading first
@@ -76,10 +80,15 @@ export class ConfigMapLedgerStore implements LedgerStore {
    */
   private readonly owner: Owner | undefined;
 
-  constructor(kc: k8s.KubeConfig, namespace: string, owner?: Owner) {
-    this.api = kc.makeApiClient(k8s.CoreV1Api);
+  constructor(api: KubeApi, namespace: string, owner?: Owner) {
+    this.api = api;
     this.namespace = namespace;
+    this.collection = listPath(RESOURCES.configMaps, encodeURIComponent(namespace));
     this.owner = owner;
+  }
+
+  private path(name: string): string {
+    return `${this.collection}/${encodeURIComponent(name)}`;
   }
 
   private remember(name: string, cm: k8s.V1ConfigMap): void {
@@ -110,7 +119,7 @@ export class ConfigMapLedgerStore implements LedgerStore {
 
   async open(state: LedgerState): Promise<void> {
     try {
-      await this.api.createNamespacedConfigMap({ namespace: this.namespace, body: this.body(state) });
+      await this.api.create(this.collection, this.body(state));
     } catch (err) {
       if (statusCode(err) !== 409) throw err;
     }
@@ -119,7 +128,7 @@ export class ConfigMapLedgerStore implements LedgerStore {
   async read(uid: string): Promise<LedgerState | undefined> {
     const name = ledgerName(uid);
     try {
-      const cm = await this.api.readNamespacedConfigMap({ name, namespace: this.namespace });
+      const cm = await this.api.get<k8s.V1ConfigMap>(this.path(name));
       this.remember(name, cm);
       return parse(cm, name);
     } catch (err) {
@@ -165,7 +174,7 @@ export class ConfigMapLedgerStore implements LedgerStore {
       const remembered = current !== undefined;
       if (!current) {
         try {
-          current = await this.api.readNamespacedConfigMap({ name, namespace: this.namespace });
+          current = await this.api.get<k8s.V1ConfigMap>(this.path(name));
         } catch (err) {
           if (statusCode(err) === 404) throw noLedger(name.replace(/^agentgate-calls-/, ""));
           throw unavailable(name, err);
@@ -189,7 +198,7 @@ export class ConfigMapLedgerStore implements LedgerStore {
         return outcomes;
       }
       try {
-        this.remember(name, await this.api.replaceNamespacedConfigMap({ name, namespace: this.namespace, body: this.body(state, current) }));
+        this.remember(name, await this.api.replace<k8s.V1ConfigMap>(this.path(name), this.body(state, current)));
         return outcomes;
       } catch (err) {
         this.last.delete(name);
@@ -209,7 +218,7 @@ export class ConfigMapLedgerStore implements LedgerStore {
   async remove(uid: string): Promise<void> {
     this.last.delete(ledgerName(uid));
     try {
-      await this.api.deleteNamespacedConfigMap({ name: ledgerName(uid), namespace: this.namespace });
+      await this.api.delete(this.path(ledgerName(uid)));
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
     }

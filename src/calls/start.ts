@@ -2,14 +2,15 @@
 // shares the webhook's bundles, watch caches and verification keys, and
 // adds TokenReview, the runs, provider keys and the ledger.
 import type { Server } from "node:http";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
+import type { KubeApi } from "../kube/api.ts";
 import { statusCode } from "../kube/errors.ts";
 import type { ObjectLookup } from "../context/lookup.ts";
 import type { Logger } from "../log.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
 import type { KeyResolver } from "../signing/detached.ts";
 import type { AgentRun } from "../types/agent.ts";
-import { gvrOf, RESOURCES } from "../kube/resources.ts";
+import { listPath, RESOURCES, type KubeResource } from "../kube/resources.ts";
 import { cachedPodCheck, cachedTokenReview, clusterPodCheck, clusterTokenReview } from "./caller.ts";
 import { ConfigMapLedgerStore } from "./ledger-configmap.ts";
 import { guardedFetch } from "./egress.ts";
@@ -29,12 +30,13 @@ export interface RunningCallGateway {
   close(): Promise<void>;
 }
 
-export async function startCallGateway(config: CallGatewayConfig, kc: k8s.KubeConfig, engine: () => PolicyEngine, lookup: ObjectLookup, resolve: KeyResolver, log: Logger): Promise<RunningCallGateway> {
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const core = kc.makeApiClient(k8s.CoreV1Api);
+/** The path of one object of a namespaced resource. */
+const objectPath = (resource: KubeResource, namespace: string, name: string): string => `${listPath(resource, encodeURIComponent(namespace))}/${encodeURIComponent(name)}`;
+
+export async function startCallGateway(config: CallGatewayConfig, api: KubeApi, engine: () => PolicyEngine, lookup: ObjectLookup, resolve: KeyResolver, log: Logger): Promise<RunningCallGateway> {
   const readRun = async (namespace: string, name: string): Promise<AgentRun | null> => {
     try {
-      return (await custom.getNamespacedCustomObject({ ...gvrOf(RESOURCES.agentRuns), namespace, name })) as AgentRun;
+      return await api.get<AgentRun>(objectPath(RESOURCES.agentRuns, namespace, name));
     } catch (err) {
       if (statusCode(err) === 404) return null;
       throw err;
@@ -43,19 +45,19 @@ export async function startCallGateway(config: CallGatewayConfig, kc: k8s.KubeCo
   const upstreams = guardedFetch();
   const server: Server = createCallServer({
     engine,
-    review: cachedTokenReview(clusterTokenReview(kc)),
-    pods: cachedPodCheck(clusterPodCheck(kc)),
+    review: cachedTokenReview(clusterTokenReview(api)),
+    pods: cachedPodCheck(clusterPodCheck(api)),
     runs: new RunRecords(readRun, resolve),
-    ledger: new Ledger(new ConfigMapLedgerStore(kc, config.ledgerNamespace)),
+    ledger: new Ledger(new ConfigMapLedgerStore(api, config.ledgerNamespace)),
     lookup,
     secret: async (namespace, name, key) => {
-      const s = await core.readNamespacedSecret({ name, namespace });
+      const s = await api.get<k8s.V1Secret>(objectPath(RESOURCES.secrets, namespace, name));
       const v = s.data?.[key];
       return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
     },
     configMap: async (namespace, name, key) => {
       try {
-        return (await core.readNamespacedConfigMap({ name, namespace })).data?.[key];
+        return (await api.get<k8s.V1ConfigMap>(objectPath(RESOURCES.configMaps, namespace, name))).data?.[key];
       } catch (err) {
         if (statusCode(err) === 404) return undefined;
         throw err;

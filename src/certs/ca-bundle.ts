@@ -6,10 +6,11 @@
 // and removing it could make the API server distrust a certificate a peer is
 // about to serve.
 import { X509Certificate } from "node:crypto";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
+import { KubeApiError, type KubeApi } from "../kube/api.ts";
 import type { Logger } from "../log.ts";
 import { fingerprint, joinPemBundle, sortCertificates, splitPemBundle } from "./material.ts";
-import { statusCode } from "../kube/errors.ts";
+import { describeError, statusCode } from "../kube/errors.ts";
 import { AgentgateError } from "../errors.ts";
 
 export type WebhookKind = "validating" | "mutating";
@@ -78,13 +79,15 @@ const MAX_CONFLICT_RETRIES = 5;
 
 type AnyWebhookConfiguration = k8s.V1ValidatingWebhookConfiguration | k8s.V1MutatingWebhookConfiguration;
 
+const configPath = (kind: WebhookKind, name: string): string => `/apis/admissionregistration.k8s.io/v1/${kind}webhookconfigurations/${encodeURIComponent(name)}`;
+
 export class CaBundleSync {
-  private readonly api: k8s.AdmissionregistrationV1Api;
+  private readonly api: KubeApi;
   private readonly refs: readonly WebhookConfigRef[];
   private readonly log: Logger;
 
-  constructor(kc: k8s.KubeConfig, refs: readonly WebhookConfigRef[], log: Logger) {
-    this.api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  constructor(api: KubeApi, refs: readonly WebhookConfigRef[], log: Logger) {
+    this.api = api;
     this.refs = refs;
     this.log = log;
   }
@@ -94,13 +97,11 @@ export class CaBundleSync {
   }
 
   private read(kind: WebhookKind, name: string): Promise<AnyWebhookConfiguration> {
-    return kind === "validating" ? this.api.readValidatingWebhookConfiguration({ name }) : this.api.readMutatingWebhookConfiguration({ name });
+    return this.api.get<AnyWebhookConfiguration>(configPath(kind, name));
   }
 
   private replace(kind: WebhookKind, name: string, body: AnyWebhookConfiguration): Promise<AnyWebhookConfiguration> {
-    return kind === "validating"
-      ? this.api.replaceValidatingWebhookConfiguration({ name, body })
-      : this.api.replaceMutatingWebhookConfiguration({ name, body });
+    return this.api.replace<AnyWebhookConfiguration>(configPath(kind, name), body);
   }
 
   /** Brings one configuration's caBundles in line; "absent" when it does not exist. */
@@ -157,11 +158,8 @@ export class CaBundleSync {
   }
 }
 
+/** "HTTP 403: <the API server's message>" for an API server's refusal, else the error's message. */
 export function describe(err: unknown): string {
-  if (err instanceof k8s.ApiException) {
-    const body: unknown = err.body;
-    const message = typeof body === "string" ? /"message":"((?:[^"\\]|\\.)*)"/.exec(body)?.[1] : undefined;
-    return `HTTP ${String(err.code)}${message ? `: ${message}` : ""}`;
-  }
+  if (err instanceof KubeApiError) return describeError(err);
   return err instanceof Error ? err.message : String(err);
 }

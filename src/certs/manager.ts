@@ -5,6 +5,7 @@
 // certificate to the server without a restart. Every replica runs one; they
 // coordinate only through the Secret's resourceVersion.
 import type * as k8s from "@kubernetes/client-node";
+import type { KubeApi } from "../kube/api.ts";
 import type { Logger } from "../log.ts";
 import { CaBundleSync, describe, type WebhookConfigRef } from "./ca-bundle.ts";
 import { fingerprint, type CertificateMaterial, type KeyPairPem } from "./material.ts";
@@ -15,7 +16,7 @@ import { SecretWatch } from "./secret-watch.ts";
 import { validityOf } from "./schedule.ts";
 
 export interface CertificateManagerOptions {
-  kubeConfig: k8s.KubeConfig;
+  api: KubeApi;
   secret: SecretRef;
   policy: RotationPolicy;
   webhookConfigs: readonly WebhookConfigRef[];
@@ -58,9 +59,9 @@ export class CertificateManager {
     this.opts = opts;
     this.resyncMs = opts.resyncMs ?? 60_000;
     this.retryMs = opts.retryMs ?? 1000;
-    this.store = new CertificateSecretStore(opts.kubeConfig, opts.secret, opts.owner);
-    this.caBundle = new CaBundleSync(opts.kubeConfig, opts.webhookConfigs, opts.log);
-    this.watch = new SecretWatch(opts.kubeConfig, opts.secret, (type, secret) => { this.onSecretEvent(type, secret); }, opts.log);
+    this.store = new CertificateSecretStore(opts.api, opts.secret, opts.owner);
+    this.caBundle = new CaBundleSync(opts.api, opts.webhookConfigs, opts.log);
+    this.watch = new SecretWatch(opts.api, opts.secret, (type, secret) => { this.onSecretEvent(type, secret); }, opts.log);
   }
 
   private get secretName(): string {

@@ -2,7 +2,8 @@
 // conditionally. A create that loses the race to another replica, or a
 // replace made against an outdated resourceVersion, reports "conflict" so the
 // caller re-reads and adopts the winner's certificates.
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
+import type { KubeApi } from "../kube/api.ts";
 import { fromSecretData, MaterialError, SECRET_KEYS, toSecretData, type CertificateMaterial } from "./material.ts";
 import { statusCode } from "../kube/errors.ts";
 import { lacksOwner, withOwner, type Owner } from "../kube/owner.ts";
@@ -47,16 +48,22 @@ export function decodeSecret(secret: k8s.V1Secret): StoredSecret {
   }
 }
 
+const secretsPath = (namespace: string): string => `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
+
 export class CertificateSecretStore {
   readonly ref: SecretRef;
-  private readonly api: k8s.CoreV1Api;
+  private readonly api: KubeApi;
   /** the gateway's Deployment: helm uninstall then takes the Secret with it (src/kube/owner.ts) */
   private readonly owner: Owner | undefined;
 
-  constructor(kc: k8s.KubeConfig, ref: SecretRef, owner?: Owner) {
-    this.api = kc.makeApiClient(k8s.CoreV1Api);
+  constructor(api: KubeApi, ref: SecretRef, owner?: Owner) {
+    this.api = api;
     this.ref = ref;
     this.owner = owner;
+  }
+
+  private get path(): string {
+    return `${secretsPath(this.ref.namespace)}/${encodeURIComponent(this.ref.name)}`;
   }
 
   /** Whether the Secret, as read, does not name this gateway's Deployment yet. */
@@ -67,7 +74,7 @@ export class CertificateSecretStore {
   /** undefined when the Secret does not exist */
   async read(): Promise<StoredSecret | undefined> {
     try {
-      return decodeSecret(await this.api.readNamespacedSecret(this.ref));
+      return decodeSecret(await this.api.get<k8s.V1Secret>(this.path));
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw err;
@@ -83,7 +90,7 @@ export class CertificateSecretStore {
       data: toSecretData(m),
     };
     try {
-      return decodeSecret(await this.api.createNamespacedSecret({ namespace: this.ref.namespace, body }));
+      return decodeSecret(await this.api.create<k8s.V1Secret>(secretsPath(this.ref.namespace), body));
     } catch (err) {
       if (statusCode(err) === 409) return "conflict";
       throw err;
@@ -116,7 +123,7 @@ export class CertificateSecretStore {
       data: { ...Object.fromEntries(others), ...ours },
     };
     try {
-      return decodeSecret(await this.api.replaceNamespacedSecret({ ...this.ref, body }));
+      return decodeSecret(await this.api.replace<k8s.V1Secret>(this.path, body));
     } catch (err) {
       // 404: deleted since it was read; the next read creates it.
       if (statusCode(err) === 409 || statusCode(err) === 404) return "conflict";

@@ -2,7 +2,7 @@
 // config checked before anything starts, and the manager it makes. The
 // config is typed (durations in ms); src/cli/cert-flags.ts makes it from
 // the flags and words CertConfigError by flag.
-import type * as k8s from "@kubernetes/client-node";
+import type { KubeApi } from "../kube/api.ts";
 import type { Logger } from "../log.ts";
 import { AgentgateError } from "../errors.ts";
 import { parseWebhookConfigRef, WebhookConfigRefError, type WebhookConfigRef } from "./ca-bundle.ts";
@@ -86,8 +86,8 @@ export function planSelfManaged(config: SelfManagedConfig): SelfManagedPlan {
   };
 }
 
-export function startSelfManaged(plan: SelfManagedPlan, kubeConfig: k8s.KubeConfig, log: Logger, onCertificate: (pair: KeyPairPem) => void, owner?: Owner): CertificateManager {
-  const manager = new CertificateManager({ ...plan, kubeConfig, log, onCertificate, ...(owner ? { owner } : {}) });
+export function startSelfManaged(plan: SelfManagedPlan, api: KubeApi, log: Logger, onCertificate: (pair: KeyPairPem) => void, owner?: Owner): CertificateManager {
+  const manager = new CertificateManager({ ...plan, api, log, onCertificate, ...(owner ? { owner } : {}) });
   manager.start();
   log.info("self-managed certificates", {
     secret: `${plan.secret.namespace}/${plan.secret.name}`,

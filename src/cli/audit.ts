@@ -1,8 +1,7 @@
 // `agentgate audit`: what existing objects violate the loaded bundles, as
 // PolicyReports / OpenReports Reports (whichever CRDs are installed),
 // metrics and Events. Long-running with --interval, or one scan with --once.
-import type { Command } from "commander";
-import { Option } from "commander";
+// Its flags are registered in audit-command.ts.
 import * as k8s from "@kubernetes/client-node";
 import { LeaseWaitError } from "../audit/run.ts";
 import { startAudit, type AuditConfig, type RunningAudit } from "../audit/start.ts";
@@ -10,18 +9,19 @@ import { LEASE_NAME as AUDIT_LEASE } from "../audit/lease.ts";
 import { CONTROLLER_LEASE } from "../controller/controller.ts";
 import type { AuditedObject, ScanResult } from "../audit/scanner.ts";
 import { makeIdentity } from "../guardrails/identity.ts";
-import { addVerificationFlags, verificationKeyring, type SigningFlags } from "./signing-flags.ts";
+import { verificationKeyring, type SigningFlags } from "./signing-flags.ts";
 import { logger } from "../log.ts";
 import { DurationError, parseDurationNs } from "../duration.ts";
-import { addBundleFlags, bundleSourcing, type BundleFlags } from "./bundle-flags.ts";
-import { collect } from "./flag-values.ts";
+import { bundleSourcing, type BundleFlags } from "./bundle-flags.ts";
 import { exemptNamespaces } from "../gateway/exemptions.ts";
 import { AgentgateError, InputError } from "../errors.ts";
 import { ListenError } from "../runtime/probe-server.ts";
 import { runUntilSignal } from "../runtime/signals.ts";
 import type { Io } from "./review.ts";
 import { parseOwnerFlag, resolveOwnerFlag } from "./owner-flag.ts";
-import { defaultNamespace, defaultServiceAccount, loadKubeConfig, parseListen, CONTEXT_FLAG_HELP } from "./environment.ts";
+import { parseListen } from "./environment.ts";
+import { loadKubeConfig } from "./client-node-config.ts";
+import { kubeApiOf } from "../kube/from-kubeconfig.ts";
 
 /** How long --once waits for every bundle's first answer (a bundle service's request timeout is at most 30 s). */
 const FIRST_VERSIONS_WAIT_MS = 35_000;
@@ -65,12 +65,6 @@ function parseDurationMs(flag: string, value: string, minMs: number): number {
 }
 
 export const parseInterval = (value: string): number => parseDurationMs("--interval", value, 1000);
-
-function pageSize(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InputError(`--page-size ${JSON.stringify(value)}: expected a whole number from 1 to 10000`);
-  return n;
-}
 
 /** The -o json document: every scanned object with its findings and report results. */
 export function scanJson(result: ScanResult): unknown {
@@ -143,10 +137,10 @@ export async function runAudit(opts: AuditCliOptions, io: Io): Promise<number> {
   const ownerFlag = opts.owner !== undefined ? parseOwnerFlag(opts.owner) : undefined;
   const kubeConfig = loadKubeConfig(opts);
   if (opts.namespace !== undefined) await refuseAgentgateNamespace(kubeConfig, opts.namespace);
-  const keyring = await verificationKeyring(opts, kubeConfig, logger, false);
+  const keyring = await verificationKeyring(opts, kubeApiOf(kubeConfig), logger, false);
   // Said once, where an operator reads: without keys a forged run reports pass.
   if (!keyring) logger.warn("no --signing-keys or --signing-public-key-file: runs' stamps are not verified (stamp-integrity and stamp-current are skipped)");
-  const owner = ownerFlag ? await resolveOwnerFlag(kubeConfig, opts.agentgateNamespace, ownerFlag) : undefined;
+  const owner = ownerFlag ? await resolveOwnerFlag(kubeApiOf(kubeConfig), opts.agentgateNamespace, ownerFlag) : undefined;
   // Whoever writes holds the Lease, also a scan that runs once; --dry-run writes nothing and needs none.
   const leaderElect = opts.dryRun ? false : (opts.leaderElect ?? true);
   // -o json prints every object in one document, so the scan keeps them; text is printed a namespace at a
@@ -204,34 +198,4 @@ async function startAuditByFlags(config: AuditConfig, opts: AuditCliOptions): Pr
     if (err instanceof AgentgateError && err.field === "mode") throw new InputError(`audit --once: ${err.message}`, { cause: err });
     throw err;
   }
-}
-
-export function registerAuditCommand(program: Command, io: Io, setExit: (code: number) => void): void {
-  const audit = addBundleFlags(
-    program
-      .command("audit")
-      .description("evaluate existing objects as the webhook would an update of each to itself; write PolicyReports / OpenReports, metrics and Events"),
-  )
-    .option("--kubeconfig <file>", "kubeconfig of the cluster to scan (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
-    .option("--context <name>", CONTEXT_FLAG_HELP)
-    .option("-n, --namespace <ns>", "scan only this namespace: its objects, its report (default: every namespace), as kubectl's --namespace")
-    .option("--agentgate-namespace <ns>", "agentgate's own namespace (exempt, as for the webhook; so is kube-system), where the Lease is", defaultNamespace())
-    .option("--service-account <user>", "agentgate's own identity, as given to serve", defaultServiceAccount())
-    .option("--trusted-user <user>", "another identity trusted like agentgate's own, as given to serve; repeatable", collect, [])
-    .option("--once", "scan once, print the results and exit (CI, CronJob)", false)
-    .option("--interval <duration>", "time between scans of the long-running scanner (±10% jitter)", "10m")
-    .addOption(new Option("-o, --output <format>", "print each scan's results (default with --once: text)").choices(["text", "json"]))
-    .option("--leader-elect", "hold Lease agentgate-audit while writing (the default; --dry-run needs no Lease)")
-    .option("--no-leader-elect", "write without the Lease (only when no other scanner can run)")
-    .option("--lease-namespace <ns>", "namespace of the Lease (default: --agentgate-namespace)")
-    .option("--lease-wait <duration>", "with --once: how long to wait for a Lease another scanner holds; then exit 2 naming the holder, having written nothing", "30s")
-    .option("--metrics-listen <host:port>", "long-running scanner: /metrics, /healthz, /readyz", "0.0.0.0:9090")
-    .addOption(new Option("--page-size <n>", "limit of each list call").default(500).argParser(pageSize))
-    .option("--dry-run", "evaluate and print only: write no report, no Event", false)
-    .option("--exit-code", "with --once: exit 1 when any result is fail or error (CI)", false)
-    .option("--owner <kind/name>", "deployment/NAME or cronjob/NAME in --agentgate-namespace (the chart's audit Deployment or CronJob): the Lease names it as its owner, so deleting it (helm uninstall) deletes the Lease; needs get on it");
-  addVerificationFlags(audit)
-    .action(async (opts: AuditCliOptions) => {
-      setExit(await runAudit(opts, io));
-    });
 }

@@ -9,7 +9,6 @@
 import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { readBundle, type Bundle } from "../policy/bundle.ts";
 import { hasConfig, hasConfigSchema } from "../policy/config-schema.ts";
@@ -20,7 +19,6 @@ import { isRecord } from "../types/kube.ts";
 import { kindOfValue } from "./manifests.ts";
 import { InputError } from "../errors.ts";
 import { findOpa, runOpa } from "./opa.ts";
-import { collect } from "./flag-values.ts";
 import type { Io } from "./review.ts";
 
 export interface NamedInput {
@@ -174,42 +172,37 @@ function configNote(data: Record<string, unknown>): string {
   return hasConfig(data) ? "; policy config not validated (the bundle ships no data.agentgate.config_schema)" : "";
 }
 
-export function registerBundleCheck(bundle: Command, io: Io, setExit: (code: number) => void): void {
-  bundle
-    .command("check <bundle>")
-    .description("make the gateway's load-time checks and, with -f and an opa binary ($AGENTGATE_OPA, .tools/bin or PATH), compare the gateway's answers with opa eval's")
-    .option("-f, --input <file>", "a policy input document (JSON or YAML: {request, context}); repeatable", collect, [])
-    .option("--source <dir>", "the Rego the bundle was built from, for opa eval (needed with -f)")
-    .option("--policy-config <file>", "YAML merged into data.agentgate.config (as serve and review take it), for both evaluations")
-    .action(async (path: string, opts: { input: string[]; source?: string; policyConfig?: string }) => {
-      const b = await readBundle(path);
-      const override = opts.policyConfig === undefined ? undefined : await readPolicyConfig(opts.policyConfig);
-      const checked = await loadChecked(b, override);
-      const { policy } = checked;
-      io.out(
-        `bundle ${b.name} (revision ${b.revision}): loads; entrypoints ${[...policy.entrypoints].sort().join(", ")}; host builtins ${policy.requiredBuiltins.join(", ") || "none"}; compiled builtins answered by agentgate ${policy.redirectedBuiltins.join(", ") || "none"}; data ${Object.keys(checked.data).sort().join(", ") || "none"}${override ? ` (with --policy-config ${opts.policyConfig ?? ""})` : ""}${configNote(checked.data)}`,
-      );
-      if (opts.input.length === 0) {
-        setExit(0);
-        return;
-      }
-      if (opts.source === undefined) {
-        throw new InputError("bundle check -f needs --source DIR, the Rego the bundle was built from: the .rego files opa build -t wasm puts in a bundle lack the entrypoint rules");
-      }
-      const sources = await regoSources(opts.source);
-      const inputs = await Promise.all(opts.input.map(readInput));
-      try {
-        findOpa();
-      } catch {
-        io.out(`opa is not on PATH: ${String(inputs.length)} input(s) not compared`);
-        setExit(0);
-        return;
-      }
-      const differences = await compareWithOpa(checked, sources, inputs);
-      for (const d of differences) {
-        io.out(`DIFFERS ${d.input} ${d.entrypoint}:\n  gateway: ${show(d.gateway)}\n  opa:     ${show(d.opa)}`);
-      }
-      io.out(`${String(inputs.length)} input(s) × ${String(policy.entrypoints.size)} entrypoint(s): ${differences.length === 0 ? "the gateway answers as opa eval" : `${String(differences.length)} difference(s)`}`);
-      setExit(differences.length === 0 ? 0 : 1);
-    });
+export interface CheckFlags {
+  input: string[];
+  source?: string;
+  policyConfig?: string;
+}
+
+/** `bundle check BUNDLE [-f INPUT… --source DIR]`: 0 loads (and answers as opa eval), 1 a difference. */
+export async function runBundleCheck(path: string, opts: CheckFlags, io: Io): Promise<number> {
+  const b = await readBundle(path);
+  const override = opts.policyConfig === undefined ? undefined : await readPolicyConfig(opts.policyConfig);
+  const checked = await loadChecked(b, override);
+  const { policy } = checked;
+  io.out(
+    `bundle ${b.name} (revision ${b.revision}): loads; entrypoints ${[...policy.entrypoints].sort().join(", ")}; host builtins ${policy.requiredBuiltins.join(", ") || "none"}; compiled builtins answered by agentgate ${policy.redirectedBuiltins.join(", ") || "none"}; data ${Object.keys(checked.data).sort().join(", ") || "none"}${override ? ` (with --policy-config ${opts.policyConfig ?? ""})` : ""}${configNote(checked.data)}`,
+  );
+  if (opts.input.length === 0) return 0;
+  if (opts.source === undefined) {
+    throw new InputError("bundle check -f needs --source DIR, the Rego the bundle was built from: the .rego files opa build -t wasm puts in a bundle lack the entrypoint rules");
+  }
+  const sources = await regoSources(opts.source);
+  const inputs = await Promise.all(opts.input.map(readInput));
+  try {
+    findOpa();
+  } catch {
+    io.out(`opa is not on PATH: ${String(inputs.length)} input(s) not compared`);
+    return 0;
+  }
+  const differences = await compareWithOpa(checked, sources, inputs);
+  for (const d of differences) {
+    io.out(`DIFFERS ${d.input} ${d.entrypoint}:\n  gateway: ${show(d.gateway)}\n  opa:     ${show(d.opa)}`);
+  }
+  io.out(`${String(inputs.length)} input(s) × ${String(policy.entrypoints.size)} entrypoint(s): ${differences.length === 0 ? "the gateway answers as opa eval" : `${String(differences.length)} difference(s)`}`);
+  return differences.length === 0 ? 0 : 1;
 }

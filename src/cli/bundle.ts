@@ -1,23 +1,20 @@
-// `agentgate bundle build|inspect|sign|verify`: authoring and examining bundles.
+// `agentgate bundle build|inspect|sign|verify`: authoring and examining
+// bundles. Their flags are registered in bundle-command.ts.
 import { copyFile, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Command } from "commander";
-import { Option } from "commander";
 import { readBundle } from "../policy/bundle.ts";
 import { signBundleAt, verifyBundleAt } from "../policy/bundle-signing.ts";
 import { SignatureError, readSigningKey, readVerificationKey } from "../policy/signatures.ts";
 import { ENTRYPOINT } from "../policy/engine.ts";
 import { sourceRevision } from "../policy/source-revision.ts";
 import { WasmPolicy } from "../policy/wasm-policy.ts";
-import { registerBundleCheck } from "./bundle-check.ts";
 import { detectEntrypoints } from "./bundle-entrypoints.ts";
 import { currentCapabilities } from "./capabilities.ts";
 import { describeFileError } from "../file-errors.ts";
 import { InputError } from "../errors.ts";
 import { runOpa } from "./opa.ts";
-import { collect } from "./flag-values.ts";
-import { addOutputFileFlags, outputFileOf, type OutputFileFlags } from "./output-file.ts";
+import { outputFileOf, type OutputFileFlags } from "./output-file.ts";
 import type { Io } from "./review.ts";
 
 export interface BuildOptions {
@@ -89,88 +86,77 @@ export async function buildBundle(dir: string, opts: BuildOptions): Promise<{ ou
   return { output, revision };
 }
 
-export function registerBundleCommands(program: Command, io: Io, setExit: (code: number) => void): void {
-  const bundle = program.command("bundle").description("build and examine OPA bundles for agentgate");
+export type BuildFlags = Omit<BuildOptions, "output"> & OutputFileFlags;
 
-  const build = bundle
-    .command("build <dir>")
-    .description("compile a directory of Rego (and data.json) into a wasm bundle (opa build -t wasm)");
-  addOutputFileFlags(build, "bundle to write (.tar.gz)")
-    .addOption(new Option("-e, --entrypoint <path>", "entrypoint; repeatable").default([], "those of agentgate's the sources define").argParser(collect))
-    .option("--revision <rev>", "manifest revision (default: a hash of the sources)")
-    .option("--v0-compatible", "the sources are Rego v0 (OPA 0.x syntax): built with opa's v0 compatibility, recorded in the manifest as rego_version 0")
-    .action(async (dir: string, opts: Omit<BuildOptions, "output"> & OutputFileFlags) => {
-      const { file, deprecation } = outputFileOf("bundle build", opts);
-      if (file === undefined) throw new InputError("bundle build needs --output-file FILE: where to write the bundle (.tar.gz)");
-      if (deprecation !== undefined) io.err(deprecation);
-      const { output, revision } = await buildBundle(dir, { ...opts, output: file });
-      io.out(`built ${output} (revision ${revision})`);
-      setExit(0);
-    });
+/** `bundle build DIR --output-file FILE`. */
+export async function runBundleBuild(dir: string, opts: BuildFlags, io: Io): Promise<number> {
+  const { file, deprecation } = outputFileOf("bundle build", opts);
+  if (file === undefined) throw new InputError("bundle build needs --output-file FILE: where to write the bundle (.tar.gz)");
+  if (deprecation !== undefined) io.err(deprecation);
+  const { output, revision } = await buildBundle(dir, { ...opts, output: file });
+  io.out(`built ${output} (revision ${revision})`);
+  return 0;
+}
 
-  const sign = bundle
-    .command("sign <bundle>")
-    .description("sign every file of a bundle into its .signatures.json (OPA's format; opa run --verification-key accepts it)")
-    .requiredOption("--signing-key <pem>", "PEM private key (RSA, EC or Ed25519), or the HMAC secret file with --signing-alg HS256")
-    .option("--signing-alg <alg>", "RS256, PS256, ES256, ES384, ES512, EdDSA, HS256, … (default: from the key)")
-    .option("--key-id <id>", "key id put in the JWT (kid and keyid)", "default")
-    .option("--scope <scope>", "scope claim verifiers must be configured with");
-  addOutputFileFlags(sign, "signed bundle to write (.tar.gz; default: the bundle in place)")
-    .action(async (path: string, opts: { signingKey: string; signingAlg?: string; keyId: string; scope?: string } & OutputFileFlags) => {
-      const { file: output, deprecation } = outputFileOf("bundle sign", opts);
-      if (deprecation !== undefined) io.err(deprecation);
-      const key = await readSigningKey(opts.signingKey, { keyId: opts.keyId, ...(opts.signingAlg ? { algorithm: opts.signingAlg } : {}), ...(opts.scope ? { scope: opts.scope } : {}) });
-      // Only what agentgate would load is worth a signature: a tarball that is not a bundle is refused, saying why.
-      await readBundle(path);
-      const signed = await signBundleAt(path, key, output).catch(cannotWrite(output === undefined ? "" : "--output-file ", output ?? path));
-      io.out(`signed ${signed.files} files of ${path} with ${key.algorithm} key "${key.keyId}": ${signed.output}`);
-      setExit(0);
-    });
+export interface SignFlags extends OutputFileFlags {
+  signingKey: string;
+  signingAlg?: string;
+  keyId: string;
+  scope?: string;
+}
 
-  bundle
-    .command("verify <bundle>")
-    .description("check a bundle's .signatures.json: the JWT, its key id and scope, and every file's hash (exit 1 when refused)")
-    .requiredOption("--verification-key <pem>", "PEM public key or certificate, or the HMAC secret file with --signing-alg HS256")
-    .option("--signing-alg <alg>", "the algorithm the key verifies (default: from the key)")
-    .option("--key-id <id>", "the key's id; a JWT naming another key is refused", "default")
-    .option("--scope <scope>", "the scope the bundle must be signed for")
-    .action(async (path: string, opts: { verificationKey: string; signingAlg?: string; keyId: string; scope?: string }) => {
-      const key = await readVerificationKey(opts.verificationKey, { keyId: opts.keyId, ...(opts.signingAlg ? { algorithm: opts.signingAlg } : {}), ...(opts.scope ? { scope: opts.scope } : {}) });
-      try {
-        const result = await verifyBundleAt(path, key);
-        io.out(`verified ${path}: ${result.files} files signed with ${result.algorithm} key "${result.keyId}"${result.scope ? `, scope "${result.scope}"` : ""}`);
-        setExit(0);
-      } catch (err) {
-        if (!(err instanceof SignatureError)) throw err;
-        io.err(`verification failed: ${err.message}`);
-        setExit(1);
-      }
-    });
+/** `bundle sign BUNDLE --signing-key PEM`. */
+export async function runBundleSign(path: string, opts: SignFlags, io: Io): Promise<number> {
+  const { file: output, deprecation } = outputFileOf("bundle sign", opts);
+  if (deprecation !== undefined) io.err(deprecation);
+  const key = await readSigningKey(opts.signingKey, { keyId: opts.keyId, ...(opts.signingAlg ? { algorithm: opts.signingAlg } : {}), ...(opts.scope ? { scope: opts.scope } : {}) });
+  // Only what agentgate would load is worth a signature: a tarball that is not a bundle is refused, saying why.
+  await readBundle(path);
+  const signed = await signBundleAt(path, key, output).catch(cannotWrite(output === undefined ? "" : "--output-file ", output ?? path));
+  io.out(`signed ${signed.files} files of ${path} with ${key.algorithm} key "${key.keyId}": ${signed.output}`);
+  return 0;
+}
 
-  registerBundleCheck(bundle, io, setExit);
+export interface VerifyFlags {
+  verificationKey: string;
+  signingAlg?: string;
+  keyId: string;
+  scope?: string;
+}
 
-  bundle
-    .command("inspect <bundle>")
-    .description("print a bundle's revision, digest, entrypoints, host builtins and data roots")
-    .action(async (path: string) => {
-      const b = await readBundle(path);
-      const policy = await WasmPolicy.load(b, b.data);
-      io.out(
-        JSON.stringify(
-          {
-            name: b.name,
-            revision: b.revision,
-            digest: b.digest,
-            roots: b.manifest.roots ?? [""],
-            entrypoints: [...policy.entrypoints].sort(),
-            hostBuiltins: policy.requiredBuiltins,
-            dataKeys: Object.keys(b.data).sort(),
-            files: [...b.files.keys()].sort(),
-          },
-          null,
-          2,
-        ),
-      );
-      setExit(0);
-    });
+/** `bundle verify BUNDLE --verification-key PEM`: 0 verified, 1 refused (one line why). */
+export async function runBundleVerify(path: string, opts: VerifyFlags, io: Io): Promise<number> {
+  const key = await readVerificationKey(opts.verificationKey, { keyId: opts.keyId, ...(opts.signingAlg ? { algorithm: opts.signingAlg } : {}), ...(opts.scope ? { scope: opts.scope } : {}) });
+  try {
+    const result = await verifyBundleAt(path, key);
+    io.out(`verified ${path}: ${result.files} files signed with ${result.algorithm} key "${result.keyId}"${result.scope ? `, scope "${result.scope}"` : ""}`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof SignatureError)) throw err;
+    io.err(`verification failed: ${err.message}`);
+    return 1;
+  }
+}
+
+/** `bundle inspect BUNDLE`: what the gateway would load, as JSON. */
+export async function runBundleInspect(path: string, io: Io): Promise<number> {
+  const b = await readBundle(path);
+  const policy = await WasmPolicy.load(b, b.data);
+  io.out(
+    JSON.stringify(
+      {
+        name: b.name,
+        revision: b.revision,
+        digest: b.digest,
+        roots: b.manifest.roots ?? [""],
+        entrypoints: [...policy.entrypoints].sort(),
+        hostBuiltins: policy.requiredBuiltins,
+        dataKeys: Object.keys(b.data).sort(),
+        files: [...b.files.keys()].sort(),
+      },
+      null,
+      2,
+    ),
+  );
+  return 0;
 }

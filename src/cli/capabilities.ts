@@ -1,9 +1,9 @@
 // `agentgate capabilities`: the OPA capabilities of this gateway, for
 // `opa check|build --capabilities` and linters while a bundle is written.
+// Its flags are registered in capabilities-command.ts.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Command } from "commander";
 import { stringify } from "yaml";
 import { agentgateCapabilities, asCapabilities, probeModules, type Capabilities } from "@agentgate/opa-host";
 import { readBundle } from "../policy/bundle.ts";
@@ -64,30 +64,24 @@ export function currentCapabilities(): Promise<Capabilities> {
   return doc.then((d) => structuredClone(d));
 }
 
-export function registerCapabilitiesCommand(program: Command, io: Io, setExit: (code: number) => void): void {
-  program
-    .command("capabilities")
-    .description("print the OPA capabilities JSON of what agentgate evaluates (for opa check/build --capabilities)")
-    .option("-o, --output <format>", "json, or yaml", "json")
-    .option("--output-file <file>", "write it to a file instead of stdout")
-    .action(async (opts: { output: string; outputFile?: string }) => {
-      let format = opts.output;
-      let file = opts.outputFile;
-      if (format !== "json" && format !== "yaml") {
-        // Until this release -o named the file: still taken, for one release, when it is not a format.
-        if (file !== undefined || !/[./]/.test(format)) throw new InputError(`-o ${format}: not an output format; use json or yaml (and --output-file FILE to write a file)`);
-        io.err(`agentgate: capabilities -o FILE is deprecated: use --output-file ${format} (-o names an output format on every command)`);
-        file = format;
-        format = "json";
-      }
-      const caps = await currentCapabilities();
-      const text = format === "yaml" ? stringify(caps) : `${JSON.stringify(caps, null, 2)}\n`;
-      if (file === undefined) io.out(text.trimEnd());
-      else {
-        await writeFile(file, text).catch((err: unknown) => {
-          throw new InputError(`--output-file ${file}: cannot write: ${describeFileError(err, "write")}`);
-        });
-      }
-      setExit(0);
+/** `agentgate capabilities [-o json|yaml] [--output-file FILE]`. */
+export async function runCapabilities(opts: { output: string; outputFile?: string }, io: Io): Promise<number> {
+  let format = opts.output;
+  let file = opts.outputFile;
+  if (format !== "json" && format !== "yaml") {
+    // Until this release -o named the file: still taken, for one release, when it is not a format.
+    if (file !== undefined || !/[./]/.test(format)) throw new InputError(`-o ${format}: not an output format; use json or yaml (and --output-file FILE to write a file)`);
+    io.err(`agentgate: capabilities -o FILE is deprecated: use --output-file ${format} (-o names an output format on every command)`);
+    file = format;
+    format = "json";
+  }
+  const caps = await currentCapabilities();
+  const text = format === "yaml" ? stringify(caps) : `${JSON.stringify(caps, null, 2)}\n`;
+  if (file === undefined) io.out(text.trimEnd());
+  else {
+    await writeFile(file, text).catch((err: unknown) => {
+      throw new InputError(`--output-file ${file}: cannot write: ${describeFileError(err, "write")}`);
     });
+  }
+  return 0;
 }

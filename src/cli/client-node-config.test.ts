@@ -1,10 +1,10 @@
-// loadKubeConfig's --context: the context named, not the file's current-context.
+// loadKubeConfig: the client-node KubeConfig built from the same reading of the kubeconfig as the lean client.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadKubeConfig } from "./environment.ts";
+import { loadKubeConfig } from "./client-node-config.ts";
 
 const file = join(mkdtempSync(join(tmpdir(), "agentgate-env-")), "kubeconfig");
 writeFileSync(file, `apiVersion: v1
@@ -27,4 +27,17 @@ test("--context: that context's cluster, user and namespace", () => {
 
 test("--context the file does not have: refused, naming those it has", () => {
   assert.throws(() => loadKubeConfig({ kubeconfig: file, context: "staging" }), { message: `--context staging: --kubeconfig ${file} has no such context (it has dev, prod)` });
+});
+
+test("a user's tokenFile reaches client-node as its tokenFile auth provider, so the token is read from the file", () => {
+  const dir = mkdtempSync(join(tmpdir(), "agentgate-env-"));
+  writeFileSync(join(dir, "token"), "from-the-file\n");
+  const path = join(dir, "kubeconfig");
+  writeFileSync(path, `clusters: [{name: c, cluster: {server: 'https://c.example:6443'}}]
+users: [{name: u, user: {tokenFile: token}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`);
+  const user = loadKubeConfig({ kubeconfig: path }).getCurrentUser();
+  assert.deepEqual(user?.authProvider, { name: "tokenFile", config: { tokenFile: join(dir, "token") } });
 });

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Command } from "commander";
-import { registerControllerCommand, type ControllerCliOptions } from "./controller.ts";
+import { registerControllerCommand } from "./controller-command.ts";
+import type { ControllerCliOptions } from "./controller.ts";
 import { main } from "./main.ts";
 
 /** The options `agentgate controller ARGS` would run with (the action replaced: nothing starts). */

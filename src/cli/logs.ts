@@ -1,13 +1,12 @@
 // `agentgate logs RUN [-f]`: a run as it happens and after (README,
 // "Following a run"). Everything is read with the caller's own
 // credentials: a run they may not read gets the API server's answer.
+// Its flags are registered in logs-command.ts.
 import * as k8s from "@kubernetes/client-node";
-import type { Command } from "commander";
-import { Option } from "commander";
 import { describeError, statusCode } from "../kube/errors.ts";
 import type { AgentRun } from "../types/agent.ts";
 import { gvrOf, RESOURCES } from "../kube/resources.ts";
-import { loadKubeConfig, CONTEXT_FLAG_HELP } from "./environment.ts";
+import { loadKubeConfig } from "./client-node-config.ts";
 import type { Io } from "./review.ts";
 import { endLine, eventLine, isOver, phaseLine, renderJson, renderText, traceLines, unannouncedPhase, type LogLine } from "./run-log.ts";
 import { A2AClient, kagentAgentUrl } from "../controller/a2a/client.ts";
@@ -227,31 +226,4 @@ export async function runLogs(runName: string, opts: LogsOptions, io: Io, stop: 
     stop.removeEventListener("abort", onStop);
     aborter.abort();
   }
-}
-
-export function registerLogsCommand(program: Command, io: Io, setExit: (code: number) => void): void {
-  program
-    .command("logs <run>")
-    .description("what an AgentRun did: its phases, progress, approvals it waits for and every call through the run-time gateway; with -f, as it happens")
-    .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
-    .option("--context <name>", CONTEXT_FLAG_HELP)
-    .option("-n, --namespace <ns>", "the run's namespace (default: the kubeconfig context's)")
-    .option("-f, --follow", "keep printing until the run ends", false)
-    .addOption(new Option("-o, --output <format>", "text, or json: one JSON object per line").choices(["text", "json"]).default("text"))
-    .option("--kagent-url <url>", "kagent's controller, as the controller's --kagent-url (e.g. through kubectl port-forward): adds the agent's messages, tool calls and results, approvals and tokens from its kagent task")
-    .option("--kagent-token-file <file>", "a bearer token for kagent's trusted-proxy auth")
-    .action(async (run: string, opts: LogsOptions) => {
-      const stop = new AbortController();
-      const onSignal = () => { stop.abort(); };
-      process.once("SIGINT", onSignal);
-      try {
-        setExit(await runLogs(run, opts, io, stop.signal));
-      } catch (err) {
-        if (!(err instanceof ApiAnswer)) throw err;
-        io.err(err.message);
-        setExit(1);
-      } finally {
-        process.off("SIGINT", onSignal);
-      }
-    });
 }

@@ -3,11 +3,20 @@
 // user's or the environment's mistake, named in one line, 3 a bug in
 // agentgate. What an error means is decided here and nowhere else
 // (exitStatusOf).
+//
+// Every command's flags and help are registered here, but what a command
+// runs is imported only when it runs (the *-command.ts files register,
+// `await import()` in their actions loads the rest): a loaded module stays
+// resident, and `agentgate serve`, the gateway, would otherwise carry the
+// controller's, the audit's and the CLI's modules for its whole life.
+// serve's own module is imported here, as it is the process that matters;
+// test/unit/serve-imports.test.ts checks what it loads.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { registerReviewCommand, type Io } from "./review.ts";
+import type { Io } from "./review.ts";
+import { registerReviewCommand } from "./review-command.ts";
 import { defaultNamespace, defaultServiceAccount, CONTEXT_FLAG_HELP } from "./environment.ts";
 import { runServe, type ServeOptions } from "./serve.ts";
-import { registerBundleCommands } from "./bundle.ts";
+import { registerBundleCommands } from "./bundle-command.ts";
 import { addBundleFlags } from "./bundle-flags.ts";
 import { addSigningFlags } from "./signing-flags.ts";
 import { DEFAULT_KAGENT_USER, DEFAULT_TEKTON_USER } from "../guardrails/identity.ts";
@@ -15,11 +24,11 @@ import { collect, refuseRepeatedFlags } from "./flag-values.ts";
 import { DEFAULT_REVIEW_LIMITS } from "../wire/parse.ts";
 import { DEFAULT_MAX_IN_FLIGHT } from "../server/overload.ts";
 import { commandOf, oneLine, usageError } from "./usage-errors.ts";
-import { registerAuditCommand } from "./audit.ts";
-import { registerControllerCommand } from "./controller.ts";
-import { registerProvenanceCommands } from "./provenance-verify.ts";
-import { registerCapabilitiesCommand } from "./capabilities.ts";
-import { registerLogsCommand } from "./logs.ts";
+import { registerAuditCommand } from "./audit-command.ts";
+import { registerControllerCommand } from "./controller-command.ts";
+import { registerProvenanceCommands } from "./provenance-command.ts";
+import { registerCapabilitiesCommand } from "./capabilities-command.ts";
+import { registerLogsCommand } from "./logs-command.ts";
 import { registerVersionCommand } from "./version.ts";
 import { registerCompletionCommand } from "./completion.ts";
 import { logger } from "../log.ts";

@@ -1,6 +1,6 @@
 // --owner KIND/NAME of serve, controller and audit: parsed and resolved by
 // src/kube/owner.ts, its errors worded by the flag.
-import type * as k8s from "@kubernetes/client-node";
+import type { KubeApi } from "../kube/api.ts";
 import { OwnerError, parseOwnerRef, resolveOwner, type Owner, type OwnerRef } from "../kube/owner.ts";
 
 /** The domain's error, worded by the flag: `--owner "x": expected … in --namespace`. */
@@ -22,9 +22,9 @@ export function parseOwnerFlag(text: string): OwnerRef {
 }
 
 /** The owner's uid, read once at start; an error names --owner. */
-export async function resolveOwnerFlag(kc: k8s.KubeConfig, namespace: string, owner: OwnerRef): Promise<Owner> {
+export async function resolveOwnerFlag(api: KubeApi, namespace: string, owner: OwnerRef): Promise<Owner> {
   try {
-    return await resolveOwner(kc, namespace, owner);
+    return await resolveOwner(api, namespace, owner);
   } catch (err) {
     throw flagError(err);
   }

@@ -1,7 +1,7 @@
 // `agentgate provenance verify --key PUBLIC.pem FILE`: exit 0 when a
-// signature verifies, 1 when not (one line why), 2 on bad usage.
+// signature verifies, 1 when not (one line why), 2 on bad usage. Its flags
+// are registered in provenance-command.ts.
 import { readFile } from "node:fs/promises";
-import type { Command } from "commander";
 import { loadPublicKey, verifyEnvelope } from "../provenance/envelope.ts";
 import { KeyMaterialError } from "../signing/keys.ts";
 import { isRecord } from "../types/kube.ts";
@@ -49,40 +49,33 @@ export function findEnvelope(text: string, file: string): DsseEnvelope {
   throw new InputError(`${where} has no kind and no payload; ${wanted}`);
 }
 
-export function registerProvenanceCommands(program: Command, io: Io, setExit: (code: number) => void): void {
-  const provenance = program.command("provenance").description("check the signed provenance of agent runs");
-  provenance
-    .command("verify <file>")
-    .description("verify a DSSE envelope, or an AgentRun's status.provenance, against a public key (- reads stdin)")
-    .requiredOption("--key <public.pem>", "PEM public key (ECDSA P-256)")
-    .action(async (file: string, opts: { key: string }) => {
-      let keyPem: string;
-      try {
-        keyPem = await readFile(opts.key, "utf8");
-      } catch (err) {
-        throw new InputError(`--key ${opts.key}: cannot read: ${describeFileError(err)}`);
-      }
-      let key;
-      try {
-        key = loadPublicKey(keyPem, `--key ${opts.key}`);
-      } catch (err) {
-        throw new InputError(err instanceof KeyMaterialError ? err.message : String(err));
-      }
-      const envelope = findEnvelope(await readText(file), file);
-      const result = verifyEnvelope(envelope, key);
-      if (!result.ok) {
-        io.err(`verification failed: ${result.reason}`);
-        setExit(1);
-        return;
-      }
-      io.out(`verified (keyid ${result.keyid}): predicateType ${result.statement.predicateType ?? "?"}; subjects: ${(result.statement.subject ?? []).map((s) => s.name).join(", ")}`);
-      // What the signature covers of the run's calls, when it went through the run-time gateway.
-      const trace = statementTrace(result.statement);
-      if (trace) {
-        const r = trace.record;
-        io.out(`trace: ${String(r.calls)} calls through agentgate's run-time gateway${r.untraced > 0 ? ` (${String(r.untraced)} after the first ${String(r.trace.length)} counted, not kept)` : ""}; ${String(r.used)} of ${String(r.budget)} tokens used`);
-        for (const line of trace.lines) io.out(renderText(line));
-      }
-      setExit(0);
-    });
+/** `provenance verify FILE --key PEM`: 0 verified, 1 not (one line why). */
+export async function runProvenanceVerify(file: string, opts: { key: string }, io: Io): Promise<number> {
+  let keyPem: string;
+  try {
+    keyPem = await readFile(opts.key, "utf8");
+  } catch (err) {
+    throw new InputError(`--key ${opts.key}: cannot read: ${describeFileError(err)}`);
+  }
+  let key;
+  try {
+    key = loadPublicKey(keyPem, `--key ${opts.key}`);
+  } catch (err) {
+    throw new InputError(err instanceof KeyMaterialError ? err.message : String(err));
+  }
+  const envelope = findEnvelope(await readText(file), file);
+  const result = verifyEnvelope(envelope, key);
+  if (!result.ok) {
+    io.err(`verification failed: ${result.reason}`);
+    return 1;
+  }
+  io.out(`verified (keyid ${result.keyid}): predicateType ${result.statement.predicateType ?? "?"}; subjects: ${(result.statement.subject ?? []).map((s) => s.name).join(", ")}`);
+  // What the signature covers of the run's calls, when it went through the run-time gateway.
+  const trace = statementTrace(result.statement);
+  if (trace) {
+    const r = trace.record;
+    io.out(`trace: ${String(r.calls)} calls through agentgate's run-time gateway${r.untraced > 0 ? ` (${String(r.untraced)} after the first ${String(r.trace.length)} counted, not kept)` : ""}; ${String(r.used)} of ${String(r.budget)} tokens used`);
+    for (const line of trace.lines) io.out(renderText(line));
+  }
+  return 0;
 }

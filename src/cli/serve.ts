@@ -17,7 +17,7 @@ import type { ServingTls } from "../server/serving-tls.ts";
 import { readKeyPair } from "../server/tls-reload.ts";
 import { DEFAULT_REVIEW_LIMITS } from "../wire/parse.ts";
 import { bundleSourcing, type BundleFlags } from "./bundle-flags.ts";
-import { loadKubeConfig, parseListen } from "./environment.ts";
+import { kubeApiFor, parseListen } from "./environment.ts";
 import { planSigningKeyring, type SigningFlags } from "./signing-flags.ts";
 
 export type { RunningGateway };
@@ -131,13 +131,13 @@ export async function gatewayConfig(opts: ServeOptions): Promise<GatewayConfig> 
   const ownerFlag = opts.owner !== undefined ? parseOwnerFlag(opts.owner) : undefined;
   // The Secrets live in the cluster even when policy context does not (--offline).
   const inCluster = tls.source === "secret" || signing.kind === "secret";
-  const kubeConfig = !opts.offline || inCluster ? loadKubeConfig(opts, inCluster ? "" : ", or --offline") : undefined;
-  if (ownerFlag && !kubeConfig) throw new InputError("--owner needs a cluster: it names what the gateway creates there (--cert-secret, --signing-keys)");
-  const owner = ownerFlag && kubeConfig ? await resolveOwnerFlag(kubeConfig, opts.namespace, ownerFlag) : undefined;
+  const api = !opts.offline || inCluster ? kubeApiFor(opts, inCluster ? "" : ", or --offline", { userAgent: "agentgate-gateway" }) : undefined;
+  if (ownerFlag && !api) throw new InputError("--owner needs a cluster: it names what the gateway creates there (--cert-secret, --signing-keys)");
+  const owner = ownerFlag && api ? await resolveOwnerFlag(api, opts.namespace, ownerFlag) : undefined;
   return {
     listen,
     tls,
-    cluster: !opts.offline && kubeConfig ? { mode: "cluster", kubeConfig } : { mode: "offline", ...(kubeConfig ? { kubeConfig } : {}) },
+    cluster: !opts.offline && api ? { mode: "cluster", api } : { mode: "offline", ...(api ? { api } : {}) },
     namespace: opts.namespace,
     identity: makeIdentity([opts.serviceAccount, ...opts.trustedUser], {
       ...(opts.kagentServiceAccount && opts.kagentServiceAccount.length > 0 ? { kagent: opts.kagentServiceAccount } : {}),

@@ -2,9 +2,9 @@
 // process that signs (serve) or verifies (controller, audit, review): turned
 // into a Keyring once here, so nothing below the CLI knows a flag's name.
 import { readFile } from "node:fs/promises";
-import type * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
 import { parseDurationNs } from "../duration.ts";
+import type { KubeApi } from "../kube/api.ts";
 import { PublishedKeys, parseObjectRef } from "../signing/cluster-keyring.ts";
 import { KeyMaterialError, publicKeysFromPem, signingKeyFromPem } from "../signing/keys.ts";
 import { ephemeralKeyring, staticKeyring, type Keyring } from "../signing/keyring.ts";
@@ -87,7 +87,7 @@ export async function fixedSigningKeyring(file: string | undefined): Promise<Key
 }
 
 /** The verifying keyring of the controller and audit; one of the two flags is required. */
-export async function verificationKeyring(flags: SigningFlags, kc: k8s.KubeConfig | undefined, log: Logger, required: boolean): Promise<Keyring | undefined> {
+export async function verificationKeyring(flags: SigningFlags, api: KubeApi | undefined, log: Logger, required: boolean): Promise<Keyring | undefined> {
   const files = flags.signingPublicKeyFile ?? [];
   if (flags.signingKeys !== undefined && files.length > 0) throw new InputError("--signing-keys and --signing-public-key-file exclude each other");
   if (files.length > 0) {
@@ -107,8 +107,8 @@ export async function verificationKeyring(flags: SigningFlags, kc: k8s.KubeConfi
     } catch (err) {
       throw new InputError(err instanceof Error ? err.message : String(err));
     }
-    if (!kc) throw new InputError("--signing-keys needs a cluster");
-    const keys = new PublishedKeys(kc, ref, log);
+    if (!api) throw new InputError("--signing-keys needs a cluster");
+    const keys = new PublishedKeys(api, ref, log);
     await keys.start();
     return keys;
   }

@@ -3,7 +3,8 @@
 // client certificate for them, or start, change or enter a pod that runs as
 // them. Used by run-approval, so nobody approves a run created by an
 // identity they control.
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
+import type { KubeApi } from "../kube/api.ts";
 import { RESOURCES, TEKTON_GROUP, byRole } from "../kube/resources.ts";
 import type { UserInfo } from "../types/admission.ts";
 import { parseServiceAccountUser } from "../guardrails/identity.ts";
@@ -189,10 +190,9 @@ export function reviewerOf(review: Review): AccessReviewer {
 }
 
 /** A Review that is a SubjectAccessReview sent to the cluster. */
-export function subjectAccessReview(kc: k8s.KubeConfig): Review {
-  const api = kc.makeApiClient(k8s.AuthorizationV1Api);
+export function subjectAccessReview(api: KubeApi): Review {
   return async (spec) => {
-    const review = await api.createSubjectAccessReview({ body: { apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec } });
+    const review = await api.create<k8s.V1SubjectAccessReview>("/apis/authorization.k8s.io/v1/subjectaccessreviews", { apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec });
     return review.status?.allowed === true;
   };
 }
@@ -232,8 +232,8 @@ export class CachedAccessReviewer implements AccessReviewer {
 export class ClusterAccessReviewer implements AccessReviewer {
   private readonly reviewer: AccessReviewer;
 
-  constructor(kc: k8s.KubeConfig) {
-    this.reviewer = new CachedAccessReviewer(reviewerOf(subjectAccessReview(kc)));
+  constructor(api: KubeApi) {
+    this.reviewer = new CachedAccessReviewer(reviewerOf(subjectAccessReview(api)));
   }
 
   actsAs(user: UserInfo, creator: string): Promise<string | undefined> {

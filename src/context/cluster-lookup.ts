@@ -5,37 +5,44 @@
 // kind's watch is broken its hits are read again too, so an object deleted
 // meanwhile (after an API server restart) is never admitted from the cache.
 //
-// "Synced" means the kind's initial list succeeded and its watch connected.
-// client-node's ListWatch.start() does not say so: on a failed list (403,
-// connection refused) it fires its error callbacks and resolves as if
-// nothing happened. So each start is an attempt whose errors are collected,
-// and a failed attempt is retried with backoff until one succeeds; /readyz
-// names the kinds still failing and why. A kind whose API is not served
-// (404: kagent not installed) counts as synced and empty: its references
-// resolve to null, which is the truth, and the list is retried now and then
-// so the cache fills once the CRDs appear.
+// "Synced" means the kind's initial list succeeded and its watch connected:
+// ListWatch.start() (src/kube/list-watch.ts) resolves only then, and rejects
+// on a failed list (403, connection refused) or watch. So each start is an
+// attempt whose errors are collected, and a failed attempt is retried with
+// backoff until one succeeds; /readyz names the kinds still failing and why.
+// A watch that fails once established stops its cache, which is started
+// again the same way. A kind whose API is not served (404: kagent not
+// installed) counts as synced and empty: its references resolve to null,
+// which is the truth, and the list is retried now and then so the cache
+// fills once the CRDs appear.
 //
 // Services are cached only once referenced (per namespace, on the first
 // lookup there): most clusters have many and tool servers name few. Until
 // that cache has listed, reads go to the API server; it never holds up
 // readiness.
-import * as k8s from "@kubernetes/client-node";
 import type { KubeObject } from "../types/kube.ts";
 import type { Logger } from "../log.ts";
 import type { ContextKind, ObjectLookup } from "./lookup.ts";
+import type { KubeApi } from "../kube/api.ts";
 import { describeError, statusCode } from "../kube/errors.ts";
-import { gvrOf, listPath, RESOURCES } from "../kube/resources.ts";
+import { ListWatch, type ListResult } from "../kube/list-watch.ts";
+import { gvrOf, listPath, RESOURCES, type KubeResource } from "../kube/resources.ts";
 
 interface WatchedKind {
   kind: Exclude<ContextKind, "Service" | "ServiceAccount">;
   group: string;
   version: string;
   plural: string;
-  /** the informer's watch path, over all namespaces */
+  /** the cache's watch path, over all namespaces */
   path: string;
+  /** the path of one object of the kind */
+  objectPath: (namespace: string, name: string) => string;
 }
 
-const watched = (r: (typeof RESOURCES)[WatchedName]): WatchedKind => ({ kind: r.kind, ...gvrOf(r), path: listPath(r) });
+/** The URL path of one object; a cluster-scoped kind ignores the namespace. */
+const objectPath = (r: KubeResource, namespace: string, name: string): string => `${listPath(r, encodeURIComponent(namespace))}/${encodeURIComponent(name)}`;
+
+const watched = (r: (typeof RESOURCES)[WatchedName]): WatchedKind => ({ kind: r.kind, ...gvrOf(r), path: listPath(r), objectPath: (namespace, name) => objectPath(r, namespace, name) });
 type WatchedName = "agentConfigs" | "modelConfigs" | "remoteMcpServers" | "mcpServers" | "namespaces" | "customRuns" | "pipelineRuns" | "agents";
 
 export const WATCHED_KINDS: readonly WatchedKind[] = [RESOURCES.agentConfigs, RESOURCES.modelConfigs, RESOURCES.remoteMcpServers, RESOURCES.mcpServers, RESOURCES.namespaces].map(watched);
@@ -58,15 +65,19 @@ export interface ClusterLookupOptions {
   pageSize?: number;
 }
 
-type Cache = k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>;
+/** One page of a list, as the API server sends it. */
+interface ListPage {
+  items?: KubeObject[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
 
-/** One informer and what is known of it. */
+/** One watch cache and what is known of it. */
 interface CacheState {
   /** what /readyz and the logs call it: "ModelConfig", "Service in tools" */
   label: string;
   /** e.g. "modelconfigs.kagent.dev" */
   resource: string;
-  informer: Cache;
+  informer: ListWatch;
   /** counts for readiness (Services do not) */
   gatesReadiness: boolean;
   synced: boolean;
@@ -90,9 +101,7 @@ export class ClusterLookup implements ObjectLookup {
   private readonly kinds = new Map<ContextKind, CacheState>();
   /** Service caches, by namespace, started on first reference */
   private readonly services = new Map<string, CacheState>();
-  private readonly custom: k8s.CustomObjectsApi;
-  private readonly core: k8s.CoreV1Api;
-  private readonly kc: k8s.KubeConfig;
+  private readonly api: KubeApi;
   private readonly log: Logger;
   private readonly onSync: (kind: string, synced: boolean) => void;
   private readonly retryBaseMs: number;
@@ -103,12 +112,10 @@ export class ClusterLookup implements ObjectLookup {
   /** direct reads made to confirm a cache miss (for the closing figures and metrics) */
   confirmations = 0;
 
-  constructor(kc: k8s.KubeConfig, log: Logger, onSync: (kind: string, synced: boolean) => void = () => undefined, opts: ClusterLookupOptions = {}) {
-    this.kc = kc;
+  constructor(api: KubeApi, log: Logger, onSync: (kind: string, synced: boolean) => void = () => undefined, opts: ClusterLookupOptions = {}) {
+    this.api = api;
     this.log = log;
     this.onSync = onSync;
-    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.retryBaseMs = opts.retryBaseMs ?? 1000;
     this.retryMaxMs = opts.retryMaxMs ?? 30_000;
     this.absentRecheckMs = opts.absentRecheckMs ?? 30_000;
@@ -123,7 +130,7 @@ export class ClusterLookup implements ObjectLookup {
   async start(): Promise<void> {
     await Promise.all(
       WATCHED_KINDS.map((w) => {
-        const state = this.makeState(w.kind, `${w.plural}${w.group ? `.${w.group}` : ""}`, w.path, this.listFn(w), true);
+        const state = this.makeState(w.kind, `${w.plural}${w.group ? `.${w.group}` : ""}`, w.path, this.listFn(w.path), true);
         this.kinds.set(w.kind, state);
         this.onSync(w.kind, false);
         return this.attempt(state);
@@ -146,30 +153,22 @@ export class ClusterLookup implements ObjectLookup {
    * bench/watch-cache-scale.ts). The pages of one list are one snapshot: the
    * last page's resourceVersion is where the watch starts.
    */
-  private listFn(w: WatchedKind): k8s.ListPromise<k8s.KubernetesObject> {
+  private listFn(path: string): () => Promise<ListResult> {
     const limit = this.pageSize;
-    const page = async (cont: string | undefined): Promise<{ list: k8s.KubernetesListObject<k8s.KubernetesObject>; next: string | undefined }> => {
-      const params = { limit, ...(cont !== undefined ? { _continue: cont } : {}) };
-      if (w.kind === "Namespace") {
-        const list = await this.core.listNamespace(params);
-        return { list, next: list.metadata?._continue };
-      }
-      const list = (await this.custom.listCustomObjectForAllNamespaces({ group: w.group, version: w.version, resourcePlural: w.plural, ...params })) as k8s.KubernetesListObject<k8s.KubernetesObject> & { metadata?: { continue?: string } };
-      return { list, next: list.metadata?.continue };
-    };
     return async () => {
-      const items: k8s.KubernetesObject[] = [];
+      const items: KubeObject[] = [];
       for (let cont: string | undefined; ; ) {
-        const { list, next } = await page(cont);
-        for (const item of list.items) items.push(item);
-        if (!next) return { ...list, items };
+        const list = await this.api.get<ListPage>(path, { limit, continue: cont });
+        for (const item of list.items ?? []) items.push(item);
+        const next = list.metadata?.continue;
+        if (!next) return { items, ...(list.metadata ? { metadata: list.metadata } : {}) };
         cont = next;
       }
     };
   }
 
-  private makeState(label: string, resource: string, path: string, list: k8s.ListPromise<k8s.KubernetesObject>, gatesReadiness: boolean): CacheState {
-    const informer = k8s.makeInformer(this.kc, path, list);
+  private makeState(label: string, resource: string, path: string, list: () => Promise<ListResult>, gatesReadiness: boolean): CacheState {
+    const informer = new ListWatch(this.api, path, list);
     const state: CacheState = { label, resource, informer, gatesReadiness, synced: false, watching: false, absent: false, failures: 0, attempting: false };
     informer.on("error", (err: unknown) => this.onError(state, err));
     return state;
@@ -260,7 +259,11 @@ export class ClusterLookup implements ObjectLookup {
   private serviceCache(namespace: string): CacheState {
     let state = this.services.get(namespace);
     if (!state) {
-      state = this.makeState(`Service in ${namespace}`, `services in namespace ${namespace}`, listPath(RESOURCES.services, namespace), () => this.core.listNamespacedService({ namespace }), false);
+      const path = listPath(RESOURCES.services, encodeURIComponent(namespace));
+      state = this.makeState(`Service in ${namespace}`, `services in namespace ${namespace}`, path, async () => {
+        const list = await this.api.get<ListPage>(path);
+        return { items: list.items ?? [], ...(list.metadata ? { metadata: list.metadata } : {}) };
+      }, false);
       this.services.set(namespace, state);
       if (!this.stopped) void this.attempt(state);
     }
@@ -270,19 +273,18 @@ export class ClusterLookup implements ObjectLookup {
   async get(kind: ContextKind, namespace: string, name: string): Promise<KubeObject | null> {
     const state = kind === "Service" ? this.serviceCache(namespace) : this.kinds.get(kind);
     const cached = state?.watching ? state.informer.get(name, kind === "Namespace" ? undefined : namespace) : undefined;
-    if (cached) return cached as KubeObject;
+    if (cached) return cached;
     return this.read(kind, namespace, name);
   }
 
   private async read(kind: ContextKind, namespace: string, name: string): Promise<KubeObject | null> {
     this.confirmations++;
     try {
-      if (kind === "Namespace") return (await this.core.readNamespace({ name })) as KubeObject;
-      if (kind === "Service") return (await this.core.readNamespacedService({ name, namespace })) as KubeObject;
-      if (kind === "ServiceAccount") return (await this.core.readNamespacedServiceAccount({ name, namespace })) as KubeObject;
+      if (kind === "Service") return await this.api.get<KubeObject>(objectPath(RESOURCES.services, namespace, name));
+      if (kind === "ServiceAccount") return await this.api.get<KubeObject>(objectPath(RESOURCES.serviceAccounts, namespace, name));
       const w = WATCHED_KINDS.find((k) => k.kind === kind) ?? DIRECT_KINDS.find((k) => k.kind === kind);
       if (!w) return null;
-      return (await this.custom.getNamespacedCustomObject({ group: w.group, version: w.version, namespace, plural: w.plural, name })) as KubeObject;
+      return await this.api.get<KubeObject>(w.objectPath(namespace, name));
     } catch (err) {
       if (statusCode(err) === 404) return null;
       throw new Error(`cannot read ${kind} ${namespace}/${name}: ${describeError(err)}`, { cause: err });

@@ -6,6 +6,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { ConfigMapLedgerStore } from "../calls/ledger-configmap.ts";
 import { errorMessage } from "../errors.ts";
+import { kubeApiOf } from "../kube/from-kubeconfig.ts";
 import { LeaderElector } from "../kube/leader.ts";
 import type { Owner } from "../kube/owner.ts";
 import type { Logger } from "../log.ts";
@@ -87,7 +88,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const metrics = new ControllerMetrics();
   const kube = new Kube(opts.kubeConfig, (verb, resource) => { metrics.apiRequests.inc({ verb, resource }); });
   const facts = new ClusterFacts(opts.kubeConfig, kube, log);
-  const ledgers = opts.calls ? { store: new ConfigMapLedgerStore(opts.kubeConfig, opts.calls.ledgerNamespace, opts.owner), namespace: opts.calls.ledgerNamespace } : undefined;
+  const ledgers = opts.calls ? { store: new ConfigMapLedgerStore(kubeApiOf(opts.kubeConfig), opts.calls.ledgerNamespace, opts.owner), namespace: opts.calls.ledgerNamespace } : undefined;
   const reconciler: RunReconciler = new RunReconciler(reconcilerDeps(opts, kube, facts, ledgers?.store, (k) => queue.add(`run/${k}`)));
   const customRunReconciler = new CustomRunReconciler(kube, log);
   const queue: WorkQueue = new WorkQueue((key) => reconcileKey(key, watches, reconciler, customRunReconciler, metrics), log);

@@ -7,9 +7,9 @@
 // miss one of agentgate's webhooks, or let one fail open, the gateway signs
 // nothing: no decision, creator or approval; runs wait for the webhooks to be
 // back (failing closed, like the rest of agentgate for agent kinds).
-import * as k8s from "@kubernetes/client-node";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { KubeApi } from "../kube/api.ts";
 import { statusCode } from "../kube/errors.ts";
 import { WEBHOOKS } from "./webhooks.ts";
 
@@ -43,11 +43,10 @@ export function registrationProblem(name: string, validating: Configuration | nu
 /** Reads one configuration; null when it does not exist. */
 export type ConfigurationReader = (kind: "validating" | "mutating", name: string) => Promise<Configuration | null>;
 
-export function clusterReader(kc: k8s.KubeConfig): ConfigurationReader {
-  const api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+export function clusterReader(api: KubeApi): ConfigurationReader {
   return async (kind, name) => {
     try {
-      return kind === "validating" ? await api.readValidatingWebhookConfiguration({ name }) : await api.readMutatingWebhookConfiguration({ name });
+      return await api.get<Configuration>(`/apis/admissionregistration.k8s.io/v1/${kind}webhookconfigurations/${encodeURIComponent(name)}`);
     } catch (err) {
       if (statusCode(err) === 404) return null;
       throw err;

@@ -19,13 +19,15 @@
 // finalizers, and no deletion needs to wait for these objects) nor
 // controller (the objects are shared by replicas and adopted by the next
 // version, not controlled by one ReplicaSet).
-import * as k8s from "@kubernetes/client-node";
-import { statusCode } from "./errors.ts";
-import { AgentgateError, errorMessage } from "../errors.ts";
+import type * as k8s from "@kubernetes/client-node";
+import type { KubeApi } from "./api.ts";
+import { describeError, statusCode } from "./errors.ts";
+import { apiVersionOf, listPath, RESOURCES } from "./resources.ts";
+import { AgentgateError } from "../errors.ts";
 
 const KINDS = {
-  deployment: { apiVersion: "apps/v1", kind: "Deployment", resource: "deployments.apps" },
-  cronjob: { apiVersion: "batch/v1", kind: "CronJob", resource: "cronjobs.batch" },
+  deployment: RESOURCES.deployments,
+  cronjob: RESOURCES.cronJobs,
 } as const;
 
 export type OwnerKind = keyof typeof KINDS;
@@ -82,25 +84,23 @@ export interface ResolveOptions {
  * the flags or the RBAC and fails at once; an API server that does not
  * answer is tried again a few times.
  */
-export async function resolveOwner(kc: k8s.KubeConfig, namespace: string, flag: OwnerRef, opts: ResolveOptions = {}): Promise<Owner> {
+export async function resolveOwner(api: KubeApi, namespace: string, flag: OwnerRef, opts: ResolveOptions = {}): Promise<Owner> {
   const kind = KINDS[flag.kind];
   const what = `${flag.kind}/${flag.name}`;
-  const read = async (): Promise<k8s.V1ObjectMeta | undefined> =>
-    flag.kind === "deployment"
-      ? (await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: flag.name, namespace })).metadata
-      : (await kc.makeApiClient(k8s.BatchV1Api).readNamespacedCronJob({ name: flag.name, namespace })).metadata;
+  const path = `${listPath(kind, namespace)}/${encodeURIComponent(flag.name)}`;
+  const read = async (): Promise<k8s.V1ObjectMeta | undefined> => (await api.get<{ metadata?: k8s.V1ObjectMeta }>(path)).metadata;
   const attempts = Math.max(1, opts.attempts ?? 5);
   for (let attempt = 1; ; attempt++) {
     try {
       const uid = (await read())?.uid;
       if (!uid) throw new OwnerError("unavailable", what, "the API server returned it without a uid");
-      return { namespace, reference: { apiVersion: kind.apiVersion, kind: kind.kind, name: flag.name, uid } };
+      return { namespace, reference: { apiVersion: apiVersionOf(kind), kind: kind.kind, name: flag.name, uid } };
     } catch (err) {
       if (err instanceof OwnerError) throw err;
       const code = statusCode(err);
       if (code === 404) throw new OwnerError("usage", what, `no ${kind.kind} ${flag.name} in namespace ${namespace}`, { cause: err });
-      if (code === 401 || code === 403) throw new OwnerError("usage", what, `reading it was refused (HTTP ${String(code)}); this process needs get on ${kind.resource} named ${flag.name} in ${namespace}`, { cause: err });
-      if (attempt >= attempts) throw new OwnerError("unavailable", what, `cannot read it from the API server after ${String(attempts)} tries: ${code !== undefined ? `HTTP ${String(code)}: ` : ""}${errorMessage(err)}`, { cause: err });
+      if (code === 401 || code === 403) throw new OwnerError("usage", what, `reading it was refused (HTTP ${String(code)}); this process needs get on ${kind.plural}.${kind.group} named ${flag.name} in ${namespace}`, { cause: err });
+      if (attempt >= attempts) throw new OwnerError("unavailable", what, `cannot read it from the API server after ${String(attempts)} tries: ${describeError(err)}`, { cause: err });
       await new Promise((r) => setTimeout(r, (opts.retryMs ?? 1000) * 2 ** (attempt - 1)));
     }
   }

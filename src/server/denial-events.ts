@@ -11,8 +11,11 @@
 // of forged reviews costs a bounded number of reads as well. A flood can use
 // the budget up, and real denials then go without an Event for a while; the
 // denial itself still reaches whoever applied the change.
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { Counter, type Registry } from "prom-client";
+import type { KubeApi } from "../kube/api.ts";
+import { statusCode } from "../kube/errors.ts";
+import { resourceByKind } from "../kube/resources.ts";
 import type { Logger } from "../log.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import type { KubeObject } from "../types/kube.ts";
@@ -138,7 +141,7 @@ export function eventBody(target: EventTarget, request: AdmissionRequest, messag
     message: `update by ${request.userInfo.username ?? "unknown"} denied by agentgate: ${message}`.slice(0, 1024),
     source: { component: "agentgate" },
     reportingComponent: "agentgate",
-    // client-node types these as Date but sends them as they are: RFC 3339 strings.
+    // client-node's type says Date; the API server takes RFC 3339 strings.
     firstTimestamp: time as unknown as Date,
     lastTimestamp: time as unknown as Date,
     count: 1,
@@ -192,27 +195,43 @@ export function createDenialRecorder(opts: DenialRecorderOptions): (request: Adm
   };
 }
 
+/**
+ * The URL path of the object an Event would be about, at the version the
+ * review names. Only kinds of the resource table (src/kube/resources.ts):
+ * the webhooks intercept no others, and a review naming another is not one
+ * the API server sent.
+ */
+export function targetPath(target: EventTarget): string {
+  const slash = target.apiVersion.indexOf("/");
+  const group = slash < 0 ? "" : target.apiVersion.slice(0, slash);
+  const version = target.apiVersion.slice(slash + 1);
+  const resource = resourceByKind(group, target.kind);
+  if (!resource) throw new Error(`Unrecognized API version and kind: ${target.apiVersion} ${target.kind}`);
+  const base = group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
+  return `${base}${resource.namespaced ? `/namespaces/${encodeURIComponent(target.namespace)}` : ""}/${resource.plural}/${encodeURIComponent(target.name)}`;
+}
+
 /** The API server as the sink: a GET of the object, then a create of the Event. */
-export function apiServerSink(kc: k8s.KubeConfig): EventSink {
-  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-  const core = kc.makeApiClient(k8s.CoreV1Api);
+export function apiServerSink(api: KubeApi): EventSink {
   return {
     async read(target) {
+      const path = targetPath(target);
       try {
-        return await objects.read<KubeObject & k8s.KubernetesObject>({ apiVersion: target.apiVersion, kind: target.kind, metadata: { name: target.name, namespace: target.namespace } });
+        return await api.get<KubeObject>(path);
       } catch (err) {
-        if (err instanceof k8s.ApiException && err.code === 404) return undefined;
-        throw err instanceof k8s.ApiException ? new Error(`GET ${target.apiVersion} ${target.kind} ${target.namespace}/${target.name}: HTTP ${err.code}`) : err;
+        const code = statusCode(err);
+        if (code === 404) return undefined;
+        throw code !== undefined ? new Error(`GET ${target.apiVersion} ${target.kind} ${target.namespace}/${target.name}: HTTP ${code}`) : err;
       }
     },
     async write(event) {
-      await core.createNamespacedEvent({ namespace: event.metadata.namespace ?? "", body: event });
+      await api.create(`/api/v1/namespaces/${encodeURIComponent(event.metadata.namespace ?? "")}/events`, event);
     },
   };
 }
 
 /** serve's recorder: Events through the API server, each outcome counted in agentgate_denial_events_total. */
-export function createDenialEvents(kc: k8s.KubeConfig, log: Logger, registry?: Registry, limits: EventLimits = DEFAULT_EVENT_LIMITS): (request: AdmissionRequest, message: string) => void {
+export function createDenialEvents(api: KubeApi, log: Logger, registry?: Registry, limits: EventLimits = DEFAULT_EVENT_LIMITS): (request: AdmissionRequest, message: string) => void {
   const counter = registry
     ? new Counter({
         name: "agentgate_denial_events_total",
@@ -221,6 +240,6 @@ export function createDenialEvents(kc: k8s.KubeConfig, log: Logger, registry?: R
         registers: [registry],
       })
     : undefined;
-  const record = createDenialRecorder({ sink: apiServerSink(kc), log, limits, onOutcome: (outcome) => counter?.inc({ outcome }) });
+  const record = createDenialRecorder({ sink: apiServerSink(api), log, limits, onOutcome: (outcome) => counter?.inc({ outcome }) });
   return (request, message) => void record(request, message);
 }

@@ -2,7 +2,7 @@
 // constructor `agentgate serve` and the tests share. The config is typed and
 // checked (src/cli/serve.ts turns flags into it); nothing here knows a
 // command line, and the errors it throws name config fields.
-import type * as k8s from "@kubernetes/client-node";
+import type { KubeApi } from "../kube/api.ts";
 import { startCallGateway, type RunningCallGateway } from "../calls/start.ts";
 import type { CertificateManager } from "../certs/manager.ts";
 import { startSelfManaged } from "../certs/self-managed.ts";
@@ -34,10 +34,10 @@ import { CertificateReloader } from "./tls-reload.ts";
 
 /**
  * Where policy context comes from. Offline, objects a request names are
- * absent; a kubeConfig may still be there for the Secrets the certificates
+ * absent; an API client may still be there for the Secrets the certificates
  * or signing keys are kept in.
  */
-export type GatewayCluster = { mode: "cluster"; kubeConfig: k8s.KubeConfig } | { mode: "offline"; kubeConfig?: k8s.KubeConfig };
+export type GatewayCluster = { mode: "cluster"; api: KubeApi } | { mode: "offline"; api?: KubeApi };
 
 export interface GatewayConfig {
   listen: ListenAddress;
@@ -100,7 +100,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   let calls: RunningCallGateway | undefined;
   try {
     if (config.metricsListen) probes = await listenProbes("metricsListen", config.metricsListen, { metrics: metrics.registry });
-    const kc = config.cluster.mode === "cluster" ? config.cluster.kubeConfig : undefined;
+    const kc = config.cluster.mode === "cluster" ? config.cluster.api : undefined;
     if (config.callsListen && kc) calls = await startCallGateway({ ...config.callsListen, ledgerNamespace: config.namespace }, kc, () => store.engine(), lookup, keyring.resolve, logger).catch((err: unknown) => { throw new AgentgateError("input", errorMessage(err), { field: "callsListen", cause: err }); });
   } catch (err) {
     await closeServer(server);
@@ -148,7 +148,7 @@ interface ServerParts {
 
 /** The webhook server, not yet listening, with what it reads: context, keys, certificates. */
 async function serverParts(config: GatewayConfig, metrics: GatewayMetrics, store: BundleStore, pair: { cert: string; key: string }): Promise<ServerParts> {
-  const kc = config.cluster.mode === "cluster" ? config.cluster.kubeConfig : undefined;
+  const kc = config.cluster.mode === "cluster" ? config.cluster.api : undefined;
   const cluster = kc ? new ClusterLookup(kc, logger, (kind, synced) => metrics.cacheSynced.set({ kind }, synced ? 1 : 0)) : undefined;
   const lookup: ObjectLookup = cluster ?? new StaticLookup();
   const onDeniedUpdate = kc ? createDenialEvents(kc, logger, metrics.registry, config.eventLimits) : undefined;
@@ -156,7 +156,7 @@ async function serverParts(config: GatewayConfig, metrics: GatewayMetrics, store
   await guard?.start();
   // The signing keys outlive the Deployment (no owner): stored runs and provenance are verified
   // with them, and a deleted Deployment (helm upgrade --force, a rename) must not take them along.
-  const signingKeys = await startSigning(config.signing, config.cluster.kubeConfig, logger);
+  const signingKeys = await startSigning(config.signing, config.cluster.api, logger);
   const keyring = guard ? guardedKeyring(signingKeys, () => guard.blocked()) : signingKeys;
   const clientAuth = config.clientAuth ? new ClientAuth({ caPem: config.clientAuth.caPem, allowedNames: config.clientAuth.allowedNames }) : undefined;
   let certs: CertificateManager | undefined;
@@ -181,8 +181,8 @@ async function serverParts(config: GatewayConfig, metrics: GatewayMetrics, store
   const { tls } = config;
   const reloader = tls.source === "files" ? new CertificateReloader(server, tls.certFile, tls.keyFile, tls.pair, logger, (p) => metrics.certificateLoaded(p.cert, "files")) : undefined;
   reloader?.start();
-  if (tls.source === "secret" && config.cluster.kubeConfig) {
-    certs = startSelfManaged(tls.plan, config.cluster.kubeConfig, logger, (p) => {
+  if (tls.source === "secret" && config.cluster.api) {
+    certs = startSelfManaged(tls.plan, config.cluster.api, logger, (p) => {
       server.setSecureContext({ cert: p.cert, key: p.key, minVersion: "TLSv1.2" });
       metrics.certificateLoaded(p.cert, "secret");
     }, config.owner);

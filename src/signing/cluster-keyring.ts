@@ -4,7 +4,7 @@
 // only the ConfigMap. Every replica re-reads on a timer and on an unknown
 // kid, and every write is conditional on the resourceVersion read, so
 // replicas starting or rotating at once converge on one key set.
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import type { KeyObject } from "node:crypto";
 import { AgentgateError, errorMessage } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -12,7 +12,9 @@ import type { KeyResolver } from "./detached.ts";
 import { KeyMaterialError, decodePrivateKeys, decodePublicKeys, encodePrivateKeys, encodePublicKeys, type PublicKeyEntry, type SigningKey } from "./keys.ts";
 import type { Keyring } from "./keyring.ts";
 import { newestKey, planKeys, type RotationPolicy } from "./rotation.ts";
+import type { KubeApi } from "../kube/api.ts";
 import { statusCode } from "../kube/errors.ts";
+import { listPath, RESOURCES } from "../kube/resources.ts";
 
 export const PRIVATE_KEYS_FILE = "keys.json";
 export const PUBLIC_KEYS_FILE = "jwks.json";
@@ -45,6 +47,14 @@ interface Options {
   now?: () => number;
 }
 
+/** The URL paths of the Secret and the ConfigMap named by ref. */
+function pathsOf(ref: ObjectRef): { secrets: string; secret: string; configMaps: string; configMap: string } {
+  const secrets = listPath(RESOURCES.secrets, ref.namespace);
+  const configMaps = listPath(RESOURCES.configMaps, ref.namespace);
+  const name = encodeURIComponent(ref.name);
+  return { secrets, secret: `${secrets}/${name}`, configMaps, configMap: `${configMaps}/${name}` };
+}
+
 /** Re-reads at most once per MISS_READ_MS when asked for a kid it does not know. */
 function resolver(known: () => ReadonlyMap<string, KeyObject>, reread: () => Promise<void>): KeyResolver {
   let lastRead = 0;
@@ -64,7 +74,8 @@ export class SecretKeyring implements Keyring {
   private problem: string | undefined = "signing keys not loaded yet";
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly core: k8s.CoreV1Api;
+  private readonly api: KubeApi;
+  private readonly paths: ReturnType<typeof pathsOf>;
   readonly resolve: KeyResolver;
   private readonly syncMs: number;
   private readonly now: () => number;
@@ -72,8 +83,9 @@ export class SecretKeyring implements Keyring {
   private readonly policy: RotationPolicy;
   private readonly log: Logger;
 
-  constructor(kc: k8s.KubeConfig, ref: ObjectRef, policy: RotationPolicy, log: Logger, opts: Options = {}) {
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
+  constructor(api: KubeApi, ref: ObjectRef, policy: RotationPolicy, log: Logger, opts: Options = {}) {
+    this.api = api;
+    this.paths = pathsOf(ref);
     this.ref = ref;
     this.policy = policy;
     this.log = log;
@@ -133,7 +145,7 @@ export class SecretKeyring implements Keyring {
   private async round(): Promise<"done" | "conflict"> {
     let secret: k8s.V1Secret | undefined;
     try {
-      secret = await this.core.readNamespacedSecret(this.ref);
+      secret = await this.api.get<k8s.V1Secret>(this.paths.secret);
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
     }
@@ -143,9 +155,9 @@ export class SecretKeyring implements Keyring {
       const data = { [PRIVATE_KEYS_FILE]: Buffer.from(encodePrivateKeys(plan.keys)).toString("base64") };
       try {
         if (secret) {
-          await this.core.replaceNamespacedSecret({ ...this.ref, body: { apiVersion: "v1", kind: "Secret", metadata: secret.metadata ?? this.ref, type: secret.type ?? "Opaque", data } });
+          await this.api.replace(this.paths.secret, { apiVersion: "v1", kind: "Secret", metadata: secret.metadata ?? this.ref, type: secret.type ?? "Opaque", data } satisfies k8s.V1Secret);
         } else {
-          await this.core.createNamespacedSecret({ namespace: this.ref.namespace, body: { apiVersion: "v1", kind: "Secret", metadata: { ...this.ref, labels: LABELS }, type: "Opaque", data } });
+          await this.api.create(this.paths.secrets, { apiVersion: "v1", kind: "Secret", metadata: { ...this.ref, labels: LABELS }, type: "Opaque", data } satisfies k8s.V1Secret);
         }
         this.log.info(secret ? "signing keys: rotated" : "signing keys: made", { secret: `${this.ref.namespace}/${this.ref.name}`, signing: newestKey(plan.keys)?.kid ?? "", keys: plan.keys.length });
       } catch (err) {
@@ -170,14 +182,14 @@ export class SecretKeyring implements Keyring {
     const text = encodePublicKeys(this.keys);
     let current: k8s.V1ConfigMap | undefined;
     try {
-      current = await this.core.readNamespacedConfigMap(this.ref);
+      current = await this.api.get<k8s.V1ConfigMap>(this.paths.configMap);
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
     }
     if (current?.data?.[PUBLIC_KEYS_FILE] === text) return;
     try {
-      if (current) await this.core.replaceNamespacedConfigMap({ ...this.ref, body: { apiVersion: "v1", kind: "ConfigMap", metadata: current.metadata ?? this.ref, data: { ...(current.data ?? {}), [PUBLIC_KEYS_FILE]: text } } });
-      else await this.core.createNamespacedConfigMap({ namespace: this.ref.namespace, body: { apiVersion: "v1", kind: "ConfigMap", metadata: { ...this.ref, labels: LABELS }, data: { [PUBLIC_KEYS_FILE]: text } } });
+      if (current) await this.api.replace(this.paths.configMap, { apiVersion: "v1", kind: "ConfigMap", metadata: current.metadata ?? this.ref, data: { ...(current.data ?? {}), [PUBLIC_KEYS_FILE]: text } } satisfies k8s.V1ConfigMap);
+      else await this.api.create(this.paths.configMaps, { apiVersion: "v1", kind: "ConfigMap", metadata: { ...this.ref, labels: LABELS }, data: { [PUBLIC_KEYS_FILE]: text } } satisfies k8s.V1ConfigMap);
     } catch (err) {
       if (statusCode(err) !== 409) throw err;
     }
@@ -190,14 +202,16 @@ export class PublishedKeys implements Keyring {
   private problem: string | undefined = "published signing keys not read yet";
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly core: k8s.CoreV1Api;
+  private readonly api: KubeApi;
+  private readonly path: string;
   readonly resolve: KeyResolver;
   private readonly ref: ObjectRef;
   private readonly log: Logger;
   private readonly syncMs: number;
 
-  constructor(kc: k8s.KubeConfig, ref: ObjectRef, log: Logger, syncMs = 30_000) {
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
+  constructor(api: KubeApi, ref: ObjectRef, log: Logger, syncMs = 30_000) {
+    this.api = api;
+    this.path = pathsOf(ref).configMap;
     this.ref = ref;
     this.log = log;
     this.syncMs = syncMs;
@@ -231,7 +245,7 @@ export class PublishedKeys implements Keyring {
   async read(): Promise<void> {
     const what = `ConfigMap ${this.ref.namespace}/${this.ref.name}`;
     try {
-      const cm = await this.core.readNamespacedConfigMap(this.ref);
+      const cm = await this.api.get<k8s.V1ConfigMap>(this.path);
       const text = cm.data?.[PUBLIC_KEYS_FILE];
       if (text === undefined) throw new KeyMaterialError(`${what} has no ${PUBLIC_KEYS_FILE}`);
       this.keys = decodePublicKeys(text, `${what} ${PUBLIC_KEYS_FILE}`);

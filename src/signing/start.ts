@@ -1,7 +1,7 @@
 // The gateway's signing keyring as configured: keys kept in a Secret (made
 // if absent, rotated) or a fixed key (a file's, or one made for this
 // process). The command line chooses; this only starts what was chosen.
-import type * as k8s from "@kubernetes/client-node";
+import type { KubeApi } from "../kube/api.ts";
 import type { Logger } from "../log.ts";
 import { SecretKeyring } from "./cluster-keyring.ts";
 import type { Keyring } from "./keyring.ts";
@@ -12,11 +12,11 @@ export type SigningPlan =
   | { kind: "fixed"; keyring: Keyring };
 
 /** Started, so it is loading (or made) when this returns. */
-export async function startSigning(plan: SigningPlan, kc: k8s.KubeConfig | undefined, log: Logger): Promise<Keyring> {
+export async function startSigning(plan: SigningPlan, api: KubeApi | undefined, log: Logger): Promise<Keyring> {
   if (plan.kind === "fixed") return plan.keyring;
   // The command line loads a kubeconfig whenever the keys live in a Secret.
-  if (!kc) throw new Error("signing keys kept in a Secret need a kubeConfig");
-  const keyring = new SecretKeyring(kc, plan.ref, plan.rotation, log);
+  if (!api) throw new Error("signing keys kept in a Secret need a kubeConfig");
+  const keyring = new SecretKeyring(api, plan.ref, plan.rotation, log);
   await keyring.start();
   return keyring;
 }

@@ -25,6 +25,7 @@ import { logger } from "../../src/log.ts";
 import { RUN_LABEL, type AgentRun } from "../../src/types/agent.ts";
 import type { Condition } from "../../src/types/kube.ts";
 import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import { exemptNamespaces } from "../../src/gateway/exemptions.ts";
 import { startFakeKagent, type AgentScript, type FakeKagent } from "../support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
@@ -182,7 +183,7 @@ before(async () => {
   alice = await cp.kubeconfigFor("alice", ["system:masters"]);
   mallory = await cp.kubeconfigFor("mallory", []);
   gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [CONTROLLER_USER], drainSeconds: 0, signingKeys: `${SIGNING.namespace}/${SIGNING.name}` });
-  published = new PublishedKeys(controllerKc, SIGNING, logger, 1000);
+  published = new PublishedKeys(kubeApiOf(controllerKc), SIGNING, logger, 1000);
   const hooks = webhookConfigurations({ name: "agentgate", target: { url: `https://127.0.0.1:${gateway.port}`, caBundle: gateway.caCert ?? "" }, exemptNamespaces: ["kube-system", "agentgate-system", "tekton-pipelines"] });
   kagent = await startFakeKagent({ defaultScript: { llmCalls: 1, promptTokens: 100, completionTokens: 20, resultText: "done" } });
   await cp.applyYaml(

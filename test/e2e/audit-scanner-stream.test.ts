@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { ClusterLookup } from "../../src/context/cluster-lookup.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import { exemptNamespaces } from "../../src/gateway/exemptions.ts";
 import { makeIdentity } from "../../src/guardrails/identity.ts";
 import { logger } from "../../src/log.ts";
@@ -48,7 +49,7 @@ before(async () => {
     })),
   ]);
   await cp.applyYaml(docs.map((d) => stringify(d)).join("---\n"));
-  lookup = new ClusterLookup(cp.kubeConfig, logger);
+  lookup = new ClusterLookup(kubeApiOf(cp.kubeConfig), logger);
   await lookup.start();
   engine = await loadEngine([]);
 });

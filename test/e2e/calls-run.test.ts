@@ -32,6 +32,7 @@ import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";
 import { verifyEnvelope } from "../../src/provenance/envelope.ts";
 import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import type { AgentRun } from "../../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import type { ControlPlane } from "../support/control-plane.ts";
@@ -185,7 +186,7 @@ before(async () => {
   await cp.applyYaml(yaml(hooks.validating, hooks.mutating));
   const controllerKc = new k8s.KubeConfig();
   controllerKc.loadFromFile(await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]));
-  published = new PublishedKeys(controllerKc, SIGNING, logger, 1000);
+  published = new PublishedKeys(kubeApiOf(controllerKc), SIGNING, logger, 1000);
   await published.start();
   await until("the gateway to publish its signing keys", async () => (published.notReady() === undefined ? true : (await published.read().catch(() => undefined), undefined)));
   void playKagent();

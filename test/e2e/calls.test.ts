@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { stringify } from "yaml";
@@ -18,6 +18,7 @@ import { CALLS_AUDIENCE } from "../../src/calls/caller.ts";
 import { ConfigMapLedgerStore, ledgerName } from "../../src/calls/ledger-configmap.ts";
 import { emptyLedger, Ledger, NoLedger, type LedgerState } from "../../src/calls/ledger.ts";
 import { startGateway, type RunningGateway } from "../../src/cli/serve.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import { signDecision } from "../../src/guardrails/decision.ts";
 import { egressFor } from "../../src/guardrails/effective.ts";
 import { serializeSnapshot, specSha256, toolServerSha256 } from "../../src/guardrails/snapshot.ts";
@@ -67,7 +68,7 @@ async function actingRun(name: string, budget: number, stamped: Guardrails = gua
   const snapshot: Snapshot = {
     config: { name: "writer", spec: { modelConfigRef: { name: "gpt" } } },
     modelConfig: { namespace: NS, name: "gpt", sha256: specSha256(await live("kagent.dev", "modelconfigs", NS, "gpt")) },
-    toolServers: { "tools/fs": { kind: "RemoteMCPServer", sha256: toolServerSha256("RemoteMCPServer", await live("kagent.dev", "remotemcpservers", "tools", "fs")) } },
+    toolServers: Object.fromEntries(await Promise.all(stamped.tools.map(async (t): Promise<[string, Snapshot["toolServers"][string]]> => [t.server, { kind: "RemoteMCPServer", sha256: toolServerSha256("RemoteMCPServer", await live("kagent.dev", "remotemcpservers", "tools", t.server.split("/")[1] ?? "")) }]))),
   };
   const stamps = computeStamps("alice", "default@test", "writer", stamped, serializeSnapshot(snapshot));
   const run: AgentRun = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentRun", metadata: { name, namespace: NS, annotations: stamps.annotations, labels: stamps.labels }, spec: { configRef: { name: "writer" }, goal: "write tests for refund()" } };
@@ -76,7 +77,7 @@ async function actingRun(name: string, budget: number, stamped: Guardrails = gua
   const created = (await custom.createNamespacedCustomObject({ group: "agent.tekton.dev", version: "v1alpha1", namespace: NS, plural: "agentruns", body: run })) as AgentRun;
   await cp.kubectl(["patch", "agentrun", name, "-n", NS, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { phase: "Acting" } })]);
   // What the controller does before the agent starts: the run's ledger.
-  await new ConfigMapLedgerStore(cp.kubeConfig, GW_NS).open(emptyLedger({ namespace: NS, name, uid: created.metadata?.uid ?? "" }, stamped.tokenBudget));
+  await new ConfigMapLedgerStore(kubeApiOf(cp.kubeConfig), GW_NS).open(emptyLedger({ namespace: NS, name, uid: created.metadata?.uid ?? "" }, stamped.tokenBudget));
   await agentPod(name, podIp);
   return created;
 }
@@ -300,7 +301,7 @@ describe("model calls through the run-time gateway", () => {
 });
 
 test("two replicas sharing one ledger never grant more than the budget together", async () => {
-  const replicas = [new Ledger(new ConfigMapLedgerStore(cp.kubeConfig, GW_NS)), new Ledger(new ConfigMapLedgerStore(cp.kubeConfig, GW_NS))];
+  const replicas = [new Ledger(new ConfigMapLedgerStore(kubeApiOf(cp.kubeConfig), GW_NS)), new Ledger(new ConfigMapLedgerStore(kubeApiOf(cp.kubeConfig), GW_NS))];
   const ref = { namespace: NS, name: "ha", uid: "ha-0001", budget: 1000 };
   await replicas[0]?.store.open(emptyLedger(ref, 1000));
   const grants = await Promise.all(
@@ -317,7 +318,7 @@ test("two replicas sharing one ledger never grant more than the budget together"
 });
 
 test("a replica that remembers its last write of a ledger still sees what another replica wrote since (409, read again)", async () => {
-  const [a, b] = [new Ledger(new ConfigMapLedgerStore(cp.kubeConfig, GW_NS)), new Ledger(new ConfigMapLedgerStore(cp.kubeConfig, GW_NS))];
+  const [a, b] = [new Ledger(new ConfigMapLedgerStore(kubeApiOf(cp.kubeConfig), GW_NS)), new Ledger(new ConfigMapLedgerStore(kubeApiOf(cp.kubeConfig), GW_NS))];
   const ref = { namespace: NS, name: "ha2", uid: "ha-0002", budget: 1000 };
   await a.store.open(emptyLedger(ref, 1000));
   assert.equal(await a.reserve(ref, 400), 400);
@@ -350,4 +351,43 @@ test("a ledger that cannot be read refuses the run's calls (503, naming it) rath
   assert.equal(res.status, 503);
   assert.match(await res.text(), new RegExp(`the run ledger ConfigMap ${ledgerName(uid)} cannot be read`));
   assert.equal((await core.readNamespacedConfigMap({ name: ledgerName(uid), namespace: GW_NS })).data?.["ledger.json"], "{not json", "left as it was, for someone to look at");
+});
+
+test("a run's token from a pod of the run that is being deleted is refused", async () => {
+  await actingRun("r7", 1000);
+  // A finalizer keeps the pod, with its deletionTimestamp, Running and Ready at the run's address.
+  await cp.kubectl(["patch", "pod", "r7-agent-pod", "-n", NS, "--type=merge", "-p", JSON.stringify({ metadata: { finalizers: ["agentgate.test/hold"] } })]);
+  await cp.kubectl(["delete", "pod", "r7-agent-pod", "-n", NS, "--wait=false"]);
+  try {
+    const res = await chat("r7", await token("agentgate-run-r7"), { model: "gpt-4o", messages: [] });
+    assert.equal(res.status, 403);
+    assert.match(await res.text(), /the call does not come from a pod of AgentRun team\/r7/);
+  } finally {
+    await cp.kubectl(["patch", "pod", "r7-agent-pod", "-n", NS, "--type=merge", "-p", JSON.stringify({ metadata: { finalizers: null } })]);
+  }
+});
+
+test("a tool server's header from a ConfigMap of its namespace is read as it is called; once the ConfigMap is gone the call is refused, naming it", async () => {
+  await cp.applyYaml(
+    yaml(
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "fs-settings", namespace: "tools" }, data: { header: "Bearer from-a-configmap" } },
+      { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "fs-cm", namespace: "tools" }, spec: { description: "files", url: tools.url, protocol: "STREAMABLE_HTTP", headersFrom: [{ name: "Authorization", valueFrom: { type: "ConfigMap", name: "fs-settings", key: "header" } }] } },
+    ),
+  );
+  const stamped: Guardrails = { ...guardrails(1000), egress: [egressFor("mcp:tools/fs-cm", tools.url)].filter((e) => e !== undefined), tools: [{ server: "tools/fs-cm", kind: "RemoteMCPServer", allowedTools: ["read_file"], requireApproval: [] }] };
+  await actingRun("r8", 1000, stamped);
+  const bearer = await token("agentgate-run-r8");
+  const call = (id: number) =>
+    fetch(`${base}/v1/runs/${NS}/r8/mcp/tools/fs-cm`, { method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "read_file", arguments: { path: "src/refund.py" } } }) });
+  const before = tools.calls.length;
+  const res = await call(1);
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.match(await res.text(), /def refund\(order\)/);
+  assert.equal(tools.calls.length, before + 1);
+  assert.equal(tools.calls.at(-1)?.authorization, "Bearer from-a-configmap");
+  await cp.kubectl(["delete", "configmap", "fs-settings", "-n", "tools"]);
+  const gone = await call(2);
+  assert.equal(gone.status, 502);
+  assert.match(await gone.text(), /tool server tools\/fs-cm: header Authorization names ConfigMap key tools\/fs-settings\[header\], which does not exist/);
+  assert.equal(tools.calls.length, before + 1);
 });

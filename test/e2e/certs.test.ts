@@ -13,7 +13,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { startGateway, type RunningGateway, type ServeOptions } from "../../src/cli/serve.ts";
 import { decodeCaBundle } from "../../src/certs/ca-bundle.ts";
@@ -21,6 +21,8 @@ import { fingerprint, fromSecretData, toSecretData } from "../../src/certs/mater
 import { fresh, serviceHosts } from "../../src/certs/rotate.ts";
 import { webhookConfigurations, WEBHOOKS } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";
+import type { KubeApi } from "../../src/kube/api.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
 import { tektonCrdDir } from "../support/tekton.ts";
 import { freePort } from "../../src/testing/free-port.ts";
@@ -32,11 +34,14 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const { namespace: GW_NS, secret: SECRET, webhookConfig: CONFIG } = SELF_MANAGED;
 
 let cp: ControlPlane;
-let core: k8s.CoreV1Api;
-let admission: k8s.AdmissionregistrationV1Api;
+let api: KubeApi;
 const gateways: RunningGateway[] = [];
 let ports: number[] = [];
 
+
+const secretPath = (name: string): string => `/api/v1/namespaces/${GW_NS}/secrets/${name}`;
+const validatingPath = (name: string): string => `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${name}`;
+const mutatingPath = (name: string): string => `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -57,14 +62,14 @@ const gatewayOptions = (port: number): ServeOptions => ({
 });
 
 async function secretMaterial() {
-  const secret = await core.readNamespacedSecret({ namespace: GW_NS, name: SECRET });
+  const secret = await api.get<k8s.V1Secret>(secretPath(SECRET));
   return { secret, material: fromSecretData(secret.data) };
 }
 
 /** The CAs each webhook entry of both configurations trusts, as fingerprint lists. */
 async function configuredBundles(): Promise<string[][]> {
-  const validating = await admission.readValidatingWebhookConfiguration({ name: CONFIG });
-  const mutating = await admission.readMutatingWebhookConfiguration({ name: CONFIG });
+  const validating = await api.get<k8s.V1ValidatingWebhookConfiguration>(validatingPath(CONFIG));
+  const mutating = await api.get<k8s.V1MutatingWebhookConfiguration>(mutatingPath(CONFIG));
   return [...(validating.webhooks ?? []), ...(mutating.webhooks ?? [])].map((w) => decodeCaBundle(w.clientConfig.caBundle).map(fingerprint));
 }
 
@@ -87,8 +92,7 @@ async function kubectlApplyDenied(): Promise<{ code: number; stderr: string }> {
 before(async () => {
   logger.level = "warn";
   cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
-  core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  admission = cp.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
+  api = kubeApiOf(cp.kubeConfig);
   ports = [await freePort(), await freePort()];
   // Registered before any certificate exists (as a chart would): caBundle empty.
   const { validating, mutating } = webhookConfigurations({
@@ -103,6 +107,7 @@ before(async () => {
 
 after(async () => {
   for (const g of gateways) await g.close();
+  api.close();
   await cp.stop();
 });
 
@@ -173,7 +178,7 @@ test("certificates rotate (serving renewals and a CA rotation) under continuous 
       const port = ports[(n + worker) % ports.length] ?? 0;
       try {
         // As the API server does: trust exactly what the configuration says, read fresh.
-        const config = await admission.readValidatingWebhookConfiguration({ name: CONFIG });
+        const config = await api.get<k8s.V1ValidatingWebhookConfiguration>(validatingPath(CONFIG));
         const ca = Buffer.from(config.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString("utf8");
         bundlesSeen.add(decodeCaBundle(config.webhooks?.[0]?.clientConfig.caBundle).map(fingerprint).join("+"));
         servedCerts.add(await validate(port, ca, `w${String(worker)}-${String(n)}`));
@@ -243,18 +248,18 @@ test("the chart's least-privilege RBAC is enough: Secret by name (get, watch, up
     const certs = g.certificates;
     assert.ok(certs);
     await Promise.race([certs.ready(), sleep(20_000).then(() => { throw new Error(`no certificate with the chart's RBAC: ${certs.notReady() ?? ""}`); })]);
-    const secret = await core.readNamespacedSecret({ namespace: GW_NS, name: `${fullname}-tls` });
+    const secret = await api.get<k8s.V1Secret>(secretPath(`${fullname}-tls`));
     const ca = fromSecretData(secret.data).signer.cert;
     const read = async () => [
-      ...((await admission.readValidatingWebhookConfiguration({ name: fullname })).webhooks ?? []),
-      ...((await admission.readMutatingWebhookConfiguration({ name: fullname })).webhooks ?? []),
+      ...((await api.get<k8s.V1ValidatingWebhookConfiguration>(validatingPath(fullname))).webhooks ?? []),
+      ...((await api.get<k8s.V1MutatingWebhookConfiguration>(mutatingPath(fullname))).webhooks ?? []),
     ].map((w) => decodeCaBundle(w.clientConfig.caBundle).map(fingerprint));
     await waitFor("caBundle written with the chart's RBAC", 10_000, async () => ((await read()).every((fps) => fps.join() === fingerprint(ca)) ? true : undefined));
 
     // A certificate put into the Secret from outside reaches the replica
     // through its watch (authorised by resourceNames), well before the 60 s resync.
     const replacement = fresh({ hosts: [...serviceHosts("agentgate", GW_NS), "127.0.0.1"], servingValidityMs: 3_600_000, caValidityMs: 86_400_000 }, new Date());
-    await core.replaceNamespacedSecret({ namespace: GW_NS, name: `${fullname}-tls`, body: { apiVersion: "v1", kind: "Secret", metadata: { name: `${fullname}-tls`, namespace: GW_NS, resourceVersion: secret.metadata?.resourceVersion }, type: secret.type, data: toSecretData(replacement) } });
+    await api.replace(secretPath(`${fullname}-tls`), { apiVersion: "v1", kind: "Secret", metadata: { name: `${fullname}-tls`, namespace: GW_NS, resourceVersion: secret.metadata?.resourceVersion }, type: secret.type, data: toSecretData(replacement) });
     await waitFor("the replacement certificate served", 15_000, async () => {
       try {
         return (await validate(port, replacement.trusted.join(""), "rbac-watch")) === fingerprint(replacement.serving.cert) ? true : undefined;

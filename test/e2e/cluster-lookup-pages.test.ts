@@ -13,6 +13,7 @@ import { logger } from "../../src/log.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { until } from "../support/until.ts";
 import { ClusterLookup } from "../../src/context/cluster-lookup.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MODELS = 12;
@@ -46,7 +47,7 @@ async function lists(resource: string): Promise<number> {
 
 test("the caches list a page at a time, hold every object, and watch on from the list's snapshot", async () => {
   const before = await lists("modelconfigs");
-  const lookup = new ClusterLookup(cp.kubeConfig, logger, undefined, { pageSize: 5 });
+  const lookup = new ClusterLookup(kubeApiOf(cp.kubeConfig), logger, undefined, { pageSize: 5 });
   try {
     await lookup.start();
     assert.equal(lookup.notSynced(), undefined);

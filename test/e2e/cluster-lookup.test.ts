@@ -19,6 +19,7 @@ import type { PolicyEngine } from "../../src/policy/engine.ts";
 import type { KubeObject } from "../../src/types/kube.ts";
 import { requestFromManifest } from "../../src/wire/from-manifest.ts";
 import { ClusterLookup, WATCHED_KINDS } from "../../src/context/cluster-lookup.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import type { ObjectLookup } from "../../src/context/lookup.ts";
 import { StaticLookup } from "../../src/context/static-lookup.ts";
 import { until } from "../support/until.ts";
@@ -58,7 +59,7 @@ describe("readiness", () => {
   test("a user who may not list: not ready, naming each kind and the API server's reason", async () => {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(await cp.kubeconfigFor("gw-reader"));
-    lookup = track(new ClusterLookup(kc, silent, (kind, ok) => (ok ? synced.add(kind) : synced.delete(kind)), FAST));
+    lookup = track(new ClusterLookup(kubeApiOf(kc), silent, (kind, ok) => (ok ? synced.add(kind) : synced.delete(kind)), FAST));
     await lookup.start();
     const why = lookup.notSynced() ?? "";
     assert.match(why, /^watch caches not synced: AgentConfig \(cannot list agentconfigs\.agent\.tekton\.dev: HTTP 403: agentconfigs\.agent\.tekton\.dev is forbidden: User "gw-reader" cannot list resource "agentconfigs" in API group "agent\.tekton\.dev" at the cluster scope\)/);
@@ -118,7 +119,7 @@ describe("readiness", () => {
       contexts: [{ name: "c", cluster: "gone", user: "u" }],
       currentContext: "c",
     });
-    const down = track(new ClusterLookup(kc, silent, undefined, FAST));
+    const down = track(new ClusterLookup(kubeApiOf(kc), silent, undefined, FAST));
     await down.start();
     assert.match(down.notSynced() ?? "", /^watch caches not synced: AgentConfig \(cannot list agentconfigs\.agent\.tekton\.dev: [^)]*ECONNREFUSED/);
     await down.stop();
@@ -147,7 +148,7 @@ describe("a cache miss is confirmed by a direct read", () => {
       ].join("---\n"),
     );
     // Its caches are never started: every lookup is a miss, as for an object the watch has not delivered yet.
-    const cold = track(new ClusterLookup(cp.kubeConfig, silent));
+    const cold = track(new ClusterLookup(kubeApiOf(cp.kubeConfig), silent));
     const request = requestFromManifest(config, { operation: "CREATE", user: { username: "alice" } });
     const decision = await admit(request, deps(cold), "validate");
     assert.deepEqual(decision.violations, []);
@@ -162,7 +163,7 @@ describe("a cache miss is confirmed by a direct read", () => {
   });
 
   test("an object that does not exist is a confirmed null, not an error", async () => {
-    const cold = track(new ClusterLookup(cp.kubeConfig, silent));
+    const cold = track(new ClusterLookup(kubeApiOf(cp.kubeConfig), silent));
     assert.equal(await cold.get("ModelConfig", "qe", "never-created"), null);
     assert.equal(cold.confirmations, 1);
   });
@@ -171,7 +172,7 @@ describe("a cache miss is confirmed by a direct read", () => {
 describe("Services are cached once referenced", () => {
   let lookup: ClusterLookup;
   before(async () => {
-    lookup = track(new ClusterLookup(cp.kubeConfig, silent, undefined, FAST));
+    lookup = track(new ClusterLookup(kubeApiOf(cp.kubeConfig), silent, undefined, FAST));
     await lookup.start();
     await until("the admin lookup to sync", () => lookup.notSynced() === undefined);
     await cp.applyYaml(stringify({ apiVersion: "v1", kind: "Service", metadata: { name: "mcp", namespace: "tools" }, spec: { ports: [{ port: 8080 }] } }));

@@ -25,6 +25,7 @@ import type { KnownBundle } from "../../src/provenance/slsa.ts";
 import type { AgentRun } from "../../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import { exemptNamespaces } from "../../src/gateway/exemptions.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { startKubeletStandIn, startTekton, tektonCrdDir, type KubeletStandIn, type RunningTekton } from "../support/tekton.ts";
@@ -158,7 +159,7 @@ before(async () => {
   controllerKc.loadFromFile(await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]));
   // Decisions are signed with keys the gateway keeps in the cluster and the controller reads from the ConfigMap it publishes.
   gateway = await startGateway({ listen: "127.0.0.1:0", bundle: [], kubeconfig: cp.kubeconfigPath, offline: false, namespace: "agentgate-system", serviceAccount: "system:serviceaccount:agentgate-system:agentgate", trustedUser: [CONTROLLER_USER], drainSeconds: 0, signingKeys: `${SIGNING.namespace}/${SIGNING.name}` });
-  published = new PublishedKeys(controllerKc, SIGNING, logger, 1000);
+  published = new PublishedKeys(kubeApiOf(controllerKc), SIGNING, logger, 1000);
   const hooks = webhookConfigurations({ name: "agentgate", target: { url: `https://127.0.0.1:${gateway.port}`, caBundle: gateway.caCert ?? "" }, exemptNamespaces: ["kube-system", "agentgate-system"] });
   kagent = await startFakeKagent({ defaultScript: { llmCalls: 2, promptTokens: 100, completionTokens: 20, resultText: "12 test cases written" } });
   await cp.applyYaml(

@@ -32,6 +32,7 @@ import { makeIdentity } from "../../src/guardrails/identity.ts";
 import { logger } from "../../src/log.ts";
 import { loadEngine } from "../../src/policy/load.ts";
 import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import type { AgentRun } from "../../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
@@ -138,7 +139,7 @@ before(async () => {
   // The audited configs lose their ModelConfig: audit reports them failing, the webhook no longer admits them.
   await cp.kubectl(["delete", "modelconfig", "gone", "-n", NS]);
 
-  published = new PublishedKeys(controllerKc, SIGNING, logger, 1000);
+  published = new PublishedKeys(kubeApiOf(controllerKc), SIGNING, logger, 1000);
   await published.start();
   await until("the gateway to publish its signing keys", async () => (published.notReady() === undefined ? true : (await published.read().catch(() => undefined), undefined)));
   player = playKagentController(cp.kubeConfig, NS);
@@ -236,7 +237,7 @@ for (const fault of FAULTS) {
       restartsBefore = controllerRestarts;
       scanFailuresBefore = logs.find("audit scan failed; retrying at the next interval").length;
       const unansweredBefore = webhookCallsFailed();
-      slowLookup = new ClusterLookup(cp.kubeConfig, winston.createLogger({ silent: true }), undefined, { retryBaseMs: 600_000, retryMaxMs: 600_000 });
+      slowLookup = new ClusterLookup(kubeApiOf(cp.kubeConfig), winston.createLogger({ silent: true }), undefined, { retryBaseMs: 600_000, retryMaxMs: 600_000 });
       await slowLookup.start();
       assert.equal(slowLookup.notSynced(), undefined);
       // Both references resolve before the fault, the doomed one from the caches.

@@ -11,13 +11,15 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { decodeCaBundle } from "../../src/certs/ca-bundle.ts";
 import { fingerprint, fromSecretData, type CertificateMaterial } from "../../src/certs/material.ts";
 import { startGateway, type RunningGateway, type ServeOptions } from "../../src/cli/serve.ts";
 import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";
+import type { KubeApi } from "../../src/kube/api.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
 import { tektonCrdDir } from "../support/tekton.ts";
 import { captureLogs, type CapturedLogs } from "../support/fault-kit.ts";
@@ -30,18 +32,19 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const { namespace: GW_NS, secret: SECRET, webhookConfig: CONFIG } = SELF_MANAGED;
 
 let cp: ControlPlane;
-let core: k8s.CoreV1Api;
-let admission: k8s.AdmissionregistrationV1Api;
+let api: KubeApi;
 let logs: CapturedLogs;
 const gateways: RunningGateway[] = [];
 let ports: number[] = [];
 
 
+const secretPath = `/api/v1/namespaces/${GW_NS}/secrets/${SECRET}`;
+
 const options = (port: number): ServeOptions => selfManagedGateway(port, cp.kubeconfigPath);
 
 async function material(): Promise<CertificateMaterial | undefined> {
   try {
-    return fromSecretData((await core.readNamespacedSecret({ namespace: GW_NS, name: SECRET })).data);
+    return fromSecretData((await api.get<k8s.V1Secret>(secretPath)).data);
   } catch {
     return undefined;
   }
@@ -49,8 +52,8 @@ async function material(): Promise<CertificateMaterial | undefined> {
 
 /** The CA fingerprints each webhook entry of both configurations trusts. */
 async function trustedByWebhooks(): Promise<string[][]> {
-  const validating = await admission.readValidatingWebhookConfiguration({ name: CONFIG });
-  const mutating = await admission.readMutatingWebhookConfiguration({ name: CONFIG });
+  const validating = await api.get<k8s.V1ValidatingWebhookConfiguration>(`/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${CONFIG}`);
+  const mutating = await api.get<k8s.V1MutatingWebhookConfiguration>(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${CONFIG}`);
   return [...(validating.webhooks ?? []), ...(mutating.webhooks ?? [])].map((w) => decodeCaBundle(w.clientConfig.caBundle).map(fingerprint));
 }
 
@@ -104,8 +107,7 @@ async function converged(what: string, notCa: string): Promise<CertificateMateri
 before(async () => {
   logs = captureLogs(logger, "info");
   cp = await startControlPlane({ crds: [join(ROOT, "charts/agentgate/files/crds"), join(ROOT, "test/support/crds")], serverSideCrds: [tektonCrdDir()] });
-  core = cp.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  admission = cp.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
+  api = kubeApiOf(cp.kubeConfig);
   ports = [await freePort(), await freePort()];
   const { validating, mutating } = webhookConfigurations({ name: CONFIG, target: { url: `https://127.0.0.1:${String(ports[0])}`, caBundle: "" }, exemptNamespaces: ["kube-system", GW_NS], timeoutSeconds: 10 });
   const ns = (name: string) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
@@ -119,6 +121,7 @@ before(async () => {
 
 after(async () => {
   for (const g of gateways) await g.close();
+  api.close();
   await cp.stop();
   logs.stop();
 });
@@ -126,12 +129,12 @@ after(async () => {
 const faults: { name: string; inject: () => Promise<unknown>; says: RegExp }[] = [
   {
     name: "the certificate Secret deleted",
-    inject: () => core.deleteNamespacedSecret({ namespace: GW_NS, name: SECRET }),
+    inject: () => api.delete(secretPath),
     says: /^certificate Secret created$/,
   },
   {
     name: "the certificate Secret corrupted (tls.crt not a certificate)",
-    inject: () => core.patchNamespacedSecret({ namespace: GW_NS, name: SECRET, body: { data: { "tls.crt": Buffer.from("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n").toString("base64") } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)),
+    inject: () => api.patch(secretPath, { data: { "tls.crt": Buffer.from("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n").toString("base64") } }),
     says: /^certificate Secret is unusable; replacing its certificates$/,
   },
 ];
@@ -167,7 +170,7 @@ for (const fault of faults) {
     assert.equal(notReady, 0, "a replica went unready");
     assert.ok(logs.find(fault.says).length > said, `the gateway logged ${String(fault.says)}`);
     const after = await material();
-    assert.deepEqual(Object.keys((await core.readNamespacedSecret({ namespace: GW_NS, name: SECRET })).data ?? {}).sort(), ["ca.crt", "ca.key", "tls.crt", "tls.key"]);
+    assert.deepEqual(Object.keys((await api.get<k8s.V1Secret>(secretPath)).data ?? {}).sort(), ["ca.crt", "ca.key", "tls.crt", "tls.key"]);
     assert.notEqual(fingerprint(after?.signer.cert ?? ""), oldCa);
   });
 }

@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseAllDocuments, parseDocument, stringify } from "yaml";
 import { ConfigMapLedgerStore, ledgerName } from "../../src/calls/ledger-configmap.ts";
 import { emptyLedger } from "../../src/calls/ledger.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import { resolveOwner } from "../../src/kube/owner.ts";
 import { startControlPlane, toolPath, type ControlPlane } from "../support/control-plane.ts";
 import { tektonCrdDir } from "../support/tekton.ts";
@@ -184,9 +185,9 @@ describe("from crds/ to templated CRDs, upgraded, uninstalled", { concurrency: f
     }
     await ownedByTheirDeployments("created with an owner");
     // A run ledger as the controller opens it; the gateway, changing it, keeps the owner.
-    const controller = await resolveOwner(cp.kubeConfig, NS, { kind: "deployment", name: "agentgate-controller" });
-    await new ConfigMapLedgerStore(cp.kubeConfig, NS, controller).open(emptyLedger({ namespace: "team-a", name: "run-1", uid: "0b1c2d3e-upgrade-test" }, 1000));
-    await new ConfigMapLedgerStore(cp.kubeConfig, NS).update("0b1c2d3e-upgrade-test", (s) => ({ ...s, used: 10 }));
+    const controller = await resolveOwner(kubeApiOf(cp.kubeConfig), NS, { kind: "deployment", name: "agentgate-controller" });
+    await new ConfigMapLedgerStore(kubeApiOf(cp.kubeConfig), NS, controller).open(emptyLedger({ namespace: "team-a", name: "run-1", uid: "0b1c2d3e-upgrade-test" }, 1000));
+    await new ConfigMapLedgerStore(kubeApiOf(cp.kubeConfig), NS).update("0b1c2d3e-upgrade-test", (s) => ({ ...s, used: 10 }));
     const cm = await kubectlJson<{ metadata: Meta; data: Record<string, string> }>(["get", "configmap", ledger, "-n", NS]);
     assert.equal((JSON.parse(cm.data["ledger.json"] ?? "{}") as { used?: number }).used, 10, "the gateway's write landed");
     assert.deepEqual(cm.metadata.ownerReferences?.map((r) => r.uid), [deploymentUids.get("agentgate-controller")]);

@@ -23,6 +23,7 @@ import { exemptNamespaces } from "../../src/gateway/exemptions.ts";
 import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { logger } from "../../src/log.ts";
 import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import { RUN_LABEL, STAMP, type AgentRun } from "../../src/types/agent.ts";
 import type { Condition } from "../../src/types/kube.ts";
 import { startFakeKagent, type AgentScript, type FakeKagent } from "../support/a2a-server.ts";
@@ -203,7 +204,7 @@ before(async () => {
   void playKagent();
   const controllerKc = new k8s.KubeConfig();
   controllerKc.loadFromFile(await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]));
-  published = new PublishedKeys(controllerKc, SIGNING, logger, 1000);
+  published = new PublishedKeys(kubeApiOf(controllerKc), SIGNING, logger, 1000);
   await published.start();
   await until("the gateway to publish its signing keys", async () => (published.notReady() === undefined ? true : (await published.read().catch(() => undefined), undefined)));
   const keys = generateKeyPairSync("ec", { namedCurve: "P-256" });

@@ -25,6 +25,7 @@ import { webhookConfigurations } from "../../src/gateway/webhooks.ts";
 import { SYSTEM_DELETERS } from "../../src/guardrails/identity.ts";
 import { logger } from "../../src/log.ts";
 import { PublishedKeys } from "../../src/signing/cluster-keyring.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import { STAMP, type AgentRun } from "../../src/types/agent.ts";
 import { startFakeKagent, type FakeKagent } from "../support/a2a-server.ts";
 import { startControlPlane, type ControlPlane } from "../support/control-plane.ts";
@@ -177,7 +178,7 @@ before(async () => {
   kagent = await startFakeKagent({ defaultScript: { llmCalls: 2, promptTokens: 100, completionTokens: 20, resultText: "done" } });
   const controllerKc = new k8s.KubeConfig();
   controllerKc.loadFromFile(await cp.kubeconfigFor(CONTROLLER_USER, ["system:masters"]));
-  published = new PublishedKeys(controllerKc, SIGNING, logger, 1000);
+  published = new PublishedKeys(kubeApiOf(controllerKc), SIGNING, logger, 1000);
   await published.start();
   await until("the gateway's signing keys to be published", async () => (published.notReady() === undefined ? true : (await published.read().catch(() => undefined), undefined)));
   controller = await startController({ kubeConfig: controllerKc, kagentUrl: kagent.url, driver: new A2ADriver(kagent.url, logger), provenance: new ProvenanceSigner(), log: logger, leaderElect: false, leaseNamespace: GW_NS, keyring: published, exemptNamespaces: exemptNamespaces(GW_NS), agentReadyTimeoutMs: 8000 });

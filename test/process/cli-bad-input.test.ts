@@ -190,7 +190,7 @@ const cases: Case[] = [
 
   // --kubeconfig, for every command that talks to a cluster.
   { name: "controller --kubeconfig that does not exist", args: ["controller", "--kubeconfig", F("missing.kubeconfig")], err: /^agentgate: --kubeconfig \S+missing\.kubeconfig: cannot read: ENOENT \(no such file\)$/ },
-  { name: "controller --kubeconfig that is not YAML: the reason and where, not the parser's excerpt", args: ["controller", "--kubeconfig", F("malformed.kubeconfig")], err: /^agentgate: --kubeconfig \S+malformed\.kubeconfig: not valid YAML: bad indentation of a mapping entry at line 1, column 9$/ },
+  { name: "controller --kubeconfig that is not YAML: the reason and where, not the parser's excerpt", args: ["controller", "--kubeconfig", F("malformed.kubeconfig")], err: /^agentgate: --kubeconfig \S+malformed\.kubeconfig: not valid YAML: Nested mappings are not allowed in compact mappings at line 1, column 7$/ },
   { name: "controller --kubeconfig whose current-context is not among its contexts", args: ["controller", "--kubeconfig", F("dangling.kubeconfig")], err: /^agentgate: --kubeconfig \S+dangling\.kubeconfig: current-context "b" is not one of its contexts \(a\)$/ },
   { name: "controller without any cluster: no --offline suggested, it has none", args: ["controller"], err: /^agentgate: no cluster to watch: pass --kubeconfig FILE \(or set KUBECONFIG, or write ~\/\.kube\/config\)$/ },
   { name: "logs without a run", args: ["logs"], err: /^agentgate: missing required argument 'run'; see agentgate logs --help$/ },

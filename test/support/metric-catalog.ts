@@ -8,6 +8,7 @@ import type { Registry } from "prom-client";
 import { AuditMetrics } from "../../src/audit/metrics.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
 import { logger } from "../../src/log.ts";
+import { kubeApiOf } from "../../src/kube/from-kubeconfig.ts";
 import { createDenialEvents } from "../../src/server/denial-events.ts";
 import { GatewayMetrics } from "../../src/server/metrics.ts";
 
@@ -51,7 +52,7 @@ export function metricCatalog(): Catalog {
   // serve registers this counter beside the gateway's when it runs against a cluster.
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions({ clusters: [{ name: "c", server: "https://127.0.0.1:1" }], users: [{ name: "u" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x" });
-  createDenialEvents(kc, logger, gateway.registry);
+  createDenialEvents(kubeApiOf(kc), logger, gateway.registry);
   add(catalog, gateway.registry);
   add(catalog, new ControllerMetrics().registry);
   add(catalog, new AuditMetrics().registry);

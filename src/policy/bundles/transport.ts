@@ -13,7 +13,8 @@ import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "n
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { getCACertificates } from "node:tls";
-import { Agent, fetch, type Response } from "undici";
+import type * as Undici from "undici";
+import type { Agent, Response } from "undici";
 import { describeFileError } from "../../file-errors.ts";
 import { AgentgateError } from "../../errors.ts";
 
@@ -164,6 +165,13 @@ export interface GetOptions {
   signal: AbortSignal;
 }
 
+/**
+ * undici, imported at the first remote request: a gateway that serves its
+ * embedded or a local bundle never loads it (7–10 MB of resident memory).
+ */
+let undici: Promise<typeof Undici> | undefined;
+const loadUndici = (): Promise<typeof Undici> => (undici ??= import("undici"));
+
 /** One client for every remote bundle: its TLS settings and bearer token. */
 export class RemoteClient {
   private readonly access: RemoteAccess;
@@ -207,6 +215,8 @@ export class RemoteClient {
     const certFile = clientCertificate?.certFile;
     const keyFile = clientCertificate?.keyFile;
     if (certFile === undefined && caFile === undefined) return undefined;
+    // Before the files are compared, so that no await falls between the comparison and the swap below.
+    const { Agent } = await loadUndici();
     const [cert, key, ca] = await Promise.all([
       certFile !== undefined ? readAccessFile("clientCert", this.names, certFile) : undefined,
       keyFile !== undefined ? readAccessFile("clientKey", this.names, keyFile) : undefined,
@@ -238,6 +248,7 @@ export class RemoteClient {
    */
   async get(url: URL, opts: GetOptions): Promise<Response> {
     const dispatcher = await this.dispatcher();
+    const { fetch } = await loadUndici();
     const origin = url.origin;
     let current = url;
     for (let hop = 0; ; hop++) {
