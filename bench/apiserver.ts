@@ -29,7 +29,7 @@ import { startControlPlane, type ControlPlane } from "../test/support/control-pl
 import { tektonCrdDir } from "../test/support/tekton.ts";
 import { ROOT, compiledGatewayServer, freePort, listeningPort, peakRssMb } from "./harness.ts";
 import { sampleMachine, machineSince, describeMachine } from "./machine.ts";
-import { AS_DEPLOYED } from "./soak/processes.ts";
+import { gatewayAsDeployed } from "./soak/processes.ts";
 import { percentile } from "./stats.ts";
 
 interface Latency {
@@ -156,8 +156,9 @@ async function main(): Promise<void> {
 
     const gwPort = await freePort();
     const serveArgs = ["serve", "--kubeconfig", cp.kubeconfigPath, "--listen", `127.0.0.1:${String(gwPort)}`, "--tls-cert-file", join(dir, "tls.crt"), "--tls-key-file", join(dir, "tls.key"), "--namespace", GW_NS, "--bundle-cache-dir", "", "--log-level", "warn"];
-    // With the young generation a pod of the chart's memory limit gets (soak/processes.ts says why), so its RSS is the pod's.
-    const gateway = spawn(process.execPath, [...AS_DEPLOYED, "--input-type=module", "-e", `const { main } = await import(${JSON.stringify(join(build, "src/cli/main.js"))}); process.exitCode = await main(${JSON.stringify(serveArgs)});`], { stdio: ["ignore", "ignore", "inherit"] });
+    // With the Node settings the chart gives the gateway's container (values.yaml gateway.nodeOptions, mallocArenaMax), so its RSS is the pod's.
+    const deployed = gatewayAsDeployed();
+    const gateway = spawn(process.execPath, [...deployed.flags, "--input-type=module", "-e", `const { main } = await import(${JSON.stringify(join(build, "src/cli/main.js"))}); process.exitCode = await main(${JSON.stringify(serveArgs)});`], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...deployed.env } });
     children.push(gateway);
     const noop = spawn(process.execPath, [join(ROOT, "bench/noop-webhook.ts"), join(dir, "tls.crt"), join(dir, "tls.key")], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(noop);

@@ -9,6 +9,7 @@ import autocannon, { type Result } from "autocannon";
 import { findOpa } from "../src/cli/opa.ts";
 import { generateServingCertificate } from "../src/tls/self-signed.ts";
 import { pacedLoad, type PacedResult } from "./paced.ts";
+import { gatewayAsDeployed } from "./soak/processes.ts";
 import type { AdmissionReview } from "../src/types/admission.ts";
 import { ROOT, compiledGatewayServer, freePort, listeningPort, peakRssMb, post, validateInputs, waitFor, withSteal } from "./harness.ts";
 
@@ -51,7 +52,9 @@ async function main(): Promise<void> {
     await writeFile(join(dir, "tls.key"), tls.key);
     await writeFile(join(dir, "contexts.json"), JSON.stringify({ bench: { contexts } }));
 
-    const gateway = spawn(process.execPath, [await compiledGatewayServer(), join(dir, "tls.crt"), join(dir, "tls.key"), signingFile], { stdio: ["ignore", "pipe", "inherit"] });
+    // with the Node settings the chart gives the gateway's container
+    const deployed = gatewayAsDeployed();
+    const gateway = spawn(process.execPath, [...deployed.flags, await compiledGatewayServer(), join(dir, "tls.crt"), join(dir, "tls.key"), signingFile], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...deployed.env } });
     children.push(gateway);
     const gatewayPort = await listeningPort(gateway, "gateway");
 

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
 
 const BIN = fileURLToPath(new URL("../../bin/agentgate.js", import.meta.url));
 
@@ -39,12 +40,28 @@ export interface AgentgateProcess {
  */
 export const AS_DEPLOYED: readonly string[] = ["--max-semi-space-size=8"];
 
+/**
+ * The gateway as the chart deploys it: its container's NODE_OPTIONS and
+ * MALLOC_ARENA_MAX, read from the chart's values.yaml (gateway.nodeOptions,
+ * gateway.mallocArenaMax), so a benchmark measures the settings a cluster
+ * runs rather than a copy of them.
+ */
+export function gatewayAsDeployed(): { flags: string[]; env: Record<string, string> } {
+  const values = parse(readFileSync(fileURLToPath(new URL("../../charts/agentgate/values.yaml", import.meta.url)), "utf8")) as { gateway?: { nodeOptions?: unknown; mallocArenaMax?: unknown } };
+  const { nodeOptions, mallocArenaMax } = values.gateway ?? {};
+  return {
+    flags: typeof nodeOptions === "string" ? nodeOptions.split(/\s+/).filter(Boolean) : [],
+    env: typeof mallocArenaMax === "number" ? { MALLOC_ARENA_MAX: String(mallocArenaMax) } : {},
+  };
+}
+
 export function spawnAgentgate(name: string, args: string[], logDir: string, onUnexpectedExit: (p: AgentgateProcess, how: string) => void): AgentgateProcess {
   const log = join(logDir, `${name.replace(/[^\w.-]/g, "_")}.log`);
   const fd = openSync(log, "a");
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [...AS_DEPLOYED, BIN, ...args], { stdio: ["ignore", fd, fd] });
+    const gateway = name.startsWith("gateway") ? gatewayAsDeployed() : undefined;
+    child = spawn(process.execPath, [...(gateway?.flags ?? AS_DEPLOYED), BIN, ...args], { stdio: ["ignore", fd, fd], env: { ...process.env, ...gateway?.env } });
   } finally {
     closeSync(fd);
   }

@@ -6,13 +6,18 @@
 //
 // Every request proves it is the run's (caller.ts); the run's verified
 // decision says what it may call (run-record.ts); the rest is per kind.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { errorMessage } from "../errors.ts";
 import { authenticate, bearerOf, CallRefused, fromRunPod } from "./caller.ts";
 import { callContext, type CallGatewayDeps } from "./call-context.ts";
 import { forwardMcp } from "./mcp-forward.ts";
 import { forwardModel } from "./model-forward.ts";
 import { sendJson } from "./http-io.ts";
+
+// node:http as Node's own module object, not an ES import: the ES namespace
+// of node:http reads every export, and one of them loads Node's bundled
+// fetch (undici), ~7 MB of RSS the process never uses (test/unit/serve-imports.test.ts).
+const { createServer } = process.getBuiltinModule("node:http");
 
 const NAME = "[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?";
 const ROUTE = new RegExp(`^/v1/runs/(?<namespace>${NAME})/(?<run>${NAME})/(?:mcp/(?<serverNamespace>${NAME})/(?<serverName>${NAME})|model/(?<path>[A-Za-z0-9/_.-]+))$`);

@@ -14,7 +14,8 @@ import type { AdmissionRequest, UserInfo } from "../types/admission.ts";
 import type { KubeObject } from "../types/kube.ts";
 import { requestFromManifest } from "../wire/from-manifest.ts";
 import { toAdmissionResponse } from "../wire/respond.ts";
-import { admit, type GatewayDeps } from "./admit.ts";
+import { admit, sortViolations, type GatewayDeps } from "./admit.ts";
+import type { Violation } from "../types/policy.ts";
 import { exemptNamespaces } from "./exemptions.ts";
 import { admitLikeApiServer } from "./review.ts";
 import { ephemeralKeyring } from "../signing/keyring.ts";
@@ -302,4 +303,10 @@ describe("garbage collection completing a foreground deletion of an object of ag
     assert.equal(changed.allowed, false);
     assert.ok(changed.violations.some((v) => v.policy === "managed-object"), JSON.stringify(changed.violations));
   });
+});
+
+test("violations sort by code unit, as OPA sorts, not by the process's locale: upper case before lower, then field, message, action", () => {
+  const v = (policy: string, field: string, message: string): Violation => ({ policy, field, message, action: "deny" });
+  const sorted = sortViolations([v("b", "f", "m"), v("a", "g", "m"), v("a", "f", "z"), v("a", "f", "Z"), v("B", "f", "m")]);
+  assert.deepEqual(sorted.map((x) => `${x.policy} ${x.field} ${x.message}`), ["B f m", "a f Z", "a f z", "a g m", "b f m"]);
 });

@@ -53,11 +53,16 @@ export class UnknownResourceError extends AgentgateError {
   }
 }
 
+/**
+ * By UTF-16 code unit, as OPA's sort compares strings, not by localeCompare:
+ * a collation depends on the process's ICU locale, so two replicas could
+ * word the same denial in two orders, and it pulls ICU's collation data
+ * into every replica's memory for a sort of ASCII ids.
+ */
+export const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 export function sortViolations(violations: Violation[]): Violation[] {
-  return violations.sort(
-    (a, b) =>
-      a.policy.localeCompare(b.policy) || a.field.localeCompare(b.field) || a.message.localeCompare(b.message) || a.action.localeCompare(b.action),
-  );
+  return violations.sort((a, b) => byCodeUnit(a.policy, b.policy) || byCodeUnit(a.field, b.field) || byCodeUnit(a.message, b.message) || byCodeUnit(a.action, b.action));
 }
 
 function failureViolations(failures: BundleFailure[]): Violation[] {

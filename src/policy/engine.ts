@@ -131,7 +131,8 @@ export class PolicyEngine {
         failures.push({ bundle: bundle.name, revision: bundle.revision, error: describe(err) });
       }
     }
-    violations.sort((a, b) => a.message.localeCompare(b.message));
+    // by code unit, as OPA sorts: the same order on every replica, whatever its locale
+    violations.sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
     return { violations, failures };
   }
 

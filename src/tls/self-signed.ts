@@ -2,7 +2,13 @@
 // and the throwaway pair `agentgate serve` uses without --tls-cert-file or
 // --cert-secret. The API server needs the CA in caBundle and an IP or DNS
 // subjectAltName on the serving certificate, never only a CN.
-import forge from "node-forge";
+import { createRequire } from "node:module";
+import type Forge from "node-forge";
+
+// node-forge (~2 MB of resident code) is loaded when a certificate is first
+// made, not at start: a gateway given its certificate never makes one.
+let loaded: typeof Forge | undefined;
+const forgeLib = (): typeof Forge => (loaded ??= createRequire(import.meta.url)("node-forge") as typeof Forge);
 
 export interface CertificateSet {
   caCert: string;
@@ -40,6 +46,7 @@ export function backdateMs(validityMs: number): number {
 const lf = (pem: string): string => pem.replace(/\r\n/g, "\n");
 
 function serial(): string {
+  const forge = forgeLib();
   // Positive (Go rejects negative serials) and unique.
   return forge.util.bytesToHex(forge.random.getBytesSync(16)).replace(/^[89a-f]/, "1");
 }
@@ -56,6 +63,7 @@ function window(opts: ValidityOptions): { notBefore: Date; notAfter: Date } {
 
 /** A self-signed CA; its common name carries the issue time so that CA generations are told apart in logs and by TLS stacks. */
 export function createCertificateAuthority(commonName: string, opts: ValidityOptions): IssuedCertificate {
+  const forge = forgeLib();
   const { notBefore, notAfter } = window(opts);
   const keys = forge.pki.rsa.generateKeyPair(2048);
   const ca = forge.pki.createCertificate();
@@ -82,6 +90,7 @@ const isIp = (host: string): boolean => /^[\d.]+$/.test(host) || host.includes("
  * signed by `ca`. It never outlives its CA: notAfter is clamped to the CA's.
  */
 export function issueServingCertificate(ca: { cert: string; key: string }, hosts: readonly string[], opts: ValidityOptions): IssuedCertificate {
+  const forge = forgeLib();
   if (hosts.length === 0) throw new Error("a serving certificate needs at least one DNS name or IP");
   const caCert = forge.pki.certificateFromPem(ca.cert);
   const caKey = forge.pki.privateKeyFromPem(ca.key);

@@ -21,6 +21,7 @@ import { loadEngine } from "../../src/policy/load.ts";
 import { finishSeconds } from "../../src/server/drain.ts";
 import { generateServingCertificate } from "../../src/tls/self-signed.ts";
 import { helmIn, type ChartObject } from "../support/helm.ts";
+import { gatewayAsDeployed } from "../../bench/soak/processes.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CHART = join(ROOT, "charts/agentgate");
@@ -238,6 +239,19 @@ describe("pods", () => {
       assert.match(await renderFails({ gateway: { drainSeconds, terminationGracePeriodSeconds: least } }), /drainSeconds \(\d+\) plus the \d+ s .* must be less than gateway\.terminationGracePeriodSeconds/, `drain ${drainSeconds}, grace ${least}`);
       await render({ gateway: { drainSeconds, terminationGracePeriodSeconds: least + 1 } });
     }
+  });
+
+  test("the gateway's Node settings: NODE_OPTIONS and MALLOC_ARENA_MAX from values, the same the benchmarks run it with; empty values set neither", async () => {
+    const env = (objects: Obj[]) => (podSpec(find(objects, "Deployment", "agentgate-gateway")).spec.containers[0] as unknown as { env: { name: string; value?: string }[] }).env;
+    const byName = (objects: Obj[]) => Object.fromEntries(env(objects).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    const deployed = gatewayAsDeployed();
+    const defaults = byName(await render());
+    assert.equal(defaults.NODE_OPTIONS, deployed.flags.join(" "));
+    assert.equal(defaults.MALLOC_ARENA_MAX, deployed.env.MALLOC_ARENA_MAX);
+    assert.match(defaults.NODE_OPTIONS ?? "", /^--max-semi-space-size=\d+$/);
+    const unset = byName(await render({ gateway: { nodeOptions: "", mallocArenaMax: null } }));
+    assert.equal(unset.NODE_OPTIONS, undefined);
+    assert.equal(unset.MALLOC_ARENA_MAX, undefined);
   });
 
   test("controller: leader election, its own ServiceAccount, health probes", async () => {

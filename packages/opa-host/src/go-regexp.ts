@@ -17,8 +17,14 @@
 // re2js's typed but unexported class: go-regexp.test.ts runs these
 // functions against Go's own on every test run, so a re2js upgrade that
 // changes it fails there.
-import { RE2JS, RE2JSException } from "re2js";
+import { createRequire } from "node:module";
+import type * as Re2js from "re2js";
 import { RegexpSyntaxError, toRe2js } from "./go-regexp-syntax.ts";
+
+// re2js (~2 MB resident, with its Unicode tables) is loaded when a policy
+// first compiles a regexp, not when the host loads: most bundles never do.
+let loaded: typeof Re2js | undefined;
+const re2js = (): typeof Re2js => (loaded ??= createRequire(import.meta.url)("re2js") as typeof Re2js);
 
 export { RegexpSyntaxError } from "./go-regexp-syntax.ts";
 
@@ -51,6 +57,7 @@ export class GoRegexp {
   /** regexp.Compile: syntax.Perl, leftmost-first. Throws a RegexpSyntaxError. */
   static compile(pattern: string): GoRegexp {
     const translated = toRe2js(pattern);
+    const { RE2JS, RE2JSException } = re2js();
     try {
       return new GoRegexp(pattern, RE2JS.compile(translated.pattern).re2(), translated.renamed);
     } catch (err) {
