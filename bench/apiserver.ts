@@ -174,6 +174,8 @@ async function main(): Promise<void> {
     await cp.applyYaml(
       yaml(
         { apiVersion: "kagent.dev/v1alpha2", kind: "RemoteMCPServer", metadata: { name: "kagent-tool-server", namespace: "kagent" }, spec: { url: "http://kagent-tools.kagent:8084/mcp", description: "kagent tools", allowedNamespaces: { from: "All" } } },
+        // The tool server's Service, as kagent's chart makes it: a reference the gateway's caches do not hold is confirmed by a read of the API server on every review.
+        { apiVersion: "v1", kind: "Service", metadata: { name: "kagent-tools", namespace: "kagent" }, spec: { selector: { app: "kagent-tools" }, ports: [{ port: 8084 }] } },
         ...NAMESPACES.map(modelConfig),
       ),
     );

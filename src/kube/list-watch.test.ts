@@ -119,7 +119,7 @@ test("a watch the server ends at once, having sent nothing, is watched again aft
   assert.ok(watches >= 2 && watches <= 3, `${String(watches)} watch requests in 1.5 s`);
 });
 
-test("a watch that receives nothing for idleMs fails as idle (ListWatch sets it past the watch's own timeout, then watches again)", async () => {
+test("a watch that receives nothing for idleMs fails with a WatchIdleError naming how long", async () => {
   let watches = 0;
   const s = await apiServer((watch, _url, res) => {
     if (!watch) {
@@ -134,6 +134,33 @@ test("a watch that receives nothing for idleMs fails as idle (ListWatch sets it 
   await assert.rejects(silent, (err: unknown) => err instanceof WatchIdleError && err.message === "watch /api/v1/configmaps: nothing received for 200 ms");
   assert.equal(watches, 1);
   s.close();
+});
+
+test("a ListWatch whose connection goes silent watches again from where it was, without an error and without listing again", async () => {
+  const watchedFrom: string[] = [];
+  let lists = 0;
+  const s = await apiServer((watch, url, res) => {
+    if (!watch) {
+      lists++;
+      res.end(JSON.stringify({ items: [], metadata: { resourceVersion: "5" } }));
+      return;
+    }
+    watchedFrom.push(url.searchParams.get("resourceVersion") ?? "");
+    watching(res);
+    if (watchedFrom.length === 1) res.write(line("ADDED", cm("seen", "6")));
+    // then silence, as a connection a load balancer dropped
+  });
+  const errors: unknown[] = [];
+  const lw = new ListWatch(s.api, "/api/v1/configmaps", () => s.api.get<ListResult>("/api/v1/configmaps"), { idleMs: 200 });
+  lw.on("error", (e) => errors.push(e));
+  await lw.start();
+  for (let i = 0; i < 50 && watchedFrom.length < 2; i++) await sleep(20);
+  await lw.stop();
+  s.close();
+  assert.deepEqual(watchedFrom.slice(0, 2), ["5", "6"]);
+  assert.equal(lists, 1);
+  assert.deepEqual(errors, []);
+  assert.ok(lw.get("seen", "n"));
 });
 
 test("an ERROR event other than 410 after start is one error event, and the cache stops watching until started again", async () => {

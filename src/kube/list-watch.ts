@@ -23,8 +23,15 @@ type ErrorListener = (err: unknown) => void;
 /** How long the API server keeps one watch open, spread so caches do not all re-watch at once (as client-go). */
 const WATCH_TIMEOUT_S = [300, 600] as const;
 
-/** Silence past a watch's own timeout before its connection is taken for dead. */
-const WATCH_IDLE_SLACK_S = 30;
+/**
+ * Silence after which a watch's connection is taken for dead and the watch
+ * made again from where it was. A connection that died without closing
+ * (a load balancer dropping it during an outage) otherwise looks connected,
+ * and the cache trusted, until TCP keepalive gives up, about 11 minutes; a
+ * quiet resource costs one watch request per interval instead. client-node's
+ * watch had the same 30 s.
+ */
+const WATCH_IDLE_MS = 30_000;
 /** A watch that ends sooner than this having delivered nothing is backed off from, 1 s doubling to 30 s. */
 const QUICK_END_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
@@ -46,14 +53,16 @@ export class ListWatch {
   private readonly list: () => Promise<ListResult>;
   private readonly labelSelector: string | undefined;
   private readonly watchSeconds: readonly [number, number];
+  private readonly idleMs: number;
 
-  /** watchSeconds: how long each watch is asked to last, at least and at most (tests shorten it) */
-  constructor(api: KubeApi, path: string, list: () => Promise<ListResult>, opts: { labelSelector?: string; watchSeconds?: readonly [number, number] } = {}) {
+  /** watchSeconds: how long each watch is asked to last, at least and at most; idleMs: silence taken for a dead connection (tests shorten both) */
+  constructor(api: KubeApi, path: string, list: () => Promise<ListResult>, opts: { labelSelector?: string; watchSeconds?: readonly [number, number]; idleMs?: number } = {}) {
     this.api = api;
     this.path = path;
     this.list = list;
     this.labelSelector = opts.labelSelector;
     this.watchSeconds = opts.watchSeconds ?? WATCH_TIMEOUT_S;
+    this.idleMs = opts.idleMs ?? WATCH_IDLE_MS;
   }
 
   on(event: "add" | "update" | "delete", listener: Listener): void;
@@ -165,8 +174,7 @@ export class ListWatch {
         }, {
           signal: abort.signal,
           onConnected: () => settle(),
-          // the server ends the watch after `seconds`; silence well past that is a dead connection
-          idleMs: (seconds + WATCH_IDLE_SLACK_S) * 1000,
+          idleMs: this.idleMs,
         });
       } catch (err) {
         if (generation !== this.generation) break;
