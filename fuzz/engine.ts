@@ -1,16 +1,13 @@
 // agentgate's fuzzing engine: a seeded, deterministic mutation fuzzer.
 //
-// It is NOT coverage-guided. Jazzer.js (@jazzer.js/core 4.0.0), the
-// maintained coverage-guided fuzzer for Node, installs from the registry but
-// its native libFuzzer addon (prebuilds/fuzzer-linux-x64.node) needs glibc
-// 2.38 and libstdc++ GLIBCXX_3.4.32, and agentgate's machines run Debian 12
-// (glibc 2.36, GCC 12's libstdc++); the earlier releases download their
-// addon from GitHub at install, which no machine here reaches. So the
-// guidance here is by outcome instead: an input whose outcome label (the
-// class of error it met, the decision it got) is new joins the corpus, and
-// later inputs are mutated from it. That reaches past the first check of a
-// parser without instrumenting code, and keeps every run reproducible from
-// its seed.
+// It is not coverage-guided: the guidance is by outcome. An input whose
+// outcome label (the class of error it met, the decision it got) is new
+// joins the corpus, and later inputs are mutated from it. That reaches past
+// the first check of a parser without instrumenting code, knows the inputs'
+// structure (JSON trees, tar entries) and keeps every run reproducible from
+// its seed. The coverage-guided engine over the same targets is Jazzer.js
+// (fuzz/jazzer/, npm run fuzz:jazzer), whose native addon is built here
+// from source because its npm prebuild needs a newer glibc.
 import { createHash } from "node:crypto";
 import { seededRandom } from "../test/support/seeded-random.ts";
 

@@ -7,7 +7,7 @@
 // written to fuzz/crashes/<target>/ as it is found (the input, and a
 // .note.txt saying what it did) and the run exits 1. Ctrl-C stops each
 // target after its current input and still prints the summary. Not
-// coverage-guided: see fuzz/engine.ts.
+// coverage-guided (see fuzz/engine.ts); npm run fuzz:jazzer is.
 import { writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -209,7 +209,7 @@ function runTarget(target: string, opts: Options): Promise<TargetResult> {
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const budget = opts.runs !== undefined ? `${fmt(opts.runs)} runs` : `${opts.seconds ?? 0} s`;
-  process.stdout.write(`fuzzing ${opts.targets.join(", ")}: ${budget} each, seed ${opts.seed}, ${opts.jobs} at a time (${cpus().length} CPUs); seeded mutation, not coverage-guided\n`);
+  process.stdout.write(`fuzzing ${opts.targets.join(", ")}: ${budget} each, seed ${opts.seed}, ${opts.jobs} at a time (${cpus().length} CPUs); seeded mutation, not coverage-guided (npm run fuzz:jazzer is)\n`);
   const queue = [...opts.targets];
   process.on("SIGINT", () => {
     if (interrupted) process.exit(130);
