@@ -16,6 +16,9 @@ import { ROOT, compiledGatewayServer, freePort, listeningPort, peakRssMb, post, 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 16;
 const FIXED_RATE = 1000;
+const TARGET_SATURATION_RATIO = 4;
+const TARGET_P99_MS = 1;
+const TARGET_P999_MS = 3;
 
 async function load(port: number, path: string, bodies: string[]): Promise<Result> {
   return autocannon({
@@ -96,12 +99,15 @@ async function main(): Promise<void> {
     // The floor: the same generator and rate against node:https doing no policy work.
     const floor = spawn(process.execPath, [join(ROOT, "bench/floor-server.ts"), join(dir, "tls.crt"), join(dir, "tls.key")], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(floor);
-    const { result: fFixed, stolen: fStolen } = await withSteal(async () => pacedLoad(await listeningPort(floor, "floor server"), "/validate", bodies, FIXED_RATE, DURATION, CONNECTIONS));
+    const floorPort = await listeningPort(floor, "floor server");
+    const { result: fFixed, stolen: fStolen } = await withSteal(async () => pacedLoad(floorPort, "/validate", bodies, FIXED_RATE, DURATION, CONNECTIONS));
     checkPaced("floor fixed-rate", fFixed);
+    const fSat = await load(floorPort, "/validate", bodies);
+    check("floor", fSat);
 
     const out = {
-      saturation: { gateway: summary(gSat), opa: summary(oSat), ratio: Math.round((gSat.requests.average / oSat.requests.average) * 100) / 100 },
-      fixed_rate: { rps: FIXED_RATE, gateway_p99_ms: gFixed.p99_ms, opa_p99_ms: oFixed.p99_ms },
+      saturation: { gateway: summary(gSat), opa: summary(oSat), floor: summary(fSat), ratio: Math.round((gSat.requests.average / oSat.requests.average) * 100) / 100, of_floor: Math.round((gSat.requests.average / fSat.requests.average) * 100) / 100 },
+      fixed_rate: { rps: FIXED_RATE, gateway_p99_ms: gFixed.p99_ms, gateway_p999_ms: gFixed.p999_ms, opa_p99_ms: oFixed.p99_ms, floor_p99_ms: fFixed.p99_ms, stolen_pct: gStolen },
       gateway_rss_mb: Math.round(rss),
     };
     console.log(`saturation (${CONNECTIONS} connections, ${DURATION}s): gateway ${out.saturation.gateway.rps} reviews/s (p50 ${gSat.latency.p50} ms, p99 ${gSat.latency.p99} ms); opa ${out.saturation.opa.rps} reviews/s (p50 ${oSat.latency.p50} ms, p99 ${oSat.latency.p99} ms); ratio ${out.saturation.ratio}`);
@@ -110,7 +116,12 @@ async function main(): Promise<void> {
     const lag = (r: PacedResult): string => `issue lag p99 ${r.issue_lag_p99_ms} ms (max ${r.issue_lag_max_ms}), event-loop delay p99 ${r.loop_delay_p99_ms} ms (max ${r.loop_delay_max_ms})`;
     console.log(`generator (a process of its own): gateway phase ${lag(gFixed)}; opa phase ${lag(oFixed)}; floor phase ${lag(fFixed)}`);
     console.log(`CPU time stolen by the hypervisor during the fixed-rate phases: gateway ${gStolen}%, opa ${oStolen}%, floor ${fStolen}%`);
-    console.log(`gateway peak RSS ${out.gateway_rss_mb} MB`);
+    console.log(`gateway peak RSS ${out.gateway_rss_mb} MB (the benchmark's server, under saturation; \`agentgate serve\` in cluster mode: npm run bench:apiserver)`);
+    // Issue 20's targets, each with its figure.
+    const verdict = (met: boolean): string => (met ? "met" : "not met");
+    console.log(`target saturation ≥ ${TARGET_SATURATION_RATIO}× opa: ${out.saturation.ratio}× (${verdict(out.saturation.ratio >= TARGET_SATURATION_RATIO)}); the floor answers ${out.saturation.floor.rps}/s, the gateway ${out.saturation.of_floor}× of it`);
+    console.log(`target p99 ≤ ${TARGET_P99_MS} ms at ${FIXED_RATE}/s: ${gFixed.p99_ms} ms (${verdict(gFixed.p99_ms <= TARGET_P99_MS)}; ${gStolen}% stolen; the floor's own p99 ${fFixed.p99_ms} ms)`);
+    console.log(`target p99.9 ≤ ${TARGET_P999_MS} ms at ${FIXED_RATE}/s: ${gFixed.p999_ms} ms (${verdict(gFixed.p999_ms <= TARGET_P999_MS)})`);
     console.log(JSON.stringify(out));
   } finally {
     for (const c of children) c.kill("SIGTERM");

@@ -382,7 +382,11 @@ test("cancelling the PipelineRun while a hook runs: agentgate cancels the hook's
   const hook = await pipelineRunDone("stuck-agent-pre-0");
   assert.equal(hook.spec.status, "Cancelled", "agentgate cancelled the hook");
   assert.equal(succeeded(hook)?.reason, "Cancelled", `Tekton finished it as cancelled: ${JSON.stringify(hook.status?.conditions)}`);
-  const taskRun = await get("taskruns", "stuck-agent-pre-0-hook");
+  // Tekton marks the hook PipelineRun ended when it asks its TaskRun to cancel; the TaskRun's own reconcile ends it a moment later.
+  const taskRun = await until("the hook's TaskRun ended", async () => {
+    const t = await get("taskruns", "stuck-agent-pre-0-hook");
+    return succeeded(t)?.reason !== "Pending" && succeeded(t)?.status !== "Unknown" ? t : undefined;
+  });
   assert.equal(taskRun.spec.status, "TaskRunCancelled", "Tekton cancelled the hook's TaskRun");
   assert.equal(succeeded(taskRun)?.reason, "TaskRunCancelled");
 });
