@@ -14,86 +14,26 @@ import { join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
 import { inputId, type Failure, type FailureKind } from "./engine.ts";
 import { FUZZ_DIR, saveFailure } from "./files.ts";
+import { parseFuzzFlags, type FuzzFlags } from "./flags.ts";
 import { TARGET_NAMES } from "./targets.ts";
 import { COUNTERS, HEADER_BYTES, STARTED_AT, type WorkerData, type WorkerFailure, type WorkerReport } from "./protocol.ts";
 
-interface Options {
-  targets: string[];
-  seconds?: number;
-  runs?: number;
-  seed: number;
+interface Options extends FuzzFlags {
   jobs: number;
-  hangSeconds: number;
-  maxRssMb: number;
 }
 
 const USAGE = `usage: npm run fuzz -- [--target NAME]... [--seconds N | --runs N] [--seed N] [--jobs N] [--hang-seconds N] [--max-rss-mb N] [--list]
 targets: ${TARGET_NAMES.join(", ")}`;
 
-function fail(message: string): never {
-  process.stderr.write(`fuzz: ${message}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-function positive(flag: string, value: string | undefined): number {
-  const n = Number(value);
-  if (value === undefined || !Number.isFinite(n) || n <= 0) fail(`${flag} needs a positive number, got ${JSON.stringify(value ?? null)}`);
-  return n;
-}
-
 function parseArgs(argv: readonly string[]): Options {
-  const opts: Options = { targets: [], seed: 1, jobs: 1, hangSeconds: 10, maxRssMb: 6144 };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i] as string;
-    const value = argv[i + 1];
-    switch (flag) {
-      case "--target":
-        if (value === undefined || !TARGET_NAMES.includes(value)) fail(`--target needs one of ${TARGET_NAMES.join(", ")}, got ${JSON.stringify(value ?? null)}`);
-        opts.targets.push(value);
-        i++;
-        break;
-      case "--seconds":
-        opts.seconds = positive(flag, value);
-        i++;
-        break;
-      case "--runs":
-        opts.runs = Math.floor(positive(flag, value));
-        i++;
-        break;
-      case "--seed":
-        opts.seed = Math.floor(Number(value));
-        if (value === undefined || !Number.isFinite(opts.seed)) fail(`--seed needs a number`);
-        i++;
-        break;
-      case "--jobs":
-        opts.jobs = Math.floor(positive(flag, value));
-        i++;
-        break;
-      case "--hang-seconds":
-        opts.hangSeconds = positive(flag, value);
-        i++;
-        break;
-      case "--max-rss-mb":
-        opts.maxRssMb = positive(flag, value);
-        i++;
-        break;
-      case "--list":
-        process.stdout.write(`${TARGET_NAMES.join("\n")}\n`);
-        process.exit(0);
-        break;
-      case "--help":
-      case "-h":
-        process.stdout.write(`${USAGE}\n`);
-        process.exit(0);
-        break;
-      default:
-        fail(`unknown argument ${JSON.stringify(flag)}`);
-    }
-  }
-  if (opts.seconds !== undefined && opts.runs !== undefined) fail("give --seconds or --runs, not both");
-  if (opts.seconds === undefined && opts.runs === undefined) opts.seconds = 60;
-  if (opts.targets.length === 0) opts.targets = [...TARGET_NAMES];
-  return opts;
+  let jobs = 1;
+  const flags = parseFuzzFlags(argv, "fuzz", USAGE, (flag, read) => {
+    if (flag !== "--jobs") return false;
+    jobs = Math.floor(read.positive());
+    return true;
+  });
+  if (flags.targets.length === 0) flags.targets = [...TARGET_NAMES];
+  return { ...flags, jobs };
 }
 
 interface TargetResult {

@@ -27,6 +27,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inputId, type Failure, type FailureKind } from "../engine.ts";
 import { corpusDir, crashDir } from "../files.ts";
+import { parseFuzzFlags, type FuzzFlags } from "../flags.ts";
 import { TARGET_NAMES } from "../targets.ts";
 import type { ChildOptions } from "./child.ts";
 import { ENV_CRASH_DIR, ENV_OPTIONS, ENV_SPEC, loadTarget, saveFinding, type TargetSpec } from "./target.ts";
@@ -35,94 +36,35 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const ADDON = join(ROOT, ".tools/jazzer/fuzzer-linux-x64.node");
 const RUNS_DIR = join(ROOT, ".tools/jazzer/runs");
 
-interface Options {
-  targets: string[];
+interface Options extends FuzzFlags {
   module?: string;
   crashDir?: string;
-  seconds?: number;
-  runs?: number;
-  seed: number;
-  hangSeconds: number;
-  maxRssMb: number;
   fresh: boolean;
 }
 
 const USAGE = `usage: npm run fuzz:jazzer -- [--target NAME]... [--seconds N | --runs N] [--seed N] [--hang-seconds N] [--max-rss-mb N] [--fresh] [--list]
 targets: ${TARGET_NAMES.join(", ")}`;
 
-function fail(message: string): never {
-  process.stderr.write(`fuzz:jazzer: ${message}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-function positive(flag: string, value: string | undefined): number {
-  const n = Number(value);
-  if (value === undefined || !Number.isFinite(n) || n <= 0) fail(`${flag} needs a positive number, got ${JSON.stringify(value ?? null)}`);
-  return n;
-}
-
 function parseArgs(argv: readonly string[]): Options {
-  const opts: Options = { targets: [], seed: 1, hangSeconds: 10, maxRssMb: 6144, fresh: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i] as string;
-    const value = argv[i + 1];
-    switch (flag) {
-      case "--target":
-        if (value === undefined || !TARGET_NAMES.includes(value)) fail(`--target needs one of ${TARGET_NAMES.join(", ")}, got ${JSON.stringify(value ?? null)}`);
-        opts.targets.push(value);
-        i++;
-        break;
-      case "--module":
-        if (value === undefined) fail("--module needs a path");
-        opts.module = resolve(value);
-        i++;
-        break;
-      case "--crash-dir":
-        if (value === undefined) fail("--crash-dir needs a path");
-        opts.crashDir = resolve(value);
-        i++;
-        break;
-      case "--seconds":
-        opts.seconds = Math.ceil(positive(flag, value));
-        i++;
-        break;
-      case "--runs":
-        opts.runs = Math.floor(positive(flag, value));
-        i++;
-        break;
-      case "--seed":
-        opts.seed = Math.floor(positive(flag, value));
-        i++;
-        break;
-      case "--hang-seconds":
-        opts.hangSeconds = Math.ceil(positive(flag, value));
-        i++;
-        break;
-      case "--max-rss-mb":
-        opts.maxRssMb = Math.floor(positive(flag, value));
-        i++;
-        break;
-      case "--fresh":
-        opts.fresh = true;
-        break;
-      case "--list":
-        process.stdout.write(`${TARGET_NAMES.join("\n")}\n`);
-        process.exit(0);
-        break;
-      case "--help":
-      case "-h":
-        process.stdout.write(`${USAGE}\n`);
-        process.exit(0);
-        break;
-      default:
-        fail(`unknown argument ${JSON.stringify(flag)}`);
-    }
-  }
-  if (opts.seconds !== undefined && opts.runs !== undefined) fail("give --seconds or --runs, not both");
-  if (opts.seconds === undefined && opts.runs === undefined) opts.seconds = 60;
-  if (opts.module !== undefined && opts.targets.length > 0) fail("give --target or --module, not both");
-  if (opts.module === undefined && opts.targets.length === 0) opts.targets = [...TARGET_NAMES];
-  return opts;
+  const own: { module?: string; crashDir?: string; fresh: boolean } = { fresh: false };
+  const flags = parseFuzzFlags(argv, "fuzz:jazzer", USAGE, (flag, read) => {
+    if (flag === "--module") own.module = resolve(read.value());
+    else if (flag === "--crash-dir") own.crashDir = resolve(read.value());
+    else if (flag === "--fresh") own.fresh = true;
+    else return false;
+    return true;
+  });
+  const fail = (message: string): never => {
+    process.stderr.write(`fuzz:jazzer: ${message}\n${USAGE}\n`);
+    process.exit(2);
+  };
+  // libFuzzer reads -seed=0 as "pick one", which would make a run unrepeatable
+  if (flags.seed <= 0) fail("--seed needs a positive number");
+  // libFuzzer counts whole seconds
+  if (flags.seconds !== undefined) flags.seconds = Math.ceil(flags.seconds);
+  if (own.module !== undefined && flags.targets.length > 0) fail("give --target or --module, not both");
+  if (own.module === undefined && flags.targets.length === 0) flags.targets = [...TARGET_NAMES];
+  return { ...flags, ...own };
 }
 
 /** Builds the addon if it is missing or stale; false when its sources are not on this machine. */
