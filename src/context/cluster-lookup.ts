@@ -39,6 +39,9 @@ interface WatchedKind {
   objectPath: (namespace: string, name: string) => string;
 }
 
+/** Names no object can have. */
+const UNNAMEABLE = new Set(["", ".", ".."]);
+
 /** The URL path of one object; a cluster-scoped kind ignores the namespace. */
 const objectPath = (r: KubeResource, namespace: string, name: string): string => `${listPath(r, encodeURIComponent(namespace))}/${encodeURIComponent(name)}`;
 
@@ -272,23 +275,33 @@ export class ClusterLookup implements ObjectLookup {
 
   async get(kind: ContextKind, namespace: string, name: string): Promise<KubeObject | null> {
     const state = kind === "Service" ? this.serviceCache(namespace) : this.kinds.get(kind);
-    const cached = state?.watching ? state.informer.get(name, kind === "Namespace" ? undefined : namespace) : undefined;
+    // A hit is trusted only while a watch is connected: between one watch and the next (a dead connection taken for one, a restart) changes may be missed.
+    const cached = state?.watching && state.informer.live ? state.informer.get(name, kind === "Namespace" ? undefined : namespace) : undefined;
     if (cached) return cached;
     return this.read(kind, namespace, name);
   }
 
   private async read(kind: ContextKind, namespace: string, name: string): Promise<KubeObject | null> {
+    // No object is named "", "." or ".." (the API server refuses such names),
+    // and as path segments they would read the collection or another scope.
+    if (UNNAMEABLE.has(name) || (kind !== "Namespace" && UNNAMEABLE.has(namespace))) return null;
     this.confirmations++;
+    let found: KubeObject;
     try {
-      if (kind === "Service") return await this.api.get<KubeObject>(objectPath(RESOURCES.services, namespace, name));
-      if (kind === "ServiceAccount") return await this.api.get<KubeObject>(objectPath(RESOURCES.serviceAccounts, namespace, name));
-      const w = WATCHED_KINDS.find((k) => k.kind === kind) ?? DIRECT_KINDS.find((k) => k.kind === kind);
-      if (!w) return null;
-      return await this.api.get<KubeObject>(w.objectPath(namespace, name));
+      if (kind === "Service") found = await this.api.get<KubeObject>(objectPath(RESOURCES.services, namespace, name));
+      else if (kind === "ServiceAccount") found = await this.api.get<KubeObject>(objectPath(RESOURCES.serviceAccounts, namespace, name));
+      else {
+        const w = WATCHED_KINDS.find((k) => k.kind === kind) ?? DIRECT_KINDS.find((k) => k.kind === kind);
+        if (!w) return null;
+        found = await this.api.get<KubeObject>(w.objectPath(namespace, name));
+      }
     } catch (err) {
       if (statusCode(err) === 404) return null;
       throw new Error(`cannot read ${kind} ${namespace}/${name}: ${describeError(err)}`, { cause: err });
     }
+    // What came back must be what was asked for, or the lookup fails (closed) rather than judge another object.
+    if (found.kind !== kind || found.metadata?.name !== name) throw new Error(`cannot read ${kind} ${namespace}/${name}: the API server answered with ${found.kind ?? "an object without a kind"} ${JSON.stringify(found.metadata?.name ?? "")}`);
+    return found;
   }
 
   async stop(): Promise<void> {

@@ -66,10 +66,19 @@ export interface KubeApiOptions {
   onRequest?: RequestListener;
   /** a request (not a watch) that sends nothing back for this long fails (default 30 s) */
   timeoutMs?: number;
+  /** how often TLS material kept in files is read again (default 5 minutes; tests shorten it) */
+  tlsFilesMaxAgeMs?: number;
 }
 
 /** How long a token read from a file is used before the file is read again: projected ServiceAccount tokens rotate. */
 const TOKEN_FILE_MAX_AGE_MS = 60_000;
+
+/** How often TLS material kept in files is read again. */
+const TLS_FILES_MAX_AGE_MS = 5 * 60_000;
+/** How long a pool replaced by fresh TLS material lives on: past the longest watch (10 minutes). */
+const RETIRED_POOL_MS = 15 * 60_000;
+
+const pick = (m: { ca?: Buffer | undefined; cert?: Buffer | undefined; key?: Buffer | undefined }): { ca?: Buffer; cert?: Buffer; key?: Buffer } => ({ ...(m.ca ? { ca: m.ca } : {}), ...(m.cert ? { cert: m.cert } : {}), ...(m.key ? { key: m.key } : {}) });
 
 /** The part of client-node's KubeConfig this client asks for delegated credentials. */
 interface DelegatedAuth {
@@ -80,10 +89,13 @@ export class KubeApi {
   readonly server: URL;
   private readonly credentials: ClusterCredentials;
   private readonly entries: KubeconfigEntries | undefined;
-  private readonly agent: HttpsAgent | HttpAgentType;
+  private agent: HttpsAgent | HttpAgentType;
+  /** when the TLS files were last read, and what they held */
+  private tlsRead: { at: number; ca?: Buffer; cert?: Buffer; key?: Buffer };
   private readonly userAgent: string;
   private readonly onRequest: RequestListener | undefined;
   private readonly timeoutMs: number;
+  private readonly tlsFilesMaxAgeMs: number;
   private fileToken: { value: string; readAt: number } | undefined;
   private delegated: Promise<DelegatedAuth> | undefined;
 
@@ -95,20 +107,57 @@ export class KubeApi {
     this.userAgent = opts.userAgent ?? "agentgate";
     this.onRequest = opts.onRequest;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    const tls = {
+    this.tlsFilesMaxAgeMs = opts.tlsFilesMaxAgeMs ?? TLS_FILES_MAX_AGE_MS;
+    this.tlsRead = { at: Date.now(), ...pick(credentials) };
+    this.agent = this.makeAgent(this.tlsRead);
+  }
+
+  private makeAgent(material: { ca?: Buffer; cert?: Buffer; key?: Buffer }): HttpsAgent | HttpAgentType {
+    if (this.server.protocol === "http:") return new HttpAgent({ keepAlive: true });
+    return new HttpsAgent({
       keepAlive: true,
-      ...(credentials.ca ? { ca: credentials.ca } : {}),
-      ...(credentials.cert ? { cert: credentials.cert } : {}),
-      ...(credentials.key ? { key: credentials.key } : {}),
-      rejectUnauthorized: !credentials.skipTLSVerify,
-      ...(credentials.tlsServerName ? { servername: credentials.tlsServerName } : {}),
+      ...(material.ca ? { ca: material.ca } : {}),
+      ...(material.cert ? { cert: material.cert } : {}),
+      ...(material.key ? { key: material.key } : {}),
+      rejectUnauthorized: !this.credentials.skipTLSVerify,
+      ...(this.credentials.tlsServerName ? { servername: this.credentials.tlsServerName } : {}),
+    });
+  }
+
+  /**
+   * The pool, on TLS material read again from its files every few minutes:
+   * a pod's ca.crt changes when the cluster's CA rotates, and a client
+   * certificate file when it is renewed. A file that cannot be read keeps
+   * what was read before. The replaced pool is closed once any watch on it
+   * has ended.
+   */
+  private pool(): HttpsAgent | HttpAgentType {
+    const files = this.credentials.files;
+    const now = Date.now();
+    if (!files || (files.ca === undefined && files.cert === undefined && files.key === undefined) || now - this.tlsRead.at < this.tlsFilesMaxAgeMs) return this.agent;
+    const read = (file: string | undefined, had: Buffer | undefined): Buffer | undefined => {
+      if (file === undefined) return had;
+      try {
+        return readFileSync(file);
+      } catch {
+        return had;
+      }
     };
-    this.agent = this.server.protocol === "http:" ? new HttpAgent({ keepAlive: true }) : new HttpsAgent(tls);
+    const fresh = { ca: read(files.ca, this.tlsRead.ca), cert: read(files.cert, this.tlsRead.cert), key: read(files.key, this.tlsRead.key) };
+    const same = (a: Buffer | undefined, b: Buffer | undefined): boolean => (a === undefined ? b === undefined : b !== undefined && a.equals(b));
+    const changed = !same(fresh.ca, this.tlsRead.ca) || !same(fresh.cert, this.tlsRead.cert) || !same(fresh.key, this.tlsRead.key);
+    this.tlsRead = { at: now, ...pick(fresh) };
+    if (changed) {
+      const old = this.agent;
+      this.agent = this.makeAgent(fresh);
+      setTimeout(() => old.destroy(), RETIRED_POOL_MS).unref();
+    }
+    return this.agent;
   }
 
   /** Another client for the same cluster and identity, told of its requests under another name. */
   withOptions(opts: KubeApiOptions): KubeApi {
-    return new KubeApi(this.credentials, { userAgent: this.userAgent, timeoutMs: this.timeoutMs, ...(this.onRequest ? { onRequest: this.onRequest } : {}), ...opts }, this.entries);
+    return new KubeApi(this.credentials, { userAgent: this.userAgent, timeoutMs: this.timeoutMs, tlsFilesMaxAgeMs: this.tlsFilesMaxAgeMs, ...(this.onRequest ? { onRequest: this.onRequest } : {}), ...opts }, this.entries);
   }
 
   get<T = Record<string, unknown>>(path: string, query?: Query): Promise<T> {
@@ -157,7 +206,22 @@ export class KubeApi {
    * looks connected until TCP gives up, which takes many minutes).
    */
   async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void, opts: { signal?: AbortSignal; onConnected?: () => void; idleMs?: number } = {}): Promise<void> {
-    const res = await this.send("GET", path, { query: { ...query, watch: "true" }, ...(opts.signal ? { signal: opts.signal } : {}) }, true);
+    // idleMs covers the wait for the answer too: a watch sent on a pooled connection that died is never answered.
+    const connecting = new AbortController();
+    // set by the timer, so kept in an object the compiler does not narrow
+    const wait: { unanswered: boolean } = { unanswered: false };
+    const answerTimer = opts.idleMs === undefined ? undefined : setTimeout(() => { wait.unanswered = true; connecting.abort(); }, opts.idleMs);
+    answerTimer?.unref();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, connecting.signal]) : connecting.signal;
+    let res: IncomingMessage;
+    try {
+      res = await this.send("GET", path, { query: { ...query, watch: "true" }, signal }, true);
+    } catch (err) {
+      if (wait.unanswered) throw new WatchIdleError(path, opts.idleMs ?? 0);
+      throw err;
+    } finally {
+      clearTimeout(answerTimer);
+    }
     const status = res.statusCode ?? 0;
     if (status !== 200) throw new KubeApiError("GET", path, status, parseOrText(await readAll(res)), headersOf(res));
     opts.onConnected?.();
@@ -266,7 +330,7 @@ export class KubeApi {
       headers["content-length"] = payload.length;
     }
     if (this.credentials.impersonate) headers["impersonate-user"] = this.credentials.impersonate;
-    const options: RequestOptions = { method, agent: this.agent, headers, ...(opts.signal ? { signal: opts.signal } : {}) };
+    const options: RequestOptions = { method, agent: this.pool(), headers, ...(opts.signal ? { signal: opts.signal } : {}) };
     if (this.credentials.delegated) {
       // client-node fills in the Authorization header (and a client certificate an exec plugin returns)
       const extra: RequestOptions = { headers: {} };

@@ -33,6 +33,8 @@ export interface ClusterCredentials {
   tokenFile?: string;
   skipTLSVerify: boolean;
   tlsServerName?: string;
+  /** where ca, cert and key were read from, read again as they rotate (a pod's ca.crt) */
+  files?: { ca?: string; cert?: string; key?: string };
   /** the kubeconfig user's `as`: sent as Impersonate-User */
   impersonate?: string;
   /**
@@ -197,6 +199,11 @@ export function credentialsOf(entries: KubeconfigEntries, label: string): Cluste
     skipTLSVerify: cluster.skipTLSVerify,
     ...(cluster.tlsServerName !== undefined ? { tlsServerName: cluster.tlsServerName } : {}),
     ...(user.impersonateUser !== undefined ? { impersonate: user.impersonateUser } : {}),
+    files: {
+      ...(cluster.caData === undefined && cluster.caFile !== undefined ? { ca: cluster.caFile } : {}),
+      ...(user.certData === undefined && user.certFile !== undefined ? { cert: user.certFile } : {}),
+      ...(user.keyData === undefined && user.keyFile !== undefined ? { key: user.keyFile } : {}),
+    },
     delegated: user.exec !== undefined || user.authProvider !== undefined || user.username !== undefined,
   };
 }

@@ -163,6 +163,37 @@ test("a ListWatch whose connection goes silent watches again from where it was, 
   assert.ok(lw.get("seen", "n"));
 });
 
+test("live: true while a watch is connected; false from when it goes silent while the next watch goes unanswered, so the owner confirms hits", async () => {
+  let watches = 0;
+  const s = await apiServer((watch, _url, res) => {
+    if (!watch) {
+      res.end(JSON.stringify({ items: [cm("a", "1")], metadata: { resourceVersion: "1" } }));
+      return;
+    }
+    watches++;
+    // the first watch is answered, then goes silent; every later one is never answered (a dead pooled connection)
+    if (watches === 1) watching(res);
+  });
+  const errors: unknown[] = [];
+  const lw = new ListWatch(s.api, "/api/v1/configmaps", () => s.api.get<ListResult>("/api/v1/configmaps"), { idleMs: 200 });
+  lw.on("error", (e) => errors.push(e));
+  await lw.start();
+  assert.equal(lw.live, true);
+  await sleep(300);
+  assert.equal(lw.live, false, "not live once the watch went silent");
+  // a watch that ended having delivered nothing is made again after a 1 s backoff; that one is never answered
+  for (let i = 0; i < 100 && watches < 2; i++) await sleep(20);
+  assert.equal(watches, 2);
+  assert.equal(lw.live, false, "not live while the next watch goes unanswered");
+  await sleep(300);
+  assert.equal(s.open.size, 0, "the unanswered watch was given up after idleMs");
+  assert.equal(lw.live, false);
+  assert.ok(lw.get("a", "n"), "what it had is kept");
+  assert.deepEqual(errors, []);
+  await lw.stop();
+  s.close();
+});
+
 test("an ERROR event other than 410 after start is one error event, and the cache stops watching until started again", async () => {
   let watches = 0;
   const s = await apiServer((watch, _url, res) => {

@@ -44,6 +44,7 @@ export class ListWatch {
   private readonly objects = new Map<string, KubeObject>();
   private readonly listeners = { add: [] as Listener[], update: [] as Listener[], delete: [] as Listener[], error: [] as ErrorListener[] };
   private resourceVersion = "";
+  private watchLive = false;
   private abort: AbortController | undefined;
   /** bumped by every start() and stop(), so a loop of an earlier start ends quietly */
   private generation = 0;
@@ -84,9 +85,19 @@ export class ListWatch {
 
   async stop(): Promise<void> {
     this.generation++;
+    this.watchLive = false;
     this.abort?.abort();
     this.abort = undefined;
     await Promise.resolve();
+  }
+
+  /**
+   * A watch is connected now. False from the moment one ends, fails or goes
+   * silent until the next is accepted: the cache may then miss changes, and
+   * its owner should confirm what it finds.
+   */
+  get live(): boolean {
+    return this.watchLive;
   }
 
   get(name: string, namespace?: string): KubeObject | undefined {
@@ -173,11 +184,15 @@ export class ListWatch {
           this.apply(e);
         }, {
           signal: abort.signal,
-          onConnected: () => settle(),
+          onConnected: () => {
+            if (generation === this.generation) this.watchLive = true;
+            settle();
+          },
           idleMs: this.idleMs,
         });
       } catch (err) {
         if (generation !== this.generation) break;
+        this.watchLive = false;
         if (!(err instanceof WatchIdleError)) {
           if (statusCode(err) !== 410) {
             if (!state.settled) settle(err);
@@ -196,6 +211,7 @@ export class ListWatch {
           continue;
         }
       }
+      this.watchLive = false;
       // The watch ended (the server's timeout, or silence taken for a dead connection): watch again from where it left off.
       quickEnds = !seen.received && Date.now() - began < QUICK_END_MS ? quickEnds + 1 : 0;
       if (quickEnds > 0) await sleep(Math.min(QUICK_END_MS * 2 ** (quickEnds - 1), MAX_BACKOFF_MS));

@@ -4,7 +4,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { logger } from "../log.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import type { KubeObject } from "../types/kube.ts";
-import { EventLimiter, confirm, createDenialRecorder, eventBody, eventTarget, refill, type EventLimits, type EventOutcome, type EventTarget } from "./denial-events.ts";
+import { EventLimiter, confirm, createDenialRecorder, eventBody, eventTarget, refill, targetPath, type EventLimits, type EventOutcome, type EventTarget } from "./denial-events.ts";
 
 const limits: EventLimits = { dedupeWindowMs: 60_000, globalBurst: 3, globalPerSecond: 1, namespaceBurst: 2, namespacePerSecond: 0.1 };
 
@@ -159,4 +159,21 @@ test("recorder: a read that fails writes nothing, logs, and leaves the key free 
   fail = false;
   assert.equal(await record(update(), "m"), "written");
   assert.equal(written.length, 1);
+});
+
+test("the confirming read's path: only a version the resource table lists for the kind; a review's version cannot walk the path elsewhere", () => {
+  const target = { apiVersion: "kagent.dev/v1alpha2", kind: "Agent", namespace: "victim", name: "prod-agent", uid: "u" };
+  assert.equal(targetPath(target), "/apis/kagent.dev/v1alpha2/namespaces/victim/agents/prod-agent");
+  for (const apiVersion of ["kagent.dev/v1alpha2/namespaces/attacker/modelconfigs/mine#", "kagent.dev/v1alpha2/../../../api/v1/namespaces/agentgate-system/secrets/x#", "kagent.dev/v9", "kagent.dev/"]) {
+    assert.throws(() => targetPath({ ...target, apiVersion }), /^Error: Unrecognized API version and kind/, apiVersion);
+  }
+});
+
+test("an object is confirmed only when the one read is the one named: its uid, kind, namespace and name", () => {
+  const target = { apiVersion: "kagent.dev/v1alpha2", kind: "Agent", namespace: "victim", name: "prod-agent", uid: "u" };
+  const stored = { apiVersion: "kagent.dev/v1alpha2", kind: "Agent", metadata: { uid: "u", namespace: "victim", name: "prod-agent" } };
+  assert.deepEqual(confirm(target, stored), { confirmed: true });
+  assert.deepEqual(confirm(target, { ...stored, kind: "ModelConfig" }), { confirmed: false, outcome: "uid-mismatch" });
+  assert.deepEqual(confirm(target, { ...stored, metadata: { ...stored.metadata, namespace: "attacker" } }), { confirmed: false, outcome: "uid-mismatch" });
+  assert.deepEqual(confirm(target, { ...stored, metadata: { ...stored.metadata, name: "mine" } }), { confirmed: false, outcome: "uid-mismatch" });
 });

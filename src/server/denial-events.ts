@@ -127,7 +127,8 @@ export type Confirmation = { confirmed: true } | { confirmed: false; outcome: "n
 /** Whether what the API server holds is the object the review claims. */
 export function confirm(target: EventTarget, stored: KubeObject | undefined): Confirmation {
   if (stored === undefined) return { confirmed: false, outcome: "not-found" };
-  if (stored.metadata?.uid !== target.uid) return { confirmed: false, outcome: "uid-mismatch" };
+  // The object read must be the one named, not only carry its uid.
+  if (stored.metadata?.uid !== target.uid || stored.kind !== target.kind || stored.metadata.name !== target.name || (stored.metadata.namespace ?? "") !== target.namespace) return { confirmed: false, outcome: "uid-mismatch" };
   return { confirmed: true };
 }
 
@@ -206,7 +207,11 @@ export function targetPath(target: EventTarget): string {
   const group = slash < 0 ? "" : target.apiVersion.slice(0, slash);
   const version = target.apiVersion.slice(slash + 1);
   const resource = resourceByKind(group, target.kind);
-  if (!resource) throw new Error(`Unrecognized API version and kind: ${target.apiVersion} ${target.kind}`);
+  // The version is the review's, and anyone who reaches /validate writes the
+  // review: only a version the table lists for the kind becomes a path, so
+  // "v1alpha2/../../api/v1/secrets/x#" cannot turn the confirming read into
+  // a read of anything else.
+  if (!resource?.versions.includes(version)) throw new Error(`Unrecognized API version and kind: ${target.apiVersion} ${target.kind}`);
   const base = group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
   return `${base}${resource.namespaced ? `/namespaces/${encodeURIComponent(target.namespace)}` : ""}/${resource.plural}/${encodeURIComponent(target.name)}`;
 }

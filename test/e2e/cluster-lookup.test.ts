@@ -167,6 +167,13 @@ describe("a cache miss is confirmed by a direct read", () => {
     assert.equal(await cold.get("ModelConfig", "qe", "never-created"), null);
     assert.equal(cold.confirmations, 1);
   });
+
+  test("a name no object can have (\".\", \"..\", \"\") is null without a read: as a path segment it would read the collection, which was taken for the object", async () => {
+    const cold = track(new ClusterLookup(kubeApiOf(cp.kubeConfig), silent));
+    for (const name of [".", "..", ""]) assert.equal(await cold.get("ModelConfig", "qe", name), null, JSON.stringify(name));
+    assert.equal(await cold.get("ModelConfig", "..", "fresh"), null);
+    assert.equal(cold.confirmations, 0);
+  });
 });
 
 describe("Services are cached once referenced", () => {

@@ -2,7 +2,7 @@
 // (src/kube/list-watch.ts) against a real kube-apiserver: the verbs and
 // patches agentgate sends, the API server's refusals as errors with their
 // status, a client certificate, a ServiceAccount token and an exec plugin
-// as identities,
+// as identities, a CA file read again after it changes,
 // watches, and a cache that follows changes across the
 // server ending its watch.
 import { after, before, test } from "node:test";
@@ -15,6 +15,7 @@ import { KubeApi, KubeApiError, type WatchEvent } from "../../src/kube/api.ts";
 import { ListWatch, type ListResult } from "../../src/kube/list-watch.ts";
 import { selectCluster } from "../../src/cli/environment.ts";
 import { statusCode } from "../../src/kube/errors.ts";
+import { generateServingCertificate } from "../../src/tls/self-signed.ts";
 
 let cp: ControlPlane;
 let api: KubeApi;
@@ -97,6 +98,26 @@ test("a client certificate, a ServiceAccount token and an exec plugin's token ar
   const execClient = new KubeApi(viaExec.credentials, {}, viaExec.entries);
   assert.equal(await whoami(execClient), `system:serviceaccount:${NS}:robot`);
   execClient.close();
+});
+
+test("a CA kept in a file is read again: a client whose file held another CA works once the cluster's CA is written there (a pod's ca.crt after a rotation)", async () => {
+  const admin = selectCluster({ kubeconfig: cp.kubeconfigPath });
+  const caFile = join(cp.dir, "rotating-ca.crt");
+  writeFileSync(caFile, generateServingCertificate(["127.0.0.1"]).caCert);
+  const kubeconfig = join(cp.dir, "ca-file.kubeconfig");
+  writeFileSync(kubeconfig, JSON.stringify({
+    apiVersion: "v1", kind: "Config", "current-context": "x",
+    clusters: [{ name: "c", cluster: { server: admin.credentials.server, "certificate-authority": caFile } }],
+    users: [{ name: "u", user: { "client-certificate-data": admin.credentials.cert?.toString("base64"), "client-key-data": admin.credentials.key?.toString("base64") } }],
+    contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+  }));
+  const selection = selectCluster({ kubeconfig });
+  const client = new KubeApi(selection.credentials, { tlsFilesMaxAgeMs: 100 });
+  await assert.rejects(client.get("/api/v1/namespaces/default"), /certificate/);
+  writeFileSync(caFile, admin.credentials.ca ?? "");
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal((await client.get<ConfigMap>("/api/v1/namespaces/default")).metadata.name, "default");
+  client.close();
 });
 
 test("a watch delivers ADDED, MODIFIED and DELETED from a resourceVersion, for its label selector only", async () => {
