@@ -41,6 +41,12 @@ const watching = (res: ServerResponse): void => {
   res.flushHeaders();
 };
 
+/** A handler that answers every list with items at resourceVersion 1 (none by default), and each watch as onWatch does. */
+const listThen = (onWatch: (res: ServerResponse) => void, items: unknown[] = []) => (watch: boolean, _url: URL, res: ServerResponse): void => {
+  if (!watch) res.end(JSON.stringify({ items, metadata: { resourceVersion: "1" } }));
+  else onWatch(res);
+};
+
 test("a 410 mid-watch lists again: objects deleted meanwhile leave the cache, new ones enter, and the watch resumes from the new list", async () => {
   let lists = 0;
   const watchedFrom: string[] = [];
@@ -101,15 +107,11 @@ test("stop() while the re-list after a 410 is in flight: no watch is made after 
 
 test("a watch the server ends at once, having sent nothing, is watched again after a backoff, not in a hot loop", async () => {
   let watches = 0;
-  const s = await apiServer((watch, _url, res) => {
-    if (!watch) {
-      res.end(JSON.stringify({ items: [], metadata: { resourceVersion: "1" } }));
-      return;
-    }
+  const s = await apiServer(listThen((res) => {
     watches++;
     watching(res);
     res.end();
-  });
+  }));
   const lw = new ListWatch(s.api, "/api/v1/configmaps", () => s.api.get<ListResult>("/api/v1/configmaps"));
   await lw.start();
   await sleep(1500);
@@ -121,15 +123,11 @@ test("a watch the server ends at once, having sent nothing, is watched again aft
 
 test("a watch that receives nothing for idleMs fails with a WatchIdleError naming how long", async () => {
   let watches = 0;
-  const s = await apiServer((watch, _url, res) => {
-    if (!watch) {
-      res.end(JSON.stringify({ items: [], metadata: { resourceVersion: "1" } }));
-      return;
-    }
+  const s = await apiServer(listThen((res) => {
     watches++;
+    // answered, then never ends and never sends: a half-open connection looks like this
     watching(res);
-    // never ends, never sends: a half-open connection looks like this
-  });
+  }));
   const silent = s.api.watch("/api/v1/configmaps", {}, () => undefined, { idleMs: 200 });
   await assert.rejects(silent, (err: unknown) => err instanceof WatchIdleError && err.message === "watch /api/v1/configmaps: nothing received for 200 ms");
   assert.equal(watches, 1);
@@ -165,15 +163,11 @@ test("a ListWatch whose connection goes silent watches again from where it was, 
 
 test("live: true while a watch is connected; false from when it goes silent while the next watch goes unanswered, so the owner confirms hits", async () => {
   let watches = 0;
-  const s = await apiServer((watch, _url, res) => {
-    if (!watch) {
-      res.end(JSON.stringify({ items: [cm("a", "1")], metadata: { resourceVersion: "1" } }));
-      return;
-    }
+  const s = await apiServer(listThen((res) => {
     watches++;
     // the first watch is answered, then goes silent; every later one is never answered (a dead pooled connection)
     if (watches === 1) watching(res);
-  });
+  }, [cm("a", "1")]));
   const errors: unknown[] = [];
   const lw = new ListWatch(s.api, "/api/v1/configmaps", () => s.api.get<ListResult>("/api/v1/configmaps"), { idleMs: 200 });
   lw.on("error", (e) => errors.push(e));
@@ -196,15 +190,11 @@ test("live: true while a watch is connected; false from when it goes silent whil
 
 test("an ERROR event other than 410 after start is one error event, and the cache stops watching until started again", async () => {
   let watches = 0;
-  const s = await apiServer((watch, _url, res) => {
-    if (!watch) {
-      res.end(JSON.stringify({ items: [cm("a", "1")], metadata: { resourceVersion: "1" } }));
-      return;
-    }
+  const s = await apiServer(listThen((res) => {
     watches++;
     watching(res);
     if (watches === 1) setTimeout(() => res.write(line("ERROR", { kind: "Status", code: 500, message: "etcd went away" })), 50);
-  });
+  }, [cm("a", "1")]));
   const errors: string[] = [];
   const lw = new ListWatch(s.api, "/api/v1/configmaps", () => s.api.get<ListResult>("/api/v1/configmaps"));
   lw.on("error", (e) => errors.push(e instanceof Error ? e.message : String(e)));
