@@ -155,11 +155,6 @@ export class KubeApi {
     return this.agent;
   }
 
-  /** Another client for the same cluster and identity, told of its requests under another name. */
-  withOptions(opts: KubeApiOptions): KubeApi {
-    return new KubeApi(this.credentials, { userAgent: this.userAgent, timeoutMs: this.timeoutMs, tlsFilesMaxAgeMs: this.tlsFilesMaxAgeMs, ...(this.onRequest ? { onRequest: this.onRequest } : {}), ...opts }, this.entries);
-  }
-
   get<T = Record<string, unknown>>(path: string, query?: Query): Promise<T> {
     return this.request<T>("GET", path, query ? { query } : {});
   }
