@@ -233,6 +233,20 @@ describe("a run is judged by today's policy", () => {
     const { result } = await admitLikeApiServer(create(run()), deps([ns, old, tools, config()]));
     assert.ok(result.violations.some((v) => v.field.startsWith('ModelConfig "claude"') && v.policy === "model-allowlist" && v.action === "deny"), JSON.stringify(result.violations));
   });
+  test("judgments of stored objects are kept only for the object as it is: one changed under the same uid is judged again", async () => {
+    const fresh = await PolicyEngine.load(await readBundles([]));
+    const withUid = (spec: Record<string, unknown> = {}): KubeObject => {
+      const c = config(spec);
+      return { ...c, metadata: { ...c.metadata, uid: "6f1e0c52-0d4e-4c43-9a43-4b7c1f0e8a11" } };
+    };
+    const d = (objects: KubeObject[]): GatewayDeps => ({ ...deps(objects), engine: () => fresh });
+    assert.equal((await admitLikeApiServer(create(run()), d([ns, model, tools, withUid()]))).result.allowed, true);
+    const misses = fresh.storedMemoStats?.misses ?? 0;
+    assert.equal((await admitLikeApiServer(create(run({ name: "r2" })), d([ns, model, tools, withUid()]))).result.allowed, true);
+    assert.equal(fresh.storedMemoStats?.misses, misses, "a second run of the same objects by the same identity is judged from the memo");
+    const { result } = await admitLikeApiServer(create(run({ name: "r3" })), d([ns, model, tools, withUid({ tokenBudget: 900000 })]));
+    assert.equal(result.violations.find((v) => v.field.startsWith('AgentConfig "writer"'))?.policy, "token-budget");
+  });
   test("the stamp is signed, carries the snapshot, and its limits are clamped to today's maxima", async () => {
     const { result, object } = await admitLikeApiServer(create(run()), deps([ns, model, tools, config()]));
     assert.equal(result.allowed, true, JSON.stringify(result.violations));

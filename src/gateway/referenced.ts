@@ -8,7 +8,7 @@
 // is not the requester's to read.
 import { resolveContext } from "../context/resolve.ts";
 import type { ObjectLookup } from "../context/lookup.ts";
-import { encodeInput, type BundleFailure, type PolicyEngine } from "../policy/engine.ts";
+import type { BundleFailure, PolicyEngine } from "../policy/engine.ts";
 import type { AdmissionRequest } from "../types/admission.ts";
 import type { KubeObject } from "../types/kube.ts";
 import type { PolicyContext, Violation } from "../types/policy.ts";
@@ -20,9 +20,12 @@ export interface Judged {
 }
 
 async function judge(object: KubeObject, request: AdmissionRequest, lookup: ObjectLookup, engine: PolicyEngine): Promise<Judged> {
-  const self = selfUpdateRequest(object, request.userInfo);
+  // The object's own uid (none for a manifest read offline), not a fresh
+  // one: the same object judged for the same identity is then the same
+  // input, whose outcome the engine keeps.
+  const self = selfUpdateRequest(object, request.userInfo, object.metadata?.uid ?? "");
   const context = await resolveContext(self, lookup);
-  return engine.violations(encodeInput({ request: self, context }));
+  return engine.storedViolations({ request: self, context });
 }
 
 const rank = { deny: 2, warn: 1, dryrun: 0 } as const;

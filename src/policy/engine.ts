@@ -4,7 +4,9 @@ import type { Action, BundleFailure, GoalInput, Violation } from "../types/polic
 import { isRecord } from "../types/kube.ts";
 import { BundleError, type Bundle } from "./bundle.ts";
 import { checkPolicyConfig } from "./config-schema.ts";
+import { VOLATILE_BUILTINS } from "@agentgate/opa-host";
 import { mergeOverride } from "./merge.ts";
+import { TextMemo } from "./text-memo.ts";
 import { WasmPolicy, describe, type EncodedInput } from "./wasm-policy.ts";
 
 export const ENTRYPOINT = {
@@ -17,6 +19,16 @@ export const ENTRYPOINT = {
 } as const;
 
 const ACTIONS: ReadonlySet<string> = new Set<Action>(["deny", "warn", "dryrun"]);
+
+/**
+ * Stored objects' outcomes kept per engine: a cluster's AgentConfigs,
+ * ModelConfigs and tool servers in use, for each identity that runs them.
+ * An input over 64 KiB is judged every time (the memo holds at most
+ * 256 × 64 Ki characters of keys, ~32 MB at worst and a few hundred KB in
+ * practice).
+ */
+const STORED_MEMO_ENTRIES = 256;
+const STORED_MEMO_MAX_TEXT = 64 * 1024;
 
 export interface LoadedBundle {
   readonly bundle: Bundle;
@@ -41,9 +53,14 @@ export class PolicyEngine {
   /** data.agentgate.config as the gateway's own checks read it */
   readonly policyConfig: Record<string, unknown>;
 
+  /** absent when a bundle calls a volatile builtin: its outcomes are not a function of the input */
+  private readonly storedMemo: TextMemo<readonly Violation[]> | undefined;
+
   private constructor(bundles: LoadedBundle[], policyConfig: Record<string, unknown>) {
     this.bundles = bundles;
     this.policyConfig = policyConfig;
+    const pure = bundles.every(({ policy }) => !policy.requiredBuiltins.some((name) => VOLATILE_BUILTINS.has(name)));
+    this.storedMemo = pure ? new TextMemo(STORED_MEMO_ENTRIES, STORED_MEMO_MAX_TEXT) : undefined;
   }
 
   /**
@@ -88,6 +105,29 @@ export class PolicyEngine {
       }
     }
     return { violations, failures };
+  }
+
+  /**
+   * The violations of an object as it is stored (a run's AgentConfig,
+   * ModelConfig and tool servers, judged at each run's creation): the same
+   * input recurs for every run of one config by one identity, so an outcome
+   * is kept by the input's exact JSON text. Only while every bundle is a
+   * function of its input alone (no volatile builtin), only outcomes without
+   * failures, and only in this engine: new bundles are a new engine.
+   */
+  storedViolations(input: unknown): ViolationsOutcome {
+    const text = JSON.stringify(input);
+    const kept = this.storedMemo?.get(text);
+    if (kept) return { violations: [...kept], failures: [] };
+    const outcome = this.violations(encoder.encode(text));
+    if (outcome.failures.length === 0) this.storedMemo?.set(text, outcome.violations.map((v) => Object.freeze({ ...v })));
+    return outcome;
+  }
+
+  /** how often storedViolations was answered from its memo (undefined: no memo, a volatile builtin is called) */
+  get storedMemoStats(): { hits: number; misses: number; size: number } | undefined {
+    const memo = this.storedMemo;
+    return memo ? { ...memo.stats, size: memo.size } : undefined;
   }
 
   defaults(input: EncodedInput): DefaultsOutcome {

@@ -10,6 +10,8 @@ export interface SubmitOptions {
   user: UserInfo;
   oldObject?: KubeObject | null;
   defaultNamespace?: string;
+  /** the request's uid; a fresh one when absent */
+  uid?: string;
 }
 
 export function splitApiVersion(apiVersion: string): { group: string; version: string } {
@@ -30,7 +32,7 @@ export function requestFromManifest(object: KubeObject, opts: SubmitOptions): Ad
   const stored: KubeObject = namespaced ? { ...object, metadata: { ...(object.metadata ?? {}), namespace } } : object;
   const resource = { group, version, resource: resourceOf(group, kind) };
   const request: AdmissionRequest = {
-    uid: randomUUID(),
+    uid: opts.uid ?? randomUUID(),
     kind: { group, version, kind },
     resource,
     requestKind: { group, version, kind },
@@ -48,8 +50,8 @@ export function requestFromManifest(object: KubeObject, opts: SubmitOptions): Ad
 }
 
 /** The request the API server would send for a replace of a stored object with itself (audit, and a run's references at its admission). */
-export function selfUpdateRequest(object: KubeObject, user: UserInfo): AdmissionRequest {
-  const request = requestFromManifest(object, { operation: "UPDATE", user, oldObject: object });
+export function selfUpdateRequest(object: KubeObject, user: UserInfo, uid?: string): AdmissionRequest {
+  const request = requestFromManifest(object, { operation: "UPDATE", user, oldObject: object, ...(uid === undefined ? {} : { uid }) });
   request.options = { apiVersion: "meta.k8s.io/v1", kind: "UpdateOptions" };
   return request;
 }

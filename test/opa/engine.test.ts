@@ -99,3 +99,39 @@ test("the gateway's own checks read the policy config of the first bundle that c
   const engine = await PolicyEngine.load([await readBundle(teamA), await readBundle(first), await readBundle(second)]);
   assert.deepEqual(engine.policyConfig, { max: 1 });
 });
+
+const stored = (x: unknown) => ({ request: { uid: "", object: { spec: { x } } }, context: {} });
+
+test("an object as stored is judged once per input text: the same text is answered from the memo, another is evaluated", async () => {
+  const engine = await PolicyEngine.load([await readBundle(teamA)]);
+  const first = engine.storedViolations(stored(3));
+  assert.deepEqual(first.violations.map((v) => v.policy), ["a-rule"]);
+  assert.deepEqual(engine.storedViolations(stored(3)), first);
+  assert.deepEqual(engine.storedViolations(stored(0)).violations, []);
+  assert.deepEqual(engine.storedMemoStats, { hits: 1, misses: 2, size: 2 });
+  // What the memo answers is a copy: a caller changing it changes no later answer.
+  const answer = engine.storedViolations(stored(3));
+  answer.violations.length = 0;
+  assert.deepEqual(engine.storedViolations(stored(3)).violations.map((v) => v.policy), ["a-rule"]);
+});
+
+test("a bundle that reads the clock (time.now_ns) is judged afresh every time: no memo", async () => {
+  const path = await buildTestBundle(
+    { "p.rego": `package agentgate\nviolations contains {"policy": "clock", "field": "", "message": sprintf("%d", [time.now_ns()]), "action": "deny"} if { true }\n` },
+    { entrypoints: ["agentgate/violations"] },
+  );
+  const engine = await PolicyEngine.load([await readBundle(path)]);
+  assert.equal(engine.storedMemoStats, undefined);
+  const a = engine.storedViolations(stored(1)).violations[0]?.message;
+  await new Promise((r) => setTimeout(r, 2));
+  const b = engine.storedViolations(stored(1)).violations[0]?.message;
+  assert.ok(a !== undefined && b !== undefined && a !== b, `two judgments a moment apart read two times (${String(a)}, ${String(b)})`);
+});
+
+test("an outcome with a bundle failure is not kept: the next judgment evaluates again", async () => {
+  const path = await buildTestBundle({ "p.rego": `package agentgate\nviolations contains {"policy": 1} if { input.request.object.spec.x > 0 }\n` }, { entrypoints: ["agentgate/violations"] });
+  const engine = await PolicyEngine.load([await readBundle(path)]);
+  assert.equal(engine.storedViolations(stored(1)).failures.length, 1);
+  assert.equal(engine.storedViolations(stored(1)).failures.length, 1);
+  assert.deepEqual(engine.storedMemoStats, { hits: 0, misses: 2, size: 0 });
+});

@@ -44,5 +44,13 @@ export const SDK_FALLBACK_BUILTINS: ReadonlyMap<string, JsonBuiltin> = new Map(
   [...SDK_BUILTINS].filter(([name]) => !AGENTGATE_BUILTINS.has(name)),
 );
 
+/**
+ * The host builtins whose answer can differ between two evaluations of the
+ * same input: a policy calling one is not a function of its input, and its
+ * outcomes may not be reused (every other builtin here is pure; trace only
+ * answers true).
+ */
+export const VOLATILE_BUILTINS: ReadonlySet<string> = new Set(["time.now_ns"]);
+
 /** Every host builtin a policy may call in this gateway. */
 export const HOST_BUILTINS: ReadonlySet<string> = new Set([...AGENTGATE_BUILTINS.keys(), ...SDK_FALLBACK_BUILTINS.keys()]);

@@ -12,7 +12,7 @@ export { cString, exportedNumber, wasmApi, type WasmImports, type WasmInstance, 
 export { startEvaluation } from "./time.ts";
 
 // Which builtins the host answers.
-export { AGENTGATE_BUILTINS, HOST_BUILTINS, REDIRECTED_BUILTINS, type RegoBuiltin } from "./builtins.ts";
+export { AGENTGATE_BUILTINS, HOST_BUILTINS, REDIRECTED_BUILTINS, VOLATILE_BUILTINS, type RegoBuiltin } from "./builtins.ts";
 export { CapabilitiesError, agentgateCapabilities, asCapabilities, probeModules, type Capabilities } from "./capabilities.ts";
 
 // Results and values: what opa_eval returns, read as OPA reads it.
