@@ -22,13 +22,13 @@ const ACTIONS: ReadonlySet<string> = new Set<Action>(["deny", "warn", "dryrun"])
 
 /**
  * Stored objects' outcomes kept per engine: a cluster's AgentConfigs,
- * ModelConfigs and tool servers in use, for each identity that runs them.
- * An input over 64 KiB is judged every time (the memo holds at most
- * 256 × 64 Ki characters of keys, ~32 MB at worst and a few hundred KB in
- * practice).
+ * ModelConfigs and tool servers in use, for each identity that runs them
+ * (an input is ~3 KB). One over 16 KiB is judged every time, so whoever
+ * writes large objects cannot make the memo hold more than 256 × 16 Ki
+ * characters (4–8 MB) of a replica's memory.
  */
 const STORED_MEMO_ENTRIES = 256;
-const STORED_MEMO_MAX_TEXT = 64 * 1024;
+const STORED_MEMO_MAX_TEXT = 16 * 1024;
 
 export interface LoadedBundle {
   readonly bundle: Bundle;
