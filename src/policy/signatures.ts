@@ -7,7 +7,9 @@
 // byte for byte.
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { CompactSign, compactVerify, decodeProtectedHeader } from "jose";
+import { decodeProtectedHeader } from "jose/decode/protected_header";
+import { CompactSign } from "jose/jws/compact/sign";
+import { compactVerify } from "jose/jws/compact/verify";
 import { parse as parseYaml } from "yaml";
 import { isRecord } from "../types/kube.ts";
 import { BundleError } from "./bundle.ts";

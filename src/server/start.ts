@@ -3,7 +3,7 @@
 // checked (src/cli/serve.ts turns flags into it); nothing here knows a
 // command line, and the errors it throws name config fields.
 import type { KubeApi } from "../kube/api.ts";
-import { startCallGateway, type RunningCallGateway } from "../calls/start.ts";
+import type { RunningCallGateway } from "../calls/start.ts";
 import type { CertificateManager } from "../certs/manager.ts";
 import { startSelfManaged } from "../certs/self-managed.ts";
 import { ClusterAccessReviewer } from "../context/access-review.ts";
@@ -101,7 +101,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   try {
     if (config.metricsListen) probes = await listenProbes("metricsListen", config.metricsListen, { metrics: metrics.registry });
     const kc = config.cluster.mode === "cluster" ? config.cluster.api : undefined;
-    if (config.callsListen && kc) calls = await startCallGateway({ ...config.callsListen, ledgerNamespace: config.namespace }, kc, () => store.engine(), lookup, keyring.resolve, logger).catch((err: unknown) => { throw new AgentgateError("input", errorMessage(err), { field: "callsListen", cause: err }); });
+    // Loaded only when asked for (the chart leaves it off): ~70 KB of source and its graph are not resident in every replica.
+    if (config.callsListen && kc) calls = await (await import("../calls/start.ts")).startCallGateway({ ...config.callsListen, ledgerNamespace: config.namespace }, kc, () => store.engine(), lookup, keyring.resolve, logger).catch((err: unknown) => { throw new AgentgateError("input", errorMessage(err), { field: "callsListen", cause: err }); });
   } catch (err) {
     await closeServer(server);
     await probes?.close();

@@ -2,7 +2,11 @@
 // payload is not stored in the token: the verifier rebuilds it from the
 // object the token sits on, so the readable annotations are the very bytes
 // that were signed and a copied token verifies nowhere else.
-import { CompactSign, compactVerify, errors as joseErrors } from "jose";
+// jose's entry points for what is used, not its index: the index loads JWE,
+// JWT, JWKS and key generation too, resident in every gateway for nothing.
+import { CompactSign } from "jose/jws/compact/sign";
+import { compactVerify } from "jose/jws/compact/verify";
+import * as joseErrors from "jose/errors";
 import type { KeyObject } from "node:crypto";
 import { AgentgateError } from "../errors.ts";
 import type { SigningKey } from "./keys.ts";

@@ -50,6 +50,8 @@ const CASES: string[] = [
   `units.parse_bytes("kb")`,
   // the last of ten decimals rounded half away from zero; the milli unit as the float64 nearest 0.001 (visible in the number's text)
   `[units.parse("0.00000000005"), units.parse("-0.00000000005"), units.parse("0.000000000049"), json.marshal(units.parse("1000m")), json.marshal(units.parse("3m")), json.marshal(units.parse("2"))]`,
+  // json.is_valid: the SDK's, loaded on its first call
+  `[json.is_valid("{\\"a\\": [1, 2.5, null]}"), json.is_valid("{a"), json.is_valid("[1, 2"), json.is_valid("1e3"), json.is_valid("")]`,
   // semver
   `[semver.is_valid("1.2.3"), semver.is_valid("v1.2.3-rc.1+build.5"), semver.is_valid("01.2.3"), semver.is_valid("1.2"), semver.is_valid(1), semver.is_valid("1.2.3-01")]`,
   `[semver.compare("1.2.3", "1.2.4"), semver.compare("1.0.0-alpha", "1.0.0"), semver.compare("1.0.0-alpha.1", "1.0.0-alpha.beta"), semver.compare("2.0.0+a", "2.0.0+b"), semver.compare("1.0.0-2", "1.0.0-10")]`,

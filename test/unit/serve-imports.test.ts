@@ -61,11 +61,14 @@ interface Graph {
   parent: Map<string, string | undefined>;
   /** every bare package reached, with the files that import it */
   packages: Map<string, string[]>;
+  /** every bare specifier imported ("jose", "jose/errors"), with the files that import it */
+  specifiers: Map<string, string[]>;
 }
 
 function walk(entry: string, read: (path: string) => string): Graph {
   const parent = new Map<string, string | undefined>([[entry, undefined]]);
   const packages = new Map<string, string[]>();
+  const specifiers = new Map<string, string[]>();
   const queue = [entry];
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
     for (const spec of staticValueImports(read(file), file)) {
@@ -74,10 +77,11 @@ function walk(entry: string, read: (path: string) => string): Graph {
       if (spec.startsWith(".")) target = resolve(dirname(file), spec);
       else if (spec in WORKSPACE) target = WORKSPACE[spec];
       else {
-        const name = packageOf(spec);
-        const importers = packages.get(name) ?? [];
-        if (!importers.includes(file)) importers.push(file);
-        packages.set(name, importers);
+        for (const [key, map] of [[packageOf(spec), packages], [spec, specifiers]] as const) {
+          const importers = map.get(key) ?? [];
+          if (!importers.includes(file)) importers.push(file);
+          map.set(key, importers);
+        }
         continue;
       }
       if (target === undefined || parent.has(target)) continue;
@@ -85,12 +89,12 @@ function walk(entry: string, read: (path: string) => string): Graph {
       queue.push(target);
     }
   }
-  return { parent, packages };
+  return { parent, packages, specifiers };
 }
 
-/** For each file that imports `name`: entry → … → that file → name. */
-function chainsTo(graph: Graph, name: string): string[] {
-  return (graph.packages.get(name) ?? []).map((importer) => {
+/** For each file that imports `name` (a package, or with `exact` that very specifier): entry → … → that file → name. */
+function chainsTo(graph: Graph, name: string, exact = false): string[] {
+  return ((exact ? graph.specifiers : graph.packages).get(name) ?? []).map((importer) => {
     const steps = [name];
     for (let file: string | undefined = importer; file !== undefined; file = graph.parent.get(file)) steps.unshift(relative(root, file));
     return steps.join(" → ");
@@ -127,5 +131,31 @@ for (const name of FORBIDDEN_AT_SERVE) {
     const chains = chainsTo(graph, name);
     const fix = name === "node:http" ? `take it with \`process.getBuiltinModule("node:http")\`, or \`import type\` for its types` : `import it with \`await import("${name}")\` where it is used, or \`import type\` for its types`;
     assert.ok(chains.length === 0, `${name} is loaded at start (${fix}):\n  ${chains.join("\n  ")}`);
+  });
+}
+
+/** Package indexes that load far more than the gateway uses: take the entry points used ("jose/jws/compact/verify"). */
+const WHOLE_INDEX_AT_SERVE = ["jose"] as const;
+
+for (const name of WHOLE_INDEX_AT_SERVE) {
+  test(`agentgate serve does not load ${name}'s index, only the entry points it uses`, () => {
+    assert.ok(graph.packages.has(name), `${name} is reached at all (the check would pass vacuously otherwise)`);
+    const chains = chainsTo(graph, name, true);
+    assert.ok(chains.length === 0, `${name}'s index is loaded at start (import from its subpath exports instead):\n  ${chains.join("\n  ")}`);
+  });
+}
+
+/** Source directories serve loads only when their feature is on: the run-time gateway (--calls-listen; off in the chart). */
+const LAZY_AT_SERVE = ["src/calls/"] as const;
+
+for (const dir of LAZY_AT_SERVE) {
+  test(`agentgate serve does not load ${dir} at start (only with its flag, through await import())`, () => {
+    const reached = [...graph.parent.keys()].filter((file) => relative(root, file).startsWith(dir));
+    const chains = reached.map((file) => {
+      const steps: string[] = [];
+      for (let f: string | undefined = file; f !== undefined; f = graph.parent.get(f)) steps.unshift(relative(root, f));
+      return steps.join(" → ");
+    });
+    assert.ok(chains.length === 0, `${dir} is loaded at start:\n  ${chains.join("\n  ")}`);
   });
 }

@@ -11,7 +11,7 @@ import { NUMBERS_BUILTINS } from "./numbers.ts";
 import { OBJECT_BUILTINS } from "./object.ts";
 import type { RegoBuiltin } from "./operands.ts";
 import { REDIRECTED_REGEX_BUILTINS, REGEX_BUILTINS } from "./regex.ts";
-import { SDK_BUILTINS, type JsonBuiltin } from "./sdk-table.ts";
+import { SDK_BUILTIN_NAMES, sdkBuiltins, type JsonBuiltin } from "./sdk-table.ts";
 import { SEMVER_BUILTINS } from "./semver.ts";
 import { REDIRECTED_STRINGS_BUILTINS, STRINGS_BUILTINS } from "./strings.ts";
 import { REDIRECTED_TEMPLATE_BUILTINS } from "./template-string.ts";
@@ -40,9 +40,12 @@ export const REDIRECTED_BUILTINS: ReadonlyMap<string, RegoBuiltin> = new Map(
  * (json.is_valid; its regex.split, with JavaScript's RegExp, is replaced by
  * regex.ts's, with Go's).
  */
-export const SDK_FALLBACK_BUILTINS: ReadonlyMap<string, JsonBuiltin> = new Map(
-  [...SDK_BUILTINS].filter(([name]) => !AGENTGATE_BUILTINS.has(name)),
-);
+export const SDK_FALLBACK_NAMES: ReadonlySet<string> = new Set(SDK_BUILTIN_NAMES.filter((name) => !AGENTGATE_BUILTINS.has(name)));
+
+/** One of SDK_FALLBACK_NAMES, loaded from the SDK's table on first use; undefined for any other name. */
+export function sdkFallback(name: string): JsonBuiltin | undefined {
+  return SDK_FALLBACK_NAMES.has(name) ? sdkBuiltins().get(name) : undefined;
+}
 
 /**
  * The host builtins whose answer can differ between two evaluations of the
@@ -53,4 +56,4 @@ export const SDK_FALLBACK_BUILTINS: ReadonlyMap<string, JsonBuiltin> = new Map(
 export const VOLATILE_BUILTINS: ReadonlySet<string> = new Set(["time.now_ns"]);
 
 /** Every host builtin a policy may call in this gateway. */
-export const HOST_BUILTINS: ReadonlySet<string> = new Set([...AGENTGATE_BUILTINS.keys(), ...SDK_FALLBACK_BUILTINS.keys()]);
+export const HOST_BUILTINS: ReadonlySet<string> = new Set([...AGENTGATE_BUILTINS.keys(), ...SDK_FALLBACK_NAMES]);

@@ -5,7 +5,7 @@
 // JSON, as they do inside the SDK. A builtin that throws yields undefined, as
 // builtin errors do in OPA outside strict mode, except an EvaluationHalt,
 // which fails the evaluation as OPA's halting errors do.
-import { AGENTGATE_BUILTINS, REDIRECTED_BUILTINS, SDK_FALLBACK_BUILTINS } from "./builtins.ts";
+import { AGENTGATE_BUILTINS, REDIRECTED_BUILTINS, sdkFallback } from "./builtins.ts";
 import { EvaluationHalt } from "./operands.ts";
 import { REDIRECTS } from "./wasm-rewrite.ts";
 import { cString, type WasmImports, type WasmInstance, type WasmMemory } from "./wasm-api.ts";
@@ -82,7 +82,7 @@ export function hostImports(memory: WasmMemory): HostImports {
       }
       return result === undefined ? 0 : write(serializeRegoValue(result), (a, l) => ex.opa_value_parse(a, l));
     }
-    const sdk = SDK_FALLBACK_BUILTINS.get(name);
+    const sdk = sdkFallback(name);
     if (sdk) {
       let result: unknown;
       try {

@@ -9,6 +9,9 @@
 // answer of its own for. The table is reached through the SDK's installed
 // files, not a public export: `sdk-table.test.ts` fails when its layout or its
 // list of names changes, so an SDK upgrade is looked at, not silently taken.
+// It is loaded on the first call of one of its builtins, not at start: the
+// table brings the SDK's own yaml (~0.5 MB of source) into memory, for the
+// one name agentgate borrows (json.is_valid).
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
@@ -29,5 +32,13 @@ function loadTable(): ReadonlyMap<string, JsonBuiltin> {
   return out;
 }
 
-/** The SDK's JavaScript builtins by name, as shipped. */
-export const SDK_BUILTINS: ReadonlyMap<string, JsonBuiltin> = loadTable();
+/** The names in the SDK's table, as agentgate was checked against it (sdk-table.test.ts compares them with the table). */
+export const SDK_BUILTIN_NAMES: readonly string[] = ["json.is_valid", "regex.split", "sprintf", "yaml.is_valid", "yaml.marshal", "yaml.unmarshal"];
+
+let table: ReadonlyMap<string, JsonBuiltin> | undefined;
+
+/** The SDK's JavaScript builtins by name, as shipped; loaded on first use. */
+export function sdkBuiltins(): ReadonlyMap<string, JsonBuiltin> {
+  table ??= loadTable();
+  return table;
+}
