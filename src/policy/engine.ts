@@ -23,12 +23,13 @@ const ACTIONS: ReadonlySet<string> = new Set<Action>(["deny", "warn", "dryrun"])
 /**
  * Stored objects' outcomes kept per engine: a cluster's AgentConfigs,
  * ModelConfigs and tool servers in use, for each identity that runs them
- * (an input is ~3 KB). One over 16 KiB is judged every time, so whoever
- * writes large objects cannot make the memo hold more than 256 × 16 Ki
- * characters (4–8 MB) of a replica's memory.
+ * (an input is ~3 KB). A longer one than 16,383 characters is judged every
+ * time, so whoever writes large objects cannot make the memo hold more than
+ * 256 × 16 Ki characters (4–8 MB) of a replica's memory; and V8 hashes a
+ * longer string by its length alone, which would put such keys in one bucket.
  */
 const STORED_MEMO_ENTRIES = 256;
-const STORED_MEMO_MAX_TEXT = 16 * 1024;
+const STORED_MEMO_MAX_TEXT = 16 * 1024 - 1;
 
 export interface LoadedBundle {
   readonly bundle: Bundle;
@@ -113,14 +114,16 @@ export class PolicyEngine {
    * input recurs for every run of one config by one identity, so an outcome
    * is kept by the input's exact JSON text. Only while every bundle is a
    * function of its input alone (no volatile builtin), only outcomes without
-   * failures, and only in this engine: new bundles are a new engine.
+   * failures or builtin errors (a builtin that failed once, say a module that
+   * did not load, may answer next time), and only in this engine: new
+   * bundles are a new engine.
    */
   storedViolations(input: unknown): ViolationsOutcome {
     const text = JSON.stringify(input);
     const kept = this.storedMemo?.get(text);
     if (kept) return { violations: [...kept], failures: [] };
     const outcome = this.violations(encoder.encode(text));
-    if (outcome.failures.length === 0) this.storedMemo?.set(text, outcome.violations.map((v) => Object.freeze({ ...v })));
+    if (outcome.failures.length === 0 && !this.bundles.some(({ policy }) => policy.hadBuiltinErrors)) this.storedMemo?.set(text, outcome.violations.map((v) => Object.freeze({ ...v })));
     return outcome;
   }
 

@@ -107,6 +107,11 @@ export class WasmPolicy {
     return [...this.builtinErrors];
   }
 
+  /** whether a builtin failed in the last evaluation (lastBuiltinErrors without the copy) */
+  get hadBuiltinErrors(): boolean {
+    return this.builtinErrors.length > 0;
+  }
+
   /**
    * Evaluates one entrypoint. `input` is the JSON text of the input document,
    * encoded once per request and shared by every bundle and entrypoint; an

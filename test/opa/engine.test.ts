@@ -135,3 +135,15 @@ test("an outcome with a bundle failure is not kept: the next judgment evaluates 
   assert.equal(engine.storedViolations(stored(1)).failures.length, 1);
   assert.deepEqual(engine.storedMemoStats, { hits: 0, misses: 2, size: 0 });
 });
+
+test("an outcome in which a builtin failed is not kept: the builtin may answer next time", async () => {
+  const path = await buildTestBundle(
+    { "p.rego": `package agentgate\nviolations contains {"policy": "d", "field": "", "message": "long", "action": "deny"} if { time.parse_duration_ns(input.request.object.spec.x) > 1000 }\n` },
+    { entrypoints: ["agentgate/violations"] },
+  );
+  const engine = await PolicyEngine.load([await readBundle(path)]);
+  assert.deepEqual(engine.storedViolations(stored("not a duration")).violations, []);
+  assert.equal(engine.storedMemoStats?.size, 0);
+  assert.deepEqual(engine.storedViolations(stored("1h")).violations.map((v) => v.policy), ["d"]);
+  assert.equal(engine.storedMemoStats?.size, 1);
+});
