@@ -4,8 +4,10 @@
 // as bench/gateway-server.ts's handler does, with the same context objects
 // and signing key. Figures are CPU time (user + system, every thread of the
 // process: a run's signature is checked on libuv's pool) per review, after
-// a warm-up; the mix is the 8 in turn. BENCH_ROUNDS (default 2,000) per
-// review.
+// a warm-up; the mix is the 8 in turn. Each is measured BENCH_RUNS times
+// (default 5), the reviews taking turns so that a noisy moment falls on
+// all of them, and printed as the median with the spread; BENCH_ROUNDS
+// (default 2,000) reviews a measurement.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,11 +22,32 @@ import { serializeReview, toAdmissionReview } from "../src/wire/respond.ts";
 import { agentConfig, contextObjects } from "./fixtures.ts";
 import { validateInputs } from "./harness.ts";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2000);
-if (!Number.isInteger(ROUNDS) || ROUNDS <= 0) {
-  process.stderr.write(`bench:admit: BENCH_ROUNDS=${process.env.BENCH_ROUNDS ?? ""} is not a positive whole number\n`);
-  process.exit(2);
+/** A positive whole number from the environment, or a one-line refusal before anything starts. */
+function count(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n <= 0) {
+    process.stderr.write(`bench:admit: ${name}=${raw ?? ""} is not a positive whole number\n`);
+    process.exit(2);
+  }
+  return n;
 }
+const ROUNDS = count("BENCH_ROUNDS", 2000);
+const RUNS = count("BENCH_RUNS", 5);
+
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function spread(values: readonly number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return { median: round(sorted[Math.floor(sorted.length / 2)] ?? 0), min: round(sorted[0] ?? 0), max: round(sorted[sorted.length - 1] ?? 0) };
+}
+
+const shown = (s: Spread): string => `${s.median.toFixed(1)} µs (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
 
 const dir = await mkdtemp(join(tmpdir(), "agentgate-bench-admit-"));
 try {
@@ -49,18 +72,24 @@ try {
     const used = process.cpuUsage(before);
     return (used.user + used.system) / n;
   };
-  await cpuPerReview((i) => buffers[i % buffers.length] as Buffer, ROUNDS);
-  const rows: { kind: string; operation: string; bytes: number; allowed: boolean; us: number }[] = [];
+  const mixed = (i: number) => buffers[i % buffers.length] as Buffer;
+  await cpuPerReview(mixed, ROUNDS);
+  const rows = [];
   for (const body of buffers) {
     const request = parseAdmissionReview(body, DEFAULT_REVIEW_LIMITS);
-    const allowed = (await admit(request, deps, "validate")).allowed;
-    rows.push({ kind: request.kind.kind, operation: request.operation, bytes: body.length, allowed, us: Math.round((await cpuPerReview(() => body, ROUNDS)) * 10) / 10 });
+    rows.push({ kind: request.kind.kind, operation: request.operation, bytes: body.length, allowed: (await admit(request, deps, "validate")).allowed, samples: [] as number[] });
   }
-  for (const r of rows) console.log(`${r.kind} ${r.operation}, ${String(r.bytes)} bytes, ${r.allowed ? "allowed" : "denied"}: ${r.us.toFixed(1)} µs`);
-  const mix = Math.round((await cpuPerReview((i) => buffers[i % buffers.length] as Buffer, ROUNDS * buffers.length)) * 10) / 10;
+  const mixSamples: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    for (const [i, body] of buffers.entries()) rows[i]?.samples.push(await cpuPerReview(() => body, ROUNDS));
+    mixSamples.push(await cpuPerReview(mixed, ROUNDS * buffers.length));
+  }
+  const results = rows.map(({ samples, ...row }) => ({ ...row, us: spread(samples) }));
+  for (const r of results) console.log(`${r.kind} ${r.operation}, ${String(r.bytes)} bytes, ${r.allowed ? "allowed" : "denied"}: ${shown(r.us)}`);
+  const mix = spread(mixSamples);
   const memo = engine.storedMemoStats;
-  console.log(`the mix: ${mix.toFixed(1)} µs a review; stored-object memo: ${memo ? `${String(memo.hits)} hits, ${String(memo.misses)} misses` : "off (a bundle reads the clock)"}`);
-  console.log(JSON.stringify({ rounds: ROUNDS, reviews: rows, mix_us: mix, stored_memo: memo ?? null }));
+  console.log(`the mix: ${shown(mix)} a review; medians of ${String(RUNS)} runs (the spread in brackets); stored-object memo: ${memo ? `${String(memo.hits)} hits, ${String(memo.misses)} misses` : "off (a bundle reads the clock)"}`);
+  console.log(JSON.stringify({ rounds: ROUNDS, runs: RUNS, reviews: results, mix_us: mix, stored_memo: memo ?? null }));
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
