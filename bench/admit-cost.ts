@@ -21,6 +21,7 @@ import { DEFAULT_REVIEW_LIMITS, parseAdmissionReview } from "../src/wire/parse.t
 import { serializeReview, toAdmissionReview } from "../src/wire/respond.ts";
 import { agentConfig, contextObjects } from "./fixtures.ts";
 import { validateInputs } from "./harness.ts";
+import { summarize, type Summary } from "./stats.ts";
 
 /** A positive whole number from the environment, or a one-line refusal before anything starts. */
 function count(name: string, fallback: number): number {
@@ -35,19 +36,7 @@ function count(name: string, fallback: number): number {
 const ROUNDS = count("BENCH_ROUNDS", 2000);
 const RUNS = count("BENCH_RUNS", 5);
 
-interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function spread(values: readonly number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  const round = (n: number) => Math.round(n * 10) / 10;
-  return { median: round(sorted[Math.floor(sorted.length / 2)] ?? 0), min: round(sorted[0] ?? 0), max: round(sorted[sorted.length - 1] ?? 0) };
-}
-
-const shown = (s: Spread): string => `${s.median.toFixed(1)} µs (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
+const shown = (s: Summary): string => `${s.median.toFixed(1)} µs (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
 
 const dir = await mkdtemp(join(tmpdir(), "agentgate-bench-admit-"));
 try {
@@ -84,9 +73,9 @@ try {
     for (const [i, body] of buffers.entries()) rows[i]?.samples.push(await cpuPerReview(() => body, ROUNDS));
     mixSamples.push(await cpuPerReview(mixed, ROUNDS * buffers.length));
   }
-  const results = rows.map(({ samples, ...row }) => ({ ...row, us: spread(samples) }));
+  const results = rows.map(({ samples, ...row }) => ({ ...row, us: summarize(samples) }));
   for (const r of results) console.log(`${r.kind} ${r.operation}, ${String(r.bytes)} bytes, ${r.allowed ? "allowed" : "denied"}: ${shown(r.us)}`);
-  const mix = spread(mixSamples);
+  const mix = summarize(mixSamples);
   const memo = engine.storedMemoStats;
   console.log(`the mix: ${shown(mix)} a review; medians of ${String(RUNS)} runs (the spread in brackets); stored-object memo: ${memo ? `${String(memo.hits)} hits, ${String(memo.misses)} misses` : "off (a bundle reads the clock)"}`);
   console.log(JSON.stringify({ rounds: ROUNDS, runs: RUNS, reviews: results, mix_us: mix, stored_memo: memo ?? null }));
