@@ -546,6 +546,18 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
         if (attempt >= 20 || !/status\.conditions accessor error/.test(r.stderr)) throw new Error(`kubectl wait for CRDs failed (${String(r.code)}): ${r.stderr.trim()}`);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
+      // Established is not listable: the API server's watch cache of a new
+      // resource initializes after it, and until then a list answers 429
+      // "storage is (re)initializing". Tests start informers at once.
+      const crds = JSON.parse((await kubectl(["get", "-o", "json", ...fileArgs])).stdout) as { items?: { spec?: { group?: string; names?: { plural?: string }; versions?: { name?: string; served?: boolean }[] } }[] };
+      const listable = (crds.items ?? []).flatMap(({ spec }) => (spec?.versions ?? []).filter((v) => v.served).map((v) => `/apis/${spec?.group ?? ""}/${v.name ?? ""}/${spec?.names?.plural ?? ""}?limit=1`));
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      for (const path of listable) {
+        while (!(await apiOk(path).catch(() => false))) {
+          if (Date.now() > deadline) throw new Error(`control plane: ${path} still cannot be listed after its CRD is Established`);
+          await sleep(50);
+        }
+      }
     },
     kubeconfigFor(user, groups = []) {
       const path = join(dir, `user-${++identities}-${user.replace(/[^A-Za-z0-9_.-]/g, "_")}.kubeconfig`);
