@@ -14,7 +14,7 @@ import { join, relative } from "node:path";
 import { Worker } from "node:worker_threads";
 import { inputId, type Failure, type FailureKind } from "./engine.ts";
 import { FUZZ_DIR, saveFailure } from "./files.ts";
-import { parseFuzzFlags, type FuzzFlags } from "./flags.ts";
+import { flagsOrExit, readFuzzFlags, type FuzzFlags } from "./flags.ts";
 import { TARGET_NAMES } from "./targets.ts";
 import { COUNTERS, HEADER_BYTES, STARTED_AT, type WorkerData, type WorkerFailure, type WorkerReport } from "./protocol.ts";
 
@@ -26,14 +26,17 @@ const USAGE = `usage: npm run fuzz -- [--target NAME]... [--seconds N | --runs N
 targets: ${TARGET_NAMES.join(", ")}`;
 
 function parseArgs(argv: readonly string[]): Options {
-  let jobs = 1;
-  const flags = parseFuzzFlags(argv, "fuzz", USAGE, (flag, read) => {
-    if (flag !== "--jobs") return false;
-    jobs = Math.floor(read.positive());
-    return true;
+  return flagsOrExit("fuzz", USAGE, () => {
+    let jobs = 1;
+    const flags = readFuzzFlags(argv, (flag, read) => {
+      if (flag !== "--jobs") return false;
+      jobs = Math.floor(read.positive());
+      return true;
+    });
+    if ("print" in flags) return flags;
+    if (flags.targets.length === 0) flags.targets = [...TARGET_NAMES];
+    return { ...flags, jobs };
   });
-  if (flags.targets.length === 0) flags.targets = [...TARGET_NAMES];
-  return { ...flags, jobs };
 }
 
 interface TargetResult {

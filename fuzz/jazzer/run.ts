@@ -27,7 +27,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inputId, type Failure, type FailureKind } from "../engine.ts";
 import { corpusDir, crashDir } from "../files.ts";
-import { parseFuzzFlags, type FuzzFlags } from "../flags.ts";
+import { FuzzFlagError, flagsOrExit, readFuzzFlags, type FuzzFlags } from "../flags.ts";
 import { TARGET_NAMES } from "../targets.ts";
 import type { ChildOptions } from "./child.ts";
 import { ENV_CRASH_DIR, ENV_OPTIONS, ENV_SPEC, loadTarget, saveFinding, type TargetSpec } from "./target.ts";
@@ -46,25 +46,24 @@ const USAGE = `usage: npm run fuzz:jazzer -- [--target NAME]... [--seconds N | -
 targets: ${TARGET_NAMES.join(", ")}`;
 
 function parseArgs(argv: readonly string[]): Options {
-  const own: { module?: string; crashDir?: string; fresh: boolean } = { fresh: false };
-  const flags = parseFuzzFlags(argv, "fuzz:jazzer", USAGE, (flag, read) => {
-    if (flag === "--module") own.module = resolve(read.value());
-    else if (flag === "--crash-dir") own.crashDir = resolve(read.value());
-    else if (flag === "--fresh") own.fresh = true;
-    else return false;
-    return true;
+  return flagsOrExit("fuzz:jazzer", USAGE, () => {
+    const own: { module?: string; crashDir?: string; fresh: boolean } = { fresh: false };
+    const flags = readFuzzFlags(argv, (flag, read) => {
+      if (flag === "--module") own.module = resolve(read.value());
+      else if (flag === "--crash-dir") own.crashDir = resolve(read.value());
+      else if (flag === "--fresh") own.fresh = true;
+      else return false;
+      return true;
+    });
+    if ("print" in flags) return flags;
+    // libFuzzer reads -seed=0 as "pick one", which would make a run unrepeatable
+    if (flags.seed <= 0) throw new FuzzFlagError("--seed needs a positive number");
+    // libFuzzer counts whole seconds
+    if (flags.seconds !== undefined) flags.seconds = Math.ceil(flags.seconds);
+    if (own.module !== undefined && flags.targets.length > 0) throw new FuzzFlagError("give --target or --module, not both");
+    if (own.module === undefined && flags.targets.length === 0) flags.targets = [...TARGET_NAMES];
+    return { ...flags, ...own };
   });
-  const fail = (message: string): never => {
-    process.stderr.write(`fuzz:jazzer: ${message}\n${USAGE}\n`);
-    process.exit(2);
-  };
-  // libFuzzer reads -seed=0 as "pick one", which would make a run unrepeatable
-  if (flags.seed <= 0) fail("--seed needs a positive number");
-  // libFuzzer counts whole seconds
-  if (flags.seconds !== undefined) flags.seconds = Math.ceil(flags.seconds);
-  if (own.module !== undefined && flags.targets.length > 0) fail("give --target or --module, not both");
-  if (own.module === undefined && flags.targets.length === 0) flags.targets = [...TARGET_NAMES];
-  return { ...flags, ...own };
 }
 
 /** Builds the addon if it is missing or stale; false when its sources are not on this machine. */
