@@ -20,21 +20,11 @@ import { signingKeyFromPem } from "../src/signing/keys.ts";
 import { DEFAULT_REVIEW_LIMITS, parseAdmissionReview } from "../src/wire/parse.ts";
 import { serializeReview, toAdmissionReview } from "../src/wire/respond.ts";
 import { agentConfig, contextObjects } from "./fixtures.ts";
-import { validateInputs } from "./harness.ts";
+import { positiveEnv, validateInputs } from "./harness.ts";
 import { summarize, type Summary } from "./stats.ts";
 
-/** A positive whole number from the environment, or a one-line refusal before anything starts. */
-function count(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n <= 0) {
-    process.stderr.write(`bench:admit: ${name}=${raw ?? ""} is not a positive whole number\n`);
-    process.exit(2);
-  }
-  return n;
-}
-const ROUNDS = count("BENCH_ROUNDS", 2000);
-const RUNS = count("BENCH_RUNS", 5);
+const ROUNDS = positiveEnv("bench:admit", "BENCH_ROUNDS", 2000, true);
+const RUNS = positiveEnv("bench:admit", "BENCH_RUNS", 5, true);
 
 const shown = (s: Summary): string => `${s.median.toFixed(1)} µs (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
 

@@ -27,7 +27,7 @@ import { webhookConfigurations } from "../src/gateway/webhooks.ts";
 import { generateServingCertificate } from "../src/tls/self-signed.ts";
 import { startControlPlane, type ControlPlane } from "../test/support/control-plane.ts";
 import { tektonCrdDir } from "../test/support/tekton.ts";
-import { ROOT, compiledGatewayServer, freePort, listeningPort, peakRssMb, procMb } from "./harness.ts";
+import { ROOT, compiledGatewayServer, freePort, listeningPort, peakRssMb, positiveEnv, procMb } from "./harness.ts";
 import { sampleMachine, machineSince, describeMachine } from "./machine.ts";
 import { gatewayAsDeployed } from "./soak/processes.ts";
 import { percentile } from "./stats.ts";
@@ -43,18 +43,8 @@ function latency(samples: readonly number[]): Latency {
   return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 
-/** A positive number from the environment, or a one-line refusal before anything starts. */
-function positive(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isFinite(n) || n <= 0) {
-    process.stderr.write(`bench:apiserver: ${name}=${raw ?? ""} is not a positive number\n`);
-    process.exit(2);
-  }
-  return n;
-}
-const SECONDS = positive("BENCH_SECONDS", 60);
-const RATE = positive("BENCH_RATE", 30);
+const SECONDS = positiveEnv("bench:apiserver", "BENCH_SECONDS", 60);
+const RATE = positiveEnv("bench:apiserver", "BENCH_RATE", 30);
 const WARMUP_SECONDS = 5;
 const TARGET_RATIO = 1.2;
 const NAMESPACES = ["gw", "noop", "none"] as const;

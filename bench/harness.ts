@@ -21,6 +21,21 @@ export { freePort } from "../src/testing/free-port.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/**
+ * A positive number from the environment (a whole one with `whole`), or a
+ * one-line refusal naming the bench and the variable, exit 2, before
+ * anything starts.
+ */
+export function positiveEnv(bench: string, name: string, fallback: number, whole = false): number {
+  const raw = process.env[name];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || (whole && !Number.isInteger(n))) {
+    process.stderr.write(`${bench}: ${name}=${raw ?? ""} is not a positive ${whole ? "whole " : ""}number\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
 
 export function post(port: number, path: string, body: string): Promise<string> {
   return new Promise((resolve, reject) => {

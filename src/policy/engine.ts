@@ -1,10 +1,10 @@
 // The policy boundary: bundles in, decisions out. Nothing outside policy/
 // knows that the policies are WebAssembly.
+import { VOLATILE_BUILTINS } from "@agentgate/opa-host";
 import type { Action, BundleFailure, GoalInput, Violation } from "../types/policy.ts";
 import { isRecord } from "../types/kube.ts";
 import { BundleError, type Bundle } from "./bundle.ts";
 import { checkPolicyConfig } from "./config-schema.ts";
-import { VOLATILE_BUILTINS } from "@agentgate/opa-host";
 import { mergeOverride } from "./merge.ts";
 import { TextMemo } from "./text-memo.ts";
 import { WasmPolicy, describe, type EncodedInput } from "./wasm-policy.ts";

@@ -1,9 +1,15 @@
 // A loopback port nothing listens on now, for a server a test or benchmark
 // starts next (a gateway, a registry, kube-apiserver). Another process may
-// take it in between; on a test machine that has not been seen to matter.
+// take it in between. Within this process, a port is handed out once: the
+// kernel offers a port again as soon as its probe closes, so two servers
+// given ports before either listens could otherwise get the same one
+// (helm-upgrade.test.ts saw a controller's --health-listen equal the
+// gateway's --listen).
 import { createServer } from "node:net";
 
-export function freePort(): Promise<number> {
+const handedOut = new Set<number>();
+
+function probe(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     // A probe left open by a failing test must not keep the process alive.
@@ -17,4 +23,14 @@ export function freePort(): Promise<number> {
       });
     });
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await probe();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error("could not get a free port not handed out before in this process");
 }

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { KubeObject } from "../types/kube.ts";
-import { requestFromManifest, resourceOf, splitApiVersion } from "./from-manifest.ts";
+import { requestFromManifest, resourceOf, selfUpdateRequest, splitApiVersion } from "./from-manifest.ts";
 
 const config: KubeObject = { apiVersion: "agent.tekton.dev/v1alpha1", kind: "AgentConfig", metadata: { name: "writer" }, spec: { tokenBudget: 1 } };
 const alice = { username: "alice", groups: ["dev"] };
@@ -55,4 +55,14 @@ test("splitApiVersion and resourceOf: the core group is empty; handled kinds use
   assert.equal(resourceOf("kagent.dev", "RemoteMCPServer"), "remotemcpservers");
   assert.equal(resourceOf("networking.k8s.io", "NetworkPolicy"), "networkpolicies");
   assert.equal(resourceOf("example.com", "Widget"), "widgets");
+});
+
+test("a self-update request carries the uid it is given (the same question twice is the same input), a fresh one otherwise", () => {
+  const stored = { ...config, metadata: { name: "writer", namespace: "qe", uid: "6f1e0c52-0d4e-4c43-9a43-4b7c1f0e8a11" } };
+  const a = selfUpdateRequest(stored, alice, "6f1e0c52-0d4e-4c43-9a43-4b7c1f0e8a11");
+  assert.equal(a.uid, "6f1e0c52-0d4e-4c43-9a43-4b7c1f0e8a11");
+  assert.deepEqual(selfUpdateRequest(stored, alice, "6f1e0c52-0d4e-4c43-9a43-4b7c1f0e8a11"), a);
+  assert.equal(a.operation, "UPDATE");
+  assert.deepEqual(a.oldObject, a.object);
+  assert.notEqual(selfUpdateRequest(stored, alice).uid, selfUpdateRequest(stored, alice).uid);
 });
